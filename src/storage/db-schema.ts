@@ -1,0 +1,124 @@
+import type { ColumnType, Generated } from 'kysely';
+
+/**
+ * Kysely's view of Roster's tables, identical on SQLite and PostgreSQL.
+ *
+ * Conventions, so both dialects read and write the same values:
+ * - ids are lower-case text (UUIDs, or `acc_...`-style for accounts);
+ * - timestamps are ISO-8601 UTC text with milliseconds (`new Date().toISOString()`),
+ *   so they compare correctly as text on both databases;
+ * - booleans are integers 0/1 (SQLite has no boolean; PostgreSQL uses smallint here);
+ * - JSON documents are text holding JSON (parsed in the adapter);
+ * - `*_lc` columns hold the JS `toLowerCase()` of a case-insensitive value, so
+ *   uniqueness and equality lookups are index hits with Unicode-correct folding.
+ * Every table except `accounts` carries `account_id`, and every unique key
+ * starts with it (ARCHITECTURE convention 5).
+ */
+export interface AccountsTable {
+  id: string;
+  name: string;
+  region: string;
+  created_at: string;
+}
+
+export interface AdminsTable {
+  id: string;
+  account_id: string;
+  email: string;
+  email_lc: string;
+  password_hash: string;
+  active: number;
+  created_at: string;
+}
+
+export interface TokensTable {
+  id: string;
+  account_id: string;
+  admin_id: string;
+  name: string;
+  /** 'scim' | 'api' */
+  type: string;
+  /** SHA-256 (hex) of the whole secret; the secret itself is never stored. */
+  secret_hash: string;
+  created_at: string;
+  last_used_at: string | null;
+  revoked_at: string | null;
+}
+
+export interface UsersTable {
+  id: string;
+  account_id: string;
+  user_name: string;
+  user_name_lc: string;
+  external_id: string | null;
+  display_name: string | null;
+  active: number;
+  /** enterprise manager.value; may name a user that does not exist (yet). */
+  manager_id: string | null;
+  created_at: string;
+  updated_at: string;
+  version: number;
+  /** The resource as stored: canonical attribute names, no id/meta/groups/password. */
+  data: string;
+  /** scrypt hash of a SCIM `password`, never returned. */
+  password_hash: string | null;
+}
+
+export interface UserEmailsTable {
+  account_id: string;
+  user_id: string;
+  value_lc: string;
+  type_lc: string | null;
+  is_primary: number;
+}
+
+export interface GroupsTable {
+  id: string;
+  account_id: string;
+  display_name: string;
+  display_name_lc: string;
+  external_id: string | null;
+  created_at: string;
+  updated_at: string;
+  version: number;
+  /** Extension attributes and anything else stored, without members. */
+  data: string;
+}
+
+export interface GroupMembersTable {
+  account_id: string;
+  group_id: string;
+  member_id: string;
+  /** 'User' | 'Group' */
+  member_type: string;
+  created_at: string;
+}
+
+export interface ScimLogTable {
+  id: Generated<number>;
+  account_id: string;
+  at: string;
+  token_id: string | null;
+  method: string;
+  path: string;
+  status: number;
+  resource_type: string | null;
+  resource_id: string | null;
+  duration_ms: number;
+  /** JSON text: what the request changed, e.g. {"op":"patch","changed":["active"]}. */
+  change: string | null;
+  error: string | null;
+}
+
+export interface Database {
+  accounts: AccountsTable;
+  admins: AdminsTable;
+  tokens: TokensTable;
+  users: UsersTable;
+  user_emails: UserEmailsTable;
+  groups: GroupsTable;
+  group_members: GroupMembersTable;
+  scim_log: ScimLogTable;
+}
+
+export type Timestamp = ColumnType<string, string, string>;
