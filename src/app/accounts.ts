@@ -1,0 +1,221 @@
+import { randomUUID } from 'node:crypto';
+import type { Kysely } from 'kysely';
+import { isUniqueViolation } from '../storage/connect.js';
+import type { Database } from '../storage/db-schema.js';
+import { AppError } from './errors.js';
+import { checkPassword, hashPassword } from './passwords.js';
+
+export interface Account {
+  id: string;
+  name: string;
+  region: string;
+  createdAt: string;
+}
+
+export interface Admin {
+  id: string;
+  accountId: string;
+  email: string;
+  active: boolean;
+  createdAt: string;
+}
+
+const REGION_PATTERN = /^[a-z][a-z0-9-]{0,31}$/;
+const MIN_PASSWORD_LENGTH = 8;
+
+/** The SCIM base URL an identity provider is given for this account (PRODUCT.md, step 3). */
+export function tenantUrl(publicUrl: string, accountId: string): string {
+  return `${publicUrl.replace(/\/+$/, '')}/api/v1/scim/azure/${accountId}`;
+}
+
+export async function createAccount(
+  db: Kysely<Database>,
+  input: { name: string; region?: string },
+): Promise<Account> {
+  const name = input.name.trim();
+  if (!name) throw new AppError('invalid', 'account name must not be empty');
+  const region = (input.region ?? 'eu').trim().toLowerCase();
+  if (!REGION_PATTERN.test(region)) {
+    throw new AppError(
+      'invalid',
+      `region must be a short name such as "eu" or "us", got "${region}"`,
+    );
+  }
+  const account: Account = { id: randomUUID(), name, region, createdAt: now() };
+  await db
+    .insertInto('accounts')
+    .values({ id: account.id, name, region, created_at: account.createdAt })
+    .execute();
+  return account;
+}
+
+export async function getAccount(db: Kysely<Database>, id: string): Promise<Account | null> {
+  const row = await db.selectFrom('accounts').selectAll().where('id', '=', id).executeTakeFirst();
+  return row ? toAccount(row) : null;
+}
+
+export async function listAccounts(db: Kysely<Database>): Promise<Account[]> {
+  const rows = await db
+    .selectFrom('accounts')
+    .selectAll()
+    .orderBy('created_at')
+    .orderBy('id')
+    .execute();
+  return rows.map(toAccount);
+}
+
+/** Like getAccount, but an unknown id is an error that names it. */
+export async function requireAccount(db: Kysely<Database>, id: string): Promise<Account> {
+  const account = await getAccount(db, id);
+  if (!account) throw new AppError('not_found', `account ${id} does not exist`);
+  return account;
+}
+
+export async function createAdmin(
+  db: Kysely<Database>,
+  input: { accountId: string; email: string; password: string },
+): Promise<Admin> {
+  const email = input.email.trim();
+  if (!/^[^\s@]+@[^\s@]+$/.test(email)) {
+    throw new AppError('invalid', `"${email}" is not an e-mail address`);
+  }
+  if (input.password.length < MIN_PASSWORD_LENGTH) {
+    throw new AppError('invalid', `password must have at least ${MIN_PASSWORD_LENGTH} characters`);
+  }
+  await requireAccount(db, input.accountId);
+  const duplicate = () =>
+    new AppError('conflict', `account ${input.accountId} already has an admin ${email}`);
+  const existing = await findAdminByEmail(db, input.accountId, email);
+  if (existing) throw duplicate();
+
+  const admin: Admin = {
+    id: randomUUID(),
+    accountId: input.accountId,
+    email,
+    active: true,
+    createdAt: now(),
+  };
+  try {
+    await db
+      .insertInto('admins')
+      .values({
+        id: admin.id,
+        account_id: admin.accountId,
+        email,
+        email_lc: email.toLowerCase(),
+        password_hash: await hashPassword(input.password),
+        active: 1,
+        created_at: admin.createdAt,
+      })
+      .execute();
+  } catch (error) {
+    if (isUniqueViolation(error)) throw duplicate();
+    throw error;
+  }
+  return admin;
+}
+
+export async function listAdmins(db: Kysely<Database>, accountId: string): Promise<Admin[]> {
+  await requireAccount(db, accountId);
+  const rows = await db
+    .selectFrom('admins')
+    .select(['id', 'account_id', 'email', 'active', 'created_at'])
+    .where('account_id', '=', accountId)
+    .orderBy('created_at')
+    .orderBy('id')
+    .execute();
+  return rows.map(toAdmin);
+}
+
+/** Finds an admin of the account by e-mail (case-insensitively), active or not. */
+export async function findAdminByEmail(
+  db: Kysely<Database>,
+  accountId: string,
+  email: string,
+): Promise<Admin | null> {
+  const row = await db
+    .selectFrom('admins')
+    .select(['id', 'account_id', 'email', 'active', 'created_at'])
+    .where('account_id', '=', accountId)
+    .where('email_lc', '=', email.trim().toLowerCase())
+    .executeTakeFirst();
+  return row ? toAdmin(row) : null;
+}
+
+/**
+ * Deactivates an admin, named by id or e-mail. Tokens they issued stop working at once
+ * (authenticate checks the issuer), and come back if they are reactivated.
+ */
+export async function deactivateAdmin(
+  db: Kysely<Database>,
+  target: { accountId: string; adminId: string } | { accountId: string; email: string },
+): Promise<Admin> {
+  const admin =
+    'email' in target
+      ? await findAdminByEmail(db, target.accountId, target.email)
+      : await getAdmin(db, target.accountId, target.adminId);
+  if (!admin) {
+    const name = 'email' in target ? target.email : target.adminId;
+    throw new AppError('not_found', `account ${target.accountId} has no admin ${name}`);
+  }
+  await db
+    .updateTable('admins')
+    .set({ active: 0 })
+    .where('id', '=', admin.id)
+    .where('account_id', '=', admin.accountId)
+    .execute();
+  return { ...admin, active: false };
+}
+
+/** The active admin with this e-mail and password, or null (no hint which part was wrong). */
+export async function verifyPassword(
+  db: Kysely<Database>,
+  input: { accountId: string; email: string; password: string },
+): Promise<Admin | null> {
+  const row = await db
+    .selectFrom('admins')
+    .selectAll()
+    .where('account_id', '=', input.accountId)
+    .where('email_lc', '=', input.email.trim().toLowerCase())
+    .executeTakeFirst();
+  if (!row || row.active !== 1) return null;
+  return (await checkPassword(input.password, row.password_hash)) ? toAdmin(row) : null;
+}
+
+async function getAdmin(
+  db: Kysely<Database>,
+  accountId: string,
+  adminId: string,
+): Promise<Admin | null> {
+  const row = await db
+    .selectFrom('admins')
+    .select(['id', 'account_id', 'email', 'active', 'created_at'])
+    .where('account_id', '=', accountId)
+    .where('id', '=', adminId)
+    .executeTakeFirst();
+  return row ? toAdmin(row) : null;
+}
+
+function toAccount(row: { id: string; name: string; region: string; created_at: string }): Account {
+  return { id: row.id, name: row.name, region: row.region, createdAt: row.created_at };
+}
+
+function toAdmin(row: {
+  id: string;
+  account_id: string;
+  email: string;
+  active: number;
+  created_at: string;
+}): Admin {
+  return {
+    id: row.id,
+    accountId: row.account_id,
+    email: row.email,
+    active: row.active === 1,
+    createdAt: row.created_at,
+  };
+}
+
+function now(): string {
+  return new Date().toISOString();
+}

@@ -1,0 +1,292 @@
+import { Command, CommanderError, Option } from 'commander';
+import {
+  createAccount,
+  createAdmin,
+  listAccounts,
+  listAdmins,
+  tenantUrl,
+} from '../app/accounts.js';
+import { AppError } from '../app/errors.js';
+import { generatePassword } from '../app/passwords.js';
+import { issueToken, listTokens, revokeToken, TOKEN_TYPES, type TokenType } from '../app/tokens.js';
+import { ConfigError, loadConfig, type Config } from '../config.js';
+import { startServer } from '../http/server.js';
+import { openDatabase, type RosterDatabase } from '../storage/connect.js';
+import { MigrationError, migrateToLatest } from '../storage/migrations/index.js';
+
+/**
+ * `roster`: the one place that wires configuration, storage and the app together
+ * (ARCHITECTURE: cli). Every command migrates first, so it works on a fresh database.
+ */
+export function buildProgram(): Command {
+  const program = new Command('roster')
+    .description('Roster: a SCIM 2.0 directory of people and teams')
+    .showHelpAfterError()
+    .configureOutput({ outputError: (text, write) => write(text) });
+
+  program
+    .command('serve')
+    .description('migrate the database, then serve SCIM and the admin API')
+    .action(async () => {
+      const config = loadConfig();
+      await withDatabase(config, async () => undefined);
+      const server = await startServer(config);
+      process.stdout.write(`roster listening on ${server.url} (public URL ${config.publicUrl})\n`);
+      const stop = (): void => {
+        server.close().then(
+          () => process.exit(0),
+          (error: unknown) => fail(error),
+        );
+      };
+      process.once('SIGINT', stop);
+      process.once('SIGTERM', stop);
+    });
+
+  program
+    .command('migrate')
+    .description('apply pending database migrations')
+    .action(async () => {
+      const config = loadConfig();
+      await withDatabase(config, async () => undefined);
+      process.stdout.write(`database is up to date (${describeDatabase(config.databaseUrl)})\n`);
+    });
+
+  const account = program.command('account').description('manage accounts');
+  account
+    .command('create')
+    .description('create an account')
+    .requiredOption('--name <name>', 'account name')
+    .option('--region <region>', 'data center region (default: REGION, or eu)')
+    .option('--json', 'print JSON')
+    .action(async (opts: { name: string; region?: string; json?: true }) => {
+      const config = loadConfig();
+      const created = await withDatabase(config, ({ db }) =>
+        createAccount(db, { name: opts.name, region: opts.region ?? config.region }),
+      );
+      const url = tenantUrl(config.publicUrl, created.id);
+      if (opts.json) {
+        printJson({ id: created.id, name: created.name, region: created.region, tenantUrl: url });
+      } else {
+        print(`Created account "${created.name}" (${created.region}) with id ${created.id}.`);
+        print(`Tenant URL: ${url}`);
+        print(`Next: roster admin create --account ${created.id} --email EMAIL`);
+      }
+    });
+  account
+    .command('list')
+    .description('list accounts')
+    .option('--json', 'print JSON')
+    .action(async (opts: { json?: true }) => {
+      const config = loadConfig();
+      const accounts = await withDatabase(config, ({ db }) => listAccounts(db));
+      const rows = accounts.map((a) => ({ ...a, tenantUrl: tenantUrl(config.publicUrl, a.id) }));
+      if (opts.json) return printJson(rows);
+      if (rows.length === 0) return print('No accounts yet: roster account create --name NAME');
+      printTable(
+        rows.map((a) => [a.id, a.name, a.region, a.createdAt, a.tenantUrl]),
+        ['ID', 'NAME', 'REGION', 'CREATED', 'TENANT URL'],
+      );
+    });
+
+  const admin = program.command('admin').description("manage an account's admins");
+  admin
+    .command('create')
+    .description('create an admin (password from stdin, or a generated one printed once)')
+    .requiredOption('--account <id>', 'account id')
+    .requiredOption('--email <email>', 'admin e-mail')
+    .option('--json', 'print JSON')
+    .action(async (opts: { account: string; email: string; json?: true }) => {
+      const config = loadConfig();
+      const piped = await readPipedPassword();
+      const password = piped ?? generatePassword();
+      const created = await withDatabase(config, ({ db }) =>
+        createAdmin(db, { accountId: opts.account, email: opts.email, password }),
+      );
+      const shown = piped === undefined ? { password } : {};
+      if (opts.json) {
+        return printJson({
+          id: created.id,
+          accountId: created.accountId,
+          email: created.email,
+          ...shown,
+        });
+      }
+      print(`Created admin ${created.email} (id ${created.id}) in account ${created.accountId}.`);
+      if (piped === undefined) {
+        print(`Password (shown only now, copy it): ${password}`);
+      }
+    });
+  admin
+    .command('list')
+    .description("list an account's admins")
+    .requiredOption('--account <id>', 'account id')
+    .option('--json', 'print JSON')
+    .action(async (opts: { account: string; json?: true }) => {
+      const config = loadConfig();
+      const admins = await withDatabase(config, ({ db }) => listAdmins(db, opts.account));
+      if (opts.json) return printJson(admins);
+      if (admins.length === 0) return print(`Account ${opts.account} has no admins yet.`);
+      printTable(
+        admins.map((a) => [a.id, a.email, a.active ? 'active' : 'deactivated', a.createdAt]),
+        ['ID', 'EMAIL', 'STATUS', 'CREATED'],
+      );
+    });
+
+  const token = program.command('token').description("manage an account's API and SCIM tokens");
+  token
+    .command('issue')
+    .description('issue a token (shown only once)')
+    .requiredOption('--account <id>', 'account id')
+    .addOption(new Option('--type <type>', 'token type').choices(TOKEN_TYPES).makeOptionMandatory())
+    .requiredOption('--name <name>', 'what uses the token, e.g. "Entra ID"')
+    .option('--admin <email>', "issuing admin (default: the account's first admin)")
+    .option('--json', 'print JSON')
+    .action(
+      async (opts: {
+        account: string;
+        type: TokenType;
+        name: string;
+        admin?: string;
+        json?: true;
+      }) => {
+        const config = loadConfig();
+        const issued = await withDatabase(config, ({ db }) =>
+          issueToken(db, {
+            accountId: opts.account,
+            type: opts.type,
+            name: opts.name,
+            ...(opts.admin === undefined ? {} : { adminEmail: opts.admin }),
+          }),
+        );
+        if (opts.json) return printJson(issued);
+        print(`Issued ${issued.type} token "${issued.name}" (id ${issued.id}).`);
+        print(`Token: ${issued.token}`);
+        print('Copy it now: it is shown only once and cannot be recovered.');
+        if (issued.type === 'scim')
+          print(`Tenant URL: ${tenantUrl(config.publicUrl, opts.account)}`);
+      },
+    );
+  token
+    .command('list')
+    .description("list an account's tokens (never their secrets)")
+    .requiredOption('--account <id>', 'account id')
+    .option('--json', 'print JSON')
+    .action(async (opts: { account: string; json?: true }) => {
+      const config = loadConfig();
+      const tokens = await withDatabase(config, ({ db }) => listTokens(db, opts.account));
+      if (opts.json) return printJson(tokens);
+      if (tokens.length === 0) return print(`Account ${opts.account} has no tokens yet.`);
+      printTable(
+        tokens.map((t) => [
+          t.id,
+          t.type,
+          t.name,
+          t.adminEmail,
+          t.createdAt,
+          t.lastUsedAt ?? 'never',
+          t.revokedAt ? `revoked ${t.revokedAt}` : 'active',
+        ]),
+        ['ID', 'TYPE', 'NAME', 'ISSUED BY', 'CREATED', 'LAST USED', 'STATUS'],
+      );
+    });
+  token
+    .command('revoke')
+    .description('revoke a token; it stops working at once')
+    .requiredOption('--account <id>', 'account id')
+    .requiredOption('--id <tokenId>', 'token id (see roster token list)')
+    .option('--json', 'print JSON')
+    .action(async (opts: { account: string; id: string; json?: true }) => {
+      const config = loadConfig();
+      const revoked = await withDatabase(config, ({ db }) =>
+        revokeToken(db, opts.account, opts.id),
+      );
+      if (opts.json) return printJson(revoked);
+      print(`Revoked token "${revoked.name}" (id ${revoked.id}) at ${revoked.revokedAt ?? ''}.`);
+    });
+
+  return program;
+}
+
+async function withDatabase<T>(
+  config: Config,
+  use: (database: RosterDatabase) => Promise<T>,
+): Promise<T> {
+  const database = await openDatabase(config.databaseUrl);
+  try {
+    await migrateToLatest(database.db);
+    return await use(database);
+  } finally {
+    await database.close();
+  }
+}
+
+/** A password piped on stdin (`echo secret | roster admin create ...`), else undefined. */
+async function readPipedPassword(): Promise<string | undefined> {
+  if (process.stdin.isTTY) return undefined;
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+  const text = Buffer.concat(chunks)
+    .toString('utf8')
+    .replace(/\r?\n$/, '');
+  return text === '' ? undefined : text;
+}
+
+function describeDatabase(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (parsed.protocol.startsWith('postgres'))
+      return `PostgreSQL ${parsed.host}${parsed.pathname}`;
+  } catch {
+    // not a URL: a SQLite file path
+  }
+  return `SQLite ${url}`;
+}
+
+function print(line: string): void {
+  process.stdout.write(`${line}\n`);
+}
+
+function printJson(value: unknown): void {
+  process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+}
+
+function printTable(rows: string[][], header: string[]): void {
+  const all = [header, ...rows];
+  const widths = header.map((_, i) => Math.max(...all.map((row) => (row[i] ?? '').length)));
+  for (const row of all) {
+    print(
+      row
+        .map((cell, i) => cell.padEnd(widths[i] ?? 0))
+        .join('  ')
+        .trimEnd(),
+    );
+  }
+}
+
+/** Errors print their message only; ROSTER_DEBUG=1 adds the stack of unexpected ones. */
+function fail(error: unknown): void {
+  const known =
+    error instanceof AppError || error instanceof ConfigError || error instanceof MigrationError;
+  const message = error instanceof Error ? error.message : String(error);
+  process.stderr.write(`roster: ${message}\n`);
+  if (!known && process.env.ROSTER_DEBUG && error instanceof Error && error.stack) {
+    process.stderr.write(`${error.stack}\n`);
+  }
+  process.exitCode = 1;
+}
+
+export async function main(argv: string[] = process.argv): Promise<void> {
+  const program = buildProgram().exitOverride();
+  try {
+    await program.parseAsync(argv);
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      // Commander has printed its message (or help/version) already.
+      process.exitCode = error.exitCode;
+      return;
+    }
+    fail(error);
+  }
+}
+
+await main();

@@ -1,0 +1,73 @@
+import { mkdirSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import SqliteDatabase from 'better-sqlite3';
+import { Kysely, PostgresDialect, SqliteDialect } from 'kysely';
+import pg from 'pg';
+import { isPostgresUrl } from '../config.js';
+import type { Database } from './db-schema.js';
+
+export type DialectName = 'sqlite' | 'postgres';
+
+export interface RosterDatabase {
+  db: Kysely<Database>;
+  dialect: DialectName;
+  close(): Promise<void>;
+}
+
+/**
+ * Opens Roster's database: PostgreSQL for a `postgres://`/`postgresql://` URL, otherwise
+ * an embedded SQLite file (its directory is created). Does not migrate.
+ */
+export async function openDatabase(url: string): Promise<RosterDatabase> {
+  return isPostgresUrl(url) ? openPostgres(url) : openSqlite(url);
+}
+
+function openSqlite(url: string): RosterDatabase {
+  const file = url.replace(/^sqlite:(\/\/)?/i, '');
+  if (file !== ':memory:') mkdirSync(dirname(resolve(file)), { recursive: true });
+  const sqlite = new SqliteDatabase(file);
+  // WAL lets readers run beside the one writer; FULL syncs each commit, so an
+  // acknowledged SCIM write survives a power cut.
+  sqlite.pragma('journal_mode = WAL');
+  sqlite.pragma('synchronous = FULL');
+  sqlite.pragma('busy_timeout = 5000');
+  sqlite.pragma('foreign_keys = ON');
+  // SQLite's lower() folds ASCII only; the `*_lc` columns hold JS toLowerCase(), so the
+  // filter compiler lowers values with the same function to compare like with like.
+  sqlite.function('scim_lower', { deterministic: true }, (value: unknown) =>
+    value === null || value === undefined ? null : String(value).toLowerCase(),
+  );
+  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
+  return { db, dialect: 'sqlite', close: () => db.destroy() };
+}
+
+// OIDs of PostgreSQL's int8 (bigint: count(*), identity ids) and numeric.
+const INT8_OID = 20;
+
+function openPostgres(url: string): RosterDatabase {
+  const pool = new pg.Pool({
+    connectionString: url,
+    max: 10,
+    // Return bigint as a JS number (counts and log ids stay far below 2^53), so both
+    // dialects hand the same types to the adapters. Scoped to this pool, not global.
+    types: {
+      getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
+        oid === INT8_OID && format !== 'binary'
+          ? (value: string) => Number(value)
+          : pg.types.getTypeParser(oid, format)) as typeof pg.types.getTypeParser,
+    },
+  });
+  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  return { db, dialect: 'postgres', close: () => db.destroy() };
+}
+
+/** True for a unique or primary-key violation on either dialect (→ 409 uniqueness). */
+export function isUniqueViolation(error: unknown): boolean {
+  if (typeof error !== 'object' || error === null || !('code' in error)) return false;
+  const code = (error as { code: unknown }).code;
+  return (
+    code === 'SQLITE_CONSTRAINT_UNIQUE' ||
+    code === 'SQLITE_CONSTRAINT_PRIMARYKEY' ||
+    code === '23505'
+  );
+}
