@@ -190,7 +190,9 @@ function literal(token: Token & { type: 'string' | 'word' }): FilterValue {
   if (lower === 'true') return true;
   if (lower === 'false') return false;
   if (lower === 'null') return null;
-  if (NUMBER.test(token.text)) return Number(token.text);
+  // Only a token that reads back unchanged is a number: `00123`, `1.50` or a
+  // 20-digit id would otherwise lose characters when compared as a string.
+  if (NUMBER.test(token.text) && String(Number(token.text)) === token.text) return Number(token.text);
   // Older Entra traffic sends unquoted values: `externalId eq jyoung`.
   return token.text;
 }

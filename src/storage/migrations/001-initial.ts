@@ -3,7 +3,8 @@ import { sql, type Kysely, type Migration } from 'kysely';
 /**
  * The tables of db-schema.ts. Dialect-neutral except the auto-increment log id.
  * Every unique key starts with account_id (ARCHITECTURE convention 5).
- * Booleans are integers 0/1; timestamps ISO-8601 text; JSON documents text.
+ * Booleans are integers 0/1; timestamps ISO-8601 text; JSON documents text on SQLite
+ * and jsonb on PostgreSQL (filters read into them with #>> and jsonb_array_elements).
  */
 export const initial: Migration = {
   async up(db: Kysely<unknown>): Promise<void> {
@@ -63,7 +64,7 @@ export const initial: Migration = {
       .addColumn('created_at', 'text', (c) => c.notNull())
       .addColumn('updated_at', 'text', (c) => c.notNull())
       .addColumn('version', 'integer', (c) => c.notNull().defaultTo(1))
-      .addColumn('data', 'text', (c) => c.notNull())
+      .addColumn('data', postgres ? 'jsonb' : 'text', (c) => c.notNull())
       .addColumn('password_hash', 'text')
       .addUniqueConstraint('users_account_user_name_uq', ['account_id', 'user_name_lc'])
       .execute();
@@ -97,7 +98,7 @@ export const initial: Migration = {
       .addColumn('created_at', 'text', (c) => c.notNull())
       .addColumn('updated_at', 'text', (c) => c.notNull())
       .addColumn('version', 'integer', (c) => c.notNull().defaultTo(1))
-      .addColumn('data', 'text', (c) => c.notNull())
+      .addColumn('data', postgres ? 'jsonb' : 'text', (c) => c.notNull())
       .addUniqueConstraint('groups_account_display_name_uq', ['account_id', 'display_name_lc'])
       .execute();
     await index(db, 'groups', ['account_id', 'external_id']);
@@ -129,7 +130,7 @@ export const initial: Migration = {
       .addColumn('status', 'integer', (c) => c.notNull())
       .addColumn('resource_type', 'text')
       .addColumn('resource_id', 'text')
-      .addColumn('duration_ms', 'integer', (c) => c.notNull())
+      .addColumn('duration_ms', 'double precision', (c) => c.notNull())
       .addColumn('change', 'text')
       .addColumn('error', 'text')
       .execute();

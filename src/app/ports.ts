@@ -1,0 +1,101 @@
+import type { TypedFilter } from '../core/filter/typed.js';
+import type { JsonObject } from '../core/resource/values.js';
+import type { ResolvedPath } from '../core/schemas/resolve.js';
+
+/**
+ * What the use cases need from storage, for one account at a time
+ * (ARCHITECTURE convention 5: storage is obtained per account and every query
+ * is scoped to it). Implemented once with Kysely for SQLite and PostgreSQL.
+ */
+export interface UserRow {
+  readonly id: string;
+  readonly userName: string;
+  readonly externalId: string | null;
+  readonly displayName: string | null;
+  readonly active: boolean;
+  readonly managerId: string | null;
+  readonly createdAt: string;
+  readonly updatedAt: string;
+  readonly version: number;
+  readonly data: JsonObject;
+}
+
+export interface GroupRow {
+  readonly id: string;
+  readonly displayName: string;
+  readonly externalId: string | null;
+  readonly createdAt: string;
+  readonly updatedAt: string;
+  readonly version: number;
+  readonly data: JsonObject;
+}
+
+export interface EmailRow {
+  readonly value: string;
+  readonly type: string | null;
+  readonly primary: boolean;
+}
+
+export interface MemberRow {
+  readonly value: string;
+  readonly type: 'User' | 'Group';
+  readonly display: string | null;
+}
+
+export interface ListQuery {
+  readonly filter?: TypedFilter;
+  readonly sortBy?: ResolvedPath;
+  readonly descending: boolean;
+  /** 0-based offset. */
+  readonly offset: number;
+  readonly limit: number;
+}
+
+export interface Page<T> {
+  readonly total: number;
+  readonly rows: readonly T[];
+}
+
+export interface NewUser extends Omit<UserRow, 'version'> {
+  readonly emails: readonly EmailRow[];
+  readonly passwordHash: string | null;
+}
+
+export interface UserUpdate extends Omit<UserRow, 'createdAt'> {
+  readonly emails: readonly EmailRow[];
+  /** undefined keeps the stored hash. */
+  readonly passwordHash?: string | null;
+}
+
+export interface AccountStore {
+  readonly accountId: string;
+  /** Runs `work` in one transaction; everything it does commits together or not at all. */
+  transaction<T>(work: (store: AccountStore) => Promise<T>): Promise<T>;
+
+  getUser(id: string, options?: { forUpdate?: boolean }): Promise<UserRow | undefined>;
+  listUsers(query: ListQuery): Promise<Page<UserRow>>;
+  insertUser(user: NewUser): Promise<void>;
+  /** Writes the user if its stored version is still `expectedVersion`; false otherwise. */
+  updateUser(user: UserUpdate, expectedVersion: number): Promise<boolean>;
+  deleteUser(id: string): Promise<boolean>;
+  /** displayName (or userName) of these users, for manager.displayName and member display. */
+  userNames(ids: readonly string[]): Promise<Map<string, string>>;
+  /** Teams each user belongs to directly. */
+  groupsOfUsers(ids: readonly string[]): Promise<Map<string, MemberRow[]>>;
+
+  getGroup(id: string, options?: { forUpdate?: boolean }): Promise<GroupRow | undefined>;
+  listGroups(query: ListQuery): Promise<Page<GroupRow>>;
+  insertGroup(group: Omit<GroupRow, 'version'>): Promise<void>;
+  updateGroup(group: Omit<GroupRow, 'createdAt'>, expectedVersion: number): Promise<boolean>;
+  /** Bumps version and lastModified after a membership-only change. */
+  touchGroup(id: string, updatedAt: string): Promise<number | undefined>;
+  deleteGroup(id: string): Promise<boolean>;
+  members(groupIds: readonly string[]): Promise<Map<string, MemberRow[]>>;
+  /** Which of these ids are users or groups of the account. */
+  resolveMemberIds(ids: readonly string[]): Promise<Map<string, 'User' | 'Group'>>;
+  addMembers(groupId: string, members: readonly { id: string; type: 'User' | 'Group' }[], at: string): Promise<number>;
+  removeMembers(groupId: string, ids: readonly string[]): Promise<number>;
+  removeAllMembers(groupId: string): Promise<number>;
+  /** Removes a user or group from every team it is a member of. */
+  removeFromAllGroups(memberId: string): Promise<void>;
+}

@@ -1,0 +1,116 @@
+import type { Kysely } from 'kysely';
+import type { Database } from '../storage/db-schema.js';
+
+/** One SCIM request as the account admin sees it in the provisioning log. No bodies, never the token. */
+export interface LogEntry {
+  readonly accountId: string;
+  readonly at: string;
+  readonly tokenId: string | null;
+  readonly method: string;
+  readonly path: string;
+  readonly status: number;
+  readonly resourceType: string | null;
+  readonly resourceId: string | null;
+  readonly durationMs: number;
+  readonly change: unknown;
+  readonly error: string | null;
+}
+
+export interface LogRecord extends LogEntry {
+  readonly id: number;
+}
+
+const FLUSH_AFTER_MS = 50;
+const FLUSH_AT_ENTRIES = 500;
+const MAX_PATH_LENGTH = 2048;
+
+/**
+ * Writes log entries in batches: one multi-row insert per ~50 ms instead of a
+ * write per request, which would double the cost of every read. Entries wait
+ * in memory at most that long; close() flushes what is left on shutdown.
+ */
+export class ProvisioningLog {
+  private buffer: LogEntry[] = [];
+  private timer: NodeJS.Timeout | undefined;
+  private flushing: Promise<void> = Promise.resolve();
+
+  constructor(
+    private readonly db: Kysely<Database>,
+    private readonly onError: (error: unknown) => void,
+  ) {}
+
+  record(entry: LogEntry): void {
+    this.buffer.push(entry);
+    if (this.buffer.length >= FLUSH_AT_ENTRIES) void this.flush();
+    else this.timer ??= setTimeout(() => void this.flush(), FLUSH_AFTER_MS);
+  }
+
+  /** Writes everything buffered so far; resolves when it is stored. */
+  flush(): Promise<void> {
+    if (this.timer !== undefined) {
+      clearTimeout(this.timer);
+      this.timer = undefined;
+    }
+    const batch = this.buffer;
+    this.buffer = [];
+    this.flushing = this.flushing.then(() => this.write(batch));
+    return this.flushing;
+  }
+
+  private async write(batch: LogEntry[]): Promise<void> {
+    if (batch.length === 0) return;
+    try {
+      await this.db
+        .insertInto('scim_log')
+        .values(
+          batch.map((e) => ({
+            account_id: e.accountId,
+            at: e.at,
+            token_id: e.tokenId,
+            method: e.method,
+            path: e.path.length > MAX_PATH_LENGTH ? `${e.path.slice(0, MAX_PATH_LENGTH)}...` : e.path,
+            status: e.status,
+            resource_type: e.resourceType,
+            resource_id: e.resourceId,
+            duration_ms: Math.round(e.durationMs * 1000) / 1000,
+            change: e.change === undefined || e.change === null ? null : JSON.stringify(e.change),
+            error: e.error,
+          })),
+        )
+        .execute();
+    } catch (error) {
+      this.onError(error);
+    }
+  }
+
+  /** The newest entries of one account, newest first. */
+  async list(accountId: string, options: { limit?: number; beforeId?: number } = {}): Promise<LogRecord[]> {
+    await this.flush();
+    let query = this.db
+      .selectFrom('scim_log')
+      .selectAll()
+      .where('account_id', '=', accountId)
+      .orderBy('id', 'desc')
+      .limit(Math.min(Math.max(options.limit ?? 100, 1), 1000));
+    if (options.beforeId !== undefined) query = query.where('id', '<', options.beforeId);
+    const rows = await query.execute();
+    return rows.map((r) => ({
+      id: Number(r.id),
+      accountId: r.account_id,
+      at: r.at,
+      tokenId: r.token_id,
+      method: r.method,
+      path: r.path,
+      status: Number(r.status),
+      resourceType: r.resource_type,
+      resourceId: r.resource_id,
+      durationMs: Number(r.duration_ms),
+      change: r.change === null ? null : (JSON.parse(r.change) as unknown),
+      error: r.error,
+    }));
+  }
+
+  async close(): Promise<void> {
+    await this.flush();
+  }
+}

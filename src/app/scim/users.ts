@@ -1,0 +1,147 @@
+import { randomUUID } from 'node:crypto';
+import { notFound } from '../../core/errors.js';
+import { applyPatch } from '../../core/patch/apply.js';
+import { parsePatchRequest } from '../../core/patch/request.js';
+import { normalizeResource } from '../../core/resource/normalize.js';
+import { project, wants, type Projection } from '../../core/resource/projection.js';
+import { isObject, type JsonObject } from '../../core/resource/values.js';
+import { ENTERPRISE_USER_SCHEMA_ID, USER_RESOURCE } from '../../core/schemas/rfc7643.js';
+import { hashPassword } from '../passwords.js';
+import type { AccountStore, EmailRow, UserRow } from '../ports.js';
+import { checkIfMatch } from './etag.js';
+import { parseListParams, type RawListParams } from './list-params.js';
+import { listResponse, renderUser, type Locator } from './render.js';
+import type { Change, ScimResult } from './result.js';
+
+/** Columns derived from a stored user document: what filters and lookups hit. */
+function columnsOf(data: JsonObject) {
+  const enterprise = data[ENTERPRISE_USER_SCHEMA_ID];
+  const manager = isObject(enterprise) && isObject(enterprise['manager']) ? enterprise['manager']['value'] : undefined;
+  const emails: EmailRow[] = Array.isArray(data['emails'])
+    ? data['emails'].filter(isObject).flatMap((e) =>
+        typeof e['value'] === 'string'
+          ? [{ value: e['value'], type: typeof e['type'] === 'string' ? e['type'] : null, primary: e['primary'] === true }]
+          : [],
+      )
+    : [];
+  return {
+    userName: String(data['userName']),
+    externalId: typeof data['externalId'] === 'string' ? data['externalId'] : null,
+    displayName: typeof data['displayName'] === 'string' ? data['displayName'] : null,
+    active: data['active'] !== false,
+    managerId: typeof manager === 'string' && manager !== '' ? manager : null,
+    emails,
+  };
+}
+
+/** SCIM use cases for /Users of one account (RFC 7644 §3.3–§3.6). */
+export class UsersService {
+  constructor(
+    private readonly store: AccountStore,
+    private readonly locator: Locator,
+  ) {}
+
+  async create(body: unknown): Promise<ScimResult> {
+    const { data, password } = normalizeResource(body, USER_RESOURCE);
+    // A user created without `active` is active; it is stored explicitly so filters see it.
+    if (data['active'] === undefined) data['active'] = true;
+    const now = new Date().toISOString();
+    const id = randomUUID();
+    const passwordHash = password === undefined ? null : await hashPassword(password);
+    const columns = columnsOf(data);
+    await this.store.transaction((tx) =>
+      tx.insertUser({ id, ...columns, createdAt: now, updatedAt: now, data, passwordHash }),
+    );
+    const row: UserRow = { id, ...columns, createdAt: now, updatedAt: now, version: 1, data };
+    return this.result(201, row, {}, { resourceId: id, change: { op: 'create', attributes: Object.keys(data) } });
+  }
+
+  async get(id: string, projection: Projection): Promise<ScimResult> {
+    const row = await this.store.getUser(id);
+    if (row === undefined) throw this.missing(id);
+    return this.result(200, row, projection, { resourceId: id });
+  }
+
+  async list(params: RawListParams): Promise<ScimResult> {
+    const { query, startIndex, projection } = parseListParams(params, USER_RESOURCE);
+    const page = await this.store.listUsers(query);
+    const resources = await this.renderMany(page.rows, projection);
+    return { status: 200, body: listResponse(page.total, startIndex, resources) };
+  }
+
+  /** PUT: full replace (RFC 7644 §3.5.1), except that an omitted `active` keeps its value (Okta). */
+  async replace(id: string, body: unknown, ifMatch: string | undefined, projection: Projection): Promise<ScimResult> {
+    const { data, password } = normalizeResource(body, USER_RESOURCE);
+    const passwordHash = password === undefined ? undefined : await hashPassword(password);
+    const row = await this.store.transaction(async (tx) => {
+      const current = await tx.getUser(id, { forUpdate: true });
+      if (current === undefined) throw this.missing(id);
+      checkIfMatch(ifMatch, current.version, `User ${id}`);
+      if (data['active'] === undefined) data['active'] = current.active;
+      return this.write(tx, current, data, passwordHash);
+    });
+    return this.result(200, row, projection, { resourceId: id, change: { op: 'replace', attributes: Object.keys(data) } });
+  }
+
+  async patch(id: string, body: unknown, ifMatch: string | undefined, projection: Projection): Promise<ScimResult> {
+    const operations = parsePatchRequest(body);
+    let changed: readonly string[] = [];
+    const row = await this.store.transaction(async (tx) => {
+      const current = await tx.getUser(id, { forUpdate: true });
+      if (current === undefined) throw this.missing(id);
+      checkIfMatch(ifMatch, current.version, `User ${id}`);
+      const patched = applyPatch(current.data, operations, USER_RESOURCE);
+      changed = patched.changed;
+      const passwordHash = patched.password === undefined ? undefined : await hashPassword(patched.password);
+      if (passwordHash === undefined && JSON.stringify(patched.data) === JSON.stringify(current.data)) {
+        return current; // nothing changed: no new version
+      }
+      return this.write(tx, current, patched.data, passwordHash);
+    });
+    return this.result(200, row, projection, { resourceId: id, change: { op: 'patch', attributes: changed } });
+  }
+
+  async delete(id: string): Promise<ScimResult> {
+    await this.store.transaction(async (tx) => {
+      const deleted = await tx.deleteUser(id);
+      if (!deleted) throw this.missing(id);
+      await tx.removeFromAllGroups(id);
+    });
+    return { status: 204, resourceId: id, change: { op: 'delete' } };
+  }
+
+  private async write(tx: AccountStore, current: UserRow, data: JsonObject, passwordHash: string | undefined): Promise<UserRow> {
+    const columns = columnsOf(data);
+    const next = { ...current, ...columns, data, updatedAt: new Date().toISOString(), version: current.version + 1 };
+    const written = await tx.updateUser({ ...next, ...(passwordHash !== undefined ? { passwordHash } : {}) }, current.version);
+    // The row is locked (PostgreSQL) or the database serialised (SQLite): a lost race here is a bug, not a client error.
+    if (!written) throw new Error(`user ${current.id} changed during its own transaction`);
+    return next;
+  }
+
+  private missing(id: string) {
+    return notFound(`User ${id} not found in this account.`);
+  }
+
+  private async result(status: number, row: UserRow, projection: Projection, extra: { resourceId: string; change?: Change }): Promise<ScimResult> {
+    const [resource] = await this.renderMany([row], projection);
+    return { status, body: resource!, version: row.version, location: resource!['meta'] !== undefined ? `${this.locator.baseUrl}/Users/${row.id}` : undefined, ...extra };
+  }
+
+  private async renderMany(rows: readonly UserRow[], projection: Projection): Promise<JsonObject[]> {
+    if (rows.length === 0) return [];
+    const groups = wants(projection, 'groups') ? await this.store.groupsOfUsers(rows.map((r) => r.id)) : undefined;
+    const managerIds = wants(projection, 'manager')
+      ? rows.flatMap((r) => (r.managerId !== null ? [r.managerId] : []))
+      : [];
+    const managers = managerIds.length > 0 ? await this.store.userNames(managerIds) : new Map<string, string>();
+    return rows.map((row) => {
+      const managerName = row.managerId !== null ? managers.get(row.managerId) : undefined;
+      const resource = renderUser(row, this.locator, {
+        ...(groups !== undefined ? { groups: groups.get(row.id) ?? [] } : {}),
+        ...(managerName !== undefined ? { managerName } : {}),
+      });
+      return project(resource, USER_RESOURCE, projection);
+    });
+  }
+}

@@ -1,0 +1,151 @@
+import { badRequest } from '../errors.js';
+import {
+  coreAttributes,
+  findAttribute,
+  findSchema,
+  normalizeUrn,
+  resolvePath,
+} from '../schemas/resolve.js';
+import type { AttributeDef, ResourceTypeDef, SchemaDef } from '../schemas/types.js';
+import { parseAttrPath } from '../filter/parse.js';
+import { coerceAttribute, isForbiddenKey, isObject, type Json, type JsonObject } from './values.js';
+
+/**
+ * A resource as Roster stores it: canonical attribute names, extension
+ * attributes under their schema URN, no read-only attributes (id, meta,
+ * groups) and no write-only ones (password, kept apart).
+ */
+export interface NormalizedResource {
+  readonly data: JsonObject;
+  /** A `password` sent by the client; the caller hashes it and never returns it. */
+  readonly password?: string;
+}
+
+/** Body keys that look like schema URNs: `urn:...`, and Microsoft's `http://schemas.microsoft.com/...`. */
+export function isUrnKey(key: string): boolean {
+  return /^urn:/i.test(key) || /^https?:\/\//i.test(key);
+}
+
+/**
+ * Turns a POST/PUT body into the stored form (RFC 7643 §2.1: names are
+ * case-insensitive; IDP-COMPAT: nulls mean "no value", string booleans are
+ * booleans, unknown extension objects are kept as sent).
+ */
+export function normalizeResource(body: unknown, resourceType: ResourceTypeDef): NormalizedResource {
+  if (!isObject(body)) {
+    throw badRequest('invalidSyntax', `The request body must be a JSON object describing a ${resourceType.name}.`);
+  }
+  const data: JsonObject = {};
+  let password: string | undefined;
+  for (const [key, value] of Object.entries(body)) {
+    if (isForbiddenKey(key) || key.toLowerCase() === 'schemas') continue;
+    if (isUrnKey(key)) {
+      const schema = findSchema(resourceType, key);
+      if (schema !== undefined) {
+        mergeSchemaObject(data, resourceType, schema, value, key);
+        continue;
+      }
+      if (/^urn:/i.test(key) && !isObject(value)) {
+        // `urn:...:enterprise:2.0:User:department` used as a top-level key.
+        setByPath(data, resourceType, key, value);
+        continue;
+      }
+      if (isObject(value)) data[key] = sanitize(value) as JsonObject;
+      continue;
+    }
+    const def = findAttribute(coreAttributes(resourceType), key);
+    if (def === undefined || def.mutability === 'readOnly') continue; // unknown or server-owned: ignored
+    if (def.mutability === 'writeOnly') {
+      if (typeof value === 'string' && value !== '') password = value;
+      continue;
+    }
+    const coerced = coerceAttribute(def, value, def.name);
+    if (coerced !== undefined) data[def.name] = coerced;
+  }
+  checkRequired(data, resourceType);
+  return password === undefined ? { data } : { data, password };
+}
+
+function mergeSchemaObject(
+  data: JsonObject,
+  resourceType: ResourceTypeDef,
+  schema: SchemaDef,
+  value: unknown,
+  key: string,
+): void {
+  if (value === null || value === undefined) return;
+  if (!isObject(value)) throw badRequest('invalidValue', `"${key}" must be an object of ${schema.name} attributes.`);
+  const isCore = schema === resourceType.schema;
+  const attributes = isCore ? coreAttributes(resourceType) : schema.attributes;
+  const target: JsonObject = isCore ? data : {};
+  for (const [name, raw] of Object.entries(value)) {
+    if (isForbiddenKey(name)) continue;
+    const def = findAttribute(attributes, name);
+    if (def === undefined || def.mutability === 'readOnly' || def.mutability === 'writeOnly') continue;
+    const coerced = coerceAttribute(def, raw, `${schema.id}:${def.name}`);
+    if (coerced !== undefined) target[def.name] = coerced;
+  }
+  if (!isCore && Object.keys(target).length > 0) data[schema.id] = target;
+}
+
+/** Sets one attribute named by a (possibly URN-prefixed, dotted) path on stored data. */
+function setByPath(data: JsonObject, resourceType: ResourceTypeDef, path: string, value: unknown): void {
+  const resolved = resolvePath(resourceType, parseAttrPath(path, 'invalidValue'), 'invalidValue');
+  if (resolved.attr.mutability === 'readOnly') return;
+  const container = containerFor(data, resolved.extension ? resolved.schema.id : undefined);
+  if (resolved.sub === undefined) {
+    const coerced = coerceAttribute(resolved.attr, value, path);
+    if (coerced === undefined) delete container[resolved.attr.name];
+    else container[resolved.attr.name] = coerced;
+    return;
+  }
+  const parent = isObject(container[resolved.attr.name]) ? (container[resolved.attr.name] as JsonObject) : {};
+  const coerced = coerceAttribute(resolved.sub, value, path);
+  if (coerced === undefined) delete parent[resolved.sub.name];
+  else parent[resolved.sub.name] = coerced;
+  container[resolved.attr.name] = parent;
+}
+
+export function containerFor(data: JsonObject, schemaId: string | undefined): JsonObject {
+  if (schemaId === undefined) return data;
+  const existing = data[schemaId];
+  if (isObject(existing)) return existing;
+  const created: JsonObject = {};
+  data[schemaId] = created;
+  return created;
+}
+
+function checkRequired(data: JsonObject, resourceType: ResourceTypeDef): void {
+  for (const def of resourceType.schema.attributes) {
+    if (!def.required) continue;
+    const value = data[def.name];
+    if (value === undefined || value === '' || (typeof value === 'string' && value.trim() === '')) {
+      throw badRequest('invalidValue', `"${def.name}" is required for a ${resourceType.name} and must be a non-empty string.`);
+    }
+  }
+}
+
+/** Copies JSON without prototype-polluting keys. */
+export function sanitize(value: Json): Json {
+  if (Array.isArray(value)) return value.map(sanitize);
+  if (isObject(value)) {
+    const out: JsonObject = {};
+    for (const [k, v] of Object.entries(value)) if (!isForbiddenKey(k)) out[k] = sanitize(v);
+    return out;
+  }
+  return value;
+}
+
+/** The schema URNs a stored resource carries: the core schema, then extensions with data. */
+export function schemasOf(data: JsonObject, resourceType: ResourceTypeDef): string[] {
+  const schemas = [resourceType.schema.id];
+  for (const extension of resourceType.extensions) {
+    if (isObject(data[extension.schema.id])) schemas.push(extension.schema.id);
+  }
+  for (const key of Object.keys(data)) {
+    if (isUrnKey(key) && !schemas.some((s) => normalizeUrn(s) === normalizeUrn(key))) schemas.push(key);
+  }
+  return schemas;
+}
+
+export type { AttributeDef };

@@ -1,0 +1,128 @@
+import { badRequest } from '../errors.js';
+import { parseAttrPath } from '../filter/parse.js';
+import { tryResolvePath, type ResolvedPath } from '../schemas/resolve.js';
+import type { ResourceTypeDef } from '../schemas/types.js';
+import { isObject, type JsonObject } from './values.js';
+
+/**
+ * `attributes` / `excludedAttributes` (RFC 7644 §3.4.2.5 and §3.9), honouring
+ * each attribute's `returned` characteristic (RFC 7643 §7): "always" survives
+ * any projection, "never" never leaves the server.
+ */
+export interface Projection {
+  readonly include?: readonly ResolvedPath[];
+  readonly exclude?: readonly ResolvedPath[];
+}
+
+const MAX_PROJECTION_LENGTH = 4096;
+
+export function parseProjection(
+  resourceType: ResourceTypeDef,
+  attributes: string | undefined,
+  excludedAttributes: string | undefined,
+): Projection {
+  const include = parseList(resourceType, attributes);
+  const exclude = parseList(resourceType, excludedAttributes);
+  return {
+    ...(include !== undefined ? { include } : {}),
+    ...(include === undefined && exclude !== undefined ? { exclude } : {}),
+  };
+}
+
+function parseList(resourceType: ResourceTypeDef, list: string | undefined): ResolvedPath[] | undefined {
+  if (list === undefined || list.trim() === '') return undefined;
+  if (list.length > MAX_PROJECTION_LENGTH) {
+    throw badRequest('invalidValue', `Attribute lists are limited to ${MAX_PROJECTION_LENGTH} characters.`);
+  }
+  const out: ResolvedPath[] = [];
+  for (const item of list.split(',')) {
+    const text = item.trim();
+    if (text === '') continue;
+    const schemaOnly = resourceType.extensions.find((e) => e.schema.id.toLowerCase() === text.toLowerCase());
+    if (schemaOnly !== undefined) {
+      for (const attr of schemaOnly.schema.attributes) out.push({ schema: schemaOnly.schema, extension: true, attr });
+      continue;
+    }
+    // Unknown names are ignored rather than failing the request: a client asking
+    // for an attribute Roster does not have simply does not get it.
+    const resolved = tryResolvePath(resourceType, parseAttrPath(text, 'invalidValue'));
+    if (resolved !== undefined) out.push(resolved);
+  }
+  return out;
+}
+
+/** True when the projection keeps (some of) this top-level attribute: lets callers skip loading it. */
+export function wants(projection: Projection, attrName: string): boolean {
+  const name = attrName.toLowerCase();
+  if (projection.include !== undefined) return projection.include.some((p) => p.attr.name.toLowerCase() === name);
+  if (projection.exclude !== undefined) {
+    return !projection.exclude.some((p) => p.attr.name.toLowerCase() === name && p.sub === undefined);
+  }
+  return true;
+}
+
+/** Applies a projection to a rendered resource (canonical names, extensions under URN keys). */
+export function project(resource: JsonObject, resourceType: ResourceTypeDef, projection: Projection): JsonObject {
+  const out: JsonObject = {};
+  for (const [key, value] of Object.entries(resource)) {
+    if (key === 'schemas') {
+      out[key] = value;
+      continue;
+    }
+    const extension = resourceType.extensions.find((e) => e.schema.id === key);
+    if (extension !== undefined && isObject(value)) {
+      const kept: JsonObject = {};
+      for (const [name, inner] of Object.entries(value)) {
+        const attr = extension.schema.attributes.find((a) => a.name === name);
+        const projected = attr === undefined ? inner : projectAttribute(name, inner, extension.schema.id, projection, attr.returned);
+        if (projected !== undefined) kept[name] = projected;
+      }
+      if (Object.keys(kept).length > 0) out[key] = kept;
+      continue;
+    }
+    const resolved = tryResolvePath(resourceType, { attr: key });
+    const returned = resolved?.attr.returned ?? 'default';
+    const projected = projectAttribute(key, value, resourceType.schema.id, projection, returned);
+    if (projected !== undefined) out[key] = projected;
+  }
+  return out;
+}
+
+function projectAttribute(
+  name: string,
+  value: JsonObject[string],
+  schemaId: string,
+  projection: Projection,
+  returned: string,
+): JsonObject[string] | undefined {
+  if (returned === 'never') return undefined;
+  if (returned === 'always') return value;
+  const lower = name.toLowerCase();
+  const matches = (p: ResolvedPath): boolean =>
+    p.attr.name.toLowerCase() === lower && (p.extension ? p.schema.id === schemaId : true);
+  if (projection.include !== undefined) {
+    const hits = projection.include.filter(matches);
+    if (hits.length === 0) return returned === 'request' ? undefined : undefined;
+    if (hits.some((p) => p.sub === undefined)) return value;
+    return pickSubs(value, new Set(hits.map((p) => p.sub!.name)), true);
+  }
+  if (returned === 'request') return undefined;
+  if (projection.exclude !== undefined) {
+    const hits = projection.exclude.filter(matches);
+    if (hits.some((p) => p.sub === undefined)) return undefined;
+    if (hits.length > 0) return pickSubs(value, new Set(hits.map((p) => p.sub!.name)), false);
+  }
+  return value;
+}
+
+/** Keeps (or drops) the named sub-attributes of a complex value or of each element. */
+function pickSubs(value: JsonObject[string], names: Set<string>, keep: boolean): JsonObject[string] | undefined {
+  const pick = (element: JsonObject[string]): JsonObject[string] => {
+    if (!isObject(element)) return element;
+    const out: JsonObject = {};
+    for (const [k, v] of Object.entries(element)) if (names.has(k) === keep) out[k] = v;
+    return out;
+  };
+  if (Array.isArray(value)) return value.map(pick);
+  return pick(value);
+}

@@ -1,0 +1,308 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { ScimError, errorBody, notFound } from '../../core/errors.js';
+import { parseProjection } from '../../core/resource/projection.js';
+import { GROUP_RESOURCE, USER_RESOURCE } from '../../core/schemas/rfc7643.js';
+import type { ResourceTypeDef } from '../../core/schemas/types.js';
+import { tenantUrl } from '../../app/accounts.js';
+import type { ProvisioningLog } from '../../app/provisioning-log.js';
+import { GroupsService } from '../../app/scim/groups.js';
+import { etagMatches, etagOf } from '../../app/scim/etag.js';
+import type { RawListParams } from '../../app/scim/list-params.js';
+import type { ScimResult } from '../../app/scim/result.js';
+import { UsersService } from '../../app/scim/users.js';
+import { authenticate } from '../../app/tokens.js';
+import { KyselyAccountStore } from '../../storage/account-store.js';
+import type { RosterDatabase } from '../../storage/connect.js';
+import { resourceTypes, schemas, serviceProviderConfig } from './discovery.js';
+import { parseJsonBody } from './json-body.js';
+import { searchAll } from './root-search.js';
+
+export const SCIM_PREFIX = '/api/v1/scim/azure/:accountId';
+export const SCIM_MEDIA_TYPE = 'application/scim+json; charset=utf-8';
+
+export interface ScimPluginOptions {
+  readonly database: RosterDatabase;
+  readonly publicUrl: string | (() => string);
+  readonly bodyLimit: number;
+  readonly log: ProvisioningLog;
+}
+
+interface ScimContext {
+  accountId: string;
+  tokenId: string | null;
+  baseUrl: string;
+  users: UsersService;
+  groups: GroupsService;
+  started: number;
+  result?: ScimResult;
+  error?: string;
+  resourceType?: string;
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    scim?: ScimContext;
+  }
+}
+
+type Params = { accountId: string; id?: string };
+
+/**
+ * The SCIM 2.0 endpoints of one account (RFC 7644), at the tenant URL
+ * `/api/v1/scim/azure/{account_id}`. Encapsulated: its content-type parsers,
+ * auth hook and error handler apply to these routes only.
+ */
+export async function scimPlugin(app: FastifyInstance, options: ScimPluginOptions): Promise<void> {
+  const { database, log } = options;
+  const publicUrl = (): string => (typeof options.publicUrl === 'function' ? options.publicUrl() : options.publicUrl);
+
+  // Entra sends application/scim+json, older traffic application/json: accept both.
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser(
+    ['application/scim+json', 'application/json'],
+    { parseAs: 'string', bodyLimit: options.bodyLimit },
+    (_request, body, done) => {
+      try {
+        done(null, parseJsonBody(body as string));
+      } catch (error) {
+        done(error as Error, undefined);
+      }
+    },
+  );
+
+  app.addHook('onRequest', async (request: FastifyRequest<{ Params: Params }>) => {
+    const accountId = request.params.accountId;
+    const baseUrl = tenantUrl(publicUrl(), accountId);
+    const context: ScimContext = {
+      accountId,
+      tokenId: null,
+      baseUrl,
+      started: performance.now(),
+      users: undefined as unknown as UsersService,
+      groups: undefined as unknown as GroupsService,
+    };
+    request.scim = context;
+    const secret = bearer(request.headers.authorization);
+    if (secret === undefined) {
+      throw new ScimError(401, undefined, 'Authentication required: send "Authorization: Bearer <SCIM token>". An account admin issues SCIM tokens under Settings > Configuration > API Tokens.', { 'WWW-Authenticate': 'Bearer realm="roster-scim"' });
+    }
+    const token = await authenticate(database.db, secret, accountId, 'scim');
+    if (token === null) {
+      throw new ScimError(401, undefined, 'The token is not valid for this tenant URL: it is unknown, revoked, not a SCIM token, issued for another account, or its issuing admin is no longer an admin.', { 'WWW-Authenticate': 'Bearer realm="roster-scim", error="invalid_token"' });
+    }
+    context.tokenId = token.tokenId;
+    const store = new KyselyAccountStore(database.db, database.dialect, accountId);
+    context.users = new UsersService(store, { baseUrl });
+    context.groups = new GroupsService(store, { baseUrl });
+  });
+
+  app.addHook('onResponse', async (request, reply) => {
+    const context = request.scim;
+    if (context === undefined || context.tokenId === null) return; // unauthenticated: nothing of the account's to log
+    log.record({
+      accountId: context.accountId,
+      at: new Date().toISOString(),
+      tokenId: context.tokenId,
+      method: request.method,
+      path: request.url,
+      status: reply.statusCode,
+      resourceType: context.resourceType ?? null,
+      resourceId: context.result?.resourceId ?? (request.params as Params).id ?? null,
+      durationMs: performance.now() - context.started,
+      change: reply.statusCode < 400 ? (context.result?.change ?? null) : null,
+      error: context.error ?? null,
+    });
+  });
+
+  app.setErrorHandler(async (error, request, reply) => {
+    const scimError = toScimError(error);
+    if (scimError.status >= 500) request.log.error({ err: error }, 'unexpected error answering a SCIM request');
+    if (request.scim !== undefined) request.scim.error = scimError.detail;
+    for (const [name, value] of Object.entries(scimError.headers)) void reply.header(name, value);
+    return reply.code(scimError.status).type(SCIM_MEDIA_TYPE).send(errorBody(scimError));
+  });
+
+  app.setNotFoundHandler(async (request, reply) => {
+    const error = notFound(`No SCIM endpoint at ${request.method} ${request.url.split('?')[0]}. Roster serves /Users, /Groups, /.search, /ServiceProviderConfig, /ResourceTypes and /Schemas under the tenant URL.`);
+    return reply.code(404).type(SCIM_MEDIA_TYPE).send(errorBody(error));
+  });
+
+  const ctx = (request: FastifyRequest): ScimContext => request.scim!;
+
+  // Discovery (RFC 7644 §4).
+  app.get('/ServiceProviderConfig', async (request, reply) =>
+    send(reply, { status: 200, body: serviceProviderConfig(ctx(request).baseUrl, options.bodyLimit) }),
+  );
+  app.get('/ResourceTypes', async (request, reply) => {
+    const all = resourceTypes(ctx(request).baseUrl);
+    return send(reply, { status: 200, body: { schemas: ['urn:ietf:params:scim:api:messages:2.0:ListResponse'], totalResults: all.length, startIndex: 1, itemsPerPage: all.length, Resources: all } });
+  });
+  app.get<{ Params: Params }>('/ResourceTypes/:id', async (request, reply) => {
+    const found = resourceTypes(ctx(request).baseUrl).find((r) => String(r['id']).toLowerCase() === request.params.id?.toLowerCase());
+    if (found === undefined) throw notFound(`No resource type "${request.params.id}"; Roster has User and Group.`);
+    return send(reply, { status: 200, body: found });
+  });
+  app.get('/Schemas', async (request, reply) => {
+    const all = schemas(ctx(request).baseUrl);
+    return send(reply, { status: 200, body: { schemas: ['urn:ietf:params:scim:api:messages:2.0:ListResponse'], totalResults: all.length, startIndex: 1, itemsPerPage: all.length, Resources: all } });
+  });
+  app.get<{ Params: Params }>('/Schemas/:id', async (request, reply) => {
+    const found = schemas(ctx(request).baseUrl).find((s) => String(s['id']).toLowerCase() === request.params.id?.toLowerCase());
+    if (found === undefined) throw notFound(`No schema "${request.params.id}".`);
+    return send(reply, { status: 200, body: found });
+  });
+
+  registerResource(app, '/Users', USER_RESOURCE, (request) => ctx(request).users);
+  registerResource(app, '/Groups', GROUP_RESOURCE, (request) => ctx(request).groups);
+
+  app.post('/.search', async (request, reply) => {
+    const c = ctx(request);
+    return send(reply, { status: 200, body: await searchAll(c.users, c.groups, searchBody(request.body)) });
+  });
+}
+
+interface ResourceService {
+  create(body: unknown): Promise<ScimResult>;
+  get(id: string, projection: ReturnType<typeof parseProjection>): Promise<ScimResult>;
+  list(params: RawListParams): Promise<ScimResult>;
+  replace(id: string, body: unknown, ifMatch: string | undefined, projection: ReturnType<typeof parseProjection>): Promise<ScimResult>;
+  patch(id: string, body: unknown, ifMatch: string | undefined, projection: ReturnType<typeof parseProjection>): Promise<ScimResult>;
+  delete(id: string): Promise<ScimResult>;
+}
+
+function registerResource(
+  app: FastifyInstance,
+  endpoint: string,
+  resourceType: ResourceTypeDef,
+  service: (request: FastifyRequest) => ResourceService,
+): void {
+  type Req = FastifyRequest<{ Params: Params; Querystring: Record<string, unknown> }>;
+  const projectionOf = (request: Req) =>
+    parseProjection(resourceType, single(request.query['attributes']), single(request.query['excludedAttributes']));
+  const mark = (request: Req): void => {
+    request.scim!.resourceType = resourceType.name;
+  };
+
+  app.get(endpoint, async (request: Req, reply) => {
+    mark(request);
+    return send(reply, await service(request).list(listParams(request.query)));
+  });
+  app.post(`${endpoint}/.search`, async (request: Req, reply) => {
+    mark(request);
+    return send(reply, await service(request).list(searchBody(request.body)));
+  });
+  app.post(endpoint, async (request: Req, reply) => {
+    mark(request);
+    return send(reply, await service(request).create(request.body));
+  });
+  app.get(`${endpoint}/:id`, async (request: Req, reply) => {
+    mark(request);
+    const result = await service(request).get(request.params.id!, projectionOf(request));
+    const ifNoneMatch = request.headers['if-none-match'];
+    if (typeof ifNoneMatch === 'string' && result.version !== undefined && etagMatches(ifNoneMatch, result.version)) {
+      return reply.code(304).header('ETag', etagOf(result.version)).send();
+    }
+    return send(reply, result);
+  });
+  app.put(`${endpoint}/:id`, async (request: Req, reply) => {
+    mark(request);
+    return send(reply, await service(request).replace(request.params.id!, request.body, ifMatch(request), projectionOf(request)));
+  });
+  app.patch(`${endpoint}/:id`, async (request: Req, reply) => {
+    mark(request);
+    return send(reply, await service(request).patch(request.params.id!, request.body, ifMatch(request), projectionOf(request)));
+  });
+  app.delete(`${endpoint}/:id`, async (request: Req, reply) => {
+    mark(request);
+    const result = await service(request).delete(request.params.id!);
+    request.scim!.result = result;
+    return reply.code(204).send();
+  });
+}
+
+function send(reply: FastifyReply, result: ScimResult): FastifyReply {
+  const request = reply.request;
+  if (request.scim !== undefined) request.scim.result = result;
+  if (result.version !== undefined) void reply.header('ETag', etagOf(result.version));
+  if (result.status === 201 && result.location !== undefined) void reply.header('Location', result.location);
+  return reply.code(result.status).type(SCIM_MEDIA_TYPE).send(result.body === undefined ? undefined : JSON.stringify(result.body));
+}
+
+function bearer(header: string | undefined): string | undefined {
+  if (header === undefined) return undefined;
+  const match = /^\s*Bearer\s+(\S+)\s*$/i.exec(header);
+  return match?.[1];
+}
+
+function ifMatch(request: FastifyRequest): string | undefined {
+  const value = request.headers['if-match'];
+  return typeof value === 'string' ? value : undefined;
+}
+
+/** Repeated query parameters arrive as arrays; the first one counts. */
+function single(value: unknown): string | undefined {
+  if (Array.isArray(value)) return typeof value[0] === 'string' ? value[0] : undefined;
+  return typeof value === 'string' ? value : undefined;
+}
+
+function listParams(query: Record<string, unknown>): RawListParams {
+  // Parameter names are case-insensitive in practice (`startIndex`, `StartIndex`); unknown ones
+  // (Entra's `aadOptscim062020` feature flag) are ignored.
+  const get = (name: string): string | undefined => {
+    const key = Object.keys(query).find((k) => k.toLowerCase() === name.toLowerCase());
+    return key === undefined ? undefined : single(query[key]);
+  };
+  return {
+    filter: get('filter'),
+    sortBy: get('sortBy'),
+    sortOrder: get('sortOrder'),
+    startIndex: get('startIndex'),
+    count: get('count'),
+    attributes: get('attributes'),
+    excludedAttributes: get('excludedAttributes'),
+  };
+}
+
+/** A `.search` body (RFC 7644 §3.4.3): the same parameters as JSON. */
+function searchBody(body: unknown): RawListParams {
+  if (body === undefined || body === null) return {};
+  if (typeof body !== 'object' || Array.isArray(body)) {
+    throw new ScimError(400, 'invalidSyntax', 'A .search body must be a SearchRequest object.');
+  }
+  const record = body as Record<string, unknown>;
+  const get = (name: string): unknown => {
+    const key = Object.keys(record).find((k) => k.toLowerCase() === name.toLowerCase());
+    return key === undefined ? undefined : record[key];
+  };
+  return {
+    filter: get('filter'),
+    sortBy: get('sortBy'),
+    sortOrder: get('sortOrder'),
+    startIndex: get('startIndex'),
+    count: get('count'),
+    attributes: get('attributes'),
+    excludedAttributes: get('excludedAttributes'),
+  };
+}
+
+/** Maps any error to the SCIM error it should be; unknown errors become a 500 that echoes nothing. */
+export function toScimError(error: unknown): ScimError {
+  if (error instanceof ScimError) return error;
+  const e = error as { statusCode?: number; code?: string; message?: string };
+  switch (e.code) {
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+      return new ScimError(415, undefined, 'Unsupported Content-Type: send application/scim+json (or application/json).');
+    case 'FST_ERR_CTP_BODY_TOO_LARGE':
+      return new ScimError(413, undefined, 'The request body is larger than this server accepts; split the change into smaller requests.');
+    case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
+      return new ScimError(400, 'invalidSyntax', 'The Content-Length header does not match the body.');
+    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
+      return new ScimError(400, 'invalidSyntax', 'The request body is empty.');
+    default:
+      break;
+  }
+  if (typeof e.statusCode === 'number' && e.statusCode >= 400 && e.statusCode < 500) {
+    return new ScimError(e.statusCode, undefined, e.message ?? 'Bad request.');
+  }
+  return new ScimError(500, undefined, 'Roster could not complete the request because of an internal error; it has been logged. Retrying later may succeed.');
+}

@@ -1,0 +1,418 @@
+import { sql, type Kysely, type Transaction } from 'kysely';
+import { conflict } from '../core/errors.js';
+import type { JsonObject } from '../core/resource/values.js';
+import type {
+  AccountStore,
+  GroupRow,
+  ListQuery,
+  MemberRow,
+  NewUser,
+  Page,
+  UserRow,
+  UserUpdate,
+} from '../app/ports.js';
+import type { Database, GroupsTable, UsersTable } from './db-schema.js';
+import { compileFilter, compileSort, type Dialect, type ResourceMapping } from './filter-sql.js';
+import { isUniqueViolation } from './connect.js';
+import { ENTERPRISE_USER_SCHEMA_ID } from '../core/schemas/rfc7643.js';
+
+const CHUNK = 500;
+
+const USER_MAPPING: ResourceMapping = {
+  table: 'users',
+  columns: {
+    id: { column: 'id' },
+    userName: { column: 'user_name_lc', folded: true },
+    externalId: { column: 'external_id' },
+    displayName: { column: 'display_name' },
+    active: { column: 'active' },
+    'meta.created': { column: 'created_at' },
+    'meta.lastModified': { column: 'updated_at' },
+    [`${ENTERPRISE_USER_SCHEMA_ID}:manager.value`]: { column: 'manager_id' },
+  },
+  rows: {
+    emails: {
+      from: (a) => sql`user_emails AS ${sql.raw(a)} WHERE ${sql.ref(`${a}.user_id`)} = ${sql.ref('users.id')}`,
+      subs: {
+        value: { column: 'value_lc', folded: true },
+        type: { column: 'type_lc', folded: true },
+        primary: { column: 'is_primary' },
+      },
+    },
+    groups: {
+      from: (a) => sql`group_members AS ${sql.raw(a)} WHERE ${sql.ref(`${a}.member_id`)} = ${sql.ref('users.id')}`,
+      subs: { value: { column: 'group_id' } },
+    },
+  },
+};
+
+const GROUP_MAPPING: ResourceMapping = {
+  table: 'groups',
+  columns: {
+    id: { column: 'id' },
+    displayName: { column: 'display_name_lc', folded: true },
+    externalId: { column: 'external_id' },
+    'meta.created': { column: 'created_at' },
+    'meta.lastModified': { column: 'updated_at' },
+  },
+  rows: {
+    members: {
+      from: (a) => sql`group_members AS ${sql.raw(a)} WHERE ${sql.ref(`${a}.group_id`)} = ${sql.ref('groups.id')}`,
+      subs: { value: { column: 'member_id' }, type: { column: 'member_type' } },
+    },
+  },
+};
+
+function parseData(data: unknown): JsonObject {
+  return (typeof data === 'string' ? JSON.parse(data) : data) as JsonObject;
+}
+
+function toUser(row: UsersTable): UserRow {
+  return {
+    id: row.id,
+    userName: row.user_name,
+    externalId: row.external_id,
+    displayName: row.display_name,
+    active: Number(row.active) === 1,
+    managerId: row.manager_id,
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+    version: Number(row.version),
+    data: parseData(row.data),
+  };
+}
+
+function toGroup(row: GroupsTable): GroupRow {
+  return {
+    id: row.id,
+    displayName: row.display_name,
+    externalId: row.external_id,
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+    version: Number(row.version),
+    data: parseData(row.data),
+  };
+}
+
+function chunks<T>(items: readonly T[]): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < items.length; i += CHUNK) out.push(items.slice(i, i + CHUNK));
+  return out;
+}
+
+/** AccountStore over Kysely, identical for SQLite and PostgreSQL but for `dialect` switches. */
+export class KyselyAccountStore implements AccountStore {
+  constructor(
+    private readonly db: Kysely<Database> | Transaction<Database>,
+    private readonly dialect: Dialect,
+    readonly accountId: string,
+    private readonly inTransaction = false,
+  ) {}
+
+  async transaction<T>(work: (store: AccountStore) => Promise<T>): Promise<T> {
+    if (this.inTransaction) return work(this);
+    return this.db
+      .transaction()
+      .execute((trx) => work(new KyselyAccountStore(trx, this.dialect, this.accountId, true)));
+  }
+
+  async getUser(id: string, options: { forUpdate?: boolean } = {}): Promise<UserRow | undefined> {
+    let query = this.db.selectFrom('users').selectAll().where('account_id', '=', this.accountId).where('id', '=', id);
+    if (options.forUpdate === true && this.dialect === 'postgres') query = query.forUpdate();
+    const row = await query.executeTakeFirst();
+    return row === undefined ? undefined : toUser(row);
+  }
+
+  async listUsers(query: ListQuery): Promise<Page<UserRow>> {
+    let base = this.db.selectFrom('users').where('users.account_id', '=', this.accountId);
+    if (query.filter !== undefined) base = base.where(compileFilter(query.filter, USER_MAPPING, this.dialect) as never);
+    const counted = await base.select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow();
+    const total = Number(counted.n);
+    if (query.limit <= 0 || query.offset >= total) return { total, rows: [] };
+    let select = base.selectAll('users');
+    if (query.sortBy !== undefined) {
+      select = select.orderBy(compileSort(query.sortBy, USER_MAPPING, this.dialect, query.descending) as never);
+    }
+    const rows = await select.orderBy('users.created_at').orderBy('users.id').limit(query.limit).offset(query.offset).execute();
+    return { total, rows: rows.map(toUser) };
+  }
+
+  async insertUser(user: NewUser): Promise<void> {
+    try {
+      await this.db
+        .insertInto('users')
+        .values({
+          id: user.id,
+          account_id: this.accountId,
+          user_name: user.userName,
+          user_name_lc: user.userName.toLowerCase(),
+          external_id: user.externalId,
+          display_name: user.displayName,
+          active: user.active ? 1 : 0,
+          manager_id: user.managerId,
+          created_at: user.createdAt,
+          updated_at: user.updatedAt,
+          version: 1,
+          data: JSON.stringify(user.data),
+          password_hash: user.passwordHash,
+        })
+        .execute();
+    } catch (error) {
+      throw this.mapUserConflict(error, user.userName);
+    }
+    await this.writeEmails(user.id, user.emails);
+  }
+
+  async updateUser(user: UserUpdate, expectedVersion: number): Promise<boolean> {
+    let result;
+    try {
+      result = await this.db
+        .updateTable('users')
+        .set({
+          user_name: user.userName,
+          user_name_lc: user.userName.toLowerCase(),
+          external_id: user.externalId,
+          display_name: user.displayName,
+          active: user.active ? 1 : 0,
+          manager_id: user.managerId,
+          updated_at: user.updatedAt,
+          version: user.version,
+          data: JSON.stringify(user.data),
+          ...(user.passwordHash !== undefined ? { password_hash: user.passwordHash } : {}),
+        })
+        .where('account_id', '=', this.accountId)
+        .where('id', '=', user.id)
+        .where('version', '=', expectedVersion)
+        .executeTakeFirst();
+    } catch (error) {
+      throw this.mapUserConflict(error, user.userName);
+    }
+    if (Number(result.numUpdatedRows) !== 1) return false;
+    await this.db.deleteFrom('user_emails').where('account_id', '=', this.accountId).where('user_id', '=', user.id).execute();
+    await this.writeEmails(user.id, user.emails);
+    return true;
+  }
+
+  private async writeEmails(userId: string, emails: NewUser['emails']): Promise<void> {
+    if (emails.length === 0) return;
+    await this.db
+      .insertInto('user_emails')
+      .values(
+        emails.map((e) => ({
+          account_id: this.accountId,
+          user_id: userId,
+          value_lc: e.value.toLowerCase(),
+          type_lc: e.type === null ? null : e.type.toLowerCase(),
+          is_primary: e.primary ? 1 : 0,
+        })),
+      )
+      .execute();
+  }
+
+  private mapUserConflict(error: unknown, userName: string): unknown {
+    return isUniqueViolation(error)
+      ? conflict(`A user with userName "${userName}" already exists in this account (userName is unique, case-insensitively).`)
+      : error;
+  }
+
+  async deleteUser(id: string): Promise<boolean> {
+    await this.db.deleteFrom('user_emails').where('account_id', '=', this.accountId).where('user_id', '=', id).execute();
+    const result = await this.db.deleteFrom('users').where('account_id', '=', this.accountId).where('id', '=', id).executeTakeFirst();
+    return Number(result.numDeletedRows) === 1;
+  }
+
+  async userNames(ids: readonly string[]): Promise<Map<string, string>> {
+    const out = new Map<string, string>();
+    for (const batch of chunks([...new Set(ids)])) {
+      const rows = await this.db
+        .selectFrom('users')
+        .select(['id', 'display_name', 'user_name'])
+        .where('account_id', '=', this.accountId)
+        .where('id', 'in', batch)
+        .execute();
+      for (const row of rows) out.set(row.id, row.display_name ?? row.user_name);
+    }
+    return out;
+  }
+
+  async groupsOfUsers(ids: readonly string[]): Promise<Map<string, MemberRow[]>> {
+    const out = new Map<string, MemberRow[]>();
+    for (const batch of chunks([...new Set(ids)])) {
+      const rows = await this.db
+        .selectFrom('group_members as gm')
+        .innerJoin('groups as g', 'g.id', 'gm.group_id')
+        .select(['gm.member_id', 'g.id', 'g.display_name'])
+        .where('gm.account_id', '=', this.accountId)
+        .where('gm.member_id', 'in', batch)
+        .orderBy('g.display_name_lc')
+        .execute();
+      for (const row of rows) {
+        const list = out.get(row.member_id) ?? [];
+        list.push({ value: row.id, type: 'Group', display: row.display_name });
+        out.set(row.member_id, list);
+      }
+    }
+    return out;
+  }
+
+  async getGroup(id: string, options: { forUpdate?: boolean } = {}): Promise<GroupRow | undefined> {
+    let query = this.db.selectFrom('groups').selectAll().where('account_id', '=', this.accountId).where('id', '=', id);
+    if (options.forUpdate === true && this.dialect === 'postgres') query = query.forUpdate();
+    const row = await query.executeTakeFirst();
+    return row === undefined ? undefined : toGroup(row);
+  }
+
+  async listGroups(query: ListQuery): Promise<Page<GroupRow>> {
+    let base = this.db.selectFrom('groups').where('groups.account_id', '=', this.accountId);
+    if (query.filter !== undefined) base = base.where(compileFilter(query.filter, GROUP_MAPPING, this.dialect) as never);
+    const counted = await base.select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow();
+    const total = Number(counted.n);
+    if (query.limit <= 0 || query.offset >= total) return { total, rows: [] };
+    let select = base.selectAll('groups');
+    if (query.sortBy !== undefined) {
+      select = select.orderBy(compileSort(query.sortBy, GROUP_MAPPING, this.dialect, query.descending) as never);
+    }
+    const rows = await select.orderBy('groups.created_at').orderBy('groups.id').limit(query.limit).offset(query.offset).execute();
+    return { total, rows: rows.map(toGroup) };
+  }
+
+  async insertGroup(group: Omit<GroupRow, 'version'>): Promise<void> {
+    try {
+      await this.db
+        .insertInto('groups')
+        .values({
+          id: group.id,
+          account_id: this.accountId,
+          display_name: group.displayName,
+          display_name_lc: group.displayName.toLowerCase(),
+          external_id: group.externalId,
+          created_at: group.createdAt,
+          updated_at: group.updatedAt,
+          version: 1,
+          data: JSON.stringify(group.data),
+        })
+        .execute();
+    } catch (error) {
+      throw this.mapGroupConflict(error, group.displayName);
+    }
+  }
+
+  async updateGroup(group: Omit<GroupRow, 'createdAt'>, expectedVersion: number): Promise<boolean> {
+    try {
+      const result = await this.db
+        .updateTable('groups')
+        .set({
+          display_name: group.displayName,
+          display_name_lc: group.displayName.toLowerCase(),
+          external_id: group.externalId,
+          updated_at: group.updatedAt,
+          version: group.version,
+          data: JSON.stringify(group.data),
+        })
+        .where('account_id', '=', this.accountId)
+        .where('id', '=', group.id)
+        .where('version', '=', expectedVersion)
+        .executeTakeFirst();
+      return Number(result.numUpdatedRows) === 1;
+    } catch (error) {
+      throw this.mapGroupConflict(error, group.displayName);
+    }
+  }
+
+  private mapGroupConflict(error: unknown, displayName: string): unknown {
+    return isUniqueViolation(error)
+      ? conflict(`A group with displayName "${displayName}" already exists in this account (team names are unique, case-insensitively).`)
+      : error;
+  }
+
+  async touchGroup(id: string, updatedAt: string): Promise<number | undefined> {
+    const row = await this.db
+      .updateTable('groups')
+      .set((eb) => ({ version: eb('version', '+', 1), updated_at: updatedAt }))
+      .where('account_id', '=', this.accountId)
+      .where('id', '=', id)
+      .returning('version')
+      .executeTakeFirst();
+    return row === undefined ? undefined : Number(row.version);
+  }
+
+  async deleteGroup(id: string): Promise<boolean> {
+    await this.removeAllMembers(id);
+    await this.removeFromAllGroups(id);
+    const result = await this.db.deleteFrom('groups').where('account_id', '=', this.accountId).where('id', '=', id).executeTakeFirst();
+    return Number(result.numDeletedRows) === 1;
+  }
+
+  async members(groupIds: readonly string[]): Promise<Map<string, MemberRow[]>> {
+    const out = new Map<string, MemberRow[]>();
+    for (const batch of chunks([...new Set(groupIds)])) {
+      const rows = await this.db
+        .selectFrom('group_members as gm')
+        .leftJoin('users as u', (join) => join.onRef('u.id', '=', 'gm.member_id').on('u.account_id', '=', this.accountId))
+        .leftJoin('groups as g', (join) => join.onRef('g.id', '=', 'gm.member_id').on('g.account_id', '=', this.accountId))
+        .select(['gm.group_id', 'gm.member_id', 'gm.member_type', 'u.display_name', 'u.user_name', 'g.display_name as group_name'])
+        .where('gm.account_id', '=', this.accountId)
+        .where('gm.group_id', 'in', batch)
+        .orderBy('gm.created_at')
+        .orderBy('gm.member_id')
+        .execute();
+      for (const row of rows) {
+        const list = out.get(row.group_id) ?? [];
+        list.push({
+          value: row.member_id,
+          type: row.member_type === 'Group' ? 'Group' : 'User',
+          display: row.display_name ?? row.user_name ?? row.group_name ?? null,
+        });
+        out.set(row.group_id, list);
+      }
+    }
+    return out;
+  }
+
+  async resolveMemberIds(ids: readonly string[]): Promise<Map<string, 'User' | 'Group'>> {
+    const out = new Map<string, 'User' | 'Group'>();
+    for (const batch of chunks([...new Set(ids)])) {
+      const users = await this.db.selectFrom('users').select('id').where('account_id', '=', this.accountId).where('id', 'in', batch).execute();
+      for (const row of users) out.set(row.id, 'User');
+      const groups = await this.db.selectFrom('groups').select('id').where('account_id', '=', this.accountId).where('id', 'in', batch).execute();
+      for (const row of groups) out.set(row.id, 'Group');
+    }
+    return out;
+  }
+
+  async addMembers(groupId: string, members: readonly { id: string; type: 'User' | 'Group' }[], at: string): Promise<number> {
+    let added = 0;
+    for (const batch of chunks(members)) {
+      const result = await this.db
+        .insertInto('group_members')
+        .values(batch.map((m) => ({ account_id: this.accountId, group_id: groupId, member_id: m.id, member_type: m.type, created_at: at })))
+        .onConflict((oc) => oc.columns(['group_id', 'member_id']).doNothing())
+        .executeTakeFirst();
+      added += Number(result.numInsertedOrUpdatedRows ?? 0);
+    }
+    return added;
+  }
+
+  async removeMembers(groupId: string, ids: readonly string[]): Promise<number> {
+    let removed = 0;
+    for (const batch of chunks([...new Set(ids)])) {
+      const result = await this.db
+        .deleteFrom('group_members')
+        .where('account_id', '=', this.accountId)
+        .where('group_id', '=', groupId)
+        .where('member_id', 'in', batch)
+        .executeTakeFirst();
+      removed += Number(result.numDeletedRows);
+    }
+    return removed;
+  }
+
+  async removeAllMembers(groupId: string): Promise<number> {
+    const result = await this.db.deleteFrom('group_members').where('account_id', '=', this.accountId).where('group_id', '=', groupId).executeTakeFirst();
+    return Number(result.numDeletedRows);
+  }
+
+  async removeFromAllGroups(memberId: string): Promise<void> {
+    await this.db.deleteFrom('group_members').where('account_id', '=', this.accountId).where('member_id', '=', memberId).execute();
+  }
+}

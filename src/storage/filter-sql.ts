@@ -1,0 +1,239 @@
+import { sql, type RawBuilder } from 'kysely';
+import type { TypedFilter, Target } from '../core/filter/typed.js';
+import { leaf } from '../core/filter/typed.js';
+import type { ResolvedPath } from '../core/schemas/resolve.js';
+import type { AttributeDef } from '../core/schemas/types.js';
+
+export type Dialect = 'sqlite' | 'postgres';
+type Sql = RawBuilder<unknown>;
+
+/**
+ * Where a resource attribute lives in SQL (ARCHITECTURE convention 3). Columns
+ * serve what identity providers filter and match on; everything else is read
+ * from the JSON document in `data`. Multi-valued attributes backed by a table
+ * of rows (`emails`, `members`, `groups`) compile to EXISTS subqueries on it.
+ */
+export interface ColumnMapping {
+  /** The column; for case-insensitive attributes a column holding the lower-cased value. */
+  readonly column: string;
+  readonly folded?: boolean;
+}
+
+export interface RowSource {
+  /** `FROM ... WHERE ...` tying rows to the outer resource, e.g. `user_emails e WHERE e.user_id = users.id`. */
+  readonly from: (alias: string) => Sql;
+  /** Sub-attribute name → column of the row alias (value expressions must be already folded when `folded`). */
+  readonly subs: Readonly<Record<string, ColumnMapping>>;
+}
+
+export interface ResourceMapping {
+  readonly table: string;
+  /** Canonical dotted name (`userName`, `meta.created`, `<urn>:manager.value`) → column. */
+  readonly columns: Readonly<Record<string, ColumnMapping>>;
+  /** Multi-valued attribute name → its row table. */
+  readonly rows: Readonly<Record<string, RowSource>>;
+}
+
+export function compileFilter(filter: TypedFilter, mapping: ResourceMapping, dialect: Dialect): Sql {
+  return new Compiler(mapping, dialect).compile(filter, undefined);
+}
+
+/** An ORDER BY expression for sortBy; undefined values sort last in ascending order. */
+export function compileSort(path: ResolvedPath, mapping: ResourceMapping, dialect: Dialect, descending: boolean): Sql {
+  const compiler = new Compiler(mapping, dialect);
+  const target = { ...path, relative: false } as Target;
+  const expr = compiler.sortExpression(target);
+  const direction = descending ? sql.raw('DESC') : sql.raw('ASC');
+  return sql`(${expr} IS NULL) ${descending ? sql.raw('DESC') : sql.raw('ASC')}, ${expr} ${direction}`;
+}
+
+function canonical(target: ResolvedPath): string {
+  const base = target.extension ? `${target.schema.id}:${target.attr.name}` : target.attr.name;
+  return target.sub !== undefined ? `${base}.${target.sub.name}` : base;
+}
+
+/** The element alias inside an EXISTS: a JSON element or a row of a side table. */
+type Element = { kind: 'json'; alias: string } | { kind: 'rows'; alias: string; source: RowSource };
+
+class Compiler {
+  private aliasCounter = 0;
+
+  constructor(
+    private readonly mapping: ResourceMapping,
+    private readonly dialect: Dialect,
+  ) {}
+
+  compile(filter: TypedFilter, element: Element | undefined): Sql {
+    switch (filter.kind) {
+      case 'and':
+        return sql`(${this.compile(filter.left, element)} AND ${this.compile(filter.right, element)})`;
+      case 'or':
+        return sql`(${this.compile(filter.left, element)} OR ${this.compile(filter.right, element)})`;
+      case 'not':
+        return sql`(NOT ${this.compile(filter.filter, element)})`;
+      case 'valuePath':
+        return this.exists(filter.target, (el) => this.compile(filter.filter, el));
+      case 'present':
+        return this.present(filter.target, element);
+      case 'compare':
+        if (filter.op === 'ne') return sql`(NOT ${this.compile({ ...filter, op: 'eq' }, element)})`;
+        return this.compare(filter, element);
+    }
+  }
+
+  private present(target: Target, element: Element | undefined): Sql {
+    if (!target.relative && target.attr.multiValued) {
+      return this.exists(target, (el) =>
+        target.sub === undefined ? sql`1 = 1` : this.notEmpty(this.elementValue(el, target.sub)),
+      );
+    }
+    const expr = this.scalar(target, element);
+    return this.notEmpty(expr.sql);
+  }
+
+  private notEmpty(expr: Sql): Sql {
+    return sql`(${expr} IS NOT NULL AND ${this.asText(expr)} <> '')`;
+  }
+
+  private asText(expr: Sql): Sql {
+    return this.dialect === 'postgres' ? sql`(${expr})::text` : sql`CAST(${expr} AS TEXT)`;
+  }
+
+  private compare(filter: Extract<TypedFilter, { kind: 'compare' }>, element: Element | undefined): Sql {
+    const { target } = filter;
+    if (!target.relative && target.attr.multiValued) {
+      // `emails.value co "@x"`: some element matches.
+      return this.exists(target, (el) => this.compare({ ...filter, target: { ...target, relative: true } }, el));
+    }
+    const def = leaf(target);
+    const { sql: column, folded } = this.scalar(target, element);
+    const value = filter.value;
+    if (typeof value === 'boolean') {
+      return this.dialect === 'postgres'
+        ? sql`(${this.asText(column)} IN (${value ? 'true' : 'false'}, ${value ? '1' : '0'})) IS TRUE`
+        : sql`(${column} = ${value ? 1 : 0}) IS TRUE`;
+    }
+    if (typeof value === 'number') {
+      const numeric = this.dialect === 'postgres' ? sql`(CASE WHEN ${column} ~ '^-?[0-9.eE+-]+$' THEN (${column})::numeric END)` : column;
+      return sql`(${numeric} ${sql.raw(OPERATORS[filter.op] ?? '=')} ${value}) IS TRUE`;
+    }
+    const caseExact = def.caseExact;
+    const expr = caseExact || folded ? column : this.lower(column);
+    const literal = caseExact ? value : value.toLowerCase();
+    const length = [...literal].length;
+    switch (filter.op) {
+      case 'co':
+        return this.dialect === 'postgres'
+          ? sql`(strpos(${expr}, ${literal}) > 0) IS TRUE`
+          : sql`(instr(${expr}, ${literal}) > 0) IS TRUE`;
+      case 'sw':
+        return this.dialect === 'postgres'
+          ? sql`(left(${expr}, ${length}) = ${literal}) IS TRUE`
+          : sql`(substr(${expr}, 1, ${length}) = ${literal}) IS TRUE`;
+      case 'ew':
+        return this.dialect === 'postgres'
+          ? sql`(right(${expr}, ${length}) = ${literal}) IS TRUE`
+          : sql`(${length} > 0 AND substr(${expr}, ${-length}) = ${literal}) IS TRUE`;
+      default: {
+        const collate = this.dialect === 'postgres' && filter.op !== 'eq' ? sql.raw(' COLLATE "C"') : sql.raw('');
+        return sql`(${expr}${collate} ${sql.raw(OPERATORS[filter.op] ?? '=')} ${literal}) IS TRUE`;
+      }
+    }
+  }
+
+  private lower(expr: Sql): Sql {
+    return this.dialect === 'postgres' ? sql`lower(${expr})` : sql`scim_lower(${expr})`;
+  }
+
+  sortExpression(target: Target): Sql {
+    const { sql: expr, folded } = this.scalar(target, undefined);
+    const def = leaf(target);
+    const value = def.type === 'string' && !def.caseExact && !folded ? this.lower(expr) : expr;
+    return this.dialect === 'postgres' && (def.type === 'string' || def.type === 'reference') ? sql`${value} COLLATE "C"` : value;
+  }
+
+  /** A single value: a column, a JSON path, or the current element's sub-attribute. */
+  private scalar(target: Target, element: Element | undefined): { sql: Sql; folded: boolean } {
+    if (target.relative) {
+      if (element === undefined || target.sub === undefined) throw new Error('relative path outside a value filter');
+      if (element.kind === 'rows') {
+        const column = element.source.subs[target.sub.name];
+        if (column === undefined) throw new Error(`no row column for ${target.sub.name}`);
+        return { sql: sql.ref(`${element.alias}.${column.column}`), folded: column.folded === true };
+      }
+      return { sql: this.elementValue(element, target.sub), folded: false };
+    }
+    const mapped = this.mapping.columns[canonical(target)];
+    if (mapped !== undefined) {
+      return { sql: sql.ref(`${this.mapping.table}.${mapped.column}`), folded: mapped.folded === true };
+    }
+    const keys = [...(target.extension ? [target.schema.id] : []), target.attr.name];
+    if (target.attr.multiValued) {
+      // Sorting by a multi-valued attribute uses its first element.
+      keys.push('0');
+    }
+    if (target.sub !== undefined) keys.push(target.sub.name);
+    return { sql: this.jsonValue(sql.ref(`${this.mapping.table}.data`), keys, leaf(target)), folded: false };
+  }
+
+  private jsonValue(document: Sql, keys: string[], def: AttributeDef | undefined): Sql {
+    if (this.dialect === 'postgres') {
+      return sql`(${document} #>> ${sql.val(keys)}::text[])`;
+    }
+    void def;
+    return sql`json_extract(${document}, ${jsonPath(keys)})`;
+  }
+
+  private elementValue(element: Element, sub: AttributeDef): Sql {
+    if (element.kind === 'rows') {
+      const column = element.source.subs[sub.name];
+      return column === undefined ? sql`NULL` : sql.ref(`${element.alias}.${column.column}`);
+    }
+    return this.dialect === 'postgres'
+      ? sql`(${sql.ref(`${element.alias}.v`)} ->> ${sub.name})`
+      : sql`json_extract(${sql.ref(`${element.alias}.value`)}, ${jsonPath([sub.name])})`;
+  }
+
+  /** EXISTS over the elements of a multi-valued attribute: rows of a side table, or JSON array items. */
+  private exists(target: ResolvedPath, predicate: (element: Element) => Sql): Sql {
+    const alias = `e${this.aliasCounter++}`;
+    const rows = target.extension ? undefined : this.mapping.rows[target.attr.name];
+    if (rows !== undefined && this.rowsCover(rows, predicate, alias)) {
+      return sql`EXISTS (SELECT 1 FROM ${rows.from(alias)} AND ${predicate({ kind: 'rows', alias, source: rows })})`;
+    }
+    const keys = [...(target.extension ? [target.schema.id] : []), target.attr.name];
+    const document = sql.ref(`${this.mapping.table}.data`);
+    if (this.dialect === 'postgres') {
+      const array = sql`(${document} #> ${sql.val(keys)}::text[])`;
+      return sql`EXISTS (SELECT 1 FROM jsonb_array_elements(CASE WHEN jsonb_typeof(${array}) = 'array' THEN ${array} ELSE '[]'::jsonb END) AS ${sql.raw(alias)}(v) WHERE ${predicate({ kind: 'json', alias })})`;
+    }
+    return sql`EXISTS (SELECT 1 FROM json_each(${document}, ${jsonPath(keys)}) AS ${sql.raw(alias)} WHERE ${predicate({ kind: 'json', alias })})`;
+  }
+
+  /** A side table serves a predicate only if it has a column for every sub-attribute the predicate reads. */
+  private rowsCover(rows: RowSource, predicate: (element: Element) => Sql, alias: string): boolean {
+    const missing = new Set<string>();
+    const probe: RowSource = {
+      from: rows.from,
+      subs: new Proxy(rows.subs, {
+        get(target, key: string) {
+          const found = target[key];
+          if (found === undefined) missing.add(key);
+          return found;
+        },
+      }),
+    };
+    try {
+      predicate({ kind: 'rows', alias, source: probe });
+    } catch {
+      return false;
+    }
+    return missing.size === 0;
+  }
+}
+
+const OPERATORS: Partial<Record<string, string>> = { eq: '=', gt: '>', ge: '>=', lt: '<', le: '<=' };
+
+function jsonPath(keys: string[]): string {
+  return '$' + keys.map((k) => (/^\d+$/.test(k) ? `[${k}]` : `."${k}"`)).join('');
+}

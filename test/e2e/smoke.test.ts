@@ -1,0 +1,49 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DATABASE_KINDS } from '../helpers/databases.js';
+import { scimClient, startTestServer, type TestServer, type TestTenant } from '../helpers/server.js';
+
+describe.each(DATABASE_KINDS)('SCIM smoke (%s)', (kind) => {
+  let server: TestServer;
+  let tenant: TestTenant;
+  let scim: ReturnType<typeof scimClient>;
+
+  beforeAll(async () => {
+    server = await startTestServer(kind);
+    tenant = await server.createTenant();
+    scim = scimClient(tenant);
+  });
+  afterAll(async () => server.close());
+
+  it('creates, finds, patches, groups and deletes a user', async () => {
+    const created = await scim('POST', '/Users', {
+      schemas: ['urn:ietf:params:scim:schemas:core:2.0:User'],
+      userName: 'Smoke@Example.com',
+      emails: [{ type: 'work', value: 'smoke@example.com', primary: true }],
+      'urn:ietf:params:scim:schemas:extension:enterprise:2.0:User': { department: 'Eng' },
+    });
+    expect(created.status).toBe(201);
+    const id = created.body.id as string;
+    const found = await scim('GET', `/Users?filter=${encodeURIComponent('userName eq "smoke@example.COM"')}`);
+    expect(found.body.totalResults).toBe(1);
+    const byEmail = await scim('GET', `/Users?filter=${encodeURIComponent('emails[type eq "work"].value eq "SMOKE@example.com"')}`);
+    expect(byEmail.body.Resources.map((r: { id: string }) => r.id)).toEqual([id]);
+    const byDept = await scim('GET', `/Users?filter=${encodeURIComponent('urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department eq "eng"')}`);
+    expect(byDept.body.totalResults).toBe(1);
+    const patched = await scim('PATCH', `/Users/${id}`, {
+      schemas: ['urn:ietf:params:scim:api:messages:2.0:PatchOp'],
+      Operations: [{ op: 'Replace', path: 'active', value: 'False' }],
+    });
+    expect(patched.status).toBe(200);
+    expect(patched.body.active).toBe(false);
+    const group = await scim('POST', '/Groups', { displayName: 'Team', members: [{ value: id }] });
+    expect(group.status).toBe(201);
+    const withMembers = await scim('GET', `/Groups/${group.body.id}`);
+    expect(withMembers.body.members).toHaveLength(1);
+    const user = await scim('GET', `/Users/${id}`);
+    expect(user.body.groups[0].value).toBe(group.body.id);
+    expect((await scim('DELETE', `/Users/${id}`)).status).toBe(204);
+    expect((await scim('GET', `/Users/${id}`)).status).toBe(404);
+    const after = await scim('GET', `/Groups/${group.body.id}`);
+    expect(after.body.members ?? []).toHaveLength(0);
+  });
+});

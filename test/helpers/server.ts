@@ -1,0 +1,96 @@
+import type { AddressInfo } from 'node:net';
+import { createAccount, createAdmin } from '../../src/app/accounts.js';
+import { ProvisioningLog } from '../../src/app/provisioning-log.js';
+import { issueToken } from '../../src/app/tokens.js';
+import { buildApp } from '../../src/http/app.js';
+import { openDatabase, type RosterDatabase } from '../../src/storage/connect.js';
+import { migrateToLatest } from '../../src/storage/migrations/index.js';
+import { createTestDatabase, type DatabaseKind } from './databases.js';
+
+export interface TestTenant {
+  readonly accountId: string;
+  readonly token: string;
+  readonly tokenId: string;
+  /** The tenant URL: `${origin}/api/v1/scim/azure/${accountId}`. */
+  readonly baseUrl: string;
+}
+
+export interface TestServer {
+  readonly kind: DatabaseKind;
+  /** `http://127.0.0.1:<port>` of a real listening server. */
+  readonly origin: string;
+  readonly database: RosterDatabase;
+  readonly log: ProvisioningLog;
+  /** A fresh account with an admin and a SCIM token. */
+  createTenant(name?: string): Promise<TestTenant>;
+  close(): Promise<void>;
+}
+
+/** Starts Roster on a fresh SQLite or PostgreSQL database, listening on 127.0.0.1 (random port). */
+export async function startTestServer(kind: DatabaseKind, options: { bodyLimit?: number } = {}): Promise<TestServer> {
+  const testDb = await createTestDatabase(kind);
+  const database = await openDatabase(testDb.url);
+  await migrateToLatest(database.db);
+  const log = new ProvisioningLog(database.db, (error) => {
+    throw error;
+  });
+  // PUBLIC_URL is only known after listen; the app reads it lazily through this holder.
+  const holder = { publicUrl: 'http://127.0.0.1' };
+  const app = await buildApp({
+    database,
+    publicUrl: () => holder.publicUrl,
+    log,
+    ...(options.bodyLimit !== undefined ? { bodyLimit: options.bodyLimit } : {}),
+  });
+  await app.listen({ port: 0, host: '127.0.0.1' });
+  const origin = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
+  holder.publicUrl = origin;
+  let counter = 0;
+  return {
+    kind,
+    origin,
+    database,
+    log,
+    async createTenant(name = `Tenant ${++counter}`) {
+      const account = await createAccount(database.db, { name });
+      await createAdmin(database.db, { accountId: account.id, email: `admin${counter}@example.com`, password: 'correct horse battery' });
+      const token = await issueToken(database.db, { accountId: account.id, type: 'scim', name: 'entra' });
+      return { accountId: account.id, token: token.token, tokenId: token.id, baseUrl: `${origin}/api/v1/scim/azure/${account.id}` };
+    },
+    async close() {
+      await app.close();
+      await log.close();
+      await database.close();
+      await testDb.dispose();
+    },
+  };
+}
+
+export interface ScimResponse {
+  readonly status: number;
+  readonly headers: Headers;
+  /** Parsed JSON body, or undefined when empty. */
+  readonly body: any; // eslint-disable-line @typescript-eslint/no-explicit-any
+}
+
+/** A small SCIM client for tests: JSON in, parsed JSON out, the tenant's token by default. */
+export function scimClient(tenant: TestTenant) {
+  return async function scim(
+    method: string,
+    path: string,
+    body?: unknown,
+    headers: Record<string, string> = {},
+  ): Promise<ScimResponse> {
+    const response = await fetch(`${tenant.baseUrl}${path}`, {
+      method,
+      headers: {
+        authorization: `Bearer ${tenant.token}`,
+        ...(body !== undefined ? { 'content-type': 'application/scim+json' } : {}),
+        ...headers,
+      },
+      ...(body !== undefined ? { body: typeof body === 'string' ? body : JSON.stringify(body) } : {}),
+    });
+    const text = await response.text();
+    return { status: response.status, headers: response.headers, body: text === '' ? undefined : JSON.parse(text) };
+  };
+}
