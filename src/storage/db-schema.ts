@@ -19,6 +19,51 @@ export interface AccountsTable {
   name: string;
   region: string;
   created_at: string;
+  /** Last event sequence number issued (002). */
+  event_seq: ColumnType<number, number | undefined, number>;
+  /** Seat limit: active users allowed; null = unlimited (002). */
+  seats: ColumnType<number | null, number | null | undefined, number | null>;
+  /** JSON text of AccountSettings (team mapping) (002). */
+  settings: ColumnType<string, string | undefined, string>;
+}
+
+export interface EventsTable {
+  account_id: string;
+  seq: number;
+  /** e.g. user.created, team.member_added */
+  type: string;
+  resource_type: string;
+  resource_id: string;
+  occurred_at: string;
+  /** JSON text: the event payload. */
+  data: string;
+}
+
+export interface WebhookEndpointsTable {
+  id: string;
+  account_id: string;
+  url: string;
+  description: string | null;
+  secret: string;
+  active: ColumnType<number, number | undefined, number>;
+  created_at: string;
+  delivered_seq: ColumnType<number, number | undefined, number>;
+  failures: ColumnType<number, number | undefined, number>;
+  next_attempt_at: string | null;
+  locked_until: string | null;
+  last_error: string | null;
+}
+
+export interface WebhookAttemptsTable {
+  id: Generated<number>;
+  account_id: string;
+  endpoint_id: string;
+  first_seq: number;
+  last_seq: number;
+  at: string;
+  status: number | null;
+  error: string | null;
+  duration_ms: number;
 }
 
 export interface AdminsTable {
@@ -119,6 +164,9 @@ export interface Database {
   groups: GroupsTable;
   group_members: GroupMembersTable;
   scim_log: ScimLogTable;
+  events: EventsTable;
+  webhook_endpoints: WebhookEndpointsTable;
+  webhook_attempts: WebhookAttemptsTable;
 }
 
 export type Timestamp = ColumnType<string, string, string>;

@@ -1,6 +1,7 @@
 import { Migrator, type Kysely, type Migration, type MigrationProvider } from 'kysely';
 import type { Database } from '../db-schema.js';
 import { initial } from './001-initial.js';
+import { events } from './002-events.js';
 
 /**
  * Migrations live in code (not read from a folder), so they run the same from src/
@@ -9,6 +10,7 @@ import { initial } from './001-initial.js';
  */
 export const migrations: Record<string, Migration> = {
   '001_initial': initial,
+  '002_events': events,
 };
 
 export const migrationProvider: MigrationProvider = {

@@ -1,0 +1,65 @@
+import type { Kysely, Transaction } from 'kysely';
+import type { NewEvent, RosterEvent } from '../app/events/types.js';
+import type { Database } from './db-schema.js';
+
+/**
+ * Appends events in the caller's transaction. The sequence comes from
+ * `accounts.event_seq`, whose row lock orders commits within an account, so
+ * sequence order is commit order and a reader never skips a late commit.
+ */
+export async function appendEvents(
+  trx: Kysely<Database> | Transaction<Database>,
+  accountId: string,
+  events: readonly NewEvent[],
+  occurredAt: string,
+): Promise<void> {
+  if (events.length === 0) return;
+  const row = await trx
+    .updateTable('accounts')
+    .set((eb) => ({ event_seq: eb('event_seq', '+', events.length) }))
+    .where('id', '=', accountId)
+    .returning('event_seq')
+    .executeTakeFirstOrThrow();
+  const first = Number(row.event_seq) - events.length + 1;
+  await trx
+    .insertInto('events')
+    .values(
+      events.map((event, i) => ({
+        account_id: accountId,
+        seq: first + i,
+        type: event.type,
+        resource_type: event.resourceType,
+        resource_id: event.resourceId,
+        occurred_at: occurredAt,
+        data: JSON.stringify(event.data),
+      })),
+    )
+    .execute();
+}
+
+/** Events of one account after `afterSeq`, oldest first. */
+export async function readEvents(
+  db: Kysely<Database>,
+  accountId: string,
+  afterSeq: number,
+  limit: number,
+): Promise<RosterEvent[]> {
+  const rows = await db
+    .selectFrom('events')
+    .selectAll()
+    .where('account_id', '=', accountId)
+    .where('seq', '>', afterSeq)
+    .orderBy('seq')
+    .limit(limit)
+    .execute();
+  return rows.map((r) => ({
+    id: `${r.account_id}:${r.seq}`,
+    accountId: r.account_id,
+    seq: Number(r.seq),
+    type: r.type as RosterEvent['type'],
+    resourceType: r.resource_type as RosterEvent['resourceType'],
+    resourceId: r.resource_id,
+    occurredAt: r.occurred_at,
+    data: JSON.parse(r.data) as RosterEvent['data'],
+  }));
+}
