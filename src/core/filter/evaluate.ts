@@ -94,8 +94,24 @@ function compare(op: string, actual: unknown, expected: string | number | boolea
     case 'ew':
       return a.endsWith(e);
     default:
-      return ordered(op, a < e ? -1 : a > e ? 1 : 0);
+      return ordered(op, compareCodePoints(a, e));
   }
+}
+
+/**
+ * Orders strings by Unicode code point, as SQLite's BINARY and PostgreSQL's "C"
+ * collations do over UTF-8. JS `<` compares UTF-16 code units, which puts an astral
+ * character (😀, U+1F600) before U+E000–U+FFFF (～, U+FF5E).
+ */
+function compareCodePoints(a: string, b: string): number {
+  const length = Math.min(a.length, b.length);
+  for (let i = 0; i < length; i++) {
+    const x = a.codePointAt(i) as number;
+    const y = b.codePointAt(i) as number;
+    if (x !== y) return x - y;
+    if (x > 0xffff) i++;
+  }
+  return a.length - b.length;
 }
 
 function ordered(op: string, sign: number): boolean {

@@ -52,11 +52,16 @@ function readString(text: string, start: number, scimType: ScimType): number {
 }
 
 function decodeString(literal: string, at: number, scimType: ScimType): string {
+  let value: unknown;
   try {
-    const value: unknown = JSON.parse(literal);
-    if (typeof value === 'string') return value;
+    value = JSON.parse(literal);
   } catch {
     // fall through to the error below
   }
+  // Issue 5: "\u0000" decoded to U+0000 reached PostgreSQL as a query parameter (a 500).
+  if (typeof value === 'string' && value.includes('\u0000')) {
+    throw badRequest(scimType, `U+0000 is not allowed in a string literal (position ${at + 1}).`);
+  }
+  if (typeof value === 'string') return value;
   throw badRequest(scimType, `Invalid string literal at position ${at + 1}: ${literal.slice(0, 40)}`);
 }

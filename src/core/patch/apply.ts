@@ -3,10 +3,12 @@ import type { Filter } from '../filter/ast.js';
 import { evaluate } from '../filter/evaluate.js';
 import { parsePatchPath } from '../filter/parse.js';
 import { typeElementFilter, type TypedFilter } from '../filter/typed.js';
-import { containerFor, isUrnKey, normalizeResource } from '../resource/normalize.js';
-import { coerceAttribute, isObject, type Json, type JsonObject } from '../resource/values.js';
+import { containerFor, isUrnKey, normalizeResource, sanitize } from '../resource/normalize.js';
+import { coerceAttribute, isForbiddenKey, isObject, type Json, type JsonObject } from '../resource/values.js';
 import {
   canonicalName,
+  coreAttributes,
+  findAttribute,
   findSchema,
   resolvePath,
   type ResolvedPath,
@@ -92,7 +94,17 @@ class Patcher {
         throw badRequest('invalidValue', 'Without a "path", "value" must be an object of attributes to set.');
       }
       // Entra's flag dialect: one path-less op whose keys are themselves paths.
-      for (const [key, inner] of Object.entries(value)) this.applyPath(op, key, inner);
+      for (const [key, inner] of Object.entries(value)) {
+        // The value is a set of attributes, like a PUT body: `schemas` and
+        // read-only attributes in it are ignored (RFC 7644 §3.5.1). Okta renames
+        // a group with {"op":"replace","value":{"id":..., "displayName":...}}.
+        if (key.toLowerCase() === 'schemas' || findAttribute(coreAttributes(this.resourceType), key)?.mutability === 'readOnly') continue;
+        // Unknown plain attributes are ignored here, as in a POST or PUT body: an
+        // identity provider mapping one attribute too many must not fail every
+        // update of the user (Entra quarantines apps that keep answering 400).
+        if (!isUrnKey(key) && isUnknownPlainPath(this.resourceType, key)) continue;
+        this.applyPath(op, key, inner);
+      }
       return;
     }
     this.applyPath(op, path, value);
@@ -103,11 +115,18 @@ class Patcher {
       const schema = findSchema(this.resourceType, pathText);
       if (schema !== undefined) return this.applySchemaRoot(op, schema, value);
     }
+    if (isUrnKey(pathText) && isCustomExtensionPath(this.resourceType, pathText)) {
+      return this.applyCustomExtension(op, pathText, value);
+    }
     const parsed = parsePatchPath(pathText);
     const target = resolvePath(this.resourceType, parsed.path, 'invalidPath');
     const def = target.sub ?? target.attr;
     if (target.attr.mutability === 'readOnly' || def.mutability === 'readOnly') {
       throw badRequest('mutability', `"${canonicalName(target)}" is read-only.`);
+    }
+    if (parsed.filter !== undefined && !(target.attr.multiValued && target.attr.type === 'complex')) {
+      // RFC 7644 §3.5.2: a valuePath selects values of a multi-valued complex attribute.
+      throw badRequest('invalidPath', `"${canonicalName(target)}" is not multi-valued; "[...]" filters apply to multi-valued attributes only.`);
     }
     if (target.attr.mutability === 'writeOnly') {
       this.password = op === 'remove' || typeof value !== 'string' || value === '' ? undefined : value;
@@ -128,6 +147,47 @@ class Patcher {
       this.applyAttribute(op, container, target, value);
     }
     if (target.extension && Object.keys(container).length === 0) delete this.data[target.schema.id];
+    if (target.attr.required && !target.extension) {
+      const left = container[target.attr.name];
+      if (left === undefined || (typeof left === 'string' && left.trim() === '')) {
+        throw badRequest('invalidValue', `"${target.attr.name}" is required: it cannot be removed or set to an empty value.`);
+      }
+    }
+  }
+
+  /**
+   * An attribute of an extension schema Roster does not know (Entra's custom
+   * extension attributes, `urn:ietf:params:scim:schemas:extension:CustomExt:2.0:User:attr`):
+   * kept as sent under its URN object, as POST keeps the whole object.
+   */
+  private applyCustomExtension(op: PatchOpName, pathText: string, value: unknown): void {
+    const colon = pathText.lastIndexOf(':');
+    // The extension object itself: its URN ends with the resource type (`...:2.0:User`) or is already stored.
+    const existingRoot = Object.keys(this.data).find((k) => isUrnKey(k) && k.toLowerCase() === pathText.toLowerCase());
+    if (existingRoot !== undefined || pathText.slice(colon + 1).toLowerCase() === this.resourceType.name.toLowerCase()) {
+      const key = existingRoot ?? pathText;
+      this.changed.add(key);
+      if (op === 'remove' || value === null) delete this.data[key];
+      else if (isObject(value)) this.data[key] = { ...(isObject(this.data[key]) ? (this.data[key] as JsonObject) : {}), ...(sanitize(value) as JsonObject) };
+      else throw badRequest('invalidValue', `"${pathText}" takes an object of its attributes.`);
+      return;
+    }
+    const urn = pathText.slice(0, colon);
+    const [attr, sub, extra] = pathText.slice(colon + 1).split('.');
+    if (attr === undefined || attr === '' || extra !== undefined || isForbiddenKey(attr) || (sub !== undefined && isForbiddenKey(sub))) {
+      throw badRequest('invalidPath', `"${pathText}" is not a valid attribute path.`);
+    }
+    const rootKey = Object.keys(this.data).find((k) => isUrnKey(k) && k.toLowerCase() === urn.toLowerCase()) ?? urn;
+    const root = isObject(this.data[rootKey]) ? (this.data[rootKey] as JsonObject) : {};
+    const incoming = op === 'remove' || value === null || value === undefined ? undefined : sanitize(value as Json);
+    if (sub === undefined) setOrDelete(root, attr, incoming);
+    else {
+      const parent = isObject(root[attr]) ? (root[attr] as JsonObject) : {};
+      setOrDelete(parent, sub, incoming);
+      setOrDelete(root, attr, Object.keys(parent).length > 0 ? parent : undefined);
+    }
+    setOrDelete(this.data, rootKey, Object.keys(root).length > 0 ? root : undefined);
+    this.changed.add(`${rootKey}:${attr}`);
   }
 
   /** `path: "urn:...:enterprise:2.0:User"` or a path-less key equal to a schema URN. */
@@ -151,7 +211,7 @@ class Patcher {
         // Remove the listed elements only (never the whole list: a classic IdP bug).
         const listed = coerceAttribute(def, value, name);
         const current = asArray(container[name]);
-        const remaining = current.filter((el) => !asArray(listed).some((l) => sameElement(el, l)));
+        const remaining = current.filter((el) => !asArray(listed).some((l) => isListed(el, l)));
         setOrDelete(container, name, remaining.length > 0 ? remaining : undefined);
         return;
       }
@@ -160,6 +220,8 @@ class Patcher {
     }
     const coerced = coerceAttribute(def, value, canonicalName(target));
     if (coerced === undefined) {
+      // Adding no values (`"roles": []`, null) to a multi-valued attribute changes nothing.
+      if (def.multiValued && op === 'add') return;
       delete container[name];
       return;
     }
@@ -167,13 +229,25 @@ class Patcher {
       const incoming = asArray(coerced);
       if (op === 'replace') {
         container[name] = incoming;
-      } else {
-        const current = asArray(container[name]);
-        const merged = [...current];
-        for (const element of incoming) if (!merged.some((el) => sameElement(el, element))) merged.push(element);
-        container[name] = merged;
+        enforceSinglePrimary(container, name, incoming);
+        return;
       }
-      enforceSinglePrimary(container, name, incoming);
+      const merged = [...asArray(container[name])];
+      const touched: Json[] = [];
+      for (const element of incoming) {
+        const existing = merged.find((el) => sameElement(el, element));
+        if (existing === undefined) {
+          merged.push(element);
+          touched.push(element);
+        } else {
+          // Already there: no change (RFC 7644 §3.5.2.1), except that a value
+          // re-sent as primary becomes the primary one.
+          if (isObject(existing) && isObject(element) && element['primary'] === true) existing['primary'] = true;
+          touched.push(existing);
+        }
+      }
+      container[name] = merged;
+      enforceSinglePrimary(container, name, touched);
       return;
     }
     if (def.type === 'complex' && isObject(coerced) && isObject(container[name])) {
@@ -197,6 +271,7 @@ class Patcher {
       }
       for (const element of elements) setOrDelete(element, sub.name, coerced);
       setOrDelete(container, attr.name, pruneEmpty(elements));
+      enforceSinglePrimary(container, attr.name, elements);
       return;
     }
     const parent = isObject(container[attr.name]) ? (container[attr.name] as JsonObject) : {};
@@ -239,6 +314,7 @@ class Patcher {
       if (sub !== undefined) created[sub.name] = coerced;
       else if (isObject(coerced)) Object.assign(created, coerced);
       container[attr.name] = [...elements, created];
+      enforceSinglePrimary(container, attr.name, [created]);
       return;
     }
     for (const el of matches) {
@@ -249,6 +325,7 @@ class Patcher {
       }
     }
     setOrDelete(container, attr.name, pruneEmpty(elements));
+    enforceSinglePrimary(container, attr.name, matches);
   }
 
   private planMembers(
@@ -271,7 +348,9 @@ class Patcher {
     const listed = value === undefined || value === null ? [] : memberRefs(value, target);
     if (op === 'remove') {
       // Entra's default dialect: remove with a value list removes only those members.
-      this.memberChanges.push(listed.length > 0 ? { kind: 'remove', ids: listed.map((m) => m.value) } : { kind: 'removeAll' });
+      // Only a remove without any value removes them all; an empty list removes none.
+      if (value === undefined || value === null) this.memberChanges.push({ kind: 'removeAll' });
+      else if (listed.length > 0) this.memberChanges.push({ kind: 'remove', ids: listed.map((m) => m.value) });
       return;
     }
     if (op === 'replace') this.memberChanges.push({ kind: 'removeAll' });
@@ -280,8 +359,12 @@ class Patcher {
 }
 
 function memberRefs(value: unknown, target: ResolvedPath): MemberRef[] {
-  const coerced = asArray(coerceAttribute(target.attr, value, target.attr.name) ?? []);
-  return coerced.map((element, i) => {
+  // Element by element: coercing the list as a whole would silently drop an
+  // element with no usable id (`{"$ref": null}`, `{"value": ""}`).
+  const items: unknown[] = Array.isArray(value) ? value : [value];
+  const single = { ...target.attr, multiValued: false };
+  return items.map((item, i) => {
+    const element = coerceAttribute(single, item, `${target.attr.name}[${i}]`);
     const id = isObject(element) ? element['value'] : undefined;
     if (typeof id !== 'string' || id === '') {
       throw badRequest('invalidValue', `members[${i}] needs a "value" holding the id of a User or Group.`);
@@ -337,11 +420,39 @@ function sameElement(a: Json, b: Json): boolean {
   return JSON.stringify(a) === JSON.stringify(b);
 }
 
-/** RFC 7643 §2.4: at most one element is primary; a newly added primary wins. */
-function enforceSinglePrimary(container: JsonObject, name: string, incoming: Json[]): void {
-  const newPrimary = incoming.find((el) => isObject(el) && el['primary'] === true);
+/**
+ * An element named in a remove's value list: same `value` (and same `type`
+ * when the list gives one), or equal as a whole when there is no `value`.
+ */
+function isListed(element: Json, listed: Json): boolean {
+  if (isObject(element) && isObject(listed) && element['value'] !== undefined && listed['value'] !== undefined) {
+    return (
+      String(element['value']).toLowerCase() === String(listed['value']).toLowerCase() &&
+      (listed['type'] === undefined || listed['type'] === element['type'])
+    );
+  }
+  return sameElement(element, listed);
+}
+
+/** RFC 7643 §2.4: at most one element is primary; the first primary among those just written wins. */
+function enforceSinglePrimary(container: JsonObject, name: string, touched: readonly Json[]): void {
+  const newPrimary = touched.find((el) => isObject(el) && el['primary'] === true);
   if (newPrimary === undefined) return;
   for (const el of asArray(container[name])) {
     if (isObject(el) && el !== newPrimary && el['primary'] === true) el['primary'] = false;
   }
+}
+
+/** A URN path whose schema is neither the resource's core schema nor one of its known extensions. */
+function isCustomExtensionPath(resourceType: ResourceTypeDef, pathText: string): boolean {
+  if (!/^urn:/i.test(pathText) || pathText.includes('[')) return false;
+  if (findSchema(resourceType, pathText) !== undefined) return false;
+  const urn = pathText.slice(0, pathText.lastIndexOf(':'));
+  return findSchema(resourceType, urn) === undefined;
+}
+
+function isUnknownPlainPath(resourceType: ResourceTypeDef, key: string): boolean {
+  const name = key.split(/[.[]/)[0] ?? key;
+  return findAttribute(coreAttributes(resourceType), name) === undefined &&
+    !resourceType.extensions.some((e) => findAttribute(e.schema.attributes, name) !== undefined);
 }

@@ -43,6 +43,11 @@ export function parsePatchRequest(body: unknown): PatchOperation[] {
       throw badRequest('invalidPath', `Operations[${index}].path must be a string.`);
     }
     const value = field('value');
+    if (value === undefined && name !== 'remove') {
+      // RFC 7644 §3.5.2.1/§3.5.2.3: add and replace MUST carry "value"; without
+      // one, an add would otherwise read as "clear the attribute".
+      throw badRequest('invalidValue', `Operations[${index}] (${name}) needs a "value".`);
+    }
     const trimmed = typeof path === 'string' ? path.trim() : undefined;
     return {
       op: name,

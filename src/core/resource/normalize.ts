@@ -4,7 +4,7 @@ import {
   findAttribute,
   findSchema,
   normalizeUrn,
-  resolvePath,
+  tryResolvePath,
 } from '../schemas/resolve.js';
 import type { AttributeDef, ResourceTypeDef, SchemaDef } from '../schemas/types.js';
 import { parseAttrPath } from '../filter/parse.js';
@@ -36,13 +36,14 @@ export function normalizeResource(body: unknown, resourceType: ResourceTypeDef):
     throw badRequest('invalidSyntax', `The request body must be a JSON object describing a ${resourceType.name}.`);
   }
   const data: JsonObject = {};
+  const attributes = coreAttributes(resourceType);
   let password: string | undefined;
   for (const [key, value] of Object.entries(body)) {
     if (isForbiddenKey(key) || key.toLowerCase() === 'schemas') continue;
     if (isUrnKey(key)) {
       const schema = findSchema(resourceType, key);
       if (schema !== undefined) {
-        mergeSchemaObject(data, resourceType, schema, value, key);
+        password = mergeSchemaObject(data, resourceType, schema, value, key) ?? password;
         continue;
       }
       if (/^urn:/i.test(key) && !isObject(value)) {
@@ -53,7 +54,7 @@ export function normalizeResource(body: unknown, resourceType: ResourceTypeDef):
       if (isObject(value)) data[key] = sanitize(value) as JsonObject;
       continue;
     }
-    const def = findAttribute(coreAttributes(resourceType), key);
+    const def = findAttribute(attributes, key);
     if (def === undefined || def.mutability === 'readOnly') continue; // unknown or server-owned: ignored
     if (def.mutability === 'writeOnly') {
       if (typeof value === 'string' && value !== '') password = value;
@@ -66,44 +67,60 @@ export function normalizeResource(body: unknown, resourceType: ResourceTypeDef):
   return password === undefined ? { data } : { data, password };
 }
 
+/** Merges a schema-URN-keyed object into data; returns a password found in it. */
 function mergeSchemaObject(
   data: JsonObject,
   resourceType: ResourceTypeDef,
   schema: SchemaDef,
   value: unknown,
   key: string,
-): void {
-  if (value === null || value === undefined) return;
+): string | undefined {
+  if (value === null || value === undefined) return undefined;
   if (!isObject(value)) throw badRequest('invalidValue', `"${key}" must be an object of ${schema.name} attributes.`);
   const isCore = schema === resourceType.schema;
   const attributes = isCore ? coreAttributes(resourceType) : schema.attributes;
-  const target: JsonObject = isCore ? data : {};
+  // Merged, not overwritten: a body may carry the extension twice (the correct
+  // URN and Entra's misspelled one) or also as `urn:...:User:attr` keys.
+  const target: JsonObject = isCore ? data : containerFor(data, schema.id);
+  let password: string | undefined;
   for (const [name, raw] of Object.entries(value)) {
     if (isForbiddenKey(name)) continue;
     const def = findAttribute(attributes, name);
-    if (def === undefined || def.mutability === 'readOnly' || def.mutability === 'writeOnly') continue;
+    if (def === undefined || def.mutability === 'readOnly') continue;
+    if (def.mutability === 'writeOnly') {
+      if (typeof raw === 'string' && raw !== '') password = raw;
+      continue;
+    }
     const coerced = coerceAttribute(def, raw, `${schema.id}:${def.name}`);
     if (coerced !== undefined) target[def.name] = coerced;
   }
-  if (!isCore && Object.keys(target).length > 0) data[schema.id] = target;
+  if (!isCore && Object.keys(target).length === 0) delete data[schema.id];
+  return password;
 }
 
 /** Sets one attribute named by a (possibly URN-prefixed, dotted) path on stored data. */
 function setByPath(data: JsonObject, resourceType: ResourceTypeDef, path: string, value: unknown): void {
-  const resolved = resolvePath(resourceType, parseAttrPath(path, 'invalidValue'), 'invalidValue');
-  if (resolved.attr.mutability === 'readOnly') return;
+  const resolved = tryResolvePath(resourceType, parseAttrPath(path, 'invalidValue'));
+  // Unknown or server-owned, like any other body attribute: ignored.
+  if (resolved === undefined) return;
+  const def = resolved.sub ?? resolved.attr;
+  if (resolved.attr.mutability === 'readOnly' || def.mutability === 'readOnly' || def.mutability === 'writeOnly') return;
   const container = containerFor(data, resolved.extension ? resolved.schema.id : undefined);
   if (resolved.sub === undefined) {
     const coerced = coerceAttribute(resolved.attr, value, path);
     if (coerced === undefined) delete container[resolved.attr.name];
     else container[resolved.attr.name] = coerced;
-    return;
+  } else {
+    const parent = isObject(container[resolved.attr.name]) ? (container[resolved.attr.name] as JsonObject) : {};
+    const coerced = coerceAttribute(resolved.sub, value, path);
+    if (coerced === undefined) delete parent[resolved.sub.name];
+    else parent[resolved.sub.name] = coerced;
+    // Re-read as a whole: `manager.value: ""` leaves no manager, not `{ value: "" }`.
+    const whole = coerceAttribute(resolved.attr, parent, path);
+    if (whole !== undefined) container[resolved.attr.name] = whole;
+    else delete container[resolved.attr.name];
   }
-  const parent = isObject(container[resolved.attr.name]) ? (container[resolved.attr.name] as JsonObject) : {};
-  const coerced = coerceAttribute(resolved.sub, value, path);
-  if (coerced === undefined) delete parent[resolved.sub.name];
-  else parent[resolved.sub.name] = coerced;
-  container[resolved.attr.name] = parent;
+  if (resolved.extension && Object.keys(container).length === 0) delete data[resolved.schema.id];
 }
 
 export function containerFor(data: JsonObject, schemaId: string | undefined): JsonObject {

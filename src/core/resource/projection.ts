@@ -98,8 +98,8 @@ function projectAttribute(
   if (returned === 'never') return undefined;
   if (returned === 'always') return value;
   const lower = name.toLowerCase();
-  const matches = (p: ResolvedPath): boolean =>
-    p.attr.name.toLowerCase() === lower && (p.extension ? p.schema.id === schemaId : true);
+  // The schema must match too: a core path never selects a same-named extension attribute.
+  const matches = (p: ResolvedPath): boolean => p.attr.name.toLowerCase() === lower && p.schema.id === schemaId;
   if (projection.include !== undefined) {
     const hits = projection.include.filter(matches);
     if (hits.length === 0) return returned === 'request' ? undefined : undefined;
@@ -115,14 +115,21 @@ function projectAttribute(
   return value;
 }
 
-/** Keeps (or drops) the named sub-attributes of a complex value or of each element. */
+/**
+ * Keeps (or drops) the named sub-attributes of a complex value or of each
+ * element. What is left empty is left out: no `{}`, no `[]` (an attribute
+ * without a value is not returned, RFC 7643 §2.5).
+ */
 function pickSubs(value: JsonObject[string], names: Set<string>, keep: boolean): JsonObject[string] | undefined {
-  const pick = (element: JsonObject[string]): JsonObject[string] => {
+  const pick = (element: JsonObject[string]): JsonObject[string] | undefined => {
     if (!isObject(element)) return element;
     const out: JsonObject = {};
     for (const [k, v] of Object.entries(element)) if (names.has(k) === keep) out[k] = v;
-    return out;
+    return Object.keys(out).length > 0 ? out : undefined;
   };
-  if (Array.isArray(value)) return value.map(pick);
+  if (Array.isArray(value)) {
+    const kept = value.map(pick).filter((element) => element !== undefined);
+    return kept.length > 0 ? kept : undefined;
+  }
   return pick(value);
 }
