@@ -24,6 +24,12 @@ export interface RowSource {
   readonly from: (alias: string) => Sql;
   /** Sub-attribute name → column of the row alias (value expressions must be already folded when `folded`). */
   readonly subs: Readonly<Record<string, ColumnMapping>>;
+  /**
+   * A sub-attribute without which an element has no row (user_emails holds only
+   * emails with a `value`). The table then serves only predicates that are false
+   * on elements lacking it; anything else reads the JSON document.
+   */
+  readonly requires?: string;
 }
 
 export interface ResourceMapping {
@@ -69,26 +75,51 @@ class Compiler {
         return sql`(${this.compile(filter.left, element)} AND ${this.compile(filter.right, element)})`;
       case 'or':
         return sql`(${this.compile(filter.left, element)} OR ${this.compile(filter.right, element)})`;
+      // Comparisons are left three-valued (NULL when the attribute is absent) so that they
+      // stay sargable: `(user_name_lc = ?) IS TRUE` cannot use an index, and was a full scan
+      // per userName lookup. Only negation needs two-valued logic ("ne" and "not" match
+      // absent values); `x IS NOT TRUE` gives it, and IS TRUE distributes over AND/OR.
       case 'not':
-        return sql`(NOT ${this.compile(filter.filter, element)})`;
+        return sql`((${this.compile(filter.filter, element)}) IS NOT TRUE)`;
       case 'valuePath':
-        return this.exists(filter.target, (el) => this.compile(filter.filter, el));
+        return this.exists(filter.target, (el) => this.compile(filter.filter, el), (sub) => needs(filter.filter, sub));
       case 'present':
         return this.present(filter.target, element);
       case 'compare':
-        if (filter.op === 'ne') return sql`(NOT ${this.compile({ ...filter, op: 'eq' }, element)})`;
+        if (filter.op === 'ne') return sql`((${this.compile({ ...filter, op: 'eq' }, element)}) IS NOT TRUE)`;
         return this.compare(filter, element);
     }
   }
 
+  /**
+   * `pr` (RFC 7644 §3.4.2.2): a non-empty value, or for a complex attribute at
+   * least one non-empty sub-attribute; `name: {}` or `{"givenName": ""}` is not present.
+   */
   private present(target: Target, element: Element | undefined): Sql {
+    const subs = target.sub === undefined && target.attr.type === 'complex' ? (target.attr.subAttributes ?? []) : [];
     if (!target.relative && target.attr.multiValued) {
-      return this.exists(target, (el) =>
-        target.sub === undefined ? sql`1 = 1` : this.notEmpty(this.elementValue(el, target.sub)),
+      const sub = target.sub;
+      return this.exists(
+        target,
+        (el) => {
+          if (sub !== undefined) return this.notEmpty(this.elementValue(el, sub));
+          if (subs.length === 0) return sql`1 = 1`;
+          // A row of a side table stands for an element; only its mapped columns can be read.
+          const readable = el.kind === 'rows' ? subs.filter((s) => Object.hasOwn(el.source.subs, s.name)) : subs;
+          return this.anyOf(readable.map((s) => this.notEmpty(this.elementValue(el, s))));
+        },
+        (name) => sub?.name === name,
       );
+    }
+    if (subs.length > 0 && !target.relative) {
+      return this.anyOf(subs.map((sub) => this.notEmpty(this.scalar({ ...target, sub }, undefined).sql)));
     }
     const expr = this.scalar(target, element);
     return this.notEmpty(expr.sql);
+  }
+
+  private anyOf(parts: Sql[]): Sql {
+    return parts.length === 0 ? sql`(1 = 0)` : sql`(${sql.join(parts, sql` OR `)})`;
   }
 
   private notEmpty(expr: Sql): Sql {
@@ -103,53 +134,87 @@ class Compiler {
     const { target } = filter;
     if (!target.relative && target.attr.multiValued) {
       // `emails.value co "@x"`: some element matches.
-      return this.exists(target, (el) => this.compare({ ...filter, target: { ...target, relative: true } }, el));
+      const relative: Extract<TypedFilter, { kind: 'compare' }> = { ...filter, target: { ...target, relative: true } };
+      return this.exists(target, (el) => this.compare(relative, el), (sub) => needs(relative, sub));
     }
     const def = leaf(target);
     const { sql: column, folded } = this.scalar(target, element);
     const value = filter.value;
     if (typeof value === 'boolean') {
       return this.dialect === 'postgres'
-        ? sql`(${this.asText(column)} IN (${value ? 'true' : 'false'}, ${value ? '1' : '0'})) IS TRUE`
-        : sql`(${column} = ${value ? 1 : 0}) IS TRUE`;
+        ? sql`(${this.asText(column)} IN (${value ? 'true' : 'false'}, ${value ? '1' : '0'}))`
+        : sql`(${column} = ${value ? 1 : 0})`;
     }
     if (typeof value === 'number') {
       const numeric = this.dialect === 'postgres' ? sql`(CASE WHEN ${column} ~ '^-?[0-9.eE+-]+$' THEN (${column})::numeric END)` : column;
-      return sql`(${numeric} ${sql.raw(OPERATORS[filter.op] ?? '=')} ${value}) IS TRUE`;
+      return sql`(${numeric} ${sql.raw(OPERATORS[filter.op] ?? '=')} ${value})`;
     }
-    const caseExact = def.caseExact;
+    // dateTime values are ISO-8601 UTC text on both sides (typed.ts normalises the
+    // literal): compared as stored, so the timestamp indexes apply.
+    const caseExact = def.caseExact || def.type === 'dateTime';
     const expr = caseExact || folded ? column : this.lower(column);
     const literal = caseExact ? value : value.toLowerCase();
     const length = [...literal].length;
+    if (length === 0 && (filter.op === 'co' || filter.op === 'sw' || filter.op === 'ew')) {
+      // Every string contains, starts and ends with "" (SQLite's substr(x, -0) is all of x).
+      return sql`(${expr} IS NOT NULL)`;
+    }
     switch (filter.op) {
       case 'co':
         return this.dialect === 'postgres'
-          ? sql`(strpos(${expr}, ${literal}) > 0) IS TRUE`
-          : sql`(instr(${expr}, ${literal}) > 0) IS TRUE`;
+          ? sql`(strpos(${expr}, ${literal}) > 0)`
+          : sql`(instr(${expr}, ${literal}) > 0)`;
       case 'sw':
         return this.dialect === 'postgres'
-          ? sql`(left(${expr}, ${length}) = ${literal}) IS TRUE`
-          : sql`(substr(${expr}, 1, ${length}) = ${literal}) IS TRUE`;
+          ? sql`(left(${expr}, ${length}) = ${literal})`
+          : sql`(substr(${expr}, 1, ${length}) = ${literal})`;
       case 'ew':
         return this.dialect === 'postgres'
-          ? sql`(right(${expr}, ${length}) = ${literal}) IS TRUE`
-          : sql`(${length} > 0 AND substr(${expr}, ${-length}) = ${literal}) IS TRUE`;
+          ? sql`(right(${expr}, ${length}) = ${literal})`
+          : sql`(substr(${expr}, ${-length}) = ${literal})`;
       default: {
         const collate = this.dialect === 'postgres' && filter.op !== 'eq' ? sql.raw(' COLLATE "C"') : sql.raw('');
-        return sql`(${expr}${collate} ${sql.raw(OPERATORS[filter.op] ?? '=')} ${literal}) IS TRUE`;
+        return sql`(${expr}${collate} ${sql.raw(OPERATORS[filter.op] ?? '=')} ${literal})`;
       }
     }
   }
 
+  /**
+   * JS toLowerCase() in SQL, so values read from JSON fold like the `*_lc` columns and
+   * the literals: a function registered per connection on SQLite (its lower() is
+   * ASCII-only), an ICU-backed SQL function on PostgreSQL (migration 004).
+   */
   private lower(expr: Sql): Sql {
-    return this.dialect === 'postgres' ? sql`lower(${expr})` : sql`scim_lower(${expr})`;
+    return sql`scim_lower(${expr})`;
   }
 
   sortExpression(target: Target): Sql {
-    const { sql: expr, folded } = this.scalar(target, undefined);
+    const { sql: expr, folded } = target.attr.multiValued ? this.primaryValue(target) : this.scalar(target, undefined);
     const def = leaf(target);
     const value = def.type === 'string' && !def.caseExact && !folded ? this.lower(expr) : expr;
     return this.dialect === 'postgres' && (def.type === 'string' || def.type === 'reference') ? sql`${value} COLLATE "C"` : value;
+  }
+
+  /**
+   * RFC 7644 §3.4.2.3: a multi-valued sortBy sorts by the primary value if any,
+   * else the first value. `emails` alone means `emails.value`.
+   */
+  private primaryValue(target: Target): { sql: Sql; folded: boolean } {
+    const sub = target.sub ?? (target.attr.subAttributes ?? []).find((s) => s.name === 'value');
+    if (sub === undefined) return { sql: sql`NULL`, folded: false };
+    const keys = [...(target.extension ? [target.schema.id] : []), target.attr.name];
+    const document = sql.ref(`${this.mapping.table}.data`);
+    if (this.dialect === 'postgres') {
+      const array = sql`(${document} #> ${sql.val(keys)}::text[])`;
+      return {
+        sql: sql`(SELECT s.v ->> ${sub.name} FROM jsonb_array_elements(CASE WHEN jsonb_typeof(${array}) = 'array' THEN ${array} ELSE '[]'::jsonb END) WITH ORDINALITY AS s(v, n) ORDER BY COALESCE(s.v -> 'primary' = 'true'::jsonb, false) DESC, s.n LIMIT 1)`,
+        folded: false,
+      };
+    }
+    return {
+      sql: sql`(SELECT json_extract(s.value, ${jsonPath([sub.name])}) FROM json_each(${document}, ${jsonPath(keys)}) AS s ORDER BY COALESCE(json_extract(s.value, '$.primary') = 1, 0) DESC, s.key LIMIT 1)`,
+      folded: false,
+    };
   }
 
   /** A single value: a column, a JSON path, or the current element's sub-attribute. */
@@ -168,10 +233,6 @@ class Compiler {
       return { sql: sql.ref(`${this.mapping.table}.${mapped.column}`), folded: mapped.folded === true };
     }
     const keys = [...(target.extension ? [target.schema.id] : []), target.attr.name];
-    if (target.attr.multiValued) {
-      // Sorting by a multi-valued attribute uses its first element.
-      keys.push('0');
-    }
     if (target.sub !== undefined) keys.push(target.sub.name);
     return { sql: this.jsonValue(sql.ref(`${this.mapping.table}.data`), keys, leaf(target)), folded: false };
   }
@@ -195,10 +256,10 @@ class Compiler {
   }
 
   /** EXISTS over the elements of a multi-valued attribute: rows of a side table, or JSON array items. */
-  private exists(target: ResolvedPath, predicate: (element: Element) => Sql): Sql {
+  private exists(target: ResolvedPath, predicate: (element: Element) => Sql, needsSub: (sub: string) => boolean): Sql {
     const alias = `e${this.aliasCounter++}`;
     const rows = target.extension ? undefined : this.mapping.rows[target.attr.name];
-    if (rows !== undefined && this.rowsCover(rows, predicate, alias)) {
+    if (rows !== undefined && (rows.requires === undefined || needsSub(rows.requires)) && this.rowsCover(rows, predicate, alias)) {
       return sql`EXISTS (SELECT 1 FROM ${rows.from(alias)} AND ${predicate({ kind: 'rows', alias, source: rows })})`;
     }
     const keys = [...(target.extension ? [target.schema.id] : []), target.attr.name];
@@ -229,6 +290,25 @@ class Compiler {
       return false;
     }
     return missing.size === 0;
+  }
+}
+
+/**
+ * True when `filter` can hold on an element only if the element has `sub`
+ * (a missing value never matches a comparison; `ne` and `not` may match it).
+ */
+function needs(filter: TypedFilter, sub: string): boolean {
+  switch (filter.kind) {
+    case 'compare':
+      return filter.op !== 'ne' && filter.target.relative && filter.target.sub?.name === sub;
+    case 'present':
+      return filter.target.relative && filter.target.sub?.name === sub;
+    case 'and':
+      return needs(filter.left, sub) || needs(filter.right, sub);
+    case 'or':
+      return needs(filter.left, sub) && needs(filter.right, sub);
+    default:
+      return false;
   }
 }
 
