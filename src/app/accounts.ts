@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import { isUniqueViolation } from '../storage/connect.js';
 import type { Database } from '../storage/db-schema.js';
+import { parseSettings, type AccountSettings } from './workspace/settings.js';
 import { AppError } from './errors.js';
 import { checkPassword, hashPassword } from './passwords.js';
 
@@ -62,6 +63,48 @@ export async function listAccounts(db: Kysely<Database>): Promise<Account[]> {
     .orderBy('id')
     .execute();
   return rows.map(toAccount);
+}
+
+/** Seat limit and team mapping of an account (issue 3). */
+export interface AccountPolicy {
+  readonly seats: number | null;
+  readonly settings: AccountSettings;
+  readonly activeUsers: number;
+}
+
+export async function getAccountPolicy(db: Kysely<Database>, id: string): Promise<AccountPolicy> {
+  await requireAccount(db, id);
+  const row = await db.selectFrom('accounts').select(['seats', 'settings']).where('id', '=', id).executeTakeFirstOrThrow();
+  const active = await db
+    .selectFrom('users')
+    .select((eb) => eb.fn.countAll<number>().as('n'))
+    .where('account_id', '=', id)
+    .where('active', '=', 1)
+    .executeTakeFirstOrThrow();
+  return { seats: row.seats === null ? null : Number(row.seats), settings: parseSettings(row.settings), activeUsers: Number(active.n) };
+}
+
+/**
+ * Changes the seat limit (null: unlimited) and team mapping. Lowering the limit
+ * below the seats in use is allowed: nobody is deactivated, but no one more can
+ * be created or activated until enough seats are free.
+ */
+export async function updateAccountPolicy(
+  db: Kysely<Database>,
+  id: string,
+  change: { seats?: number | null; settings?: Partial<AccountSettings> },
+): Promise<AccountPolicy> {
+  if (change.seats !== undefined && change.seats !== null && (!Number.isSafeInteger(change.seats) || change.seats < 0)) {
+    throw new AppError('invalid', `seats must be a whole number of at least 0 (or "unlimited"), got ${change.seats}`);
+  }
+  const current = await getAccountPolicy(db, id);
+  const settings = { ...current.settings, ...change.settings };
+  await db
+    .updateTable('accounts')
+    .set({ ...(change.seats !== undefined ? { seats: change.seats } : {}), settings: JSON.stringify(settings) })
+    .where('id', '=', id)
+    .execute();
+  return getAccountPolicy(db, id);
 }
 
 /** Like getAccount, but an unknown id is an error that names it. */

@@ -1,6 +1,7 @@
 import type { TypedFilter } from '../core/filter/typed.js';
 import type { JsonObject } from '../core/resource/values.js';
 import type { ResolvedPath } from '../core/schemas/resolve.js';
+import type { WorkspaceStore } from './workspace/ports.js';
 
 /**
  * What the use cases need from storage, for one account at a time
@@ -69,6 +70,8 @@ export interface UserUpdate extends Omit<UserRow, 'createdAt'> {
 
 export interface AccountStore {
   readonly accountId: string;
+  /** Workspace rules' storage (seats, events, team mapping) on the same connection or transaction. */
+  readonly workspace: WorkspaceStore;
   /** Runs `work` in one transaction; everything it does commits together or not at all. */
   transaction<T>(work: (store: AccountStore) => Promise<T>): Promise<T>;
 
@@ -96,6 +99,8 @@ export interface AccountStore {
   addMembers(groupId: string, members: readonly { id: string; type: 'User' | 'Group' }[], at: string): Promise<number>;
   removeMembers(groupId: string, ids: readonly string[]): Promise<number>;
   removeAllMembers(groupId: string): Promise<number>;
+  /** Current memberships of a team among `ids` (all of them when omitted), with the member type. */
+  memberTypes(groupId: string, ids?: readonly string[]): Promise<Map<string, 'User' | 'Group'>>;
   /** Removes a user or group from every team it is a member of. */
   removeFromAllGroups(memberId: string): Promise<void>;
 }

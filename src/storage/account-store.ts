@@ -1,4 +1,4 @@
-import { sql, type Kysely, type Transaction } from 'kysely';
+import { sql, type Kysely, type Selectable, type Transaction } from 'kysely';
 import { conflict } from '../core/errors.js';
 import type { JsonObject } from '../core/resource/values.js';
 import type {
@@ -14,6 +14,8 @@ import type {
 import type { Database, GroupsTable, UsersTable } from './db-schema.js';
 import { compileFilter, compileSort, type Dialect, type ResourceMapping } from './filter-sql.js';
 import { isUniqueViolation } from './connect.js';
+import { KyselyWorkspaceStore } from './workspace-store.js';
+import type { WorkspaceStore } from '../app/workspace/ports.js';
 import { ENTERPRISE_USER_SCHEMA_ID } from '../core/schemas/rfc7643.js';
 
 const CHUNK = 500;
@@ -33,11 +35,13 @@ const USER_MAPPING: ResourceMapping = {
   rows: {
     emails: {
       from: (a) => sql`user_emails AS ${sql.raw(a)} WHERE ${sql.ref(`${a}.user_id`)} = ${sql.ref('users.id')}`,
+      // is_primary is not mapped: it holds 0 for both `false` and a missing `primary`,
+      // and a missing value must not match `primary eq false` (RFC 7644 §3.4.2.2).
       subs: {
         value: { column: 'value_lc', folded: true },
         type: { column: 'type_lc', folded: true },
-        primary: { column: 'is_primary' },
       },
+      requires: 'value',
     },
     groups: {
       from: (a) => sql`group_members AS ${sql.raw(a)} WHERE ${sql.ref(`${a}.member_id`)} = ${sql.ref('users.id')}`,
@@ -82,7 +86,7 @@ function toUser(row: UsersTable): UserRow {
   };
 }
 
-function toGroup(row: GroupsTable): GroupRow {
+function toGroup(row: Selectable<GroupsTable>): GroupRow {
   return {
     id: row.id,
     displayName: row.display_name,
@@ -102,12 +106,16 @@ function chunks<T>(items: readonly T[]): T[][] {
 
 /** AccountStore over Kysely, identical for SQLite and PostgreSQL but for `dialect` switches. */
 export class KyselyAccountStore implements AccountStore {
+  readonly workspace: WorkspaceStore;
+
   constructor(
     private readonly db: Kysely<Database> | Transaction<Database>,
     private readonly dialect: Dialect,
     readonly accountId: string,
     private readonly inTransaction = false,
-  ) {}
+  ) {
+    this.workspace = new KyselyWorkspaceStore(db, dialect, accountId);
+  }
 
   async transaction<T>(work: (store: AccountStore) => Promise<T>): Promise<T> {
     if (this.inTransaction) return work(this);
@@ -381,6 +389,12 @@ export class KyselyAccountStore implements AccountStore {
   }
 
   async addMembers(groupId: string, members: readonly { id: string; type: 'User' | 'Group' }[], at: string): Promise<number> {
+    if (members.length === 0) return 0;
+    // group_members' key is (group_id, member_id): a row written under another account's
+    // group id would be invisible to that account yet block its own insert of that member
+    // (convention 5). One key lookup per call, whatever the team's size.
+    const owned = await this.db.selectFrom('groups').select('id').where('account_id', '=', this.accountId).where('id', '=', groupId).executeTakeFirst();
+    if (owned === undefined) return 0;
     let added = 0;
     for (const batch of chunks(members)) {
       const result = await this.db
@@ -410,6 +424,21 @@ export class KyselyAccountStore implements AccountStore {
   async removeAllMembers(groupId: string): Promise<number> {
     const result = await this.db.deleteFrom('group_members').where('account_id', '=', this.accountId).where('group_id', '=', groupId).executeTakeFirst();
     return Number(result.numDeletedRows);
+  }
+
+  async memberTypes(groupId: string, ids?: readonly string[]): Promise<Map<string, 'User' | 'Group'>> {
+    const out = new Map<string, 'User' | 'Group'>();
+    const batches = ids === undefined ? [undefined] : chunks([...new Set(ids)]);
+    for (const batch of batches) {
+      let query = this.db
+        .selectFrom('group_members')
+        .select(['member_id', 'member_type'])
+        .where('account_id', '=', this.accountId)
+        .where('group_id', '=', groupId);
+      if (batch !== undefined) query = query.where('member_id', 'in', batch);
+      for (const row of await query.execute()) out.set(row.member_id, row.member_type === 'Group' ? 'Group' : 'User');
+    }
+    return out;
   }
 
   async removeFromAllGroups(memberId: string): Promise<void> {

@@ -128,6 +128,11 @@ export interface GroupsTable {
   version: number;
   /** Extension attributes and anything else stored, without members. */
   data: string;
+  /** 'scim' | 'department' | 'manager' (003). */
+  origin: ColumnType<string, string | undefined, string>;
+  origin_key: ColumnType<string | null, string | null | undefined, string | null>;
+  base_name: ColumnType<string | null, string | null | undefined, string | null>;
+  deactivated: ColumnType<number, number | undefined, number>;
 }
 
 export interface GroupMembersTable {
@@ -137,6 +142,8 @@ export interface GroupMembersTable {
   /** 'User' | 'Group' */
   member_type: string;
   created_at: string;
+  /** Who made the membership: 'scim' | 'department' | 'manager' (003). */
+  source: ColumnType<string, string | undefined, string>;
 }
 
 export interface ScimLogTable {
@@ -155,6 +162,17 @@ export interface ScimLogTable {
   error: string | null;
 }
 
+export interface AdminSessionsTable {
+  id: string;
+  account_id: string;
+  admin_id: string;
+  /** SHA-256 (hex) of the session secret (005). */
+  secret_hash: string;
+  created_at: string;
+  expires_at: string;
+  revoked_at: string | null;
+}
+
 export interface Database {
   accounts: AccountsTable;
   admins: AdminsTable;
@@ -167,6 +185,7 @@ export interface Database {
   events: EventsTable;
   webhook_endpoints: WebhookEndpointsTable;
   webhook_attempts: WebhookAttemptsTable;
+  admin_sessions: AdminSessionsTable;
 }
 
 export type Timestamp = ColumnType<string, string, string>;

@@ -2,11 +2,14 @@ import { randomUUID } from 'node:crypto';
 import { badRequest, notFound } from '../../core/errors.js';
 import { applyPatch, type MemberChange, type MemberRef } from '../../core/patch/apply.js';
 import { parsePatchRequest } from '../../core/patch/request.js';
+import { checkIndexedStrings } from '../../core/resource/indexed-strings.js';
 import { normalizeResource } from '../../core/resource/normalize.js';
 import { project, wants, type Projection } from '../../core/resource/projection.js';
 import { isObject, type JsonObject } from '../../core/resource/values.js';
 import { GROUP_RESOURCE } from '../../core/schemas/rfc7643.js';
 import type { AccountStore, GroupRow } from '../ports.js';
+import { changedAttributes as changedKeys } from '../../core/resource/diff.js';
+import { WorkspaceRules } from '../workspace/rules.js';
 import { checkIfMatch } from './etag.js';
 import { parseListParams, type RawListParams } from './list-params.js';
 import { listResponse, renderGroup, type Locator } from './render.js';
@@ -29,10 +32,12 @@ function splitMembers(data: JsonObject): { data: JsonObject; members: MemberRef[
 }
 
 function columnsOf(data: JsonObject) {
-  return {
+  const columns = {
     displayName: String(data['displayName']),
     externalId: typeof data['externalId'] === 'string' ? data['externalId'] : null,
   };
+  checkIndexedStrings(columns); // issue 5: indexed columns have a length cap (PostgreSQL B-tree limit; was a 500)
+  return columns;
 }
 
 /** SCIM use cases for /Groups (Roster's teams) of one account. Members live in rows, never in the document. */
@@ -49,10 +54,13 @@ export class GroupsService {
     const row: GroupRow = { id, ...columnsOf(data), createdAt: now, updatedAt: now, version: 1, data };
     let added = 0;
     await this.store.transaction(async (tx) => {
+      const rules = await WorkspaceRules.begin(tx.workspace, now);
       await tx.insertGroup(row);
+      rules.teamCreated(row);
       if (members !== undefined && members.length > 0) {
-        added = await this.applyMemberChanges(tx, id, [{ kind: 'add', members }], now);
+        added = (await this.applyChange(tx, rules, id, { kind: 'add', members }, now)).added;
       }
+      await rules.commit();
     });
     return this.result(201, row, {}, { resourceId: id, change: { op: 'create', attributes: Object.keys(data), members: { added, removed: 0 } } });
   }
@@ -75,16 +83,16 @@ export class GroupsService {
     const { data, members } = splitMembers(normalizeResource(body, GROUP_RESOURCE).data);
     let counts = { added: 0, removed: 0 };
     const row = await this.store.transaction(async (tx) => {
+      const rules = await WorkspaceRules.begin(tx.workspace);
       const current = await tx.getGroup(id, { forUpdate: true });
       if (current === undefined) throw this.missing(id);
       checkIfMatch(ifMatch, current.version, `Group ${id}`);
-      const now = new Date().toISOString();
-      if (members !== undefined) {
-        const removed = await tx.removeAllMembers(id);
-        const added = await this.applyMemberChanges(tx, id, [{ kind: 'add', members }], now);
-        counts = { added, removed };
-      }
-      return this.write(tx, current, data, now);
+      const now = rules.at;
+      if (members !== undefined) counts = await this.replaceMembers(tx, rules, id, members, now);
+      const next = await this.write(tx, current, data, now);
+      rules.teamChanged(current, next, changedKeys(current.data, next.data));
+      await rules.commit();
+      return next;
     });
     return this.result(200, row, projection, { resourceId: id, change: { op: 'replace', attributes: Object.keys(data), members: counts } });
   }
@@ -100,16 +108,20 @@ export class GroupsService {
     let changed: readonly string[] = [];
     let counts = { added: 0, removed: 0 };
     const row = await this.store.transaction(async (tx) => {
+      const rules = await WorkspaceRules.begin(tx.workspace);
       const current = await tx.getGroup(id, { forUpdate: true });
       if (current === undefined) throw this.missing(id);
       checkIfMatch(ifMatch, current.version, `Group ${id}`);
       const patched = applyPatch(current.data, operations, GROUP_RESOURCE, { membersAttribute: 'members' });
       changed = patched.changed;
-      const now = new Date().toISOString();
-      counts = await this.countedChanges(tx, id, patched.memberChanges, now);
+      const now = rules.at;
+      counts = await this.countedChanges(tx, rules, id, patched.memberChanges, now);
       const dataChanged = JSON.stringify(patched.data) !== JSON.stringify(current.data);
-      if (dataChanged || counts.added + counts.removed > 0) return this.write(tx, current, patched.data, now);
-      return current;
+      if (!dataChanged && counts.added + counts.removed === 0) return current;
+      const next = await this.write(tx, current, patched.data, now);
+      rules.teamChanged(current, next, changedKeys(current.data, next.data));
+      await rules.commit();
+      return next;
     });
     const shown: Projection = projection.include !== undefined || projection.exclude !== undefined ? projection : { exclude: [] };
     const defaultExclusion = projection.include === undefined && !(projection.exclude?.some((p) => p.attr.name === 'members') ?? false);
@@ -118,44 +130,84 @@ export class GroupsService {
 
   async delete(id: string): Promise<ScimResult> {
     await this.store.transaction(async (tx) => {
-      if (!(await tx.deleteGroup(id))) throw this.missing(id);
+      const rules = await WorkspaceRules.begin(tx.workspace);
+      const current = await tx.getGroup(id, { forUpdate: true });
+      if (current === undefined) throw this.missing(id);
+      // As a sub-team it leaves its parents; its own members go with it (team.deleted says so).
+      for (const parent of await tx.workspace.membershipsOf(id)) rules.membersRemoved(parent.groupId, [{ id, type: 'Group' }]);
+      rules.teamDeleted(current);
+      await tx.deleteGroup(id);
+      await rules.commit();
     });
     return { status: 204, resourceId: id, change: { op: 'delete' } };
   }
 
-  private async countedChanges(tx: AccountStore, id: string, changes: readonly MemberChange[], now: string) {
-    let added = 0;
-    let removed = 0;
-    for (const change of changes) {
-      if (change.kind === 'add') added += await this.applyMemberChanges(tx, id, [change], now);
-      else if (change.kind === 'remove') removed += await tx.removeMembers(id, change.ids);
-      else removed += await tx.removeAllMembers(id);
+  /**
+   * Applies planned member changes in order. A removeAll followed by an add
+   * (replace of `members`) is applied as the difference, so members that stay
+   * are neither removed nor re-added, and the events say only what changed.
+   */
+  private async countedChanges(tx: AccountStore, rules: WorkspaceRules, id: string, changes: readonly MemberChange[], now: string) {
+    const counts = { added: 0, removed: 0 };
+    for (let i = 0; i < changes.length; i++) {
+      const change = changes[i]!;
+      const next = changes[i + 1];
+      let result: { added: number; removed: number };
+      if (change.kind === 'removeAll' && next?.kind === 'add') {
+        result = await this.replaceMembers(tx, rules, id, next.members, now);
+        i++;
+      } else {
+        result = await this.applyChange(tx, rules, id, change, now);
+      }
+      counts.added += result.added;
+      counts.removed += result.removed;
     }
-    return { added, removed };
+    return counts;
   }
 
-  /** Adds members after checking every id names a user or team of this account; unknown ids fail the request. */
-  private async applyMemberChanges(tx: AccountStore, groupId: string, changes: readonly MemberChange[], now: string): Promise<number> {
-    let added = 0;
-    for (const change of changes) {
-      if (change.kind !== 'add') continue;
-      if (change.members.length > MAX_MEMBERS_PER_REQUEST) {
-        throw badRequest('invalidValue', `At most ${MAX_MEMBERS_PER_REQUEST} members can be added in one request; split the change.`);
-      }
-      const ids = change.members.map((m) => m.value);
-      if (ids.includes(groupId)) throw badRequest('invalidValue', `A team cannot be a member of itself (${groupId}).`);
-      const known = await tx.resolveMemberIds(ids);
-      const unknown = [...new Set(ids.filter((memberId) => !known.has(memberId)))];
-      if (unknown.length > 0) {
-        const shown = unknown.slice(0, 10).join(', ');
-        throw badRequest(
-          'invalidValue',
-          `No user or group with id ${shown}${unknown.length > 10 ? ` (and ${unknown.length - 10} more)` : ''} in this account; nothing was changed. Provision the member first, then add it.`,
-        );
-      }
-      added += await tx.addMembers(groupId, change.members.map((m) => ({ id: m.value, type: known.get(m.value)! })), now);
+  private async replaceMembers(tx: AccountStore, rules: WorkspaceRules, id: string, members: readonly MemberRef[], now: string) {
+    const wanted = new Set(members.map((m) => m.value));
+    const current = await tx.memberTypes(id);
+    const leaving = [...current.keys()].filter((memberId) => !wanted.has(memberId));
+    const removed = leaving.length > 0 ? await this.applyChange(tx, rules, id, { kind: 'remove', ids: leaving }, now) : { added: 0, removed: 0 };
+    const added = members.length > 0 ? await this.applyChange(tx, rules, id, { kind: 'add', members }, now) : { added: 0, removed: 0 };
+    return { added: added.added, removed: removed.removed };
+  }
+
+  private async applyChange(tx: AccountStore, rules: WorkspaceRules, groupId: string, change: MemberChange, now: string) {
+    if (change.kind === 'add') {
+      const known = await this.checkMembers(tx, groupId, change.members);
+      const existing = await tx.memberTypes(groupId, change.members.map((m) => m.value));
+      const fresh = new Map<string, 'User' | 'Group'>();
+      for (const m of change.members) if (!existing.has(m.value)) fresh.set(m.value, known.get(m.value)!);
+      const list = [...fresh].map(([id, type]) => ({ id, type }));
+      const added = list.length > 0 ? await tx.addMembers(groupId, list, now) : 0;
+      rules.membersAdded(groupId, list);
+      return { added, removed: 0 };
     }
-    return added;
+    const leaving = change.kind === 'remove' ? await tx.memberTypes(groupId, change.ids) : await tx.memberTypes(groupId);
+    const removed = change.kind === 'remove' ? await tx.removeMembers(groupId, change.ids) : await tx.removeAllMembers(groupId);
+    rules.membersRemoved(groupId, [...leaving].map(([id, type]) => ({ id, type })));
+    return { added: 0, removed };
+  }
+
+  /** Checks every id names a user or team of this account; unknown ids fail the whole request. */
+  private async checkMembers(tx: AccountStore, groupId: string, members: readonly MemberRef[]): Promise<Map<string, 'User' | 'Group'>> {
+    if (members.length > MAX_MEMBERS_PER_REQUEST) {
+      throw badRequest('invalidValue', `At most ${MAX_MEMBERS_PER_REQUEST} members can be added in one request; split the change.`);
+    }
+    const ids = members.map((m) => m.value);
+    if (ids.includes(groupId)) throw badRequest('invalidValue', `A team cannot be a member of itself (${groupId}).`);
+    const known = await tx.resolveMemberIds(ids);
+    const unknown = [...new Set(ids.filter((memberId) => !known.has(memberId)))];
+    if (unknown.length > 0) {
+      const shown = unknown.slice(0, 10).join(', ');
+      throw badRequest(
+        'invalidValue',
+        `No user or group with id ${shown}${unknown.length > 10 ? ` (and ${unknown.length - 10} more)` : ''} in this account; nothing was changed. Provision the member first, then add it.`,
+      );
+    }
+    return known;
   }
 
   private async write(tx: AccountStore, current: GroupRow, data: JsonObject, now: string): Promise<GroupRow> {

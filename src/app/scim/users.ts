@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { notFound } from '../../core/errors.js';
 import { applyPatch } from '../../core/patch/apply.js';
+import { checkIndexedStrings } from '../../core/resource/indexed-strings.js';
 import { parsePatchRequest } from '../../core/patch/request.js';
 import { normalizeResource } from '../../core/resource/normalize.js';
 import { project, wants, type Projection } from '../../core/resource/projection.js';
@@ -8,6 +9,8 @@ import { isObject, type JsonObject } from '../../core/resource/values.js';
 import { ENTERPRISE_USER_SCHEMA_ID, USER_RESOURCE } from '../../core/schemas/rfc7643.js';
 import { hashPassword } from '../passwords.js';
 import type { AccountStore, EmailRow, UserRow } from '../ports.js';
+import { changedAttributes } from '../../core/resource/diff.js';
+import { WorkspaceRules } from '../workspace/rules.js';
 import { checkIfMatch } from './etag.js';
 import { parseListParams, type RawListParams } from './list-params.js';
 import { listResponse, renderUser, type Locator } from './render.js';
@@ -24,7 +27,7 @@ function columnsOf(data: JsonObject) {
           : [],
       )
     : [];
-  return {
+  const columns = {
     userName: String(data['userName']),
     externalId: typeof data['externalId'] === 'string' ? data['externalId'] : null,
     displayName: typeof data['displayName'] === 'string' ? data['displayName'] : null,
@@ -32,6 +35,9 @@ function columnsOf(data: JsonObject) {
     managerId: typeof manager === 'string' && manager !== '' ? manager : null,
     emails,
   };
+  // Issue 5: indexed columns have a length cap (PostgreSQL B-tree limit; was a 500).
+  checkIndexedStrings({ userName: columns.userName, externalId: columns.externalId, displayName: columns.displayName, manager: columns.managerId, 'emails.value': emails.map((e) => e.value) });
+  return columns;
 }
 
 /** SCIM use cases for /Users of one account (RFC 7644 §3.3–§3.6). */
@@ -49,10 +55,13 @@ export class UsersService {
     const id = randomUUID();
     const passwordHash = password === undefined ? null : await hashPassword(password);
     const columns = columnsOf(data);
-    await this.store.transaction((tx) =>
-      tx.insertUser({ id, ...columns, createdAt: now, updatedAt: now, data, passwordHash }),
-    );
     const row: UserRow = { id, ...columns, createdAt: now, updatedAt: now, version: 1, data };
+    await this.store.transaction(async (tx) => {
+      const rules = await WorkspaceRules.begin(tx.workspace, now);
+      await tx.insertUser({ id, ...columns, createdAt: now, updatedAt: now, data, passwordHash });
+      await rules.userCreated(row);
+      await rules.commit();
+    });
     return this.result(201, row, {}, { resourceId: id, change: { op: 'create', attributes: Object.keys(data) } });
   }
 
@@ -74,11 +83,17 @@ export class UsersService {
     const { data, password } = normalizeResource(body, USER_RESOURCE);
     const passwordHash = password === undefined ? undefined : await hashPassword(password);
     const row = await this.store.transaction(async (tx) => {
+      const rules = await WorkspaceRules.begin(tx.workspace);
       const current = await tx.getUser(id, { forUpdate: true });
       if (current === undefined) throw this.missing(id);
       checkIfMatch(ifMatch, current.version, `User ${id}`);
       if (data['active'] === undefined) data['active'] = current.active;
-      return this.write(tx, current, data, passwordHash);
+      const changed = changedAttributes(current.data, data);
+      if (passwordHash === undefined && changed.length === 0) return current; // nothing changed: no new version
+      const next = await this.write(tx, current, data, passwordHash);
+      await rules.userChanged(current, next, passwordHash !== undefined ? [...changed, 'password'] : changed);
+      await rules.commit();
+      return next;
     });
     return this.result(200, row, projection, { resourceId: id, change: { op: 'replace', attributes: Object.keys(data) } });
   }
@@ -87,25 +102,33 @@ export class UsersService {
     const operations = parsePatchRequest(body);
     let changed: readonly string[] = [];
     const row = await this.store.transaction(async (tx) => {
+      const rules = await WorkspaceRules.begin(tx.workspace);
       const current = await tx.getUser(id, { forUpdate: true });
       if (current === undefined) throw this.missing(id);
       checkIfMatch(ifMatch, current.version, `User ${id}`);
       const patched = applyPatch(current.data, operations, USER_RESOURCE);
       changed = patched.changed;
       const passwordHash = patched.password === undefined ? undefined : await hashPassword(patched.password);
-      if (passwordHash === undefined && JSON.stringify(patched.data) === JSON.stringify(current.data)) {
-        return current; // nothing changed: no new version
-      }
-      return this.write(tx, current, patched.data, passwordHash);
+      const diff = changedAttributes(current.data, patched.data);
+      if (passwordHash === undefined && diff.length === 0) return current; // nothing changed: no new version
+      const next = await this.write(tx, current, patched.data, passwordHash);
+      await rules.userChanged(current, next, passwordHash !== undefined ? [...diff, 'password'] : diff);
+      await rules.commit();
+      return next;
     });
     return this.result(200, row, projection, { resourceId: id, change: { op: 'patch', attributes: changed } });
   }
 
   async delete(id: string): Promise<ScimResult> {
     await this.store.transaction(async (tx) => {
-      const deleted = await tx.deleteUser(id);
-      if (!deleted) throw this.missing(id);
+      const rules = await WorkspaceRules.begin(tx.workspace);
+      const current = await tx.getUser(id, { forUpdate: true });
+      if (current === undefined) throw this.missing(id);
+      // Memberships go and reports lose their manager (issue 3), with events for each.
+      await rules.userDeleting(current);
       await tx.removeFromAllGroups(id);
+      await tx.deleteUser(id);
+      await rules.commit();
     });
     return { status: 204, resourceId: id, change: { op: 'delete' } };
   }

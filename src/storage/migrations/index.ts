@@ -2,6 +2,9 @@ import { Migrator, type Kysely, type Migration, type MigrationProvider } from 'k
 import type { Database } from '../db-schema.js';
 import { initial } from './001-initial.js';
 import { events } from './002-events.js';
+import { teamMapping } from './003-team-mapping.js';
+import { adminSessions } from './005-admin-sessions.js';
+import { scimLower } from './004-scim-lower.js';
 
 /**
  * Migrations live in code (not read from a folder), so they run the same from src/
@@ -11,6 +14,9 @@ import { events } from './002-events.js';
 export const migrations: Record<string, Migration> = {
   '001_initial': initial,
   '002_events': events,
+  '003_team_mapping': teamMapping,
+  '004_scim_lower': scimLower,
+  '005_admin_sessions': adminSessions,
 };
 
 export const migrationProvider: MigrationProvider = {

@@ -1,0 +1,54 @@
+import type { NewEvent } from '../events/types.js';
+import type { AccountSettings } from './settings.js';
+
+export type TeamOrigin = 'scim' | 'department' | 'manager';
+export type MembershipSource = TeamOrigin;
+
+export interface MappedTeam {
+  readonly id: string;
+  readonly displayName: string;
+  readonly baseName: string;
+  readonly deactivated: boolean;
+}
+
+export interface ReportRow {
+  readonly id: string;
+  readonly userName: string;
+  readonly displayName: string | null;
+  readonly managerId: string | null;
+  readonly active: boolean;
+}
+
+/**
+ * What the workspace rules need from storage, in the caller's transaction
+ * (the same connection as the AccountStore that hands it out).
+ */
+export interface WorkspaceStore {
+  /**
+   * Locks the account row for the rest of the transaction (PostgreSQL), so every
+   * write of one account is serialised: seat checks and team mapping see a
+   * stable state and events get their sequence in commit order. Call first.
+   */
+  lockAccount(): Promise<{ seats: number | null; settings: AccountSettings }>;
+  countActiveUsers(excludingId: string): Promise<number>;
+  appendEvents(events: readonly NewEvent[], at: string): Promise<void>;
+  /** Users whose manager is this user. */
+  reportsOf(managerId: string): Promise<ReportRow[]>;
+  user(id: string): Promise<ReportRow | undefined>;
+  /** Clears `manager` on every user managed by `managerId`; returns their ids. */
+  clearManagerOf(managerId: string, at: string): Promise<string[]>;
+  findMappedTeam(origin: Exclude<TeamOrigin, 'scim'>, key: string): Promise<MappedTeam | undefined>;
+  createMappedTeam(team: { id: string; origin: Exclude<TeamOrigin, 'scim'>; key: string; name: string; at: string }): Promise<void>;
+  isTeamNameTaken(name: string): Promise<boolean>;
+  /** Inserts a membership unless one exists; true when inserted. */
+  addMembership(groupId: string, memberId: string, type: 'User' | 'Group', source: MembershipSource, at: string): Promise<boolean>;
+  /** Deletes a membership made by `source`; true when deleted. */
+  removeMembership(groupId: string, memberId: string, source: MembershipSource): Promise<boolean>;
+  /** Teams this user or team belongs to, with the membership's source. */
+  membershipsOf(memberId: string): Promise<{ groupId: string; source: MembershipSource }[]>;
+  /** Active users plus sub-teams among a team's members. */
+  liveMemberCount(groupId: string): Promise<number>;
+  /** Origin of a team, or undefined when it does not exist. */
+  teamOrigin(groupId: string): Promise<{ origin: TeamOrigin; baseName: string | null; displayName: string; deactivated: boolean } | undefined>;
+  setTeamState(groupId: string, state: { displayName: string; deactivated: boolean; at: string }): Promise<void>;
+}
