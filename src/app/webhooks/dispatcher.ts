@@ -1,0 +1,384 @@
+import { sql, type Kysely } from 'kysely';
+import type { RosterDatabase } from '../../storage/connect.js';
+import type { Database } from '../../storage/db-schema.js';
+import { readEvents } from '../../storage/event-log.js';
+import { DEFAULT_RETRY_SCHEDULE, retryDelayMs, type RetrySchedule } from './retry-schedule.js';
+import { DELIVERY_HEADER, SIGNATURE_HEADER, signatureHeader } from './signature.js';
+
+/** What the dispatcher reports; a pino logger fits. */
+export interface DispatcherLogger {
+  warn(details: object, message: string): void;
+  error(details: object, message: string): void;
+}
+
+export interface WebhookDispatcherOptions {
+  readonly database: RosterDatabase;
+  /** Milliseconds since the epoch; injectable so tests control leases and backoff. */
+  readonly clock?: () => number;
+  /** In [0, 1): the retry jitter. */
+  readonly random?: () => number;
+  /** How often an idle worker looks for due endpoints (other processes' events). */
+  readonly pollIntervalMs?: number;
+  /** How long a claimed endpoint stays reserved to this process. */
+  readonly leaseMs?: number;
+  /** A request is abandoned (and retried) after this long; kept well inside the lease. */
+  readonly requestTimeoutMs?: number;
+  /** Events per request at most. */
+  readonly batchSize?: number;
+  /** Endpoints delivered to at the same time by this process. */
+  readonly concurrency?: number;
+  readonly retry?: RetrySchedule;
+  readonly fetch?: typeof fetch;
+  readonly logger?: DispatcherLogger;
+}
+
+interface ClaimedEndpoint {
+  id: string;
+  account_id: string;
+  url: string;
+  secret: string;
+  delivered_seq: number;
+  failures: number;
+  locked_until: string;
+}
+
+type Outcome =
+  | { kind: 'delivered'; status: number }
+  | { kind: 'failed'; status: number | null; error: string }
+  | { kind: 'interrupted' };
+
+const silent: DispatcherLogger = { warn: () => undefined, error: () => undefined };
+
+/**
+ * Delivers each account's events to its webhook endpoints: per endpoint strictly in
+ * sequence order, at least once, retried with exponential backoff (issue 3).
+ *
+ * All state is in the database (ARCHITECTURE, Scale-out): the cursor `delivered_seq`,
+ * the failure count and next attempt time, and a lease (`locked_until`) that reserves an
+ * endpoint to one worker of one process while it delivers a batch. Any number of
+ * processes may run a dispatcher on one database; a process that dies loses nothing, its
+ * lease expires and another picks the endpoint up where the cursor says. Requests time
+ * out well before the lease does, so no two deliveries to one endpoint ever overlap.
+ */
+export class WebhookDispatcher {
+  private readonly db: Kysely<Database>;
+  private readonly clock: () => number;
+  private readonly random: () => number;
+  private readonly pollIntervalMs: number;
+  private readonly leaseMs: number;
+  private readonly requestTimeoutMs: number;
+  private readonly batchSize: number;
+  private readonly concurrency: number;
+  private readonly retry: RetrySchedule;
+  private readonly fetch: typeof fetch;
+  private readonly logger: DispatcherLogger;
+  private workers: Promise<void>[] = [];
+  private stopping = false;
+  private abort = new AbortController();
+  private readonly sleepers = new Set<() => void>();
+  private pendingNudge = false;
+
+  constructor(private readonly options: WebhookDispatcherOptions) {
+    this.db = options.database.db;
+    this.clock = options.clock ?? Date.now;
+    this.random = options.random ?? Math.random;
+    this.pollIntervalMs = options.pollIntervalMs ?? 500;
+    this.leaseMs = options.leaseMs ?? 30_000;
+    this.requestTimeoutMs = Math.min(
+      options.requestTimeoutMs ?? 10_000,
+      Math.floor(this.leaseMs / 2),
+    );
+    this.batchSize = options.batchSize ?? 100;
+    this.concurrency = options.concurrency ?? 4;
+    this.retry = options.retry ?? DEFAULT_RETRY_SCHEDULE;
+    this.fetch = options.fetch ?? globalThis.fetch;
+    this.logger = options.logger ?? silent;
+  }
+
+  get running(): boolean {
+    return this.workers.length > 0;
+  }
+
+  /** Starts the workers; they run until stop(). */
+  start(): void {
+    if (this.running) return;
+    this.stopping = false;
+    this.abort = new AbortController();
+    for (let i = 0; i < this.concurrency; i++) this.workers.push(this.work());
+  }
+
+  /**
+   * Stops: requests in flight are aborted (their batch is delivered again later: at
+   * least once), leases are released, and the promise resolves when every worker is idle.
+   */
+  async stop(): Promise<void> {
+    if (!this.running) return;
+    this.stopping = true;
+    this.abort.abort();
+    this.wake();
+    await Promise.all(this.workers);
+    this.workers = [];
+  }
+
+  /** Looks for work now instead of at the next poll (called after a change commits). */
+  nudge(): void {
+    this.pendingNudge = true;
+    this.wake();
+  }
+
+  /**
+   * Claims one due endpoint and delivers its next batch. False when nothing was due.
+   * The workers call it in a loop; tests call it directly for deterministic steps.
+   */
+  async deliverNext(): Promise<boolean> {
+    const endpoint = await this.claim();
+    if (endpoint === undefined) return false;
+    try {
+      await this.deliver(endpoint);
+    } catch (error) {
+      // A database error after the claim: let the lease lapse rather than guess.
+      this.logger.error(
+        { err: error, endpointId: endpoint.id },
+        'webhook delivery failed unexpectedly',
+      );
+    }
+    return true;
+  }
+
+  private async work(): Promise<void> {
+    while (!this.stopping) {
+      let worked = false;
+      try {
+        worked = await this.deliverNext();
+      } catch (error) {
+        this.logger.error({ err: error }, 'could not claim a webhook endpoint');
+      }
+      if (!worked && !this.stopping) await this.sleep();
+    }
+  }
+
+  private sleep(): Promise<void> {
+    if (this.pendingNudge) {
+      this.pendingNudge = false;
+      return Promise.resolve();
+    }
+    return new Promise((resolve) => {
+      const done = (): void => {
+        clearTimeout(timer);
+        this.sleepers.delete(done);
+        resolve();
+      };
+      const timer = setTimeout(done, this.pollIntervalMs);
+      this.sleepers.add(done);
+    });
+  }
+
+  private wake(): void {
+    for (const wake of [...this.sleepers]) wake();
+  }
+
+  /**
+   * One statement claims the endpoint that waited longest among those with undelivered
+   * events, not backing off and not leased. On PostgreSQL `FOR UPDATE SKIP LOCKED` lets
+   * concurrent claimers pass over each other's candidate instead of queueing on it; on
+   * SQLite the single writer serialises the UPDATE. A released lease keeps its time, so
+   * ordering by it serves endpoints round-robin.
+   */
+  private async claim(): Promise<ClaimedEndpoint | undefined> {
+    const nowMs = this.clock();
+    const now = new Date(nowMs).toISOString();
+    const lease = new Date(nowMs + this.leaseMs).toISOString();
+    const lock =
+      this.options.database.dialect === 'postgres' ? sql`FOR UPDATE OF e SKIP LOCKED` : sql``;
+    const result = await sql<ClaimedEndpoint>`
+      UPDATE webhook_endpoints SET locked_until = ${lease}
+      WHERE id = (
+        SELECT e.id FROM webhook_endpoints e JOIN accounts a ON a.id = e.account_id
+        WHERE e.active = 1
+          AND e.delivered_seq < a.event_seq
+          AND (e.next_attempt_at IS NULL OR e.next_attempt_at <= ${now})
+          AND (e.locked_until IS NULL OR e.locked_until < ${now})
+        ORDER BY COALESCE(e.locked_until, '') , e.id
+        LIMIT 1 ${lock}
+      )
+      AND (locked_until IS NULL OR locked_until < ${now})
+      RETURNING id, account_id, url, secret, delivered_seq, failures, locked_until`.execute(
+      this.db,
+    );
+    const row = result.rows[0];
+    if (row === undefined) return undefined;
+    return { ...row, delivered_seq: Number(row.delivered_seq), failures: Number(row.failures) };
+  }
+
+  private async deliver(endpoint: ClaimedEndpoint): Promise<void> {
+    const events = await readEvents(
+      this.db,
+      endpoint.account_id,
+      endpoint.delivered_seq,
+      this.batchSize,
+    );
+    const first = events[0];
+    const last = events.at(-1);
+    if (first === undefined || last === undefined) {
+      // Behind the account's sequence yet no events to send (removed by retention):
+      // catch the cursor up, or the endpoint would be claimed forever.
+      await this.db
+        .updateTable('webhook_endpoints')
+        .set((eb) => ({
+          delivered_seq: eb
+            .selectFrom('accounts')
+            .select('event_seq')
+            .where('accounts.id', '=', endpoint.account_id),
+          locked_until: new Date(this.clock() - 1).toISOString(),
+        }))
+        .where('id', '=', endpoint.id)
+        .where('locked_until', '=', endpoint.locked_until)
+        .execute();
+      return;
+    }
+
+    const startedMs = this.clock();
+    const attempt = await this.db
+      .insertInto('webhook_attempts')
+      .values({
+        account_id: endpoint.account_id,
+        endpoint_id: endpoint.id,
+        first_seq: first.seq,
+        last_seq: last.seq,
+        at: new Date(startedMs).toISOString(),
+        status: null,
+        // Overwritten with the outcome; stays if this process dies mid-request.
+        error: 'no outcome recorded: the delivering process stopped',
+        duration_ms: 0,
+      })
+      .returning('id')
+      .executeTakeFirstOrThrow();
+    const attemptId = Number(attempt.id);
+
+    const started = performance.now();
+    const outcome = await this.post(endpoint, attemptId, JSON.stringify({ events }));
+    const durationMs = Math.round((performance.now() - started) * 10) / 10;
+    // The released lease keeps (just before) the release time: the round-robin order of
+    // claim(), and at once claimable again by this or another worker.
+    const finishedAt = new Date(this.clock() - 1).toISOString();
+
+    if (outcome.kind === 'interrupted') {
+      await this.db
+        .updateTable('webhook_attempts')
+        .set({
+          error: 'interrupted: the dispatcher stopped; the batch will be delivered again',
+          duration_ms: durationMs,
+        })
+        .where('id', '=', attemptId)
+        .execute();
+      // Release without counting a failure: the endpoint did nothing wrong.
+      await this.db
+        .updateTable('webhook_endpoints')
+        .set({ locked_until: finishedAt })
+        .where('id', '=', endpoint.id)
+        .where('locked_until', '=', endpoint.locked_until)
+        .execute();
+      return;
+    }
+
+    await this.db
+      .updateTable('webhook_attempts')
+      .set({
+        status: outcome.status,
+        error: outcome.kind === 'failed' ? outcome.error : null,
+        duration_ms: durationMs,
+      })
+      .where('id', '=', attemptId)
+      .execute();
+
+    if (outcome.kind === 'delivered') {
+      // Compare-and-set on the cursor: it only ever moves forward, batch by batch.
+      await this.db
+        .updateTable('webhook_endpoints')
+        .set({
+          delivered_seq: last.seq,
+          failures: 0,
+          next_attempt_at: null,
+          last_error: null,
+          locked_until: finishedAt,
+        })
+        .where('id', '=', endpoint.id)
+        .where('delivered_seq', '=', endpoint.delivered_seq)
+        .where('locked_until', '=', endpoint.locked_until)
+        .execute();
+      return;
+    }
+
+    const failures = endpoint.failures + 1;
+    const nextAttemptAt = new Date(
+      this.clock() + retryDelayMs(failures, this.retry, this.random),
+    ).toISOString();
+    this.logger.warn(
+      {
+        endpointId: endpoint.id,
+        accountId: endpoint.account_id,
+        failures,
+        nextAttemptAt,
+        error: outcome.error,
+      },
+      'webhook delivery failed; will retry',
+    );
+    await this.db
+      .updateTable('webhook_endpoints')
+      .set({
+        failures,
+        next_attempt_at: nextAttemptAt,
+        last_error: outcome.error,
+        locked_until: finishedAt,
+      })
+      .where('id', '=', endpoint.id)
+      .where('locked_until', '=', endpoint.locked_until)
+      .execute();
+  }
+
+  private async post(endpoint: ClaimedEndpoint, attemptId: number, body: string): Promise<Outcome> {
+    const timestamp = Math.floor(this.clock() / 1000);
+    const timeout = AbortSignal.timeout(this.requestTimeoutMs);
+    try {
+      const response = await this.fetch(endpoint.url, {
+        method: 'POST',
+        headers: {
+          'Content-Type': 'application/json',
+          'User-Agent': 'Roster-Webhooks/1',
+          [SIGNATURE_HEADER]: signatureHeader(endpoint.secret, timestamp, body),
+          [DELIVERY_HEADER]: String(attemptId),
+        },
+        body,
+        // A redirect is not an acknowledgement: the receiver must answer 2xx itself.
+        redirect: 'manual',
+        signal: AbortSignal.any([this.abort.signal, timeout]),
+      });
+      // The answer's body is never used; do not wait for (or buffer) it.
+      await response.body?.cancel().catch(() => undefined);
+      if (response.status >= 200 && response.status < 300)
+        return { kind: 'delivered', status: response.status };
+      return {
+        kind: 'failed',
+        status: response.status,
+        error: `HTTP ${response.status} ${response.statusText}`.trim(),
+      };
+    } catch (error) {
+      if (this.abort.signal.aborted) return { kind: 'interrupted' };
+      if (timeout.aborted)
+        return {
+          kind: 'failed',
+          status: null,
+          error: `no answer within ${this.requestTimeoutMs} ms`,
+        };
+      return { kind: 'failed', status: null, error: describeNetworkError(error) };
+    }
+  }
+}
+
+/** fetch wraps the interesting part (ECONNREFUSED, ENOTFOUND...) in `cause`. */
+function describeNetworkError(error: unknown): string {
+  const cause = (error as { cause?: { code?: string; message?: string } } | undefined)?.cause;
+  if (cause?.code !== undefined)
+    return `${cause.code}${cause.message ? `: ${cause.message}` : ''}`.slice(0, 500);
+  return (error instanceof Error ? error.message : String(error)).slice(0, 500);
+}

@@ -1,0 +1,171 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { buildOrgChart } from '../../app/directory/org-chart.js';
+import { parseBoolean, parseInteger, parsePageRequest } from '../../app/directory/paging.js';
+import { seatUse } from '../../app/directory/seats.js';
+import { getProductTeam, listProductTeams, listTeamMembers } from '../../app/directory/teams.js';
+import { getProductUser, listProductUsers } from '../../app/directory/users.js';
+import { AppError } from '../../app/errors.js';
+import { authenticate } from '../../app/tokens.js';
+import type { RosterDatabase } from '../../storage/connect.js';
+import { readEvents } from '../../storage/event-log.js';
+import { DEFAULT_EVENT_PAGE, MAX_EVENT_PAGE } from './limits.js';
+
+export const REST_PREFIX = '/api/v1/accounts/:accountId';
+
+export interface RestPluginOptions {
+  readonly database: RosterDatabase;
+}
+
+export type RestErrorCode = 'invalid_request' | 'unauthorized' | 'not_found' | 'internal_error';
+
+/** The one error type of the product API: `{"error": {"code", "message"}}` with `status`. */
+export class RestError extends Error {
+  override name = 'RestError';
+  constructor(
+    readonly status: number,
+    readonly code: RestErrorCode,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+type Params = { accountId: string; id?: string };
+type Query = Record<string, unknown>;
+type Req = FastifyRequest<{ Params: Params; Querystring: Query }>;
+
+/**
+ * The product's read-only REST API of one account (issue 3), for API-type tokens only.
+ * Encapsulated like the SCIM plugin: its auth hook, error and not-found handlers apply
+ * to these routes only. Every query takes the account id from the path, and the hook
+ * has checked that the token belongs to that account before any handler runs.
+ */
+export async function restPlugin(app: FastifyInstance, options: RestPluginOptions): Promise<void> {
+  const db = options.database.db;
+
+  app.addHook('onRequest', async (request: FastifyRequest<{ Params: Params }>, reply) => {
+    void reply.header('Cache-Control', 'no-store');
+    const secret = bearer(request.headers.authorization);
+    if (secret === undefined) {
+      void reply.header('WWW-Authenticate', 'Bearer realm="roster-api"');
+      throw new RestError(
+        401,
+        'unauthorized',
+        'Authentication required: send "Authorization: Bearer <API token>" (roster token issue --type api).',
+      );
+    }
+    const token = await authenticate(db, secret, request.params.accountId, 'api');
+    if (token === null) {
+      void reply.header('WWW-Authenticate', 'Bearer realm="roster-api", error="invalid_token"');
+      throw new RestError(
+        401,
+        'unauthorized',
+        'The token is not valid for this account: it is unknown, revoked, not an API token (SCIM tokens are not accepted here), issued for another account, or its issuing admin is no longer an admin.',
+      );
+    }
+  });
+
+  app.setErrorHandler(async (error, request, reply) => {
+    const rest = toRestError(error);
+    if (rest.status >= 500)
+      request.log.error({ err: error }, 'unexpected error answering a REST API request');
+    return reply.code(rest.status).send({ error: { code: rest.code, message: rest.message } });
+  });
+
+  app.setNotFoundHandler(async (request, reply) => {
+    const path = request.url.split('?')[0] ?? '';
+    return reply.code(404).send({
+      error: {
+        code: 'not_found',
+        message: `No API route at ${request.method} ${path}. See GET /api/v1/openapi.json.`,
+      },
+    });
+  });
+
+  const account = (request: Req): string => request.params.accountId;
+  const pageOf = (request: Req, keyLength: number) =>
+    parsePageRequest(
+      {
+        limit: single(request.query['limit']),
+        cursor: single(request.query['cursor']),
+        offset: single(request.query['offset']),
+      },
+      keyLength,
+    );
+
+  app.get('/users', async (request: Req) =>
+    listProductUsers(db, account(request), pageOf(request, 2), {
+      active: parseBoolean('active', single(request.query['active'])),
+    }),
+  );
+  app.get('/users/:id', async (request: Req) =>
+    getProductUser(db, account(request), request.params.id!),
+  );
+  app.get('/teams', async (request: Req) =>
+    listProductTeams(db, account(request), pageOf(request, 2)),
+  );
+  app.get('/teams/:id', async (request: Req) =>
+    getProductTeam(db, account(request), request.params.id!),
+  );
+  app.get('/teams/:id/members', async (request: Req) =>
+    listTeamMembers(db, account(request), request.params.id!, pageOf(request, 1)),
+  );
+  app.get('/org-chart', async (request: Req) =>
+    buildOrgChart(db, account(request), {
+      includeInactive:
+        parseBoolean('includeInactive', single(request.query['includeInactive'])) === true,
+    }),
+  );
+  app.get('/seats', async (request: Req) => seatUse(db, account(request)));
+  app.get('/events', async (request: Req, reply: FastifyReply) => {
+    const after = parseInteger(
+      'after',
+      single(request.query['after']),
+      0,
+      0,
+      Number.MAX_SAFE_INTEGER,
+    );
+    const limit = parseInteger(
+      'limit',
+      single(request.query['limit']),
+      DEFAULT_EVENT_PAGE,
+      1,
+      MAX_EVENT_PAGE,
+    );
+    const events = await readEvents(db, account(request), after, limit);
+    return reply.send({ events, next: events.at(-1)?.seq ?? after });
+  });
+}
+
+function bearer(header: string | undefined): string | undefined {
+  if (header === undefined) return undefined;
+  return /^\s*Bearer\s+(\S+)\s*$/i.exec(header)?.[1];
+}
+
+/** Repeated query parameters arrive as arrays; the first one counts. */
+function single(value: unknown): string | undefined {
+  if (Array.isArray(value)) return typeof value[0] === 'string' ? value[0] : undefined;
+  return typeof value === 'string' ? value : undefined;
+}
+
+/** Maps any error to the API error it should be; unknown errors become a 500 that echoes nothing. */
+export function toRestError(error: unknown): RestError {
+  if (error instanceof RestError) return error;
+  if (error instanceof AppError) {
+    if (error.kind === 'not_found') return new RestError(404, 'not_found', error.message);
+    return new RestError(400, 'invalid_request', error.message);
+  }
+  const e = error as { statusCode?: number; message?: string };
+  if (typeof e.statusCode === 'number' && e.statusCode >= 400 && e.statusCode < 500) {
+    return new RestError(
+      e.statusCode,
+      e.statusCode === 404 ? 'not_found' : 'invalid_request',
+      e.message ?? 'Bad request.',
+    );
+  }
+  return new RestError(
+    500,
+    'internal_error',
+    'Roster could not answer because of an internal error; it has been logged. Retrying later may succeed.',
+  );
+}

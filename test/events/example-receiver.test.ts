@@ -1,0 +1,90 @@
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createAccount } from '../../src/app/accounts.js';
+import { WebhookDispatcher } from '../../src/app/webhooks/dispatcher.js';
+import { createEndpoint, getEndpoint, listAttempts } from '../../src/app/webhooks/endpoints.js';
+import { openDatabase, type RosterDatabase } from '../../src/storage/connect.js';
+import { migrateToLatest } from '../../src/storage/migrations/index.js';
+import { createTestDatabase, type TestDatabase } from '../helpers/databases.js';
+import { emitEvents, waitFor } from '../helpers/webhook-receiver.js';
+
+const EXAMPLE = fileURLToPath(new URL('../../examples/webhook-receiver.mjs', import.meta.url));
+
+/** docs/events.md's runnable example really verifies Roster's signatures. */
+describe('examples/webhook-receiver.mjs', () => {
+  let testDb: TestDatabase;
+  let database: RosterDatabase;
+
+  beforeAll(async () => {
+    testDb = await createTestDatabase('sqlite');
+    database = await openDatabase(testDb.url);
+    await migrateToLatest(database.db);
+  });
+  afterAll(async () => {
+    await database?.close();
+    await testDb?.dispose();
+  });
+
+  async function startExample(secret: string) {
+    const child = spawn(process.execPath, [EXAMPLE], {
+      env: { ...process.env, WEBHOOK_SECRET: secret, PORT: '0' },
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    await waitFor(() => /listening on/.test(stdout), 'the example to listen');
+    const url = /listening on (\S+)/.exec(stdout)![1]!;
+    return { url, output: () => ({ stdout, stderr }), stop: () => child.kill('SIGTERM') };
+  }
+
+  it('accepts signed deliveries and prints the events; refuses a wrong secret', async () => {
+    const account = await createAccount(database.db, { name: 'Example' });
+    const endpoint = await createEndpoint(database.db, {
+      accountId: account.id,
+      url: 'http://127.0.0.1:9/',
+    });
+    const receiver = await startExample(endpoint.secret);
+    const impostor = await startExample('whsec_not-the-right-one');
+    try {
+      await database.db
+        .updateTable('webhook_endpoints')
+        .set({ url: `${receiver.url}/roster-events` })
+        .where('id', '=', endpoint.id)
+        .execute();
+      const wrong = await createEndpoint(database.db, {
+        accountId: account.id,
+        url: `${impostor.url}/roster-events`,
+      });
+      const dispatcher = new WebhookDispatcher({
+        database,
+        pollIntervalMs: 50,
+        retry: { baseMs: 60_000, maxMs: 60_000 },
+      });
+      dispatcher.start();
+      await emitEvents(database.db, account.id, 3);
+      await waitFor(
+        async () => (await getEndpoint(database.db, account.id, endpoint.id)).deliveredSeq === 3,
+        'delivery to the example',
+      );
+      await waitFor(
+        async () =>
+          (await listAttempts(database.db, account.id, wrong.id, 1)).some((a) => a.status === 401),
+        'the impostor to refuse',
+      );
+      await dispatcher.stop();
+      const lines = receiver.output().stdout.trim().split('\n').slice(1);
+      expect(lines).toHaveLength(3);
+      expect(lines.map((line) => /#(\d+) user\.created user\//.exec(line)?.[1])).toEqual([
+        '1',
+        '2',
+        '3',
+      ]);
+      expect(impostor.output().stderr).toContain('bad or old signature');
+    } finally {
+      receiver.stop();
+      impostor.stop();
+    }
+  });
+});
