@@ -31,7 +31,10 @@ function verifySignature(header, rawBody) {
   if (Math.abs(Date.now() / 1000 - Number(t)) > TOLERANCE_SECONDS) return false;
   // HMAC-SHA256 keyed with the whole secret, over "<t>.<raw body bytes>".
   const expected = createHmac('sha256', secret).update(`${t}.`).update(rawBody).digest();
-  return signatures.some((signature) => timingSafeEqual(Buffer.from(signature, 'hex'), expected));
+  return signatures.some((signature) => {
+    const given = Buffer.from(signature, 'hex');
+    return given.length === expected.length && timingSafeEqual(given, expected); // unequal lengths would throw
+  });
 }
 
 // Event ids already handled. Keep them in your database in production (the event id is
