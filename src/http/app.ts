@@ -1,6 +1,13 @@
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { ProvisioningLog } from '../app/provisioning-log.js';
+import type { WebhookDispatcher } from '../app/webhooks/dispatcher.js';
 import type { RosterDatabase } from '../storage/connect.js';
+import { DEFAULT_TIMEOUTS, type HttpTimeouts } from './limits/config.js';
+import { drainOnClose } from './limits/drain.js';
+import type { RateLimiter } from './limits/rate-limit.js';
+import { ADMIN_PREFIX, adminPlugin } from './admin/plugin.js';
+import { OPENAPI_PATH, openApiDocument } from './rest/openapi.js';
+import { REST_PREFIX, restPlugin } from './rest/plugin.js';
 import { SCIM_PREFIX, scimPlugin } from './scim/plugin.js';
 
 export interface AppDeps {
@@ -12,6 +19,16 @@ export interface AppDeps {
   readonly bodyLimit?: number;
   /** A pino logger; none means silent (tests). */
   readonly logger?: FastifyBaseLogger;
+  /** Per-token rate limiter for SCIM (issue 5, src/http/limits); none: unlimited. */
+  readonly rateLimiter?: RateLimiter;
+  /** Slow-client timeouts (issue 5); defaults in src/http/limits/config.ts. */
+  readonly timeouts?: Partial<HttpTimeouts>;
+  /**
+   * The webhook dispatcher of this process, if any: nudged after each successful write
+   * so events go out at once rather than at the next poll, and stopped when the app
+   * closes. The caller starts it (startServer does).
+   */
+  readonly webhooks?: WebhookDispatcher;
 }
 
 export const DEFAULT_BODY_LIMIT = 1024 * 1024;
@@ -22,18 +39,32 @@ export const DEFAULT_BODY_LIMIT = 1024 * 1024;
  */
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const bodyLimit = deps.bodyLimit ?? DEFAULT_BODY_LIMIT;
+  const timeouts: HttpTimeouts = { ...DEFAULT_TIMEOUTS, ...deps.timeouts };
   const app = Fastify({
     ...(deps.logger !== undefined ? { loggerInstance: deps.logger } : { logger: false }),
     // Entra and Okta send paths in any case (`/users`); attribute names are case-insensitive too.
     routerOptions: { caseSensitive: false, ignoreTrailingSlash: true, maxParamLength: 200 },
     bodyLimit,
-    // Slow or stalled clients must not hold sockets forever.
-    requestTimeout: 30_000,
-    connectionTimeout: 60_000,
+    // Slow or stalled clients must not hold sockets forever (issue 5): the request head
+    // must arrive within headersMs (slowloris), the whole request within requestMs.
+    requestTimeout: timeouts.requestMs,
+    connectionTimeout: timeouts.idleMs,
+    http: { headersTimeout: timeouts.headersMs, connectionsCheckingInterval: Math.min(1_000, timeouts.headersMs) },
     keepAliveTimeout: 75_000,
     return503OnClosing: true,
   });
-  await app.register(scimPlugin, { prefix: SCIM_PREFIX, database: deps.database, publicUrl: deps.publicUrl, bodyLimit, log: deps.log });
+  drainOnClose(app); // issue 5: SIGTERM drains in-flight requests, then close() ends (src/http/limits/drain.ts)
+  const webhooks = deps.webhooks;
+  if (webhooks !== undefined) {
+    app.addHook('onResponse', async (request, reply) => {
+      if (request.method !== 'GET' && request.method !== 'HEAD' && reply.statusCode < 400) webhooks.nudge();
+    });
+    app.addHook('onClose', async () => webhooks.stop());
+  }
+  await app.register(scimPlugin, { prefix: SCIM_PREFIX, database: deps.database, publicUrl: deps.publicUrl, bodyLimit, log: deps.log, rateLimiter: deps.rateLimiter });
+  await app.register(restPlugin, { prefix: REST_PREFIX, database: deps.database });
+  await app.register(adminPlugin, { prefix: ADMIN_PREFIX, database: deps.database, publicUrl: deps.publicUrl, log: deps.log });
+  app.get(OPENAPI_PATH, async () => openApiDocument);
   app.get('/healthz', async () => ({ status: 'ok' }));
   return app;
 }

@@ -1,4 +1,5 @@
 import { badRequest } from '../../core/errors.js';
+import { containsNul } from '../limits/guard.js';
 
 /** Deepest JSON nesting a request body may have; SCIM resources need fewer than 6 levels. */
 export const MAX_JSON_DEPTH = 32;
@@ -11,12 +12,18 @@ export const MAX_JSON_DEPTH = 32;
 export function parseJsonBody(text: string): unknown {
   if (text.trim() === '') return undefined;
   checkDepth(text);
+  let parsed: unknown;
   try {
-    return JSON.parse(text) as unknown;
+    parsed = JSON.parse(text) as unknown;
   } catch (error) {
     const reason = error instanceof Error ? error.message : 'invalid JSON';
     throw badRequest('invalidSyntax', `The request body is not valid JSON: ${reason}.`);
   }
+  // Issue 5: U+0000 made PostgreSQL fail with a 500; refuse it on both databases (only a \u0000 escape can carry it).
+  if (text.includes('\\u0000') && containsNul(parsed)) {
+    throw badRequest('invalidValue', 'The request body contains U+0000 (\\u0000), which Roster does not store.');
+  }
+  return parsed;
 }
 
 /** Scans brackets outside strings: linear time, no recursion. */

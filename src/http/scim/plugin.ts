@@ -15,6 +15,8 @@ import { KyselyAccountStore } from '../../storage/account-store.js';
 import type { RosterDatabase } from '../../storage/connect.js';
 import { resourceTypes, schemas, serviceProviderConfig } from './discovery.js';
 import { parseJsonBody } from './json-body.js';
+import { guardAuthenticatedRequest } from '../limits/guard.js';
+import type { RateLimiter } from '../limits/rate-limit.js';
 import { searchAll } from './root-search.js';
 
 export const SCIM_PREFIX = '/api/v1/scim/azure/:accountId';
@@ -25,6 +27,8 @@ export interface ScimPluginOptions {
   readonly publicUrl: string | (() => string);
   readonly bodyLimit: number;
   readonly log: ProvisioningLog;
+  /** Per-token rate limiter (issue 5); none: unlimited. */
+  readonly rateLimiter?: RateLimiter | undefined;
 }
 
 interface ScimContext {
@@ -91,6 +95,7 @@ export async function scimPlugin(app: FastifyInstance, options: ScimPluginOption
       throw new ScimError(401, undefined, 'The token is not valid for this tenant URL: it is unknown, revoked, not a SCIM token, issued for another account, or its issuing admin is no longer an admin.', { 'WWW-Authenticate': 'Bearer realm="roster-scim", error="invalid_token"' });
     }
     context.tokenId = token.tokenId;
+    await guardAuthenticatedRequest(request, token.tokenId, options.rateLimiter); // issue 5: rate limit, %00
     const store = new KyselyAccountStore(database.db, database.dialect, accountId);
     context.users = new UsersService(store, { baseUrl });
     context.groups = new GroupsService(store, { baseUrl });
