@@ -1,8 +1,9 @@
-import { Command, CommanderError, Option } from 'commander';
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import {
   createAccount,
   createAdmin,
   listAccounts,
+  updateAccountPolicy,
   listAdmins,
   tenantUrl,
 } from '../app/accounts.js';
@@ -13,6 +14,15 @@ import { ConfigError, loadConfig, type Config } from '../config.js';
 import { startServer } from '../http/server.js';
 import { openDatabase, type RosterDatabase } from '../storage/connect.js';
 import { MigrationError, migrateToLatest } from '../storage/migrations/index.js';
+import { seedAccount, type SeedProgress } from '../storage/seed.js';
+import { requireAccount } from '../app/accounts.js';
+import {
+  createEndpoint,
+  deleteEndpoint,
+  listAttempts,
+  listEndpoints,
+} from '../app/webhooks/endpoints.js';
+import { openApiDocument } from '../http/rest/openapi.js';
 
 /**
  * `roster`: the one place that wires configuration, storage and the app together
@@ -87,6 +97,53 @@ export function buildProgram(): Command {
         ['ID', 'NAME', 'REGION', 'CREATED', 'TENANT URL'],
       );
     });
+
+  account
+    .command('update')
+    .description("change an account's seat limit and team mapping")
+    .requiredOption('--account <id>', 'account id')
+    .option('--seats <n>', 'seat limit: active users allowed, or "unlimited"')
+    .option('--department-teams <on|off>', 'a team per enterprise department value')
+    .option('--manager-teams <on|off>', "a team per manager, holding the manager's direct reports")
+    .option('--json', 'print JSON')
+    .action(
+      async (opts: {
+        account: string;
+        seats?: string;
+        departmentTeams?: string;
+        managerTeams?: string;
+        json?: true;
+      }) => {
+        const config = loadConfig();
+        const seats =
+          opts.seats === undefined
+            ? undefined
+            : opts.seats === 'unlimited'
+              ? null
+              : parseCount(opts.seats);
+        const settings = {
+          ...(opts.departmentTeams !== undefined
+            ? { departmentTeams: parseSwitch(opts.departmentTeams, '--department-teams') }
+            : {}),
+          ...(opts.managerTeams !== undefined
+            ? { managerTeams: parseSwitch(opts.managerTeams, '--manager-teams') }
+            : {}),
+        };
+        const policy = await withDatabase(config, ({ db }) =>
+          updateAccountPolicy(db, opts.account, {
+            ...(seats !== undefined ? { seats } : {}),
+            settings,
+          }),
+        );
+        if (opts.json) return printJson(policy);
+        print(
+          `Seats: ${policy.seats === null ? 'unlimited' : policy.seats} (${policy.activeUsers} active users).`,
+        );
+        print(
+          `Department teams: ${policy.settings.departmentTeams ? 'on' : 'off'}; manager teams: ${policy.settings.managerTeams ? 'on' : 'off'}.`,
+        );
+      },
+    );
 
   const admin = program.command('admin').description("manage an account's admins");
   admin
@@ -204,6 +261,150 @@ export function buildProgram(): Command {
       print(`Revoked token "${revoked.name}" (id ${revoked.id}) at ${revoked.revokedAt ?? ''}.`);
     });
 
+  program
+    .command('seed')
+    .description(
+      'bulk-load synthetic users and teams into an account (benchmarks, demos), without HTTP',
+    )
+    .requiredOption('--account <id>', 'account id')
+    .requiredOption('--users <n>', 'users to create', parseCount)
+    .option('--teams <m>', 'teams to create', parseCount, 0)
+    .option(
+      '--members-per-team <k>',
+      "members of each team, taken from the account's users",
+      parseCount,
+      0,
+    )
+    .option('--json', 'print JSON')
+    .action(
+      async (opts: {
+        account: string;
+        users: number;
+        teams: number;
+        membersPerTeam: number;
+        json?: true;
+      }) => {
+        const config = loadConfig();
+        // Migrates and checks the account; the load itself opens its own bulk connection.
+        await withDatabase(config, ({ db }) => requireAccount(db, opts.account));
+        const result = await seedAccount(config.databaseUrl, {
+          accountId: opts.account,
+          users: opts.users,
+          teams: opts.teams,
+          membersPerTeam: opts.membersPerTeam,
+          onProgress: progressPrinter(),
+        });
+        if (opts.json) return printJson(result);
+        print(
+          `Seeded ${result.users} users, ${result.teams} teams and ${result.memberships} memberships into account ${opts.account} in ${result.seconds.toFixed(1)} s.`,
+        );
+      },
+    );
+
+  const webhook = program
+    .command('webhook')
+    .description("manage an account's webhook endpoints (signed event delivery, docs/events.md)");
+  webhook
+    .command('add')
+    .description('register an endpoint; prints its signing secret once')
+    .requiredOption('--account <id>', 'account id')
+    .requiredOption('--url <url>', 'http(s) URL that receives POSTed events')
+    .option('--description <text>', 'what receives the events')
+    .option('--json', 'print JSON')
+    .action(async (opts: { account: string; url: string; description?: string; json?: true }) => {
+      const config = loadConfig();
+      const created = await withDatabase(config, ({ db }) =>
+        createEndpoint(db, {
+          accountId: opts.account,
+          url: opts.url,
+          description: opts.description,
+        }),
+      );
+      if (opts.json) return printJson(created);
+      print(
+        `Added webhook endpoint ${created.id} for account ${created.accountId}: ${created.url}`,
+      );
+      print(`Signing secret: ${created.secret}`);
+      print(
+        'Copy it now: it is shown only once. Verify the Roster-Signature header with it (docs/events.md).',
+      );
+      print(`Delivery starts with the account's next event (after seq ${created.deliveredSeq}).`);
+    });
+  webhook
+    .command('list')
+    .description("list an account's endpoints and their delivery state (never their secrets)")
+    .requiredOption('--account <id>', 'account id')
+    .option('--json', 'print JSON')
+    .action(async (opts: { account: string; json?: true }) => {
+      const config = loadConfig();
+      const endpoints = await withDatabase(config, ({ db }) => listEndpoints(db, opts.account));
+      if (opts.json) return printJson(endpoints);
+      if (endpoints.length === 0) {
+        return print(
+          `Account ${opts.account} has no webhook endpoints: roster webhook add --account ${opts.account} --url URL`,
+        );
+      }
+      printTable(
+        endpoints.map((e) => [
+          e.id,
+          e.url,
+          String(e.deliveredSeq),
+          e.failures === 0
+            ? 'ok'
+            : `failing (${e.failures}x, next ${e.nextAttemptAt ?? '?'}): ${e.lastError ?? ''}`,
+          e.description ?? '',
+        ]),
+        ['ID', 'URL', 'DELIVERED SEQ', 'STATUS', 'DESCRIPTION'],
+      );
+    });
+  webhook
+    .command('remove')
+    .description('remove an endpoint and its delivery log')
+    .requiredOption('--account <id>', 'account id')
+    .requiredOption('--id <endpointId>', 'endpoint id (see roster webhook list)')
+    .option('--json', 'print JSON')
+    .action(async (opts: { account: string; id: string; json?: true }) => {
+      const config = loadConfig();
+      const removed = await withDatabase(config, ({ db }) =>
+        deleteEndpoint(db, opts.account, opts.id),
+      );
+      if (opts.json) return printJson(removed);
+      print(`Removed webhook endpoint ${removed.id} (${removed.url}).`);
+    });
+  webhook
+    .command('deliveries')
+    .description("an endpoint's delivery log, newest first")
+    .requiredOption('--account <id>', 'account id')
+    .requiredOption('--id <endpointId>', 'endpoint id (see roster webhook list)')
+    .option('--limit <n>', 'attempts to show', parseCount, 50)
+    .option('--json', 'print JSON')
+    .action(async (opts: { account: string; id: string; limit: number; json?: true }) => {
+      const config = loadConfig();
+      const attempts = await withDatabase(config, ({ db }) =>
+        listAttempts(db, opts.account, opts.id, opts.limit),
+      );
+      if (opts.json) return printJson(attempts);
+      if (attempts.length === 0) return print(`No delivery attempts to endpoint ${opts.id} yet.`);
+      printTable(
+        attempts.map((a) => [
+          String(a.id),
+          a.at,
+          a.firstSeq === a.lastSeq ? String(a.firstSeq) : `${a.firstSeq}-${a.lastSeq}`,
+          a.status === null ? '-' : String(a.status),
+          a.ok ? 'delivered' : (a.error ?? 'failed'),
+          `${Math.round(a.durationMs)} ms`,
+        ]),
+        ['ATTEMPT', 'AT', 'EVENTS', 'STATUS', 'OUTCOME', 'DURATION'],
+      );
+    });
+
+  program
+    .command('openapi')
+    .description(
+      'print the OpenAPI 3.1 document of the product REST API (as served at /api/v1/openapi.json)',
+    )
+    .action(() => printJson(openApiDocument));
+
   return program;
 }
 
@@ -218,6 +419,35 @@ async function withDatabase<T>(
   } finally {
     await database.close();
   }
+}
+
+function parseSwitch(raw: string, flag: string): boolean {
+  const value = raw.trim().toLowerCase();
+  if (['on', 'true', 'yes', '1'].includes(value)) return true;
+  if (['off', 'false', 'no', '0'].includes(value)) return false;
+  throw new AppError('invalid', `${flag} takes on or off, got "${raw}"`);
+}
+
+function parseCount(raw: string): number {
+  const n = /^\d+$/.test(raw.replace(/_/g, '')) ? Number(raw.replace(/_/g, '')) : NaN;
+  if (!Number.isSafeInteger(n)) throw new InvalidArgumentError('expected a non-negative integer');
+  return n;
+}
+
+/** Progress on stderr: a line per phase step at most once a second (stdout stays clean for --json). */
+function progressPrinter(): (progress: SeedProgress) => void {
+  let last = 0;
+  const started = performance.now();
+  return ({ phase, done, total }) => {
+    const now = performance.now();
+    if (done < total && now - last < 1000) return;
+    last = now;
+    const rate = Math.round(done / Math.max((now - started) / 1000, 0.001));
+    const percent = total === 0 ? 100 : Math.floor((done / total) * 100);
+    process.stderr.write(
+      `seed: ${phase} ${done}/${total} (${percent}%)${phase === 'users' ? `, ${rate}/s` : ''}\n`,
+    );
+  };
 }
 
 /** A password piped on stdin (`echo secret | roster admin create ...`), else undefined. */
