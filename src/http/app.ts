@@ -53,6 +53,13 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     keepAliveTimeout: 75_000,
     return503OnClosing: true,
   });
+  // Every answer is data, never a page to frame or a script to sniff (issue 5: security headers).
+  app.addHook('onSend', async (_request, reply, payload) => {
+    void reply.header('X-Content-Type-Options', 'nosniff');
+    void reply.header('Content-Security-Policy', "default-src 'none'; frame-ancestors 'none'");
+    void reply.header('Referrer-Policy', 'no-referrer');
+    return payload;
+  });
   drainOnClose(app); // issue 5: SIGTERM drains in-flight requests, then close() ends (src/http/limits/drain.ts)
   const webhooks = deps.webhooks;
   if (webhooks !== undefined) {

@@ -47,3 +47,18 @@ describe.each(DATABASE_KINDS)('SCIM smoke (%s)', (kind) => {
     expect(after.body.members ?? []).toHaveLength(0);
   });
 });
+
+describe('security headers', () => {
+  it('marks every answer as not sniffable and not frameable', async () => {
+    const server = await startTestServer('sqlite');
+    try {
+      for (const path of ['/healthz', '/api/v1/openapi.json', '/api/v1/scim/azure/x/Users', '/nowhere']) {
+        const response = await fetch(`${server.origin}${path}`);
+        expect(response.headers.get('x-content-type-options'), path).toBe('nosniff');
+        expect(response.headers.get('content-security-policy'), path).toContain("frame-ancestors 'none'");
+      }
+    } finally {
+      await server.close();
+    }
+  });
+});
