@@ -2,7 +2,17 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/', 'dist-bench/', 'bench-profiles/', 'node_modules/', 'data/', 'coverage/', 'web/dist/'] },
+  {
+    ignores: [
+      'dist/',
+      'dist-bench/',
+      'bench-profiles/',
+      'node_modules/',
+      'data/',
+      'coverage/',
+      'web/dist/',
+    ],
+  },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

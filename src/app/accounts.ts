@@ -74,14 +74,22 @@ export interface AccountPolicy {
 
 export async function getAccountPolicy(db: Kysely<Database>, id: string): Promise<AccountPolicy> {
   await requireAccount(db, id);
-  const row = await db.selectFrom('accounts').select(['seats', 'settings']).where('id', '=', id).executeTakeFirstOrThrow();
+  const row = await db
+    .selectFrom('accounts')
+    .select(['seats', 'settings'])
+    .where('id', '=', id)
+    .executeTakeFirstOrThrow();
   const active = await db
     .selectFrom('users')
     .select((eb) => eb.fn.countAll<number>().as('n'))
     .where('account_id', '=', id)
     .where('active', '=', 1)
     .executeTakeFirstOrThrow();
-  return { seats: row.seats === null ? null : Number(row.seats), settings: parseSettings(row.settings), activeUsers: Number(active.n) };
+  return {
+    seats: row.seats === null ? null : Number(row.seats),
+    settings: parseSettings(row.settings),
+    activeUsers: Number(active.n),
+  };
 }
 
 /**
@@ -94,14 +102,24 @@ export async function updateAccountPolicy(
   id: string,
   change: { seats?: number | null; settings?: Partial<AccountSettings> },
 ): Promise<AccountPolicy> {
-  if (change.seats !== undefined && change.seats !== null && (!Number.isSafeInteger(change.seats) || change.seats < 0)) {
-    throw new AppError('invalid', `seats must be a whole number of at least 0 (or "unlimited"), got ${change.seats}`);
+  if (
+    change.seats !== undefined &&
+    change.seats !== null &&
+    (!Number.isSafeInteger(change.seats) || change.seats < 0)
+  ) {
+    throw new AppError(
+      'invalid',
+      `seats must be a whole number of at least 0 (or "unlimited"), got ${change.seats}`,
+    );
   }
   const current = await getAccountPolicy(db, id);
   const settings = { ...current.settings, ...change.settings };
   await db
     .updateTable('accounts')
-    .set({ ...(change.seats !== undefined ? { seats: change.seats } : {}), settings: JSON.stringify(settings) })
+    .set({
+      ...(change.seats !== undefined ? { seats: change.seats } : {}),
+      settings: JSON.stringify(settings),
+    })
     .where('id', '=', id)
     .execute();
   return getAccountPolicy(db, id);

@@ -96,7 +96,11 @@ export interface AccountStore {
   members(groupIds: readonly string[]): Promise<Map<string, MemberRow[]>>;
   /** Which of these ids are users or groups of the account. */
   resolveMemberIds(ids: readonly string[]): Promise<Map<string, 'User' | 'Group'>>;
-  addMembers(groupId: string, members: readonly { id: string; type: 'User' | 'Group' }[], at: string): Promise<number>;
+  addMembers(
+    groupId: string,
+    members: readonly { id: string; type: 'User' | 'Group' }[],
+    at: string,
+  ): Promise<number>;
   removeMembers(groupId: string, ids: readonly string[]): Promise<number>;
   removeAllMembers(groupId: string): Promise<number>;
   /** Current memberships of a team among `ids` (all of them when omitted), with the member type. */

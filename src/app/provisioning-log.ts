@@ -68,7 +68,8 @@ export class ProvisioningLog {
             at: e.at,
             token_id: e.tokenId,
             method: e.method,
-            path: e.path.length > MAX_PATH_LENGTH ? `${e.path.slice(0, MAX_PATH_LENGTH)}...` : e.path,
+            path:
+              e.path.length > MAX_PATH_LENGTH ? `${e.path.slice(0, MAX_PATH_LENGTH)}...` : e.path,
             status: e.status,
             resource_type: e.resourceType,
             resource_id: e.resourceId,
@@ -84,7 +85,10 @@ export class ProvisioningLog {
   }
 
   /** The newest entries of one account, newest first. */
-  async list(accountId: string, options: { limit?: number; beforeId?: number } = {}): Promise<LogRecord[]> {
+  async list(
+    accountId: string,
+    options: { limit?: number; beforeId?: number } = {},
+  ): Promise<LogRecord[]> {
     await this.flush();
     let query = this.db
       .selectFrom('scim_log')

@@ -46,7 +46,15 @@ export async function signIn(
   const sessionId = randomUUID();
   await db
     .insertInto('admin_sessions')
-    .values({ id: sessionId, account_id: input.accountId, admin_id: admin.id, secret_hash: hash(token), created_at: now.toISOString(), expires_at: expiresAt, revoked_at: null })
+    .values({
+      id: sessionId,
+      account_id: input.accountId,
+      admin_id: admin.id,
+      secret_hash: hash(token),
+      created_at: now.toISOString(),
+      expires_at: expiresAt,
+      revoked_at: null,
+    })
     .execute();
   return { sessionId, adminId: admin.id, accountId: input.accountId, token, expiresAt };
 }
@@ -63,16 +71,36 @@ export async function authenticateSession(
   const row = await db
     .selectFrom('admin_sessions as s')
     .innerJoin('admins as a', 'a.id', 's.admin_id')
-    .select(['s.id', 's.account_id', 's.admin_id', 's.secret_hash', 's.expires_at', 's.revoked_at', 'a.active', 'a.account_id as admin_account'])
+    .select([
+      's.id',
+      's.account_id',
+      's.admin_id',
+      's.secret_hash',
+      's.expires_at',
+      's.revoked_at',
+      'a.active',
+      'a.account_id as admin_account',
+    ])
     .where('s.secret_hash', '=', digest)
     .executeTakeFirst();
   if (row === undefined) return null;
-  if (!timingSafeEqual(Buffer.from(row.secret_hash, 'hex'), Buffer.from(digest, 'hex'))) return null;
+  if (!timingSafeEqual(Buffer.from(row.secret_hash, 'hex'), Buffer.from(digest, 'hex')))
+    return null;
   if (row.revoked_at !== null || row.expires_at <= now.toISOString()) return null;
-  if (row.account_id !== accountId || row.admin_account !== accountId || Number(row.active) !== 1) return null;
+  if (row.account_id !== accountId || row.admin_account !== accountId || Number(row.active) !== 1)
+    return null;
   return { sessionId: row.id, adminId: row.admin_id, accountId };
 }
 
-export async function signOut(db: Kysely<Database>, sessionId: string, now = new Date()): Promise<void> {
-  await db.updateTable('admin_sessions').set({ revoked_at: now.toISOString() }).where('id', '=', sessionId).where('revoked_at', 'is', null).execute();
+export async function signOut(
+  db: Kysely<Database>,
+  sessionId: string,
+  now = new Date(),
+): Promise<void> {
+  await db
+    .updateTable('admin_sessions')
+    .set({ revoked_at: now.toISOString() })
+    .where('id', '=', sessionId)
+    .where('revoked_at', 'is', null)
+    .execute();
 }

@@ -49,7 +49,10 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     // must arrive within headersMs (slowloris), the whole request within requestMs.
     requestTimeout: timeouts.requestMs,
     connectionTimeout: timeouts.idleMs,
-    http: { headersTimeout: timeouts.headersMs, connectionsCheckingInterval: Math.min(1_000, timeouts.headersMs) },
+    http: {
+      headersTimeout: timeouts.headersMs,
+      connectionsCheckingInterval: Math.min(1_000, timeouts.headersMs),
+    },
     keepAliveTimeout: 75_000,
     return503OnClosing: true,
   });
@@ -64,13 +67,26 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const webhooks = deps.webhooks;
   if (webhooks !== undefined) {
     app.addHook('onResponse', async (request, reply) => {
-      if (request.method !== 'GET' && request.method !== 'HEAD' && reply.statusCode < 400) webhooks.nudge();
+      if (request.method !== 'GET' && request.method !== 'HEAD' && reply.statusCode < 400)
+        webhooks.nudge();
     });
     app.addHook('onClose', async () => webhooks.stop());
   }
-  await app.register(scimPlugin, { prefix: SCIM_PREFIX, database: deps.database, publicUrl: deps.publicUrl, bodyLimit, log: deps.log, rateLimiter: deps.rateLimiter });
+  await app.register(scimPlugin, {
+    prefix: SCIM_PREFIX,
+    database: deps.database,
+    publicUrl: deps.publicUrl,
+    bodyLimit,
+    log: deps.log,
+    rateLimiter: deps.rateLimiter,
+  });
   await app.register(restPlugin, { prefix: REST_PREFIX, database: deps.database });
-  await app.register(adminPlugin, { prefix: ADMIN_PREFIX, database: deps.database, publicUrl: deps.publicUrl, log: deps.log });
+  await app.register(adminPlugin, {
+    prefix: ADMIN_PREFIX,
+    database: deps.database,
+    publicUrl: deps.publicUrl,
+    log: deps.log,
+  });
   app.get(OPENAPI_PATH, async () => openApiDocument);
   app.get('/healthz', async () => ({ status: 'ok' }));
   return app;

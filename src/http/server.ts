@@ -19,11 +19,16 @@ export interface RunningServer {
  * flight is aborted and delivered again later), flushes the provisioning log, then
  * closes the database (graceful shutdown on SIGTERM).
  */
-export async function startServer(config: Config, limits: LimitsConfig = loadLimitsConfig()): Promise<RunningServer> {
+export async function startServer(
+  config: Config,
+  limits: LimitsConfig = loadLimitsConfig(),
+): Promise<RunningServer> {
   const logger = createLogger(config.logLevel);
   const database = await openDatabase(config.databaseUrl);
   await migrateToLatest(database.db);
-  const log = new ProvisioningLog(database.db, (error) => logger.error({ err: error }, 'could not write the provisioning log'));
+  const log = new ProvisioningLog(database.db, (error) =>
+    logger.error({ err: error }, 'could not write the provisioning log'),
+  );
   // Issue 5: per-token rate limit; counters in Redis when REDIS_URL is set (shared by all processes).
   let lastLimiterError = 0;
   const rateLimiter = createRateLimiter(limits.rateLimit, limits.redisUrl, (error) => {
@@ -32,10 +37,23 @@ export async function startServer(config: Config, limits: LimitsConfig = loadLim
     logger.warn({ err: error }, 'rate limiter unavailable: letting requests through');
   });
   if (rateLimiter?.store === 'memory' && database.dialect === 'postgres') {
-    logger.warn('rate-limit counters are per process: set REDIS_URL when more than one Roster process shares this database');
+    logger.warn(
+      'rate-limit counters are per process: set REDIS_URL when more than one Roster process shares this database',
+    );
   }
-  const webhooks = new WebhookDispatcher({ database, logger: logger.child({ component: 'webhooks' }) });
-  const app = await buildApp({ database, publicUrl: config.publicUrl, log, logger, webhooks, timeouts: limits.timeouts, ...(rateLimiter !== undefined ? { rateLimiter } : {}) });
+  const webhooks = new WebhookDispatcher({
+    database,
+    logger: logger.child({ component: 'webhooks' }),
+  });
+  const app = await buildApp({
+    database,
+    publicUrl: config.publicUrl,
+    log,
+    logger,
+    webhooks,
+    timeouts: limits.timeouts,
+    ...(rateLimiter !== undefined ? { rateLimiter } : {}),
+  });
   const address = await app.listen({ port: config.port, host: config.host });
   // Delivery state is in the database: every process may run a dispatcher (Scale-out).
   webhooks.start();

@@ -34,7 +34,8 @@ const USER_MAPPING: ResourceMapping = {
   },
   rows: {
     emails: {
-      from: (a) => sql`user_emails AS ${sql.raw(a)} WHERE ${sql.ref(`${a}.user_id`)} = ${sql.ref('users.id')}`,
+      from: (a) =>
+        sql`user_emails AS ${sql.raw(a)} WHERE ${sql.ref(`${a}.user_id`)} = ${sql.ref('users.id')}`,
       // is_primary is not mapped: it holds 0 for both `false` and a missing `primary`,
       // and a missing value must not match `primary eq false` (RFC 7644 §3.4.2.2).
       subs: {
@@ -44,7 +45,8 @@ const USER_MAPPING: ResourceMapping = {
       requires: 'value',
     },
     groups: {
-      from: (a) => sql`group_members AS ${sql.raw(a)} WHERE ${sql.ref(`${a}.member_id`)} = ${sql.ref('users.id')}`,
+      from: (a) =>
+        sql`group_members AS ${sql.raw(a)} WHERE ${sql.ref(`${a}.member_id`)} = ${sql.ref('users.id')}`,
       subs: { value: { column: 'group_id' } },
     },
   },
@@ -61,7 +63,8 @@ const GROUP_MAPPING: ResourceMapping = {
   },
   rows: {
     members: {
-      from: (a) => sql`group_members AS ${sql.raw(a)} WHERE ${sql.ref(`${a}.group_id`)} = ${sql.ref('groups.id')}`,
+      from: (a) =>
+        sql`group_members AS ${sql.raw(a)} WHERE ${sql.ref(`${a}.group_id`)} = ${sql.ref('groups.id')}`,
       subs: { value: { column: 'member_id' }, type: { column: 'member_type' } },
     },
   },
@@ -125,7 +128,11 @@ export class KyselyAccountStore implements AccountStore {
   }
 
   async getUser(id: string, options: { forUpdate?: boolean } = {}): Promise<UserRow | undefined> {
-    let query = this.db.selectFrom('users').selectAll().where('account_id', '=', this.accountId).where('id', '=', id);
+    let query = this.db
+      .selectFrom('users')
+      .selectAll()
+      .where('account_id', '=', this.accountId)
+      .where('id', '=', id);
     if (options.forUpdate === true && this.dialect === 'postgres') query = query.forUpdate();
     const row = await query.executeTakeFirst();
     return row === undefined ? undefined : toUser(row);
@@ -133,15 +140,25 @@ export class KyselyAccountStore implements AccountStore {
 
   async listUsers(query: ListQuery): Promise<Page<UserRow>> {
     let base = this.db.selectFrom('users').where('users.account_id', '=', this.accountId);
-    if (query.filter !== undefined) base = base.where(compileFilter(query.filter, USER_MAPPING, this.dialect) as never);
-    const counted = await base.select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow();
+    if (query.filter !== undefined)
+      base = base.where(compileFilter(query.filter, USER_MAPPING, this.dialect) as never);
+    const counted = await base
+      .select((eb) => eb.fn.countAll<number>().as('n'))
+      .executeTakeFirstOrThrow();
     const total = Number(counted.n);
     if (query.limit <= 0 || query.offset >= total) return { total, rows: [] };
     let select = base.selectAll('users');
     if (query.sortBy !== undefined) {
-      select = select.orderBy(compileSort(query.sortBy, USER_MAPPING, this.dialect, query.descending) as never);
+      select = select.orderBy(
+        compileSort(query.sortBy, USER_MAPPING, this.dialect, query.descending) as never,
+      );
     }
-    const rows = await select.orderBy('users.created_at').orderBy('users.id').limit(query.limit).offset(query.offset).execute();
+    const rows = await select
+      .orderBy('users.created_at')
+      .orderBy('users.id')
+      .limit(query.limit)
+      .offset(query.offset)
+      .execute();
     return { total, rows: rows.map(toUser) };
   }
 
@@ -196,7 +213,11 @@ export class KyselyAccountStore implements AccountStore {
       throw this.mapUserConflict(error, user.userName);
     }
     if (Number(result.numUpdatedRows) !== 1) return false;
-    await this.db.deleteFrom('user_emails').where('account_id', '=', this.accountId).where('user_id', '=', user.id).execute();
+    await this.db
+      .deleteFrom('user_emails')
+      .where('account_id', '=', this.accountId)
+      .where('user_id', '=', user.id)
+      .execute();
     await this.writeEmails(user.id, user.emails);
     return true;
   }
@@ -219,13 +240,23 @@ export class KyselyAccountStore implements AccountStore {
 
   private mapUserConflict(error: unknown, userName: string): unknown {
     return isUniqueViolation(error)
-      ? conflict(`A user with userName "${userName}" already exists in this account (userName is unique, case-insensitively).`)
+      ? conflict(
+          `A user with userName "${userName}" already exists in this account (userName is unique, case-insensitively).`,
+        )
       : error;
   }
 
   async deleteUser(id: string): Promise<boolean> {
-    await this.db.deleteFrom('user_emails').where('account_id', '=', this.accountId).where('user_id', '=', id).execute();
-    const result = await this.db.deleteFrom('users').where('account_id', '=', this.accountId).where('id', '=', id).executeTakeFirst();
+    await this.db
+      .deleteFrom('user_emails')
+      .where('account_id', '=', this.accountId)
+      .where('user_id', '=', id)
+      .execute();
+    const result = await this.db
+      .deleteFrom('users')
+      .where('account_id', '=', this.accountId)
+      .where('id', '=', id)
+      .executeTakeFirst();
     return Number(result.numDeletedRows) === 1;
   }
 
@@ -264,7 +295,11 @@ export class KyselyAccountStore implements AccountStore {
   }
 
   async getGroup(id: string, options: { forUpdate?: boolean } = {}): Promise<GroupRow | undefined> {
-    let query = this.db.selectFrom('groups').selectAll().where('account_id', '=', this.accountId).where('id', '=', id);
+    let query = this.db
+      .selectFrom('groups')
+      .selectAll()
+      .where('account_id', '=', this.accountId)
+      .where('id', '=', id);
     if (options.forUpdate === true && this.dialect === 'postgres') query = query.forUpdate();
     const row = await query.executeTakeFirst();
     return row === undefined ? undefined : toGroup(row);
@@ -272,15 +307,25 @@ export class KyselyAccountStore implements AccountStore {
 
   async listGroups(query: ListQuery): Promise<Page<GroupRow>> {
     let base = this.db.selectFrom('groups').where('groups.account_id', '=', this.accountId);
-    if (query.filter !== undefined) base = base.where(compileFilter(query.filter, GROUP_MAPPING, this.dialect) as never);
-    const counted = await base.select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow();
+    if (query.filter !== undefined)
+      base = base.where(compileFilter(query.filter, GROUP_MAPPING, this.dialect) as never);
+    const counted = await base
+      .select((eb) => eb.fn.countAll<number>().as('n'))
+      .executeTakeFirstOrThrow();
     const total = Number(counted.n);
     if (query.limit <= 0 || query.offset >= total) return { total, rows: [] };
     let select = base.selectAll('groups');
     if (query.sortBy !== undefined) {
-      select = select.orderBy(compileSort(query.sortBy, GROUP_MAPPING, this.dialect, query.descending) as never);
+      select = select.orderBy(
+        compileSort(query.sortBy, GROUP_MAPPING, this.dialect, query.descending) as never,
+      );
     }
-    const rows = await select.orderBy('groups.created_at').orderBy('groups.id').limit(query.limit).offset(query.offset).execute();
+    const rows = await select
+      .orderBy('groups.created_at')
+      .orderBy('groups.id')
+      .limit(query.limit)
+      .offset(query.offset)
+      .execute();
     return { total, rows: rows.map(toGroup) };
   }
 
@@ -329,7 +374,9 @@ export class KyselyAccountStore implements AccountStore {
 
   private mapGroupConflict(error: unknown, displayName: string): unknown {
     return isUniqueViolation(error)
-      ? conflict(`A group with displayName "${displayName}" already exists in this account (team names are unique, case-insensitively).`)
+      ? conflict(
+          `A group with displayName "${displayName}" already exists in this account (team names are unique, case-insensitively).`,
+        )
       : error;
   }
 
@@ -347,7 +394,11 @@ export class KyselyAccountStore implements AccountStore {
   async deleteGroup(id: string): Promise<boolean> {
     await this.removeAllMembers(id);
     await this.removeFromAllGroups(id);
-    const result = await this.db.deleteFrom('groups').where('account_id', '=', this.accountId).where('id', '=', id).executeTakeFirst();
+    const result = await this.db
+      .deleteFrom('groups')
+      .where('account_id', '=', this.accountId)
+      .where('id', '=', id)
+      .executeTakeFirst();
     return Number(result.numDeletedRows) === 1;
   }
 
@@ -356,9 +407,20 @@ export class KyselyAccountStore implements AccountStore {
     for (const batch of chunks([...new Set(groupIds)])) {
       const rows = await this.db
         .selectFrom('group_members as gm')
-        .leftJoin('users as u', (join) => join.onRef('u.id', '=', 'gm.member_id').on('u.account_id', '=', this.accountId))
-        .leftJoin('groups as g', (join) => join.onRef('g.id', '=', 'gm.member_id').on('g.account_id', '=', this.accountId))
-        .select(['gm.group_id', 'gm.member_id', 'gm.member_type', 'u.display_name', 'u.user_name', 'g.display_name as group_name'])
+        .leftJoin('users as u', (join) =>
+          join.onRef('u.id', '=', 'gm.member_id').on('u.account_id', '=', this.accountId),
+        )
+        .leftJoin('groups as g', (join) =>
+          join.onRef('g.id', '=', 'gm.member_id').on('g.account_id', '=', this.accountId),
+        )
+        .select([
+          'gm.group_id',
+          'gm.member_id',
+          'gm.member_type',
+          'u.display_name',
+          'u.user_name',
+          'g.display_name as group_name',
+        ])
         .where('gm.account_id', '=', this.accountId)
         .where('gm.group_id', 'in', batch)
         .orderBy('gm.created_at')
@@ -380,26 +442,53 @@ export class KyselyAccountStore implements AccountStore {
   async resolveMemberIds(ids: readonly string[]): Promise<Map<string, 'User' | 'Group'>> {
     const out = new Map<string, 'User' | 'Group'>();
     for (const batch of chunks([...new Set(ids)])) {
-      const users = await this.db.selectFrom('users').select('id').where('account_id', '=', this.accountId).where('id', 'in', batch).execute();
+      const users = await this.db
+        .selectFrom('users')
+        .select('id')
+        .where('account_id', '=', this.accountId)
+        .where('id', 'in', batch)
+        .execute();
       for (const row of users) out.set(row.id, 'User');
-      const groups = await this.db.selectFrom('groups').select('id').where('account_id', '=', this.accountId).where('id', 'in', batch).execute();
+      const groups = await this.db
+        .selectFrom('groups')
+        .select('id')
+        .where('account_id', '=', this.accountId)
+        .where('id', 'in', batch)
+        .execute();
       for (const row of groups) out.set(row.id, 'Group');
     }
     return out;
   }
 
-  async addMembers(groupId: string, members: readonly { id: string; type: 'User' | 'Group' }[], at: string): Promise<number> {
+  async addMembers(
+    groupId: string,
+    members: readonly { id: string; type: 'User' | 'Group' }[],
+    at: string,
+  ): Promise<number> {
     if (members.length === 0) return 0;
     // group_members' key is (group_id, member_id): a row written under another account's
     // group id would be invisible to that account yet block its own insert of that member
     // (convention 5). One key lookup per call, whatever the team's size.
-    const owned = await this.db.selectFrom('groups').select('id').where('account_id', '=', this.accountId).where('id', '=', groupId).executeTakeFirst();
+    const owned = await this.db
+      .selectFrom('groups')
+      .select('id')
+      .where('account_id', '=', this.accountId)
+      .where('id', '=', groupId)
+      .executeTakeFirst();
     if (owned === undefined) return 0;
     let added = 0;
     for (const batch of chunks(members)) {
       const result = await this.db
         .insertInto('group_members')
-        .values(batch.map((m) => ({ account_id: this.accountId, group_id: groupId, member_id: m.id, member_type: m.type, created_at: at })))
+        .values(
+          batch.map((m) => ({
+            account_id: this.accountId,
+            group_id: groupId,
+            member_id: m.id,
+            member_type: m.type,
+            created_at: at,
+          })),
+        )
         .onConflict((oc) => oc.columns(['group_id', 'member_id']).doNothing())
         .executeTakeFirst();
       added += Number(result.numInsertedOrUpdatedRows ?? 0);
@@ -422,11 +511,18 @@ export class KyselyAccountStore implements AccountStore {
   }
 
   async removeAllMembers(groupId: string): Promise<number> {
-    const result = await this.db.deleteFrom('group_members').where('account_id', '=', this.accountId).where('group_id', '=', groupId).executeTakeFirst();
+    const result = await this.db
+      .deleteFrom('group_members')
+      .where('account_id', '=', this.accountId)
+      .where('group_id', '=', groupId)
+      .executeTakeFirst();
     return Number(result.numDeletedRows);
   }
 
-  async memberTypes(groupId: string, ids?: readonly string[]): Promise<Map<string, 'User' | 'Group'>> {
+  async memberTypes(
+    groupId: string,
+    ids?: readonly string[],
+  ): Promise<Map<string, 'User' | 'Group'>> {
     const out = new Map<string, 'User' | 'Group'>();
     const batches = ids === undefined ? [undefined] : chunks([...new Set(ids)]);
     for (const batch of batches) {
@@ -436,12 +532,17 @@ export class KyselyAccountStore implements AccountStore {
         .where('account_id', '=', this.accountId)
         .where('group_id', '=', groupId);
       if (batch !== undefined) query = query.where('member_id', 'in', batch);
-      for (const row of await query.execute()) out.set(row.member_id, row.member_type === 'Group' ? 'Group' : 'User');
+      for (const row of await query.execute())
+        out.set(row.member_id, row.member_type === 'Group' ? 'Group' : 'User');
     }
     return out;
   }
 
   async removeFromAllGroups(memberId: string): Promise<void> {
-    await this.db.deleteFrom('group_members').where('account_id', '=', this.accountId).where('member_id', '=', memberId).execute();
+    await this.db
+      .deleteFrom('group_members')
+      .where('account_id', '=', this.accountId)
+      .where('member_id', '=', memberId)
+      .execute();
   }
 }

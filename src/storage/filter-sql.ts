@@ -40,12 +40,21 @@ export interface ResourceMapping {
   readonly rows: Readonly<Record<string, RowSource>>;
 }
 
-export function compileFilter(filter: TypedFilter, mapping: ResourceMapping, dialect: Dialect): Sql {
+export function compileFilter(
+  filter: TypedFilter,
+  mapping: ResourceMapping,
+  dialect: Dialect,
+): Sql {
   return new Compiler(mapping, dialect).compile(filter, undefined);
 }
 
 /** An ORDER BY expression for sortBy; undefined values sort last in ascending order. */
-export function compileSort(path: ResolvedPath, mapping: ResourceMapping, dialect: Dialect, descending: boolean): Sql {
+export function compileSort(
+  path: ResolvedPath,
+  mapping: ResourceMapping,
+  dialect: Dialect,
+  descending: boolean,
+): Sql {
   const compiler = new Compiler(mapping, dialect);
   const target = { ...path, relative: false } as Target;
   const expr = compiler.sortExpression(target);
@@ -82,11 +91,16 @@ class Compiler {
       case 'not':
         return sql`((${this.compile(filter.filter, element)}) IS NOT TRUE)`;
       case 'valuePath':
-        return this.exists(filter.target, (el) => this.compile(filter.filter, el), (sub) => needs(filter.filter, sub));
+        return this.exists(
+          filter.target,
+          (el) => this.compile(filter.filter, el),
+          (sub) => needs(filter.filter, sub),
+        );
       case 'present':
         return this.present(filter.target, element);
       case 'compare':
-        if (filter.op === 'ne') return sql`((${this.compile({ ...filter, op: 'eq' }, element)}) IS NOT TRUE)`;
+        if (filter.op === 'ne')
+          return sql`((${this.compile({ ...filter, op: 'eq' }, element)}) IS NOT TRUE)`;
         return this.compare(filter, element);
     }
   }
@@ -96,7 +110,10 @@ class Compiler {
    * least one non-empty sub-attribute; `name: {}` or `{"givenName": ""}` is not present.
    */
   private present(target: Target, element: Element | undefined): Sql {
-    const subs = target.sub === undefined && target.attr.type === 'complex' ? (target.attr.subAttributes ?? []) : [];
+    const subs =
+      target.sub === undefined && target.attr.type === 'complex'
+        ? (target.attr.subAttributes ?? [])
+        : [];
     if (!target.relative && target.attr.multiValued) {
       const sub = target.sub;
       return this.exists(
@@ -105,14 +122,17 @@ class Compiler {
           if (sub !== undefined) return this.notEmpty(this.elementValue(el, sub));
           if (subs.length === 0) return sql`1 = 1`;
           // A row of a side table stands for an element; only its mapped columns can be read.
-          const readable = el.kind === 'rows' ? subs.filter((s) => Object.hasOwn(el.source.subs, s.name)) : subs;
+          const readable =
+            el.kind === 'rows' ? subs.filter((s) => Object.hasOwn(el.source.subs, s.name)) : subs;
           return this.anyOf(readable.map((s) => this.notEmpty(this.elementValue(el, s))));
         },
         (name) => sub?.name === name,
       );
     }
     if (subs.length > 0 && !target.relative) {
-      return this.anyOf(subs.map((sub) => this.notEmpty(this.scalar({ ...target, sub }, undefined).sql)));
+      return this.anyOf(
+        subs.map((sub) => this.notEmpty(this.scalar({ ...target, sub }, undefined).sql)),
+      );
     }
     const expr = this.scalar(target, element);
     return this.notEmpty(expr.sql);
@@ -130,12 +150,22 @@ class Compiler {
     return this.dialect === 'postgres' ? sql`(${expr})::text` : sql`CAST(${expr} AS TEXT)`;
   }
 
-  private compare(filter: Extract<TypedFilter, { kind: 'compare' }>, element: Element | undefined): Sql {
+  private compare(
+    filter: Extract<TypedFilter, { kind: 'compare' }>,
+    element: Element | undefined,
+  ): Sql {
     const { target } = filter;
     if (!target.relative && target.attr.multiValued) {
       // `emails.value co "@x"`: some element matches.
-      const relative: Extract<TypedFilter, { kind: 'compare' }> = { ...filter, target: { ...target, relative: true } };
-      return this.exists(target, (el) => this.compare(relative, el), (sub) => needs(relative, sub));
+      const relative: Extract<TypedFilter, { kind: 'compare' }> = {
+        ...filter,
+        target: { ...target, relative: true },
+      };
+      return this.exists(
+        target,
+        (el) => this.compare(relative, el),
+        (sub) => needs(relative, sub),
+      );
     }
     const def = leaf(target);
     const { sql: column, folded } = this.scalar(target, element);
@@ -146,7 +176,10 @@ class Compiler {
         : sql`(${column} = ${value ? 1 : 0})`;
     }
     if (typeof value === 'number') {
-      const numeric = this.dialect === 'postgres' ? sql`(CASE WHEN ${column} ~ '^-?[0-9.eE+-]+$' THEN (${column})::numeric END)` : column;
+      const numeric =
+        this.dialect === 'postgres'
+          ? sql`(CASE WHEN ${column} ~ '^-?[0-9.eE+-]+$' THEN (${column})::numeric END)`
+          : column;
       return sql`(${numeric} ${sql.raw(OPERATORS[filter.op] ?? '=')} ${value})`;
     }
     // dateTime values are ISO-8601 UTC text on both sides (typed.ts normalises the
@@ -173,7 +206,8 @@ class Compiler {
           ? sql`(right(${expr}, ${length}) = ${literal})`
           : sql`(substr(${expr}, ${-length}) = ${literal})`;
       default: {
-        const collate = this.dialect === 'postgres' && filter.op !== 'eq' ? sql.raw(' COLLATE "C"') : sql.raw('');
+        const collate =
+          this.dialect === 'postgres' && filter.op !== 'eq' ? sql.raw(' COLLATE "C"') : sql.raw('');
         return sql`(${expr}${collate} ${sql.raw(OPERATORS[filter.op] ?? '=')} ${literal})`;
       }
     }
@@ -189,10 +223,14 @@ class Compiler {
   }
 
   sortExpression(target: Target): Sql {
-    const { sql: expr, folded } = target.attr.multiValued ? this.primaryValue(target) : this.scalar(target, undefined);
+    const { sql: expr, folded } = target.attr.multiValued
+      ? this.primaryValue(target)
+      : this.scalar(target, undefined);
     const def = leaf(target);
     const value = def.type === 'string' && !def.caseExact && !folded ? this.lower(expr) : expr;
-    return this.dialect === 'postgres' && (def.type === 'string' || def.type === 'reference') ? sql`${value} COLLATE "C"` : value;
+    return this.dialect === 'postgres' && (def.type === 'string' || def.type === 'reference')
+      ? sql`${value} COLLATE "C"`
+      : value;
   }
 
   /**
@@ -220,21 +258,31 @@ class Compiler {
   /** A single value: a column, a JSON path, or the current element's sub-attribute. */
   private scalar(target: Target, element: Element | undefined): { sql: Sql; folded: boolean } {
     if (target.relative) {
-      if (element === undefined || target.sub === undefined) throw new Error('relative path outside a value filter');
+      if (element === undefined || target.sub === undefined)
+        throw new Error('relative path outside a value filter');
       if (element.kind === 'rows') {
         const column = element.source.subs[target.sub.name];
         if (column === undefined) throw new Error(`no row column for ${target.sub.name}`);
-        return { sql: sql.ref(`${element.alias}.${column.column}`), folded: column.folded === true };
+        return {
+          sql: sql.ref(`${element.alias}.${column.column}`),
+          folded: column.folded === true,
+        };
       }
       return { sql: this.elementValue(element, target.sub), folded: false };
     }
     const mapped = this.mapping.columns[canonical(target)];
     if (mapped !== undefined) {
-      return { sql: sql.ref(`${this.mapping.table}.${mapped.column}`), folded: mapped.folded === true };
+      return {
+        sql: sql.ref(`${this.mapping.table}.${mapped.column}`),
+        folded: mapped.folded === true,
+      };
     }
     const keys = [...(target.extension ? [target.schema.id] : []), target.attr.name];
     if (target.sub !== undefined) keys.push(target.sub.name);
-    return { sql: this.jsonValue(sql.ref(`${this.mapping.table}.data`), keys, leaf(target)), folded: false };
+    return {
+      sql: this.jsonValue(sql.ref(`${this.mapping.table}.data`), keys, leaf(target)),
+      folded: false,
+    };
   }
 
   private jsonValue(document: Sql, keys: string[], def: AttributeDef | undefined): Sql {
@@ -256,10 +304,18 @@ class Compiler {
   }
 
   /** EXISTS over the elements of a multi-valued attribute: rows of a side table, or JSON array items. */
-  private exists(target: ResolvedPath, predicate: (element: Element) => Sql, needsSub: (sub: string) => boolean): Sql {
+  private exists(
+    target: ResolvedPath,
+    predicate: (element: Element) => Sql,
+    needsSub: (sub: string) => boolean,
+  ): Sql {
     const alias = `e${this.aliasCounter++}`;
     const rows = target.extension ? undefined : this.mapping.rows[target.attr.name];
-    if (rows !== undefined && (rows.requires === undefined || needsSub(rows.requires)) && this.rowsCover(rows, predicate, alias)) {
+    if (
+      rows !== undefined &&
+      (rows.requires === undefined || needsSub(rows.requires)) &&
+      this.rowsCover(rows, predicate, alias)
+    ) {
       return sql`EXISTS (SELECT 1 FROM ${rows.from(alias)} AND ${predicate({ kind: 'rows', alias, source: rows })})`;
     }
     const keys = [...(target.extension ? [target.schema.id] : []), target.attr.name];
@@ -312,7 +368,13 @@ function needs(filter: TypedFilter, sub: string): boolean {
   }
 }
 
-const OPERATORS: Partial<Record<string, string>> = { eq: '=', gt: '>', ge: '>=', lt: '<', le: '<=' };
+const OPERATORS: Partial<Record<string, string>> = {
+  eq: '=',
+  gt: '>',
+  ge: '>=',
+  lt: '<',
+  le: '<=',
+};
 
 function jsonPath(keys: string[]): string {
   return '$' + keys.map((k) => (/^\d+$/.test(k) ? `[${k}]` : `."${k}"`)).join('');

@@ -1,6 +1,12 @@
 import { sql, type Kysely, type Transaction } from 'kysely';
 import type { NewEvent } from '../app/events/types.js';
-import type { MappedTeam, MembershipSource, ReportRow, TeamOrigin, WorkspaceStore } from '../app/workspace/ports.js';
+import type {
+  MappedTeam,
+  MembershipSource,
+  ReportRow,
+  TeamOrigin,
+  WorkspaceStore,
+} from '../app/workspace/ports.js';
 import { parseSettings } from '../app/workspace/settings.js';
 import { isObject, type JsonObject } from '../core/resource/values.js';
 import { ENTERPRISE_USER_SCHEMA_ID } from '../core/schemas/rfc7643.js';
@@ -21,11 +27,17 @@ export class KyselyWorkspaceStore implements WorkspaceStore {
   ) {}
 
   async lockAccount() {
-    let query = this.db.selectFrom('accounts').select(['seats', 'settings']).where('id', '=', this.accountId);
+    let query = this.db
+      .selectFrom('accounts')
+      .select(['seats', 'settings'])
+      .where('id', '=', this.accountId);
     if (this.dialect === 'postgres') query = query.forUpdate();
     const row = await query.executeTakeFirst();
     if (row === undefined) throw new Error(`account ${this.accountId} does not exist`);
-    return { seats: row.seats === null ? null : Number(row.seats), settings: parseSettings(row.settings) };
+    return {
+      seats: row.seats === null ? null : Number(row.seats),
+      settings: parseSettings(row.settings),
+    };
   }
 
   async countActiveUsers(excludingId: string): Promise<number> {
@@ -80,7 +92,12 @@ export class KyselyWorkspaceStore implements WorkspaceStore {
       }
       await this.db
         .updateTable('users')
-        .set((eb) => ({ manager_id: null, data: JSON.stringify(data), updated_at: at, version: eb('version', '+', 1) }))
+        .set((eb) => ({
+          manager_id: null,
+          data: JSON.stringify(data),
+          updated_at: at,
+          version: eb('version', '+', 1),
+        }))
         .where('account_id', '=', this.accountId)
         .where('id', '=', row.id)
         .execute();
@@ -88,7 +105,10 @@ export class KyselyWorkspaceStore implements WorkspaceStore {
     return rows.map((r) => r.id);
   }
 
-  async findMappedTeam(origin: Exclude<TeamOrigin, 'scim'>, key: string): Promise<MappedTeam | undefined> {
+  async findMappedTeam(
+    origin: Exclude<TeamOrigin, 'scim'>,
+    key: string,
+  ): Promise<MappedTeam | undefined> {
     const row = await this.db
       .selectFrom('groups')
       .select(['id', 'display_name', 'base_name', 'deactivated'])
@@ -98,10 +118,21 @@ export class KyselyWorkspaceStore implements WorkspaceStore {
       .executeTakeFirst();
     return row === undefined
       ? undefined
-      : { id: row.id, displayName: row.display_name, baseName: row.base_name ?? row.display_name, deactivated: Number(row.deactivated) === 1 };
+      : {
+          id: row.id,
+          displayName: row.display_name,
+          baseName: row.base_name ?? row.display_name,
+          deactivated: Number(row.deactivated) === 1,
+        };
   }
 
-  async createMappedTeam(team: { id: string; origin: Exclude<TeamOrigin, 'scim'>; key: string; name: string; at: string }): Promise<void> {
+  async createMappedTeam(team: {
+    id: string;
+    origin: Exclude<TeamOrigin, 'scim'>;
+    key: string;
+    name: string;
+    at: string;
+  }): Promise<void> {
     await this.db
       .insertInto('groups')
       .values({
@@ -132,17 +163,34 @@ export class KyselyWorkspaceStore implements WorkspaceStore {
     return row !== undefined;
   }
 
-  async addMembership(groupId: string, memberId: string, type: 'User' | 'Group', source: MembershipSource, at: string): Promise<boolean> {
+  async addMembership(
+    groupId: string,
+    memberId: string,
+    type: 'User' | 'Group',
+    source: MembershipSource,
+    at: string,
+  ): Promise<boolean> {
     const rows = await this.db
       .insertInto('group_members')
-      .values({ account_id: this.accountId, group_id: groupId, member_id: memberId, member_type: type, created_at: at, source })
+      .values({
+        account_id: this.accountId,
+        group_id: groupId,
+        member_id: memberId,
+        member_type: type,
+        created_at: at,
+        source,
+      })
       .onConflict((oc) => oc.columns(['group_id', 'member_id']).doNothing())
       .returning('member_id')
       .execute();
     return rows.length === 1;
   }
 
-  async removeMembership(groupId: string, memberId: string, source: MembershipSource): Promise<boolean> {
+  async removeMembership(
+    groupId: string,
+    memberId: string,
+    source: MembershipSource,
+  ): Promise<boolean> {
     const rows = await this.db
       .deleteFrom('group_members')
       .where('account_id', '=', this.accountId)
@@ -167,7 +215,9 @@ export class KyselyWorkspaceStore implements WorkspaceStore {
   async liveMemberCount(groupId: string): Promise<number> {
     const row = await this.db
       .selectFrom('group_members as gm')
-      .leftJoin('users as u', (join) => join.onRef('u.id', '=', 'gm.member_id').on('u.account_id', '=', this.accountId))
+      .leftJoin('users as u', (join) =>
+        join.onRef('u.id', '=', 'gm.member_id').on('u.account_id', '=', this.accountId),
+      )
       .select(sql<number>`count(*)`.as('n'))
       .where('gm.account_id', '=', this.accountId)
       .where('gm.group_id', '=', groupId)
@@ -185,10 +235,18 @@ export class KyselyWorkspaceStore implements WorkspaceStore {
       .executeTakeFirst();
     return row === undefined
       ? undefined
-      : { origin: row.origin as TeamOrigin, baseName: row.base_name, displayName: row.display_name, deactivated: Number(row.deactivated) === 1 };
+      : {
+          origin: row.origin as TeamOrigin,
+          baseName: row.base_name,
+          displayName: row.display_name,
+          deactivated: Number(row.deactivated) === 1,
+        };
   }
 
-  async setTeamState(groupId: string, state: { displayName: string; deactivated: boolean; at: string }): Promise<void> {
+  async setTeamState(
+    groupId: string,
+    state: { displayName: string; deactivated: boolean; at: string },
+  ): Promise<void> {
     const row = await this.db
       .selectFrom('groups')
       .select('data')
@@ -213,6 +271,18 @@ export class KyselyWorkspaceStore implements WorkspaceStore {
   }
 }
 
-function toReport(row: { id: string; user_name: string; display_name: string | null; manager_id: string | null; active: number }): ReportRow {
-  return { id: row.id, userName: row.user_name, displayName: row.display_name, managerId: row.manager_id, active: Number(row.active) === 1 };
+function toReport(row: {
+  id: string;
+  user_name: string;
+  display_name: string | null;
+  manager_id: string | null;
+  active: number;
+}): ReportRow {
+  return {
+    id: row.id,
+    userName: row.user_name,
+    displayName: row.display_name,
+    managerId: row.manager_id,
+    active: Number(row.active) === 1,
+  };
 }

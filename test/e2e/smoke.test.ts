@@ -1,6 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DATABASE_KINDS } from '../helpers/databases.js';
-import { scimClient, startTestServer, type TestServer, type TestTenant } from '../helpers/server.js';
+import {
+  scimClient,
+  startTestServer,
+  type TestServer,
+  type TestTenant,
+} from '../helpers/server.js';
 
 describe.each(DATABASE_KINDS)('SCIM smoke (%s)', (kind) => {
   let server: TestServer;
@@ -23,11 +28,20 @@ describe.each(DATABASE_KINDS)('SCIM smoke (%s)', (kind) => {
     });
     expect(created.status).toBe(201);
     const id = created.body.id as string;
-    const found = await scim('GET', `/Users?filter=${encodeURIComponent('userName eq "smoke@example.COM"')}`);
+    const found = await scim(
+      'GET',
+      `/Users?filter=${encodeURIComponent('userName eq "smoke@example.COM"')}`,
+    );
     expect(found.body.totalResults).toBe(1);
-    const byEmail = await scim('GET', `/Users?filter=${encodeURIComponent('emails[type eq "work"].value eq "SMOKE@example.com"')}`);
+    const byEmail = await scim(
+      'GET',
+      `/Users?filter=${encodeURIComponent('emails[type eq "work"].value eq "SMOKE@example.com"')}`,
+    );
     expect(byEmail.body.Resources.map((r: { id: string }) => r.id)).toEqual([id]);
-    const byDept = await scim('GET', `/Users?filter=${encodeURIComponent('urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department eq "eng"')}`);
+    const byDept = await scim(
+      'GET',
+      `/Users?filter=${encodeURIComponent('urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department eq "eng"')}`,
+    );
     expect(byDept.body.totalResults).toBe(1);
     const patched = await scim('PATCH', `/Users/${id}`, {
       schemas: ['urn:ietf:params:scim:api:messages:2.0:PatchOp'],
@@ -52,10 +66,17 @@ describe('security headers', () => {
   it('marks every answer as not sniffable and not frameable', async () => {
     const server = await startTestServer('sqlite');
     try {
-      for (const path of ['/healthz', '/api/v1/openapi.json', '/api/v1/scim/azure/x/Users', '/nowhere']) {
+      for (const path of [
+        '/healthz',
+        '/api/v1/openapi.json',
+        '/api/v1/scim/azure/x/Users',
+        '/nowhere',
+      ]) {
         const response = await fetch(`${server.origin}${path}`);
         expect(response.headers.get('x-content-type-options'), path).toBe('nosniff');
-        expect(response.headers.get('content-security-policy'), path).toContain("frame-ancestors 'none'");
+        expect(response.headers.get('content-security-policy'), path).toContain(
+          "frame-ancestors 'none'",
+        );
       }
     } finally {
       await server.close();

@@ -27,7 +27,10 @@ export interface TestServer {
 }
 
 /** Starts Roster on a fresh SQLite or PostgreSQL database, listening on 127.0.0.1 (random port). */
-export async function startTestServer(kind: DatabaseKind, options: { bodyLimit?: number } = {}): Promise<TestServer> {
+export async function startTestServer(
+  kind: DatabaseKind,
+  options: { bodyLimit?: number } = {},
+): Promise<TestServer> {
   const testDb = await createTestDatabase(kind);
   const database = await openDatabase(testDb.url);
   await migrateToLatest(database.db);
@@ -53,9 +56,22 @@ export async function startTestServer(kind: DatabaseKind, options: { bodyLimit?:
     log,
     async createTenant(name = `Tenant ${++counter}`) {
       const account = await createAccount(database.db, { name });
-      await createAdmin(database.db, { accountId: account.id, email: `admin${counter}@example.com`, password: 'correct horse battery' });
-      const token = await issueToken(database.db, { accountId: account.id, type: 'scim', name: 'entra' });
-      return { accountId: account.id, token: token.token, tokenId: token.id, baseUrl: `${origin}/api/v1/scim/azure/${account.id}` };
+      await createAdmin(database.db, {
+        accountId: account.id,
+        email: `admin${counter}@example.com`,
+        password: 'correct horse battery',
+      });
+      const token = await issueToken(database.db, {
+        accountId: account.id,
+        type: 'scim',
+        name: 'entra',
+      });
+      return {
+        accountId: account.id,
+        token: token.token,
+        tokenId: token.id,
+        baseUrl: `${origin}/api/v1/scim/azure/${account.id}`,
+      };
     },
     async close() {
       await app.close();
@@ -88,9 +104,15 @@ export function scimClient(tenant: TestTenant) {
         ...(body !== undefined ? { 'content-type': 'application/scim+json' } : {}),
         ...headers,
       },
-      ...(body !== undefined ? { body: typeof body === 'string' ? body : JSON.stringify(body) } : {}),
+      ...(body !== undefined
+        ? { body: typeof body === 'string' ? body : JSON.stringify(body) }
+        : {}),
     });
     const text = await response.text();
-    return { status: response.status, headers: response.headers, body: text === '' ? undefined : JSON.parse(text) };
+    return {
+      status: response.status,
+      headers: response.headers,
+      body: text === '' ? undefined : JSON.parse(text),
+    };
   };
 }

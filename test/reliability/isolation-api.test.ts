@@ -28,16 +28,39 @@ const ROUTES: readonly ApiRoute[] = [
   { auth: 'api', method: 'GET', path: '/api/v1/accounts/{account}/seats' },
   { auth: 'api', method: 'GET', path: '/api/v1/accounts/{account}/events?after=0' },
   { auth: 'session', method: 'GET', path: '/api/v1/admin/accounts/{account}' },
-  { auth: 'session', method: 'PATCH', path: '/api/v1/admin/accounts/{account}', body: { seats: 0 } },
+  {
+    auth: 'session',
+    method: 'PATCH',
+    path: '/api/v1/admin/accounts/{account}',
+    body: { seats: 0 },
+  },
   { auth: 'session', method: 'GET', path: '/api/v1/admin/accounts/{account}/admins' },
   { auth: 'session', method: 'GET', path: '/api/v1/admin/accounts/{account}/tokens' },
-  { auth: 'session', method: 'POST', path: '/api/v1/admin/accounts/{account}/tokens', body: { type: 'scim', name: 'x' } },
+  {
+    auth: 'session',
+    method: 'POST',
+    path: '/api/v1/admin/accounts/{account}/tokens',
+    body: { type: 'scim', name: 'x' },
+  },
   { auth: 'session', method: 'DELETE', path: '/api/v1/admin/accounts/{account}/tokens/{tokenId}' },
   { auth: 'session', method: 'GET', path: '/api/v1/admin/accounts/{account}/provisioning-log' },
   { auth: 'session', method: 'GET', path: '/api/v1/admin/accounts/{account}/webhooks' },
-  { auth: 'session', method: 'POST', path: '/api/v1/admin/accounts/{account}/webhooks', body: { url: 'https://example.com/x' } },
-  { auth: 'session', method: 'DELETE', path: '/api/v1/admin/accounts/{account}/webhooks/{groupId}' },
-  { auth: 'session', method: 'GET', path: '/api/v1/admin/accounts/{account}/webhooks/{groupId}/deliveries' },
+  {
+    auth: 'session',
+    method: 'POST',
+    path: '/api/v1/admin/accounts/{account}/webhooks',
+    body: { url: 'https://example.com/x' },
+  },
+  {
+    auth: 'session',
+    method: 'DELETE',
+    path: '/api/v1/admin/accounts/{account}/webhooks/{groupId}',
+  },
+  {
+    auth: 'session',
+    method: 'GET',
+    path: '/api/v1/admin/accounts/{account}/webhooks/{groupId}/deliveries',
+  },
   { auth: 'session', method: 'DELETE', path: '/api/v1/admin/accounts/{account}/session' },
 ];
 
@@ -83,22 +106,46 @@ describe.each(DATABASE_KINDS)('REST and admin API isolation matrix (%s)', (kind)
       const response = await server.app.inject({
         method: 'POST',
         url: victim.prefix + path,
-        headers: { authorization: `Bearer ${victim.token}`, 'content-type': 'application/scim+json' },
+        headers: {
+          authorization: `Bearer ${victim.token}`,
+          'content-type': 'application/scim+json',
+        },
         payload: JSON.stringify(body),
       });
       expect(response.statusCode).toBe(201);
       return (response.json() as { id: string }).id;
     };
     const userId = await post('/Users', { userName: 'victim.person@example.com' });
-    const groupId = await post('/Groups', { displayName: 'Victim Team', members: [{ value: userId }] });
+    const groupId = await post('/Groups', {
+      displayName: 'Victim Team',
+      members: [{ value: userId }],
+    });
     victimIds = { account: victim.accountId, userId, groupId, tokenId: victim.tokenId };
 
-    const revokedApi = await issueToken(db, { accountId: victim.accountId, type: 'api', name: 'old' });
+    const revokedApi = await issueToken(db, {
+      accountId: victim.accountId,
+      type: 'api',
+      name: 'old',
+    });
     await revokeToken(db, victim.accountId, revokedApi.id);
-    const otherApi = await issueToken(db, { accountId: other.accountId, type: 'api', name: 'theirs' });
+    const otherApi = await issueToken(db, {
+      accountId: other.accountId,
+      type: 'api',
+      name: 'theirs',
+    });
     const adminEmail = async (accountId: string) =>
-      (await db.selectFrom('admins').select('email').where('account_id', '=', accountId).executeTakeFirstOrThrow()).email;
-    const otherSession = await signIn(db, { accountId: other.accountId, email: await adminEmail(other.accountId), password: 'correct horse battery' });
+      (
+        await db
+          .selectFrom('admins')
+          .select('email')
+          .where('account_id', '=', accountId)
+          .executeTakeFirstOrThrow()
+      ).email;
+    const otherSession = await signIn(db, {
+      accountId: other.accountId,
+      email: await adminEmail(other.accountId),
+      password: 'correct horse battery',
+    });
     Object.assign(credentials, {
       'no token': undefined,
       'malformed token': 'Bearer nope',
@@ -123,10 +170,21 @@ describe.each(DATABASE_KINDS)('REST and admin API isolation matrix (%s)', (kind)
         const body = response.json() as { error?: { code?: string; message?: string } };
         expect(body.error?.code, where).toBe('unauthorized');
         expect(body.error?.message, where).toBeTruthy();
-        for (const secret of [victimIds.userId, victimIds.groupId, 'victim.person', 'Victim Team', victim.token]) {
+        for (const secret of [
+          victimIds.userId,
+          victimIds.groupId,
+          'victim.person',
+          'Victim Team',
+          victim.token,
+        ]) {
           expect(response.body.includes(secret), `${where} leaks ${secret}`).toBe(false);
         }
-        const random: Ids = { account: victim.accountId, userId: randomUUID(), groupId: randomUUID(), tokenId: randomUUID() };
+        const random: Ids = {
+          account: victim.accountId,
+          userId: randomUUID(),
+          groupId: randomUUID(),
+          tokenId: randomUUID(),
+        };
         const control = await request(route, random, authorization);
         expect(control.statusCode, where).toBe(response.statusCode);
         expect(control.body, where).toBe(response.body);

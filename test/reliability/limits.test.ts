@@ -278,7 +278,9 @@ describe('per-token rate limit', () => {
 
     it('counts requests to two app instances in one bucket', async () => {
       // Redis runs wherever the tests run (.ci/run starts it): a missing Redis is a failure, not a skip.
-      expect(reachable, `Redis must answer at ${REDIS_URL} (start it, or set TEST_REDIS_URL)`).toBe(true);
+      expect(reachable, `Redis must answer at ${REDIS_URL} (start it, or set TEST_REDIS_URL)`).toBe(
+        true,
+      );
       const prefix = `roster:test:${randomUUID()}:`;
       const settings = { perSecond: 0.2, burst: 6 };
       const one = await startApp('sqlite', {

@@ -2,7 +2,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { updateAccountPolicy } from '../../src/app/accounts.js';
 import { readEvents } from '../../src/storage/event-log.js';
 import { DATABASE_KINDS } from '../helpers/databases.js';
-import { scimClient, startTestServer, type TestServer, type TestTenant } from '../helpers/server.js';
+import {
+  scimClient,
+  startTestServer,
+  type TestServer,
+  type TestTenant,
+} from '../helpers/server.js';
 
 const ENTERPRISE = 'urn:ietf:params:scim:schemas:extension:enterprise:2.0:User';
 const PATCH = 'urn:ietf:params:scim:api:messages:2.0:PatchOp';
@@ -22,14 +27,21 @@ describe.each(DATABASE_KINDS)('workspace semantics (%s)', (kind) => {
 
   const events = (t: TestTenant) => readEvents(server.database.db, t.accountId, 0, 10_000);
 
-  async function user(scim: ReturnType<typeof scimClient>, userName: string, extra: Record<string, unknown> = {}): Promise<string> {
+  async function user(
+    scim: ReturnType<typeof scimClient>,
+    userName: string,
+    extra: Record<string, unknown> = {},
+  ): Promise<string> {
     const response = await scim('POST', '/Users', { userName, ...extra });
     expect(response.status, JSON.stringify(response.body)).toBe(201);
     return response.body.id as string;
   }
 
   const setActive = (scim: ReturnType<typeof scimClient>, id: string, active: boolean) =>
-    scim('PATCH', `/Users/${id}`, { schemas: [PATCH], Operations: [{ op: 'replace', path: 'active', value: active }] });
+    scim('PATCH', `/Users/${id}`, {
+      schemas: [PATCH],
+      Operations: [{ op: 'replace', path: 'active', value: active }],
+    });
 
   it('counts active users against the seat limit; a refused request changes nothing', async () => {
     const { t, scim } = await tenant();
@@ -59,10 +71,22 @@ describe.each(DATABASE_KINDS)('workspace semantics (%s)', (kind) => {
   it('gives each account a gapless increasing event sequence, in commit order', async () => {
     const { t, scim } = await tenant();
     const id = await user(scim, 'seq@x.com', { name: { givenName: 'S' } });
-    await scim('PATCH', `/Users/${id}`, { schemas: [PATCH], Operations: [{ op: 'replace', path: 'title', value: 'Boss' }] });
-    const team = await scim('POST', '/Groups', { displayName: 'Seq team', members: [{ value: id }] });
-    await scim('PATCH', `/Groups/${team.body.id}`, { schemas: [PATCH], Operations: [{ op: 'replace', path: 'displayName', value: 'Renamed' }] });
-    await scim('PATCH', `/Groups/${team.body.id}`, { schemas: [PATCH], Operations: [{ op: 'remove', path: `members[value eq "${id}"]` }] });
+    await scim('PATCH', `/Users/${id}`, {
+      schemas: [PATCH],
+      Operations: [{ op: 'replace', path: 'title', value: 'Boss' }],
+    });
+    const team = await scim('POST', '/Groups', {
+      displayName: 'Seq team',
+      members: [{ value: id }],
+    });
+    await scim('PATCH', `/Groups/${team.body.id}`, {
+      schemas: [PATCH],
+      Operations: [{ op: 'replace', path: 'displayName', value: 'Renamed' }],
+    });
+    await scim('PATCH', `/Groups/${team.body.id}`, {
+      schemas: [PATCH],
+      Operations: [{ op: 'remove', path: `members[value eq "${id}"]` }],
+    });
     await scim('DELETE', `/Groups/${team.body.id}`);
     await scim('DELETE', `/Users/${id}`);
     const all = await events(t);
@@ -88,7 +112,12 @@ describe.each(DATABASE_KINDS)('workspace semantics (%s)', (kind) => {
     const { t, scim } = await tenant();
     const boss = await user(scim, 'boss@x.com', { displayName: 'Boss' });
     const report = await user(scim, 'report@x.com', { [ENTERPRISE]: { manager: { value: boss } } });
-    const team = (await scim('POST', '/Groups', { displayName: 'Keepers', members: [{ value: boss }, { value: report }] })).body.id as string;
+    const team = (
+      await scim('POST', '/Groups', {
+        displayName: 'Keepers',
+        members: [{ value: boss }, { value: report }],
+      })
+    ).body.id as string;
 
     expect((await setActive(scim, report, false)).status).toBe(200);
     expect((await setActive(scim, report, true)).status).toBe(200);
@@ -111,16 +140,26 @@ describe.each(DATABASE_KINDS)('workspace semantics (%s)', (kind) => {
 
   it('maps departments to teams, and marks an emptied mapped team " (deactivated)"', async () => {
     const { t, scim } = await tenant();
-    await updateAccountPolicy(server.database.db, t.accountId, { settings: { departmentTeams: true } });
+    await updateAccountPolicy(server.database.db, t.accountId, {
+      settings: { departmentTeams: true },
+    });
     const ann = await user(scim, 'ann@x.com', { [ENTERPRISE]: { department: 'Sales' } });
     const bob = await user(scim, 'bob@x.com', { [ENTERPRISE]: { department: 'sales' } });
-    const sales = await scim('GET', '/Groups?filter=displayName eq "Sales"&attributes=members,displayName');
+    const sales = await scim(
+      'GET',
+      '/Groups?filter=displayName eq "Sales"&attributes=members,displayName',
+    );
     expect(sales.body.totalResults).toBe(1);
     const salesId = sales.body.Resources[0].id as string;
-    expect(sales.body.Resources[0].members.map((m: { value: string }) => m.value).sort()).toEqual([ann, bob].sort());
+    expect(sales.body.Resources[0].members.map((m: { value: string }) => m.value).sort()).toEqual(
+      [ann, bob].sort(),
+    );
 
     const move = (id: string, department: string) =>
-      scim('PATCH', `/Users/${id}`, { schemas: [PATCH], Operations: [{ op: 'replace', path: `${ENTERPRISE}:department`, value: department }] });
+      scim('PATCH', `/Users/${id}`, {
+        schemas: [PATCH],
+        Operations: [{ op: 'replace', path: `${ENTERPRISE}:department`, value: department }],
+      });
     expect((await move(ann, 'Support')).status).toBe(200);
     expect((await move(bob, 'Support')).status).toBe(200);
     const emptied = await scim('GET', `/Groups/${salesId}`);
@@ -134,7 +173,9 @@ describe.each(DATABASE_KINDS)('workspace semantics (%s)', (kind) => {
     expect((await scim('GET', `/Groups/${salesId}`)).body.displayName).toBe('Sales (deactivated)');
     expect((await setActive(scim, bob, true)).status).toBe(200);
     expect((await scim('GET', `/Groups/${salesId}`)).body.displayName).toBe('Sales');
-    const renames = (await events(t)).filter((e) => e.type === 'team.renamed' && e.resourceId === salesId);
+    const renames = (await events(t)).filter(
+      (e) => e.type === 'team.renamed' && e.resourceId === salesId,
+    );
     expect(renames.map((e) => e.data['team'])).toEqual([
       { id: salesId, displayName: 'Sales (deactivated)' },
       { id: salesId, displayName: 'Sales' },
@@ -145,7 +186,9 @@ describe.each(DATABASE_KINDS)('workspace semantics (%s)', (kind) => {
 
   it('builds a team hierarchy from manager links, whatever order users arrive in', async () => {
     const { t, scim } = await tenant();
-    await updateAccountPolicy(server.database.db, t.accountId, { settings: { managerTeams: true } });
+    await updateAccountPolicy(server.database.db, t.accountId, {
+      settings: { managerTeams: true },
+    });
     // Reports arrive before their manager (Entra sets managers in any order).
     const vp = await user(scim, 'vp@x.com', { displayName: 'Vera VP' });
     const r1 = await user(scim, 'r1@x.com', { [ENTERPRISE]: { manager: { value: vp } } });
@@ -165,7 +208,12 @@ describe.each(DATABASE_KINDS)('workspace semantics (%s)', (kind) => {
     const vpTeam = await teamOf('Team Vera VP');
     expect(vpTeam.members!.map((m) => m.value).sort()).toEqual([r1, r2].sort());
     const ceoTeam = await teamOf('Team Cleo CEO');
-    expect(ceoTeam.members!.map((m) => [m.value, m.type]).sort()).toEqual([[vp, 'User'], [vpTeam.id, 'Group']].sort());
+    expect(ceoTeam.members!.map((m) => [m.value, m.type]).sort()).toEqual(
+      [
+        [vp, 'User'],
+        [vpTeam.id, 'Group'],
+      ].sort(),
+    );
 
     // The manager leaves: reports lose their manager, the team empties and is marked.
     expect((await scim('DELETE', `/Users/${vp}`)).status).toBe(204);

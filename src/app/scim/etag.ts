@@ -19,6 +19,8 @@ export function etagMatches(header: string, version: number): boolean {
 export function checkIfMatch(ifMatch: string | undefined, version: number, what: string): void {
   if (ifMatch === undefined || ifMatch.trim() === '') return;
   if (!etagMatches(ifMatch, version)) {
-    throw preconditionFailed(`${what} has changed (now version ${etagOf(version)}); fetch it again and retry with the new ETag.`);
+    throw preconditionFailed(
+      `${what} has changed (now version ${etagOf(version)}); fetch it again and retry with the new ETag.`,
+    );
   }
 }

@@ -24,9 +24,14 @@ function splitMembers(data: JsonObject): { data: JsonObject; members: MemberRef[
   if (members === undefined) return { data: rest, members: undefined };
   const refs = (Array.isArray(members) ? members : []).filter(isObject).map((m, i) => {
     if (typeof m['value'] !== 'string' || m['value'] === '') {
-      throw badRequest('invalidValue', `members[${i}] needs a "value" holding the id of a User or Group.`);
+      throw badRequest(
+        'invalidValue',
+        `members[${i}] needs a "value" holding the id of a User or Group.`,
+      );
     }
-    return typeof m['type'] === 'string' ? { value: m['value'], type: m['type'] } : { value: m['value'] };
+    return typeof m['type'] === 'string'
+      ? { value: m['value'], type: m['type'] }
+      : { value: m['value'] };
   });
   return { data: rest, members: refs };
 }
@@ -51,7 +56,14 @@ export class GroupsService {
     const { data, members } = splitMembers(normalizeResource(body, GROUP_RESOURCE).data);
     const now = new Date().toISOString();
     const id = randomUUID();
-    const row: GroupRow = { id, ...columnsOf(data), createdAt: now, updatedAt: now, version: 1, data };
+    const row: GroupRow = {
+      id,
+      ...columnsOf(data),
+      createdAt: now,
+      updatedAt: now,
+      version: 1,
+      data,
+    };
     let added = 0;
     await this.store.transaction(async (tx) => {
       const rules = await WorkspaceRules.begin(tx.workspace, now);
@@ -62,7 +74,15 @@ export class GroupsService {
       }
       await rules.commit();
     });
-    return this.result(201, row, {}, { resourceId: id, change: { op: 'create', attributes: Object.keys(data), members: { added, removed: 0 } } });
+    return this.result(
+      201,
+      row,
+      {},
+      {
+        resourceId: id,
+        change: { op: 'create', attributes: Object.keys(data), members: { added, removed: 0 } },
+      },
+    );
   }
 
   async get(id: string, projection: Projection): Promise<ScimResult> {
@@ -79,7 +99,12 @@ export class GroupsService {
   }
 
   /** PUT replaces the team; `members`, when given, replaces the member list (omitted: unchanged). */
-  async replace(id: string, body: unknown, ifMatch: string | undefined, projection: Projection): Promise<ScimResult> {
+  async replace(
+    id: string,
+    body: unknown,
+    ifMatch: string | undefined,
+    projection: Projection,
+  ): Promise<ScimResult> {
     const { data, members } = splitMembers(normalizeResource(body, GROUP_RESOURCE).data);
     let counts = { added: 0, removed: 0 };
     const row = await this.store.transaction(async (tx) => {
@@ -94,7 +119,10 @@ export class GroupsService {
       await rules.commit();
       return next;
     });
-    return this.result(200, row, projection, { resourceId: id, change: { op: 'replace', attributes: Object.keys(data), members: counts } });
+    return this.result(200, row, projection, {
+      resourceId: id,
+      change: { op: 'replace', attributes: Object.keys(data), members: counts },
+    });
   }
 
   /**
@@ -103,7 +131,12 @@ export class GroupsService {
    * out unless asked for: echoing a 100k-member list after a one-member add is
    * how large groups die (IDP-COMPAT).
    */
-  async patch(id: string, body: unknown, ifMatch: string | undefined, projection: Projection): Promise<ScimResult> {
+  async patch(
+    id: string,
+    body: unknown,
+    ifMatch: string | undefined,
+    projection: Projection,
+  ): Promise<ScimResult> {
     const operations = parsePatchRequest(body);
     let changed: readonly string[] = [];
     let counts = { added: 0, removed: 0 };
@@ -112,7 +145,9 @@ export class GroupsService {
       const current = await tx.getGroup(id, { forUpdate: true });
       if (current === undefined) throw this.missing(id);
       checkIfMatch(ifMatch, current.version, `Group ${id}`);
-      const patched = applyPatch(current.data, operations, GROUP_RESOURCE, { membersAttribute: 'members' });
+      const patched = applyPatch(current.data, operations, GROUP_RESOURCE, {
+        membersAttribute: 'members',
+      });
       changed = patched.changed;
       const now = rules.at;
       counts = await this.countedChanges(tx, rules, id, patched.memberChanges, now);
@@ -123,9 +158,20 @@ export class GroupsService {
       await rules.commit();
       return next;
     });
-    const shown: Projection = projection.include !== undefined || projection.exclude !== undefined ? projection : { exclude: [] };
-    const defaultExclusion = projection.include === undefined && !(projection.exclude?.some((p) => p.attr.name === 'members') ?? false);
-    return this.result(200, row, shown, { resourceId: id, change: { op: 'patch', attributes: changed, members: counts } }, defaultExclusion && projection.include === undefined);
+    const shown: Projection =
+      projection.include !== undefined || projection.exclude !== undefined
+        ? projection
+        : { exclude: [] };
+    const defaultExclusion =
+      projection.include === undefined &&
+      !(projection.exclude?.some((p) => p.attr.name === 'members') ?? false);
+    return this.result(
+      200,
+      row,
+      shown,
+      { resourceId: id, change: { op: 'patch', attributes: changed, members: counts } },
+      defaultExclusion && projection.include === undefined,
+    );
   }
 
   async delete(id: string): Promise<ScimResult> {
@@ -134,7 +180,8 @@ export class GroupsService {
       const current = await tx.getGroup(id, { forUpdate: true });
       if (current === undefined) throw this.missing(id);
       // As a sub-team it leaves its parents; its own members go with it (team.deleted says so).
-      for (const parent of await tx.workspace.membershipsOf(id)) rules.membersRemoved(parent.groupId, [{ id, type: 'Group' }]);
+      for (const parent of await tx.workspace.membershipsOf(id))
+        rules.membersRemoved(parent.groupId, [{ id, type: 'Group' }]);
       rules.teamDeleted(current);
       await tx.deleteGroup(id);
       await rules.commit();
@@ -147,7 +194,13 @@ export class GroupsService {
    * (replace of `members`) is applied as the difference, so members that stay
    * are neither removed nor re-added, and the events say only what changed.
    */
-  private async countedChanges(tx: AccountStore, rules: WorkspaceRules, id: string, changes: readonly MemberChange[], now: string) {
+  private async countedChanges(
+    tx: AccountStore,
+    rules: WorkspaceRules,
+    id: string,
+    changes: readonly MemberChange[],
+    now: string,
+  ) {
     const counts = { added: 0, removed: 0 };
     for (let i = 0; i < changes.length; i++) {
       const change = changes[i]!;
@@ -165,39 +218,78 @@ export class GroupsService {
     return counts;
   }
 
-  private async replaceMembers(tx: AccountStore, rules: WorkspaceRules, id: string, members: readonly MemberRef[], now: string) {
+  private async replaceMembers(
+    tx: AccountStore,
+    rules: WorkspaceRules,
+    id: string,
+    members: readonly MemberRef[],
+    now: string,
+  ) {
     const wanted = new Set(members.map((m) => m.value));
     const current = await tx.memberTypes(id);
     const leaving = [...current.keys()].filter((memberId) => !wanted.has(memberId));
-    const removed = leaving.length > 0 ? await this.applyChange(tx, rules, id, { kind: 'remove', ids: leaving }, now) : { added: 0, removed: 0 };
-    const added = members.length > 0 ? await this.applyChange(tx, rules, id, { kind: 'add', members }, now) : { added: 0, removed: 0 };
+    const removed =
+      leaving.length > 0
+        ? await this.applyChange(tx, rules, id, { kind: 'remove', ids: leaving }, now)
+        : { added: 0, removed: 0 };
+    const added =
+      members.length > 0
+        ? await this.applyChange(tx, rules, id, { kind: 'add', members }, now)
+        : { added: 0, removed: 0 };
     return { added: added.added, removed: removed.removed };
   }
 
-  private async applyChange(tx: AccountStore, rules: WorkspaceRules, groupId: string, change: MemberChange, now: string) {
+  private async applyChange(
+    tx: AccountStore,
+    rules: WorkspaceRules,
+    groupId: string,
+    change: MemberChange,
+    now: string,
+  ) {
     if (change.kind === 'add') {
       const known = await this.checkMembers(tx, groupId, change.members);
-      const existing = await tx.memberTypes(groupId, change.members.map((m) => m.value));
+      const existing = await tx.memberTypes(
+        groupId,
+        change.members.map((m) => m.value),
+      );
       const fresh = new Map<string, 'User' | 'Group'>();
-      for (const m of change.members) if (!existing.has(m.value)) fresh.set(m.value, known.get(m.value)!);
+      for (const m of change.members)
+        if (!existing.has(m.value)) fresh.set(m.value, known.get(m.value)!);
       const list = [...fresh].map(([id, type]) => ({ id, type }));
       const added = list.length > 0 ? await tx.addMembers(groupId, list, now) : 0;
       rules.membersAdded(groupId, list);
       return { added, removed: 0 };
     }
-    const leaving = change.kind === 'remove' ? await tx.memberTypes(groupId, change.ids) : await tx.memberTypes(groupId);
-    const removed = change.kind === 'remove' ? await tx.removeMembers(groupId, change.ids) : await tx.removeAllMembers(groupId);
-    rules.membersRemoved(groupId, [...leaving].map(([id, type]) => ({ id, type })));
+    const leaving =
+      change.kind === 'remove'
+        ? await tx.memberTypes(groupId, change.ids)
+        : await tx.memberTypes(groupId);
+    const removed =
+      change.kind === 'remove'
+        ? await tx.removeMembers(groupId, change.ids)
+        : await tx.removeAllMembers(groupId);
+    rules.membersRemoved(
+      groupId,
+      [...leaving].map(([id, type]) => ({ id, type })),
+    );
     return { added: 0, removed };
   }
 
   /** Checks every id names a user or team of this account; unknown ids fail the whole request. */
-  private async checkMembers(tx: AccountStore, groupId: string, members: readonly MemberRef[]): Promise<Map<string, 'User' | 'Group'>> {
+  private async checkMembers(
+    tx: AccountStore,
+    groupId: string,
+    members: readonly MemberRef[],
+  ): Promise<Map<string, 'User' | 'Group'>> {
     if (members.length > MAX_MEMBERS_PER_REQUEST) {
-      throw badRequest('invalidValue', `At most ${MAX_MEMBERS_PER_REQUEST} members can be added in one request; split the change.`);
+      throw badRequest(
+        'invalidValue',
+        `At most ${MAX_MEMBERS_PER_REQUEST} members can be added in one request; split the change.`,
+      );
     }
     const ids = members.map((m) => m.value);
-    if (ids.includes(groupId)) throw badRequest('invalidValue', `A team cannot be a member of itself (${groupId}).`);
+    if (ids.includes(groupId))
+      throw badRequest('invalidValue', `A team cannot be a member of itself (${groupId}).`);
     const known = await tx.resolveMemberIds(ids);
     const unknown = [...new Set(ids.filter((memberId) => !known.has(memberId)))];
     if (unknown.length > 0) {
@@ -210,9 +302,21 @@ export class GroupsService {
     return known;
   }
 
-  private async write(tx: AccountStore, current: GroupRow, data: JsonObject, now: string): Promise<GroupRow> {
-    const next: GroupRow = { ...current, ...columnsOf(data), data, updatedAt: now, version: current.version + 1 };
-    if (!(await tx.updateGroup(next, current.version))) throw new Error(`group ${current.id} changed during its own transaction`);
+  private async write(
+    tx: AccountStore,
+    current: GroupRow,
+    data: JsonObject,
+    now: string,
+  ): Promise<GroupRow> {
+    const next: GroupRow = {
+      ...current,
+      ...columnsOf(data),
+      data,
+      updatedAt: now,
+      version: current.version + 1,
+    };
+    if (!(await tx.updateGroup(next, current.version)))
+      throw new Error(`group ${current.id} changed during its own transaction`);
     return next;
   }
 
@@ -228,14 +332,33 @@ export class GroupsService {
     omitMembers = false,
   ): Promise<ScimResult> {
     const [resource] = await this.renderMany([row], projection, omitMembers);
-    return { status, body: resource!, version: row.version, location: `${this.locator.baseUrl}/Groups/${row.id}`, ...extra };
+    return {
+      status,
+      body: resource!,
+      version: row.version,
+      location: `${this.locator.baseUrl}/Groups/${row.id}`,
+      ...extra,
+    };
   }
 
-  private async renderMany(rows: readonly GroupRow[], projection: Projection, omitMembers = false): Promise<JsonObject[]> {
+  private async renderMany(
+    rows: readonly GroupRow[],
+    projection: Projection,
+    omitMembers = false,
+  ): Promise<JsonObject[]> {
     const loadMembers = !omitMembers && wants(projection, 'members');
-    const members = loadMembers && rows.length > 0 ? await this.store.members(rows.map((r) => r.id)) : undefined;
+    const members =
+      loadMembers && rows.length > 0 ? await this.store.members(rows.map((r) => r.id)) : undefined;
     return rows.map((row) =>
-      project(renderGroup(row, this.locator, members === undefined ? undefined : (members.get(row.id) ?? [])), GROUP_RESOURCE, projection),
+      project(
+        renderGroup(
+          row,
+          this.locator,
+          members === undefined ? undefined : (members.get(row.id) ?? []),
+        ),
+        GROUP_RESOURCE,
+        projection,
+      ),
     );
   }
 }

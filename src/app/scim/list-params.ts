@@ -44,10 +44,17 @@ export function parseListParams(raw: RawListParams, resourceType: ResourceTypeDe
   }
   // RFC 7644 §3.4.2.4: startIndex below 1 means 1; a negative count means 0.
   const startIndex = Math.max(1, integer(raw.startIndex, 'startIndex') ?? 1);
-  const count = Math.min(MAX_PAGE_SIZE, Math.max(0, integer(raw.count, 'count') ?? DEFAULT_PAGE_SIZE));
+  const count = Math.min(
+    MAX_PAGE_SIZE,
+    Math.max(0, integer(raw.count, 'count') ?? DEFAULT_PAGE_SIZE),
+  );
   return {
     startIndex,
-    projection: parseProjection(resourceType, list(raw.attributes, 'attributes'), list(raw.excludedAttributes, 'excludedAttributes')),
+    projection: parseProjection(
+      resourceType,
+      list(raw.attributes, 'attributes'),
+      list(raw.excludedAttributes, 'excludedAttributes'),
+    ),
     query: {
       ...(filter !== undefined ? { filter } : {}),
       ...(sortBy !== undefined ? { sortBy } : {}),
@@ -67,15 +74,22 @@ function text(value: unknown, name: string): string | undefined {
 
 function integer(value: unknown, name: string): number | undefined {
   if (value === undefined || value === null || value === '') return undefined;
-  const number = typeof value === 'number' ? value : typeof value === 'string' && /^\s*-?\d+\s*$/.test(value) ? Number(value) : NaN;
-  if (!Number.isSafeInteger(number)) throw badRequest('invalidValue', `"${name}" must be an integer.`);
+  const number =
+    typeof value === 'number'
+      ? value
+      : typeof value === 'string' && /^\s*-?\d+\s*$/.test(value)
+        ? Number(value)
+        : NaN;
+  if (!Number.isSafeInteger(number))
+    throw badRequest('invalidValue', `"${name}" must be an integer.`);
   return number;
 }
 
 /** `attributes` as a comma-separated string (query) or an array of strings (`.search` body). */
 function list(value: unknown, name: string): string | undefined {
   if (Array.isArray(value)) {
-    if (!value.every((v) => typeof v === 'string')) throw badRequest('invalidValue', `"${name}" must list attribute names.`);
+    if (!value.every((v) => typeof v === 'string'))
+      throw badRequest('invalidValue', `"${name}" must list attribute names.`);
     return value.join(',');
   }
   return text(value, name);

@@ -1,6 +1,10 @@
 import { schemasOf } from '../../core/resource/normalize.js';
 import { isObject, type Json, type JsonObject } from '../../core/resource/values.js';
-import { ENTERPRISE_USER_SCHEMA_ID, GROUP_RESOURCE, USER_RESOURCE } from '../../core/schemas/rfc7643.js';
+import {
+  ENTERPRISE_USER_SCHEMA_ID,
+  GROUP_RESOURCE,
+  USER_RESOURCE,
+} from '../../core/schemas/rfc7643.js';
 import type { ResourceTypeDef } from '../../core/schemas/types.js';
 import type { GroupRow, MemberRow, UserRow } from '../ports.js';
 import { etagOf } from './etag.js';
@@ -23,11 +27,16 @@ function ordered(data: JsonObject, resourceType: ResourceTypeDef): JsonObject {
     const value = data[def.name];
     if (value !== undefined) out[def.name] = value;
   }
-  for (const [key, value] of Object.entries(data)) if (!(key in out) && key !== 'externalId') out[key] = value;
+  for (const [key, value] of Object.entries(data))
+    if (!(key in out) && key !== 'externalId') out[key] = value;
   return out;
 }
 
-function meta(resourceType: ResourceTypeDef, locator: Locator, row: { id: string; createdAt: string; updatedAt: string; version: number }): JsonObject {
+function meta(
+  resourceType: ResourceTypeDef,
+  locator: Locator,
+  row: { id: string; createdAt: string; updatedAt: string; version: number },
+): JsonObject {
   return {
     resourceType: resourceType.name,
     created: row.createdAt,
@@ -57,7 +66,11 @@ export function renderUser(row: UserRow, locator: Locator, extras: UserExtras): 
     if (typeof id === 'string' && extras.managerName !== undefined) {
       data[ENTERPRISE_USER_SCHEMA_ID] = {
         ...enterprise,
-        manager: { value: id, $ref: reference(locator, 'User', id), displayName: extras.managerName },
+        manager: {
+          value: id,
+          $ref: reference(locator, 'User', id),
+          displayName: extras.managerName,
+        },
       };
     }
   }
@@ -68,13 +81,22 @@ export function renderUser(row: UserRow, locator: Locator, extras: UserExtras): 
     ...data,
   };
   if (extras.groups !== undefined && extras.groups.length > 0) {
-    resource['groups'] = extras.groups.map((g) => ({ value: g.value, $ref: reference(locator, 'Group', g.value), display: g.display, type: 'direct' }));
+    resource['groups'] = extras.groups.map((g) => ({
+      value: g.value,
+      $ref: reference(locator, 'Group', g.value),
+      display: g.display,
+      type: 'direct',
+    }));
   }
   resource['meta'] = meta(USER_RESOURCE, locator, row);
   return resource;
 }
 
-export function renderGroup(row: GroupRow, locator: Locator, members: readonly MemberRow[] | undefined): JsonObject {
+export function renderGroup(
+  row: GroupRow,
+  locator: Locator,
+  members: readonly MemberRow[] | undefined,
+): JsonObject {
   const data = ordered(row.data, GROUP_RESOURCE);
   const resource: JsonObject = {
     schemas: schemasOf(row.data, GROUP_RESOURCE),
@@ -94,7 +116,11 @@ export function renderGroup(row: GroupRow, locator: Locator, members: readonly M
   return resource;
 }
 
-export function listResponse(total: number, startIndex: number, resources: JsonObject[]): JsonObject {
+export function listResponse(
+  total: number,
+  startIndex: number,
+  resources: JsonObject[],
+): JsonObject {
   return {
     schemas: [USER_LIST_SCHEMA],
     totalResults: total,

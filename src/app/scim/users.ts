@@ -19,13 +19,24 @@ import type { Change, ScimResult } from './result.js';
 /** Columns derived from a stored user document: what filters and lookups hit. */
 function columnsOf(data: JsonObject) {
   const enterprise = data[ENTERPRISE_USER_SCHEMA_ID];
-  const manager = isObject(enterprise) && isObject(enterprise['manager']) ? enterprise['manager']['value'] : undefined;
+  const manager =
+    isObject(enterprise) && isObject(enterprise['manager'])
+      ? enterprise['manager']['value']
+      : undefined;
   const emails: EmailRow[] = Array.isArray(data['emails'])
-    ? data['emails'].filter(isObject).flatMap((e) =>
-        typeof e['value'] === 'string'
-          ? [{ value: e['value'], type: typeof e['type'] === 'string' ? e['type'] : null, primary: e['primary'] === true }]
-          : [],
-      )
+    ? data['emails']
+        .filter(isObject)
+        .flatMap((e) =>
+          typeof e['value'] === 'string'
+            ? [
+                {
+                  value: e['value'],
+                  type: typeof e['type'] === 'string' ? e['type'] : null,
+                  primary: e['primary'] === true,
+                },
+              ]
+            : [],
+        )
     : [];
   const columns = {
     userName: String(data['userName']),
@@ -36,7 +47,13 @@ function columnsOf(data: JsonObject) {
     emails,
   };
   // Issue 5: indexed columns have a length cap (PostgreSQL B-tree limit; was a 500).
-  checkIndexedStrings({ userName: columns.userName, externalId: columns.externalId, displayName: columns.displayName, manager: columns.managerId, 'emails.value': emails.map((e) => e.value) });
+  checkIndexedStrings({
+    userName: columns.userName,
+    externalId: columns.externalId,
+    displayName: columns.displayName,
+    manager: columns.managerId,
+    'emails.value': emails.map((e) => e.value),
+  });
   return columns;
 }
 
@@ -62,7 +79,12 @@ export class UsersService {
       await rules.userCreated(row);
       await rules.commit();
     });
-    return this.result(201, row, {}, { resourceId: id, change: { op: 'create', attributes: Object.keys(data) } });
+    return this.result(
+      201,
+      row,
+      {},
+      { resourceId: id, change: { op: 'create', attributes: Object.keys(data) } },
+    );
   }
 
   async get(id: string, projection: Projection): Promise<ScimResult> {
@@ -79,7 +101,12 @@ export class UsersService {
   }
 
   /** PUT: full replace (RFC 7644 §3.5.1), except that an omitted `active` keeps its value (Okta). */
-  async replace(id: string, body: unknown, ifMatch: string | undefined, projection: Projection): Promise<ScimResult> {
+  async replace(
+    id: string,
+    body: unknown,
+    ifMatch: string | undefined,
+    projection: Projection,
+  ): Promise<ScimResult> {
     const { data, password } = normalizeResource(body, USER_RESOURCE);
     const passwordHash = password === undefined ? undefined : await hashPassword(password);
     const row = await this.store.transaction(async (tx) => {
@@ -91,14 +118,26 @@ export class UsersService {
       const changed = changedAttributes(current.data, data);
       if (passwordHash === undefined && changed.length === 0) return current; // nothing changed: no new version
       const next = await this.write(tx, current, data, passwordHash);
-      await rules.userChanged(current, next, passwordHash !== undefined ? [...changed, 'password'] : changed);
+      await rules.userChanged(
+        current,
+        next,
+        passwordHash !== undefined ? [...changed, 'password'] : changed,
+      );
       await rules.commit();
       return next;
     });
-    return this.result(200, row, projection, { resourceId: id, change: { op: 'replace', attributes: Object.keys(data) } });
+    return this.result(200, row, projection, {
+      resourceId: id,
+      change: { op: 'replace', attributes: Object.keys(data) },
+    });
   }
 
-  async patch(id: string, body: unknown, ifMatch: string | undefined, projection: Projection): Promise<ScimResult> {
+  async patch(
+    id: string,
+    body: unknown,
+    ifMatch: string | undefined,
+    projection: Projection,
+  ): Promise<ScimResult> {
     const operations = parsePatchRequest(body);
     let changed: readonly string[] = [];
     const row = await this.store.transaction(async (tx) => {
@@ -108,15 +147,23 @@ export class UsersService {
       checkIfMatch(ifMatch, current.version, `User ${id}`);
       const patched = applyPatch(current.data, operations, USER_RESOURCE);
       changed = patched.changed;
-      const passwordHash = patched.password === undefined ? undefined : await hashPassword(patched.password);
+      const passwordHash =
+        patched.password === undefined ? undefined : await hashPassword(patched.password);
       const diff = changedAttributes(current.data, patched.data);
       if (passwordHash === undefined && diff.length === 0) return current; // nothing changed: no new version
       const next = await this.write(tx, current, patched.data, passwordHash);
-      await rules.userChanged(current, next, passwordHash !== undefined ? [...diff, 'password'] : diff);
+      await rules.userChanged(
+        current,
+        next,
+        passwordHash !== undefined ? [...diff, 'password'] : diff,
+      );
       await rules.commit();
       return next;
     });
-    return this.result(200, row, projection, { resourceId: id, change: { op: 'patch', attributes: changed } });
+    return this.result(200, row, projection, {
+      resourceId: id,
+      change: { op: 'patch', attributes: changed },
+    });
   }
 
   async delete(id: string): Promise<ScimResult> {
@@ -133,10 +180,24 @@ export class UsersService {
     return { status: 204, resourceId: id, change: { op: 'delete' } };
   }
 
-  private async write(tx: AccountStore, current: UserRow, data: JsonObject, passwordHash: string | undefined): Promise<UserRow> {
+  private async write(
+    tx: AccountStore,
+    current: UserRow,
+    data: JsonObject,
+    passwordHash: string | undefined,
+  ): Promise<UserRow> {
     const columns = columnsOf(data);
-    const next = { ...current, ...columns, data, updatedAt: new Date().toISOString(), version: current.version + 1 };
-    const written = await tx.updateUser({ ...next, ...(passwordHash !== undefined ? { passwordHash } : {}) }, current.version);
+    const next = {
+      ...current,
+      ...columns,
+      data,
+      updatedAt: new Date().toISOString(),
+      version: current.version + 1,
+    };
+    const written = await tx.updateUser(
+      { ...next, ...(passwordHash !== undefined ? { passwordHash } : {}) },
+      current.version,
+    );
     // The row is locked (PostgreSQL) or the database serialised (SQLite): a lost race here is a bug, not a client error.
     if (!written) throw new Error(`user ${current.id} changed during its own transaction`);
     return next;
@@ -146,18 +207,36 @@ export class UsersService {
     return notFound(`User ${id} not found in this account.`);
   }
 
-  private async result(status: number, row: UserRow, projection: Projection, extra: { resourceId: string; change?: Change }): Promise<ScimResult> {
+  private async result(
+    status: number,
+    row: UserRow,
+    projection: Projection,
+    extra: { resourceId: string; change?: Change },
+  ): Promise<ScimResult> {
     const [resource] = await this.renderMany([row], projection);
-    return { status, body: resource!, version: row.version, location: resource!['meta'] !== undefined ? `${this.locator.baseUrl}/Users/${row.id}` : undefined, ...extra };
+    return {
+      status,
+      body: resource!,
+      version: row.version,
+      location:
+        resource!['meta'] !== undefined ? `${this.locator.baseUrl}/Users/${row.id}` : undefined,
+      ...extra,
+    };
   }
 
-  private async renderMany(rows: readonly UserRow[], projection: Projection): Promise<JsonObject[]> {
+  private async renderMany(
+    rows: readonly UserRow[],
+    projection: Projection,
+  ): Promise<JsonObject[]> {
     if (rows.length === 0) return [];
-    const groups = wants(projection, 'groups') ? await this.store.groupsOfUsers(rows.map((r) => r.id)) : undefined;
+    const groups = wants(projection, 'groups')
+      ? await this.store.groupsOfUsers(rows.map((r) => r.id))
+      : undefined;
     const managerIds = wants(projection, 'manager')
       ? rows.flatMap((r) => (r.managerId !== null ? [r.managerId] : []))
       : [];
-    const managers = managerIds.length > 0 ? await this.store.userNames(managerIds) : new Map<string, string>();
+    const managers =
+      managerIds.length > 0 ? await this.store.userNames(managerIds) : new Map<string, string>();
     return rows.map((row) => {
       const managerName = row.managerId !== null ? managers.get(row.managerId) : undefined;
       const resource = renderUser(row, this.locator, {

@@ -38,10 +38,22 @@ export interface WorkspaceStore {
   /** Clears `manager` on every user managed by `managerId`; returns their ids. */
   clearManagerOf(managerId: string, at: string): Promise<string[]>;
   findMappedTeam(origin: Exclude<TeamOrigin, 'scim'>, key: string): Promise<MappedTeam | undefined>;
-  createMappedTeam(team: { id: string; origin: Exclude<TeamOrigin, 'scim'>; key: string; name: string; at: string }): Promise<void>;
+  createMappedTeam(team: {
+    id: string;
+    origin: Exclude<TeamOrigin, 'scim'>;
+    key: string;
+    name: string;
+    at: string;
+  }): Promise<void>;
   isTeamNameTaken(name: string): Promise<boolean>;
   /** Inserts a membership unless one exists; true when inserted. */
-  addMembership(groupId: string, memberId: string, type: 'User' | 'Group', source: MembershipSource, at: string): Promise<boolean>;
+  addMembership(
+    groupId: string,
+    memberId: string,
+    type: 'User' | 'Group',
+    source: MembershipSource,
+    at: string,
+  ): Promise<boolean>;
   /** Deletes a membership made by `source`; true when deleted. */
   removeMembership(groupId: string, memberId: string, source: MembershipSource): Promise<boolean>;
   /** Teams this user or team belongs to, with the membership's source. */
@@ -49,6 +61,14 @@ export interface WorkspaceStore {
   /** Active users plus sub-teams among a team's members. */
   liveMemberCount(groupId: string): Promise<number>;
   /** Origin of a team, or undefined when it does not exist. */
-  teamOrigin(groupId: string): Promise<{ origin: TeamOrigin; baseName: string | null; displayName: string; deactivated: boolean } | undefined>;
-  setTeamState(groupId: string, state: { displayName: string; deactivated: boolean; at: string }): Promise<void>;
+  teamOrigin(
+    groupId: string,
+  ): Promise<
+    | { origin: TeamOrigin; baseName: string | null; displayName: string; deactivated: boolean }
+    | undefined
+  >;
+  setTeamState(
+    groupId: string,
+    state: { displayName: string; deactivated: boolean; at: string },
+  ): Promise<void>;
 }

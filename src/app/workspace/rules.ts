@@ -39,7 +39,10 @@ export class WorkspaceRules {
   ) {}
 
   /** Locks the account (serialising its writes) and reads its seat limit and settings. */
-  static async begin(store: WorkspaceStore, at = new Date().toISOString()): Promise<WorkspaceRules> {
+  static async begin(
+    store: WorkspaceStore,
+    at = new Date().toISOString(),
+  ): Promise<WorkspaceRules> {
     const account = await store.lockAccount();
     return new WorkspaceRules(store, account.seats, account.settings, at);
   }
@@ -54,14 +57,20 @@ export class WorkspaceRules {
 
   async userCreated(user: UserRow): Promise<void> {
     if (user.active) await this.claimSeat(user.id);
-    this.events.push({ type: 'user.created', resourceType: 'user', resourceId: user.id, data: { user: userView(user) } });
+    this.events.push({
+      type: 'user.created',
+      resourceType: 'user',
+      resourceId: user.id,
+      data: { user: userView(user) },
+    });
     await this.mapUser(undefined, user);
     if (this.settings.managerTeams) {
       // Reports provisioned before their manager (Entra sends managers in any order).
       const reports = await this.store.reportsOf(user.id);
       if (reports.length > 0) {
         const team = await this.managerTeam(user.id);
-        if (team !== undefined) for (const report of reports) await this.joinManagerTeam(team, report.id);
+        if (team !== undefined)
+          for (const report of reports) await this.joinManagerTeam(team, report.id);
       }
     }
   }
@@ -69,17 +78,33 @@ export class WorkspaceRules {
   async userChanged(before: UserRow, after: UserRow, changed: readonly string[]): Promise<void> {
     if (!before.active && after.active) {
       await this.claimSeat(after.id);
-      this.events.push({ type: 'user.reactivated', resourceType: 'user', resourceId: after.id, data: { user: userView(after) } });
+      this.events.push({
+        type: 'user.reactivated',
+        resourceType: 'user',
+        resourceId: after.id,
+        data: { user: userView(after) },
+      });
     } else if (before.active && !after.active) {
-      this.events.push({ type: 'user.deactivated', resourceType: 'user', resourceId: after.id, data: { user: userView(after) } });
+      this.events.push({
+        type: 'user.deactivated',
+        resourceType: 'user',
+        resourceId: after.id,
+        data: { user: userView(after) },
+      });
     }
     const others = changed.filter((name) => name !== 'active');
     if (others.length > 0) {
-      this.events.push({ type: 'user.updated', resourceType: 'user', resourceId: after.id, data: { user: userView(after), changed: [...others] } });
+      this.events.push({
+        type: 'user.updated',
+        resourceType: 'user',
+        resourceId: after.id,
+        data: { user: userView(after), changed: [...others] },
+      });
     }
     if (before.active !== after.active) {
       // Active members decide whether a mapped team is live.
-      for (const membership of await this.store.membershipsOf(after.id)) this.touched.add(membership.groupId);
+      for (const membership of await this.store.membershipsOf(after.id))
+        this.touched.add(membership.groupId);
     }
     await this.mapUser(before, after);
   }
@@ -91,7 +116,12 @@ export class WorkspaceRules {
       this.touched.add(membership.groupId);
     }
     for (const reportId of await this.store.clearManagerOf(user.id, this.at)) {
-      this.events.push({ type: 'user.updated', resourceType: 'user', resourceId: reportId, data: { userId: reportId, changed: ['manager'] } });
+      this.events.push({
+        type: 'user.updated',
+        resourceType: 'user',
+        resourceId: reportId,
+        data: { userId: reportId, changed: ['manager'] },
+      });
       if (this.settings.managerTeams) await this.leaveManagerTeam(user.id, reportId);
     }
     if (this.settings.managerTeams) {
@@ -99,43 +129,72 @@ export class WorkspaceRules {
       if (own !== undefined) {
         for (const membership of await this.store.membershipsOf(own.id)) {
           if (await this.store.removeMembership(membership.groupId, own.id, 'manager')) {
-            this.events.push(memberEvent('team.member_removed', membership.groupId, own.id, 'Group'));
+            this.events.push(
+              memberEvent('team.member_removed', membership.groupId, own.id, 'Group'),
+            );
             this.touched.add(membership.groupId);
           }
         }
         this.touched.add(own.id);
       }
     }
-    this.events.push({ type: 'user.deleted', resourceType: 'user', resourceId: user.id, data: { user: userView(user) } });
+    this.events.push({
+      type: 'user.deleted',
+      resourceType: 'user',
+      resourceId: user.id,
+      data: { user: userView(user) },
+    });
   }
 
   // Teams (SCIM groups) -----------------------------------------------------
 
   teamCreated(team: GroupRow): void {
-    this.events.push({ type: 'team.created', resourceType: 'team', resourceId: team.id, data: { team: teamView(team) } });
+    this.events.push({
+      type: 'team.created',
+      resourceType: 'team',
+      resourceId: team.id,
+      data: { team: teamView(team) },
+    });
   }
 
   teamChanged(before: GroupRow, after: GroupRow, changed: readonly string[]): void {
     if (before.displayName !== after.displayName) {
-      this.events.push({ type: 'team.renamed', resourceType: 'team', resourceId: after.id, data: { team: teamView(after), previousName: before.displayName } });
+      this.events.push({
+        type: 'team.renamed',
+        resourceType: 'team',
+        resourceId: after.id,
+        data: { team: teamView(after), previousName: before.displayName },
+      });
     }
     const others = changed.filter((name) => name !== 'displayName' && name !== 'members');
     if (others.length > 0) {
-      this.events.push({ type: 'team.updated', resourceType: 'team', resourceId: after.id, data: { team: teamView(after), changed: [...others] } });
+      this.events.push({
+        type: 'team.updated',
+        resourceType: 'team',
+        resourceId: after.id,
+        data: { team: teamView(after), changed: [...others] },
+      });
     }
   }
 
   teamDeleted(team: GroupRow): void {
-    this.events.push({ type: 'team.deleted', resourceType: 'team', resourceId: team.id, data: { team: teamView(team) } });
+    this.events.push({
+      type: 'team.deleted',
+      resourceType: 'team',
+      resourceId: team.id,
+      data: { team: teamView(team) },
+    });
   }
 
   membersAdded(teamId: string, members: readonly { id: string; type: 'User' | 'Group' }[]): void {
-    for (const m of members) this.events.push(memberEvent('team.member_added', teamId, m.id, m.type));
+    for (const m of members)
+      this.events.push(memberEvent('team.member_added', teamId, m.id, m.type));
     if (members.length > 0) this.touched.add(teamId);
   }
 
   membersRemoved(teamId: string, members: readonly { id: string; type: 'User' | 'Group' }[]): void {
-    for (const m of members) this.events.push(memberEvent('team.member_removed', teamId, m.id, m.type));
+    for (const m of members)
+      this.events.push(memberEvent('team.member_removed', teamId, m.id, m.type));
     if (members.length > 0) this.touched.add(teamId);
   }
 
@@ -160,7 +219,10 @@ export class WorkspaceRules {
       if (from?.toLowerCase() !== to?.toLowerCase()) {
         if (from !== null) {
           const old = await this.store.findMappedTeam('department', from.toLowerCase());
-          if (old !== undefined && (await this.store.removeMembership(old.id, after.id, 'department'))) {
+          if (
+            old !== undefined &&
+            (await this.store.removeMembership(old.id, after.id, 'department'))
+          ) {
             this.membersRemoved(old.id, [{ id: after.id, type: 'User' }]);
           }
         }
@@ -179,14 +241,21 @@ export class WorkspaceRules {
         if (team !== undefined) await this.joinManagerTeam(team, after.id);
       }
     }
-    if (before !== undefined && before.displayName !== after.displayName && this.settings.managerTeams) {
+    if (
+      before !== undefined &&
+      before.displayName !== after.displayName &&
+      this.settings.managerTeams
+    ) {
       const own = await this.store.findMappedTeam('manager', after.id);
       if (own !== undefined) await this.renameMapped(own.id, `Team ${nameOf(after)}`);
     }
   }
 
   /** The team led by `managerId`, created (and hung under the manager's own manager's team) on first need. */
-  private async managerTeam(managerId: string, seen = new Set<string>()): Promise<string | undefined> {
+  private async managerTeam(
+    managerId: string,
+    seen = new Set<string>(),
+  ): Promise<string | undefined> {
     const existing = await this.store.findMappedTeam('manager', managerId);
     if (existing !== undefined) return existing.id;
     const manager = await this.store.user(managerId);
@@ -195,7 +264,10 @@ export class WorkspaceRules {
     seen.add(managerId);
     if (manager.managerId !== null && !seen.has(manager.managerId)) {
       const parent = await this.managerTeam(manager.managerId, seen);
-      if (parent !== undefined && (await this.store.addMembership(parent, id, 'Group', 'manager', this.at))) {
+      if (
+        parent !== undefined &&
+        (await this.store.addMembership(parent, id, 'Group', 'manager', this.at))
+      ) {
         this.membersAdded(parent, [{ id, type: 'Group' }]);
       }
     }
@@ -207,7 +279,11 @@ export class WorkspaceRules {
       this.membersAdded(teamId, [{ id: reportId, type: 'User' }]);
     }
     const reportsTeam = await this.store.findMappedTeam('manager', reportId);
-    if (reportsTeam !== undefined && reportsTeam.id !== teamId && (await this.store.addMembership(teamId, reportsTeam.id, 'Group', 'manager', this.at))) {
+    if (
+      reportsTeam !== undefined &&
+      reportsTeam.id !== teamId &&
+      (await this.store.addMembership(teamId, reportsTeam.id, 'Group', 'manager', this.at))
+    ) {
       this.membersAdded(teamId, [{ id: reportsTeam.id, type: 'Group' }]);
     }
   }
@@ -215,14 +291,22 @@ export class WorkspaceRules {
   private async leaveManagerTeam(managerId: string, reportId: string): Promise<void> {
     const team = await this.store.findMappedTeam('manager', managerId);
     if (team === undefined) return;
-    if (await this.store.removeMembership(team.id, reportId, 'manager')) this.membersRemoved(team.id, [{ id: reportId, type: 'User' }]);
+    if (await this.store.removeMembership(team.id, reportId, 'manager'))
+      this.membersRemoved(team.id, [{ id: reportId, type: 'User' }]);
     const reportsTeam = await this.store.findMappedTeam('manager', reportId);
-    if (reportsTeam !== undefined && (await this.store.removeMembership(team.id, reportsTeam.id, 'manager'))) {
+    if (
+      reportsTeam !== undefined &&
+      (await this.store.removeMembership(team.id, reportsTeam.id, 'manager'))
+    ) {
       this.membersRemoved(team.id, [{ id: reportsTeam.id, type: 'Group' }]);
     }
   }
 
-  private async ensureTeam(origin: 'department' | 'manager', key: string, baseName: string): Promise<string> {
+  private async ensureTeam(
+    origin: 'department' | 'manager',
+    key: string,
+    baseName: string,
+  ): Promise<string> {
     const existing = await this.store.findMappedTeam(origin, key);
     if (existing !== undefined) return existing.id;
     const name = await this.freeName(baseName);
@@ -232,7 +316,10 @@ export class WorkspaceRules {
       type: 'team.created',
       resourceType: 'team',
       resourceId: id,
-      data: { team: { id, displayName: name, externalId: null, createdAt: this.at, updatedAt: this.at }, origin },
+      data: {
+        team: { id, displayName: name, externalId: null, createdAt: this.at, updatedAt: this.at },
+        origin,
+      },
     });
     this.touched.add(id);
     return id;
@@ -251,7 +338,11 @@ export class WorkspaceRules {
     const team = await this.store.teamOrigin(teamId);
     if (team === undefined || team.baseName === baseName) return;
     const name = await this.freeName(baseName);
-    await this.store.setTeamState(teamId, { displayName: team.deactivated ? `${name}${DEACTIVATED_SUFFIX}` : name, deactivated: team.deactivated, at: this.at });
+    await this.store.setTeamState(teamId, {
+      displayName: team.deactivated ? `${name}${DEACTIVATED_SUFFIX}` : name,
+      deactivated: team.deactivated,
+      at: this.at,
+    });
     this.touched.add(teamId);
   }
 
@@ -274,12 +365,21 @@ export class WorkspaceRules {
         type: 'team.renamed',
         resourceType: 'team',
         resourceId: teamId,
-        data: { team: { id: teamId, displayName: wanted }, previousName: team.displayName, deactivated: dead },
+        data: {
+          team: { id: teamId, displayName: wanted },
+          previousName: team.displayName,
+          deactivated: dead,
+        },
       });
     }
   }
 }
 
-function memberEvent(type: 'team.member_added' | 'team.member_removed', teamId: string, memberId: string, memberType: 'User' | 'Group'): NewEvent {
+function memberEvent(
+  type: 'team.member_added' | 'team.member_removed',
+  teamId: string,
+  memberId: string,
+  memberType: 'User' | 'Group',
+): NewEvent {
   return { type, resourceType: 'team', resourceId: teamId, data: { teamId, memberId, memberType } };
 }

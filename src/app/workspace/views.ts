@@ -9,7 +9,9 @@ import type { GroupRow, UserRow } from '../ports.js';
 export function userView(row: UserRow): JsonObject {
   const data = row.data;
   const name = isObject(data['name']) ? data['name'] : {};
-  const enterprise = isObject(data[ENTERPRISE_USER_SCHEMA_ID]) ? data[ENTERPRISE_USER_SCHEMA_ID] : {};
+  const enterprise = isObject(data[ENTERPRISE_USER_SCHEMA_ID])
+    ? data[ENTERPRISE_USER_SCHEMA_ID]
+    : {};
   return {
     id: row.id,
     userName: row.userName,
@@ -29,10 +31,21 @@ export function userView(row: UserRow): JsonObject {
 
 function primaryEmail(data: JsonObject): string | null {
   const emails = Array.isArray(data['emails']) ? data['emails'].filter(isObject) : [];
-  const pick = emails.find((e) => e['primary'] === true) ?? emails.find((e) => e['type'] === 'work') ?? emails[0];
+  const pick =
+    emails.find((e) => e['primary'] === true) ??
+    emails.find((e) => e['type'] === 'work') ??
+    emails[0];
   return pick !== undefined && typeof pick['value'] === 'string' ? pick['value'] : null;
 }
 
-export function teamView(row: Pick<GroupRow, 'id' | 'displayName' | 'externalId' | 'createdAt' | 'updatedAt'>): JsonObject {
-  return { id: row.id, displayName: row.displayName, externalId: row.externalId, createdAt: row.createdAt, updatedAt: row.updatedAt };
+export function teamView(
+  row: Pick<GroupRow, 'id' | 'displayName' | 'externalId' | 'createdAt' | 'updatedAt'>,
+): JsonObject {
+  return {
+    id: row.id,
+    displayName: row.displayName,
+    externalId: row.externalId,
+    createdAt: row.createdAt,
+    updatedAt: row.updatedAt,
+  };
 }

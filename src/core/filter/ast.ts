@@ -13,7 +13,12 @@ export interface AttrPath {
 }
 
 export type Filter =
-  | { readonly kind: 'compare'; readonly op: CompareOp; readonly path: AttrPath; readonly value: FilterValue }
+  | {
+      readonly kind: 'compare';
+      readonly op: CompareOp;
+      readonly path: AttrPath;
+      readonly value: FilterValue;
+    }
   | { readonly kind: 'present'; readonly path: AttrPath }
   | { readonly kind: 'and' | 'or'; readonly left: Filter; readonly right: Filter }
   | { readonly kind: 'not'; readonly filter: Filter }

@@ -31,11 +31,15 @@ export function evaluate(filter: TypedFilter, subject: Readonly<Record<string, u
           return !Number.isNaN(actual) && ordered(filter.op, actual - expected);
         });
       }
-      return valuesOf(filter.target, subject).some((v) => compare(filter.op, v, filter.value, def.caseExact));
+      return valuesOf(filter.target, subject).some((v) =>
+        compare(filter.op, v, filter.value, def.caseExact),
+      );
     }
     case 'valuePath': {
       const elements = containerOf(filter.target, subject)?.[filter.target.attr.name];
-      return Array.isArray(elements) && elements.some((e) => isRecord(e) && evaluate(filter.filter, e));
+      return (
+        Array.isArray(elements) && elements.some((e) => isRecord(e) && evaluate(filter.filter, e))
+      );
     }
   }
 }
@@ -74,7 +78,12 @@ function valuesOf(target: Target, subject: Readonly<Record<string, unknown>>): u
   return items.map((item) => (isRecord(item) ? item[subName] : undefined));
 }
 
-function compare(op: string, actual: unknown, expected: string | number | boolean, caseExact: boolean): boolean {
+function compare(
+  op: string,
+  actual: unknown,
+  expected: string | number | boolean,
+  caseExact: boolean,
+): boolean {
   if (actual === null || actual === undefined) return false;
   if (typeof expected === 'boolean') return actual === expected;
   if (typeof expected === 'number') {

@@ -25,7 +25,11 @@ export function tokenize(text: string, scimType: ScimType): Token[] {
     } else if (c === '"') {
       const start = i;
       i = readString(text, i, scimType);
-      tokens.push({ type: 'string', value: decodeString(text.slice(start, i), start, scimType), at: start });
+      tokens.push({
+        type: 'string',
+        value: decodeString(text.slice(start, i), start, scimType),
+        at: start,
+      });
     } else {
       const start = i;
       while (i < text.length && !isBoundary(text[i] as string)) i++;
@@ -63,5 +67,8 @@ function decodeString(literal: string, at: number, scimType: ScimType): string {
     throw badRequest(scimType, `U+0000 is not allowed in a string literal (position ${at + 1}).`);
   }
   if (typeof value === 'string') return value;
-  throw badRequest(scimType, `Invalid string literal at position ${at + 1}: ${literal.slice(0, 40)}`);
+  throw badRequest(
+    scimType,
+    `Invalid string literal at position ${at + 1}: ${literal.slice(0, 40)}`,
+  );
 }

@@ -50,7 +50,8 @@ export function parsePatchPath(text: string): PatchPath {
   }
   const tokens = tokenize(text, 'invalidPath');
   const first = tokens[0];
-  if (first?.type !== 'word') throw badRequest('invalidPath', `"${truncate(text)}" is not a valid path.`);
+  if (first?.type !== 'word')
+    throw badRequest('invalidPath', `"${truncate(text)}" is not a valid path.`);
   const path = parseAttrPath(first.text, 'invalidPath');
   if (tokens.length === 1) return { path };
   if (tokens[1]?.type !== '[' || path.sub !== undefined) {
@@ -102,7 +103,8 @@ class Parser {
 
   expectEnd(): void {
     const token = this.peek();
-    if (token !== undefined) throw this.error(token, 'expected "and", "or" or the end of the filter');
+    if (token !== undefined)
+      throw this.error(token, 'expected "and", "or" or the end of the filter');
   }
 
   parseOr(depth: number): Filter {
@@ -150,7 +152,8 @@ class Parser {
 
   /** `emails[type eq "work"]`, and Entra's `emails[type eq "work"].value eq "x"`. */
   private parseValuePath(path: AttrPath, depth: number): Filter {
-    if (path.sub !== undefined) throw this.error(this.peek(), 'a value filter applies to an attribute, not a sub-attribute');
+    if (path.sub !== undefined)
+      throw this.error(this.peek(), 'a value filter applies to an attribute, not a sub-attribute');
     this.index++;
     const inner = this.parseOr(depth + 1);
     this.expect(']');
@@ -167,10 +170,12 @@ class Parser {
 
   private parseComparison(path: AttrPath): Filter {
     const opToken = this.next();
-    if (opToken?.type !== 'word') throw this.error(opToken, 'expected an operator (eq, ne, co, sw, ew, gt, ge, lt, le, pr)');
+    if (opToken?.type !== 'word')
+      throw this.error(opToken, 'expected an operator (eq, ne, co, sw, ew, gt, ge, lt, le, pr)');
     const op = opToken.text.toLowerCase();
     if (op === 'pr') return { kind: 'present', path };
-    if (!COMPARE_OPS.has(op)) throw this.error(opToken, `unknown operator "${truncate(opToken.text)}"`);
+    if (!COMPARE_OPS.has(op))
+      throw this.error(opToken, `unknown operator "${truncate(opToken.text)}"`);
     const valueToken = this.next();
     if (valueToken === undefined || (valueToken.type !== 'string' && valueToken.type !== 'word')) {
       throw this.error(valueToken, 'expected a comparison value');
@@ -180,7 +185,10 @@ class Parser {
 
   private error(token: Token | undefined, expected: string) {
     const where = token === undefined ? 'at the end' : `at position ${token.at + 1}`;
-    return badRequest(this.scimType, `Cannot parse "${truncate(this.source)}" ${where}: ${expected}.`);
+    return badRequest(
+      this.scimType,
+      `Cannot parse "${truncate(this.source)}" ${where}: ${expected}.`,
+    );
   }
 }
 
@@ -192,7 +200,8 @@ function literal(token: Token & { type: 'string' | 'word' }): FilterValue {
   if (lower === 'null') return null;
   // Only a token that reads back unchanged is a number: `00123`, `1.50` or a
   // 20-digit id would otherwise lose characters when compared as a string.
-  if (NUMBER.test(token.text) && String(Number(token.text)) === token.text) return Number(token.text);
+  if (NUMBER.test(token.text) && String(Number(token.text)) === token.text)
+    return Number(token.text);
   // Older Entra traffic sends unquoted values: `externalId eq jyoung`.
   return token.text;
 }

@@ -1023,7 +1023,10 @@ describe('applyPatch: prototype pollution', () => {
 
   it.each([
     ['path-less __proto__ key', '[{"op":"add","value":{"__proto__":{"polluted":1}}}]'],
-    ['path-less constructor key', '[{"op":"add","value":{"constructor":{"prototype":{"polluted":1}}}}]'],
+    [
+      'path-less constructor key',
+      '[{"op":"add","value":{"constructor":{"prototype":{"polluted":1}}}}]',
+    ],
     ['unknown plain attribute', '[{"op":"add","value":{"shoeSize":"42"}}]'],
   ])('%s in a path-less value is ignored, like an unknown key of a PUT body', (_title, json) => {
     const before = user();
@@ -1364,28 +1367,52 @@ describe('custom extension attributes and unknown path-less keys (Entra custom m
   const base = { userName: 'ada@example.com', active: true };
 
   it('stores an unknown extension attribute under its URN object', () => {
-    const result = applyPatch(base, [{ op: 'add', path: `${CUSTOM}:costCode`, value: 'C-7' }], USER_RESOURCE);
+    const result = applyPatch(
+      base,
+      [{ op: 'add', path: `${CUSTOM}:costCode`, value: 'C-7' }],
+      USER_RESOURCE,
+    );
     expect(result.data[CUSTOM]).toEqual({ costCode: 'C-7' });
-    const removed = applyPatch(result.data, [{ op: 'remove', path: `${CUSTOM}:costCode` }], USER_RESOURCE);
+    const removed = applyPatch(
+      result.data,
+      [{ op: 'remove', path: `${CUSTOM}:costCode` }],
+      USER_RESOURCE,
+    );
     expect(removed.data[CUSTOM]).toBeUndefined();
   });
 
   it('merges a whole unknown extension object given by its URN, path-less or by path', () => {
-    const pathLess = applyPatch(base, [{ op: 'replace', value: { [CUSTOM]: { a: '1' } } }], USER_RESOURCE);
+    const pathLess = applyPatch(
+      base,
+      [{ op: 'replace', value: { [CUSTOM]: { a: '1' } } }],
+      USER_RESOURCE,
+    );
     expect(pathLess.data[CUSTOM]).toEqual({ a: '1' });
-    const byPath = applyPatch(pathLess.data, [{ op: 'add', path: CUSTOM, value: { b: '2' } }], USER_RESOURCE);
+    const byPath = applyPatch(
+      pathLess.data,
+      [{ op: 'add', path: CUSTOM, value: { b: '2' } }],
+      USER_RESOURCE,
+    );
     expect(byPath.data[CUSTOM]).toEqual({ a: '1', b: '2' });
   });
 
   it('ignores unknown plain keys in a path-less value but still rejects an unknown explicit path', () => {
-    const result = applyPatch(base, [{ op: 'replace', value: { displayName: 'Ada', favouriteColour: 'green' } }], USER_RESOURCE);
+    const result = applyPatch(
+      base,
+      [{ op: 'replace', value: { displayName: 'Ada', favouriteColour: 'green' } }],
+      USER_RESOURCE,
+    );
     expect(result.data['displayName']).toBe('Ada');
     expect(result.data['favouriteColour']).toBeUndefined();
-    expect(() => applyPatch(base, [{ op: 'replace', path: 'favouriteColour', value: 'green' }], USER_RESOURCE)).toThrow(/favouriteColour/);
+    expect(() =>
+      applyPatch(base, [{ op: 'replace', path: 'favouriteColour', value: 'green' }], USER_RESOURCE),
+    ).toThrow(/favouriteColour/);
   });
 
   it('never lets prototype keys through a custom extension path', () => {
-    expect(() => applyPatch(base, [{ op: 'add', path: `${CUSTOM}:__proto__`, value: 'x' }], USER_RESOURCE)).toThrow();
+    expect(() =>
+      applyPatch(base, [{ op: 'add', path: `${CUSTOM}:__proto__`, value: 'x' }], USER_RESOURCE),
+    ).toThrow();
     expect(({} as Record<string, unknown>)['x']).toBeUndefined();
   });
 });

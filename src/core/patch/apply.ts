@@ -4,7 +4,13 @@ import { evaluate } from '../filter/evaluate.js';
 import { parsePatchPath } from '../filter/parse.js';
 import { typeElementFilter, type TypedFilter } from '../filter/typed.js';
 import { containerFor, isUrnKey, normalizeResource, sanitize } from '../resource/normalize.js';
-import { coerceAttribute, isForbiddenKey, isObject, type Json, type JsonObject } from '../resource/values.js';
+import {
+  coerceAttribute,
+  isForbiddenKey,
+  isObject,
+  type Json,
+  type JsonObject,
+} from '../resource/values.js';
 import {
   canonicalName,
   coreAttributes,
@@ -60,7 +66,11 @@ export function applyPatch(
       patcher.apply(operation);
     } catch (error) {
       if (error instanceof ScimError) {
-        throw new ScimError(error.status, error.scimType, `Operations[${index}] (${operation.op}${operation.path !== undefined ? ` ${operation.path}` : ''}): ${error.detail}`);
+        throw new ScimError(
+          error.status,
+          error.scimType,
+          `Operations[${index}] (${operation.op}${operation.path !== undefined ? ` ${operation.path}` : ''}): ${error.detail}`,
+        );
       }
       throw error;
     }
@@ -91,14 +101,21 @@ class Patcher {
     if (path === undefined) {
       if (op === 'remove') throw badRequest('noTarget', 'A remove operation needs a "path".');
       if (!isObject(value)) {
-        throw badRequest('invalidValue', 'Without a "path", "value" must be an object of attributes to set.');
+        throw badRequest(
+          'invalidValue',
+          'Without a "path", "value" must be an object of attributes to set.',
+        );
       }
       // Entra's flag dialect: one path-less op whose keys are themselves paths.
       for (const [key, inner] of Object.entries(value)) {
         // The value is a set of attributes, like a PUT body: `schemas` and
         // read-only attributes in it are ignored (RFC 7644 §3.5.1). Okta renames
         // a group with {"op":"replace","value":{"id":..., "displayName":...}}.
-        if (key.toLowerCase() === 'schemas' || findAttribute(coreAttributes(this.resourceType), key)?.mutability === 'readOnly') continue;
+        if (
+          key.toLowerCase() === 'schemas' ||
+          findAttribute(coreAttributes(this.resourceType), key)?.mutability === 'readOnly'
+        )
+          continue;
         // Unknown plain attributes are ignored here, as in a POST or PUT body: an
         // identity provider mapping one attribute too many must not fail every
         // update of the user (Entra quarantines apps that keep answering 400).
@@ -124,23 +141,42 @@ class Patcher {
     if (target.attr.mutability === 'readOnly' || def.mutability === 'readOnly') {
       throw badRequest('mutability', `"${canonicalName(target)}" is read-only.`);
     }
-    if (parsed.filter !== undefined && !(target.attr.multiValued && target.attr.type === 'complex')) {
+    if (
+      parsed.filter !== undefined &&
+      !(target.attr.multiValued && target.attr.type === 'complex')
+    ) {
       // RFC 7644 §3.5.2: a valuePath selects values of a multi-valued complex attribute.
-      throw badRequest('invalidPath', `"${canonicalName(target)}" is not multi-valued; "[...]" filters apply to multi-valued attributes only.`);
+      throw badRequest(
+        'invalidPath',
+        `"${canonicalName(target)}" is not multi-valued; "[...]" filters apply to multi-valued attributes only.`,
+      );
     }
     if (target.attr.mutability === 'writeOnly') {
-      this.password = op === 'remove' || typeof value !== 'string' || value === '' ? undefined : value;
+      this.password =
+        op === 'remove' || typeof value !== 'string' || value === '' ? undefined : value;
       this.changed.add(target.attr.name);
       return;
     }
-    if (this.options.membersAttribute !== undefined && target.attr.name === this.options.membersAttribute && !target.extension) {
+    if (
+      this.options.membersAttribute !== undefined &&
+      target.attr.name === this.options.membersAttribute &&
+      !target.extension
+    ) {
       return this.planMembers(op, target, parsed.filter, parsed.subAfterFilter, value);
     }
     this.changed.add(canonicalName(target));
     const container = containerFor(this.data, target.extension ? target.schema.id : undefined);
     if (parsed.filter !== undefined) {
       const filter = typeElementFilter(parsed.filter, target, this.resourceType, 'invalidPath');
-      this.applyFiltered(op, container, target, filter, parsed.filter, parsed.subAfterFilter, value);
+      this.applyFiltered(
+        op,
+        container,
+        target,
+        filter,
+        parsed.filter,
+        parsed.subAfterFilter,
+        value,
+      );
     } else if (target.sub !== undefined) {
       this.applySub(op, container, target, value);
     } else {
@@ -150,7 +186,10 @@ class Patcher {
     if (target.attr.required && !target.extension) {
       const left = container[target.attr.name];
       if (left === undefined || (typeof left === 'string' && left.trim() === '')) {
-        throw badRequest('invalidValue', `"${target.attr.name}" is required: it cannot be removed or set to an empty value.`);
+        throw badRequest(
+          'invalidValue',
+          `"${target.attr.name}" is required: it cannot be removed or set to an empty value.`,
+        );
       }
     }
   }
@@ -163,23 +202,43 @@ class Patcher {
   private applyCustomExtension(op: PatchOpName, pathText: string, value: unknown): void {
     const colon = pathText.lastIndexOf(':');
     // The extension object itself: its URN ends with the resource type (`...:2.0:User`) or is already stored.
-    const existingRoot = Object.keys(this.data).find((k) => isUrnKey(k) && k.toLowerCase() === pathText.toLowerCase());
-    if (existingRoot !== undefined || pathText.slice(colon + 1).toLowerCase() === this.resourceType.name.toLowerCase()) {
+    const existingRoot = Object.keys(this.data).find(
+      (k) => isUrnKey(k) && k.toLowerCase() === pathText.toLowerCase(),
+    );
+    if (
+      existingRoot !== undefined ||
+      pathText.slice(colon + 1).toLowerCase() === this.resourceType.name.toLowerCase()
+    ) {
       const key = existingRoot ?? pathText;
       this.changed.add(key);
       if (op === 'remove' || value === null) delete this.data[key];
-      else if (isObject(value)) this.data[key] = { ...(isObject(this.data[key]) ? (this.data[key] as JsonObject) : {}), ...(sanitize(value) as JsonObject) };
+      else if (isObject(value))
+        this.data[key] = {
+          ...(isObject(this.data[key]) ? (this.data[key] as JsonObject) : {}),
+          ...(sanitize(value) as JsonObject),
+        };
       else throw badRequest('invalidValue', `"${pathText}" takes an object of its attributes.`);
       return;
     }
     const urn = pathText.slice(0, colon);
     const [attr, sub, extra] = pathText.slice(colon + 1).split('.');
-    if (attr === undefined || attr === '' || extra !== undefined || isForbiddenKey(attr) || (sub !== undefined && isForbiddenKey(sub))) {
+    if (
+      attr === undefined ||
+      attr === '' ||
+      extra !== undefined ||
+      isForbiddenKey(attr) ||
+      (sub !== undefined && isForbiddenKey(sub))
+    ) {
       throw badRequest('invalidPath', `"${pathText}" is not a valid attribute path.`);
     }
-    const rootKey = Object.keys(this.data).find((k) => isUrnKey(k) && k.toLowerCase() === urn.toLowerCase()) ?? urn;
+    const rootKey =
+      Object.keys(this.data).find((k) => isUrnKey(k) && k.toLowerCase() === urn.toLowerCase()) ??
+      urn;
     const root = isObject(this.data[rootKey]) ? (this.data[rootKey] as JsonObject) : {};
-    const incoming = op === 'remove' || value === null || value === undefined ? undefined : sanitize(value as Json);
+    const incoming =
+      op === 'remove' || value === null || value === undefined
+        ? undefined
+        : sanitize(value as Json);
     if (sub === undefined) setOrDelete(root, attr, incoming);
     else {
       const parent = isObject(root[attr]) ? (root[attr] as JsonObject) : {};
@@ -199,11 +258,18 @@ class Patcher {
       this.changed.add(schema.id);
       return;
     }
-    if (!isObject(value)) throw badRequest('invalidValue', `"${schema.id}" takes an object of its attributes.`);
-    for (const [key, inner] of Object.entries(value)) this.applyPath(op, `${schema.id}:${key}`, inner);
+    if (!isObject(value))
+      throw badRequest('invalidValue', `"${schema.id}" takes an object of its attributes.`);
+    for (const [key, inner] of Object.entries(value))
+      this.applyPath(op, `${schema.id}:${key}`, inner);
   }
 
-  private applyAttribute(op: PatchOpName, container: JsonObject, target: ResolvedPath, value: unknown): void {
+  private applyAttribute(
+    op: PatchOpName,
+    container: JsonObject,
+    target: ResolvedPath,
+    value: unknown,
+  ): void {
     const def = target.attr;
     const name = def.name;
     if (op === 'remove') {
@@ -242,7 +308,8 @@ class Patcher {
         } else {
           // Already there: no change (RFC 7644 §3.5.2.1), except that a value
           // re-sent as primary becomes the primary one.
-          if (isObject(existing) && isObject(element) && element['primary'] === true) existing['primary'] = true;
+          if (isObject(existing) && isObject(element) && element['primary'] === true)
+            existing['primary'] = true;
           touched.push(existing);
         }
       }
@@ -259,10 +326,16 @@ class Patcher {
   }
 
   /** `name.givenName`, `manager.value`, or a sub-attribute of every element of a multi-valued attribute. */
-  private applySub(op: PatchOpName, container: JsonObject, target: ResolvedPath, value: unknown): void {
+  private applySub(
+    op: PatchOpName,
+    container: JsonObject,
+    target: ResolvedPath,
+    value: unknown,
+  ): void {
     const attr = target.attr;
     const sub = target.sub!;
-    const coerced = op === 'remove' ? undefined : coerceAttribute(sub, value, canonicalName(target));
+    const coerced =
+      op === 'remove' ? undefined : coerceAttribute(sub, value, canonicalName(target));
     if (attr.multiValued) {
       const elements = asArray(container[attr.name]).filter(isObject);
       if (elements.length === 0 && coerced !== undefined) {
@@ -292,10 +365,25 @@ class Patcher {
     const attr = target.attr;
     const elements = asArray(container[attr.name]).filter(isObject);
     const matches = elements.filter((el) => evaluate(filter, el));
-    const sub = subName === undefined ? undefined : resolvePath(this.resourceType, { attr: attr.name, sub: subName, ...(target.extension ? { urn: target.schema.id } : {}) }, 'invalidPath').sub;
+    const sub =
+      subName === undefined
+        ? undefined
+        : resolvePath(
+            this.resourceType,
+            {
+              attr: attr.name,
+              sub: subName,
+              ...(target.extension ? { urn: target.schema.id } : {}),
+            },
+            'invalidPath',
+          ).sub;
     if (op === 'remove') {
       if (sub === undefined) {
-        setOrDelete(container, attr.name, elements.filter((el) => !matches.includes(el)));
+        setOrDelete(
+          container,
+          attr.name,
+          elements.filter((el) => !matches.includes(el)),
+        );
       } else {
         for (const el of matches) delete el[sub.name];
         setOrDelete(container, attr.name, pruneEmpty(elements));
@@ -320,7 +408,9 @@ class Patcher {
     for (const el of matches) {
       if (sub !== undefined) setOrDelete(el, sub.name, coerced);
       else if (isObject(coerced)) {
-        if (op === 'replace') for (const key of Object.keys(el)) if (!(key in coerced) && !isIdentifying(key)) delete el[key];
+        if (op === 'replace')
+          for (const key of Object.keys(el))
+            if (!(key in coerced) && !isIdentifying(key)) delete el[key];
         Object.assign(el, coerced);
       }
     }
@@ -337,10 +427,17 @@ class Patcher {
   ): void {
     this.changed.add(target.attr.name);
     if (target.sub !== undefined || subAfterFilter !== undefined) {
-      throw badRequest('invalidPath', `Members are added or removed whole; "${target.attr.name}.${target.sub?.name ?? subAfterFilter}" cannot be changed.`);
+      throw badRequest(
+        'invalidPath',
+        `Members are added or removed whole; "${target.attr.name}.${target.sub?.name ?? subAfterFilter}" cannot be changed.`,
+      );
     }
     if (filter !== undefined) {
-      if (op !== 'remove') throw badRequest('invalidPath', 'A filter on members is only supported with remove, e.g. members[value eq "id"].');
+      if (op !== 'remove')
+        throw badRequest(
+          'invalidPath',
+          'A filter on members is only supported with remove, e.g. members[value eq "id"].',
+        );
       const typed = typeElementFilter(filter, target, this.resourceType, 'invalidFilter');
       this.memberChanges.push({ kind: 'remove', ids: idsFromMemberFilter(typed) });
       return;
@@ -350,7 +447,8 @@ class Patcher {
       // Entra's default dialect: remove with a value list removes only those members.
       // Only a remove without any value removes them all; an empty list removes none.
       if (value === undefined || value === null) this.memberChanges.push({ kind: 'removeAll' });
-      else if (listed.length > 0) this.memberChanges.push({ kind: 'remove', ids: listed.map((m) => m.value) });
+      else if (listed.length > 0)
+        this.memberChanges.push({ kind: 'remove', ids: listed.map((m) => m.value) });
       return;
     }
     if (op === 'replace') this.memberChanges.push({ kind: 'removeAll' });
@@ -367,26 +465,45 @@ function memberRefs(value: unknown, target: ResolvedPath): MemberRef[] {
     const element = coerceAttribute(single, item, `${target.attr.name}[${i}]`);
     const id = isObject(element) ? element['value'] : undefined;
     if (typeof id !== 'string' || id === '') {
-      throw badRequest('invalidValue', `members[${i}] needs a "value" holding the id of a User or Group.`);
+      throw badRequest(
+        'invalidValue',
+        `members[${i}] needs a "value" holding the id of a User or Group.`,
+      );
     }
-    const type = isObject(element) && typeof element['type'] === 'string' ? element['type'] : undefined;
+    const type =
+      isObject(element) && typeof element['type'] === 'string' ? element['type'] : undefined;
     return type === undefined ? { value: id } : { value: id, type };
   });
 }
 
 /** `members[value eq "a" or value eq "b"]` → ["a", "b"]; other shapes are rejected clearly. */
 function idsFromMemberFilter(filter: TypedFilter): string[] {
-  if (filter.kind === 'compare' && filter.op === 'eq' && filter.target.sub?.name === 'value' && typeof filter.value === 'string') {
+  if (
+    filter.kind === 'compare' &&
+    filter.op === 'eq' &&
+    filter.target.sub?.name === 'value' &&
+    typeof filter.value === 'string'
+  ) {
     return [filter.value];
   }
-  if (filter.kind === 'or') return [...idsFromMemberFilter(filter.left), ...idsFromMemberFilter(filter.right)];
-  throw badRequest('invalidFilter', 'Members can be selected by id only: members[value eq "<id>"], optionally joined with "or".');
+  if (filter.kind === 'or')
+    return [...idsFromMemberFilter(filter.left), ...idsFromMemberFilter(filter.right)];
+  throw badRequest(
+    'invalidFilter',
+    'Members can be selected by id only: members[value eq "<id>"], optionally joined with "or".',
+  );
 }
 
 /** The `sub eq "literal"` conditions of a value filter joined by `and`, to seed a created element. */
 function equalitiesOf(filter: Filter, subs: readonly { name: string }[]): JsonObject {
-  if (filter.kind === 'and') return { ...equalitiesOf(filter.left, subs), ...equalitiesOf(filter.right, subs) };
-  if (filter.kind === 'compare' && filter.op === 'eq' && filter.path.sub === undefined && filter.path.urn === undefined) {
+  if (filter.kind === 'and')
+    return { ...equalitiesOf(filter.left, subs), ...equalitiesOf(filter.right, subs) };
+  if (
+    filter.kind === 'compare' &&
+    filter.op === 'eq' &&
+    filter.path.sub === undefined &&
+    filter.path.urn === undefined
+  ) {
     const sub = subs.find((s) => s.name.toLowerCase() === filter.path.attr.toLowerCase());
     if (sub !== undefined && filter.value !== null) return { [sub.name]: filter.value };
   }
@@ -415,7 +532,10 @@ function pruneEmpty(elements: JsonObject[]): JsonObject[] | undefined {
 /** Multi-valued elements are the same when their `value`s match, or when equal as a whole. */
 function sameElement(a: Json, b: Json): boolean {
   if (isObject(a) && isObject(b) && a['value'] !== undefined && b['value'] !== undefined) {
-    return String(a['value']).toLowerCase() === String(b['value']).toLowerCase() && (a['type'] ?? null) === (b['type'] ?? null);
+    return (
+      String(a['value']).toLowerCase() === String(b['value']).toLowerCase() &&
+      (a['type'] ?? null) === (b['type'] ?? null)
+    );
   }
   return JSON.stringify(a) === JSON.stringify(b);
 }
@@ -425,7 +545,12 @@ function sameElement(a: Json, b: Json): boolean {
  * when the list gives one), or equal as a whole when there is no `value`.
  */
 function isListed(element: Json, listed: Json): boolean {
-  if (isObject(element) && isObject(listed) && element['value'] !== undefined && listed['value'] !== undefined) {
+  if (
+    isObject(element) &&
+    isObject(listed) &&
+    element['value'] !== undefined &&
+    listed['value'] !== undefined
+  ) {
     return (
       String(element['value']).toLowerCase() === String(listed['value']).toLowerCase() &&
       (listed['type'] === undefined || listed['type'] === element['type'])
@@ -453,6 +578,8 @@ function isCustomExtensionPath(resourceType: ResourceTypeDef, pathText: string):
 
 function isUnknownPlainPath(resourceType: ResourceTypeDef, key: string): boolean {
   const name = key.split(/[.[]/)[0] ?? key;
-  return findAttribute(coreAttributes(resourceType), name) === undefined &&
-    !resourceType.extensions.some((e) => findAttribute(e.schema.attributes, name) !== undefined);
+  return (
+    findAttribute(coreAttributes(resourceType), name) === undefined &&
+    !resourceType.extensions.some((e) => findAttribute(e.schema.attributes, name) !== undefined)
+  );
 }

@@ -18,17 +18,22 @@ export interface PatchOperation {
  * `schemas` is forgiven; anything else malformed is a 400 naming the operation.
  */
 export function parsePatchRequest(body: unknown): PatchOperation[] {
-  if (!isObject(body)) throw badRequest('invalidSyntax', 'The PATCH body must be a JSON object with "Operations".');
+  if (!isObject(body))
+    throw badRequest('invalidSyntax', 'The PATCH body must be a JSON object with "Operations".');
   const operationsKey = Object.keys(body).find((k) => k.toLowerCase() === 'operations');
   const operations = operationsKey === undefined ? undefined : body[operationsKey];
   if (!Array.isArray(operations) || operations.length === 0) {
     throw badRequest('invalidSyntax', 'The PATCH body must have a non-empty "Operations" array.');
   }
   if (operations.length > MAX_PATCH_OPERATIONS) {
-    throw badRequest('invalidValue', `A PATCH may carry at most ${MAX_PATCH_OPERATIONS} operations; this one has ${operations.length}.`);
+    throw badRequest(
+      'invalidValue',
+      `A PATCH may carry at most ${MAX_PATCH_OPERATIONS} operations; this one has ${operations.length}.`,
+    );
   }
   return operations.map((raw, index) => {
-    if (!isObject(raw)) throw badRequest('invalidSyntax', `Operations[${index}] must be an object with "op".`);
+    if (!isObject(raw))
+      throw badRequest('invalidSyntax', `Operations[${index}] must be an object with "op".`);
     const field = (name: string): unknown => {
       const key = Object.keys(raw).find((k) => k.toLowerCase() === name);
       return key === undefined ? undefined : raw[key];
@@ -36,7 +41,10 @@ export function parsePatchRequest(body: unknown): PatchOperation[] {
     const op = field('op');
     const name = typeof op === 'string' ? op.toLowerCase() : undefined;
     if (name !== 'add' && name !== 'replace' && name !== 'remove') {
-      throw badRequest('invalidSyntax', `Operations[${index}].op must be "add", "replace" or "remove", got ${JSON.stringify(op) ?? 'nothing'}.`);
+      throw badRequest(
+        'invalidSyntax',
+        `Operations[${index}].op must be "add", "replace" or "remove", got ${JSON.stringify(op) ?? 'nothing'}.`,
+      );
     }
     const path = field('path');
     if (path !== undefined && path !== null && typeof path !== 'string') {

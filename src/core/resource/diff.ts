@@ -11,7 +11,11 @@ export function changedAttributes(before: JsonObject, after: JsonObject): string
     const a = before[key];
     const b = after[key];
     if (JSON.stringify(a) === JSON.stringify(b)) continue;
-    if (key.startsWith('urn:') && (isObject(a) || a === undefined) && (isObject(b) || b === undefined)) {
+    if (
+      key.startsWith('urn:') &&
+      (isObject(a) || a === undefined) &&
+      (isObject(b) || b === undefined)
+    ) {
       const inner = changedAttributes(isObject(a) ? a : {}, isObject(b) ? b : {});
       changed.push(...inner);
     } else {

@@ -31,9 +31,15 @@ export function isUrnKey(key: string): boolean {
  * case-insensitive; IDP-COMPAT: nulls mean "no value", string booleans are
  * booleans, unknown extension objects are kept as sent).
  */
-export function normalizeResource(body: unknown, resourceType: ResourceTypeDef): NormalizedResource {
+export function normalizeResource(
+  body: unknown,
+  resourceType: ResourceTypeDef,
+): NormalizedResource {
   if (!isObject(body)) {
-    throw badRequest('invalidSyntax', `The request body must be a JSON object describing a ${resourceType.name}.`);
+    throw badRequest(
+      'invalidSyntax',
+      `The request body must be a JSON object describing a ${resourceType.name}.`,
+    );
   }
   const data: JsonObject = {};
   const attributes = coreAttributes(resourceType);
@@ -76,7 +82,8 @@ function mergeSchemaObject(
   key: string,
 ): string | undefined {
   if (value === null || value === undefined) return undefined;
-  if (!isObject(value)) throw badRequest('invalidValue', `"${key}" must be an object of ${schema.name} attributes.`);
+  if (!isObject(value))
+    throw badRequest('invalidValue', `"${key}" must be an object of ${schema.name} attributes.`);
   const isCore = schema === resourceType.schema;
   const attributes = isCore ? coreAttributes(resourceType) : schema.attributes;
   // Merged, not overwritten: a body may carry the extension twice (the correct
@@ -99,19 +106,31 @@ function mergeSchemaObject(
 }
 
 /** Sets one attribute named by a (possibly URN-prefixed, dotted) path on stored data. */
-function setByPath(data: JsonObject, resourceType: ResourceTypeDef, path: string, value: unknown): void {
+function setByPath(
+  data: JsonObject,
+  resourceType: ResourceTypeDef,
+  path: string,
+  value: unknown,
+): void {
   const resolved = tryResolvePath(resourceType, parseAttrPath(path, 'invalidValue'));
   // Unknown or server-owned, like any other body attribute: ignored.
   if (resolved === undefined) return;
   const def = resolved.sub ?? resolved.attr;
-  if (resolved.attr.mutability === 'readOnly' || def.mutability === 'readOnly' || def.mutability === 'writeOnly') return;
+  if (
+    resolved.attr.mutability === 'readOnly' ||
+    def.mutability === 'readOnly' ||
+    def.mutability === 'writeOnly'
+  )
+    return;
   const container = containerFor(data, resolved.extension ? resolved.schema.id : undefined);
   if (resolved.sub === undefined) {
     const coerced = coerceAttribute(resolved.attr, value, path);
     if (coerced === undefined) delete container[resolved.attr.name];
     else container[resolved.attr.name] = coerced;
   } else {
-    const parent = isObject(container[resolved.attr.name]) ? (container[resolved.attr.name] as JsonObject) : {};
+    const parent = isObject(container[resolved.attr.name])
+      ? (container[resolved.attr.name] as JsonObject)
+      : {};
     const coerced = coerceAttribute(resolved.sub, value, path);
     if (coerced === undefined) delete parent[resolved.sub.name];
     else parent[resolved.sub.name] = coerced;
@@ -137,7 +156,10 @@ function checkRequired(data: JsonObject, resourceType: ResourceTypeDef): void {
     if (!def.required) continue;
     const value = data[def.name];
     if (value === undefined || value === '' || (typeof value === 'string' && value.trim() === '')) {
-      throw badRequest('invalidValue', `"${def.name}" is required for a ${resourceType.name} and must be a non-empty string.`);
+      throw badRequest(
+        'invalidValue',
+        `"${def.name}" is required for a ${resourceType.name} and must be a non-empty string.`,
+      );
     }
   }
 }
@@ -160,7 +182,8 @@ export function schemasOf(data: JsonObject, resourceType: ResourceTypeDef): stri
     if (isObject(data[extension.schema.id])) schemas.push(extension.schema.id);
   }
   for (const key of Object.keys(data)) {
-    if (isUrnKey(key) && !schemas.some((s) => normalizeUrn(s) === normalizeUrn(key))) schemas.push(key);
+    if (isUrnKey(key) && !schemas.some((s) => normalizeUrn(s) === normalizeUrn(key)))
+      schemas.push(key);
   }
   return schemas;
 }

@@ -29,18 +29,27 @@ export function parseProjection(
   };
 }
 
-function parseList(resourceType: ResourceTypeDef, list: string | undefined): ResolvedPath[] | undefined {
+function parseList(
+  resourceType: ResourceTypeDef,
+  list: string | undefined,
+): ResolvedPath[] | undefined {
   if (list === undefined || list.trim() === '') return undefined;
   if (list.length > MAX_PROJECTION_LENGTH) {
-    throw badRequest('invalidValue', `Attribute lists are limited to ${MAX_PROJECTION_LENGTH} characters.`);
+    throw badRequest(
+      'invalidValue',
+      `Attribute lists are limited to ${MAX_PROJECTION_LENGTH} characters.`,
+    );
   }
   const out: ResolvedPath[] = [];
   for (const item of list.split(',')) {
     const text = item.trim();
     if (text === '') continue;
-    const schemaOnly = resourceType.extensions.find((e) => e.schema.id.toLowerCase() === text.toLowerCase());
+    const schemaOnly = resourceType.extensions.find(
+      (e) => e.schema.id.toLowerCase() === text.toLowerCase(),
+    );
     if (schemaOnly !== undefined) {
-      for (const attr of schemaOnly.schema.attributes) out.push({ schema: schemaOnly.schema, extension: true, attr });
+      for (const attr of schemaOnly.schema.attributes)
+        out.push({ schema: schemaOnly.schema, extension: true, attr });
       continue;
     }
     // Unknown names are ignored rather than failing the request: a client asking
@@ -54,15 +63,22 @@ function parseList(resourceType: ResourceTypeDef, list: string | undefined): Res
 /** True when the projection keeps (some of) this top-level attribute: lets callers skip loading it. */
 export function wants(projection: Projection, attrName: string): boolean {
   const name = attrName.toLowerCase();
-  if (projection.include !== undefined) return projection.include.some((p) => p.attr.name.toLowerCase() === name);
+  if (projection.include !== undefined)
+    return projection.include.some((p) => p.attr.name.toLowerCase() === name);
   if (projection.exclude !== undefined) {
-    return !projection.exclude.some((p) => p.attr.name.toLowerCase() === name && p.sub === undefined);
+    return !projection.exclude.some(
+      (p) => p.attr.name.toLowerCase() === name && p.sub === undefined,
+    );
   }
   return true;
 }
 
 /** Applies a projection to a rendered resource (canonical names, extensions under URN keys). */
-export function project(resource: JsonObject, resourceType: ResourceTypeDef, projection: Projection): JsonObject {
+export function project(
+  resource: JsonObject,
+  resourceType: ResourceTypeDef,
+  projection: Projection,
+): JsonObject {
   const out: JsonObject = {};
   for (const [key, value] of Object.entries(resource)) {
     if (key === 'schemas') {
@@ -74,7 +90,10 @@ export function project(resource: JsonObject, resourceType: ResourceTypeDef, pro
       const kept: JsonObject = {};
       for (const [name, inner] of Object.entries(value)) {
         const attr = extension.schema.attributes.find((a) => a.name === name);
-        const projected = attr === undefined ? inner : projectAttribute(name, inner, extension.schema.id, projection, attr.returned);
+        const projected =
+          attr === undefined
+            ? inner
+            : projectAttribute(name, inner, extension.schema.id, projection, attr.returned);
         if (projected !== undefined) kept[name] = projected;
       }
       if (Object.keys(kept).length > 0) out[key] = kept;
@@ -99,7 +118,8 @@ function projectAttribute(
   if (returned === 'always') return value;
   const lower = name.toLowerCase();
   // The schema must match too: a core path never selects a same-named extension attribute.
-  const matches = (p: ResolvedPath): boolean => p.attr.name.toLowerCase() === lower && p.schema.id === schemaId;
+  const matches = (p: ResolvedPath): boolean =>
+    p.attr.name.toLowerCase() === lower && p.schema.id === schemaId;
   if (projection.include !== undefined) {
     const hits = projection.include.filter(matches);
     if (hits.length === 0) return returned === 'request' ? undefined : undefined;
@@ -120,7 +140,11 @@ function projectAttribute(
  * element. What is left empty is left out: no `{}`, no `[]` (an attribute
  * without a value is not returned, RFC 7643 §2.5).
  */
-function pickSubs(value: JsonObject[string], names: Set<string>, keep: boolean): JsonObject[string] | undefined {
+function pickSubs(
+  value: JsonObject[string],
+  names: Set<string>,
+  keep: boolean,
+): JsonObject[string] | undefined {
   const pick = (element: JsonObject[string]): JsonObject[string] | undefined => {
     if (!isObject(element)) return element;
     const out: JsonObject = {};

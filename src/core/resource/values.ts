@@ -23,7 +23,11 @@ export function isForbiddenKey(key: string): boolean {
  * undefined for "no value". Values are otherwise stored as sent (IDP-COMPAT:
  * no reformatting of locale, timezone, profileUrl...).
  */
-export function coerceAttribute(def: AttributeDef, value: unknown, where: string): Json | undefined {
+export function coerceAttribute(
+  def: AttributeDef,
+  value: unknown,
+  where: string,
+): Json | undefined {
   if (value === null || value === undefined) return undefined;
   if (def.multiValued) {
     const items = Array.isArray(value) ? value : [value];
@@ -39,7 +43,10 @@ export function coerceAttribute(def: AttributeDef, value: unknown, where: string
     // Entra sends the manager as `[{"value": id}]`: one element for a single-valued attribute.
     if (value.length === 0) return undefined;
     if (value.length === 1) return coerceSingle(def, value[0], where);
-    throw badRequest('invalidValue', `"${where}" is single-valued but an array of ${value.length} values was sent.`);
+    throw badRequest(
+      'invalidValue',
+      `"${where}" is single-valued but an array of ${value.length} values was sent.`,
+    );
   }
   return coerceSingle(def, value, where);
 }
@@ -51,19 +58,33 @@ function coerceSingle(def: AttributeDef, value: unknown, where: string): Json | 
       return coerceComplex(def, value, where);
     case 'boolean':
       if (typeof value === 'boolean') return value;
-      if (typeof value === 'string' && /^(true|false)$/i.test(value)) return value.toLowerCase() === 'true';
-      throw badRequest('invalidValue', `"${where}" must be a boolean (true or false), got ${describe(value)}.`);
+      if (typeof value === 'string' && /^(true|false)$/i.test(value))
+        return value.toLowerCase() === 'true';
+      throw badRequest(
+        'invalidValue',
+        `"${where}" must be a boolean (true or false), got ${describe(value)}.`,
+      );
     case 'integer':
     case 'decimal': {
       const number = typeof value === 'string' && value.trim() !== '' ? Number(value) : value;
-      if (typeof number !== 'number' || !Number.isFinite(number) || (def.type === 'integer' && !Number.isInteger(number))) {
-        throw badRequest('invalidValue', `"${where}" must be ${def.type === 'integer' ? 'an integer' : 'a number'}, got ${describe(value)}.`);
+      if (
+        typeof number !== 'number' ||
+        !Number.isFinite(number) ||
+        (def.type === 'integer' && !Number.isInteger(number))
+      ) {
+        throw badRequest(
+          'invalidValue',
+          `"${where}" must be ${def.type === 'integer' ? 'an integer' : 'a number'}, got ${describe(value)}.`,
+        );
       }
       return number;
     }
     case 'dateTime':
       if (typeof value !== 'string' || Number.isNaN(Date.parse(value))) {
-        throw badRequest('invalidValue', `"${where}" must be an xsd:dateTime string, got ${describe(value)}.`);
+        throw badRequest(
+          'invalidValue',
+          `"${where}" must be an xsd:dateTime string, got ${describe(value)}.`,
+        );
       }
       return value;
     default:
@@ -80,7 +101,10 @@ function coerceComplex(def: AttributeDef, value: unknown, where: string): JsonOb
     return value === '' ? undefined : { value };
   }
   if (!isObject(value)) {
-    throw badRequest('invalidValue', `"${where}" must be an object with sub-attributes of ${def.name}, got ${describe(value)}.`);
+    throw badRequest(
+      'invalidValue',
+      `"${where}" must be an object with sub-attributes of ${def.name}, got ${describe(value)}.`,
+    );
   }
   const out: JsonObject = {};
   for (const [key, raw] of Object.entries(value)) {
@@ -100,6 +124,7 @@ export function describe(value: unknown): string {
   if (value === null) return 'null';
   if (Array.isArray(value)) return 'an array';
   if (typeof value === 'object') return 'an object';
-  if (typeof value === 'string') return `the string "${value.length > 40 ? `${value.slice(0, 37)}...` : value}"`;
+  if (typeof value === 'string')
+    return `the string "${value.length > 40 ? `${value.slice(0, 37)}...` : value}"`;
   return `${typeof value} ${String(value)}`;
 }

@@ -41,7 +41,11 @@ export function multi(
   name: string,
   description: string,
   canonicalTypes: readonly string[],
-  options: { valueType?: AttrType; referenceTypes?: readonly string[]; extra?: AttributeDef[] } = {},
+  options: {
+    valueType?: AttrType;
+    referenceTypes?: readonly string[];
+    extra?: AttributeDef[];
+  } = {},
 ): AttributeDef {
   const value =
     options.valueType === 'reference'

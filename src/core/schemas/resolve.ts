@@ -17,7 +17,10 @@ export interface ResolvedPath {
   readonly sub?: AttributeDef;
 }
 
-const indexCache = new WeakMap<AttributeDef[] | readonly AttributeDef[], Map<string, AttributeDef>>();
+const indexCache = new WeakMap<
+  AttributeDef[] | readonly AttributeDef[],
+  Map<string, AttributeDef>
+>();
 
 function byName(attributes: readonly AttributeDef[]): Map<string, AttributeDef> {
   let index = indexCache.get(attributes);
@@ -87,7 +90,10 @@ export function tryResolvePath(
   if (path.urn !== undefined) {
     schema = findSchema(resourceType, path.urn);
     if (schema === undefined) return undefined;
-    attr = findAttribute(schema === resourceType.schema ? cachedCore(resourceType) : schema.attributes, path.attr);
+    attr = findAttribute(
+      schema === resourceType.schema ? cachedCore(resourceType) : schema.attributes,
+      path.attr,
+    );
   } else {
     schema = resourceType.schema;
     attr = findAttribute(cachedCore(resourceType), path.attr);
@@ -131,6 +137,8 @@ export function formatPath(path: AttrPath): string {
 
 /** Canonical dotted name of a resolved path, with the URN for extension attributes. */
 export function canonicalName(resolved: ResolvedPath): string {
-  const base = resolved.extension ? `${resolved.schema.id}:${resolved.attr.name}` : resolved.attr.name;
+  const base = resolved.extension
+    ? `${resolved.schema.id}:${resolved.attr.name}`
+    : resolved.attr.name;
   return resolved.sub !== undefined ? `${base}.${resolved.sub.name}` : base;
 }

@@ -1,10 +1,27 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { getAccountPolicy, listAdmins, requireAccount, tenantUrl, updateAccountPolicy } from '../../app/accounts.js';
+import {
+  getAccountPolicy,
+  listAdmins,
+  requireAccount,
+  tenantUrl,
+  updateAccountPolicy,
+} from '../../app/accounts.js';
 import { AppError } from '../../app/errors.js';
 import type { ProvisioningLog } from '../../app/provisioning-log.js';
-import { authenticateSession, signIn, signOut, SESSION_HOURS, type AdminSession } from '../../app/sessions.js';
+import {
+  authenticateSession,
+  signIn,
+  signOut,
+  SESSION_HOURS,
+  type AdminSession,
+} from '../../app/sessions.js';
 import { issueToken, isTokenType, listTokens, revokeToken } from '../../app/tokens.js';
-import { createEndpoint, deleteEndpoint, listAttempts, listEndpoints } from '../../app/webhooks/endpoints.js';
+import {
+  createEndpoint,
+  deleteEndpoint,
+  listAttempts,
+  listEndpoints,
+} from '../../app/webhooks/endpoints.js';
 import type { RosterDatabase } from '../../storage/connect.js';
 import { RestError, toRestError } from '../rest/plugin.js';
 
@@ -33,17 +50,35 @@ declare module 'fastify' {
  * checks that the session belongs to that account. Errors are the REST API's
  * `{"error": {"code", "message"}}`.
  */
-export async function adminPlugin(app: FastifyInstance, options: AdminPluginOptions): Promise<void> {
+export async function adminPlugin(
+  app: FastifyInstance,
+  options: AdminPluginOptions,
+): Promise<void> {
   const db = options.database.db;
-  const publicUrl = (): string => (typeof options.publicUrl === 'function' ? options.publicUrl() : options.publicUrl);
+  const publicUrl = (): string =>
+    typeof options.publicUrl === 'function' ? options.publicUrl() : options.publicUrl;
 
   app.setErrorHandler(async (error, request, reply) => {
-    const rest = error instanceof AppError && error.kind === 'conflict' ? new RestError(409, 'invalid_request', error.message) : toRestError(error);
-    if (rest.status >= 500) request.log.error({ err: error }, 'unexpected error answering an admin API request');
-    return reply.code(rest.status).header('Cache-Control', 'no-store').send({ error: { code: rest.code, message: rest.message } });
+    const rest =
+      error instanceof AppError && error.kind === 'conflict'
+        ? new RestError(409, 'invalid_request', error.message)
+        : toRestError(error);
+    if (rest.status >= 500)
+      request.log.error({ err: error }, 'unexpected error answering an admin API request');
+    return reply
+      .code(rest.status)
+      .header('Cache-Control', 'no-store')
+      .send({ error: { code: rest.code, message: rest.message } });
   });
   app.setNotFoundHandler(async (request, reply) =>
-    reply.code(404).send({ error: { code: 'not_found', message: `No admin API route at ${request.method} ${request.url.split('?')[0]}.` } }),
+    reply
+      .code(404)
+      .send({
+        error: {
+          code: 'not_found',
+          message: `No admin API route at ${request.method} ${request.url.split('?')[0]}.`,
+        },
+      }),
   );
 
   app.post('/sessions', async (request: Req, reply: FastifyReply) => {
@@ -51,10 +86,16 @@ export async function adminPlugin(app: FastifyInstance, options: AdminPluginOpti
     const accountId = stringField(body, 'accountId');
     const email = stringField(body, 'email');
     const password = stringField(body, 'password');
-    const session = (await accountExists(db, accountId)) ? await signIn(db, { accountId, email, password }) : null;
+    const session = (await accountExists(db, accountId))
+      ? await signIn(db, { accountId, email, password })
+      : null;
     if (session === null) {
       // One answer for unknown account, unknown email and wrong password: nothing to probe.
-      throw new RestError(401, 'unauthorized', 'Sign-in failed: check the account ID, email and password. Only active admins of the account can sign in.');
+      throw new RestError(
+        401,
+        'unauthorized',
+        'Sign-in failed: check the account ID, email and password. Only active admins of the account can sign in.',
+      );
     }
     return reply.code(201).header('Cache-Control', 'no-store').send({
       token: session.token,
@@ -65,112 +106,193 @@ export async function adminPlugin(app: FastifyInstance, options: AdminPluginOpti
     });
   });
 
-  await app.register(async (scoped) => {
-    scoped.addHook('onRequest', async (request: FastifyRequest<{ Params: Params }>, reply) => {
-      void reply.header('Cache-Control', 'no-store');
-      const secret = /^\s*Bearer\s+(\S+)\s*$/i.exec(request.headers.authorization ?? '')?.[1];
-      const session = secret === undefined ? null : await authenticateSession(db, secret, request.params.accountId);
-      if (session === null) {
-        void reply.header('WWW-Authenticate', 'Bearer realm="roster-admin"');
-        throw new RestError(401, 'unauthorized', 'Sign in first: POST /api/v1/admin/sessions with accountId, email and password, then send "Authorization: Bearer <session token>". Sessions end after 12 hours.');
-      }
-      request.adminSession = session;
-    });
-
-    const account = (request: Req): string => request.params.accountId;
-
-    scoped.delete('/session', async (request: Req, reply) => {
-      await signOut(db, request.adminSession!.sessionId);
-      return reply.code(204).send();
-    });
-
-    scoped.get('/', async (request: Req) => {
-      const found = await requireAccount(db, account(request));
-      const policy = await getAccountPolicy(db, found.id);
-      return { ...found, tenantUrl: tenantUrl(publicUrl(), found.id), seats: policy.seats, activeUsers: policy.activeUsers, settings: policy.settings };
-    });
-
-    scoped.patch('/', async (request: Req) => {
-      const body = objectBody(request.body);
-      const seats = body['seats'];
-      if (seats !== undefined && seats !== null && typeof seats !== 'number') throw new RestError(400, 'invalid_request', '"seats" must be a whole number or null (unlimited).');
-      const settings = body['settings'];
-      if (settings !== undefined && (typeof settings !== 'object' || settings === null || Array.isArray(settings))) {
-        throw new RestError(400, 'invalid_request', '"settings" must be an object such as {"departmentTeams": true}.');
-      }
-      const change: { seats?: number | null; settings?: { departmentTeams?: boolean; managerTeams?: boolean } } = {};
-      if (seats !== undefined) change.seats = seats as number | null;
-      if (settings !== undefined) change.settings = pickSettings(settings as Record<string, unknown>);
-      return updateAccountPolicy(db, account(request), change);
-    });
-
-    scoped.get('/admins', async (request: Req) => ({ admins: await listAdmins(db, account(request)) }));
-
-    scoped.get('/tokens', async (request: Req) => ({ tokens: await listTokens(db, account(request)) }));
-    scoped.post('/tokens', async (request: Req, reply) => {
-      const body = objectBody(request.body);
-      const type = stringField(body, 'type');
-      if (!isTokenType(type)) throw new RestError(400, 'invalid_request', '"type" must be "scim" (for an identity provider) or "api" (for the product REST API).');
-      const admins = await listAdmins(db, account(request));
-      const me = admins.find((a) => a.id === request.adminSession!.adminId);
-      const issued = await issueToken(db, { accountId: account(request), type, name: stringField(body, 'name'), ...(me !== undefined ? { adminEmail: me.email } : {}) });
-      return reply.code(201).send(issued);
-    });
-    scoped.delete('/tokens/:id', async (request: Req) => revokeToken(db, account(request), request.params.id!));
-
-    scoped.get('/provisioning-log', async (request: Req) => {
-      const limit = integer(request.query['limit'], 'limit', 100, 1, 1000);
-      const before = request.query['before'] === undefined ? undefined : integer(request.query['before'], 'before', 0, 1, Number.MAX_SAFE_INTEGER);
-      const entries = await options.log.list(account(request), { limit, ...(before !== undefined ? { beforeId: before } : {}) });
-      return { entries, next: entries.length === limit ? entries.at(-1)?.id ?? null : null };
-    });
-
-    scoped.get('/webhooks', async (request: Req) => ({ webhooks: await listEndpoints(db, account(request)) }));
-    scoped.post('/webhooks', async (request: Req, reply) => {
-      const body = objectBody(request.body);
-      const description = body['description'];
-      const created = await createEndpoint(db, {
-        accountId: account(request),
-        url: stringField(body, 'url'),
-        ...(typeof description === 'string' ? { description } : {}),
+  await app.register(
+    async (scoped) => {
+      scoped.addHook('onRequest', async (request: FastifyRequest<{ Params: Params }>, reply) => {
+        void reply.header('Cache-Control', 'no-store');
+        const secret = /^\s*Bearer\s+(\S+)\s*$/i.exec(request.headers.authorization ?? '')?.[1];
+        const session =
+          secret === undefined
+            ? null
+            : await authenticateSession(db, secret, request.params.accountId);
+        if (session === null) {
+          void reply.header('WWW-Authenticate', 'Bearer realm="roster-admin"');
+          throw new RestError(
+            401,
+            'unauthorized',
+            'Sign in first: POST /api/v1/admin/sessions with accountId, email and password, then send "Authorization: Bearer <session token>". Sessions end after 12 hours.',
+          );
+        }
+        request.adminSession = session;
       });
-      return reply.code(201).send(created);
-    });
-    scoped.delete('/webhooks/:id', async (request: Req) => deleteEndpoint(db, account(request), request.params.id!));
-    scoped.get('/webhooks/:id/deliveries', async (request: Req) => ({
-      deliveries: await listAttempts(db, account(request), request.params.id!, integer(request.query['limit'], 'limit', 50, 1, 500)),
-    }));
-  }, { prefix: '/accounts/:accountId' });
+
+      const account = (request: Req): string => request.params.accountId;
+
+      scoped.delete('/session', async (request: Req, reply) => {
+        await signOut(db, request.adminSession!.sessionId);
+        return reply.code(204).send();
+      });
+
+      scoped.get('/', async (request: Req) => {
+        const found = await requireAccount(db, account(request));
+        const policy = await getAccountPolicy(db, found.id);
+        return {
+          ...found,
+          tenantUrl: tenantUrl(publicUrl(), found.id),
+          seats: policy.seats,
+          activeUsers: policy.activeUsers,
+          settings: policy.settings,
+        };
+      });
+
+      scoped.patch('/', async (request: Req) => {
+        const body = objectBody(request.body);
+        const seats = body['seats'];
+        if (seats !== undefined && seats !== null && typeof seats !== 'number')
+          throw new RestError(
+            400,
+            'invalid_request',
+            '"seats" must be a whole number or null (unlimited).',
+          );
+        const settings = body['settings'];
+        if (
+          settings !== undefined &&
+          (typeof settings !== 'object' || settings === null || Array.isArray(settings))
+        ) {
+          throw new RestError(
+            400,
+            'invalid_request',
+            '"settings" must be an object such as {"departmentTeams": true}.',
+          );
+        }
+        const change: {
+          seats?: number | null;
+          settings?: { departmentTeams?: boolean; managerTeams?: boolean };
+        } = {};
+        if (seats !== undefined) change.seats = seats as number | null;
+        if (settings !== undefined)
+          change.settings = pickSettings(settings as Record<string, unknown>);
+        return updateAccountPolicy(db, account(request), change);
+      });
+
+      scoped.get('/admins', async (request: Req) => ({
+        admins: await listAdmins(db, account(request)),
+      }));
+
+      scoped.get('/tokens', async (request: Req) => ({
+        tokens: await listTokens(db, account(request)),
+      }));
+      scoped.post('/tokens', async (request: Req, reply) => {
+        const body = objectBody(request.body);
+        const type = stringField(body, 'type');
+        if (!isTokenType(type))
+          throw new RestError(
+            400,
+            'invalid_request',
+            '"type" must be "scim" (for an identity provider) or "api" (for the product REST API).',
+          );
+        const admins = await listAdmins(db, account(request));
+        const me = admins.find((a) => a.id === request.adminSession!.adminId);
+        const issued = await issueToken(db, {
+          accountId: account(request),
+          type,
+          name: stringField(body, 'name'),
+          ...(me !== undefined ? { adminEmail: me.email } : {}),
+        });
+        return reply.code(201).send(issued);
+      });
+      scoped.delete('/tokens/:id', async (request: Req) =>
+        revokeToken(db, account(request), request.params.id!),
+      );
+
+      scoped.get('/provisioning-log', async (request: Req) => {
+        const limit = integer(request.query['limit'], 'limit', 100, 1, 1000);
+        const before =
+          request.query['before'] === undefined
+            ? undefined
+            : integer(request.query['before'], 'before', 0, 1, Number.MAX_SAFE_INTEGER);
+        const entries = await options.log.list(account(request), {
+          limit,
+          ...(before !== undefined ? { beforeId: before } : {}),
+        });
+        return { entries, next: entries.length === limit ? (entries.at(-1)?.id ?? null) : null };
+      });
+
+      scoped.get('/webhooks', async (request: Req) => ({
+        webhooks: await listEndpoints(db, account(request)),
+      }));
+      scoped.post('/webhooks', async (request: Req, reply) => {
+        const body = objectBody(request.body);
+        const description = body['description'];
+        const created = await createEndpoint(db, {
+          accountId: account(request),
+          url: stringField(body, 'url'),
+          ...(typeof description === 'string' ? { description } : {}),
+        });
+        return reply.code(201).send(created);
+      });
+      scoped.delete('/webhooks/:id', async (request: Req) =>
+        deleteEndpoint(db, account(request), request.params.id!),
+      );
+      scoped.get('/webhooks/:id/deliveries', async (request: Req) => ({
+        deliveries: await listAttempts(
+          db,
+          account(request),
+          request.params.id!,
+          integer(request.query['limit'], 'limit', 50, 1, 500),
+        ),
+      }));
+    },
+    { prefix: '/accounts/:accountId' },
+  );
 }
 
 async function accountExists(db: RosterDatabase['db'], id: string): Promise<boolean> {
-  return (await db.selectFrom('accounts').select('id').where('id', '=', id).executeTakeFirst()) !== undefined;
+  return (
+    (await db.selectFrom('accounts').select('id').where('id', '=', id).executeTakeFirst()) !==
+    undefined
+  );
 }
 
 function objectBody(body: unknown): Record<string, unknown> {
-  if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new RestError(400, 'invalid_request', 'Send a JSON object body.');
+  if (typeof body !== 'object' || body === null || Array.isArray(body))
+    throw new RestError(400, 'invalid_request', 'Send a JSON object body.');
   return body as Record<string, unknown>;
 }
 
 function stringField(body: Record<string, unknown>, name: string): string {
   const value = body[name];
-  if (typeof value !== 'string' || value.trim() === '') throw new RestError(400, 'invalid_request', `"${name}" is required and must be a non-empty string.`);
+  if (typeof value !== 'string' || value.trim() === '')
+    throw new RestError(
+      400,
+      'invalid_request',
+      `"${name}" is required and must be a non-empty string.`,
+    );
   return value;
 }
 
 function integer(raw: unknown, name: string, fallback: number, min: number, max: number): number {
   if (raw === undefined || raw === '') return fallback;
   const value = typeof raw === 'string' && /^\d+$/.test(raw) ? Number(raw) : NaN;
-  if (!Number.isSafeInteger(value) || value < min || value > max) throw new RestError(400, 'invalid_request', `"${name}" must be a whole number from ${min} to ${max}.`);
+  if (!Number.isSafeInteger(value) || value < min || value > max)
+    throw new RestError(
+      400,
+      'invalid_request',
+      `"${name}" must be a whole number from ${min} to ${max}.`,
+    );
   return value;
 }
 
-function pickSettings(raw: Record<string, unknown>): { departmentTeams?: boolean; managerTeams?: boolean } {
+function pickSettings(raw: Record<string, unknown>): {
+  departmentTeams?: boolean;
+  managerTeams?: boolean;
+} {
   const out: { departmentTeams?: boolean; managerTeams?: boolean } = {};
   for (const key of ['departmentTeams', 'managerTeams'] as const) {
     const value = raw[key];
     if (value === undefined) continue;
-    if (typeof value !== 'boolean') throw new RestError(400, 'invalid_request', `"settings.${key}" must be true or false.`);
+    if (typeof value !== 'boolean')
+      throw new RestError(400, 'invalid_request', `"settings.${key}" must be true or false.`);
     out[key] = value;
   }
   return out;

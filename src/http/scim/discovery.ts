@@ -19,7 +19,8 @@ export function serviceProviderConfig(baseUrl: string, bodyLimit: number): JsonO
       {
         type: 'oauthbearertoken',
         name: 'OAuth Bearer Token',
-        description: 'A SCIM token issued by an account admin (Settings > Configuration > API Tokens), sent as Authorization: Bearer <token>.',
+        description:
+          'A SCIM token issued by an account admin (Settings > Configuration > API Tokens), sent as Authorization: Bearer <token>.',
         primary: true,
       },
     ],
@@ -61,7 +62,8 @@ function attribute(def: AttributeDef): JsonObject {
 export function schemas(baseUrl: string): JsonObject[] {
   const all: SchemaDef[] = [];
   for (const rt of RESOURCE_TYPES) {
-    for (const schema of [rt.schema, ...rt.extensions.map((e) => e.schema)]) if (!all.includes(schema)) all.push(schema);
+    for (const schema of [rt.schema, ...rt.extensions.map((e) => e.schema)])
+      if (!all.includes(schema)) all.push(schema);
   }
   return all.map((schema) => ({
     schemas: ['urn:ietf:params:scim:schemas:core:2.0:Schema'],

@@ -21,7 +21,10 @@ export function parseJsonBody(text: string): unknown {
   }
   // Issue 5: U+0000 made PostgreSQL fail with a 500; refuse it on both databases (only a \u0000 escape can carry it).
   if (text.includes('\\u0000') && containsNul(parsed)) {
-    throw badRequest('invalidValue', 'The request body contains U+0000 (\\u0000), which Roster does not store.');
+    throw badRequest(
+      'invalidValue',
+      'The request body contains U+0000 (\\u0000), which Roster does not store.',
+    );
   }
   return parsed;
 }
@@ -33,13 +36,17 @@ function checkDepth(text: string): void {
   for (let i = 0; i < text.length; i++) {
     const c = text.charCodeAt(i);
     if (inString) {
-      if (c === 0x5c) i++; // backslash: skip the escaped character
+      if (c === 0x5c)
+        i++; // backslash: skip the escaped character
       else if (c === 0x22) inString = false;
     } else if (c === 0x22) {
       inString = true;
     } else if (c === 0x7b || c === 0x5b) {
       if (++depth > MAX_JSON_DEPTH) {
-        throw badRequest('invalidSyntax', `The request body nests deeper than ${MAX_JSON_DEPTH} levels.`);
+        throw badRequest(
+          'invalidSyntax',
+          `The request body nests deeper than ${MAX_JSON_DEPTH} levels.`,
+        );
       }
     } else if (c === 0x7d || c === 0x5d) {
       depth--;

@@ -58,7 +58,8 @@ type Params = { accountId: string; id?: string };
  */
 export async function scimPlugin(app: FastifyInstance, options: ScimPluginOptions): Promise<void> {
   const { database, log } = options;
-  const publicUrl = (): string => (typeof options.publicUrl === 'function' ? options.publicUrl() : options.publicUrl);
+  const publicUrl = (): string =>
+    typeof options.publicUrl === 'function' ? options.publicUrl() : options.publicUrl;
 
   // Entra sends application/scim+json, older traffic application/json: accept both.
   app.removeAllContentTypeParsers();
@@ -88,11 +89,21 @@ export async function scimPlugin(app: FastifyInstance, options: ScimPluginOption
     request.scim = context;
     const secret = bearer(request.headers.authorization);
     if (secret === undefined) {
-      throw new ScimError(401, undefined, 'Authentication required: send "Authorization: Bearer <SCIM token>". An account admin issues SCIM tokens under Settings > Configuration > API Tokens.', { 'WWW-Authenticate': 'Bearer realm="roster-scim"' });
+      throw new ScimError(
+        401,
+        undefined,
+        'Authentication required: send "Authorization: Bearer <SCIM token>". An account admin issues SCIM tokens under Settings > Configuration > API Tokens.',
+        { 'WWW-Authenticate': 'Bearer realm="roster-scim"' },
+      );
     }
     const token = await authenticate(database.db, secret, accountId, 'scim');
     if (token === null) {
-      throw new ScimError(401, undefined, 'The token is not valid for this tenant URL: it is unknown, revoked, not a SCIM token, issued for another account, or its issuing admin is no longer an admin.', { 'WWW-Authenticate': 'Bearer realm="roster-scim", error="invalid_token"' });
+      throw new ScimError(
+        401,
+        undefined,
+        'The token is not valid for this tenant URL: it is unknown, revoked, not a SCIM token, issued for another account, or its issuing admin is no longer an admin.',
+        { 'WWW-Authenticate': 'Bearer realm="roster-scim", error="invalid_token"' },
+      );
     }
     context.tokenId = token.tokenId;
     await guardAuthenticatedRequest(request, token.tokenId, options.rateLimiter); // issue 5: rate limit, %00
@@ -121,14 +132,17 @@ export async function scimPlugin(app: FastifyInstance, options: ScimPluginOption
 
   app.setErrorHandler(async (error, request, reply) => {
     const scimError = toScimError(error);
-    if (scimError.status >= 500) request.log.error({ err: error }, 'unexpected error answering a SCIM request');
+    if (scimError.status >= 500)
+      request.log.error({ err: error }, 'unexpected error answering a SCIM request');
     if (request.scim !== undefined) request.scim.error = scimError.detail;
     for (const [name, value] of Object.entries(scimError.headers)) void reply.header(name, value);
     return reply.code(scimError.status).type(SCIM_MEDIA_TYPE).send(errorBody(scimError));
   });
 
   app.setNotFoundHandler(async (request, reply) => {
-    const error = notFound(`No SCIM endpoint at ${request.method} ${request.url.split('?')[0]}. Roster serves /Users, /Groups, /.search, /ServiceProviderConfig, /ResourceTypes and /Schemas under the tenant URL.`);
+    const error = notFound(
+      `No SCIM endpoint at ${request.method} ${request.url.split('?')[0]}. Roster serves /Users, /Groups, /.search, /ServiceProviderConfig, /ResourceTypes and /Schemas under the tenant URL.`,
+    );
     return reply.code(404).type(SCIM_MEDIA_TYPE).send(errorBody(error));
   });
 
@@ -136,23 +150,49 @@ export async function scimPlugin(app: FastifyInstance, options: ScimPluginOption
 
   // Discovery (RFC 7644 §4).
   app.get('/ServiceProviderConfig', async (request, reply) =>
-    send(reply, { status: 200, body: serviceProviderConfig(ctx(request).baseUrl, options.bodyLimit) }),
+    send(reply, {
+      status: 200,
+      body: serviceProviderConfig(ctx(request).baseUrl, options.bodyLimit),
+    }),
   );
   app.get('/ResourceTypes', async (request, reply) => {
     const all = resourceTypes(ctx(request).baseUrl);
-    return send(reply, { status: 200, body: { schemas: ['urn:ietf:params:scim:api:messages:2.0:ListResponse'], totalResults: all.length, startIndex: 1, itemsPerPage: all.length, Resources: all } });
+    return send(reply, {
+      status: 200,
+      body: {
+        schemas: ['urn:ietf:params:scim:api:messages:2.0:ListResponse'],
+        totalResults: all.length,
+        startIndex: 1,
+        itemsPerPage: all.length,
+        Resources: all,
+      },
+    });
   });
   app.get<{ Params: Params }>('/ResourceTypes/:id', async (request, reply) => {
-    const found = resourceTypes(ctx(request).baseUrl).find((r) => String(r['id']).toLowerCase() === request.params.id?.toLowerCase());
-    if (found === undefined) throw notFound(`No resource type "${request.params.id}"; Roster has User and Group.`);
+    const found = resourceTypes(ctx(request).baseUrl).find(
+      (r) => String(r['id']).toLowerCase() === request.params.id?.toLowerCase(),
+    );
+    if (found === undefined)
+      throw notFound(`No resource type "${request.params.id}"; Roster has User and Group.`);
     return send(reply, { status: 200, body: found });
   });
   app.get('/Schemas', async (request, reply) => {
     const all = schemas(ctx(request).baseUrl);
-    return send(reply, { status: 200, body: { schemas: ['urn:ietf:params:scim:api:messages:2.0:ListResponse'], totalResults: all.length, startIndex: 1, itemsPerPage: all.length, Resources: all } });
+    return send(reply, {
+      status: 200,
+      body: {
+        schemas: ['urn:ietf:params:scim:api:messages:2.0:ListResponse'],
+        totalResults: all.length,
+        startIndex: 1,
+        itemsPerPage: all.length,
+        Resources: all,
+      },
+    });
   });
   app.get<{ Params: Params }>('/Schemas/:id', async (request, reply) => {
-    const found = schemas(ctx(request).baseUrl).find((s) => String(s['id']).toLowerCase() === request.params.id?.toLowerCase());
+    const found = schemas(ctx(request).baseUrl).find(
+      (s) => String(s['id']).toLowerCase() === request.params.id?.toLowerCase(),
+    );
     if (found === undefined) throw notFound(`No schema "${request.params.id}".`);
     return send(reply, { status: 200, body: found });
   });
@@ -162,7 +202,10 @@ export async function scimPlugin(app: FastifyInstance, options: ScimPluginOption
 
   app.post('/.search', async (request, reply) => {
     const c = ctx(request);
-    return send(reply, { status: 200, body: await searchAll(c.users, c.groups, searchBody(request.body)) });
+    return send(reply, {
+      status: 200,
+      body: await searchAll(c.users, c.groups, searchBody(request.body)),
+    });
   });
 }
 
@@ -170,8 +213,18 @@ interface ResourceService {
   create(body: unknown): Promise<ScimResult>;
   get(id: string, projection: ReturnType<typeof parseProjection>): Promise<ScimResult>;
   list(params: RawListParams): Promise<ScimResult>;
-  replace(id: string, body: unknown, ifMatch: string | undefined, projection: ReturnType<typeof parseProjection>): Promise<ScimResult>;
-  patch(id: string, body: unknown, ifMatch: string | undefined, projection: ReturnType<typeof parseProjection>): Promise<ScimResult>;
+  replace(
+    id: string,
+    body: unknown,
+    ifMatch: string | undefined,
+    projection: ReturnType<typeof parseProjection>,
+  ): Promise<ScimResult>;
+  patch(
+    id: string,
+    body: unknown,
+    ifMatch: string | undefined,
+    projection: ReturnType<typeof parseProjection>,
+  ): Promise<ScimResult>;
   delete(id: string): Promise<ScimResult>;
 }
 
@@ -183,7 +236,11 @@ function registerResource(
 ): void {
   type Req = FastifyRequest<{ Params: Params; Querystring: Record<string, unknown> }>;
   const projectionOf = (request: Req) =>
-    parseProjection(resourceType, single(request.query['attributes']), single(request.query['excludedAttributes']));
+    parseProjection(
+      resourceType,
+      single(request.query['attributes']),
+      single(request.query['excludedAttributes']),
+    );
   const mark = (request: Req): void => {
     request.scim!.resourceType = resourceType.name;
   };
@@ -204,18 +261,38 @@ function registerResource(
     mark(request);
     const result = await service(request).get(request.params.id!, projectionOf(request));
     const ifNoneMatch = request.headers['if-none-match'];
-    if (typeof ifNoneMatch === 'string' && result.version !== undefined && etagMatches(ifNoneMatch, result.version)) {
+    if (
+      typeof ifNoneMatch === 'string' &&
+      result.version !== undefined &&
+      etagMatches(ifNoneMatch, result.version)
+    ) {
       return reply.code(304).header('ETag', etagOf(result.version)).send();
     }
     return send(reply, result);
   });
   app.put(`${endpoint}/:id`, async (request: Req, reply) => {
     mark(request);
-    return send(reply, await service(request).replace(request.params.id!, request.body, ifMatch(request), projectionOf(request)));
+    return send(
+      reply,
+      await service(request).replace(
+        request.params.id!,
+        request.body,
+        ifMatch(request),
+        projectionOf(request),
+      ),
+    );
   });
   app.patch(`${endpoint}/:id`, async (request: Req, reply) => {
     mark(request);
-    return send(reply, await service(request).patch(request.params.id!, request.body, ifMatch(request), projectionOf(request)));
+    return send(
+      reply,
+      await service(request).patch(
+        request.params.id!,
+        request.body,
+        ifMatch(request),
+        projectionOf(request),
+      ),
+    );
   });
   app.delete(`${endpoint}/:id`, async (request: Req, reply) => {
     mark(request);
@@ -229,8 +306,12 @@ function send(reply: FastifyReply, result: ScimResult): FastifyReply {
   const request = reply.request;
   if (request.scim !== undefined) request.scim.result = result;
   if (result.version !== undefined) void reply.header('ETag', etagOf(result.version));
-  if (result.status === 201 && result.location !== undefined) void reply.header('Location', result.location);
-  return reply.code(result.status).type(SCIM_MEDIA_TYPE).send(result.body === undefined ? undefined : JSON.stringify(result.body));
+  if (result.status === 201 && result.location !== undefined)
+    void reply.header('Location', result.location);
+  return reply
+    .code(result.status)
+    .type(SCIM_MEDIA_TYPE)
+    .send(result.body === undefined ? undefined : JSON.stringify(result.body));
 }
 
 function bearer(header: string | undefined): string | undefined {
@@ -296,11 +377,23 @@ export function toScimError(error: unknown): ScimError {
   const e = error as { statusCode?: number; code?: string; message?: string };
   switch (e.code) {
     case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
-      return new ScimError(415, undefined, 'Unsupported Content-Type: send application/scim+json (or application/json).');
+      return new ScimError(
+        415,
+        undefined,
+        'Unsupported Content-Type: send application/scim+json (or application/json).',
+      );
     case 'FST_ERR_CTP_BODY_TOO_LARGE':
-      return new ScimError(413, undefined, 'The request body is larger than this server accepts; split the change into smaller requests.');
+      return new ScimError(
+        413,
+        undefined,
+        'The request body is larger than this server accepts; split the change into smaller requests.',
+      );
     case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
-      return new ScimError(400, 'invalidSyntax', 'The Content-Length header does not match the body.');
+      return new ScimError(
+        400,
+        'invalidSyntax',
+        'The Content-Length header does not match the body.',
+      );
     case 'FST_ERR_CTP_EMPTY_JSON_BODY':
       return new ScimError(400, 'invalidSyntax', 'The request body is empty.');
     default:
@@ -309,5 +402,9 @@ export function toScimError(error: unknown): ScimError {
   if (typeof e.statusCode === 'number' && e.statusCode >= 400 && e.statusCode < 500) {
     return new ScimError(e.statusCode, undefined, e.message ?? 'Bad request.');
   }
-  return new ScimError(500, undefined, 'Roster could not complete the request because of an internal error; it has been logged. Retrying later may succeed.');
+  return new ScimError(
+    500,
+    undefined,
+    'Roster could not complete the request because of an internal error; it has been logged. Retrying later may succeed.',
+  );
 }

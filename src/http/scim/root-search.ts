@@ -1,6 +1,10 @@
 import { ScimError } from '../../core/errors.js';
 import type { JsonObject } from '../../core/resource/values.js';
-import { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, type RawListParams } from '../../app/scim/list-params.js';
+import {
+  DEFAULT_PAGE_SIZE,
+  MAX_PAGE_SIZE,
+  type RawListParams,
+} from '../../app/scim/list-params.js';
 import { listResponse } from '../../app/scim/render.js';
 import type { ScimResult } from '../../app/scim/result.js';
 
@@ -13,9 +17,16 @@ interface Lister {
  * A filter naming an attribute one type lacks matches nothing of that type;
  * it is an error only when neither type knows it. Sorting applies per type.
  */
-export async function searchAll(users: Lister, groups: Lister, params: RawListParams): Promise<JsonObject> {
+export async function searchAll(
+  users: Lister,
+  groups: Lister,
+  params: RawListParams,
+): Promise<JsonObject> {
   const startIndex = Math.max(1, Number(params.startIndex ?? 1) || 1);
-  const count = Math.min(MAX_PAGE_SIZE, Math.max(0, params.count === undefined ? DEFAULT_PAGE_SIZE : Number(params.count) || 0));
+  const count = Math.min(
+    MAX_PAGE_SIZE,
+    Math.max(0, params.count === undefined ? DEFAULT_PAGE_SIZE : Number(params.count) || 0),
+  );
   const listers = [users, groups];
   const totals: number[] = [];
   const errors: ScimError[] = [];

@@ -12,13 +12,21 @@ import { sql, type Kysely, type Migration } from 'kysely';
 export const events: Migration = {
   async up(db: Kysely<unknown>): Promise<void> {
     const postgres = await isPostgres(db);
-    await db.schema.alterTable('accounts').addColumn('event_seq', 'bigint', (c) => c.notNull().defaultTo(0)).execute();
+    await db.schema
+      .alterTable('accounts')
+      .addColumn('event_seq', 'bigint', (c) => c.notNull().defaultTo(0))
+      .execute();
     await db.schema.alterTable('accounts').addColumn('seats', 'integer').execute();
-    await db.schema.alterTable('accounts').addColumn('settings', 'text', (c) => c.notNull().defaultTo('{}')).execute();
+    await db.schema
+      .alterTable('accounts')
+      .addColumn('settings', 'text', (c) => c.notNull().defaultTo('{}'))
+      .execute();
 
     await db.schema
       .createTable('events')
-      .addColumn('account_id', 'text', (c) => c.notNull().references('accounts.id').onDelete('cascade'))
+      .addColumn('account_id', 'text', (c) =>
+        c.notNull().references('accounts.id').onDelete('cascade'),
+      )
       .addColumn('seq', 'bigint', (c) => c.notNull())
       .addColumn('type', 'text', (c) => c.notNull())
       .addColumn('resource_type', 'text', (c) => c.notNull())
@@ -31,7 +39,9 @@ export const events: Migration = {
     await db.schema
       .createTable('webhook_endpoints')
       .addColumn('id', 'text', (c) => c.primaryKey())
-      .addColumn('account_id', 'text', (c) => c.notNull().references('accounts.id').onDelete('cascade'))
+      .addColumn('account_id', 'text', (c) =>
+        c.notNull().references('accounts.id').onDelete('cascade'),
+      )
       .addColumn('url', 'text', (c) => c.notNull())
       .addColumn('description', 'text')
       /** HMAC key; kept retrievable because signing needs it (shown to the admin once). */
@@ -46,7 +56,11 @@ export const events: Migration = {
       .addColumn('locked_until', 'text')
       .addColumn('last_error', 'text')
       .execute();
-    await db.schema.createIndex('webhook_endpoints_account_id_idx').on('webhook_endpoints').column('account_id').execute();
+    await db.schema
+      .createIndex('webhook_endpoints_account_id_idx')
+      .on('webhook_endpoints')
+      .column('account_id')
+      .execute();
 
     await db.schema
       .createTable('webhook_attempts')
@@ -54,7 +68,9 @@ export const events: Migration = {
         postgres ? c.primaryKey().generatedByDefaultAsIdentity() : c.primaryKey().autoIncrement(),
       )
       .addColumn('account_id', 'text', (c) => c.notNull())
-      .addColumn('endpoint_id', 'text', (c) => c.notNull().references('webhook_endpoints.id').onDelete('cascade'))
+      .addColumn('endpoint_id', 'text', (c) =>
+        c.notNull().references('webhook_endpoints.id').onDelete('cascade'),
+      )
       .addColumn('first_seq', 'bigint', (c) => c.notNull())
       .addColumn('last_seq', 'bigint', (c) => c.notNull())
       .addColumn('at', 'text', (c) => c.notNull())
@@ -62,7 +78,11 @@ export const events: Migration = {
       .addColumn('error', 'text')
       .addColumn('duration_ms', 'double precision', (c) => c.notNull())
       .execute();
-    await db.schema.createIndex('webhook_attempts_endpoint_id_id_idx').on('webhook_attempts').columns(['endpoint_id', 'id']).execute();
+    await db.schema
+      .createIndex('webhook_attempts_endpoint_id_id_idx')
+      .on('webhook_attempts')
+      .columns(['endpoint_id', 'id'])
+      .execute();
   },
 
   async down(db: Kysely<unknown>): Promise<void> {

@@ -12,10 +12,16 @@ import type { Kysely, Migration } from 'kysely';
  */
 export const teamMapping: Migration = {
   async up(db: Kysely<unknown>): Promise<void> {
-    await db.schema.alterTable('groups').addColumn('origin', 'text', (c) => c.notNull().defaultTo('scim')).execute();
+    await db.schema
+      .alterTable('groups')
+      .addColumn('origin', 'text', (c) => c.notNull().defaultTo('scim'))
+      .execute();
     await db.schema.alterTable('groups').addColumn('origin_key', 'text').execute();
     await db.schema.alterTable('groups').addColumn('base_name', 'text').execute();
-    await db.schema.alterTable('groups').addColumn('deactivated', 'integer', (c) => c.notNull().defaultTo(0)).execute();
+    await db.schema
+      .alterTable('groups')
+      .addColumn('deactivated', 'integer', (c) => c.notNull().defaultTo(0))
+      .execute();
     await db.schema
       .createIndex('groups_account_id_origin_origin_key_idx')
       .on('groups')
@@ -23,7 +29,10 @@ export const teamMapping: Migration = {
       .unique()
       .where('origin_key', 'is not', null)
       .execute();
-    await db.schema.alterTable('group_members').addColumn('source', 'text', (c) => c.notNull().defaultTo('scim')).execute();
+    await db.schema
+      .alterTable('group_members')
+      .addColumn('source', 'text', (c) => c.notNull().defaultTo('scim'))
+      .execute();
   },
 
   async down(db: Kysely<unknown>): Promise<void> {

@@ -6,7 +6,9 @@ export const adminSessions: Migration = {
     await db.schema
       .createTable('admin_sessions')
       .addColumn('id', 'text', (c) => c.primaryKey())
-      .addColumn('account_id', 'text', (c) => c.notNull().references('accounts.id').onDelete('cascade'))
+      .addColumn('account_id', 'text', (c) =>
+        c.notNull().references('accounts.id').onDelete('cascade'),
+      )
       .addColumn('admin_id', 'text', (c) => c.notNull().references('admins.id').onDelete('cascade'))
       .addColumn('secret_hash', 'text', (c) => c.notNull().unique())
       .addColumn('created_at', 'text', (c) => c.notNull())
