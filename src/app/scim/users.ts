@@ -24,19 +24,17 @@ function columnsOf(data: JsonObject) {
       ? enterprise['manager']['value']
       : undefined;
   const emails: EmailRow[] = Array.isArray(data['emails'])
-    ? data['emails']
-        .filter(isObject)
-        .flatMap((e) =>
-          typeof e['value'] === 'string'
-            ? [
-                {
-                  value: e['value'],
-                  type: typeof e['type'] === 'string' ? e['type'] : null,
-                  primary: e['primary'] === true,
-                },
-              ]
-            : [],
-        )
+    ? data['emails'].filter(isObject).flatMap((e) =>
+        typeof e['value'] === 'string'
+          ? [
+              {
+                value: e['value'],
+                type: typeof e['type'] === 'string' ? e['type'] : null,
+                primary: e['primary'] === true,
+              },
+            ]
+          : [],
+      )
     : [];
   const columns = {
     userName: String(data['userName']),

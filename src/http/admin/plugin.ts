@@ -71,14 +71,12 @@ export async function adminPlugin(
       .send({ error: { code: rest.code, message: rest.message } });
   });
   app.setNotFoundHandler(async (request, reply) =>
-    reply
-      .code(404)
-      .send({
-        error: {
-          code: 'not_found',
-          message: `No admin API route at ${request.method} ${request.url.split('?')[0]}.`,
-        },
-      }),
+    reply.code(404).send({
+      error: {
+        code: 'not_found',
+        message: `No admin API route at ${request.method} ${request.url.split('?')[0]}.`,
+      },
+    }),
   );
 
   app.post('/sessions', async (request: Req, reply: FastifyReply) => {
