@@ -8,6 +8,7 @@ import type { ProvisioningLog } from '../../app/provisioning-log.js';
 import { GroupsService } from '../../app/scim/groups.js';
 import { etagMatches, etagOf } from '../../app/scim/etag.js';
 import type { RawListParams } from '../../app/scim/list-params.js';
+import { listResponse } from '../../app/scim/render.js';
 import type { ScimResult } from '../../app/scim/result.js';
 import { UsersService } from '../../app/scim/users.js';
 import { authenticate } from '../../app/tokens.js';
@@ -157,16 +158,7 @@ export async function scimPlugin(app: FastifyInstance, options: ScimPluginOption
   );
   app.get('/ResourceTypes', async (request, reply) => {
     const all = resourceTypes(ctx(request).baseUrl);
-    return send(reply, {
-      status: 200,
-      body: {
-        schemas: ['urn:ietf:params:scim:api:messages:2.0:ListResponse'],
-        totalResults: all.length,
-        startIndex: 1,
-        itemsPerPage: all.length,
-        Resources: all,
-      },
-    });
+    return send(reply, { status: 200, body: listResponse(all.length, 1, all) });
   });
   app.get<{ Params: Params }>('/ResourceTypes/:id', async (request, reply) => {
     const found = resourceTypes(ctx(request).baseUrl).find(
@@ -178,16 +170,7 @@ export async function scimPlugin(app: FastifyInstance, options: ScimPluginOption
   });
   app.get('/Schemas', async (request, reply) => {
     const all = schemas(ctx(request).baseUrl);
-    return send(reply, {
-      status: 200,
-      body: {
-        schemas: ['urn:ietf:params:scim:api:messages:2.0:ListResponse'],
-        totalResults: all.length,
-        startIndex: 1,
-        itemsPerPage: all.length,
-        Resources: all,
-      },
-    });
+    return send(reply, { status: 200, body: listResponse(all.length, 1, all) });
   });
   app.get<{ Params: Params }>('/Schemas/:id', async (request, reply) => {
     const found = schemas(ctx(request).baseUrl).find(

@@ -1,4 +1,5 @@
-import { sql, type Kysely, type Migration } from 'kysely';
+import type { Kysely, Migration } from 'kysely';
+import { isPostgres } from './dialect.js';
 
 /**
  * The tables of db-schema.ts. Dialect-neutral except the auto-increment log id.
@@ -159,15 +160,4 @@ async function index(db: Kysely<unknown>, table: string, columns: string[]): Pro
     .on(table)
     .columns(columns)
     .execute();
-}
-
-async function isPostgres(db: Kysely<unknown>): Promise<boolean> {
-  // version() exists on PostgreSQL, not on SQLite. Probe in this direction: a failed
-  // statement would abort PostgreSQL's migration transaction, SQLite's survives it.
-  try {
-    await sql`select version()`.execute(db);
-    return true;
-  } catch {
-    return false;
-  }
 }

@@ -1,4 +1,5 @@
-import { sql, type Kysely, type Migration } from 'kysely';
+import type { Kysely, Migration } from 'kysely';
+import { isPostgres } from './dialect.js';
 
 /**
  * Workspace semantics (issue 3): per-account event sequence and settings, seats,
@@ -94,12 +95,3 @@ export const events: Migration = {
     await db.schema.alterTable('accounts').dropColumn('event_seq').execute();
   },
 };
-
-async function isPostgres(db: Kysely<unknown>): Promise<boolean> {
-  try {
-    await sql`select version()`.execute(db);
-    return true;
-  } catch {
-    return false;
-  }
-}

@@ -1,4 +1,5 @@
 import { sql, type Kysely, type Migration } from 'kysely';
+import { isPostgres } from './dialect.js';
 
 /**
  * `scim_lower(text)` on PostgreSQL: the lower-casing the filter compiler applies to
@@ -28,14 +29,3 @@ export const scimLower: Migration = {
     if (await isPostgres(db)) await sql`DROP FUNCTION IF EXISTS scim_lower(text)`.execute(db);
   },
 };
-
-async function isPostgres(db: Kysely<unknown>): Promise<boolean> {
-  // As in 001: version() exists on PostgreSQL only; probing this way round never aborts
-  // PostgreSQL's migration transaction.
-  try {
-    await sql`select version()`.execute(db);
-    return true;
-  } catch {
-    return false;
-  }
-}
