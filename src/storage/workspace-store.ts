@@ -153,14 +153,29 @@ export class KyselyWorkspaceStore implements WorkspaceStore {
       .execute();
   }
 
-  async isTeamNameTaken(name: string): Promise<boolean> {
-    const row = await this.db
+  async isTeamNameTaken(name: string, exceptId?: string): Promise<boolean> {
+    let query = this.db
       .selectFrom('groups')
       .select('id')
       .where('account_id', '=', this.accountId)
-      .where('display_name_lc', '=', name.toLowerCase())
-      .executeTakeFirst();
-    return row !== undefined;
+      .where('display_name_lc', '=', name.toLowerCase());
+    if (exceptId !== undefined) query = query.where('id', '<>', exceptId);
+    return (await query.executeTakeFirst()) !== undefined;
+  }
+
+  async containsTeam(memberGroupId: string, groupId: string): Promise<boolean> {
+    if (memberGroupId === groupId) return true;
+    // Sub-teams of the would-be member, transitively (UNION stops on cycles already stored).
+    const result = await sql<{ id: string }>`
+      WITH RECURSIVE below(id) AS (
+        SELECT member_id FROM group_members
+          WHERE account_id = ${this.accountId} AND group_id = ${memberGroupId} AND member_type = 'Group'
+        UNION
+        SELECT gm.member_id FROM group_members gm JOIN below ON gm.group_id = below.id
+          WHERE gm.account_id = ${this.accountId} AND gm.member_type = 'Group'
+      )
+      SELECT id FROM below WHERE id = ${groupId} LIMIT 1`.execute(this.db);
+    return result.rows.length > 0;
   }
 
   async addMembership(
@@ -221,7 +236,15 @@ export class KyselyWorkspaceStore implements WorkspaceStore {
       .select(sql<number>`count(*)`.as('n'))
       .where('gm.account_id', '=', this.accountId)
       .where('gm.group_id', '=', groupId)
-      .where((eb) => eb.or([eb('gm.member_type', '=', 'Group'), eb('u.active', '=', 1)]))
+      .leftJoin('groups as g', (join) =>
+        join.onRef('g.id', '=', 'gm.member_id').on('g.account_id', '=', this.accountId),
+      )
+      .where((eb) =>
+        eb.or([
+          eb.and([eb('gm.member_type', '=', 'Group'), eb('g.deactivated', '=', 0)]),
+          eb('u.active', '=', 1),
+        ]),
+      )
       .executeTakeFirstOrThrow();
     return Number(row.n);
   }
@@ -245,7 +268,7 @@ export class KyselyWorkspaceStore implements WorkspaceStore {
 
   async setTeamState(
     groupId: string,
-    state: { displayName: string; deactivated: boolean; at: string },
+    state: { displayName: string; deactivated: boolean; at: string; baseName?: string },
   ): Promise<void> {
     const row = await this.db
       .selectFrom('groups')
@@ -261,6 +284,7 @@ export class KyselyWorkspaceStore implements WorkspaceStore {
         display_name: state.displayName,
         display_name_lc: state.displayName.toLowerCase(),
         deactivated: state.deactivated ? 1 : 0,
+        ...(state.baseName !== undefined ? { base_name: state.baseName } : {}),
         data: JSON.stringify(data),
         updated_at: state.at,
         version: eb('version', '+', 1),

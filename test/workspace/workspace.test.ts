@@ -225,4 +225,153 @@ describe.each(DATABASE_KINDS)('workspace semantics (%s)', (kind) => {
     const seqs = (await events(t)).map((e) => e.seq);
     expect(seqs).toEqual(seqs.map((_, i) => i + 1));
   });
+
+  it('numbers a mapped team whose name another team took, instead of failing the request', async () => {
+    const { t, scim } = await tenant();
+    await updateAccountPolicy(server.database.db, t.accountId, {
+      settings: { departmentTeams: true },
+    });
+    const move = (id: string, department: string) =>
+      scim('PATCH', `/Users/${id}`, {
+        schemas: [PATCH],
+        Operations: [{ op: 'replace', path: `${ENTERPRISE}:department`, value: department }],
+      });
+    const fin = await user(scim, 'fin@x.com', { [ENTERPRISE]: { department: 'Finance' } });
+    expect((await move(fin, 'Legal')).status).toBe(200); // "Finance" becomes "Finance (deactivated)"
+    expect((await scim('POST', '/Groups', { displayName: 'Finance' })).status).toBe(201);
+    expect((await scim('POST', '/Groups', { displayName: 'Legal (deactivated)' })).status).toBe(
+      201,
+    );
+    expect((await move(fin, 'Finance')).status).toBe(200); // "Legal" empties; "Finance" is taken
+    const names = (
+      await scim('GET', '/Groups?attributes=displayName&sortBy=displayName')
+    ).body.Resources.map((r: { displayName: string }) => r.displayName);
+    expect(names).toEqual([
+      'Finance',
+      'Finance (2)',
+      'Legal (deactivated)',
+      'Legal (deactivated) (2)',
+    ]);
+  });
+
+  it("keeps a manager's team named after the manager, and bounds names from long departments", async () => {
+    const { t, scim } = await tenant();
+    await updateAccountPolicy(server.database.db, t.accountId, {
+      settings: { managerTeams: true, departmentTeams: true },
+    });
+    const boss = await user(scim, 'alice@x.com', { displayName: 'Alice Boss' });
+    await user(scim, 'rep@x.com', { [ENTERPRISE]: { manager: { value: boss } } });
+    const renamed = await scim('PATCH', `/Users/${boss}`, {
+      schemas: [PATCH],
+      Operations: [{ op: 'replace', path: 'displayName', value: 'Alicia Boss' }],
+    });
+    expect(renamed.status).toBe(200);
+    const team = await scim(
+      'GET',
+      '/Groups?filter=displayName sw "Team Ali"&attributes=displayName',
+    );
+    expect(team.body.Resources.map((r: { displayName: string }) => r.displayName)).toEqual([
+      'Team Alicia Boss',
+    ]);
+    const renames = (await events(t)).filter((e) => e.type === 'team.renamed');
+    expect(
+      renames.map((e) => [
+        e.data['previousName'],
+        (e.data['team'] as { displayName: string }).displayName,
+      ]),
+    ).toEqual([['Team Alice Boss', 'Team Alicia Boss']]);
+    // A department far longer than any index allows (random text: PostgreSQL cannot compress it away).
+    const long = Array.from({ length: 3000 }, (_, i) =>
+      String.fromCharCode(97 + ((i * 7919) % 26)),
+    ).join('');
+    const created = await scim('POST', '/Users', {
+      userName: 'long@x.com',
+      [ENTERPRISE]: { department: long },
+    });
+    expect(created.status).toBe(201);
+    const dept = await scim(
+      'GET',
+      `/Groups?filter=displayName sw "${long.slice(0, 50)}"&attributes=displayName`,
+    );
+    expect(dept.body.Resources[0].displayName).toBe(`${long.slice(0, 200)}…`);
+  });
+
+  it('never makes a team contain itself: manager loops are skipped, SCIM cycles are refused', async () => {
+    const { t, scim } = await tenant();
+    await updateAccountPolicy(server.database.db, t.accountId, {
+      settings: { managerTeams: true },
+    });
+    const x = await user(scim, 'x@x.com', { displayName: 'X' });
+    const y = await user(scim, 'y@x.com', {
+      displayName: 'Y',
+      [ENTERPRISE]: { manager: { value: x } },
+    });
+    await user(scim, 'z@x.com', { [ENTERPRISE]: { manager: { value: y } } });
+    const loop = await scim('PATCH', `/Users/${x}`, {
+      schemas: [PATCH],
+      Operations: [{ op: 'replace', path: `${ENTERPRISE}:manager`, value: y }],
+    });
+    expect(loop.status).toBe(200);
+    const teams = await scim('GET', '/Groups?attributes=displayName,members');
+    const byName = new Map(
+      teams.body.Resources.map((r: { displayName: string }) => [r.displayName, r]),
+    );
+    const teamX = byName.get('Team X') as { id: string; members?: { value: string }[] };
+    const teamY = byName.get('Team Y') as { id: string; members?: { value: string }[] };
+    const xHoldsY = (teamX.members ?? []).some((m) => m.value === teamY.id);
+    const yHoldsX = (teamY.members ?? []).some((m) => m.value === teamX.id);
+    expect(xHoldsY && yHoldsX).toBe(false);
+
+    const a = (await scim('POST', '/Groups', { displayName: 'A' })).body.id as string;
+    const b = (await scim('POST', '/Groups', { displayName: 'B', members: [{ value: a }] })).body
+      .id as string;
+    const c = (await scim('POST', '/Groups', { displayName: 'C', members: [{ value: b }] })).body
+      .id as string;
+    const cycle = await scim('PATCH', `/Groups/${a}`, {
+      schemas: [PATCH],
+      Operations: [{ op: 'add', path: 'members', value: [{ value: c }] }],
+    });
+    expect(cycle.status).toBe(400);
+    expect(cycle.body.scimType).toBe('invalidValue');
+    expect(cycle.body.detail).toContain('cycle');
+    expect((await scim('GET', `/Groups/${a}`)).body.members ?? []).toEqual([]);
+  });
+});
+
+describe.each(DATABASE_KINDS)('replace and delete rules (%s)', (kind) => {
+  let server: TestServer;
+  beforeAll(async () => {
+    server = await startTestServer(kind);
+  });
+  afterAll(async () => server.close());
+
+  it('PUT with "members": [] empties a team; without members keeps them', async () => {
+    const scim = scimClient(await server.createTenant());
+    const u = (await scim('POST', '/Users', { userName: 'm@x.com' })).body.id as string;
+    const g = (await scim('POST', '/Groups', { displayName: 'G', members: [{ value: u }] })).body
+      .id as string;
+    await scim('PUT', `/Groups/${g}`, { displayName: 'G' });
+    expect((await scim('GET', `/Groups/${g}`)).body.members).toHaveLength(1);
+    await scim('PUT', `/Groups/${g}`, { displayName: 'G', members: [] });
+    expect((await scim('GET', `/Groups/${g}`)).body.members ?? []).toEqual([]);
+  });
+
+  it('DELETE honours If-Match, and `remove active` does not re-activate', async () => {
+    const scim = scimClient(await server.createTenant());
+    const created = await scim('POST', '/Users', { userName: 'd@x.com', active: false });
+    const id = created.body.id as string;
+    const removed = await scim('PATCH', `/Users/${id}`, {
+      schemas: [PATCH],
+      Operations: [{ op: 'remove', path: 'active' }],
+    });
+    expect(removed.body.active).toBe(false);
+    expect(
+      (await scim('DELETE', `/Users/${id}`, undefined, { 'if-match': 'W/"999"' })).status,
+    ).toBe(412);
+    expect((await scim('GET', `/Users/${id}`)).status).toBe(200);
+    const current = (await scim('GET', `/Users/${id}`)).headers.get('etag')!;
+    expect((await scim('DELETE', `/Users/${id}`, undefined, { 'if-match': current })).status).toBe(
+      204,
+    );
+  });
 });

@@ -18,10 +18,17 @@ import type { ScimResult } from './result.js';
 /** Most members one request may add or set, so one request cannot hold the database for long. */
 export const MAX_MEMBERS_PER_REQUEST = 10_000;
 
-/** Separates `members` (kept as rows) from the rest of a normalised group body. */
-function splitMembers(data: JsonObject): { data: JsonObject; members: MemberRef[] | undefined } {
+/**
+ * Separates `members` (kept as rows) from the rest of a normalised group body.
+ * `sentMembers` tells an explicit `"members": []` (clear them: RFC 7644 §3.5.1)
+ * from no `members` at all (keep them), which normalisation cannot.
+ */
+function splitMembers(
+  data: JsonObject,
+  sentMembers: boolean,
+): { data: JsonObject; members: MemberRef[] | undefined } {
   const { members, ...rest } = data;
-  if (members === undefined) return { data: rest, members: undefined };
+  if (members === undefined) return { data: rest, members: sentMembers ? [] : undefined };
   const refs = (Array.isArray(members) ? members : []).filter(isObject).map((m, i) => {
     if (typeof m['value'] !== 'string' || m['value'] === '') {
       throw badRequest(
@@ -34,6 +41,10 @@ function splitMembers(data: JsonObject): { data: JsonObject; members: MemberRef[
       : { value: m['value'] };
   });
   return { data: rest, members: refs };
+}
+
+function hasMembersKey(body: unknown): boolean {
+  return isObject(body) && Object.keys(body).some((key) => key.toLowerCase() === 'members');
 }
 
 function columnsOf(data: JsonObject) {
@@ -53,7 +64,10 @@ export class GroupsService {
   ) {}
 
   async create(body: unknown): Promise<ScimResult> {
-    const { data, members } = splitMembers(normalizeResource(body, GROUP_RESOURCE).data);
+    const { data, members } = splitMembers(
+      normalizeResource(body, GROUP_RESOURCE).data,
+      hasMembersKey(body),
+    );
     const now = new Date().toISOString();
     const id = randomUUID();
     const row: GroupRow = {
@@ -105,7 +119,10 @@ export class GroupsService {
     ifMatch: string | undefined,
     projection: Projection,
   ): Promise<ScimResult> {
-    const { data, members } = splitMembers(normalizeResource(body, GROUP_RESOURCE).data);
+    const { data, members } = splitMembers(
+      normalizeResource(body, GROUP_RESOURCE).data,
+      hasMembersKey(body),
+    );
     let counts = { added: 0, removed: 0 };
     const row = await this.store.transaction(async (tx) => {
       const rules = await WorkspaceRules.begin(tx.workspace);
@@ -150,6 +167,16 @@ export class GroupsService {
       });
       changed = patched.changed;
       const now = rules.at;
+      const adding = patched.memberChanges.reduce(
+        (n, c) => n + (c.kind === 'add' ? c.members.length : 0),
+        0,
+      );
+      if (adding > MAX_MEMBERS_PER_REQUEST) {
+        throw badRequest(
+          'invalidValue',
+          `At most ${MAX_MEMBERS_PER_REQUEST} members can be added in one request (this one adds ${adding}); split the change.`,
+        );
+      }
       counts = await this.countedChanges(tx, rules, id, patched.memberChanges, now);
       const dataChanged = JSON.stringify(patched.data) !== JSON.stringify(current.data);
       if (!dataChanged && counts.added + counts.removed === 0) return current;
@@ -174,11 +201,12 @@ export class GroupsService {
     );
   }
 
-  async delete(id: string): Promise<ScimResult> {
+  async delete(id: string, ifMatch?: string): Promise<ScimResult> {
     await this.store.transaction(async (tx) => {
       const rules = await WorkspaceRules.begin(tx.workspace);
       const current = await tx.getGroup(id, { forUpdate: true });
       if (current === undefined) throw this.missing(id);
+      checkIfMatch(ifMatch, current.version, `Group ${id}`);
       // As a sub-team it leaves its parents; its own members go with it (team.deleted says so).
       for (const parent of await tx.workspace.membershipsOf(id))
         rules.membersRemoved(parent.groupId, [{ id, type: 'Group' }]);
@@ -298,6 +326,16 @@ export class GroupsService {
         'invalidValue',
         `No user or group with id ${shown}${unknown.length > 10 ? ` (and ${unknown.length - 10} more)` : ''} in this account; nothing was changed. Provision the member first, then add it.`,
       );
+    }
+    // Sub-teams: a team may not end up inside itself, however deep (the org chart and
+    // every walk over parent teams rely on the hierarchy being a tree or a DAG).
+    for (const [memberId, type] of known) {
+      if (type === 'Group' && (await tx.workspace.containsTeam(memberId, groupId))) {
+        throw badRequest(
+          'invalidValue',
+          `Adding team ${memberId} to team ${groupId} would make a cycle: ${groupId} is already inside ${memberId}.`,
+        );
+      }
     }
     return known;
   }

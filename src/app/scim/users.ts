@@ -138,37 +138,55 @@ export class UsersService {
   ): Promise<ScimResult> {
     const operations = parsePatchRequest(body);
     let changed: readonly string[] = [];
-    const row = await this.store.transaction(async (tx) => {
-      const rules = await WorkspaceRules.begin(tx.workspace);
-      const current = await tx.getUser(id, { forUpdate: true });
-      if (current === undefined) throw this.missing(id);
-      checkIfMatch(ifMatch, current.version, `User ${id}`);
-      const patched = applyPatch(current.data, operations, USER_RESOURCE);
-      changed = patched.changed;
-      const passwordHash =
-        patched.password === undefined ? undefined : await hashPassword(patched.password);
-      const diff = changedAttributes(current.data, patched.data);
-      if (passwordHash === undefined && diff.length === 0) return current; // nothing changed: no new version
-      const next = await this.write(tx, current, patched.data, passwordHash);
-      await rules.userChanged(
-        current,
-        next,
-        passwordHash !== undefined ? [...diff, 'password'] : diff,
-      );
-      await rules.commit();
-      return next;
-    });
+    // scrypt takes tens of milliseconds: it never runs while the transaction holds the
+    // account lock (or SQLite's one connection). A PATCH that sets a password is
+    // planned once to learn it, hashed outside, then applied for real.
+    let hashed: { password: string; hash: string } | undefined;
+    const attempt = () =>
+      this.store.transaction(async (tx) => {
+        const rules = await WorkspaceRules.begin(tx.workspace);
+        const current = await tx.getUser(id, { forUpdate: true });
+        if (current === undefined) throw this.missing(id);
+        checkIfMatch(ifMatch, current.version, `User ${id}`);
+        const patched = applyPatch(current.data, operations, USER_RESOURCE);
+        changed = patched.changed;
+        if (patched.password !== undefined && hashed?.password !== patched.password) {
+          throw new PasswordToHash(patched.password);
+        }
+        const passwordHash = patched.password === undefined ? undefined : hashed?.hash;
+        // `remove active` is no instruction to re-activate: the user keeps their state.
+        if (patched.data['active'] === undefined) patched.data['active'] = current.active;
+        const diff = changedAttributes(current.data, patched.data);
+        if (passwordHash === undefined && diff.length === 0) return current; // nothing changed: no new version
+        const next = await this.write(tx, current, patched.data, passwordHash);
+        await rules.userChanged(
+          current,
+          next,
+          passwordHash !== undefined ? [...diff, 'password'] : diff,
+        );
+        await rules.commit();
+        return next;
+      });
+    let row: UserRow;
+    try {
+      row = await attempt();
+    } catch (error) {
+      if (!(error instanceof PasswordToHash)) throw error;
+      hashed = { password: error.password, hash: await hashPassword(error.password) };
+      row = await attempt();
+    }
     return this.result(200, row, projection, {
       resourceId: id,
       change: { op: 'patch', attributes: changed },
     });
   }
 
-  async delete(id: string): Promise<ScimResult> {
+  async delete(id: string, ifMatch?: string): Promise<ScimResult> {
     await this.store.transaction(async (tx) => {
       const rules = await WorkspaceRules.begin(tx.workspace);
       const current = await tx.getUser(id, { forUpdate: true });
       if (current === undefined) throw this.missing(id);
+      checkIfMatch(ifMatch, current.version, `User ${id}`);
       // Memberships go and reports lose their manager (issue 3), with events for each.
       await rules.userDeleting(current);
       await tx.removeFromAllGroups(id);
@@ -243,5 +261,12 @@ export class UsersService {
       });
       return project(resource, USER_RESOURCE, projection);
     });
+  }
+}
+
+/** Thrown out of a PATCH transaction to hash a new password outside it, then retry. */
+class PasswordToHash extends Error {
+  constructor(readonly password: string) {
+    super('password to hash');
   }
 }

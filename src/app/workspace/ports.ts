@@ -45,7 +45,10 @@ export interface WorkspaceStore {
     name: string;
     at: string;
   }): Promise<void>;
-  isTeamNameTaken(name: string): Promise<boolean>;
+  /** Whether another team (not `exceptId`) has this name, case-insensitively. */
+  isTeamNameTaken(name: string, exceptId?: string): Promise<boolean>;
+  /** True when `memberGroupId` already contains `groupId`, directly or through sub-teams (adding it would close a cycle). */
+  containsTeam(memberGroupId: string, groupId: string): Promise<boolean>;
   /** Inserts a membership unless one exists; true when inserted. */
   addMembership(
     groupId: string,
@@ -58,7 +61,7 @@ export interface WorkspaceStore {
   removeMembership(groupId: string, memberId: string, source: MembershipSource): Promise<boolean>;
   /** Teams this user or team belongs to, with the membership's source. */
   membershipsOf(memberId: string): Promise<{ groupId: string; source: MembershipSource }[]>;
-  /** Active users plus sub-teams among a team's members. */
+  /** Active users plus live (not deactivated) sub-teams among a team's members. */
   liveMemberCount(groupId: string): Promise<number>;
   /** Origin of a team, or undefined when it does not exist. */
   teamOrigin(
@@ -69,6 +72,6 @@ export interface WorkspaceStore {
   >;
   setTeamState(
     groupId: string,
-    state: { displayName: string; deactivated: boolean; at: string },
+    state: { displayName: string; deactivated: boolean; at: string; baseName?: string },
   ): Promise<void>;
 }

@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { ScimError } from '../../core/errors.js';
 import { isObject } from '../../core/resource/values.js';
 import { ENTERPRISE_USER_SCHEMA_ID } from '../../core/schemas/rfc7643.js';
@@ -9,6 +9,23 @@ import type { AccountSettings } from './settings.js';
 import { teamView, userView } from './views.js';
 
 export const DEACTIVATED_SUFFIX = ' (deactivated)';
+
+/** Longest team name mapping derives from a department (indexed columns are capped at 512). */
+const MAX_MAPPED_NAME = 200;
+
+/** The mapping key of a department: its lower-case text, or a digest of it when long. */
+function departmentKey(department: string): string {
+  const folded = department.toLowerCase();
+  return folded.length <= MAX_MAPPED_NAME
+    ? folded
+    : `sha256:${createHash('sha256').update(folded).digest('hex')}`;
+}
+
+function departmentTeamName(department: string): string {
+  return department.length <= MAX_MAPPED_NAME
+    ? department
+    : `${department.slice(0, MAX_MAPPED_NAME)}…`;
+}
 
 function departmentOf(row: UserRow | undefined): string | null {
   if (row === undefined) return null;
@@ -218,7 +235,7 @@ export class WorkspaceRules {
       const to = departmentOf(after);
       if (from?.toLowerCase() !== to?.toLowerCase()) {
         if (from !== null) {
-          const old = await this.store.findMappedTeam('department', from.toLowerCase());
+          const old = await this.store.findMappedTeam('department', departmentKey(from));
           if (
             old !== undefined &&
             (await this.store.removeMembership(old.id, after.id, 'department'))
@@ -227,7 +244,11 @@ export class WorkspaceRules {
           }
         }
         if (to !== null) {
-          const team = await this.ensureTeam('department', to.toLowerCase(), to);
+          const team = await this.ensureTeam(
+            'department',
+            departmentKey(to),
+            departmentTeamName(to),
+          );
           if (await this.store.addMembership(team, after.id, 'User', 'department', this.at)) {
             this.membersAdded(team, [{ id: after.id, type: 'User' }]);
           }
@@ -264,8 +285,10 @@ export class WorkspaceRules {
     seen.add(managerId);
     if (manager.managerId !== null && !seen.has(manager.managerId)) {
       const parent = await this.managerTeam(manager.managerId, seen);
+      // Manager loops in the directory (A manages B manages A) must not make a team contain itself.
       if (
         parent !== undefined &&
+        !(await this.store.containsTeam(id, parent)) &&
         (await this.store.addMembership(parent, id, 'Group', 'manager', this.at))
       ) {
         this.membersAdded(parent, [{ id, type: 'Group' }]);
@@ -281,7 +304,7 @@ export class WorkspaceRules {
     const reportsTeam = await this.store.findMappedTeam('manager', reportId);
     if (
       reportsTeam !== undefined &&
-      reportsTeam.id !== teamId &&
+      !(await this.store.containsTeam(reportsTeam.id, teamId)) &&
       (await this.store.addMembership(teamId, reportsTeam.id, 'Group', 'manager', this.at))
     ) {
       this.membersAdded(teamId, [{ id: reportsTeam.id, type: 'Group' }]);
@@ -326,23 +349,27 @@ export class WorkspaceRules {
   }
 
   /** Team names are unique per account: a mapped team that meets a taken name is numbered. */
-  private async freeName(base: string): Promise<string> {
-    if (!(await this.store.isTeamNameTaken(base))) return base;
+  private async freeName(base: string, exceptId?: string): Promise<string> {
+    if (!(await this.store.isTeamNameTaken(base, exceptId))) return base;
     for (let n = 2; ; n++) {
       const candidate = `${base} (${n})`;
-      if (!(await this.store.isTeamNameTaken(candidate))) return candidate;
+      if (!(await this.store.isTeamNameTaken(candidate, exceptId))) return candidate;
     }
   }
 
+  /** A manager's team follows the manager's name; its base name changes with it. */
   private async renameMapped(teamId: string, baseName: string): Promise<void> {
     const team = await this.store.teamOrigin(teamId);
     if (team === undefined || team.baseName === baseName) return;
-    const name = await this.freeName(baseName);
+    const desired = team.deactivated ? `${baseName}${DEACTIVATED_SUFFIX}` : baseName;
+    const name = await this.freeName(desired, teamId);
     await this.store.setTeamState(teamId, {
-      displayName: team.deactivated ? `${name}${DEACTIVATED_SUFFIX}` : name,
+      displayName: name,
       deactivated: team.deactivated,
+      baseName,
       at: this.at,
     });
+    this.renamed(teamId, team.displayName, name, team.deactivated);
     this.touched.add(teamId);
   }
 
@@ -350,29 +377,43 @@ export class WorkspaceRules {
    * A team Roster created by mapping that has no live member left keeps its
    * history and is renamed "<name> (deactivated)"; the suffix goes when members
    * return. Teams pushed by the identity provider keep exactly the name it sent
-   * (changing it would start a rename loop with the provider).
+   * (changing it would start a rename loop with the provider). A name another
+   * team holds meanwhile is numbered, never a conflict for the request.
    */
   private async settleTeam(teamId: string): Promise<void> {
     const team = await this.store.teamOrigin(teamId);
     if (team === undefined || team.origin === 'scim') return;
     const base = team.baseName ?? team.displayName;
     const dead = (await this.store.liveMemberCount(teamId)) === 0;
-    const wanted = dead ? `${base}${DEACTIVATED_SUFFIX}` : base;
-    if (dead === team.deactivated && wanted === team.displayName) return;
-    await this.store.setTeamState(teamId, { displayName: wanted, deactivated: dead, at: this.at });
-    if (wanted !== team.displayName) {
-      this.events.push({
-        type: 'team.renamed',
-        resourceType: 'team',
-        resourceId: teamId,
-        data: {
-          team: { id: teamId, displayName: wanted },
-          previousName: team.displayName,
-          deactivated: dead,
-        },
-      });
-    }
+    const desired = dead ? `${base}${DEACTIVATED_SUFFIX}` : base;
+    if (dead === team.deactivated && isVariantOf(team.displayName, desired)) return;
+    const name = isVariantOf(team.displayName, desired)
+      ? team.displayName
+      : await this.freeName(desired, teamId);
+    await this.store.setTeamState(teamId, { displayName: name, deactivated: dead, at: this.at });
+    if (name !== team.displayName) this.renamed(teamId, team.displayName, name, dead);
   }
+
+  private renamed(
+    teamId: string,
+    previousName: string,
+    displayName: string,
+    deactivated: boolean,
+  ): void {
+    this.events.push({
+      type: 'team.renamed',
+      resourceType: 'team',
+      resourceId: teamId,
+      data: { team: { id: teamId, displayName }, previousName, deactivated },
+    });
+  }
+}
+
+/** `name` is `desired` or its numbered variant `desired (n)`. */
+function isVariantOf(name: string, desired: string): boolean {
+  if (name.toLowerCase() === desired.toLowerCase()) return true;
+  const prefix = `${desired} (`.toLowerCase();
+  return name.toLowerCase().startsWith(prefix) && /^\d+\)$/.test(name.slice(prefix.length));
 }
 
 function memberEvent(

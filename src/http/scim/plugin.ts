@@ -208,7 +208,7 @@ interface ResourceService {
     ifMatch: string | undefined,
     projection: ReturnType<typeof parseProjection>,
   ): Promise<ScimResult>;
-  delete(id: string): Promise<ScimResult>;
+  delete(id: string, ifMatch?: string): Promise<ScimResult>;
 }
 
 function registerResource(
@@ -279,7 +279,7 @@ function registerResource(
   });
   app.delete(`${endpoint}/:id`, async (request: Req, reply) => {
     mark(request);
-    const result = await service(request).delete(request.params.id!);
+    const result = await service(request).delete(request.params.id!, ifMatch(request));
     request.scim!.result = result;
     return reply.code(204).send();
   });
