@@ -2,6 +2,7 @@ import { Command, CommanderError, InvalidArgumentError, Option } from 'commander
 import {
   createAccount,
   createAdmin,
+  deactivateAdmin,
   listAccounts,
   updateAccountPolicy,
   listAdmins,
@@ -187,6 +188,21 @@ export function buildProgram(): Command {
         admins.map((a) => [a.id, a.email, a.active ? 'active' : 'deactivated', a.createdAt]),
         ['ID', 'EMAIL', 'STATUS', 'CREATED'],
       );
+    });
+
+  admin
+    .command('deactivate')
+    .description('deactivate an admin: their SCIM and API tokens and sessions stop working')
+    .requiredOption('--account <id>', 'account id')
+    .requiredOption('--email <email>', "the admin's email")
+    .option('--json', 'print JSON')
+    .action(async (opts: { account: string; email: string; json?: true }) => {
+      const config = loadConfig();
+      const admin = await withDatabase(config, ({ db }) =>
+        deactivateAdmin(db, { accountId: opts.account, email: opts.email }),
+      );
+      if (opts.json) return printJson(admin);
+      print(`Deactivated admin ${admin.email}: the tokens they issued no longer work.`);
     });
 
   const token = program.command('token').description("manage an account's API and SCIM tokens");

@@ -151,4 +151,65 @@ describe.each(DATABASE_KINDS)('admin API (%s)', (kind) => {
     expect((await call('DELETE', `/accounts/${tenant.accountId}/session`, mine)).status).toBe(204);
     expect((await call('GET', `/accounts/${tenant.accountId}`, mine)).status).toBe(401);
   });
+
+  it('deactivates an admin: their tokens stop working; the last active admin stays', async () => {
+    const t = await server.createTenant();
+    const session = await signIn(t);
+    const admins = (await call('GET', `/accounts/${t.accountId}/admins`, session)).body.admins as {
+      id: string;
+    }[];
+    const last = await call(
+      'POST',
+      `/accounts/${t.accountId}/admins/${admins[0]!.id}/deactivate`,
+      session,
+    );
+    expect(last.status).toBe(400);
+    expect(last.body.error.message).toContain('last active admin');
+    // A second admin issues a token, then is deactivated by the first.
+    const { createAdmin } = await import('../../src/app/accounts.js');
+    const second = await createAdmin(server.database.db, {
+      accountId: t.accountId,
+      email: 'second@example.com',
+      password: PASSWORD,
+    });
+    const theirs = await call('POST', '/sessions', undefined, {
+      accountId: t.accountId,
+      email: 'second@example.com',
+      password: PASSWORD,
+    });
+    const token = await call('POST', `/accounts/${t.accountId}/tokens`, theirs.body.token, {
+      type: 'scim',
+      name: 'by second',
+    });
+    const scim = scimClient({ ...t, token: token.body.token });
+    expect((await scim('GET', '/Users')).status).toBe(200);
+    expect(
+      (await call('POST', `/accounts/${t.accountId}/admins/${second.id}/deactivate`, session))
+        .status,
+    ).toBe(200);
+    expect((await scim('GET', '/Users')).status).toBe(401);
+    expect((await call('GET', `/accounts/${t.accountId}`, theirs.body.token)).status).toBe(401);
+  });
+
+  it('limits sign-in attempts per client and per email with 429 and Retry-After', async () => {
+    const t = await server.createTenant();
+    const statuses: number[] = [];
+    let retryAfter: string | null = null;
+    for (let i = 0; i < 12; i++) {
+      const response = await fetch(`${server.origin}/api/v1/admin/sessions`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({
+          accountId: t.accountId,
+          email: 'guess@example.com',
+          password: `guess-${i}`,
+        }),
+      });
+      statuses.push(response.status);
+      retryAfter ??= response.headers.get('retry-after');
+    }
+    expect(statuses.slice(0, 10).every((s) => s === 401)).toBe(true);
+    expect(statuses.slice(10)).toEqual([429, 429]);
+    expect(Number(retryAfter)).toBeGreaterThanOrEqual(1);
+  });
 });

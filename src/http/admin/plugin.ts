@@ -1,5 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import {
+  deactivateAdmin,
   getAccountPolicy,
   listAdmins,
   requireAccount,
@@ -23,7 +24,11 @@ import {
   listEndpoints,
 } from '../../app/webhooks/endpoints.js';
 import type { RosterDatabase } from '../../storage/connect.js';
+import { MemoryRateLimiter } from '../limits/rate-limit.js';
 import { RestError, toRestError } from '../rest/plugin.js';
+
+/** Password checks (scrypt, 16 MiB each) allowed to run at once in one process. */
+const MAX_CONCURRENT_SIGN_INS = 4;
 
 export const ADMIN_PREFIX = '/api/v1/admin';
 
@@ -81,6 +86,7 @@ export async function adminPlugin(
 
   app.post('/sessions', async (request: Req, reply: FastifyReply) => {
     const body = objectBody(request.body);
+    await guardSignIn(request, reply, body);
     const accountId = stringField(body, 'accountId');
     const email = stringField(body, 'email');
     const password = stringField(body, 'password');
@@ -103,6 +109,46 @@ export async function adminPlugin(
       lifetimeHours: SESSION_HOURS,
     });
   });
+
+  /**
+   * Password guessing and scrypt exhaustion: each client address and each
+   * (account, email) gets a few attempts a minute, and at most a handful of
+   * password checks run at once in this process (scrypt shares the libuv pool
+   * with DNS lookups and file I/O). In-process counters: with several Roster
+   * processes the allowance multiplies by their number, still far below guessing.
+   */
+  // Per client address: generous, an office signs in from one NAT address.
+  const perAddress = new MemoryRateLimiter({ perSecond: 1, burst: 50 });
+  // Per account and email: a person mistyping, never a guessing run.
+  const perPerson = new MemoryRateLimiter({ perSecond: 1 / 6, burst: 10 });
+  let checking = 0;
+  async function guardSignIn(
+    request: Req,
+    reply: FastifyReply,
+    body: Record<string, unknown>,
+  ): Promise<void> {
+    const checks: [MemoryRateLimiter, string][] = [
+      [perAddress, request.ip],
+      [perPerson, `${String(body['accountId'])}:${String(body['email']).toLowerCase()}`],
+    ];
+    for (const [limiter, key] of checks) {
+      const decision = await limiter.take(key);
+      if (!decision.allowed) {
+        void reply.header('Retry-After', String(decision.retryAfterSeconds));
+        throw new RestError(
+          429,
+          'rate_limited',
+          `Too many sign-in attempts; try again in ${decision.retryAfterSeconds} s.`,
+        );
+      }
+    }
+    if (checking >= MAX_CONCURRENT_SIGN_INS) {
+      void reply.header('Retry-After', '1');
+      throw new RestError(429, 'rate_limited', 'Too many sign-ins at once; try again in a second.');
+    }
+    checking++;
+    reply.raw.once('close', () => void checking--);
+  }
 
   await app.register(
     async (scoped) => {
@@ -176,6 +222,22 @@ export async function adminPlugin(
       scoped.get('/admins', async (request: Req) => ({
         admins: await listAdmins(db, account(request)),
       }));
+      scoped.post('/admins/:id/deactivate', async (request: Req) => {
+        // An admin who leaves takes the tokens they issued with them (issue 2): deactivate,
+        // and every SCIM/API token and session of theirs stops working.
+        const admins = await listAdmins(db, account(request));
+        const target = admins.find((a) => a.id === request.params.id);
+        if (target === undefined)
+          throw new RestError(404, 'not_found', `No admin ${request.params.id} in this account.`);
+        if (target.active && admins.filter((a) => a.active).length === 1) {
+          throw new RestError(
+            400,
+            'invalid_request',
+            'This is the last active admin of the account: create another admin first, or the account could not be managed.',
+          );
+        }
+        return deactivateAdmin(db, { accountId: account(request), adminId: target.id });
+      });
 
       scoped.get('/tokens', async (request: Req) => ({
         tokens: await listTokens(db, account(request)),

@@ -16,7 +16,12 @@ export interface RestPluginOptions {
   readonly database: RosterDatabase;
 }
 
-export type RestErrorCode = 'invalid_request' | 'unauthorized' | 'not_found' | 'internal_error';
+export type RestErrorCode =
+  | 'invalid_request'
+  | 'unauthorized'
+  | 'not_found'
+  | 'rate_limited'
+  | 'internal_error';
 
 /** The one error type of the product API: `{"error": {"code", "message"}}` with `status`. */
 export class RestError extends Error {
