@@ -1,7 +1,12 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createAccount } from '../../src/app/accounts.js';
 import { WebhookDispatcher } from '../../src/app/webhooks/dispatcher.js';
-import { createEndpoint, getEndpoint, listAttempts } from '../../src/app/webhooks/endpoints.js';
+import {
+  createEndpoint,
+  deleteEndpoint,
+  getEndpoint,
+  listAttempts,
+} from '../../src/app/webhooks/endpoints.js';
 import { verifySignature } from '../../src/app/webhooks/signature.js';
 import { openDatabase, type RosterDatabase } from '../../src/storage/connect.js';
 import { migrateToLatest } from '../../src/storage/migrations/index.js';
@@ -48,6 +53,23 @@ describe.each(DATABASE_KINDS)('webhook delivery (%s)', (kind) => {
     cleanups.push(() => d.stop());
     return d;
   }
+
+  it("never delivers to the server's own network unless allowed, and says why in the delivery log", async () => {
+    const account = await createAccount(database.db, { name: 'Guarded' });
+    const hook = await receiver();
+    const endpoint = await createEndpoint(database.db, {
+      accountId: account.id,
+      url: `${hook.url}/`,
+    });
+    const d = dispatcher(database, { allowPrivateNetworks: false });
+    await emitEvents(database.db, account.id, 1);
+    await d.deliverNext();
+    expect(hook.requests).toHaveLength(0);
+    const [attempt] = await listAttempts(database.db, account.id, endpoint.id);
+    expect(attempt?.ok).toBe(false);
+    expect(attempt?.error).toContain('WEBHOOK_ALLOW_PRIVATE');
+    await deleteEndpoint(database.db, account.id, endpoint.id); // out of the other tests' way
+  });
 
   it('delivers one account’s events in order, signed, and only that account’s, through receiver downtime', async () => {
     const account = await createAccount(database.db, { name: 'Acme' });

@@ -1,4 +1,5 @@
 import { sql, type Kysely } from 'kysely';
+import { blockedDestination } from './destination.js';
 import type { RosterDatabase } from '../../storage/connect.js';
 import type { Database } from '../../storage/db-schema.js';
 import { readEvents } from '../../storage/event-log.js';
@@ -30,6 +31,12 @@ export interface WebhookDispatcherOptions {
   readonly retry?: RetrySchedule;
   readonly fetch?: typeof fetch;
   readonly logger?: DispatcherLogger;
+  /**
+   * Deliver to loopback, private and link-local addresses too. Off by default (a
+   * tenant's webhook must not reach the server's own network); on in development
+   * and tests through WEBHOOK_ALLOW_PRIVATE=1.
+   */
+  readonly allowPrivateNetworks?: boolean;
 }
 
 interface ClaimedEndpoint {
@@ -71,6 +78,7 @@ export class WebhookDispatcher {
   private readonly concurrency: number;
   private readonly retry: RetrySchedule;
   private readonly fetch: typeof fetch;
+  private readonly allowPrivateNetworks: boolean;
   private readonly logger: DispatcherLogger;
   private workers: Promise<void>[] = [];
   private stopping = false;
@@ -92,6 +100,8 @@ export class WebhookDispatcher {
     this.concurrency = options.concurrency ?? 4;
     this.retry = options.retry ?? DEFAULT_RETRY_SCHEDULE;
     this.fetch = options.fetch ?? globalThis.fetch;
+    this.allowPrivateNetworks =
+      options.allowPrivateNetworks ?? process.env['WEBHOOK_ALLOW_PRIVATE'] === '1';
     this.logger = options.logger ?? silent;
   }
 
@@ -340,6 +350,10 @@ export class WebhookDispatcher {
     const timestamp = Math.floor(this.clock() / 1000);
     const timeout = AbortSignal.timeout(this.requestTimeoutMs);
     try {
+      const blocked = this.allowPrivateNetworks
+        ? undefined
+        : await blockedDestination(endpoint.url);
+      if (blocked !== undefined) return { kind: 'failed', status: null, error: blocked };
       const response = await this.fetch(endpoint.url, {
         method: 'POST',
         headers: {
