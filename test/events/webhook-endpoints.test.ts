@@ -25,6 +25,7 @@ describe('validateWebhookUrl', () => {
     ['ftp://example.com/x', /must use http or https, got "ftp"/],
     ['javascript:alert(1)', /must use http or https/],
     ['https://example.com/#frag', /fragment/],
+    ['https://user:secret@example.com/hook', /user name or password/],
     [`https://example.com/${'a'.repeat(2100)}`, /at most 2048/],
   ])('rejects %j', (raw, message) => {
     expect(() => validateWebhookUrl(raw)).toThrow(AppError);

@@ -76,6 +76,13 @@ export function validateWebhookUrl(raw: string): string {
   if (url.hostname === '') throw new AppError('invalid', 'webhook URL must name a host');
   if (url.hash !== '')
     throw new AppError('invalid', 'webhook URL must not have a #fragment (it is never sent)');
+  if (url.username !== '' || url.password !== '') {
+    // fetch refuses credentials in URLs, and they would show in `webhook list`: use the signature.
+    throw new AppError(
+      'invalid',
+      'webhook URL must not carry a user name or password; verify the Roster-Signature header instead',
+    );
+  }
   return url.toString();
 }
 
