@@ -80,7 +80,7 @@ export class GroupsService {
     };
     let added = 0;
     await this.store.transaction(async (tx) => {
-      const rules = await WorkspaceRules.begin(tx.workspace, now);
+      const rules = await WorkspaceRules.begin(tx, now);
       await tx.insertGroup(row);
       rules.teamCreated(row);
       if (members !== undefined && members.length > 0) {
@@ -125,7 +125,7 @@ export class GroupsService {
     );
     let counts = { added: 0, removed: 0 };
     const row = await this.store.transaction(async (tx) => {
-      const rules = await WorkspaceRules.begin(tx.workspace);
+      const rules = await WorkspaceRules.begin(tx);
       const current = await tx.getGroup(id, { forUpdate: true });
       if (current === undefined) throw this.missing(id);
       checkIfMatch(ifMatch, current.version, `Group ${id}`);
@@ -158,7 +158,7 @@ export class GroupsService {
     let changed: readonly string[] = [];
     let counts = { added: 0, removed: 0 };
     const row = await this.store.transaction(async (tx) => {
-      const rules = await WorkspaceRules.begin(tx.workspace);
+      const rules = await WorkspaceRules.begin(tx);
       const current = await tx.getGroup(id, { forUpdate: true });
       if (current === undefined) throw this.missing(id);
       checkIfMatch(ifMatch, current.version, `Group ${id}`);
@@ -203,7 +203,7 @@ export class GroupsService {
 
   async delete(id: string, ifMatch?: string): Promise<ScimResult> {
     await this.store.transaction(async (tx) => {
-      const rules = await WorkspaceRules.begin(tx.workspace);
+      const rules = await WorkspaceRules.begin(tx);
       const current = await tx.getGroup(id, { forUpdate: true });
       if (current === undefined) throw this.missing(id);
       checkIfMatch(ifMatch, current.version, `Group ${id}`);

@@ -72,7 +72,7 @@ export class UsersService {
     const columns = columnsOf(data);
     const row: UserRow = { id, ...columns, createdAt: now, updatedAt: now, version: 1, data };
     await this.store.transaction(async (tx) => {
-      const rules = await WorkspaceRules.begin(tx.workspace, now);
+      const rules = await WorkspaceRules.begin(tx, now);
       await tx.insertUser({ id, ...columns, createdAt: now, updatedAt: now, data, passwordHash });
       await rules.userCreated(row);
       await rules.commit();
@@ -108,7 +108,7 @@ export class UsersService {
     const { data, password } = normalizeResource(body, USER_RESOURCE);
     const passwordHash = password === undefined ? undefined : await hashPassword(password);
     const row = await this.store.transaction(async (tx) => {
-      const rules = await WorkspaceRules.begin(tx.workspace);
+      const rules = await WorkspaceRules.begin(tx);
       const current = await tx.getUser(id, { forUpdate: true });
       if (current === undefined) throw this.missing(id);
       checkIfMatch(ifMatch, current.version, `User ${id}`);
@@ -144,7 +144,7 @@ export class UsersService {
     let hashed: { password: string; hash: string } | undefined;
     const attempt = () =>
       this.store.transaction(async (tx) => {
-        const rules = await WorkspaceRules.begin(tx.workspace);
+        const rules = await WorkspaceRules.begin(tx);
         const current = await tx.getUser(id, { forUpdate: true });
         if (current === undefined) throw this.missing(id);
         checkIfMatch(ifMatch, current.version, `User ${id}`);
@@ -183,7 +183,7 @@ export class UsersService {
 
   async delete(id: string, ifMatch?: string): Promise<ScimResult> {
     await this.store.transaction(async (tx) => {
-      const rules = await WorkspaceRules.begin(tx.workspace);
+      const rules = await WorkspaceRules.begin(tx);
       const current = await tx.getUser(id, { forUpdate: true });
       if (current === undefined) throw this.missing(id);
       checkIfMatch(ifMatch, current.version, `User ${id}`);

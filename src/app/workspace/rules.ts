@@ -3,7 +3,7 @@ import { ScimError } from '../../core/errors.js';
 import { isObject } from '../../core/resource/values.js';
 import { ENTERPRISE_USER_SCHEMA_ID } from '../../core/schemas/rfc7643.js';
 import type { NewEvent } from '../events/types.js';
-import type { GroupRow, UserRow } from '../ports.js';
+import type { AccountStore, GroupRow, UserRow } from '../ports.js';
 import type { WorkspaceStore } from './ports.js';
 import type { AccountSettings } from './settings.js';
 import { teamView, userView } from './views.js';
@@ -49,6 +49,7 @@ export class WorkspaceRules {
   private readonly touched = new Set<string>();
 
   private constructor(
+    private readonly accounts: AccountStore,
     private readonly store: WorkspaceStore,
     private readonly seats: number | null,
     private readonly settings: AccountSettings,
@@ -56,12 +57,9 @@ export class WorkspaceRules {
   ) {}
 
   /** Locks the account (serialising its writes) and reads its seat limit and settings. */
-  static async begin(
-    store: WorkspaceStore,
-    at = new Date().toISOString(),
-  ): Promise<WorkspaceRules> {
-    const account = await store.lockAccount();
-    return new WorkspaceRules(store, account.seats, account.settings, at);
+  static async begin(tx: AccountStore, at = new Date().toISOString()): Promise<WorkspaceRules> {
+    const account = await tx.workspace.lockAccount();
+    return new WorkspaceRules(tx, tx.workspace, account.seats, account.settings, at);
   }
 
   /** Appends the events and settles team names; the caller's transaction commits them with the change. */
@@ -133,12 +131,15 @@ export class WorkspaceRules {
       this.touched.add(membership.groupId);
     }
     for (const reportId of await this.store.clearManagerOf(user.id, this.at)) {
-      this.events.push({
-        type: 'user.updated',
-        resourceType: 'user',
-        resourceId: reportId,
-        data: { userId: reportId, changed: ['manager'] },
-      });
+      const report = await this.accounts.getUser(reportId);
+      if (report !== undefined) {
+        this.events.push({
+          type: 'user.updated',
+          resourceType: 'user',
+          resourceId: reportId,
+          data: { user: userView(report), changed: ['manager'] },
+        });
+      }
       if (this.settings.managerTeams) await this.leaveManagerTeam(user.id, reportId);
     }
     if (this.settings.managerTeams) {
