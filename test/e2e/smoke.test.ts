@@ -83,3 +83,20 @@ describe('security headers', () => {
     }
   });
 });
+
+describe('list parameters', () => {
+  it('rejects non-integer paging on /.search like on lists, and sorting by members', async () => {
+    const server = await startTestServer('sqlite');
+    try {
+      const scim = scimClient(await server.createTenant());
+      const bad = await scim('POST', '/.search', { startIndex: 'abc' });
+      expect(bad.status).toBe(400);
+      expect(bad.body.detail).toContain('startIndex');
+      expect((await scim('POST', '/.search', '{"startIndex": 1e400}')).status).toBe(400);
+      expect((await scim('GET', '/Groups?sortBy=members')).status).toBe(400);
+      expect((await scim('POST', '/.search', { count: 5 })).status).toBe(200);
+    } finally {
+      await server.close();
+    }
+  });
+});

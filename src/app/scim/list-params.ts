@@ -42,12 +42,13 @@ export function parseListParams(raw: RawListParams, resourceType: ResourceTypeDe
   if (sortOrder !== undefined && sortOrder !== 'ascending' && sortOrder !== 'descending') {
     throw badRequest('invalidValue', 'sortOrder must be "ascending" or "descending".');
   }
-  // RFC 7644 §3.4.2.4: startIndex below 1 means 1; a negative count means 0.
-  const startIndex = Math.max(1, integer(raw.startIndex, 'startIndex') ?? 1);
-  const count = Math.min(
-    MAX_PAGE_SIZE,
-    Math.max(0, integer(raw.count, 'count') ?? DEFAULT_PAGE_SIZE),
-  );
+  if (sortBy !== undefined && (sortBy.attr.name === 'members' || sortBy.attr.name === 'groups')) {
+    throw badRequest(
+      'invalidValue',
+      `Lists cannot be sorted by "${sortBy.attr.name}"; sort by a single-valued attribute such as displayName.`,
+    );
+  }
+  const { startIndex, count } = parsePaging(raw);
   return {
     startIndex,
     projection: parseProjection(
@@ -70,6 +71,17 @@ function text(value: unknown, name: string): string | undefined {
   if (typeof value === 'string') return value;
   if (Array.isArray(value)) throw badRequest('invalidValue', `"${name}" was given more than once.`);
   throw badRequest('invalidValue', `"${name}" must be a string.`);
+}
+
+/** startIndex and count (RFC 7644 §3.4.2.4): below 1 means 1; a negative count means 0; capped. */
+export function parsePaging(raw: Pick<RawListParams, 'startIndex' | 'count'>): {
+  startIndex: number;
+  count: number;
+} {
+  return {
+    startIndex: Math.max(1, integer(raw.startIndex, 'startIndex') ?? 1),
+    count: Math.min(MAX_PAGE_SIZE, Math.max(0, integer(raw.count, 'count') ?? DEFAULT_PAGE_SIZE)),
+  };
 }
 
 function integer(value: unknown, name: string): number | undefined {

@@ -1,10 +1,6 @@
 import { ScimError } from '../../core/errors.js';
 import type { JsonObject } from '../../core/resource/values.js';
-import {
-  DEFAULT_PAGE_SIZE,
-  MAX_PAGE_SIZE,
-  type RawListParams,
-} from '../../app/scim/list-params.js';
+import { parsePaging, type RawListParams } from '../../app/scim/list-params.js';
 import { listResponse } from '../../app/scim/render.js';
 import type { ScimResult } from '../../app/scim/result.js';
 
@@ -22,11 +18,7 @@ export async function searchAll(
   groups: Lister,
   params: RawListParams,
 ): Promise<JsonObject> {
-  const startIndex = Math.max(1, Number(params.startIndex ?? 1) || 1);
-  const count = Math.min(
-    MAX_PAGE_SIZE,
-    Math.max(0, params.count === undefined ? DEFAULT_PAGE_SIZE : Number(params.count) || 0),
-  );
+  const { startIndex, count } = parsePaging(params);
   const listers = [users, groups];
   const totals: number[] = [];
   const errors: ScimError[] = [];
