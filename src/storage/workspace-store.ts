@@ -153,6 +153,16 @@ export class KyselyWorkspaceStore implements WorkspaceStore {
       .execute();
   }
 
+  async mappedTeamNamed(name: string): Promise<{ id: string } | undefined> {
+    return this.db
+      .selectFrom('groups')
+      .select('id')
+      .where('account_id', '=', this.accountId)
+      .where('display_name_lc', '=', name.toLowerCase())
+      .where('origin', '<>', 'scim')
+      .executeTakeFirst();
+  }
+
   async isTeamNameTaken(name: string, exceptId?: string): Promise<boolean> {
     let query = this.db
       .selectFrom('groups')

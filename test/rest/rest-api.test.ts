@@ -268,6 +268,8 @@ describe.each(DATABASE_KINDS)('product REST API (%s)', (kind) => {
         id: teamId,
         displayName: 'Platform',
         externalId: null,
+        origin: 'scim',
+        deactivated: false,
         memberCount: 3,
         createdAt: expect.any(String),
         updatedAt: expect.any(String),

@@ -3,11 +3,15 @@ import type { Database } from '../../storage/db-schema.js';
 import { AppError } from '../errors.js';
 import { toPage, type Page, type PageRequest } from './paging.js';
 
-/** A team (a SCIM group) as the workspace product sees it. */
+/** A team (a SCIM group, or a team built by team mapping) as the workspace product sees it. */
 export interface ProductTeam {
   id: string;
   displayName: string;
   externalId: string | null;
+  /** Who made the team: the identity provider (scim), or team mapping (department, manager). */
+  origin: 'scim' | 'department' | 'manager';
+  /** A mapped team without live members. */
+  deactivated: boolean;
   /** Direct members (users and teams). */
   memberCount: number;
   createdAt: string;
@@ -116,6 +120,8 @@ function teamQuery(db: Kysely<Database>, accountId: string) {
       'g.display_name',
       'g.display_name_lc',
       'g.external_id',
+      'g.origin',
+      'g.deactivated',
       'g.created_at',
       'g.updated_at',
       eb
@@ -132,6 +138,8 @@ function toProductTeam(row: {
   id: string;
   display_name: string;
   external_id: string | null;
+  origin: string;
+  deactivated: number;
   created_at: string;
   updated_at: string;
   member_count: number | null;
@@ -140,6 +148,8 @@ function toProductTeam(row: {
     id: row.id,
     displayName: row.display_name,
     externalId: row.external_id,
+    origin: row.origin === 'department' || row.origin === 'manager' ? row.origin : 'scim',
+    deactivated: Number(row.deactivated) === 1,
     memberCount: Number(row.member_count ?? 0),
     createdAt: row.created_at,
     updatedAt: row.updated_at,

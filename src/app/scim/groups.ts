@@ -81,6 +81,7 @@ export class GroupsService {
     let added = 0;
     await this.store.transaction(async (tx) => {
       const rules = await WorkspaceRules.begin(tx, now);
+      await rules.makeRoomFor(row.displayName);
       await tx.insertGroup(row);
       rules.teamCreated(row);
       if (members !== undefined && members.length > 0) {
@@ -131,7 +132,7 @@ export class GroupsService {
       checkIfMatch(ifMatch, current.version, `Group ${id}`);
       const now = rules.at;
       if (members !== undefined) counts = await this.replaceMembers(tx, rules, id, members, now);
-      const next = await this.write(tx, current, data, now);
+      const next = await this.write(tx, rules, current, data, now);
       rules.teamChanged(current, next, changedKeys(current.data, next.data));
       await rules.commit();
       return next;
@@ -180,7 +181,7 @@ export class GroupsService {
       counts = await this.countedChanges(tx, rules, id, patched.memberChanges, now);
       const dataChanged = JSON.stringify(patched.data) !== JSON.stringify(current.data);
       if (!dataChanged && counts.added + counts.removed === 0) return current;
-      const next = await this.write(tx, current, patched.data, now);
+      const next = await this.write(tx, rules, current, patched.data, now);
       rules.teamChanged(current, next, changedKeys(current.data, next.data));
       await rules.commit();
       return next;
@@ -342,6 +343,7 @@ export class GroupsService {
 
   private async write(
     tx: AccountStore,
+    rules: WorkspaceRules,
     current: GroupRow,
     data: JsonObject,
     now: string,
@@ -353,6 +355,9 @@ export class GroupsService {
       updatedAt: now,
       version: current.version + 1,
     };
+    if (next.displayName.toLowerCase() !== current.displayName.toLowerCase()) {
+      await rules.makeRoomFor(next.displayName);
+    }
     if (!(await tx.updateGroup(next, current.version)))
       throw new Error(`group ${current.id} changed during its own transaction`);
     return next;

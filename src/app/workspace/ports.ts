@@ -45,6 +45,8 @@ export interface WorkspaceStore {
     name: string;
     at: string;
   }): Promise<void>;
+  /** A team built by mapping (not pushed by the identity provider) holding this name, case-insensitively. */
+  mappedTeamNamed(name: string): Promise<{ id: string } | undefined>;
   /** Whether another team (not `exceptId`) has this name, case-insensitively. */
   isTeamNameTaken(name: string, exceptId?: string): Promise<boolean>;
   /** True when `memberGroupId` already contains `groupId`, directly or through sub-teams (adding it would close a cycle). */

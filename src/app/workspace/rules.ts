@@ -166,6 +166,26 @@ export class WorkspaceRules {
 
   // Teams (SCIM groups) -----------------------------------------------------
 
+  /**
+   * The identity provider's groups own their names: a team built by mapping that
+   * holds the name a SCIM create or rename wants moves aside to a numbered name
+   * ("Sales (2)") in the same transaction, so the provider never gets a 409 for a
+   * team it cannot see (mapped teams are not SCIM resources).
+   */
+  async makeRoomFor(name: string): Promise<void> {
+    const holder = await this.store.mappedTeamNamed(name);
+    if (holder === undefined) return;
+    const team = await this.store.teamOrigin(holder.id);
+    if (team === undefined) return;
+    const moved = await this.freeName(team.displayName, holder.id, true);
+    await this.store.setTeamState(holder.id, {
+      displayName: moved,
+      deactivated: team.deactivated,
+      at: this.at,
+    });
+    this.renamed(holder.id, team.displayName, moved, team.deactivated);
+  }
+
   teamCreated(team: GroupRow): void {
     this.events.push({
       type: 'team.created',
@@ -350,8 +370,8 @@ export class WorkspaceRules {
   }
 
   /** Team names are unique per account: a mapped team that meets a taken name is numbered. */
-  private async freeName(base: string, exceptId?: string): Promise<string> {
-    if (!(await this.store.isTeamNameTaken(base, exceptId))) return base;
+  private async freeName(base: string, exceptId?: string, numbered = false): Promise<string> {
+    if (!numbered && !(await this.store.isTeamNameTaken(base, exceptId))) return base;
     for (let n = 2; ; n++) {
       const candidate = `${base} (${n})`;
       if (!(await this.store.isTeamNameTaken(candidate, exceptId))) return candidate;

@@ -281,11 +281,31 @@ export const openApiDocument = {
       },
       Team: {
         type: 'object',
-        required: ['id', 'displayName', 'externalId', 'memberCount', 'createdAt', 'updatedAt'],
+        required: [
+          'id',
+          'displayName',
+          'externalId',
+          'origin',
+          'deactivated',
+          'memberCount',
+          'createdAt',
+          'updatedAt',
+        ],
         properties: {
           id: { type: 'string' },
           displayName: { type: 'string' },
           externalId: nullable('string'),
+          origin: {
+            type: 'string',
+            enum: ['scim', 'department', 'manager'],
+            description:
+              'scim: a group the identity provider pushed; department or manager: a team Roster built by team mapping (a department, or the team led by a manager).',
+          },
+          deactivated: {
+            type: 'boolean',
+            description:
+              'A mapped team left without live members (its name then ends in " (deactivated)").',
+          },
           memberCount: { type: 'integer', description: 'Direct members (users and teams).' },
           createdAt: { type: 'string', format: 'date-time' },
           updatedAt: { type: 'string', format: 'date-time' },
