@@ -3,6 +3,7 @@ import type { Kysely } from 'kysely';
 import { isUniqueViolation } from '../storage/connect.js';
 import type { Database } from '../storage/db-schema.js';
 import { parseSettings, type AccountSettings } from './workspace/settings.js';
+import { clearAuthCache } from './auth-cache.js';
 import { AppError } from './errors.js';
 import { checkPassword, hashPassword } from './passwords.js';
 
@@ -225,6 +226,7 @@ export async function deactivateAdmin(
     .where('id', '=', admin.id)
     .where('account_id', '=', admin.accountId)
     .execute();
+  clearAuthCache(); // their tokens stop working at once in this process
   return { ...admin, active: false };
 }
 

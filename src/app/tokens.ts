@@ -3,6 +3,7 @@ import type { Kysely } from 'kysely';
 import type { Database } from '../storage/db-schema.js';
 import { findAdminByEmail, requireAccount } from './accounts.js';
 import { AppError } from './errors.js';
+import { cachedToken, cacheToken, clearAuthCache, type CachedToken } from './auth-cache.js';
 
 export const TOKEN_TYPES = ['scim', 'api'] as const;
 export type TokenType = (typeof TOKEN_TYPES)[number];
@@ -165,6 +166,7 @@ export async function revokeToken(
     .where('id', '=', tokenId)
     .where('revoked_at', 'is', null)
     .execute();
+  clearAuthCache(); // the revocation holds for this process's next request
   lastUsedWrites.delete(tokenId);
   const token = (await listTokens(db, accountId)).find((t) => t.id === tokenId);
   if (!token) throw new AppError('not_found', `account ${accountId} has no token ${tokenId}`);
@@ -175,6 +177,7 @@ export async function revokeToken(
  * Resolves a bearer secret presented on `accountId`'s URL. Null unless the token exists,
  * is not revoked, belongs to that account, has that type, and its issuer is still an
  * active admin of the account. Records the token's last use (at most once a minute).
+ * The lookup is cached for at most AUTH_CACHE_TTL_MS (auth-cache.ts); the checks are not.
  */
 export async function authenticate(
   db: Kysely<Database>,
@@ -184,6 +187,33 @@ export async function authenticate(
 ): Promise<AuthenticatedToken | null> {
   if (!secret.startsWith(SECRET_PREFIX) || secret.length > 200) return null;
   const hash = hashSecret(secret);
+  const now = Date.now();
+  let row: CachedToken | undefined = cachedToken(hash, now);
+  if (row === undefined) {
+    row = await lookUp(db, hash);
+    if (row === undefined) return null;
+    cacheToken(hash, row, now);
+  }
+  // The lookup already matched the hash; compare again in constant time so that no
+  // branch below depends on how much of the hash matched.
+  const expected = Buffer.from(row.secret_hash, 'hex');
+  const actual = Buffer.from(hash, 'hex');
+  if (expected.length !== actual.length || !timingSafeEqual(expected, actual)) return null;
+  if (
+    row.revoked_at !== null ||
+    row.account_id !== accountId ||
+    row.type !== type ||
+    row.admin_account_id !== accountId ||
+    row.admin_active !== 1
+  ) {
+    return null;
+  }
+  await recordUse(db, row.id, now);
+  return { tokenId: row.id, adminId: row.admin_id };
+}
+
+/** The token with this secret hash and its issuer's state (cached briefly: auth-cache.ts). */
+async function lookUp(db: Kysely<Database>, hash: string): Promise<CachedToken | undefined> {
   const row = await db
     .selectFrom('tokens')
     .innerJoin('admins', 'admins.id', 'tokens.admin_id')
@@ -199,27 +229,10 @@ export async function authenticate(
     ])
     .where('tokens.secret_hash', '=', hash)
     .executeTakeFirst();
-  if (!row) return null;
-  // The lookup already matched the hash; compare again in constant time so that no
-  // branch below depends on how much of the hash matched.
-  const expected = Buffer.from(row.secret_hash, 'hex');
-  const actual = Buffer.from(hash, 'hex');
-  if (expected.length !== actual.length || !timingSafeEqual(expected, actual)) return null;
-  if (
-    row.revoked_at !== null ||
-    row.account_id !== accountId ||
-    row.type !== type ||
-    row.admin_account_id !== accountId ||
-    row.admin_active !== 1
-  ) {
-    return null;
-  }
-  await recordUse(db, row.id);
-  return { tokenId: row.id, adminId: row.admin_id };
+  return row === undefined ? undefined : { ...row, admin_active: Number(row.admin_active) };
 }
 
-async function recordUse(db: Kysely<Database>, tokenId: string): Promise<void> {
-  const nowMs = Date.now();
+async function recordUse(db: Kysely<Database>, tokenId: string, nowMs: number): Promise<void> {
   const last = lastUsedWrites.get(tokenId);
   if (last !== undefined && nowMs - last < LAST_USED_WRITE_INTERVAL_MS) return;
   // The map is only an optimisation for this process; keep it from growing without bound.

@@ -1,4 +1,11 @@
-import { sql, type Kysely, type Selectable, type Transaction } from 'kysely';
+import {
+  sql,
+  type Compilable,
+  type CompiledQuery,
+  type Kysely,
+  type Selectable,
+  type Transaction,
+} from 'kysely';
 import { conflict } from '../core/errors.js';
 import type { JsonObject } from '../core/resource/values.js';
 import type {
@@ -15,6 +22,7 @@ import type { Database, GroupsTable, UsersTable } from './db-schema.js';
 import { compileFilter, compileSort, type Dialect, type ResourceMapping } from './filter-sql.js';
 import { isUniqueViolation } from './connect.js';
 import { KyselyWorkspaceStore } from './workspace-store.js';
+import { groupCommitOf } from './group-commit.js';
 import type { WorkspaceStore } from '../app/workspace/ports.js';
 import { ENTERPRISE_USER_SCHEMA_ID } from '../core/schemas/rfc7643.js';
 
@@ -35,7 +43,7 @@ const USER_MAPPING: ResourceMapping = {
   rows: {
     emails: {
       from: (a) =>
-        sql`user_emails AS ${sql.raw(a)} WHERE ${sql.ref(`${a}.user_id`)} = ${sql.ref('users.id')}`,
+        sql`user_emails AS ${sql.raw(a)} WHERE ${sql.ref(`${a}.user_id`)} = ${sql.ref('users.id')} AND ${sql.ref(`${a}.account_id`)} = ${sql.ref('users.account_id')}`,
       // is_primary is not mapped: it holds 0 for both `false` and a missing `primary`,
       // and a missing value must not match `primary eq false` (RFC 7644 §3.4.2.2).
       subs: {
@@ -46,7 +54,8 @@ const USER_MAPPING: ResourceMapping = {
     },
     groups: {
       from: (a) =>
-        sql`group_members AS ${sql.raw(a)} WHERE ${sql.ref(`${a}.member_id`)} = ${sql.ref('users.id')}`,
+        // Only memberships of the identity provider's teams: mapped teams are not SCIM resources.
+        sql`group_members AS ${sql.raw(a)} WHERE ${sql.ref(`${a}.member_id`)} = ${sql.ref('users.id')} AND ${sql.ref(`${a}.account_id`)} = ${sql.ref('users.account_id')} AND ${sql.ref(`${a}.source`)} = 'scim'`,
       subs: { value: { column: 'group_id' } },
     },
   },
@@ -64,7 +73,7 @@ const GROUP_MAPPING: ResourceMapping = {
   rows: {
     members: {
       from: (a) =>
-        sql`group_members AS ${sql.raw(a)} WHERE ${sql.ref(`${a}.group_id`)} = ${sql.ref('groups.id')}`,
+        sql`group_members AS ${sql.raw(a)} WHERE ${sql.ref(`${a}.group_id`)} = ${sql.ref('groups.id')} AND ${sql.ref(`${a}.account_id`)} = ${sql.ref('groups.account_id')}`,
       subs: { value: { column: 'member_id' }, type: { column: 'member_type' } },
     },
   },
@@ -101,6 +110,29 @@ function toGroup(row: Selectable<GroupsTable>): GroupRow {
   };
 }
 
+const compiledQueries = new Map<string, CompiledQuery<unknown>>();
+
+/**
+ * A hot-path query built and compiled once per dialect, then run with new parameters:
+ * Kysely otherwise builds, freezes and compiles its operation tree on every call
+ * (a fifth of a GET by id's CPU, docs/benchmarks.md). `build` must produce the same SQL
+ * for every call with the same `key`; `parameters` are in the order of its placeholders.
+ */
+function precompiled<R>(
+  key: string,
+  dialect: Dialect,
+  build: () => Compilable<R>,
+  parameters: readonly unknown[],
+): CompiledQuery<R> {
+  const cacheKey = `${dialect}:${key}`;
+  let compiled = compiledQueries.get(cacheKey);
+  if (compiled === undefined) {
+    compiled = build().compile();
+    compiledQueries.set(cacheKey, compiled);
+  }
+  return { ...compiled, parameters } as CompiledQuery<R>;
+}
+
 function chunks<T>(items: readonly T[]): T[][] {
   const out: T[][] = [];
   for (let i = 0; i < items.length; i += CHUNK) out.push(items.slice(i, i + CHUNK));
@@ -122,19 +154,30 @@ export class KyselyAccountStore implements AccountStore {
 
   async transaction<T>(work: (store: AccountStore) => Promise<T>): Promise<T> {
     if (this.inTransaction) return work(this);
-    return this.db
-      .transaction()
-      .execute((trx) => work(new KyselyAccountStore(trx, this.dialect, this.accountId, true)));
+    const inside = (trx: Transaction<Database>) =>
+      work(new KyselyAccountStore(trx, this.dialect, this.accountId, true));
+    // SQLite: group commit, one fsync for a batch of concurrent writes (group-commit.ts).
+    if (this.dialect === 'sqlite' && !this.db.isTransaction)
+      return groupCommitOf(this.db).run(inside);
+    return this.db.transaction().execute(inside);
   }
 
   async getUser(id: string, options: { forUpdate?: boolean } = {}): Promise<UserRow | undefined> {
-    let query = this.db
-      .selectFrom('users')
-      .selectAll()
-      .where('account_id', '=', this.accountId)
-      .where('id', '=', id);
-    if (options.forUpdate === true && this.dialect === 'postgres') query = query.forUpdate();
-    const row = await query.executeTakeFirst();
+    const lock = options.forUpdate === true && this.dialect === 'postgres';
+    const query = precompiled(
+      lock ? 'getUser:forUpdate' : 'getUser',
+      this.dialect,
+      () => {
+        const select = this.db
+          .selectFrom('users')
+          .selectAll()
+          .where('account_id', '=', '')
+          .where('id', '=', '');
+        return lock ? select.forUpdate() : select;
+      },
+      [this.accountId, id],
+    );
+    const [row] = (await this.db.executeQuery(query)).rows;
     return row === undefined ? undefined : toUser(row);
   }
 
@@ -142,11 +185,11 @@ export class KyselyAccountStore implements AccountStore {
     let base = this.db.selectFrom('users').where('users.account_id', '=', this.accountId);
     if (query.filter !== undefined)
       base = base.where(compileFilter(query.filter, USER_MAPPING, this.dialect) as never);
-    const counted = await base
-      .select((eb) => eb.fn.countAll<number>().as('n'))
-      .executeTakeFirstOrThrow();
-    const total = Number(counted.n);
-    if (query.limit <= 0 || query.offset >= total) return { total, rows: [] };
+    const count = async () =>
+      Number(
+        (await base.select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow()).n,
+      );
+    if (query.limit <= 0) return { total: await count(), rows: [] };
     let select = base.selectAll('users');
     if (query.sortBy !== undefined) {
       select = select.orderBy(
@@ -159,6 +202,11 @@ export class KyselyAccountStore implements AccountStore {
       .limit(query.limit)
       .offset(query.offset)
       .execute();
+    // A page shorter than the limit is the last one, so the total follows without a
+    // count(*) unless it is empty past the first row (the offset may be beyond the end).
+    // Lookups by userName, displayName or externalId (0 or 1 row) never count.
+    const last = rows.length < query.limit && (rows.length > 0 || query.offset === 0);
+    const total = last ? query.offset + rows.length : await count();
     return { total, rows: rows.map(toUser) };
   }
 
@@ -277,14 +325,28 @@ export class KyselyAccountStore implements AccountStore {
   async groupsOfUsers(ids: readonly string[]): Promise<Map<string, MemberRow[]>> {
     const out = new Map<string, MemberRow[]>();
     for (const batch of chunks([...new Set(ids)])) {
-      const rows = await this.db
-        .selectFrom('group_members as gm')
-        .innerJoin('groups as g', 'g.id', 'gm.group_id')
-        .select(['gm.member_id', 'g.id', 'g.display_name'])
-        .where('gm.account_id', '=', this.accountId)
-        .where('gm.member_id', 'in', batch)
-        .orderBy('g.display_name_lc')
-        .execute();
+      const build = (members: readonly string[]) =>
+        this.db
+          .selectFrom('group_members as gm')
+          .innerJoin('groups as g', 'g.id', 'gm.group_id')
+          .select(['gm.member_id', 'g.id', 'g.display_name'])
+          .where('gm.account_id', '=', this.accountId)
+          .where('g.origin', '=', sql.lit('scim')) // a literal: the precompiled form below binds only account and member
+          .where('gm.member_id', 'in', members);
+      // One user (GET, POST, PATCH of a user): the same SQL every time, compiled once.
+      const rows =
+        batch.length === 1
+          ? (
+              await this.db.executeQuery(
+                precompiled(
+                  'groupsOfUser',
+                  this.dialect,
+                  () => build(['']).orderBy('g.display_name_lc'),
+                  [this.accountId, batch[0]],
+                ),
+              )
+            ).rows
+          : await build(batch).orderBy('g.display_name_lc').execute();
       for (const row of rows) {
         const list = out.get(row.member_id) ?? [];
         list.push({ value: row.id, type: 'Group', display: row.display_name });
@@ -299,21 +361,26 @@ export class KyselyAccountStore implements AccountStore {
       .selectFrom('groups')
       .selectAll()
       .where('account_id', '=', this.accountId)
-      .where('id', '=', id);
+      .where('id', '=', id)
+      .where('origin', '=', 'scim');
     if (options.forUpdate === true && this.dialect === 'postgres') query = query.forUpdate();
     const row = await query.executeTakeFirst();
     return row === undefined ? undefined : toGroup(row);
   }
 
   async listGroups(query: ListQuery): Promise<Page<GroupRow>> {
-    let base = this.db.selectFrom('groups').where('groups.account_id', '=', this.accountId);
+    // SCIM serves the identity provider's teams; teams built by mapping live in the product API.
+    let base = this.db
+      .selectFrom('groups')
+      .where('groups.account_id', '=', this.accountId)
+      .where('groups.origin', '=', 'scim');
     if (query.filter !== undefined)
       base = base.where(compileFilter(query.filter, GROUP_MAPPING, this.dialect) as never);
-    const counted = await base
-      .select((eb) => eb.fn.countAll<number>().as('n'))
-      .executeTakeFirstOrThrow();
-    const total = Number(counted.n);
-    if (query.limit <= 0 || query.offset >= total) return { total, rows: [] };
+    const count = async () =>
+      Number(
+        (await base.select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow()).n,
+      );
+    if (query.limit <= 0) return { total: await count(), rows: [] };
     let select = base.selectAll('groups');
     if (query.sortBy !== undefined) {
       select = select.orderBy(
@@ -326,6 +393,11 @@ export class KyselyAccountStore implements AccountStore {
       .limit(query.limit)
       .offset(query.offset)
       .execute();
+    // A page shorter than the limit is the last one, so the total follows without a
+    // count(*) unless it is empty past the first row (the offset may be beyond the end).
+    // Lookups by userName, displayName or externalId (0 or 1 row) never count.
+    const last = rows.length < query.limit && (rows.length > 0 || query.offset === 0);
+    const total = last ? query.offset + rows.length : await count();
     return { total, rows: rows.map(toGroup) };
   }
 
@@ -454,6 +526,7 @@ export class KyselyAccountStore implements AccountStore {
         .select('id')
         .where('account_id', '=', this.accountId)
         .where('id', 'in', batch)
+        .where('origin', '=', 'scim')
         .execute();
       for (const row of groups) out.set(row.id, 'Group');
     }
