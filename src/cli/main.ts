@@ -280,7 +280,7 @@ export function buildProgram(): Command {
   program
     .command('seed')
     .description(
-      'bulk-load synthetic users and teams into an account (benchmarks, demos), without HTTP',
+      'bulk-load synthetic users and teams into an account for benchmarks and demos: straight into the tables, so no seat check, team mapping or events',
     )
     .requiredOption('--account <id>', 'account id')
     .requiredOption('--users <n>', 'users to create', parseCount)
