@@ -99,6 +99,11 @@ function openPostgres(url: string): RosterDatabase {
           : pg.types.getTypeParser(oid, format)) as typeof pg.types.getTypeParser,
     },
   });
+  // An idle pooled connection that the server ends (restart, failover, an admin's
+  // pg_terminate_backend) emits 'error' on the pool; unhandled, that event would crash
+  // the process. The pool has already discarded the client and the next query opens a
+  // new connection, so there is nothing else to do here.
+  pool.on('error', () => undefined);
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
   return { db, dialect: 'postgres', close: () => db.destroy() };
 }

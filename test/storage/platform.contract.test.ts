@@ -378,3 +378,26 @@ describe.each(DATABASE_KINDS)('platform storage contract (%s)', (kind) => {
     expect(members).toEqual([]);
   });
 });
+
+describe('PostgreSQL connection loss', () => {
+  it('survives the server ending an idle pooled connection, and reconnects', async () => {
+    const { createTestDatabase } = await import('../helpers/databases.js');
+    const { openDatabase } = await import('../../src/storage/connect.js');
+    const { sql } = await import('kysely');
+    const testDb = await createTestDatabase('postgres');
+    const database = await openDatabase(testDb.url);
+    try {
+      const pid = (await sql<{ pid: number }>`select pg_backend_pid() as pid`.execute(database.db))
+        .rows[0]!.pid;
+      const admin = await openDatabase(testDb.url);
+      await sql`select pg_terminate_backend(${pid})`.execute(admin.db);
+      await admin.close();
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      const again = await sql<{ one: number }>`select 1 as one`.execute(database.db);
+      expect(again.rows[0]!.one).toBe(1);
+    } finally {
+      await database.close();
+      await testDb.dispose();
+    }
+  });
+});
