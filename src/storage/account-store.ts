@@ -133,6 +133,22 @@ function precompiled<R>(
   return { ...compiled, parameters } as CompiledQuery<R>;
 }
 
+/**
+ * One page of a list. A page shorter than the limit is the last one, so the total
+ * follows without a count(*) unless it is empty past the first row (the offset may
+ * be beyond the end): lookups by userName, displayName or externalId never count.
+ */
+async function pageOf<R>(
+  query: ListQuery,
+  count: () => Promise<number>,
+  fetch: () => Promise<R[]>,
+): Promise<Page<R>> {
+  if (query.limit <= 0) return { total: await count(), rows: [] };
+  const rows = await fetch();
+  const last = rows.length < query.limit && (rows.length > 0 || query.offset === 0);
+  return { total: last ? query.offset + rows.length : await count(), rows };
+}
+
 function chunks<T>(items: readonly T[]): T[][] {
   const out: T[][] = [];
   for (let i = 0; i < items.length; i += CHUNK) out.push(items.slice(i, i + CHUNK));
@@ -185,29 +201,28 @@ export class KyselyAccountStore implements AccountStore {
     let base = this.db.selectFrom('users').where('users.account_id', '=', this.accountId);
     if (query.filter !== undefined)
       base = base.where(compileFilter(query.filter, USER_MAPPING, this.dialect) as never);
-    const count = async () =>
-      Number(
-        (await base.select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow()).n,
-      );
-    if (query.limit <= 0) return { total: await count(), rows: [] };
-    let select = base.selectAll('users');
-    if (query.sortBy !== undefined) {
-      select = select.orderBy(
-        compileSort(query.sortBy, USER_MAPPING, this.dialect, query.descending) as never,
-      );
-    }
-    const rows = await select
-      .orderBy('users.created_at')
-      .orderBy('users.id')
-      .limit(query.limit)
-      .offset(query.offset)
-      .execute();
-    // A page shorter than the limit is the last one, so the total follows without a
-    // count(*) unless it is empty past the first row (the offset may be beyond the end).
-    // Lookups by userName, displayName or externalId (0 or 1 row) never count.
-    const last = rows.length < query.limit && (rows.length > 0 || query.offset === 0);
-    const total = last ? query.offset + rows.length : await count();
-    return { total, rows: rows.map(toUser) };
+    return pageOf(
+      query,
+      async () =>
+        Number(
+          (await base.select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow()).n,
+        ),
+      async () => {
+        let select = base.selectAll('users');
+        if (query.sortBy !== undefined) {
+          select = select.orderBy(
+            compileSort(query.sortBy, USER_MAPPING, this.dialect, query.descending) as never,
+          );
+        }
+        const rows = await select
+          .orderBy('users.created_at')
+          .orderBy('users.id')
+          .limit(query.limit)
+          .offset(query.offset)
+          .execute();
+        return rows.map(toUser);
+      },
+    );
   }
 
   async insertUser(user: NewUser): Promise<void> {
@@ -376,29 +391,28 @@ export class KyselyAccountStore implements AccountStore {
       .where('groups.origin', '=', 'scim');
     if (query.filter !== undefined)
       base = base.where(compileFilter(query.filter, GROUP_MAPPING, this.dialect) as never);
-    const count = async () =>
-      Number(
-        (await base.select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow()).n,
-      );
-    if (query.limit <= 0) return { total: await count(), rows: [] };
-    let select = base.selectAll('groups');
-    if (query.sortBy !== undefined) {
-      select = select.orderBy(
-        compileSort(query.sortBy, GROUP_MAPPING, this.dialect, query.descending) as never,
-      );
-    }
-    const rows = await select
-      .orderBy('groups.created_at')
-      .orderBy('groups.id')
-      .limit(query.limit)
-      .offset(query.offset)
-      .execute();
-    // A page shorter than the limit is the last one, so the total follows without a
-    // count(*) unless it is empty past the first row (the offset may be beyond the end).
-    // Lookups by userName, displayName or externalId (0 or 1 row) never count.
-    const last = rows.length < query.limit && (rows.length > 0 || query.offset === 0);
-    const total = last ? query.offset + rows.length : await count();
-    return { total, rows: rows.map(toGroup) };
+    return pageOf(
+      query,
+      async () =>
+        Number(
+          (await base.select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow()).n,
+        ),
+      async () => {
+        let select = base.selectAll('groups');
+        if (query.sortBy !== undefined) {
+          select = select.orderBy(
+            compileSort(query.sortBy, GROUP_MAPPING, this.dialect, query.descending) as never,
+          );
+        }
+        const rows = await select
+          .orderBy('groups.created_at')
+          .orderBy('groups.id')
+          .limit(query.limit)
+          .offset(query.offset)
+          .execute();
+        return rows.map(toGroup);
+      },
+    );
   }
 
   async insertGroup(group: Omit<GroupRow, 'version'>): Promise<void> {
