@@ -314,44 +314,45 @@ function single(value: unknown): string | undefined {
   return typeof value === 'string' ? value : undefined;
 }
 
-function listParams(query: Record<string, unknown>): RawListParams {
-  // Parameter names are case-insensitive in practice (`startIndex`, `StartIndex`); unknown ones
-  // (Entra's `aadOptscim062020` feature flag) are ignored.
-  const get = (name: string): string | undefined => {
-    const key = Object.keys(query).find((k) => k.toLowerCase() === name.toLowerCase());
-    return key === undefined ? undefined : single(query[key]);
-  };
-  return {
-    filter: get('filter'),
-    sortBy: get('sortBy'),
-    sortOrder: get('sortOrder'),
-    startIndex: get('startIndex'),
-    count: get('count'),
-    attributes: get('attributes'),
-    excludedAttributes: get('excludedAttributes'),
-  };
+const LIST_PARAMS = [
+  'filter',
+  'sortBy',
+  'sortOrder',
+  'startIndex',
+  'count',
+  'attributes',
+  'excludedAttributes',
+] as const;
+
+/**
+ * The list parameters of a query string or a `.search` body (RFC 7644 §3.4.2, §3.4.3).
+ * Names match case-insensitively (`startIndex`, `StartIndex`); unknown ones (Entra's
+ * `aadOptscim062020` feature flag) are ignored. `pick` turns a raw value into the one used.
+ */
+function paramsOf(
+  record: Record<string, unknown>,
+  pick: (value: unknown) => unknown,
+): RawListParams {
+  const keys = Object.keys(record);
+  const params: Record<string, unknown> = {};
+  for (const name of LIST_PARAMS) {
+    const key = keys.find((k) => k.toLowerCase() === name.toLowerCase());
+    if (key !== undefined) params[name] = pick(record[key]);
+  }
+  return params as RawListParams;
 }
 
-/** A `.search` body (RFC 7644 §3.4.3): the same parameters as JSON. */
+function listParams(query: Record<string, unknown>): RawListParams {
+  return paramsOf(query, single);
+}
+
+/** A `.search` body: the same parameters as JSON values. */
 function searchBody(body: unknown): RawListParams {
   if (body === undefined || body === null) return {};
   if (typeof body !== 'object' || Array.isArray(body)) {
     throw new ScimError(400, 'invalidSyntax', 'A .search body must be a SearchRequest object.');
   }
-  const record = body as Record<string, unknown>;
-  const get = (name: string): unknown => {
-    const key = Object.keys(record).find((k) => k.toLowerCase() === name.toLowerCase());
-    return key === undefined ? undefined : record[key];
-  };
-  return {
-    filter: get('filter'),
-    sortBy: get('sortBy'),
-    sortOrder: get('sortOrder'),
-    startIndex: get('startIndex'),
-    count: get('count'),
-    attributes: get('attributes'),
-    excludedAttributes: get('excludedAttributes'),
-  };
+  return paramsOf(body as Record<string, unknown>, (value) => value);
 }
 
 /** Maps any error to the SCIM error it should be; unknown errors become a 500 that echoes nothing. */
