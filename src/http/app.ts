@@ -4,6 +4,7 @@ import type { WebhookDispatcher } from '../app/webhooks/dispatcher.js';
 import type { RosterDatabase } from '../storage/connect.js';
 import { DEFAULT_TIMEOUTS, type HttpTimeouts } from './limits/config.js';
 import { drainOnClose } from './limits/drain.js';
+import { containsNul } from './limits/guard.js';
 import type { RateLimiter } from './limits/rate-limit.js';
 import { ADMIN_PREFIX, adminPlugin } from './admin/plugin.js';
 import { OPENAPI_PATH, openApiDocument } from './rest/openapi.js';
@@ -63,6 +64,19 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     void reply.header('Referrer-Policy', 'no-referrer');
     return payload;
   });
+  // U+0000 cannot be stored or compared in PostgreSQL (error 22021): refused as bad input
+  // on the REST and admin APIs too (the SCIM plugin answers it with a SCIM error itself).
+  app.addHook('preHandler', async (request, reply) => {
+    if (request.url.startsWith('/api/v1/scim/')) return;
+    if (/%00/.test(request.url) || containsNul(request.body)) {
+      return reply.code(400).send({
+        error: {
+          code: 'invalid_request',
+          message: 'U+0000 is not accepted in URLs or request bodies.',
+        },
+      });
+    }
+  });
   drainOnClose(app); // issue 5: SIGTERM drains in-flight requests, then close() ends (src/http/limits/drain.ts)
   const webhooks = deps.webhooks;
   if (webhooks !== undefined) {
@@ -80,7 +94,11 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     log: deps.log,
     rateLimiter: deps.rateLimiter,
   });
-  await app.register(restPlugin, { prefix: REST_PREFIX, database: deps.database });
+  await app.register(restPlugin, {
+    prefix: REST_PREFIX,
+    database: deps.database,
+    rateLimiter: deps.rateLimiter,
+  });
   await app.register(adminPlugin, {
     prefix: ADMIN_PREFIX,
     database: deps.database,

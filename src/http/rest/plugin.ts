@@ -5,6 +5,7 @@ import { seatUse } from '../../app/directory/seats.js';
 import { getProductTeam, listProductTeams, listTeamMembers } from '../../app/directory/teams.js';
 import { getProductUser, listProductUsers } from '../../app/directory/users.js';
 import { AppError } from '../../app/errors.js';
+import type { RateLimiter } from '../limits/rate-limit.js';
 import { authenticate } from '../../app/tokens.js';
 import type { RosterDatabase } from '../../storage/connect.js';
 import { readEvents } from '../../storage/event-log.js';
@@ -14,6 +15,8 @@ export const REST_PREFIX = '/api/v1/accounts/:accountId';
 
 export interface RestPluginOptions {
   readonly database: RosterDatabase;
+  /** The same per-token limiter as SCIM (issue 5); none: unlimited. */
+  readonly rateLimiter?: RateLimiter | undefined;
 }
 
 export type RestErrorCode =
@@ -63,6 +66,17 @@ export async function restPlugin(app: FastifyInstance, options: RestPluginOption
         'unauthorized',
         'The token is not valid for this account: it is unknown, revoked, not an API token (SCIM tokens are not accepted here), issued for another account, or its issuing admin is no longer an admin.',
       );
+    }
+    if (options.rateLimiter !== undefined) {
+      const decision = await options.rateLimiter.take(token.tokenId);
+      if (!decision.allowed) {
+        void reply.header('Retry-After', String(decision.retryAfterSeconds));
+        throw new RestError(
+          429,
+          'rate_limited',
+          `Too many requests with this token; retry after ${decision.retryAfterSeconds} s.`,
+        );
+      }
     }
   });
 
