@@ -104,10 +104,12 @@ describe.each(DATABASE_KINDS)('webhook delivery (%s)', (kind) => {
       await emitEvents(database.db, account.id, 3);
       await sleep(60);
     }
-    await waitFor(
-      async () => (await getEndpoint(database.db, account.id, endpoint.id)).failures >= 3,
-      'connection failures',
-    );
+    // A 503 attempt may still be in flight when the receiver goes down: wait for an
+    // attempt made after it, i.e. a connection failure recorded as the last error.
+    await waitFor(async () => {
+      const current = await getEndpoint(database.db, account.id, endpoint.id);
+      return current.failures >= 3 && /ECONNREFUSED|fetch failed/.test(current.lastError ?? '');
+    }, 'connection failures');
     const failing = await getEndpoint(database.db, account.id, endpoint.id);
     expect(failing.deliveredSeq).toBe(5);
     expect(failing.nextAttemptAt).not.toBeNull();
