@@ -1,5 +1,6 @@
-import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply } from 'fastify';
 import type { ProvisioningLog } from '../app/provisioning-log.js';
+import { errorBody, ScimError } from '../core/errors.js';
 import type { WebhookDispatcher } from '../app/webhooks/dispatcher.js';
 import type { RosterDatabase } from '../storage/connect.js';
 import { DEFAULT_TIMEOUTS, type HttpTimeouts } from './limits/config.js';
@@ -56,6 +57,20 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     },
     keepAliveTimeout: 75_000,
     return503OnClosing: true,
+    // A URL that is not even valid percent-encoding ("/Users/%") never reaches a plugin:
+    // answer it in the error format of the API it was meant for, not Fastify's own.
+    frameworkErrors: (error, request, frameworkReply) => {
+      const reply = frameworkReply as unknown as FastifyReply;
+      const message = `The request URL is malformed (${error.message}); percent-encode it.`;
+      if (request.url.startsWith('/api/v1/scim/')) {
+        void reply
+          .code(400)
+          .type('application/scim+json; charset=utf-8')
+          .send(errorBody(new ScimError(400, 'invalidSyntax', message)));
+      } else {
+        void reply.code(400).send({ error: { code: 'invalid_request', message } });
+      }
+    },
   });
   // Every answer is data, never a page to frame or a script to sniff (issue 5: security headers).
   app.addHook('onSend', async (_request, reply, payload) => {

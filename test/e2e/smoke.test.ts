@@ -100,3 +100,22 @@ describe('list parameters', () => {
     }
   });
 });
+
+describe('malformed URLs', () => {
+  it('answers "%" that is not percent-encoding in the format of the API it was meant for', async () => {
+    const server = await startTestServer('sqlite');
+    try {
+      const tenant = await server.createTenant();
+      const scim = await fetch(`${tenant.baseUrl}/Users/%`, {
+        headers: { authorization: `Bearer ${tenant.token}` },
+      });
+      expect(scim.status).toBe(400);
+      expect((await scim.json()).scimType).toBe('invalidSyntax');
+      const rest = await fetch(`${server.origin}/api/v1/accounts/${tenant.accountId}/users/%`);
+      expect(rest.status).toBe(400);
+      expect((await rest.json()).error.code).toBe('invalid_request');
+    } finally {
+      await server.close();
+    }
+  });
+});
