@@ -90,8 +90,6 @@ export interface AccountStore {
   listGroups(query: ListQuery): Promise<Page<GroupRow>>;
   insertGroup(group: Omit<GroupRow, 'version'>): Promise<void>;
   updateGroup(group: Omit<GroupRow, 'createdAt'>, expectedVersion: number): Promise<boolean>;
-  /** Bumps version and lastModified after a membership-only change. */
-  touchGroup(id: string, updatedAt: string): Promise<number | undefined>;
   deleteGroup(id: string): Promise<boolean>;
   members(groupIds: readonly string[]): Promise<Map<string, MemberRow[]>>;
   /** Which of these ids are users or groups of the account. */

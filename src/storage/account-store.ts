@@ -466,17 +466,6 @@ export class KyselyAccountStore implements AccountStore {
       : error;
   }
 
-  async touchGroup(id: string, updatedAt: string): Promise<number | undefined> {
-    const row = await this.db
-      .updateTable('groups')
-      .set((eb) => ({ version: eb('version', '+', 1), updated_at: updatedAt }))
-      .where('account_id', '=', this.accountId)
-      .where('id', '=', id)
-      .returning('version')
-      .executeTakeFirst();
-    return row === undefined ? undefined : Number(row.version);
-  }
-
   async deleteGroup(id: string): Promise<boolean> {
     await this.removeAllMembers(id);
     await this.removeFromAllGroups(id);

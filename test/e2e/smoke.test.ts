@@ -110,10 +110,12 @@ describe('malformed URLs', () => {
         headers: { authorization: `Bearer ${tenant.token}` },
       });
       expect(scim.status).toBe(400);
-      expect((await scim.json()).scimType).toBe('invalidSyntax');
+      expect(((await scim.json()) as { scimType?: string }).scimType).toBe('invalidSyntax');
       const rest = await fetch(`${server.origin}/api/v1/accounts/${tenant.accountId}/users/%`);
       expect(rest.status).toBe(400);
-      expect((await rest.json()).error.code).toBe('invalid_request');
+      expect(((await rest.json()) as { error: { code: string } }).error.code).toBe(
+        'invalid_request',
+      );
     } finally {
       await server.close();
     }

@@ -577,20 +577,6 @@ describe.each(DATABASE_KINDS)('AccountStore contract (%s)', (kind) => {
       expect(Object.fromEntries(resolved)).toEqual({ [u.id]: 'User', [g.id]: 'Group' });
     });
 
-    it('touchGroup bumps version and lastModified', async () => {
-      const store = await newStore();
-      const g = group('touched');
-      await store.insertGroup(g);
-      expect(await store.touchGroup(g.id, T1)).toBe(2);
-      expect(await store.touchGroup(g.id, '2024-01-03T00:00:00.000Z')).toBe(3);
-      expect(await store.getGroup(g.id)).toMatchObject({
-        version: 3,
-        updatedAt: '2024-01-03T00:00:00.000Z',
-        createdAt: T0,
-      });
-      expect(await store.touchGroup(randomUUID(), T1)).toBeUndefined();
-    });
-
     it('deleting a group removes its memberships both ways', async () => {
       const store = await newStore();
       const [parent, child] = [group('parent'), group('child')];
@@ -618,7 +604,7 @@ describe.each(DATABASE_KINDS)('AccountStore contract (%s)', (kind) => {
         await tx.insertGroup(g);
         await tx.addMembers(g.id, [{ id: u.id, type: 'User' }], T0);
         // Nested transactions join the outer one.
-        await tx.transaction((inner) => inner.touchGroup(g.id, T1));
+        await tx.transaction((inner) => inner.updateGroup({ ...g, updatedAt: T1, version: 2 }, 1));
         return 'done';
       });
       expect(result).toBe('done');
@@ -643,7 +629,7 @@ describe.each(DATABASE_KINDS)('AccountStore contract (%s)', (kind) => {
             1,
           );
           await tx.addMembers(g.id, [{ id: existing.id, type: 'User' }], T0);
-          await tx.touchGroup(g.id, T1);
+          await tx.updateGroup({ ...g, displayName: 'renamed', updatedAt: T1, version: 2 }, 1);
           throw failure;
         }),
       );
@@ -736,7 +722,6 @@ describe.each(DATABASE_KINDS)('AccountStore contract (%s)', (kind) => {
       expect(await theirs.updateGroup({ ...g, displayName: 'hijacked', version: 2 }, 1)).toBe(
         false,
       );
-      expect(await theirs.touchGroup(g.id, T1)).toBeUndefined();
       expect(
         await theirs.addMembers(
           g.id,
