@@ -11,6 +11,8 @@ export interface Config {
   publicUrl: string;
   region: string;
   logLevel: string;
+  /** When set, `/metrics` asks for `Authorization: Bearer <metricsToken>`. */
+  metricsToken?: string;
 }
 
 export class ConfigError extends Error {
@@ -36,7 +38,16 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       `LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}, got ${JSON.stringify(logLevel)}`,
     );
   }
-  return { port, host, databaseUrl, publicUrl, region, logLevel };
+  const metricsToken = nonEmpty(env.METRICS_TOKEN);
+  return {
+    port,
+    host,
+    databaseUrl,
+    publicUrl,
+    region,
+    logLevel,
+    ...(metricsToken !== undefined ? { metricsToken } : {}),
+  };
 }
 
 export function isPostgresUrl(url: string): boolean {

@@ -5,6 +5,7 @@ import type { WebhookDispatcher } from '../app/webhooks/dispatcher.js';
 import type { RosterDatabase } from '../storage/connect.js';
 import { DEFAULT_TIMEOUTS, type HttpTimeouts } from './limits/config.js';
 import { drainOnClose } from './limits/drain.js';
+import { registerObservability } from './observability/metrics.js';
 import { containsNul } from './limits/guard.js';
 import type { RateLimiter } from './limits/rate-limit.js';
 import { ADMIN_PREFIX, adminPlugin } from './admin/plugin.js';
@@ -31,6 +32,8 @@ export interface AppDeps {
    * closes. The caller starts it (startServer does).
    */
   readonly webhooks?: WebhookDispatcher;
+  /** When set, `/metrics` answers only to `Authorization: Bearer <metricsToken>`. */
+  readonly metricsToken?: string;
 }
 
 export const DEFAULT_BODY_LIMIT = 1024 * 1024;
@@ -91,6 +94,11 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
         },
       });
     }
+  });
+  registerObservability(app, {
+    database: deps.database,
+    ...(deps.rateLimiter !== undefined ? { rateLimiter: deps.rateLimiter } : {}),
+    ...(deps.metricsToken !== undefined ? { metricsToken: deps.metricsToken } : {}),
   });
   drainOnClose(app); // issue 5: SIGTERM drains in-flight requests, then close() ends (src/http/limits/drain.ts)
   const webhooks = deps.webhooks;

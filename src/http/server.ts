@@ -52,6 +52,7 @@ export async function startServer(
     logger,
     webhooks,
     timeouts: limits.timeouts,
+    ...(config.metricsToken !== undefined ? { metricsToken: config.metricsToken } : {}),
     ...(rateLimiter !== undefined ? { rateLimiter } : {}),
   });
   const address = await app.listen({ port: config.port, host: config.host });

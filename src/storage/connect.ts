@@ -12,6 +12,18 @@ export interface RosterDatabase {
   db: Kysely<Database>;
   dialect: DialectName;
   close(): Promise<void>;
+  /** Connection-pool figures for `/metrics` (PostgreSQL; SQLite has one connection and no pool). */
+  poolStats?: () => PoolStats;
+}
+
+export interface PoolStats {
+  /** Connections open (in use + idle). */
+  total: number;
+  idle: number;
+  /** Queries waiting for a connection. */
+  waiting: number;
+  /** The pool's size limit. */
+  max: number;
 }
 
 /**
@@ -105,7 +117,17 @@ function openPostgres(url: string): RosterDatabase {
   // new connection, so there is nothing else to do here.
   pool.on('error', () => undefined);
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
-  return { db, dialect: 'postgres', close: () => db.destroy() };
+  return {
+    db,
+    dialect: 'postgres',
+    close: () => db.destroy(),
+    poolStats: () => ({
+      total: pool.totalCount,
+      idle: pool.idleCount,
+      waiting: pool.waitingCount,
+      max: pool.options.max ?? 10,
+    }),
+  };
 }
 
 /** True for a unique or primary-key violation on either dialect (→ 409 uniqueness). */

@@ -31,6 +31,8 @@ export interface RateLimiter {
   readonly store: 'memory' | 'redis';
   take(key: string): Promise<RateDecision>;
   close(): Promise<void>;
+  /** Checks the counters' store answers (Redis); rejects when it does not (`/readyz`). */
+  ping?(): Promise<void>;
 }
 
 const ALLOWED: RateDecision = { allowed: true, retryAfterSeconds: 0 };
@@ -149,6 +151,10 @@ export class RedisRateLimiter implements RateLimiter {
       this.onError(error);
       return ALLOWED;
     }
+  }
+
+  async ping(): Promise<void> {
+    await this.redis.ping();
   }
 
   async close(): Promise<void> {
