@@ -149,6 +149,26 @@ async function pageOf<R>(
   return { total: last ? query.offset + rows.length : await count(), rows };
 }
 
+/**
+ * A page read as keys, then rows by key, in the keys' order. A row deleted between the
+ * two reads (PostgreSQL, outside a transaction) would shorten the page and make it look
+ * like the last one, with a wrong total: the page is read again instead.
+ */
+async function pageByKeys<R extends { id: string }>(
+  readKeys: () => Promise<string[]>,
+  readRows: (ids: string[]) => Promise<R[]>,
+): Promise<R[]> {
+  for (let attempt = 1; ; attempt++) {
+    const ids = await readKeys();
+    if (ids.length === 0) return [];
+    const rows = await readRows(ids);
+    if (rows.length === ids.length || attempt === 3) {
+      const byId = new Map(rows.map((row) => [row.id, row]));
+      return ids.flatMap((id) => byId.get(id) ?? []);
+    }
+  }
+}
+
 function chunks<T>(items: readonly T[]): T[][] {
   const out: T[][] = [];
   for (let i = 0; i < items.length; i += CHUNK) out.push(items.slice(i, i + CHUNK));
@@ -208,19 +228,29 @@ export class KyselyAccountStore implements AccountStore {
           (await base.select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow()).n,
         ),
       async () => {
-        let select = base.selectAll('users');
-        if (query.sortBy !== undefined) {
-          select = select.orderBy(
-            compileSort(query.sortBy, USER_MAPPING, this.dialect, query.descending) as never,
-          );
-        }
-        const rows = await select
+        const sort =
+          query.sortBy === undefined
+            ? undefined
+            : (compileSort(query.sortBy, USER_MAPPING, this.dialect, query.descending) as never);
+        // The page's keys first, from the (account_id, created_at, id) index, then only
+        // those rows: a deep page skips index entries, not stored resources.
+        let keys = base.select('users.id');
+        if (sort !== undefined) keys = keys.orderBy(sort);
+        keys = keys
           .orderBy('users.created_at')
           .orderBy('users.id')
           .limit(query.limit)
-          .offset(query.offset)
-          .execute();
-        return rows.map(toUser);
+          .offset(query.offset);
+        return pageByKeys(
+          async () => (await keys.execute()).map((row) => row.id),
+          (ids) =>
+            this.db
+              .selectFrom('users')
+              .selectAll('users')
+              .where('users.account_id', '=', this.accountId)
+              .where('users.id', 'in', ids)
+              .execute(),
+        ).then((rows) => rows.map(toUser));
       },
     );
   }
@@ -398,19 +428,29 @@ export class KyselyAccountStore implements AccountStore {
           (await base.select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow()).n,
         ),
       async () => {
-        let select = base.selectAll('groups');
-        if (query.sortBy !== undefined) {
-          select = select.orderBy(
-            compileSort(query.sortBy, GROUP_MAPPING, this.dialect, query.descending) as never,
-          );
-        }
-        const rows = await select
+        const sort =
+          query.sortBy === undefined
+            ? undefined
+            : (compileSort(query.sortBy, GROUP_MAPPING, this.dialect, query.descending) as never);
+        // The page's keys first, from the (account_id, created_at, id) index, then only
+        // those rows: a deep page skips index entries, not stored resources.
+        let keys = base.select('groups.id');
+        if (sort !== undefined) keys = keys.orderBy(sort);
+        keys = keys
           .orderBy('groups.created_at')
           .orderBy('groups.id')
           .limit(query.limit)
-          .offset(query.offset)
-          .execute();
-        return rows.map(toGroup);
+          .offset(query.offset);
+        return pageByKeys(
+          async () => (await keys.execute()).map((row) => row.id),
+          (ids) =>
+            this.db
+              .selectFrom('groups')
+              .selectAll('groups')
+              .where('groups.account_id', '=', this.accountId)
+              .where('groups.id', 'in', ids)
+              .execute(),
+        ).then((rows) => rows.map(toGroup));
       },
     );
   }

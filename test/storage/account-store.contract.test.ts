@@ -331,6 +331,25 @@ describe.each(DATABASE_KINDS)('AccountStore contract (%s)', (kind) => {
       expect(few.rows).toHaveLength(2);
     });
 
+    it('pages through users created at the same instant by id, each exactly once', async () => {
+      // Entra's bulk creates land in the same millisecond: the id breaks the tie, so
+      // consecutive pages neither repeat nor skip a user.
+      const store = await newStore();
+      const ids: string[] = [];
+      for (let i = 0; i < 9; i++) {
+        const u = user({ userName: `tie${i}`, active: true }, T0);
+        ids.push(u.id);
+        await store.insertUser(u);
+      }
+      const seen: string[] = [];
+      for (let offset = 0; offset < 9; offset += 2) {
+        const page = await store.listUsers({ descending: false, offset, limit: 2 });
+        expect(page.total).toBe(9);
+        seen.push(...page.rows.map((r) => r.id));
+      }
+      expect(seen).toEqual([...ids].sort());
+    });
+
     it('sorts ascending and descending, case-insensitively, missing values last ascending and first descending', async () => {
       // RFC 7644 §3.4.2.3: "...they are ordered last if ascending and first if descending".
       const store = await newStore();
