@@ -23,6 +23,7 @@ import { compileFilter, compileSort, type Dialect, type ResourceMapping } from '
 import { isUniqueViolation } from './connect.js';
 import { KyselyWorkspaceStore } from './workspace-store.js';
 import { groupCommitOf } from './group-commit.js';
+import { bulkChunks } from './bulk.js';
 import type { WorkspaceStore } from '../app/workspace/ports.js';
 import { ENTERPRISE_USER_SCHEMA_ID } from '../core/schemas/rfc7643.js';
 
@@ -316,19 +317,15 @@ export class KyselyAccountStore implements AccountStore {
   }
 
   private async writeEmails(userId: string, emails: NewUser['emails']): Promise<void> {
-    if (emails.length === 0) return;
-    await this.db
-      .insertInto('user_emails')
-      .values(
-        emails.map((e) => ({
-          account_id: this.accountId,
-          user_id: userId,
-          value_lc: e.value.toLowerCase(),
-          type_lc: e.type === null ? null : e.type.toLowerCase(),
-          is_primary: e.primary ? 1 : 0,
-        })),
-      )
-      .execute();
+    const rows = emails.map((e) => ({
+      account_id: this.accountId,
+      user_id: userId,
+      value_lc: e.value.toLowerCase(),
+      type_lc: e.type === null ? null : e.type.toLowerCase(),
+      is_primary: e.primary ? 1 : 0,
+    }));
+    for (const batch of bulkChunks(rows, 5))
+      await this.db.insertInto('user_emails').values(batch).execute();
   }
 
   private mapUserConflict(error: unknown, userName: string): unknown {

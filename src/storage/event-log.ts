@@ -1,6 +1,7 @@
 import type { Kysely, Transaction } from 'kysely';
 import type { NewEvent, RosterEvent } from '../app/events/types.js';
 import type { Database } from './db-schema.js';
+import { bulkChunks } from './bulk.js';
 
 /**
  * Appends events in the caller's transaction. The sequence comes from
@@ -21,20 +22,18 @@ export async function appendEvents(
     .returning('event_seq')
     .executeTakeFirstOrThrow();
   const first = Number(row.event_seq) - events.length + 1;
-  await trx
-    .insertInto('events')
-    .values(
-      events.map((event, i) => ({
-        account_id: accountId,
-        seq: first + i,
-        type: event.type,
-        resource_type: event.resourceType,
-        resource_id: event.resourceId,
-        occurred_at: occurredAt,
-        data: JSON.stringify(event.data),
-      })),
-    )
-    .execute();
+  const rows = events.map((event, i) => ({
+    account_id: accountId,
+    seq: first + i,
+    type: event.type,
+    resource_type: event.resourceType,
+    resource_id: event.resourceId,
+    occurred_at: occurredAt,
+    data: JSON.stringify(event.data),
+  }));
+  // Thousands of events in one change (a 5,000-member add, a manager of 5,000 reports
+  // deleted) would exceed the databases' parameter limits in one INSERT.
+  for (const batch of bulkChunks(rows, 7)) await trx.insertInto('events').values(batch).execute();
 }
 
 /** Events of one account after `afterSeq`, oldest first. */
