@@ -1,5 +1,7 @@
 import type { Kysely } from 'kysely';
-import type { Database } from '../storage/db-schema.js';
+import type { Insertable } from 'kysely';
+import type { Database, ScimLogTable } from '../storage/db-schema.js';
+import { redactUrl, storableOrNull, storableText } from './log-text.js';
 
 /** One SCIM request as the account admin sees it in the provisioning log. No bodies, never the token. */
 export interface LogEntry {
@@ -59,28 +61,27 @@ export class ProvisioningLog {
 
   private async write(batch: LogEntry[]): Promise<void> {
     if (batch.length === 0) return;
+    const rows = batch.map(toRow);
     try {
-      await this.db
-        .insertInto('scim_log')
-        .values(
-          batch.map((e) => ({
-            account_id: e.accountId,
-            at: e.at,
-            token_id: e.tokenId,
-            method: e.method,
-            path:
-              e.path.length > MAX_PATH_LENGTH ? `${e.path.slice(0, MAX_PATH_LENGTH)}...` : e.path,
-            status: e.status,
-            resource_type: e.resourceType,
-            resource_id: e.resourceId,
-            duration_ms: Math.round(e.durationMs * 1000) / 1000,
-            change: e.change === undefined || e.change === null ? null : JSON.stringify(e.change),
-            error: e.error,
-          })),
-        )
-        .execute();
-    } catch (error) {
-      this.onError(error);
+      await this.db.insertInto('scim_log').values(rows).execute();
+      return;
+    } catch {
+      // One bad row fails the whole multi-row insert: never let it take the others (of
+      // every account) with it. Store them one by one; drop only what still fails.
+    }
+    for (const row of rows) {
+      try {
+        await this.db.insertInto('scim_log').values(row).execute();
+      } catch (error) {
+        this.onError(
+          Object.assign(
+            new Error(
+              `provisioning log entry dropped (account ${row.account_id}, ${row.method} ${row.path.slice(0, 200)}): ${error instanceof Error ? error.message : String(error)}`,
+            ),
+            { cause: error },
+          ),
+        );
+      }
     }
   }
 
@@ -117,4 +118,27 @@ export class ProvisioningLog {
   async close(): Promise<void> {
     await this.flush();
   }
+}
+
+/**
+ * The row stored for an entry. Everything in it may come from the client (the path, an
+ * error detail quoting the body): U+0000 and unpaired surrogates, which PostgreSQL
+ * refuses, are replaced, and secret query parameters in the path are redacted.
+ */
+function toRow(e: LogEntry): Insertable<ScimLogTable> {
+  const path = redactUrl(storableText(e.path));
+  return {
+    account_id: storableText(e.accountId),
+    at: e.at,
+    token_id: storableOrNull(e.tokenId),
+    method: storableText(e.method),
+    path: path.length > MAX_PATH_LENGTH ? `${path.slice(0, MAX_PATH_LENGTH)}...` : path,
+    status: e.status,
+    resource_type: storableOrNull(e.resourceType),
+    resource_id: storableOrNull(e.resourceId),
+    duration_ms: Math.round(e.durationMs * 1000) / 1000,
+    change:
+      e.change === undefined || e.change === null ? null : storableText(JSON.stringify(e.change)),
+    error: storableOrNull(e.error),
+  };
 }

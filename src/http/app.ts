@@ -6,7 +6,7 @@ import type { RosterDatabase } from '../storage/connect.js';
 import { DEFAULT_TIMEOUTS, type HttpTimeouts } from './limits/config.js';
 import { drainOnClose } from './limits/drain.js';
 import { registerObservability } from './observability/metrics.js';
-import { containsNul } from './limits/guard.js';
+import { MAX_BODY_DEPTH, unstorableJson } from './limits/guard.js';
 import type { RateLimiter } from './limits/rate-limit.js';
 import { ADMIN_PREFIX, adminPlugin } from './admin/plugin.js';
 import { OPENAPI_PATH, openApiDocument } from './rest/openapi.js';
@@ -82,15 +82,22 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     void reply.header('Referrer-Policy', 'no-referrer');
     return payload;
   });
-  // U+0000 cannot be stored or compared in PostgreSQL (error 22021): refused as bad input
-  // on the REST and admin APIs too (the SCIM plugin answers it with a SCIM error itself).
+  // U+0000 and unpaired surrogates cannot be stored or compared in PostgreSQL (22021,
+  // 22P05), and a body nested absurdly deep is no request: refused as bad input on the
+  // REST and admin APIs too (the SCIM plugin answers these with SCIM errors itself).
   app.addHook('preHandler', async (request, reply) => {
     if (request.url.startsWith('/api/v1/scim/')) return;
-    if (/%00/.test(request.url) || containsNul(request.body)) {
+    const reason = /%00/.test(request.url) ? 'nul' : unstorableJson(request.body);
+    if (reason !== undefined) {
       return reply.code(400).send({
         error: {
           code: 'invalid_request',
-          message: 'U+0000 is not accepted in URLs or request bodies.',
+          message:
+            reason === 'nul'
+              ? 'U+0000 is not accepted in URLs or request bodies.'
+              : reason === 'surrogate'
+                ? 'The request body contains an unpaired UTF-16 surrogate escape (such as \\ud800): send valid Unicode.'
+                : `The request body nests deeper than ${MAX_BODY_DEPTH} levels.`,
         },
       });
     }

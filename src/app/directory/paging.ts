@@ -65,7 +65,8 @@ function decodeCursor(cursor: string, keyLength: number): string[] {
   if (
     !Array.isArray(key) ||
     key.length !== keyLength ||
-    !key.every((part) => typeof part === 'string')
+    // U+0000 cannot be compared in PostgreSQL (22021): a forged cursor is bad input, not a 500.
+    !key.every((part) => typeof part === 'string' && !part.includes('\u0000'))
   )
     throw invalid;
   return key as string[];

@@ -1,4 +1,6 @@
+import { STATUS_CODES } from 'node:http';
 import { sql, type Kysely } from 'kysely';
+import { storableText } from '../log-text.js';
 import { blockedDestination } from './destination.js';
 import type { RosterDatabase } from '../../storage/connect.js';
 import type { Database } from '../../storage/db-schema.js';
@@ -371,11 +373,10 @@ export class WebhookDispatcher {
       await response.body?.cancel().catch(() => undefined);
       if (response.status >= 200 && response.status < 300)
         return { kind: 'delivered', status: response.status };
-      return {
-        kind: 'failed',
-        status: response.status,
-        error: `HTTP ${response.status} ${response.statusText}`.trim(),
-      };
+      // Only the status code and its standard reason: the receiver's own reason phrase and
+      // body are never echoed (the delivery log must not work as a banner scanner, and a
+      // reason phrase may carry anything, U+0000 included).
+      return { kind: 'failed', status: response.status, error: httpError(response.status) };
     } catch (error) {
       if (this.abort.signal.aborted) return { kind: 'interrupted' };
       if (timeout.aborted)
@@ -389,10 +390,14 @@ export class WebhookDispatcher {
   }
 }
 
+function httpError(status: number): string {
+  return `HTTP ${status} ${STATUS_CODES[status] ?? 'non-2xx answer'}`;
+}
+
 /** fetch wraps the interesting part (ECONNREFUSED, ENOTFOUND...) in `cause`. */
 function describeNetworkError(error: unknown): string {
   const cause = (error as { cause?: { code?: string; message?: string } } | undefined)?.cause;
   if (cause?.code !== undefined)
-    return `${cause.code}${cause.message ? `: ${cause.message}` : ''}`.slice(0, 500);
-  return (error instanceof Error ? error.message : String(error)).slice(0, 500);
+    return storableText(`${cause.code}${cause.message ? `: ${cause.message}` : ''}`.slice(0, 500));
+  return storableText((error instanceof Error ? error.message : String(error)).slice(0, 500));
 }

@@ -42,14 +42,47 @@ export function rejectNulInUrl(url: string): void {
   }
 }
 
-/** True when a parsed JSON value holds U+0000 in any string or key. Depth is bounded by the body parser. */
-export function containsNul(value: unknown): boolean {
-  if (typeof value === 'string') return value.includes('\u0000');
-  if (Array.isArray(value)) return value.some(containsNul);
-  if (value !== null && typeof value === 'object') {
-    for (const [key, item] of Object.entries(value)) {
-      if (key.includes('\u0000') || containsNul(item)) return true;
+/** Deepest nesting of a JSON request body on the REST and admin APIs. */
+export const MAX_BODY_DEPTH = 32;
+
+export type UnstorableReason = 'nul' | 'surrogate' | 'depth';
+
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+/**
+ * Why a parsed JSON value cannot be stored as it is, or undefined when it can: U+0000 in a
+ * string or key (PostgreSQL refuses it, error 22021), an unpaired UTF-16 surrogate such as
+ * `"\ud800"` (no UTF-8 form: jsonb refuses it, error 22P05), or nesting deeper than
+ * `maxDepth`. Iterative, so a hostile `[[[...]]]` cannot overflow the stack.
+ */
+export function unstorableJson(
+  value: unknown,
+  maxDepth = MAX_BODY_DEPTH,
+): UnstorableReason | undefined {
+  const stack: { value: unknown; depth: number }[] = [{ value, depth: 0 }];
+  while (stack.length > 0) {
+    const { value: current, depth } = stack.pop()!;
+    if (typeof current === 'string') {
+      const reason = unstorableString(current);
+      if (reason !== undefined) return reason;
+    } else if (current !== null && typeof current === 'object') {
+      if (depth >= maxDepth) return 'depth';
+      if (Array.isArray(current)) {
+        for (const item of current) stack.push({ value: item, depth: depth + 1 });
+      } else {
+        for (const [key, item] of Object.entries(current)) {
+          const reason = unstorableString(key);
+          if (reason !== undefined) return reason;
+          stack.push({ value: item, depth: depth + 1 });
+        }
+      }
     }
   }
-  return false;
+  return undefined;
+}
+
+function unstorableString(text: string): UnstorableReason | undefined {
+  if (text.includes('\u0000')) return 'nul';
+  if (LONE_SURROGATE.test(text)) return 'surrogate';
+  return undefined;
 }

@@ -1,5 +1,5 @@
 import { badRequest } from '../../core/errors.js';
-import { containsNul } from '../limits/guard.js';
+import { unstorableJson } from '../limits/guard.js';
 
 /** Deepest JSON nesting a request body may have; SCIM resources need fewer than 6 levels. */
 export const MAX_JSON_DEPTH = 32;
@@ -19,12 +19,22 @@ export function parseJsonBody(text: string): unknown {
     const reason = error instanceof Error ? error.message : 'invalid JSON';
     throw badRequest('invalidSyntax', `The request body is not valid JSON: ${reason}.`);
   }
-  // Issue 5: U+0000 made PostgreSQL fail with a 500; refuse it on both databases (only a \u0000 escape can carry it).
-  if (text.includes('\\u0000') && containsNul(parsed)) {
-    throw badRequest(
-      'invalidValue',
-      'The request body contains U+0000 (\\u0000), which Roster does not store.',
-    );
+  // U+0000 and unpaired surrogates ("\ud800") made PostgreSQL fail with a 500 (text and
+  // jsonb refuse them): refuse them on both databases alike. Only a \u escape can carry them.
+  if (text.includes('\\u')) {
+    const reason = unstorableJson(parsed, MAX_JSON_DEPTH + 1);
+    if (reason === 'nul') {
+      throw badRequest(
+        'invalidValue',
+        'The request body contains U+0000 (\\u0000), which Roster does not store.',
+      );
+    }
+    if (reason === 'surrogate') {
+      throw badRequest(
+        'invalidValue',
+        'The request body contains an unpaired UTF-16 surrogate escape (such as \\ud800), which is not a character: send valid Unicode.',
+      );
+    }
   }
   return parsed;
 }
