@@ -77,4 +77,5 @@ export interface FunctionInfo {
   maxArgs: number;
   signature: string;
   description: string;
+  example: string;
 }
