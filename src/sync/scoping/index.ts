@@ -6,6 +6,7 @@
 export {
   evaluateScope,
   validateScopingFilters,
+  normalizeOperator,
   SCOPING_OPERATORS,
   ScopingError,
 } from './scope.js';
