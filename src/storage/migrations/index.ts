@@ -5,6 +5,7 @@ import { events } from './002-events.js';
 import { teamMapping } from './003-team-mapping.js';
 import { adminSessions } from './005-admin-sessions.js';
 import { scimLower } from './004-scim-lower.js';
+import { syncState } from './050-sync-state.js';
 import { pageKeys } from './070-page-keys.js';
 
 /**
@@ -18,6 +19,7 @@ export const migrations: Record<string, Migration> = {
   '003_team_mapping': teamMapping,
   '004_scim_lower': scimLower,
   '005_admin_sessions': adminSessions,
+  '050_sync_state': syncState,
   '070_page_keys': pageKeys,
 };
 
@@ -31,7 +33,14 @@ export class MigrationError extends Error {
 
 /** Applies every pending migration; safe to call at each start-up and from many processes. */
 export async function migrateToLatest(db: Kysely<Database>): Promise<void> {
-  const migrator = new Migrator({ db, provider: migrationProvider });
+  // Features number their migrations in separate ranges (050 the engine, 070 paging...),
+  // so a database may have a later number applied before an earlier one ships: apply
+  // whatever is missing rather than refusing to start.
+  const migrator = new Migrator({
+    db,
+    provider: migrationProvider,
+    allowUnorderedMigrations: true,
+  });
   const { error, results } = await migrator.migrateToLatest();
   if (error === undefined) return;
   const failed = results?.find((result) => result.status === 'Error');

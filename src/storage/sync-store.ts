@@ -1,0 +1,353 @@
+import { randomUUID } from 'node:crypto';
+import type { Generated, Kysely } from 'kysely';
+import type {
+  CycleKind,
+  CycleRecord,
+  CycleStatus,
+  JobRecord,
+  Link,
+  LogQuery,
+  ObjectType,
+  SyncLogEntry,
+  SyncLogRecord,
+  SyncStateStore,
+} from '../sync/state.js';
+
+/** Kysely's view of the engine's tables (migration 050). */
+interface SyncJobsTable {
+  id: string;
+  config: string;
+  config_hash: string;
+  watermark: string | null;
+  watermark_hash: string | null;
+  lease_owner: string | null;
+  lease_until: string | null;
+  created_at: string;
+  updated_at: string;
+}
+
+interface SyncLinksTable {
+  job_id: string;
+  object_type: string;
+  source_id: string;
+  target_id: string;
+  exported: string;
+  enabled: number;
+  updated_at: string;
+}
+
+interface SyncCyclesTable {
+  id: string;
+  job_id: string;
+  kind: string;
+  status: string;
+  started_at: string;
+  finished_at: string | null;
+  summary: string | null;
+}
+
+interface SyncLogTable {
+  id: Generated<number>;
+  job_id: string;
+  cycle_id: string;
+  at: string;
+  object_type: string;
+  source_id: string;
+  target_id: string | null;
+  action: string;
+  status: string;
+  steps: string;
+  modified: string;
+  target_status: number | null;
+  error: string | null;
+  duration_ms: number;
+}
+
+export interface SyncTables {
+  sync_jobs: SyncJobsTable;
+  sync_links: SyncLinksTable;
+  sync_cycles: SyncCyclesTable;
+  sync_log: SyncLogTable;
+}
+
+/** Rows per multi-row statement: well under SQLite's 32,766 bound parameters. */
+const CHUNK = 500;
+const MAX_LOG_ROWS = 10_000;
+
+/** The engine's connector state on SQLite or PostgreSQL (one Kysely implementation). */
+export class KyselySyncStore implements SyncStateStore {
+  private readonly db: Kysely<SyncTables>;
+
+  constructor(db: Kysely<any>) {
+    // eslint-disable-line @typescript-eslint/no-explicit-any
+    // The engine's tables are declared here, beside their only adapter, not in db-schema.ts.
+    this.db = db as unknown as Kysely<SyncTables>;
+  }
+
+  async saveJob(id: string, config: unknown, configHash: string): Promise<JobRecord> {
+    const now = new Date().toISOString();
+    await this.db
+      .insertInto('sync_jobs')
+      .values({
+        id,
+        config: JSON.stringify(config),
+        config_hash: configHash,
+        watermark: null,
+        watermark_hash: null,
+        lease_owner: null,
+        lease_until: null,
+        created_at: now,
+        updated_at: now,
+      })
+      .onConflict((oc) =>
+        oc
+          .column('id')
+          .doUpdateSet({
+            config: JSON.stringify(config),
+            config_hash: configHash,
+            updated_at: now,
+          }),
+      )
+      .execute();
+    return (await this.getJob(id))!;
+  }
+
+  async getJob(id: string): Promise<JobRecord | undefined> {
+    const row = await this.db
+      .selectFrom('sync_jobs')
+      .selectAll()
+      .where('id', '=', id)
+      .executeTakeFirst();
+    return row === undefined ? undefined : toJob(row);
+  }
+
+  async listJobs(): Promise<JobRecord[]> {
+    const rows = await this.db.selectFrom('sync_jobs').selectAll().orderBy('id').execute();
+    return rows.map(toJob);
+  }
+
+  async acquireLease(jobId: string, owner: string, ttlMs: number): Promise<boolean> {
+    const now = new Date();
+    // One conditional UPDATE: atomic on both databases, so two processes cannot both win.
+    const result = await this.db
+      .updateTable('sync_jobs')
+      .set({ lease_owner: owner, lease_until: new Date(now.getTime() + ttlMs).toISOString() })
+      .where('id', '=', jobId)
+      .where((eb) =>
+        eb.or([
+          eb('lease_owner', 'is', null),
+          eb('lease_owner', '=', owner),
+          eb('lease_until', '<', now.toISOString()),
+        ]),
+      )
+      .executeTakeFirst();
+    return Number(result.numUpdatedRows) === 1;
+  }
+
+  async renewLease(jobId: string, owner: string, ttlMs: number): Promise<boolean> {
+    const result = await this.db
+      .updateTable('sync_jobs')
+      .set({ lease_until: new Date(Date.now() + ttlMs).toISOString() })
+      .where('id', '=', jobId)
+      .where('lease_owner', '=', owner)
+      .executeTakeFirst();
+    return Number(result.numUpdatedRows) === 1;
+  }
+
+  async releaseLease(jobId: string, owner: string): Promise<void> {
+    await this.db
+      .updateTable('sync_jobs')
+      .set({ lease_owner: null, lease_until: null })
+      .where('id', '=', jobId)
+      .where('lease_owner', '=', owner)
+      .execute();
+  }
+
+  async clearWatermark(jobId: string): Promise<void> {
+    await this.db
+      .updateTable('sync_jobs')
+      .set({ watermark: null, watermark_hash: null, updated_at: new Date().toISOString() })
+      .where('id', '=', jobId)
+      .execute();
+  }
+
+  async setWatermark(jobId: string, watermark: string, hash: string): Promise<void> {
+    await this.db
+      .updateTable('sync_jobs')
+      .set({ watermark, watermark_hash: hash, updated_at: new Date().toISOString() })
+      .where('id', '=', jobId)
+      .execute();
+  }
+
+  async loadLinks(jobId: string): Promise<Link[]> {
+    const rows = await this.db
+      .selectFrom('sync_links')
+      .select(['object_type', 'source_id', 'target_id', 'exported', 'enabled'])
+      .where('job_id', '=', jobId)
+      .execute();
+    return rows.map((row) => ({
+      objectType: row.object_type as ObjectType,
+      sourceId: row.source_id,
+      targetId: row.target_id,
+      exported: JSON.parse(row.exported) as Link['exported'],
+      enabled: Number(row.enabled) === 1,
+    }));
+  }
+
+  async upsertLinks(jobId: string, links: readonly Link[]): Promise<void> {
+    if (links.length === 0) return;
+    const now = new Date().toISOString();
+    // The last write for a key wins; one statement may not touch a row twice (PostgreSQL).
+    const unique = new Map<string, Link>();
+    for (const link of links) unique.set(`${link.objectType}\u0000${link.sourceId}`, link);
+    const rows = [...unique.values()].map((link) => ({
+      job_id: jobId,
+      object_type: link.objectType,
+      source_id: link.sourceId,
+      target_id: link.targetId,
+      exported: JSON.stringify(link.exported),
+      enabled: link.enabled ? 1 : 0,
+      updated_at: now,
+    }));
+    for (let i = 0; i < rows.length; i += CHUNK) {
+      await this.db
+        .insertInto('sync_links')
+        .values(rows.slice(i, i + CHUNK))
+        .onConflict((oc) =>
+          oc.columns(['job_id', 'object_type', 'source_id']).doUpdateSet((eb) => ({
+            target_id: eb.ref('excluded.target_id'),
+            exported: eb.ref('excluded.exported'),
+            enabled: eb.ref('excluded.enabled'),
+            updated_at: eb.ref('excluded.updated_at'),
+          })),
+        )
+        .execute();
+    }
+  }
+
+  async deleteLinks(
+    jobId: string,
+    keys: readonly { objectType: ObjectType; sourceId: string }[],
+  ): Promise<void> {
+    for (const objectType of ['user', 'group'] as const) {
+      const ids = keys.filter((k) => k.objectType === objectType).map((k) => k.sourceId);
+      for (let i = 0; i < ids.length; i += CHUNK) {
+        await this.db
+          .deleteFrom('sync_links')
+          .where('job_id', '=', jobId)
+          .where('object_type', '=', objectType)
+          .where('source_id', 'in', ids.slice(i, i + CHUNK))
+          .execute();
+      }
+    }
+  }
+
+  async startCycle(jobId: string, kind: CycleKind): Promise<CycleRecord> {
+    const row = {
+      id: randomUUID(),
+      job_id: jobId,
+      kind,
+      status: 'running',
+      started_at: new Date().toISOString(),
+      finished_at: null,
+      summary: null,
+    };
+    await this.db.insertInto('sync_cycles').values(row).execute();
+    return toCycle(row);
+  }
+
+  async finishCycle(cycleId: string, status: CycleStatus, summary: unknown): Promise<void> {
+    await this.db
+      .updateTable('sync_cycles')
+      .set({ status, finished_at: new Date().toISOString(), summary: JSON.stringify(summary) })
+      .where('id', '=', cycleId)
+      .execute();
+  }
+
+  async listCycles(jobId: string, limit: number): Promise<CycleRecord[]> {
+    const rows = await this.db
+      .selectFrom('sync_cycles')
+      .selectAll()
+      .where('job_id', '=', jobId)
+      .orderBy('started_at', 'desc')
+      .orderBy('id', 'desc')
+      .limit(Math.max(1, Math.min(limit, 1000)))
+      .execute();
+    return rows.map(toCycle);
+  }
+
+  async appendLog(entries: readonly SyncLogEntry[]): Promise<void> {
+    const rows = entries.map((e) => ({
+      job_id: e.jobId,
+      cycle_id: e.cycleId,
+      at: e.at,
+      object_type: e.objectType,
+      source_id: e.sourceId,
+      target_id: e.targetId,
+      action: e.action,
+      status: e.status,
+      steps: JSON.stringify(e.steps),
+      modified: JSON.stringify(e.modified),
+      target_status: e.targetStatus,
+      error: e.error,
+      duration_ms: Math.round(e.durationMs * 1000) / 1000,
+    }));
+    for (let i = 0; i < rows.length; i += CHUNK) {
+      await this.db
+        .insertInto('sync_log')
+        .values(rows.slice(i, i + CHUNK))
+        .execute();
+    }
+  }
+
+  async listLog(jobId: string, query: LogQuery = {}): Promise<SyncLogRecord[]> {
+    let select = this.db.selectFrom('sync_log').selectAll().where('job_id', '=', jobId);
+    if (query.sourceId !== undefined) select = select.where('source_id', '=', query.sourceId);
+    if (query.cycleId !== undefined) select = select.where('cycle_id', '=', query.cycleId);
+    if (query.status !== undefined) select = select.where('status', '=', query.status);
+    const rows = await select
+      .orderBy('id', 'desc')
+      .limit(Math.max(1, Math.min(query.limit ?? 100, MAX_LOG_ROWS)))
+      .execute();
+    return rows.map((row) => ({
+      id: Number(row.id),
+      jobId: row.job_id,
+      cycleId: row.cycle_id,
+      at: row.at,
+      objectType: row.object_type as ObjectType,
+      sourceId: row.source_id,
+      targetId: row.target_id,
+      action: row.action as SyncLogRecord['action'],
+      status: row.status as SyncLogRecord['status'],
+      steps: JSON.parse(row.steps) as SyncLogRecord['steps'],
+      modified: JSON.parse(row.modified) as SyncLogRecord['modified'],
+      targetStatus: row.target_status === null ? null : Number(row.target_status),
+      error: row.error,
+      durationMs: Number(row.duration_ms),
+    }));
+  }
+}
+
+function toJob(row: SyncJobsTable): JobRecord {
+  return {
+    id: row.id,
+    config: JSON.parse(row.config) as unknown,
+    configHash: row.config_hash,
+    watermark: row.watermark,
+    watermarkHash: row.watermark_hash,
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+  };
+}
+
+function toCycle(row: SyncCyclesTable): CycleRecord {
+  return {
+    id: row.id,
+    jobId: row.job_id,
+    kind: row.kind as CycleKind,
+    status: row.status as CycleStatus,
+    startedAt: row.started_at,
+    finishedAt: row.finished_at,
+    summary: row.summary === null ? null : (JSON.parse(row.summary) as unknown),
+  };
+}

@@ -1,0 +1,117 @@
+/**
+ * The engine's connector state, as the planner and executor see it. The storage adapter
+ * (src/storage/sync-store.ts) implements `SyncStateStore` on SQLite and PostgreSQL.
+ */
+
+export type ObjectType = 'user' | 'group';
+
+/** A value the engine exports: scalars, or (for group members) a list of source ids. */
+export type ExportedValue = string | number | boolean | null | readonly string[];
+
+/** Values last exported to the target, keyed by target attribute path (`name.givenName`). */
+export type ExportedValues = Readonly<Record<string, ExportedValue>>;
+
+/** A source object ↔ target object link: what the engine knows it has provisioned. */
+export interface Link {
+  readonly objectType: ObjectType;
+  readonly sourceId: string;
+  readonly targetId: string;
+  readonly exported: ExportedValues;
+  /** False once the engine has disabled the target object (out of scope, disabled). */
+  readonly enabled: boolean;
+}
+
+export interface JobRecord {
+  readonly id: string;
+  /** The job definition as stored (JSON-compatible). */
+  readonly config: unknown;
+  readonly configHash: string;
+  /** Source position after the last completed cycle; null → the next cycle is initial. */
+  readonly watermark: string | null;
+  /** The config hash the watermark was earned with; differs → full cycle. */
+  readonly watermarkHash: string | null;
+  readonly createdAt: string;
+  readonly updatedAt: string;
+}
+
+export type CycleKind = 'initial' | 'incremental';
+export type CycleStatus = 'running' | 'succeeded' | 'failed';
+
+export interface CycleRecord {
+  readonly id: string;
+  readonly jobId: string;
+  readonly kind: CycleKind;
+  readonly status: CycleStatus;
+  readonly startedAt: string;
+  readonly finishedAt: string | null;
+  readonly summary: unknown;
+}
+
+export type LogAction = 'create' | 'update' | 'disable' | 'delete' | 'skip';
+export type LogStatus = 'success' | 'failure' | 'skipped';
+
+export interface ModifiedProperty {
+  readonly name: string;
+  readonly old: ExportedValue | undefined;
+  readonly new: ExportedValue | undefined;
+}
+
+export interface LogStep {
+  readonly step: 'import' | 'scope' | 'match' | 'action' | 'reference';
+  readonly detail: string;
+}
+
+export interface SyncLogEntry {
+  readonly jobId: string;
+  readonly cycleId: string;
+  readonly at: string;
+  readonly objectType: ObjectType;
+  readonly sourceId: string;
+  readonly targetId: string | null;
+  readonly action: LogAction;
+  readonly status: LogStatus;
+  readonly steps: readonly LogStep[];
+  readonly modified: readonly ModifiedProperty[];
+  readonly targetStatus: number | null;
+  readonly error: string | null;
+  readonly durationMs: number;
+}
+
+export interface SyncLogRecord extends SyncLogEntry {
+  readonly id: number;
+}
+
+export interface LogQuery {
+  readonly limit?: number;
+  readonly sourceId?: string;
+  readonly cycleId?: string;
+  readonly status?: LogStatus;
+}
+
+export interface SyncStateStore {
+  /** Creates the job or updates its config; the watermark is kept (the hash decides). */
+  saveJob(id: string, config: unknown, configHash: string): Promise<JobRecord>;
+  getJob(id: string): Promise<JobRecord | undefined>;
+  listJobs(): Promise<JobRecord[]>;
+  /** Takes the job's lease if free or expired; false if another owner holds it. */
+  acquireLease(jobId: string, owner: string, ttlMs: number): Promise<boolean>;
+  renewLease(jobId: string, owner: string, ttlMs: number): Promise<boolean>;
+  releaseLease(jobId: string, owner: string): Promise<void>;
+  /** Forgets the watermark (the next cycle is initial); links survive. */
+  clearWatermark(jobId: string): Promise<void>;
+  setWatermark(jobId: string, watermark: string, hash: string): Promise<void>;
+
+  loadLinks(jobId: string): Promise<Link[]>;
+  upsertLinks(jobId: string, links: readonly Link[]): Promise<void>;
+  deleteLinks(
+    jobId: string,
+    keys: readonly { objectType: ObjectType; sourceId: string }[],
+  ): Promise<void>;
+
+  startCycle(jobId: string, kind: CycleKind): Promise<CycleRecord>;
+  finishCycle(cycleId: string, status: CycleStatus, summary: unknown): Promise<void>;
+  listCycles(jobId: string, limit: number): Promise<CycleRecord[]>;
+
+  appendLog(entries: readonly SyncLogEntry[]): Promise<void>;
+  listLog(jobId: string, query?: LogQuery): Promise<SyncLogRecord[]>;
+}

@@ -1,0 +1,182 @@
+/**
+ * The HTTP client to the target's SCIM endpoint: bearer token, JSON bodies, a timeout,
+ * retries with backoff on network errors and 5xx, and throttling that waits as the target
+ * asks (`Retry-After` on 429/503) for every request of the job, not just the one that was
+ * answered 429. Throttling is never counted as a failure (Entra counts it, and users
+ * report jobs quarantined by their own rate limits).
+ */
+export interface TargetConfig {
+  /** The tenant URL, e.g. https://app.example.com/scim/v2 (no trailing /Users). */
+  readonly url: string;
+  readonly token: string;
+  readonly timeoutMs?: number;
+  /** Attempts for a request answered 5xx or lost on the network (default 4). */
+  readonly maxAttempts?: number;
+  /** Throttled answers (429) waited out before giving up on a request (default 30). */
+  readonly maxThrottleWaits?: number;
+  /** Longest wait honoured from Retry-After, in ms (default 60 s). */
+  readonly maxRetryAfterMs?: number;
+}
+
+export interface TargetResponse {
+  readonly status: number;
+  readonly headers: Headers;
+  /** Parsed JSON, the raw text when not JSON, or undefined when empty. */
+  readonly body: unknown;
+  readonly text: string;
+}
+
+export class TargetError extends Error {
+  override name = 'TargetError';
+  constructor(
+    message: string,
+    readonly status: number | null,
+    readonly body?: unknown,
+  ) {
+    super(message);
+  }
+}
+
+export interface ClientStats {
+  requests: number;
+  retries: number;
+  throttled: number;
+}
+
+export class ScimTargetClient {
+  readonly stats: ClientStats = { requests: 0, retries: 0, throttled: 0 };
+  private readonly base: string;
+  private pausedUntil = 0;
+
+  constructor(
+    readonly config: TargetConfig,
+    private readonly sleep: (ms: number) => Promise<void> = (ms) =>
+      new Promise((resolve) => setTimeout(resolve, ms)),
+  ) {
+    let url: URL;
+    try {
+      url = new URL(config.url);
+    } catch {
+      throw new TargetError(`target URL "${config.url}" is not a URL`, null);
+    }
+    if (url.protocol !== 'http:' && url.protocol !== 'https:')
+      throw new TargetError(`target URL "${config.url}" must be http(s)`, null);
+    this.base = config.url.replace(/\/+$/, '');
+  }
+
+  /** One request with retries; resolves with the final response (any status). */
+  async request(method: string, path: string, body?: unknown): Promise<TargetResponse> {
+    const maxAttempts = this.config.maxAttempts ?? 4;
+    const maxThrottle = this.config.maxThrottleWaits ?? 30;
+    let attempt = 0;
+    let throttles = 0;
+    for (;;) {
+      const wait = this.pausedUntil - Date.now();
+      if (wait > 0) await this.sleep(wait);
+      let response: TargetResponse;
+      try {
+        response = await this.once(method, path, body);
+      } catch (error) {
+        attempt++;
+        if (attempt >= maxAttempts) throw error;
+        this.stats.retries++;
+        await this.sleep(backoff(attempt));
+        continue;
+      }
+      if (
+        response.status === 429 ||
+        (response.status === 503 && response.headers.has('retry-after'))
+      ) {
+        throttles++;
+        this.stats.throttled++;
+        if (throttles > maxThrottle) return response;
+        const delay = Math.min(
+          retryAfterMs(response.headers.get('retry-after')) ?? backoff(throttles),
+          this.config.maxRetryAfterMs ?? 60_000,
+        );
+        // Every worker of this job waits: the target asked the client, not the request.
+        this.pausedUntil = Math.max(this.pausedUntil, Date.now() + delay);
+        continue;
+      }
+      if (response.status >= 500) {
+        attempt++;
+        if (attempt >= maxAttempts) return response;
+        this.stats.retries++;
+        await this.sleep(backoff(attempt));
+        continue;
+      }
+      return response;
+    }
+  }
+
+  private async once(method: string, path: string, body?: unknown): Promise<TargetResponse> {
+    this.stats.requests++;
+    let response: Response;
+    try {
+      response = await fetch(`${this.base}${path}`, {
+        method,
+        headers: {
+          authorization: `Bearer ${this.config.token}`,
+          accept: 'application/scim+json, application/json',
+          ...(body !== undefined ? { 'content-type': 'application/scim+json' } : {}),
+        },
+        ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+        signal: AbortSignal.timeout(this.config.timeoutMs ?? 30_000),
+      });
+    } catch (error) {
+      throw new TargetError(describeNetworkError(error, this.config.timeoutMs ?? 30_000), null);
+    }
+    const text = await response.text();
+    let parsed: unknown = undefined;
+    if (text !== '') {
+      try {
+        parsed = JSON.parse(text);
+      } catch {
+        parsed = text;
+      }
+    }
+    return { status: response.status, headers: response.headers, body: parsed, text };
+  }
+}
+
+function backoff(attempt: number): number {
+  const base = Math.min(250 * 2 ** (attempt - 1), 8000);
+  return base / 2 + Math.random() * (base / 2);
+}
+
+/** Retry-After as seconds or an HTTP date (RFC 9110 §10.2.3). */
+export function retryAfterMs(header: string | null): number | undefined {
+  if (header === null) return undefined;
+  const trimmed = header.trim();
+  if (/^\d+(\.\d+)?$/.test(trimmed)) return Number(trimmed) * 1000;
+  const date = Date.parse(trimmed);
+  return Number.isNaN(date) ? undefined : Math.max(0, date - Date.now());
+}
+
+export function describeNetworkError(error: unknown, timeoutMs: number): string {
+  const err = error as {
+    name?: string;
+    message?: string;
+    cause?: { code?: string; message?: string };
+  };
+  if (err.name === 'TimeoutError' || err.name === 'AbortError')
+    return `no answer within ${timeoutMs} ms (timeout)`;
+  const code = err.cause?.code ?? '';
+  if (code === 'ECONNREFUSED') return 'connection refused (nothing listens at the target URL)';
+  if (code === 'ENOTFOUND') return 'the target host name does not resolve';
+  if (/CERT|SSL|TLS/i.test(code) || /certificate|TLS|SSL/i.test(err.cause?.message ?? ''))
+    return `TLS failure: ${err.cause?.message ?? code}`;
+  return `network error: ${err.cause?.message ?? err.message ?? String(error)}`;
+}
+
+/** A short description of a failed SCIM answer: status, scimType and detail. */
+export function describeFailure(response: TargetResponse): string {
+  const body = response.body as { detail?: unknown; scimType?: unknown } | string | undefined;
+  if (typeof body === 'object' && body !== null) {
+    const detail = typeof body.detail === 'string' ? body.detail : '';
+    const type = typeof body.scimType === 'string' ? ` (${body.scimType})` : '';
+    return `HTTP ${response.status}${type}${detail ? `: ${detail}` : ''}`;
+  }
+  const text = typeof body === 'string' ? body.slice(0, 200) : '';
+  return `HTTP ${response.status}${text ? `: ${text}` : ''}`;
+}

@@ -1,0 +1,140 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openDatabase, type RosterDatabase } from '../../src/storage/connect.js';
+import { migrateToLatest } from '../../src/storage/migrations/index.js';
+import { KyselySyncStore } from '../../src/storage/sync-store.js';
+import { createTestDatabase, DATABASE_KINDS, type TestDatabase } from '../helpers/databases.js';
+
+describe.each(DATABASE_KINDS)('sync connector state (%s)', (kind) => {
+  let testDb: TestDatabase;
+  let database: RosterDatabase;
+  let store: KyselySyncStore;
+
+  beforeAll(async () => {
+    testDb = await createTestDatabase(kind);
+    database = await openDatabase(testDb.url);
+    await migrateToLatest(database.db);
+    store = new KyselySyncStore(database.db);
+  });
+
+  afterAll(async () => {
+    await database?.close();
+    await testDb?.dispose();
+  });
+
+  it('saves a job, keeps its watermark across config saves, and clears it on request', async () => {
+    const job = await store.saveJob('people', { source: 'a.json' }, 'h1');
+    expect(job).toMatchObject({ id: 'people', configHash: 'h1', watermark: null });
+    await store.setWatermark('people', 'w1', 'h1');
+    const updated = await store.saveJob('people', { source: 'b.json' }, 'h2');
+    expect(updated).toMatchObject({
+      config: { source: 'b.json' },
+      configHash: 'h2',
+      watermark: 'w1',
+      watermarkHash: 'h1',
+    });
+    await store.clearWatermark('people');
+    expect((await store.getJob('people'))?.watermark).toBeNull();
+    expect((await store.listJobs()).map((j) => j.id)).toEqual(['people']);
+  });
+
+  it('gives the lease to one owner at a time, and to another once it expires', async () => {
+    await store.saveJob('leased', {}, 'h');
+    expect(await store.acquireLease('leased', 'p1', 60_000)).toBe(true);
+    expect(await store.acquireLease('leased', 'p2', 60_000)).toBe(false);
+    expect(await store.renewLease('leased', 'p2', 60_000)).toBe(false);
+    expect(await store.renewLease('leased', 'p1', -1)).toBe(true); // expired now
+    expect(await store.acquireLease('leased', 'p2', 60_000)).toBe(true);
+    await store.releaseLease('leased', 'p2');
+    expect(await store.acquireLease('leased', 'p1', 60_000)).toBe(true);
+  });
+
+  it('upserts, loads and deletes links with their exported values', async () => {
+    await store.saveJob('links', {}, 'h');
+    const many = Array.from({ length: 1200 }, (_, i) => ({
+      objectType: 'user' as const,
+      sourceId: `u${i}`,
+      targetId: `t${i}`,
+      exported: { userName: `u${i}@example.com`, active: true },
+      enabled: true,
+    }));
+    await store.upsertLinks('links', many);
+    await store.upsertLinks('links', [
+      { objectType: 'user', sourceId: 'u1', targetId: 't1', exported: { x: 'y' }, enabled: false },
+      {
+        objectType: 'group',
+        sourceId: 'g1',
+        targetId: 'tg1',
+        exported: { members: ['u1', 'u2'] },
+        enabled: true,
+      },
+    ]);
+    const links = await store.loadLinks('links');
+    expect(links).toHaveLength(1201);
+    expect(links.find((l) => l.sourceId === 'u1')).toEqual({
+      objectType: 'user',
+      sourceId: 'u1',
+      targetId: 't1',
+      exported: { x: 'y' },
+      enabled: false,
+    });
+    expect(links.find((l) => l.sourceId === 'g1')?.exported).toEqual({ members: ['u1', 'u2'] });
+    await store.deleteLinks('links', [
+      { objectType: 'user', sourceId: 'u1' },
+      { objectType: 'group', sourceId: 'g1' },
+    ]);
+    expect(await store.loadLinks('links')).toHaveLength(1199);
+    expect(await store.loadLinks('people')).toEqual([]);
+  });
+
+  it('records cycles and per-object log entries', async () => {
+    await store.saveJob('logged', {}, 'h');
+    const cycle = await store.startCycle('logged', 'initial');
+    expect(cycle.status).toBe('running');
+    await store.appendLog([
+      {
+        jobId: 'logged',
+        cycleId: cycle.id,
+        at: new Date().toISOString(),
+        objectType: 'user',
+        sourceId: 'u1',
+        targetId: 't1',
+        action: 'update',
+        status: 'success',
+        steps: [{ step: 'match', detail: 'linked' }],
+        modified: [{ name: 'title', old: 'Dev', new: 'Lead' }],
+        targetStatus: 200,
+        error: null,
+        durationMs: 1.5,
+      },
+      {
+        jobId: 'logged',
+        cycleId: cycle.id,
+        at: new Date().toISOString(),
+        objectType: 'user',
+        sourceId: 'u2',
+        targetId: null,
+        action: 'create',
+        status: 'failure',
+        steps: [],
+        modified: [],
+        targetStatus: 400,
+        error: 'bad',
+        durationMs: 2,
+      },
+    ]);
+    await store.finishCycle(cycle.id, 'succeeded', { users: { update: 1 } });
+    const [finished] = await store.listCycles('logged', 10);
+    expect(finished).toMatchObject({ status: 'succeeded', summary: { users: { update: 1 } } });
+    const log = await store.listLog('logged');
+    expect(log.map((e) => e.sourceId)).toEqual(['u2', 'u1']);
+    expect(log[1]).toMatchObject({
+      modified: [{ name: 'title', old: 'Dev', new: 'Lead' }],
+      targetStatus: 200,
+      durationMs: 1.5,
+    });
+    expect((await store.listLog('logged', { status: 'failure' })).map((e) => e.sourceId)).toEqual([
+      'u2',
+    ]);
+    expect((await store.listLog('logged', { sourceId: 'u1' })).length).toBe(1);
+  });
+});
