@@ -1,4 +1,5 @@
 import { isIP } from 'node:net';
+import { isPrivateAddress } from '../app/webhooks/destination.js';
 
 /**
  * Whether a webhook URL names a loopback, private or link-local host literally
@@ -13,26 +14,5 @@ export function isPrivateDestination(url: string): boolean {
     return false;
   }
   if (host === 'localhost' || host.endsWith('.localhost')) return true;
-  if (isIP(host) === 4) {
-    const [a, b] = host.split('.').map(Number) as [number, number];
-    return (
-      a === 127 ||
-      a === 10 ||
-      a === 0 ||
-      (a === 172 && b >= 16 && b <= 31) ||
-      (a === 192 && b === 168) ||
-      (a === 169 && b === 254) ||
-      (a === 100 && b >= 64 && b <= 127)
-    );
-  }
-  if (isIP(host) === 6) {
-    return (
-      host === '::1' ||
-      host === '::' ||
-      /^f[cd]/.test(host) ||
-      /^fe[89ab]/.test(host) ||
-      /^::ffff:(127|10|192\.168)\./.test(host)
-    );
-  }
-  return false;
+  return isIP(host) !== 0 && isPrivateAddress(host);
 }

@@ -194,7 +194,8 @@ describe('docs run as written', () => {
     const blocks = shellBlocks(readFileSync(join(ROOT, file), 'utf8'), file);
     const runnable = blocks.filter((block) => !block.illustrative);
     if (runnable.length === 0) continue;
-    it(
+    // Files run side by side: each has its own directory, database and ports.
+    it.concurrent(
       `${file}: ${runnable.length} sh blocks run`,
       async () => {
         const run = await runFile(runnable, {
