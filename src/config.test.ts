@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { loadConfig } from './config.js';
+import { checkRegion, loadConfig, regionOfHost, regionOrigin } from './config.js';
 
 describe('loadConfig', () => {
   it('has working defaults', () => {
@@ -10,6 +10,13 @@ describe('loadConfig', () => {
       publicUrl: 'http://127.0.0.1:8080',
       region: 'eu',
       logLevel: 'info',
+      regions: {
+        configured: false,
+        defaultRegion: 'eu',
+        list: [{ name: 'eu', origin: 'http://127.0.0.1:8080' }],
+      },
+      trustProxy: false,
+      originsExplicit: false,
     });
   });
 
@@ -22,13 +29,14 @@ describe('loadConfig', () => {
       REGION: 'us',
       LOG_LEVEL: 'debug',
     });
-    expect(config).toEqual({
+    expect(config).toMatchObject({
       port: 3000,
       host: '0.0.0.0',
       databaseUrl: 'postgres://u@db/roster',
       publicUrl: 'https://app.us.example.com',
       region: 'us',
       logLevel: 'debug',
+      originsExplicit: true,
     });
     expect(loadConfig({ PORT: '9000' }).publicUrl).toBe('http://127.0.0.1:9000');
   });
@@ -40,7 +48,44 @@ describe('loadConfig', () => {
     [{ PUBLIC_URL: 'ftp://x' }, /PUBLIC_URL must start with http/],
     [{ REGION: 'EU West' }, /REGION must be/],
     [{ LOG_LEVEL: 'loud' }, /LOG_LEVEL must be one of/],
+    [{ REGIONS: 'eu' }, /REGIONS must look like/],
+    [{ REGIONS: 'eu=https://a.example.com,eu=https://b.example.com' }, /twice/],
+    [{ REGIONS: 'eu=https://a.example.com,us=https://a.example.com' }, /two regions the host/],
+    [{ REGIONS: 'eu=https://a.example.com/scim' }, /without a path/],
+    [{ REGIONS: 'eu=ftp://a.example.com' }, /REGIONS \(eu\) must start with http/],
+    [{ REGIONS: 'eu=https://a.example.com', REGION: 'us' }, /REGION "us" is not one of REGIONS/],
+    [{ TRUST_PROXY: 'maybe' }, /TRUST_PROXY must be 1 or 0/],
   ])('rejects %o', (env, message) => {
     expect(() => loadConfig(env)).toThrow(message);
+  });
+
+  it('reads REGIONS: each region an origin, the first the default, PUBLIC_URL its origin', () => {
+    const config = loadConfig({
+      REGIONS: 'eu=https://app.example.com/, us=https://app.us.example.com',
+    });
+    expect(config.regions).toEqual({
+      configured: true,
+      defaultRegion: 'eu',
+      list: [
+        { name: 'eu', origin: 'https://app.example.com' },
+        { name: 'us', origin: 'https://app.us.example.com' },
+      ],
+    });
+    expect(config.publicUrl).toBe('https://app.example.com');
+    expect(regionOrigin(config.regions, 'us')).toBe('https://app.us.example.com');
+    expect(regionOfHost(config.regions, 'APP.US.example.com')?.name).toBe('us');
+    expect(regionOfHost(config.regions, '127.0.0.1:8080')).toBeUndefined();
+    expect(() => checkRegion(config.regions, 'ap')).toThrow(/unknown region "ap".*eu \(https/);
+    expect(
+      loadConfig({ REGIONS: 'eu=https://a.example.com,us=https://b.example.com', REGION: 'us' })
+        .region,
+    ).toBe('us');
+  });
+
+  it('without REGIONS, any region label is served at PUBLIC_URL', () => {
+    const config = loadConfig({ PUBLIC_URL: 'https://app.example.com' });
+    expect(regionOrigin(config.regions, 'us')).toBe('https://app.example.com');
+    expect(regionOfHost(config.regions, 'app.example.com')).toBeUndefined();
+    expect(() => checkRegion(config.regions, 'us')).not.toThrow();
   });
 });

@@ -1,6 +1,7 @@
 /**
- * Configuration from the environment (issue 2: PORT, HOST, DATABASE_URL, PUBLIC_URL,
- * REGION), validated once at start-up so a typo fails loudly instead of at first use.
+ * Configuration from the environment (PORT, HOST, DATABASE_URL, PUBLIC_URL, REGIONS,
+ * REGION, LOG_LEVEL, TRUST_PROXY), validated once at start-up so a typo fails loudly
+ * instead of at first use.
  */
 export interface Config {
   port: number;
@@ -9,10 +10,61 @@ export interface Config {
   databaseUrl: string;
   /** Base URL clients reach this server at, without a trailing slash. */
   publicUrl: string;
+  /** Region of accounts created without one. */
   region: string;
   logLevel: string;
   /** When set, `/metrics` asks for `Authorization: Bearer <metricsToken>`. */
   metricsToken?: string;
+  /** The data-center regions this deployment serves and the origin of each. */
+  regions: RegionsConfig;
+  /** Trust X-Forwarded-Host from a reverse proxy when telling which region's host a request reached. */
+  trustProxy: boolean;
+  /** Whether PUBLIC_URL or REGIONS was set (else the CLI uses what the server recorded). */
+  originsExplicit: boolean;
+}
+
+export interface RegionOrigin {
+  readonly name: string;
+  /** `https://host[:port]`, no trailing slash. */
+  readonly origin: string;
+}
+
+/**
+ * Without REGIONS, one region on PUBLIC_URL: every account, whatever its region label,
+ * is served at PUBLIC_URL (`configured` false). With REGIONS, each account's region
+ * must be one of them, and its tenant URL uses that region's origin.
+ */
+export interface RegionsConfig {
+  readonly configured: boolean;
+  readonly defaultRegion: string;
+  readonly list: readonly RegionOrigin[];
+}
+
+/** The origin an account of `region` is served at. */
+export function regionOrigin(regions: RegionsConfig, region: string | undefined): string {
+  const found = regions.list.find((r) => r.name === region);
+  if (found !== undefined) return found.origin;
+  const fallback = regions.list.find((r) => r.name === regions.defaultRegion) ?? regions.list[0];
+  return fallback!.origin;
+}
+
+/** The configured region whose origin has this host (`name[:port]`), when REGIONS is set. */
+export function regionOfHost(regions: RegionsConfig, host: string): RegionOrigin | undefined {
+  if (!regions.configured) return undefined;
+  const wanted = host.trim().toLowerCase();
+  return regions.list.find((r) => {
+    const url = new URL(r.origin);
+    return url.host === wanted || (url.port === '' && url.hostname === wanted);
+  });
+}
+
+/** Checks an account's region against the configuration (any short label without REGIONS). */
+export function checkRegion(regions: RegionsConfig, region: string): void {
+  if (regions.configured && !regions.list.some((r) => r.name === region)) {
+    throw new ConfigError(
+      `unknown region "${region}": this deployment serves ${regions.list.map((r) => `${r.name} (${r.origin})`).join(', ')} (REGIONS)`,
+    );
+  }
 }
 
 export class ConfigError extends Error {
@@ -25,13 +77,30 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const port = parsePort(nonEmpty(env.PORT) ?? '8080');
   const host = nonEmpty(env.HOST) ?? '127.0.0.1';
   const databaseUrl = nonEmpty(env.DATABASE_URL) ?? './data/roster.db';
-  const publicUrl = parsePublicUrl(nonEmpty(env.PUBLIC_URL) ?? defaultPublicUrl(host, port));
-  const region = nonEmpty(env.REGION) ?? 'eu';
-  if (!/^[a-z][a-z0-9-]{0,31}$/.test(region)) {
+  const regionList = parseRegions(nonEmpty(env.REGIONS));
+  const region = nonEmpty(env.REGION) ?? regionList?.[0]?.name ?? 'eu';
+  if (!REGION_NAME.test(region)) {
     throw new ConfigError(
       `REGION must be a short lower-case name such as "eu" or "us", got ${JSON.stringify(region)}`,
     );
   }
+  const regionDefault = regionList?.find((r) => r.name === region);
+  if (regionList !== undefined && regionDefault === undefined) {
+    throw new ConfigError(
+      `REGION "${region}" is not one of REGIONS (${regionList.map((r) => r.name).join(', ')})`,
+    );
+  }
+  const publicUrl = parsePublicUrl(
+    nonEmpty(env.PUBLIC_URL) ?? regionDefault?.origin ?? defaultPublicUrl(host, port),
+    'PUBLIC_URL',
+  );
+  const regions: RegionsConfig = {
+    configured: regionList !== undefined,
+    defaultRegion: region,
+    list: regionList ?? [{ name: region, origin: publicUrl }],
+  };
+  const trustProxy = parseFlag(nonEmpty(env.TRUST_PROXY), 'TRUST_PROXY');
+  const originsExplicit = nonEmpty(env.PUBLIC_URL) !== undefined || regionList !== undefined;
   const logLevel = nonEmpty(env.LOG_LEVEL) ?? 'info';
   if (!LOG_LEVELS.includes(logLevel)) {
     throw new ConfigError(
@@ -46,8 +115,46 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     publicUrl,
     region,
     logLevel,
+    regions,
+    trustProxy,
+    originsExplicit,
     ...(metricsToken !== undefined ? { metricsToken } : {}),
   };
+}
+
+const REGION_NAME = /^[a-z][a-z0-9-]{0,31}$/;
+
+/** `eu=https://app.example.com,us=https://app.us.example.com` */
+function parseRegions(raw: string | undefined): RegionOrigin[] | undefined {
+  if (raw === undefined) return undefined;
+  const list: RegionOrigin[] = [];
+  for (const part of raw.split(',')) {
+    const eq = part.indexOf('=');
+    const name = part.slice(0, eq).trim();
+    if (eq < 0 || !REGION_NAME.test(name)) {
+      throw new ConfigError(
+        `REGIONS must look like "eu=https://app.example.com,us=https://app.us.example.com", got ${JSON.stringify(part.trim())}`,
+      );
+    }
+    if (list.some((r) => r.name === name))
+      throw new ConfigError(`REGIONS names region "${name}" twice`);
+    const origin = parsePublicUrl(part.slice(eq + 1).trim(), `REGIONS (${name})`);
+    if (new URL(origin).pathname !== '/' && new URL(origin).pathname !== '') {
+      throw new ConfigError(`REGIONS (${name}) must be an origin without a path, got ${origin}`);
+    }
+    if (list.some((r) => new URL(r.origin).host === new URL(origin).host)) {
+      throw new ConfigError(`REGIONS gives two regions the host ${new URL(origin).host}`);
+    }
+    list.push({ name, origin });
+  }
+  return list;
+}
+
+function parseFlag(raw: string | undefined, name: string): boolean {
+  if (raw === undefined) return false;
+  if (['1', 'true', 'yes', 'on'].includes(raw.toLowerCase())) return true;
+  if (['0', 'false', 'no', 'off'].includes(raw.toLowerCase())) return false;
+  throw new ConfigError(`${name} must be 1 or 0, got ${JSON.stringify(raw)}`);
 }
 
 export function isPostgresUrl(url: string): boolean {
@@ -73,22 +180,20 @@ function defaultPublicUrl(host: string, port: number): string {
   return `http://${hostPart}:${port}`;
 }
 
-function parsePublicUrl(raw: string): string {
+function parsePublicUrl(raw: string, name: string): string {
   let url: URL;
   try {
     url = new URL(raw);
   } catch {
-    throw new ConfigError(`PUBLIC_URL must be an absolute URL, got ${JSON.stringify(raw)}`);
+    throw new ConfigError(`${name} must be an absolute URL, got ${JSON.stringify(raw)}`);
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:') {
     throw new ConfigError(
-      `PUBLIC_URL must start with http:// or https://, got ${JSON.stringify(raw)}`,
+      `${name} must start with http:// or https://, got ${JSON.stringify(raw)}`,
     );
   }
   if (url.search || url.hash) {
-    throw new ConfigError(
-      `PUBLIC_URL must not have a query or fragment, got ${JSON.stringify(raw)}`,
-    );
+    throw new ConfigError(`${name} must not have a query or fragment, got ${JSON.stringify(raw)}`);
   }
   return raw.replace(/\/+$/, '');
 }

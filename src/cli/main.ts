@@ -11,8 +11,11 @@ import {
 import { AppError } from '../app/errors.js';
 import { generatePassword } from '../app/passwords.js';
 import { issueToken, listTokens, revokeToken, TOKEN_TYPES, type TokenType } from '../app/tokens.js';
-import { ConfigError, loadConfig, type Config } from '../config.js';
-import { startServer } from '../http/server.js';
+import { checkRegion, ConfigError, loadConfig, regionOrigin, type Config } from '../config.js';
+import { resolveOrigins, type DeploymentOrigins } from '../config-deployment.js';
+import { queryLog } from './log.js';
+import { isPrivateDestination } from './private-url.js';
+import { readFileSync } from 'node:fs';
 import { openDatabase, type RosterDatabase } from '../storage/connect.js';
 import { MigrationError, migrateToLatest } from '../storage/migrations/index.js';
 import { seedAccount, type SeedProgress } from '../storage/seed.js';
@@ -23,7 +26,6 @@ import {
   listAttempts,
   listEndpoints,
 } from '../app/webhooks/endpoints.js';
-import { openApiDocument } from '../http/rest/openapi.js';
 
 /**
  * `roster`: the one place that wires configuration, storage and the app together
@@ -32,6 +34,7 @@ import { openApiDocument } from '../http/rest/openapi.js';
 export function buildProgram(): Command {
   const program = new Command('roster')
     .description('Roster: a SCIM 2.0 directory of people and teams')
+    .version(packageVersion(), '-V, --version', 'print the version')
     .showHelpAfterError()
     .configureOutput({ outputError: (text, write) => write(text) });
 
@@ -41,6 +44,8 @@ export function buildProgram(): Command {
     .action(async () => {
       const config = loadConfig();
       await withDatabase(config, async () => undefined);
+      // Loaded here only: the other commands start faster without Fastify.
+      const { startServer } = await import('../http/server.js');
       const server = await startServer(config);
       process.stdout.write(`roster listening on ${server.url} (public URL ${config.publicUrl})\n`);
       const stop = (): void => {
@@ -67,14 +72,25 @@ export function buildProgram(): Command {
     .command('create')
     .description('create an account')
     .requiredOption('--name <name>', 'account name')
-    .option('--region <region>', 'data center region (default: REGION, or eu)')
+    .option(
+      '--region <region>',
+      'data-center region: one of REGIONS, whose host serves the account (default: REGION, else the first of REGIONS, else eu)',
+    )
     .option('--json', 'print JSON')
     .action(async (opts: { name: string; region?: string; json?: true }) => {
       const config = loadConfig();
-      const created = await withDatabase(config, ({ db }) =>
-        createAccount(db, { name: opts.name, region: opts.region ?? config.region }),
-      );
-      const url = tenantUrl(config.publicUrl, created.id);
+      const { created, origins } = await withDatabase(config, async ({ db }) => {
+        const origins = await resolveOrigins(db, config);
+        const region = (
+          opts.region ??
+          (process.env.REGION?.trim() ? config.region : origins.regions.defaultRegion)
+        )
+          .trim()
+          .toLowerCase();
+        checkRegion(origins.regions, region);
+        return { created: await createAccount(db, { name: opts.name, region }), origins };
+      });
+      const url = accountTenantUrl(origins, created);
       if (opts.json) {
         printJson({ id: created.id, name: created.name, region: created.region, tenantUrl: url });
       } else {
@@ -89,8 +105,11 @@ export function buildProgram(): Command {
     .option('--json', 'print JSON')
     .action(async (opts: { json?: true }) => {
       const config = loadConfig();
-      const accounts = await withDatabase(config, ({ db }) => listAccounts(db));
-      const rows = accounts.map((a) => ({ ...a, tenantUrl: tenantUrl(config.publicUrl, a.id) }));
+      const { accounts, origins } = await withDatabase(config, async ({ db }) => ({
+        accounts: await listAccounts(db),
+        origins: await resolveOrigins(db, config),
+      }));
+      const rows = accounts.map((a) => ({ ...a, tenantUrl: accountTenantUrl(origins, a) }));
       if (opts.json) return printJson(rows);
       if (rows.length === 0) return print('No accounts yet: roster account create --name NAME');
       printTable(
@@ -121,7 +140,11 @@ export function buildProgram(): Command {
             ? undefined
             : opts.seats === 'unlimited'
               ? null
-              : parseCount(opts.seats);
+              : parseNumberFlag(
+                  opts.seats,
+                  '--seats',
+                  'a number of seats (0 or more) or "unlimited"',
+                );
         const settings = {
           ...(opts.departmentTeams !== undefined
             ? { departmentTeams: parseSwitch(opts.departmentTeams, '--department-teams') }
@@ -223,20 +246,21 @@ export function buildProgram(): Command {
         json?: true;
       }) => {
         const config = loadConfig();
-        const issued = await withDatabase(config, ({ db }) =>
-          issueToken(db, {
+        const { issued, url } = await withDatabase(config, async ({ db }) => {
+          const issued = await issueToken(db, {
             accountId: opts.account,
             type: opts.type,
             name: opts.name,
             ...(opts.admin === undefined ? {} : { adminEmail: opts.admin }),
-          }),
-        );
+          });
+          const origins = await resolveOrigins(db, config);
+          return { issued, url: accountTenantUrl(origins, await requireAccount(db, opts.account)) };
+        });
         if (opts.json) return printJson(issued);
         print(`Issued ${issued.type} token "${issued.name}" (id ${issued.id}).`);
         print(`Token: ${issued.token}`);
         print('Copy it now: it is shown only once and cannot be recovered.');
-        if (issued.type === 'scim')
-          print(`Tenant URL: ${tenantUrl(config.publicUrl, opts.account)}`);
+        if (issued.type === 'scim') print(`Tenant URL: ${url}`);
       },
     );
   token
@@ -246,8 +270,18 @@ export function buildProgram(): Command {
     .option('--json', 'print JSON')
     .action(async (opts: { account: string; json?: true }) => {
       const config = loadConfig();
-      const tokens = await withDatabase(config, ({ db }) => listTokens(db, opts.account));
-      if (opts.json) return printJson(tokens);
+      const { tokens, admins } = await withDatabase(config, async ({ db }) => ({
+        tokens: await listTokens(db, opts.account),
+        admins: await listAdmins(db, opts.account),
+      }));
+      // A token works only while its issuer is an active admin: say so in the status.
+      const status = (t: (typeof tokens)[number]): string =>
+        t.revokedAt
+          ? `revoked ${t.revokedAt}`
+          : admins.some((a) => a.id === t.adminId && a.active)
+            ? 'active'
+            : `inactive: issuer ${t.adminEmail} is deactivated`;
+      if (opts.json) return printJson(tokens.map((t) => ({ ...t, status: status(t) })));
       if (tokens.length === 0) return print(`Account ${opts.account} has no tokens yet.`);
       printTable(
         tokens.map((t) => [
@@ -257,7 +291,7 @@ export function buildProgram(): Command {
           t.adminEmail,
           t.createdAt,
           t.lastUsedAt ?? 'never',
-          t.revokedAt ? `revoked ${t.revokedAt}` : 'active',
+          status(t),
         ]),
         ['ID', 'TYPE', 'NAME', 'ISSUED BY', 'CREATED', 'LAST USED', 'STATUS'],
       );
@@ -345,6 +379,11 @@ export function buildProgram(): Command {
         'Copy it now: it is shown only once. Verify the Roster-Signature header with it (docs/events.md).',
       );
       print(`Delivery starts with the account's next event (after seq ${created.deliveredSeq}).`);
+      if (isPrivateDestination(created.url)) {
+        process.stderr.write(
+          `Note: ${new URL(created.url).hostname} is a loopback or private address. The server refuses to deliver there unless it runs with WEBHOOK_ALLOW_PRIVATE=1 (for local testing only).\n`,
+        );
+      }
     });
   webhook
     .command('list')
@@ -415,11 +454,65 @@ export function buildProgram(): Command {
     });
 
   program
+    .command('log')
+    .description("an account's provisioning log: every SCIM request, newest first")
+    .requiredOption('--account <id>', 'account id')
+    .option('--limit <n>', 'entries to show (1 to 1000)', '50')
+    .option('--since <time>', 'from this time (ISO 8601) or this long ago (30m, 2h, 7d)')
+    .option('--until <time>', 'before this time (ISO 8601) or this long ago')
+    .option('--status <status>', 'ok, failed, or a status code such as 404')
+    .option('--method <method>', 'GET, POST, PUT, PATCH or DELETE')
+    .option('--token <tokenId>', 'requests made with this token (see roster token list)')
+    .option('--resource <id>', 'requests about this user or team id')
+    .option('--json', 'print JSON (change and error included)')
+    .action(
+      async (opts: {
+        account: string;
+        limit: string;
+        since?: string;
+        until?: string;
+        status?: string;
+        method?: string;
+        token?: string;
+        resource?: string;
+        json?: true;
+      }) => {
+        const config = loadConfig();
+        const limit = parseNumberFlag(opts.limit, '--limit', 'a number of entries from 1 to 1000');
+        if (limit < 1 || limit > 1000)
+          throw new AppError('invalid', `--limit takes 1 to 1000 entries, got ${limit}`);
+        const entries = await withDatabase(config, ({ db }) =>
+          queryLog(db, opts.account, {
+            limit,
+            ...(opts.since !== undefined ? { since: opts.since } : {}),
+            ...(opts.until !== undefined ? { until: opts.until } : {}),
+            ...(opts.status !== undefined ? { status: opts.status } : {}),
+            ...(opts.method !== undefined ? { method: opts.method } : {}),
+            ...(opts.token !== undefined ? { token: opts.token } : {}),
+            ...(opts.resource !== undefined ? { resource: opts.resource } : {}),
+          }),
+        );
+        if (opts.json) return printJson(entries);
+        if (entries.length === 0) return print('No provisioning requests match.');
+        printTable(
+          entries.map((e) => [
+            e.at,
+            e.tokenName ?? e.tokenId ?? '-',
+            `${e.method} ${e.path.length > 70 ? `${e.path.slice(0, 67)}...` : e.path}`,
+            String(e.status),
+            e.status >= 400 ? (e.error ?? '') : describeChange(e.change),
+          ]),
+          ['AT', 'TOKEN', 'REQUEST', 'STATUS', 'CHANGE OR ERROR'],
+        );
+      },
+    );
+
+  program
     .command('openapi')
     .description(
       'print the OpenAPI 3.1 document of the product REST API (as served at /api/v1/openapi.json)',
     )
-    .action(() => printJson(openApiDocument));
+    .action(async () => printJson((await import('../http/rest/openapi.js')).openApiDocument));
 
   return program;
 }
@@ -434,6 +527,38 @@ async function withDatabase<T>(
     return await use(database);
   } finally {
     await database.close();
+  }
+}
+
+/** The tenant URL of an account: its region's origin (REGIONS), else PUBLIC_URL. */
+function accountTenantUrl(origins: DeploymentOrigins, account: { id: string; region: string }) {
+  return tenantUrl(regionOrigin(origins.regions, account.region), account.id);
+}
+
+/** A whole number given to a flag, or a sentence saying what the flag takes. */
+function parseNumberFlag(raw: string, flag: string, what: string): number {
+  const text = raw.trim().replace(/_/g, '');
+  const n = /^\d+$/.test(text) ? Number(text) : NaN;
+  if (!Number.isSafeInteger(n))
+    throw new AppError('invalid', `${flag} takes ${what}, got "${raw}"`);
+  return n;
+}
+
+function describeChange(change: unknown): string {
+  if (change === null || typeof change !== 'object') return '';
+  const c = change as { op?: unknown; changed?: unknown };
+  const changed = Array.isArray(c.changed) ? ` ${c.changed.join(', ')}` : '';
+  return `${typeof c.op === 'string' ? c.op : 'changed'}${changed}`.slice(0, 80);
+}
+
+function packageVersion(): string {
+  try {
+    const pkg = JSON.parse(
+      readFileSync(new URL('../../package.json', import.meta.url), 'utf8'),
+    ) as { version?: string };
+    return pkg.version ?? 'unknown';
+  } catch {
+    return 'unknown';
   }
 }
 

@@ -11,12 +11,17 @@ import type { RateLimiter } from './limits/rate-limit.js';
 import { ADMIN_PREFIX, adminPlugin } from './admin/plugin.js';
 import { OPENAPI_PATH, openApiDocument } from './rest/openapi.js';
 import { REST_PREFIX, restPlugin } from './rest/plugin.js';
-import { SCIM_PREFIX, scimPlugin } from './scim/plugin.js';
+import { SCIM_PREFIX, scimPlugin, type RegionRouting } from './scim/plugin.js';
 
 export interface AppDeps {
   readonly database: RosterDatabase;
-  /** Origin of the tenant URLs; a function when only known after listen (tests on port 0). */
-  readonly publicUrl: string | (() => string);
+  /**
+   * Origin of the tenant URLs; a function when only known after listen (tests on port 0)
+   * or when it depends on the account's region.
+   */
+  readonly publicUrl: string | ((region?: string) => string);
+  /** REGIONS: SCIM requests reaching an account through another region's host are refused. */
+  readonly regions?: RegionRouting;
   readonly log: ProvisioningLog;
   /** Largest request body accepted, in bytes (413 beyond). */
   readonly bodyLimit?: number;
@@ -120,6 +125,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     prefix: SCIM_PREFIX,
     database: deps.database,
     publicUrl: deps.publicUrl,
+    regions: deps.regions,
     bodyLimit,
     log: deps.log,
     rateLimiter: deps.rateLimiter,

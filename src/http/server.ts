@@ -1,7 +1,8 @@
 import pino from 'pino';
 import { ProvisioningLog } from '../app/provisioning-log.js';
 import { WebhookDispatcher } from '../app/webhooks/dispatcher.js';
-import type { Config } from '../config.js';
+import { regionOrigin, type Config } from '../config.js';
+import { recordOrigins } from '../config-deployment.js';
 import { openDatabase } from '../storage/connect.js';
 import { migrateToLatest } from '../storage/migrations/index.js';
 import { buildApp } from './app.js';
@@ -26,6 +27,7 @@ export async function startServer(
   const logger = createLogger(config.logLevel);
   const database = await openDatabase(config.databaseUrl);
   await migrateToLatest(database.db);
+  await recordOrigins(database.db, config); // the CLI prints the tenant URLs this server serves
   const log = new ProvisioningLog(database.db, (error) =>
     logger.error({ err: error }, 'could not write the provisioning log'),
   );
@@ -47,7 +49,8 @@ export async function startServer(
   });
   const app = await buildApp({
     database,
-    publicUrl: config.publicUrl,
+    publicUrl: (region?: string) => regionOrigin(config.regions, region),
+    regions: { config: config.regions, trustProxy: config.trustProxy },
     log,
     logger,
     webhooks,

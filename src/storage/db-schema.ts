@@ -186,6 +186,15 @@ export interface Database {
   webhook_endpoints: WebhookEndpointsTable;
   webhook_attempts: WebhookAttemptsTable;
   admin_sessions: AdminSessionsTable;
+  deployment_settings: DeploymentSettingsTable;
+}
+
+/** Settings of the deployment as the server last started with them (040), e.g. its region origins. */
+export interface DeploymentSettingsTable {
+  key: string;
+  /** JSON text */
+  value: string;
+  updated_at: string;
 }
 
 export type Timestamp = ColumnType<string, string, string>;

@@ -32,7 +32,7 @@ function roster(args: string[], env: Record<string, string>, input?: string): Pr
   });
 }
 
-describe('bin/roster', () => {
+describe('bin/roster', { timeout: 120_000 }, () => {
   let testDb: TestDatabase;
   let env: Record<string, string>;
   const run = (args: string[], input?: string) => roster(args, env, input);

@@ -8,6 +8,7 @@ import { openDatabase, type RosterDatabase } from '../../src/storage/connect.js'
 import { migrateToLatest } from '../../src/storage/migrations/index.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/databases.js';
 import { emitEvents, waitFor } from '../helpers/webhook-receiver.js';
+import { signatureHeader } from '../../src/app/webhooks/signature.js';
 
 const EXAMPLE = fileURLToPath(new URL('../../examples/webhook-receiver.mjs', import.meta.url));
 
@@ -85,6 +86,43 @@ describe('examples/webhook-receiver.mjs', () => {
     } finally {
       receiver.stop();
       impostor.stop();
+    }
+  });
+
+  it('answers a signed body that is not an event batch with 400 and keeps running', async () => {
+    const secret = 'whsec_example-test';
+    const receiver = await startExample(secret);
+    try {
+      const post = (
+        body: string,
+        header = signatureHeader(secret, Math.floor(Date.now() / 1000), body),
+      ) =>
+        fetch(`${receiver.url}/roster-events`, {
+          method: 'POST',
+          headers: { 'Content-Type': 'application/json', 'Roster-Signature': header },
+          body,
+        });
+      expect((await post('not json')).status).toBe(400);
+      expect((await post('{"events": 5}')).status).toBe(400);
+      expect((await post('[]', '')).status).toBe(401);
+      const batch = JSON.stringify({
+        events: [
+          {
+            id: 'a:1',
+            accountId: 'a',
+            seq: 1,
+            type: 'user.created',
+            resourceType: 'user',
+            resourceId: 'u',
+            data: {},
+          },
+        ],
+      });
+      expect((await post(batch)).status).toBe(204);
+      expect(receiver.output().stdout).toContain('a #1 user.created user/u');
+      expect(receiver.output().stderr).toContain('not an event batch');
+    } finally {
+      receiver.stop();
     }
   });
 });

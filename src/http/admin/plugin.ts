@@ -34,7 +34,7 @@ export const ADMIN_PREFIX = '/api/v1/admin';
 
 export interface AdminPluginOptions {
   readonly database: RosterDatabase;
-  readonly publicUrl: string | (() => string);
+  readonly publicUrl: string | ((region?: string) => string);
   readonly log: ProvisioningLog;
 }
 
@@ -60,8 +60,8 @@ export async function adminPlugin(
   options: AdminPluginOptions,
 ): Promise<void> {
   const db = options.database.db;
-  const publicUrl = (): string =>
-    typeof options.publicUrl === 'function' ? options.publicUrl() : options.publicUrl;
+  const publicUrl = (region?: string): string =>
+    typeof options.publicUrl === 'function' ? options.publicUrl(region) : options.publicUrl;
 
   app.setErrorHandler(async (error, request, reply) => {
     const rest =
@@ -182,7 +182,7 @@ export async function adminPlugin(
         const policy = await getAccountPolicy(db, found.id);
         return {
           ...found,
-          tenantUrl: tenantUrl(publicUrl(), found.id),
+          tenantUrl: tenantUrl(publicUrl(found.region), found.id),
           seats: policy.seats,
           activeUsers: policy.activeUsers,
           settings: policy.settings,

@@ -19,17 +19,26 @@ import { parseJsonBody } from './json-body.js';
 import { guardAuthenticatedRequest } from '../limits/guard.js';
 import type { RateLimiter } from '../limits/rate-limit.js';
 import { searchAll } from './root-search.js';
+import { regionOfHost, type RegionsConfig } from '../../config.js';
 
 export const SCIM_PREFIX = '/api/v1/scim/azure/:accountId';
 export const SCIM_MEDIA_TYPE = 'application/scim+json; charset=utf-8';
 
 export interface ScimPluginOptions {
   readonly database: RosterDatabase;
-  readonly publicUrl: string | (() => string);
+  readonly publicUrl: string | ((region?: string) => string);
+  /** REGIONS: which host serves which region (none: one region). */
+  readonly regions?: RegionRouting | undefined;
   readonly bodyLimit: number;
   readonly log: ProvisioningLog;
   /** Per-token rate limiter (issue 5); none: unlimited. */
   readonly rateLimiter?: RateLimiter | undefined;
+}
+
+export interface RegionRouting {
+  readonly config: RegionsConfig;
+  /** Read the host from X-Forwarded-Host (behind a reverse proxy that sets it). */
+  readonly trustProxy: boolean;
 }
 
 interface ScimContext {
@@ -59,8 +68,21 @@ type Params = { accountId: string; id?: string };
  */
 export async function scimPlugin(app: FastifyInstance, options: ScimPluginOptions): Promise<void> {
   const { database, log } = options;
-  const publicUrl = (): string =>
-    typeof options.publicUrl === 'function' ? options.publicUrl() : options.publicUrl;
+  const publicUrl = (region?: string): string =>
+    typeof options.publicUrl === 'function' ? options.publicUrl(region) : options.publicUrl;
+  // An account's region never changes: remembered once read (only with REGIONS).
+  const accountRegions = new Map<string, string>();
+  async function regionOf(accountId: string): Promise<string | undefined> {
+    const known = accountRegions.get(accountId);
+    if (known !== undefined) return known;
+    const row = await database.db
+      .selectFrom('accounts')
+      .select('region')
+      .where('id', '=', accountId)
+      .executeTakeFirst();
+    if (row !== undefined) accountRegions.set(accountId, row.region);
+    return row?.region;
+  }
 
   // Entra sends application/scim+json, older traffic application/json: accept both.
   app.removeAllContentTypeParsers();
@@ -78,7 +100,7 @@ export async function scimPlugin(app: FastifyInstance, options: ScimPluginOption
 
   app.addHook('onRequest', async (request: FastifyRequest<{ Params: Params }>) => {
     const accountId = request.params.accountId;
-    const baseUrl = tenantUrl(publicUrl(), accountId);
+    let baseUrl = tenantUrl(publicUrl(), accountId);
     const context: ScimContext = {
       accountId,
       tokenId: null,
@@ -108,6 +130,28 @@ export async function scimPlugin(app: FastifyInstance, options: ScimPluginOption
     }
     context.tokenId = token.tokenId;
     await guardAuthenticatedRequest(request, token.tokenId, options.rateLimiter); // issue 5: rate limit, %00
+    const regions = options.regions;
+    if (regions?.config.configured) {
+      // Several data centers: the account's region gives its origin, and a request that
+      // reached it through another region's host names the right tenant URL.
+      const region = await regionOf(accountId);
+      baseUrl = tenantUrl(publicUrl(region), accountId);
+      context.baseUrl = baseUrl;
+      const forwarded = regions.trustProxy
+        ? String(request.headers['x-forwarded-host'] ?? '')
+            .split(',')[0]
+            ?.trim()
+        : undefined;
+      const host = forwarded || request.headers.host || '';
+      const reached = regionOfHost(regions.config, host);
+      if (reached !== undefined && region !== undefined && reached.name !== region) {
+        throw new ScimError(
+          421,
+          undefined,
+          `This account is in the ${region} region, not ${reached.name}: its tenant URL is ${baseUrl}. Use that URL in the identity provider.`,
+        );
+      }
+    }
     const store = new KyselyAccountStore(database.db, database.dialect, accountId);
     context.users = new UsersService(store, { baseUrl });
     context.groups = new GroupsService(store, { baseUrl });
