@@ -1,4 +1,5 @@
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply } from 'fastify';
+import type { RequestLimits } from '../app/limits.js';
 import type { ProvisioningLog } from '../app/provisioning-log.js';
 import { errorBody, ScimError } from '../core/errors.js';
 import type { WebhookDispatcher } from '../app/webhooks/dispatcher.js';
@@ -31,6 +32,8 @@ export interface AppDeps {
    * closes. The caller starts it (startServer does).
    */
   readonly webhooks?: WebhookDispatcher;
+  /** Per-request caps of the SCIM API (src/app/limits.ts); defaults when absent. */
+  readonly requestLimits?: RequestLimits;
 }
 
 export const DEFAULT_BODY_LIMIT = 1024 * 1024;
@@ -108,6 +111,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     bodyLimit,
     log: deps.log,
     rateLimiter: deps.rateLimiter,
+    limits: deps.requestLimits,
   });
   await app.register(restPlugin, {
     prefix: REST_PREFIX,

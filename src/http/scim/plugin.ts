@@ -4,6 +4,7 @@ import { parseProjection } from '../../core/resource/projection.js';
 import { GROUP_RESOURCE, USER_RESOURCE } from '../../core/schemas/rfc7643.js';
 import type { ResourceTypeDef } from '../../core/schemas/types.js';
 import { tenantUrl } from '../../app/accounts.js';
+import { DEFAULT_REQUEST_LIMITS, type RequestLimits } from '../../app/limits.js';
 import type { ProvisioningLog } from '../../app/provisioning-log.js';
 import { GroupsService } from '../../app/scim/groups.js';
 import { etagMatches, etagOf } from '../../app/scim/etag.js';
@@ -30,6 +31,8 @@ export interface ScimPluginOptions {
   readonly log: ProvisioningLog;
   /** Per-token rate limiter (issue 5); none: unlimited. */
   readonly rateLimiter?: RateLimiter | undefined;
+  /** Per-request caps (resource size, page bytes, PATCH work); defaults in src/app/limits.ts. */
+  readonly limits?: RequestLimits | undefined;
 }
 
 interface ScimContext {
@@ -59,6 +62,7 @@ type Params = { accountId: string; id?: string };
  */
 export async function scimPlugin(app: FastifyInstance, options: ScimPluginOptions): Promise<void> {
   const { database, log } = options;
+  const limits = options.limits ?? DEFAULT_REQUEST_LIMITS;
   const publicUrl = (): string =>
     typeof options.publicUrl === 'function' ? options.publicUrl() : options.publicUrl;
 
@@ -109,8 +113,8 @@ export async function scimPlugin(app: FastifyInstance, options: ScimPluginOption
     context.tokenId = token.tokenId;
     await guardAuthenticatedRequest(request, token.tokenId, options.rateLimiter); // issue 5: rate limit, %00
     const store = new KyselyAccountStore(database.db, database.dialect, accountId);
-    context.users = new UsersService(store, { baseUrl });
-    context.groups = new GroupsService(store, { baseUrl });
+    context.users = new UsersService(store, { baseUrl }, limits);
+    context.groups = new GroupsService(store, { baseUrl }, limits);
   });
 
   app.addHook('onResponse', async (request, reply) => {
