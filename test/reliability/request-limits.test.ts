@@ -1,5 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { randomUUID } from 'node:crypto';
+import { MAX_ORG_CHART_TREE } from '../../src/app/directory/org-chart.js';
 import { DEFAULT_REQUEST_LIMITS, type RequestLimits } from '../../src/app/limits.js';
+import { issueToken } from '../../src/app/tokens.js';
+import { KyselyAccountStore } from '../../src/storage/account-store.js';
 import { DATABASE_KINDS } from '../helpers/databases.js';
 import {
   isScimError,
@@ -225,4 +229,48 @@ describe.each(DATABASE_KINDS)('request limits (%s)', (kind) => {
     });
     expect(usual.status, JSON.stringify(usual.body)).toBe(200);
   });
+
+  it('answers the org chart as one tree only up to its cap, and in pages beyond', async () => {
+    const big = await seedTenant(server.database.db);
+    const store = new KyselyAccountStore(
+      server.database.db,
+      server.database.dialect,
+      big.accountId,
+    );
+    const at = new Date().toISOString();
+    await store.transaction(async (tx) => {
+      for (let i = 0; i <= MAX_ORG_CHART_TREE; i++) {
+        const userName = `u${i}@example.com`;
+        await tx.insertUser({
+          id: randomUUID(),
+          userName,
+          externalId: null,
+          displayName: null,
+          active: true,
+          managerId: null,
+          createdAt: at,
+          updatedAt: at,
+          data: { userName, active: true },
+          emails: [],
+          passwordHash: null,
+        });
+      }
+    });
+    const api = (
+      await issueToken(server.database.db, { accountId: big.accountId, type: 'api', name: 'p' })
+    ).token;
+    const get = (path: string) =>
+      server.app.inject({
+        method: 'GET',
+        url: `/api/v1/accounts/${big.accountId}${path}`,
+        headers: { authorization: `Bearer ${api}` },
+      });
+    const tree = await get('/org-chart');
+    expect(tree.statusCode).toBe(400);
+    expect(tree.json().error.message).toContain('?limit=');
+    const page = await get('/org-chart?limit=200');
+    expect(page.statusCode).toBe(200);
+    expect(page.json().data).toHaveLength(200);
+    expect(page.json().nextCursor).toEqual(expect.any(String));
+  }, 60_000);
 });
