@@ -50,6 +50,11 @@ export interface ListQuery {
   /** 0-based offset. */
   readonly offset: number;
   readonly limit: number;
+  /**
+   * Most bytes of stored documents the page may hold: rows past it are left out (always
+   * at least one row is returned), and large documents are read only for kept rows.
+   */
+  readonly maxBytes?: number;
 }
 
 export interface Page<T> {
@@ -88,6 +93,8 @@ export interface AccountStore {
 
   getGroup(id: string, options?: { forUpdate?: boolean }): Promise<GroupRow | undefined>;
   listGroups(query: ListQuery): Promise<Page<GroupRow>>;
+  /** Direct members of each group, by group id (groups without members are absent). */
+  memberCounts(groupIds: readonly string[]): Promise<Map<string, number>>;
   insertGroup(group: Omit<GroupRow, 'version'>): Promise<void>;
   updateGroup(group: Omit<GroupRow, 'createdAt'>, expectedVersion: number): Promise<boolean>;
   deleteGroup(id: string): Promise<boolean>;

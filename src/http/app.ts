@@ -1,4 +1,5 @@
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply } from 'fastify';
+import type { RequestLimits } from '../app/limits.js';
 import type { ProvisioningLog } from '../app/provisioning-log.js';
 import { errorBody, ScimError } from '../core/errors.js';
 import type { WebhookDispatcher } from '../app/webhooks/dispatcher.js';
@@ -39,6 +40,8 @@ export interface AppDeps {
   readonly webhooks?: WebhookDispatcher;
   /** When set, `/metrics` answers only to `Authorization: Bearer <metricsToken>`. */
   readonly metricsToken?: string;
+  /** Per-request caps of the SCIM API (src/app/limits.ts); defaults when absent. */
+  readonly requestLimits?: RequestLimits;
 }
 
 export const DEFAULT_BODY_LIMIT = 1024 * 1024;
@@ -129,6 +132,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     bodyLimit,
     log: deps.log,
     rateLimiter: deps.rateLimiter,
+    limits: deps.requestLimits,
   });
   await app.register(restPlugin, {
     prefix: REST_PREFIX,

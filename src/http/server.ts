@@ -1,4 +1,5 @@
 import pino from 'pino';
+import { loadRequestLimits, type RequestLimits } from '../app/limits.js';
 import { ProvisioningLog } from '../app/provisioning-log.js';
 import { WebhookDispatcher } from '../app/webhooks/dispatcher.js';
 import { regionOrigin, type Config } from '../config.js';
@@ -23,6 +24,7 @@ export interface RunningServer {
 export async function startServer(
   config: Config,
   limits: LimitsConfig = loadLimitsConfig(),
+  requestLimits: RequestLimits = loadRequestLimits(),
 ): Promise<RunningServer> {
   const logger = createLogger(config.logLevel);
   const database = await openDatabase(config.databaseUrl);
@@ -56,6 +58,7 @@ export async function startServer(
     webhooks,
     timeouts: limits.timeouts,
     ...(config.metricsToken !== undefined ? { metricsToken: config.metricsToken } : {}),
+    requestLimits,
     ...(rateLimiter !== undefined ? { rateLimiter } : {}),
   });
   const address = await app.listen({ port: config.port, host: config.host });

@@ -29,6 +29,34 @@ import { ENTERPRISE_USER_SCHEMA_ID } from '../core/schemas/rfc7643.js';
 
 const CHUNK = 500;
 
+/** What a list page spends on a row besides its stored document (id, meta, envelope), in bytes. */
+const ROW_OVERHEAD_BYTES = 512;
+
+const USER_COLUMNS = [
+  'users.id',
+  'users.account_id',
+  'users.user_name',
+  'users.user_name_lc',
+  'users.external_id',
+  'users.display_name',
+  'users.active',
+  'users.manager_id',
+  'users.created_at',
+  'users.updated_at',
+  'users.version',
+] as const;
+
+const GROUP_COLUMNS = [
+  'groups.id',
+  'groups.account_id',
+  'groups.display_name',
+  'groups.display_name_lc',
+  'groups.external_id',
+  'groups.created_at',
+  'groups.updated_at',
+  'groups.version',
+] as const;
+
 const USER_MAPPING: ResourceMapping = {
   table: 'users',
   columns: {
@@ -84,7 +112,7 @@ function parseData(data: unknown): JsonObject {
   return (typeof data === 'string' ? JSON.parse(data) : data) as JsonObject;
 }
 
-function toUser(row: UsersTable): UserRow {
+function toUser(row: Omit<UsersTable, 'password_hash'>): UserRow {
   return {
     id: row.id,
     userName: row.user_name,
@@ -99,7 +127,9 @@ function toUser(row: UsersTable): UserRow {
   };
 }
 
-function toGroup(row: Selectable<GroupsTable>): GroupRow {
+function toGroup(
+  row: Omit<Selectable<GroupsTable>, 'origin' | 'origin_key' | 'base_name' | 'deactivated'>,
+): GroupRow {
   return {
     id: row.id,
     displayName: row.display_name,
@@ -247,13 +277,14 @@ export class KyselyAccountStore implements AccountStore {
           (ids) =>
             this.db
               .selectFrom('users')
-              .selectAll('users')
+              .select(USER_COLUMNS)
+              .select(this.dataOrSize('users', query))
               .where('users.account_id', '=', this.accountId)
               .where('users.id', 'in', ids)
               .execute(),
-        ).then((rows) => rows.map(toUser));
+        );
       },
-    );
+    ).then((page) => this.withinBudget('users', page, query.maxBytes, toUser));
   }
 
   async insertUser(user: NewUser): Promise<void> {
@@ -443,13 +474,88 @@ export class KyselyAccountStore implements AccountStore {
           (ids) =>
             this.db
               .selectFrom('groups')
-              .selectAll('groups')
+              .select(GROUP_COLUMNS)
+              .select(this.dataOrSize('groups', query))
               .where('groups.account_id', '=', this.accountId)
               .where('groups.id', 'in', ids)
               .execute(),
-        ).then((rows) => rows.map(toGroup));
+        );
       },
-    );
+    ).then((page) => this.withinBudget('groups', page, query.maxBytes, toGroup));
+  }
+
+  async memberCounts(groupIds: readonly string[]): Promise<Map<string, number>> {
+    const out = new Map<string, number>();
+    for (const batch of chunks([...new Set(groupIds)])) {
+      const rows = await this.db
+        .selectFrom('group_members')
+        .select(['group_id', (eb) => eb.fn.countAll<number>().as('n')])
+        .where('account_id', '=', this.accountId)
+        .where('group_id', 'in', batch)
+        .groupBy('group_id')
+        .execute();
+      for (const row of rows) out.set(row.group_id, Number(row.n));
+    }
+    return out;
+  }
+
+  /**
+   * The `data` column of a list page, or, under a byte budget, its size and the document
+   * only when small (a page of `limit` such rows fits the budget): a page of large
+   * documents is never read whole, only the rows that fit (`withinBudget`).
+   */
+  private dataOrSize(table: 'users' | 'groups', query: ListQuery) {
+    const data = sql.ref(`${table}.data`);
+    if (query.maxBytes === undefined)
+      return [sql<string | null>`${data}`.as('data'), sql<number | null>`NULL`.as('data_size')];
+    const inline = Math.floor(query.maxBytes / Math.max(1, query.limit));
+    // PostgreSQL keeps documents as jsonb: their size is that of their text, as sent.
+    const size =
+      this.dialect === 'postgres' ? sql`octet_length(${data}::text)` : sql`octet_length(${data})`;
+    return [
+      sql<string | null>`CASE WHEN ${size} <= ${inline} THEN ${data} END`.as('data'),
+      sql<number | null>`${size}`.as('data_size'),
+    ];
+  }
+
+  /** Cuts a page to the rows whose documents fit `maxBytes` (at least one), then reads the large documents kept. */
+  private async withinBudget<
+    R extends { id: string; data: string | null; data_size: number | null },
+    T,
+  >(
+    table: 'users' | 'groups',
+    page: Page<R>,
+    maxBytes: number | undefined,
+    convert: (row: R & { data: string }) => T,
+  ): Promise<Page<T>> {
+    let rows = page.rows;
+    if (maxBytes !== undefined) {
+      let used = 0;
+      let keep = rows.length;
+      for (let i = 0; i < rows.length; i++) {
+        used += Number(rows[i]!.data_size ?? 0) + ROW_OVERHEAD_BYTES;
+        if (used > maxBytes && i > 0) {
+          keep = i;
+          break;
+        }
+      }
+      rows = rows.slice(0, keep);
+      const missing = rows.filter((r) => r.data === null).map((r) => r.id);
+      if (missing.length > 0) {
+        const documents = new Map<string, string>();
+        for (const batch of chunks(missing)) {
+          const found = await this.db
+            .selectFrom(table)
+            .select(['id', 'data'])
+            .where('account_id', '=', this.accountId)
+            .where('id', 'in', batch)
+            .execute();
+          for (const row of found) documents.set(row.id, row.data);
+        }
+        rows = rows.map((r) => (r.data === null ? { ...r, data: documents.get(r.id) ?? '{}' } : r));
+      }
+    }
+    return { total: page.total, rows: rows.map((r) => convert(r as R & { data: string })) };
   }
 
   async insertGroup(group: Omit<GroupRow, 'version'>): Promise<void> {

@@ -325,6 +325,31 @@ describe.each(DATABASE_KINDS)('product REST API (%s)', (kind) => {
     ]);
   });
 
+  it("pages the org chart as flat nodes, and one manager's reports", async () => {
+    const seen: { id: string; managerId: string | null; directReports: number }[] = [];
+    let cursor: string | null = null;
+    for (let guard = 0; guard < 10; guard++) {
+      const page: Api = await call(
+        `/org-chart?limit=3${cursor !== null ? `&cursor=${cursor}` : ''}`,
+      );
+      expect(page.status).toBe(200);
+      expect(page.body.data.length).toBeLessThanOrEqual(3);
+      seen.push(...page.body.data);
+      cursor = page.body.nextCursor;
+      if (cursor === null) break;
+    }
+    expect(seen.map((n) => n.id).sort()).toEqual(
+      [ids['ceo'], ids['vp'], ids['eng'], ids['orphan']].sort(),
+    );
+    const ceo = seen.find((n) => n.id === ids['ceo'])!;
+    expect(ceo).toMatchObject({ displayName: 'Carla CEO', managerId: null, directReports: 1 });
+    const reports = await call(`/org-chart?managerId=${ids['vp']}`);
+    expect(reports.body.data.map((n: { id: string }) => n.id)).toEqual([ids['eng']]);
+    const all = await call(`/org-chart?managerId=${ids['vp']}&includeInactive=true`);
+    expect(all.body.data).toHaveLength(2);
+    expect((await call('/org-chart?limit=0')).status).toBe(400);
+  });
+
   it('reports seat use', async () => {
     expect((await call('/seats')).body).toEqual({ limit: null, used: 4, available: null });
     await server.database.db

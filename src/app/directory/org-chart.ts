@@ -1,5 +1,7 @@
 import type { Kysely } from 'kysely';
 import type { Database } from '../../storage/db-schema.js';
+import { AppError } from '../errors.js';
+import { toPage, type Page, type PageRequest } from './paging.js';
 
 export interface OrgChartNode {
   id: string;
@@ -84,4 +86,84 @@ export async function buildOrgChart(
   for (const node of nodes.values()) node.reports.sort(byName);
   roots.sort(byName);
   return { roots, size: nodes.size };
+}
+
+/**
+ * Most users answered as one tree: a larger chart (200k users was a 21 MB response built
+ * in memory) is read in pages of flat nodes (`listOrgChartNodes`) instead.
+ */
+export const MAX_ORG_CHART_TREE = 10_000;
+
+/** A user in a page of the org chart: the tree is rebuilt by the client from `managerId`. */
+export interface OrgChartEntry {
+  id: string;
+  displayName: string;
+  managerId: string | null;
+  /** Direct reports in the chart (active ones unless includeInactive). */
+  directReports: number;
+}
+
+/** The tree, when the chart is small enough for one answer; a 400 that says how to page otherwise. */
+export async function orgChartTree(
+  db: Kysely<Database>,
+  accountId: string,
+  options: { includeInactive?: boolean } = {},
+): Promise<OrgChart> {
+  let count = db
+    .selectFrom('users')
+    .select((eb) => eb.fn.countAll<number>().as('n'))
+    .where('account_id', '=', accountId);
+  if (options.includeInactive !== true) count = count.where('active', '=', 1);
+  const size = Number((await count.executeTakeFirstOrThrow()).n);
+  if (size > MAX_ORG_CHART_TREE) {
+    throw new AppError(
+      'invalid',
+      `the org chart has ${size} users, more than the ${MAX_ORG_CHART_TREE} answered as one tree: read it in pages with ?limit=200 and then ?cursor=<nextCursor> (flat nodes with managerId), or one manager's reports with ?managerId=<id>`,
+    );
+  }
+  return buildOrgChart(db, accountId, options);
+}
+
+/** One page of the org chart as flat nodes, by id; optionally only one manager's direct reports. */
+export async function listOrgChartNodes(
+  db: Kysely<Database>,
+  accountId: string,
+  page: PageRequest,
+  options: { includeInactive?: boolean; managerId?: string | undefined } = {},
+): Promise<Page<OrgChartEntry>> {
+  let query = db
+    .selectFrom('users')
+    .select(['id', 'display_name', 'user_name', 'manager_id'])
+    .where('account_id', '=', accountId);
+  if (options.includeInactive !== true) query = query.where('active', '=', 1);
+  if (options.managerId !== undefined) query = query.where('manager_id', '=', options.managerId);
+  const start = page.start;
+  if (start.kind === 'cursor') query = query.where('id', '>', start.key[0] ?? '');
+  query = query.orderBy('id').limit(page.limit + 1);
+  if (start.kind === 'offset') query = query.offset(start.offset);
+  const rows = await query.execute();
+  const kept = rows.slice(0, page.limit).map((r) => r.id);
+  const counts = new Map<string, number>();
+  if (kept.length > 0) {
+    let reports = db
+      .selectFrom('users')
+      .select(['manager_id', (eb) => eb.fn.countAll<number>().as('n')])
+      .where('account_id', '=', accountId)
+      .where('manager_id', 'in', kept);
+    if (options.includeInactive !== true) reports = reports.where('active', '=', 1);
+    for (const row of await reports.groupBy('manager_id').execute())
+      if (row.manager_id !== null) counts.set(row.manager_id, Number(row.n));
+  }
+  return toPage(
+    rows,
+    page.limit,
+    (r) => [r.id],
+    (page) =>
+      page.map((r) => ({
+        id: r.id,
+        displayName: r.display_name ?? r.user_name,
+        managerId: r.manager_id,
+        directReports: counts.get(r.id) ?? 0,
+      })),
+  );
 }

@@ -10,10 +10,23 @@ import { GROUP_RESOURCE } from '../../core/schemas/rfc7643.js';
 import type { AccountStore, GroupRow } from '../ports.js';
 import { changedAttributes as changedKeys } from '../../core/resource/diff.js';
 import { WorkspaceRules } from '../workspace/rules.js';
+import {
+  checkResourceLimits,
+  DEFAULT_REQUEST_LIMITS,
+  fitToBudget,
+  type RequestLimits,
+} from '../limits.js';
 import { checkIfMatch } from './etag.js';
 import { parseListParams, type RawListParams } from './list-params.js';
 import { listResponse, renderGroup, type Locator } from './render.js';
 import type { ScimResult } from './result.js';
+
+/** Bytes a member takes in a rendered team (value, $ref, type, display), for the list byte budget. */
+const MEMBER_BYTES = 200;
+
+function jsonBytes(data: JsonObject): number {
+  return Buffer.byteLength(JSON.stringify(data), 'utf8');
+}
 
 /** Most members one request may add or set, so one request cannot hold the database for long. */
 export const MAX_MEMBERS_PER_REQUEST = 10_000;
@@ -61,6 +74,7 @@ export class GroupsService {
   constructor(
     private readonly store: AccountStore,
     private readonly locator: Locator,
+    private readonly limits: RequestLimits = DEFAULT_REQUEST_LIMITS,
   ) {}
 
   async create(body: unknown): Promise<ScimResult> {
@@ -68,6 +82,7 @@ export class GroupsService {
       normalizeResource(body, GROUP_RESOURCE).data,
       hasMembersKey(body),
     );
+    checkResourceLimits(data, this.limits, 'group');
     const now = new Date().toISOString();
     const id = randomUUID();
     const row: GroupRow = {
@@ -108,8 +123,22 @@ export class GroupsService {
 
   async list(params: RawListParams): Promise<ScimResult> {
     const { query, startIndex, projection } = parseListParams(params, GROUP_RESOURCE);
-    const page = await this.store.listGroups(query);
-    const resources = await this.renderMany(page.rows, projection);
+    // A byte budget per page, members included: a page of large teams is cut short
+    // (RFC 7644 §3.4.2.4 allows fewer than `count`); at least one team is always sent.
+    const budget = this.limits.listPageBytes;
+    const page = await this.store.listGroups({ ...query, maxBytes: budget });
+    let rows = page.rows;
+    if (rows.length > 1 && wants(projection, 'members')) {
+      const counts = await this.store.memberCounts(rows.map((r) => r.id));
+      rows = rows.slice(
+        0,
+        fitToBudget(
+          rows.map((r) => jsonBytes(r.data) + 512 + (counts.get(r.id) ?? 0) * MEMBER_BYTES),
+          budget,
+        ),
+      );
+    }
+    const resources = await this.renderMany(rows, projection);
     return { status: 200, body: listResponse(page.total, startIndex, resources) };
   }
 
@@ -124,6 +153,7 @@ export class GroupsService {
       normalizeResource(body, GROUP_RESOURCE).data,
       hasMembersKey(body),
     );
+    checkResourceLimits(data, this.limits, 'group');
     let counts = { added: 0, removed: 0 };
     const row = await this.store.transaction(async (tx) => {
       const rules = await WorkspaceRules.begin(tx);
@@ -165,7 +195,9 @@ export class GroupsService {
       checkIfMatch(ifMatch, current.version, `Group ${id}`);
       const patched = applyPatch(current.data, operations, GROUP_RESOURCE, {
         membersAttribute: 'members',
+        workUnits: this.limits.patchWorkUnits,
       });
+      checkResourceLimits(patched.data, this.limits, 'group');
       changed = patched.changed;
       const now = rules.at;
       const adding = patched.memberChanges.reduce(

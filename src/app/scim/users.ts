@@ -7,6 +7,7 @@ import { normalizeResource } from '../../core/resource/normalize.js';
 import { project, wants, type Projection } from '../../core/resource/projection.js';
 import { isObject, type JsonObject } from '../../core/resource/values.js';
 import { ENTERPRISE_USER_SCHEMA_ID, USER_RESOURCE } from '../../core/schemas/rfc7643.js';
+import { checkResourceLimits, DEFAULT_REQUEST_LIMITS, type RequestLimits } from '../limits.js';
 import { hashPassword } from '../passwords.js';
 import type { AccountStore, EmailRow, UserRow } from '../ports.js';
 import { changedAttributes } from '../../core/resource/diff.js';
@@ -60,12 +61,14 @@ export class UsersService {
   constructor(
     private readonly store: AccountStore,
     private readonly locator: Locator,
+    private readonly limits: RequestLimits = DEFAULT_REQUEST_LIMITS,
   ) {}
 
   async create(body: unknown): Promise<ScimResult> {
     const { data, password } = normalizeResource(body, USER_RESOURCE);
     // A user created without `active` is active; it is stored explicitly so filters see it.
     if (data['active'] === undefined) data['active'] = true;
+    checkResourceLimits(data, this.limits, 'user');
     const now = new Date().toISOString();
     const id = randomUUID();
     const passwordHash = password === undefined ? null : await hashPassword(password);
@@ -93,7 +96,8 @@ export class UsersService {
 
   async list(params: RawListParams): Promise<ScimResult> {
     const { query, startIndex, projection } = parseListParams(params, USER_RESOURCE);
-    const page = await this.store.listUsers(query);
+    // A byte budget per page: large documents make a page shorter, never a heap exhausted.
+    const page = await this.store.listUsers({ ...query, maxBytes: this.limits.listPageBytes });
     const resources = await this.renderMany(page.rows, projection);
     return { status: 200, body: listResponse(page.total, startIndex, resources) };
   }
@@ -106,6 +110,7 @@ export class UsersService {
     projection: Projection,
   ): Promise<ScimResult> {
     const { data, password } = normalizeResource(body, USER_RESOURCE);
+    checkResourceLimits(data, this.limits, 'user');
     const passwordHash = password === undefined ? undefined : await hashPassword(password);
     const row = await this.store.transaction(async (tx) => {
       const rules = await WorkspaceRules.begin(tx);
@@ -148,7 +153,10 @@ export class UsersService {
         const current = await tx.getUser(id, { forUpdate: true });
         if (current === undefined) throw this.missing(id);
         checkIfMatch(ifMatch, current.version, `User ${id}`);
-        const patched = applyPatch(current.data, operations, USER_RESOURCE);
+        const patched = applyPatch(current.data, operations, USER_RESOURCE, {
+          workUnits: this.limits.patchWorkUnits,
+        });
+        checkResourceLimits(patched.data, this.limits, 'user');
         changed = patched.changed;
         if (patched.password !== undefined && hashed?.password !== patched.password) {
           throw new PasswordToHash(patched.password);

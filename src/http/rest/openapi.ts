@@ -1,4 +1,5 @@
 import { EVENT_TYPES } from '../../app/events/types.js';
+import { MAX_ORG_CHART_TREE } from '../../app/directory/org-chart.js';
 import { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE } from '../../app/directory/paging.js';
 import { DEFAULT_EVENT_PAGE, MAX_EVENT_PAGE } from './limits.js';
 
@@ -151,9 +152,8 @@ export const openApiDocument = {
       get: {
         tags: ['directory'],
         operationId: 'getOrgChart',
-        summary: 'The manager tree',
-        description:
-          'Every user under their manager. Users without a manager, or whose manager is not in the chart (not provisioned, or deactivated unless includeInactive), are roots.',
+        summary: 'The manager tree, whole or in pages',
+        description: `Without paging parameters: every user under their manager, as one tree (up to ${MAX_ORG_CHART_TREE} users; a larger chart answers 400 and is read in pages). Users without a manager, or whose manager is not in the chart (not provisioned, or deactivated unless includeInactive), are roots. With \`limit\`, \`cursor\`, \`offset\` or \`managerId\`: a page of flat nodes by id, each with its managerId and number of direct reports.`,
         parameters: [
           accountId,
           {
@@ -162,8 +162,20 @@ export const openApiDocument = {
             description: 'Include deactivated users (default false).',
             schema: { type: 'boolean', default: false },
           },
+          {
+            name: 'managerId',
+            in: 'query',
+            description: 'Only the direct reports of this user (paged).',
+            schema: { type: 'string' },
+          },
+          ...paging,
         ],
-        responses: { '200': ok('The org chart.', ref('OrgChart')), ...errors },
+        responses: {
+          '200': ok('The org chart (a tree), or a page of its nodes when paged.', {
+            oneOf: [ref('OrgChart'), page('OrgChartEntry')],
+          }),
+          ...errors,
+        },
       },
     },
     '/api/v1/accounts/{accountId}/seats': {
@@ -330,6 +342,16 @@ export const openApiDocument = {
           displayName: { type: 'string', description: 'displayName, else userName.' },
           managerId: nullable('string'),
           reports: { type: 'array', items: ref('OrgChartNode') },
+        },
+      },
+      OrgChartEntry: {
+        type: 'object',
+        required: ['id', 'displayName', 'managerId', 'directReports'],
+        properties: {
+          id: { type: 'string' },
+          displayName: { type: 'string', description: 'displayName, else userName.' },
+          managerId: nullable('string'),
+          directReports: { type: 'integer', description: 'Direct reports in the chart.' },
         },
       },
       OrgChart: {

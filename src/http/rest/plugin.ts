@@ -1,5 +1,5 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { buildOrgChart } from '../../app/directory/org-chart.js';
+import { listOrgChartNodes, orgChartTree } from '../../app/directory/org-chart.js';
 import { parseBoolean, parseInteger, parsePageRequest } from '../../app/directory/paging.js';
 import { seatUse } from '../../app/directory/seats.js';
 import { getProductTeam, listProductTeams, listTeamMembers } from '../../app/directory/teams.js';
@@ -125,12 +125,19 @@ export async function restPlugin(app: FastifyInstance, options: RestPluginOption
   app.get('/teams/:id/members', async (request: Req) =>
     listTeamMembers(db, account(request), request.params.id!, pageOf(request, 1)),
   );
-  app.get('/org-chart', async (request: Req) =>
-    buildOrgChart(db, account(request), {
-      includeInactive:
-        parseBoolean('includeInactive', single(request.query['includeInactive'])) === true,
-    }),
-  );
+  app.get('/org-chart', async (request: Req) => {
+    const includeInactive =
+      parseBoolean('includeInactive', single(request.query['includeInactive'])) === true;
+    const managerId = single(request.query['managerId']);
+    // Paged (flat nodes) when asked to be, or for one manager; the whole tree otherwise,
+    // which is refused with a 400 beyond MAX_ORG_CHART_TREE users.
+    if (['limit', 'cursor', 'offset', 'managerId'].some((k) => request.query[k] !== undefined))
+      return listOrgChartNodes(db, account(request), pageOf(request, 1), {
+        includeInactive,
+        managerId,
+      });
+    return orgChartTree(db, account(request), { includeInactive });
+  });
   app.get('/seats', async (request: Req) => seatUse(db, account(request)));
   app.get('/events', async (request: Req, reply: FastifyReply) => {
     const after = parseInteger(

@@ -4,6 +4,7 @@ import { parseProjection } from '../../core/resource/projection.js';
 import { GROUP_RESOURCE, USER_RESOURCE } from '../../core/schemas/rfc7643.js';
 import type { ResourceTypeDef } from '../../core/schemas/types.js';
 import { tenantUrl } from '../../app/accounts.js';
+import { DEFAULT_REQUEST_LIMITS, type RequestLimits } from '../../app/limits.js';
 import type { ProvisioningLog } from '../../app/provisioning-log.js';
 import { GroupsService } from '../../app/scim/groups.js';
 import { etagMatches, etagOf } from '../../app/scim/etag.js';
@@ -33,6 +34,8 @@ export interface ScimPluginOptions {
   readonly log: ProvisioningLog;
   /** Per-token rate limiter (issue 5); none: unlimited. */
   readonly rateLimiter?: RateLimiter | undefined;
+  /** Per-request caps (resource size, page bytes, PATCH work); defaults in src/app/limits.ts. */
+  readonly limits?: RequestLimits | undefined;
 }
 
 export interface RegionRouting {
@@ -68,6 +71,7 @@ type Params = { accountId: string; id?: string };
  */
 export async function scimPlugin(app: FastifyInstance, options: ScimPluginOptions): Promise<void> {
   const { database, log } = options;
+  const limits = options.limits ?? DEFAULT_REQUEST_LIMITS;
   const publicUrl = (region?: string): string =>
     typeof options.publicUrl === 'function' ? options.publicUrl(region) : options.publicUrl;
   // An account's region never changes: remembered once read (only with REGIONS).
@@ -153,8 +157,8 @@ export async function scimPlugin(app: FastifyInstance, options: ScimPluginOption
       }
     }
     const store = new KyselyAccountStore(database.db, database.dialect, accountId);
-    context.users = new UsersService(store, { baseUrl });
-    context.groups = new GroupsService(store, { baseUrl });
+    context.users = new UsersService(store, { baseUrl }, limits);
+    context.groups = new GroupsService(store, { baseUrl }, limits);
   });
 
   app.addHook('onResponse', async (request, reply) => {

@@ -49,6 +49,8 @@ export async function searchAll(
       const found = (page.body?.['Resources'] ?? []) as JsonObject[];
       resources.push(...found);
       remaining -= found.length;
+      // Cut short by the page's byte budget: the next page starts right after it.
+      if (found.length < take) break;
     }
     skip = 0;
   }
