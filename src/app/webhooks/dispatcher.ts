@@ -1,7 +1,17 @@
 import { STATUS_CODES } from 'node:http';
 import { sql, type Kysely } from 'kysely';
 import { storableText } from '../log-text.js';
-import { blockedDestination } from './destination.js';
+import {
+  allowPrivateFromEnv,
+  blockedDestination,
+  guardedLookup,
+  isPrivateAddress,
+  systemResolver,
+  urlHost,
+  type Resolver,
+} from './destination.js';
+import { postDelivery } from './http-post.js';
+import { isIP, type LookupFunction } from 'node:net';
 import type { RosterDatabase } from '../../storage/connect.js';
 import type { Database } from '../../storage/db-schema.js';
 import { readEvents } from '../../storage/event-log.js';
@@ -31,7 +41,14 @@ export interface WebhookDispatcherOptions {
   /** Endpoints delivered to at the same time by this process. */
   readonly concurrency?: number;
   readonly retry?: RetrySchedule;
+  /**
+   * Test seam: deliver with this instead of node:http. The destination is then checked by
+   * resolving the name before the request (the production path resolves once, in the
+   * connection itself).
+   */
   readonly fetch?: typeof fetch;
+  /** Resolves host names (tests inject one); the system resolver by default. */
+  readonly resolver?: Resolver;
   readonly logger?: DispatcherLogger;
   /**
    * Deliver to loopback, private and link-local addresses too. Off by default (a
@@ -79,7 +96,9 @@ export class WebhookDispatcher {
   private readonly batchSize: number;
   private readonly concurrency: number;
   private readonly retry: RetrySchedule;
-  private readonly fetch: typeof fetch;
+  private readonly fetch: typeof fetch | undefined;
+  private readonly resolver: Resolver;
+  private readonly lookup: LookupFunction | undefined;
   private readonly allowPrivateNetworks: boolean;
   private readonly logger: DispatcherLogger;
   private workers: Promise<void>[] = [];
@@ -101,9 +120,13 @@ export class WebhookDispatcher {
     this.batchSize = options.batchSize ?? 100;
     this.concurrency = options.concurrency ?? 4;
     this.retry = options.retry ?? DEFAULT_RETRY_SCHEDULE;
-    this.fetch = options.fetch ?? globalThis.fetch;
-    this.allowPrivateNetworks =
-      options.allowPrivateNetworks ?? process.env['WEBHOOK_ALLOW_PRIVATE'] === '1';
+    this.fetch = options.fetch;
+    this.allowPrivateNetworks = options.allowPrivateNetworks ?? allowPrivateFromEnv();
+    this.resolver = options.resolver ?? systemResolver;
+    this.lookup =
+      this.allowPrivateNetworks && options.resolver === undefined
+        ? undefined // the system's own lookup
+        : guardedLookup(this.resolver, this.allowPrivateNetworks);
     this.logger = options.logger ?? silent;
   }
 
@@ -352,31 +375,49 @@ export class WebhookDispatcher {
     const timestamp = Math.floor(this.clock() / 1000);
     const timeout = AbortSignal.timeout(this.requestTimeoutMs);
     try {
-      const blocked = this.allowPrivateNetworks
-        ? undefined
-        : await blockedDestination(endpoint.url);
-      if (blocked !== undefined) return { kind: 'failed', status: null, error: blocked };
-      const response = await this.fetch(endpoint.url, {
-        method: 'POST',
-        headers: {
-          'Content-Type': 'application/json',
-          'User-Agent': 'Roster-Webhooks/1',
-          [SIGNATURE_HEADER]: signatureHeader(endpoint.secret, timestamp, body),
-          [DELIVERY_HEADER]: String(attemptId),
-        },
-        body,
-        // A redirect is not an acknowledgement: the receiver must answer 2xx itself.
-        redirect: 'manual',
-        signal: AbortSignal.any([this.abort.signal, timeout]),
-      });
-      // The answer's body is never used; do not wait for (or buffer) it.
-      await response.body?.cancel().catch(() => undefined);
-      if (response.status >= 200 && response.status < 300)
-        return { kind: 'delivered', status: response.status };
+      const headers = {
+        'Content-Type': 'application/json',
+        'User-Agent': 'Roster-Webhooks/1',
+        [SIGNATURE_HEADER]: signatureHeader(endpoint.secret, timestamp, body),
+        [DELIVERY_HEADER]: String(attemptId),
+      };
+      const signal = AbortSignal.any([this.abort.signal, timeout]);
+      let status: number;
+      if (this.fetch === undefined) {
+        // An IP literal is connected to as is (no lookup): check it here. A name is
+        // resolved once by the guarded lookup, which checks what it hands the socket.
+        const host = urlHost(endpoint.url);
+        if (!this.allowPrivateNetworks && isIP(host) !== 0 && isPrivateAddress(host)) {
+          const blocked = await blockedDestination(endpoint.url, this.resolver);
+          return { kind: 'failed', status: null, error: blocked ?? 'destination refused' };
+        }
+        status = await postDelivery(endpoint.url, {
+          headers,
+          body,
+          signal,
+          ...(this.lookup !== undefined ? { lookup: this.lookup } : {}),
+        });
+      } else {
+        const blocked = this.allowPrivateNetworks
+          ? undefined
+          : await blockedDestination(endpoint.url, this.resolver);
+        if (blocked !== undefined) return { kind: 'failed', status: null, error: blocked };
+        const response = await this.fetch(endpoint.url, {
+          method: 'POST',
+          headers,
+          body,
+          // A redirect is not an acknowledgement: the receiver must answer 2xx itself.
+          redirect: 'manual',
+          signal,
+        });
+        await response.body?.cancel().catch(() => undefined);
+        status = response.status;
+      }
+      if (status >= 200 && status < 300) return { kind: 'delivered', status };
       // Only the status code and its standard reason: the receiver's own reason phrase and
       // body are never echoed (the delivery log must not work as a banner scanner, and a
       // reason phrase may carry anything, U+0000 included).
-      return { kind: 'failed', status: response.status, error: httpError(response.status) };
+      return { kind: 'failed', status, error: httpError(status) };
     } catch (error) {
       if (this.abort.signal.aborted) return { kind: 'interrupted' };
       if (timeout.aborted)
@@ -385,6 +426,8 @@ export class WebhookDispatcher {
           status: null,
           error: `no answer within ${this.requestTimeoutMs} ms`,
         };
+      if ((error as { code?: string } | undefined)?.code === 'EROSTERBLOCKED')
+        return { kind: 'failed', status: null, error: (error as Error).message };
       return { kind: 'failed', status: null, error: describeNetworkError(error) };
     }
   }
@@ -396,7 +439,11 @@ function httpError(status: number): string {
 
 /** fetch wraps the interesting part (ECONNREFUSED, ENOTFOUND...) in `cause`. */
 function describeNetworkError(error: unknown): string {
-  const cause = (error as { cause?: { code?: string; message?: string } } | undefined)?.cause;
+  const direct = error as { code?: string; message?: string } | undefined;
+  const cause =
+    direct?.code !== undefined
+      ? direct
+      : (error as { cause?: { code?: string; message?: string } } | undefined)?.cause;
   if (cause?.code !== undefined)
     return storableText(`${cause.code}${cause.message ? `: ${cause.message}` : ''}`.slice(0, 500));
   return storableText((error instanceof Error ? error.message : String(error)).slice(0, 500));

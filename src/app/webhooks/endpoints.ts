@@ -8,6 +8,7 @@ import type {
 import type { Selectable } from 'kysely';
 import { requireAccount } from '../accounts.js';
 import { AppError } from '../errors.js';
+import { allowPrivateFromEnv, blockedDestination, type Resolver } from './destination.js';
 
 const SECRET_PREFIX = 'whsec_';
 const MAX_URL_LENGTH = 2048;
@@ -90,8 +91,19 @@ export function validateWebhookUrl(raw: string): string {
 export async function createEndpoint(
   db: Kysely<Database>,
   input: { accountId: string; url: string; description?: string | undefined },
+  options: { allowPrivateNetworks?: boolean; resolver?: Resolver } = {},
 ): Promise<CreatedWebhookEndpoint> {
   const url = validateWebhookUrl(input.url);
+  if (!(options.allowPrivateNetworks ?? allowPrivateFromEnv())) {
+    // Refused at once with the reason; checked again at each delivery (the name may change).
+    let blocked: string | undefined;
+    try {
+      blocked = await blockedDestination(url, options.resolver);
+    } catch {
+      blocked = undefined; // does not resolve (yet): deliveries will say so
+    }
+    if (blocked !== undefined) throw new AppError('invalid', `webhook URL refused: ${blocked}`);
+  }
   const description = input.description?.trim() || null;
   if (description !== null && description.length > MAX_DESCRIPTION_LENGTH) {
     throw new AppError(
