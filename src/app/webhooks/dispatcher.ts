@@ -40,6 +40,13 @@ export interface WebhookDispatcherOptions {
   readonly batchSize?: number;
   /** Endpoints delivered to at the same time by this process. */
   readonly concurrency?: number;
+  /**
+   * Endpoints of ONE account delivered to at the same time, counted over every process on
+   * the database (leases held): slow receivers of one account cannot take every worker
+   * and delay the other accounts' deliveries. Default: half the workers, at least 1
+   * (WEBHOOK_ACCOUNT_CONCURRENCY).
+   */
+  readonly perAccountConcurrency?: number;
   readonly retry?: RetrySchedule;
   /**
    * Test seam: deliver with this instead of node:http. The destination is then checked by
@@ -73,6 +80,9 @@ type Outcome =
   | { kind: 'failed'; status: number | null; error: string }
   | { kind: 'interrupted' };
 
+/** Advisory lock key serialising webhook claims on PostgreSQL (an arbitrary constant). */
+const CLAIM_LOCK_KEY = sql.lit(726_573_001);
+
 const silent: DispatcherLogger = { warn: () => undefined, error: () => undefined };
 
 /**
@@ -95,6 +105,7 @@ export class WebhookDispatcher {
   private readonly requestTimeoutMs: number;
   private readonly batchSize: number;
   private readonly concurrency: number;
+  private readonly perAccountConcurrency: number;
   private readonly retry: RetrySchedule;
   private readonly fetch: typeof fetch | undefined;
   private readonly resolver: Resolver;
@@ -119,6 +130,10 @@ export class WebhookDispatcher {
     );
     this.batchSize = options.batchSize ?? 100;
     this.concurrency = options.concurrency ?? 4;
+    this.perAccountConcurrency =
+      options.perAccountConcurrency ??
+      positiveIntFromEnv('WEBHOOK_ACCOUNT_CONCURRENCY') ??
+      Math.max(1, Math.floor(this.concurrency / 2));
     this.retry = options.retry ?? DEFAULT_RETRY_SCHEDULE;
     this.fetch = options.fetch;
     this.allowPrivateNetworks = options.allowPrivateNetworks ?? allowPrivateFromEnv();
@@ -218,6 +233,12 @@ export class WebhookDispatcher {
    * concurrent claimers pass over each other's candidate instead of queueing on it; on
    * SQLite the single writer serialises the UPDATE. A released lease keeps its time, so
    * ordering by it serves endpoints round-robin.
+   *
+   * Fairness between accounts: an endpoint is passed over while its account already holds
+   * `perAccountConcurrency` live leases (deliveries in flight, in any process), so one
+   * account's slow receivers leave workers free for the others; each request is cut off
+   * after `requestTimeoutMs`. (On PostgreSQL two claimers racing may briefly exceed the
+   * cap by one: it bounds the share, it is not a lock.)
    */
   private async claim(): Promise<ClaimedEndpoint | undefined> {
     const nowMs = this.clock();
@@ -225,7 +246,7 @@ export class WebhookDispatcher {
     const lease = new Date(nowMs + this.leaseMs).toISOString();
     const lock =
       this.options.database.dialect === 'postgres' ? sql`FOR UPDATE OF e SKIP LOCKED` : sql``;
-    const result = await sql<ClaimedEndpoint>`
+    const claim = sql<ClaimedEndpoint>`
       UPDATE webhook_endpoints SET locked_until = ${lease}
       WHERE id = (
         SELECT e.id FROM webhook_endpoints e JOIN accounts a ON a.id = e.account_id
@@ -233,13 +254,25 @@ export class WebhookDispatcher {
           AND e.delivered_seq < a.event_seq
           AND (e.next_attempt_at IS NULL OR e.next_attempt_at <= ${now})
           AND (e.locked_until IS NULL OR e.locked_until < ${now})
+          AND (SELECT COUNT(*) FROM webhook_endpoints busy
+               WHERE busy.account_id = e.account_id AND busy.locked_until >= ${now})
+              < ${this.perAccountConcurrency}
         ORDER BY COALESCE(e.locked_until, '') , e.id
         LIMIT 1 ${lock}
       )
       AND (locked_until IS NULL OR locked_until < ${now})
-      RETURNING id, account_id, url, secret, delivered_seq, failures, locked_until`.execute(
-      this.db,
-    );
+      RETURNING id, account_id, url, secret, delivered_seq, failures, locked_until`;
+    // PostgreSQL: concurrent claimers would each count the leases of a snapshot taken
+    // before the others committed, and together exceed the per-account share. Claims are
+    // serialised with a transaction-scoped advisory lock (a claim takes milliseconds), and
+    // the UPDATE's snapshot is taken after the lock, so it sees every committed lease.
+    const result =
+      this.options.database.dialect === 'postgres'
+        ? await this.db.transaction().execute(async (trx) => {
+            await sql`SELECT pg_advisory_xact_lock(${CLAIM_LOCK_KEY})`.execute(trx);
+            return claim.execute(trx);
+          })
+        : await claim.execute(this.db);
     const row = result.rows[0];
     if (row === undefined) return undefined;
     return { ...row, delivered_seq: Number(row.delivered_seq), failures: Number(row.failures) };
@@ -431,6 +464,15 @@ export class WebhookDispatcher {
       return { kind: 'failed', status: null, error: describeNetworkError(error) };
     }
   }
+}
+
+function positiveIntFromEnv(name: string): number | undefined {
+  const raw = process.env[name]?.trim();
+  if (raw === undefined || raw === '') return undefined;
+  const value = Number(raw);
+  if (!Number.isSafeInteger(value) || value < 1)
+    throw new Error(`${name} must be a positive integer, got ${JSON.stringify(raw)}`);
+  return value;
 }
 
 function httpError(status: number): string {
