@@ -145,7 +145,39 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     publicUrl: deps.publicUrl,
     log: deps.log,
   });
+  // Outside the three APIs too, every answer is the REST/admin JSON error format (never
+  // Fastify's own), and a 404 quotes the path without its query (which may hold secrets).
+  app.setNotFoundHandler(async (request, reply) =>
+    reply.code(404).send({
+      error: {
+        code: 'not_found',
+        message: `No route at ${request.method} ${request.url.split('?')[0]}. Roster serves SCIM at /api/v1/scim/azure/{account_id}, the REST API at /api/v1/accounts/{account_id} (GET ${OPENAPI_PATH}), the admin API at ${ADMIN_PREFIX}, and /healthz.`,
+      },
+    }),
+  );
+  app.setErrorHandler(async (error: { statusCode?: number; message?: string }, request, reply) => {
+    const status =
+      typeof error.statusCode === 'number' && error.statusCode >= 400 && error.statusCode < 600
+        ? error.statusCode
+        : 500;
+    if (status >= 500) request.log.error({ err: error }, 'unexpected error');
+    return reply.code(status).send({
+      error: {
+        code: errorCode(status),
+        message: status >= 500 ? 'Internal error.' : (error.message ?? 'Bad request.'),
+      },
+    });
+  });
   app.get(OPENAPI_PATH, async () => openApiDocument);
   app.get('/healthz', async () => ({ status: 'ok' }));
   return app;
+}
+
+function errorCode(status: number): string {
+  if (status === 404) return 'not_found';
+  if (status === 405) return 'method_not_allowed';
+  if (status === 413) return 'payload_too_large';
+  if (status === 415) return 'unsupported_media_type';
+  if (status === 429) return 'rate_limited';
+  return status >= 500 ? 'internal' : 'invalid_request';
 }

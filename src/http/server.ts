@@ -1,5 +1,6 @@
 import pino from 'pino';
 import { loadRequestLimits, type RequestLimits } from '../app/limits.js';
+import { redactUrl } from '../app/log-text.js';
 import { ProvisioningLog } from '../app/provisioning-log.js';
 import { WebhookDispatcher } from '../app/webhooks/dispatcher.js';
 import { regionOrigin, type Config } from '../config.js';
@@ -89,8 +90,34 @@ export const REDACTED_PATHS = [
   '*.secret',
 ];
 
+/**
+ * How a request appears in log lines: no headers, and the URL with the value of every
+ * secret-looking query parameter (`access_token`, `password`, `code`...) redacted.
+ */
+function serializeRequest(req: {
+  method?: string;
+  url?: string;
+  host?: string;
+  hostname?: string;
+  ip?: string;
+  headers?: Record<string, unknown>;
+  socket?: { remoteAddress?: string; remotePort?: number };
+}): Record<string, unknown> {
+  return {
+    method: req.method,
+    url: typeof req.url === 'string' ? redactUrl(req.url) : req.url,
+    host: req.host ?? req.hostname ?? req.headers?.['host'],
+    remoteAddress: req.ip ?? req.socket?.remoteAddress,
+    remotePort: req.socket?.remotePort,
+  };
+}
+
 /** The server's pino logger. Never logs credentials (ARCHITECTURE, issue 5): the bearer token lives in Authorization. */
 export function createLogger(level: string, destination?: pino.DestinationStream): pino.Logger {
-  const options = { level, redact: { paths: REDACTED_PATHS, censor: '[redacted]' } };
+  const options = {
+    level,
+    redact: { paths: REDACTED_PATHS, censor: '[redacted]' },
+    serializers: { req: serializeRequest, request: serializeRequest },
+  };
   return destination === undefined ? pino(options) : pino(options, destination);
 }

@@ -1,7 +1,17 @@
 import { STATUS_CODES } from 'node:http';
 import { sql, type Kysely } from 'kysely';
 import { storableText } from '../log-text.js';
-import { blockedDestination } from './destination.js';
+import {
+  allowPrivateFromEnv,
+  blockedDestination,
+  guardedLookup,
+  isPrivateAddress,
+  systemResolver,
+  urlHost,
+  type Resolver,
+} from './destination.js';
+import { postDelivery } from './http-post.js';
+import { isIP, type LookupFunction } from 'node:net';
 import type { RosterDatabase } from '../../storage/connect.js';
 import type { Database } from '../../storage/db-schema.js';
 import { readEvents } from '../../storage/event-log.js';
@@ -30,8 +40,22 @@ export interface WebhookDispatcherOptions {
   readonly batchSize?: number;
   /** Endpoints delivered to at the same time by this process. */
   readonly concurrency?: number;
+  /**
+   * Endpoints of ONE account delivered to at the same time, counted over every process on
+   * the database (leases held): slow receivers of one account cannot take every worker
+   * and delay the other accounts' deliveries. Default: half the workers, at least 1
+   * (WEBHOOK_ACCOUNT_CONCURRENCY).
+   */
+  readonly perAccountConcurrency?: number;
   readonly retry?: RetrySchedule;
+  /**
+   * Test seam: deliver with this instead of node:http. The destination is then checked by
+   * resolving the name before the request (the production path resolves once, in the
+   * connection itself).
+   */
   readonly fetch?: typeof fetch;
+  /** Resolves host names (tests inject one); the system resolver by default. */
+  readonly resolver?: Resolver;
   readonly logger?: DispatcherLogger;
   /**
    * Deliver to loopback, private and link-local addresses too. Off by default (a
@@ -56,6 +80,9 @@ type Outcome =
   | { kind: 'failed'; status: number | null; error: string }
   | { kind: 'interrupted' };
 
+/** Advisory lock key serialising webhook claims on PostgreSQL (an arbitrary constant). */
+const CLAIM_LOCK_KEY = sql.lit(726_573_001);
+
 const silent: DispatcherLogger = { warn: () => undefined, error: () => undefined };
 
 /**
@@ -78,8 +105,11 @@ export class WebhookDispatcher {
   private readonly requestTimeoutMs: number;
   private readonly batchSize: number;
   private readonly concurrency: number;
+  private readonly perAccountConcurrency: number;
   private readonly retry: RetrySchedule;
-  private readonly fetch: typeof fetch;
+  private readonly fetch: typeof fetch | undefined;
+  private readonly resolver: Resolver;
+  private readonly lookup: LookupFunction | undefined;
   private readonly allowPrivateNetworks: boolean;
   private readonly logger: DispatcherLogger;
   private workers: Promise<void>[] = [];
@@ -100,10 +130,18 @@ export class WebhookDispatcher {
     );
     this.batchSize = options.batchSize ?? 100;
     this.concurrency = options.concurrency ?? 4;
+    this.perAccountConcurrency =
+      options.perAccountConcurrency ??
+      positiveIntFromEnv('WEBHOOK_ACCOUNT_CONCURRENCY') ??
+      Math.max(1, Math.floor(this.concurrency / 2));
     this.retry = options.retry ?? DEFAULT_RETRY_SCHEDULE;
-    this.fetch = options.fetch ?? globalThis.fetch;
-    this.allowPrivateNetworks =
-      options.allowPrivateNetworks ?? process.env['WEBHOOK_ALLOW_PRIVATE'] === '1';
+    this.fetch = options.fetch;
+    this.allowPrivateNetworks = options.allowPrivateNetworks ?? allowPrivateFromEnv();
+    this.resolver = options.resolver ?? systemResolver;
+    this.lookup =
+      this.allowPrivateNetworks && options.resolver === undefined
+        ? undefined // the system's own lookup
+        : guardedLookup(this.resolver, this.allowPrivateNetworks);
     this.logger = options.logger ?? silent;
   }
 
@@ -195,6 +233,12 @@ export class WebhookDispatcher {
    * concurrent claimers pass over each other's candidate instead of queueing on it; on
    * SQLite the single writer serialises the UPDATE. A released lease keeps its time, so
    * ordering by it serves endpoints round-robin.
+   *
+   * Fairness between accounts: an endpoint is passed over while its account already holds
+   * `perAccountConcurrency` live leases (deliveries in flight, in any process), so one
+   * account's slow receivers leave workers free for the others; each request is cut off
+   * after `requestTimeoutMs`. (On PostgreSQL two claimers racing may briefly exceed the
+   * cap by one: it bounds the share, it is not a lock.)
    */
   private async claim(): Promise<ClaimedEndpoint | undefined> {
     const nowMs = this.clock();
@@ -202,7 +246,7 @@ export class WebhookDispatcher {
     const lease = new Date(nowMs + this.leaseMs).toISOString();
     const lock =
       this.options.database.dialect === 'postgres' ? sql`FOR UPDATE OF e SKIP LOCKED` : sql``;
-    const result = await sql<ClaimedEndpoint>`
+    const claim = sql<ClaimedEndpoint>`
       UPDATE webhook_endpoints SET locked_until = ${lease}
       WHERE id = (
         SELECT e.id FROM webhook_endpoints e JOIN accounts a ON a.id = e.account_id
@@ -210,13 +254,25 @@ export class WebhookDispatcher {
           AND e.delivered_seq < a.event_seq
           AND (e.next_attempt_at IS NULL OR e.next_attempt_at <= ${now})
           AND (e.locked_until IS NULL OR e.locked_until < ${now})
+          AND (SELECT COUNT(*) FROM webhook_endpoints busy
+               WHERE busy.account_id = e.account_id AND busy.locked_until >= ${now})
+              < ${this.perAccountConcurrency}
         ORDER BY COALESCE(e.locked_until, '') , e.id
         LIMIT 1 ${lock}
       )
       AND (locked_until IS NULL OR locked_until < ${now})
-      RETURNING id, account_id, url, secret, delivered_seq, failures, locked_until`.execute(
-      this.db,
-    );
+      RETURNING id, account_id, url, secret, delivered_seq, failures, locked_until`;
+    // PostgreSQL: concurrent claimers would each count the leases of a snapshot taken
+    // before the others committed, and together exceed the per-account share. Claims are
+    // serialised with a transaction-scoped advisory lock (a claim takes milliseconds), and
+    // the UPDATE's snapshot is taken after the lock, so it sees every committed lease.
+    const result =
+      this.options.database.dialect === 'postgres'
+        ? await this.db.transaction().execute(async (trx) => {
+            await sql`SELECT pg_advisory_xact_lock(${CLAIM_LOCK_KEY})`.execute(trx);
+            return claim.execute(trx);
+          })
+        : await claim.execute(this.db);
     const row = result.rows[0];
     if (row === undefined) return undefined;
     return { ...row, delivered_seq: Number(row.delivered_seq), failures: Number(row.failures) };
@@ -352,31 +408,49 @@ export class WebhookDispatcher {
     const timestamp = Math.floor(this.clock() / 1000);
     const timeout = AbortSignal.timeout(this.requestTimeoutMs);
     try {
-      const blocked = this.allowPrivateNetworks
-        ? undefined
-        : await blockedDestination(endpoint.url);
-      if (blocked !== undefined) return { kind: 'failed', status: null, error: blocked };
-      const response = await this.fetch(endpoint.url, {
-        method: 'POST',
-        headers: {
-          'Content-Type': 'application/json',
-          'User-Agent': 'Roster-Webhooks/1',
-          [SIGNATURE_HEADER]: signatureHeader(endpoint.secret, timestamp, body),
-          [DELIVERY_HEADER]: String(attemptId),
-        },
-        body,
-        // A redirect is not an acknowledgement: the receiver must answer 2xx itself.
-        redirect: 'manual',
-        signal: AbortSignal.any([this.abort.signal, timeout]),
-      });
-      // The answer's body is never used; do not wait for (or buffer) it.
-      await response.body?.cancel().catch(() => undefined);
-      if (response.status >= 200 && response.status < 300)
-        return { kind: 'delivered', status: response.status };
+      const headers = {
+        'Content-Type': 'application/json',
+        'User-Agent': 'Roster-Webhooks/1',
+        [SIGNATURE_HEADER]: signatureHeader(endpoint.secret, timestamp, body),
+        [DELIVERY_HEADER]: String(attemptId),
+      };
+      const signal = AbortSignal.any([this.abort.signal, timeout]);
+      let status: number;
+      if (this.fetch === undefined) {
+        // An IP literal is connected to as is (no lookup): check it here. A name is
+        // resolved once by the guarded lookup, which checks what it hands the socket.
+        const host = urlHost(endpoint.url);
+        if (!this.allowPrivateNetworks && isIP(host) !== 0 && isPrivateAddress(host)) {
+          const blocked = await blockedDestination(endpoint.url, this.resolver);
+          return { kind: 'failed', status: null, error: blocked ?? 'destination refused' };
+        }
+        status = await postDelivery(endpoint.url, {
+          headers,
+          body,
+          signal,
+          ...(this.lookup !== undefined ? { lookup: this.lookup } : {}),
+        });
+      } else {
+        const blocked = this.allowPrivateNetworks
+          ? undefined
+          : await blockedDestination(endpoint.url, this.resolver);
+        if (blocked !== undefined) return { kind: 'failed', status: null, error: blocked };
+        const response = await this.fetch(endpoint.url, {
+          method: 'POST',
+          headers,
+          body,
+          // A redirect is not an acknowledgement: the receiver must answer 2xx itself.
+          redirect: 'manual',
+          signal,
+        });
+        await response.body?.cancel().catch(() => undefined);
+        status = response.status;
+      }
+      if (status >= 200 && status < 300) return { kind: 'delivered', status };
       // Only the status code and its standard reason: the receiver's own reason phrase and
       // body are never echoed (the delivery log must not work as a banner scanner, and a
       // reason phrase may carry anything, U+0000 included).
-      return { kind: 'failed', status: response.status, error: httpError(response.status) };
+      return { kind: 'failed', status, error: httpError(status) };
     } catch (error) {
       if (this.abort.signal.aborted) return { kind: 'interrupted' };
       if (timeout.aborted)
@@ -385,9 +459,20 @@ export class WebhookDispatcher {
           status: null,
           error: `no answer within ${this.requestTimeoutMs} ms`,
         };
+      if ((error as { code?: string } | undefined)?.code === 'EROSTERBLOCKED')
+        return { kind: 'failed', status: null, error: (error as Error).message };
       return { kind: 'failed', status: null, error: describeNetworkError(error) };
     }
   }
+}
+
+function positiveIntFromEnv(name: string): number | undefined {
+  const raw = process.env[name]?.trim();
+  if (raw === undefined || raw === '') return undefined;
+  const value = Number(raw);
+  if (!Number.isSafeInteger(value) || value < 1)
+    throw new Error(`${name} must be a positive integer, got ${JSON.stringify(raw)}`);
+  return value;
 }
 
 function httpError(status: number): string {
@@ -396,7 +481,11 @@ function httpError(status: number): string {
 
 /** fetch wraps the interesting part (ECONNREFUSED, ENOTFOUND...) in `cause`. */
 function describeNetworkError(error: unknown): string {
-  const cause = (error as { cause?: { code?: string; message?: string } } | undefined)?.cause;
+  const direct = error as { code?: string; message?: string } | undefined;
+  const cause =
+    direct?.code !== undefined
+      ? direct
+      : (error as { cause?: { code?: string; message?: string } } | undefined)?.cause;
   if (cause?.code !== undefined)
     return storableText(`${cause.code}${cause.message ? `: ${cause.message}` : ''}`.slice(0, 500));
   return storableText((error instanceof Error ? error.message : String(error)).slice(0, 500));

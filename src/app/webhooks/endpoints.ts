@@ -8,10 +8,28 @@ import type {
 import type { Selectable } from 'kysely';
 import { requireAccount } from '../accounts.js';
 import { AppError } from '../errors.js';
+import { allowPrivateFromEnv, blockedDestination, type Resolver } from './destination.js';
 
 const SECRET_PREFIX = 'whsec_';
 const MAX_URL_LENGTH = 2048;
 const MAX_DESCRIPTION_LENGTH = 500;
+
+/** Endpoints one account may have unless WEBHOOK_MAX_ENDPOINTS_PER_ACCOUNT says otherwise. */
+export const DEFAULT_MAX_ENDPOINTS_PER_ACCOUNT = 10;
+
+/** WEBHOOK_MAX_ENDPOINTS_PER_ACCOUNT (a positive integer), or the default. */
+export function maxEndpointsFromEnv(env: NodeJS.ProcessEnv = process.env): number {
+  const raw = env['WEBHOOK_MAX_ENDPOINTS_PER_ACCOUNT']?.trim();
+  if (raw === undefined || raw === '') return DEFAULT_MAX_ENDPOINTS_PER_ACCOUNT;
+  const value = /^\d{1,6}$/.test(raw) ? Number(raw) : NaN;
+  if (!Number.isSafeInteger(value) || value < 1) {
+    throw new AppError(
+      'invalid',
+      `WEBHOOK_MAX_ENDPOINTS_PER_ACCOUNT must be a positive integer, got ${JSON.stringify(raw)}`,
+    );
+  }
+  return value;
+}
 
 /** An endpoint as listed: never its secret. */
 export interface WebhookEndpoint {
@@ -90,8 +108,20 @@ export function validateWebhookUrl(raw: string): string {
 export async function createEndpoint(
   db: Kysely<Database>,
   input: { accountId: string; url: string; description?: string | undefined },
+  options: { allowPrivateNetworks?: boolean; resolver?: Resolver; maxPerAccount?: number } = {},
 ): Promise<CreatedWebhookEndpoint> {
+  const maxPerAccount = options.maxPerAccount ?? maxEndpointsFromEnv();
   const url = validateWebhookUrl(input.url);
+  if (!(options.allowPrivateNetworks ?? allowPrivateFromEnv())) {
+    // Refused at once with the reason; checked again at each delivery (the name may change).
+    let blocked: string | undefined;
+    try {
+      blocked = await blockedDestination(url, options.resolver);
+    } catch {
+      blocked = undefined; // does not resolve (yet): deliveries will say so
+    }
+    if (blocked !== undefined) throw new AppError('invalid', `webhook URL refused: ${blocked}`);
+  }
   const description = input.description?.trim() || null;
   if (description !== null && description.length > MAX_DESCRIPTION_LENGTH) {
     throw new AppError(
@@ -105,8 +135,9 @@ export async function createEndpoint(
   const createdAt = new Date().toISOString();
   // The cursor starts at the account's current sequence in the same statement, so an
   // endpoint hears of every change after it was added, none from before (those are in
-  // the pull API), and no event committed meanwhile is skipped or repeated.
-  await db
+  // the pull API), and no event committed meanwhile is skipped or repeated. The cap on
+  // endpoints per account is checked in the same statement.
+  const inserted = await db
     .insertInto('webhook_endpoints')
     .columns([
       'id',
@@ -133,9 +164,24 @@ export async function createEndpoint(
           'accounts.event_seq as delivered_seq',
           s.val(0).as('failures'),
         ])
-        .where('accounts.id', '=', input.accountId),
+        .where('accounts.id', '=', input.accountId)
+        .where(
+          (eb) =>
+            eb
+              .selectFrom('webhook_endpoints')
+              .select((c) => c.fn.countAll().as('n'))
+              .where('webhook_endpoints.account_id', '=', input.accountId),
+          '<',
+          maxPerAccount,
+        ),
     )
-    .execute();
+    .executeTakeFirst();
+  if (Number(inserted.numInsertedOrUpdatedRows ?? 0n) === 0) {
+    throw new AppError(
+      'conflict',
+      `account ${input.accountId} already has ${maxPerAccount} webhook endpoints, the most one account may have (WEBHOOK_MAX_ENDPOINTS_PER_ACCOUNT); remove one first`,
+    );
+  }
   const created = await getEndpoint(db, input.accountId, id);
   return { ...created, secret };
 }
