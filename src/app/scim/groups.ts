@@ -13,7 +13,7 @@ import { WorkspaceRules } from '../workspace/rules.js';
 import { checkIfMatch } from './etag.js';
 import { parseListParams, type RawListParams } from './list-params.js';
 import { listResponse, renderGroup, type Locator } from './render.js';
-import type { ScimResult } from './result.js';
+import type { Change, ScimResult } from './result.js';
 
 /** Most members one request may add or set, so one request cannot hold the database for long. */
 export const MAX_MEMBERS_PER_REQUEST = 10_000;
@@ -186,20 +186,16 @@ export class GroupsService {
       await rules.commit();
       return next;
     });
-    const shown: Projection =
-      projection.include !== undefined || projection.exclude !== undefined
-        ? projection
-        : { exclude: [] };
+    const change: Change = { op: 'patch', attributes: changed, members: counts };
+    // RFC 7644 §3.5.2: 200 with the resource, or 204. Without `attributes` or
+    // `excludedAttributes` the answer is 204 (Entra and Okta accept it), so a
+    // one-member change never echoes a large team.
+    if (projection.include === undefined && projection.exclude === undefined)
+      return { status: 204, version: row.version, resourceId: id, change };
     const defaultExclusion =
       projection.include === undefined &&
       !(projection.exclude?.some((p) => p.attr.name === 'members') ?? false);
-    return this.result(
-      200,
-      row,
-      shown,
-      { resourceId: id, change: { op: 'patch', attributes: changed, members: counts } },
-      defaultExclusion && projection.include === undefined,
-    );
+    return this.result(200, row, projection, { resourceId: id, change }, defaultExclusion);
   }
 
   async delete(id: string, ifMatch?: string): Promise<ScimResult> {

@@ -250,20 +250,33 @@ describe('parseProjection', () => {
     expect(parseProjection(USER_RESOURCE, '  ', '')).toEqual({});
     expect(parseProjection(USER_RESOURCE, undefined, undefined)).toEqual({});
   });
-  it.each([['emails[type eq "work"]'], ['name.givenName.x'], ['a'.repeat(5000)]])(
-    'rejects %s with 400 invalidValue',
-    (text) => {
-      let error: unknown;
-      try {
-        parseProjection(USER_RESOURCE, text, undefined);
-      } catch (e) {
-        error = e;
-      }
-      expect(error).toBeInstanceOf(ScimError);
-      expect((error as ScimError).status).toBe(400);
-      expect((error as ScimError).scimType).toBe('invalidValue');
-    },
-  );
+  it.each([
+    ['emails[type eq "work"]', 'emails', undefined],
+    ['emails[type eq "work"].value', 'emails', 'value'],
+    ['urn:ietf:params:scim:schemas:core:2.0:User:emails[type eq "a,b]"]', 'emails', undefined],
+  ])('reads the value filter in %s leniently as the attribute', (text, attr, sub) => {
+    const projection = parseProjection(USER_RESOURCE, `${text},userName`, undefined);
+    expect(projection.include?.map((p) => [p.attr.name, p.sub?.name])).toEqual([
+      [attr, sub],
+      ['userName', undefined],
+    ]);
+  });
+  it.each([
+    ['emails[type eq'],
+    ['emails[type eq "work"]x'],
+    ['name.givenName.x'],
+    ['a'.repeat(5000)],
+  ])('rejects %s with 400 invalidValue', (text) => {
+    let error: unknown;
+    try {
+      parseProjection(USER_RESOURCE, text, undefined);
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(ScimError);
+    expect((error as ScimError).status).toBe(400);
+    expect((error as ScimError).scimType).toBe('invalidValue');
+  });
 });
 
 describe('wants', () => {
