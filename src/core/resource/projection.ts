@@ -146,6 +146,13 @@ export function project(
     const projected = projectAttribute(key, value, resourceType.schema.id, projection, returned);
     if (projected !== undefined) out[key] = projected;
   }
+  // `schemas` lists the extensions the answer carries: one projected away goes too
+  // (a strict client reads a listed extension it cannot find as an error).
+  const schemas = out['schemas'];
+  if (Array.isArray(schemas))
+    out['schemas'] = schemas.filter(
+      (urn) => urn === resourceType.schema.id || (typeof urn === 'string' && urn in out),
+    );
   return out;
 }
 
