@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { Kysely } from 'kysely';
+import { PostgresAdapter, type Kysely } from 'kysely';
 import { isUniqueViolation } from '../storage/connect.js';
 import type { Database } from '../storage/db-schema.js';
 import { parseSettings, type AccountSettings } from './workspace/settings.js';
@@ -148,6 +148,12 @@ export async function createAdmin(
   const duplicate = () =>
     new AppError('conflict', `account ${input.accountId} already has an admin ${email}`);
   const existing = await findAdminByEmail(db, input.accountId, email);
+  if (existing && !existing.active) {
+    throw new AppError(
+      'conflict',
+      `account ${input.accountId} already has an admin ${existing.email}, deactivated: reactivate them with \`roster admin reactivate --account ${input.accountId} --email ${existing.email}\` (their password and tokens come back)`,
+    );
+  }
   if (existing) throw duplicate();
 
   const admin: Admin = {
@@ -204,14 +210,97 @@ export async function findAdminByEmail(
   return row ? toAdmin(row) : null;
 }
 
+export type AdminTarget =
+  | { readonly accountId: string; readonly adminId: string }
+  | { readonly accountId: string; readonly email: string };
+
 /**
- * Deactivates an admin, named by id or e-mail. Tokens they issued stop working at once
- * (authenticate checks the issuer), and come back if they are reactivated.
+ * Deactivates an admin, named by id or e-mail: their tokens and sessions stop
+ * working (authenticate checks the issuer) and come back if they are
+ * reactivated. The last active admin of an account cannot be deactivated, or
+ * nobody could manage it. The one place this rule lives: the CLI and the admin
+ * API both call it. Changes to one account's admins are serialised (see
+ * `lockAdmins`), so two admins deactivating each other at once leave one active.
  */
-export async function deactivateAdmin(
-  db: Kysely<Database>,
-  target: { accountId: string; adminId: string } | { accountId: string; email: string },
-): Promise<Admin> {
+export async function deactivateAdmin(db: Kysely<Database>, target: AdminTarget): Promise<Admin> {
+  const admin = await db.transaction().execute(async (trx) => {
+    await lockAdmins(trx, target.accountId);
+    const found = await requireAdmin(trx, target);
+    if (!found.active) return found;
+    const active = await trx
+      .selectFrom('admins')
+      .select((eb) => eb.fn.countAll<number>().as('n'))
+      .where('account_id', '=', found.accountId)
+      .where('active', '=', 1)
+      .executeTakeFirstOrThrow();
+    if (Number(active.n) <= 1) {
+      throw new AppError(
+        'invalid',
+        `${found.email} is the last active admin of account ${found.accountId}: create or reactivate another admin first, or nobody could manage the account`,
+      );
+    }
+    await trx
+      .updateTable('admins')
+      .set({ active: 0 })
+      .where('id', '=', found.id)
+      .where('account_id', '=', found.accountId)
+      .execute();
+    return { ...found, active: false };
+  });
+  clearAuthCache(); // their tokens stop working at once in this process
+  return admin;
+}
+
+/**
+ * Reactivates a deactivated admin (named by id or e-mail) with their password
+ * and tokens as they were; reactivating an active admin changes nothing.
+ */
+export async function reactivateAdmin(db: Kysely<Database>, target: AdminTarget): Promise<Admin> {
+  const admin = await db.transaction().execute(async (trx) => {
+    await lockAdmins(trx, target.accountId);
+    const found = await requireAdmin(trx, target);
+    if (found.active) return found;
+    await trx
+      .updateTable('admins')
+      .set({ active: 1 })
+      .where('id', '=', found.id)
+      .where('account_id', '=', found.accountId)
+      .execute();
+    return { ...found, active: true };
+  });
+  clearAuthCache();
+  return admin;
+}
+
+/**
+ * Serialises changes to one account's admins until the transaction ends. On
+ * PostgreSQL a row lock on the account (SELECT ... FOR UPDATE): a second
+ * transaction waits, then counts the admins the first one left. On SQLite a
+ * no-op write takes the database's write lock at once, so a concurrent
+ * process waits (busy_timeout) instead of failing to upgrade a read lock.
+ */
+async function lockAdmins(trx: Kysely<Database>, accountId: string): Promise<void> {
+  const postgres = trx.getExecutor().adapter instanceof PostgresAdapter;
+  const locked = postgres
+    ? await trx
+        .selectFrom('accounts')
+        .select('id')
+        .where('id', '=', accountId)
+        .forUpdate()
+        .executeTakeFirst()
+    : Number(
+        (
+          await trx
+            .updateTable('accounts')
+            .set((eb) => ({ name: eb.ref('name') }))
+            .where('id', '=', accountId)
+            .executeTakeFirst()
+        ).numUpdatedRows,
+      ) > 0;
+  if (!locked) throw new AppError('not_found', `account ${accountId} does not exist`);
+}
+
+async function requireAdmin(db: Kysely<Database>, target: AdminTarget): Promise<Admin> {
   const admin =
     'email' in target
       ? await findAdminByEmail(db, target.accountId, target.email)
@@ -220,14 +309,7 @@ export async function deactivateAdmin(
     const name = 'email' in target ? target.email : target.adminId;
     throw new AppError('not_found', `account ${target.accountId} has no admin ${name}`);
   }
-  await db
-    .updateTable('admins')
-    .set({ active: 0 })
-    .where('id', '=', admin.id)
-    .where('account_id', '=', admin.accountId)
-    .execute();
-  clearAuthCache(); // their tokens stop working at once in this process
-  return { ...admin, active: false };
+  return admin;
 }
 
 /** The active admin with this e-mail and password, or null (no hint which part was wrong). */

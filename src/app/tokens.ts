@@ -26,6 +26,11 @@ export interface TokenInfo {
   createdAt: string;
   lastUsedAt: string | null;
   revokedAt: string | null;
+  /**
+   * Whether the token works: `revoked`, `inactive` while the admin who issued it
+   * is deactivated (it works again if they are reactivated), else `active`.
+   */
+  status: 'active' | 'inactive' | 'revoked';
 }
 
 export interface AuthenticatedToken {
@@ -131,6 +136,7 @@ export async function listTokens(db: Kysely<Database>, accountId: string): Promi
       'tokens.type',
       'tokens.admin_id',
       'admins.email as admin_email',
+      'admins.active as admin_active',
       'tokens.created_at',
       'tokens.last_used_at',
       'tokens.revoked_at',
@@ -148,6 +154,7 @@ export async function listTokens(db: Kysely<Database>, accountId: string): Promi
     createdAt: row.created_at,
     lastUsedAt: row.last_used_at,
     revokedAt: row.revoked_at,
+    status: row.revoked_at !== null ? 'revoked' : row.admin_active === 1 ? 'active' : 'inactive',
   }));
 }
 

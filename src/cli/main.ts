@@ -3,6 +3,7 @@ import {
   createAccount,
   createAdmin,
   deactivateAdmin,
+  reactivateAdmin,
   listAccounts,
   updateAccountPolicy,
   listAdmins,
@@ -226,6 +227,20 @@ export function buildProgram(): Command {
       );
       if (opts.json) return printJson(admin);
       print(`Deactivated admin ${admin.email}: the tokens they issued no longer work.`);
+    });
+  admin
+    .command('reactivate')
+    .description('reactivate a deactivated admin: their password and unrevoked tokens work again')
+    .requiredOption('--account <id>', 'account id')
+    .requiredOption('--email <email>', "the admin's email")
+    .option('--json', 'print JSON')
+    .action(async (opts: { account: string; email: string; json?: true }) => {
+      const config = loadConfig();
+      const admin = await withDatabase(config, ({ db }) =>
+        reactivateAdmin(db, { accountId: opts.account, email: opts.email }),
+      );
+      if (opts.json) return printJson(admin);
+      print(`Reactivated admin ${admin.email}: their unrevoked tokens work again.`);
     });
 
   const token = program.command('token').description("manage an account's API and SCIM tokens");

@@ -573,14 +573,36 @@ describe.each(DATABASE_KINDS)('Entra ID, default dialect (%s)', (kind) => {
       expect(byId.body.displayName).toBe(team.displayName);
     });
 
-    it('renames with Replace displayName → 200 without members', async () => {
+    it('renames with Replace displayName → 204 (RFC 7644 §3.5.2), the new version in ETag', async () => {
       team.displayName = `Marketing EMEA ${run}`;
+      const before = await entra('GET', `/Groups/${team.id}`);
       const patched = await entra('PATCH', `/Groups/${team.id}`, {
         body: patchOp({ op: 'Replace', path: 'displayName', value: team.displayName }),
       });
-      expectResource(patched, 200);
-      expect(patched.body.displayName).toBe(team.displayName);
+      expect(patched.status).toBe(204);
+      expect(patched.body).toBeUndefined();
+      const got = await entra('GET', `/Groups/${team.id}`);
+      expect(got.body.displayName).toBe(team.displayName);
+      expect(patched.headers.get('etag')).toBe(got.body.meta.version);
+      expect(got.body.meta.version).not.toBe(before.body.meta.version);
+    });
+
+    it('answers 200 with the team when the PATCH asks for attributes', async () => {
+      const patched = await entra('PATCH', `/Groups/${team.id}?attributes=displayName`, {
+        body: patchOp({ op: 'Replace', path: 'displayName', value: team.displayName }),
+      });
+      expect(patched.status).toBe(200);
+      expect(patched.body).toEqual({
+        schemas: [GROUP_SCHEMA],
+        id: team.id,
+        displayName: team.displayName,
+      });
       expect(patched.body).not.toHaveProperty('members');
+      const excluding = await entra('PATCH', `/Groups/${team.id}?excludedAttributes=members`, {
+        body: patchOp({ op: 'Replace', path: 'displayName', value: team.displayName }),
+      });
+      expectResource(excluding, 200);
+      expect(excluding.body).not.toHaveProperty('members');
     });
 
     it('renames with a path-less Replace of {displayName}', async () => {
@@ -588,14 +610,13 @@ describe.each(DATABASE_KINDS)('Entra ID, default dialect (%s)', (kind) => {
       const patched = await entra('PATCH', `/groups/${team.id}`, {
         body: patchOp({ op: 'Replace', value: { displayName: team.displayName } }),
       });
-      expect(patched.status).toBe(200);
-      expect(patched.body.displayName).toBe(team.displayName);
+      expect(patched.status).toBe(204);
       expectListOf(await entra('GET', filter('Groups', `displayName eq "${team.displayName}"`)), [
         team.id,
       ]);
     });
 
-    it('adds members: several per op, several ops per request, $ref null → 200 without members', async () => {
+    it('adds members: several per op, several ops per request, $ref null → 204', async () => {
       const patched = await entra('PATCH', `/Groups/${team.id}`, {
         body: patchOp(
           {
@@ -609,8 +630,8 @@ describe.each(DATABASE_KINDS)('Entra ID, default dialect (%s)', (kind) => {
           { op: 'Add', path: 'members', value: [{ $ref: null, value: carol.id }] },
         ),
       });
-      expectResource(patched, 200);
-      expect(patched.body).not.toHaveProperty('members');
+      expect(patched.status).toBe(204);
+      expect(patched.body).toBeUndefined();
       const got = await entra('GET', `/Groups/${team.id}`);
       expect(got.body.members.map((m: { value: string }) => m.value).sort()).toEqual(
         [alice.id, bob.id, carol.id].sort(),
@@ -628,9 +649,9 @@ describe.each(DATABASE_KINDS)('Entra ID, default dialect (%s)', (kind) => {
       const patched = await entra('PATCH', `/Groups/${team.id}`, {
         body: patchOp({ op: 'Add', path: 'members', value: { value: alice.id } }),
       });
-      expect(patched.status).toBe(200);
+      expect(patched.status).toBe(204);
       // Nothing changed, so no new version either.
-      expect(patched.body.meta.version).toBe(before.body.meta.version);
+      expect(patched.headers.get('etag')).toBe(before.body.meta.version);
       const got = await entra('GET', `/Groups/${team.id}`);
       expect(got.body.members).toHaveLength(3);
     });
@@ -686,7 +707,7 @@ describe.each(DATABASE_KINDS)('Entra ID, default dialect (%s)', (kind) => {
       const patched = await entra('PATCH', `/Groups/${team.id}`, {
         body: patchOp({ op: 'Remove', path: 'members', value: [{ $ref: null, value: carol.id }] }),
       });
-      expect(patched.status).toBe(200);
+      expect(patched.status).toBe(204);
       const got = await entra('GET', `/Groups/${team.id}`);
       expect(got.body.members.map((m: { value: string }) => m.value).sort()).toEqual(
         [alice.id, bob.id].sort(),
@@ -697,7 +718,7 @@ describe.each(DATABASE_KINDS)('Entra ID, default dialect (%s)', (kind) => {
       const patched = await entra('PATCH', `/Groups/${team.id}`, {
         body: patchOp({ op: 'Remove', path: 'members', value: [{ value: carol.id }] }),
       });
-      expect(patched.status).toBe(200);
+      expect(patched.status).toBe(204);
       const got = await entra('GET', `/Groups/${team.id}`);
       expect(got.body.members).toHaveLength(2);
     });
@@ -709,7 +730,7 @@ describe.each(DATABASE_KINDS)('Entra ID, default dialect (%s)', (kind) => {
           { op: 'Add', path: 'members', value: [{ value: bob.id }] },
         ),
       });
-      expect(patched.status).toBe(200);
+      expect(patched.status).toBe(204);
       const got = await entra('GET', `/Groups/${team.id}`);
       expect(got.body.members.map((m: { value: string }) => m.value)).toEqual([bob.id]);
     });
@@ -722,7 +743,7 @@ describe.each(DATABASE_KINDS)('Entra ID, default dialect (%s)', (kind) => {
           value: [{ value: alice.id }, { value: carol.id }],
         }),
       });
-      expect(patched.status).toBe(200);
+      expect(patched.status).toBe(204);
       const got = await entra('GET', `/Groups/${team.id}`);
       expect(got.body.members.map((m: { value: string }) => m.value).sort()).toEqual(
         [alice.id, carol.id].sort(),
@@ -758,7 +779,7 @@ describe.each(DATABASE_KINDS)('Entra ID, default dialect (%s)', (kind) => {
           }),
         ),
       );
-      for (const answer of answers) expect(answer.status, JSON.stringify(answer.body)).toBe(200);
+      for (const answer of answers) expect(answer.status, JSON.stringify(answer.body)).toBe(204);
       const got = await entra('GET', `/Groups/${created.body.id}`);
       expect(got.body.members.map((m: { value: string }) => m.value).sort()).toEqual(
         [...ids].sort(),

@@ -394,7 +394,7 @@ describe.each(DATABASE_KINDS)('replace and delete rules (%s)', (kind) => {
     expect((await scim('GET', `/Groups/${g}`)).body.members ?? []).toEqual([]);
   });
 
-  it('DELETE honours If-Match, and `remove active` does not re-activate', async () => {
+  it('DELETE honours If-Match, and `remove active` is a 400 that changes nothing', async () => {
     const scim = scimClient(await server.createTenant());
     const created = await scim('POST', '/Users', { userName: 'd@x.com', active: false });
     const id = created.body.id as string;
@@ -402,7 +402,10 @@ describe.each(DATABASE_KINDS)('replace and delete rules (%s)', (kind) => {
       schemas: [PATCH],
       Operations: [{ op: 'remove', path: 'active' }],
     });
-    expect(removed.body.active).toBe(false);
+    expect(removed.status).toBe(400);
+    expect(removed.body.scimType).toBe('invalidValue');
+    expect(removed.body.detail).toContain('"active" cannot be removed');
+    expect((await scim('GET', `/Users/${id}`)).body.active).toBe(false);
     expect(
       (await scim('DELETE', `/Users/${id}`, undefined, { 'if-match': 'W/"999"' })).status,
     ).toBe(412);

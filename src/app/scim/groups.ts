@@ -19,7 +19,7 @@ import {
 import { checkIfMatch } from './etag.js';
 import { parseListParams, type RawListParams } from './list-params.js';
 import { listResponse, renderGroup, type Locator } from './render.js';
-import type { ScimResult } from './result.js';
+import type { Change, ScimResult } from './result.js';
 
 /** Bytes a member takes in a rendered team (value, $ref, type, display), for the list byte budget. */
 const MEMBER_BYTES = 200;
@@ -218,20 +218,16 @@ export class GroupsService {
       await rules.commit();
       return next;
     });
-    const shown: Projection =
-      projection.include !== undefined || projection.exclude !== undefined
-        ? projection
-        : { exclude: [] };
+    const change: Change = { op: 'patch', attributes: changed, members: counts };
+    // RFC 7644 §3.5.2: 200 with the resource, or 204. Without `attributes` or
+    // `excludedAttributes` the answer is 204 (Entra and Okta accept it), so a
+    // one-member change never echoes a large team.
+    if (projection.include === undefined && projection.exclude === undefined)
+      return { status: 204, version: row.version, resourceId: id, change };
     const defaultExclusion =
       projection.include === undefined &&
       !(projection.exclude?.some((p) => p.attr.name === 'members') ?? false);
-    return this.result(
-      200,
-      row,
-      shown,
-      { resourceId: id, change: { op: 'patch', attributes: changed, members: counts } },
-      defaultExclusion && projection.include === undefined,
-    );
+    return this.result(200, row, projection, { resourceId: id, change }, defaultExclusion);
   }
 
   async delete(id: string, ifMatch?: string): Promise<ScimResult> {

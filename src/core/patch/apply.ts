@@ -17,10 +17,11 @@ import {
   coreAttributes,
   findAttribute,
   findSchema,
+  findSubAttribute,
   resolvePath,
   type ResolvedPath,
 } from '../schemas/resolve.js';
-import type { ResourceTypeDef, SchemaDef } from '../schemas/types.js';
+import type { AttributeDef, ResourceTypeDef, SchemaDef } from '../schemas/types.js';
 import type { PatchOperation, PatchOpName } from './request.js';
 
 /** Membership changes are planned as row operations, never applied to a JSON list (convention 4). */
@@ -176,6 +177,12 @@ class Patcher {
         `"${canonicalName(target)}" is not multi-valued; "[...]" filters apply to multi-valued attributes only.`,
       );
     }
+    if (op === 'remove' && isAlwaysPresent(this.resourceType, target)) {
+      throw badRequest(
+        'invalidValue',
+        `"${canonicalName(target)}" cannot be removed: a ${this.resourceType.name} is always active or inactive. Replace it with false to deactivate.`,
+      );
+    }
     if (target.attr.mutability === 'writeOnly') {
       this.password =
         op === 'remove' || typeof value !== 'string' || value === '' ? undefined : value;
@@ -285,8 +292,11 @@ class Patcher {
     }
     if (!isObject(value))
       throw badRequest('invalidValue', `"${schema.id}" takes an object of its attributes.`);
-    for (const [key, inner] of Object.entries(value))
+    // The object may carry its own `schemas` (as a resource body would): not an attribute.
+    for (const [key, inner] of Object.entries(value)) {
+      if (key.toLowerCase() === 'schemas') continue;
       this.applyPath(op, `${schema.id}:${key}`, inner);
+    }
   }
 
   private applyAttribute(
@@ -428,7 +438,7 @@ class Patcher {
       if (coerced === undefined) return;
       // Entra: a value-filter path that matches nothing creates the element,
       // taking its identifying sub-attributes (type "work") from the filter.
-      const created: JsonObject = { ...equalitiesOf(rawFilter, attr.subAttributes ?? []) };
+      const created: JsonObject = { ...equalitiesOf(rawFilter, attr) };
       if (sub !== undefined) created[sub.name] = coerced;
       else if (isObject(coerced)) Object.assign(created, coerced);
       container[attr.name] = [...elements, created];
@@ -524,20 +534,41 @@ function idsFromMemberFilter(filter: TypedFilter): string[] {
   );
 }
 
-/** The `sub eq "literal"` conditions of a value filter joined by `and`, to seed a created element. */
-function equalitiesOf(filter: Filter, subs: readonly { name: string }[]): JsonObject {
+/**
+ * The `sub eq "literal"` conditions of a value filter joined by `and`, to seed a
+ * created element, typed like the sub-attribute: Entra's `roles[primary eq "True"]`
+ * creates `primary: true`, so its next op on the same path finds the element.
+ */
+function equalitiesOf(filter: Filter, attr: AttributeDef): JsonObject {
   if (filter.kind === 'and')
-    return { ...equalitiesOf(filter.left, subs), ...equalitiesOf(filter.right, subs) };
+    return { ...equalitiesOf(filter.left, attr), ...equalitiesOf(filter.right, attr) };
   if (
     filter.kind === 'compare' &&
     filter.op === 'eq' &&
     filter.path.sub === undefined &&
     filter.path.urn === undefined
   ) {
-    const sub = subs.find((s) => s.name.toLowerCase() === filter.path.attr.toLowerCase());
-    if (sub !== undefined && filter.value !== null) return { [sub.name]: filter.value };
+    const sub = findSubAttribute(attr, filter.path.attr);
+    if (sub !== undefined && filter.value !== null) {
+      const value = coerceAttribute(sub, filter.value, `${attr.name}.${sub.name}`);
+      if (value !== undefined) return { [sub.name]: value };
+    }
   }
   return {};
+}
+
+/**
+ * Attributes a resource always has a value for: `active` of a User (stored as
+ * true when a client leaves it out). Removing one would leave a state Roster
+ * cannot represent, so it is a clear 400 instead of a silent no-op.
+ */
+function isAlwaysPresent(resourceType: ResourceTypeDef, target: ResolvedPath): boolean {
+  return (
+    resourceType.id === 'User' &&
+    !target.extension &&
+    target.sub === undefined &&
+    target.attr.name === 'active'
+  );
 }
 
 function isIdentifying(key: string): boolean {

@@ -138,12 +138,12 @@ describe('project: attributes=', () => {
   ];
 
   it.each(cases)('%s', (attributes, expected) => {
-    expect(userProjection(attributes.replace(/ \(.*\)$/, ''))).toEqual(expected);
+    expect(userProjection(attributes.replace(/ \(.*\)$/, ''))).toEqual(listing(expected));
   });
 
   it('attributes wins over excludedAttributes', () => {
     expect(userProjection('userName', 'userName')).toEqual({
-      schemas: USER['schemas'],
+      schemas: [USER_SCHEMA_ID],
       id: 'u1',
       userName: 'ada',
     });
@@ -183,7 +183,24 @@ describe('project: excludedAttributes=', () => {
   ];
 
   it.each(cases)('%s', (excluded, expected) => {
-    expect(userProjection(undefined, excluded.replace(/ \(.*\)$/, ''))).toEqual(expected);
+    expect(userProjection(undefined, excluded.replace(/ \(.*\)$/, ''))).toEqual(listing(expected));
+  });
+});
+
+/** `expected` with `schemas` listing only the core schema and the extensions it carries. */
+function listing(expected: JsonObject): JsonObject {
+  const schemas = (expected['schemas'] as string[]).filter(
+    (urn) => urn === USER_SCHEMA_ID || urn in expected,
+  );
+  return { ...expected, schemas };
+}
+
+describe('project: schemas follows the projection', () => {
+  it('lists an extension only while the answer carries it', () => {
+    expect(userProjection('userName')['schemas']).toEqual([USER_SCHEMA_ID]);
+    expect(userProjection(`${ENT}:department`)['schemas']).toEqual([USER_SCHEMA_ID, ENT]);
+    expect(userProjection(undefined, ENT)['schemas']).toEqual([USER_SCHEMA_ID, CUSTOM]);
+    expect(userProjection()['schemas']).toEqual([USER_SCHEMA_ID, ENT, CUSTOM]);
   });
 });
 
@@ -250,20 +267,33 @@ describe('parseProjection', () => {
     expect(parseProjection(USER_RESOURCE, '  ', '')).toEqual({});
     expect(parseProjection(USER_RESOURCE, undefined, undefined)).toEqual({});
   });
-  it.each([['emails[type eq "work"]'], ['name.givenName.x'], ['a'.repeat(5000)]])(
-    'rejects %s with 400 invalidValue',
-    (text) => {
-      let error: unknown;
-      try {
-        parseProjection(USER_RESOURCE, text, undefined);
-      } catch (e) {
-        error = e;
-      }
-      expect(error).toBeInstanceOf(ScimError);
-      expect((error as ScimError).status).toBe(400);
-      expect((error as ScimError).scimType).toBe('invalidValue');
-    },
-  );
+  it.each([
+    ['emails[type eq "work"]', 'emails', undefined],
+    ['emails[type eq "work"].value', 'emails', 'value'],
+    ['urn:ietf:params:scim:schemas:core:2.0:User:emails[type eq "a,b]"]', 'emails', undefined],
+  ])('reads the value filter in %s leniently as the attribute', (text, attr, sub) => {
+    const projection = parseProjection(USER_RESOURCE, `${text},userName`, undefined);
+    expect(projection.include?.map((p) => [p.attr.name, p.sub?.name])).toEqual([
+      [attr, sub],
+      ['userName', undefined],
+    ]);
+  });
+  it.each([
+    ['emails[type eq'],
+    ['emails[type eq "work"]x'],
+    ['name.givenName.x'],
+    ['a'.repeat(5000)],
+  ])('rejects %s with 400 invalidValue', (text) => {
+    let error: unknown;
+    try {
+      parseProjection(USER_RESOURCE, text, undefined);
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(ScimError);
+    expect((error as ScimError).status).toBe(400);
+    expect((error as ScimError).scimType).toBe('invalidValue');
+  });
 });
 
 describe('wants', () => {
@@ -353,7 +383,7 @@ describe('project: a resource type whose extension reuses a core name, and retur
         [EXT_ID]: { displayName: 'ext' },
       },
     ],
-    ['displayName', undefined, { schemas: [CORE_ID, EXT_ID], id: 't1', displayName: 'core' }],
+    ['displayName', undefined, { schemas: [CORE_ID], id: 't1', displayName: 'core' }],
     [
       `${EXT_ID}:displayName`,
       undefined,
@@ -364,12 +394,8 @@ describe('project: a resource type whose extension reuses a core name, and retur
       'displayName',
       { schemas: [CORE_ID, EXT_ID], id: 't1', [EXT_ID]: { displayName: 'ext' } },
     ],
-    [
-      undefined,
-      `${EXT_ID}:displayName`,
-      { schemas: [CORE_ID, EXT_ID], id: 't1', displayName: 'core' },
-    ],
-    ['hint', undefined, { schemas: [CORE_ID, EXT_ID], id: 't1', hint: 'h' }],
+    [undefined, `${EXT_ID}:displayName`, { schemas: [CORE_ID], id: 't1', displayName: 'core' }],
+    ['hint', undefined, { schemas: [CORE_ID], id: 't1', hint: 'h' }],
     [
       `${EXT_ID}:secret`,
       undefined,

@@ -1,6 +1,6 @@
-import { badRequest } from '../errors.js';
-import { parseAttrPath } from '../filter/parse.js';
-import { tryResolvePath, type ResolvedPath } from '../schemas/resolve.js';
+import { badRequest, ScimError } from '../errors.js';
+import { parseAttrPath, parsePatchPath } from '../filter/parse.js';
+import { formatPath, tryResolvePath, type ResolvedPath } from '../schemas/resolve.js';
 import type { ResourceTypeDef } from '../schemas/types.js';
 import { isObject, type JsonObject } from './values.js';
 
@@ -41,8 +41,8 @@ function parseList(
     );
   }
   const out: ResolvedPath[] = [];
-  for (const item of list.split(',')) {
-    const text = item.trim();
+  for (const item of splitList(list)) {
+    const text = withoutValueFilter(item.trim());
     if (text === '') continue;
     const schemaOnly = resourceType.extensions.find(
       (e) => e.schema.id.toLowerCase() === text.toLowerCase(),
@@ -58,6 +58,48 @@ function parseList(
     if (resolved !== undefined) out.push(resolved);
   }
   return out;
+}
+
+/** Splits an attribute list on commas outside `[...]` and quoted strings. */
+function splitList(list: string): string[] {
+  const items: string[] = [];
+  let depth = 0;
+  let quoted = false;
+  let start = 0;
+  for (let i = 0; i < list.length; i++) {
+    const c = list[i];
+    if (quoted) {
+      if (c === '\\') i++;
+      else if (c === '"') quoted = false;
+    } else if (c === '"') quoted = true;
+    else if (c === '[') depth++;
+    else if (c === ']') depth = Math.max(0, depth - 1);
+    else if (c === ',' && depth === 0) {
+      items.push(list.slice(start, i));
+      start = i + 1;
+    }
+  }
+  items.push(list.slice(start));
+  return items;
+}
+
+/**
+ * `emails[type eq "work"]` → `emails`, `emails[type eq "work"].value` → `emails.value`.
+ * RFC 7644 §3.4.2.5 allows attribute names only, but Microsoft's reference
+ * client sends a value filter here: it is accepted leniently as the attribute
+ * (every element is returned). The filter must still parse.
+ */
+function withoutValueFilter(text: string): string {
+  if (!text.includes('[')) return text;
+  let parsed: ReturnType<typeof parsePatchPath>;
+  try {
+    parsed = parsePatchPath(text);
+  } catch (error) {
+    if (error instanceof ScimError) throw badRequest('invalidValue', error.detail);
+    throw error;
+  }
+  const base = formatPath(parsed.path);
+  return parsed.subAfterFilter === undefined ? base : `${base}.${parsed.subAfterFilter}`;
 }
 
 /** True when the projection keeps (some of) this top-level attribute: lets callers skip loading it. */
@@ -104,6 +146,13 @@ export function project(
     const projected = projectAttribute(key, value, resourceType.schema.id, projection, returned);
     if (projected !== undefined) out[key] = projected;
   }
+  // `schemas` lists the extensions the answer carries: one projected away goes too
+  // (a strict client reads a listed extension it cannot find as an error).
+  const schemas = out['schemas'];
+  if (Array.isArray(schemas))
+    out['schemas'] = schemas.filter(
+      (urn) => urn === resourceType.schema.id || (typeof urn === 'string' && urn in out),
+    );
   return out;
 }
 

@@ -3,6 +3,7 @@ import {
   deactivateAdmin,
   getAccountPolicy,
   listAdmins,
+  reactivateAdmin,
   requireAccount,
   tenantUrl,
   updateAccountPolicy,
@@ -222,22 +223,14 @@ export async function adminPlugin(
       scoped.get('/admins', async (request: Req) => ({
         admins: await listAdmins(db, account(request)),
       }));
-      scoped.post('/admins/:id/deactivate', async (request: Req) => {
-        // An admin who leaves takes the tokens they issued with them (issue 2): deactivate,
-        // and every SCIM/API token and session of theirs stops working.
-        const admins = await listAdmins(db, account(request));
-        const target = admins.find((a) => a.id === request.params.id);
-        if (target === undefined)
-          throw new RestError(404, 'not_found', `No admin ${request.params.id} in this account.`);
-        if (target.active && admins.filter((a) => a.active).length === 1) {
-          throw new RestError(
-            400,
-            'invalid_request',
-            'This is the last active admin of the account: create another admin first, or the account could not be managed.',
-          );
-        }
-        return deactivateAdmin(db, { accountId: account(request), adminId: target.id });
-      });
+      // An admin who leaves takes the tokens they issued with them; the rules
+      // (never the last active admin) live in the app layer, shared with the CLI.
+      scoped.post('/admins/:id/deactivate', async (request: Req) =>
+        deactivateAdmin(db, { accountId: account(request), adminId: request.params.id! }),
+      );
+      scoped.post('/admins/:id/reactivate', async (request: Req) =>
+        reactivateAdmin(db, { accountId: account(request), adminId: request.params.id! }),
+      );
 
       scoped.get('/tokens', async (request: Req) => ({
         tokens: await listTokens(db, account(request)),

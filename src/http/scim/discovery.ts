@@ -2,13 +2,16 @@ import { RESOURCE_TYPES } from '../../core/schemas/rfc7643.js';
 import type { AttributeDef, SchemaDef } from '../../core/schemas/types.js';
 import type { JsonObject } from '../../core/resource/values.js';
 import { MAX_PAGE_SIZE } from '../../app/scim/list-params.js';
-import { MAX_PATCH_OPERATIONS } from '../../core/patch/request.js';
 
-/** RFC 7643 §5: what this service provider supports, so clients need not guess. */
-export function serviceProviderConfig(baseUrl: string, bodyLimit: number): JsonObject {
+/**
+ * RFC 7643 §5: what this service provider supports, so clients need not guess.
+ * Only the attributes the RFC defines: a schema-validating client refuses a
+ * key that `schemas` does not declare. Roster's own limits (body size, PATCH
+ * operations) are documented in docs/scim.md instead.
+ */
+export function serviceProviderConfig(baseUrl: string): JsonObject {
   return {
     schemas: ['urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig'],
-    documentationUri: 'https://github.com/roster/roster#readme',
     patch: { supported: true },
     bulk: { supported: false, maxOperations: 0, maxPayloadSize: 0 },
     filter: { supported: true, maxResults: MAX_PAGE_SIZE },
@@ -25,7 +28,6 @@ export function serviceProviderConfig(baseUrl: string, bodyLimit: number): JsonO
       },
     ],
     meta: { resourceType: 'ServiceProviderConfig', location: `${baseUrl}/ServiceProviderConfig` },
-    'urn:roster:params:limits': { maxPayloadSize: bodyLimit, maxOperations: MAX_PATCH_OPERATIONS },
   };
 }
 

@@ -201,7 +201,7 @@ export async function scimPlugin(app: FastifyInstance, options: ScimPluginOption
   app.get('/ServiceProviderConfig', async (request, reply) =>
     send(reply, {
       status: 200,
-      body: serviceProviderConfig(ctx(request).baseUrl, options.bodyLimit),
+      body: serviceProviderConfig(ctx(request).baseUrl),
     }),
   );
   app.get('/ResourceTypes', async (request, reply) => {

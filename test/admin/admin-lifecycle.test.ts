@@ -1,0 +1,175 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  createAdmin,
+  deactivateAdmin,
+  listAdmins,
+  reactivateAdmin,
+} from '../../src/app/accounts.js';
+import { AppError } from '../../src/app/errors.js';
+import { listTokens } from '../../src/app/tokens.js';
+import { DATABASE_KINDS } from '../helpers/databases.js';
+import { scimClient, startTestServer, type TestServer } from '../helpers/server.js';
+
+const PASSWORD = 'correct horse battery';
+
+/**
+ * The admin rules, held by the app layer whoever calls it: never deactivate the
+ * last active admin (also when two admins deactivate each other at once),
+ * reactivate a deactivated one, and a deactivated admin's tokens shown inactive.
+ * The CLI side is test/cli/admin-lifecycle.test.ts.
+ */
+describe.each(DATABASE_KINDS)('admin lifecycle (%s)', (kind) => {
+  let server: TestServer;
+
+  beforeAll(async () => {
+    server = await startTestServer(kind);
+  });
+  afterAll(async () => server.close());
+
+  async function call(method: string, path: string, token?: string, body?: unknown) {
+    const response = await fetch(`${server.origin}/api/v1/admin${path}`, {
+      method,
+      headers: {
+        ...(token !== undefined ? { authorization: `Bearer ${token}` } : {}),
+        ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
+      },
+      ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+    });
+    const text = await response.text();
+    return { status: response.status, body: text === '' ? undefined : JSON.parse(text) };
+  }
+
+  async function session(accountId: string, email: string): Promise<string> {
+    const signedIn = await call('POST', '/sessions', undefined, {
+      accountId,
+      email,
+      password: PASSWORD,
+    });
+    expect(signedIn.status).toBe(201);
+    return signedIn.body.token as string;
+  }
+
+  /** An account with admins a@ and b@ (the test server's tenant admin is admin<n>@). */
+  async function twoAdmins() {
+    const tenant = await server.createTenant();
+    const db = server.database.db;
+    const first = (await listAdmins(db, tenant.accountId))[0]!;
+    const second = await createAdmin(db, {
+      accountId: tenant.accountId,
+      email: 'second@example.com',
+      password: PASSWORD,
+    });
+    return { tenant, first, second };
+  }
+
+  it('app layer: the last active admin cannot be deactivated; reactivate brings one back', async () => {
+    const db = server.database.db;
+    const { tenant, first, second } = await twoAdmins();
+    const deactivated = await deactivateAdmin(db, {
+      accountId: tenant.accountId,
+      email: second.email,
+    });
+    expect(deactivated.active).toBe(false);
+    const refused = await deactivateAdmin(db, {
+      accountId: tenant.accountId,
+      adminId: first.id,
+    }).catch((error: unknown) => error);
+    expect(refused).toBeInstanceOf(AppError);
+    expect((refused as AppError).kind).toBe('invalid');
+    expect((refused as AppError).message).toContain('last active admin');
+    // Deactivating an already deactivated admin is no change, not an error.
+    expect(
+      (await deactivateAdmin(db, { accountId: tenant.accountId, adminId: second.id })).active,
+    ).toBe(false);
+    const again = await createAdmin(db, {
+      accountId: tenant.accountId,
+      email: 'SECOND@example.com',
+      password: PASSWORD,
+    }).catch((error: unknown) => error);
+    expect((again as AppError).kind).toBe('conflict');
+    expect((again as AppError).message).toContain('roster admin reactivate');
+    const back = await reactivateAdmin(db, {
+      accountId: tenant.accountId,
+      email: 'Second@Example.com',
+    });
+    expect(back).toMatchObject({ id: second.id, active: true });
+    expect((await listAdmins(db, tenant.accountId)).map((a) => [a.email, a.active])).toEqual([
+      [first.email, true],
+      [second.email, true],
+    ]);
+    const unknown = await reactivateAdmin(db, {
+      accountId: tenant.accountId,
+      email: 'nobody@example.com',
+    }).catch((error: unknown) => error);
+    expect((unknown as AppError).kind).toBe('not_found');
+  });
+
+  it('two admins deactivating each other at once leave exactly one active (several trials)', async () => {
+    const db = server.database.db;
+    for (let trial = 0; trial < 8; trial++) {
+      const { tenant, first, second } = await twoAdmins();
+      const outcomes = await Promise.allSettled([
+        deactivateAdmin(db, { accountId: tenant.accountId, adminId: first.id }),
+        deactivateAdmin(db, { accountId: tenant.accountId, adminId: second.id }),
+      ]);
+      expect(outcomes.map((o) => o.status).sort()).toEqual(['fulfilled', 'rejected']);
+      const active = (await listAdmins(db, tenant.accountId)).filter((a) => a.active);
+      expect(active).toHaveLength(1);
+    }
+  });
+
+  it('admin API: the same race through HTTP leaves one active admin', async () => {
+    for (let trial = 0; trial < 4; trial++) {
+      const { tenant, first, second } = await twoAdmins();
+      const [mine, theirs] = await Promise.all([
+        session(tenant.accountId, first.email),
+        session(tenant.accountId, second.email),
+      ]);
+      const answers = await Promise.all([
+        call('POST', `/accounts/${tenant.accountId}/admins/${second.id}/deactivate`, mine),
+        call('POST', `/accounts/${tenant.accountId}/admins/${first.id}/deactivate`, theirs),
+      ]);
+      // The loser is either refused (last active admin) or already signed out (401).
+      expect(answers.filter((a) => a.status === 200)).toHaveLength(1);
+      for (const answer of answers.filter((a) => a.status !== 200))
+        expect([400, 401]).toContain(answer.status);
+      const active = (await listAdmins(server.database.db, tenant.accountId)).filter(
+        (a) => a.active,
+      );
+      expect(active).toHaveLength(1);
+    }
+  });
+
+  it('admin API: reactivate, the rule in one place, token list shows inactive tokens', async () => {
+    const { tenant, first, second } = await twoAdmins();
+    const mine = await session(tenant.accountId, first.email);
+    const theirs = await session(tenant.accountId, second.email);
+    const issued = await call('POST', `/accounts/${tenant.accountId}/tokens`, theirs, {
+      type: 'scim',
+      name: 'by second',
+    });
+    expect(issued.status).toBe(201);
+    const base = `/accounts/${tenant.accountId}/admins`;
+    expect((await call('POST', `${base}/${second.id}/deactivate`, mine)).status).toBe(200);
+    const last = await call('POST', `${base}/${first.id}/deactivate`, mine);
+    expect(last.status).toBe(400);
+    expect(last.body.error.message).toContain('last active admin');
+    expect((await call('POST', `${base}/no-such-admin/deactivate`, mine)).status).toBe(404);
+    const tokens = (await call('GET', `/accounts/${tenant.accountId}/tokens`, mine)).body
+      .tokens as { id: string; status: string }[];
+    expect(tokens.find((t) => t.id === issued.body.id)?.status).toBe('inactive');
+    expect(tokens.find((t) => t.id === tenant.tokenId)?.status).toBe('active');
+    const scim = scimClient({ ...tenant, token: issued.body.token });
+    expect((await scim('GET', '/Users')).status).toBe(401);
+
+    const reactivated = await call('POST', `${base}/${second.id}/reactivate`, mine);
+    expect(reactivated.status).toBe(200);
+    expect(reactivated.body).toMatchObject({ id: second.id, active: true });
+    expect((await scim('GET', '/Users')).status).toBe(200);
+    expect(
+      (await listTokens(server.database.db, tenant.accountId)).find((t) => t.id === issued.body.id)
+        ?.status,
+    ).toBe('active');
+    expect((await call('POST', `${base}/no-such-admin/reactivate`, mine)).status).toBe(404);
+  });
+});

@@ -1,0 +1,167 @@
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTestDatabase, DATABASE_KINDS, type TestDatabase } from '../helpers/databases.js';
+
+// The CLI runs from dist/: `npm test` builds first; when running Vitest directly,
+// run `npm run build` before.
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const BIN = fileURLToPath(new URL('../../bin/roster', import.meta.url));
+
+interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+function roster(args: string[], env: Record<string, string>, input?: string): Promise<Run> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [BIN, ...args], {
+      cwd: ROOT,
+      env: { ...process.env, ...env },
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+    child.stdin.end(input ?? '');
+  });
+}
+
+/**
+ * The admin rules through `bin/roster`, as through the admin API
+ * (test/admin/admin-lifecycle.test.ts): the last active admin stays, a
+ * deactivated admin is reactivated (not created again), and their tokens are
+ * listed as inactive meanwhile.
+ */
+describe.each(DATABASE_KINDS)('bin/roster admin lifecycle (%s)', (kind) => {
+  let testDb: TestDatabase;
+  let env: Record<string, string>;
+  const run = (args: string[], input?: string) => roster(args, env, input);
+
+  beforeAll(async () => {
+    if (!existsSync(new URL('../../dist/cli/main.js', import.meta.url))) {
+      throw new Error('dist/cli/main.js is missing: run `npm run build` (npm test does it)');
+    }
+    testDb = await createTestDatabase(kind);
+    env = { DATABASE_URL: testDb.url, PUBLIC_URL: 'https://app.example.com', REGION: 'eu' };
+  });
+  afterAll(async () => testDb?.dispose());
+
+  it('keeps the last active admin, reactivates, and lists a deactivated admin’s tokens as inactive', async () => {
+    const account = JSON.parse(
+      (await run(['account', 'create', '--name', 'Acme', '--json'])).stdout,
+    ) as { id: string };
+    const id = account.id;
+    expect(
+      (
+        await run(
+          ['admin', 'create', '--account', id, '--email', 'one@acme.example'],
+          'first-passw0rd\n',
+        )
+      ).code,
+    ).toBe(0);
+
+    const last = await run(['admin', 'deactivate', '--account', id, '--email', 'one@acme.example']);
+    expect(last.code).toBe(1);
+    expect(last.stderr).toContain('last active admin');
+    expect(last.stderr).not.toMatch(/\n\s+at /);
+    expect((await run(['admin', 'list', '--account', id])).stdout).toMatch(
+      /one@acme\.example\s+active/,
+    );
+
+    expect(
+      (
+        await run(
+          ['admin', 'create', '--account', id, '--email', 'two@acme.example'],
+          'second-passw0rd\n',
+        )
+      ).code,
+    ).toBe(0);
+    const issued = JSON.parse(
+      (
+        await run([
+          'token',
+          'issue',
+          '--account',
+          id,
+          '--type',
+          'scim',
+          '--name',
+          'Entra',
+          '--admin',
+          'two@acme.example',
+          '--json',
+        ])
+      ).stdout,
+    ) as { id: string };
+    const deactivated = await run([
+      'admin',
+      'deactivate',
+      '--account',
+      id,
+      '--email',
+      'two@acme.example',
+    ]);
+    expect(deactivated.code).toBe(0);
+
+    const listed = await run(['token', 'list', '--account', id]);
+    expect(listed.stdout).toMatch(new RegExp(`${issued.id}.*inactive \\(admin deactivated\\)`));
+    const json = JSON.parse((await run(['token', 'list', '--account', id, '--json'])).stdout) as {
+      id: string;
+      status: string;
+    }[];
+    expect(json.find((t) => t.id === issued.id)?.status).toBe('inactive');
+
+    const recreate = await run(
+      ['admin', 'create', '--account', id, '--email', 'TWO@acme.example'],
+      'another-passw0rd\n',
+    );
+    expect(recreate.code).toBe(1);
+    expect(recreate.stderr).toContain(
+      `roster admin reactivate --account ${id} --email two@acme.example`,
+    );
+
+    const reactivated = await run([
+      'admin',
+      'reactivate',
+      '--account',
+      id,
+      '--email',
+      'two@acme.example',
+      '--json',
+    ]);
+    expect(reactivated.code).toBe(0);
+    expect(JSON.parse(reactivated.stdout)).toMatchObject({
+      email: 'two@acme.example',
+      active: true,
+    });
+    const after = JSON.parse((await run(['token', 'list', '--account', id, '--json'])).stdout) as {
+      id: string;
+      status: string;
+    }[];
+    expect(after.find((t) => t.id === issued.id)?.status).toBe('active');
+    // Now either may go, but not both.
+    expect(
+      (await run(['admin', 'deactivate', '--account', id, '--email', 'one@acme.example'])).code,
+    ).toBe(0);
+    expect(
+      (await run(['admin', 'deactivate', '--account', id, '--email', 'two@acme.example'])).code,
+    ).toBe(1);
+
+    const unknown = await run([
+      'admin',
+      'reactivate',
+      '--account',
+      id,
+      '--email',
+      'nobody@acme.example',
+    ]);
+    expect(unknown.code).toBe(1);
+    expect(unknown.stderr).toContain('has no admin nobody@acme.example');
+  }, 300_000); // about twenty CLI processes
+});
