@@ -19,7 +19,9 @@ function clause(attribute: string, operator: string, value?: string): boolean {
 }
 
 function clauseOn(obj: SourceObject, attribute: string, operator: string, value?: string): boolean {
-  const filters = validateScopingFilters([[value === undefined ? { attribute, operator } : { attribute, operator, value }]]);
+  const filters = validateScopingFilters([
+    [value === undefined ? { attribute, operator } : { attribute, operator, value }],
+  ]);
   return evaluateScope(filters, obj).inScope;
 }
 
@@ -46,12 +48,21 @@ describe('operators', () => {
 
   it('a null or empty attribute fails every clause but IS NULL', () => {
     for (const op of SCOPING_OPERATORS) {
-      const value = op === 'Greater_Than' || op === 'Greater_Than_OR_EQUALS' || op === '&' || op === '!&' ? '1' : 'x';
+      const value =
+        op === 'Greater_Than' || op === 'Greater_Than_OR_EQUALS' || op === '&' || op === '!&'
+          ? '1'
+          : 'x';
       for (const obj of [{}, { a: null }, { a: '' }, { a: [] }]) {
         const expected = op === 'IS NULL';
-        expect(clauseOn(obj, 'a', op, ['IS NULL', 'IS NOT NULL', 'IS TRUE', 'IS FALSE'].includes(op) ? undefined : value), `${op} on ${JSON.stringify(obj)}`).toBe(
-          expected,
-        );
+        expect(
+          clauseOn(
+            obj,
+            'a',
+            op,
+            ['IS NULL', 'IS NOT NULL', 'IS TRUE', 'IS FALSE'].includes(op) ? undefined : value,
+          ),
+          `${op} on ${JSON.stringify(obj)}`,
+        ).toBe(expected);
       }
     }
     expect(clause('a', 'NOT REGEX MATCH', 'x')).toBe(false);
@@ -88,11 +99,15 @@ describe('operators', () => {
   it('Greater_Than and Greater_Than_OR_EQUALS compare whole numbers', () => {
     expect(clauseOn({ employeeId: '1500000' }, 'employeeId', 'Greater_Than', '1000000')).toBe(true);
     expect(clauseOn({ employeeId: 1000000 }, 'employeeId', 'Greater_Than', '1000000')).toBe(false);
-    expect(clauseOn({ employeeId: 1000000 }, 'employeeId', 'Greater_Than_OR_EQUALS', '1000000')).toBe(true);
+    expect(
+      clauseOn({ employeeId: 1000000 }, 'employeeId', 'Greater_Than_OR_EQUALS', '1000000'),
+    ).toBe(true);
     expect(clauseOn({ employeeId: '999' }, 'employeeId', 'Greater_Than', '1000')).toBe(false); // not text order
     expect(clauseOn({ employeeId: 'E123' }, 'employeeId', 'Greater_Than', '1')).toBe(false);
     expect(clauseOn({ employeeId: '12.5' }, 'employeeId', 'Greater_Than', '1')).toBe(false);
-    expect(clauseOn({ big: '99999999999999999999' }, 'big', 'Greater_Than', '99999999999999999998')).toBe(true);
+    expect(
+      clauseOn({ big: '99999999999999999999' }, 'big', 'Greater_Than', '99999999999999999998'),
+    ).toBe(true);
   });
 
   it('& and !& test bits', () => {
@@ -108,10 +123,38 @@ describe('operators', () => {
   });
 
   it("REGEX MATCH and NOT REGEX MATCH, on Microsoft's examples", () => {
-    expect(clauseOn({ userPrincipalName: 'ann@domain.com' }, 'userPrincipalName', 'REGEX MATCH', '.*\\@domain.com')).toBe(true);
-    expect(clauseOn({ userPrincipalName: 'ann@other.com' }, 'userPrincipalName', 'REGEX MATCH', '.*\\@domain.com')).toBe(false);
-    expect(clauseOn({ userPrincipalName: 'ann@domain.com' }, 'userPrincipalName', 'NOT REGEX MATCH', '.*\\@domain.com')).toBe(false);
-    expect(clauseOn({ userPrincipalName: 'ann@other.com' }, 'userPrincipalName', 'NOT REGEX MATCH', '.*\\@domain.com')).toBe(true);
+    expect(
+      clauseOn(
+        { userPrincipalName: 'ann@domain.com' },
+        'userPrincipalName',
+        'REGEX MATCH',
+        '.*\\@domain.com',
+      ),
+    ).toBe(true);
+    expect(
+      clauseOn(
+        { userPrincipalName: 'ann@other.com' },
+        'userPrincipalName',
+        'REGEX MATCH',
+        '.*\\@domain.com',
+      ),
+    ).toBe(false);
+    expect(
+      clauseOn(
+        { userPrincipalName: 'ann@domain.com' },
+        'userPrincipalName',
+        'NOT REGEX MATCH',
+        '.*\\@domain.com',
+      ),
+    ).toBe(false);
+    expect(
+      clauseOn(
+        { userPrincipalName: 'ann@other.com' },
+        'userPrincipalName',
+        'NOT REGEX MATCH',
+        '.*\\@domain.com',
+      ),
+    ).toBe(true);
     const worker = '(1[0-9][0-9][0-9][0-9][0-9][0-9])';
     expect(clauseOn({ workerID: '1500000' }, 'workerID', 'REGEX MATCH', worker)).toBe(true);
     expect(clauseOn({ workerID: '2500000' }, 'workerID', 'REGEX MATCH', worker)).toBe(false);
@@ -148,7 +191,12 @@ describe('filters', () => {
   ])[0]!;
 
   it("ANDs clauses: Microsoft's example filter", () => {
-    const ok = { state: 'New York', department: 'Engineering', employeeId: '1500000', jobTitle: 'Engineer' };
+    const ok = {
+      state: 'New York',
+      department: 'Engineering',
+      employeeId: '1500000',
+      jobTitle: 'Engineer',
+    };
     expect(evaluateScope([newYorkEngineers], ok).inScope).toBe(true);
     expect(evaluateScope([newYorkEngineers], { ...ok, state: 'Ohio' }).inScope).toBe(false);
     expect(evaluateScope([newYorkEngineers], { ...ok, employeeId: '999' }).inScope).toBe(false);
@@ -176,12 +224,38 @@ describe('filters', () => {
       ],
       [{ attribute: 'jobTitle', operator: 'IS NULL' }],
     ]);
-    const r = evaluateScope(filters, { department: 'Sales', accountEnabled: false, jobTitle: 'CEO' });
+    const r = evaluateScope(filters, {
+      department: 'Sales',
+      accountEnabled: false,
+      jobTitle: 'CEO',
+    });
     expect(r.inScope).toBe(false);
     expect(r.trace).toEqual([
-      { filter: 0, clause: 0, attribute: 'department', operator: 'EQUALS', value: 'Sales', actual: 'Sales', passed: true },
-      { filter: 0, clause: 1, attribute: 'accountEnabled', operator: 'IS TRUE', actual: false, passed: false },
-      { filter: 1, clause: 0, attribute: 'jobTitle', operator: 'IS NULL', actual: 'CEO', passed: false },
+      {
+        filter: 0,
+        clause: 0,
+        attribute: 'department',
+        operator: 'EQUALS',
+        value: 'Sales',
+        actual: 'Sales',
+        passed: true,
+      },
+      {
+        filter: 0,
+        clause: 1,
+        attribute: 'accountEnabled',
+        operator: 'IS TRUE',
+        actual: false,
+        passed: false,
+      },
+      {
+        filter: 1,
+        clause: 0,
+        attribute: 'jobTitle',
+        operator: 'IS NULL',
+        actual: 'CEO',
+        passed: false,
+      },
     ]);
   });
 });
@@ -221,8 +295,16 @@ describe('validation', () => {
       groups: [
         {
           clauses: [
-            { sourceOperandName: 'department', operatorName: 'EQUALS', targetOperand: { values: ['Sales'] } },
-            { sourceOperandName: 'accountEnabled', operatorName: 'IS_TRUE', targetOperand: { values: [] } },
+            {
+              sourceOperandName: 'department',
+              operatorName: 'EQUALS',
+              targetOperand: { values: ['Sales'] },
+            },
+            {
+              sourceOperandName: 'accountEnabled',
+              operatorName: 'IS_TRUE',
+              targetOperand: { values: [] },
+            },
           ],
         },
       ],
@@ -242,34 +324,54 @@ describe('validation', () => {
     expect(invalid([[{ attribute: 'a', operator: 'EQUALS', value: 'x' }], ['x']])).toMatch(
       /scoping filter 2, clause 1 must be an object/,
     );
-    expect(invalid([[{ operator: 'EQUALS', value: 'x' }]])).toMatch(/clause 1: attribute must be a non-empty string/);
-    expect(invalid([[{ attribute: 'a', operator: 'LIKE', value: 'x' }]])).toMatch(/unknown operator 'LIKE'; expected one of EQUALS/);
+    expect(invalid([[{ operator: 'EQUALS', value: 'x' }]])).toMatch(
+      /clause 1: attribute must be a non-empty string/,
+    );
+    expect(invalid([[{ attribute: 'a', operator: 'LIKE', value: 'x' }]])).toMatch(
+      /unknown operator 'LIKE'; expected one of EQUALS/,
+    );
     expect(invalid([[{ attribute: 'a', operator: 'EQUALS' }]])).toMatch(/EQUALS needs a value/);
-    expect(invalid([[{ attribute: 'a', operator: 'EQUALS', value: { x: 1 } }]])).toMatch(/value must be a string/);
-    expect(invalid([[{ attribute: 'a', operator: 'Greater_Than', value: '1.5' }]])).toMatch(/compares whole numbers; '1.5'/);
+    expect(invalid([[{ attribute: 'a', operator: 'EQUALS', value: { x: 1 } }]])).toMatch(
+      /value must be a string/,
+    );
+    expect(invalid([[{ attribute: 'a', operator: 'Greater_Than', value: '1.5' }]])).toMatch(
+      /compares whole numbers; '1.5'/,
+    );
     expect(invalid([[{ attribute: 'a', operator: '&', value: 'two' }]])).toMatch(/bit mask/);
-    expect(invalid([[{ attribute: 'a', operator: 'REGEX MATCH', value: '(' }]])).toMatch(/invalid regular expression/);
-    expect(invalid([[{ attribute: 'a', operator: 'REGEX MATCH', value: '(a)\\1(b+)+' }]])).toMatch(/exponential time/);
-    expect(invalid([[{ attribute: 'a', operator: 'REGEX MATCH', value: 'x'.repeat(1001) }]])).toMatch(/longer than 1000/);
-    expect(invalid(Array.from({ length: 101 }, () => [{ attribute: 'a', operator: 'IS NULL' }]))).toMatch(/at most 100/);
+    expect(invalid([[{ attribute: 'a', operator: 'REGEX MATCH', value: '(' }]])).toMatch(
+      /invalid regular expression/,
+    );
+    expect(invalid([[{ attribute: 'a', operator: 'REGEX MATCH', value: '(a)\\1(b+)+' }]])).toMatch(
+      /exponential time/,
+    );
+    expect(
+      invalid([[{ attribute: 'a', operator: 'REGEX MATCH', value: 'x'.repeat(1001) }]]),
+    ).toMatch(/longer than 1000/);
+    expect(
+      invalid(Array.from({ length: 101 }, () => [{ attribute: 'a', operator: 'IS NULL' }])),
+    ).toMatch(/at most 100/);
   });
 
   it('numbers and booleans given as values are read as text', () => {
-    expect(validateScopingFilters([[{ attribute: 'a', operator: 'Greater_Than', value: 5 }]])).toEqual([
-      [{ attribute: 'a', operator: 'Greater_Than', value: '5' }],
-    ]);
+    expect(
+      validateScopingFilters([[{ attribute: 'a', operator: 'Greater_Than', value: 5 }]]),
+    ).toEqual([[{ attribute: 'a', operator: 'Greater_Than', value: '5' }]]);
   });
 });
 
 describe('regular expression safety', () => {
   it('runs a catastrophic pattern in linear time', () => {
-    const filters = validateScopingFilters([[{ attribute: 'a', operator: 'REGEX MATCH', value: '^(a+)+$' }]]);
+    const filters = validateScopingFilters([
+      [{ attribute: 'a', operator: 'REGEX MATCH', value: '^(a+)+$' }],
+    ]);
     expect(evaluateScope(filters, { a: `${'a'.repeat(10_000)}!` }).inScope).toBe(false);
     expect(evaluateScope(filters, { a: 'aaaa' }).inScope).toBe(true);
   });
 
   it('fails a clause whose backtracking pattern meets an over-long value, saying why', () => {
-    const filters = validateScopingFilters([[{ attribute: 'a', operator: 'REGEX MATCH', value: '(x)\\1' }]]);
+    const filters = validateScopingFilters([
+      [{ attribute: 'a', operator: 'REGEX MATCH', value: '(x)\\1' }],
+    ]);
     expect(evaluateScope(filters, { a: 'xx' }).inScope).toBe(true);
     const r = evaluateScope(filters, { a: 'x'.repeat(10_001) });
     expect(r.inScope).toBe(false);

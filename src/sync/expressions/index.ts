@@ -5,7 +5,13 @@
  *
  * The public API of this folder; the engine imports only from here.
  */
-export { compileExpression, ExpressionError, IGNORE, listFunctions, formatEntraDate } from './compile.js';
+export {
+  compileExpression,
+  ExpressionError,
+  IGNORE,
+  listFunctions,
+  formatEntraDate,
+} from './compile.js';
 export { parseDate } from './dates.js';
 export { MAX_EXPRESSION_LENGTH } from './parse.js';
 export type {

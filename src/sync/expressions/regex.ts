@@ -20,6 +20,7 @@ try {
   // Only enables the optional engine behind the `l` flag; other regular expressions are
   // unaffected.
   v8.setFlagsFromString('--enable-experimental-regexp-engine');
+  // eslint-disable-next-line no-invalid-regexp -- 'l' selects V8's linear-time engine
   new RegExp('a', 'l');
   linearEngine = true;
 } catch {
@@ -70,7 +71,10 @@ export function safeRegex(pattern: string, baseFlags: '' | 'g' | 'gd' = ''): Saf
     try {
       regex = new RegExp(body, flags);
     } catch (err) {
-      const msg = err instanceof Error ? err.message.replace(/^Invalid regular expression: /, '') : String(err);
+      const msg =
+        err instanceof Error
+          ? err.message.replace(/^Invalid regular expression: /, '')
+          : String(err);
       throw new UnsafeRegexError(`invalid regular expression: ${msg}`);
     }
     const why = catastrophicShape(body);
@@ -107,7 +111,9 @@ export function catastrophicShape(pattern: string): string | null {
     hasAlternation: boolean;
     hasBackref: boolean;
   }
-  const stack: Frame[] = [{ start: 0, hasQuantifier: false, hasAlternation: false, hasBackref: false }];
+  const stack: Frame[] = [
+    { start: 0, hasQuantifier: false, hasAlternation: false, hasBackref: false },
+  ];
   let inClass = false;
   let last: Frame | null = null; // the group that just closed, if the previous atom is a group
   for (let i = 0; i < pattern.length; i++) {
@@ -147,12 +153,26 @@ export function catastrophicShape(pattern: string): string | null {
       last = null;
       continue;
     }
-    const isQuant = c === '*' || c === '+' || c === '?' || (c === '{' && /^\{\d+(,\d*)?\}/.test(pattern.slice(i)));
+    const isQuant =
+      c === '*' ||
+      c === '+' ||
+      c === '?' ||
+      (c === '{' && /^\{\d+(,\d*)?\}/.test(pattern.slice(i)));
     if (isQuant) {
       // `?` right after `(` is a group modifier, after a quantifier it is laziness.
       const prev = pattern[i - 1];
-      if (c === '?' && (prev === '(' || prev === '*' || prev === '+' || prev === '?' || prev === '}')) continue;
-      const unbounded = c === '*' || c === '+' || (c === '{' && /^\{\d+,\d*\}/.test(pattern.slice(i)) && !/^\{\d+,\d+\}/.test(pattern.slice(i))) || (c === '{' && bigRepeat(pattern.slice(i)));
+      if (
+        c === '?' &&
+        (prev === '(' || prev === '*' || prev === '+' || prev === '?' || prev === '}')
+      )
+        continue;
+      const unbounded =
+        c === '*' ||
+        c === '+' ||
+        (c === '{' &&
+          /^\{\d+,\d*\}/.test(pattern.slice(i)) &&
+          !/^\{\d+,\d+\}/.test(pattern.slice(i))) ||
+        (c === '{' && bigRepeat(pattern.slice(i)));
       if (last && unbounded) {
         if (last.hasQuantifier) return 'a repeated group that contains another repetition';
         if (last.hasAlternation) return 'a repeated group that contains alternatives';

@@ -10,4 +10,10 @@ export {
   SCOPING_OPERATORS,
   ScopingError,
 } from './scope.js';
-export type { ScopingOperator, ScopingClause, ScopingFilter, ScopeResult, ScopeTraceEntry } from './scope.js';
+export type {
+  ScopingOperator,
+  ScopingClause,
+  ScopingFilter,
+  ScopeResult,
+  ScopeTraceEntry,
+} from './scope.js';
