@@ -13,6 +13,7 @@ export {
   formatEntraDate,
 } from './compile.js';
 export { parseDate } from './dates.js';
+export { expressionEngine } from './adapter.js';
 export { MAX_EXPRESSION_LENGTH } from './parse.js';
 export type {
   SourceValue,

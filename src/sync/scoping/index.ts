@@ -10,6 +10,7 @@ export {
   SCOPING_OPERATORS,
   ScopingError,
 } from './scope.js';
+export { scopeFilterEvaluator } from './adapter.js';
 export type {
   ScopingOperator,
   ScopingClause,
