@@ -368,6 +368,22 @@ describe('regular expression safety', () => {
     expect(evaluateScope(filters, { a: 'aaaa' }).inScope).toBe(true);
   });
 
+  it('stops a backtracking pattern that runs too long on a value, failing the clause', () => {
+    // Case-insensitive patterns need the backtracking engine; this one is polynomial (n^6).
+    const filters = validateScopingFilters([
+      [{ attribute: 'a', operator: 'REGEX MATCH', value: '(?i)\\d*\\d*\\d*\\d*\\d*\\d*x' }],
+    ]);
+    expect(evaluateScope(filters, { a: '123X' }).inScope).toBe(true);
+    const r = evaluateScope(filters, { a: '1'.repeat(5000) });
+    expect(r.inScope).toBe(false);
+    expect(r.trace[0]!.error).toMatch(/took more than 100 ms/);
+    // NOT REGEX MATCH does not pass on a value it could not test.
+    const not = validateScopingFilters([
+      [{ attribute: 'a', operator: 'NOT REGEX MATCH', value: '(?i)\\d*\\d*\\d*\\d*\\d*\\d*x' }],
+    ]);
+    expect(evaluateScope(not, { a: '1'.repeat(5000) }).inScope).toBe(false);
+  });
+
   it('fails a clause whose backtracking pattern meets an over-long value, saying why', () => {
     const filters = validateScopingFilters([
       [{ attribute: 'a', operator: 'REGEX MATCH', value: '(x)\\1' }],

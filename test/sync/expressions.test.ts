@@ -798,6 +798,22 @@ describe('regular expression safety', () => {
     );
   });
 
+  it('refuses a group repeated a fixed number of times when it holds a repetition', () => {
+    expect(compileError('Replace([x], , "(?<g>(a+){3})$", "g", "y", , )').message).toMatch(
+      /exponential time/,
+    );
+  });
+
+  it('stops a backtracking pattern that runs too long', () => {
+    const e = runtimeError(
+      'Replace([x], , "(?i)(?<g>\\\\d*\\\\d*\\\\d*\\\\d*\\\\d*\\\\d*x)", "g", "y", , )',
+      {
+        x: '1'.repeat(5000),
+      },
+    );
+    expect(e.message).toMatch(/took more than 100 ms/);
+  });
+
   it('caps the input length for backtracking patterns', () => {
     const e = runtimeError('Replace([x], , "(?<g>a)", "g", "b", , )', { x: 'a'.repeat(10_001) });
     expect(e.message).toMatch(/longer than 10000 characters/);

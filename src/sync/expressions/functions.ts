@@ -14,7 +14,13 @@ import {
   parseDateWithFormat,
 } from './dates.js';
 import type { Node } from './parse.js';
-import { checkRegexInput, dotnetReplacement, safeRegex, UnsafeRegexError } from './regex.js';
+import {
+  dotnetReplacement,
+  runRegex,
+  safeRegex,
+  UnsafeRegexError,
+  type SafeRegex,
+} from './regex.js';
 import type { EvalContext, RoleValue } from './types.js';
 import {
   EvalFailure,
@@ -226,9 +232,9 @@ function regexFor(pattern: string, flags: '' | 'g' | 'gd', pos: number) {
   }
 }
 
-function runRegex<T>(fn: () => T, pos: number): T {
+function bounded<T>(re: SafeRegex, input: string, fn: (regex: RegExp) => T, pos: number): T {
   try {
-    return fn();
+    return runRegex(re, input, fn);
   } catch (err) {
     if (err instanceof UnsafeRegexError) fail(`Replace: ${err.message}`, pos);
     throw err;
@@ -252,43 +258,34 @@ function replace(r: Runner, call: CallNode): unknown {
       const other = strArg(r, call, 5);
       if (other === null) return null;
       const re = regexFor(pattern, '', patternPos);
-      return runRegex(() => {
-        checkRegexInput(re, other);
-        const m = re.regex.exec(other);
-        if (!m) return null;
-        if (!m.groups || !(group in m.groups))
-          fail(`Replace: the regular expression has no group named '${group}'`, a[3]!.pos);
-        return m.groups![group] ?? null;
-      }, patternPos);
+      const m = bounded(re, other, (regex) => regex.exec(other), patternPos);
+      if (!m) return null;
+      if (!m.groups || !(group in m.groups))
+        fail(`Replace: the regular expression has no group named '${group}'`, a[3]!.pos);
+      return m.groups![group] ?? null;
     }
     if (source === null) return null;
     if (group !== null && group !== '') {
       const re = regexFor(pattern, 'gd', patternPos);
       const value = replacement ?? '';
-      return runRegex(() => {
-        checkRegexInput(re, source);
-        let out = '';
-        let last = 0;
-        re.regex.lastIndex = 0;
-        for (const m of source.matchAll(re.regex)) {
-          const groups = m.indices?.groups;
-          if (!groups || !(group in groups))
-            fail(`Replace: the regular expression has no group named '${group}'`, a[3]!.pos);
-          const span = groups![group];
-          if (!span || span[0] < last) continue;
-          out += source.slice(last, span[0]) + value;
-          last = span[1];
-        }
-        return out + source.slice(last);
-      }, patternPos);
+      const matches = bounded(re, source, (regex) => [...source.matchAll(regex)], patternPos);
+      let out = '';
+      let last = 0;
+      for (const m of matches) {
+        const groups = m.indices?.groups;
+        if (!groups || !(group in groups))
+          fail(`Replace: the regular expression has no group named '${group}'`, a[3]!.pos);
+        const span = groups![group];
+        if (!span || span[0] < last) continue;
+        out += source.slice(last, span[0]) + value;
+        last = span[1];
+      }
+      return out + source.slice(last);
     }
     if (replacement === null) return source;
     const re = regexFor(pattern, 'g', patternPos);
-    return runRegex(() => {
-      checkRegexInput(re, source);
-      re.regex.lastIndex = 0;
-      return source.replace(re.regex, dotnetReplacement(replacement));
-    }, patternPos);
+    const js = dotnetReplacement(replacement);
+    return bounded(re, source, (regex) => source.replace(regex, js), patternPos);
   }
   if (oldValue !== null && oldValue !== '') {
     if (template !== null) {

@@ -3,17 +3,21 @@
  * filters) run on every object of every cycle, so a pattern must not be able to hang the
  * process. Patterns are compiled for V8's linear-time engine when they can be (no
  * backreferences, no lookaround); the others must pass a static check that refuses nested
- * quantifiers and quantified alternations (the shapes of catastrophic backtracking) and only
- * run on inputs up to MAX_REGEX_INPUT characters.
+ * quantifiers and quantified alternations (the shapes of catastrophic backtracking), run
+ * only on inputs up to MAX_REGEX_INPUT characters, and are stopped after
+ * REGEX_TIME_LIMIT_MS.
  *
  * Patterns are .NET's, which JavaScript reads the same way for everything admins write in
  * practice: classes, anchors, named groups `(?<name>...)`. A leading `(?i)` is read as the
  * ignore-case option.
  */
 import v8 from 'node:v8';
+import vm from 'node:vm';
 
 export const MAX_REGEX_PATTERN = 1_000;
 export const MAX_REGEX_INPUT = 10_000;
+/** Time a backtracking pattern may take on one value. */
+export const REGEX_TIME_LIMIT_MS = 100;
 
 let linearEngine = false;
 try {
@@ -88,6 +92,35 @@ export function safeRegex(pattern: string, baseFlags: '' | 'g' | 'gd' = ''): Saf
   if (cache.size > 500) cache.clear();
   cache.set(key, result);
   return result;
+}
+
+const sandbox = vm.createContext(Object.create(null) as Record<string, unknown>);
+const callRun = new vm.Script('run()');
+
+/**
+ * Runs fn with the compiled pattern on input. A backtracking pattern runs under a
+ * REGEX_TIME_LIMIT_MS watchdog (the vm module interrupts a running regular expression)
+ * and only on inputs up to MAX_REGEX_INPUT characters. fn must consume its matches before
+ * returning (no lazy iterators).
+ */
+export function runRegex<T>(r: SafeRegex, input: string, fn: (re: RegExp) => T): T {
+  checkRegexInput(r, input);
+  r.regex.lastIndex = 0;
+  if (r.linear) return fn(r.regex);
+  sandbox['run'] = () => fn(r.regex);
+  try {
+    return callRun.runInContext(sandbox, { timeout: REGEX_TIME_LIMIT_MS }) as T;
+  } catch (err) {
+    if ((err as { code?: string }).code === 'ERR_SCRIPT_EXECUTION_TIMEOUT') {
+      throw new UnsafeRegexError(
+        `regular expression took more than ${REGEX_TIME_LIMIT_MS} ms on a value of ${input.length} characters`,
+      );
+    }
+    throw err;
+  } finally {
+    sandbox['run'] = undefined;
+    r.regex.lastIndex = 0;
+  }
 }
 
 /** Throws when a backtracking pattern meets an input longer than MAX_REGEX_INPUT. */
@@ -166,14 +199,9 @@ export function catastrophicShape(pattern: string): string | null {
         (prev === '(' || prev === '*' || prev === '+' || prev === '?' || prev === '}')
       )
         continue;
-      const unbounded =
-        c === '*' ||
-        c === '+' ||
-        (c === '{' &&
-          /^\{\d+,\d*\}/.test(pattern.slice(i)) &&
-          !/^\{\d+,\d+\}/.test(pattern.slice(i))) ||
-        (c === '{' && bigRepeat(pattern.slice(i)));
-      if (last && unbounded) {
+      const repeats =
+        c === '*' || c === '+' || (c === '{' && !/^\{[01](,[01])?\}/.test(pattern.slice(i)));
+      if (last && repeats) {
         if (last.hasQuantifier) return 'a repeated group that contains another repetition';
         if (last.hasAlternation) return 'a repeated group that contains alternatives';
         if (last.hasBackref) return 'a backreference inside a repeated group';
@@ -186,11 +214,6 @@ export function catastrophicShape(pattern: string): string | null {
     last = null;
   }
   return null;
-}
-
-function bigRepeat(s: string): boolean {
-  const m = /^\{(\d+),(\d+)\}/.exec(s);
-  return !!m && Number(m[2]) > 10;
 }
 
 /** .NET replacement syntax to JavaScript's: `${name}` -> `$<name>`. */

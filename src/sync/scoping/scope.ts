@@ -5,7 +5,7 @@
  * Greater_Than and the bitwise operators take whole numbers.
  */
 import type { SourceObject } from '../expressions/index.js';
-import { checkRegexInput, safeRegex, UnsafeRegexError } from '../expressions/regex.js';
+import { runRegex, safeRegex, UnsafeRegexError } from '../expressions/regex.js';
 import { readAttribute } from '../expressions/values.js';
 
 export const SCOPING_OPERATORS = [
@@ -253,9 +253,7 @@ function test(op: ScopingOperator, actual: unknown, value: string): boolean {
     case 'REGEX MATCH': {
       const re = safeRegex(value);
       const s = text(actual);
-      checkRegexInput(re, s);
-      re.regex.lastIndex = 0;
-      return re.regex.test(s);
+      return runRegex(re, s, (regex) => regex.test(s));
     }
     case 'Greater_Than':
     case 'Greater_Than_OR_EQUALS': {
