@@ -721,6 +721,8 @@ describe('syntax', () => {
     expect(compileError('IIF([a] != "x", "1", "2")').message).toMatch(/Use '<>'/);
     expect(compileError('IIF([a] = "x" = "y", "1", "2")').message).toMatch(/cannot be chained/);
     expect(compileError('Append([a], #)').message).toMatch(/Unexpected character '#'/);
+    expect(compileError('-.').message).toMatch(/Unexpected character '-'/);
+    expect(ev('-.5')).toBe(-0.5);
     expect(compileError('"a", "b"').message).toMatch(/Unexpected ',' at the top level/);
     expect(compileError('x'.repeat(10_001)).message).toMatch(/limit is 10000/);
     expect(compileError('Left('.repeat(150) + '"a"' + ', 1)'.repeat(150)).message).toMatch(

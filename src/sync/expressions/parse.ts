@@ -144,7 +144,7 @@ function lex(src: string): Tok[] {
     }
     if (
       /[0-9]/.test(c) ||
-      (c === '-' && /[0-9.]/.test(src[i + 1] ?? '')) ||
+      (c === '-' && /^(\d|\.\d)/.test(src.slice(i + 1, i + 3))) ||
       (c === '.' && /[0-9]/.test(src[i + 1] ?? ''))
     ) {
       const m = /^-?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?/.exec(src.slice(i, i + 400))!;
