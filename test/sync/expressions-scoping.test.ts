@@ -386,9 +386,10 @@ describe('regular expression safety', () => {
 
   it('fails a clause whose backtracking pattern meets an over-long value, saying why', () => {
     const filters = validateScopingFilters([
-      [{ attribute: 'a', operator: 'REGEX MATCH', value: '(x)\\1' }],
+      [{ attribute: 'a', operator: 'REGEX MATCH', value: '(x)\\1+y' }],
     ]);
-    expect(evaluateScope(filters, { a: 'xx' }).inScope).toBe(true);
+    expect(evaluateScope(filters, { a: 'xxy' }).inScope).toBe(true);
+    expect(evaluateScope(filters, { a: 'xx' }).inScope).toBe(false);
     const r = evaluateScope(filters, { a: 'x'.repeat(10_001) });
     expect(r.inScope).toBe(false);
     expect(r.trace[0]!.error).toMatch(/longer than 10000 characters/);

@@ -110,13 +110,15 @@ const SPECIAL_LETTERS: Record<string, string> = {
   Þ: 'TH',
 };
 
+const SPECIAL_LETTER = new RegExp(`[${Object.keys(SPECIAL_LETTERS).join('')}]`, 'g');
+
 export function normalizeDiacritics(s: string): string {
-  let out = '';
-  for (const ch of s.normalize('NFD')) {
-    if (/\p{M}/u.test(ch)) continue;
-    out += SPECIAL_LETTERS[ch] ?? ch;
-  }
-  return out.normalize('NFC');
+  if (/^[\x20-\x7e]*$/.test(s)) return s;
+  return s
+    .normalize('NFD')
+    .replace(/\p{M}/gu, '')
+    .replace(SPECIAL_LETTER, (ch) => SPECIAL_LETTERS[ch] ?? ch)
+    .normalize('NFC');
 }
 
 // ---- PCase ----------------------------------------------------------------------------

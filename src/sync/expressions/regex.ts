@@ -1,11 +1,16 @@
 /**
  * Regular expressions written by admins (Replace in expressions, REGEX MATCH in scoping
  * filters) run on every object of every cycle, so a pattern must not be able to hang the
- * process. Patterns are compiled for V8's linear-time engine when they can be (no
- * backreferences, no lookaround); the others must pass a static check that refuses nested
- * quantifiers and quantified alternations (the shapes of catastrophic backtracking), run
- * only on inputs up to MAX_REGEX_INPUT characters, and are stopped after
- * REGEX_TIME_LIMIT_MS.
+ * process:
+ *
+ * - A pattern with a catastrophic shape (a repeated group holding another repetition,
+ *   alternatives or a backreference) runs only on V8's linear-time engine, or is refused
+ *   when that engine cannot run it (backreferences, lookaround, ignore-case, group
+ *   positions).
+ * - Other patterns have polynomial worst cases, of degree (repetitions + 1). They run on
+ *   V8's fast backtracking engine when the input is short enough for that degree to stay
+ *   small, else on the linear-time engine, else under a REGEX_TIME_LIMIT_MS watchdog, and
+ *   never on inputs over MAX_REGEX_INPUT characters.
  *
  * Patterns are .NET's, which JavaScript reads the same way for everything admins write in
  * practice: classes, anchors, named groups `(?<name>...)`. A leading `(?i)` is read as the
@@ -18,6 +23,8 @@ export const MAX_REGEX_PATTERN = 1_000;
 export const MAX_REGEX_INPUT = 10_000;
 /** Time a backtracking pattern may take on one value. */
 export const REGEX_TIME_LIMIT_MS = 100;
+/** Worst-case backtracking steps allowed without the linear engine or the watchdog. */
+const FAST_STEP_BUDGET = 1e7;
 
 let linearEngine = false;
 try {
@@ -36,9 +43,12 @@ export class UnsafeRegexError extends Error {
 }
 
 export interface SafeRegex {
-  readonly regex: RegExp;
-  /** True when V8's linear-time engine runs it (any input length is safe). */
-  readonly linear: boolean;
+  /** V8's backtracking engine; null when the pattern has a catastrophic shape. */
+  readonly fast: RegExp | null;
+  /** V8's linear-time engine; null when it cannot run the pattern. */
+  readonly linear: RegExp | null;
+  /** Inputs up to this length run on `fast` directly. */
+  readonly fastUpTo: number;
 }
 
 const cache = new Map<string, SafeRegex>();
@@ -62,33 +72,34 @@ export function safeRegex(pattern: string, baseFlags: '' | 'g' | 'gd' = ''): Saf
     if (opts.includes('m')) flags += 'm';
     if (opts.includes('s')) flags += 's';
   }
-  let result: SafeRegex | undefined;
+  let backtracking: RegExp;
+  try {
+    backtracking = new RegExp(body, flags);
+  } catch (err) {
+    const msg =
+      err instanceof Error ? err.message.replace(/^Invalid regular expression: /, '') : String(err);
+    throw new UnsafeRegexError(`invalid regular expression: ${msg}`);
+  }
+  let linear: RegExp | null = null;
   if (linearEngine && !flags.includes('d')) {
     try {
-      result = { regex: new RegExp(body, `${flags}l`), linear: true };
+      linear = new RegExp(body, `${flags}l`);
     } catch {
-      result = undefined; // not linear-capable (or invalid): checked below
+      linear = null; // the linear engine cannot run it
     }
   }
-  if (!result) {
-    let regex: RegExp;
-    try {
-      regex = new RegExp(body, flags);
-    } catch (err) {
-      const msg =
-        err instanceof Error
-          ? err.message.replace(/^Invalid regular expression: /, '')
-          : String(err);
-      throw new UnsafeRegexError(`invalid regular expression: ${msg}`);
-    }
-    const why = catastrophicShape(body);
-    if (why) {
-      throw new UnsafeRegexError(
-        `regular expression refused: ${why} can take exponential time; rewrite it without that`,
-      );
-    }
-    result = { regex, linear: false };
+  const why = catastrophicShape(body);
+  if (why && !linear) {
+    throw new UnsafeRegexError(
+      `regular expression refused: ${why} can take exponential time; rewrite it without that`,
+    );
   }
+  const degree = repetitions(body) + 1;
+  const result: SafeRegex = {
+    fast: why ? null : backtracking,
+    linear,
+    fastUpTo: why ? -1 : Math.floor(FAST_STEP_BUDGET ** (1 / degree)),
+  };
   if (cache.size > 500) cache.clear();
   cache.set(key, result);
   return result;
@@ -98,16 +109,22 @@ const sandbox = vm.createContext(Object.create(null) as Record<string, unknown>)
 const callRun = new vm.Script('run()');
 
 /**
- * Runs fn with the compiled pattern on input. A backtracking pattern runs under a
- * REGEX_TIME_LIMIT_MS watchdog (the vm module interrupts a running regular expression)
- * and only on inputs up to MAX_REGEX_INPUT characters. fn must consume its matches before
- * returning (no lazy iterators).
+ * Runs fn with the compiled pattern on input, on the engine the input's length allows (see
+ * above). fn must consume its matches before returning (no lazy iterators).
  */
 export function runRegex<T>(r: SafeRegex, input: string, fn: (re: RegExp) => T): T {
+  if (r.fast && input.length <= r.fastUpTo) {
+    r.fast.lastIndex = 0;
+    return fn(r.fast);
+  }
+  if (r.linear) {
+    r.linear.lastIndex = 0;
+    return fn(r.linear);
+  }
   checkRegexInput(r, input);
-  r.regex.lastIndex = 0;
-  if (r.linear) return fn(r.regex);
-  sandbox['run'] = () => fn(r.regex);
+  const re = r.fast!;
+  re.lastIndex = 0;
+  sandbox['run'] = () => fn(re);
   try {
     return callRun.runInContext(sandbox, { timeout: REGEX_TIME_LIMIT_MS }) as T;
   } catch (err) {
@@ -119,13 +136,34 @@ export function runRegex<T>(r: SafeRegex, input: string, fn: (re: RegExp) => T):
     throw err;
   } finally {
     sandbox['run'] = undefined;
-    r.regex.lastIndex = 0;
+    re.lastIndex = 0;
   }
 }
 
-/** Throws when a backtracking pattern meets an input longer than MAX_REGEX_INPUT. */
-export function checkRegexInput(r: SafeRegex, input: string): void {
-  if (!r.linear && input.length > MAX_REGEX_INPUT) {
+/** Repetition operators (*, +, {n,}, {n,m}) outside character classes. */
+function repetitions(pattern: string): number {
+  let n = 0;
+  let inClass = false;
+  for (let i = 0; i < pattern.length; i++) {
+    const c = pattern[i]!;
+    if (c === '\\') {
+      i++;
+      continue;
+    }
+    if (inClass) {
+      if (c === ']') inClass = false;
+      continue;
+    }
+    if (c === '[') inClass = true;
+    else if (c === '*' || c === '+') n++;
+    else if (c === '{' && /^\{\d+,\d*\}/.test(pattern.slice(i, i + 24))) n++;
+  }
+  return n;
+}
+
+/** Throws when input is longer than MAX_REGEX_INPUT. */
+function checkRegexInput(_r: SafeRegex, input: string): void {
+  if (input.length > MAX_REGEX_INPUT) {
     throw new UnsafeRegexError(
       `value is longer than ${MAX_REGEX_INPUT} characters, the limit for this regular expression`,
     );

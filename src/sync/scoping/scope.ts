@@ -80,6 +80,7 @@ function operatorKey(op: string): string {
     .toUpperCase()
     .replace(/[\s_-]+/g, '_');
 }
+const CANONICAL: ReadonlySet<string> = new Set(SCOPING_OPERATORS);
 const OPERATOR_BY_KEY = new Map<string, ScopingOperator>(
   SCOPING_OPERATORS.map((o) => [operatorKey(o), o]),
 );
@@ -281,7 +282,7 @@ function evaluateClause(
   clause: ScopingClause,
   actual: unknown,
 ): { passed: boolean; error?: string } {
-  const op = normalizeOperator(clause.operator);
+  const op = CANONICAL.has(clause.operator) ? clause.operator : normalizeOperator(clause.operator);
   if (!op) throw new ScopingError(`unknown scoping operator '${clause.operator}'`);
   if (op === 'IS NULL') return { passed: isEmptyValue(actual) };
   if (op === 'IS NOT NULL') return { passed: !isEmptyValue(actual) };
