@@ -562,6 +562,10 @@ describe('documented examples', () => {
     ).rejects.toThrow(/already exist/);
     // Without a target check, the first candidate.
     expect(c.evaluate(obj)).toBe('John.Smith@contoso.com');
+    // The methods work detached from the compiled object.
+    const { evaluate, evaluateAsync } = compileExpression('Append([a], "x")');
+    expect(evaluate({ a: 'a' })).toBe('ax');
+    expect(await evaluateAsync({ a: 'b' })).toBe('bx');
     expect(compileError('Append(SelectUniqueValue("a", "b"), "x")').message).toMatch(
       /cannot be nested/,
     );

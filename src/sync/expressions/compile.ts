@@ -246,6 +246,51 @@ export function compileExpression(src: string): CompiledExpression {
       'unique',
     );
 
+  const evaluate = (obj: SourceObject, ctx: EvalContext = {}): ExpressionResult => {
+    const e = new Evaluation(src, obj, ctx);
+    if (unique) {
+      const list = candidates(e, unique);
+      let count = 0;
+      for (const c of list) {
+        if (c === IGNORE) return IGNORE;
+        count++;
+        if (!ctx.existsInTarget) return c;
+        const exists: unknown = ctx.existsInTarget(c);
+        if (typeof exists !== 'boolean') {
+          throw new Error(
+            'existsInTarget returned a Promise: use evaluateAsync for an asynchronous check',
+          );
+        }
+        if (!exists) return c;
+      }
+      throw noneUnique(count, unique);
+    }
+    const v = e.guard(() => e.ev(root));
+    return v === IGNORE ? IGNORE : output(v, src, root.pos);
+  };
+  const evaluateAsync = async (
+    obj: SourceObject,
+    ctx: AsyncEvalContext = {},
+  ): Promise<ExpressionResult> => {
+    if (!unique) {
+      const { existsInTarget: _unused, ...rest } = ctx;
+      return evaluate(obj, rest);
+    }
+    const e = new Evaluation(src, obj, {
+      ...(ctx.now ? { now: ctx.now } : {}),
+      ...(ctx.random ? { random: ctx.random } : {}),
+    });
+    const list = candidates(e, unique);
+    let count = 0;
+    for (const c of list) {
+      if (c === IGNORE) return IGNORE;
+      count++;
+      if (!ctx.existsInTarget) return c;
+      if (!(await ctx.existsInTarget(c))) return c;
+    }
+    throw noneUnique(count, unique);
+  };
+
   return {
     source: src,
     attributes: info.attributes,
@@ -253,46 +298,7 @@ export function compileExpression(src: string): CompiledExpression {
     redact: info.redact,
     deterministic: info.deterministic,
     selectsUniqueValue: unique !== null,
-    evaluate(obj: SourceObject, ctx: EvalContext = {}): ExpressionResult {
-      const e = new Evaluation(src, obj, ctx);
-      if (unique) {
-        const list = candidates(e, unique);
-        let count = 0;
-        for (const c of list) {
-          if (c === IGNORE) return IGNORE;
-          count++;
-          if (!ctx.existsInTarget) return c;
-          const exists: unknown = ctx.existsInTarget(c);
-          if (typeof exists !== 'boolean') {
-            throw new Error(
-              'existsInTarget returned a Promise: use evaluateAsync for an asynchronous check',
-            );
-          }
-          if (!exists) return c;
-        }
-        throw noneUnique(count, unique);
-      }
-      const v = e.guard(() => e.ev(root));
-      return v === IGNORE ? IGNORE : output(v, src, root.pos);
-    },
-    async evaluateAsync(obj: SourceObject, ctx: AsyncEvalContext = {}): Promise<ExpressionResult> {
-      if (!unique) {
-        const { existsInTarget: _unused, ...rest } = ctx;
-        return this.evaluate(obj, rest);
-      }
-      const e = new Evaluation(src, obj, {
-        ...(ctx.now ? { now: ctx.now } : {}),
-        ...(ctx.random ? { random: ctx.random } : {}),
-      });
-      const list = candidates(e, unique);
-      let count = 0;
-      for (const c of list) {
-        if (c === IGNORE) return IGNORE;
-        count++;
-        if (!ctx.existsInTarget) return c;
-        if (!(await ctx.existsInTarget(c))) return c;
-      }
-      throw noneUnique(count, unique);
-    },
+    evaluate,
+    evaluateAsync,
   };
 }
