@@ -105,12 +105,19 @@ function check(src: string, root: Node): Analysis {
         if (!def) return fail(`Unknown function '${n.name}'.${suggest(n.name)}`, n.pos);
         const count = n.args.length;
         if (count < def.min || count > def.max) {
-          fail(`${def.name} takes ${arityText(def.min, def.max)} (${def.params.join(', ')}) but got ${count}`, n.pos);
+          fail(
+            `${def.name} takes ${arityText(def.min, def.max)} (${def.params.join(', ')}) but got ${count}`,
+            n.pos,
+          );
         }
-        if (def.name === 'SelectUniqueValue' && !top) fail('SelectUniqueValue must be the whole expression; it cannot be nested', n.pos);
+        if (def.name === 'SelectUniqueValue' && !top)
+          fail('SelectUniqueValue must be the whole expression; it cannot be nested', n.pos);
         n.args.forEach((a, i) => {
           if (a.kind === 'empty' && !(def.mayBeEmpty?.(i, count) ?? false)) {
-            fail(`Argument ${i + 1} of ${def.name} (${def.params[Math.min(i, def.params.length - 1)]}) is empty`, a.pos);
+            fail(
+              `Argument ${i + 1} of ${def.name} (${def.params[Math.min(i, def.params.length - 1)]}) is empty`,
+              a.pos,
+            );
           }
         });
         if (!functions.includes(def.name)) functions.push(def.name);
@@ -165,7 +172,13 @@ class Evaluation implements Runner {
       return fn();
     } catch (err) {
       if (err instanceof IgnoreFlow) return IGNORE;
-      if (err instanceof EvalFailure) throw new ExpressionError(err.message, this.src, err.pos, err.unique ? 'unique' : 'runtime');
+      if (err instanceof EvalFailure)
+        throw new ExpressionError(
+          err.message,
+          this.src,
+          err.pos,
+          err.unique ? 'unique' : 'runtime',
+        );
       throw err;
     }
   }
@@ -177,7 +190,11 @@ function output(v: unknown, src: string, pos: number): ExpressionResult {
   if (v instanceof Date) return formatEntraDate(v);
   if (Array.isArray(v)) {
     if (v.length === 0) return null;
-    if (v.every((e) => typeof e === 'object' && e !== null && 'type' in e && 'value' in e && 'primary' in e)) {
+    if (
+      v.every(
+        (e) => typeof e === 'object' && e !== null && 'type' in e && 'value' in e && 'primary' in e,
+      )
+    ) {
       return v as RoleValue[];
     }
     const out: string[] = [];
@@ -201,7 +218,8 @@ function output(v: unknown, src: string, pos: number): ExpressionResult {
  * with the line and column of the problem.
  */
 export function compileExpression(src: string): CompiledExpression {
-  if (typeof src !== 'string') throw new ExpressionError('Expression must be a string', '', 0, 'syntax');
+  if (typeof src !== 'string')
+    throw new ExpressionError('Expression must be a string', '', 0, 'syntax');
   const root = parse(src);
   const info = check(src, root);
   const unique = root.kind === 'call' && root.name === 'SelectUniqueValue' ? root : null;
@@ -228,6 +246,51 @@ export function compileExpression(src: string): CompiledExpression {
       'unique',
     );
 
+  const evaluate = (obj: SourceObject, ctx: EvalContext = {}): ExpressionResult => {
+    const e = new Evaluation(src, obj, ctx);
+    if (unique) {
+      const list = candidates(e, unique);
+      let count = 0;
+      for (const c of list) {
+        if (c === IGNORE) return IGNORE;
+        count++;
+        if (!ctx.existsInTarget) return c;
+        const exists: unknown = ctx.existsInTarget(c);
+        if (typeof exists !== 'boolean') {
+          throw new Error(
+            'existsInTarget returned a Promise: use evaluateAsync for an asynchronous check',
+          );
+        }
+        if (!exists) return c;
+      }
+      throw noneUnique(count, unique);
+    }
+    const v = e.guard(() => e.ev(root));
+    return v === IGNORE ? IGNORE : output(v, src, root.pos);
+  };
+  const evaluateAsync = async (
+    obj: SourceObject,
+    ctx: AsyncEvalContext = {},
+  ): Promise<ExpressionResult> => {
+    if (!unique) {
+      const { existsInTarget: _unused, ...rest } = ctx;
+      return evaluate(obj, rest);
+    }
+    const e = new Evaluation(src, obj, {
+      ...(ctx.now ? { now: ctx.now } : {}),
+      ...(ctx.random ? { random: ctx.random } : {}),
+    });
+    const list = candidates(e, unique);
+    let count = 0;
+    for (const c of list) {
+      if (c === IGNORE) return IGNORE;
+      count++;
+      if (!ctx.existsInTarget) return c;
+      if (!(await ctx.existsInTarget(c))) return c;
+    }
+    throw noneUnique(count, unique);
+  };
+
   return {
     source: src,
     attributes: info.attributes,
@@ -235,41 +298,7 @@ export function compileExpression(src: string): CompiledExpression {
     redact: info.redact,
     deterministic: info.deterministic,
     selectsUniqueValue: unique !== null,
-    evaluate(obj: SourceObject, ctx: EvalContext = {}): ExpressionResult {
-      const e = new Evaluation(src, obj, ctx);
-      if (unique) {
-        const list = candidates(e, unique);
-        let count = 0;
-        for (const c of list) {
-          if (c === IGNORE) return IGNORE;
-          count++;
-          if (!ctx.existsInTarget) return c;
-          const exists: unknown = ctx.existsInTarget(c);
-          if (typeof exists !== 'boolean') {
-            throw new Error('existsInTarget returned a Promise: use evaluateAsync for an asynchronous check');
-          }
-          if (!exists) return c;
-        }
-        throw noneUnique(count, unique);
-      }
-      const v = e.guard(() => e.ev(root));
-      return v === IGNORE ? IGNORE : output(v, src, root.pos);
-    },
-    async evaluateAsync(obj: SourceObject, ctx: AsyncEvalContext = {}): Promise<ExpressionResult> {
-      if (!unique) {
-        const { existsInTarget: _unused, ...rest } = ctx;
-        return this.evaluate(obj, rest);
-      }
-      const e = new Evaluation(src, obj, { ...(ctx.now ? { now: ctx.now } : {}), ...(ctx.random ? { random: ctx.random } : {}) });
-      const list = candidates(e, unique);
-      let count = 0;
-      for (const c of list) {
-        if (c === IGNORE) return IGNORE;
-        count++;
-        if (!ctx.existsInTarget) return c;
-        if (!(await ctx.existsInTarget(c))) return c;
-      }
-      throw noneUnique(count, unique);
-    },
+    evaluate,
+    evaluateAsync,
   };
 }

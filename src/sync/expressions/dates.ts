@@ -20,7 +20,16 @@ const MONTHS = [
 ];
 const DAYS = ['Sunday', 'Monday', 'Tuesday', 'Wednesday', 'Thursday', 'Friday', 'Saturday'];
 
-function utc(y: number, mo: number, d: number, h = 0, mi = 0, s = 0, ms = 0, offsetMin = 0): Date | null {
+function utc(
+  y: number,
+  mo: number,
+  d: number,
+  h = 0,
+  mi = 0,
+  s = 0,
+  ms = 0,
+  offsetMin = 0,
+): Date | null {
   if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || s > 59) return null;
   const t = Date.UTC(y, mo - 1, d, h, mi, s, ms);
   const check = new Date(t);
@@ -50,7 +59,10 @@ function fraction(f: string | undefined): number {
  */
 export function parseDate(text: string): Date | null {
   const s = text.trim();
-  let m = /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:[.,](\d{1,7}))?)?)?\s*(Z|z|[+-]\d{2}:?\d{2})?$/.exec(s);
+  let m =
+    /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:[.,](\d{1,7}))?)?)?\s*(Z|z|[+-]\d{2}:?\d{2})?$/.exec(
+      s,
+    );
   if (m) {
     return utc(
       Number(m[1]),
@@ -63,7 +75,10 @@ export function parseDate(text: string): Date | null {
       offsetMinutes(m[8]),
     );
   }
-  m = /^(\d{1,2})\/(\d{1,2})\/(\d{4})(?:\s+(\d{1,2}):(\d{2})(?::(\d{2}))?\s*([AaPp][Mm])?)?\s*(Z|[+-]\d{2}:?\d{2})?$/.exec(s);
+  m =
+    /^(\d{1,2})\/(\d{1,2})\/(\d{4})(?:\s+(\d{1,2}):(\d{2})(?::(\d{2}))?\s*([AaPp][Mm])?)?\s*(Z|[+-]\d{2}:?\d{2})?$/.exec(
+      s,
+    );
   if (m) {
     let h = Number(m[4] ?? 0);
     const ampm = m[7]?.toUpperCase();
@@ -72,7 +87,16 @@ export function parseDate(text: string): Date | null {
       if (ampm === 'AM' && h === 12) h = 0;
       if (ampm === 'PM' && h !== 12) h += 12;
     }
-    return utc(Number(m[3]), Number(m[1]), Number(m[2]), h, Number(m[5] ?? 0), Number(m[6] ?? 0), 0, offsetMinutes(m[8]));
+    return utc(
+      Number(m[3]),
+      Number(m[1]),
+      Number(m[2]),
+      h,
+      Number(m[5] ?? 0),
+      Number(m[6] ?? 0),
+      0,
+      offsetMinutes(m[8]),
+    );
   }
   m = /^(\d{4})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})?(?:[.,](\d{1,7}))?(Z|[+-]\d{4})?$/.exec(s);
   if (m) {
@@ -99,7 +123,7 @@ type Tok = { kind: 'lit'; text: string } | { kind: 'spec'; ch: string; n: number
 
 function tokenizeFormat(fmt: string): Tok[] {
   const out: Tok[] = [];
-  for (let i = 0; i < fmt.length; ) {
+  for (let i = 0; i < fmt.length;) {
     const c = fmt[i]!;
     if (c === "'" || c === '"') {
       const end = fmt.indexOf(c, i + 1);
@@ -155,7 +179,8 @@ export function parseDateWithFormat(text: string, format: string): Date | null {
         part = n === 1 ? '(\\d{1,2})' : n === 2 ? '(\\d{2})' : `(\\d{${n}})`;
         break;
       case 'M':
-        part = n === 1 ? '(\\d{1,2})' : n === 2 ? '(\\d{2})' : n === 3 ? '([A-Za-z]{3})' : '([A-Za-z]+)';
+        part =
+          n === 1 ? '(\\d{1,2})' : n === 2 ? '(\\d{2})' : n === 3 ? '([A-Za-z]{3})' : '([A-Za-z]+)';
         break;
       case 'd':
         part = n === 1 ? '(\\d{1,2})' : n === 2 ? '(\\d{2})' : '([A-Za-z]+)';
@@ -206,7 +231,9 @@ export function parseDateWithFormat(text: string, format: string): Date | null {
         if (n <= 2) mo = Number(v);
         else {
           const idx = MONTHS.findIndex((name) =>
-            n === 3 ? name.slice(0, 3).toLowerCase() === v.toLowerCase() : name.toLowerCase() === v.toLowerCase(),
+            n === 3
+              ? name.slice(0, 3).toLowerCase() === v.toLowerCase()
+              : name.toLowerCase() === v.toLowerCase(),
           );
           if (idx < 0) return null;
           mo = idx + 1;
@@ -234,7 +261,9 @@ export function parseDateWithFormat(text: string, format: string): Date | null {
         break;
       case 'z':
       case 'K':
-        off = offsetMinutes(v.length === 2 || v.length === 3 ? `${v[0]}${v.slice(1).padStart(2, '0')}:00` : v);
+        off = offsetMinutes(
+          v.length === 2 || v.length === 3 ? `${v[0]}${v.slice(1).padStart(2, '0')}:00` : v,
+        );
         break;
     }
   }
@@ -266,7 +295,14 @@ export function formatDate(date: Date, format: string): string {
         out += n === 1 ? String(Y % 100) : n === 2 ? p(Y % 100, 2) : p(Y, n);
         break;
       case 'M':
-        out += n === 1 ? String(Mo) : n === 2 ? p(Mo, 2) : n === 3 ? MONTHS[Mo - 1]!.slice(0, 3) : MONTHS[Mo - 1]!;
+        out +=
+          n === 1
+            ? String(Mo)
+            : n === 2
+              ? p(Mo, 2)
+              : n === 3
+                ? MONTHS[Mo - 1]!.slice(0, 3)
+                : MONTHS[Mo - 1]!;
         break;
       case 'd': {
         const day = DAYS[date.getUTCDay()]!;

@@ -14,7 +14,13 @@ import {
   parseDateWithFormat,
 } from './dates.js';
 import type { Node } from './parse.js';
-import { checkRegexInput, dotnetReplacement, safeRegex, UnsafeRegexError } from './regex.js';
+import {
+  dotnetReplacement,
+  runRegex,
+  safeRegex,
+  UnsafeRegexError,
+  type SafeRegex,
+} from './regex.js';
 import type { EvalContext, RoleValue } from './types.js';
 import {
   EvalFailure,
@@ -104,18 +110,23 @@ const SPECIAL_LETTERS: Record<string, string> = {
   Þ: 'TH',
 };
 
+const SPECIAL_LETTER = new RegExp(`[${Object.keys(SPECIAL_LETTERS).join('')}]`, 'g');
+
 export function normalizeDiacritics(s: string): string {
-  let out = '';
-  for (const ch of s.normalize('NFD')) {
-    if (/\p{M}/u.test(ch)) continue;
-    out += SPECIAL_LETTERS[ch] ?? ch;
-  }
-  return out.normalize('NFC');
+  if (/^[\x20-\x7e]*$/.test(s)) return s;
+  return s
+    .normalize('NFD')
+    .replace(/\p{M}/gu, '')
+    .replace(SPECIAL_LETTER, (ch) => SPECIAL_LETTERS[ch] ?? ch)
+    .normalize('NFC');
 }
 
 // ---- PCase ----------------------------------------------------------------------------
 export function properCase(s: string, separators: string | null): string {
-  const isSep = separators === null ? (ch: string) => !/[\p{L}\p{M}\p{N}]/u.test(ch) : (ch: string) => separators.includes(ch);
+  const isSep =
+    separators === null
+      ? (ch: string) => !/[\p{L}\p{M}\p{N}]/u.test(ch)
+      : (ch: string) => separators.includes(ch);
   let out = '';
   let start = true;
   for (const ch of s) {
@@ -147,10 +158,15 @@ function randomString(
   avoid: string,
   pos: number,
 ): string {
-  if (length < 1 || length > RANDOM_STRING_MAX) fail(`RandomString length must be between 1 and ${RANDOM_STRING_MAX}`, pos);
-  for (const n of [minNumbers, minSpecial, minCapital, minLower]) if (n < 0) fail('RandomString minimums cannot be negative', pos);
+  if (length < 1 || length > RANDOM_STRING_MAX)
+    fail(`RandomString length must be between 1 and ${RANDOM_STRING_MAX}`, pos);
+  for (const n of [minNumbers, minSpecial, minCapital, minLower])
+    if (n < 0) fail('RandomString minimums cannot be negative', pos);
   if (minNumbers + minSpecial + minCapital + minLower > length) {
-    fail(`RandomString minimums add up to ${minNumbers + minSpecial + minCapital + minLower}, more than the length ${length}`, pos);
+    fail(
+      `RandomString minimums add up to ${minNumbers + minSpecial + minCapital + minLower}, more than the length ${length}`,
+      pos,
+    );
   }
   const keep = (set: string) => chars(set).filter((c) => !avoid.includes(c));
   const classes: Array<[string[], number, string]> = [
@@ -161,7 +177,8 @@ function randomString(
   ];
   const out: string[] = [];
   for (const [set, min, label] of classes) {
-    if (min > 0 && set.length === 0) fail(`RandomString needs ${label} but CharactersToAvoid excludes them all`, pos);
+    if (min > 0 && set.length === 0)
+      fail(`RandomString needs ${label} but CharactersToAvoid excludes them all`, pos);
     for (let i = 0; i < min; i++) out.push(set[pick(ctx, set.length)]!);
   }
   const all = classes.flatMap(([set]) => set);
@@ -195,7 +212,8 @@ function roles(v: unknown, fn: string, pos: number): Array<{ value: string; disp
     if (typeof e === 'object' && !(e instanceof Date)) {
       const o = e as Record<string, unknown>;
       const value = o['value'] ?? o['displayName'] ?? o['id'];
-      if (isNullish(value)) fail(`${fn}: an app role assignment has no value, displayName or id`, pos);
+      if (isNullish(value))
+        fail(`${fn}: an app role assignment has no value, displayName or id`, pos);
       const display = o['displayName'] ?? value;
       out.push({ value: String(value), display: String(display) });
     } else {
@@ -216,9 +234,9 @@ function regexFor(pattern: string, flags: '' | 'g' | 'gd', pos: number) {
   }
 }
 
-function runRegex<T>(fn: () => T, pos: number): T {
+function bounded<T>(re: SafeRegex, input: string, fn: (regex: RegExp) => T, pos: number): T {
   try {
-    return fn();
+    return runRegex(re, input, fn);
   } catch (err) {
     if (err instanceof UnsafeRegexError) fail(`Replace: ${err.message}`, pos);
     throw err;
@@ -242,41 +260,34 @@ function replace(r: Runner, call: CallNode): unknown {
       const other = strArg(r, call, 5);
       if (other === null) return null;
       const re = regexFor(pattern, '', patternPos);
-      return runRegex(() => {
-        checkRegexInput(re, other);
-        const m = re.regex.exec(other);
-        if (!m) return null;
-        if (!m.groups || !(group in m.groups)) fail(`Replace: the regular expression has no group named '${group}'`, a[3]!.pos);
-        return m.groups![group] ?? null;
-      }, patternPos);
+      const m = bounded(re, other, (regex) => regex.exec(other), patternPos);
+      if (!m) return null;
+      if (!m.groups || !(group in m.groups))
+        fail(`Replace: the regular expression has no group named '${group}'`, a[3]!.pos);
+      return m.groups![group] ?? null;
     }
     if (source === null) return null;
     if (group !== null && group !== '') {
       const re = regexFor(pattern, 'gd', patternPos);
       const value = replacement ?? '';
-      return runRegex(() => {
-        checkRegexInput(re, source);
-        let out = '';
-        let last = 0;
-        re.regex.lastIndex = 0;
-        for (const m of source.matchAll(re.regex)) {
-          const groups = m.indices?.groups;
-          if (!groups || !(group in groups)) fail(`Replace: the regular expression has no group named '${group}'`, a[3]!.pos);
-          const span = groups![group];
-          if (!span || span[0] < last) continue;
-          out += source.slice(last, span[0]) + value;
-          last = span[1];
-        }
-        return out + source.slice(last);
-      }, patternPos);
+      const matches = bounded(re, source, (regex) => [...source.matchAll(regex)], patternPos);
+      let out = '';
+      let last = 0;
+      for (const m of matches) {
+        const groups = m.indices?.groups;
+        if (!groups || !(group in groups))
+          fail(`Replace: the regular expression has no group named '${group}'`, a[3]!.pos);
+        const span = groups![group];
+        if (!span || span[0] < last) continue;
+        out += source.slice(last, span[0]) + value;
+        last = span[1];
+      }
+      return out + source.slice(last);
     }
     if (replacement === null) return source;
     const re = regexFor(pattern, 'g', patternPos);
-    return runRegex(() => {
-      checkRegexInput(re, source);
-      re.regex.lastIndex = 0;
-      return source.replace(re.regex, dotnetReplacement(replacement));
-    }, patternPos);
+    const js = dotnetReplacement(replacement);
+    return bounded(re, source, (regex) => source.replace(regex, js), patternPos);
   }
   if (oldValue !== null && oldValue !== '') {
     if (template !== null) {
@@ -318,7 +329,12 @@ export const FUNCTIONS: FnDef[] = [
     run: (r, c) => {
       const list = roles(r.arg(c, 0), c.name, c.pos);
       if (list.length === 0) return null;
-      return list.map<RoleValue>((x) => ({ primary: false, type: 'WindowsAzureActiveDirectoryRole', display: x.display, value: x.value }));
+      return list.map<RoleValue>((x) => ({
+        primary: false,
+        type: 'WindowsAzureActiveDirectoryRole',
+        display: x.display,
+        value: x.value,
+      }));
     },
   },
   {
@@ -340,7 +356,8 @@ export const FUNCTIONS: FnDef[] = [
     params: ['expression'],
     min: 1,
     max: 1,
-    description: 'True when the value is non-zero or "True" (any case); False for zero, "False", empty or null.',
+    description:
+      'True when the value is non-zero or "True" (any case); False for zero, "False", empty or null.',
     example: 'CBool([attribute1] = [attribute2])',
     run: (r, c) => toBool(r.arg(c, 0), c.name, c.args[0]!.pos),
   },
@@ -349,7 +366,8 @@ export const FUNCTIONS: FnDef[] = [
     params: ['expression'],
     min: 1,
     max: 1,
-    description: 'Reads a date text (ISO 8601, also with an offset on a date alone) as a UTC date; shown as M/d/yyyy h:mm:ss tt.',
+    description:
+      'Reads a date text (ISO 8601, also with an offset on a date alone) as a UTC date; shown as M/d/yyyy h:mm:ss tt.',
     example: 'CDate("2009-06-15T01:45:30-07:00")',
     run: (r, c) => toDate(r.arg(c, 0), c.name, c.args[0]!.pos),
   },
@@ -397,7 +415,8 @@ export const FUNCTIONS: FnDef[] = [
     params: ['attribute'],
     min: 1,
     max: 1,
-    description: 'Number of values in a multi-valued attribute (0 when null, 1 for a single value).',
+    description:
+      'Number of values in a multi-valued attribute (0 when null, 1 for a single value).',
     example: 'Count([proxyAddresses])',
     run: (r, c) => toList(r.arg(c, 0)).length,
   },
@@ -406,7 +425,8 @@ export const FUNCTIONS: FnDef[] = [
     params: ['value'],
     min: 1,
     max: 1,
-    description: 'The value as text: numbers in decimal, booleans as True/False, dates as M/d/yyyy h:mm:ss tt.',
+    description:
+      'The value as text: numbers in decimal, booleans as True/False, dates as M/d/yyyy h:mm:ss tt.',
     example: 'CStr([dn])',
     run: (r, c) => strArg(r, c, 0),
   },
@@ -415,7 +435,8 @@ export const FUNCTIONS: FnDef[] = [
     params: ['interval', 'value', 'dateTime'],
     min: 3,
     max: 3,
-    description: 'Adds value intervals (yyyy, q, m, y, d, w, ww, h, n, s) to a date; months keep the day or clamp it to the month end.',
+    description:
+      'Adds value intervals (yyyy, q, m, y, d, w, ww, h, n, s) to a date; months keep the day or clamp it to the month end.',
     example: 'DateAdd("d", 7, CDate([StatusHireDate]))',
     check: (c, f) => checkInterval(c, f),
     run: (r, c) => {
@@ -431,7 +452,8 @@ export const FUNCTIONS: FnDef[] = [
     params: ['interval', 'date1', 'date2'],
     min: 3,
     max: 3,
-    description: 'date2 - date1 in whole intervals (yyyy, q, m, y, d, w, ww, h, n, s), rounded to the nearest: positive when date2 is later.',
+    description:
+      'date2 - date1 in whole intervals (yyyy, q, m, y, d, w, ww, h, n, s), rounded to the nearest: positive when date2 is later.',
     example: 'DateDiff("d", Now(), CDate([StatusHireDate]))',
     check: (c, f) => checkInterval(c, f),
     run: (r, c) => {
@@ -447,7 +469,8 @@ export const FUNCTIONS: FnDef[] = [
     params: ['value'],
     min: 1,
     max: 1,
-    description: "A date from Active Directory's format (100-nanosecond ticks since 1601); 0 and the 'never' value give null.",
+    description:
+      "A date from Active Directory's format (100-nanosecond ticks since 1601); 0 and the 'never' value give null.",
     example: 'DateFromNum(129699324000000000)',
     run: (r, c) => {
       const v = r.arg(c, 0);
@@ -456,7 +479,8 @@ export const FUNCTIONS: FnDef[] = [
       if (typeof v === 'number' && Number.isFinite(v)) ticks = BigInt(Math.trunc(v));
       else {
         const s = toStr(v, c.name, c.args[0]!.pos)!.trim();
-        if (!/^-?\d+$/.test(s)) fail(`DateFromNum expects a whole number but got ${describeValue(v)}`, c.args[0]!.pos);
+        if (!/^-?\d+$/.test(s))
+          fail(`DateFromNum expects a whole number but got ${describeValue(v)}`, c.args[0]!.pos);
         ticks = BigInt(s);
       }
       if (ticks <= 0n || ticks >= 0x7fffffffffffffffn) return null;
@@ -483,7 +507,11 @@ export const FUNCTIONS: FnDef[] = [
       else {
         const text = toStr(source, c.name, c.args[0]!.pos)!;
         date = inFmt ? parseDateWithFormat(text, inFmt) : toDate(text, c.name, c.args[0]!.pos);
-        if (!date) fail(`FormatDateTime: ${describeValue(text)} does not match the input format "${inFmt}"`, c.args[0]!.pos);
+        if (!date)
+          fail(
+            `FormatDateTime: ${describeValue(text)} does not match the input format "${inFmt}"`,
+            c.args[0]!.pos,
+          );
       }
       return formatDate(date!, outFmt ?? 'M/d/yyyy h:mm:ss tt');
     },
@@ -503,7 +531,8 @@ export const FUNCTIONS: FnDef[] = [
     params: ['expression'],
     min: 1,
     max: 1,
-    description: 'The value, or, when it is null or empty, drop the target attribute from the flow (evaluate returns IGNORE).',
+    description:
+      'The value, or, when it is null or empty, drop the target attribute from the flow (evaluate returns IGNORE).',
     example: 'IgnoreFlowIfNullOrEmpty([department])',
     run: (r, c) => {
       const v = r.arg(c, 0);
@@ -516,7 +545,8 @@ export const FUNCTIONS: FnDef[] = [
     params: ['condition', 'valueIfTrue', 'valueIfFalse'],
     min: 3,
     max: 3,
-    description: 'valueIfTrue when the condition holds, else valueIfFalse. Conditions may compare with = <> < <= > >=; null compares as "".',
+    description:
+      'valueIfTrue when the condition holds, else valueIfFalse. Conditions may compare with = <> < <= > >=; null compares as "".',
     example: 'IIF([country]="USA",[country],[department])',
     run: (r, c) => (toBool(r.arg(c, 0), c.name, c.args[0]!.pos) ? r.arg(c, 1) : r.arg(c, 2)),
   },
@@ -542,7 +572,11 @@ export const FUNCTIONS: FnDef[] = [
       const start = c.args.length > 2 ? (intArg(r, c, 2) ?? 1) : 1;
       if (start < 1) fail(`InStr start must be 1 or more, not ${start}`, c.args[2]!.pos);
       const cmp = c.args.length > 3 ? r.arg(c, 3) : null;
-      const text = cmp === 'vbTextCompare' || cmp === 1 || cmp === '1' || (typeof cmp === 'string' && cmp.toLowerCase() === 'vbtextcompare');
+      const text =
+        cmp === 'vbTextCompare' ||
+        cmp === 1 ||
+        cmp === '1' ||
+        (typeof cmp === 'string' && cmp.toLowerCase() === 'vbtextcompare');
       const h = text ? hay.toLowerCase() : hay;
       const n = text ? needle.toLowerCase() : needle;
       if (start > h.length + 1) return 0;
@@ -572,8 +606,10 @@ export const FUNCTIONS: FnDef[] = [
     params: ['expression'],
     min: 1,
     max: 1,
-    description: 'True when the value is neither null nor an empty string. The inverse of IsNullOrEmpty.',
-    example: 'Switch(IsPresent([directManager]),[directManager], IsPresent([skiplevelManager]),[skiplevelManager], IsPresent([director]),[director])',
+    description:
+      'True when the value is neither null nor an empty string. The inverse of IsNullOrEmpty.',
+    example:
+      'Switch(IsPresent([directManager]),[directManager], IsPresent([skiplevelManager]),[skiplevelManager], IsPresent([director]),[director])',
     run: (r, c) => !isEmpty(r.arg(c, 0)),
   },
   {
@@ -581,7 +617,8 @@ export const FUNCTIONS: FnDef[] = [
     params: ['expression'],
     min: 1,
     max: 1,
-    description: 'True when the value is text (not null, a number, a boolean, a date or several values).',
+    description:
+      'True when the value is text (not null, a number, a boolean, a date or several values).',
     example: 'IsString([employeeId])',
     run: (r, c) => typeof r.arg(c, 0) === 'string',
   },
@@ -604,7 +641,8 @@ export const FUNCTIONS: FnDef[] = [
     params: ['separator', 'source1', 'sourceN...'],
     min: 2,
     max: Infinity,
-    description: 'Joins the values (every value of a multi-valued one) with separator, skipping null and empty values.',
+    description:
+      'Joins the values (every value of a multi-valued one) with separator, skipping null and empty values.',
     example: 'Join(", ", "", [surname], [givenName])',
     run: (r, c) => {
       const sep = strArg(r, c, 0) ?? '';
@@ -623,7 +661,8 @@ export const FUNCTIONS: FnDef[] = [
     params: ['string', 'numChars'],
     min: 2,
     max: 2,
-    description: 'The first numChars characters; the whole string when numChars is negative or larger; "" for a null string.',
+    description:
+      'The first numChars characters; the whole string when numChars is negative or larger; "" for a null string.',
     example: 'Left("John Doe", 3)',
     run: (r, c) => {
       const s = strArg(r, c, 0);
@@ -638,7 +677,8 @@ export const FUNCTIONS: FnDef[] = [
     params: ['source', 'start', 'length'],
     min: 3,
     max: 3,
-    description: 'length characters from position start (from 1); shorter when the string ends first.',
+    description:
+      'length characters from position start (from 1); shorter when the string ends first.',
     example: 'Mid([givenName], 1, 3)',
     run: (r, c) => {
       const s = strArg(r, c, 0);
@@ -669,7 +709,8 @@ export const FUNCTIONS: FnDef[] = [
     params: ['source'],
     min: 1,
     max: 1,
-    description: 'False when the value is True ("True" in any case, or a boolean true), otherwise True.',
+    description:
+      'False when the value is True ("True" in any case, or a boolean true), otherwise True.',
     example: 'Not([accountEnabled])',
     run: (r, c) => {
       const v = r.arg(c, 0);
@@ -694,8 +735,10 @@ export const FUNCTIONS: FnDef[] = [
     params: ['value'],
     min: 1,
     max: 1,
-    description: "A date as Active Directory's number (100-nanosecond ticks since 1601), returned as text since it exceeds 2^53.",
-    example: 'NumFromDate(Join("", FormatDateTime([ContractEndDate], ,"yyyy-MM-ddzzz", "yyyy-MM-dd"), " 23:59:59-08:00"))',
+    description:
+      "A date as Active Directory's number (100-nanosecond ticks since 1601), returned as text since it exceeds 2^53.",
+    example:
+      'NumFromDate(Join("", FormatDateTime([ContractEndDate], ,"yyyy-MM-ddzzz", "yyyy-MM-dd"), " 23:59:59-08:00"))',
     run: (r, c) => {
       const d = toDate(r.arg(c, 0), c.name, c.args[0]!.pos);
       return d === null ? null : adTicksFromDate(d).toString();
@@ -719,7 +762,14 @@ export const FUNCTIONS: FnDef[] = [
   },
   {
     name: 'RandomString',
-    params: ['length', 'minimumNumbers', 'minimumSpecialCharacters', 'minimumCapital', 'minimumLowerCase', 'charactersToAvoid'],
+    params: [
+      'length',
+      'minimumNumbers',
+      'minimumSpecialCharacters',
+      'minimumCapital',
+      'minimumLowerCase',
+      'charactersToAvoid',
+    ],
     min: 5,
     max: 6,
     mayBeEmpty: (i) => i === 5,
@@ -730,13 +780,21 @@ export const FUNCTIONS: FnDef[] = [
       const nums = [0, 1, 2, 3, 4].map((i) => literal(c, i));
       if (nums.every((n) => typeof n === 'number')) {
         const [len, ...mins] = nums as number[];
-        if (!Number.isInteger(len) || len! < 1 || len! > RANDOM_STRING_MAX) f(`RandomString length must be between 1 and ${RANDOM_STRING_MAX}`, c.args[0]!.pos);
+        if (!Number.isInteger(len) || len! < 1 || len! > RANDOM_STRING_MAX)
+          f(`RandomString length must be between 1 and ${RANDOM_STRING_MAX}`, c.args[0]!.pos);
         const sum = mins.reduce((a, b) => a + b, 0);
-        if (sum > len!) f(`RandomString minimums add up to ${sum}, more than the length ${len}`, c.pos);
+        if (sum > len!)
+          f(`RandomString minimums add up to ${sum}, more than the length ${len}`, c.pos);
       }
     },
     run: (r, c) => {
-      const n = [0, 1, 2, 3, 4].map((i) => intArg(r, c, i) ?? 0) as [number, number, number, number, number];
+      const n = [0, 1, 2, 3, 4].map((i) => intArg(r, c, i) ?? 0) as [
+        number,
+        number,
+        number,
+        number,
+        number,
+      ];
       const avoid = c.args.length > 5 ? (strArg(r, c, 5) ?? '') : '';
       return randomString(r.ctx, ...n, avoid, c.pos);
     },
@@ -773,7 +831,15 @@ export const FUNCTIONS: FnDef[] = [
   },
   {
     name: 'Replace',
-    params: ['source', 'oldValue', 'regexPattern', 'regexGroupName', 'replacementValue', 'replacementAttributeName', 'template'],
+    params: [
+      'source',
+      'oldValue',
+      'regexPattern',
+      'regexGroupName',
+      'replacementValue',
+      'replacementAttributeName',
+      'template',
+    ],
     min: 2,
     max: 7,
     mayBeEmpty: ANY_EMPTY_AFTER_FIRST,
@@ -785,7 +851,12 @@ export const FUNCTIONS: FnDef[] = [
       if (typeof p === 'string' && p !== '') {
         const g = literal(c, 3);
         try {
-          safeRegex(p, typeof g === 'string' && g !== '' && !(c.args[5] && c.args[5].kind !== 'empty') ? 'gd' : 'g');
+          safeRegex(
+            p,
+            typeof g === 'string' && g !== '' && !(c.args[5] && c.args[5].kind !== 'empty')
+              ? 'gd'
+              : 'g',
+          );
         } catch (err) {
           if (err instanceof UnsafeRegexError) f(`Replace: ${err.message}`, c.args[2]!.pos);
           throw err;
@@ -794,9 +865,11 @@ export const FUNCTIONS: FnDef[] = [
           f(`Replace: the regular expression has no group named '${g}'`, c.args[3]!.pos);
         }
       }
-      const hasOld = literal(c, 1) !== undefined || (c.args[1] !== undefined && c.args[1].kind !== 'empty');
+      const hasOld =
+        literal(c, 1) !== undefined || (c.args[1] !== undefined && c.args[1].kind !== 'empty');
       const hasPattern = c.args[2] !== undefined && c.args[2].kind !== 'empty';
-      if (!hasOld && !hasPattern) f('Replace needs an oldValue (argument 2) or a regexPattern (argument 3)', c.pos);
+      if (!hasOld && !hasPattern)
+        f('Replace needs an oldValue (argument 2) or a regexPattern (argument 3)', c.pos);
     },
     run: replace,
   },
@@ -807,7 +880,8 @@ export const FUNCTIONS: FnDef[] = [
     max: Infinity,
     description:
       'The first candidate that is not empty and does not exist in the target yet; fails the object when every candidate exists. Top level only; use it on create-only mappings.',
-    example: 'SelectUniqueValue(Join("@", [givenName], "contoso.com"), Join("@", Join(".", [givenName], [surname]), "contoso.com"))',
+    example:
+      'SelectUniqueValue(Join("@", [givenName], "contoso.com"), Join("@", Join(".", [givenName], [surname]), "contoso.com"))',
     run: () => {
       throw new Error('SelectUniqueValue is evaluated by the compiler');
     },
@@ -826,7 +900,8 @@ export const FUNCTIONS: FnDef[] = [
     params: ['source', 'delimiter'],
     min: 2,
     max: 2,
-    description: 'Splits text into several values at each delimiter; white space around each value is trimmed.',
+    description:
+      'Splits text into several values at each delimiter; white space around each value is trimmed.',
     example: 'Split([extensionAttribute5], ",")',
     run: (r, c) => {
       const s = strArg(r, c, 0);
@@ -856,10 +931,14 @@ export const FUNCTIONS: FnDef[] = [
     mayBeEmpty: ANY_EMPTY_AFTER_FIRST,
     description:
       'The value paired with the first key equal (case-sensitive) to source, else defaultValue; a null source matches the key "". Booleans read as True/False.',
-    example: 'Switch([state], "Australia/Sydney", "NSW", "Australia/Sydney","QLD", "Australia/Brisbane", "SA", "Australia/Adelaide")',
+    example:
+      'Switch([state], "Australia/Sydney", "NSW", "Australia/Sydney","QLD", "Australia/Brisbane", "SA", "Australia/Adelaide")',
     check: (c, f) => {
       if (c.args.length % 2 !== 0) {
-        f(`Switch takes source, defaultValue, then key/value pairs: an even number of arguments, but got ${c.args.length}`, c.pos);
+        f(
+          `Switch takes source, defaultValue, then key/value pairs: an even number of arguments, but got ${c.args.length}`,
+          c.pos,
+        );
       }
     },
     run: (r, c) => {
@@ -877,8 +956,10 @@ export const FUNCTIONS: FnDef[] = [
     min: 1,
     max: 2,
     mayBeEmpty: (i) => i === 1,
-    description: 'Lower case, with the rules of culture (such as tr-TR) when given, else culture-neutral.',
-    example: 'ToLower(Join("@", NormalizeDiacritics(StripSpaces(Join(".", [PreferredFirstName], [PreferredLastName]))), "contoso.com"))',
+    description:
+      'Lower case, with the rules of culture (such as tr-TR) when given, else culture-neutral.',
+    example:
+      'ToLower(Join("@", NormalizeDiacritics(StripSpaces(Join(".", [PreferredFirstName], [PreferredLastName]))), "contoso.com"))',
     check: (c, f) => checkCulture(c, f),
     run: (r, c) => changeCase(r, c, 'lower'),
   },
@@ -898,7 +979,8 @@ export const FUNCTIONS: FnDef[] = [
     params: ['string', 'wordNumber', 'delimiters'],
     min: 3,
     max: 3,
-    description: 'Word number wordNumber (from 1), words being separated by any of the delimiter characters; "" when there is no such word.',
+    description:
+      'Word number wordNumber (from 1), words being separated by any of the delimiter characters; "" when there is no such word.',
     example: 'Word("This,string!has&many separators",3,",!&#")',
     run: (r, c) => {
       const s = strArg(r, c, 0);
@@ -929,7 +1011,10 @@ function checkInterval(c: CallNode, f: (m: string, p: number) => never): void {
 function intervalArg(r: Runner, c: CallNode): string {
   const v = strArg(r, c, 0);
   if (v === null || !(DATE_INTERVALS as readonly string[]).includes(v)) {
-    fail(`${c.name} interval must be one of ${DATE_INTERVALS.join(', ')}; got ${describeValue(v)}`, c.args[0]!.pos);
+    fail(
+      `${c.name} interval must be one of ${DATE_INTERVALS.join(', ')}; got ${describeValue(v)}`,
+      c.args[0]!.pos,
+    );
   }
   return v!;
 }

@@ -5,8 +5,15 @@
  *
  * The public API of this folder; the engine imports only from here.
  */
-export { compileExpression, ExpressionError, IGNORE, listFunctions, formatEntraDate } from './compile.js';
+export {
+  compileExpression,
+  ExpressionError,
+  IGNORE,
+  listFunctions,
+  formatEntraDate,
+} from './compile.js';
 export { parseDate } from './dates.js';
+export { expressionEngine } from './adapter.js';
 export { MAX_EXPRESSION_LENGTH } from './parse.js';
 export type {
   SourceValue,

@@ -96,7 +96,8 @@ function lex(src: string): Tok[] {
     if (c === '[') {
       const end = src.indexOf(']', i + 1);
       const nl = src.indexOf('\n', i + 1);
-      if (end < 0 || (nl >= 0 && nl < end)) throw err('Attribute reference is not closed: expected ]', start);
+      if (end < 0 || (nl >= 0 && nl < end))
+        throw err('Attribute reference is not closed: expected ]', start);
       const name = src.slice(i + 1, end).trim();
       if (name === '') throw err('Empty attribute reference []', start);
       if (name.includes('[')) throw err(`Attribute name '${name}' contains '['`, start);
@@ -141,10 +142,15 @@ function lex(src: string): Tok[] {
       i += m[0].length;
       continue;
     }
-    if (/[0-9]/.test(c) || (c === '-' && /[0-9.]/.test(src[i + 1] ?? '')) || (c === '.' && /[0-9]/.test(src[i + 1] ?? ''))) {
+    if (
+      /[0-9]/.test(c) ||
+      (c === '-' && /^(\d|\.\d)/.test(src.slice(i + 1, i + 3))) ||
+      (c === '.' && /[0-9]/.test(src[i + 1] ?? ''))
+    ) {
       const m = /^-?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?/.exec(src.slice(i, i + 400))!;
       const raw = m[0];
-      if (/[A-Za-z_]/.test(src[i + raw.length] ?? '')) throw err(`Unexpected '${src[i + raw.length]}' after the number ${raw}`, i + raw.length);
+      if (/[A-Za-z_]/.test(src[i + raw.length] ?? ''))
+        throw err(`Unexpected '${src[i + raw.length]}' after the number ${raw}`, i + raw.length);
       toks.push({ t: 'num', v: Number(raw), raw, pos: start });
       i += raw.length;
       continue;
@@ -195,7 +201,8 @@ export function parse(src: string): Node {
   const isPunct = (tok: Tok, v: string) => tok.t === 'punct' && tok.v === v;
 
   function expression(depth: number): Node {
-    if (depth > MAX_DEPTH) throw err(`Expression is nested more than ${MAX_DEPTH} levels deep`, peek().pos);
+    if (depth > MAX_DEPTH)
+      throw err(`Expression is nested more than ${MAX_DEPTH} levels deep`, peek().pos);
     const left = operand(depth);
     const tok = peek();
     if (tok.t === 'punct' && tok.v !== '(' && tok.v !== ')' && tok.v !== ',') {
@@ -248,7 +255,10 @@ export function parse(src: string): Node {
           }
           if (next.t === 'end') {
             const { column } = lineColumn(src, open.pos);
-            throw err(`${tok.v}( opened at column ${column} is not closed: expected ',' or ')'`, next.pos);
+            throw err(
+              `${tok.v}( opened at column ${column} is not closed: expected ',' or ')'`,
+              next.pos,
+            );
           }
           throw err(`Expected ',' or ')' in ${tok.v}(…) but found ${describe(next)}`, next.pos);
         }
@@ -258,11 +268,15 @@ export function parse(src: string): Node {
           p++;
           const inner = expression(depth + 1);
           const close = peek();
-          if (!isPunct(close, ')')) throw err(`Expected ')' but found ${describe(close)}`, close.pos);
+          if (!isPunct(close, ')'))
+            throw err(`Expected ')' but found ${describe(close)}`, close.pos);
           p++;
           return inner;
         }
-        throw err(`Expected a value (an [attribute], a "string", a number or a function) but found ${describe(tok)}`, tok.pos);
+        throw err(
+          `Expected a value (an [attribute], a "string", a number or a function) but found ${describe(tok)}`,
+          tok.pos,
+        );
       default:
         throw err(
           src.trim() === '' ? 'Expression is empty' : `Expected a value but found ${describe(tok)}`,

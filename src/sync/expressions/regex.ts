@@ -1,25 +1,37 @@
 /**
  * Regular expressions written by admins (Replace in expressions, REGEX MATCH in scoping
  * filters) run on every object of every cycle, so a pattern must not be able to hang the
- * process. Patterns are compiled for V8's linear-time engine when they can be (no
- * backreferences, no lookaround); the others must pass a static check that refuses nested
- * quantifiers and quantified alternations (the shapes of catastrophic backtracking) and only
- * run on inputs up to MAX_REGEX_INPUT characters.
+ * process:
+ *
+ * - A pattern with a catastrophic shape (a repeated group holding another repetition,
+ *   alternatives or a backreference) runs only on V8's linear-time engine, or is refused
+ *   when that engine cannot run it (backreferences, lookaround, ignore-case, group
+ *   positions).
+ * - Other patterns have polynomial worst cases, of degree (repetitions + 1). They run on
+ *   V8's fast backtracking engine when the input is short enough for that degree to stay
+ *   small, else on the linear-time engine, else under a REGEX_TIME_LIMIT_MS watchdog, and
+ *   never on inputs over MAX_REGEX_INPUT characters.
  *
  * Patterns are .NET's, which JavaScript reads the same way for everything admins write in
  * practice: classes, anchors, named groups `(?<name>...)`. A leading `(?i)` is read as the
  * ignore-case option.
  */
 import v8 from 'node:v8';
+import vm from 'node:vm';
 
 export const MAX_REGEX_PATTERN = 1_000;
 export const MAX_REGEX_INPUT = 10_000;
+/** Time a backtracking pattern may take on one value. */
+export const REGEX_TIME_LIMIT_MS = 100;
+/** Worst-case backtracking steps allowed without the linear engine or the watchdog. */
+const FAST_STEP_BUDGET = 1e7;
 
 let linearEngine = false;
 try {
   // Only enables the optional engine behind the `l` flag; other regular expressions are
   // unaffected.
   v8.setFlagsFromString('--enable-experimental-regexp-engine');
+  // eslint-disable-next-line no-invalid-regexp -- 'l' selects V8's linear-time engine
   new RegExp('a', 'l');
   linearEngine = true;
 } catch {
@@ -31,9 +43,12 @@ export class UnsafeRegexError extends Error {
 }
 
 export interface SafeRegex {
-  readonly regex: RegExp;
-  /** True when V8's linear-time engine runs it (any input length is safe). */
-  readonly linear: boolean;
+  /** V8's backtracking engine; null when the pattern has a catastrophic shape. */
+  readonly fast: RegExp | null;
+  /** V8's linear-time engine; null when it cannot run the pattern. */
+  readonly linear: RegExp | null;
+  /** Inputs up to this length run on `fast` directly. */
+  readonly fastUpTo: number;
 }
 
 const cache = new Map<string, SafeRegex>();
@@ -57,38 +72,98 @@ export function safeRegex(pattern: string, baseFlags: '' | 'g' | 'gd' = ''): Saf
     if (opts.includes('m')) flags += 'm';
     if (opts.includes('s')) flags += 's';
   }
-  let result: SafeRegex | undefined;
+  let backtracking: RegExp;
+  try {
+    backtracking = new RegExp(body, flags);
+  } catch (err) {
+    const msg =
+      err instanceof Error ? err.message.replace(/^Invalid regular expression: /, '') : String(err);
+    throw new UnsafeRegexError(`invalid regular expression: ${msg}`);
+  }
+  let linear: RegExp | null = null;
   if (linearEngine && !flags.includes('d')) {
     try {
-      result = { regex: new RegExp(body, `${flags}l`), linear: true };
+      linear = new RegExp(body, `${flags}l`);
     } catch {
-      result = undefined; // not linear-capable (or invalid): checked below
+      linear = null; // the linear engine cannot run it
     }
   }
-  if (!result) {
-    let regex: RegExp;
-    try {
-      regex = new RegExp(body, flags);
-    } catch (err) {
-      const msg = err instanceof Error ? err.message.replace(/^Invalid regular expression: /, '') : String(err);
-      throw new UnsafeRegexError(`invalid regular expression: ${msg}`);
-    }
-    const why = catastrophicShape(body);
-    if (why) {
-      throw new UnsafeRegexError(
-        `regular expression refused: ${why} can take exponential time; rewrite it without that`,
-      );
-    }
-    result = { regex, linear: false };
+  const why = catastrophicShape(body);
+  if (why && !linear) {
+    throw new UnsafeRegexError(
+      `regular expression refused: ${why} can take exponential time; rewrite it without that`,
+    );
   }
+  const degree = repetitions(body) + 1;
+  const result: SafeRegex = {
+    fast: why ? null : backtracking,
+    linear,
+    fastUpTo: why ? -1 : Math.floor(FAST_STEP_BUDGET ** (1 / degree)),
+  };
   if (cache.size > 500) cache.clear();
   cache.set(key, result);
   return result;
 }
 
-/** Throws when a backtracking pattern meets an input longer than MAX_REGEX_INPUT. */
-export function checkRegexInput(r: SafeRegex, input: string): void {
-  if (!r.linear && input.length > MAX_REGEX_INPUT) {
+const sandbox = vm.createContext(Object.create(null) as Record<string, unknown>);
+const callRun = new vm.Script('run()');
+
+/**
+ * Runs fn with the compiled pattern on input, on the engine the input's length allows (see
+ * above). fn must consume its matches before returning (no lazy iterators).
+ */
+export function runRegex<T>(r: SafeRegex, input: string, fn: (re: RegExp) => T): T {
+  if (r.fast && input.length <= r.fastUpTo) {
+    r.fast.lastIndex = 0;
+    return fn(r.fast);
+  }
+  if (r.linear) {
+    r.linear.lastIndex = 0;
+    return fn(r.linear);
+  }
+  checkRegexInput(r, input);
+  const re = r.fast!;
+  re.lastIndex = 0;
+  sandbox['run'] = () => fn(re);
+  try {
+    return callRun.runInContext(sandbox, { timeout: REGEX_TIME_LIMIT_MS }) as T;
+  } catch (err) {
+    if ((err as { code?: string }).code === 'ERR_SCRIPT_EXECUTION_TIMEOUT') {
+      throw new UnsafeRegexError(
+        `regular expression took more than ${REGEX_TIME_LIMIT_MS} ms on a value of ${input.length} characters`,
+      );
+    }
+    throw err;
+  } finally {
+    sandbox['run'] = undefined;
+    re.lastIndex = 0;
+  }
+}
+
+/** Repetition operators (*, +, {n,}, {n,m}) outside character classes. */
+function repetitions(pattern: string): number {
+  let n = 0;
+  let inClass = false;
+  for (let i = 0; i < pattern.length; i++) {
+    const c = pattern[i]!;
+    if (c === '\\') {
+      i++;
+      continue;
+    }
+    if (inClass) {
+      if (c === ']') inClass = false;
+      continue;
+    }
+    if (c === '[') inClass = true;
+    else if (c === '*' || c === '+') n++;
+    else if (c === '{' && /^\{\d+,\d*\}/.test(pattern.slice(i, i + 24))) n++;
+  }
+  return n;
+}
+
+/** Throws when input is longer than MAX_REGEX_INPUT. */
+function checkRegexInput(_r: SafeRegex, input: string): void {
+  if (input.length > MAX_REGEX_INPUT) {
     throw new UnsafeRegexError(
       `value is longer than ${MAX_REGEX_INPUT} characters, the limit for this regular expression`,
     );
@@ -107,7 +182,9 @@ export function catastrophicShape(pattern: string): string | null {
     hasAlternation: boolean;
     hasBackref: boolean;
   }
-  const stack: Frame[] = [{ start: 0, hasQuantifier: false, hasAlternation: false, hasBackref: false }];
+  const stack: Frame[] = [
+    { start: 0, hasQuantifier: false, hasAlternation: false, hasBackref: false },
+  ];
   let inClass = false;
   let last: Frame | null = null; // the group that just closed, if the previous atom is a group
   for (let i = 0; i < pattern.length; i++) {
@@ -147,13 +224,22 @@ export function catastrophicShape(pattern: string): string | null {
       last = null;
       continue;
     }
-    const isQuant = c === '*' || c === '+' || c === '?' || (c === '{' && /^\{\d+(,\d*)?\}/.test(pattern.slice(i)));
+    const isQuant =
+      c === '*' ||
+      c === '+' ||
+      c === '?' ||
+      (c === '{' && /^\{\d+(,\d*)?\}/.test(pattern.slice(i)));
     if (isQuant) {
       // `?` right after `(` is a group modifier, after a quantifier it is laziness.
       const prev = pattern[i - 1];
-      if (c === '?' && (prev === '(' || prev === '*' || prev === '+' || prev === '?' || prev === '}')) continue;
-      const unbounded = c === '*' || c === '+' || (c === '{' && /^\{\d+,\d*\}/.test(pattern.slice(i)) && !/^\{\d+,\d+\}/.test(pattern.slice(i))) || (c === '{' && bigRepeat(pattern.slice(i)));
-      if (last && unbounded) {
+      if (
+        c === '?' &&
+        (prev === '(' || prev === '*' || prev === '+' || prev === '?' || prev === '}')
+      )
+        continue;
+      const repeats =
+        c === '*' || c === '+' || (c === '{' && !/^\{[01](,[01])?\}/.test(pattern.slice(i)));
+      if (last && repeats) {
         if (last.hasQuantifier) return 'a repeated group that contains another repetition';
         if (last.hasAlternation) return 'a repeated group that contains alternatives';
         if (last.hasBackref) return 'a backreference inside a repeated group';
@@ -166,11 +252,6 @@ export function catastrophicShape(pattern: string): string | null {
     last = null;
   }
   return null;
-}
-
-function bigRepeat(s: string): boolean {
-  const m = /^\{(\d+),(\d+)\}/.exec(s);
-  return !!m && Number(m[2]) > 10;
 }
 
 /** .NET replacement syntax to JavaScript's: `${name}` -> `$<name>`. */

@@ -27,13 +27,7 @@ export interface AppRoleAssignment {
  * (IgnoreFlowIfNullOrEmpty).
  */
 export type ExpressionResult =
-  | string
-  | number
-  | boolean
-  | null
-  | string[]
-  | RoleValue[]
-  | typeof import('./compile.js').IGNORE;
+  string | number | boolean | null | string[] | RoleValue[] | typeof import('./compile.js').IGNORE;
 
 export interface EvalContext {
   /** Clock for Now(); default: the system clock. */

@@ -78,14 +78,16 @@ export function toNum(v: unknown, fn: string, pos: number): number | null {
   const t = s.trim();
   if (/^&H[0-9A-F]+$/i.test(t)) return parseInt(t.slice(2), 16);
   const n = Number(t);
-  if (!Number.isFinite(n)) throw new EvalFailure(`${fn} expects a number but got ${describeValue(v)}`, pos);
+  if (!Number.isFinite(n))
+    throw new EvalFailure(`${fn} expects a number but got ${describeValue(v)}`, pos);
   return n;
 }
 
 export function toInt(v: unknown, fn: string, pos: number): number | null {
   const n = toNum(v, fn, pos);
   if (n === null) return null;
-  if (!Number.isInteger(n)) throw new EvalFailure(`${fn} expects a whole number but got ${describeValue(v)}`, pos);
+  if (!Number.isInteger(n))
+    throw new EvalFailure(`${fn} expects a whole number but got ${describeValue(v)}`, pos);
   return n;
 }
 

@@ -10,4 +10,11 @@ export {
   SCOPING_OPERATORS,
   ScopingError,
 } from './scope.js';
-export type { ScopingOperator, ScopingClause, ScopingFilter, ScopeResult, ScopeTraceEntry } from './scope.js';
+export { scopeFilterEvaluator } from './adapter.js';
+export type {
+  ScopingOperator,
+  ScopingClause,
+  ScopingFilter,
+  ScopeResult,
+  ScopeTraceEntry,
+} from './scope.js';

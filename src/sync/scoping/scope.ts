@@ -5,7 +5,7 @@
  * Greater_Than and the bitwise operators take whole numbers.
  */
 import type { SourceObject } from '../expressions/index.js';
-import { checkRegexInput, safeRegex, UnsafeRegexError } from '../expressions/regex.js';
+import { runRegex, safeRegex, UnsafeRegexError } from '../expressions/regex.js';
 import { readAttribute } from '../expressions/values.js';
 
 export const SCOPING_OPERATORS = [
@@ -29,7 +29,12 @@ export const SCOPING_OPERATORS = [
 export type ScopingOperator = (typeof SCOPING_OPERATORS)[number];
 
 /** Operators that take no value. */
-const UNARY: ReadonlySet<ScopingOperator> = new Set(['IS TRUE', 'IS FALSE', 'IS NULL', 'IS NOT NULL']);
+const UNARY: ReadonlySet<ScopingOperator> = new Set([
+  'IS TRUE',
+  'IS FALSE',
+  'IS NULL',
+  'IS NOT NULL',
+]);
 /** Operators whose verdict is the negation of a positive test (for multi-valued attributes). */
 const NEGATED: Partial<Record<ScopingOperator, ScopingOperator>> = {
   'NOT EQUALS': 'EQUALS',
@@ -70,9 +75,15 @@ export class ScopingError extends Error {
 }
 
 function operatorKey(op: string): string {
-  return op.trim().toUpperCase().replace(/[\s_-]+/g, '_');
+  return op
+    .trim()
+    .toUpperCase()
+    .replace(/[\s_-]+/g, '_');
 }
-const OPERATOR_BY_KEY = new Map<string, ScopingOperator>(SCOPING_OPERATORS.map((o) => [operatorKey(o), o]));
+const CANONICAL: ReadonlySet<string> = new Set(SCOPING_OPERATORS);
+const OPERATOR_BY_KEY = new Map<string, ScopingOperator>(
+  SCOPING_OPERATORS.map((o) => [operatorKey(o), o]),
+);
 
 /** Canonical operator for a name in any case, with spaces or underscores; null when unknown. */
 export function normalizeOperator(op: string): ScopingOperator | null {
@@ -111,7 +122,8 @@ function validateClause(raw: unknown, where: string): ScopingClause {
   if (valueRaw === undefined && typeof target === 'object' && target !== null) {
     const values = (target as Record<string, unknown>)['values'];
     if (Array.isArray(values)) {
-      if (values.length > 1) throw new ScopingError(`${where}: only one value per clause is supported`);
+      if (values.length > 1)
+        throw new ScopingError(`${where}: only one value per clause is supported`);
       valueRaw = values[0];
     }
   }
@@ -123,7 +135,9 @@ function validateClause(raw: unknown, where: string): ScopingClause {
   }
   const operator = normalizeOperator(operatorRaw);
   if (!operator) {
-    throw new ScopingError(`${where}: unknown operator '${operatorRaw}'; expected one of ${SCOPING_OPERATORS.join(', ')}`);
+    throw new ScopingError(
+      `${where}: unknown operator '${operatorRaw}'; expected one of ${SCOPING_OPERATORS.join(', ')}`,
+    );
   }
   const clause: ScopingClause = { attribute: attribute.trim(), operator };
   if (UNARY.has(operator)) return clause;
@@ -132,12 +146,17 @@ function validateClause(raw: unknown, where: string): ScopingClause {
   switch (operator) {
     case 'Greater_Than':
     case 'Greater_Than_OR_EQUALS':
-      if (!INTEGER.test(value.trim())) throw new ScopingError(`${where}: ${operator} compares whole numbers; '${value}' is not one`);
+      if (!INTEGER.test(value.trim()))
+        throw new ScopingError(
+          `${where}: ${operator} compares whole numbers; '${value}' is not one`,
+        );
       break;
     case '&':
     case '!&':
       if (parseInteger(value) === null) {
-        throw new ScopingError(`${where}: ${operator} takes a whole number bit mask (decimal, &H or 0x hexadecimal); '${value}' is not one`);
+        throw new ScopingError(
+          `${where}: ${operator} takes a whole number bit mask (decimal, &H or 0x hexadecimal); '${value}' is not one`,
+        );
       }
       break;
     case 'REGEX MATCH':
@@ -165,16 +184,23 @@ function validateClause(raw: unknown, where: string): ScopingClause {
 export function validateScopingFilters(filters: unknown): ScopingFilter[] {
   if (filters === undefined || filters === null) return [];
   let list: unknown = filters;
-  if (typeof list === 'object' && !Array.isArray(list) && Array.isArray((list as Record<string, unknown>)['groups'])) {
+  if (
+    typeof list === 'object' &&
+    !Array.isArray(list) &&
+    Array.isArray((list as Record<string, unknown>)['groups'])
+  ) {
     list = (list as Record<string, unknown>)['groups'];
   }
-  if (!Array.isArray(list)) throw new ScopingError('scoping filters must be a list of filters, each a list of clauses');
+  if (!Array.isArray(list))
+    throw new ScopingError('scoping filters must be a list of filters, each a list of clauses');
   if (list.length > 100) throw new ScopingError('at most 100 scoping filters are allowed');
   return list.map((f, i) => {
     const where = `scoping filter ${i + 1}`;
     let clauses: unknown = f;
-    if (typeof f === 'object' && f !== null && !Array.isArray(f)) clauses = (f as Record<string, unknown>)['clauses'];
-    if (!Array.isArray(clauses)) throw new ScopingError(`${where} must be a list of clauses (or an object with clauses)`);
+    if (typeof f === 'object' && f !== null && !Array.isArray(f))
+      clauses = (f as Record<string, unknown>)['clauses'];
+    if (!Array.isArray(clauses))
+      throw new ScopingError(`${where} must be a list of clauses (or an object with clauses)`);
     if (clauses.length === 0) throw new ScopingError(`${where} has no clauses`);
     if (clauses.length > 100) throw new ScopingError(`${where} has more than 100 clauses`);
     return clauses.map((c, j) => validateClause(c, `${where}, clause ${j + 1}`));
@@ -182,7 +208,12 @@ export function validateScopingFilters(filters: unknown): ScopingFilter[] {
 }
 
 function isEmptyValue(v: unknown): boolean {
-  return v === null || v === undefined || v === '' || (Array.isArray(v) && v.every((e) => e === null || e === undefined || e === ''));
+  return (
+    v === null ||
+    v === undefined ||
+    v === '' ||
+    (Array.isArray(v) && v.every((e) => e === null || e === undefined || e === ''))
+  );
 }
 
 function text(v: unknown): string {
@@ -211,7 +242,9 @@ function test(op: ScopingOperator, actual: unknown, value: string): boolean {
     case 'IS FALSE':
       return booleanOf(actual) === false;
     case 'EQUALS':
-      return typeof actual === 'boolean' ? value.trim().toLowerCase() === String(actual) : text(actual) === value;
+      return typeof actual === 'boolean'
+        ? value.trim().toLowerCase() === String(actual)
+        : text(actual) === value;
     case 'Includes':
       return text(actual).includes(value);
     case 'ENDS_WITH':
@@ -221,9 +254,7 @@ function test(op: ScopingOperator, actual: unknown, value: string): boolean {
     case 'REGEX MATCH': {
       const re = safeRegex(value);
       const s = text(actual);
-      checkRegexInput(re, s);
-      re.regex.lastIndex = 0;
-      return re.regex.test(s);
+      return runRegex(re, s, (regex) => regex.test(s));
     }
     case 'Greater_Than':
     case 'Greater_Than_OR_EQUALS': {
@@ -247,14 +278,19 @@ function test(op: ScopingOperator, actual: unknown, value: string): boolean {
   }
 }
 
-function evaluateClause(clause: ScopingClause, actual: unknown): { passed: boolean; error?: string } {
-  const op = normalizeOperator(clause.operator);
+function evaluateClause(
+  clause: ScopingClause,
+  actual: unknown,
+): { passed: boolean; error?: string } {
+  const op = CANONICAL.has(clause.operator) ? clause.operator : normalizeOperator(clause.operator);
   if (!op) throw new ScopingError(`unknown scoping operator '${clause.operator}'`);
   if (op === 'IS NULL') return { passed: isEmptyValue(actual) };
   if (op === 'IS NOT NULL') return { passed: !isEmptyValue(actual) };
   if (isEmptyValue(actual)) return { passed: false };
   const value = clause.value ?? '';
-  const values = (Array.isArray(actual) ? actual : [actual]).filter((e) => e !== null && e !== undefined && e !== '');
+  const values = (Array.isArray(actual) ? actual : [actual]).filter(
+    (e) => e !== null && e !== undefined && e !== '',
+  );
   try {
     const positive = NEGATED[op];
     if (positive) return { passed: !values.some((v) => test(positive, v, value)) };
@@ -278,7 +314,14 @@ export function evaluateScope(filters: readonly ScopingFilter[], obj: SourceObje
     filter.forEach((clause, ci) => {
       const actual = readAttribute(obj, clause.attribute);
       const { passed, error } = evaluateClause(clause, actual);
-      const entry: ScopeTraceEntry = { filter: fi, clause: ci, attribute: clause.attribute, operator: clause.operator, actual, passed };
+      const entry: ScopeTraceEntry = {
+        filter: fi,
+        clause: ci,
+        attribute: clause.attribute,
+        operator: clause.operator,
+        actual,
+        passed,
+      };
       if (clause.value !== undefined) entry.value = clause.value;
       if (error !== undefined) entry.error = error;
       trace.push(entry);
