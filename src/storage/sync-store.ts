@@ -78,8 +78,8 @@ const MAX_LOG_ROWS = 10_000;
 export class KyselySyncStore implements SyncStateStore {
   private readonly db: Kysely<SyncTables>;
 
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- any Roster database
   constructor(db: Kysely<any>) {
-    // eslint-disable-line @typescript-eslint/no-explicit-any
     // The engine's tables are declared here, beside their only adapter, not in db-schema.ts.
     this.db = db as unknown as Kysely<SyncTables>;
   }
@@ -100,13 +100,11 @@ export class KyselySyncStore implements SyncStateStore {
         updated_at: now,
       })
       .onConflict((oc) =>
-        oc
-          .column('id')
-          .doUpdateSet({
-            config: JSON.stringify(config),
-            config_hash: configHash,
-            updated_at: now,
-          }),
+        oc.column('id').doUpdateSet({
+          config: JSON.stringify(config),
+          config_hash: configHash,
+          updated_at: now,
+        }),
       )
       .execute();
     return (await this.getJob(id))!;
