@@ -24,6 +24,7 @@ import {
   listEndpoints,
 } from '../app/webhooks/endpoints.js';
 import { openApiDocument } from '../http/rest/openapi.js';
+import { registerSyncCommands } from './sync.js';
 
 /**
  * `roster`: the one place that wires configuration, storage and the app together
@@ -421,6 +422,7 @@ export function buildProgram(): Command {
     )
     .action(() => printJson(openApiDocument));
 
+  registerSyncCommands(program);
   return program;
 }
 

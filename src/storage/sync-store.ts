@@ -192,6 +192,27 @@ export class KyselySyncStore implements SyncStateStore {
     }));
   }
 
+  async countLinks(
+    jobId: string,
+  ): Promise<{ users: number; groups: number; disabledUsers: number }> {
+    const rows = await this.db
+      .selectFrom('sync_links')
+      .select(['object_type', 'enabled', (eb) => eb.fn.countAll().as('n')])
+      .where('job_id', '=', jobId)
+      .groupBy(['object_type', 'enabled'])
+      .execute();
+    const counts = { users: 0, groups: 0, disabledUsers: 0 };
+    for (const row of rows) {
+      const n = Number(row.n);
+      if (row.object_type === 'group') counts.groups += n;
+      else {
+        counts.users += n;
+        if (Number(row.enabled) === 0) counts.disabledUsers += n;
+      }
+    }
+    return counts;
+  }
+
   async upsertLinks(jobId: string, links: readonly Link[]): Promise<void> {
     if (links.length === 0) return;
     const now = new Date().toISOString();
