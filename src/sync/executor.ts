@@ -131,12 +131,14 @@ class Execution {
     targetStatus: number | null,
     error: string | null,
     durationMs: number,
+    /** References (manager, members) are counted apart, not as object updates. */
+    counted = true,
   ): void {
     if (status === 'failure') {
       this.failures++;
       if (this.failed.length < MAX_FAILED_LISTED)
         this.failed.push({ objectType, sourceId, action, error: error ?? 'failed' });
-    } else {
+    } else if (counted) {
       const counts = this.counts[objectType];
       counts[action] = (counts[action] ?? 0) + 1;
     }
@@ -476,6 +478,7 @@ class Execution {
         response.status,
         null,
         performance.now() - started,
+        false,
       );
     } finally {
       this.tick();
@@ -567,6 +570,7 @@ class Execution {
         lastStatus,
         failure,
         performance.now() - started,
+        false,
       );
     } finally {
       this.tick();

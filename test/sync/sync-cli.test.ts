@@ -36,7 +36,7 @@ async function closedPort(): Promise<number> {
   return port;
 }
 
-describe('roster sync (command line)', () => {
+describe('roster sync (command line)', { timeout: 120_000 }, () => {
   let server: TestServer;
   let tenant: TestTenant;
   let dir: string;
