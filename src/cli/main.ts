@@ -27,6 +27,7 @@ import {
   listAttempts,
   listEndpoints,
 } from '../app/webhooks/endpoints.js';
+import { registerSyncCommands } from './sync.js';
 
 /**
  * `roster`: the one place that wires configuration, storage and the app together
@@ -529,6 +530,7 @@ export function buildProgram(): Command {
     )
     .action(async () => printJson((await import('../http/rest/openapi.js')).openApiDocument));
 
+  registerSyncCommands(program);
   return program;
 }
 

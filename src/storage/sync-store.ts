@@ -78,8 +78,8 @@ const MAX_LOG_ROWS = 10_000;
 export class KyselySyncStore implements SyncStateStore {
   private readonly db: Kysely<SyncTables>;
 
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- any Roster database
   constructor(db: Kysely<any>) {
-    // eslint-disable-line @typescript-eslint/no-explicit-any
     // The engine's tables are declared here, beside their only adapter, not in db-schema.ts.
     this.db = db as unknown as Kysely<SyncTables>;
   }
@@ -100,13 +100,11 @@ export class KyselySyncStore implements SyncStateStore {
         updated_at: now,
       })
       .onConflict((oc) =>
-        oc
-          .column('id')
-          .doUpdateSet({
-            config: JSON.stringify(config),
-            config_hash: configHash,
-            updated_at: now,
-          }),
+        oc.column('id').doUpdateSet({
+          config: JSON.stringify(config),
+          config_hash: configHash,
+          updated_at: now,
+        }),
       )
       .execute();
     return (await this.getJob(id))!;
@@ -192,6 +190,27 @@ export class KyselySyncStore implements SyncStateStore {
       exported: JSON.parse(row.exported) as Link['exported'],
       enabled: Number(row.enabled) === 1,
     }));
+  }
+
+  async countLinks(
+    jobId: string,
+  ): Promise<{ users: number; groups: number; disabledUsers: number }> {
+    const rows = await this.db
+      .selectFrom('sync_links')
+      .select(['object_type', 'enabled', (eb) => eb.fn.countAll().as('n')])
+      .where('job_id', '=', jobId)
+      .groupBy(['object_type', 'enabled'])
+      .execute();
+    const counts = { users: 0, groups: 0, disabledUsers: 0 };
+    for (const row of rows) {
+      const n = Number(row.n);
+      if (row.object_type === 'group') counts.groups += n;
+      else {
+        counts.users += n;
+        if (Number(row.enabled) === 0) counts.disabledUsers += n;
+      }
+    }
+    return counts;
   }
 
   async upsertLinks(jobId: string, links: readonly Link[]): Promise<void> {

@@ -102,6 +102,8 @@ export interface SyncStateStore {
   setWatermark(jobId: string, watermark: string, hash: string): Promise<void>;
 
   loadLinks(jobId: string): Promise<Link[]>;
+  /** Links per object type, and how many users are disabled by the engine. */
+  countLinks(jobId: string): Promise<{ users: number; groups: number; disabledUsers: number }>;
   upsertLinks(jobId: string, links: readonly Link[]): Promise<void>;
   deleteLinks(
     jobId: string,

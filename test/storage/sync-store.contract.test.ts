@@ -78,6 +78,7 @@ describe.each(DATABASE_KINDS)('sync connector state (%s)', (kind) => {
       enabled: false,
     });
     expect(links.find((l) => l.sourceId === 'g1')?.exported).toEqual({ members: ['u1', 'u2'] });
+    expect(await store.countLinks('links')).toEqual({ users: 1200, groups: 1, disabledUsers: 1 });
     await store.deleteLinks('links', [
       { objectType: 'user', sourceId: 'u1' },
       { objectType: 'group', sourceId: 'g1' },

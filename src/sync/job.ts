@@ -1,0 +1,231 @@
+import { createHash, randomUUID } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
+import yaml from 'js-yaml';
+import { executePlan, type ExecutionResult } from './executor.js';
+import { CycleJournal } from './journal.js';
+import { compileMappings, type ExpressionEngine } from './mapping/compile.js';
+import { DEFAULT_MAPPINGS, type ObjectMappings } from './mapping/mappings.js';
+import { linkKey, planCycle } from './planner.js';
+import { buildScope, type ScopeConfig, type ScopeFilterEvaluator } from './scope.js';
+import { CsvFileSource } from './sources/csv-file.js';
+import { JsonFileSource } from './sources/json-file.js';
+import type { Source } from './sources/source.js';
+import type { CycleKind, Link, SyncStateStore } from './state.js';
+import { ScimTargetClient } from './target/client.js';
+import { DIALECTS, type Dialect } from './target/dialect.js';
+
+/** A job: where to read, where to write, and how (docs/engine.md, "The job file"). */
+export interface JobConfig {
+  readonly id: string;
+  readonly source:
+    | { readonly type: 'json'; readonly path: string }
+    | { readonly type: 'csv'; readonly users: string; readonly groups?: string };
+  readonly target: {
+    readonly url: string;
+    /** The bearer token; or `tokenEnv`, the environment variable holding it. */
+    readonly token?: string;
+    readonly tokenEnv?: string;
+    readonly dialect?: Dialect;
+    readonly concurrency?: number;
+    readonly membersPerPatch?: number;
+    readonly timeoutMs?: number;
+  };
+  readonly mappings?: ObjectMappings;
+  readonly scope?: ScopeConfig;
+  /** Minutes between scheduled cycles (default 40, at least 1). */
+  readonly scheduleMinutes?: number;
+}
+
+export class JobConfigError extends Error {
+  override name = 'JobConfigError';
+}
+
+/** Reads a job file (JSON or YAML); relative source paths are relative to the file. */
+export async function loadJobFile(path: string): Promise<JobConfig[]> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (error) {
+    throw new JobConfigError(
+      `cannot read ${path}: ${(error as NodeJS.ErrnoException).code ?? error}`,
+    );
+  }
+  let document: unknown;
+  try {
+    document = /\.ya?ml$/i.test(path) ? yaml.load(text) : JSON.parse(text);
+  } catch (error) {
+    throw new JobConfigError(`${path}: ${(error as Error).message.split('\n')[0]}`);
+  }
+  const list = Array.isArray(document)
+    ? document
+    : typeof document === 'object' && document !== null && 'jobs' in document
+      ? (document as { jobs: unknown }).jobs
+      : [document];
+  if (!Array.isArray(list)) throw new JobConfigError(`${path}: "jobs" must be a list`);
+  const base = dirname(resolve(path));
+  return list.map((raw, i) => validateJob(raw, `${path}: job ${i + 1}`, base));
+}
+
+export function validateJob(raw: unknown, where: string, base = process.cwd()): JobConfig {
+  const job = raw as Partial<JobConfig> | null;
+  if (typeof job !== 'object' || job === null)
+    throw new JobConfigError(`${where}: expected an object`);
+  if (typeof job.id !== 'string' || !/^[A-Za-z0-9][\w.-]{0,99}$/.test(job.id))
+    throw new JobConfigError(`${where}: "id" must be a name of letters, digits, . _ -`);
+  const source = job.source as Record<string, unknown> | undefined;
+  let resolved: JobConfig['source'];
+  if (source?.type === 'json' && typeof source.path === 'string') {
+    resolved = { type: 'json', path: resolve(base, source.path) };
+  } else if (source?.type === 'csv' && typeof source.users === 'string') {
+    resolved = {
+      type: 'csv',
+      users: resolve(base, source.users),
+      ...(typeof source.groups === 'string' ? { groups: resolve(base, source.groups) } : {}),
+    };
+  } else {
+    throw new JobConfigError(
+      `${where}: "source" must be {"type":"json","path":…} or {"type":"csv","users":…,"groups"?:…}`,
+    );
+  }
+  const target = job.target;
+  if (typeof target !== 'object' || target === null || typeof target.url !== 'string')
+    throw new JobConfigError(`${where}: "target.url" is required`);
+  if (target.dialect !== undefined && !DIALECTS.includes(target.dialect))
+    throw new JobConfigError(`${where}: "target.dialect" must be one of ${DIALECTS.join(', ')}`);
+  if (
+    job.scheduleMinutes !== undefined &&
+    !(Number.isInteger(job.scheduleMinutes) && job.scheduleMinutes >= 1)
+  )
+    throw new JobConfigError(`${where}: "scheduleMinutes" must be a whole number ≥ 1`);
+  return { ...job, source: resolved, target } as JobConfig;
+}
+
+export function sourceFor(config: JobConfig): Source {
+  return config.source.type === 'json'
+    ? new JsonFileSource(config.source.path)
+    : new CsvFileSource(config.source.users, config.source.groups);
+}
+
+/** Mappings and scoping decide what a full cycle is; their hash says when they change. */
+export function configHash(config: JobConfig): string {
+  const basis = JSON.stringify({
+    mappings: config.mappings ?? DEFAULT_MAPPINGS,
+    scope: config.scope ?? {},
+  });
+  return createHash('sha256').update(basis).digest('hex').slice(0, 16);
+}
+
+/** The job as stored: never the token. */
+function storedConfig(config: JobConfig): unknown {
+  const { token: _token, ...target } = config.target;
+  return { ...config, target };
+}
+
+export interface RunOptions {
+  readonly state: SyncStateStore;
+  readonly expressions?: ExpressionEngine;
+  readonly scopeFilters?: ScopeFilterEvaluator;
+  /** Forces an initial (full) cycle, as Entra's "restart" does; links survive. */
+  readonly full?: boolean;
+  readonly onProgress?: (done: number, total: number) => void;
+  /** Lease holder name; a random one by default. */
+  readonly owner?: string;
+}
+
+export interface CycleSummary extends ExecutionResult {
+  readonly jobId: string;
+  readonly cycleId: string;
+  readonly kind: CycleKind;
+  readonly status: 'succeeded' | 'failed';
+  readonly inScope: { users: number; groups: number };
+  readonly durationMs: number;
+  readonly requests: number;
+  readonly retries: number;
+  readonly throttled: number;
+}
+
+export class JobBusyError extends Error {
+  override name = 'JobBusyError';
+}
+
+const LEASE_MS = 60_000;
+
+/** One cycle of a job: read, plan, execute, save the watermark. */
+export async function runCycle(config: JobConfig, options: RunOptions): Promise<CycleSummary> {
+  const started = performance.now();
+  const token =
+    config.target.token ??
+    (config.target.tokenEnv ? process.env[config.target.tokenEnv] : undefined);
+  if (!token)
+    throw new JobConfigError(`job ${config.id}: no target token (target.token or target.tokenEnv)`);
+  const mappings = compileMappings(config.mappings ?? DEFAULT_MAPPINGS, options.expressions);
+  const client = new ScimTargetClient({
+    url: config.target.url,
+    token,
+    ...(config.target.timeoutMs !== undefined ? { timeoutMs: config.target.timeoutMs } : {}),
+  });
+  const { state } = options;
+  const hash = configHash(config);
+  const job = await state.saveJob(config.id, storedConfig(config), hash);
+  const owner = options.owner ?? `pid${process.pid}-${randomUUID()}`;
+  if (!(await state.acquireLease(config.id, owner, LEASE_MS)))
+    throw new JobBusyError(`job ${config.id} is running in another process`);
+  const renew = setInterval(
+    () => void state.renewLease(config.id, owner, LEASE_MS).catch(() => undefined),
+    LEASE_MS / 3,
+  );
+  try {
+    const kind: CycleKind =
+      options.full || job.watermark === null || job.watermarkHash !== hash
+        ? 'initial'
+        : 'incremental';
+    const source = sourceFor(config);
+    const snapshot = await source.read(kind === 'initial' ? null : job.watermark);
+    const scope = buildScope(config.scope ?? {}, snapshot, options.scopeFilters);
+    const links = new Map<string, Link>();
+    for (const link of await state.loadLinks(config.id))
+      links.set(linkKey(link.objectType, link.sourceId), link);
+    const plan = planCycle({ snapshot, links, mappings, scope, logSkips: kind === 'initial' });
+    const cycle = await state.startCycle(config.id, kind);
+    const journal = new CycleJournal(state, config.id, links);
+    let result: ExecutionResult;
+    try {
+      result = await executePlan(plan, {
+        client,
+        dialect: config.target.dialect ?? 'entra',
+        journal,
+        jobId: config.id,
+        cycleId: cycle.id,
+        ...(config.target.concurrency !== undefined
+          ? { concurrency: config.target.concurrency }
+          : {}),
+        ...(config.target.membersPerPatch !== undefined
+          ? { membersPerPatch: config.target.membersPerPatch }
+          : {}),
+        ...(options.onProgress ? { onProgress: options.onProgress } : {}),
+      });
+    } catch (error) {
+      await journal.flush().catch(() => undefined);
+      await state.finishCycle(cycle.id, 'failed', { error: String(error) });
+      throw error;
+    }
+    const summary: CycleSummary = {
+      jobId: config.id,
+      cycleId: cycle.id,
+      kind,
+      status: 'succeeded',
+      inScope: plan.inScope,
+      ...result,
+      durationMs: Math.round(performance.now() - started),
+      ...client.stats,
+    };
+    // Failed objects keep their old links (retried next cycle); the cycle itself completed.
+    await state.setWatermark(config.id, snapshot.watermark, hash);
+    await state.finishCycle(cycle.id, 'succeeded', summary);
+    return summary;
+  } finally {
+    clearInterval(renew);
+    await state.releaseLease(config.id, owner).catch(() => undefined);
+  }
+}
