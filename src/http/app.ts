@@ -8,6 +8,7 @@ import { drainOnClose } from './limits/drain.js';
 import { containsNul } from './limits/guard.js';
 import type { RateLimiter } from './limits/rate-limit.js';
 import { ADMIN_PREFIX, adminPlugin } from './admin/plugin.js';
+import { consolePlugin } from './console/plugin.js';
 import { OPENAPI_PATH, openApiDocument } from './rest/openapi.js';
 import { REST_PREFIX, restPlugin } from './rest/plugin.js';
 import { SCIM_PREFIX, scimPlugin } from './scim/plugin.js';
@@ -120,6 +121,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     publicUrl: deps.publicUrl,
     log: deps.log,
   });
+  await app.register(consolePlugin); // the admin console at /console/ (src/http/console)
   app.get(OPENAPI_PATH, async () => openApiDocument);
   app.get('/healthz', async () => ({ status: 'ok' }));
   return app;

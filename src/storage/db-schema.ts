@@ -173,6 +173,19 @@ export interface AdminSessionsTable {
   revoked_at: string | null;
 }
 
+/** Console (cookie) sign-ins (060). */
+export interface ConsoleLoginsTable {
+  id: string;
+  secret_hash: string;
+  csrf_hash: string;
+  email_lc: string;
+  /** JSON array of admin ids. */
+  admin_ids: string;
+  created_at: string;
+  expires_at: string;
+  revoked_at: string | null;
+}
+
 export interface Database {
   accounts: AccountsTable;
   admins: AdminsTable;
@@ -186,6 +199,7 @@ export interface Database {
   webhook_endpoints: WebhookEndpointsTable;
   webhook_attempts: WebhookAttemptsTable;
   admin_sessions: AdminSessionsTable;
+  console_logins: ConsoleLoginsTable;
 }
 
 export type Timestamp = ColumnType<string, string, string>;
