@@ -10,6 +10,7 @@ import { registerObservability } from './observability/metrics.js';
 import { MAX_BODY_DEPTH, unstorableJson } from './limits/guard.js';
 import type { RateLimiter } from './limits/rate-limit.js';
 import { ADMIN_PREFIX, adminPlugin } from './admin/plugin.js';
+import { consolePlugin } from './console/plugin.js';
 import { OPENAPI_PATH, openApiDocument } from './rest/openapi.js';
 import { REST_PREFIX, restPlugin } from './rest/plugin.js';
 import { SCIM_PREFIX, scimPlugin, type RegionRouting } from './scim/plugin.js';
@@ -145,6 +146,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     publicUrl: deps.publicUrl,
     log: deps.log,
   });
+  await app.register(consolePlugin); // the admin console at /console/ (src/http/console)
   // Outside the three APIs too, every answer is the REST/admin JSON error format (never
   // Fastify's own), and a 404 quotes the path without its query (which may hold secrets).
   app.setNotFoundHandler(async (request, reply) =>

@@ -173,6 +173,19 @@ export interface AdminSessionsTable {
   revoked_at: string | null;
 }
 
+/** Console (cookie) sign-ins (060). */
+export interface ConsoleLoginsTable {
+  id: string;
+  secret_hash: string;
+  csrf_hash: string;
+  email_lc: string;
+  /** JSON array of admin ids. */
+  admin_ids: string;
+  created_at: string;
+  expires_at: string;
+  revoked_at: string | null;
+}
+
 export interface Database {
   accounts: AccountsTable;
   admins: AdminsTable;
@@ -187,6 +200,7 @@ export interface Database {
   webhook_attempts: WebhookAttemptsTable;
   admin_sessions: AdminSessionsTable;
   deployment_settings: DeploymentSettingsTable;
+  console_logins: ConsoleLoginsTable;
 }
 
 /** Settings of the deployment as the server last started with them (040), e.g. its region origins. */

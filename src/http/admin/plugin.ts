@@ -27,6 +27,9 @@ import {
 import type { RosterDatabase } from '../../storage/connect.js';
 import { MemoryRateLimiter } from '../limits/rate-limit.js';
 import { RestError, toRestError } from '../rest/plugin.js';
+import { consoleAuth } from './console-auth.js';
+import { consoleRoutes } from './console-routes.js';
+import { registerAdminOpenApi } from './openapi.js';
 
 /** Password checks (scrypt, 16 MiB each) allowed to run at once in one process. */
 const MAX_CONCURRENT_SIGN_INS = 4;
@@ -63,6 +66,8 @@ export async function adminPlugin(
   const db = options.database.db;
   const publicUrl = (region?: string): string =>
     typeof options.publicUrl === 'function' ? options.publicUrl(region) : options.publicUrl;
+  await registerAdminOpenApi(app, ADMIN_PREFIX); // OpenAPI document of every route below
+  await consoleAuth(app, { database: options.database, publicUrl }); // console cookie sessions + CSRF
 
   app.setErrorHandler(async (error, request, reply) => {
     const rest =
@@ -155,6 +160,7 @@ export async function adminPlugin(
     async (scoped) => {
       scoped.addHook('onRequest', async (request: FastifyRequest<{ Params: Params }>, reply) => {
         void reply.header('Cache-Control', 'no-store');
+        if (request.adminSession !== undefined) return; // signed in by console cookie (console-auth.ts)
         const secret = /^\s*Bearer\s+(\S+)\s*$/i.exec(request.headers.authorization ?? '')?.[1];
         const session =
           secret === undefined
@@ -172,6 +178,7 @@ export async function adminPlugin(
       });
 
       const account = (request: Req): string => request.params.accountId;
+      await scoped.register(consoleRoutes, { database: options.database, log: options.log });
 
       scoped.delete('/session', async (request: Req, reply) => {
         await signOut(db, request.adminSession!.sessionId);

@@ -20,7 +20,12 @@ export interface RestPluginOptions {
 }
 
 export type RestErrorCode =
-  'invalid_request' | 'unauthorized' | 'not_found' | 'rate_limited' | 'internal_error';
+  | 'invalid_request'
+  | 'unauthorized'
+  | 'forbidden'
+  | 'not_found'
+  | 'rate_limited'
+  | 'internal_error';
 
 /** The one error type of the product API: `{"error": {"code", "message"}}` with `status`. */
 export class RestError extends Error {

@@ -5,9 +5,10 @@ import { events } from './002-events.js';
 import { teamMapping } from './003-team-mapping.js';
 import { adminSessions } from './005-admin-sessions.js';
 import { scimLower } from './004-scim-lower.js';
+import { consoleLogins } from './060-console-logins.js';
 import { deploymentSettings } from './040-deployment-settings.js';
-import { syncState } from './050-sync-state.js';
 import { pageKeys } from './070-page-keys.js';
+import { syncState } from './050-sync-state.js';
 
 /**
  * Migrations live in code (not read from a folder), so they run the same from src/
@@ -22,6 +23,7 @@ export const migrations: Record<string, Migration> = {
   '005_admin_sessions': adminSessions,
   '040_deployment_settings': deploymentSettings,
   '050_sync_state': syncState,
+  '060_console_logins': consoleLogins,
   '070_page_keys': pageKeys,
 };
 

@@ -1,0 +1,419 @@
+import type { Kysely } from 'kysely';
+import { USER_RESOURCE } from '../../core/schemas/rfc7643.js';
+import type { JsonObject } from '../../core/resource/values.js';
+import type { DialectName } from '../../storage/connect.js';
+import { KyselyAccountStore } from '../../storage/account-store.js';
+import type { Database } from '../../storage/db-schema.js';
+import { getProductTeam, type ProductTeam } from '../directory/teams.js';
+import { getProductUser, type ProductUser } from '../directory/users.js';
+import { AppError } from '../errors.js';
+import { parseListParams } from '../scim/list-params.js';
+import { userView } from '../workspace/views.js';
+
+/** One row of the console's user list. */
+export interface UserSummary {
+  id: string;
+  userName: string;
+  displayName: string | null;
+  email: string | null;
+  title: string | null;
+  department: string | null;
+  active: boolean;
+}
+
+export type UserStatus = 'all' | 'active' | 'deactivated';
+
+/** A SCIM string literal: the search words are data, never filter syntax. */
+function literal(text: string): string {
+  return JSON.stringify(text);
+}
+
+/**
+ * Searches users by userName, name, display name and e-mail through the SCIM filter
+ * engine and the account store (the same SQL the SCIM endpoint runs), server-side paged.
+ */
+export async function searchUsers(
+  db: Kysely<Database>,
+  dialect: DialectName,
+  accountId: string,
+  input: { query?: string; status?: UserStatus; offset: number; limit: number },
+): Promise<{ total: number; offset: number; users: UserSummary[] }> {
+  const words = (input.query ?? '').trim();
+  if (words.length > 200)
+    throw new AppError('invalid', 'search words must be at most 200 characters');
+  const parts: string[] = [];
+  if (words !== '') {
+    const w = literal(words);
+    parts.push(
+      `(userName co ${w} or displayName co ${w} or name.formatted co ${w} or name.givenName co ${w} or name.familyName co ${w} or emails.value co ${w})`,
+    );
+  }
+  if (input.status === 'active') parts.push('active eq true');
+  if (input.status === 'deactivated') parts.push('active eq false');
+  const { query } = parseListParams(
+    {
+      ...(parts.length > 0 ? { filter: parts.join(' and ') } : {}),
+      sortBy: 'userName',
+      startIndex: String(input.offset + 1),
+      count: String(input.limit),
+    },
+    USER_RESOURCE,
+  );
+  const store = new KyselyAccountStore(db, dialect, accountId);
+  const page = await store.listUsers(query);
+  return {
+    total: page.total,
+    offset: input.offset,
+    users: page.rows.map((row) => {
+      const view = userView(row);
+      return {
+        id: row.id,
+        userName: row.userName,
+        displayName: row.displayName,
+        email: (view['email'] as string | null) ?? null,
+        title: (view['title'] as string | null) ?? null,
+        department: (view['department'] as string | null) ?? null,
+        active: row.active,
+      };
+    }),
+  };
+}
+
+export interface PersonRef {
+  id: string;
+  displayName: string;
+  active: boolean;
+}
+
+export interface AttributeChange {
+  attribute: string;
+  before: unknown;
+  after: unknown;
+}
+
+export interface HistoryEntry {
+  seq: number;
+  at: string;
+  type: string;
+  /** Attribute by attribute, what the change did (before null: created; after null: removed). */
+  changes: AttributeChange[];
+  /** Team events: the team concerned. */
+  team: { id: string; displayName: string | null } | null;
+}
+
+export interface UserDetail {
+  user: ProductUser;
+  /** The resource as provisioned (SCIM attributes, no password). */
+  attributes: JsonObject;
+  /** The manager named by the identity provider; `missing` when not (yet) provisioned. */
+  manager: (PersonRef & { missing: boolean }) | null;
+  reports: PersonRef[];
+  reportCount: number;
+  teams: { id: string; displayName: string }[];
+  history: HistoryEntry[];
+}
+
+const MAX_REPORTS_SHOWN = 200;
+const MAX_HISTORY = 200;
+
+export async function userDetail(
+  db: Kysely<Database>,
+  accountId: string,
+  userId: string,
+): Promise<UserDetail> {
+  const user = await getProductUser(db, accountId, userId);
+  const row = await db
+    .selectFrom('users')
+    .select('data')
+    .where('account_id', '=', accountId)
+    .where('id', '=', userId)
+    .executeTakeFirstOrThrow();
+  const attributes = (typeof row.data === 'string' ? JSON.parse(row.data) : row.data) as JsonObject;
+  let manager: UserDetail['manager'] = null;
+  if (user.managerId !== null) {
+    const m = await db
+      .selectFrom('users')
+      .select(['id', 'display_name', 'user_name', 'active'])
+      .where('account_id', '=', accountId)
+      .where('id', '=', user.managerId)
+      .executeTakeFirst();
+    manager =
+      m === undefined
+        ? { id: user.managerId, displayName: user.managerId, active: false, missing: true }
+        : {
+            id: m.id,
+            displayName: m.display_name ?? m.user_name,
+            active: Number(m.active) === 1,
+            missing: false,
+          };
+  }
+  const reportsQuery = db
+    .selectFrom('users')
+    .where('account_id', '=', accountId)
+    .where('manager_id', '=', userId);
+  const reports = await reportsQuery
+    .select(['id', 'display_name', 'user_name', 'active'])
+    .orderBy('display_name')
+    .orderBy('id')
+    .limit(MAX_REPORTS_SHOWN)
+    .execute();
+  const reportCount = Number(
+    (await reportsQuery.select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow())
+      .n,
+  );
+  const teams =
+    user.teams.length === 0
+      ? []
+      : await db
+          .selectFrom('groups')
+          .select(['id', 'display_name'])
+          .where('account_id', '=', accountId)
+          .where('id', 'in', user.teams)
+          .orderBy('display_name_lc')
+          .execute();
+  return {
+    user,
+    attributes,
+    manager,
+    reports: reports.map((r) => ({
+      id: r.id,
+      displayName: r.display_name ?? r.user_name,
+      active: Number(r.active) === 1,
+    })),
+    reportCount,
+    teams: teams.map((t) => ({ id: t.id, displayName: t.display_name })),
+    history: await userHistory(db, accountId, userId),
+  };
+}
+
+/**
+ * A user's history from the event log: each user event carries the user as it became, so
+ * consecutive snapshots give the before/after of every change; team events say which team.
+ */
+async function userHistory(
+  db: Kysely<Database>,
+  accountId: string,
+  userId: string,
+): Promise<HistoryEntry[]> {
+  const userEvents = await db
+    .selectFrom('events')
+    .select(['seq', 'type', 'occurred_at', 'data', 'resource_type', 'resource_id'])
+    .where('account_id', '=', accountId)
+    .where('resource_id', '=', userId)
+    .orderBy('seq', 'desc')
+    .limit(MAX_HISTORY)
+    .execute();
+  const rows = [...userEvents].reverse();
+  const out: HistoryEntry[] = [];
+  let previous: Record<string, unknown> | null = null;
+  for (const row of rows) {
+    const data = JSON.parse(row.data) as Record<string, unknown>;
+    const snapshot = (
+      typeof data['user'] === 'object' && data['user'] !== null ? data['user'] : data
+    ) as Record<string, unknown>;
+    const changes: AttributeChange[] = [];
+    if (row.type === 'user.deleted') {
+      changes.push({ attribute: 'user', before: previous?.['userName'] ?? userId, after: null });
+    } else {
+      for (const key of new Set([...Object.keys(previous ?? {}), ...Object.keys(snapshot)])) {
+        if (key === 'updatedAt' || key === 'createdAt' || key === 'id' || key === 'teams') continue;
+        const before = previous?.[key] ?? null;
+        const after = snapshot[key] ?? null;
+        if (JSON.stringify(before) !== JSON.stringify(after))
+          changes.push({ attribute: key, before, after });
+      }
+      previous = snapshot;
+    }
+    out.push({ seq: Number(row.seq), at: row.occurred_at, type: row.type, changes, team: null });
+  }
+  // Memberships: team events that name this user as member.
+  const teamEvents = await db
+    .selectFrom('events')
+    .select(['seq', 'type', 'occurred_at', 'data', 'resource_id'])
+    .where('account_id', '=', accountId)
+    .where('type', 'in', ['team.member_added', 'team.member_removed'])
+    .where('data', 'like', `%${userId}%`)
+    .orderBy('seq', 'desc')
+    .limit(MAX_HISTORY)
+    .execute();
+  if (teamEvents.length > 0) {
+    const names = new Map(
+      (
+        await db
+          .selectFrom('groups')
+          .select(['id', 'display_name'])
+          .where('account_id', '=', accountId)
+          .where('id', 'in', [...new Set(teamEvents.map((e) => e.resource_id))])
+          .execute()
+      ).map((g) => [g.id, g.display_name]),
+    );
+    for (const e of teamEvents)
+      out.push({
+        seq: Number(e.seq),
+        at: e.occurred_at,
+        type: e.type,
+        changes: [],
+        team: { id: e.resource_id, displayName: names.get(e.resource_id) ?? null },
+      });
+  }
+  return out.sort((a, b) => b.seq - a.seq).slice(0, MAX_HISTORY);
+}
+
+export interface OrgNode {
+  id: string;
+  displayName: string;
+  title: string | null;
+  reportCount: number;
+}
+
+/**
+ * One level of the org chart: the active users whose manager is `parentId`, or the roots
+ * (no manager, or a manager who is not an active user of the account) when it is null.
+ * Keyset-paged by display name, so a level of 10,000 loads a page at a time.
+ */
+export async function orgChartLevel(
+  db: Kysely<Database>,
+  accountId: string,
+  parentId: string | null,
+  page: { after?: readonly [string, string] | undefined; limit: number },
+): Promise<{ nodes: OrgNode[]; next: [string, string] | null }> {
+  let query = db
+    .selectFrom('users as u')
+    .select((eb) => [
+      'u.id',
+      'u.display_name',
+      'u.user_name',
+      'u.data',
+      eb
+        .selectFrom('users as r')
+        .select(eb.fn.countAll<number>().as('n'))
+        .whereRef('r.manager_id', '=', 'u.id')
+        .where('r.account_id', '=', accountId)
+        .where('r.active', '=', 1)
+        .as('report_count'),
+    ])
+    .where('u.account_id', '=', accountId)
+    .where('u.active', '=', 1);
+  if (parentId === null) {
+    query = query.where((eb) =>
+      eb.or([
+        eb('u.manager_id', 'is', null),
+        eb('u.manager_id', '=', eb.ref('u.id')),
+        eb.not(
+          eb.exists(
+            eb
+              .selectFrom('users as m')
+              .select('m.id')
+              .whereRef('m.id', '=', 'u.manager_id')
+              .where('m.account_id', '=', accountId)
+              .where('m.active', '=', 1),
+          ),
+        ),
+      ]),
+    );
+  } else {
+    query = query.where('u.manager_id', '=', parentId).where('u.id', '!=', parentId);
+  }
+  if (page.after !== undefined) {
+    const [name, id] = page.after;
+    query = query.where((eb) =>
+      eb.or([
+        eb('u.user_name_lc', '>', name),
+        eb.and([eb('u.user_name_lc', '=', name), eb('u.id', '>', id)]),
+      ]),
+    );
+  }
+  const rows = await query
+    .orderBy('u.user_name_lc')
+    .orderBy('u.id')
+    .limit(page.limit + 1)
+    .select('u.user_name_lc')
+    .execute();
+  const kept = rows.slice(0, page.limit);
+  const last = kept.at(-1);
+  return {
+    nodes: kept.map((r) => {
+      const data = (typeof r.data === 'string' ? JSON.parse(r.data) : r.data) as JsonObject;
+      return {
+        id: r.id,
+        displayName: r.display_name ?? r.user_name,
+        title: typeof data['title'] === 'string' ? data['title'] : null,
+        reportCount: Number(r.report_count ?? 0),
+      };
+    }),
+    next: rows.length > page.limit && last !== undefined ? [last.user_name_lc, last.id] : null,
+  };
+}
+
+/** The chain of managers from the top of the chart down to the user (for "find in chart"). */
+export async function orgChartPath(
+  db: Kysely<Database>,
+  accountId: string,
+  userId: string,
+): Promise<string[]> {
+  const path: string[] = [];
+  const seen = new Set<string>();
+  let current: string | null = userId;
+  while (current !== null && !seen.has(current) && path.length < 100) {
+    seen.add(current);
+    const row: { id: string; manager_id: string | null } | undefined = await db
+      .selectFrom('users')
+      .select(['id', 'manager_id'])
+      .where('account_id', '=', accountId)
+      .where('id', '=', current)
+      .where('active', '=', 1)
+      .executeTakeFirst();
+    if (row === undefined) {
+      if (path.length === 0)
+        throw new AppError('not_found', `no active user ${userId} in this account`);
+      break;
+    }
+    path.unshift(row.id);
+    current = row.manager_id;
+  }
+  return path;
+}
+
+export interface TeamDetail {
+  team: ProductTeam;
+  /** Teams that hold this team as a member. */
+  parents: { id: string; displayName: string }[];
+  /** Teams that are members of this team. */
+  subTeams: { id: string; displayName: string }[];
+}
+
+export async function teamDetail(
+  db: Kysely<Database>,
+  accountId: string,
+  teamId: string,
+): Promise<TeamDetail> {
+  const team = await getProductTeam(db, accountId, teamId);
+  const parents = await db
+    .selectFrom('group_members as m')
+    .innerJoin('groups as g', (j) =>
+      j.onRef('g.id', '=', 'm.group_id').onRef('g.account_id', '=', 'm.account_id'),
+    )
+    .select(['g.id', 'g.display_name'])
+    .where('m.account_id', '=', accountId)
+    .where('m.member_id', '=', teamId)
+    .orderBy('g.display_name_lc')
+    .limit(200)
+    .execute();
+  const subTeams = await db
+    .selectFrom('group_members as m')
+    .innerJoin('groups as g', (j) =>
+      j.onRef('g.id', '=', 'm.member_id').onRef('g.account_id', '=', 'm.account_id'),
+    )
+    .select(['g.id', 'g.display_name'])
+    .where('m.account_id', '=', accountId)
+    .where('m.group_id', '=', teamId)
+    .where('m.member_type', '=', 'Group')
+    .orderBy('g.display_name_lc')
+    .limit(200)
+    .execute();
+  return {
+    team,
+    parents: parents.map((p) => ({ id: p.id, displayName: p.display_name })),
+    subTeams: subTeams.map((p) => ({ id: p.id, displayName: p.display_name })),
+  };
+}

@@ -1,0 +1,298 @@
+import { sql, type Kysely } from 'kysely';
+import type { Database } from '../../storage/db-schema.js';
+import { AppError } from '../errors.js';
+
+export type Outcome = 'success' | 'failure';
+export type Operation = 'create' | 'update' | 'delete' | 'read';
+
+export interface LogFilter {
+  from?: string | undefined;
+  to?: string | undefined;
+  outcome?: Outcome | undefined;
+  operation?: Operation | undefined;
+  /** A user or team id. */
+  resource?: string | undefined;
+  token?: string | undefined;
+  beforeId?: number | undefined;
+  limit: number;
+}
+
+/** A provisioning-log entry as the console shows it. */
+export interface ConsoleLogEntry {
+  id: number;
+  at: string;
+  tokenId: string | null;
+  tokenName: string | null;
+  method: string;
+  path: string;
+  status: number;
+  outcome: Outcome;
+  operation: Operation;
+  resourceType: string | null;
+  resourceId: string | null;
+  resourceName: string | null;
+  durationMs: number;
+  change: unknown;
+  error: string | null;
+  /** The entry in words: "SCIM token 'Entra' deactivated jane@acme.example". */
+  summary: string;
+}
+
+const OPERATION_METHODS: Record<Operation, string[]> = {
+  create: ['POST'],
+  update: ['PUT', 'PATCH'],
+  delete: ['DELETE'],
+  read: ['GET'],
+};
+
+function operationOf(method: string): Operation {
+  if (method === 'POST') return 'create';
+  if (method === 'PUT' || method === 'PATCH') return 'update';
+  if (method === 'DELETE') return 'delete';
+  return 'read';
+}
+
+function isoOrThrow(value: string | undefined, name: string): string | undefined {
+  if (value === undefined || value === '') return undefined;
+  const ms = Date.parse(value);
+  if (Number.isNaN(ms))
+    throw new AppError('invalid', `${name} must be a date and time such as 2026-01-31T09:00:00Z`);
+  return new Date(ms).toISOString();
+}
+
+export async function queryLog(
+  db: Kysely<Database>,
+  accountId: string,
+  filter: LogFilter,
+): Promise<{ entries: ConsoleLogEntry[]; next: number | null }> {
+  const from = isoOrThrow(filter.from, 'from');
+  const to = isoOrThrow(filter.to, 'to');
+  let query = db.selectFrom('scim_log').selectAll().where('account_id', '=', accountId);
+  if (from !== undefined) query = query.where('at', '>=', from);
+  if (to !== undefined) query = query.where('at', '<=', to);
+  if (filter.outcome === 'success') query = query.where('status', '<', 400);
+  if (filter.outcome === 'failure') query = query.where('status', '>=', 400);
+  if (filter.operation !== undefined)
+    query = query.where('method', 'in', OPERATION_METHODS[filter.operation]);
+  if (filter.resource !== undefined && filter.resource !== '')
+    query = query.where('resource_id', '=', filter.resource);
+  if (filter.token !== undefined && filter.token !== '')
+    query = query.where('token_id', '=', filter.token);
+  if (filter.beforeId !== undefined) query = query.where('id', '<', filter.beforeId);
+  const rows = await query.orderBy('id', 'desc').limit(filter.limit).execute();
+
+  const tokenIds = [...new Set(rows.map((r) => r.token_id).filter((t): t is string => t !== null))];
+  const tokens = new Map<string, { name: string; type: string }>();
+  if (tokenIds.length > 0)
+    for (const t of await db
+      .selectFrom('tokens')
+      .select(['id', 'name', 'type'])
+      .where('account_id', '=', accountId)
+      .where('id', 'in', tokenIds)
+      .execute())
+      tokens.set(t.id, { name: t.name, type: t.type });
+  const resourceIds = [
+    ...new Set(rows.map((r) => r.resource_id).filter((t): t is string => t !== null)),
+  ];
+  const names = new Map<string, { name: string; active?: boolean }>();
+  if (resourceIds.length > 0) {
+    for (const u of await db
+      .selectFrom('users')
+      .select(['id', 'user_name', 'active'])
+      .where('account_id', '=', accountId)
+      .where('id', 'in', resourceIds)
+      .execute())
+      names.set(u.id, { name: u.user_name, active: Number(u.active) === 1 });
+    for (const g of await db
+      .selectFrom('groups')
+      .select(['id', 'display_name'])
+      .where('account_id', '=', accountId)
+      .where('id', 'in', resourceIds)
+      .execute())
+      names.set(g.id, { name: g.display_name });
+  }
+  const entries = rows.map((r): ConsoleLogEntry => {
+    const change = r.change === null ? null : (JSON.parse(r.change) as unknown);
+    const token = r.token_id === null ? undefined : tokens.get(r.token_id);
+    const resource = r.resource_id === null ? undefined : names.get(r.resource_id);
+    const status = Number(r.status);
+    const entry = {
+      id: Number(r.id),
+      at: r.at,
+      tokenId: r.token_id,
+      tokenName: token?.name ?? null,
+      method: r.method,
+      path: r.path,
+      status,
+      outcome: (status >= 400 ? 'failure' : 'success') as Outcome,
+      operation: operationOf(r.method),
+      resourceType: r.resource_type,
+      resourceId: r.resource_id,
+      resourceName: resource?.name ?? null,
+      durationMs: Number(r.duration_ms),
+      change,
+      error: r.error,
+    };
+    return { ...entry, summary: describe(entry, token, resource) };
+  });
+  return {
+    entries,
+    next: rows.length === filter.limit ? (entries.at(-1)?.id ?? null) : null,
+  };
+}
+
+function describe(
+  e: Omit<ConsoleLogEntry, 'summary'>,
+  token: { name: string; type: string } | undefined,
+  resource: { name: string; active?: boolean } | undefined,
+): string {
+  const who = token === undefined ? 'An unknown token' : `SCIM token '${token.name}'`;
+  const kind = (e.resourceType ?? '').toLowerCase() === 'group' ? 'team' : 'user';
+  const what = resource?.name ?? e.resourceId ?? e.path;
+  const change = (e.change ?? {}) as { op?: string; attributes?: string[] };
+  if (e.outcome === 'failure') {
+    const verb = { create: 'create', update: 'update', delete: 'delete', read: 'read' }[
+      e.operation
+    ];
+    return `${who} failed to ${verb} ${e.resourceId !== null ? `${kind} ${what}` : e.path} (HTTP ${e.status})${e.error !== null ? `: ${e.error}` : ''}`;
+  }
+  switch (e.operation) {
+    case 'create':
+      return `${who} created ${kind} ${what}`;
+    case 'delete':
+      return `${who} deleted ${kind} ${what}`;
+    case 'update': {
+      const attributes = change.attributes ?? [];
+      if (kind === 'user' && attributes.includes('active') && resource?.active === false)
+        return `${who} deactivated ${what}`;
+      return `${who} updated ${kind} ${what}${attributes.length > 0 ? ` (${attributes.join(', ')})` : ''}`;
+    }
+    default:
+      return `${who} read ${e.path}`;
+  }
+}
+
+export interface HourBucket {
+  /** Start of the hour, ISO. */
+  hour: string;
+  requests: number;
+  failures: number;
+}
+
+export interface LogOverview {
+  hours: HourBucket[];
+  tokens: { tokenId: string; tokenName: string | null; lastRequestAt: string }[];
+  lastRequestAt: string | null;
+  failures24h: number;
+  requests24h: number;
+  /** A plain sentence for the top of the page. */
+  health: string;
+  healthy: boolean;
+}
+
+const QUIET_AFTER_MS = 2 * 3600_000;
+
+/** Requests and failures per hour over the last 24 hours, last request per token, health. */
+export async function logOverview(
+  db: Kysely<Database>,
+  accountId: string,
+  now = new Date(),
+): Promise<LogOverview> {
+  const startHour = new Date(now);
+  startHour.setUTCMinutes(0, 0, 0);
+  startHour.setTime(startHour.getTime() - 23 * 3600_000);
+  const since = startHour.toISOString();
+  const grouped = await db
+    .selectFrom('scim_log')
+    .select([
+      sql<string>`substr(at, 1, 13)`.as('hour'),
+      (eb) => eb.fn.countAll<number>().as('requests'),
+      sql<number>`sum(case when status >= 400 then 1 else 0 end)`.as('failures'),
+    ])
+    .where('account_id', '=', accountId)
+    .where('at', '>=', since)
+    .groupBy(sql`substr(at, 1, 13)`)
+    .execute();
+  const byHour = new Map(grouped.map((g) => [g.hour, g]));
+  const hours: HourBucket[] = [];
+  for (let i = 0; i < 24; i++) {
+    const hour = new Date(startHour.getTime() + i * 3600_000).toISOString();
+    const g = byHour.get(hour.slice(0, 13));
+    hours.push({
+      hour,
+      requests: Number(g?.requests ?? 0),
+      failures: Number(g?.failures ?? 0),
+    });
+  }
+  const lastPerToken = await db
+    .selectFrom('scim_log as l')
+    .leftJoin('tokens as t', 't.id', 'l.token_id')
+    .select(['l.token_id', 't.name', (eb) => eb.fn.max('l.at').as('last')])
+    .where('l.account_id', '=', accountId)
+    .where('l.token_id', 'is not', null)
+    .groupBy(['l.token_id', 't.name'])
+    .execute();
+  const tokens = lastPerToken
+    .map((r) => ({ tokenId: r.token_id!, tokenName: r.name, lastRequestAt: String(r.last) }))
+    .sort((a, b) => (a.lastRequestAt < b.lastRequestAt ? 1 : -1));
+  const lastRequestAt = tokens[0]?.lastRequestAt ?? null;
+  const requests24h = hours.reduce((n, h) => n + h.requests, 0);
+  const failures24h = hours.reduce((n, h) => n + h.failures, 0);
+  let health: string;
+  let healthy: boolean;
+  if (lastRequestAt === null) {
+    health =
+      'No provisioning request yet: configure your identity provider with the Tenant URL and a SCIM token.';
+    healthy = false;
+  } else {
+    const ago = now.getTime() - Date.parse(lastRequestAt);
+    const fail = `${failures24h} failure${failures24h === 1 ? '' : 's'} in 24 h`;
+    if (ago > QUIET_AFTER_MS) {
+      health = `No request for ${duration(ago)}: is provisioning running? ${fail}.`;
+      healthy = false;
+    } else {
+      health = `Last request ${duration(ago)} ago; ${fail}.`;
+      healthy = failures24h === 0;
+    }
+  }
+  return { hours, tokens, lastRequestAt, failures24h, requests24h, health, healthy };
+}
+
+function duration(ms: number): string {
+  const minutes = Math.floor(ms / 60_000);
+  if (minutes < 1) return 'less than a minute';
+  if (minutes < 120) return `${minutes} minute${minutes === 1 ? '' : 's'}`;
+  const hours = Math.floor(minutes / 60);
+  if (hours < 48) return `${hours} hours`;
+  return `${Math.floor(hours / 24)} days`;
+}
+
+/** CSV of log entries: one line each, RFC 4180 quoting. */
+export function logCsv(entries: readonly ConsoleLogEntry[]): string {
+  const columns = [
+    'id',
+    'at',
+    'outcome',
+    'operation',
+    'method',
+    'path',
+    'status',
+    'tokenName',
+    'resourceType',
+    'resourceId',
+    'resourceName',
+    'summary',
+    'error',
+  ] as const;
+  const cell = (v: unknown): string => {
+    const text = v === null || v === undefined ? '' : String(v);
+    // A leading =, +, - or @ would be a formula in a spreadsheet: quote it as text.
+    const safe = /^[=+\-@\t\r]/.test(text) ? `'${text}` : text;
+    return /[",\r\n]/.test(safe) || safe !== text ? `"${safe.replace(/"/g, '""')}"` : safe;
+  };
+  return (
+    [columns.join(','), ...entries.map((e) => columns.map((c) => cell(e[c])).join(','))].join(
+      '\r\n',
+    ) + '\r\n'
+  );
+}

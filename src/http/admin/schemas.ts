@@ -1,0 +1,257 @@
+/**
+ * JSON Schemas of the admin API, for its OpenAPI document (@fastify/swagger) and the
+ * console's typed client. They document; the handlers validate (with the API's own
+ * error messages), so the route table below never changes what a route accepts.
+ */
+type Schema = Record<string, unknown>;
+
+const str = { type: 'string' } as const;
+const nstr = { type: ['string', 'null'] } as const;
+const int = { type: 'integer' } as const;
+const bool = { type: 'boolean' } as const;
+
+export function obj(
+  properties: Record<string, Schema>,
+  required = Object.keys(properties),
+): Schema {
+  return { type: 'object', properties, required, additionalProperties: false };
+}
+function arr(items: Schema): Schema {
+  return { type: 'array', items };
+}
+function open(properties: Record<string, Schema>, required = Object.keys(properties)): Schema {
+  return { type: 'object', properties, required };
+}
+
+export const errorSchema = obj({ error: obj({ code: str, message: str }) });
+
+export const S = {
+  str,
+  nstr,
+  int,
+  bool,
+  arr,
+  open,
+  account: obj({
+    id: str,
+    name: str,
+    region: str,
+    createdAt: str,
+    tenantUrl: str,
+    seats: { type: ['integer', 'null'] },
+    activeUsers: int,
+    settings: obj({ departmentTeams: bool, managerTeams: bool }),
+  }),
+  policy: obj({
+    seats: { type: ['integer', 'null'] },
+    activeUsers: int,
+    settings: obj({ departmentTeams: bool, managerTeams: bool }),
+  }),
+  admin: obj({ id: str, accountId: str, email: str, active: bool, createdAt: str }),
+  token: obj({
+    id: str,
+    name: str,
+    type: { type: 'string', enum: ['scim', 'api'] },
+    adminId: str,
+    adminEmail: str,
+    createdAt: str,
+    lastUsedAt: nstr,
+    revokedAt: nstr,
+  }),
+  issuedToken: obj({
+    id: str,
+    name: str,
+    type: { type: 'string', enum: ['scim', 'api'] },
+    token: str,
+    createdAt: str,
+  }),
+  webhook: obj({
+    id: str,
+    accountId: str,
+    url: str,
+    description: nstr,
+    active: bool,
+    createdAt: str,
+    deliveredSeq: int,
+    failures: int,
+    nextAttemptAt: nstr,
+    lastError: nstr,
+  }),
+  attempt: obj({
+    id: int,
+    endpointId: str,
+    firstSeq: int,
+    lastSeq: int,
+    at: str,
+    status: { type: ['integer', 'null'] },
+    ok: bool,
+    error: nstr,
+    durationMs: { type: 'number' },
+  }),
+  rawLogEntry: open({
+    id: int,
+    accountId: str,
+    at: str,
+    tokenId: nstr,
+    method: str,
+    path: str,
+    status: int,
+    resourceType: nstr,
+    resourceId: nstr,
+    durationMs: { type: 'number' },
+    change: {},
+    error: nstr,
+  }),
+};
+
+const accountParams = obj({ accountId: str });
+const idParams = obj({ accountId: str, id: str });
+
+function errors(...codes: number[]): Record<string, Schema> {
+  return Object.fromEntries(codes.map((c) => [String(c), errorSchema]));
+}
+
+/** Schemas of the admin routes declared in plugin.ts, keyed "METHOD /path" (below the prefix). */
+export const ADMIN_ROUTE_SCHEMAS: Record<string, Schema> = {
+  'POST /sessions': {
+    tags: ['sessions'],
+    summary: 'Sign in (scripts): a bearer session token for one account',
+    body: obj({ accountId: str, email: str, password: str }),
+    response: {
+      201: obj({ token: str, expiresAt: str, accountId: str, adminId: str, lifetimeHours: int }),
+      ...errors(400, 401, 429),
+    },
+  },
+  'POST /console/session': {
+    tags: ['sessions'],
+    summary: 'Console sign-in with e-mail and password: sets the HttpOnly session cookie',
+    body: obj({ email: str, password: str }),
+    response: {
+      201: obj({
+        email: str,
+        accounts: arr(obj({ accountId: str, accountName: str })),
+        csrfToken: str,
+        expiresAt: str,
+      }),
+      ...errors(400, 401, 403, 429),
+    },
+  },
+  'GET /console/session': {
+    tags: ['sessions'],
+    summary: 'The console sign-in: e-mail, accounts to pick from, CSRF token for changes',
+    response: {
+      200: obj({
+        email: str,
+        accounts: arr(obj({ accountId: str, accountName: str })),
+        csrfToken: str,
+      }),
+      ...errors(401),
+    },
+  },
+  'DELETE /console/session': {
+    tags: ['sessions'],
+    summary: 'Console sign-out: ends the sign-in server-side and clears the cookie',
+    response: { 204: { type: 'null' }, ...errors(403) },
+  },
+  'DELETE /accounts/:accountId/session': {
+    tags: ['sessions'],
+    summary: 'Sign out: ends this bearer session',
+    params: accountParams,
+    response: { 204: { type: 'null' }, ...errors(401) },
+  },
+  'GET /accounts/:accountId': {
+    tags: ['account'],
+    summary: 'The account: id, tenant URL, seats, team mapping',
+    params: accountParams,
+    response: { 200: S.account, ...errors(401, 404) },
+  },
+  'PATCH /accounts/:accountId': {
+    tags: ['settings'],
+    summary: 'Change the seat limit and team mapping switches',
+    params: accountParams,
+    body: {
+      type: 'object',
+      properties: {
+        seats: { type: ['integer', 'null'] },
+        settings: { type: 'object', properties: { departmentTeams: bool, managerTeams: bool } },
+      },
+    },
+    response: { 200: S.policy, ...errors(400, 401, 403) },
+  },
+  'GET /accounts/:accountId/admins': {
+    tags: ['settings'],
+    summary: 'The admins of the account',
+    params: accountParams,
+    response: { 200: obj({ admins: arr(S.admin) }), ...errors(401) },
+  },
+  'POST /accounts/:accountId/admins/:id/deactivate': {
+    tags: ['settings'],
+    summary: 'Deactivate an admin (never the last active one): their tokens and sessions stop',
+    params: idParams,
+    response: { 200: S.admin, ...errors(400, 401, 403, 404) },
+  },
+  'GET /accounts/:accountId/tokens': {
+    tags: ['tokens'],
+    summary: 'API tokens (SCIM and API) of the account',
+    params: accountParams,
+    response: { 200: obj({ tokens: arr(S.token) }), ...errors(401) },
+  },
+  'POST /accounts/:accountId/tokens': {
+    tags: ['tokens'],
+    summary: 'Issue a token; its secret is in this answer only',
+    params: accountParams,
+    body: obj({ type: { type: 'string', enum: ['scim', 'api'] }, name: str }),
+    response: { 201: S.issuedToken, ...errors(400, 401, 403) },
+  },
+  'DELETE /accounts/:accountId/tokens/:id': {
+    tags: ['tokens'],
+    summary: 'Revoke a token: it stops working at once',
+    params: idParams,
+    response: { 200: S.token, ...errors(401, 403, 404) },
+  },
+  'GET /accounts/:accountId/provisioning-log': {
+    tags: ['log'],
+    summary: 'Raw provisioning log, newest first (see /log for filters)',
+    params: accountParams,
+    querystring: { type: 'object', properties: { limit: int, before: int } },
+    response: {
+      200: obj({ entries: arr(S.rawLogEntry), next: { type: ['integer', 'null'] } }),
+      ...errors(400, 401),
+    },
+  },
+  'GET /accounts/:accountId/webhooks': {
+    tags: ['webhooks'],
+    summary: 'Webhook endpoints',
+    params: accountParams,
+    response: { 200: obj({ webhooks: arr(S.webhook) }), ...errors(401) },
+  },
+  'POST /accounts/:accountId/webhooks': {
+    tags: ['webhooks'],
+    summary: 'Add a webhook endpoint; its signing secret is in this answer only',
+    params: accountParams,
+    body: obj({ url: str, description: str }, ['url']),
+    response: {
+      201: {
+        ...S.webhook,
+        properties: { ...(S.webhook['properties'] as Schema), secret: str },
+        required: [...(S.webhook['required'] as string[]), 'secret'],
+      },
+      ...errors(400, 401, 403),
+    },
+  },
+  'DELETE /accounts/:accountId/webhooks/:id': {
+    tags: ['webhooks'],
+    summary: 'Remove a webhook endpoint',
+    params: idParams,
+    response: { 200: S.webhook, ...errors(401, 403, 404) },
+  },
+  'GET /accounts/:accountId/webhooks/:id/deliveries': {
+    tags: ['webhooks'],
+    summary: 'Delivery log of an endpoint, newest first',
+    params: idParams,
+    querystring: { type: 'object', properties: { limit: int } },
+    response: { 200: obj({ deliveries: arr(S.attempt) }), ...errors(400, 401, 404) },
+  },
+};
+
+export { errors as errorResponses };
