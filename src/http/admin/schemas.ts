@@ -57,6 +57,8 @@ export const S = {
     createdAt: str,
     lastUsedAt: nstr,
     revokedAt: nstr,
+    /** revoked; inactive while its issuer is deactivated (works again on reactivation); else active */
+    status: { type: 'string', enum: ['active', 'inactive', 'revoked'] },
   }),
   issuedToken: obj({
     id: str,
@@ -189,6 +191,12 @@ export const ADMIN_ROUTE_SCHEMAS: Record<string, Schema> = {
     summary: 'Deactivate an admin (never the last active one): their tokens and sessions stop',
     params: idParams,
     response: { 200: S.admin, ...errors(400, 401, 403, 404) },
+  },
+  'POST /accounts/:accountId/admins/:id/reactivate': {
+    tags: ['settings'],
+    summary: 'Reactivate a deactivated admin: their tokens work again (a no-op for an active admin)',
+    params: idParams,
+    response: { 200: S.admin, ...errors(401, 403, 404) },
   },
   'GET /accounts/:accountId/tokens': {
     tags: ['tokens'],
