@@ -264,6 +264,17 @@ describe('bin/roster for a newcomer', { timeout: 180_000 }, () => {
     }
   });
 
+  it('prints the port the server really listens on (a server on another port than 8080)', async () => {
+    const server = await spawnRoster(testDb.url); // PORT=0: the system picks one
+    try {
+      const created = await run(['account', 'create', '--name', 'Port', '--json']);
+      const account = JSON.parse(created.stdout) as { id: string; tenantUrl: string };
+      expect(account.tenantUrl).toBe(`${server.origin}/api/v1/scim/azure/${account.id}`);
+    } finally {
+      await stopRoster(server);
+    }
+  });
+
   it('gives accounts the regions of REGIONS, each with its own tenant URL', async () => {
     const regions = 'eu=https://app.example.com,us=https://app.us.example.com';
     const server = await spawnRoster(testDb.url, { REGIONS: regions });

@@ -37,7 +37,7 @@ const DOCS = [
     .sort()
     .map((name) => `docs/${name}`),
 ];
-const FILE_TIMEOUT_MS = 120_000;
+const FILE_TIMEOUT_MS = 240_000; // a hang guard: a loaded machine runs the docs slowly
 const MARK = '@@docs-block';
 
 export interface ShellBlock {
