@@ -374,6 +374,11 @@ export function buildProgram(): Command {
           description: opts.description,
         }),
       );
+      if (isPrivateDestination(created.url)) {
+        process.stderr.write(
+          `Note: ${new URL(created.url).hostname} is a loopback or private address. The server refuses to deliver there unless it runs with WEBHOOK_ALLOW_PRIVATE=1 (for local testing only).\n`,
+        );
+      }
       if (opts.json) return printJson(created);
       print(
         `Added webhook endpoint ${created.id} for account ${created.accountId}: ${created.url}`,
@@ -383,11 +388,6 @@ export function buildProgram(): Command {
         'Copy it now: it is shown only once. Verify the Roster-Signature header with it (docs/events.md).',
       );
       print(`Delivery starts with the account's next event (after seq ${created.deliveredSeq}).`);
-      if (isPrivateDestination(created.url)) {
-        process.stderr.write(
-          `Note: ${new URL(created.url).hostname} is a loopback or private address. The server refuses to deliver there unless it runs with WEBHOOK_ALLOW_PRIVATE=1 (for local testing only).\n`,
-        );
-      }
     });
   webhook
     .command('list')
