@@ -47,7 +47,10 @@ export function buildProgram(): Command {
       // Loaded here only: the other commands start faster without Fastify.
       const { startServer } = await import('../http/server.js');
       const server = await startServer(config);
-      process.stdout.write(`roster listening on ${server.url} (public URL ${config.publicUrl})\n`);
+      const served = config.regions.configured
+        ? `regions ${config.regions.list.map((r) => `${r.name}=${r.origin}`).join(', ')}`
+        : `public URL ${config.port === 0 && !config.originsExplicit ? server.url : config.publicUrl}`;
+      process.stdout.write(`roster listening on ${server.url} (${served})\n`);
       const stop = (): void => {
         server.close().then(
           () => process.exit(0),
