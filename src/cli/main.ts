@@ -49,7 +49,10 @@ export function buildProgram(): Command {
       // Loaded here only: the other commands start faster without Fastify.
       const { startServer } = await import('../http/server.js');
       const server = await startServer(config);
-      process.stdout.write(`roster listening on ${server.url} (public URL ${config.publicUrl})\n`);
+      const served = config.regions.configured
+        ? `regions ${config.regions.list.map((r) => `${r.name}=${r.origin}`).join(', ')}`
+        : `public URL ${config.port === 0 && !config.originsExplicit ? server.url : config.publicUrl}`;
+      process.stdout.write(`roster listening on ${server.url} (${served})\n`);
       const stop = (): void => {
         server.close().then(
           () => process.exit(0),
@@ -182,9 +185,13 @@ export function buildProgram(): Command {
       const config = loadConfig();
       const piped = await readPipedPassword();
       const password = piped ?? generatePassword();
-      const created = await withDatabase(config, ({ db }) =>
-        createAdmin(db, { accountId: opts.account, email: opts.email, password }),
-      );
+      const created = await withDatabase(config, async ({ db }) => {
+        try {
+          return await createAdmin(db, { accountId: opts.account, email: opts.email, password });
+        } catch (error) {
+          throw await explainExistingAdmin(db, opts, error, admin);
+        }
+      });
       const shown = piped === undefined ? { password } : {};
       if (opts.json) {
         return printJson({
@@ -386,6 +393,11 @@ export function buildProgram(): Command {
           description: opts.description,
         }),
       );
+      if (isPrivateDestination(created.url)) {
+        process.stderr.write(
+          `Note: ${new URL(created.url).hostname} is a loopback or private address. The server refuses to deliver there unless it runs with WEBHOOK_ALLOW_PRIVATE=1 (for local testing only).\n`,
+        );
+      }
       if (opts.json) return printJson(created);
       print(
         `Added webhook endpoint ${created.id} for account ${created.accountId}: ${created.url}`,
@@ -395,11 +407,6 @@ export function buildProgram(): Command {
         'Copy it now: it is shown only once. Verify the Roster-Signature header with it (docs/events.md).',
       );
       print(`Delivery starts with the account's next event (after seq ${created.deliveredSeq}).`);
-      if (isPrivateDestination(created.url)) {
-        process.stderr.write(
-          `Note: ${new URL(created.url).hostname} is a loopback or private address. The server refuses to deliver there unless it runs with WEBHOOK_ALLOW_PRIVATE=1 (for local testing only).\n`,
-        );
-      }
     });
   webhook
     .command('list')
@@ -545,6 +552,36 @@ async function withDatabase<T>(
   } finally {
     await database.close();
   }
+}
+
+/**
+ * `admin create` for an e-mail that already is an admin: say whether that admin is
+ * active (nothing to do) or deactivated (reactivate them, when this CLI can).
+ */
+async function explainExistingAdmin(
+  db: RosterDatabase['db'],
+  opts: { account: string; email: string },
+  error: unknown,
+  adminCommand: Command,
+): Promise<unknown> {
+  if (!(error instanceof AppError) || error.kind !== 'conflict') return error;
+  const email = opts.email.trim().toLowerCase();
+  const existing = (await listAdmins(db, opts.account)).find(
+    (a) => a.email.toLowerCase() === email,
+  );
+  if (existing === undefined) return error;
+  if (existing.active)
+    return new AppError(
+      'conflict',
+      `${existing.email} is already an active admin of account ${opts.account}: nothing to create (roster admin list --account ${opts.account})`,
+    );
+  const canReactivate = adminCommand.commands.some((c) => c.name() === 'reactivate');
+  return new AppError(
+    'conflict',
+    canReactivate
+      ? `${existing.email} is a deactivated admin of account ${opts.account}: reactivate them with roster admin reactivate --account ${opts.account} --email ${existing.email}`
+      : `${existing.email} is a deactivated admin of account ${opts.account}, and an e-mail cannot be an admin twice: create the admin with another e-mail address`,
+  );
 }
 
 /** The tenant URL of an account: its region's origin (REGIONS), else PUBLIC_URL. */

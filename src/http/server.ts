@@ -30,7 +30,6 @@ export async function startServer(
   const logger = createLogger(config.logLevel);
   const database = await openDatabase(config.databaseUrl);
   await migrateToLatest(database.db);
-  await recordOrigins(database.db, config); // the CLI prints the tenant URLs this server serves
   const log = new ProvisioningLog(database.db, (error) =>
     logger.error({ err: error }, 'could not write the provisioning log'),
   );
@@ -50,9 +49,11 @@ export async function startServer(
     database,
     logger: logger.child({ component: 'webhooks' }),
   });
+  // PORT=0 without PUBLIC_URL: the origin is known only once listening.
+  let origins: Config = config;
   const app = await buildApp({
     database,
-    publicUrl: (region?: string) => regionOrigin(config.regions, region),
+    publicUrl: (region?: string) => regionOrigin(origins.regions, region),
     regions: { config: config.regions, trustProxy: config.trustProxy },
     log,
     logger,
@@ -63,6 +64,15 @@ export async function startServer(
     ...(rateLimiter !== undefined ? { rateLimiter } : {}),
   });
   const address = await app.listen({ port: config.port, host: config.host });
+  if (config.port === 0 && !config.originsExplicit) {
+    const origin = new URL(address).origin;
+    origins = {
+      ...config,
+      publicUrl: origin,
+      regions: { ...config.regions, list: [{ name: config.regions.defaultRegion, origin }] },
+    };
+  }
+  await recordOrigins(database.db, origins); // the CLI prints the tenant URLs this server serves
   // Delivery state is in the database: every process may run a dispatcher (Scale-out).
   webhooks.start();
   return {

@@ -131,6 +131,27 @@ describe('bin/roster for a newcomer', { timeout: 180_000 }, () => {
     });
     const table = await run(['token', 'list', '--account', account.id]);
     expect(table.stdout).toMatch(/Entra .*inactive: issuer one@t\.example is deactivated/);
+    const again = await run([
+      'admin',
+      'create',
+      '--account',
+      account.id,
+      '--email',
+      'ONE@t.example',
+    ]);
+    expect(again.code).toBe(1);
+    expect(again.stderr).toMatch(
+      /^roster: one@t\.example is a deactivated admin of account [^\s,:]+(: reactivate them with roster admin reactivate|, and an e-mail cannot be an admin twice)/,
+    );
+    const active = await run([
+      'admin',
+      'create',
+      '--account',
+      account.id,
+      '--email',
+      'two@t.example',
+    ]);
+    expect(active.stderr).toContain('two@t.example is already an active admin of account');
   });
 
   it('warns that a loopback webhook URL needs WEBHOOK_ALLOW_PRIVATE on the server', async () => {
@@ -238,6 +259,17 @@ describe('bin/roster for a newcomer', { timeout: 180_000 }, () => {
           (a) => a.id === account.id,
         )?.tenantUrl,
       ).toBe(`https://other.example/api/v1/scim/azure/${account.id}`);
+    } finally {
+      await stopRoster(server);
+    }
+  });
+
+  it('prints the port the server really listens on (a server on another port than 8080)', async () => {
+    const server = await spawnRoster(testDb.url); // PORT=0: the system picks one
+    try {
+      const created = await run(['account', 'create', '--name', 'Port', '--json']);
+      const account = JSON.parse(created.stdout) as { id: string; tenantUrl: string };
+      expect(account.tenantUrl).toBe(`${server.origin}/api/v1/scim/azure/${account.id}`);
     } finally {
       await stopRoster(server);
     }

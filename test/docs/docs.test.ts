@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { signatureHeader } from '../../src/app/webhooks/signature.js';
 
 /**
  * The docs run as written. Every ```sh block of README.md and docs/*.md is executed, in
@@ -36,7 +37,7 @@ const DOCS = [
     .sort()
     .map((name) => `docs/${name}`),
 ];
-const FILE_TIMEOUT_MS = 120_000;
+const FILE_TIMEOUT_MS = 240_000; // a hang guard: a loaded machine runs the docs slowly
 const MARK = '@@docs-block';
 
 export interface ShellBlock {
@@ -223,6 +224,84 @@ describe('docs run as written', () => {
       FILE_TIMEOUT_MS + 10_000,
     );
   }
+});
+
+describe('what the docs promise', () => {
+  /** Every environment variable the code reads has a row in the README's configuration table. */
+  it('documents every environment variable src/ reads', () => {
+    const read = new Set<string>();
+    const walk = (dir: string): void => {
+      for (const entry of readdirSync(dir, { withFileTypes: true })) {
+        const path = join(dir, entry.name);
+        if (entry.isDirectory()) walk(path);
+        else if (entry.name.endsWith('.ts') && !entry.name.endsWith('.test.ts')) {
+          const source = readFileSync(path, 'utf8');
+          for (const match of source.matchAll(/env(?:\.|\[['"]|, ['"])([A-Z][A-Z0-9_]+)/g))
+            read.add(match[1]!);
+        }
+      }
+    };
+    walk(join(ROOT, 'src'));
+    const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
+    const table = readme.slice(
+      readme.indexOf('## Configuration'),
+      readme.indexOf('\n## ', readme.indexOf('## Configuration') + 5),
+    );
+    const documented = new Set([...table.matchAll(/^\| `([A-Z][A-Z0-9_]+)`/gm)].map((m) => m[1]!));
+    expect(read.size).toBeGreaterThan(10);
+    expect([...read].filter((name) => !documented.has(name)).sort()).toEqual([]);
+  });
+
+  it('ships the signature check as roster/verify, as README and docs/events.md import it', async () => {
+    // As a receiver imports it: `roster/verify`, through package.json's export map, from dist/.
+    const now = Math.floor(Date.now() / 1000);
+    const body = '{"events":[]}';
+    const script = `
+      import { verifySignature } from 'roster/verify';
+      const [good, old] = JSON.parse(process.argv[1]);
+      const body = Buffer.from(${JSON.stringify(body)});
+      console.log(JSON.stringify([
+        verifySignature('whsec_x', good, body),
+        verifySignature('whsec_x', old, body),
+        verifySignature('whsec_x', undefined, body),
+        verifySignature('whsec_x', 't=1,v1=zz', body),
+      ]));`;
+    const result = spawnSync(
+      process.execPath,
+      [
+        '--input-type=module',
+        '-e',
+        script,
+        JSON.stringify([
+          signatureHeader('whsec_x', now, body),
+          signatureHeader('whsec_x', now - 301, body),
+        ]),
+      ],
+      { cwd: ROOT, encoding: 'utf8' },
+    );
+    expect(result.stderr).toBe('');
+    expect(JSON.parse(result.stdout)).toEqual([true, false, false, false]);
+    for (const doc of ['README.md', 'docs/events.md', 'examples/webhook-receiver.mjs']) {
+      const text = readFileSync(join(ROOT, doc), 'utf8');
+      expect(text, doc).toContain("from 'roster/verify'");
+      expect(text, doc).not.toContain('createHmac');
+    }
+  });
+
+  it('links only to files inside the repository', () => {
+    for (const file of DOCS) {
+      const text = readFileSync(join(ROOT, file), 'utf8');
+      for (const [, target] of text.matchAll(/\]\(([^)#\s]+)[^)]*\)/g)) {
+        if (/^[a-z]+:/i.test(target!)) continue; // an absolute URL, not a path
+        const resolved = join(ROOT, file.includes('/') ? 'docs' : '', target!);
+        expect(resolved.startsWith(ROOT), `${file} links ${target} outside the repository`).toBe(
+          true,
+        );
+        expect(existsSync(resolved), `${file} links ${target}, which does not exist`).toBe(true);
+      }
+      expect(text, `${file} names a path outside the repository`).not.toMatch(/\.\.\/shared\//);
+    }
+  });
 });
 
 describe('shellBlocks', () => {

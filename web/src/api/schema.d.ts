@@ -1609,7 +1609,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** POST /accounts/:accountId/admins/:id/reactivate */
+        /** Reactivate a deactivated admin: their tokens work again (a no-op for an active admin) */
         post: {
             parameters: {
                 query?: never;
@@ -1623,16 +1623,17 @@ export interface paths {
             requestBody?: never;
             responses: {
                 /** @description Default Response */
-                400: {
+                200: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
                         "application/json": {
-                            error: {
-                                code: string;
-                                message: string;
-                            };
+                            id: string;
+                            accountId: string;
+                            email: string;
+                            active: boolean;
+                            createdAt: string;
                         };
                     };
                 };
@@ -1650,13 +1651,32 @@ export interface paths {
                         };
                     };
                 };
-                /** @description JSON answer */
-                default: {
+                /** @description Default Response */
+                403: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": unknown;
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                            };
+                        };
                     };
                 };
             };
@@ -1703,6 +1723,8 @@ export interface paths {
                                 createdAt: string;
                                 lastUsedAt: string | null;
                                 revokedAt: string | null;
+                                /** @enum {string} */
+                                status: "active" | "inactive" | "revoked";
                             }[];
                         };
                     };
@@ -1849,6 +1871,8 @@ export interface paths {
                             createdAt: string;
                             lastUsedAt: string | null;
                             revokedAt: string | null;
+                            /** @enum {string} */
+                            status: "active" | "inactive" | "revoked";
                         };
                     };
                 };
