@@ -5,7 +5,7 @@ import type { Database } from '../storage/db-schema.js';
 import { parseSettings, type AccountSettings } from './workspace/settings.js';
 import { clearAuthCache } from './auth-cache.js';
 import { AppError } from './errors.js';
-import { checkPassword, hashPassword } from './passwords.js';
+import { checkPassword, hashPassword, passwordWeakness } from './passwords.js';
 
 export interface Account {
   id: string;
@@ -155,6 +155,13 @@ export async function createAdmin(
     );
   }
   if (existing) throw duplicate();
+  const weakness = await passwordWeakness(input.password, [email, ...email.split(/[@.]/)]);
+  if (weakness !== undefined) {
+    throw new AppError(
+      'invalid',
+      `password refused: ${weakness.replace(/\.?$/, '.')} Use a long passphrase of uncommon words, or let Roster generate one (pipe nothing on stdin).`,
+    );
+  }
 
   const admin: Admin = {
     id: randomUUID(),
