@@ -5,7 +5,7 @@ import type { Database } from '../storage/db-schema.js';
 import { parseSettings, type AccountSettings } from './workspace/settings.js';
 import { clearAuthCache } from './auth-cache.js';
 import { AppError } from './errors.js';
-import { checkPassword, hashPassword } from './passwords.js';
+import { checkPassword, hashPassword, passwordWeakness } from './passwords.js';
 
 export interface Account {
   id: string;
@@ -155,6 +155,13 @@ export async function createAdmin(
     );
   }
   if (existing) throw duplicate();
+  const weakness = await passwordWeakness(input.password, [email, ...email.split(/[@.]/)]);
+  if (weakness !== undefined) {
+    throw new AppError(
+      'invalid',
+      `password refused: ${weakness.replace(/\.?$/, '.')} Use a long passphrase of uncommon words, or let Roster generate one (pipe nothing on stdin).`,
+    );
+  }
 
   const admin: Admin = {
     id: randomUUID(),
@@ -312,7 +319,29 @@ async function requireAdmin(db: Kysely<Database>, target: AdminTarget): Promise<
   return admin;
 }
 
-/** The active admin with this e-mail and password, or null (no hint which part was wrong). */
+/**
+ * The e-mail as admins are looked up and sign-ins are counted: trimmed and
+ * lower-cased, so `" Admin@x.example"` is the same person (and the same
+ * rate-limit bucket) as `admin@x.example`.
+ */
+export function normalizeEmail(email: string): string {
+  return email.trim().toLowerCase();
+}
+
+let dummyHash: Promise<string> | undefined;
+
+/** A hash of a random password with the real cost parameters, made once per process. */
+function dummyPasswordHash(): Promise<string> {
+  dummyHash ??= hashPassword(randomUUID());
+  return dummyHash;
+}
+
+/**
+ * The active admin with this e-mail and password, or null (no hint which part
+ * was wrong). Exactly one password check runs whatever the outcome: against the
+ * stored hash, or a dummy one for an unknown account or e-mail, so the time an
+ * answer takes does not tell which accounts and e-mails exist.
+ */
 export async function verifyPassword(
   db: Kysely<Database>,
   input: { accountId: string; email: string; password: string },
@@ -321,10 +350,13 @@ export async function verifyPassword(
     .selectFrom('admins')
     .selectAll()
     .where('account_id', '=', input.accountId)
-    .where('email_lc', '=', input.email.trim().toLowerCase())
+    .where('email_lc', '=', normalizeEmail(input.email))
     .executeTakeFirst();
-  if (!row || row.active !== 1) return null;
-  return (await checkPassword(input.password, row.password_hash)) ? toAdmin(row) : null;
+  const matches = await checkPassword(
+    input.password,
+    row?.password_hash ?? (await dummyPasswordHash()),
+  );
+  return row !== undefined && row.active === 1 && matches ? toAdmin(row) : null;
 }
 
 async function getAdmin(

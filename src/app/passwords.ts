@@ -47,3 +47,49 @@ export function generatePassword(length = 20): string {
     password += PASSWORD_ALPHABET[randomInt(PASSWORD_ALPHABET.length)];
   return password;
 }
+
+/** zxcvbn score (0–4) an admin password needs: 3 is "safely unguessable". */
+export const MIN_PASSWORD_SCORE = 3;
+
+type Zxcvbn = { check(password: string, userInputs?: string[]): ZxcvbnResult };
+interface ZxcvbnResult {
+  readonly score: number;
+  readonly feedback: { readonly warning: string | null; readonly suggestions: string[] };
+}
+let estimator: Promise<Zxcvbn> | undefined;
+
+/** zxcvbn-ts with its common and English dictionaries, loaded on first use (they are large). */
+function strengthEstimator(): Promise<Zxcvbn> {
+  estimator ??= (async () => {
+    const [{ ZxcvbnFactory }, common, en] = await Promise.all([
+      import('@zxcvbn-ts/core'),
+      import('@zxcvbn-ts/language-common'),
+      import('@zxcvbn-ts/language-en'),
+    ]);
+    return new ZxcvbnFactory({
+      dictionary: { ...common.dictionary, ...en.dictionary },
+      graphs: common.adjacencyGraphs,
+      translations: en.translations,
+    }) as Zxcvbn;
+  })();
+  return estimator;
+}
+
+/**
+ * Why a password is too easy to guess, or undefined when it is strong enough:
+ * zxcvbn's estimate (common passwords, dictionary words, repeats, sequences,
+ * keyboard patterns, l33t), with the account's own words (the e-mail) counted
+ * as known. Whitespace-only passwords never pass.
+ */
+export async function passwordWeakness(
+  password: string,
+  userInputs: readonly string[] = [],
+): Promise<string | undefined> {
+  if (password.trim() === '') return 'it is only whitespace';
+  const result = (await strengthEstimator()).check(password, [...userInputs]);
+  if (result.score >= MIN_PASSWORD_SCORE) return undefined;
+  const advice = [result.feedback.warning, ...result.feedback.suggestions].filter(
+    (text): text is string => typeof text === 'string' && text !== '',
+  );
+  return `it is too easy to guess (strength ${result.score} of 4, at least ${MIN_PASSWORD_SCORE} needed)${advice.length > 0 ? `: ${advice.join(' ')}` : ''}`;
+}

@@ -104,6 +104,35 @@ describe.each(DATABASE_KINDS)('admin lifecycle (%s)', (kind) => {
     expect((unknown as AppError).kind).toBe('not_found');
   });
 
+  it('app layer: weak admin passwords are refused with advice, strong ones pass', async () => {
+    const db = server.database.db;
+    const tenant = await server.createTenant();
+    for (const [password, why] of [
+      ['password', 'heavily used password'],
+      ['        ', 'only whitespace'],
+      ['abcdefgh1', 'too easy to guess'],
+      ['qwertyuiop', 'too easy to guess'],
+      ['weakling@example.com', 'too easy to guess'],
+    ] as const) {
+      const refused = await createAdmin(db, {
+        accountId: tenant.accountId,
+        email: 'weakling@example.com',
+        password,
+      }).catch((error: unknown) => error);
+      expect(refused, password).toBeInstanceOf(AppError);
+      expect((refused as AppError).kind).toBe('invalid');
+      expect((refused as AppError).message).toContain('password refused');
+      expect((refused as AppError).message).toContain(why);
+    }
+    expect(await listAdmins(db, tenant.accountId)).toHaveLength(1);
+    const created = await createAdmin(db, {
+      accountId: tenant.accountId,
+      email: 'weakling@example.com',
+      password: 'lantern orbit velvet mosaic',
+    });
+    expect(created.active).toBe(true);
+  });
+
   it('two admins deactivating each other at once leave exactly one active (several trials)', async () => {
     const db = server.database.db;
     for (let trial = 0; trial < 8; trial++) {

@@ -57,6 +57,15 @@ describe.each(DATABASE_KINDS)('bin/roster admin lifecycle (%s)', (kind) => {
       (await run(['account', 'create', '--name', 'Acme', '--json'])).stdout,
     ) as { id: string };
     const id = account.id;
+    for (const weak of ['password\n', '        \n']) {
+      const refused = await run(
+        ['admin', 'create', '--account', id, '--email', 'one@acme.example'],
+        weak,
+      );
+      expect(refused.code).toBe(1);
+      expect(refused.stderr).toContain('password refused');
+      expect(refused.stderr).not.toMatch(/\n\s+at /);
+    }
     expect(
       (
         await run(

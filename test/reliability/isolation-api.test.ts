@@ -35,6 +35,16 @@ const ROUTES: readonly ApiRoute[] = [
     body: { seats: 0 },
   },
   { auth: 'session', method: 'GET', path: '/api/v1/admin/accounts/{account}/admins' },
+  {
+    auth: 'session',
+    method: 'POST',
+    path: '/api/v1/admin/accounts/{account}/admins/{userId}/deactivate',
+  },
+  {
+    auth: 'session',
+    method: 'POST',
+    path: '/api/v1/admin/accounts/{account}/admins/{userId}/reactivate',
+  },
   { auth: 'session', method: 'GET', path: '/api/v1/admin/accounts/{account}/tokens' },
   {
     auth: 'session',

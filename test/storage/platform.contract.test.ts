@@ -114,6 +114,15 @@ describe.each(DATABASE_KINDS)('platform storage contract (%s)', (kind) => {
     expect(await verifyPassword(database.db, { ...creds, password: 'wrong password' })).toBeNull();
     expect(await listAdmins(database.db, account.id)).toEqual([admin]);
 
+    // The last active admin stays; with a second one, the first can go.
+    await expect(
+      deactivateAdmin(database.db, { accountId: account.id, adminId: admin.id }),
+    ).rejects.toThrow(/last active admin/);
+    await createAdmin(database.db, {
+      accountId: account.id,
+      email: 'deputy@example.com',
+      password: 'correct horse battery',
+    });
     await deactivateAdmin(database.db, { accountId: account.id, adminId: admin.id });
     expect(await verifyPassword(database.db, creds)).toBeNull();
     expect((await listAdmins(database.db, account.id))[0]?.active).toBe(false);
@@ -202,11 +211,21 @@ describe.each(DATABASE_KINDS)('platform storage contract (%s)', (kind) => {
     expect(await authenticate(database.db, issued.token, account.id, 'api')).toBeNull();
     expect(await authenticate(database.db, issued.token, account.id, 'scim')).not.toBeNull();
 
+    await createAdmin(database.db, {
+      accountId: account.id,
+      email: 'deputy@example.com',
+      password: 'correct horse battery',
+    });
     await deactivateAdmin(database.db, { accountId: account.id, email: admin.email });
     expect(await authenticate(database.db, issued.token, account.id, 'scim')).toBeNull();
     await expect(
-      issueToken(database.db, { accountId: account.id, type: 'scim', name: 'again' }),
-    ).rejects.toThrow(/has no admin/);
+      issueToken(database.db, {
+        accountId: account.id,
+        type: 'scim',
+        name: 'again',
+        adminEmail: admin.email,
+      }),
+    ).rejects.toThrow(/is deactivated/);
   });
 
   it('never stores the secret, only its SHA-256', async () => {

@@ -3,6 +3,7 @@ import {
   deactivateAdmin,
   getAccountPolicy,
   listAdmins,
+  normalizeEmail,
   reactivateAdmin,
   requireAccount,
   tenantUrl,
@@ -33,6 +34,8 @@ import { registerAdminOpenApi } from './openapi.js';
 
 /** Password checks (scrypt, 16 MiB each) allowed to run at once in one process. */
 const MAX_CONCURRENT_SIGN_INS = 4;
+/** ... and from one client address, so one client cannot take them all. */
+const MAX_CONCURRENT_SIGN_INS_PER_ADDRESS = 2;
 
 export const ADMIN_PREFIX = '/api/v1/admin';
 
@@ -92,13 +95,19 @@ export async function adminPlugin(
 
   app.post('/sessions', async (request: Req, reply: FastifyReply) => {
     const body = objectBody(request.body);
-    await guardSignIn(request, reply, body);
     const accountId = stringField(body, 'accountId');
     const email = stringField(body, 'email');
     const password = stringField(body, 'password');
-    const session = (await accountExists(db, accountId))
-      ? await signIn(db, { accountId, email, password })
-      : null;
+    const release = await guardSignIn(request, reply, accountId, email);
+    let session: Awaited<ReturnType<typeof signIn>>;
+    try {
+      // A client that hung up while queued gets no password check (and holds no slot).
+      if (request.raw.socket?.destroyed === true)
+        throw new RestError(400, 'invalid_request', 'The client closed the connection.');
+      session = await signIn(db, { accountId, email, password });
+    } finally {
+      release();
+    }
     if (session === null) {
       // One answer for unknown account, unknown email and wrong password: nothing to probe.
       throw new RestError(
@@ -118,24 +127,31 @@ export async function adminPlugin(
 
   /**
    * Password guessing and scrypt exhaustion: each client address and each
-   * (account, email) gets a few attempts a minute, and at most a handful of
-   * password checks run at once in this process (scrypt shares the libuv pool
-   * with DNS lookups and file I/O). In-process counters: with several Roster
+   * (account, e-mail, address) gets a few attempts a minute, and at most a
+   * handful of password checks run at once in this process (scrypt shares the
+   * libuv pool with DNS lookups and file I/O), at most two per address. A
+   * check holds its slot until it has run, not until its client hangs up: a
+   * client that leaves cannot queue up checks for the next one to wait behind.
+   * The per-person bucket includes the address, so guesses from elsewhere
+   * cannot lock the real admin out. In-process counters: with several Roster
    * processes the allowance multiplies by their number, still far below guessing.
    */
   // Per client address: generous, an office signs in from one NAT address.
   const perAddress = new MemoryRateLimiter({ perSecond: 1, burst: 50 });
-  // Per account and email: a person mistyping, never a guessing run.
+  // Per account, e-mail and address: a person mistyping, never a guessing run.
   const perPerson = new MemoryRateLimiter({ perSecond: 1 / 6, burst: 10 });
   let checking = 0;
+  const checkingFrom = new Map<string, number>();
   async function guardSignIn(
     request: Req,
     reply: FastifyReply,
-    body: Record<string, unknown>,
-  ): Promise<void> {
+    accountId: string,
+    email: string,
+  ): Promise<() => void> {
+    const ip = request.ip;
     const checks: [MemoryRateLimiter, string][] = [
-      [perAddress, request.ip],
-      [perPerson, `${String(body['accountId'])}:${String(body['email']).toLowerCase()}`],
+      [perAddress, ip],
+      [perPerson, JSON.stringify([accountId, normalizeEmail(email), ip])],
     ];
     for (const [limiter, key] of checks) {
       const decision = await limiter.take(key);
@@ -148,12 +164,22 @@ export async function adminPlugin(
         );
       }
     }
-    if (checking >= MAX_CONCURRENT_SIGN_INS) {
+    const fromHere = checkingFrom.get(ip) ?? 0;
+    if (checking >= MAX_CONCURRENT_SIGN_INS || fromHere >= MAX_CONCURRENT_SIGN_INS_PER_ADDRESS) {
       void reply.header('Retry-After', '1');
       throw new RestError(429, 'rate_limited', 'Too many sign-ins at once; try again in a second.');
     }
     checking++;
-    reply.raw.once('close', () => void checking--);
+    checkingFrom.set(ip, fromHere + 1);
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      checking--;
+      const left = (checkingFrom.get(ip) ?? 1) - 1;
+      if (left <= 0) checkingFrom.delete(ip);
+      else checkingFrom.set(ip, left);
+    };
   }
 
   await app.register(
@@ -304,13 +330,6 @@ export async function adminPlugin(
       }));
     },
     { prefix: '/accounts/:accountId' },
-  );
-}
-
-async function accountExists(db: RosterDatabase['db'], id: string): Promise<boolean> {
-  return (
-    (await db.selectFrom('accounts').select('id').where('id', '=', id).executeTakeFirst()) !==
-    undefined
   );
 }
 

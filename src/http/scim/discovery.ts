@@ -6,14 +6,15 @@ import { MAX_PAGE_SIZE } from '../../app/scim/list-params.js';
 /**
  * RFC 7643 §5: what this service provider supports, so clients need not guess.
  * Only the attributes the RFC defines: a schema-validating client refuses a
- * key that `schemas` does not declare. Roster's own limits (body size, PATCH
- * operations) are documented in docs/scim.md instead.
+ * key that `schemas` does not declare. The body limit is `bulk.maxPayloadSize`;
+ * the PATCH operation limit is documented in docs/scim.md.
  */
-export function serviceProviderConfig(baseUrl: string): JsonObject {
+export function serviceProviderConfig(baseUrl: string, bodyLimit: number): JsonObject {
   return {
     schemas: ['urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig'],
     patch: { supported: true },
-    bulk: { supported: false, maxOperations: 0, maxPayloadSize: 0 },
+    // No bulk endpoint; maxPayloadSize still tells clients the largest body accepted.
+    bulk: { supported: false, maxOperations: 0, maxPayloadSize: bodyLimit },
     filter: { supported: true, maxResults: MAX_PAGE_SIZE },
     changePassword: { supported: false },
     sort: { supported: true },

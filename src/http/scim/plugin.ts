@@ -201,7 +201,7 @@ export async function scimPlugin(app: FastifyInstance, options: ScimPluginOption
   app.get('/ServiceProviderConfig', async (request, reply) =>
     send(reply, {
       status: 200,
-      body: serviceProviderConfig(ctx(request).baseUrl),
+      body: serviceProviderConfig(ctx(request).baseUrl, options.bodyLimit),
     }),
   );
   app.get('/ResourceTypes', async (request, reply) => {
