@@ -300,6 +300,9 @@ describe('admin console in Chromium', () => {
     const row = page.getByRole('row').filter({ hasText: 'updated user jane@acme.example' });
     await row.getByRole('button', { name: 'Details' }).click();
     await row.getByText('Change: patch of title').waitFor();
+    const line = row.getByRole('row').filter({ hasText: 'title' });
+    await line.getByRole('cell', { name: 'Engineer', exact: true }).waitFor();
+    await line.getByRole('cell', { name: 'Senior Engineer' }).waitFor();
     const csv = await page.getByRole('link', { name: 'Export CSV' }).getAttribute('href');
     const exported = await page.evaluate(async (href) => (await fetch(href!)).text(), csv);
     expect(exported.split('\r\n')[0]).toContain('summary');
