@@ -43,6 +43,13 @@ describe('admin console in Chromium', () => {
       email: 'it-admin@acme.example',
       password: PASSWORD,
     });
+    // The same person also administers Globex: they pick the account after signing in.
+    const globex = await createAccount(server.database.db, { name: 'Globex' });
+    await createAdmin(server.database.db, {
+      accountId: globex.id,
+      email: 'it-admin@acme.example',
+      password: PASSWORD,
+    });
     profile = mkdtempSync(join(tmpdir(), 'roster-chromium-'));
     context = await chromium.launchPersistentContext(profile, {
       executablePath: CHROMIUM,
@@ -133,7 +140,13 @@ describe('admin console in Chromium', () => {
     await page.getByRole('alert').filter({ hasText: 'Sign-in failed' }).waitFor();
     await page.getByLabel('Password').fill(PASSWORD);
     await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('heading', { name: 'Choose an account' }).waitFor();
+    await page.getByRole('button', { name: /Globex/ }).waitFor();
+    await axe('account picker');
+    await shot('account-picker');
+    await page.getByRole('button', { name: /Acme/ }).click();
     await page.getByRole('heading', { level: 1, name: 'API Tokens' }).waitFor();
+    await page.getByRole('link', { name: 'Switch account' }).waitFor();
     expect(page.url()).toContain(`/console/a/${accountId}/settings/api-tokens`);
     const cookies = await context.cookies();
     const session = cookies.find((c) => c.name === 'roster_session');
