@@ -1,6 +1,8 @@
 import { Ajv } from 'ajv';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createAccount, createAdmin, deactivateAdmin } from '../../src/app/accounts.js';
+import { issueToken } from '../../src/app/tokens.js';
+import { createEndpoint } from '../../src/app/webhooks/endpoints.js';
 import { DATABASE_KINDS } from '../helpers/databases.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 
@@ -256,8 +258,55 @@ describe.each(DATABASE_KINDS)('console sessions and admin API for the console (%
     // Every documented operation is a real route: calling it never gives the "no route" 404.
     const { cookie } = await consoleSignIn('pat@example.com');
     const ajv = new Ajv({ strict: false, allErrors: true });
+    // Real data behind every read: users with a manager, a team, an update, a log.
+    const issued = await issueToken(server.database.db, {
+      accountId: acme,
+      type: 'scim',
+      name: 'Entra',
+    });
+    const scim = async (method: string, path: string, body: unknown) => {
+      const r = await fetch(`${server.origin}/api/v1/scim/azure/${acme}${path}`, {
+        method,
+        headers: {
+          authorization: `Bearer ${issued.token}`,
+          'content-type': 'application/scim+json',
+        },
+        body: JSON.stringify(body),
+      });
+      return (await r.json()) as { id: string };
+    };
+    const boss = await scim('POST', '/Users', {
+      userName: 'boss@acme.example',
+      displayName: 'Boss',
+    });
+    const report = await scim('POST', '/Users', {
+      schemas: [
+        'urn:ietf:params:scim:schemas:core:2.0:User',
+        'urn:ietf:params:scim:schemas:extension:enterprise:2.0:User',
+      ],
+      userName: 'report@acme.example',
+      'urn:ietf:params:scim:schemas:extension:enterprise:2.0:User': { manager: { value: boss.id } },
+    });
+    await scim('PATCH', `/Users/${report.id}`, {
+      schemas: ['urn:ietf:params:scim:api:messages:2.0:PatchOp'],
+      Operations: [{ op: 'replace', path: 'title', value: 'Engineer' }],
+    });
+    const team = await scim('POST', '/Groups', {
+      displayName: 'Team',
+      members: [{ value: boss.id }, { value: report.id }],
+    });
+    const hook = await createEndpoint(server.database.db, {
+      accountId: acme,
+      url: 'https://hooks.acme.example/roster',
+    });
+    const log = (await call('GET', `/api/v1/admin/accounts/${acme}/log?limit=1`, { cookie })).body;
     const fill = (p: string) =>
-      p.replace('{accountId}', acme).replace('{id}', '00000000-0000-4000-8000-000000000000');
+      p
+        .replace('{accountId}', acme)
+        .replace(/\/log\/\{id\}/, `/log/${log.entries[0].id}`)
+        .replace(/\/teams\/\{id\}/, `/teams/${team.id}`)
+        .replace(/\/webhooks\/\{id\}/, `/webhooks/${hook.id}`)
+        .replace('{id}', report.id);
     for (const [p, ops] of Object.entries(paths)) {
       for (const [method, op] of Object.entries(ops)) {
         if (method !== 'get') continue; // changes are exercised above and by the browser test
@@ -266,6 +315,7 @@ describe.each(DATABASE_KINDS)('console sessions and admin API for the console (%
           r.status === 404 && /No admin API route/.test(String(r.body?.error?.message)),
           `${method} ${p}`,
         ).toBe(false);
+        if (p.includes('/accounts/{accountId}')) expect(r.status, `${method} ${p}`).toBe(200);
         const schema = op.responses?.[String(r.status)]?.content?.['application/json']?.schema;
         if (schema !== undefined && typeof r.body === 'object') {
           const valid = ajv.validate(schema, r.body);

@@ -170,9 +170,6 @@ function Shell(props: {
                   href={accountPath(props.accountId, item.rest)}
                   aria-current={active ? 'page' : undefined}
                 >
-                  {item.group !== undefined && (
-                    <span className="visually-hidden">{item.group} › </span>
-                  )}
                   {item.label}
                 </Link>
               </li>

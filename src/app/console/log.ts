@@ -296,3 +296,58 @@ export function logCsv(entries: readonly ConsoleLogEntry[]): string {
     ) + '\r\n'
   );
 }
+
+/** One attribute of a before/after diff. */
+export interface LogDiffLine {
+  attribute: string;
+  before: unknown;
+  after: unknown;
+}
+
+/**
+ * The before/after of the user a log entry changed: the user's event snapshot as of the
+ * request, against the snapshot before it. Entries that changed no user give no lines.
+ */
+export async function logEntryDiff(
+  db: Kysely<Database>,
+  accountId: string,
+  entryId: number,
+): Promise<{ changes: LogDiffLine[] }> {
+  const entry = await db
+    .selectFrom('scim_log')
+    .select(['resource_id', 'at', 'status'])
+    .where('account_id', '=', accountId)
+    .where('id', '=', entryId)
+    .executeTakeFirst();
+  if (entry === undefined)
+    throw new AppError('not_found', `no log entry ${entryId} in this account`);
+  if (entry.resource_id === null || Number(entry.status) >= 400) return { changes: [] };
+  const events = await db
+    .selectFrom('events')
+    .select(['type', 'data', 'resource_type'])
+    .where('account_id', '=', accountId)
+    .where('resource_id', '=', entry.resource_id)
+    .where('resource_type', '=', 'user')
+    .where('occurred_at', '<=', entry.at)
+    .orderBy('seq', 'desc')
+    .limit(2)
+    .execute();
+  const snapshot = (row: { data: string } | undefined): Record<string, unknown> | null => {
+    if (row === undefined) return null;
+    const data = JSON.parse(row.data) as { user?: Record<string, unknown> };
+    return data.user ?? null;
+  };
+  const latest = events[0];
+  if (latest === undefined) return { changes: [] };
+  const after = latest.type === 'user.deleted' ? null : snapshot(latest);
+  const before = latest.type === 'user.created' ? null : snapshot(events[1]);
+  const changes: LogDiffLine[] = [];
+  for (const key of new Set([...Object.keys(before ?? {}), ...Object.keys(after ?? {})])) {
+    if (key === 'updatedAt' || key === 'createdAt' || key === 'id') continue;
+    const b = before?.[key] ?? null;
+    const a = after?.[key] ?? null;
+    if (JSON.stringify(a) !== JSON.stringify(b))
+      changes.push({ attribute: key, before: b, after: a });
+  }
+  return { changes };
+}

@@ -9,6 +9,7 @@ import {
   type UserStatus,
 } from '../../app/console/directory.js';
 import {
+  logEntryDiff,
   logCsv,
   logOverview,
   queryLog,
@@ -405,6 +406,26 @@ export async function consoleRoutes(
       return reply
         .type('application/json; charset=utf-8')
         .send(JSON.stringify(result.entries, null, 2));
+    },
+  );
+
+  app.get(
+    '/log/:id/diff',
+    {
+      schema: {
+        tags: ['log'],
+        summary: 'The before/after of the user a log entry changed',
+        params: obj({ accountId: S.str, id: S.int }),
+        response: {
+          200: obj({ changes: S.arr(obj({ attribute: S.str, before: {}, after: {} })) }),
+          ...errors(400, 401, 404),
+        },
+      },
+    },
+    async (request: Req) => {
+      await options.log.flush();
+      const id = parseInteger('id', request.params.id, 0, 1, Number.MAX_SAFE_INTEGER);
+      return logEntryDiff(db, account(request), id);
     },
   );
 

@@ -12,6 +12,7 @@ import type { RawListParams } from '../../app/scim/list-params.js';
 import { listResponse } from '../../app/scim/render.js';
 import type { ScimResult } from '../../app/scim/result.js';
 import { UsersService } from '../../app/scim/users.js';
+import { refusedTokenOf } from '../../app/console/known-token.js';
 import { authenticate } from '../../app/tokens.js';
 import { KyselyAccountStore } from '../../storage/account-store.js';
 import type { RosterDatabase } from '../../storage/connect.js';
@@ -125,6 +126,8 @@ export async function scimPlugin(app: FastifyInstance, options: ScimPluginOption
     }
     const token = await authenticate(database.db, secret, accountId, 'scim');
     if (token === null) {
+      // A revoked token of this account: logged as that token's failure (console log).
+      context.tokenId = await refusedTokenOf(database.db, secret, accountId);
       throw new ScimError(
         401,
         undefined,

@@ -44,6 +44,48 @@ function HourChart(props: { hours: { hour: string; requests: number; failures: n
   );
 }
 
+function show(value: unknown): string {
+  if (value === null || value === undefined) return '—';
+  return typeof value === 'string' ? value : JSON.stringify(value);
+}
+
+/** The before/after of the user an entry changed, fetched when its details open. */
+function EntryDiff(props: { accountId: string; entryId: number }) {
+  const diff = useLoad(
+    () =>
+      must(
+        api.GET('/api/v1/admin/accounts/{accountId}/log/{id}/diff', {
+          params: { path: { accountId: props.accountId, id: props.entryId } },
+        }),
+      ),
+    [props.accountId, props.entryId],
+  );
+  if (diff.error !== null) return <ErrorLine error={diff.error} />;
+  if (diff.data === undefined) return <Loading />;
+  if (diff.data.changes.length === 0) return null;
+  return (
+    <table className="diff">
+      <caption className="visually-hidden">Before and after</caption>
+      <thead>
+        <tr>
+          <th scope="col">Attribute</th>
+          <th scope="col">Before</th>
+          <th scope="col">After</th>
+        </tr>
+      </thead>
+      <tbody>
+        {diff.data.changes.map((c) => (
+          <tr key={c.attribute}>
+            <th scope="row">{c.attribute}</th>
+            <td className="before">{show(c.before)}</td>
+            <td className="after">{show(c.after)}</td>
+          </tr>
+        ))}
+      </tbody>
+    </table>
+  );
+}
+
 function ChangeView(props: { change: unknown }) {
   const c = props.change as {
     op?: string;
@@ -251,6 +293,9 @@ export function ProvisioningLog(props: { accountId: string; query: URLSearchPara
                           {e.method} {e.path} → {e.status} in {e.durationMs} ms
                         </p>
                         <ChangeView change={e.change} />
+                        {e.outcome === 'success' && e.resourceId !== null && (
+                          <EntryDiff accountId={accountId} entryId={e.id} />
+                        )}
                         {e.error !== null && <p className="error-detail">Error: {e.error}</p>}
                         {e.resourceId !== null && e.resourceType !== null && (
                           <p>

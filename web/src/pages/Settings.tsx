@@ -28,6 +28,14 @@ export function Settings(props: { accountId: string }) {
   );
   const [seats, setSeats] = useState('');
   const [saved, setSaved] = useState('');
+  // The switches show the admin's choice at once; the server's answer confirms it.
+  const [mapping, setMapping] = useState<{
+    departmentTeams: boolean;
+    managerTeams: boolean;
+  } | null>(null);
+  useEffect(() => {
+    if (account.data !== undefined) setMapping(account.data.settings);
+  }, [account.data]);
   const [error, setError] = useState<string | null>(null);
   const [email, setEmail] = useState('');
   const [invited, setInvited] = useState<{ email: string; password: string } | null>(null);
@@ -118,10 +126,14 @@ export function Settings(props: { accountId: string }) {
               <input
                 type="checkbox"
                 role="switch"
-                checked={account.data.settings.departmentTeams}
-                onChange={(e) =>
-                  patch({ settings: { departmentTeams: e.target.checked } }, 'Team mapping')
-                }
+                checked={(mapping ?? account.data.settings).departmentTeams}
+                onChange={(e) => {
+                  setMapping({
+                    ...(mapping ?? account.data!.settings),
+                    departmentTeams: e.target.checked,
+                  });
+                  patch({ settings: { departmentTeams: e.target.checked } }, 'Team mapping');
+                }}
               />
               A team per department
             </label>
@@ -129,10 +141,14 @@ export function Settings(props: { accountId: string }) {
               <input
                 type="checkbox"
                 role="switch"
-                checked={account.data.settings.managerTeams}
-                onChange={(e) =>
-                  patch({ settings: { managerTeams: e.target.checked } }, 'Team mapping')
-                }
+                checked={(mapping ?? account.data.settings).managerTeams}
+                onChange={(e) => {
+                  setMapping({
+                    ...(mapping ?? account.data!.settings),
+                    managerTeams: e.target.checked,
+                  });
+                  patch({ settings: { managerTeams: e.target.checked } }, 'Team mapping');
+                }}
               />
               A team hierarchy from managers
             </label>
