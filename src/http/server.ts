@@ -3,6 +3,7 @@ import { redactUrl } from '../app/log-text.js';
 import { ProvisioningLog } from '../app/provisioning-log.js';
 import { WebhookDispatcher } from '../app/webhooks/dispatcher.js';
 import type { Config } from '../config.js';
+import { startAuthListener } from '../storage/auth-listener.js';
 import { openDatabase } from '../storage/connect.js';
 import { migrateToLatest } from '../storage/migrations/index.js';
 import { buildApp } from './app.js';
@@ -46,6 +47,14 @@ export async function startServer(
     database,
     logger: logger.child({ component: 'webhooks' }),
   });
+  // PostgreSQL: revocations and admin changes made by other processes clear this
+  // process's cached token lookups at once (LISTEN/NOTIFY); SQLite watches data_version.
+  const authListener =
+    database.dialect === 'postgres'
+      ? startAuthListener(config.databaseUrl, (error) =>
+          logger.warn({ err: error }, 'auth notifications lost: token cache off until reconnected'),
+        )
+      : undefined;
   const app = await buildApp({
     database,
     publicUrl: config.publicUrl,
@@ -63,6 +72,7 @@ export async function startServer(
     async close() {
       await app.close(); // also stops the webhook dispatcher (buildApp's onClose)
       await log.close();
+      await authListener?.close();
       await rateLimiter?.close();
       await database.close();
       logger.info('roster stopped: requests drained, database closed');

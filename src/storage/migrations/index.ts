@@ -5,6 +5,7 @@ import { events } from './002-events.js';
 import { teamMapping } from './003-team-mapping.js';
 import { adminSessions } from './005-admin-sessions.js';
 import { scimLower } from './004-scim-lower.js';
+import { authNotify } from './020-auth-notify.js';
 
 /**
  * Migrations live in code (not read from a folder), so they run the same from src/
@@ -17,6 +18,7 @@ export const migrations: Record<string, Migration> = {
   '003_team_mapping': teamMapping,
   '004_scim_lower': scimLower,
   '005_admin_sessions': adminSessions,
+  '020_auth_notify': authNotify,
 };
 
 export const migrationProvider: MigrationProvider = {
