@@ -62,6 +62,7 @@ export async function startServer(
     logger,
     webhooks,
     timeouts: limits.timeouts,
+    connections: limits.connections,
     ...(rateLimiter !== undefined ? { rateLimiter } : {}),
   });
   const address = await app.listen({ port: config.port, host: config.host });

@@ -60,7 +60,7 @@ export interface InProcessApp {
 /** buildApp on a fresh database, with the options the shared harness does not expose. */
 export async function startApp(
   kind: DatabaseKind,
-  options: Partial<Pick<AppDeps, 'bodyLimit' | 'rateLimiter' | 'timeouts'>> & {
+  options: Partial<Pick<AppDeps, 'bodyLimit' | 'rateLimiter' | 'timeouts' | 'connections'>> & {
     listen?: boolean;
     databaseUrl?: string;
   } = {},
