@@ -13,7 +13,7 @@ import {
   type ConnectionLimits,
 } from './limits/edges.js';
 import { MAX_BODY_DEPTH, unstorableJson } from './limits/guard.js';
-import type { RateLimiter } from './limits/rate-limit.js';
+import { rateLimitHeaders, type RateLimiter } from './limits/rate-limit.js';
 import { ADMIN_PREFIX, adminPlugin } from './admin/plugin.js';
 import { OPENAPI_PATH, openApiDocument } from './rest/openapi.js';
 import { REST_PREFIX, restPlugin } from './rest/plugin.js';
@@ -89,7 +89,11 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const publicUrl = (): string =>
     typeof deps.publicUrl === 'function' ? deps.publicUrl() : deps.publicUrl;
   // Every answer is data, never a page to frame or a script to sniff (issue 5: security headers).
-  app.addHook('onSend', async (_request, reply, payload) => {
+  app.addHook('onSend', async (request, reply, payload) => {
+    // Rate-limited APIs (SCIM, REST): the IETF RateLimit fields, on every answer.
+    const limits = rateLimitHeaders(request);
+    if (limits !== undefined)
+      for (const [name, value] of Object.entries(limits)) void reply.header(name, value);
     // Served over https (PUBLIC_URL): browsers must never fall back to plain http.
     if (/^https:/i.test(publicUrl()))
       void reply.header('Strict-Transport-Security', 'max-age=31536000; includeSubDomains');

@@ -127,3 +127,52 @@ describe('HSTS', () => {
     }
   });
 });
+
+describe('RateLimit header fields', () => {
+  it('are sent on SCIM and REST answers of a rate-limited token, 429 included', async () => {
+    const { MemoryRateLimiter } = await import('../../src/http/limits/rate-limit.js');
+    const { issueToken } = await import('../../src/app/tokens.js');
+    const server = await startApp('sqlite', {
+      rateLimiter: new MemoryRateLimiter({ perSecond: 0.01, burst: 3 }),
+    });
+    try {
+      const tenant = await seedTenant(server.database.db, 'Limited');
+      const seen: [number, unknown, unknown][] = [];
+      for (let i = 0; i < 4; i++) {
+        const response = await server.app.inject({
+          method: 'GET',
+          url: `${tenant.prefix}/Users?count=1`,
+          headers: { authorization: `Bearer ${tenant.token}` },
+        });
+        seen.push([
+          response.statusCode,
+          response.headers['ratelimit-policy'],
+          response.headers['ratelimit'],
+        ]);
+      }
+      expect(seen).toEqual([
+        [200, '"token";q=3;w=300', '"token";r=2;t=100'],
+        [200, '"token";q=3;w=300', '"token";r=1;t=200'],
+        [200, '"token";q=3;w=300', '"token";r=0;t=300'],
+        [429, '"token";q=3;w=300', '"token";r=0;t=300'],
+      ]);
+      const api = await issueToken(server.database.db, {
+        accountId: tenant.accountId,
+        type: 'api',
+        name: 'api',
+      });
+      const rest = await server.app.inject({
+        method: 'GET',
+        url: `/api/v1/accounts/${tenant.accountId}/seats`,
+        headers: { authorization: `Bearer ${api.token}` },
+      });
+      expect(rest.statusCode).toBe(200);
+      expect(rest.headers['ratelimit']).toBe('"token";r=2;t=100');
+      // Not on routes that are not rate-limited per token.
+      const health = await server.app.inject({ method: 'GET', url: '/healthz' });
+      expect(health.headers['ratelimit']).toBeUndefined();
+    } finally {
+      await server.close();
+    }
+  });
+});
