@@ -12,6 +12,7 @@ export function storableText(text: string): string {
 }
 
 /** U+0000, a high surrogate not followed by a low one, a low surrogate not preceded by a high one. */
+// eslint-disable-next-line no-control-regex -- U+0000 is exactly what must be found
 const UNSTORABLE = /\u0000|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
 
 /** True when storableText would change the text. */

@@ -321,7 +321,7 @@ export function buildProgram(): Command {
     });
   token
     .command('revoke')
-    .description('revoke a token; it stops working at once')
+    .description('revoke a token; running servers refuse it from their next request')
     .requiredOption('--account <id>', 'account id')
     .requiredOption('--id <tokenId>', 'token id (see roster token list)')
     .option('--json', 'print JSON')

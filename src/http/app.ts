@@ -7,8 +7,15 @@ import type { RosterDatabase } from '../storage/connect.js';
 import { DEFAULT_TIMEOUTS, type HttpTimeouts } from './limits/config.js';
 import { drainOnClose } from './limits/drain.js';
 import { registerObservability } from './observability/metrics.js';
+import {
+  DEFAULT_CONNECTION_LIMITS,
+  handleClientError,
+  lingerAfterEarlyAnswers,
+  limitConnections,
+  type ConnectionLimits,
+} from './limits/edges.js';
 import { MAX_BODY_DEPTH, unstorableJson } from './limits/guard.js';
-import type { RateLimiter } from './limits/rate-limit.js';
+import { rateLimitHeaders, type RateLimiter } from './limits/rate-limit.js';
 import { ADMIN_PREFIX, adminPlugin } from './admin/plugin.js';
 import { consolePlugin } from './console/plugin.js';
 import { OPENAPI_PATH, openApiDocument } from './rest/openapi.js';
@@ -43,6 +50,8 @@ export interface AppDeps {
   readonly metricsToken?: string;
   /** Per-request caps of the SCIM API (src/app/limits.ts); defaults when absent. */
   readonly requestLimits?: RequestLimits;
+  /** Connection caps (total, per client address); defaults in src/http/limits/edges.ts. */
+  readonly connections?: Partial<ConnectionLimits>;
 }
 
 export const DEFAULT_BODY_LIMIT = 1024 * 1024;
@@ -69,6 +78,9 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     },
     keepAliveTimeout: 75_000,
     return503OnClosing: true,
+    // Headers over 16 KB (431), malformed requests (400), timeouts (408): answered in the
+    // error format of the API the request was for, not Node's or Fastify's own.
+    clientErrorHandler: handleClientError,
     // A URL that is not even valid percent-encoding ("/Users/%") never reaches a plugin:
     // answer it in the error format of the API it was meant for, not Fastify's own.
     frameworkErrors: (error, request, frameworkReply) => {
@@ -84,8 +96,19 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       }
     },
   });
+  limitConnections(app.server, { ...DEFAULT_CONNECTION_LIMITS, ...deps.connections });
+  lingerAfterEarlyAnswers(app);
+  const publicUrl = (): string =>
+    typeof deps.publicUrl === 'function' ? deps.publicUrl() : deps.publicUrl;
   // Every answer is data, never a page to frame or a script to sniff (issue 5: security headers).
-  app.addHook('onSend', async (_request, reply, payload) => {
+  app.addHook('onSend', async (request, reply, payload) => {
+    // Rate-limited APIs (SCIM, REST): the IETF RateLimit fields, on every answer.
+    const limits = rateLimitHeaders(request);
+    if (limits !== undefined)
+      for (const [name, value] of Object.entries(limits)) void reply.header(name, value);
+    // Served over https (PUBLIC_URL): browsers must never fall back to plain http.
+    if (/^https:/i.test(publicUrl()))
+      void reply.header('Strict-Transport-Security', 'max-age=31536000; includeSubDomains');
     void reply.header('X-Content-Type-Options', 'nosniff');
     void reply.header('Content-Security-Policy', "default-src 'none'; frame-ancestors 'none'");
     void reply.header('Referrer-Policy', 'no-referrer');

@@ -5,6 +5,7 @@ import { ProvisioningLog } from '../app/provisioning-log.js';
 import { WebhookDispatcher } from '../app/webhooks/dispatcher.js';
 import { regionOrigin, type Config } from '../config.js';
 import { recordOrigins } from '../config-deployment.js';
+import { startAuthListener } from '../storage/auth-listener.js';
 import { openDatabase } from '../storage/connect.js';
 import { migrateToLatest } from '../storage/migrations/index.js';
 import { buildApp } from './app.js';
@@ -51,6 +52,14 @@ export async function startServer(
   });
   // PORT=0 without PUBLIC_URL: the origin is known only once listening.
   let origins: Config = config;
+  // PostgreSQL: revocations and admin changes made by other processes clear this
+  // process's cached token lookups at once (LISTEN/NOTIFY); SQLite watches data_version.
+  const authListener =
+    database.dialect === 'postgres'
+      ? startAuthListener(config.databaseUrl, (error) =>
+          logger.warn({ err: error }, 'auth notifications lost: token cache off until reconnected'),
+        )
+      : undefined;
   const app = await buildApp({
     database,
     publicUrl: (region?: string) => regionOrigin(origins.regions, region),
@@ -61,6 +70,7 @@ export async function startServer(
     timeouts: limits.timeouts,
     ...(config.metricsToken !== undefined ? { metricsToken: config.metricsToken } : {}),
     requestLimits,
+    connections: limits.connections,
     ...(rateLimiter !== undefined ? { rateLimiter } : {}),
   });
   const address = await app.listen({ port: config.port, host: config.host });
@@ -80,6 +90,7 @@ export async function startServer(
     async close() {
       await app.close(); // also stops the webhook dispatcher (buildApp's onClose)
       await log.close();
+      await authListener?.close();
       await rateLimiter?.close();
       await database.close();
       logger.info('roster stopped: requests drained, database closed');

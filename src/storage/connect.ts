@@ -4,6 +4,7 @@ import SqliteDatabase from 'better-sqlite3';
 import { Kysely, PostgresDialect, SqliteDialect } from 'kysely';
 import pg from 'pg';
 import { isPostgresUrl } from '../config.js';
+import { addAuthStalenessCheck } from '../app/auth-cache.js';
 import type { Database } from './db-schema.js';
 
 export type DialectName = 'sqlite' | 'postgres';
@@ -58,7 +59,23 @@ function openSqlite(url: string): RosterDatabase {
   const db = new Kysely<Database>({
     dialect: new SqliteDialect({ database: withStatementCache(sqlite) }),
   });
-  return { db, dialect: 'sqlite', close: () => db.destroy() };
+  // Another process's commit (a CLI revocation) changes data_version: drop cached token lookups.
+  let dataVersion = sqlite.pragma('data_version', { simple: true });
+  const removeCheck = addAuthStalenessCheck(() => {
+    if (!sqlite.open) return false;
+    const now = sqlite.pragma('data_version', { simple: true });
+    if (now === dataVersion) return false;
+    dataVersion = now;
+    return true;
+  });
+  return {
+    db,
+    dialect: 'sqlite',
+    close: () => {
+      removeCheck();
+      return db.destroy();
+    },
+  };
 }
 
 /** Distinct SQL texts kept prepared; Roster issues a few dozen shapes, filters add more. */

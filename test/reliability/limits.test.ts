@@ -223,7 +223,7 @@ describe('per-token rate limit', () => {
     let now = 0;
     const limiter = new MemoryRateLimiter({ perSecond: 2, burst: 3 }, () => now);
     for (let i = 0; i < 3; i++) expect((await limiter.take('t')).allowed).toBe(true);
-    expect(await limiter.take('t')).toEqual({ allowed: false, retryAfterSeconds: 1 });
+    expect(await limiter.take('t')).toEqual({ allowed: false, retryAfterSeconds: 1, remaining: 0 });
     expect((await limiter.take('other')).allowed).toBe(true);
     now += 500;
     expect((await limiter.take('t')).allowed).toBe(true);

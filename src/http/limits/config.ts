@@ -1,5 +1,6 @@
 import { ConfigError } from '../../config.js';
 import { DEFAULT_RATE_LIMIT, type RateLimitSettings } from './rate-limit.js';
+import { DEFAULT_CONNECTION_LIMITS, type ConnectionLimits } from './edges.js';
 
 /**
  * Limits from the environment, validated at start-up (kept apart from Config so
@@ -8,11 +9,13 @@ import { DEFAULT_RATE_LIMIT, type RateLimitSettings } from './rate-limit.js';
  * - RATE_LIMIT_BURST: requests a token may send at once (default 2000)
  * - REDIS_URL: keep rate-limit counters in Redis, shared by all Roster processes
  * - HEADERS_TIMEOUT_MS / REQUEST_TIMEOUT_MS: cut off clients that send slowly
+ * - MAX_CONNECTIONS / MAX_CONNECTIONS_PER_CLIENT: open sockets in total / per client address
  */
 export interface LimitsConfig {
   readonly rateLimit: RateLimitSettings;
   readonly redisUrl: string | undefined;
   readonly timeouts: HttpTimeouts;
+  readonly connections: ConnectionLimits;
 }
 
 export interface HttpTimeouts {
@@ -46,10 +49,19 @@ export function loadLimitsConfig(env: NodeJS.ProcessEnv = process.env): LimitsCo
   if (headersMs < 1 || requestMs < headersMs) {
     throw new ConfigError('HEADERS_TIMEOUT_MS must be at least 1 and at most REQUEST_TIMEOUT_MS');
   }
+  const maxConnections = number(env, 'MAX_CONNECTIONS', DEFAULT_CONNECTION_LIMITS.maxConnections);
+  const maxConnectionsPerClient = number(
+    env,
+    'MAX_CONNECTIONS_PER_CLIENT',
+    DEFAULT_CONNECTION_LIMITS.maxConnectionsPerClient,
+  );
+  if (maxConnections < 1 || maxConnectionsPerClient < 1)
+    throw new ConfigError('MAX_CONNECTIONS and MAX_CONNECTIONS_PER_CLIENT must be at least 1');
   return {
     rateLimit: { perSecond, burst },
     redisUrl,
     timeouts: { headersMs, requestMs, idleMs: DEFAULT_TIMEOUTS.idleMs },
+    connections: { maxConnections, maxConnectionsPerClient },
   };
 }
 

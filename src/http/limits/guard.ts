@@ -1,6 +1,6 @@
 import type { FastifyRequest } from 'fastify';
 import { ScimError } from '../../core/errors.js';
-import type { RateLimiter } from './rate-limit.js';
+import { takeForRequest, type RateLimiter } from './rate-limit.js';
 
 /**
  * Checks run on every authenticated SCIM request, right after the token is known
@@ -12,7 +12,7 @@ export async function guardAuthenticatedRequest(
   rateLimiter: RateLimiter | undefined,
 ): Promise<void> {
   if (rateLimiter !== undefined) {
-    const decision = await rateLimiter.take(tokenId);
+    const decision = await takeForRequest(rateLimiter, request, tokenId);
     if (!decision.allowed) {
       const { perSecond, burst } = rateLimiter.settings;
       throw new ScimError(

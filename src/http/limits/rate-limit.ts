@@ -23,6 +23,8 @@ export interface RateDecision {
   readonly allowed: boolean;
   /** Whole seconds until one request would be allowed again (≥ 1 when refused). */
   readonly retryAfterSeconds: number;
+  /** Requests left in the bucket after this one (absent when unknown: limiter unavailable). */
+  readonly remaining?: number;
 }
 
 export interface RateLimiter {
@@ -58,10 +60,14 @@ export class MemoryRateLimiter implements RateLimiter {
     else if (this.buckets.size >= MAX_MEMORY_BUCKETS) this.sweep(now);
     if (tokens >= 1) {
       this.buckets.set(key, { tokens: tokens - 1, at: now });
-      return ALLOWED;
+      return { allowed: true, retryAfterSeconds: 0, remaining: Math.floor(tokens - 1) };
     }
     this.buckets.set(key, { tokens, at: now });
-    return { allowed: false, retryAfterSeconds: Math.max(1, Math.ceil((1 - tokens) / perSecond)) };
+    return {
+      allowed: false,
+      retryAfterSeconds: Math.max(1, Math.ceil((1 - tokens) / perSecond)),
+      remaining: 0,
+    };
   }
 
   /** Forgets buckets that have refilled completely: they hold no information. */
@@ -105,11 +111,11 @@ else
 end
 redis.call('HSET', KEYS[1], 'at', now, 'tokens', tostring(tokens))
 redis.call('PEXPIRE', KEYS[1], math.ceil(burst * 1000 / rate) + 1000)
-return {allowed, wait}
+return {allowed, wait, math.floor(tokens)}
 `;
 
 type RedisWithTake = Redis & {
-  rosterTakeToken(key: string, rate: number, burst: number): Promise<[number, number]>;
+  rosterTakeToken(key: string, rate: number, burst: number): Promise<[number, number, number]>;
 };
 
 /**
@@ -140,13 +146,18 @@ export class RedisRateLimiter implements RateLimiter {
 
   async take(key: string): Promise<RateDecision> {
     try {
-      const [allowed, waitMs] = await this.redis.rosterTakeToken(
+      const [allowed, waitMs, left] = await this.redis.rosterTakeToken(
         this.keyPrefix + key,
         this.settings.perSecond,
         this.settings.burst,
       );
-      if (Number(allowed) === 1) return ALLOWED;
-      return { allowed: false, retryAfterSeconds: Math.max(1, Math.ceil(Number(waitMs) / 1000)) };
+      const remaining = Math.max(0, Number(left) || 0);
+      if (Number(allowed) === 1) return { allowed: true, retryAfterSeconds: 0, remaining };
+      return {
+        allowed: false,
+        retryAfterSeconds: Math.max(1, Math.ceil(Number(waitMs) / 1000)),
+        remaining: 0,
+      };
     } catch (error) {
       this.onError(error);
       return ALLOWED;
@@ -176,4 +187,35 @@ export function createRateLimiter(
   return redisUrl === undefined
     ? new MemoryRateLimiter(settings)
     : new RedisRateLimiter(settings, redisUrl, onError);
+}
+
+const decisions = new WeakMap<object, { decision: RateDecision; settings: RateLimitSettings }>();
+
+/** Takes one request from `key`'s bucket and remembers the decision for rateLimitHeaders(). */
+export async function takeForRequest(
+  limiter: RateLimiter,
+  request: object,
+  key: string,
+): Promise<RateDecision> {
+  const decision = await limiter.take(key);
+  decisions.set(request, { decision, settings: limiter.settings });
+  return decision;
+}
+
+/**
+ * The IETF RateLimit header fields (draft-ietf-httpapi-ratelimit-headers) for a request
+ * whose token was rate-limited: the policy (the bucket holds `burst` requests and refills
+ * completely in burst/perSecond seconds) and what is left of it.
+ */
+export function rateLimitHeaders(request: object): Record<string, string> | undefined {
+  const entry = decisions.get(request);
+  if (entry === undefined || entry.decision.remaining === undefined) return undefined;
+  const { perSecond, burst } = entry.settings;
+  const window = Math.max(1, Math.ceil(burst / perSecond));
+  const remaining = entry.decision.remaining;
+  const reset = Math.max(0, Math.ceil((burst - remaining) / perSecond));
+  return {
+    'RateLimit-Policy': `"token";q=${burst};w=${window}`,
+    RateLimit: `"token";r=${remaining};t=${reset}`,
+  };
 }

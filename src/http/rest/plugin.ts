@@ -5,7 +5,7 @@ import { seatUse } from '../../app/directory/seats.js';
 import { getProductTeam, listProductTeams, listTeamMembers } from '../../app/directory/teams.js';
 import { getProductUser, listProductUsers } from '../../app/directory/users.js';
 import { AppError } from '../../app/errors.js';
-import type { RateLimiter } from '../limits/rate-limit.js';
+import { takeForRequest, type RateLimiter } from '../limits/rate-limit.js';
 import { authenticate } from '../../app/tokens.js';
 import type { RosterDatabase } from '../../storage/connect.js';
 import { readEvents } from '../../storage/event-log.js';
@@ -73,7 +73,7 @@ export async function restPlugin(app: FastifyInstance, options: RestPluginOption
       );
     }
     if (options.rateLimiter !== undefined) {
-      const decision = await options.rateLimiter.take(token.tokenId);
+      const decision = await takeForRequest(options.rateLimiter, request, token.tokenId);
       if (!decision.allowed) {
         void reply.header('Retry-After', String(decision.retryAfterSeconds));
         throw new RestError(

@@ -5,6 +5,7 @@ import { events } from './002-events.js';
 import { teamMapping } from './003-team-mapping.js';
 import { adminSessions } from './005-admin-sessions.js';
 import { scimLower } from './004-scim-lower.js';
+import { authNotify } from './020-auth-notify.js';
 import { consoleLogins } from './060-console-logins.js';
 import { deploymentSettings } from './040-deployment-settings.js';
 import { pageKeys } from './070-page-keys.js';
@@ -21,6 +22,7 @@ export const migrations: Record<string, Migration> = {
   '003_team_mapping': teamMapping,
   '004_scim_lower': scimLower,
   '005_admin_sessions': adminSessions,
+  '020_auth_notify': authNotify,
   '040_deployment_settings': deploymentSettings,
   '050_sync_state': syncState,
   '060_console_logins': consoleLogins,

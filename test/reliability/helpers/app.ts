@@ -60,7 +60,7 @@ export interface InProcessApp {
 /** buildApp on a fresh database, with the options the shared harness does not expose. */
 export async function startApp(
   kind: DatabaseKind,
-  options: Partial<Pick<AppDeps, 'bodyLimit' | 'rateLimiter' | 'timeouts' | 'requestLimits'>> & {
+  options: Partial<Pick<AppDeps, 'bodyLimit' | 'rateLimiter' | 'timeouts' | 'requestLimits' | 'connections'>> & {
     listen?: boolean;
     databaseUrl?: string;
   } = {},
