@@ -72,7 +72,19 @@ export async function executePlan(plan: Plan, options: ExecuteOptions): Promise<
     plan.upserts.length + plan.managers.length + plan.memberships.length + plan.removals.length;
   run.total = total;
   for (const skip of plan.skips) {
-    run.log(skip.objectType, skip.sourceId, null, 'skip', 'skipped', skip.steps, [], null, null, 0);
+    const status = skip.error === undefined ? 'skipped' : 'failure';
+    run.log(
+      skip.objectType,
+      skip.sourceId,
+      null,
+      'skip',
+      status,
+      skip.steps,
+      [],
+      null,
+      skip.error ?? null,
+      0,
+    );
   }
   const concurrency = Math.max(1, options.concurrency ?? 16);
   await pool(plan.upserts, concurrency, (op) => run.upsert(op));

@@ -2,6 +2,8 @@ import { createHash, randomUUID } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import yaml from 'js-yaml';
+import { expressionEngine } from './expressions/index.js';
+import { scopeFilterEvaluator } from './scoping/index.js';
 import { executePlan, type ExecutionResult } from './executor.js';
 import { CycleJournal } from './journal.js';
 import { compileMappings, type ExpressionEngine } from './mapping/compile.js';
@@ -124,7 +126,9 @@ function storedConfig(config: JobConfig): unknown {
 
 export interface RunOptions {
   readonly state: SyncStateStore;
+  /** Entra's expression language by default (src/sync/expressions). */
   readonly expressions?: ExpressionEngine;
+  /** Entra's scoping filters by default (src/sync/scoping). */
   readonly scopeFilters?: ScopeFilterEvaluator;
   /** Forces an initial (full) cycle, as Entra's "restart" does; links survive. */
   readonly full?: boolean;
@@ -159,7 +163,10 @@ export async function runCycle(config: JobConfig, options: RunOptions): Promise<
     (config.target.tokenEnv ? process.env[config.target.tokenEnv] : undefined);
   if (!token)
     throw new JobConfigError(`job ${config.id}: no target token (target.token or target.tokenEnv)`);
-  const mappings = compileMappings(config.mappings ?? DEFAULT_MAPPINGS, options.expressions);
+  const mappings = compileMappings(
+    config.mappings ?? DEFAULT_MAPPINGS,
+    options.expressions ?? expressionEngine,
+  );
   const client = new ScimTargetClient({
     url: config.target.url,
     token,
@@ -182,7 +189,11 @@ export async function runCycle(config: JobConfig, options: RunOptions): Promise<
         : 'incremental';
     const source = sourceFor(config);
     const snapshot = await source.read(kind === 'initial' ? null : job.watermark);
-    const scope = buildScope(config.scope ?? {}, snapshot, options.scopeFilters);
+    const scope = buildScope(
+      config.scope ?? {},
+      snapshot,
+      options.scopeFilters ?? scopeFilterEvaluator,
+    );
     const links = new Map<string, Link>();
     for (const link of await state.loadLinks(config.id))
       links.set(linkKey(link.objectType, link.sourceId), link);
