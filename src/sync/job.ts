@@ -1,5 +1,6 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
+import { hostname } from 'node:os';
 import { dirname, resolve } from 'node:path';
 import yaml from 'js-yaml';
 import { expressionEngine } from './expressions/index.js';
@@ -149,6 +150,18 @@ export interface CycleSummary extends ExecutionResult {
   readonly throttled: number;
 }
 
+/** True for an owner `host:pid:…` on this host whose process is gone. */
+function isDeadLocalOwner(owner: string): boolean {
+  const [host, pid] = owner.split(':');
+  if (host !== hostname() || !/^\d+$/.test(pid ?? '')) return false;
+  try {
+    process.kill(Number(pid), 0);
+    return false;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'ESRCH';
+  }
+}
+
 export class JobBusyError extends Error {
   override name = 'JobBusyError';
 }
@@ -175,9 +188,20 @@ export async function runCycle(config: JobConfig, options: RunOptions): Promise<
   const { state } = options;
   const hash = configHash(config);
   const job = await state.saveJob(config.id, storedConfig(config), hash);
-  const owner = options.owner ?? `pid${process.pid}-${randomUUID()}`;
-  if (!(await state.acquireLease(config.id, owner, LEASE_MS)))
-    throw new JobBusyError(`job ${config.id} is running in another process`);
+  const owner = options.owner ?? `${hostname()}:${process.pid}:${randomUUID()}`;
+  if (!(await state.acquireLease(config.id, owner, LEASE_MS))) {
+    // A lease held by a process of this machine that no longer exists (killed mid-cycle)
+    // is taken over at once rather than after it expires.
+    const stale = job.leaseOwner;
+    if (
+      stale === null ||
+      !isDeadLocalOwner(stale) ||
+      !(await state.takeOverLease(config.id, stale, owner, LEASE_MS))
+    )
+      throw new JobBusyError(
+        `job ${config.id} is running in another process (${stale ?? 'unknown'})`,
+      );
+  }
   const renew = setInterval(
     () => void state.renewLease(config.id, owner, LEASE_MS).catch(() => undefined),
     LEASE_MS / 3,
