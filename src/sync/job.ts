@@ -33,6 +33,8 @@ export interface JobConfig {
     readonly concurrency?: number;
     readonly membersPerPatch?: number;
     readonly timeoutMs?: number;
+    /** Creates of one type from which the target is listed once and matched in memory (default 50). */
+    readonly inventoryThreshold?: number;
   };
   readonly mappings?: ObjectMappings;
   readonly scope?: ScopeConfig;
@@ -239,6 +241,9 @@ export async function runCycle(config: JobConfig, options: RunOptions): Promise<
           ? { membersPerPatch: config.target.membersPerPatch }
           : {}),
         ...(options.onProgress ? { onProgress: options.onProgress } : {}),
+        ...(config.target.inventoryThreshold !== undefined
+          ? { inventoryThreshold: config.target.inventoryThreshold }
+          : {}),
       });
     } catch (error) {
       await journal.flush().catch(() => undefined);
