@@ -161,6 +161,21 @@ export class KyselySyncStore implements SyncStateStore {
       .execute();
   }
 
+  async takeOverLease(
+    jobId: string,
+    staleOwner: string,
+    owner: string,
+    ttlMs: number,
+  ): Promise<boolean> {
+    const result = await this.db
+      .updateTable('sync_jobs')
+      .set({ lease_owner: owner, lease_until: new Date(Date.now() + ttlMs).toISOString() })
+      .where('id', '=', jobId)
+      .where('lease_owner', '=', staleOwner)
+      .executeTakeFirst();
+    return Number(result.numUpdatedRows) === 1;
+  }
+
   async clearWatermark(jobId: string): Promise<void> {
     await this.db
       .updateTable('sync_jobs')
@@ -354,6 +369,8 @@ function toJob(row: SyncJobsTable): JobRecord {
     configHash: row.config_hash,
     watermark: row.watermark,
     watermarkHash: row.watermark_hash,
+    leaseOwner: row.lease_owner,
+    leaseUntil: row.lease_until,
     createdAt: row.created_at,
     updatedAt: row.updated_at,
   };

@@ -1,4 +1,5 @@
 import { parseTargetPath, readPath } from './mapping/target-paths.js';
+import { loadInventory, type Inventory } from './target/inventory.js';
 import type { CycleJournal } from './journal.js';
 import {
   MANAGER_KEY,
@@ -45,6 +46,8 @@ export interface ExecuteOptions {
   /** Member adds + removes per PATCH request (default 100). */
   readonly membersPerPatch?: number;
   readonly onProgress?: (done: number, total: number) => void;
+  /** Creates of one type from which the target's objects are listed once to match in memory (default 50). */
+  readonly inventoryThreshold?: number;
 }
 
 export type ActionCounts = Partial<Record<LogAction | 'matched', number>>;
@@ -72,9 +75,32 @@ export async function executePlan(plan: Plan, options: ExecuteOptions): Promise<
     plan.upserts.length + plan.managers.length + plan.memberships.length + plan.removals.length;
   run.total = total;
   for (const skip of plan.skips) {
-    run.log(skip.objectType, skip.sourceId, null, 'skip', 'skipped', skip.steps, [], null, null, 0);
+    const status = skip.error === undefined ? 'skipped' : 'failure';
+    run.log(
+      skip.objectType,
+      skip.sourceId,
+      null,
+      'skip',
+      status,
+      skip.steps,
+      [],
+      null,
+      skip.error ?? null,
+      0,
+    );
   }
   const concurrency = Math.max(1, options.concurrency ?? 16);
+  for (const objectType of ['user', 'group'] as const) {
+    const creates = plan.upserts.filter((o) => o.kind === 'create' && o.objectType === objectType);
+    if (creates.length < (options.inventoryThreshold ?? 50)) continue;
+    const paths = [...new Set(creates.flatMap((o) => o.matchers.map((m) => m.path)))];
+    const inventory = await loadInventory(
+      options.client,
+      objectType === 'user' ? 'Users' : 'Groups',
+      paths,
+    );
+    if (inventory !== null) run.inventories[objectType] = inventory;
+  }
   await pool(plan.upserts, concurrency, (op) => run.upsert(op));
   await options.journal.flush();
   await pool(plan.managers, concurrency, (op) => run.manager(op));
@@ -95,6 +121,8 @@ async function pool<T>(items: readonly T[], limit: number, work: (item: T) => Pr
 
 class Execution {
   total = 0;
+  /** The target's objects per type, read once when a cycle creates many (inventory.ts). */
+  inventories: Partial<Record<ObjectType, Inventory>> = {};
   private done = 0;
   private readonly counts: Record<ObjectType, ActionCounts> = { user: {}, group: {} };
   private readonly managers = { set: 0, cleared: 0 };
@@ -271,19 +299,28 @@ class Execution {
       );
     };
     // Match: each matching attribute in precedence order; the first that finds one wins.
+    const inventory = retried ? undefined : this.inventories[op.objectType];
     for (const matcher of op.matchers) {
-      const query = `filter=${encodeURIComponent(equalityFilter(matcher.path, matcher.value))}${op.objectType === 'group' ? '&excludedAttributes=members' : ''}`;
-      const response = await this.call('GET', `/${resource}?${query}`);
-      if ('error' in response) return fail(`matching query failed: ${response.error}`, null);
-      if (response.status !== 200)
-        return fail(`matching query failed: ${describeFailure(response)}`, response.status);
-      const found = listResources(response.body);
-      if (found === null)
-        return fail('matching query answered 200 without a SCIM ListResponse', response.status);
+      let found: Record<string, unknown>[];
+      let status = 200;
+      if (inventory !== undefined) {
+        found = inventory.find(matcher.path, matcher.value);
+      } else {
+        const query = `filter=${encodeURIComponent(equalityFilter(matcher.path, matcher.value))}${op.objectType === 'group' ? '&excludedAttributes=members' : ''}`;
+        const response = await this.call('GET', `/${resource}?${query}`);
+        if ('error' in response) return fail(`matching query failed: ${response.error}`, null);
+        if (response.status !== 200)
+          return fail(`matching query failed: ${describeFailure(response)}`, response.status);
+        const list = listResources(response.body);
+        if (list === null)
+          return fail('matching query answered 200 without a SCIM ListResponse', response.status);
+        found = list;
+        status = response.status;
+      }
       if (found.length > 1) {
         return fail(
           `ambiguous match: ${found.length} target objects have ${matcher.path} "${matcher.value}"`,
-          response.status,
+          status,
         );
       }
       const match = found[0];
@@ -295,7 +332,7 @@ class Execution {
         continue;
       }
       const targetId = typeof match.id === 'string' ? match.id : null;
-      if (targetId === null) return fail('matched a target object without an id', response.status);
+      if (targetId === null) return fail('matched a target object without an id', status);
       steps.push({ step: 'match', detail: `matched target ${targetId} on ${matcher.path}` });
       return this.updateMatched(op, targetId, match, steps, started);
     }

@@ -1,7 +1,10 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
+import { hostname } from 'node:os';
 import { dirname, resolve } from 'node:path';
 import yaml from 'js-yaml';
+import { expressionEngine } from './expressions/index.js';
+import { scopeFilterEvaluator } from './scoping/index.js';
 import { executePlan, type ExecutionResult } from './executor.js';
 import { CycleJournal } from './journal.js';
 import { compileMappings, type ExpressionEngine } from './mapping/compile.js';
@@ -30,6 +33,8 @@ export interface JobConfig {
     readonly concurrency?: number;
     readonly membersPerPatch?: number;
     readonly timeoutMs?: number;
+    /** Creates of one type from which the target is listed once and matched in memory (default 50). */
+    readonly inventoryThreshold?: number;
   };
   readonly mappings?: ObjectMappings;
   readonly scope?: ScopeConfig;
@@ -124,7 +129,9 @@ function storedConfig(config: JobConfig): unknown {
 
 export interface RunOptions {
   readonly state: SyncStateStore;
+  /** Entra's expression language by default (src/sync/expressions). */
   readonly expressions?: ExpressionEngine;
+  /** Entra's scoping filters by default (src/sync/scoping). */
   readonly scopeFilters?: ScopeFilterEvaluator;
   /** Forces an initial (full) cycle, as Entra's "restart" does; links survive. */
   readonly full?: boolean;
@@ -145,6 +152,18 @@ export interface CycleSummary extends ExecutionResult {
   readonly throttled: number;
 }
 
+/** True for an owner `host:pid:…` on this host whose process is gone. */
+function isDeadLocalOwner(owner: string): boolean {
+  const [host, pid] = owner.split(':');
+  if (host !== hostname() || !/^\d+$/.test(pid ?? '')) return false;
+  try {
+    process.kill(Number(pid), 0);
+    return false;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'ESRCH';
+  }
+}
+
 export class JobBusyError extends Error {
   override name = 'JobBusyError';
 }
@@ -159,7 +178,10 @@ export async function runCycle(config: JobConfig, options: RunOptions): Promise<
     (config.target.tokenEnv ? process.env[config.target.tokenEnv] : undefined);
   if (!token)
     throw new JobConfigError(`job ${config.id}: no target token (target.token or target.tokenEnv)`);
-  const mappings = compileMappings(config.mappings ?? DEFAULT_MAPPINGS, options.expressions);
+  const mappings = compileMappings(
+    config.mappings ?? DEFAULT_MAPPINGS,
+    options.expressions ?? expressionEngine,
+  );
   const client = new ScimTargetClient({
     url: config.target.url,
     token,
@@ -168,9 +190,20 @@ export async function runCycle(config: JobConfig, options: RunOptions): Promise<
   const { state } = options;
   const hash = configHash(config);
   const job = await state.saveJob(config.id, storedConfig(config), hash);
-  const owner = options.owner ?? `pid${process.pid}-${randomUUID()}`;
-  if (!(await state.acquireLease(config.id, owner, LEASE_MS)))
-    throw new JobBusyError(`job ${config.id} is running in another process`);
+  const owner = options.owner ?? `${hostname()}:${process.pid}:${randomUUID()}`;
+  if (!(await state.acquireLease(config.id, owner, LEASE_MS))) {
+    // A lease held by a process of this machine that no longer exists (killed mid-cycle)
+    // is taken over at once rather than after it expires.
+    const stale = job.leaseOwner;
+    if (
+      stale === null ||
+      !isDeadLocalOwner(stale) ||
+      !(await state.takeOverLease(config.id, stale, owner, LEASE_MS))
+    )
+      throw new JobBusyError(
+        `job ${config.id} is running in another process (${stale ?? 'unknown'})`,
+      );
+  }
   const renew = setInterval(
     () => void state.renewLease(config.id, owner, LEASE_MS).catch(() => undefined),
     LEASE_MS / 3,
@@ -182,7 +215,11 @@ export async function runCycle(config: JobConfig, options: RunOptions): Promise<
         : 'incremental';
     const source = sourceFor(config);
     const snapshot = await source.read(kind === 'initial' ? null : job.watermark);
-    const scope = buildScope(config.scope ?? {}, snapshot, options.scopeFilters);
+    const scope = buildScope(
+      config.scope ?? {},
+      snapshot,
+      options.scopeFilters ?? scopeFilterEvaluator,
+    );
     const links = new Map<string, Link>();
     for (const link of await state.loadLinks(config.id))
       links.set(linkKey(link.objectType, link.sourceId), link);
@@ -204,6 +241,9 @@ export async function runCycle(config: JobConfig, options: RunOptions): Promise<
           ? { membersPerPatch: config.target.membersPerPatch }
           : {}),
         ...(options.onProgress ? { onProgress: options.onProgress } : {}),
+        ...(config.target.inventoryThreshold !== undefined
+          ? { inventoryThreshold: config.target.inventoryThreshold }
+          : {}),
       });
     } catch (error) {
       await journal.flush().catch(() => undefined);

@@ -69,6 +69,8 @@ export interface SkipEntry {
   readonly objectType: ObjectType;
   readonly sourceId: string;
   readonly steps: readonly LogStep[];
+  /** Set when the object could not be planned (an expression failed on it): a failure. */
+  readonly error?: string;
 }
 
 export interface Plan {
@@ -240,7 +242,21 @@ function planUpsert(
   const alwaysPaths: string[] = [];
   for (const mapping of mappings.all) {
     if (mapping.reference !== null) continue;
-    let value = mapping.compute(object);
+    let value: ExportedValue | undefined;
+    try {
+      value = mapping.compute(object);
+    } catch (error) {
+      const message = `mapping to ${mapping.target.text} failed: ${(error as Error).message}`;
+      return {
+        kind: 'skip',
+        entry: {
+          objectType,
+          sourceId: object.id,
+          steps: [{ step: 'import', detail: message }],
+          error: message,
+        },
+      };
+    }
     if (value === undefined) continue; // the expression asked not to flow
     if (mapping.apply === 'always') alwaysPaths.push(mapping.target.text);
     else if (link !== undefined) continue; // "only on object creation"

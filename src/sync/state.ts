@@ -30,6 +30,9 @@ export interface JobRecord {
   readonly watermark: string | null;
   /** The config hash the watermark was earned with; differs → full cycle. */
   readonly watermarkHash: string | null;
+  /** Who runs the job now (`host:pid:uuid`), and until when, or null. */
+  readonly leaseOwner: string | null;
+  readonly leaseUntil: string | null;
   readonly createdAt: string;
   readonly updatedAt: string;
 }
@@ -97,6 +100,8 @@ export interface SyncStateStore {
   acquireLease(jobId: string, owner: string, ttlMs: number): Promise<boolean>;
   renewLease(jobId: string, owner: string, ttlMs: number): Promise<boolean>;
   releaseLease(jobId: string, owner: string): Promise<void>;
+  /** Takes the lease from `staleOwner` (a process known to be dead); false if it moved on. */
+  takeOverLease(jobId: string, staleOwner: string, owner: string, ttlMs: number): Promise<boolean>;
   /** Forgets the watermark (the next cycle is initial); links survive. */
   clearWatermark(jobId: string): Promise<void>;
   setWatermark(jobId: string, watermark: string, hash: string): Promise<void>;

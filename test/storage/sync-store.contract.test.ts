@@ -44,7 +44,10 @@ describe.each(DATABASE_KINDS)('sync connector state (%s)', (kind) => {
     expect(await store.renewLease('leased', 'p2', 60_000)).toBe(false);
     expect(await store.renewLease('leased', 'p1', -1)).toBe(true); // expired now
     expect(await store.acquireLease('leased', 'p2', 60_000)).toBe(true);
-    await store.releaseLease('leased', 'p2');
+    expect((await store.getJob('leased'))?.leaseOwner).toBe('p2');
+    expect(await store.takeOverLease('leased', 'p1', 'p3', 60_000)).toBe(false);
+    expect(await store.takeOverLease('leased', 'p2', 'p3', 60_000)).toBe(true);
+    await store.releaseLease('leased', 'p3');
     expect(await store.acquireLease('leased', 'p1', 60_000)).toBe(true);
   });
 

@@ -115,4 +115,17 @@ describe('engine: JSON source → SCIMMY (rfc dialect)', () => {
     expect(scoped.failed).toEqual([]);
     expect(byName('ada@example.com')['active']).toBe(false);
   });
+
+  it('a job with no links matches everything from one listing of the target', async () => {
+    const again = await runCycle(
+      { ...job, id: 'scimmy-again', target: { ...job.target, inventoryThreshold: 1 } },
+      { state: store },
+    );
+    expect(again.failed).toEqual([]);
+    expect(again.users.create ?? 0).toBe(0);
+    expect(again.groups.create ?? 0).toBe(0);
+    expect(again.users.matched).toBe(2);
+    expect(again.groups.matched).toBe(1);
+    expect(target.users.size).toBe(2);
+  });
 });

@@ -47,6 +47,11 @@ export const DEFAULT_MAPPINGS: ObjectMappings = {
     { type: 'direct', source: 'preferredLanguage', target: 'preferredLanguage' },
     { type: 'direct', source: 'givenName', target: 'name.givenName' },
     { type: 'direct', source: 'surname', target: 'name.familyName' },
+    {
+      type: 'expression',
+      expression: 'Join(" ", [givenName], [surname])',
+      target: 'name.formatted',
+    },
     { type: 'direct', source: 'telephoneNumber', target: 'phoneNumbers[type eq "work"].value' },
     { type: 'direct', source: 'mobile', target: 'phoneNumbers[type eq "mobile"].value' },
     {
