@@ -163,6 +163,11 @@ describe('operators', () => {
     // Case-sensitive unless the pattern asks otherwise.
     expect(clauseOn({ d: 'SALES' }, 'd', 'REGEX MATCH', '^sales$')).toBe(false);
     expect(clauseOn({ d: 'SALES' }, 'd', 'REGEX MATCH', '(?i)^sales$')).toBe(true);
+    // .NET syntax: Unicode categories, \A and \z anchors.
+    expect(clauseOn({ n: 'Zoë' }, 'n', 'REGEX MATCH', '^\\p{Lu}\\p{Ll}+$')).toBe(true);
+    expect(clauseOn({ n: 'zoë' }, 'n', 'REGEX MATCH', '^\\p{Lu}\\p{Ll}+$')).toBe(false);
+    expect(clauseOn({ n: 'abc' }, 'n', 'REGEX MATCH', '\\Aabc\\z')).toBe(true);
+    expect(clauseOn({ n: 'xabc' }, 'n', 'REGEX MATCH', '\\Aabc\\z')).toBe(false);
   });
 
   it('multi-valued attributes: any value for positive operators, none for negated ones', () => {

@@ -509,6 +509,12 @@ describe('documented examples', () => {
     ).toBe('jsmith');
   });
 
+  it("Replace: .NET's (?'name'…) groups", () => {
+    expect(
+      ev('Replace([upn], , "(?\'Suffix\'@.*)", "Suffix", "", , )', { upn: 'jsmith@contoso.com' }),
+    ).toBe('jsmith');
+  });
+
   it('Replace: regexPattern, regexGroupName and replacementAttributeName', () => {
     const src =
       'Replace([telephoneNumber], , "\\\\+(?<isdCode>\\\\d* )(?<phoneNumber>\\\\d{10})", "phoneNumber" , , [mobile], )';

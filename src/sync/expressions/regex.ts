@@ -72,6 +72,9 @@ export function safeRegex(pattern: string, baseFlags: '' | 'g' | 'gd' = ''): Saf
     if (opts.includes('m')) flags += 'm';
     if (opts.includes('s')) flags += 's';
   }
+  body = fromDotnet(body);
+  // Unicode categories (\p{L}) need JavaScript's u flag, which is otherwise stricter.
+  if (/\\[pP]\{/.test(body)) flags += 'u';
   let backtracking: RegExp;
   try {
     backtracking = new RegExp(body, flags);
@@ -138,6 +141,39 @@ export function runRegex<T>(r: SafeRegex, input: string, fn: (re: RegExp) => T):
     sandbox['run'] = undefined;
     re.lastIndex = 0;
   }
+}
+
+/**
+ * .NET syntax JavaScript reads differently: `\A` and `\z`/`\Z` anchors (JavaScript would
+ * read letters) and `(?'name'...)` groups.
+ */
+function fromDotnet(pattern: string): string {
+  let out = '';
+  let inClass = false;
+  for (let i = 0; i < pattern.length; i++) {
+    const c = pattern[i]!;
+    if (c === '\\') {
+      const n = pattern[i + 1] ?? '';
+      if (!inClass && n === 'A') out += '^';
+      else if (!inClass && (n === 'z' || n === 'Z')) out += '$';
+      else out += c + n;
+      i++;
+      continue;
+    }
+    if (inClass) {
+      if (c === ']') inClass = false;
+    } else if (c === '[') inClass = true;
+    else if (c === '(' && pattern.startsWith("?'", i + 1)) {
+      const end = pattern.indexOf("'", i + 3);
+      if (end > 0 && /^[A-Za-z_][A-Za-z0-9_]*$/.test(pattern.slice(i + 3, end))) {
+        out += `(?<${pattern.slice(i + 3, end)}>`;
+        i = end;
+        continue;
+      }
+    }
+    out += c;
+  }
+  return out;
 }
 
 /** Repetition operators (*, +, {n,}, {n,m}) outside character classes. */
