@@ -400,3 +400,16 @@ describe('regular expression safety', () => {
     expect(r.trace[0]!.error).toMatch(/longer than 10000 characters/);
   });
 });
+
+describe('patterns exponential in their own length', () => {
+  it('run on the linear engine rather than backtrack', () => {
+    const optional = `${'a?'.repeat(40)}${'a'.repeat(40)}`;
+    const alternatives = `${'(a|a)'.repeat(40)}x`;
+    const filters = validateScopingFilters([
+      [{ attribute: 'a', operator: 'REGEX MATCH', value: optional }],
+      [{ attribute: 'a', operator: 'REGEX MATCH', value: alternatives }],
+    ]);
+    const r = evaluateScope(filters, { a: 'a'.repeat(40) });
+    expect(r.trace.map((t) => t.passed)).toEqual([true, false]);
+  });
+});

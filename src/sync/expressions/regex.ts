@@ -7,7 +7,8 @@
  *   alternatives or a backreference) runs only on V8's linear-time engine, or is refused
  *   when that engine cannot run it (backreferences, lookaround, ignore-case, group
  *   positions).
- * - Other patterns have polynomial worst cases, of degree (repetitions + 1). They run on
+ * - Other patterns have worst cases polynomial in the input, of a degree bounded by their
+ *   repetitions, optional parts and alternatives (plus one). They run on
  *   V8's fast backtracking engine when the input is short enough for that degree to stay
  *   small, else on the linear-time engine, else under a REGEX_TIME_LIMIT_MS watchdog, and
  *   never on inputs over MAX_REGEX_INPUT characters.
@@ -176,7 +177,10 @@ function fromDotnet(pattern: string): string {
   return out;
 }
 
-/** Repetition operators (*, +, {n,}, {n,m}) outside character classes. */
+/**
+ * Operators that multiply the paths a backtracking engine may try (*, +, ?, {n,m},
+ * alternatives) outside character classes.
+ */
 function repetitions(pattern: string): number {
   let n = 0;
   let inClass = false;
@@ -190,8 +194,18 @@ function repetitions(pattern: string): number {
       if (c === ']') inClass = false;
       continue;
     }
+    const prev = pattern[i - 1];
     if (c === '[') inClass = true;
-    else if (c === '*' || c === '+') n++;
+    else if (c === '*' || c === '+' || c === '|') n++;
+    else if (
+      c === '?' &&
+      prev !== '(' &&
+      prev !== '*' &&
+      prev !== '+' &&
+      prev !== '?' &&
+      prev !== '}'
+    )
+      n++;
     else if (c === '{' && /^\{\d+,\d*\}/.test(pattern.slice(i, i + 24))) n++;
   }
   return n;
