@@ -163,6 +163,11 @@ describe('operators', () => {
     // Case-sensitive unless the pattern asks otherwise.
     expect(clauseOn({ d: 'SALES' }, 'd', 'REGEX MATCH', '^sales$')).toBe(false);
     expect(clauseOn({ d: 'SALES' }, 'd', 'REGEX MATCH', '(?i)^sales$')).toBe(true);
+    // .NET syntax: Unicode categories, \A and \z anchors.
+    expect(clauseOn({ n: 'Zoë' }, 'n', 'REGEX MATCH', '^\\p{Lu}\\p{Ll}+$')).toBe(true);
+    expect(clauseOn({ n: 'zoë' }, 'n', 'REGEX MATCH', '^\\p{Lu}\\p{Ll}+$')).toBe(false);
+    expect(clauseOn({ n: 'abc' }, 'n', 'REGEX MATCH', '\\Aabc\\z')).toBe(true);
+    expect(clauseOn({ n: 'xabc' }, 'n', 'REGEX MATCH', '\\Aabc\\z')).toBe(false);
   });
 
   it('multi-valued attributes: any value for positive operators, none for negated ones', () => {
@@ -393,5 +398,18 @@ describe('regular expression safety', () => {
     const r = evaluateScope(filters, { a: 'x'.repeat(10_001) });
     expect(r.inScope).toBe(false);
     expect(r.trace[0]!.error).toMatch(/longer than 10000 characters/);
+  });
+});
+
+describe('patterns exponential in their own length', () => {
+  it('run on the linear engine rather than backtrack', () => {
+    const optional = `${'a?'.repeat(40)}${'a'.repeat(40)}`;
+    const alternatives = `${'(a|a)'.repeat(40)}x`;
+    const filters = validateScopingFilters([
+      [{ attribute: 'a', operator: 'REGEX MATCH', value: optional }],
+      [{ attribute: 'a', operator: 'REGEX MATCH', value: alternatives }],
+    ]);
+    const r = evaluateScope(filters, { a: 'a'.repeat(40) });
+    expect(r.trace.map((t) => t.passed)).toEqual([true, false]);
   });
 });

@@ -9,9 +9,11 @@ import {
   ExpressionError,
   IGNORE,
   listFunctions,
+  parseDate,
   type EvalContext,
   type SourceObject,
 } from '../../src/sync/expressions/index.js';
+import { catastrophicShape } from '../../src/sync/expressions/regex.js';
 
 function ev(src: string, obj: SourceObject = {}, ctx?: EvalContext): unknown {
   return compileExpression(src).evaluate(obj, ctx);
@@ -507,6 +509,12 @@ describe('documented examples', () => {
     ).toBe('jsmith');
   });
 
+  it("Replace: .NET's (?'name'…) groups", () => {
+    expect(
+      ev('Replace([upn], , "(?\'Suffix\'@.*)", "Suffix", "", , )', { upn: 'jsmith@contoso.com' }),
+    ).toBe('jsmith');
+  });
+
   it('Replace: regexPattern, regexGroupName and replacementAttributeName', () => {
     const src =
       'Replace([telephoneNumber], , "\\\\+(?<isdCode>\\\\d* )(?<phoneNumber>\\\\d{10})", "phoneNumber" , , [mobile], )';
@@ -828,5 +836,70 @@ describe('regular expression safety', () => {
   it('refuses a pattern computed at run time when it is unsafe', () => {
     const e = runtimeError('Replace([x], , [p], "g", "b", , )', { x: 'aaa', p: '(?<g>(a|aa)+)$' });
     expect(e.message).toMatch(/exponential time/);
+  });
+});
+
+describe('dates', () => {
+  it('reads the documented date texts and refuses impossible dates', () => {
+    expect(parseDate('2020-03-16-07:00')?.toISOString()).toBe('2020-03-16T07:00:00.000Z');
+    expect(parseDate('2009-06-15T01:45:30.5-07:00')?.toISOString()).toBe(
+      '2009-06-15T08:45:30.500Z',
+    );
+    expect(parseDate('2024-01-02 03:04:05Z')?.toISOString()).toBe('2024-01-02T03:04:05.000Z');
+    expect(parseDate('2024-01-02T03:04+0130')?.toISOString()).toBe('2024-01-02T01:34:00.000Z');
+    expect(parseDate('8/25/2021 5:41:18 PM')?.toISOString()).toBe('2021-08-25T17:41:18.000Z');
+    expect(parseDate('8/25/2021 12:00:00 AM')?.toISOString()).toBe('2021-08-25T00:00:00.000Z');
+    expect(parseDate('8/25/2021')?.toISOString()).toBe('2021-08-25T00:00:00.000Z');
+    expect(parseDate('20150123105347.1Z')?.toISOString()).toBe('2015-01-23T10:53:47.100Z');
+    expect(parseDate('2023-02-29')).toBeNull();
+    expect(parseDate('2023-13-01')).toBeNull();
+    expect(parseDate('13:00 yesterday')).toBeNull();
+    expect(parseDate('8/25/2021 13:00:00 PM')).toBeNull();
+  });
+
+  it('formats and parses with .NET custom formats', () => {
+    const f = (d: string, inFmt: string, outFmt: string) =>
+      ev(`FormatDateTime([d], , "${inFmt}", "${outFmt}")`, { d });
+    expect(f('2024-07-04 18:05:09', 'yyyy-MM-dd HH:mm:ss', 'M/d/yy h:mm tt')).toBe(
+      '7/4/24 6:05 PM',
+    );
+    expect(f('04 Jul 2024', 'dd MMM yyyy', 'yyyyMMdd')).toBe('20240704');
+    expect(f('July 4, 2024', 'MMMM d, yyyy', 'ddd dd/MM/yyyy')).toBe('Thu 04/07/2024');
+    expect(f('2024-07-04T10:00:00+02:00', 'yyyy-MM-ddTHH:mm:sszzz', 'HH:mm zzz')).toBe(
+      '08:00 +00:00',
+    );
+    expect(f('2024-07-04 10:00:00.1234', 'yyyy-MM-dd HH:mm:ss.ffff', 'ss.fff FFF')).toBe(
+      '00.123 123',
+    );
+    expect(f('  2024-07-04  ', 'yyyy-MM-dd', "'day' d")).toBe('day 4');
+  });
+});
+
+describe('the static check for catastrophic regular expressions', () => {
+  it('refuses the exponential shapes and accepts ordinary patterns', () => {
+    for (const p of [
+      '(a+)+$',
+      '(\\w+\\s?)*',
+      '(a|aa)+',
+      '(x(a)\\2)*',
+      '((ab)*c)+',
+      '(a+){2,5}',
+      '(.*,)+x',
+    ]) {
+      expect(catastrophicShape(p), p).not.toBeNull();
+    }
+    for (const p of [
+      '([1-9][0-9])',
+      '.*\\@domain.com',
+      '(?<Suffix>@(.)*)',
+      '(ab){2,5}',
+      '[(+]+',
+      '(a+)?b',
+      '(?:foo)+',
+      '\\+(?<isdCode>\\d* )(?<phoneNumber>\\d{10})',
+      '[()\\s-]+',
+    ]) {
+      expect(catastrophicShape(p), p).toBeNull();
+    }
   });
 });

@@ -861,7 +861,12 @@ export const FUNCTIONS: FnDef[] = [
           if (err instanceof UnsafeRegexError) f(`Replace: ${err.message}`, c.args[2]!.pos);
           throw err;
         }
-        if (typeof g === 'string' && g !== '' && !p.includes(`(?<${g}>`)) {
+        if (
+          typeof g === 'string' &&
+          g !== '' &&
+          !p.includes(`(?<${g}>`) &&
+          !p.includes(`(?'${g}'`)
+        ) {
           f(`Replace: the regular expression has no group named '${g}'`, c.args[3]!.pos);
         }
       }

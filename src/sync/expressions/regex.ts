@@ -7,7 +7,8 @@
  *   alternatives or a backreference) runs only on V8's linear-time engine, or is refused
  *   when that engine cannot run it (backreferences, lookaround, ignore-case, group
  *   positions).
- * - Other patterns have polynomial worst cases, of degree (repetitions + 1). They run on
+ * - Other patterns have worst cases polynomial in the input, of a degree bounded by their
+ *   repetitions, optional parts and alternatives (plus one). They run on
  *   V8's fast backtracking engine when the input is short enough for that degree to stay
  *   small, else on the linear-time engine, else under a REGEX_TIME_LIMIT_MS watchdog, and
  *   never on inputs over MAX_REGEX_INPUT characters.
@@ -72,6 +73,9 @@ export function safeRegex(pattern: string, baseFlags: '' | 'g' | 'gd' = ''): Saf
     if (opts.includes('m')) flags += 'm';
     if (opts.includes('s')) flags += 's';
   }
+  body = fromDotnet(body);
+  // Unicode categories (\p{L}) need JavaScript's u flag, which is otherwise stricter.
+  if (/\\[pP]\{/.test(body)) flags += 'u';
   let backtracking: RegExp;
   try {
     backtracking = new RegExp(body, flags);
@@ -140,7 +144,43 @@ export function runRegex<T>(r: SafeRegex, input: string, fn: (re: RegExp) => T):
   }
 }
 
-/** Repetition operators (*, +, {n,}, {n,m}) outside character classes. */
+/**
+ * .NET syntax JavaScript reads differently: `\A` and `\z`/`\Z` anchors (JavaScript would
+ * read letters) and `(?'name'...)` groups.
+ */
+function fromDotnet(pattern: string): string {
+  let out = '';
+  let inClass = false;
+  for (let i = 0; i < pattern.length; i++) {
+    const c = pattern[i]!;
+    if (c === '\\') {
+      const n = pattern[i + 1] ?? '';
+      if (!inClass && n === 'A') out += '^';
+      else if (!inClass && (n === 'z' || n === 'Z')) out += '$';
+      else out += c + n;
+      i++;
+      continue;
+    }
+    if (inClass) {
+      if (c === ']') inClass = false;
+    } else if (c === '[') inClass = true;
+    else if (c === '(' && pattern.startsWith("?'", i + 1)) {
+      const end = pattern.indexOf("'", i + 3);
+      if (end > 0 && /^[A-Za-z_][A-Za-z0-9_]*$/.test(pattern.slice(i + 3, end))) {
+        out += `(?<${pattern.slice(i + 3, end)}>`;
+        i = end;
+        continue;
+      }
+    }
+    out += c;
+  }
+  return out;
+}
+
+/**
+ * Operators that multiply the paths a backtracking engine may try (*, +, ?, {n,m},
+ * alternatives) outside character classes.
+ */
 function repetitions(pattern: string): number {
   let n = 0;
   let inClass = false;
@@ -154,8 +194,18 @@ function repetitions(pattern: string): number {
       if (c === ']') inClass = false;
       continue;
     }
+    const prev = pattern[i - 1];
     if (c === '[') inClass = true;
-    else if (c === '*' || c === '+') n++;
+    else if (c === '*' || c === '+' || c === '|') n++;
+    else if (
+      c === '?' &&
+      prev !== '(' &&
+      prev !== '*' &&
+      prev !== '+' &&
+      prev !== '?' &&
+      prev !== '}'
+    )
+      n++;
     else if (c === '{' && /^\{\d+,\d*\}/.test(pattern.slice(i, i + 24))) n++;
   }
   return n;
