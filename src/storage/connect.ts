@@ -18,8 +18,30 @@ export interface RosterDatabase {
  * Opens Roster's database: PostgreSQL for a `postgres://`/`postgresql://` URL, otherwise
  * an embedded SQLite file (its directory is created). Does not migrate.
  */
-export async function openDatabase(url: string): Promise<RosterDatabase> {
-  return isPostgresUrl(url) ? openPostgres(url) : openSqlite(url);
+export async function openDatabase(
+  url: string,
+  options: DatabaseOptions = {},
+): Promise<RosterDatabase> {
+  return isPostgresUrl(url) ? openPostgres(url, options) : openSqlite(url);
+}
+
+export interface DatabaseOptions {
+  /**
+   * PostgreSQL: the server cancels any statement running longer (statement_timeout),
+   * so one expensive request cannot hold a pooled connection for minutes; 0 or absent:
+   * no limit (the CLI, migrations). The server passes DB_STATEMENT_TIMEOUT_MS.
+   */
+  readonly statementTimeoutMs?: number;
+}
+
+/** True for PostgreSQL's "canceling statement due to statement timeout" (57014). */
+export function isStatementTimeout(error: unknown): boolean {
+  return (
+    typeof error === 'object' &&
+    error !== null &&
+    'code' in error &&
+    (error as { code: unknown }).code === '57014'
+  );
 }
 
 function openSqlite(url: string): RosterDatabase {
@@ -83,13 +105,19 @@ function withStatementCache(sqlite: SqliteDatabase.Database): SqliteDatabase.Dat
   });
 }
 
+/** Connections in the PostgreSQL pool; the per-account share of requests is taken from it. */
+export const POOL_SIZE = 10;
+
 // OIDs of PostgreSQL's int8 (bigint: count(*), identity ids) and numeric.
 const INT8_OID = 20;
 
-function openPostgres(url: string): RosterDatabase {
+function openPostgres(url: string, options: DatabaseOptions): RosterDatabase {
+  const timeout = options.statementTimeoutMs ?? 0;
   const pool = new pg.Pool({
     connectionString: url,
-    max: 10,
+    max: POOL_SIZE,
+    // Sent at connection start-up: applies to every statement on every pooled connection.
+    ...(timeout > 0 ? { statement_timeout: timeout } : {}),
     // Return bigint as a JS number (counts and log ids stay far below 2^53), so both
     // dialects hand the same types to the adapters. Scoped to this pool, not global.
     types: {
