@@ -1,3 +1,4 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import SqliteDatabase from 'better-sqlite3';
@@ -12,6 +13,28 @@ export interface RosterDatabase {
   db: Kysely<Database>;
   dialect: DialectName;
   close(): Promise<void>;
+  /**
+   * Cancels the PostgreSQL statements running now for the work of `scope` (a request
+   * whose client went away). SQLite: nothing to cancel (a statement never outlives the
+   * synchronous call that runs it).
+   */
+  cancel?(scope: QueryScope): Promise<void>;
+}
+
+/** The pooled connections one request (or other unit of work) holds right now. */
+export interface QueryScope {
+  readonly clients: Set<pg.PoolClient>;
+}
+
+/**
+ * The unit of work a query belongs to: the HTTP plugins run each request inside one
+ * (`queryScope.run`), and the PostgreSQL pool records which connections it holds, so
+ * a request whose client disconnects can have its statements cancelled.
+ */
+export const queryScope = new AsyncLocalStorage<QueryScope>();
+
+export function newQueryScope(): QueryScope {
+  return { clients: new Set() };
 }
 
 /**
@@ -132,8 +155,56 @@ function openPostgres(url: string, options: DatabaseOptions): RosterDatabase {
   // the process. The pool has already discarded the client and the next query opens a
   // new connection, so there is nothing else to do here.
   pool.on('error', () => undefined);
-  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
-  return { db, dialect: 'postgres', close: () => db.destroy() };
+  // Connections are recorded in the scope of the request using them while they are held.
+  const scoped = {
+    async connect(): Promise<pg.PoolClient> {
+      const client = await pool.connect();
+      const scope = queryScope.getStore();
+      if (scope === undefined) return client;
+      scope.clients.add(client);
+      const release = client.release.bind(client);
+      client.release = (error?: Error | boolean) => {
+        scope.clients.delete(client);
+        client.release = release;
+        release(error);
+      };
+      return client;
+    },
+    end: () => pool.end(),
+  };
+  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool: scoped }) });
+  return {
+    db,
+    dialect: 'postgres',
+    close: () => db.destroy(),
+    async cancel(scope) {
+      const pids = [...scope.clients].map(
+        (client) => (client as unknown as { processID: number }).processID,
+      );
+      if (pids.length === 0) return;
+      // On a connection of its own: the pool may be full of the very work to cancel.
+      const canceller = new pg.Client({ connectionString: url });
+      canceller.on('error', () => undefined);
+      try {
+        await canceller.connect();
+        // Only backends still held by this scope: a connection released meanwhile is
+        // back in the pool, maybe serving someone else, and is left alone.
+        const held = pids.filter((pid) =>
+          [...scope.clients].some(
+            (client) => (client as unknown as { processID: number }).processID === pid,
+          ),
+        );
+        if (held.length > 0)
+          await canceller.query('SELECT pg_cancel_backend(pid) FROM unnest($1::int[]) AS pid', [
+            held,
+          ]);
+      } catch {
+        // Best effort: the statement timeout ends the work anyway.
+      } finally {
+        await canceller.end().catch(() => undefined);
+      }
+    },
+  };
 }
 
 /** True for a unique or primary-key violation on either dialect (→ 409 uniqueness). */

@@ -176,4 +176,53 @@ describe('database time limits (postgres)', () => {
       await blocker.end();
     }
   });
+
+  it('cancels the statements of a request whose client went away, so its work is not done for nobody', async () => {
+    const listening = await startApp('postgres', { listen: true });
+    const tenant = await seedTenant(listening.database.db, 'Leaver');
+    const blocker = new pg.Client({ connectionString: listening.testDb.url });
+    await blocker.connect();
+    const waitingOnLock = async () =>
+      Number(
+        (
+          await blocker.query(
+            "SELECT count(*) AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'",
+          )
+        ).rows[0].n,
+      );
+    try {
+      await blocker.query('BEGIN');
+      await blocker.query('SELECT id FROM accounts WHERE id = $1 FOR UPDATE', [tenant.accountId]);
+      const controller = new AbortController();
+      const request = fetch(`${listening.origin}${tenant.prefix}/Users`, {
+        method: 'POST',
+        headers: {
+          authorization: `Bearer ${tenant.token}`,
+          'content-type': 'application/scim+json',
+        },
+        body: JSON.stringify({ schemas: [USER], userName: 'left@example.com' }),
+        signal: controller.signal,
+      }).catch(() => undefined);
+      // The request now waits in PostgreSQL for the account's lock.
+      for (let i = 0; i < 200 && (await waitingOnLock()) === 0; i++)
+        await new Promise((resolve) => setTimeout(resolve, 25));
+      expect(await waitingOnLock()).toBe(1);
+      controller.abort();
+      await request;
+      // Cancelled: nothing waits for the lock any more, though it is still held.
+      for (let i = 0; i < 200 && (await waitingOnLock()) > 0; i++)
+        await new Promise((resolve) => setTimeout(resolve, 25));
+      expect(await waitingOnLock()).toBe(0);
+      await blocker.query('COMMIT');
+      const scim = injector(listening, tenant);
+      const found = await scim(
+        'GET',
+        `/Users?filter=${encodeURIComponent('userName eq "left@example.com"')}`,
+      );
+      expect(found.body.totalResults).toBe(0);
+    } finally {
+      await blocker.end();
+      await listening.close();
+    }
+  }, 30_000);
 });

@@ -10,6 +10,7 @@ import { authenticate } from '../../app/tokens.js';
 import { isStatementTimeout, type RosterDatabase } from '../../storage/connect.js';
 import { AccountBusyError, type AccountGate } from '../../app/account-gate.js';
 import { readEvents } from '../../storage/event-log.js';
+import { scopeRequests } from '../query-scope.js';
 import { DEFAULT_EVENT_PAGE, MAX_EVENT_PAGE } from './limits.js';
 
 export const REST_PREFIX = '/api/v1/accounts/:accountId';
@@ -55,6 +56,7 @@ type Req = FastifyRequest<{ Params: Params; Querystring: Query }>;
 export async function restPlugin(app: FastifyInstance, options: RestPluginOptions): Promise<void> {
   const db = options.database.db;
 
+  scopeRequests(app, options.database); // a client that leaves has its running statements cancelled
   app.addHook('onRequest', async (request: FastifyRequest<{ Params: Params }>, reply) => {
     void reply.header('Cache-Control', 'no-store');
     const secret = bearer(request.headers.authorization);

@@ -21,6 +21,7 @@ import { parseJsonBody } from './json-body.js';
 import { guardAuthenticatedRequest } from '../limits/guard.js';
 import type { RateLimiter } from '../limits/rate-limit.js';
 import { searchAll } from './root-search.js';
+import { scopeRequests } from '../query-scope.js';
 
 export const SCIM_PREFIX = '/api/v1/scim/azure/:accountId';
 export const SCIM_MEDIA_TYPE = 'application/scim+json; charset=utf-8';
@@ -85,6 +86,7 @@ export async function scimPlugin(app: FastifyInstance, options: ScimPluginOption
     },
   );
 
+  scopeRequests(app, database); // a client that leaves has its running statements cancelled
   app.addHook('onRequest', async (request: FastifyRequest<{ Params: Params }>) => {
     const accountId = request.params.accountId;
     const baseUrl = tenantUrl(publicUrl(), accountId);
