@@ -138,9 +138,13 @@ export async function restPlugin(app: FastifyInstance, options: RestPluginOption
     );
 
   app.get('/users', async (request: Req) =>
-    listProductUsers(db, account(request), pageOf(request, 2), {
-      active: parseBoolean('active', single(request.query['active'])),
-    }),
+    listProductUsers(
+      db,
+      account(request),
+      pageOf(request, 2),
+      { active: parseBoolean('active', single(request.query['active'])) },
+      { dialect: options.database.dialect },
+    ),
   );
   app.get('/users/:id', async (request: Req) =>
     getProductUser(db, account(request), request.params.id!),
