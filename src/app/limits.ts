@@ -17,6 +17,12 @@ export interface RequestLimits {
   readonly listPageBytes: number;
   /** Work units one PATCH may spend (values examined × filter clauses). PATCH_WORK_UNITS. */
   readonly patchWorkUnits: number;
+  /** PostgreSQL statement_timeout of the server's pool, in ms (0: none). DB_STATEMENT_TIMEOUT_MS. */
+  readonly statementTimeoutMs: number;
+  /** Requests of one account using the database at once (SCIM and REST API). ACCOUNT_CONCURRENCY. */
+  readonly accountConcurrency: number;
+  /** How long a request over its account's share waits for a turn before a 503, in ms. ACCOUNT_QUEUE_MS. */
+  readonly accountQueueMs: number;
 }
 
 export const DEFAULT_REQUEST_LIMITS: RequestLimits = {
@@ -24,6 +30,10 @@ export const DEFAULT_REQUEST_LIMITS: RequestLimits = {
   maxMultiValued: 1_000,
   listPageBytes: 4 * 1024 * 1024,
   patchWorkUnits: DEFAULT_PATCH_WORK_UNITS,
+  statementTimeoutMs: 5_000,
+  // Half of the PostgreSQL pool (10 connections): the other half stays for other accounts.
+  accountConcurrency: 5,
+  accountQueueMs: 30_000,
 };
 
 export function loadRequestLimits(env: NodeJS.ProcessEnv = process.env): RequestLimits {
@@ -32,16 +42,38 @@ export function loadRequestLimits(env: NodeJS.ProcessEnv = process.env): Request
     maxMultiValued: positive(env, 'MAX_MULTI_VALUED', DEFAULT_REQUEST_LIMITS.maxMultiValued),
     listPageBytes: positive(env, 'LIST_PAGE_BYTES', DEFAULT_REQUEST_LIMITS.listPageBytes),
     patchWorkUnits: positive(env, 'PATCH_WORK_UNITS', DEFAULT_REQUEST_LIMITS.patchWorkUnits),
+    statementTimeoutMs: nonNegative(
+      env,
+      'DB_STATEMENT_TIMEOUT_MS',
+      DEFAULT_REQUEST_LIMITS.statementTimeoutMs,
+    ),
+    accountConcurrency: positive(
+      env,
+      'ACCOUNT_CONCURRENCY',
+      DEFAULT_REQUEST_LIMITS.accountConcurrency,
+    ),
+    accountQueueMs: nonNegative(env, 'ACCOUNT_QUEUE_MS', DEFAULT_REQUEST_LIMITS.accountQueueMs),
   };
 }
 
 /** A positive integer from the environment, or `fallback` when unset. */
 export function positive(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
+  return integer(env, name, fallback, 1);
+}
+
+function nonNegative(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
+  return integer(env, name, fallback, 0);
+}
+
+function integer(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number): number {
   const raw = env[name]?.trim();
   if (raw === undefined || raw === '') return fallback;
   const value = /^\d{1,15}$/.test(raw) ? Number(raw) : NaN;
-  if (!Number.isSafeInteger(value) || value < 1)
-    throw new ConfigError(`${name} must be a positive integer, got ${JSON.stringify(raw)}`);
+  if (!Number.isSafeInteger(value) || value < min) {
+    throw new ConfigError(
+      `${name} must be an integer of at least ${min}, got ${JSON.stringify(raw)}`,
+    );
+  }
   return value;
 }
 

@@ -1,5 +1,6 @@
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply } from 'fastify';
-import type { RequestLimits } from '../app/limits.js';
+import { AccountGate } from '../app/account-gate.js';
+import { DEFAULT_REQUEST_LIMITS, type RequestLimits } from '../app/limits.js';
 import type { ProvisioningLog } from '../app/provisioning-log.js';
 import { errorBody, ScimError } from '../core/errors.js';
 import type { WebhookDispatcher } from '../app/webhooks/dispatcher.js';
@@ -148,6 +149,9 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     });
     app.addHook('onClose', async () => webhooks.stop());
   }
+  // Each account's share of concurrent requests, one gate for the SCIM and REST APIs.
+  const requestLimits = deps.requestLimits ?? DEFAULT_REQUEST_LIMITS;
+  const gate = new AccountGate(requestLimits.accountConcurrency, requestLimits.accountQueueMs);
   await app.register(scimPlugin, {
     prefix: SCIM_PREFIX,
     database: deps.database,
@@ -156,12 +160,14 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     bodyLimit,
     log: deps.log,
     rateLimiter: deps.rateLimiter,
-    limits: deps.requestLimits,
+    limits: requestLimits,
+    gate,
   });
   await app.register(restPlugin, {
     prefix: REST_PREFIX,
     database: deps.database,
     rateLimiter: deps.rateLimiter,
+    gate,
   });
   await app.register(adminPlugin, {
     prefix: ADMIN_PREFIX,

@@ -29,8 +29,17 @@ export async function startServer(
   requestLimits: RequestLimits = loadRequestLimits(),
 ): Promise<RunningServer> {
   const logger = createLogger(config.logLevel);
-  const database = await openDatabase(config.databaseUrl);
-  await migrateToLatest(database.db);
+  // Migrations run without the statement timeout (an index build may take minutes);
+  // requests run with it.
+  const migrating = await openDatabase(config.databaseUrl);
+  try {
+    await migrateToLatest(migrating.db);
+  } finally {
+    await migrating.close();
+  }
+  const database = await openDatabase(config.databaseUrl, {
+    statementTimeoutMs: requestLimits.statementTimeoutMs,
+  });
   const log = new ProvisioningLog(database.db, (error) =>
     logger.error({ err: error }, 'could not write the provisioning log'),
   );

@@ -500,25 +500,23 @@ export class KyselyAccountStore implements AccountStore {
   }
 
   /**
-   * The `data` column of a list page, or, under a byte budget, its size and the document
-   * only when small (a page of `limit` such rows fits the budget): a page of large
-   * documents is never read whole, only the rows that fit (`withinBudget`).
+   * The `data` column of a list page; under a byte budget, nothing yet: sizes and
+   * documents are read for the page's rows only (`withinBudget`), never computed for
+   * every row a sort or filter looks at.
    */
   private dataOrSize(table: 'users' | 'groups', query: ListQuery) {
     const data = sql.ref(`${table}.data`);
     if (query.maxBytes === undefined)
       return [sql<string | null>`${data}`.as('data'), sql<number | null>`NULL`.as('data_size')];
-    const inline = Math.floor(query.maxBytes / Math.max(1, query.limit));
-    // PostgreSQL keeps documents as jsonb: their size is that of their text, as sent.
-    const size =
-      this.dialect === 'postgres' ? sql`octet_length(${data}::text)` : sql`octet_length(${data})`;
-    return [
-      sql<string | null>`CASE WHEN ${size} <= ${inline} THEN ${data} END`.as('data'),
-      sql<number | null>`${size}`.as('data_size'),
-    ];
+    return [sql<string | null>`NULL`.as('data'), sql<number | null>`NULL`.as('data_size')];
   }
 
-  /** Cuts a page to the rows whose documents fit `maxBytes` (at least one), then reads the large documents kept. */
+  /**
+   * Under a byte budget: reads the size of each row's document, and the document itself
+   * when small (a page of `limit` such rows fits the budget), keeps the rows that fit
+   * `maxBytes` (at least one), then reads the large documents kept. A page of large
+   * documents is never read whole.
+   */
   private async withinBudget<
     R extends { id: string; data: string | null; data_size: number | null },
     T,
@@ -529,17 +527,38 @@ export class KyselyAccountStore implements AccountStore {
     convert: (row: R & { data: string }) => T,
   ): Promise<Page<T>> {
     let rows = page.rows;
-    if (maxBytes !== undefined) {
+    if (maxBytes !== undefined && rows.length > 0) {
+      const inline = Math.floor(maxBytes / rows.length);
+      const data = sql.ref(`${table}.data`);
+      // PostgreSQL keeps documents as jsonb: their size is that of their text, as sent.
+      const size =
+        this.dialect === 'postgres'
+          ? sql<number>`octet_length(${data}::text)`
+          : sql<number>`octet_length(${data})`;
+      const sized = new Map<string, { size: number; data: string | null }>();
+      for (const batch of chunks(rows.map((r) => r.id))) {
+        const found = await this.db
+          .selectFrom(table)
+          .select([
+            `${table}.id as id`,
+            size.as('size'),
+            sql<string | null>`CASE WHEN ${size} <= ${inline} THEN ${data} END`.as('data'),
+          ])
+          .where(`${table}.account_id`, '=', this.accountId)
+          .where(`${table}.id`, 'in', batch)
+          .execute();
+        for (const row of found) sized.set(row.id, { size: Number(row.size), data: row.data });
+      }
       let used = 0;
       let keep = rows.length;
       for (let i = 0; i < rows.length; i++) {
-        used += Number(rows[i]!.data_size ?? 0) + ROW_OVERHEAD_BYTES;
+        used += (sized.get(rows[i]!.id)?.size ?? 0) + ROW_OVERHEAD_BYTES;
         if (used > maxBytes && i > 0) {
           keep = i;
           break;
         }
       }
-      rows = rows.slice(0, keep);
+      rows = rows.slice(0, keep).map((r) => ({ ...r, data: sized.get(r.id)?.data ?? null }));
       const missing = rows.filter((r) => r.data === null).map((r) => r.id);
       if (missing.length > 0) {
         const documents = new Map<string, string>();

@@ -1,3 +1,4 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import SqliteDatabase from 'better-sqlite3';
@@ -15,6 +16,12 @@ export interface RosterDatabase {
   close(): Promise<void>;
   /** Connection-pool figures for `/metrics` (PostgreSQL; SQLite has one connection and no pool). */
   poolStats?: () => PoolStats;
+  /**
+   * Cancels the PostgreSQL statements running now for the work of `scope` (a request
+   * whose client went away). SQLite: nothing to cancel (a statement never outlives the
+   * synchronous call that runs it).
+   */
+  cancel?(scope: QueryScope): Promise<void>;
 }
 
 export interface PoolStats {
@@ -27,12 +34,50 @@ export interface PoolStats {
   max: number;
 }
 
+/** The pooled connections one request (or other unit of work) holds right now. */
+export interface QueryScope {
+  readonly clients: Set<pg.PoolClient>;
+}
+
+/**
+ * The unit of work a query belongs to: the HTTP plugins run each request inside one
+ * (`queryScope.run`), and the PostgreSQL pool records which connections it holds, so
+ * a request whose client disconnects can have its statements cancelled.
+ */
+export const queryScope = new AsyncLocalStorage<QueryScope>();
+
+export function newQueryScope(): QueryScope {
+  return { clients: new Set() };
+}
+
 /**
  * Opens Roster's database: PostgreSQL for a `postgres://`/`postgresql://` URL, otherwise
  * an embedded SQLite file (its directory is created). Does not migrate.
  */
-export async function openDatabase(url: string): Promise<RosterDatabase> {
-  return isPostgresUrl(url) ? openPostgres(url) : openSqlite(url);
+export async function openDatabase(
+  url: string,
+  options: DatabaseOptions = {},
+): Promise<RosterDatabase> {
+  return isPostgresUrl(url) ? openPostgres(url, options) : openSqlite(url);
+}
+
+export interface DatabaseOptions {
+  /**
+   * PostgreSQL: the server cancels any statement running longer (statement_timeout),
+   * so one expensive request cannot hold a pooled connection for minutes; 0 or absent:
+   * no limit (the CLI, migrations). The server passes DB_STATEMENT_TIMEOUT_MS.
+   */
+  readonly statementTimeoutMs?: number;
+}
+
+/** True for PostgreSQL's "canceling statement due to statement timeout" (57014). */
+export function isStatementTimeout(error: unknown): boolean {
+  return (
+    typeof error === 'object' &&
+    error !== null &&
+    'code' in error &&
+    (error as { code: unknown }).code === '57014'
+  );
 }
 
 function openSqlite(url: string): RosterDatabase {
@@ -112,13 +157,19 @@ function withStatementCache(sqlite: SqliteDatabase.Database): SqliteDatabase.Dat
   });
 }
 
+/** Connections in the PostgreSQL pool; the per-account share of requests is taken from it. */
+export const POOL_SIZE = 10;
+
 // OIDs of PostgreSQL's int8 (bigint: count(*), identity ids) and numeric.
 const INT8_OID = 20;
 
-function openPostgres(url: string): RosterDatabase {
+function openPostgres(url: string, options: DatabaseOptions): RosterDatabase {
+  const timeout = options.statementTimeoutMs ?? 0;
   const pool = new pg.Pool({
     connectionString: url,
-    max: 10,
+    max: POOL_SIZE,
+    // Sent at connection start-up: applies to every statement on every pooled connection.
+    ...(timeout > 0 ? { statement_timeout: timeout } : {}),
     // Return bigint as a JS number (counts and log ids stay far below 2^53), so both
     // dialects hand the same types to the adapters. Scoped to this pool, not global.
     types: {
@@ -133,7 +184,24 @@ function openPostgres(url: string): RosterDatabase {
   // the process. The pool has already discarded the client and the next query opens a
   // new connection, so there is nothing else to do here.
   pool.on('error', () => undefined);
-  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  // Connections are recorded in the scope of the request using them while they are held.
+  const scoped = {
+    async connect(): Promise<pg.PoolClient> {
+      const client = await pool.connect();
+      const scope = queryScope.getStore();
+      if (scope === undefined) return client;
+      scope.clients.add(client);
+      const release = client.release.bind(client);
+      client.release = (error?: Error | boolean) => {
+        scope.clients.delete(client);
+        client.release = release;
+        release(error);
+      };
+      return client;
+    },
+    end: () => pool.end(),
+  };
+  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool: scoped }) });
   return {
     db,
     dialect: 'postgres',
@@ -144,6 +212,33 @@ function openPostgres(url: string): RosterDatabase {
       waiting: pool.waitingCount,
       max: pool.options.max ?? 10,
     }),
+    async cancel(scope) {
+      const pids = [...scope.clients].map(
+        (client) => (client as unknown as { processID: number }).processID,
+      );
+      if (pids.length === 0) return;
+      // On a connection of its own: the pool may be full of the very work to cancel.
+      const canceller = new pg.Client({ connectionString: url });
+      canceller.on('error', () => undefined);
+      try {
+        await canceller.connect();
+        // Only backends still held by this scope: a connection released meanwhile is
+        // back in the pool, maybe serving someone else, and is left alone.
+        const held = pids.filter((pid) =>
+          [...scope.clients].some(
+            (client) => (client as unknown as { processID: number }).processID === pid,
+          ),
+        );
+        if (held.length > 0)
+          await canceller.query('SELECT pg_cancel_backend(pid) FROM unnest($1::int[]) AS pid', [
+            held,
+          ]);
+      } catch {
+        // Best effort: the statement timeout ends the work anyway.
+      } finally {
+        await canceller.end().catch(() => undefined);
+      }
+    },
   };
 }
 

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { randomUUID } from 'node:crypto';
 import { MAX_ORG_CHART_TREE } from '../../src/app/directory/org-chart.js';
+import { listProductUsers } from '../../src/app/directory/users.js';
 import { DEFAULT_REQUEST_LIMITS, type RequestLimits } from '../../src/app/limits.js';
 import { issueToken } from '../../src/app/tokens.js';
 import { KyselyAccountStore } from '../../src/storage/account-store.js';
@@ -174,6 +175,38 @@ describe.each(DATABASE_KINDS)('request limits (%s)', (kind) => {
     // Small resources still come a full page at a time.
     const small = await inject('GET', '/Users?attributes=userName&count=5');
     expect(small.body.itemsPerPage).toBe(5);
+  });
+
+  it('cuts a REST API page of users at the byte budget too, the cursor continuing after the last user sent', async () => {
+    const all = new Set<string>();
+    let cursor: string[] | undefined;
+    let pages = 0;
+    for (let guard = 0; guard < 50; guard++) {
+      const page = await listProductUsers(
+        server.database.db,
+        tenant.accountId,
+        {
+          limit: 200,
+          start: cursor === undefined ? { kind: 'first' } : { kind: 'cursor', key: cursor },
+        },
+        {},
+        { dialect: server.database.dialect, maxBytes: LIMITS.listPageBytes },
+      );
+      pages++;
+      for (const user of page.data) {
+        expect(all.has(user.id)).toBe(false);
+        all.add(user.id);
+      }
+      if (page.nextCursor === null) break;
+      cursor = JSON.parse(Buffer.from(page.nextCursor, 'base64url').toString('utf8')) as string[];
+    }
+    const total = await server.database.db
+      .selectFrom('users')
+      .select((eb) => eb.fn.countAll<number>().as('n'))
+      .where('account_id', '=', tenant.accountId)
+      .executeTakeFirstOrThrow();
+    expect(all.size).toBe(Number(total.n));
+    expect(pages).toBeGreaterThan(1);
   });
 
   it('cuts a /Groups page by its members too, and sends all groups when members are excluded', async () => {

@@ -1,4 +1,6 @@
-import type { Kysely, Selectable } from 'kysely';
+import { sql, type Kysely, type Selectable } from 'kysely';
+import type { DialectName } from '../../storage/connect.js';
+import { DEFAULT_REQUEST_LIMITS } from '../limits.js';
 import type { JsonObject } from '../../core/resource/values.js';
 import type { Database, UsersTable } from '../../storage/db-schema.js';
 import { AppError } from '../errors.js';
@@ -34,8 +36,34 @@ export async function listProductUsers(
   accountId: string,
   page: PageRequest,
   filter: { active?: boolean | undefined } = {},
+  options: { dialect?: DialectName; maxBytes?: number } = {},
 ): Promise<Page<ProductUser>> {
-  let query = db.selectFrom('users').selectAll().where('account_id', '=', accountId);
+  const maxBytes = options.maxBytes ?? DEFAULT_REQUEST_LIMITS.listPageBytes;
+  // The page's documents are read only while they fit the byte budget (a page of 200
+  // users of 1 MiB each would be 200 MiB): sizes first, large documents only for kept rows.
+  const inline = Math.floor(maxBytes / (page.limit + 1));
+  const size =
+    options.dialect === 'postgres'
+      ? sql<number>`octet_length(data::text)`
+      : sql<number>`octet_length(data)`;
+  let query = db
+    .selectFrom('users')
+    .select([
+      'id',
+      'account_id',
+      'user_name',
+      'user_name_lc',
+      'external_id',
+      'display_name',
+      'active',
+      'manager_id',
+      'created_at',
+      'updated_at',
+      'version',
+      sql<string | null>`CASE WHEN ${size} <= ${inline} THEN data END`.as('data'),
+      size.as('data_size'),
+    ])
+    .where('account_id', '=', accountId);
   if (filter.active !== undefined) query = query.where('active', '=', filter.active ? 1 : 0);
   const start = page.start;
   if (start.kind === 'cursor') {
@@ -52,8 +80,32 @@ export async function listProductUsers(
     .orderBy('id')
     .limit(page.limit + 1);
   if (start.kind === 'offset') query = query.offset(start.offset);
-  const rows = await query.execute();
-  const kept = rows.slice(0, page.limit);
+  const fetched = await query.execute();
+  let used = 0;
+  let fit = Math.min(fetched.length, page.limit);
+  for (let i = 0; i < fit; i++) {
+    used += Number(fetched[i]!.data_size) + 512;
+    if (used > maxBytes && i > 0) fit = i;
+  }
+  // Cut short: the row after the last kept one makes toPage hand out a next cursor.
+  const rows = fetched.slice(0, fit < page.limit ? fit + 1 : fetched.length);
+  const limit = Math.min(page.limit, fit);
+  const missing = rows.slice(0, limit).filter((r) => r.data === null);
+  if (missing.length > 0) {
+    const documents = await db
+      .selectFrom('users')
+      .select(['id', 'data'])
+      .where('account_id', '=', accountId)
+      .where(
+        'id',
+        'in',
+        missing.map((r) => r.id),
+      )
+      .execute();
+    const byId = new Map(documents.map((d) => [d.id, d.data]));
+    for (const row of missing) row.data = byId.get(row.id) ?? '{}';
+  }
+  const kept = rows.slice(0, limit);
   const teams = await teamsOf(
     db,
     accountId,
@@ -61,9 +113,12 @@ export async function listProductUsers(
   );
   return toPage(
     rows,
-    page.limit,
+    limit,
     (r) => [r.created_at, r.id],
-    (page) => page.map((r) => toProductUser(r, teams.get(r.id) ?? [])),
+    (page) =>
+      page.map((r) =>
+        toProductUser({ ...r, data: r.data ?? '{}', password_hash: null }, teams.get(r.id) ?? []),
+      ),
   );
 }
 

@@ -1,4 +1,5 @@
 import { badRequest } from '../../core/errors.js';
+import { checkFilterCost } from '../../core/filter/cost.js';
 import { parseAttrPath, parseFilter } from '../../core/filter/parse.js';
 import { typeFilter } from '../../core/filter/typed.js';
 import { parseProjection, type Projection } from '../../core/resource/projection.js';
@@ -29,10 +30,10 @@ export interface RawListParams {
 
 export function parseListParams(raw: RawListParams, resourceType: ResourceTypeDef): ListParams {
   const filterText = text(raw.filter, 'filter');
-  const filter =
-    filterText === undefined || filterText.trim() === ''
-      ? undefined
-      : typeFilter(parseFilter(filterText), resourceType);
+  const parsed =
+    filterText === undefined || filterText.trim() === '' ? undefined : parseFilter(filterText);
+  if (parsed !== undefined) checkFilterCost(parsed);
+  const filter = parsed === undefined ? undefined : typeFilter(parsed, resourceType);
   const sortByText = text(raw.sortBy, 'sortBy');
   const sortBy =
     sortByText === undefined || sortByText.trim() === ''

@@ -7,8 +7,10 @@ import { getProductUser, listProductUsers } from '../../app/directory/users.js';
 import { AppError } from '../../app/errors.js';
 import { takeForRequest, type RateLimiter } from '../limits/rate-limit.js';
 import { authenticate } from '../../app/tokens.js';
-import type { RosterDatabase } from '../../storage/connect.js';
+import { isStatementTimeout, type RosterDatabase } from '../../storage/connect.js';
+import { AccountBusyError, type AccountGate } from '../../app/account-gate.js';
 import { readEvents } from '../../storage/event-log.js';
+import { scopeRequests } from '../query-scope.js';
 import { DEFAULT_EVENT_PAGE, MAX_EVENT_PAGE } from './limits.js';
 
 export const REST_PREFIX = '/api/v1/accounts/:accountId';
@@ -17,6 +19,8 @@ export interface RestPluginOptions {
   readonly database: RosterDatabase;
   /** The same per-token limiter as SCIM (issue 5); none: unlimited. */
   readonly rateLimiter?: RateLimiter | undefined;
+  /** Each account's share of concurrent requests, shared with SCIM; none: unlimited. */
+  readonly gate?: AccountGate | undefined;
 }
 
 export type RestErrorCode =
@@ -25,6 +29,7 @@ export type RestErrorCode =
   | 'forbidden'
   | 'not_found'
   | 'rate_limited'
+  | 'unavailable'
   | 'internal_error';
 
 /** The one error type of the product API: `{"error": {"code", "message"}}` with `status`. */
@@ -52,6 +57,7 @@ type Req = FastifyRequest<{ Params: Params; Querystring: Query }>;
 export async function restPlugin(app: FastifyInstance, options: RestPluginOptions): Promise<void> {
   const db = options.database.db;
 
+  scopeRequests(app, options.database); // a client that leaves has its running statements cancelled
   app.addHook('onRequest', async (request: FastifyRequest<{ Params: Params }>, reply) => {
     void reply.header('Cache-Control', 'no-store');
     const secret = bearer(request.headers.authorization);
@@ -85,8 +91,27 @@ export async function restPlugin(app: FastifyInstance, options: RestPluginOption
     }
   });
 
+  const gate = options.gate;
+  if (gate !== undefined) {
+    const releases = new WeakMap<FastifyRequest, () => void>();
+    app.addHook('preHandler', async (request: FastifyRequest<{ Params: Params }>) => {
+      releases.set(request, await gate.acquire(request.params.accountId));
+    });
+    const release = async (request: FastifyRequest) => releases.get(request)?.();
+    app.addHook('onSend', async (request, _reply, payload) => {
+      await release(request);
+      return payload;
+    });
+    app.addHook('onResponse', release);
+  }
+
   app.setErrorHandler(async (error, request, reply) => {
     const rest = toRestError(error);
+    if (rest.status === 503)
+      void reply.header(
+        'Retry-After',
+        error instanceof AccountBusyError ? String(error.retryAfterSeconds) : '5',
+      );
     if (rest.status >= 500)
       request.log.error({ err: error }, 'unexpected error answering a REST API request');
     return reply.code(rest.status).send({ error: { code: rest.code, message: rest.message } });
@@ -114,9 +139,13 @@ export async function restPlugin(app: FastifyInstance, options: RestPluginOption
     );
 
   app.get('/users', async (request: Req) =>
-    listProductUsers(db, account(request), pageOf(request, 2), {
-      active: parseBoolean('active', single(request.query['active'])),
-    }),
+    listProductUsers(
+      db,
+      account(request),
+      pageOf(request, 2),
+      { active: parseBoolean('active', single(request.query['active'])) },
+      { dialect: options.database.dialect },
+    ),
   );
   app.get('/users/:id', async (request: Req) =>
     getProductUser(db, account(request), request.params.id!),
@@ -178,6 +207,14 @@ function single(value: unknown): string | undefined {
 /** Maps any error to the API error it should be; unknown errors become a 500 that echoes nothing. */
 export function toRestError(error: unknown): RestError {
   if (error instanceof RestError) return error;
+  if (error instanceof AccountBusyError) return new RestError(503, 'unavailable', error.message);
+  if (isStatementTimeout(error)) {
+    return new RestError(
+      503,
+      'unavailable',
+      'The database took too long to answer this request and it was cancelled; retry later or ask for a smaller page.',
+    );
+  }
   if (error instanceof AppError) {
     if (error.kind === 'not_found') return new RestError(404, 'not_found', error.message);
     return new RestError(400, 'invalid_request', error.message);

@@ -4,6 +4,7 @@ import { parseProjection } from '../../core/resource/projection.js';
 import { GROUP_RESOURCE, USER_RESOURCE } from '../../core/schemas/rfc7643.js';
 import type { ResourceTypeDef } from '../../core/schemas/types.js';
 import { tenantUrl } from '../../app/accounts.js';
+import { AccountBusyError, type AccountGate } from '../../app/account-gate.js';
 import { DEFAULT_REQUEST_LIMITS, type RequestLimits } from '../../app/limits.js';
 import type { ProvisioningLog } from '../../app/provisioning-log.js';
 import { GroupsService } from '../../app/scim/groups.js';
@@ -15,13 +16,14 @@ import { UsersService } from '../../app/scim/users.js';
 import { refusedTokenOf } from '../../app/console/known-token.js';
 import { authenticate } from '../../app/tokens.js';
 import { KyselyAccountStore } from '../../storage/account-store.js';
-import type { RosterDatabase } from '../../storage/connect.js';
+import { isStatementTimeout, type RosterDatabase } from '../../storage/connect.js';
 import { resourceTypes, schemas, serviceProviderConfig } from './discovery.js';
 import { parseJsonBody } from './json-body.js';
 import { guardAuthenticatedRequest } from '../limits/guard.js';
 import type { RateLimiter } from '../limits/rate-limit.js';
 import { searchAll } from './root-search.js';
 import { regionOfHost, type RegionsConfig } from '../../config.js';
+import { scopeRequests } from '../query-scope.js';
 
 export const SCIM_PREFIX = '/api/v1/scim/azure/:accountId';
 export const SCIM_MEDIA_TYPE = 'application/scim+json; charset=utf-8';
@@ -37,6 +39,8 @@ export interface ScimPluginOptions {
   readonly rateLimiter?: RateLimiter | undefined;
   /** Per-request caps (resource size, page bytes, PATCH work); defaults in src/app/limits.ts. */
   readonly limits?: RequestLimits | undefined;
+  /** Each account's share of concurrent requests, shared with the REST API; none: unlimited. */
+  readonly gate?: AccountGate | undefined;
 }
 
 export interface RegionRouting {
@@ -54,6 +58,8 @@ interface ScimContext {
   started: number;
   result?: ScimResult;
   error?: string;
+  /** Gives the account's slot back (AccountGate); idempotent. */
+  release?: () => void;
   resourceType?: string;
 }
 
@@ -103,6 +109,7 @@ export async function scimPlugin(app: FastifyInstance, options: ScimPluginOption
     },
   );
 
+  scopeRequests(app, database); // a client that leaves has its running statements cancelled
   app.addHook('onRequest', async (request: FastifyRequest<{ Params: Params }>) => {
     const accountId = request.params.accountId;
     let baseUrl = tenantUrl(publicUrl(), accountId);
@@ -164,7 +171,23 @@ export async function scimPlugin(app: FastifyInstance, options: ScimPluginOption
     context.groups = new GroupsService(store, { baseUrl }, limits);
   });
 
+  // Each account's share of concurrent requests, taken once the body is in and released
+  // as soon as the answer is ready (also when the client has gone: the work has ended).
+  const gate = options.gate;
+  if (gate !== undefined) {
+    app.addHook('preHandler', async (request) => {
+      const context = request.scim;
+      if (context === undefined || context.tokenId === null) return;
+      context.release = await gate.acquire(context.accountId);
+    });
+    app.addHook('onSend', async (request, _reply, payload) => {
+      request.scim?.release?.();
+      return payload;
+    });
+  }
+
   app.addHook('onResponse', async (request, reply) => {
+    request.scim?.release?.();
     const context = request.scim;
     if (context === undefined || context.tokenId === null) return; // unauthenticated: nothing of the account's to log
     log.record({
@@ -409,6 +432,15 @@ function searchBody(body: unknown): RawListParams {
 /** Maps any error to the SCIM error it should be; unknown errors become a 500 that echoes nothing. */
 export function toScimError(error: unknown): ScimError {
   if (error instanceof ScimError) return error;
+  if (error instanceof AccountBusyError) return error.toScim();
+  if (isStatementTimeout(error)) {
+    return new ScimError(
+      503,
+      undefined,
+      'The database took too long to answer this request and it was cancelled; narrow the filter or page size, or retry later.',
+      { 'Retry-After': '5' },
+    );
+  }
   const e = error as { statusCode?: number; code?: string; message?: string };
   switch (e.code) {
     case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':

@@ -1,0 +1,20 @@
+import type { FastifyInstance } from 'fastify';
+import { newQueryScope, queryScope, type RosterDatabase } from '../storage/connect.js';
+
+/**
+ * Runs each request of the plugin inside a query scope (register it before the other
+ * hooks): when the client goes away before its answer, the PostgreSQL statements the
+ * request is running are cancelled instead of holding their connections for nobody.
+ */
+export function scopeRequests(app: FastifyInstance, database: RosterDatabase): void {
+  app.addHook('onRequest', (_request, reply, done) => {
+    const scope = newQueryScope();
+    const cancel = database.cancel?.bind(database);
+    if (cancel !== undefined) {
+      reply.raw.on('close', () => {
+        if (!reply.raw.writableFinished && scope.clients.size > 0) void cancel(scope);
+      });
+    }
+    queryScope.run(scope, done);
+  });
+}
