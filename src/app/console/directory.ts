@@ -45,7 +45,9 @@ export async function searchUsers(
   if (words !== '') {
     const w = literal(words);
     parts.push(
-      `(userName co ${w} or displayName co ${w} or name.formatted co ${w} or name.givenName co ${w} or name.familyName co ${w} or emails.value co ${w})`,
+      // Within the filter cost budget (at most 5 substring matches): given and family
+      // names match from their start, which their indexes can serve.
+      `(userName co ${w} or displayName co ${w} or name.formatted co ${w} or name.givenName sw ${w} or name.familyName sw ${w} or emails.value co ${w})`,
     );
   }
   if (input.status === 'active') parts.push('active eq true');
