@@ -298,13 +298,14 @@ export function buildProgram(): Command {
         admins: await listAdmins(db, opts.account),
       }));
       // A token works only while its issuer is an active admin: say so in the status.
+      // JSON keeps the machine value (active, inactive, revoked); the table says why.
       const status = (t: (typeof tokens)[number]): string =>
-        t.revokedAt
-          ? `revoked ${t.revokedAt}`
-          : admins.some((a) => a.id === t.adminId && a.active)
-            ? 'active'
-            : `inactive: issuer ${t.adminEmail} is deactivated`;
-      if (opts.json) return printJson(tokens.map((t) => ({ ...t, status: status(t) })));
+        t.status === 'revoked'
+          ? `revoked ${t.revokedAt ?? ''}`.trim()
+          : t.status === 'inactive'
+            ? `inactive (admin deactivated: ${t.adminEmail})`
+            : 'active';
+      if (opts.json) return printJson(tokens);
       if (tokens.length === 0) return print(`Account ${opts.account} has no tokens yet.`);
       printTable(
         tokens.map((t) => [

@@ -119,7 +119,7 @@ describe.each(DATABASE_KINDS)('bin/roster admin lifecycle (%s)', (kind) => {
     expect(deactivated.code).toBe(0);
 
     const listed = await run(['token', 'list', '--account', id]);
-    expect(listed.stdout).toMatch(new RegExp(`${issued.id}.*inactive \\(admin deactivated\\)`));
+    expect(listed.stdout).toMatch(new RegExp(`${issued.id}.*inactive \\(admin deactivated: `));
     const json = JSON.parse((await run(['token', 'list', '--account', id, '--json'])).stdout) as {
       id: string;
       status: string;

@@ -103,12 +103,12 @@ describe('bin/roster for a newcomer', { timeout: 180_000 }, () => {
     await createAdmin(database.db, {
       accountId: account.id,
       email: 'one@t.example',
-      password: 'password-one',
+      password: 'ember quartz harbor lily',
     });
     await createAdmin(database.db, {
       accountId: account.id,
       email: 'two@t.example',
-      password: 'password-two',
+      password: 'violet canyon ferry oak',
     });
     await issueToken(database.db, {
       accountId: account.id,
@@ -126,11 +126,11 @@ describe('bin/roster for a newcomer', { timeout: 180_000 }, () => {
     const listed = await run(['token', 'list', '--account', account.id, '--json']);
     const tokens = JSON.parse(listed.stdout) as Array<{ name: string; status: string }>;
     expect(Object.fromEntries(tokens.map((t) => [t.name, t.status]))).toEqual({
-      Entra: 'inactive: issuer one@t.example is deactivated',
+      Entra: 'inactive',
       Script: 'active',
     });
     const table = await run(['token', 'list', '--account', account.id]);
-    expect(table.stdout).toMatch(/Entra .*inactive: issuer one@t\.example is deactivated/);
+    expect(table.stdout).toMatch(/Entra .*inactive \(admin deactivated: one@t\.example\)/);
     const again = await run([
       'admin',
       'create',
@@ -182,7 +182,7 @@ describe('bin/roster for a newcomer', { timeout: 180_000 }, () => {
     await createAdmin(database.db, {
       accountId: account.id,
       email: 'a@l.example',
-      password: 'password-a',
+      password: 'copper meadow signal fox',
     });
     const token = await issueToken(database.db, {
       accountId: account.id,

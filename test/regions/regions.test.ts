@@ -48,7 +48,7 @@ describe('data-center regions', () => {
     await createAdmin(database.db, {
       accountId: account.id,
       email: 'it@us.example',
-      password: 'password-us',
+      password: 'granite willow comet bay',
     });
     const token = await issueToken(database.db, {
       accountId: account.id,
@@ -138,7 +138,7 @@ describe('data-center regions', () => {
     const session = await signIn(database.db, {
       accountId: us.id,
       email: 'it@us.example',
-      password: 'password-us',
+      password: 'granite willow comet bay',
     });
     const response = await app.inject({
       method: 'GET',
