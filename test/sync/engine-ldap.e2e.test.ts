@@ -1,3 +1,8 @@
+import { spawn } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { Attribute, Change, type Client } from 'ldapts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KyselySyncStore } from '../../src/storage/sync-store.js';
@@ -15,8 +20,28 @@ import { startSlapd, type Slapd } from '../helpers/slapd.js';
 
 const ENT = 'urn:ietf:params:scim:schemas:extension:enterprise:2.0:User';
 
+// Runs bin/roster from dist/: `npm run build` first when running Vitest directly.
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const BIN = fileURLToPath(new URL('../../bin/roster', import.meta.url));
+
+function roster(args: string[], env: Record<string, string>) {
+  return new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve, reject) => {
+    const child = spawn(process.execPath, [BIN, ...args], {
+      cwd: ROOT,
+      env: { ...process.env, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
+    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
 for (const kind of DATABASE_KINDS) {
-  describe(`engine: OpenLDAP slapd → Roster over HTTP (${kind})`, () => {
+  describe(`engine: OpenLDAP slapd → Roster over HTTP (${kind})`, { timeout: 120_000 }, () => {
     let slapd: Slapd;
     let ldap: Client;
     let server: TestServer;
@@ -198,5 +223,46 @@ for (const kind of DATABASE_KINDS) {
       expect(error).toBeInstanceOf(SourceError);
       expect(String(error)).toMatch(/bind as cn=admin,dc=example,dc=com failed/);
     });
+
+    if (kind === 'sqlite')
+      it('the quick start reads the directory with --source ldap://…', async () => {
+        const other = await server.createTenant();
+        const dir = await mkdtemp(join(tmpdir(), 'roster-ldap-cli-'));
+        try {
+          const args = [
+            'sync',
+            'run',
+            '--source',
+            slapd.url,
+            '--base-dn',
+            slapd.suffix,
+            '--bind-dn',
+            slapd.rootDn,
+            '--target-url',
+            other.baseUrl,
+            '--target-token',
+            other.token,
+            '--json',
+          ];
+          const env = { DATABASE_URL: join(dir, 'engine.db'), ROSTER_LDAP_PASSWORD: slapd.rootPw };
+          const first = await roster(args, env);
+          expect(first.stderr).toBe('');
+          expect(first.code).toBe(0);
+          expect(JSON.parse(first.stdout)).toMatchObject({
+            kind: 'initial',
+            failures: 0,
+            users: { create: 3 },
+            groups: { create: 2 },
+          });
+          const again = await roster(args, env);
+          expect(again.code).toBe(0);
+          expect(JSON.parse(again.stdout)).toMatchObject({ kind: 'incremental', requests: 0 });
+          const noPassword = await roster(args, { DATABASE_URL: join(dir, 'engine.db') });
+          expect(noPassword.code).toBe(1);
+          expect(noPassword.stderr).toMatch(/no LDAP bind password/);
+        } finally {
+          await rm(dir, { recursive: true, force: true });
+        }
+      });
   });
 }
