@@ -161,6 +161,9 @@ for (const kind of DATABASE_KINDS) {
       expect(u4.active).toBe(false); // employeeType: FALSE
       expect(await members('platform')).toEqual([u1.id, u2.id].sort());
       expect(await members('design')).toEqual([u3.id]);
+      const stored = (await store.listJobs()).find((j) => j.id === job.id);
+      expect(stored?.config).toMatchObject({ source: { type: 'ldap', baseDn: slapd.suffix } });
+      expect(JSON.stringify(stored?.config)).not.toContain('password');
     });
 
     it('a second cycle with no change in the directory sends nothing', async () => {
