@@ -206,6 +206,24 @@ for (const kind of DATABASE_KINDS) {
       ).toBe(true);
     });
 
+    it('a disabled account and a renamed group (same entryUUID) propagate', async () => {
+      const designId = (
+        await scim('GET', `/Groups?filter=${encodeURIComponent('displayName eq "design"')}`)
+      ).body.Resources[0].id;
+      await ldap.modify(dnOf(3), [
+        new Change({
+          operation: 'add',
+          modification: new Attribute({ type: 'employeeType', values: ['FALSE'] }),
+        }),
+      ]);
+      await ldap.modifyDN(groupDn('design'), 'cn=designers');
+      const summary = await runCycle(job, { state: store });
+      expect(summary).toMatchObject({ kind: 'incremental', failures: 0 });
+      expect((await user(3)).active).toBe(false);
+      const renamed = await scim('GET', `/Groups/${designId}`);
+      expect(renamed.body.displayName).toBe('designers');
+    });
+
     it('a user deleted in the directory is deleted in the target', async () => {
       await ldap.del(dnOf(4));
       const summary = await runCycle(job, { state: store });
