@@ -32,8 +32,18 @@ export function registerSyncCommands(program: Command): void {
     .description('run one cycle of a job (initial the first time, incremental after)')
     .option('--job-file <file>', 'jobs in a JSON or YAML file')
     .option('--job <id>', 'the job of the job file to run (default: every job in it)')
-    .option('--source <file>', 'quick start: a JSON or CSV source file')
+    .option('--source <file|url>', 'quick start: a JSON or CSV source file, or ldap://host:port')
     .option('--groups <file>', 'quick start: a groups CSV beside a users CSV')
+    .option('--base-dn <dn>', 'quick start, LDAP: the base DN of users and groups')
+    .option(
+      '--bind-dn <dn>',
+      'quick start, LDAP: the DN to bind as (password: ROSTER_LDAP_PASSWORD)',
+    )
+    .option('--user-filter <filter>', 'quick start, LDAP: default (objectClass=inetOrgPerson)')
+    .option(
+      '--group-filter <filter>',
+      'quick start, LDAP: default groupOfNames or groupOfUniqueNames',
+    )
     .option('--target-url <url>', "quick start: the target's SCIM tenant URL")
     .option('--target-token <token>', 'quick start: its bearer token (or ROSTER_SYNC_TOKEN)')
     .option('--dialect <dialect>', `PATCH dialect: ${DIALECTS.join(', ')}`, parseDialect)
@@ -177,6 +187,10 @@ interface RunFlags {
   job?: string;
   source?: string;
   groups?: string;
+  baseDn?: string;
+  bindDn?: string;
+  userFilter?: string;
+  groupFilter?: string;
   targetUrl?: string;
   targetToken?: string;
   dialect?: Dialect;
@@ -201,18 +215,32 @@ async function jobsFrom(opts: RunFlags): Promise<JobConfig[]> {
     throw new SyncUsageError('give --job-file, or --source with --target-url and --target-token');
   const token = opts.targetToken ?? process.env.ROSTER_SYNC_TOKEN;
   if (!token) throw new SyncUsageError('give --target-token (or set ROSTER_SYNC_TOKEN)');
-  const path = resolve(opts.source);
+  const ldap = /^ldaps?:\/\//i.test(opts.source);
+  if (ldap && !opts.baseDn) throw new SyncUsageError('an LDAP --source needs --base-dn');
+  const path = ldap ? opts.source : resolve(opts.source);
   const csv = /\.csv$/i.test(path);
   const id =
     opts.id ??
-    `cli-${createHash('sha256').update(`${path}\u0000${opts.targetUrl}`).digest('hex').slice(0, 12)}`;
+    `cli-${createHash('sha256')
+      .update(`${path}${ldap ? `\u0000${opts.baseDn}` : ''}\u0000${opts.targetUrl}`)
+      .digest('hex')
+      .slice(0, 12)}`;
   return [
     validateJob(
       {
         id,
-        source: csv
-          ? { type: 'csv', users: path, ...(opts.groups ? { groups: resolve(opts.groups) } : {}) }
-          : { type: 'json', path },
+        source: ldap
+          ? {
+              type: 'ldap',
+              url: path,
+              baseDn: opts.baseDn,
+              ...(opts.bindDn ? { bindDn: opts.bindDn, passwordEnv: 'ROSTER_LDAP_PASSWORD' } : {}),
+              ...(opts.userFilter ? { userFilter: opts.userFilter } : {}),
+              ...(opts.groupFilter ? { groupFilter: opts.groupFilter } : {}),
+            }
+          : csv
+            ? { type: 'csv', users: path, ...(opts.groups ? { groups: resolve(opts.groups) } : {}) }
+            : { type: 'json', path },
         target: { url: opts.targetUrl, token, ...targetOverrides },
       },
       'command line',

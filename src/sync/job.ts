@@ -13,6 +13,7 @@ import { linkKey, planCycle } from './planner.js';
 import { buildScope, type ScopeConfig, type ScopeFilterEvaluator } from './scope.js';
 import { CsvFileSource } from './sources/csv-file.js';
 import { JsonFileSource } from './sources/json-file.js';
+import { LdapSource } from './sources/ldap.js';
 import type { Source } from './sources/source.js';
 import type { CycleKind, Link, SyncStateStore } from './state.js';
 import { ScimTargetClient } from './target/client.js';
@@ -23,7 +24,8 @@ export interface JobConfig {
   readonly id: string;
   readonly source:
     | { readonly type: 'json'; readonly path: string }
-    | { readonly type: 'csv'; readonly users: string; readonly groups?: string };
+    | { readonly type: 'csv'; readonly users: string; readonly groups?: string }
+    | LdapJobSource;
   readonly target: {
     readonly url: string;
     /** The bearer token; or `tokenEnv`, the environment variable holding it. */
@@ -40,6 +42,52 @@ export interface JobConfig {
   readonly scope?: ScopeConfig;
   /** Minutes between scheduled cycles (default 40, at least 1). */
   readonly scheduleMinutes?: number;
+}
+
+/** An LDAP source in a job (docs/engine.md, "LDAP"); the password is never stored. */
+export interface LdapJobSource {
+  readonly type: 'ldap';
+  readonly url: string;
+  readonly bindDn?: string;
+  readonly password?: string;
+  /** The environment variable holding the bind password. */
+  readonly passwordEnv?: string;
+  readonly baseDn: string;
+  readonly userFilter?: string;
+  readonly groupFilter?: string;
+  readonly pageSize?: number;
+  readonly userPrincipalNameAttribute?: string;
+  readonly accountEnabledAttribute?: string;
+  readonly timeoutMs?: number;
+}
+
+const LDAP_STRING_KEYS = [
+  'bindDn',
+  'password',
+  'passwordEnv',
+  'userFilter',
+  'groupFilter',
+  'userPrincipalNameAttribute',
+  'accountEnabledAttribute',
+] as const;
+
+function validateLdapSource(source: Record<string, unknown>, where: string): LdapJobSource {
+  if (typeof source.url !== 'string' || !/^ldaps?:\/\/[^/]+\/?$/i.test(source.url))
+    throw new JobConfigError(
+      `${where}: "source.url" must be ldap://host:port or ldaps://host:port`,
+    );
+  if (typeof source.baseDn !== 'string' || source.baseDn.trim() === '')
+    throw new JobConfigError(`${where}: "source.baseDn" is required for an LDAP source`);
+  for (const key of LDAP_STRING_KEYS)
+    if (source[key] !== undefined && typeof source[key] !== 'string')
+      throw new JobConfigError(`${where}: "source.${key}" must be a string`);
+  for (const key of ['pageSize', 'timeoutMs'] as const)
+    if (
+      source[key] !== undefined &&
+      !(Number.isInteger(source[key]) && (source[key] as number) >= 1)
+    )
+      throw new JobConfigError(`${where}: "source.${key}" must be a whole number ≥ 1`);
+  return { ...(source as unknown as LdapJobSource), url: source.url.replace(/\/$/, '') };
 }
 
 export class JobConfigError extends Error {
@@ -88,9 +136,11 @@ export function validateJob(raw: unknown, where: string, base = process.cwd()): 
       users: resolve(base, source.users),
       ...(typeof source.groups === 'string' ? { groups: resolve(base, source.groups) } : {}),
     };
+  } else if (source?.type === 'ldap') {
+    resolved = validateLdapSource(source, where);
   } else {
     throw new JobConfigError(
-      `${where}: "source" must be {"type":"json","path":…} or {"type":"csv","users":…,"groups"?:…}`,
+      `${where}: "source" must be {"type":"json","path":…}, {"type":"csv","users":…,"groups"?:…} or {"type":"ldap","url":…,"baseDn":…}`,
     );
   }
   const target = job.target;
@@ -107,9 +157,16 @@ export function validateJob(raw: unknown, where: string, base = process.cwd()): 
 }
 
 export function sourceFor(config: JobConfig): Source {
-  return config.source.type === 'json'
-    ? new JsonFileSource(config.source.path)
-    : new CsvFileSource(config.source.users, config.source.groups);
+  const { source } = config;
+  if (source.type === 'json') return new JsonFileSource(source.path);
+  if (source.type === 'csv') return new CsvFileSource(source.users, source.groups);
+  const { type: _type, passwordEnv, password, ...ldap } = source;
+  const secret = password ?? (passwordEnv ? process.env[passwordEnv] : undefined);
+  if (ldap.bindDn !== undefined && secret === undefined)
+    throw new JobConfigError(
+      `job ${config.id}: no LDAP bind password (source.password or source.passwordEnv)`,
+    );
+  return new LdapSource({ ...ldap, ...(secret !== undefined ? { password: secret } : {}) });
 }
 
 /** Mappings and scoping decide what a full cycle is; their hash says when they change. */
@@ -121,10 +178,14 @@ export function configHash(config: JobConfig): string {
   return createHash('sha256').update(basis).digest('hex').slice(0, 16);
 }
 
-/** The job as stored: never the token. */
+/** The job as stored: never the token nor an LDAP password. */
 function storedConfig(config: JobConfig): unknown {
   const { token: _token, ...target } = config.target;
-  return { ...config, target };
+  const source =
+    config.source.type === 'ldap'
+      ? (({ password: _password, ...rest }) => rest)(config.source)
+      : config.source;
+  return { ...config, source, target };
 }
 
 export interface RunOptions {
