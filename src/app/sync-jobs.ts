@@ -190,8 +190,7 @@ export class SyncJobs {
       .set({
         account_id: accountId,
         token,
-        next_run_at:
-          existing?.next_run_at ?? new Date(Date.now() + minutes * 60_000).toISOString(),
+        next_run_at: existing?.next_run_at ?? new Date(Date.now() + minutes * 60_000).toISOString(),
       })
       .where('id', '=', id)
       .execute();
@@ -218,7 +217,14 @@ export class SyncJobs {
   async log(
     accountId: string,
     name: string,
-    query: { action?: string; status?: string; objectId?: string; cycle?: string; limit: number; before?: number },
+    query: {
+      action?: string;
+      status?: string;
+      objectId?: string;
+      cycle?: string;
+      limit: number;
+      before?: number;
+    },
   ): Promise<{ entries: SyncLogRecord[]; next: number | null }> {
     const row = await this.row(accountId, name);
     if (query.action !== undefined && !LOG_ACTIONS.includes(query.action as LogAction))
@@ -281,7 +287,10 @@ export class SyncJobs {
   private start(row: SyncTables['sync_jobs']): void {
     if (this.closed) throw new AppError('conflict', 'the server is stopping; try again later.');
     const config = JSON.parse(row.config) as JobConfig;
-    const withToken: JobConfig = { ...config, target: { ...config.target, token: row.token ?? '' } };
+    const withToken: JobConfig = {
+      ...config,
+      target: { ...config.target, token: row.token ?? '' },
+    };
     const run = runCycle(withToken, {
       state: this.store,
       owner: `${hostname()}:${process.pid}:${randomUUID()}`,
@@ -318,7 +327,7 @@ export class SyncJobs {
     if (root === undefined || root === '')
       throw new AppError(
         'invalid',
-        'this server has no source directory for sync jobs: set ROSTER_SYNC_SOURCE_DIR and put each account\'s files in <dir>/<account id>/.',
+        "this server has no source directory for sync jobs: set ROSTER_SYNC_SOURCE_DIR and put each account's files in <dir>/<account id>/.",
       );
     return resolve(root, accountId);
   }

@@ -240,7 +240,8 @@ export const ADMIN_ROUTE_SCHEMAS: Record<string, Schema> = {
   },
   'POST /accounts/:accountId/admins/:id/reactivate': {
     tags: ['settings'],
-    summary: 'Reactivate a deactivated admin: their tokens work again (a no-op for an active admin)',
+    summary:
+      'Reactivate a deactivated admin: their tokens work again (a no-op for an active admin)',
     params: idParams,
     response: { 200: S.admin, ...errors(401, 403, 404) },
   },

@@ -68,6 +68,10 @@ function whole(raw: unknown, name: string, fallback: number, min: number, max: n
   if (raw === undefined || raw === '') return fallback;
   const value = typeof raw === 'string' && /^\d+$/.test(raw) ? Number(raw) : NaN;
   if (!Number.isSafeInteger(value) || value < min || value > max)
-    throw new RestError(400, 'invalid_request', `"${name}" must be a whole number from ${min} to ${max}.`);
+    throw new RestError(
+      400,
+      'invalid_request',
+      `"${name}" must be a whole number from ${min} to ${max}.`,
+    );
   return value;
 }
