@@ -91,8 +91,11 @@ export class SyncJobs {
     const row = await this.row(accountId, name);
     const config = JSON.parse(row.config) as JobConfig;
     const [last] = await this.store.listCycles(row.id, 1);
-    const base = this.accountDir(accountId);
-    const rel = (p: string) => relative(base, p).split(sep).join('/');
+    // Paths as the admin gave them (relative to the account's directory); absolute when
+    // the server no longer has a source directory configured.
+    const root = this.sourceRoot();
+    const base = root === undefined ? undefined : resolve(root, accountId);
+    const rel = (p: string) => (base === undefined ? p : relative(base, p).split(sep).join('/'));
     const { tokenEnv: _e, ...target } = config.target as JobConfig['target'];
     return {
       id: name,
@@ -322,9 +325,14 @@ export class SyncJobs {
     return row;
   }
 
-  private accountDir(accountId: string): string {
+  private sourceRoot(): string | undefined {
     const root = this.options.sourceDir ?? process.env['ROSTER_SYNC_SOURCE_DIR'];
-    if (root === undefined || root === '')
+    return root === undefined || root === '' ? undefined : root;
+  }
+
+  private accountDir(accountId: string): string {
+    const root = this.sourceRoot();
+    if (root === undefined)
       throw new AppError(
         'invalid',
         "this server has no source directory for sync jobs: set ROSTER_SYNC_SOURCE_DIR and put each account's files in <dir>/<account id>/.",
