@@ -2,12 +2,14 @@ import pino from 'pino';
 import { loadRequestLimits, type RequestLimits } from '../app/limits.js';
 import { redactUrl } from '../app/log-text.js';
 import { ProvisioningLog } from '../app/provisioning-log.js';
+import { SyncJobs } from '../app/sync-jobs.js';
 import { WebhookDispatcher } from '../app/webhooks/dispatcher.js';
 import { regionOrigin, type Config } from '../config.js';
 import { recordOrigins } from '../config-deployment.js';
 import { startAuthListener } from '../storage/auth-listener.js';
 import { openDatabase } from '../storage/connect.js';
 import { migrateToLatest } from '../storage/migrations/index.js';
+import { DEFAULT_SCHEDULER_INTERVAL_MS, SyncScheduler } from '../sync/scheduler.js';
 import { buildApp } from './app.js';
 import { loadLimitsConfig, type LimitsConfig } from './limits/config.js';
 import { createRateLimiter } from './limits/rate-limit.js';
@@ -94,10 +96,24 @@ export async function startServer(
   await recordOrigins(database.db, origins); // the CLI prints the tenant URLs this server serves
   // Delivery state is in the database: every process may run a dispatcher (Scale-out).
   webhooks.start();
+  // Scheduled sync jobs (docs/engine.md): any process may run the scheduler; a due job is
+  // claimed by one of them and its cycle runs under the job's lease.
+  const syncJobs = new SyncJobs(database.db, {
+    publicUrl: (region?: string) => regionOrigin(origins.regions, region),
+    onError: (error, jobId) => logger.error({ err: error, jobId }, 'scheduled sync cycle failed'),
+  });
+  const scheduler = new SyncScheduler({
+    runDue: () => syncJobs.runDue(),
+    intervalMs: schedulerInterval(),
+    onError: (error) => logger.warn({ err: error }, 'sync scheduler step failed'),
+  });
+  scheduler.start();
   return {
     url: address,
     async close() {
       await app.close(); // also stops the webhook dispatcher (buildApp's onClose)
+      await scheduler.stop();
+      await syncJobs.close(); // waits for the scheduled cycles in flight
       await log.close();
       await authListener?.close();
       await rateLimiter?.close();
@@ -105,6 +121,12 @@ export async function startServer(
       logger.info('roster stopped: requests drained, database closed');
     },
   };
+}
+
+/** ROSTER_SYNC_SCHEDULER_MS: between scheduler steps (5 s by default). */
+function schedulerInterval(): number {
+  const raw = Number(process.env['ROSTER_SYNC_SCHEDULER_MS']);
+  return Number.isInteger(raw) && raw >= 50 ? raw : DEFAULT_SCHEDULER_INTERVAL_MS;
 }
 
 /** Paths that may hold credentials, censored in every log line (issue 5). */

@@ -22,6 +22,10 @@ interface SyncJobsTable {
   watermark_hash: string | null;
   lease_owner: string | null;
   lease_until: string | null;
+  /** Migration 051: jobs of the admin API (null for job files). */
+  account_id: string | null;
+  token: string | null;
+  next_run_at: string | null;
   created_at: string;
   updated_at: string;
 }
@@ -96,6 +100,9 @@ export class KyselySyncStore implements SyncStateStore {
         watermark_hash: null,
         lease_owner: null,
         lease_until: null,
+        account_id: null,
+        token: null,
+        next_run_at: null,
         created_at: now,
         updated_at: now,
       })
@@ -339,6 +346,13 @@ export class KyselySyncStore implements SyncStateStore {
     if (query.sourceId !== undefined) select = select.where('source_id', '=', query.sourceId);
     if (query.cycleId !== undefined) select = select.where('cycle_id', '=', query.cycleId);
     if (query.status !== undefined) select = select.where('status', '=', query.status);
+    if (query.action !== undefined) select = select.where('action', '=', query.action);
+    if (query.beforeId !== undefined) select = select.where('id', '<', query.beforeId);
+    const objectId = query.objectId;
+    if (objectId !== undefined)
+      select = select.where((eb) =>
+        eb.or([eb('source_id', '=', objectId), eb('target_id', '=', objectId)]),
+      );
     const rows = await select
       .orderBy('id', 'desc')
       .limit(Math.max(1, Math.min(query.limit ?? 100, MAX_LOG_ROWS)))

@@ -89,6 +89,11 @@ export interface LogQuery {
   readonly sourceId?: string;
   readonly cycleId?: string;
   readonly status?: LogStatus;
+  readonly action?: SyncLogRecord['action'];
+  /** A source or target id. */
+  readonly objectId?: string;
+  /** Paging: entries older than this log id. */
+  readonly beforeId?: number;
 }
 
 export interface SyncStateStore {

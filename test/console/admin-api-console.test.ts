@@ -1,3 +1,4 @@
+import { tmpdir } from 'node:os';
 import { Ajv } from 'ajv';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createAccount, createAdmin, deactivateAdmin } from '../../src/app/accounts.js';
@@ -256,7 +257,7 @@ describe.each(DATABASE_KINDS)('console sessions and admin API for the console (%
     );
     for (const route of expected) expect(documented).toContain(route);
     // Every documented operation is a real route: calling it never gives the "no route" 404.
-    const { cookie } = await consoleSignIn('pat@example.com');
+    const { cookie, csrf } = await consoleSignIn('pat@example.com');
     const ajv = new Ajv({ strict: false, allErrors: true });
     // Real data behind every read: users with a manager, a team, an update, a log.
     const issued = await issueToken(server.database.db, {
@@ -300,9 +301,22 @@ describe.each(DATABASE_KINDS)('console sessions and admin API for the console (%
       url: 'https://hooks.acme.example/roster',
     });
     const log = (await call('GET', `/api/v1/admin/accounts/${acme}/log?limit=1`, { cookie })).body;
+    // A sync job (its source need not exist until it runs).
+    process.env['ROSTER_SYNC_SOURCE_DIR'] ??= tmpdir();
+    const job = await call('PUT', `/api/v1/admin/accounts/${acme}/sync/jobs/people`, {
+      cookie,
+      csrf,
+      headers: sameOrigin(),
+      body: {
+        source: { type: 'json', path: 'people.json' },
+        target: { url: `${server.origin}/api/v1/scim/azure/${acme}`, token: issued.token },
+      },
+    });
+    expect(job.status, JSON.stringify(job.body)).toBe(201);
     const fill = (p: string) =>
       p
         .replace('{accountId}', acme)
+        .replace(/\/sync\/jobs\/\{id\}/, '/sync/jobs/people')
         .replace(/\/log\/\{id\}/, `/log/${log.entries[0].id}`)
         .replace(/\/teams\/\{id\}/, `/teams/${team.id}`)
         .replace(/\/webhooks\/\{id\}/, `/webhooks/${hook.id}`)

@@ -31,6 +31,7 @@ import { RestError, toRestError } from '../rest/plugin.js';
 import { consoleAuth } from './console-auth.js';
 import { consoleRoutes } from './console-routes.js';
 import { registerAdminOpenApi } from './openapi.js';
+import { syncRoutes } from './sync-routes.js';
 
 /** Password checks (scrypt, 16 MiB each) allowed to run at once in one process. */
 const MAX_CONCURRENT_SIGN_INS = 4;
@@ -205,6 +206,7 @@ export async function adminPlugin(
 
       const account = (request: Req): string => request.params.accountId;
       await scoped.register(consoleRoutes, { database: options.database, log: options.log });
+      await scoped.register(syncRoutes, { database: options.database, publicUrl });
 
       scoped.delete('/session', async (request: Req, reply) => {
         await signOut(db, request.adminSession!.sessionId);

@@ -106,6 +106,52 @@ export const S = {
   }),
 };
 
+const syncJob = open({
+  id: str,
+  source: open({ type: { type: 'string', enum: ['json', 'csv'] } }),
+  target: open({ url: str }),
+  mappings: {},
+  scope: {},
+  scheduleMinutes: int,
+  nextRunAt: nstr,
+  running: bool,
+  createdAt: str,
+  updatedAt: str,
+  lastCycle: {
+    anyOf: [
+      { type: 'null' },
+      open({ id: str, kind: str, status: str, startedAt: str, finishedAt: nstr, summary: {} }),
+    ],
+  },
+});
+const syncLogEntry = open({
+  id: int,
+  jobId: str,
+  cycleId: str,
+  at: str,
+  objectType: { type: 'string', enum: ['user', 'group'] },
+  sourceId: str,
+  targetId: nstr,
+  action: { type: 'string', enum: ['create', 'update', 'disable', 'delete', 'skip'] },
+  status: { type: 'string', enum: ['success', 'failure', 'skipped'] },
+  steps: arr({}),
+  modified: arr({}),
+  targetStatus: { type: ['integer', 'null'] },
+  error: nstr,
+  durationMs: { type: 'number' },
+});
+/** The job file's JSON shape (docs/engine.md); the id is the path's. */
+const syncJobBody = open(
+  {
+    source: open({}),
+    target: open({ url: str, token: str }),
+    mappings: {},
+    scope: {},
+    scheduleMinutes: int,
+  },
+  ['source', 'target'],
+);
+
 const accountParams = obj({ accountId: str });
 const idParams = obj({ accountId: str, id: str });
 
@@ -194,7 +240,8 @@ export const ADMIN_ROUTE_SCHEMAS: Record<string, Schema> = {
   },
   'POST /accounts/:accountId/admins/:id/reactivate': {
     tags: ['settings'],
-    summary: 'Reactivate a deactivated admin: their tokens work again (a no-op for an active admin)',
+    summary:
+      'Reactivate a deactivated admin: their tokens work again (a no-op for an active admin)',
     params: idParams,
     response: { 200: S.admin, ...errors(401, 403, 404) },
   },
@@ -259,6 +306,50 @@ export const ADMIN_ROUTE_SCHEMAS: Record<string, Schema> = {
     params: idParams,
     querystring: { type: 'object', properties: { limit: int } },
     response: { 200: obj({ deliveries: arr(S.attempt) }), ...errors(400, 401, 404) },
+  },
+  'GET /accounts/:accountId/sync/jobs': {
+    tags: ['sync'],
+    summary: 'Sync jobs of the account (provisioning engine): state, schedule, last cycle',
+    params: accountParams,
+    response: { 200: obj({ jobs: arr(syncJob) }), ...errors(400, 401) },
+  },
+  'GET /accounts/:accountId/sync/jobs/:id': {
+    tags: ['sync'],
+    summary: 'A sync job: definition (never the token), running, next run, last cycle stats',
+    params: idParams,
+    response: { 200: syncJob, ...errors(400, 401, 404) },
+  },
+  'PUT /accounts/:accountId/sync/jobs/:id': {
+    tags: ['sync'],
+    summary: "Create (201) or replace (200) a sync job from the job file's JSON shape",
+    params: idParams,
+    body: syncJobBody,
+    response: { 200: syncJob, 201: syncJob, ...errors(400, 401, 403, 409) },
+  },
+  'DELETE /accounts/:accountId/sync/jobs/:id': {
+    tags: ['sync'],
+    summary: 'Delete a sync job with its links, cycles and log (409 while a cycle runs)',
+    params: idParams,
+    response: { 204: { type: 'null' }, ...errors(401, 403, 404, 409) },
+  },
+  'POST /accounts/:accountId/sync/jobs/:id/run': {
+    tags: ['sync'],
+    summary: 'Run now: starts one cycle in the background (409 while one runs)',
+    params: idParams,
+    response: { 202: obj({ started: bool }), ...errors(401, 403, 404, 409) },
+  },
+  'GET /accounts/:accountId/sync/jobs/:id/log': {
+    tags: ['sync'],
+    summary: "A sync job's per-object provisioning log, newest first",
+    params: idParams,
+    querystring: {
+      type: 'object',
+      properties: { action: str, status: str, objectId: str, cycle: str, limit: int, before: int },
+    },
+    response: {
+      200: obj({ entries: arr(syncLogEntry), next: { type: ['integer', 'null'] } }),
+      ...errors(400, 401, 404),
+    },
   },
 };
 

@@ -10,6 +10,7 @@ import { consoleLogins } from './060-console-logins.js';
 import { deploymentSettings } from './040-deployment-settings.js';
 import { pageKeys } from './070-page-keys.js';
 import { syncState } from './050-sync-state.js';
+import { syncSchedule } from './051-sync-schedule.js';
 
 /**
  * Migrations live in code (not read from a folder), so they run the same from src/
@@ -25,6 +26,7 @@ export const migrations: Record<string, Migration> = {
   '020_auth_notify': authNotify,
   '040_deployment_settings': deploymentSettings,
   '050_sync_state': syncState,
+  '051_sync_schedule': syncSchedule,
   '060_console_logins': consoleLogins,
   '070_page_keys': pageKeys,
 };

@@ -1,0 +1,377 @@
+import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
+import { isAbsolute, relative, resolve, sep } from 'node:path';
+import type { Kysely } from 'kysely';
+import {
+  configHash as configHashOf,
+  JobBusyError,
+  JobConfigError,
+  runCycle,
+  validateJob,
+  type JobConfig,
+} from '../sync/job.js';
+import type { LogAction, LogStatus, SyncLogRecord } from '../sync/state.js';
+import { KyselySyncStore, type SyncTables } from '../storage/sync-store.js';
+import type { Database } from '../storage/db-schema.js';
+import { requireAccount, tenantUrl } from './accounts.js';
+import { AppError } from './errors.js';
+
+/**
+ * Sync jobs of an account (the admin API and the scheduler of `roster serve`).
+ *
+ * Rules: a job belongs to the account whose admin defined it and is invisible to every
+ * other account (404). Its target is that account's own tenant URL: an admin may feed
+ * only their own account, so the server never sends data or tokens elsewhere on an
+ * admin's say. Its source files are read from `ROSTER_SYNC_SOURCE_DIR/<account id>/`
+ * only. The target token is given as `target.token` and kept in the database (the
+ * scheduler needs it); the API never returns it. `tokenEnv` is refused (the server's
+ * environment is not the admin's). Schedule: `scheduleMinutes`, 40 by default, at least 1.
+ */
+export const DEFAULT_SCHEDULE_MINUTES = 40;
+const LOG_ACTIONS: readonly LogAction[] = ['create', 'update', 'disable', 'delete', 'skip'];
+const LOG_STATUSES: readonly LogStatus[] = ['success', 'failure', 'skipped'];
+
+export interface SyncJobView {
+  readonly id: string;
+  readonly source:
+    | { type: 'json'; path: string }
+    | { type: 'csv'; users: string; groups?: string }
+    | { type: 'ldap'; url: string; baseDn: string; bindDn?: string };
+  readonly target: Omit<JobConfig['target'], 'token' | 'tokenEnv'>;
+  readonly mappings: unknown;
+  readonly scope: unknown;
+  readonly scheduleMinutes: number;
+  readonly nextRunAt: string | null;
+  readonly running: boolean;
+  readonly createdAt: string;
+  readonly updatedAt: string;
+  readonly lastCycle: {
+    id: string;
+    kind: string;
+    status: string;
+    startedAt: string;
+    finishedAt: string | null;
+    summary: unknown;
+  } | null;
+}
+
+export interface SyncJobsOptions {
+  /** The account's origin, for its tenant URL. */
+  readonly publicUrl: (region?: string) => string;
+  /** Root of the per-account source directories; ROSTER_SYNC_SOURCE_DIR by default. */
+  readonly sourceDir?: string;
+  /** Errors of background cycles (run now, schedule). */
+  readonly onError?: (error: unknown, jobId: string) => void;
+}
+
+export class SyncJobs {
+  private readonly db: Kysely<SyncTables>;
+  private readonly store: KyselySyncStore;
+  private readonly running = new Set<Promise<void>>();
+  private closed = false;
+
+  constructor(
+    private readonly rosterDb: Kysely<Database>,
+    private readonly options: SyncJobsOptions,
+  ) {
+    this.db = rosterDb as unknown as Kysely<SyncTables>;
+    this.store = new KyselySyncStore(rosterDb);
+  }
+
+  async list(accountId: string): Promise<SyncJobView[]> {
+    const rows = await this.db
+      .selectFrom('sync_jobs')
+      .select('id')
+      .where('account_id', '=', accountId)
+      .orderBy('id')
+      .execute();
+    const views: SyncJobView[] = [];
+    for (const row of rows) views.push(await this.get(accountId, nameOf(accountId, row.id)));
+    return views;
+  }
+
+  async get(accountId: string, name: string): Promise<SyncJobView> {
+    const row = await this.row(accountId, name);
+    const config = JSON.parse(row.config) as JobConfig;
+    const [last] = await this.store.listCycles(row.id, 1);
+    // Paths as the admin gave them (relative to the account's directory); absolute when
+    // the server no longer has a source directory configured.
+    const root = this.sourceRoot();
+    const base = root === undefined ? undefined : resolve(root, accountId);
+    const rel = (p: string) => (base === undefined ? p : relative(base, p).split(sep).join('/'));
+    const { tokenEnv: _e, ...target } = config.target as JobConfig['target'];
+    return {
+      id: name,
+      source:
+        config.source.type === 'ldap'
+          ? // not accepted through the API (save refuses it); shown without its password
+            {
+              type: 'ldap',
+              url: config.source.url,
+              baseDn: config.source.baseDn,
+              ...(config.source.bindDn !== undefined ? { bindDn: config.source.bindDn } : {}),
+            }
+          : config.source.type === 'json'
+            ? { type: 'json', path: rel(config.source.path) }
+            : {
+                type: 'csv',
+                users: rel(config.source.users),
+                ...(config.source.groups !== undefined
+                  ? { groups: rel(config.source.groups) }
+                  : {}),
+              },
+      target,
+      mappings: config.mappings ?? null,
+      scope: config.scope ?? null,
+      scheduleMinutes: config.scheduleMinutes ?? DEFAULT_SCHEDULE_MINUTES,
+      nextRunAt: row.next_run_at,
+      running:
+        row.lease_owner !== null &&
+        row.lease_until !== null &&
+        row.lease_until > new Date().toISOString(),
+      createdAt: row.created_at,
+      updatedAt: row.updated_at,
+      lastCycle:
+        last === undefined
+          ? null
+          : {
+              id: last.id,
+              kind: last.kind,
+              status: last.status,
+              startedAt: last.startedAt,
+              finishedAt: last.finishedAt,
+              summary: last.summary,
+            },
+    };
+  }
+
+  /** Creates or replaces the job `name` from the job file's JSON shape. */
+  async put(
+    accountId: string,
+    name: string,
+    raw: unknown,
+  ): Promise<{ job: SyncJobView; created: boolean }> {
+    const account = await requireAccount(this.rosterDb, accountId);
+    if (typeof raw !== 'object' || raw === null || Array.isArray(raw))
+      throw new AppError('invalid', 'Send the job as a JSON object (the job file shape).');
+    const body = raw as Record<string, unknown>;
+    if (body['id'] !== undefined && body['id'] !== name)
+      throw new AppError('invalid', `"id" must be "${name}" (the job id in the path) or absent.`);
+    const target = body['target'] as Record<string, unknown> | undefined;
+    if (typeof target === 'object' && target !== null && target['tokenEnv'] !== undefined)
+      throw new AppError(
+        'invalid',
+        '"target.tokenEnv" is for job files only; send the SCIM token as "target.token".',
+      );
+    const base = this.accountDir(accountId);
+    let config: JobConfig;
+    try {
+      config = validateJob({ ...body, id: name }, 'job', base);
+    } catch (error) {
+      if (error instanceof JobConfigError)
+        throw new AppError('invalid', error.message.replace(/^job: /, ''));
+      throw error;
+    }
+    if (config.source.type === 'ldap')
+      // The server would connect to an address an admin typed: LDAP jobs run from job
+      // files with `bin/roster sync run` (docs/engine.md) until the API can vet them.
+      throw new AppError(
+        'invalid',
+        'LDAP sources are not accepted through the admin API yet; run them from a job file with bin/roster sync run.',
+      );
+    for (const path of sourcePaths(config)) {
+      const inside = relative(base, path);
+      if (inside === '' || inside.startsWith('..') || isAbsolute(inside))
+        throw new AppError(
+          'invalid',
+          `source paths must be relative paths inside the account's source directory (${base}).`,
+        );
+    }
+    const own = tenantUrl(this.options.publicUrl(account.region), accountId);
+    if (config.target.url.replace(/\/+$/, '') !== own)
+      throw new AppError(
+        'invalid',
+        `"target.url" must be this account's tenant URL, ${own}: a job defined here feeds only its own account (job files run by the CLI may feed any SCIM endpoint).`,
+      );
+    const id = internalId(accountId, name);
+    const existing = await this.db
+      .selectFrom('sync_jobs')
+      .select(['account_id', 'token', 'next_run_at'])
+      .where('id', '=', id)
+      .executeTakeFirst();
+    if (existing !== undefined && existing.account_id !== accountId)
+      throw new AppError('conflict', `job id ${name} is taken; choose another.`);
+    const token = typeof config.target.token === 'string' ? config.target.token : existing?.token;
+    if (typeof token !== 'string' || token === '')
+      throw new AppError('invalid', '"target.token" (a SCIM token of this account) is required.');
+    const { token: _t, ...publicTarget } = config.target;
+    const stored: JobConfig = { ...config, id, target: publicTarget };
+    await this.store.saveJob(id, stored, configHashOf(stored));
+    const minutes = config.scheduleMinutes ?? DEFAULT_SCHEDULE_MINUTES;
+    await this.db
+      .updateTable('sync_jobs')
+      .set({
+        account_id: accountId,
+        token,
+        next_run_at: existing?.next_run_at ?? new Date(Date.now() + minutes * 60_000).toISOString(),
+      })
+      .where('id', '=', id)
+      .execute();
+    return { job: await this.get(accountId, name), created: existing === undefined };
+  }
+
+  async remove(accountId: string, name: string): Promise<void> {
+    const row = await this.row(accountId, name);
+    if (this.isRunning(row))
+      throw new AppError('conflict', `job ${name} is running; delete it once the cycle ends.`);
+    // Links, cycles and the log go with the job (ON DELETE CASCADE, and explicitly for SQLite).
+    for (const table of ['sync_log', 'sync_links', 'sync_cycles'] as const)
+      await this.db.deleteFrom(table).where('job_id', '=', row.id).execute();
+    await this.db.deleteFrom('sync_jobs').where('id', '=', row.id).execute();
+  }
+
+  /** Starts one cycle in the background ("run now"); 409 when one is running. */
+  async runNow(accountId: string, name: string): Promise<void> {
+    const row = await this.row(accountId, name);
+    if (this.isRunning(row)) throw new AppError('conflict', `job ${name} is already running.`);
+    this.start(row);
+  }
+
+  async log(
+    accountId: string,
+    name: string,
+    query: {
+      action?: string;
+      status?: string;
+      objectId?: string;
+      cycle?: string;
+      limit: number;
+      before?: number;
+    },
+  ): Promise<{ entries: SyncLogRecord[]; next: number | null }> {
+    const row = await this.row(accountId, name);
+    if (query.action !== undefined && !LOG_ACTIONS.includes(query.action as LogAction))
+      throw new AppError('invalid', `"action" must be one of ${LOG_ACTIONS.join(', ')}.`);
+    if (query.status !== undefined && !LOG_STATUSES.includes(query.status as LogStatus))
+      throw new AppError('invalid', `"status" must be one of ${LOG_STATUSES.join(', ')}.`);
+    const entries = await this.store.listLog(row.id, {
+      limit: query.limit,
+      ...(query.action !== undefined ? { action: query.action as LogAction } : {}),
+      ...(query.status !== undefined ? { status: query.status as LogStatus } : {}),
+      ...(query.objectId !== undefined ? { objectId: query.objectId } : {}),
+      ...(query.cycle !== undefined ? { cycleId: query.cycle } : {}),
+      ...(query.before !== undefined ? { beforeId: query.before } : {}),
+    });
+    return {
+      entries: entries.map((e) => ({ ...e, jobId: name })),
+      next: entries.length === query.limit ? (entries.at(-1)?.id ?? null) : null,
+    };
+  }
+
+  /**
+   * The scheduler's step: claims every job whose next run is due (one conditional UPDATE
+   * each, so of several processes one claims it) and starts its cycle; the cycle itself
+   * runs under the job's lease. Returns the ids started.
+   */
+  async runDue(now = new Date()): Promise<string[]> {
+    if (this.closed) return [];
+    const due = await this.db
+      .selectFrom('sync_jobs')
+      .selectAll()
+      .where('next_run_at', '<=', now.toISOString())
+      .where('token', 'is not', null)
+      .orderBy('next_run_at')
+      .limit(50)
+      .execute();
+    const started: string[] = [];
+    for (const row of due) {
+      if (this.isRunning(row)) continue;
+      const config = JSON.parse(row.config) as JobConfig;
+      const minutes = Math.max(1, config.scheduleMinutes ?? DEFAULT_SCHEDULE_MINUTES);
+      const claimed = await this.db
+        .updateTable('sync_jobs')
+        .set({ next_run_at: new Date(now.getTime() + minutes * 60_000).toISOString() })
+        .where('id', '=', row.id)
+        .where('next_run_at', '=', row.next_run_at)
+        .executeTakeFirst();
+      if (Number(claimed.numUpdatedRows) !== 1) continue;
+      this.start(row);
+      started.push(row.id);
+    }
+    return started;
+  }
+
+  /** Waits for the cycles this instance started; starts no more. */
+  async close(): Promise<void> {
+    this.closed = true;
+    await Promise.allSettled([...this.running]);
+  }
+
+  private start(row: SyncTables['sync_jobs']): void {
+    if (this.closed) throw new AppError('conflict', 'the server is stopping; try again later.');
+    const config = JSON.parse(row.config) as JobConfig;
+    const withToken: JobConfig = {
+      ...config,
+      target: { ...config.target, token: row.token ?? '' },
+    };
+    const run = runCycle(withToken, {
+      state: this.store,
+      owner: `${hostname()}:${process.pid}:${randomUUID()}`,
+    })
+      .then(() => undefined)
+      .catch((error: unknown) => {
+        if (!(error instanceof JobBusyError)) this.options.onError?.(error, row.id);
+      })
+      .finally(() => this.running.delete(run));
+    this.running.add(run);
+  }
+
+  private isRunning(row: { lease_owner: string | null; lease_until: string | null }): boolean {
+    return (
+      row.lease_owner !== null &&
+      row.lease_until !== null &&
+      row.lease_until > new Date().toISOString()
+    );
+  }
+
+  private async row(accountId: string, name: string): Promise<SyncTables['sync_jobs']> {
+    const row = await this.db
+      .selectFrom('sync_jobs')
+      .selectAll()
+      .where('id', '=', internalId(accountId, name))
+      .where('account_id', '=', accountId)
+      .executeTakeFirst();
+    if (row === undefined) throw new AppError('not_found', `sync job ${name} does not exist`);
+    return row;
+  }
+
+  private sourceRoot(): string | undefined {
+    const root = this.options.sourceDir ?? process.env['ROSTER_SYNC_SOURCE_DIR'];
+    return root === undefined || root === '' ? undefined : root;
+  }
+
+  private accountDir(accountId: string): string {
+    const root = this.sourceRoot();
+    if (root === undefined)
+      throw new AppError(
+        'invalid',
+        "this server has no source directory for sync jobs: set ROSTER_SYNC_SOURCE_DIR and put each account's files in <dir>/<account id>/.",
+      );
+    return resolve(root, accountId);
+  }
+}
+
+/** Job ids are per account; the stored id carries the account so two accounts may share a name. */
+function internalId(accountId: string, name: string): string {
+  return `${accountId}.${name}`;
+}
+function nameOf(accountId: string, id: string): string {
+  return id.slice(accountId.length + 1);
+}
+
+function sourcePaths(config: JobConfig): string[] {
+  if (config.source.type === 'ldap') return [];
+  return config.source.type === 'json'
+    ? [config.source.path]
+    : [config.source.users, ...(config.source.groups !== undefined ? [config.source.groups] : [])];
+}

@@ -1,0 +1,77 @@
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { SyncJobs } from '../../app/sync-jobs.js';
+import type { RosterDatabase } from '../../storage/connect.js';
+import { RestError } from '../rest/plugin.js';
+
+type Req = FastifyRequest<{
+  Params: { accountId: string; id?: string };
+  Querystring: Record<string, unknown>;
+  Body: unknown;
+}>;
+
+/**
+ * Sync jobs of the account and their provisioning log (docs/engine.md, "Admin API and
+ * schedule"). Registered inside the admin plugin's `/accounts/:accountId` scope, whose
+ * hook has already checked the session belongs to this account; the rules live in
+ * src/app/sync-jobs.ts.
+ */
+export async function syncRoutes(
+  app: FastifyInstance,
+  options: { database: RosterDatabase; publicUrl: (region?: string) => string },
+): Promise<void> {
+  const jobs = new SyncJobs(options.database.db, {
+    publicUrl: options.publicUrl,
+    onError: (error, jobId) =>
+      app.log.error({ err: error, jobId }, 'sync cycle started by "run now" failed'),
+  });
+  app.addHook('onClose', async () => jobs.close());
+  const account = (request: Req): string => request.params.accountId;
+
+  app.get('/sync/jobs', async (request: Req) => ({ jobs: await jobs.list(account(request)) }));
+  app.get('/sync/jobs/:id', async (request: Req) => jobs.get(account(request), request.params.id!));
+  app.put('/sync/jobs/:id', async (request: Req, reply) => {
+    const { job, created } = await jobs.put(account(request), request.params.id!, request.body);
+    return reply.code(created ? 201 : 200).send(job);
+  });
+  app.delete('/sync/jobs/:id', async (request: Req, reply) => {
+    await jobs.remove(account(request), request.params.id!);
+    return reply.code(204).send();
+  });
+  app.post('/sync/jobs/:id/run', async (request: Req, reply) => {
+    await jobs.runNow(account(request), request.params.id!);
+    return reply.code(202).send({ started: true });
+  });
+  app.get('/sync/jobs/:id/log', async (request: Req) => {
+    const q = request.query;
+    return jobs.log(account(request), request.params.id!, {
+      limit: whole(q['limit'], 'limit', 100, 1, 1000),
+      ...(q['before'] !== undefined
+        ? { before: whole(q['before'], 'before', 0, 1, Number.MAX_SAFE_INTEGER) }
+        : {}),
+      ...text(q, 'action'),
+      ...text(q, 'status'),
+      ...text(q, 'objectId'),
+      ...text(q, 'cycle'),
+    });
+  });
+}
+
+function text(q: Record<string, unknown>, name: string): Record<string, string> {
+  const value = q[name];
+  if (value === undefined || value === '') return {};
+  if (typeof value !== 'string')
+    throw new RestError(400, 'invalid_request', `"${name}" must be given once.`);
+  return { [name]: value };
+}
+
+function whole(raw: unknown, name: string, fallback: number, min: number, max: number): number {
+  if (raw === undefined || raw === '') return fallback;
+  const value = typeof raw === 'string' && /^\d+$/.test(raw) ? Number(raw) : NaN;
+  if (!Number.isSafeInteger(value) || value < min || value > max)
+    throw new RestError(
+      400,
+      'invalid_request',
+      `"${name}" must be a whole number from ${min} to ${max}.`,
+    );
+  return value;
+}
