@@ -116,6 +116,6 @@ export function roster(
         ? resolve(stdout)
         : reject(new Error(`roster ${args.join(' ')} failed (${code}): ${stderr}`)),
     );
-    child.stdin.end(args[0] === 'admin' ? 'password123\n' : '');
+    child.stdin.end(args[0] === 'admin' ? 'bench lantern orbit velvet mosaic\n' : '');
   });
 }
