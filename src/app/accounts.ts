@@ -66,7 +66,7 @@ export async function listAccounts(db: Kysely<Database>): Promise<Account[]> {
   return rows.map(toAccount);
 }
 
-/** Seat limit and team mapping of an account (issue 3). */
+/** Seat limit and team mapping of an account. */
 export interface AccountPolicy {
   readonly seats: number | null;
   readonly settings: AccountSettings;

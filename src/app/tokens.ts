@@ -54,7 +54,7 @@ export function hashSecret(secret: string): string {
 
 /**
  * Issues a token for the account, on behalf of `adminEmail` or else the account's
- * earliest-created active admin. Only an admin's tokens work (issue 2: Test Connection
+ * earliest-created active admin. Only an admin's tokens work (Test Connection
  * fails unless the issuer is an account admin).
  */
 export async function issueToken(

@@ -37,9 +37,9 @@ export interface AppDeps {
   readonly bodyLimit?: number;
   /** A pino logger; none means silent (tests). */
   readonly logger?: FastifyBaseLogger;
-  /** Per-token rate limiter for SCIM (issue 5, src/http/limits); none: unlimited. */
+  /** Per-token rate limiter for SCIM (src/http/limits); none: unlimited. */
   readonly rateLimiter?: RateLimiter;
-  /** Slow-client timeouts (issue 5); defaults in src/http/limits/config.ts. */
+  /** Slow-client timeouts; defaults in src/http/limits/config.ts. */
   readonly timeouts?: Partial<HttpTimeouts>;
   /**
    * The webhook dispatcher of this process, if any: nudged after each successful write
@@ -69,7 +69,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     // Entra and Okta send paths in any case (`/users`); attribute names are case-insensitive too.
     routerOptions: { caseSensitive: false, ignoreTrailingSlash: true, maxParamLength: 200 },
     bodyLimit,
-    // Slow or stalled clients must not hold sockets forever (issue 5): the request head
+    // Slow or stalled clients must not hold sockets forever: the request head
     // must arrive within headersMs (slowloris), the whole request within requestMs.
     requestTimeout: timeouts.requestMs,
     connectionTimeout: timeouts.idleMs,
@@ -101,7 +101,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   lingerAfterEarlyAnswers(app);
   const publicUrl = (): string =>
     typeof deps.publicUrl === 'function' ? deps.publicUrl() : deps.publicUrl;
-  // Every answer is data, never a page to frame or a script to sniff (issue 5: security headers).
+  // Every answer is data, never a page to frame or a script to sniff (security headers).
   app.addHook('onSend', async (request, reply, payload) => {
     // Rate-limited APIs (SCIM, REST): the IETF RateLimit fields, on every answer.
     const limits = rateLimitHeaders(request);
@@ -140,7 +140,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     ...(deps.rateLimiter !== undefined ? { rateLimiter: deps.rateLimiter } : {}),
     ...(deps.metricsToken !== undefined ? { metricsToken: deps.metricsToken } : {}),
   });
-  drainOnClose(app); // issue 5: SIGTERM drains in-flight requests, then close() ends (src/http/limits/drain.ts)
+  drainOnClose(app); // SIGTERM drains in-flight requests, then close() ends (src/http/limits/drain.ts)
   const webhooks = deps.webhooks;
   if (webhooks !== undefined) {
     app.addHook('onResponse', async (request, reply) => {

@@ -45,7 +45,7 @@ export async function startServer(
   const log = new ProvisioningLog(database.db, (error) =>
     logger.error({ err: error }, 'could not write the provisioning log'),
   );
-  // Issue 5: per-token rate limit; counters in Redis when REDIS_URL is set (shared by all processes).
+  // Per-token rate limit; counters in Redis when REDIS_URL is set (shared by all processes).
   let lastLimiterError = 0;
   const rateLimiter = createRateLimiter(limits.rateLimit, limits.redisUrl, (error) => {
     if (Date.now() - lastLimiterError < 10_000) return; // report a Redis outage, not every request during it
@@ -129,7 +129,7 @@ function schedulerInterval(): number {
   return Number.isInteger(raw) && raw >= 50 ? raw : DEFAULT_SCHEDULER_INTERVAL_MS;
 }
 
-/** Paths that may hold credentials, censored in every log line (issue 5). */
+/** Paths that may hold credentials, censored in every log line. */
 export const REDACTED_PATHS = [
   'req.headers.authorization',
   'req.headers.cookie',
@@ -164,7 +164,7 @@ function serializeRequest(req: {
   };
 }
 
-/** The server's pino logger. Never logs credentials (ARCHITECTURE, issue 5): the bearer token lives in Authorization. */
+/** The server's pino logger. Never logs credentials (ARCHITECTURE): the bearer token lives in Authorization. */
 export function createLogger(level: string, destination?: pino.DestinationStream): pino.Logger {
   const options = {
     level,

@@ -17,7 +17,7 @@ interface Queued {
 const SAVEPOINT = 'roster_work';
 
 /**
- * Group commit for SQLite (docs/benchmarks.md, issue 4). With `synchronous = FULL` every
+ * Group commit for SQLite (docs/benchmarks.md). With `synchronous = FULL` every
  * COMMIT waits for an fsync of the WAL, and SQLite has one writer: one transaction per
  * request caps durable writes at one per fsync. Here concurrent write transactions are
  * queued and run one after another inside ONE SQLite transaction, each inside its own

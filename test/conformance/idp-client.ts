@@ -133,7 +133,7 @@ export function expectResource(response: IdpResponse, status: number): void {
 
 /**
  * The provisioning log holds one entry per request with method, path, status and
- * resource id, and never the token (IDP-COMPAT, issue 2).
+ * resource id, and never the token (IDP-COMPAT).
  */
 export async function expectLogged(
   server: TestServer,

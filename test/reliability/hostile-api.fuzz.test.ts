@@ -6,7 +6,7 @@ import { DATABASE_KINDS } from '../helpers/databases.js';
 import { envInt, seedTenant, startApp, type InProcessApp, type Tenant } from './helpers/app.js';
 
 /**
- * Issue 5, hostile input on the product REST API and the admin API: generated path
+ * Hostile input on the product REST API and the admin API: generated path
  * segments, query strings and JSON bodies, authenticated, through the whole HTTP
  * stack. Never a 5xx, a JSON error on every 4xx, and a refused write changes nothing.
  * ROSTER_FUZZ_RUNS scales it like the SCIM fuzzing.

@@ -12,7 +12,7 @@ import {
 } from './helpers/app.js';
 
 /**
- * Issue 5, hostile input: generated filters, attribute paths, PATCH bodies, resource
+ * Hostile input: generated filters, attribute paths, PATCH bodies, resource
  * bodies, query strings and headers, valid and invalid, through the whole HTTP stack
  * (app.inject: Fastify's routing, parsers, hooks and error handler, no socket).
  * Never a 5xx, never a hang, a SCIM error body on every 4xx, and a failed write

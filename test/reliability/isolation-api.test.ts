@@ -6,7 +6,7 @@ import { DATABASE_KINDS } from '../helpers/databases.js';
 import { seedTenant, startApp, type InProcessApp, type Tenant } from './helpers/app.js';
 
 /**
- * Issue 5, account isolation for the product REST API (API tokens) and the admin API
+ * Account isolation for the product REST API (API tokens) and the admin API
  * (admin sessions): the same matrix as isolation.test.ts for SCIM. Each route is
  * listed once, with `{account}`, `{userId}`, `{groupId}` filled with the victim's
  * values or with random ones, so answers never tell whether an id exists.

@@ -11,7 +11,7 @@ import {
 } from './helpers/app.js';
 
 /**
- * Issue 5, account isolation. Every route of the server, listed once here: a new
+ * Account isolation. Every route of the server, listed once here: a new
  * route (admin API, REST API) is covered by adding a row. `{userId}`, `{groupId}`,
  * `{userName}` and `{groupName}` are filled with the victim account's values, or
  * with random ones to check that answers never depend on whether an id exists elsewhere.

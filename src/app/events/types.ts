@@ -1,6 +1,6 @@
 import type { JsonObject } from '../../core/resource/values.js';
 
-/** Everything the workspace product hears of (issue 3), in per-account sequence order. */
+/** Everything the workspace product hears of, in per-account sequence order. */
 export const EVENT_TYPES = [
   'user.created',
   'user.updated',

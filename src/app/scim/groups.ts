@@ -65,7 +65,7 @@ function columnsOf(data: JsonObject) {
     displayName: String(data['displayName']),
     externalId: typeof data['externalId'] === 'string' ? data['externalId'] : null,
   };
-  checkIndexedStrings(columns); // issue 5: indexed columns have a length cap (PostgreSQL B-tree limit; was a 500)
+  checkIndexedStrings(columns); // Indexed columns have a length cap (PostgreSQL B-tree limit; was a 500)
   return columns;
 }
 

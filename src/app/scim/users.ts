@@ -45,7 +45,7 @@ function columnsOf(data: JsonObject) {
     managerId: typeof manager === 'string' && manager !== '' ? manager : null,
     emails,
   };
-  // Issue 5: indexed columns have a length cap (PostgreSQL B-tree limit; was a 500).
+  // Indexed columns have a length cap (PostgreSQL B-tree limit; was a 500).
   checkIndexedStrings({
     userName: columns.userName,
     externalId: columns.externalId,
@@ -195,7 +195,7 @@ export class UsersService {
       const current = await tx.getUser(id, { forUpdate: true });
       if (current === undefined) throw this.missing(id);
       checkIfMatch(ifMatch, current.version, `User ${id}`);
-      // Memberships go and reports lose their manager (issue 3), with events for each.
+      // Memberships go and reports lose their manager, with events for each.
       await rules.userDeleting(current);
       await tx.removeFromAllGroups(id);
       await tx.deleteUser(id);

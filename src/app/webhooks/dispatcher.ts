@@ -87,7 +87,7 @@ const silent: DispatcherLogger = { warn: () => undefined, error: () => undefined
 
 /**
  * Delivers each account's events to its webhook endpoints: per endpoint strictly in
- * sequence order, at least once, retried with exponential backoff (issue 3).
+ * sequence order, at least once, retried with exponential backoff.
  *
  * All state is in the database (ARCHITECTURE, Scale-out): the cursor `delivered_seq`,
  * the failure count and next attempt time, and a lease (`locked_until`) that reserves an

@@ -1,4 +1,4 @@
-/** When a failing endpoint is tried again (issue 3: exponential backoff). */
+/** When a failing endpoint is tried again (exponential backoff). */
 export interface RetrySchedule {
   /** Delay after the first failure. */
   readonly baseMs: number;

@@ -10,7 +10,7 @@ export const DEFAULT_TOLERANCE_SECONDS = 300;
 /**
  * `v1` signature: hex HMAC-SHA256, keyed with the endpoint secret (the whole `whsec_...`
  * string as UTF-8), over `<t>.<raw body>`. Putting the timestamp inside the signed text
- * lets a receiver reject a captured request replayed later (issue 3).
+ * lets a receiver reject a captured request replayed later.
  */
 export function computeSignature(
   secret: string,

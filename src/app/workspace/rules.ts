@@ -39,8 +39,8 @@ function nameOf(user: { displayName: string | null; userName: string }): string 
 }
 
 /**
- * What the workspace does when the identity provider changes the directory
- * (issue 3), inside the transaction of that change: seats, team mapping, the
+ * What the workspace does when the identity provider changes the directory,
+ * inside the transaction of that change: seats, team mapping, the
  * " (deactivated)" rule for teams Roster created, and the events of it all.
  * Create one per write transaction with `begin`, call the hooks, then `commit`.
  */

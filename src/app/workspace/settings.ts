@@ -1,4 +1,4 @@
-/** Per-account team mapping options (issue 3). SCIM groups are always teams. */
+/** Per-account team mapping options. SCIM groups are always teams. */
 export interface AccountSettings {
   /** A team per distinct enterprise `department`, created and joined automatically. */
   readonly departmentTeams: boolean;

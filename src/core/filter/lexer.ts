@@ -62,7 +62,7 @@ function decodeString(literal: string, at: number, scimType: ScimType): string {
   } catch {
     // fall through to the error below
   }
-  // Issue 5: "\u0000" decoded to U+0000 reached PostgreSQL as a query parameter (a 500).
+  // "\u0000" decoded to U+0000 reached PostgreSQL as a query parameter (a 500).
   if (typeof value === 'string' && value.includes('\u0000')) {
     throw badRequest(scimType, `U+0000 is not allowed in a string literal (position ${at + 1}).`);
   }

@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 
 /**
- * Graceful shutdown that actually ends (issue 5). Fastify's close() stops listening
+ * Graceful shutdown that actually ends. Fastify's close() stops listening
  * and closes idle keep-alive sockets once; a request still in flight at that moment
  * leaves its socket open in keep-alive after its response, and close() then waited
  * for the client or keepAliveTimeout (75 s) before the database could close.

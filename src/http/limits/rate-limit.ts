@@ -1,7 +1,7 @@
 import { Redis } from 'ioredis';
 
 /**
- * Per-token rate limiting (issue 5): a token bucket per SCIM token, refilled at
+ * Per-token rate limiting: a token bucket per SCIM token, refilled at
  * `perSecond` and holding at most `burst` requests. Defaults are generous: Entra
  * peaks near 1,000 requests/minute per provisioning job and sends them concurrently,
  * which must pass untouched; a runaway client is slowed with 429 + Retry-After.

@@ -17,7 +17,7 @@ export const REST_PREFIX = '/api/v1/accounts/:accountId';
 
 export interface RestPluginOptions {
   readonly database: RosterDatabase;
-  /** The same per-token limiter as SCIM (issue 5); none: unlimited. */
+  /** The same per-token limiter as SCIM; none: unlimited. */
   readonly rateLimiter?: RateLimiter | undefined;
   /** Each account's share of concurrent requests, shared with SCIM; none: unlimited. */
   readonly gate?: AccountGate | undefined;
@@ -49,7 +49,7 @@ type Query = Record<string, unknown>;
 type Req = FastifyRequest<{ Params: Params; Querystring: Query }>;
 
 /**
- * The product's read-only REST API of one account (issue 3), for API-type tokens only.
+ * The product's read-only REST API of one account, for API-type tokens only.
  * Encapsulated like the SCIM plugin: its auth hook, error and not-found handlers apply
  * to these routes only. Every query takes the account id from the path, and the hook
  * has checked that the token belongs to that account before any handler runs.

@@ -35,7 +35,7 @@ export interface ScimPluginOptions {
   readonly regions?: RegionRouting | undefined;
   readonly bodyLimit: number;
   readonly log: ProvisioningLog;
-  /** Per-token rate limiter (issue 5); none: unlimited. */
+  /** Per-token rate limiter; none: unlimited. */
   readonly rateLimiter?: RateLimiter | undefined;
   /** Per-request caps (resource size, page bytes, PATCH work); defaults in src/app/limits.ts. */
   readonly limits?: RequestLimits | undefined;
@@ -143,7 +143,7 @@ export async function scimPlugin(app: FastifyInstance, options: ScimPluginOption
       );
     }
     context.tokenId = token.tokenId;
-    await guardAuthenticatedRequest(request, token.tokenId, options.rateLimiter); // issue 5: rate limit, %00
+    await guardAuthenticatedRequest(request, token.tokenId, options.rateLimiter); // rate limit, %00 in the path
     const regions = options.regions;
     if (regions?.config.configured) {
       // Several data centers: the account's region gives its origin, and a request that

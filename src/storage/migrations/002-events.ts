@@ -2,7 +2,7 @@ import type { Kysely, Migration } from 'kysely';
 import { isPostgres } from './dialect.js';
 
 /**
- * Workspace semantics (issue 3): per-account event sequence and settings, seats,
+ * Workspace semantics: per-account event sequence and settings, seats,
  * the event log, webhook endpoints with their delivery cursor, and the delivery log.
  *
  * Events get a gapless per-account sequence from `accounts.event_seq`, bumped in the

@@ -1,7 +1,7 @@
 import type { Kysely, Migration } from 'kysely';
 
 /**
- * Team mapping (issue 3): teams Roster creates from provisioning data, and who
+ * Team mapping: teams Roster creates from provisioning data, and who
  * made each membership, so mapping never removes a membership the identity
  * provider made, nor the reverse.
  *

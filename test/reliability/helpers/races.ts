@@ -46,7 +46,7 @@ const PATCH = 'urn:ietf:params:scim:api:messages:2.0:PatchOp';
 export const raceStats = { requests: 0 };
 
 /**
- * The three races of issue 5, once. Returns the number of racing requests sent.
+ * The three races (parallel member adds and removes, one userName POSTed in parallel, PATCHes with one If-Match), once. Returns the number of racing requests sent.
  * Uses fresh names each round so rounds can repeat on one database.
  */
 export async function runRaces(
