@@ -61,14 +61,16 @@ describe.each(DATABASE_KINDS)('platform storage contract (%s)', (kind) => {
     }
   });
 
-  it('registers scim_lower on SQLite (Unicode-correct, null-preserving)', async () => {
-    if (kind !== 'sqlite') return;
+  it('has scim_lower, Unicode-correct and null-preserving (a connection function on SQLite, SQL on PostgreSQL)', async () => {
     const { sql } = await import('kysely');
     const result = await sql<{
       a: string;
       b: null;
-    }>`select scim_lower('ÄBC') as a, scim_lower(null) as b`.execute(database.db);
-    expect(result.rows[0]).toEqual({ a: 'äbc', b: null });
+      c: string;
+    }>`select scim_lower('ÄBC') as a, scim_lower(null) as b, scim_lower('ΣΊΣΥΦΟΣ') as c`.execute(
+      database.db,
+    );
+    expect(result.rows[0]).toEqual({ a: 'äbc', b: null, c: 'ΣΊΣΥΦΟΣ'.toLowerCase() });
   });
 
   it('creates, gets and lists accounts', async () => {
