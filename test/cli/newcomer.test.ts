@@ -1,40 +1,16 @@
-import { spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createAccount, createAdmin, deactivateAdmin } from '../../src/app/accounts.js';
 import { issueToken } from '../../src/app/tokens.js';
 import { openDatabase, type RosterDatabase } from '../../src/storage/connect.js';
 import { migrateToLatest } from '../../src/storage/migrations/index.js';
+import { ROOT, roster as rosterCli } from '../helpers/cli.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/databases.js';
 import { spawnRoster, stopRoster } from '../reliability/helpers/roster-process.js';
 
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const BIN = fileURLToPath(new URL('../../bin/roster', import.meta.url));
-
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
 /** Runs bin/roster with only the given configuration (no PUBLIC_URL/REGIONS of the test's own). */
-function roster(args: string[], env: Record<string, string>): Promise<Run> {
-  const base = { ...process.env };
-  for (const name of ['PUBLIC_URL', 'REGIONS', 'REGION', 'PORT', 'HOST']) delete base[name];
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], {
-      cwd: ROOT,
-      env: { ...base, ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
+function roster(args: string[], env: Record<string, string>) {
+  return rosterCli(args, env, { unset: ['PUBLIC_URL', 'REGIONS', 'REGION', 'PORT', 'HOST'] });
 }
 
 /** What a newcomer trips over first: messages, --version, the tenant URL, the log. */

@@ -1,6 +1,4 @@
-import { spawn } from 'node:child_process';
 import type { AddressInfo } from 'node:net';
-import { fileURLToPath } from 'node:url';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createAccount, createAdmin } from '../../src/app/accounts.js';
@@ -10,30 +8,14 @@ import { buildApp } from '../../src/http/app.js';
 import { openDatabase, type RosterDatabase } from '../../src/storage/connect.js';
 import { migrateToLatest } from '../../src/storage/migrations/index.js';
 import { seedTeamBody, seedUserBody, seedUserName } from '../../src/storage/seed.js';
+import { roster as rosterCli } from '../helpers/cli.js';
 import { DATABASE_KINDS, createTestDatabase, type TestDatabase } from '../helpers/databases.js';
 import { scimClient, type TestTenant } from '../helpers/server.js';
 
 // `roster seed` runs from dist/: `npm test` builds first (the `pretest` script).
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const BIN = fileURLToPath(new URL('../../bin/roster', import.meta.url));
 
-function roster(
-  args: string[],
-  databaseUrl: string,
-): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], {
-      cwd: ROOT,
-      env: { ...process.env, DATABASE_URL: databaseUrl },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
+function roster(args: string[], databaseUrl: string) {
+  return rosterCli(args, { DATABASE_URL: databaseUrl });
 }
 
 /** Strips what differs between two provisionings of the same body: ids, timestamps, tenant URLs, teams. */
