@@ -225,7 +225,7 @@ export class SyncJobs {
     if (this.isRunning(row))
       throw new AppError('conflict', `job ${name} is running; delete it once the cycle ends.`);
     // Links, cycles and the log go with the job (ON DELETE CASCADE, and explicitly for SQLite).
-    for (const table of ['sync_log', 'sync_links', 'sync_cycles'] as const)
+    for (const table of ['sync_log', 'sync_links', 'sync_cycles', 'sync_source_cache'] as const)
       await this.db.deleteFrom(table).where('job_id', '=', row.id).execute();
     await this.db.deleteFrom('sync_jobs').where('id', '=', row.id).execute();
   }

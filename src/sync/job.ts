@@ -14,7 +14,7 @@ import { buildScope, type ScopeConfig, type ScopeFilterEvaluator } from './scope
 import { CsvFileSource } from './sources/csv-file.js';
 import { JsonFileSource } from './sources/json-file.js';
 import { LdapSource } from './sources/ldap.js';
-import type { Source } from './sources/source.js';
+import type { Source, SourceReadStats } from './sources/source.js';
 import type { CycleKind, Link, SyncStateStore } from './state.js';
 import { ScimTargetClient } from './target/client.js';
 import { DIALECTS, type Dialect } from './target/dialect.js';
@@ -59,6 +59,8 @@ export interface LdapJobSource {
   readonly userPrincipalNameAttribute?: string;
   readonly accountEnabledAttribute?: string;
   readonly timeoutMs?: number;
+  /** Seconds of overlap of incremental reads (default 60). */
+  readonly overlapSeconds?: number;
 }
 
 const LDAP_STRING_KEYS = [
@@ -87,7 +89,14 @@ function validateLdapSource(source: Record<string, unknown>, where: string): Lda
       !(Number.isInteger(source[key]) && (source[key] as number) >= 1)
     )
       throw new JobConfigError(`${where}: "source.${key}" must be a whole number ≥ 1`);
+  checkOverlap(source, where);
   return { ...(source as unknown as LdapJobSource), url: source.url.replace(/\/$/, '') };
+}
+
+function checkOverlap(source: Record<string, unknown>, where: string): void {
+  const overlap = source.overlapSeconds;
+  if (overlap !== undefined && !(Number.isInteger(overlap) && (overlap as number) >= 0))
+    throw new JobConfigError(`${where}: "source.overlapSeconds" must be a whole number ≥ 0`);
 }
 
 export class JobConfigError extends Error {
@@ -211,6 +220,8 @@ export interface CycleSummary extends ExecutionResult {
   readonly requests: number;
   readonly retries: number;
   readonly throttled: number;
+  /** How the source read (LDAP and SCIM sources): full or delta, objects read, deletions. */
+  readonly source?: SourceReadStats;
 }
 
 /** True for an owner `host:pid:…` on this host whose process is gone. */
@@ -275,7 +286,12 @@ export async function runCycle(config: JobConfig, options: RunOptions): Promise<
         ? 'initial'
         : 'incremental';
     const source = sourceFor(config);
-    const snapshot = await source.read(kind === 'initial' ? null : job.watermark);
+    const snapshot = await source.read(kind === 'initial' ? null : job.watermark, {
+      cache: {
+        load: () => state.loadSourceCache(config.id),
+        save: (update) => state.saveSourceCache(config.id, update),
+      },
+    });
     const scope = buildScope(
       config.scope ?? {},
       snapshot,
@@ -320,6 +336,7 @@ export async function runCycle(config: JobConfig, options: RunOptions): Promise<
       ...result,
       durationMs: Math.round(performance.now() - started),
       ...client.stats,
+      ...(snapshot.stats !== undefined ? { source: snapshot.stats } : {}),
     };
     // Failed objects keep their old links (retried next cycle); the cycle itself completed.
     await state.setWatermark(config.id, snapshot.watermark, hash);
