@@ -93,10 +93,12 @@ export async function startScimmyTarget(token = 'scimmy-token'): Promise<ScimmyT
   declare(SCIMMY.Resources.Group, groups, 'Group');
   const app = express();
   const requests: string[] = [];
-  app.use((request, _response, next) => {
-    requests.push(`${request.method} ${request.originalUrl}`);
-    next();
-  });
+  app.use(
+    (request: { method: string; originalUrl: string }, _response: unknown, next: () => void) => {
+      requests.push(`${request.method} ${request.originalUrl}`);
+      next();
+    },
+  );
   app.use(
     '/scim',
     new SCIMMYRouters({

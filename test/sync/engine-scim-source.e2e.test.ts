@@ -1,4 +1,9 @@
+import { spawn } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KyselySyncStore } from '../../src/storage/sync-store.js';
@@ -18,6 +23,26 @@ const ENT = 'urn:ietf:params:scim:schemas:extension:enterprise:2.0:User';
 const USER = 'urn:ietf:params:scim:schemas:core:2.0:User';
 const GROUP = 'urn:ietf:params:scim:schemas:core:2.0:Group';
 const PATCH = 'urn:ietf:params:scim:api:messages:2.0:PatchOp';
+
+// Runs bin/roster from dist/: `npm run build` first when running Vitest directly.
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const BIN = fileURLToPath(new URL('../../bin/roster', import.meta.url));
+
+function roster(args: string[], env: Record<string, string>) {
+  return new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve, reject) => {
+    const child = spawn(process.execPath, [BIN, ...args], {
+      cwd: ROOT,
+      env: { ...process.env, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
+    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
 
 /** Roster as the source: one account of a real listening Roster feeds another. */
 for (const kind of DATABASE_KINDS) {
@@ -266,6 +291,51 @@ for (const kind of DATABASE_KINDS) {
         1,
       );
     });
+
+    if (kind === 'sqlite')
+      it('the quick start reads a SCIM source with --source-scim-url', async () => {
+        const other = await server.createTenant();
+        const dir = await mkdtemp(join(tmpdir(), 'roster-scim-cli-'));
+        try {
+          const args = [
+            'sync',
+            'run',
+            '--source-scim-url',
+            source.baseUrl,
+            '--target-url',
+            other.baseUrl,
+            '--target-token',
+            other.token,
+            '--json',
+          ];
+          const env = {
+            DATABASE_URL: join(dir, 'engine.db'),
+            ROSTER_SOURCE_SCIM_TOKEN: source.token,
+          };
+          const first = await roster(args, env);
+          expect(first.stderr).toBe('');
+          expect(first.code).toBe(0);
+          expect(JSON.parse(first.stdout)).toMatchObject({
+            kind: 'initial',
+            failures: 0,
+            users: { create: 2 },
+            groups: { create: 1 },
+            source: { mode: 'full' },
+          });
+          const again = await roster(args, env);
+          expect(again.code).toBe(0);
+          expect(JSON.parse(again.stdout)).toMatchObject({
+            kind: 'incremental',
+            requests: 0,
+            source: { mode: 'delta' },
+          });
+          const noToken = await roster(args, { DATABASE_URL: join(dir, 'engine.db') });
+          expect(noToken.code).toBe(1);
+          expect(noToken.stderr).toMatch(/--source-scim-token \(or set ROSTER_SOURCE_SCIM_TOKEN\)/);
+        } finally {
+          await rm(dir, { recursive: true, force: true });
+        }
+      });
 
     it('source errors are explained: a wrong token, a body that is not SCIM', async () => {
       const wrong = new ScimSource({ url: source.baseUrl, token: 'not-the-token' });
