@@ -352,27 +352,67 @@ for (const kind of DATABASE_KINDS) {
   });
 }
 
-describe('SCIM source: answers that are not SCIM', () => {
+describe('SCIM source: paging, and answers that are not SCIM', () => {
   let html: Server;
   let silent: Server;
+  let small: Server;
   let htmlUrl: string;
   let silentUrl: string;
+  let smallUrl: string;
+  const smallLog: string[] = [];
   beforeAll(async () => {
     html = createServer((_request, response) => {
       response.writeHead(200, { 'content-type': 'text/html' });
       response.end('<html><body>Sign in</body></html>');
     });
     silent = createServer(() => undefined); // accepts, never answers
-    for (const s of [html, silent])
+    // A provider that pages by 2 whatever `count` asks (RFC 7644 §3.4.2.4 allows fewer).
+    small = createServer((request, response) => {
+      smallLog.push(request.url ?? '');
+      const url = new URL(request.url ?? '/', 'http://x');
+      const all = url.pathname.endsWith('/Users')
+        ? [1, 2, 3, 4, 5].map((n) => ({ id: `u${n}`, userName: `user${n}@example.com` }))
+        : [];
+      const start = Number(url.searchParams.get('startIndex') ?? '1');
+      const page = all.slice(start - 1, start + 1);
+      response.writeHead(200, { 'content-type': 'application/scim+json' });
+      response.end(
+        JSON.stringify({
+          schemas: ['urn:ietf:params:scim:api:messages:2.0:ListResponse'],
+          totalResults: all.length,
+          startIndex: start,
+          itemsPerPage: page.length,
+          Resources: page,
+        }),
+      );
+    });
+    for (const s of [html, silent, small])
       await new Promise<void>((resolve) => s.listen(0, '127.0.0.1', resolve));
     htmlUrl = `http://127.0.0.1:${(html.address() as AddressInfo).port}/scim/v2`;
     silentUrl = `http://127.0.0.1:${(silent.address() as AddressInfo).port}/scim/v2`;
+    smallUrl = `http://127.0.0.1:${(small.address() as AddressInfo).port}/scim/v2`;
   });
   afterAll(async () => {
-    for (const s of [html, silent]) {
+    for (const s of [html, silent, small]) {
       s.closeAllConnections();
       await new Promise((resolve) => s.close(resolve));
     }
+  });
+
+  it("follows the server's page size and stops at totalResults", async () => {
+    const snapshot = await new ScimSource({ url: smallUrl, token: 't', pageSize: 50 }).read();
+    expect([...snapshot.users.keys()]).toEqual(['u1', 'u2', 'u3', 'u4', 'u5']);
+    expect(snapshot.users.get('u3')?.attributes).toMatchObject({
+      objectId: 'u3',
+      userPrincipalName: 'user3@example.com',
+      accountEnabled: true,
+    });
+    expect(smallLog).toEqual([
+      '/scim/v2/Users?startIndex=1&count=50',
+      '/scim/v2/Users?startIndex=3&count=50',
+      '/scim/v2/Users?startIndex=5&count=50',
+      '/scim/v2/Groups?startIndex=1&count=50',
+    ]);
   });
 
   it('an HTML page is not a SCIM ListResponse', async () => {
