@@ -1,6 +1,7 @@
 import { Attribute, Change, type Client } from 'ldapts';
+import type { Kysely } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { KyselySyncStore } from '../../src/storage/sync-store.js';
+import { KyselySyncStore, type SyncTables } from '../../src/storage/sync-store.js';
 import { runCycle, validateJob, type JobConfig } from '../../src/sync/job.js';
 import { parseGeneralizedTime, toGeneralizedTime } from '../../src/sync/sources/ldap.js';
 import { DATABASE_KINDS } from '../helpers/databases.js';
@@ -217,6 +218,31 @@ for (const kind of DATABASE_KINDS) {
         const [u1, u2, u3, u4] = [await user(1), await user(2), await user(3), await user(4)];
         expect(await members('platform')).toEqual([u1.id, u2.id, u4.id].sort());
         expect(u3[ENT].manager.value).toBe(u2.id);
+      });
+
+      it('an entry listed but unknown to the cached copy is read by its entryUUID', async () => {
+        const db = server.database.db as unknown as Kysely<SyncTables>;
+        const { searchEntries } = await ldap.search(dnOf(4), {
+          scope: 'base',
+          attributes: ['entryUUID'],
+        });
+        const key = `u:${String(searchEntries[0]!.entryUUID)}`;
+        const removed = await db
+          .deleteFrom('sync_source_cache')
+          .where('job_id', '=', job.id)
+          .where('key', '=', key)
+          .executeTakeFirst();
+        expect(Number(removed.numDeletedRows)).toBe(1);
+        // No overlap: nothing changed since the newest entry, so the one read is user4's.
+        const exact = { ...job, source: { ...job.source, overlapSeconds: 0 } } as JobConfig;
+        const summary = await runCycle(exact, { state: store });
+        expect(summary).toMatchObject({
+          kind: 'incremental',
+          failures: 0,
+          requests: 0,
+          source: { mode: 'delta', users: 1, groups: 0, deleted: 0 },
+        });
+        expect((await store.loadSourceCache(job.id)).has(key)).toBe(true);
       });
 
       it('a cycle with nothing new sends nothing; a restart reads everything again', async () => {

@@ -6,7 +6,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { KyselySyncStore } from '../../src/storage/sync-store.js';
+import type { Kysely } from 'kysely';
+import { KyselySyncStore, type SyncTables } from '../../src/storage/sync-store.js';
 import { runCycle, validateJob, type JobConfig } from '../../src/sync/job.js';
 import { ScimSource } from '../../src/sync/sources/scim.js';
 import { SourceError } from '../../src/sync/sources/source.js';
@@ -207,6 +208,26 @@ for (const kind of DATABASE_KINDS) {
       );
     });
 
+    it('a resource listed but unknown to the cached copy is read by its id', async () => {
+      const db = server.database.db as unknown as Kysely<SyncTables>;
+      const adaId = ids['ada@example.com']!;
+      const removed = await db
+        .deleteFrom('sync_source_cache')
+        .where('job_id', '=', job.id)
+        .where('key', '=', `u:${adaId}`)
+        .executeTakeFirst();
+      expect(Number(removed.numDeletedRows)).toBe(1);
+      const from = proxy.requests.length;
+      const summary = await runCycle(job, { state: store });
+      expect(summary).toMatchObject({
+        kind: 'incremental',
+        failures: 0,
+        requests: 0,
+        source: { mode: 'delta', users: 1, groups: 0, deleted: 0 },
+      });
+      expect(since(from).filter((r) => r.includes(`/Users/${adaId}`))).toHaveLength(1);
+    });
+
     it('a change in the source: only the changed objects are read and sent', async () => {
       const alanId = ids['alan@example.com'];
       expect(
@@ -263,7 +284,7 @@ for (const kind of DATABASE_KINDS) {
       expect(await user('ada@example.com')).toBeDefined();
     });
 
-    it('a source that refuses the filter (400) is read in full, and deletions still work', async () => {
+    it('a source that refuses the filter (400) is read in full every cycle', async () => {
       const other = await server.createTenant();
       const refused = validateJob(
         {

@@ -124,8 +124,10 @@ export class LdapSource implements Source {
       timeout: config.timeoutMs ?? 30_000,
       connectTimeout: config.timeoutMs ?? 30_000,
     });
-    const userFilter = config.userFilter ?? DEFAULT_USER_FILTER;
-    const groupFilter = config.groupFilter ?? DEFAULT_GROUP_FILTER;
+    // Parenthesized, so that it can be ANDed with the modifyTimestamp clause.
+    const wrap = (f: string) => (f.trim().startsWith('(') ? f.trim() : `(${f.trim()})`);
+    const userFilter = wrap(config.userFilter ?? DEFAULT_USER_FILTER);
+    const groupFilter = wrap(config.groupFilter ?? DEFAULT_GROUP_FILTER);
     try {
       if (config.bindDn !== undefined) {
         try {
