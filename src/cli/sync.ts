@@ -332,6 +332,10 @@ function printSummary(s: CycleSummary): void {
   print(
     `${s.jobId}: ${s.kind} cycle ${s.status} in ${(s.durationMs / 1000).toFixed(1)} s (${s.requests} requests)`,
   );
+  if (s.source !== undefined)
+    print(
+      `  source: ${s.source.mode} read, ${s.source.users} users and ${s.source.groups} groups read, ${s.source.deleted} gone${s.source.note ? ` (${s.source.note})` : ''}`,
+    );
   print(`  users: ${counts(s.users)}; groups: ${counts(s.groups)}`);
   print(
     `  managers: ${s.managers.set} set, ${s.managers.cleared} cleared; memberships: ${s.memberships.added} added, ${s.memberships.removed} removed`,
