@@ -204,9 +204,11 @@ export class ScimSource implements Source {
         put.set(`${prefix}:${resource.id}`, resource);
       }
       read[prefix] = changed.size + missing.length;
-      for (const id of absent)
-        if (!into.has(id)) {
-          remove.push(`${prefix}:${id}`);
+      // Whatever the copy holds that is not in the source now is gone (absent from the
+      // listing and confirmed, or changed and then deleted: its GET answered 404).
+      for (const key of cache.keys())
+        if (key.startsWith(`${prefix}:`) && !into.has(key.slice(2))) {
+          remove.push(key);
           deleted++;
         }
     }
