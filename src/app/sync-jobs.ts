@@ -36,7 +36,8 @@ export interface SyncJobView {
   readonly source:
     | { type: 'json'; path: string }
     | { type: 'csv'; users: string; groups?: string }
-    | { type: 'ldap'; url: string; baseDn: string; bindDn?: string };
+    | { type: 'ldap'; url: string; baseDn: string; bindDn?: string }
+    | { type: 'scim'; url: string };
   readonly target: Omit<JobConfig['target'], 'token' | 'tokenEnv'>;
   readonly mappings: unknown;
   readonly scope: unknown;
@@ -111,15 +112,18 @@ export class SyncJobs {
               baseDn: config.source.baseDn,
               ...(config.source.bindDn !== undefined ? { bindDn: config.source.bindDn } : {}),
             }
-          : config.source.type === 'json'
-            ? { type: 'json', path: rel(config.source.path) }
-            : {
-                type: 'csv',
-                users: rel(config.source.users),
-                ...(config.source.groups !== undefined
-                  ? { groups: rel(config.source.groups) }
-                  : {}),
-              },
+          : config.source.type === 'scim'
+            ? // not accepted through the API either; shown without its token
+              { type: 'scim', url: config.source.url }
+            : config.source.type === 'json'
+              ? { type: 'json', path: rel(config.source.path) }
+              : {
+                  type: 'csv',
+                  users: rel(config.source.users),
+                  ...(config.source.groups !== undefined
+                    ? { groups: rel(config.source.groups) }
+                    : {}),
+                },
       target,
       mappings: config.mappings ?? null,
       scope: config.scope ?? null,
@@ -172,12 +176,12 @@ export class SyncJobs {
         throw new AppError('invalid', error.message.replace(/^job: /, ''));
       throw error;
     }
-    if (config.source.type === 'ldap')
-      // The server would connect to an address an admin typed: LDAP jobs run from job
-      // files with `bin/roster sync run` (docs/engine.md) until the API can vet them.
+    if (config.source.type === 'ldap' || config.source.type === 'scim')
+      // The server would connect to an address an admin typed: LDAP and SCIM sources run
+      // from job files with `bin/roster sync run` (docs/engine.md) until the API can vet them.
       throw new AppError(
         'invalid',
-        'LDAP sources are not accepted through the admin API yet; run them from a job file with bin/roster sync run.',
+        `${config.source.type === 'ldap' ? 'LDAP' : 'SCIM'} sources are not accepted through the admin API yet; run them from a job file with bin/roster sync run.`,
       );
     for (const path of sourcePaths(config)) {
       const inside = relative(base, path);
@@ -225,7 +229,7 @@ export class SyncJobs {
     if (this.isRunning(row))
       throw new AppError('conflict', `job ${name} is running; delete it once the cycle ends.`);
     // Links, cycles and the log go with the job (ON DELETE CASCADE, and explicitly for SQLite).
-    for (const table of ['sync_log', 'sync_links', 'sync_cycles'] as const)
+    for (const table of ['sync_log', 'sync_links', 'sync_cycles', 'sync_source_cache'] as const)
       await this.db.deleteFrom(table).where('job_id', '=', row.id).execute();
     await this.db.deleteFrom('sync_jobs').where('id', '=', row.id).execute();
   }
@@ -370,7 +374,7 @@ function nameOf(accountId: string, id: string): string {
 }
 
 function sourcePaths(config: JobConfig): string[] {
-  if (config.source.type === 'ldap') return [];
+  if (config.source.type === 'ldap' || config.source.type === 'scim') return [];
   return config.source.type === 'json'
     ? [config.source.path]
     : [config.source.users, ...(config.source.groups !== undefined ? [config.source.groups] : [])];

@@ -44,6 +44,14 @@ export function registerSyncCommands(program: Command): void {
       '--group-filter <filter>',
       'quick start, LDAP: default groupOfNames or groupOfUniqueNames',
     )
+    .option(
+      '--source-scim-url <url>',
+      'quick start: read users and groups from this SCIM endpoint (base URL, without /Users)',
+    )
+    .option(
+      '--source-scim-token <token>',
+      "quick start: the SCIM source's bearer token (or ROSTER_SOURCE_SCIM_TOKEN)",
+    )
     .option('--target-url <url>', "quick start: the target's SCIM tenant URL")
     .option('--target-token <token>', 'quick start: its bearer token (or ROSTER_SYNC_TOKEN)')
     .option('--dialect <dialect>', `PATCH dialect: ${DIALECTS.join(', ')}`, parseDialect)
@@ -191,6 +199,8 @@ interface RunFlags {
   bindDn?: string;
   userFilter?: string;
   groupFilter?: string;
+  sourceScimUrl?: string;
+  sourceScimToken?: string;
   targetUrl?: string;
   targetToken?: string;
   dialect?: Dialect;
@@ -211,10 +221,36 @@ async function jobsFrom(opts: RunFlags): Promise<JobConfig[]> {
     if (chosen.length === 0) throw new SyncUsageError(`no job "${opts.job}" in ${opts.jobFile}`);
     return chosen.map((j) => ({ ...j, target: { ...j.target, ...targetOverrides } }));
   }
-  if (!opts.source || !opts.targetUrl)
-    throw new SyncUsageError('give --job-file, or --source with --target-url and --target-token');
+  if ((!opts.source && !opts.sourceScimUrl) || !opts.targetUrl)
+    throw new SyncUsageError(
+      'give --job-file, or --source (or --source-scim-url) with --target-url and --target-token',
+    );
+  if (opts.source && opts.sourceScimUrl)
+    throw new SyncUsageError('give --source or --source-scim-url, not both');
   const token = opts.targetToken ?? process.env.ROSTER_SYNC_TOKEN;
   if (!token) throw new SyncUsageError('give --target-token (or set ROSTER_SYNC_TOKEN)');
+  if (opts.sourceScimUrl) {
+    const sourceToken = opts.sourceScimToken ?? process.env.ROSTER_SOURCE_SCIM_TOKEN;
+    if (!sourceToken)
+      throw new SyncUsageError('give --source-scim-token (or set ROSTER_SOURCE_SCIM_TOKEN)');
+    const id =
+      opts.id ??
+      `cli-${createHash('sha256')
+        .update(`${opts.sourceScimUrl}\u0000${opts.targetUrl}`)
+        .digest('hex')
+        .slice(0, 12)}`;
+    return [
+      validateJob(
+        {
+          id,
+          source: { type: 'scim', url: opts.sourceScimUrl, token: sourceToken },
+          target: { url: opts.targetUrl, token, ...targetOverrides },
+        },
+        'command line',
+      ),
+    ];
+  }
+  if (!opts.source) throw new SyncUsageError('give --source');
   const ldap = /^ldaps?:\/\//i.test(opts.source);
   if (ldap && !opts.baseDn) throw new SyncUsageError('an LDAP --source needs --base-dn');
   const path = ldap ? opts.source : resolve(opts.source);
@@ -296,6 +332,10 @@ function printSummary(s: CycleSummary): void {
   print(
     `${s.jobId}: ${s.kind} cycle ${s.status} in ${(s.durationMs / 1000).toFixed(1)} s (${s.requests} requests)`,
   );
+  if (s.source !== undefined)
+    print(
+      `  source: ${s.source.mode} read, ${s.source.users} users and ${s.source.groups} groups read, ${s.source.deleted} gone${s.source.note ? ` (${s.source.note})` : ''}`,
+    );
   print(`  users: ${counts(s.users)}; groups: ${counts(s.groups)}`);
   print(
     `  managers: ${s.managers.set} set, ${s.managers.cleared} cleared; memberships: ${s.memberships.added} added, ${s.memberships.removed} removed`,

@@ -8,6 +8,7 @@ import type {
   Link,
   LogQuery,
   ObjectType,
+  SourceCacheUpdate,
   SyncLogEntry,
   SyncLogRecord,
   SyncStateStore,
@@ -67,7 +68,15 @@ interface SyncLogTable {
   duration_ms: number;
 }
 
+/** Migration 052: an incremental source's copy of what it read last. */
+interface SyncSourceCacheTable {
+  job_id: string;
+  key: string;
+  data: string;
+}
+
 export interface SyncTables {
+  sync_source_cache: SyncSourceCacheTable;
   sync_jobs: SyncJobsTable;
   sync_links: SyncLinksTable;
   sync_cycles: SyncCyclesTable;
@@ -197,6 +206,42 @@ export class KyselySyncStore implements SyncStateStore {
       .set({ watermark, watermark_hash: hash, updated_at: new Date().toISOString() })
       .where('id', '=', jobId)
       .execute();
+  }
+
+  async loadSourceCache(jobId: string): Promise<Map<string, unknown>> {
+    const rows = await this.db
+      .selectFrom('sync_source_cache')
+      .select(['key', 'data'])
+      .where('job_id', '=', jobId)
+      .execute();
+    return new Map(rows.map((row) => [row.key, JSON.parse(row.data) as unknown]));
+  }
+
+  async saveSourceCache(jobId: string, update: SourceCacheUpdate): Promise<void> {
+    await this.db.transaction().execute(async (tx) => {
+      if (update.replace)
+        await tx.deleteFrom('sync_source_cache').where('job_id', '=', jobId).execute();
+      else
+        for (let i = 0; i < update.remove.length; i += CHUNK)
+          await tx
+            .deleteFrom('sync_source_cache')
+            .where('job_id', '=', jobId)
+            .where('key', 'in', update.remove.slice(i, i + CHUNK))
+            .execute();
+      const rows = [...update.put].map(([key, data]) => ({
+        job_id: jobId,
+        key,
+        data: JSON.stringify(data),
+      }));
+      for (let i = 0; i < rows.length; i += CHUNK)
+        await tx
+          .insertInto('sync_source_cache')
+          .values(rows.slice(i, i + CHUNK))
+          .onConflict((oc) =>
+            oc.columns(['job_id', 'key']).doUpdateSet((eb) => ({ data: eb.ref('excluded.data') })),
+          )
+          .execute();
+    });
   }
 
   async loadLinks(jobId: string): Promise<Link[]> {

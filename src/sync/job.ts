@@ -14,7 +14,8 @@ import { buildScope, type ScopeConfig, type ScopeFilterEvaluator } from './scope
 import { CsvFileSource } from './sources/csv-file.js';
 import { JsonFileSource } from './sources/json-file.js';
 import { LdapSource } from './sources/ldap.js';
-import type { Source } from './sources/source.js';
+import { ScimSource } from './sources/scim.js';
+import type { Source, SourceReadStats } from './sources/source.js';
 import type { CycleKind, Link, SyncStateStore } from './state.js';
 import { ScimTargetClient } from './target/client.js';
 import { DIALECTS, type Dialect } from './target/dialect.js';
@@ -25,7 +26,8 @@ export interface JobConfig {
   readonly source:
     | { readonly type: 'json'; readonly path: string }
     | { readonly type: 'csv'; readonly users: string; readonly groups?: string }
-    | LdapJobSource;
+    | LdapJobSource
+    | ScimJobSource;
   readonly target: {
     readonly url: string;
     /** The bearer token; or `tokenEnv`, the environment variable holding it. */
@@ -59,6 +61,50 @@ export interface LdapJobSource {
   readonly userPrincipalNameAttribute?: string;
   readonly accountEnabledAttribute?: string;
   readonly timeoutMs?: number;
+  /** Seconds of overlap of incremental reads (default 60). */
+  readonly overlapSeconds?: number;
+}
+
+/** Another SCIM endpoint as a source (docs/engine.md, "SCIM"); the token is never stored. */
+export interface ScimJobSource {
+  readonly type: 'scim';
+  /** The base URL, without /Users. */
+  readonly url: string;
+  readonly token?: string;
+  /** The environment variable holding the bearer token. */
+  readonly tokenEnv?: string;
+  readonly pageSize?: number;
+  readonly timeoutMs?: number;
+  /** Seconds of overlap of incremental reads (default 60). */
+  readonly overlapSeconds?: number;
+}
+
+function validateScimSource(source: Record<string, unknown>, where: string): ScimJobSource {
+  let url: URL | undefined;
+  try {
+    url = typeof source.url === 'string' ? new URL(source.url) : undefined;
+  } catch {
+    url = undefined;
+  }
+  if (url === undefined || (url.protocol !== 'http:' && url.protocol !== 'https:'))
+    throw new JobConfigError(
+      `${where}: "source.url" must be the source's SCIM base URL, http(s)://host/path (without /Users)`,
+    );
+  for (const key of ['token', 'tokenEnv'] as const)
+    if (source[key] !== undefined && typeof source[key] !== 'string')
+      throw new JobConfigError(`${where}: "source.${key}" must be a string`);
+  for (const key of ['pageSize', 'timeoutMs'] as const)
+    if (
+      source[key] !== undefined &&
+      !(Number.isInteger(source[key]) && (source[key] as number) >= 1)
+    )
+      throw new JobConfigError(`${where}: "source.${key}" must be a whole number ≥ 1`);
+  checkOverlap(source, where);
+  const known = ['type', 'url', 'token', 'tokenEnv', 'pageSize', 'timeoutMs', 'overlapSeconds'];
+  const unknown = Object.keys(source).find((k) => !known.includes(k));
+  if (unknown !== undefined)
+    throw new JobConfigError(`${where}: "source.${unknown}" is not a SCIM source setting`);
+  return { ...(source as unknown as ScimJobSource), url: String(source.url).replace(/\/+$/, '') };
 }
 
 const LDAP_STRING_KEYS = [
@@ -87,7 +133,14 @@ function validateLdapSource(source: Record<string, unknown>, where: string): Lda
       !(Number.isInteger(source[key]) && (source[key] as number) >= 1)
     )
       throw new JobConfigError(`${where}: "source.${key}" must be a whole number ≥ 1`);
+  checkOverlap(source, where);
   return { ...(source as unknown as LdapJobSource), url: source.url.replace(/\/$/, '') };
+}
+
+function checkOverlap(source: Record<string, unknown>, where: string): void {
+  const overlap = source.overlapSeconds;
+  if (overlap !== undefined && !(Number.isInteger(overlap) && (overlap as number) >= 0))
+    throw new JobConfigError(`${where}: "source.overlapSeconds" must be a whole number ≥ 0`);
 }
 
 export class JobConfigError extends Error {
@@ -138,9 +191,11 @@ export function validateJob(raw: unknown, where: string, base = process.cwd()): 
     };
   } else if (source?.type === 'ldap') {
     resolved = validateLdapSource(source, where);
+  } else if (source?.type === 'scim') {
+    resolved = validateScimSource(source, where);
   } else {
     throw new JobConfigError(
-      `${where}: "source" must be {"type":"json","path":…}, {"type":"csv","users":…,"groups"?:…} or {"type":"ldap","url":…,"baseDn":…}`,
+      `${where}: "source" must be {"type":"json","path":…}, {"type":"csv","users":…,"groups"?:…}, {"type":"ldap","url":…,"baseDn":…} or {"type":"scim","url":…,"tokenEnv":…}`,
     );
   }
   const target = job.target;
@@ -160,6 +215,15 @@ export function sourceFor(config: JobConfig): Source {
   const { source } = config;
   if (source.type === 'json') return new JsonFileSource(source.path);
   if (source.type === 'csv') return new CsvFileSource(source.users, source.groups);
+  if (source.type === 'scim') {
+    const { type: _type, token, tokenEnv, ...scim } = source;
+    const secret = token ?? (tokenEnv ? process.env[tokenEnv] : undefined);
+    if (!secret)
+      throw new JobConfigError(
+        `job ${config.id}: no SCIM source token (source.token or source.tokenEnv)`,
+      );
+    return new ScimSource({ ...scim, token: secret });
+  }
   const { type: _type, passwordEnv, password, ...ldap } = source;
   const secret = password ?? (passwordEnv ? process.env[passwordEnv] : undefined);
   if (ldap.bindDn !== undefined && secret === undefined)
@@ -178,13 +242,15 @@ export function configHash(config: JobConfig): string {
   return createHash('sha256').update(basis).digest('hex').slice(0, 16);
 }
 
-/** The job as stored: never the token nor an LDAP password. */
+/** The job as stored: never the target's or the SCIM source's token, nor an LDAP password. */
 function storedConfig(config: JobConfig): unknown {
   const { token: _token, ...target } = config.target;
   const source =
     config.source.type === 'ldap'
       ? (({ password: _password, ...rest }) => rest)(config.source)
-      : config.source;
+      : config.source.type === 'scim'
+        ? (({ token: _token, ...rest }) => rest)(config.source)
+        : config.source;
   return { ...config, source, target };
 }
 
@@ -211,6 +277,8 @@ export interface CycleSummary extends ExecutionResult {
   readonly requests: number;
   readonly retries: number;
   readonly throttled: number;
+  /** How the source read (LDAP and SCIM sources): full or delta, objects read, deletions. */
+  readonly source?: SourceReadStats;
 }
 
 /** True for an owner `host:pid:…` on this host whose process is gone. */
@@ -275,7 +343,12 @@ export async function runCycle(config: JobConfig, options: RunOptions): Promise<
         ? 'initial'
         : 'incremental';
     const source = sourceFor(config);
-    const snapshot = await source.read(kind === 'initial' ? null : job.watermark);
+    const snapshot = await source.read(kind === 'initial' ? null : job.watermark, {
+      cache: {
+        load: () => state.loadSourceCache(config.id),
+        save: (update) => state.saveSourceCache(config.id, update),
+      },
+    });
     const scope = buildScope(
       config.scope ?? {},
       snapshot,
@@ -320,6 +393,7 @@ export async function runCycle(config: JobConfig, options: RunOptions): Promise<
       ...result,
       durationMs: Math.round(performance.now() - started),
       ...client.stats,
+      ...(snapshot.stats !== undefined ? { source: snapshot.stats } : {}),
     };
     // Failed objects keep their old links (retried next cycle); the cycle itself completed.
     await state.setWatermark(config.id, snapshot.watermark, hash);

@@ -96,6 +96,13 @@ export interface LogQuery {
   readonly beforeId?: number;
 }
 
+export interface SourceCacheUpdate {
+  /** Drop every entry of the job first (after a full read). */
+  readonly replace: boolean;
+  readonly put: ReadonlyMap<string, unknown>;
+  readonly remove: readonly string[];
+}
+
 export interface SyncStateStore {
   /** Creates the job or updates its config; the watermark is kept (the hash decides). */
   saveJob(id: string, config: unknown, configHash: string): Promise<JobRecord>;
@@ -110,6 +117,10 @@ export interface SyncStateStore {
   /** Forgets the watermark (the next cycle is initial); links survive. */
   clearWatermark(jobId: string): Promise<void>;
   setWatermark(jobId: string, watermark: string, hash: string): Promise<void>;
+
+  /** An incremental source's copy of what it read last (keys and JSON values are its own). */
+  loadSourceCache(jobId: string): Promise<Map<string, unknown>>;
+  saveSourceCache(jobId: string, update: SourceCacheUpdate): Promise<void>;
 
   loadLinks(jobId: string): Promise<Link[]>;
   /** Links per object type, and how many users are disabled by the engine. */

@@ -16,6 +16,8 @@ export interface ScimmyTarget {
   readonly token: string;
   readonly users: Map<string, Stored>;
   readonly groups: Map<string, Stored>;
+  /** `METHOD url` of every request, in order (the server's request log). */
+  readonly requests: string[];
   close(): Promise<void>;
 }
 
@@ -90,6 +92,13 @@ export async function startScimmyTarget(token = 'scimmy-token'): Promise<ScimmyT
   );
   declare(SCIMMY.Resources.Group, groups, 'Group');
   const app = express();
+  const requests: string[] = [];
+  app.use(
+    (request: { method: string; originalUrl: string }, _response: unknown, next: () => void) => {
+      requests.push(`${request.method} ${request.originalUrl}`);
+      next();
+    },
+  );
   app.use(
     '/scim',
     new SCIMMYRouters({
@@ -110,6 +119,7 @@ export async function startScimmyTarget(token = 'scimmy-token'): Promise<ScimmyT
     token,
     users,
     groups,
+    requests,
     close: () => new Promise((resolve) => server.close(() => resolve())),
   };
 }

@@ -33,9 +33,9 @@ async function freePort(): Promise<number> {
 /**
  * A real OpenLDAP slapd (Debian's package) on a free 127.0.0.1 port, with a generated
  * slapd.conf and an mdb database in a temp dir holding dc=example,dc=com, ou=people and
- * ou=groups. Throws (never skips) when slapd is not installed.
+ * ou=groups (and `entries`, LDIF loaded with slapadd). Throws (never skips) when slapd is not installed.
  */
-export async function startSlapd(): Promise<Slapd> {
+export async function startSlapd(options: { entries?: string } = {}): Promise<Slapd> {
   for (const binary of [SLAPD, SLAPADD])
     if (!existsSync(binary))
       throw new Error(
@@ -88,6 +88,9 @@ export async function startSlapd(): Promise<Slapd> {
       'objectClass: organizationalUnit',
       'ou: groups',
       '',
+      // Entries loaded offline keep the operational attributes they are given
+      // (modifyTimestamp, createTimestamp), as slapadd restores a slapcat dump.
+      ...(options.entries !== undefined ? [options.entries, ''] : []),
     ].join('\n'),
   );
   const added = spawnSync(SLAPADD, ['-f', conf, '-l', ldif], { encoding: 'utf8' });

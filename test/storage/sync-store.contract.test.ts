@@ -90,6 +90,45 @@ describe.each(DATABASE_KINDS)('sync connector state (%s)', (kind) => {
     expect(await store.loadLinks('people')).toEqual([]);
   });
 
+  it("keeps a source's cached copy per job: replace, then merge changes and removals", async () => {
+    await store.saveJob('cache-a', {}, 'h');
+    await store.saveJob('cache-b', {}, 'h');
+    const full = new Map<string, unknown>([['meta', { fingerprint: 'f1' }]]);
+    for (let i = 0; i < 1200; i++) full.set(`u:${i}`, { dn: `uid=${i}`, cn: [`n${i}`, 'x'] });
+    await store.saveSourceCache('cache-a', { replace: true, put: full, remove: [] });
+    await store.saveSourceCache('cache-b', {
+      replace: true,
+      put: new Map([['u:0', { other: true }]]),
+      remove: [],
+    });
+    const loaded = await store.loadSourceCache('cache-a');
+    expect(loaded.size).toBe(1201);
+    expect(loaded.get('u:7')).toEqual({ dn: 'uid=7', cn: ['n7', 'x'] });
+    await store.saveSourceCache('cache-a', {
+      replace: false,
+      put: new Map([
+        ['u:7', { dn: 'uid=7', cn: 'changed' }],
+        ['u:5000', { dn: 'uid=5000' }],
+      ]),
+      remove: Array.from({ length: 600 }, (_, i) => `u:${i + 100}`),
+    });
+    const merged = await store.loadSourceCache('cache-a');
+    expect(merged.size).toBe(1201 - 600 + 1);
+    expect(merged.get('u:7')).toEqual({ dn: 'uid=7', cn: 'changed' });
+    expect(merged.has('u:100')).toBe(false);
+    expect(merged.has('u:5000')).toBe(true);
+    // Another job's copy is its own; a full read replaces everything.
+    expect(await store.loadSourceCache('cache-b')).toEqual(new Map([['u:0', { other: true }]]));
+    await store.saveSourceCache('cache-a', {
+      replace: true,
+      put: new Map([['meta', { fingerprint: 'f2' }]]),
+      remove: [],
+    });
+    expect(await store.loadSourceCache('cache-a')).toEqual(
+      new Map([['meta', { fingerprint: 'f2' }]]),
+    );
+  });
+
   it('records cycles and per-object log entries', async () => {
     await store.saveJob('logged', {}, 'h');
     const cycle = await store.startCycle('logged', 'initial');

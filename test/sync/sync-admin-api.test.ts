@@ -89,6 +89,14 @@ describe.each(DATABASE_KINDS)('sync jobs through the admin API (%s)', (kind) => 
       [{ ...job(), target: { ...job().target, dialect: 'soap' } }, /dialect/],
       [{ ...job(), scheduleMinutes: 0 }, /scheduleMinutes/],
       [{ ...job(), id: 'other' }, /"id"/],
+      [
+        { ...job(), source: { type: 'ldap', url: 'ldap://127.0.0.1:389', baseDn: 'dc=x' } },
+        /LDAP sources are not accepted through the admin API/,
+      ],
+      [
+        { ...job(), source: { type: 'scim', url: 'http://127.0.0.1:9/scim', token: 't' } },
+        /SCIM sources are not accepted through the admin API/,
+      ],
     ];
     for (const [body, message] of cases) {
       const r = await call('PUT', path, acmeSession, body);
