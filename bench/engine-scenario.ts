@@ -33,6 +33,8 @@ export interface EngineScenarioOptions {
   readonly pgUrl?: string;
   /** Requests of the raw POST baseline (default min(5,000, users / 10), at least 200). */
   readonly baselineRequests?: number;
+  /** Node.js flags of the server, e.g. --cpu-prof (`npm run bench:engine -- --profile DIR`). */
+  readonly serverNodeArgs?: readonly string[];
   readonly log: (line: string) => void;
 }
 
@@ -220,7 +222,7 @@ export async function runEngineScenario(options: EngineScenarioOptions): Promise
     const port = await freePort();
     const server = await startChild(
       'roster',
-      ['bin/roster', 'serve'],
+      [...(options.serverNodeArgs ?? []), 'bin/roster', 'serve'],
       { ...env, PORT: String(port), HOST: '127.0.0.1', PUBLIC_URL: `http://127.0.0.1:${port}` },
       /roster listening on (http:\/\/[\d.:]+)/,
     );

@@ -6,7 +6,7 @@ import { engineRows, runEngineScenario } from './engine-scenario.js';
 import { plain } from './report.js';
 
 /**
- * `npm run bench:engine -- [--users 100000] [--groups 1000] [--memberships 500000] [--changes 1000]`
+ * `npm run bench:engine -- [--users 100000] [--groups 1000] [--memberships 500000] [--changes 1000] [--profile DIR]`
  * The engine scenario of `npm run bench` (bench/engine-scenario.ts) alone, at the issue's
  * size by default; `npm run bench -- --scenario engine` runs the same scenario sized from
  * `--users`, and writes it into docs/benchmarks.md with `--write-doc`.
@@ -19,6 +19,8 @@ const { values: opts } = parseArgs({
     changes: { type: 'string', default: '1000' },
     concurrency: { type: 'string', default: '32' },
     db: { type: 'string', default: 'sqlite' },
+    /** Profile the server into this directory (run this script with node --cpu-prof for the engine). */
+    profile: { type: 'string' },
   },
 });
 const dir = mkdtempSync(join(tmpdir(), 'roster-bench-engine-'));
@@ -31,6 +33,7 @@ try {
     concurrency: Number(opts.concurrency),
     db: opts.db === 'postgres' ? 'postgres' : 'sqlite',
     dir,
+    ...(opts.profile ? { serverNodeArgs: ['--cpu-prof', `--cpu-prof-dir=${opts.profile}`] } : {}),
     ...(process.env.BENCH_PG_URL ? { pgUrl: process.env.BENCH_PG_URL } : {}),
     log: (line) => void process.stderr.write(`bench: ${line}\n`),
   });
