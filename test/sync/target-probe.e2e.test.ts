@@ -134,7 +134,9 @@ interface Broken {
   close(): Promise<void>;
 }
 
-async function startBroken(options: { removeByValueEmpties?: boolean } = {}): Promise<Broken> {
+async function startBroken(
+  options: { removeByValueEmpties?: boolean; patchNeverAnswers?: boolean } = {},
+): Promise<Broken> {
   const token = 'broken-secret-token';
   const users = new Map<string, Record<string, unknown>>();
   const groups = new Map<string, Record<string, unknown>>();
@@ -183,6 +185,7 @@ async function startBroken(options: { removeByValueEmpties?: boolean } = {}): Pr
         return send(204);
       }
       if (request.method !== 'PATCH') return send(405);
+      if (options.patchNeverAnswers) return; // the socket stays open, unanswered
       for (const op of (body?.['Operations'] ?? []) as Record<string, unknown>[]) {
         const name = String(op['op']);
         if (name !== name[0]!.toUpperCase() + name.slice(1))
@@ -284,6 +287,29 @@ describe('target probe: a deliberately broken SCIM server', () => {
     expect(broken.users.size).toBe(0);
     expect([...broken.groups.keys()]).toEqual(['existing']);
     expect(report.leftBehind).toEqual([]);
+    await broken.close();
+  });
+
+  it('a target that never answers PATCH: timeouts, the budget, and still a clean-up', async () => {
+    broken = await startBroken({ patchNeverAnswers: true });
+    const report = await probeTarget({
+      url: broken.url,
+      token: broken.token,
+      // About twenty PATCHes time out after 300 ms each: far past a 4 s budget.
+      timeoutMs: 300,
+      budgetMs: 4000,
+    });
+    expect(report.ok).toBe(false);
+    expect(report.recommendedDialect).toBeNull();
+    const patch = check(report, 'patch-op-capitalised');
+    expect(patch.status).toBe('fail');
+    expect(patch.exchanges![0]!.response).toEqual({ error: 'no answer within 300 ms (timeout)' });
+    // Past the budget, later checks send nothing…
+    expect(JSON.stringify(report.checks)).toContain('the probe ran out of time');
+    // …but the probe objects are deleted all the same.
+    expect(status(report)).toMatchObject({ 'create-user': 'pass', 'delete-user': 'pass' });
+    expect(broken.users.size).toBe(0);
+    expect([...broken.groups.keys()]).toEqual(['existing']);
     await broken.close();
   });
 

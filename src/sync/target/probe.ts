@@ -73,6 +73,8 @@ export interface ProbeOptions {
   readonly url: string;
   readonly token: string;
   readonly timeoutMs?: number;
+  /** The whole probe's budget (default 120 s): past it, requests are not sent and checks fail. */
+  readonly budgetMs?: number;
   /** Matching attributes filtered on (defaults: userName and externalId; displayName and externalId). */
   readonly userMatching?: readonly string[];
   readonly groupMatching?: readonly string[];
@@ -97,10 +99,14 @@ const MAX_BODY = 4000;
 
 class Recorder {
   exchanges: ProbeExchange[] = [];
+  /** Set for the clean-up: deletions are sent even past the budget. */
+  unbounded = false;
   private readonly base: string;
+  private readonly deadline: number;
 
   constructor(private readonly options: ProbeOptions) {
     this.base = options.url.replace(/\/+$/, '');
+    this.deadline = Date.now() + (options.budgetMs ?? 120_000);
   }
 
   async send(
@@ -121,13 +127,21 @@ class Recorder {
       headers: { ...headers, authorization: 'Bearer [redacted]' },
       ...(body !== undefined ? { body } : {}),
     };
+    const left = this.unbounded ? Infinity : this.deadline - Date.now();
+    if (left <= 0) {
+      this.exchanges.push({
+        request,
+        response: { error: 'not sent: the probe ran out of time (slow target)' },
+      });
+      return null;
+    }
     let response: Response;
     try {
       response = await fetch(url, {
         method,
         headers: { ...headers, authorization: `Bearer ${this.options.token}` },
         ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-        signal: AbortSignal.timeout(this.options.timeoutMs ?? 15_000),
+        signal: AbortSignal.timeout(Math.min(this.options.timeoutMs ?? 15_000, left)),
       });
     } catch (error) {
       this.exchanges.push({
@@ -763,6 +777,7 @@ export async function probeTarget(options: ProbeOptions): Promise<ProbeReport> {
   }
 
   async function cleanup(): Promise<void> {
+    recorder.unbounded = true;
     const remove = async (type: 'Users' | 'Groups', id: string): Promise<string | null> => {
       const r = await send('DELETE', `/${type}/${encodeURIComponent(id)}`);
       if (r === null || (!ok2xx(r) && r.status !== 404)) {
