@@ -562,7 +562,7 @@ function report(): void {
           markdown(verdictTable(judged)),
         ]
       : []),
-    ...engineDoc,
+    ...(http ? engineDoc : engineDoc.slice(1)),
     `<!-- bench:${opts.label}:end -->`,
   ].join('\n');
   const path = join(ROOT, docPath);
