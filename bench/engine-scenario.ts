@@ -352,7 +352,9 @@ export function engineRows(results: readonly EngineResult[]): string[][] {
         `${fmt(r.baseline.requestsPerSecond)} POST/s (engine at ${fmt((100 * c.requestsPerSecond) / r.baseline.requestsPerSecond)}%)`,
         `${fmt(c.engineCpuSeconds)} / ${fmt(c.serverCpuSeconds)}`,
         String(c.failures),
-        `${c.seconds <= limit ? 'met' : 'MISSED'} (< ${limit >= 60 ? `${limit / 60} min` : `${limit} s`})`,
+        r.users >= 100_000
+          ? `${c.seconds <= limit ? 'met' : 'MISSED'} (< ${limit >= 60 ? `${limit / 60} min` : `${limit} s`})`
+          : 'set for 100,000 users',
       ]);
     }
   }
