@@ -21,12 +21,17 @@ import {
   type SeedRow,
 } from './report.js';
 import { scenarios, type Scenario, type Target } from './scenarios.js';
+import { engineRows, runEngineScenario, type EngineResult } from './engine-scenario.js';
 
 /**
  * `npm run bench -- [--db sqlite,postgres] [--users 10000,100000] [--scenario a,b] ...`
  * For each database and size: a fresh database, seeded with `roster seed`, a real Roster
  * server as a child process, and the same scenarios driven by autocannon against Roster,
  * a bare Fastify server (same response bytes) and SCIMMY (same data), one after another.
+ * Then the `engine` scenario (bench/engine-scenario.ts): a JSON source of `--users`
+ * users, users/100 groups and users×5 memberships provisioned by the sync engine into a
+ * fresh Roster, initial and incremental cycle (`--engine-changes`), beside a raw POST
+ * baseline on the same server. `--scenario engine --users 100000` is the issue's size.
  */
 const { values: opts } = parseArgs({
   options: {
@@ -37,6 +42,10 @@ const { values: opts } = parseArgs({
     /** The 1,000 req/min runs; by default as long as --duration. */
     'rate-duration': { type: 'string' },
     connections: { type: 'string', default: '10' },
+    /** Changed users in the engine scenario's incremental cycle. */
+    'engine-changes': { type: 'string', default: '1000' },
+    /** Requests in flight of the engine (the job's target.concurrency) and of its baseline. */
+    'engine-concurrency': { type: 'string', default: '32' },
     'no-scimmy': { type: 'boolean', default: false },
     'no-bare': { type: 'boolean', default: false },
     profile: { type: 'boolean', default: false },
@@ -66,11 +75,17 @@ for (const [name, raw] of [
   ['--duration', opts.duration],
   ['--rate-duration', opts['rate-duration'] ?? opts.duration],
   ['--connections', opts.connections],
+  ['--engine-changes', opts['engine-changes']],
+  ['--engine-concurrency', opts['engine-concurrency']],
 ] as const) {
   if (!(Number(raw) > 0)) {
-    process.stderr.write(
-      `bench: ${name} takes a positive number of ${name === '--connections' ? 'connections' : 'seconds'}, got "${raw}"\n`,
-    );
+    const unit =
+      name === '--duration' || name === '--rate-duration'
+        ? 'seconds'
+        : name === '--engine-changes'
+          ? 'changes'
+          : 'connections';
+    process.stderr.write(`bench: ${name} takes a positive number of ${unit}, got "${raw}"\n`);
     process.exit(2);
   }
 }
@@ -81,6 +96,15 @@ const POOL = 200;
 const log = (line: string): void => void process.stderr.write(`bench: ${line}\n`);
 
 const rows: Row[] = [];
+const engineResults: EngineResult[] = [];
+const wantsEngine = wanted === undefined || wanted.has('engine');
+const wantsHttp = (users: number): boolean =>
+  scenarios(
+    users,
+    TEAM_SIZES.filter((k) => k <= users),
+  ).some(
+    (s) => wanted === undefined || wanted.has(s.name) || wanted.has(s.name.replace(/-\d+/, '')),
+  );
 const memory: MemoryRow[] = [];
 const seeds: SeedRow[] = [];
 let reportCommand = `npm run bench -- ${process.argv.slice(2).join(' ')}`.trim();
@@ -344,14 +368,15 @@ async function fixtureFor(target: Target, scenario: Scenario, bare: Child): Prom
 }
 
 async function main(): Promise<void> {
-  const bare = opts['no-bare']
-    ? undefined
-    : await startChild(
-        'bare',
-        ['dist-bench/bench/servers/bare-fastify.js'],
-        { PORT: String(await freePort()) },
-        /bare-fastify listening on (http:\/\/\S+)/,
-      );
+  const bare =
+    opts['no-bare'] || !sizes.some(wantsHttp)
+      ? undefined
+      : await startChild(
+          'bare',
+          ['dist-bench/bench/servers/bare-fastify.js'],
+          { PORT: String(await freePort()) },
+          /bare-fastify listening on (http:\/\/\S+)/,
+        );
   try {
     for (const users of sizes) {
       const teamSizes = TEAM_SIZES.filter((k) => k <= users);
@@ -359,6 +384,7 @@ async function main(): Promise<void> {
       const all = scenarios(users, teamSizes).filter(
         (s) => wanted === undefined || wanted.has(s.name) || wanted.has(s.name.replace(/-\d+/, '')),
       );
+      if (all.length === 0) continue;
       const peer = opts['no-scimmy'] ? undefined : await startScimmy(users, teamSizes);
       const baselines = new Map<string, { bare?: Measurement; scimmy?: Measurement }>();
       try {
@@ -415,6 +441,28 @@ async function main(): Promise<void> {
   } finally {
     await bare?.stop();
   }
+  if (wantsEngine)
+    for (const users of sizes)
+      for (const kind of dbs) {
+        const dir = mkdtempSync(join(tmpdir(), 'roster-bench-engine-'));
+        try {
+          engineResults.push(
+            await runEngineScenario({
+              users,
+              groups: Math.max(1, Math.round(users / 100)),
+              memberships: users * 5,
+              changes: Number(opts['engine-changes']),
+              concurrency: Number(opts['engine-concurrency']),
+              db: kind,
+              dir,
+              pgUrl: opts['pg-url'],
+              log,
+            }),
+          );
+        } finally {
+          rmSync(dir, { recursive: true, force: true });
+        }
+      }
   report();
 }
 
@@ -433,17 +481,32 @@ function report(): void {
     runSettings === undefined
       ? `Run settings (durations, connections) were not recorded in this results file. Latencies in ms (autocannon's 1 ms resolution, 2xx responses only).`
       : `autocannon: ${runSettings.connections} connections, ${runSettings.duration} s per run, pipelining 1; 1,000 req/min runs: 2 connections, overallRate 17/s, ${runSettings.rateDuration} s. Roster LOG_LEVEL=${runSettings.logLevel}. Latencies in ms (autocannon's 1 ms resolution, 2xx responses only).`;
+  const engineText = engineResults.length === 0 ? [] : ['', plain(engineRows(engineResults))];
+  const engineDoc =
+    engineResults.length === 0
+      ? []
+      : [
+          '',
+          '### Provisioning engine (JSON source → engine → Roster)',
+          '',
+          markdown(engineRows(engineResults)),
+        ];
+  const http = rows.length > 0;
   const text = [
-    '',
-    plain(resultTable(rows)),
-    '',
-    plain(memoryTable(memory)),
-    '',
-    plain(seedTable(seeds)),
-    '',
-    plain(verdictTable(judged)),
-    '',
-    settings,
+    ...(http
+      ? [
+          '',
+          plain(resultTable(rows)),
+          '',
+          plain(memoryTable(memory)),
+          '',
+          plain(seedTable(seeds)),
+          '',
+          plain(verdictTable(judged)),
+        ]
+      : []),
+    ...engineText,
+    ...(http ? ['', settings] : []),
   ].join('\n');
   process.stdout.write(`${text}\n`);
   const raw = join(ROOT, 'dist-bench', `results-${Date.now()}.json`);
@@ -459,6 +522,7 @@ function report(): void {
         memory,
         seeds,
         verdicts: judged,
+        engine: engineResults,
       },
       null,
       2,
@@ -477,23 +541,28 @@ function report(): void {
     '',
     `Machine: ${m.cpus} CPUs (\`nproc\`), ${m.cpu}, ${m.memory} RAM, Node.js ${m.node}; ${m.date}; load average at start ${m.load}.`,
     '',
-    settings,
-    '',
-    '### Throughput and latency',
-    '',
-    markdown(resultTable(rows)),
-    '',
-    '### Memory',
-    '',
-    markdown(memoryTable(memory)),
-    '',
-    '### Seeding (`roster seed`)',
-    '',
-    markdown(seedTable(seeds)),
-    '',
-    '### Targets',
-    '',
-    markdown(verdictTable(judged)),
+    ...(http
+      ? [
+          settings,
+          '',
+          '### Throughput and latency',
+          '',
+          markdown(resultTable(rows)),
+          '',
+          '### Memory',
+          '',
+          markdown(memoryTable(memory)),
+          '',
+          '### Seeding (`roster seed`)',
+          '',
+          markdown(seedTable(seeds)),
+          '',
+          '### Targets',
+          '',
+          markdown(verdictTable(judged)),
+        ]
+      : []),
+    ...(http ? engineDoc : engineDoc.slice(1)),
     `<!-- bench:${opts.label}:end -->`,
   ].join('\n');
   const path = join(ROOT, docPath);
@@ -521,12 +590,14 @@ if (opts.report !== undefined) {
     rows: Row[];
     memory: MemoryRow[];
     seeds: SeedRow[];
+    engine?: EngineResult[];
     settings?: { duration: number; rateDuration: number; connections: number; logLevel: string };
   };
   runSettings = saved.settings;
   rows.push(...saved.rows);
   memory.push(...saved.memory);
   seeds.push(...saved.seeds);
+  engineResults.push(...(saved.engine ?? []));
   Object.assign(started, saved.machine);
   reportCommand = saved.commandLine;
   report();

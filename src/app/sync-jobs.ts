@@ -11,6 +11,7 @@ import {
   type JobConfig,
 } from '../sync/job.js';
 import type { LogAction, LogStatus, SyncLogRecord } from '../sync/state.js';
+import { probeTarget, type ProbeReport } from '../sync/target/probe.js';
 import { KyselySyncStore, type SyncTables } from '../storage/sync-store.js';
 import type { Database } from '../storage/db-schema.js';
 import { requireAccount, tenantUrl } from './accounts.js';
@@ -239,6 +240,17 @@ export class SyncJobs {
     const row = await this.row(accountId, name);
     if (this.isRunning(row)) throw new AppError('conflict', `job ${name} is already running.`);
     this.start(row);
+  }
+
+  /**
+   * Test connection and the target probe (src/sync/target/probe.ts) on the job's target,
+   * which is this account's own tenant URL: it creates two users and a group there and
+   * deletes them, so the account sees (and its webhooks receive) those changes.
+   */
+  async probe(accountId: string, name: string): Promise<ProbeReport> {
+    const row = await this.row(accountId, name);
+    const config = JSON.parse(row.config) as JobConfig;
+    return probeTarget({ url: config.target.url, token: row.token ?? '', timeoutMs: 15_000 });
   }
 
   async log(

@@ -27,7 +27,7 @@ import {
   listAttempts,
   listEndpoints,
 } from '../app/webhooks/endpoints.js';
-import { registerSyncCommands } from './sync.js';
+import { registerSyncCommands, registerValidateCommand } from './sync.js';
 
 /**
  * `roster`: the one place that wires configuration, storage and the app together
@@ -539,6 +539,7 @@ export function buildProgram(): Command {
     .action(async () => printJson((await import('../http/rest/openapi.js')).openApiDocument));
 
   registerSyncCommands(program);
+  registerValidateCommand(program);
   return program;
 }
 

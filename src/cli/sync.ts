@@ -15,6 +15,7 @@ import {
 } from '../sync/job.js';
 import type { LogStatus, SyncStateStore } from '../sync/state.js';
 import { DIALECTS, type Dialect } from '../sync/target/dialect.js';
+import { formatProbeReport, probeTarget } from '../sync/target/probe.js';
 import { testConnection } from '../sync/target/test-connection.js';
 
 /**
@@ -92,13 +93,21 @@ export function registerSyncCommands(program: Command): void {
     .option('--job <id>', 'the job of the job file to test')
     .option('--target-url <url>', "the target's SCIM tenant URL")
     .option('--target-token <token>', 'its bearer token (or ROSTER_SYNC_TOKEN)')
+    .option(
+      '--probe',
+      'also probe the target on objects it creates and deletes (see `roster validate`)',
+    )
     .option('--json', 'print JSON')
-    .action(async (opts: RunFlags) => {
+    .action(async (opts: RunFlags & { probe?: true }) => {
       const [job] = opts.jobFile ? await jobsFrom(opts) : [];
       const url = job?.target.url ?? opts.targetUrl;
       const token = job ? tokenOf(job) : (opts.targetToken ?? process.env.ROSTER_SYNC_TOKEN);
       if (!url || !token)
         throw new SyncUsageError('give --target-url and --target-token, or --job-file');
+      if (opts.probe) {
+        await runProbe(url, token, opts.json === true, job?.target.dialect);
+        return;
+      }
       const check = await testConnection({ url, token, timeoutMs: 15_000 });
       if (opts.json) printJson(check);
       else {
@@ -186,6 +195,51 @@ export function registerSyncCommands(program: Command): void {
 }
 
 /** A command-line mistake: printed as `roster: <message>`, exit code 1. */
+/**
+ * `roster validate --tenant-url URL --token T`: the target probe alone, against any SCIM
+ * endpoint (docs/engine.md, "Probing a target"). Exit code 1 when a check fails.
+ */
+export function registerValidateCommand(program: Command): void {
+  program
+    .command('validate')
+    .description(
+      'probe a SCIM endpoint on objects it creates and deletes: PATCH forms, filters, 409, paging, ETags; recommends a dialect',
+    )
+    .option('--tenant-url <url>', "the target's SCIM tenant URL")
+    .option('--token <token>', 'its bearer token (or ROSTER_SYNC_TOKEN)')
+    .option('--json', 'print the report as JSON')
+    .action(async (opts: { tenantUrl?: string; token?: string; json?: true }) => {
+      const token = opts.token ?? process.env.ROSTER_SYNC_TOKEN;
+      if (!opts.tenantUrl || !token)
+        throw new SyncUsageError('give --tenant-url and --token (or ROSTER_SYNC_TOKEN)');
+      await runProbe(opts.tenantUrl, token, opts.json === true);
+    });
+}
+
+async function runProbe(url: string, token: string, json: boolean, dialect?: Dialect) {
+  try {
+    new URL(url);
+  } catch {
+    throw new SyncUsageError(`"${url}" is not a URL`);
+  }
+  if (!/^https?:$/.test(new URL(url).protocol))
+    throw new SyncUsageError(`"${url}" must be an http(s) URL`);
+  const report = await probeTarget({ url, token, timeoutMs: 15_000 });
+  if (json) printJson(report);
+  else {
+    print(formatProbeReport(report));
+    if (
+      dialect !== undefined &&
+      report.recommendedDialect !== null &&
+      !report.dialects[dialect].works
+    )
+      print(
+        `the job's dialect ${dialect} does not work with this target: set "dialect": "${report.recommendedDialect}"`,
+      );
+  }
+  if (!report.ok) process.exitCode = 1;
+}
+
 export class SyncUsageError extends Error {
   override name = 'SyncUsageError';
 }

@@ -338,6 +338,20 @@ export const ADMIN_ROUTE_SCHEMAS: Record<string, Schema> = {
     params: idParams,
     response: { 202: obj({ started: bool }), ...errors(401, 403, 404, 409) },
   },
+  'POST /accounts/:accountId/sync/jobs/:id/probe': {
+    tags: ['sync'],
+    summary:
+      "Test connection and the target probe on the job's target (creates and deletes two users and a group): checks, per-dialect verdicts and the recommended dialect",
+    params: idParams,
+    response: {
+      200: {
+        type: 'object',
+        description: 'The probe report (docs/engine.md, "Probing a target")',
+        additionalProperties: true,
+      },
+      ...errors(401, 403, 404),
+    },
+  },
   'GET /accounts/:accountId/sync/jobs/:id/log': {
     tags: ['sync'],
     summary: "A sync job's per-object provisioning log, newest first",

@@ -41,6 +41,9 @@ export async function syncRoutes(
     await jobs.runNow(account(request), request.params.id!);
     return reply.code(202).send({ started: true });
   });
+  app.post('/sync/jobs/:id/probe', async (request: Req) =>
+    jobs.probe(account(request), request.params.id!),
+  );
   app.get('/sync/jobs/:id/log', async (request: Req) => {
     const q = request.query;
     return jobs.log(account(request), request.params.id!, {

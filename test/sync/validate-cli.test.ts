@@ -1,0 +1,92 @@
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startTestServer, type TestServer, type TestTenant } from '../helpers/server.js';
+
+// Runs bin/roster from dist/: `npm run build` first when running Vitest directly.
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const BIN = fileURLToPath(new URL('../../bin/roster', import.meta.url));
+
+function roster(args: string[], env: Record<string, string> = {}) {
+  return new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve, reject) => {
+    const child = spawn(process.execPath, [BIN, ...args], {
+      cwd: ROOT,
+      env: { ...process.env, ROSTER_SYNC_TOKEN: '', ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
+    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+describe('roster validate and sync test-connection --probe', { timeout: 120_000 }, () => {
+  let server: TestServer;
+  let tenant: TestTenant;
+  beforeAll(async () => {
+    server = await startTestServer('sqlite');
+    tenant = await server.createTenant();
+  });
+  afterAll(async () => server?.close());
+
+  it('prints every check and the recommended dialect; exit 0 on Roster', async () => {
+    const run = await roster(['validate', '--tenant-url', tenant.baseUrl, '--token', tenant.token]);
+    expect(run.stderr).toBe('');
+    expect(run.code).toBe(0);
+    expect(run.stdout).toMatch(/^ok {4}Test connection/m);
+    expect(run.stdout).toMatch(/^ok {4}Remove a member by value/m);
+    expect(run.stdout).toMatch(/^recommended dialect: entra$/m);
+    expect(run.stdout).toMatch(/25 passed, 0 warnings, 0 failed/);
+  });
+
+  it('--json prints the report; the token from ROSTER_SYNC_TOKEN', async () => {
+    const run = await roster(['validate', '--tenant-url', tenant.baseUrl, '--json'], {
+      ROSTER_SYNC_TOKEN: tenant.token,
+    });
+    expect(run.code).toBe(0);
+    const report = JSON.parse(run.stdout) as { ok: boolean; recommendedDialect: string };
+    expect(report).toMatchObject({ ok: true, recommendedDialect: 'entra' });
+  });
+
+  it('a failing probe exits 1, shows the failed request and response, never the token', async () => {
+    const run = await roster([
+      'validate',
+      '--tenant-url',
+      tenant.baseUrl,
+      '--token',
+      'wrong-token-value',
+    ]);
+    expect(run.code).toBe(1);
+    expect(run.stdout).toMatch(/^FAIL {2}Test connection.*HTTP 401/m);
+    expect(run.stdout).toMatch(
+      /^> GET http:\/\/127\.0\.0\.1:\d+\/api\/v1\/scim\/azure\/.*\/Users\?filter=/m,
+    );
+    expect(run.stdout).toMatch(/^< 401$/m);
+    expect(run.stdout).not.toContain('wrong-token-value');
+  });
+
+  it('without a URL or token: a usage error', async () => {
+    const run = await roster(['validate', '--tenant-url', tenant.baseUrl]);
+    expect(run.code).not.toBe(0);
+    expect(run.stderr).toMatch(/--tenant-url and --token/);
+  });
+
+  it('sync test-connection --probe runs the same probe', async () => {
+    const run = await roster([
+      'sync',
+      'test-connection',
+      '--probe',
+      '--target-url',
+      tenant.baseUrl,
+      '--target-token',
+      tenant.token,
+      '--json',
+    ]);
+    expect(run.code).toBe(0);
+    const report = JSON.parse(run.stdout) as { checks: { id: string; status: string }[] };
+    expect(report.checks.find((c) => c.id === 'members-remove-by-filter')?.status).toBe('pass');
+  });
+});
