@@ -1,10 +1,13 @@
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createAccount, createAdmin } from '../../src/app/accounts.js';
+import { issueToken } from '../../src/app/tokens.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 
 /**
@@ -28,6 +31,7 @@ describe('admin console in Chromium', () => {
   let profile: string;
   let accountId: string;
   let usAccountId: string;
+  let receiver: Server;
   const violations: string[] = [];
 
   beforeAll(async () => {
@@ -39,7 +43,14 @@ describe('admin console in Chromium', () => {
     // Two data-center hosts on one server: 127.0.0.1 is the EU host, localhost the US one.
     server = await startTestServer('sqlite', {
       regions: (port) => `eu=http://127.0.0.1:${port},us=http://localhost:${port}`,
+      webhooks: true,
     });
+    // A webhook receiver that is down: every delivery gets a 500.
+    receiver = createServer((request, response) => {
+      request.resume();
+      request.on('end', () => response.writeHead(500).end('receiver down'));
+    });
+    await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
     const account = await createAccount(server.database.db, { name: 'Acme' });
     accountId = account.id;
     await createAdmin(server.database.db, {
@@ -94,6 +105,7 @@ describe('admin console in Chromium', () => {
   afterAll(async () => {
     await context?.close();
     await server?.close();
+    await new Promise((resolve) => receiver?.close(resolve));
     if (profile !== undefined) rmSync(profile, { recursive: true, force: true });
   });
 
@@ -457,7 +469,8 @@ describe('admin console in Chromium', () => {
 
   it('manages webhooks and settings', async () => {
     await nav('Webhooks');
-    await page.getByRole('textbox', { name: 'URL' }).fill('http://127.0.0.1:9/roster-events');
+    const port = (receiver.address() as AddressInfo).port;
+    await page.getByRole('textbox', { name: 'URL' }).fill(`http://127.0.0.1:${port}/roster-events`);
     await page.getByRole('button', { name: 'Add endpoint' }).click();
     const secret = page.getByRole('textbox', { name: 'Signing secret' });
     await secret.waitFor();
@@ -469,6 +482,41 @@ describe('admin console in Chromium', () => {
     await page.getByRole('heading', { name: 'Delivery log' }).waitFor();
     await axe('webhooks');
     await shot('webhooks');
+    // A provisioning change's event goes to the webhook, whose receiver answers 500: the
+    // delivery log shows the status, the endpoint its failures and next retry.
+    const second = await issueToken(server.database.db, {
+      accountId,
+      type: 'scim',
+      name: 'Webhook check',
+    });
+    const change = await fetch(`${tenantUrl}/Users/${ids.jane}`, {
+      method: 'PATCH',
+      headers: {
+        authorization: `Bearer ${second.token}`,
+        'content-type': 'application/scim+json',
+      },
+      body: JSON.stringify({
+        schemas: ['urn:ietf:params:scim:api:messages:2.0:PatchOp'],
+        Operations: [{ op: 'Replace', path: 'title', value: 'Staff Engineer' }],
+      }),
+    });
+    expect(change.status).toBe(200);
+    const endpoint = page.getByRole('row').filter({ hasText: '/roster-events' });
+    for (let i = 0; i < 50; i++) {
+      if ((await endpoint.getByText(/failure/).count()) > 0) break;
+      await page.waitForTimeout(200);
+      await page.reload();
+      await page.getByRole('heading', { level: 1, name: 'Webhooks' }).waitFor();
+    }
+    await endpoint.getByText(/\d+ failures?: HTTP 500/).waitFor();
+    expect(await endpoint.getByRole('cell').nth(3).innerText()).toMatch(/\d{4}/);
+    await endpoint.getByRole('button', { name: 'Delivery log' }).click();
+    await page
+      .getByRole('region', { name: 'Delivery attempts' })
+      .getByText('500', { exact: true })
+      .first()
+      .waitFor();
+    await shot('webhooks-delivery-log');
 
     await nav('Settings');
     await page.getByText('2 active users use seats (no limit).').waitFor();
@@ -506,7 +554,7 @@ describe('admin console in Chromium', () => {
       .filter({ hasText: 'it-admin@acme.example' })
       .getByText('Active', { exact: true })
       .waitFor();
-  });
+  }, 90_000);
 
   it('is usable by keyboard alone, with a visible focus on every control', async () => {
     await nav('Users');

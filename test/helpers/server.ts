@@ -3,6 +3,7 @@ import { createAccount, createAdmin } from '../../src/app/accounts.js';
 import { ProvisioningLog } from '../../src/app/provisioning-log.js';
 import { issueToken } from '../../src/app/tokens.js';
 import { loadConfig, regionOrigin, type RegionsConfig } from '../../src/config.js';
+import { WebhookDispatcher } from '../../src/app/webhooks/dispatcher.js';
 import { buildApp } from '../../src/http/app.js';
 import { openDatabase, type RosterDatabase } from '../../src/storage/connect.js';
 import { migrateToLatest } from '../../src/storage/migrations/index.js';
@@ -34,6 +35,8 @@ export async function startTestServer(
     bodyLimit?: number;
     /** REGIONS for the port the server listens on, e.g. `eu=http://127.0.0.1:${port},…`. */
     regions?: (port: number) => string;
+    /** Run a webhook dispatcher in the server (polling every 100 ms), as `roster serve` does. */
+    webhooks?: boolean;
   } = {},
 ): Promise<TestServer> {
   const testDb = await createTestDatabase(kind);
@@ -48,7 +51,12 @@ export async function startTestServer(
     config: { configured: false, defaultRegion: 'eu', list: [] },
     trustProxy: false,
   };
+  const webhooks =
+    options.webhooks === true
+      ? new WebhookDispatcher({ database, pollIntervalMs: 100 })
+      : undefined;
   const app = await buildApp({
+    ...(webhooks !== undefined ? { webhooks } : {}),
     database,
     publicUrl: (region?: string) =>
       routing.config.configured ? regionOrigin(routing.config, region) : holder.publicUrl,
@@ -59,6 +67,7 @@ export async function startTestServer(
   await app.listen({ port: 0, host: '127.0.0.1' });
   const origin = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
   holder.publicUrl = origin;
+  webhooks?.start();
   if (options.regions !== undefined)
     routing.config = loadConfig({ REGIONS: options.regions(Number(new URL(origin).port)) }).regions;
   let counter = 0;

@@ -224,16 +224,27 @@ export async function logOverview(
       failures: Number(g?.failures ?? 0),
     });
   }
+  // The newest entry of each of the account's tokens, one index probe each on
+  // (account_id, token_id, id), rather than grouping the whole log.
   const lastPerToken = await db
-    .selectFrom('scim_log as l')
-    .leftJoin('tokens as t', 't.id', 'l.token_id')
-    .select(['l.token_id', 't.name', (eb) => eb.fn.max('l.at').as('last')])
-    .where('l.account_id', '=', accountId)
-    .where('l.token_id', 'is not', null)
-    .groupBy(['l.token_id', 't.name'])
+    .selectFrom('tokens as t')
+    .select((eb) => [
+      't.id',
+      't.name',
+      eb
+        .selectFrom('scim_log as l')
+        .select('l.at')
+        .where('l.account_id', '=', accountId)
+        .whereRef('l.token_id', '=', 't.id')
+        .orderBy('l.id', 'desc')
+        .limit(1)
+        .as('last'),
+    ])
+    .where('t.account_id', '=', accountId)
     .execute();
   const tokens = lastPerToken
-    .map((r) => ({ tokenId: r.token_id!, tokenName: r.name, lastRequestAt: String(r.last) }))
+    .filter((r) => r.last !== null)
+    .map((r) => ({ tokenId: r.id, tokenName: r.name, lastRequestAt: String(r.last) }))
     .sort((a, b) => (a.lastRequestAt < b.lastRequestAt ? 1 : -1));
   const lastRequestAt = tokens[0]?.lastRequestAt ?? null;
   const requests24h = hours.reduce((n, h) => n + h.requests, 0);
