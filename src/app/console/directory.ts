@@ -284,46 +284,36 @@ export async function orgChartLevel(
   parentId: string | null,
   page: { after?: readonly [string, string] | undefined; limit: number },
 ): Promise<{ nodes: OrgNode[]; next: [string, string] | null }> {
-  const users = () => db.selectFrom('users').where('account_id', '=', accountId);
   // The roots, found from the (account_id, manager_id) index rather than by testing
-  // every user: no manager, their own manager, or a manager who is not an active user
-  // of the account. Distinct managers first, then one primary-key probe per manager.
-  const managers = db
-    .selectFrom(
-      users().select('manager_id as id').distinct().where('manager_id', 'is not', null).as('d'),
-    )
-    .select('d.id');
-  const dangling = managers.where(({ not, exists, selectFrom }) =>
-    not(
-      exists(
-        selectFrom('users as m')
-          .select('m.id')
-          .where('m.account_id', '=', accountId)
-          .whereRef('m.id', '=', 'd.id')
-          .where('m.active', '=', 1),
-      ),
-    ),
-  );
-  const roots = users()
-    .select('id')
-    .where('manager_id', 'is', null)
-    .union(
-      users()
-        .select('id')
-        .where('manager_id', 'in', dangling as never),
-    )
-    .union(
-      users()
-        .select('id')
-        .where('id', 'in', managers as never)
-        .whereRef('manager_id', '=', 'id'),
-    );
+  // every user: no manager, a manager who is not an active user of the account, or their
+  // own manager. The distinct managers are read once (a common table expression), then
+  // probed by primary key: 10,000 probes for 100,000 users with 10,000 managers.
+  const roots = sql<{ id: string }>`(
+    SELECT id FROM users WHERE account_id = ${accountId} AND manager_id IS NULL
+    UNION
+    SELECT r.id FROM users r
+      WHERE r.account_id = ${accountId}
+        AND r.manager_id IN (
+          SELECT mgr.id FROM mgr WHERE NOT EXISTS (
+            SELECT 1 FROM users m
+            WHERE m.account_id = ${accountId} AND m.id = mgr.id AND m.active = 1))
+    UNION
+    SELECT m.id FROM mgr JOIN users m ON m.account_id = ${accountId} AND m.id = mgr.id
+      WHERE m.manager_id = m.id)`;
   // Roots: read from the few root ids by primary key, not by walking every user (a CROSS
   // JOIN keeps SQLite's planner from putting the users table outside; PostgreSQL plans it
   // as the join it is).
   const from =
     parentId === null
       ? (db
+          .with('mgr', (w) =>
+            w
+              .selectFrom('users')
+              .select('manager_id as id')
+              .distinct()
+              .where('account_id', '=', accountId)
+              .where('manager_id', 'is not', null),
+          )
           .selectFrom(roots.as('root'))
           .crossJoin('users as u')
           .whereRef('u.id', '=', 'root.id') as unknown as ReturnType<typeof usersAsU>)
