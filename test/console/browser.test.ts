@@ -1,10 +1,13 @@
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createAccount, createAdmin } from '../../src/app/accounts.js';
+import { issueToken } from '../../src/app/tokens.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 
 /**
@@ -27,6 +30,8 @@ describe('admin console in Chromium', () => {
   let page: Page;
   let profile: string;
   let accountId: string;
+  let usAccountId: string;
+  let receiver: Server;
   const violations: string[] = [];
 
   beforeAll(async () => {
@@ -35,7 +40,17 @@ describe('admin console in Chromium', () => {
         `${CHROMIUM} is missing: the console tests need Debian's chromium package (apt-get install -y chromium). No browser is downloaded.`,
       );
     mkdirSync(SCREENSHOTS, { recursive: true });
-    server = await startTestServer('sqlite');
+    // Two data-center hosts on one server: 127.0.0.1 is the EU host, localhost the US one.
+    server = await startTestServer('sqlite', {
+      regions: (port) => `eu=http://127.0.0.1:${port},us=http://localhost:${port}`,
+      webhooks: true,
+    });
+    // A webhook receiver that is down: every delivery gets a 500.
+    receiver = createServer((request, response) => {
+      request.resume();
+      request.on('end', () => response.writeHead(500).end('receiver down'));
+    });
+    await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
     const account = await createAccount(server.database.db, { name: 'Acme' });
     accountId = account.id;
     await createAdmin(server.database.db, {
@@ -47,6 +62,14 @@ describe('admin console in Chromium', () => {
     const globex = await createAccount(server.database.db, { name: 'Globex' });
     await createAdmin(server.database.db, {
       accountId: globex.id,
+      email: 'it-admin@acme.example',
+      password: PASSWORD,
+    });
+    // ...and Initech, whose account lives in the US data center.
+    const initech = await createAccount(server.database.db, { name: 'Initech', region: 'us' });
+    usAccountId = initech.id;
+    await createAdmin(server.database.db, {
+      accountId: usAccountId,
       email: 'it-admin@acme.example',
       password: PASSWORD,
     });
@@ -82,6 +105,7 @@ describe('admin console in Chromium', () => {
   afterAll(async () => {
     await context?.close();
     await server?.close();
+    await new Promise((resolve) => receiver?.close(resolve));
     if (profile !== undefined) rmSync(profile, { recursive: true, force: true });
   });
 
@@ -223,6 +247,15 @@ describe('admin console in Chromium', () => {
     });
     expect(team.status).toBe(201);
     ids.team = team.body.id;
+    // Entra's membership change: one PATCH adding Maria and removing John.
+    const members = await scim('PATCH', `/Groups/${ids.team}`, {
+      schemas: ['urn:ietf:params:scim:api:messages:2.0:PatchOp'],
+      Operations: [
+        { op: 'Add', path: 'members', value: [{ value: ids.maria }] },
+        { op: 'Remove', path: `members[value eq "${ids.john}"]` },
+      ],
+    });
+    expect([200, 204]).toContain(members.status);
     // Entra's update and deactivation: PATCH with capitalised ops and "False" as a string.
     const retitle = await scim('PATCH', `/Users/${ids.jane}`, {
       schemas: ['urn:ietf:params:scim:api:messages:2.0:PatchOp'],
@@ -278,7 +311,8 @@ describe('admin console in Chromium', () => {
       .getByRole('region', { name: 'Members' })
       .or(page.locator('section', { has: page.getByRole('heading', { name: 'Members' }) }));
     await members.getByRole('link', { name: 'Jane Doe' }).waitFor();
-    await members.getByRole('link', { name: 'John Roe' }).waitFor();
+    await members.getByRole('link', { name: 'Maria Manager' }).waitFor();
+    expect(await members.getByRole('link', { name: 'John Roe' }).count()).toBe(0);
     await axe('team');
     await shot('team');
   });
@@ -316,10 +350,45 @@ describe('admin console in Chromium', () => {
     const line = row.getByRole('row').filter({ hasText: 'title' });
     await line.getByRole('cell', { name: 'Engineer', exact: true }).waitFor();
     await line.getByRole('cell', { name: 'Senior Engineer' }).waitFor();
+    // A team's change as a before/after: John left, Maria joined.
+    const teamRow = page.getByRole('row').filter({ hasText: 'updated team Platform Team' });
+    await teamRow.getByRole('button', { name: 'Details' }).click();
+    const joined = teamRow.getByRole('row').filter({ hasText: 'maria@acme.example' });
+    await joined.getByRole('rowheader', { name: 'members' }).waitFor();
+    expect(await joined.getByRole('cell').nth(0).innerText()).toBe('—');
+    const left = teamRow.getByRole('row').filter({ hasText: 'john@acme.example' });
+    expect(await left.getByRole('cell').nth(1).innerText()).toBe('—');
+    // The last request per token, under the chart.
+    await page
+      .getByRole('listitem')
+      .filter({ hasText: /^Entra: \d/ })
+      .waitFor();
+    const ticks = await page.evaluate<
+      number[]
+    >(`[...document.querySelectorAll('figure.chart svg text')]
+      .map((t) => t.getBoundingClientRect().left - t.closest('svg').getBoundingClientRect().left)`);
+    expect(
+      Math.min(...ticks),
+      'the first hour label starts inside the chart',
+    ).toBeGreaterThanOrEqual(0);
     const csv = await page.getByRole('link', { name: 'Export CSV' }).getAttribute('href');
     const exported = await page.evaluate(async (href) => (await fetch(href!)).text(), csv);
     expect(exported.split('\r\n')[0]).toContain('summary');
     expect(exported).toContain('deactivated john@acme.example');
+    const json = await page.getByRole('link', { name: 'Export JSON' }).getAttribute('href');
+    const entries = await page.evaluate(async (href) => (await fetch(href!)).json(), json);
+    expect(JSON.stringify(entries)).toContain('created team Platform Team');
+    // The export follows the filters: only failures (none yet).
+    await page.getByRole('combobox', { name: 'Outcome' }).selectOption('failure');
+    await page.getByRole('button', { name: 'Apply filters' }).click();
+    await page.getByText('No requests match.').waitFor();
+    const filtered = await page.getByRole('link', { name: 'Export CSV' }).getAttribute('href');
+    expect(filtered).toContain('outcome=failure');
+    const onlyFailures = await page.evaluate(async (href) => (await fetch(href!)).text(), filtered);
+    expect(onlyFailures.trim().split('\r\n')).toHaveLength(1); // the header line alone
+    await page.getByRole('combobox', { name: 'Outcome' }).selectOption('');
+    await page.getByRole('button', { name: 'Apply filters' }).click();
+    await page.getByText("SCIM token 'Entra' created team Platform Team").waitFor();
     await axe('provisioning log');
     await shot('provisioning-log');
   });
@@ -359,19 +428,95 @@ describe('admin console in Chromium', () => {
     await shot('provisioning-log-failure');
   });
 
+  it('switches to a US account, whose tenant URL names the US host: the EU host answers with the fix', async () => {
+    await page.getByRole('link', { name: 'Switch account' }).click();
+    await page.getByRole('heading', { name: 'Choose an account' }).waitFor();
+    await page.getByRole('button', { name: /Initech/ }).click();
+    await page.getByRole('heading', { level: 1, name: 'API Tokens' }).waitFor();
+    expect(page.url()).toContain(`/console/a/${usAccountId}/settings/api-tokens`);
+    expect(await page.getByRole('textbox', { name: 'Account ID' }).inputValue()).toBe(usAccountId);
+    const usTenantUrl = await page.getByRole('textbox', { name: 'Tenant URL' }).inputValue();
+    const port = new URL(server.origin).port;
+    expect(usTenantUrl).toBe(`http://localhost:${port}/api/v1/scim/azure/${usAccountId}`);
+    await page.getByRole('button', { name: 'Issue Token' }).click();
+    await page.getByRole('radio', { name: /^SCIM/ }).check();
+    await page.getByRole('textbox', { name: 'Name' }).fill('Entra US');
+    await page.getByRole('button', { name: 'Generate API Token' }).click();
+    const usToken = await page.getByRole('textbox', { name: 'Token', exact: true }).inputValue();
+    // The admin pasted the EU tenant URL: Entra's Test Connection shows this detail.
+    const euUrl = `${server.origin}/api/v1/scim/azure/${usAccountId}/Users?count=1`;
+    const wrong = await fetch(euUrl, { headers: { authorization: `Bearer ${usToken}` } });
+    expect(wrong.status).toBe(421);
+    const error = (await wrong.json()) as { status: string; detail: string };
+    expect(error.status).toBe('421');
+    expect(error.detail).toContain(usTenantUrl);
+    const right = await fetch(`${usTenantUrl}/Users?count=1`, {
+      headers: { authorization: `Bearer ${usToken}` },
+    });
+    expect(right.status).toBe(200);
+    await nav('Provisioning log');
+    const failed = page.getByRole('row').filter({ hasText: 'HTTP 421' }).first();
+    await failed.getByText('Failed (421)').waitFor();
+    await failed.getByText(usTenantUrl).waitFor();
+    await axe('provisioning log of the US account');
+    await shot('provisioning-log-wrong-region');
+    // Back to Acme for the rest.
+    await page.getByRole('link', { name: 'Switch account' }).click();
+    await page.getByRole('button', { name: /Acme/ }).click();
+    await page.getByRole('heading', { level: 1, name: 'API Tokens' }).waitFor();
+    expect(page.url()).toContain(`/console/a/${accountId}/`);
+  });
+
   it('manages webhooks and settings', async () => {
     await nav('Webhooks');
-    await page.getByRole('textbox', { name: 'URL' }).fill('http://127.0.0.1:9/roster-events');
+    const port = (receiver.address() as AddressInfo).port;
+    await page.getByRole('textbox', { name: 'URL' }).fill(`http://127.0.0.1:${port}/roster-events`);
     await page.getByRole('button', { name: 'Add endpoint' }).click();
     const secret = page.getByRole('textbox', { name: 'Signing secret' });
     await secret.waitFor();
     expect(await secret.inputValue()).toMatch(/^whsec_/);
     await page.getByRole('button', { name: 'Send test event' }).click();
     await page.getByText(/Test event failed/).waitFor();
+    await page.getByRole('columnheader', { name: 'Next retry' }).waitFor();
     await page.getByRole('button', { name: 'Delivery log' }).click();
     await page.getByRole('heading', { name: 'Delivery log' }).waitFor();
     await axe('webhooks');
     await shot('webhooks');
+    // A provisioning change's event goes to the webhook, whose receiver answers 500: the
+    // delivery log shows the status, the endpoint its failures and next retry.
+    const second = await issueToken(server.database.db, {
+      accountId,
+      type: 'scim',
+      name: 'Webhook check',
+    });
+    const change = await fetch(`${tenantUrl}/Users/${ids.jane}`, {
+      method: 'PATCH',
+      headers: {
+        authorization: `Bearer ${second.token}`,
+        'content-type': 'application/scim+json',
+      },
+      body: JSON.stringify({
+        schemas: ['urn:ietf:params:scim:api:messages:2.0:PatchOp'],
+        Operations: [{ op: 'Replace', path: 'title', value: 'Staff Engineer' }],
+      }),
+    });
+    expect(change.status).toBe(200);
+    const endpoint = page.getByRole('row').filter({ hasText: '/roster-events' });
+    for (let i = 0; i < 50; i++) {
+      if ((await endpoint.getByText(/failure/).count()) > 0) break;
+      await page.waitForTimeout(200);
+      await page.reload();
+      await page.getByRole('heading', { level: 1, name: 'Webhooks' }).waitFor();
+    }
+    await endpoint.getByText(/\d+ failures?: HTTP 500/).waitFor();
+    expect(await endpoint.getByRole('cell').nth(3).innerText()).toMatch(/\d{4}/);
+    await endpoint.getByRole('button', { name: 'Delivery log' }).click();
+    await page
+      .getByRole('region', { name: 'Delivery attempts' })
+      .getByText('500', { exact: true })
+      .first()
+      .waitFor();
+    await shot('webhooks-delivery-log');
 
     await nav('Settings');
     await page.getByText('2 active users use seats (no limit).').waitFor();
@@ -392,6 +537,90 @@ describe('admin console in Chromium', () => {
       .waitFor();
     await axe('settings');
     await shot('settings');
+    // Deactivate the new admin; the last active one cannot be deactivated.
+    await page.getByRole('button', { name: 'Deactivate second@acme.example' }).click();
+    await page.getByRole('dialog', { name: /Deactivate second@acme.example/ }).waitFor();
+    await page.getByRole('button', { name: 'Deactivate admin' }).click();
+    await page
+      .getByRole('row')
+      .filter({ hasText: 'second@acme.example' })
+      .getByText('Deactivated')
+      .waitFor();
+    await page.getByRole('button', { name: 'Deactivate it-admin@acme.example' }).click();
+    await page.getByRole('button', { name: 'Deactivate admin' }).click();
+    await page.getByRole('alert').filter({ hasText: 'last active admin' }).waitFor();
+    await page
+      .getByRole('row')
+      .filter({ hasText: 'it-admin@acme.example' })
+      .getByText('Active', { exact: true })
+      .waitFor();
+  }, 90_000);
+
+  it('is usable by keyboard alone, with a visible focus on every control', async () => {
+    await nav('Users');
+    // A fresh load: sequential focus starts at the top of the document.
+    await page.goto(page.url());
+    await page.getByRole('link', { name: 'Jane Doe' }).waitFor();
+    const seen: string[] = [];
+    for (let i = 0; i < 80 && !seen.includes('Jane Doe'); i++) {
+      await page.keyboard.press('Tab');
+      const focused = await page.evaluate<{
+        tag: string;
+        name: string;
+        outline: string;
+        width: number;
+      } | null>(`(() => {
+        const e = document.activeElement;
+        if (!e || e === document.body) return null;
+        const style = getComputedStyle(e);
+        const labels = e.labels ? [...e.labels].map((l) => l.textContent).join(' ') : '';
+        return {
+          tag: e.tagName.toLowerCase(),
+          name: (e.getAttribute('aria-label') || labels || e.textContent || '').trim(),
+          outline: style.outlineStyle,
+          width: parseFloat(style.outlineWidth),
+        };
+      })()`);
+      if (focused === null) continue;
+      expect(focused.name, `a focused ${focused.tag} has a name`).not.toBe('');
+      expect(focused.outline, `focus on ${focused.name} is visible`).not.toBe('none');
+      expect(focused.width).toBeGreaterThanOrEqual(2);
+      seen.push(focused.name);
+    }
+    // The skip link, the navigation, the search form and the user links are all reached.
+    expect(seen).toContain('Skip to content');
+    expect(seen).toContain('Provisioning log');
+    expect(seen).toContain('Search');
+    expect(seen).toContain('Jane Doe');
+    // Enter follows a link without a mouse.
+    await page.getByRole('link', { name: 'Jane Doe' }).focus();
+    await page.keyboard.press('Enter');
+    await page.getByRole('heading', { level: 1, name: 'Jane Doe' }).waitFor();
+  });
+
+  it('serves console pages with a strict CSP: no inline script, no framing', async () => {
+    const response = await fetch(`${server.origin}/console/`);
+    const csp = response.headers.get('content-security-policy') ?? '';
+    expect(csp).toContain("script-src 'self'");
+    expect(csp).toContain("frame-ancestors 'none'");
+    expect(csp).not.toContain('unsafe-inline');
+    expect(csp).not.toContain('unsafe-eval');
+    const html = await response.text();
+    expect(html).toMatch(/<script[^>]+src=/);
+    expect(html).not.toMatch(/<script(?![^>]*\bsrc=)[^>]*>/);
+    // Framing is refused by the browser too (frame-ancestors), from a page of no origin.
+    const framer = await context.newPage();
+    const refused = new Promise<string>((resolve) =>
+      framer.on('console', (message) => {
+        if (/frame-ancestors/.test(message.text())) resolve(message.text());
+      }),
+    );
+    await framer.setContent(
+      `<iframe title="framed console" src="${server.origin}/console/sign-in"></iframe>`,
+    );
+    expect(await refused).toContain("frame-ancestors 'none'");
+    await framer.close();
+    expect(violations).toEqual([]);
   });
 
   it('works at 390 px wide', async () => {
@@ -399,6 +628,9 @@ describe('admin console in Chromium', () => {
     for (const [label, name] of [
       ['API Tokens', 'api-tokens-390'],
       ['Users', 'users-390'],
+      ['Teams', 'teams-390'],
+      ['Webhooks', 'webhooks-390'],
+      ['Settings', 'settings-390'],
       ['Provisioning log', 'provisioning-log-390'],
       ['Org chart', 'org-chart-390'],
     ] as const) {
@@ -416,6 +648,16 @@ describe('admin console in Chromium', () => {
               return out.join(' < ');
             })()`);
       expect(overflow, `${label} scrolls sideways at 390 px: ${wide}`).toBeLessThanOrEqual(0);
+      if (label === 'Users') {
+        // Rows become stacked cards: the table does not scroll inside its box either.
+        const region = page.getByRole('region', { name: 'Users' });
+        const inner = await region.evaluate((e) => e.scrollWidth - e.clientWidth);
+        expect(inner, 'the users table scrolls inside its box').toBeLessThanOrEqual(0);
+        const cells = page.getByRole('row').filter({ hasText: 'Jane Doe' }).getByRole('cell');
+        const name = (await cells.nth(0).boundingBox())!;
+        const email = (await cells.nth(2).boundingBox())!;
+        expect(email.y, 'the e-mail sits under the name').toBeGreaterThan(name.y);
+      }
       await axe(`${label} at 390 px`);
       await shot(name);
     }

@@ -2,6 +2,8 @@ import type { AddressInfo } from 'node:net';
 import { createAccount, createAdmin } from '../../src/app/accounts.js';
 import { ProvisioningLog } from '../../src/app/provisioning-log.js';
 import { issueToken } from '../../src/app/tokens.js';
+import { loadConfig, regionOrigin, type RegionsConfig } from '../../src/config.js';
+import { WebhookDispatcher } from '../../src/app/webhooks/dispatcher.js';
 import { buildApp } from '../../src/http/app.js';
 import { openDatabase, type RosterDatabase } from '../../src/storage/connect.js';
 import { migrateToLatest } from '../../src/storage/migrations/index.js';
@@ -29,7 +31,13 @@ export interface TestServer {
 /** Starts Roster on a fresh SQLite or PostgreSQL database, listening on 127.0.0.1 (random port). */
 export async function startTestServer(
   kind: DatabaseKind,
-  options: { bodyLimit?: number } = {},
+  options: {
+    bodyLimit?: number;
+    /** REGIONS for the port the server listens on, e.g. `eu=http://127.0.0.1:${port},…`. */
+    regions?: (port: number) => string;
+    /** Run a webhook dispatcher in the server (polling every 100 ms), as `roster serve` does. */
+    webhooks?: boolean;
+  } = {},
 ): Promise<TestServer> {
   const testDb = await createTestDatabase(kind);
   const database = await openDatabase(testDb.url);
@@ -39,15 +47,29 @@ export async function startTestServer(
   });
   // PUBLIC_URL is only known after listen; the app reads it lazily through this holder.
   const holder = { publicUrl: 'http://127.0.0.1' };
+  const routing: { config: RegionsConfig; trustProxy: boolean } = {
+    config: { configured: false, defaultRegion: 'eu', list: [] },
+    trustProxy: false,
+  };
+  const webhooks =
+    options.webhooks === true
+      ? new WebhookDispatcher({ database, pollIntervalMs: 100 })
+      : undefined;
   const app = await buildApp({
+    ...(webhooks !== undefined ? { webhooks } : {}),
     database,
-    publicUrl: () => holder.publicUrl,
+    publicUrl: (region?: string) =>
+      routing.config.configured ? regionOrigin(routing.config, region) : holder.publicUrl,
+    ...(options.regions !== undefined ? { regions: routing } : {}),
     log,
     ...(options.bodyLimit !== undefined ? { bodyLimit: options.bodyLimit } : {}),
   });
   await app.listen({ port: 0, host: '127.0.0.1' });
   const origin = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
   holder.publicUrl = origin;
+  webhooks?.start();
+  if (options.regions !== undefined)
+    routing.config = loadConfig({ REGIONS: options.regions(Number(new URL(origin).port)) }).regions;
   let counter = 0;
   return {
     kind,

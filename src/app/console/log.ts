@@ -224,16 +224,27 @@ export async function logOverview(
       failures: Number(g?.failures ?? 0),
     });
   }
+  // The newest entry of each of the account's tokens, one index probe each on
+  // (account_id, token_id, id), rather than grouping the whole log.
   const lastPerToken = await db
-    .selectFrom('scim_log as l')
-    .leftJoin('tokens as t', 't.id', 'l.token_id')
-    .select(['l.token_id', 't.name', (eb) => eb.fn.max('l.at').as('last')])
-    .where('l.account_id', '=', accountId)
-    .where('l.token_id', 'is not', null)
-    .groupBy(['l.token_id', 't.name'])
+    .selectFrom('tokens as t')
+    .select((eb) => [
+      't.id',
+      't.name',
+      eb
+        .selectFrom('scim_log as l')
+        .select('l.at')
+        .where('l.account_id', '=', accountId)
+        .whereRef('l.token_id', '=', 't.id')
+        .orderBy('l.id', 'desc')
+        .limit(1)
+        .as('last'),
+    ])
+    .where('t.account_id', '=', accountId)
     .execute();
   const tokens = lastPerToken
-    .map((r) => ({ tokenId: r.token_id!, tokenName: r.name, lastRequestAt: String(r.last) }))
+    .filter((r) => r.last !== null)
+    .map((r) => ({ tokenId: r.id, tokenName: r.name, lastRequestAt: String(r.last) }))
     .sort((a, b) => (a.lastRequestAt < b.lastRequestAt ? 1 : -1));
   const lastRequestAt = tokens[0]?.lastRequestAt ?? null;
   const requests24h = hours.reduce((n, h) => n + h.requests, 0);
@@ -304,9 +315,18 @@ export interface LogDiffLine {
   after: unknown;
 }
 
+/** Rounding slack (ISO milliseconds) between a request's start and its events' time. */
+const REQUEST_SLACK_MS = 2;
+
+/** Member lines of one team diff beyond which the rest is summed up in one line. */
+const MAX_MEMBER_LINES = 50;
+
 /**
- * The before/after of the user a log entry changed: the user's event snapshot as of the
- * request, against the snapshot before it. Entries that changed no user give no lines.
+ * The before/after of the user or team a log entry changed. A user: the user's event
+ * snapshot as of the request against the snapshot before it. A team: the events of the
+ * request's transaction (they share one time): a creation or rename gives the name before
+ * and after, each member added or removed a `members` line. Entries that changed nothing
+ * give no lines.
  */
 export async function logEntryDiff(
   db: Kysely<Database>,
@@ -315,16 +335,22 @@ export async function logEntryDiff(
 ): Promise<{ changes: LogDiffLine[] }> {
   const entry = await db
     .selectFrom('scim_log')
-    .select(['resource_id', 'at', 'status'])
+    .select(['resource_id', 'resource_type', 'at', 'status', 'duration_ms'])
     .where('account_id', '=', accountId)
     .where('id', '=', entryId)
     .executeTakeFirst();
   if (entry === undefined)
     throw new AppError('not_found', `no log entry ${entryId} in this account`);
   if (entry.resource_id === null || Number(entry.status) >= 400) return { changes: [] };
+  // Only events of this request count: a PATCH that changed nothing shows no earlier change.
+  const started = new Date(
+    Date.parse(entry.at) - Number(entry.duration_ms) - REQUEST_SLACK_MS,
+  ).toISOString();
+  if ((entry.resource_type ?? '').toLowerCase() === 'group')
+    return { changes: await teamDiff(db, accountId, entry.resource_id, entry.at, started) };
   const events = await db
     .selectFrom('events')
-    .select(['type', 'data', 'resource_type'])
+    .select(['type', 'data', 'resource_type', 'occurred_at'])
     .where('account_id', '=', accountId)
     .where('resource_id', '=', entry.resource_id)
     .where('resource_type', '=', 'user')
@@ -338,7 +364,7 @@ export async function logEntryDiff(
     return data.user ?? null;
   };
   const latest = events[0];
-  if (latest === undefined) return { changes: [] };
+  if (latest === undefined || latest.occurred_at < started) return { changes: [] };
   const after = latest.type === 'user.deleted' ? null : snapshot(latest);
   const before = latest.type === 'user.created' ? null : snapshot(events[1]);
   const changes: LogDiffLine[] = [];
@@ -350,4 +376,101 @@ export async function logEntryDiff(
       changes.push({ attribute: key, before: b, after: a });
   }
   return { changes };
+}
+
+async function teamDiff(
+  db: Kysely<Database>,
+  accountId: string,
+  teamId: string,
+  at: string,
+  started: string,
+): Promise<LogDiffLine[]> {
+  const latest = await db
+    .selectFrom('events')
+    .select('occurred_at')
+    .where('account_id', '=', accountId)
+    .where('resource_id', '=', teamId)
+    .where('resource_type', '=', 'team')
+    .where('occurred_at', '<=', at)
+    .orderBy('seq', 'desc')
+    .limit(1)
+    .executeTakeFirst();
+  if (latest === undefined || latest.occurred_at < started) return [];
+  // The events of that one transaction (a 10,000-member PATCH: bounded, then summed up).
+  const events = await db
+    .selectFrom('events')
+    .select(['type', 'data'])
+    .where('account_id', '=', accountId)
+    .where('resource_id', '=', teamId)
+    .where('resource_type', '=', 'team')
+    .where('occurred_at', '=', latest.occurred_at)
+    .orderBy('seq')
+    .limit(MAX_MEMBER_LINES * 4)
+    .execute();
+  const lines: LogDiffLine[] = [];
+  const members: { id: string; added: boolean }[] = [];
+  for (const event of events) {
+    const data = JSON.parse(event.data) as {
+      team?: { displayName?: string; externalId?: string | null };
+      previousName?: string;
+      changed?: string[];
+      memberId?: string;
+    };
+    if (event.type === 'team.created') {
+      lines.push({ attribute: 'displayName', before: null, after: data.team?.displayName ?? null });
+      if (data.team?.externalId != null)
+        lines.push({ attribute: 'externalId', before: null, after: data.team.externalId });
+    } else if (event.type === 'team.renamed') {
+      lines.push({
+        attribute: 'displayName',
+        before: data.previousName ?? null,
+        after: data.team?.displayName ?? null,
+      });
+    } else if (event.type === 'team.updated') {
+      for (const name of data.changed ?? [])
+        lines.push({
+          attribute: name,
+          before: null,
+          after: (data.team as Record<string, unknown> | undefined)?.[name] ?? null,
+        });
+    } else if (event.type === 'team.deleted') {
+      lines.push({ attribute: 'displayName', before: data.team?.displayName ?? null, after: null });
+    } else if (data.memberId !== undefined) {
+      members.push({ id: data.memberId, added: event.type === 'team.member_added' });
+    }
+  }
+  const shown = members.slice(0, MAX_MEMBER_LINES);
+  const names = new Map<string, string>();
+  const ids = [...new Set(shown.map((m) => m.id))];
+  if (ids.length > 0) {
+    for (const u of await db
+      .selectFrom('users')
+      .select(['id', 'user_name'])
+      .where('account_id', '=', accountId)
+      .where('id', 'in', ids)
+      .execute())
+      names.set(u.id, u.user_name);
+    for (const g of await db
+      .selectFrom('groups')
+      .select(['id', 'display_name'])
+      .where('account_id', '=', accountId)
+      .where('id', 'in', ids)
+      .execute())
+      names.set(g.id, `team ${g.display_name}`);
+  }
+  for (const m of shown) {
+    const name = names.get(m.id) ?? m.id;
+    lines.push({
+      attribute: 'members',
+      before: m.added ? null : name,
+      after: m.added ? name : null,
+    });
+  }
+  if (members.length > shown.length || events.length === MAX_MEMBER_LINES * 4)
+    lines.push({
+      attribute: 'members',
+      before: null,
+      after: `and more changes: see the team's page`,
+    });
+  return lines;
 }

@@ -7,6 +7,7 @@ import { adminSessions } from './005-admin-sessions.js';
 import { scimLower } from './004-scim-lower.js';
 import { authNotify } from './020-auth-notify.js';
 import { consoleLogins } from './060-console-logins.js';
+import { consoleActiveUsers } from './061-console-active-users.js';
 import { deploymentSettings } from './040-deployment-settings.js';
 import { pageKeys } from './070-page-keys.js';
 import { syncState } from './050-sync-state.js';
@@ -30,6 +31,7 @@ export const migrations: Record<string, Migration> = {
   '051_sync_schedule': syncSchedule,
   '052_sync_source_cache': syncSourceCache,
   '060_console_logins': consoleLogins,
+  '061_console_active_users': consoleActiveUsers,
   '070_page_keys': pageKeys,
 };
 

@@ -28,7 +28,9 @@ function HourChart(props: { hours: { hour: string; requests: number; failures: n
               </rect>
               <rect x={i * 20 + 3} y={h - fh} width="14" height={fh} className="bar-failures" />
               {i % 6 === 0 && (
-                <text x={i * 20 + 10} y={h + 14} textAnchor="middle" className="tick">
+                // Anchored at the bar's left edge: a centred first label would start left
+                // of the chart and be cut off.
+                <text x={i * 20 + 3} y={h + 14} textAnchor="start" className="tick">
                   {x.hour.slice(11, 16)}
                 </text>
               )}
@@ -74,8 +76,8 @@ function EntryDiff(props: { accountId: string; entryId: number }) {
         </tr>
       </thead>
       <tbody>
-        {diff.data.changes.map((c) => (
-          <tr key={c.attribute}>
+        {diff.data.changes.map((c, i) => (
+          <tr key={i}>
             <th scope="row">{c.attribute}</th>
             <td className="before">{show(c.before)}</td>
             <td className="after">{show(c.after)}</td>
@@ -305,8 +307,9 @@ export function ProvisioningLog(props: { accountId: string; query: URLSearchPara
                                 `/${e.resourceType.toLowerCase() === 'group' ? 'teams' : 'users'}/${encodeURIComponent(e.resourceId)}`,
                               )}
                             >
-                              See {e.resourceName ?? e.resourceId} and the before/after of its
-                              changes
+                              {e.resourceType.toLowerCase() === 'group'
+                                ? `See ${e.resourceName ?? e.resourceId}`
+                                : `See ${e.resourceName ?? e.resourceId} and the before/after of its changes`}
                             </Link>
                           </p>
                         )}

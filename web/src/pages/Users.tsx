@@ -80,30 +80,51 @@ export function Users(props: { accountId: string; query: URLSearchParams }) {
               : `${list.data.offset + 1}–${list.data.offset + list.data.users.length} of ${list.data.total} users`}
           </p>
           <TableWrap label="Users">
-            <table>
-              <thead>
-                <tr>
-                  <th scope="col">Name</th>
-                  <th scope="col">User name</th>
-                  <th scope="col">E-mail</th>
-                  <th scope="col">Title</th>
-                  <th scope="col">Department</th>
-                  <th scope="col">Status</th>
+            {/* Explicit roles: the narrow layout sets display: block, which drops implicit ones. */}
+            <table className="stack" role="table">
+              <thead role="rowgroup">
+                <tr role="row">
+                  <th scope="col" role="columnheader">
+                    Name
+                  </th>
+                  <th scope="col" role="columnheader">
+                    User name
+                  </th>
+                  <th scope="col" role="columnheader">
+                    E-mail
+                  </th>
+                  <th scope="col" role="columnheader">
+                    Title
+                  </th>
+                  <th scope="col" role="columnheader">
+                    Department
+                  </th>
+                  <th scope="col" role="columnheader">
+                    Status
+                  </th>
                 </tr>
               </thead>
-              <tbody>
+              <tbody role="rowgroup">
                 {list.data.users.map((u) => (
-                  <tr key={u.id}>
-                    <td>
+                  <tr key={u.id} role="row">
+                    <td role="cell" data-label="Name">
                       <Link href={accountPath(accountId, `/users/${encodeURIComponent(u.id)}`)}>
                         {u.displayName ?? u.userName}
                       </Link>
                     </td>
-                    <td>{u.userName}</td>
-                    <td>{u.email ?? '—'}</td>
-                    <td>{u.title ?? '—'}</td>
-                    <td>{u.department ?? '—'}</td>
-                    <td>
+                    <td role="cell" data-label="User name">
+                      {u.userName}
+                    </td>
+                    <td role="cell" data-label="E-mail">
+                      {u.email ?? '—'}
+                    </td>
+                    <td role="cell" data-label="Title">
+                      {u.title ?? '—'}
+                    </td>
+                    <td role="cell" data-label="Department">
+                      {u.department ?? '—'}
+                    </td>
+                    <td role="cell" data-label="Status">
                       {u.active ? (
                         <span className="badge ok">Active</span>
                       ) : (
@@ -287,8 +308,8 @@ export function UserPage(props: { accountId: string; userId: string }) {
                         </tr>
                       </thead>
                       <tbody>
-                        {h.changes.map((c) => (
-                          <tr key={c.attribute}>
+                        {h.changes.map((c, i) => (
+                          <tr key={i}>
                             <th scope="row">{c.attribute}</th>
                             <td className="before">{show(c.before)}</td>
                             <td className="after">{show(c.after)}</td>

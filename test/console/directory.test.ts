@@ -1,0 +1,165 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { orgChartLevel, searchUsers, userDetail } from '../../src/app/console/directory.js';
+import { logEntryDiff, queryLog } from '../../src/app/console/log.js';
+import { DATABASE_KINDS } from '../helpers/databases.js';
+import { startTestServer, type TestServer, type TestTenant } from '../helpers/server.js';
+
+const ENTERPRISE = 'urn:ietf:params:scim:schemas:extension:enterprise:2.0:User';
+const PATCH = 'urn:ietf:params:scim:api:messages:2.0:PatchOp';
+
+/** The console's directory reads (org chart, user search) and log diffs, on both databases. */
+describe.each(DATABASE_KINDS)('console directory and log diffs (%s)', (kind) => {
+  let server: TestServer;
+  let tenant: TestTenant;
+  const ids: Record<string, string> = {};
+
+  async function scim(method: string, path: string, body?: unknown) {
+    const response = await fetch(`${tenant.baseUrl}${path}`, {
+      method,
+      headers: {
+        authorization: `Bearer ${tenant.token}`,
+        ...(body !== undefined ? { 'content-type': 'application/scim+json' } : {}),
+      },
+      ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+    });
+    const text = await response.text();
+    return { status: response.status, body: text === '' ? undefined : JSON.parse(text) };
+  }
+
+  async function user(key: string, manager?: string, active = true): Promise<void> {
+    const created = await scim('POST', '/Users', {
+      schemas: ['urn:ietf:params:scim:schemas:core:2.0:User', ENTERPRISE],
+      userName: `${key}@example.com`,
+      displayName: `${key.toUpperCase()} Person`,
+      active,
+      emails: [{ value: `${key}.mail@example.com`, type: 'work', primary: true }],
+      ...(manager !== undefined ? { [ENTERPRISE]: { manager: { value: manager } } } : {}),
+    });
+    expect(created.status).toBe(201);
+    ids[key] = created.body.id;
+  }
+
+  beforeAll(async () => {
+    server = await startTestServer(kind);
+    tenant = await server.createTenant('Directory');
+    await user('ann');
+    await user('bob', 'placeholder');
+    await scim('PATCH', `/Users/${ids.bob}`, {
+      schemas: [PATCH],
+      Operations: [{ op: 'replace', path: `${ENTERPRISE}:manager`, value: { value: ids.ann } }],
+    });
+    await user('cid', 'no-such-user'); // a manager never provisioned
+    await user('eve', undefined, false);
+    await user('dan'); // managed by a deactivated user
+    await scim('PATCH', `/Users/${ids.dan}`, {
+      schemas: [PATCH],
+      Operations: [{ op: 'replace', path: `${ENTERPRISE}:manager`, value: { value: ids.eve } }],
+    });
+    await user('fay');
+    await scim('PATCH', `/Users/${ids.fay}`, {
+      schemas: [PATCH],
+      Operations: [{ op: 'replace', path: `${ENTERPRISE}:manager`, value: { value: ids.fay } }],
+    });
+    await server.log.flush();
+  });
+  afterAll(async () => server?.close());
+
+  it('finds the org chart roots: no manager, an unknown or deactivated manager, their own', async () => {
+    const db = server.database.db;
+    const roots = await orgChartLevel(db, tenant.accountId, null, { limit: 100 });
+    expect(roots.nodes.map((n) => n.displayName).sort()).toEqual([
+      'ANN Person',
+      'CID Person',
+      'DAN Person',
+      'FAY Person',
+    ]);
+    expect(roots.nodes.find((n) => n.id === ids.ann)?.reportCount).toBe(1);
+    const level = await orgChartLevel(db, tenant.accountId, ids.ann!, { limit: 100 });
+    expect(level.nodes.map((n) => n.id)).toEqual([ids.bob]);
+    expect((await orgChartLevel(db, tenant.accountId, ids.fay!, { limit: 100 })).nodes).toEqual([]);
+    // Keyset paging over the roots.
+    const first = await orgChartLevel(db, tenant.accountId, null, { limit: 3 });
+    expect(first.nodes).toHaveLength(3);
+    const rest = await orgChartLevel(db, tenant.accountId, null, {
+      limit: 3,
+      after: first.next!,
+    });
+    expect([...first.nodes, ...rest.nodes].map((n) => n.id).sort()).toEqual(
+      roots.nodes.map((n) => n.id).sort(),
+    );
+    expect(rest.next).toBeNull();
+  });
+
+  it('searches users by user name, display name and e-mail, and by status', async () => {
+    const db = server.database.db;
+    const search = (query: string, status: 'all' | 'active' | 'deactivated' = 'all') =>
+      searchUsers(db, server.database.dialect, tenant.accountId, {
+        query,
+        status,
+        offset: 0,
+        limit: 25,
+      });
+    expect((await search('BOB@')).users.map((u) => u.id)).toEqual([ids.bob]);
+    expect((await search('cid person')).users.map((u) => u.id)).toEqual([ids.cid]);
+    expect((await search('dan.mail')).users.map((u) => u.id)).toEqual([ids.dan]);
+    expect((await search('', 'deactivated')).users.map((u) => u.id)).toEqual([ids.eve]);
+    const all = await search('');
+    expect(all.total).toBe(6);
+    expect(all.users.map((u) => u.id)).toEqual(
+      ['ann', 'bob', 'cid', 'eve', 'dan', 'fay'].map((k) => ids[k]),
+    );
+    const detail = await userDetail(db, tenant.accountId, ids.ann!);
+    expect(detail.reports.map((r) => r.id)).toEqual([ids.bob]);
+  });
+
+  it("gives a team entry's before/after: its name and each member added or removed", async () => {
+    const created = await scim('POST', '/Groups', {
+      schemas: ['urn:ietf:params:scim:schemas:core:2.0:Group'],
+      displayName: 'Platform',
+      members: [{ value: ids.ann }],
+    });
+    expect(created.status).toBe(201);
+    const team = created.body.id as string;
+    const patched = await scim('PATCH', `/Groups/${team}`, {
+      schemas: [PATCH],
+      Operations: [
+        { op: 'add', path: 'members', value: [{ value: ids.bob }] },
+        { op: 'remove', path: `members[value eq "${ids.ann}"]` },
+        { op: 'replace', path: 'displayName', value: 'Platform Team' },
+      ],
+    });
+    expect([200, 204]).toContain(patched.status);
+    // A PATCH that changes nothing shows no earlier change.
+    const same = await scim('PATCH', `/Groups/${team}`, {
+      schemas: [PATCH],
+      Operations: [{ op: 'replace', path: 'displayName', value: 'Platform Team' }],
+    });
+    expect([200, 204]).toContain(same.status);
+    await server.log.flush();
+    const db = server.database.db;
+    const { entries } = await queryLog(db, tenant.accountId, { resource: team, limit: 10 });
+    const [noop, update, create] = entries;
+    expect(create!.method).toBe('POST');
+    expect((await logEntryDiff(db, tenant.accountId, create!.id)).changes).toEqual([
+      { attribute: 'displayName', before: null, after: 'Platform' },
+      { attribute: 'members', before: null, after: 'ann@example.com' },
+    ]);
+    const changes = (await logEntryDiff(db, tenant.accountId, update!.id)).changes;
+    expect(changes).toContainEqual({
+      attribute: 'displayName',
+      before: 'Platform',
+      after: 'Platform Team',
+    });
+    expect(changes).toContainEqual({
+      attribute: 'members',
+      before: null,
+      after: 'bob@example.com',
+    });
+    expect(changes).toContainEqual({
+      attribute: 'members',
+      before: 'ann@example.com',
+      after: null,
+    });
+    expect((await logEntryDiff(db, tenant.accountId, noop!.id)).changes).toEqual([]);
+  });
+});
