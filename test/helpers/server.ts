@@ -2,7 +2,7 @@ import type { AddressInfo } from 'node:net';
 import { createAccount, createAdmin } from '../../src/app/accounts.js';
 import { ProvisioningLog } from '../../src/app/provisioning-log.js';
 import { issueToken } from '../../src/app/tokens.js';
-import { buildApp } from '../../src/http/app.js';
+import { buildApp, type SsoSettings } from '../../src/http/app.js';
 import { openDatabase, type RosterDatabase } from '../../src/storage/connect.js';
 import { migrateToLatest } from '../../src/storage/migrations/index.js';
 import { createTestDatabase, type DatabaseKind } from './databases.js';
@@ -29,7 +29,7 @@ export interface TestServer {
 /** Starts Roster on a fresh SQLite or PostgreSQL database, listening on 127.0.0.1 (random port). */
 export async function startTestServer(
   kind: DatabaseKind,
-  options: { bodyLimit?: number } = {},
+  options: { bodyLimit?: number; sso?: SsoSettings } = {},
 ): Promise<TestServer> {
   const testDb = await createTestDatabase(kind);
   const database = await openDatabase(testDb.url);
@@ -44,6 +44,7 @@ export async function startTestServer(
     publicUrl: () => holder.publicUrl,
     log,
     ...(options.bodyLimit !== undefined ? { bodyLimit: options.bodyLimit } : {}),
+    ...(options.sso !== undefined ? { sso: options.sso } : {}),
   });
   await app.listen({ port: 0, host: '127.0.0.1' });
   const origin = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
