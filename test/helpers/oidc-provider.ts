@@ -47,6 +47,8 @@ export async function startOidcProvider(options: {
   key: SigningKey;
   port?: number;
   people: Map<string, TestPerson>;
+  /** More claims of the `profile` scope (e.g. an employee number mapped to externalId). */
+  extraProfileClaims?: readonly string[];
 }): Promise<TestProvider> {
   // The issuer must be known before listening: reserve the port first when none is given.
   const port = options.port ?? (await freePort());
@@ -67,7 +69,15 @@ export async function startOidcProvider(options: {
     claims: {
       openid: ['sub'],
       email: ['email', 'email_verified'],
-      profile: ['name', 'given_name', 'family_name', 'preferred_username', 'department', 'groups'],
+      profile: [
+        'name',
+        'given_name',
+        'family_name',
+        'preferred_username',
+        'department',
+        'groups',
+        ...(options.extraProfileClaims ?? []),
+      ],
     },
     // Claims in the ID token itself (Roster reads no userinfo).
     conformIdTokenClaims: false,

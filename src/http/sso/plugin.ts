@@ -87,6 +87,12 @@ export async function ssoPlugin(app: FastifyInstance, options: SsoPluginOptions)
   const secure = (): string => (options.publicUrl().startsWith('https:') ? '; Secure' : '');
   // Starting sign-ins writes a row: a client gets a generous allowance, not an unbounded one.
   const starts = new MemoryRateLimiter({ perSecond: 2, burst: 60 });
+  // The sign-out button is an HTML form; its (empty) body is not read.
+  app.addContentTypeParser(
+    'application/x-www-form-urlencoded',
+    { parseAs: 'string', bodyLimit: 1024 },
+    (_request, _body, done) => done(null, {}),
+  );
   app.setErrorHandler(async (error, request, reply) => {
     const rest = toRestError(error);
     if (rest.status >= 500)
@@ -212,7 +218,11 @@ export async function ssoPlugin(app: FastifyInstance, options: SsoPluginOptions)
 
   app.post(`${SSO_PREFIX}/sign-out`, async (request, reply) => {
     // A cookie-authenticated change: it must come from this origin (no cross-site sign-out).
-    assertSameOrigin(request, options.publicUrl());
+    // The pages send no referrer, so a form post's Origin is "null": a browser's
+    // Sec-Fetch-Site (which pages cannot set) saying same-origin is enough then.
+    const site = request.headers['sec-fetch-site'];
+    if (!(site === 'same-origin' && (request.headers.origin ?? 'null') === 'null'))
+      assertSameOrigin(request, options.publicUrl());
     const session = await signIn.authenticate(readCookie(request, USER_COOKIE));
     if (session !== null) await signIn.signOut(session.sessionId);
     return reply
