@@ -27,6 +27,7 @@ import {
   listAttempts,
   listEndpoints,
 } from '../app/webhooks/endpoints.js';
+import { registerSsoCommands } from './sso.js';
 import { registerSyncCommands } from './sync.js';
 
 /**
@@ -539,6 +540,7 @@ export function buildProgram(): Command {
     .action(async () => printJson((await import('../http/rest/openapi.js')).openApiDocument));
 
   registerSyncCommands(program);
+  registerSsoCommands(program);
   return program;
 }
 
