@@ -163,6 +163,13 @@ describe.each(DATABASE_KINDS)('SSO sign-in over HTTP on %s', (kind) => {
     expect(row.client_secret).not.toContain(CLIENT_SECRET);
     const test = await admin('POST', '/sso/test');
     expect(test.body).toMatchObject({ ok: true, signingKeys: 1, clientSecret: 'stored' });
+    const openapi = (await (await fetch(`${server.origin}/api/v1/admin/openapi.json`)).json()) as {
+      paths: Record<string, Record<string, unknown>>;
+    };
+    expect(
+      Object.keys(openapi.paths['/api/v1/admin/accounts/{accountId}/sso'] ?? {}).sort(),
+    ).toEqual(['delete', 'get', 'put']);
+    expect(openapi.paths['/api/v1/admin/accounts/{accountId}/sso/test']).toHaveProperty('post');
     const bad = await admin('PUT', '/sso', { allowedDomains: ['not a domain'] });
     expect(bad.status).toBe(400);
     expect(bad.body.error.message).toContain('allowedDomains');
