@@ -216,6 +216,11 @@ describe.each(DATABASE_KINDS)('SSO sign-in over HTTP on %s', (kind) => {
       status: 201,
       change: { op: 'create', source: 'sso' },
     });
+    const consoleLog = await admin('GET', `/log?resource=${who.body.user.id}`);
+    expect(consoleLog.body.entries[0]).toMatchObject({
+      source: 'sso',
+      summary: 'SSO sign-in created user dana@acme.example (just-in-time)',
+    });
     // A second sign-in finds the same person (by the provider's subject): no second user.
     const again = await signIn('dana', '/api/v1/me');
     expect((await me(again.jar)).body.user.id).toBe(who.body.user.id);
