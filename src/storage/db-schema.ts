@@ -239,6 +239,7 @@ export interface SsoIdentitiesTable {
   issuer: string;
   subject: string;
   user_id: string;
+  provisioned: ColumnType<string, string | undefined, string>;
   created_at: string;
 }
 

@@ -230,6 +230,49 @@ describe.each(DATABASE_KINDS)('SSO sign-in over HTTP on %s', (kind) => {
     ).toBe(1);
   });
 
+  it('a user the sign-in created follows its claims at later sign-ins (department → team); a SCIM user does not', async () => {
+    people.set('ray', {
+      email: 'ray@acme.example',
+      preferred_username: 'ray@acme.example',
+      name: 'Ray Holt',
+      department: 'Research',
+    });
+    const first = await me((await signIn('ray')).jar);
+    expect(first.body.teams.map((t: { displayName: string }) => t.displayName)).toEqual([
+      'Research',
+    ]);
+    people.set('ray', {
+      email: 'ray@acme.example',
+      preferred_username: 'ray@acme.example',
+      name: 'Raymond Holt',
+      department: 'Precinct',
+    });
+    const later = await me((await signIn('ray')).jar);
+    expect(later.body.user).toMatchObject({
+      id: first.body.user.id,
+      displayName: 'Raymond Holt',
+      department: 'Precinct',
+    });
+    expect(later.body.teams.map((t: { displayName: string }) => t.displayName)).toEqual([
+      'Precinct',
+    ]);
+    const scimUser = await scim('POST', '/Users', {
+      schemas: ['urn:ietf:params:scim:schemas:core:2.0:User'],
+      userName: 'sam@acme.example',
+      displayName: 'Sam (from SCIM)',
+    });
+    people.set('sam', {
+      email: 'sam@acme.example',
+      preferred_username: 'sam@acme.example',
+      name: 'Sam From Claims',
+    });
+    await signIn('sam');
+    await signIn('sam');
+    expect((await scim('GET', `/Users/${scimUser.body.id}`)).body.displayName).toBe(
+      'Sam (from SCIM)',
+    );
+  });
+
   it('links the user SCIM created (userName case-insensitively), never a duplicate, and keeps SCIM the source of its events', async () => {
     const created = await scim('POST', '/Users', {
       schemas: ['urn:ietf:params:scim:schemas:core:2.0:User'],

@@ -36,6 +36,8 @@ export interface PersonSession {
   readonly user: UserRow;
 }
 
+type Outcome = 'created' | 'linked' | 'updated' | 'signed-in';
+
 const sha256 = (text: string): string => createHash('sha256').update(text).digest('hex');
 const random = (): string => randomBytes(32).toString('base64url');
 
@@ -236,7 +238,7 @@ export class SsoSignIn {
     expiresAt: string;
     returnTo: string;
     user: UserRow;
-    outcome: 'created' | 'linked' | 'signed-in';
+    outcome: Outcome;
   }> {
     const state =
       typeof query.state === 'string' && query.state.length <= 200 ? query.state : undefined;
@@ -312,7 +314,7 @@ export class SsoSignIn {
     accountId: string,
     issuer: string,
     person: Person,
-  ): Promise<{ user: UserRow; outcome: 'created' | 'linked' | 'signed-in' }> {
+  ): Promise<{ user: UserRow; outcome: Outcome }> {
     const store = this.deps.storeFor(accountId);
     const started = performance.now();
     const path = `/api/v1/sso/${accountId}/callback`;
@@ -321,7 +323,7 @@ export class SsoSignIn {
       // Read before the transaction: SQLite has one connection, which the transaction holds.
       const linked = await this.deps.db
         .selectFrom('sso_identities')
-        .select('user_id')
+        .select(['user_id', 'provisioned'])
         .where('account_id', '=', accountId)
         .where('issuer', '=', issuer)
         .where('subject', '=', person.subject)
@@ -329,7 +331,7 @@ export class SsoSignIn {
       const result = await store.transaction(async (tx) => {
         await tx.workspace.lockAccount();
         let user = linked === undefined ? undefined : await tx.getUser(linked.user_id);
-        let outcome: 'created' | 'linked' | 'signed-in' = 'signed-in';
+        let outcome: Outcome = 'signed-in';
         if (user === undefined) {
           user = await tx.findUserForSignIn({
             ...(person.externalId !== undefined ? { externalId: person.externalId } : {}),
@@ -349,9 +351,19 @@ export class SsoSignIn {
         if (!user.active) throw new SsoError('deactivated', `user ${user.id} is deactivated`);
         if (outcome === 'created' && person.groups.length > 0)
           await this.joinTeams(tx, user, person.groups);
+        if (outcome === 'signed-in' && linked?.provisioned === 'sso') {
+          // A user the sign-in created follows its claims (a new department moves them
+          // between department teams); a user SCIM manages keeps what SCIM says.
+          const refreshed = await this.refresh(tx, tenant, user, person);
+          if (refreshed.version !== user.version) {
+            user = refreshed;
+            outcome = 'updated';
+          }
+        }
         return { user, outcome };
       });
-      if (result.outcome !== 'signed-in')
+      if (result.outcome === 'created' || result.outcome === 'linked') {
+        const provisioned = result.outcome === 'created' ? 'sso' : 'linked';
         await this.deps.db
           .insertInto('sso_identities')
           .values({
@@ -359,14 +371,16 @@ export class SsoSignIn {
             issuer,
             subject: person.subject,
             user_id: result.user.id,
+            provisioned,
             created_at: this.now().toISOString(),
           })
           .onConflict((oc) =>
             oc
               .columns(['account_id', 'issuer', 'subject'])
-              .doUpdateSet({ user_id: result.user.id }),
+              .doUpdateSet({ user_id: result.user.id, provisioned }),
           )
           .execute();
+      }
       if (result.outcome !== 'signed-in')
         this.record(
           accountId,
@@ -375,7 +389,7 @@ export class SsoSignIn {
           result.outcome === 'created' ? 201 : 200,
           result.user.id,
           {
-            op: result.outcome === 'created' ? 'create' : 'link',
+            op: { created: 'create', linked: 'link', updated: 'patch' }[result.outcome],
             source: 'sso',
             ...(result.outcome === 'created'
               ? { attributes: Object.keys(userResource(person)) }
@@ -407,6 +421,35 @@ export class SsoSignIn {
       );
       throw failure;
     }
+  }
+
+  /** The mapped claims written over an SSO-created user's attributes, through the SCIM PATCH use case. */
+  private async refresh(
+    tx: AccountStore,
+    tenant: string,
+    user: UserRow,
+    person: Person,
+  ): Promise<UserRow> {
+    const value = userResource(person);
+    const operations: { op: string; path: string; value: unknown }[] = [
+      { op: 'replace', path: 'emails', value: value['emails'] },
+    ];
+    for (const key of ['displayName', 'name'] as const)
+      if (value[key] !== undefined)
+        operations.push({ op: 'replace', path: key, value: value[key] });
+    if (person.department !== undefined)
+      operations.push({
+        op: 'replace',
+        path: `${ENTERPRISE_USER_SCHEMA_ID}:department`,
+        value: person.department,
+      });
+    await new UsersService(tx, { baseUrl: tenant }).patch(
+      user.id,
+      { schemas: ['urn:ietf:params:scim:api:messages:2.0:PatchOp'], Operations: operations },
+      undefined,
+      {},
+    );
+    return (await tx.getUser(user.id))!;
   }
 
   /** A `groups` claim: the person joins the identity provider's teams of those names (with events). */
@@ -457,6 +500,13 @@ export class SsoSignIn {
     const token = SESSION_PREFIX + random();
     const now = this.now();
     const expiresAt = new Date(now.getTime() + USER_SESSION_HOURS * 3600_000).toISOString();
+    // The person's expired sessions go as a new one starts: the table holds live ones.
+    await this.deps.db
+      .deleteFrom('sso_sessions')
+      .where('account_id', '=', accountId)
+      .where('user_id', '=', userId)
+      .where('expires_at', '<=', now.toISOString())
+      .execute();
     await this.deps.db
       .insertInto('sso_sessions')
       .values({

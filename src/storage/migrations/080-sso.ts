@@ -7,7 +7,8 @@ import type { Kysely, Migration } from 'kysely';
  * - sso_flows: authorisation requests in flight, keyed by a SHA-256 of `state`, bound to
  *   the browser that started them by a SHA-256 of a flow cookie; deleted when used, so a
  *   replayed `state` finds nothing.
- * - sso_identities: (issuer, subject) → user, the link made at the first sign-in.
+ * - sso_identities: (issuer, subject) → user, the link made at the first sign-in, and
+ *   whether that sign-in created the user (then later sign-ins refresh its attributes).
  * - sso_sessions: the person's product session (cookie), only a SHA-256 of its secret.
  * - scim_log.source: who made a logged change, `scim` (null on older rows) or `sso`.
  */
@@ -52,6 +53,8 @@ export const sso: Migration = {
       .addColumn('issuer', 'text', (c) => c.notNull())
       .addColumn('subject', 'text', (c) => c.notNull())
       .addColumn('user_id', 'text', (c) => c.notNull().references('users.id').onDelete('cascade'))
+      /** `sso`: the first sign-in created the user (claims keep it up to date); `linked`: SCIM's user. */
+      .addColumn('provisioned', 'text', (c) => c.notNull().defaultTo('linked'))
       .addColumn('created_at', 'text', (c) => c.notNull())
       .addPrimaryKeyConstraint('sso_identities_pk', ['account_id', 'issuer', 'subject'])
       .execute();
