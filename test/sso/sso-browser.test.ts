@@ -224,47 +224,44 @@ describe.each(DATABASE_KINDS)('SSO sign-in in Chromium on %s', (kind) => {
     expect(users.body.totalResults).toBe(1);
   });
 
-  // The panel is the same on either database: it runs once, on SQLite.
-  it.runIf(kind === 'sqlite')(
-    'the console Settings panel shows the redirect URI, saves the provider and tests it',
-    async () => {
-      const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
-      contexts.push(context);
-      context.setDefaultTimeout(15_000);
-      const page = await context.newPage();
-      await page.goto(`${server.origin}/console/sign-in`);
-      await page.getByLabel('Email').fill('admin1@example.com');
-      await page.getByLabel('Password').fill('correct horse battery');
-      await page.getByRole('button', { name: 'Sign in' }).click();
-      await page.getByRole('heading', { level: 1, name: 'API Tokens' }).waitFor();
-      await page
-        .getByRole('navigation', { name: 'Console' })
-        .getByRole('link', { name: 'Settings', exact: true })
-        .click();
-      const panel = page.getByRole('region', { name: 'Sign-in with SSO' });
-      await expect.poll(() => panel.getByLabel('Issuer URL').inputValue()).toBe(provider.issuer);
-      expect(
-        await panel.getByRole('textbox', { name: 'Redirect URI', exact: true }).inputValue(),
-      ).toBe(`${server.origin}/api/v1/sso/${tenant.accountId}/callback`);
-      expect(
-        await panel.getByText('A secret is stored (encrypted). Leave empty to keep it.').count(),
-      ).toBe(1);
-      await panel.getByLabel('Allowed e-mail domains').fill('acme.example, acme.co.uk');
-      await panel.getByLabel('Client secret').fill(CLIENT_SECRET);
-      await panel.getByRole('button', { name: 'Save SSO' }).click();
-      await panel.getByText('Sign-in with SSO saved.').waitFor();
-      const row = await server.database.db
-        .selectFrom('sso_providers')
-        .selectAll()
-        .executeTakeFirstOrThrow();
-      expect(JSON.parse(row.allowed_domains)).toEqual(['acme.example', 'acme.co.uk']);
-      expect(row.client_secret).not.toContain(CLIENT_SECRET);
-      await panel.getByRole('button', { name: 'Test connection' }).click();
-      await panel.getByText(/^Connected: /).waitFor();
-      await page.screenshot({
-        path: fileURLToPath(new URL('../../docs/console/sso-settings.png', import.meta.url)),
-        fullPage: true,
-      });
-    },
-  );
+  // The panel reads and writes the provider row: on either database.
+  it('the console Settings panel shows the redirect URI, saves the provider and tests it', async () => {
+    const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+    contexts.push(context);
+    context.setDefaultTimeout(15_000);
+    const page = await context.newPage();
+    await page.goto(`${server.origin}/console/sign-in`);
+    await page.getByLabel('Email').fill('admin1@example.com');
+    await page.getByLabel('Password').fill('correct horse battery');
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('heading', { level: 1, name: 'API Tokens' }).waitFor();
+    await page
+      .getByRole('navigation', { name: 'Console' })
+      .getByRole('link', { name: 'Settings', exact: true })
+      .click();
+    const panel = page.getByRole('region', { name: 'Sign-in with SSO' });
+    await expect.poll(() => panel.getByLabel('Issuer URL').inputValue()).toBe(provider.issuer);
+    expect(
+      await panel.getByRole('textbox', { name: 'Redirect URI', exact: true }).inputValue(),
+    ).toBe(`${server.origin}/api/v1/sso/${tenant.accountId}/callback`);
+    expect(
+      await panel.getByText('A secret is stored (encrypted). Leave empty to keep it.').count(),
+    ).toBe(1);
+    await panel.getByLabel('Allowed e-mail domains').fill('acme.example, acme.co.uk');
+    await panel.getByLabel('Client secret').fill(CLIENT_SECRET);
+    await panel.getByRole('button', { name: 'Save SSO' }).click();
+    await panel.getByText('Sign-in with SSO saved.').waitFor();
+    const row = await server.database.db
+      .selectFrom('sso_providers')
+      .selectAll()
+      .executeTakeFirstOrThrow();
+    expect(JSON.parse(row.allowed_domains)).toEqual(['acme.example', 'acme.co.uk']);
+    expect(row.client_secret).not.toContain(CLIENT_SECRET);
+    await panel.getByRole('button', { name: 'Test connection' }).click();
+    await panel.getByText(/^Connected: /).waitFor();
+    await page.screenshot({
+      path: fileURLToPath(new URL('../../docs/console/sso-settings.png', import.meta.url)),
+      fullPage: true,
+    });
+  });
 });

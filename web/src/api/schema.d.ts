@@ -939,6 +939,8 @@ export interface paths {
                                 durationMs: number;
                                 change: unknown;
                                 error: string | null;
+                                /** @enum {string} */
+                                source: "scim" | "sso";
                                 summary: string;
                             }[];
                             next: number | null;
@@ -2997,6 +2999,8 @@ export interface paths {
                                 durationMs: number;
                                 change: unknown;
                                 error: string | null;
+                                /** @enum {string} */
+                                source: "scim" | "sso";
                             }[];
                             next: number | null;
                         };
