@@ -85,7 +85,8 @@ export class OidcClient {
 
   constructor(readonly options: OidcOptions = DEFAULT_OIDC_OPTIONS) {}
 
-  private async guard(url: string): Promise<void> {
+  /** Refuses URLs the server must not fetch for a tenant: http and private addresses, unless allowed. */
+  async guard(url: string): Promise<void> {
     let parsed: URL;
     try {
       parsed = new URL(url);

@@ -31,6 +31,7 @@ export async function testSsoProvider(
   const base = { issuer: view.issuer, redirectUri: options.redirectUri, clientSecret };
   try {
     const metadata = await options.oidc.discover(view.issuer, true);
+    await options.oidc.guard(metadata.jwks_uri);
     const response = await fetch(metadata.jwks_uri, {
       signal: AbortSignal.timeout(options.oidc.options.timeoutMs),
       redirect: 'error',
