@@ -86,6 +86,18 @@ export interface AccountStore {
   /** Writes the user if its stored version is still `expectedVersion`; false otherwise. */
   updateUser(user: UserUpdate, expectedVersion: number): Promise<boolean>;
   deleteUser(id: string): Promise<boolean>;
+  /**
+   * The user a sign-in names, tried in this order: `externalId` (exact), `userName`
+   * (case-insensitively), then a user holding the e-mail address (case-insensitively;
+   * the oldest when several do). Undefined when none matches.
+   */
+  findUserForSignIn(keys: {
+    externalId?: string;
+    userName?: string;
+    email?: string;
+  }): Promise<UserRow | undefined>;
+  /** The identity provider's teams (SCIM groups) whose displayName or externalId is one of `names`, case-insensitively. */
+  teamsNamed(names: readonly string[]): Promise<{ id: string }[]>;
   /** displayName (or userName) of these users, for manager.displayName and member display. */
   userNames(ids: readonly string[]): Promise<Map<string, string>>;
   /** Teams each user belongs to directly. */

@@ -16,6 +16,8 @@ export interface LogEntry {
   readonly durationMs: number;
   readonly change: unknown;
   readonly error: string | null;
+  /** Who made the change: the identity provider over SCIM (default) or a sign-in through SSO. */
+  readonly source?: 'scim' | 'sso';
 }
 
 export interface LogRecord extends LogEntry {
@@ -112,6 +114,7 @@ export class ProvisioningLog {
       durationMs: Number(r.duration_ms),
       change: r.change === null ? null : (JSON.parse(r.change) as unknown),
       error: r.error,
+      source: r.source === 'sso' ? 'sso' : 'scim',
     }));
   }
 
@@ -140,5 +143,6 @@ function toRow(e: LogEntry): Insertable<ScimLogTable> {
     change:
       e.change === undefined || e.change === null ? null : storableText(JSON.stringify(e.change)),
     error: storableOrNull(e.error),
+    source: e.source ?? 'scim',
   };
 }

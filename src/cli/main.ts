@@ -27,6 +27,7 @@ import {
   listAttempts,
   listEndpoints,
 } from '../app/webhooks/endpoints.js';
+import { registerSsoCommands } from './sso.js';
 import { registerSyncCommands, registerValidateCommand } from './sync.js';
 
 /**
@@ -540,6 +541,7 @@ export function buildProgram(): Command {
 
   registerSyncCommands(program);
   registerValidateCommand(program);
+  registerSsoCommands(program);
   return program;
 }
 

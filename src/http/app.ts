@@ -19,6 +19,12 @@ import { MAX_BODY_DEPTH, unstorableJson } from './limits/guard.js';
 import { rateLimitHeaders, type RateLimiter } from './limits/rate-limit.js';
 import { ADMIN_PREFIX, adminPlugin } from './admin/plugin.js';
 import { consolePlugin } from './console/plugin.js';
+import { requireAccount } from '../app/accounts.js';
+import { DEFAULT_OIDC_OPTIONS, OidcClient } from '../app/sso/oidc.js';
+import { ssoKeyFromEnv } from '../app/sso/secret-box.js';
+import { SsoSignIn } from '../app/sso/sign-in.js';
+import { KyselyAccountStore } from '../storage/account-store.js';
+import { ssoPlugin } from './sso/plugin.js';
 import { OPENAPI_PATH, openApiDocument } from './rest/openapi.js';
 import { REST_PREFIX, restPlugin } from './rest/plugin.js';
 import { SCIM_PREFIX, scimPlugin, type RegionRouting } from './scim/plugin.js';
@@ -53,6 +59,24 @@ export interface AppDeps {
   readonly requestLimits?: RequestLimits;
   /** Connection caps (total, per client address); defaults in src/http/limits/edges.ts. */
   readonly connections?: Partial<ConnectionLimits>;
+  /** Sign-in with OpenID Connect (docs/sso.md); defaults from the environment. */
+  readonly sso?: SsoSettings;
+}
+
+export interface SsoSettings {
+  /** ROSTER_SSO_KEY: encrypts the providers' client secrets. */
+  readonly key?: Buffer;
+  /** ROSTER_SSO_ALLOW_PRIVATE=1: http issuers and private addresses (development, tests). */
+  readonly allowPrivate?: boolean;
+  /** After fetching a provider's keys, how long before an unknown `kid` fetches them again. */
+  readonly jwksCooldownMs?: number;
+  /** The clock ID tokens are checked against (tests move it). */
+  readonly now?: () => Date;
+}
+
+/** ROSTER_SSO_ALLOW_PRIVATE=1: the server may talk to identity providers on private addresses over http. */
+export function ssoAllowPrivateFromEnv(env: NodeJS.ProcessEnv = process.env): boolean {
+  return env['ROSTER_SSO_ALLOW_PRIVATE'] === '1';
 }
 
 export const DEFAULT_BODY_LIMIT = 1024 * 1024;
@@ -169,12 +193,36 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     rateLimiter: deps.rateLimiter,
     gate,
   });
+  const ssoKey = deps.sso?.key ?? ssoKeyFromEnv();
+  const allowPrivate = deps.sso?.allowPrivate ?? ssoAllowPrivateFromEnv();
+  const oidc = new OidcClient({
+    ...DEFAULT_OIDC_OPTIONS,
+    allowPrivate,
+    ...(deps.sso?.jwksCooldownMs !== undefined ? { jwksCooldownMs: deps.sso.jwksCooldownMs } : {}),
+  });
+  const regionUrl = (region?: string): string =>
+    typeof deps.publicUrl === 'function' ? deps.publicUrl(region) : deps.publicUrl;
+  const signIn = new SsoSignIn({
+    db: deps.database.db,
+    storeFor: (accountId) =>
+      new KyselyAccountStore(deps.database.db, deps.database.dialect, accountId),
+    log: deps.log,
+    key: ssoKey,
+    oidc,
+    originOf: async (accountId) => {
+      const account = await requireAccount(deps.database.db, accountId).catch(() => undefined);
+      return regionUrl(account?.region);
+    },
+    ...(deps.sso?.now !== undefined ? { now: deps.sso.now } : {}),
+  });
   await app.register(adminPlugin, {
     prefix: ADMIN_PREFIX,
     database: deps.database,
     publicUrl: deps.publicUrl,
     log: deps.log,
+    sso: { signIn, oidc, key: ssoKey, allowPrivate },
   });
+  await app.register(ssoPlugin, { signIn, publicUrl });
   await app.register(consolePlugin); // the admin console at /console/ (src/http/console)
   // Outside the three APIs too, every answer is the REST/admin JSON error format (never
   // Fastify's own), and a 404 quotes the path without its query (which may hold secrets).

@@ -381,6 +381,62 @@ export class KyselyAccountStore implements AccountStore {
     return Number(result.numDeletedRows) === 1;
   }
 
+  async findUserForSignIn(keys: {
+    externalId?: string;
+    userName?: string;
+    email?: string;
+  }): Promise<UserRow | undefined> {
+    const users = () =>
+      this.db.selectFrom('users').selectAll('users').where('users.account_id', '=', this.accountId);
+    if (keys.externalId !== undefined) {
+      const row = await users().where('users.external_id', '=', keys.externalId).executeTakeFirst();
+      if (row !== undefined) return toUser(row);
+    }
+    if (keys.userName !== undefined) {
+      const row = await users()
+        .where('users.user_name_lc', '=', keys.userName.toLowerCase())
+        .executeTakeFirst();
+      if (row !== undefined) return toUser(row);
+    }
+    if (keys.email !== undefined) {
+      const row = await users()
+        .where((eb) =>
+          eb.exists(
+            eb
+              .selectFrom('user_emails as e')
+              .select('e.user_id')
+              .where('e.account_id', '=', this.accountId)
+              .whereRef('e.user_id', '=', 'users.id')
+              .where('e.value_lc', '=', keys.email!.toLowerCase()),
+          ),
+        )
+        .orderBy('users.created_at')
+        .orderBy('users.id')
+        .limit(1)
+        .executeTakeFirst();
+      if (row !== undefined) return toUser(row);
+    }
+    return undefined;
+  }
+
+  async teamsNamed(names: readonly string[]): Promise<{ id: string }[]> {
+    if (names.length === 0) return [];
+    const folded = [...new Set(names.map((n) => n.toLowerCase()))].slice(0, CHUNK);
+    return this.db
+      .selectFrom('groups')
+      .select('id')
+      .where('account_id', '=', this.accountId)
+      .where('origin', '=', 'scim')
+      .where((eb) =>
+        eb.or([
+          eb('display_name_lc', 'in', folded),
+          eb('external_id', 'in', names.slice(0, CHUNK)),
+        ]),
+      )
+      .orderBy('id')
+      .execute();
+  }
+
   async userNames(ids: readonly string[]): Promise<Map<string, string>> {
     const out = new Map<string, string>();
     for (const batch of chunks([...new Set(ids)])) {

@@ -160,6 +160,8 @@ export interface ScimLogTable {
   /** JSON text: what the request changed, e.g. {"op":"patch","changed":["active"]}. */
   change: string | null;
   error: string | null;
+  /** Who made the change: `scim` (null on rows from before 080) or `sso` (sign-in provisioning). */
+  source: ColumnType<string | null, string | null | undefined, string | null>;
 }
 
 export interface AdminSessionsTable {
@@ -201,6 +203,53 @@ export interface Database {
   admin_sessions: AdminSessionsTable;
   deployment_settings: DeploymentSettingsTable;
   console_logins: ConsoleLoginsTable;
+  sso_providers: SsoProvidersTable;
+  sso_flows: SsoFlowsTable;
+  sso_identities: SsoIdentitiesTable;
+  sso_sessions: SsoSessionsTable;
+}
+
+export interface SsoProvidersTable {
+  account_id: string;
+  issuer: string;
+  client_id: string;
+  /** `v1.<iv>.<tag>.<ciphertext>` (base64url), AES-256-GCM under ROSTER_SSO_KEY; null for a public client. */
+  client_secret: string | null;
+  /** JSON array of lower-case domains. */
+  allowed_domains: string;
+  /** JSON object: claim mapping. */
+  claims: string;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface SsoFlowsTable {
+  id: string;
+  account_id: string;
+  browser_hash: string;
+  nonce: string;
+  code_verifier: string;
+  return_to: string;
+  created_at: string;
+  expires_at: string;
+}
+
+export interface SsoIdentitiesTable {
+  account_id: string;
+  issuer: string;
+  subject: string;
+  user_id: string;
+  provisioned: ColumnType<string, string | undefined, string>;
+  created_at: string;
+}
+
+export interface SsoSessionsTable {
+  id: string;
+  account_id: string;
+  user_id: string;
+  secret_hash: string;
+  created_at: string;
+  expires_at: string;
 }
 
 /** Settings of the deployment as the server last started with them (040), e.g. its region origins. */

@@ -51,6 +51,14 @@ export class KyselyWorkspaceStore implements WorkspaceStore {
     return Number(row.n);
   }
 
+  async endUserSessions(userId: string): Promise<void> {
+    await this.db
+      .deleteFrom('sso_sessions')
+      .where('account_id', '=', this.accountId)
+      .where('user_id', '=', userId)
+      .execute();
+  }
+
   appendEvents(events: readonly NewEvent[], at: string): Promise<void> {
     return appendEvents(this.db, this.accountId, events, at);
   }

@@ -4,7 +4,7 @@ import { ProvisioningLog } from '../../src/app/provisioning-log.js';
 import { issueToken } from '../../src/app/tokens.js';
 import { loadConfig, regionOrigin, type RegionsConfig } from '../../src/config.js';
 import { WebhookDispatcher } from '../../src/app/webhooks/dispatcher.js';
-import { buildApp } from '../../src/http/app.js';
+import { buildApp, type SsoSettings } from '../../src/http/app.js';
 import { openDatabase, type RosterDatabase } from '../../src/storage/connect.js';
 import { migrateToLatest } from '../../src/storage/migrations/index.js';
 import { createTestDatabase, type DatabaseKind } from './databases.js';
@@ -37,6 +37,7 @@ export async function startTestServer(
     regions?: (port: number) => string;
     /** Run a webhook dispatcher in the server (polling every 100 ms), as `roster serve` does. */
     webhooks?: boolean;
+    sso?: SsoSettings;
   } = {},
 ): Promise<TestServer> {
   const testDb = await createTestDatabase(kind);
@@ -63,6 +64,7 @@ export async function startTestServer(
     ...(options.regions !== undefined ? { regions: routing } : {}),
     log,
     ...(options.bodyLimit !== undefined ? { bodyLimit: options.bodyLimit } : {}),
+    ...(options.sso !== undefined ? { sso: options.sso } : {}),
   });
   await app.listen({ port: 0, host: '127.0.0.1' });
   const origin = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;

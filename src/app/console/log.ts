@@ -34,6 +34,8 @@ export interface ConsoleLogEntry {
   durationMs: number;
   change: unknown;
   error: string | null;
+  /** Who made the change: the identity provider over SCIM, or a person's sign-in through SSO. */
+  source: 'scim' | 'sso';
   /** The entry in words: "SCIM token 'Entra' deactivated jane@acme.example". */
   summary: string;
 }
@@ -132,6 +134,7 @@ export async function queryLog(
       durationMs: Number(r.duration_ms),
       change,
       error: r.error,
+      source: (r.source === 'sso' ? 'sso' : 'scim') as 'scim' | 'sso',
     };
     return { ...entry, summary: describe(entry, token, resource) };
   });
@@ -150,6 +153,13 @@ function describe(
   const kind = (e.resourceType ?? '').toLowerCase() === 'group' ? 'team' : 'user';
   const what = resource?.name ?? e.resourceId ?? e.path;
   const change = (e.change ?? {}) as { op?: string; attributes?: string[] };
+  if (e.source === 'sso') {
+    if (e.outcome === 'failure')
+      return `SSO sign-in refused (HTTP ${e.status})${e.error !== null ? `: ${e.error}` : ''}`;
+    return change.op === 'create'
+      ? `SSO sign-in created user ${what} (just-in-time)`
+      : `SSO sign-in linked user ${what} to its identity provider account`;
+  }
   if (e.outcome === 'failure') {
     const verb = { create: 'create', update: 'update', delete: 'delete', read: 'read' }[
       e.operation
@@ -294,6 +304,7 @@ export function logCsv(entries: readonly ConsoleLogEntry[]): string {
     'resourceName',
     'summary',
     'error',
+    'source',
   ] as const;
   const cell = (v: unknown): string => {
     const text = v === null || v === undefined ? '' : String(v);

@@ -64,7 +64,11 @@ export class UsersService {
     private readonly limits: RequestLimits = DEFAULT_REQUEST_LIMITS,
   ) {}
 
-  async create(body: unknown): Promise<ScimResult> {
+  /**
+   * Creates a user. `source` says who asked, for the `user.created` event: the identity
+   * provider over SCIM, or the person's first sign-in through SSO (just-in-time).
+   */
+  async create(body: unknown, source: 'scim' | 'sso' = 'scim'): Promise<ScimResult> {
     const { data, password } = normalizeResource(body, USER_RESOURCE);
     // A user created without `active` is active; it is stored explicitly so filters see it.
     if (data['active'] === undefined) data['active'] = true;
@@ -76,6 +80,7 @@ export class UsersService {
     const row: UserRow = { id, ...columns, createdAt: now, updatedAt: now, version: 1, data };
     await this.store.transaction(async (tx) => {
       const rules = await WorkspaceRules.begin(tx, now);
+      rules.source = source;
       await tx.insertUser({ id, ...columns, createdAt: now, updatedAt: now, data, passwordHash });
       await rules.userCreated(row);
       await rules.commit();

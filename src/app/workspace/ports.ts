@@ -31,6 +31,8 @@ export interface WorkspaceStore {
    */
   lockAccount(): Promise<{ seats: number | null; settings: AccountSettings }>;
   countActiveUsers(excludingId: string): Promise<number>;
+  /** Ends every product (SSO) session of this user: deactivation signs them out everywhere. */
+  endUserSessions(userId: string): Promise<void>;
   appendEvents(events: readonly NewEvent[], at: string): Promise<void>;
   /** Users whose manager is this user. */
   reportsOf(managerId: string): Promise<ReportRow[]>;

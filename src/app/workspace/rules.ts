@@ -47,6 +47,8 @@ function nameOf(user: { displayName: string | null; userName: string }): string 
 export class WorkspaceRules {
   private readonly events: NewEvent[] = [];
   private readonly touched = new Set<string>();
+  /** Who is making the change, said in `user.created` events: the identity provider over SCIM, or a sign-in (SSO). */
+  source: 'scim' | 'sso' = 'scim';
 
   private constructor(
     private readonly accounts: AccountStore,
@@ -76,7 +78,7 @@ export class WorkspaceRules {
       type: 'user.created',
       resourceType: 'user',
       resourceId: user.id,
-      data: { user: userView(user) },
+      data: { user: userView(user), source: this.source },
     });
     await this.mapUser(undefined, user);
     if (this.settings.managerTeams) {
@@ -100,6 +102,8 @@ export class WorkspaceRules {
         data: { user: userView(after) },
       });
     } else if (before.active && !after.active) {
+      // A deactivated person is signed out of the product at once, not when a session expires.
+      await this.store.endUserSessions(after.id);
       this.events.push({
         type: 'user.deactivated',
         resourceType: 'user',

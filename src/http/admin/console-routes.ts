@@ -110,6 +110,7 @@ const logEntry = obj({
   durationMs: { type: 'number' },
   change: {},
   error: S.nstr,
+  source: { type: 'string', enum: ['scim', 'sso'] },
   summary: S.str,
 });
 const logQuery = {

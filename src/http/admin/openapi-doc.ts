@@ -3,6 +3,7 @@ import type { ProvisioningLog } from '../../app/provisioning-log.js';
 import type { RosterDatabase } from '../../storage/connect.js';
 import { ADMIN_OPENAPI_PATH } from './openapi.js';
 import { ADMIN_PREFIX, adminPlugin } from './plugin.js';
+import type { SsoRuntime } from './sso-routes.js';
 
 /**
  * The admin API's OpenAPI document without a database or a listening server: the
@@ -21,6 +22,7 @@ export async function adminOpenApiDocument(): Promise<unknown> {
     database: { db: unused, dialect: 'sqlite' } as unknown as RosterDatabase,
     publicUrl: 'http://localhost',
     log: unused as ProvisioningLog,
+    sso: unused as SsoRuntime,
   });
   await app.ready();
   const response = await app.inject({ method: 'GET', url: `${ADMIN_PREFIX}${ADMIN_OPENAPI_PATH}` });

@@ -31,6 +31,7 @@ import { RestError, toRestError } from '../rest/plugin.js';
 import { consoleAuth } from './console-auth.js';
 import { consoleRoutes } from './console-routes.js';
 import { registerAdminOpenApi } from './openapi.js';
+import { ssoRoutes, type SsoRuntime } from './sso-routes.js';
 import { syncRoutes } from './sync-routes.js';
 
 /** Password checks (scrypt, 16 MiB each) allowed to run at once in one process. */
@@ -44,6 +45,7 @@ export interface AdminPluginOptions {
   readonly database: RosterDatabase;
   readonly publicUrl: string | ((region?: string) => string);
   readonly log: ProvisioningLog;
+  readonly sso: SsoRuntime;
 }
 
 type Params = { accountId: string; id?: string };
@@ -207,6 +209,7 @@ export async function adminPlugin(
       const account = (request: Req): string => request.params.accountId;
       await scoped.register(consoleRoutes, { database: options.database, log: options.log });
       await scoped.register(syncRoutes, { database: options.database, publicUrl });
+      await scoped.register(ssoRoutes, { database: options.database, sso: options.sso });
 
       scoped.delete('/session', async (request: Req, reply) => {
         await signOut(db, request.adminSession!.sessionId);

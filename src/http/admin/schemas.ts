@@ -103,6 +103,7 @@ export const S = {
     durationMs: { type: 'number' },
     change: {},
     error: nstr,
+    source: { type: 'string', enum: ['scim', 'sso'] },
   }),
 };
 

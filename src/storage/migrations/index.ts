@@ -10,6 +10,7 @@ import { consoleLogins } from './060-console-logins.js';
 import { consoleActiveUsers } from './061-console-active-users.js';
 import { deploymentSettings } from './040-deployment-settings.js';
 import { pageKeys } from './070-page-keys.js';
+import { sso } from './080-sso.js';
 import { syncState } from './050-sync-state.js';
 import { syncSchedule } from './051-sync-schedule.js';
 import { syncSourceCache } from './052-sync-source-cache.js';
@@ -33,6 +34,7 @@ export const migrations: Record<string, Migration> = {
   '060_console_logins': consoleLogins,
   '061_console_active_users': consoleActiveUsers,
   '070_page_keys': pageKeys,
+  '080_sso': sso,
 };
 
 export const migrationProvider: MigrationProvider = {

@@ -939,6 +939,8 @@ export interface paths {
                                 durationMs: number;
                                 change: unknown;
                                 error: string | null;
+                                /** @enum {string} */
+                                source: "scim" | "sso";
                                 summary: string;
                             }[];
                             next: number | null;
@@ -2089,6 +2091,320 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/admin/accounts/{accountId}/sso": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The OpenID Connect provider people sign in with (null when SSO is off), and the redirect URI to register with it */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    accountId: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            provider: null | {
+                                accountId: string;
+                                issuer: string;
+                                clientId: string;
+                                clientSecretSet: boolean;
+                                allowedDomains: string[];
+                                claims: {
+                                    userName: string;
+                                    email: string;
+                                    externalId: string | null;
+                                    displayName: string | null;
+                                    givenName: string | null;
+                                    familyName: string | null;
+                                    department: string | null;
+                                    groups: string | null;
+                                };
+                                createdAt: string;
+                                updatedAt: string;
+                            };
+                            redirectUri: string;
+                            signInUrl: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+            };
+        };
+        /** Set up or change the OpenID Connect provider; fields left out keep their value. The client secret is stored encrypted (ROSTER_SSO_KEY) and never shown again */
+        put: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    accountId: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        issuer?: string;
+                        clientId?: string;
+                        clientSecret?: string | null;
+                        allowedDomains?: string[];
+                        claims?: {
+                            [key: string]: string | null;
+                        };
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            provider: null | {
+                                accountId: string;
+                                issuer: string;
+                                clientId: string;
+                                clientSecretSet: boolean;
+                                allowedDomains: string[];
+                                claims: {
+                                    userName: string;
+                                    email: string;
+                                    externalId: string | null;
+                                    displayName: string | null;
+                                    givenName: string | null;
+                                    familyName: string | null;
+                                    department: string | null;
+                                    groups: string | null;
+                                };
+                                createdAt: string;
+                                updatedAt: string;
+                            };
+                            redirectUri: string;
+                            signInUrl: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+            };
+        };
+        post?: never;
+        /** Turn SSO off: the provider is removed and every SSO session of the account ends */
+        delete: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    accountId: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            removed: boolean;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+            };
+        };
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/admin/accounts/{accountId}/sso/test": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Check the provider: discovery for the issuer, its signing keys, the stored secret decrypting */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    accountId: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            ok: boolean;
+                            issuer: string;
+                            redirectUri: string;
+                            authorizationEndpoint?: string;
+                            tokenEndpoint?: string;
+                            signingKeys?: number;
+                            /** @enum {string} */
+                            clientSecret: "stored" | "none" | "undecryptable";
+                            problem?: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/admin/accounts/{accountId}/session": {
         parameters: {
             query?: never;
@@ -2766,6 +3082,8 @@ export interface paths {
                                 durationMs: number;
                                 change: unknown;
                                 error: string | null;
+                                /** @enum {string} */
+                                source: "scim" | "sso";
                             }[];
                             next: number | null;
                         };

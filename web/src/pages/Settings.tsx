@@ -12,6 +12,7 @@ import {
 } from '../components';
 import { Link } from '../router';
 import { accountPath } from '../App';
+import { SsoSettings } from './SsoSettings';
 
 export function Settings(props: { accountId: string }) {
   const { accountId } = props;
@@ -155,6 +156,7 @@ export function Settings(props: { accountId: string }) {
           </section>
         </>
       )}
+      <SsoSettings accountId={accountId} />
       <section className="card" aria-labelledby="admins-h">
         <h2 id="admins-h">Admins</h2>
         <ErrorLine error={admins.error} />
