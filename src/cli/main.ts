@@ -294,10 +294,7 @@ export function buildProgram(): Command {
     .option('--json', 'print JSON')
     .action(async (opts: { account: string; json?: true }) => {
       const config = loadConfig();
-      const { tokens, admins } = await withDatabase(config, async ({ db }) => ({
-        tokens: await listTokens(db, opts.account),
-        admins: await listAdmins(db, opts.account),
-      }));
+      const tokens = await withDatabase(config, ({ db }) => listTokens(db, opts.account));
       // A token works only while its issuer is an active admin: say so in the status.
       // JSON keeps the machine value (active, inactive, revoked); the table says why.
       const status = (t: (typeof tokens)[number]): string =>
