@@ -11,6 +11,7 @@ import { deploymentSettings } from './040-deployment-settings.js';
 import { pageKeys } from './070-page-keys.js';
 import { syncState } from './050-sync-state.js';
 import { syncSchedule } from './051-sync-schedule.js';
+import { syncFailures } from './054-sync-failures.js';
 
 /**
  * Migrations live in code (not read from a folder), so they run the same from src/
@@ -27,6 +28,7 @@ export const migrations: Record<string, Migration> = {
   '040_deployment_settings': deploymentSettings,
   '050_sync_state': syncState,
   '051_sync_schedule': syncSchedule,
+  '054_sync_failures': syncFailures,
   '060_console_logins': consoleLogins,
   '070_page_keys': pageKeys,
 };
