@@ -10,8 +10,14 @@ import {
   validateJob,
   type JobConfig,
 } from '../sync/job.js';
-import type { LogAction, LogStatus, SyncLogRecord } from '../sync/state.js';
-import { KyselySyncStore, type SyncTables } from '../storage/sync-store.js';
+import type { JobHealth, LogAction, LogStatus, SyncLogRecord } from '../sync/state.js';
+import {
+  allowStagedDeletes,
+  isPaused,
+  NothingStagedError,
+  scheduleMinutes,
+} from '../sync/failure.js';
+import { KyselySyncStore, parseHealth, type SyncTables } from '../storage/sync-store.js';
 import type { Database } from '../storage/db-schema.js';
 import { requireAccount, tenantUrl } from './accounts.js';
 import { AppError } from './errors.js';
@@ -28,7 +34,14 @@ import { AppError } from './errors.js';
  * environment is not the admin's). Schedule: `scheduleMinutes`, 40 by default, at least 1.
  */
 export const DEFAULT_SCHEDULE_MINUTES = 40;
-const LOG_ACTIONS: readonly LogAction[] = ['create', 'update', 'disable', 'delete', 'skip'];
+const LOG_ACTIONS: readonly LogAction[] = [
+  'create',
+  'update',
+  'disable',
+  'delete',
+  'skip',
+  'stagedDelete',
+];
 const LOG_STATUSES: readonly LogStatus[] = ['success', 'failure', 'skipped'];
 
 export interface SyncJobView {
@@ -43,6 +56,14 @@ export interface SyncJobView {
   readonly scheduleMinutes: number;
   readonly nextRunAt: string | null;
   readonly running: boolean;
+  /** Quarantine (reason and fix), staged deletes and escrow; `paused` while deletes wait. */
+  readonly health: {
+    readonly state: 'healthy' | 'quarantined' | 'paused';
+    readonly quarantine: JobHealth['quarantine'];
+    readonly stagedDeletes: JobHealth['staged'];
+    readonly allowedDeletes: number;
+    readonly escrowed: number;
+  };
   readonly createdAt: string;
   readonly updatedAt: string;
   readonly lastCycle: {
@@ -129,6 +150,7 @@ export class SyncJobs {
         row.lease_owner !== null &&
         row.lease_until !== null &&
         row.lease_until > new Date().toISOString(),
+      health: await this.healthView(row),
       createdAt: row.created_at,
       updatedAt: row.updated_at,
       lastCycle:
@@ -225,9 +247,47 @@ export class SyncJobs {
     if (this.isRunning(row))
       throw new AppError('conflict', `job ${name} is running; delete it once the cycle ends.`);
     // Links, cycles and the log go with the job (ON DELETE CASCADE, and explicitly for SQLite).
-    for (const table of ['sync_log', 'sync_links', 'sync_cycles'] as const)
+    for (const table of ['sync_log', 'sync_links', 'sync_cycles', 'sync_escrows'] as const)
       await this.db.deleteFrom(table).where('job_id', '=', row.id).execute();
     await this.db.deleteFrom('sync_jobs').where('id', '=', row.id).execute();
+  }
+
+  private async healthView(row: SyncTables['sync_jobs']): Promise<SyncJobView['health']> {
+    const health = parseHealth(row.health ?? null);
+    return {
+      state: isPaused(health) ? 'paused' : health.quarantine !== null ? 'quarantined' : 'healthy',
+      quarantine: health.quarantine,
+      stagedDeletes: health.staged,
+      allowedDeletes: health.allowedDeletes,
+      escrowed: (await this.store.loadEscrows(row.id)).length,
+    };
+  }
+
+  /**
+   * Entra's restart: clears quarantine, staged deletes, escrows and the watermark (and the
+   * links with `fullReset`), then runs a cycle now. 409 while a cycle runs.
+   */
+  async restart(accountId: string, name: string, fullReset: boolean): Promise<SyncJobView> {
+    const row = await this.row(accountId, name);
+    if (this.isRunning(row))
+      throw new AppError('conflict', `job ${name} is running; restart it once the cycle ends.`);
+    await this.store.resetJob(row.id, { links: fullReset });
+    this.start(row);
+    return this.get(accountId, name);
+  }
+
+  /** An admin allows the staged disables and deletes; the next cycle, started now, runs them. */
+  async allowDeletes(accountId: string, name: string): Promise<SyncJobView> {
+    const row = await this.row(accountId, name);
+    try {
+      await allowStagedDeletes(this.store, row.id);
+    } catch (error) {
+      if (error instanceof NothingStagedError)
+        throw new AppError('conflict', `job ${name} has no staged deletes to allow.`);
+      throw error;
+    }
+    if (!this.isRunning(row)) this.start(row);
+    return this.get(accountId, name);
   }
 
   /** Starts one cycle in the background ("run now"); 409 when one is running. */
@@ -287,14 +347,20 @@ export class SyncJobs {
     for (const row of due) {
       if (this.isRunning(row)) continue;
       const config = JSON.parse(row.config) as JobConfig;
-      const minutes = Math.max(1, config.scheduleMinutes ?? DEFAULT_SCHEDULE_MINUTES);
+      const health = parseHealth(row.health ?? null);
+      // Quarantined: one cycle a day (Entra). Paused by staged deletes: none until allowed.
+      const minutes = scheduleMinutes(
+        Math.max(1, config.scheduleMinutes ?? DEFAULT_SCHEDULE_MINUTES),
+        health,
+      );
+      const paused = isPaused(health);
       const claimed = await this.db
         .updateTable('sync_jobs')
         .set({ next_run_at: new Date(now.getTime() + minutes * 60_000).toISOString() })
         .where('id', '=', row.id)
         .where('next_run_at', '=', row.next_run_at)
         .executeTakeFirst();
-      if (Number(claimed.numUpdatedRows) !== 1) continue;
+      if (Number(claimed.numUpdatedRows) !== 1 || paused) continue;
       this.start(row);
       started.push(row.id);
     }

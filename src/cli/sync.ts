@@ -13,7 +13,8 @@ import {
   type CycleSummary,
   type JobConfig,
 } from '../sync/job.js';
-import type { LogStatus, SyncStateStore } from '../sync/state.js';
+import type { LogAction, LogStatus, SyncStateStore } from '../sync/state.js';
+import { allowStagedDeletes, isPaused, NothingStagedError } from '../sync/failure.js';
 import { DIALECTS, type Dialect } from '../sync/target/dialect.js';
 import { testConnection } from '../sync/target/test-connection.js';
 
@@ -71,7 +72,8 @@ export function registerSyncCommands(program: Command): void {
         }
         if (opts.json) printJson(summaries.length === 1 ? summaries[0] : summaries);
         else for (const summary of summaries) printSummary(summary);
-        if (summaries.some((s) => s.failures > 0)) process.exitCode = 1;
+        if (summaries.some((s) => s.failures > 0 || s.quarantine !== null || s.staged > 0))
+          process.exitCode = 1;
       });
     });
 
@@ -116,11 +118,32 @@ export function registerSyncCommands(program: Command): void {
         const rows = [];
         for (const job of jobs) {
           const [last] = await store.listCycles(job.id, 1);
+          const health = await store.getHealth(job.id);
+          const escrows = await store.loadEscrows(job.id);
           rows.push({
             id: job.id,
+            state: isPaused(health)
+              ? 'paused'
+              : health.quarantine !== null
+                ? 'quarantined'
+                : 'healthy',
             watermark: job.watermark,
             links: await store.countLinks(job.id),
             lastCycle: last ?? null,
+            quarantine: health.quarantine,
+            stagedDeletes: health.staged,
+            allowedDeletes: health.allowedDeletes,
+            escrow: escrows
+              .map((e) => ({
+                objectType: e.objectType,
+                sourceId: e.sourceId,
+                action: e.action,
+                attempts: e.attempts,
+                nextRetryAt: e.nextRetryAt,
+                lastError: e.lastError,
+              }))
+              .slice(0, 100),
+            escrowed: escrows.length,
           });
         }
         if (opts.json) return printJson(rows);
@@ -128,9 +151,69 @@ export function registerSyncCommands(program: Command): void {
         for (const row of rows) {
           const c = row.lastCycle;
           print(
-            `${row.id}: ${row.links.users} users (${row.links.disabledUsers} disabled), ${row.links.groups} groups linked; ` +
+            `${row.id} [${row.state}]: ${row.links.users} users (${row.links.disabledUsers} disabled), ${row.links.groups} groups linked; ` +
               (c ? `last cycle ${c.kind} ${c.status} at ${c.startedAt}` : 'no cycle yet'),
           );
+          const q = row.quarantine;
+          if (q !== null) {
+            print(`  QUARANTINED since ${q.since}: ${q.code} (Entra: ${q.reason})`);
+            print(`    ${q.detail}`);
+            print(`    what to do: ${q.fix.replaceAll('JOB', row.id)}`);
+          }
+          const staged = row.stagedDeletes;
+          if (staged !== null)
+            print(
+              `  STAGED DELETES (${staged.disables} disables, ${staged.deletes} deletes > threshold ${staged.threshold}): ` +
+                (row.state === 'paused'
+                  ? `review with roster sync log --job ${row.id} --action stagedDelete; allow with roster sync allow-deletes --job ${row.id}`
+                  : 'allowed; the next cycle runs them'),
+            );
+          if (row.escrowed > 0) {
+            print(`  ${row.escrowed} objects in escrow:`);
+            for (const e of row.escrow.slice(0, 10))
+              print(
+                `    ${e.objectType} ${e.sourceId} ${e.action}: ${e.attempts} failures, ` +
+                  `${e.nextRetryAt === null ? 'dropped (retried when it changes)' : `next retry ${e.nextRetryAt}`}; ${e.lastError}`,
+              );
+          }
+        }
+      });
+    });
+
+  sync
+    .command('restart')
+    .description(
+      'clear quarantine, staged deletes, escrows and the watermark: the next cycle is a full one',
+    )
+    .requiredOption('--job <id>', 'the job')
+    .option('--full-reset', 'also forget the links: the next cycle matches every object again')
+    .action(async (opts: { job: string; fullReset?: true }) => {
+      await withStore(async (store) => {
+        if ((await store.getJob(opts.job)) === undefined)
+          throw new SyncUsageError(`no job "${opts.job}"`);
+        await store.resetJob(opts.job, { links: opts.fullReset === true });
+        print(
+          `${opts.job}: restarted${opts.fullReset ? ' (links cleared)' : ''}; the next cycle (roster sync run) is a full one`,
+        );
+      });
+    });
+
+  sync
+    .command('allow-deletes')
+    .description('allow the disables and deletes a cycle staged over the deletion threshold')
+    .requiredOption('--job <id>', 'the job')
+    .action(async (opts: { job: string }) => {
+      await withStore(async (store) => {
+        if ((await store.getJob(opts.job)) === undefined)
+          throw new SyncUsageError(`no job "${opts.job}"`);
+        try {
+          const staged = await allowStagedDeletes(store, opts.job);
+          print(
+            `${opts.job}: ${staged.disables} disables and ${staged.deletes} deletes allowed; the next cycle (roster sync run) runs them`,
+          );
+        } catch (error) {
+          if (error instanceof NothingStagedError) throw new SyncUsageError(error.message);
+          throw error;
         }
       });
     });
@@ -141,6 +224,7 @@ export function registerSyncCommands(program: Command): void {
     .requiredOption('--job <id>', 'the job')
     .option('--source-id <id>', 'one source object')
     .option('--status <status>', 'success, failure or skipped')
+    .option('--action <action>', `${LOG_ACTIONS.join(', ')}`)
     .option('--limit <n>', 'entries (default 50)', parsePositive)
     .option('--json', 'print JSON')
     .action(
@@ -148,11 +232,14 @@ export function registerSyncCommands(program: Command): void {
         job: string;
         sourceId?: string;
         status?: string;
+        action?: string;
         limit?: number;
         json?: true;
       }) => {
         if (opts.status !== undefined && !['success', 'failure', 'skipped'].includes(opts.status))
           throw new SyncUsageError('--status takes success, failure or skipped');
+        if (opts.action !== undefined && !LOG_ACTIONS.includes(opts.action as LogAction))
+          throw new SyncUsageError(`--action takes ${LOG_ACTIONS.join(', ')}`);
         await withStore(async (store) => {
           if ((await store.getJob(opts.job)) === undefined)
             throw new SyncUsageError(`no job "${opts.job}"`);
@@ -160,6 +247,7 @@ export function registerSyncCommands(program: Command): void {
             limit: opts.limit ?? 50,
             ...(opts.sourceId !== undefined ? { sourceId: opts.sourceId } : {}),
             ...(opts.status !== undefined ? { status: opts.status as LogStatus } : {}),
+            ...(opts.action !== undefined ? { action: opts.action as LogAction } : {}),
           });
           if (opts.json) return printJson(entries);
           for (const e of entries) {
@@ -169,13 +257,23 @@ export function registerSyncCommands(program: Command): void {
             print(
               `${e.at} ${e.objectType} ${e.sourceId} ${e.action} ${e.status}` +
                 `${e.targetStatus !== null ? ` HTTP ${e.targetStatus}` : ''}` +
-                `${e.error ? ` error: ${e.error}` : ''}${changes ? ` (${changes})` : ''}`,
+                `${e.error ? ` error: ${e.error}` : ''}${changes ? ` (${changes})` : ''}` +
+                `${e.nextRetryAt !== undefined ? (e.nextRetryAt === null ? ' [dropped from escrow]' : ` [next retry ${e.nextRetryAt}]`) : ''}`,
             );
           }
         });
       },
     );
 }
+
+const LOG_ACTIONS: readonly LogAction[] = [
+  'create',
+  'update',
+  'disable',
+  'delete',
+  'skip',
+  'stagedDelete',
+];
 
 /** A command-line mistake: printed as `roster: <message>`, exit code 1. */
 export class SyncUsageError extends Error {
@@ -305,6 +403,22 @@ function printSummary(s: CycleSummary): void {
     for (const f of s.failed.slice(0, 10))
       print(`    ${f.objectType} ${f.sourceId} ${f.action}: ${f.error}`);
   }
+  if (s.escrow.waiting > 0)
+    print(
+      `  escrow: ${s.escrow.waiting} objects wait for a retry (${s.escrow.deferred} not due this cycle, ${s.escrow.dropped} dropped)`,
+    );
+  if (s.throttled > 0)
+    print(
+      `  throttled ${s.throttled} times (waited ${(s.throttleWaitMs / 1000).toFixed(1)} s as asked; not failures); concurrency ${s.concurrency.final} (lowest ${s.concurrency.min})`,
+    );
+  if (s.staged > 0)
+    print(
+      `  STAGED: ${s.staged} disables/deletes held over the deletion threshold; review (roster sync log --job ${s.jobId} --action stagedDelete), then roster sync allow-deletes --job ${s.jobId}`,
+    );
+  if (s.quarantine !== null)
+    print(
+      `  QUARANTINED: ${s.quarantine.code}: ${s.quarantine.detail}\n  what to do: ${s.quarantine.fix.replaceAll('JOB', s.jobId)}`,
+    );
 }
 
 function parseDialect(raw: string): Dialect {

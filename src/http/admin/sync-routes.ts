@@ -41,6 +41,20 @@ export async function syncRoutes(
     await jobs.runNow(account(request), request.params.id!);
     return reply.code(202).send({ started: true });
   });
+  app.post('/sync/jobs/:id/restart', async (request: Req, reply) => {
+    const body = (request.body ?? {}) as Record<string, unknown>;
+    if (typeof body !== 'object' || Array.isArray(body))
+      throw new RestError(400, 'invalid_request', 'Send {"fullReset": true|false} or no body.');
+    const fullReset = body['fullReset'] ?? false;
+    if (typeof fullReset !== 'boolean')
+      throw new RestError(400, 'invalid_request', '"fullReset" must be true or false.');
+    return reply
+      .code(202)
+      .send(await jobs.restart(account(request), request.params.id!, fullReset));
+  });
+  app.post('/sync/jobs/:id/allow-deletes', async (request: Req, reply) =>
+    reply.code(202).send(await jobs.allowDeletes(account(request), request.params.id!)),
+  );
   app.get('/sync/jobs/:id/log', async (request: Req) => {
     const q = request.query;
     return jobs.log(account(request), request.params.id!, {
