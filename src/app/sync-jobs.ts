@@ -10,7 +10,17 @@ import {
   validateJob,
   type JobConfig,
 } from '../sync/job.js';
-import type { JobHealth, LogAction, LogStatus, SyncLogRecord } from '../sync/state.js';
+import type { JobHealth, LogAction, LogStatus, ObjectType, SyncLogRecord } from '../sync/state.js';
+import {
+  previewCycle,
+  provisionOnDemand,
+  type OnDemandResult,
+  type Preview,
+} from '../sync/preview.js';
+import { SourceError } from '../sync/sources/source.js';
+import { MappingError } from '../sync/mapping/compile.js';
+import { ScopeError } from '../sync/scope.js';
+import { ScopingError } from '../sync/scoping/index.js';
 import {
   allowStagedDeletes,
   isPaused,
@@ -167,12 +177,8 @@ export class SyncJobs {
     };
   }
 
-  /** Creates or replaces the job `name` from the job file's JSON shape. */
-  async put(
-    accountId: string,
-    name: string,
-    raw: unknown,
-  ): Promise<{ job: SyncJobView; created: boolean }> {
+  /** A job as sent by an admin, validated by the rules above (400s name what is wrong). */
+  private async checked(accountId: string, name: string, raw: unknown): Promise<JobConfig> {
     const account = await requireAccount(this.rosterDb, accountId);
     if (typeof raw !== 'object' || raw === null || Array.isArray(raw))
       throw new AppError('invalid', 'Send the job as a JSON object (the job file shape).');
@@ -215,6 +221,16 @@ export class SyncJobs {
         'invalid',
         `"target.url" must be this account's tenant URL, ${own}: a job defined here feeds only its own account (job files run by the CLI may feed any SCIM endpoint).`,
       );
+    return config;
+  }
+
+  /** Creates or replaces the job `name` from the job file's JSON shape. */
+  async put(
+    accountId: string,
+    name: string,
+    raw: unknown,
+  ): Promise<{ job: SyncJobView; created: boolean }> {
+    const config = await this.checked(accountId, name, raw);
     const id = internalId(accountId, name);
     const existing = await this.db
       .selectFrom('sync_jobs')
@@ -261,6 +277,46 @@ export class SyncJobs {
       allowedDeletes: health.allowedDeletes,
       escrowed: (await this.store.loadEscrows(row.id)).length,
     };
+  }
+
+  /**
+   * Impact preview of the job's next cycle: the stored job, or (with a body) the job as it
+   * would be saved, so an admin sees what a mapping or scoping change does before saving.
+   * Nothing is sent to the target and nothing is written.
+   */
+  async preview(accountId: string, name: string, raw: unknown, limit: number): Promise<Preview> {
+    const row = await this.row(accountId, name);
+    const config =
+      raw === undefined || raw === null
+        ? (JSON.parse(row.config) as JobConfig)
+        : { ...(await this.checked(accountId, name, raw)), id: row.id };
+    try {
+      return { ...(await previewCycle(config, { state: this.store, limit })), jobId: name };
+    } catch (error) {
+      throw sourceProblem(error);
+    }
+  }
+
+  /** Provision on demand: one user, or one group with up to 5 members, now. */
+  async provision(
+    accountId: string,
+    name: string,
+    objectType: ObjectType,
+    sourceId: string,
+  ): Promise<OnDemandResult> {
+    const row = await this.row(accountId, name);
+    const config = JSON.parse(row.config) as JobConfig;
+    try {
+      const result = await provisionOnDemand(
+        { ...config, target: { ...config.target, token: row.token ?? '' } },
+        { state: this.store, objectType, sourceId },
+      );
+      return { ...result, jobId: name };
+    } catch (error) {
+      if (error instanceof JobBusyError)
+        throw new AppError('conflict', `job ${name} is running a cycle; try again when it ends.`);
+      throw sourceProblem(error);
+    }
   }
 
   /**
@@ -425,6 +481,19 @@ export class SyncJobs {
       );
     return resolve(root, accountId);
   }
+}
+
+/** A source that cannot be read or a mapping that does not compile: the admin's to fix (400). */
+function sourceProblem(error: unknown): unknown {
+  if (
+    error instanceof SourceError ||
+    error instanceof MappingError ||
+    error instanceof ScopeError ||
+    error instanceof ScopingError ||
+    error instanceof JobConfigError
+  )
+    return new AppError('invalid', error.message);
+  return error;
 }
 
 /** Job ids are per account; the stored id carries the account so two accounts may share a name. */

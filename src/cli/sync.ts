@@ -15,6 +15,7 @@ import {
 } from '../sync/job.js';
 import type { LogAction, LogStatus, SyncStateStore } from '../sync/state.js';
 import { allowStagedDeletes, isPaused, NothingStagedError } from '../sync/failure.js';
+import { previewCycle, provisionOnDemand } from '../sync/preview.js';
 import { DIALECTS, type Dialect } from '../sync/target/dialect.js';
 import { testConnection } from '../sync/target/test-connection.js';
 
@@ -177,6 +178,89 @@ export function registerSyncCommands(program: Command): void {
               );
           }
         }
+      });
+    });
+
+  sync
+    .command('preview')
+    .description(
+      'impact preview: what the next cycle would do (counts, diffs, exact requests); nothing is sent',
+    )
+    .option('--job-file <file>', 'jobs in a JSON or YAML file')
+    .option('--job <id>', 'the job of the job file')
+    .option('--source <file>', 'quick start: a JSON or CSV source file')
+    .option('--groups <file>', 'quick start: a groups CSV beside a users CSV')
+    .option('--target-url <url>', "quick start: the target's SCIM tenant URL")
+    .option('--target-token <token>', 'quick start: its bearer token (or ROSTER_SYNC_TOKEN)')
+    .option('--id <id>', 'quick start: the job id')
+    .option('--full', 'preview a full (initial) cycle')
+    .option('--limit <n>', 'objects described one by one (default 200)', parsePositive)
+    .option('--json', 'print JSON')
+    .action(async (opts: RunFlags & { limit?: number }) => {
+      const jobs = await jobsFrom(opts);
+      await withStore(async (store) => {
+        const previews = [];
+        for (const job of jobs)
+          previews.push(
+            await previewCycle(job, {
+              state: store,
+              ...(opts.full ? { full: true } : {}),
+              ...(opts.limit !== undefined ? { limit: opts.limit } : {}),
+            }),
+          );
+        if (opts.json) return printJson(previews.length === 1 ? previews[0] : previews);
+        for (const p of previews) {
+          print(`${p.jobId}: the next ${p.kind} cycle ${p.headline} (nothing was sent)`);
+          for (const o of p.objects.slice(0, 50)) {
+            const changes = o.modified
+              .map((m) => `${m.name}: ${fmt(m.old)} → ${fmt(m.new)}`)
+              .join('; ');
+            print(`  ${o.action} ${o.objectType} ${o.sourceId}${changes ? ` (${changes})` : ''}`);
+            for (const r of o.requests)
+              print(
+                `    ${r.method} ${r.path}${r.body !== undefined ? ` ${JSON.stringify(r.body)}` : ''}${r.when ? `  [${r.when}]` : ''}`,
+              );
+          }
+          if (p.objects.length > 50 || p.truncated)
+            print(`  … more objects: --json --limit N lists them`);
+        }
+      });
+    });
+
+  sync
+    .command('provision')
+    .description(
+      "provision on demand: one user (or a group of up to 5 members) now, with Entra's five steps",
+    )
+    .option('--job-file <file>', 'jobs in a JSON or YAML file')
+    .option('--job <id>', 'the job of the job file')
+    .option('--source <file>', 'quick start: a JSON or CSV source file')
+    .option('--groups <file>', 'quick start: a groups CSV beside a users CSV')
+    .option('--target-url <url>', "quick start: the target's SCIM tenant URL")
+    .option('--target-token <token>', 'quick start: its bearer token (or ROSTER_SYNC_TOKEN)')
+    .option('--id <id>', 'quick start: the job id')
+    .requiredOption('--source-id <id>', 'the source object (objectId)')
+    .option('--group', 'the object is a group')
+    .option('--json', 'print JSON')
+    .action(async (opts: RunFlags & { sourceId: string; group?: true }) => {
+      const jobs = await jobsFrom(opts);
+      if (jobs.length !== 1) throw new SyncUsageError('choose one job with --job');
+      await withStore(async (store) => {
+        const result = await provisionOnDemand(jobs[0]!, {
+          state: store,
+          objectType: opts.group ? 'group' : 'user',
+          sourceId: opts.sourceId,
+        });
+        if (opts.json) printJson(result);
+        else {
+          print(
+            `${result.jobId}: ${result.objectType} ${result.sourceId} (${result.durationMs} ms)`,
+          );
+          result.steps.forEach((step, i) =>
+            print(`  ${i + 1}. ${step.step}: ${step.status}: ${step.detail}`),
+          );
+        }
+        if (result.steps.some((step) => step.status === 'failure')) process.exitCode = 1;
       });
     });
 

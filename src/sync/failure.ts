@@ -215,6 +215,11 @@ export class CycleGuard {
     return this.fatalCode !== null;
   }
 
+  /** After filter(): objects held back by escrow, and removals staged by the threshold. */
+  get held(): { deferred: number; staged: readonly RemovalOperation[] } {
+    return { deferred: this.deferred, staged: this.stagedOps };
+  }
+
   /** Takes out of the plan what waits in escrow, and stages removals past the threshold. */
   filter(plan: Plan): Plan {
     const now = this.now.toISOString();

@@ -105,7 +105,7 @@ describe('engine notification e-mail', () => {
   const cycle = () =>
     runCycle(job, {
       state: store,
-      notifier: smtpNotifier(smtpUrl, 'roster@example.org'),
+      notifier: smtpNotifier(smtpUrl, 'roster@example.org')!,
       sleep: async () => undefined,
     });
 

@@ -52,6 +52,28 @@ export async function syncRoutes(
       .code(202)
       .send(await jobs.restart(account(request), request.params.id!, fullReset));
   });
+  app.post('/sync/jobs/:id/preview', async (request: Req) =>
+    jobs.preview(
+      account(request),
+      request.params.id!,
+      request.body ?? undefined,
+      whole(request.query['limit'], 'limit', 200, 1, 5000),
+    ),
+  );
+  app.post('/sync/jobs/:id/provision', async (request: Req) => {
+    const body = request.body as Record<string, unknown> | null | undefined;
+    const sourceId = body?.['sourceId'];
+    const objectType = body?.['objectType'] ?? 'user';
+    if (typeof sourceId !== 'string' || sourceId === '' || sourceId.length > 1024)
+      throw new RestError(
+        400,
+        'invalid_request',
+        '"sourceId" (the source object\'s id) is required.',
+      );
+    if (objectType !== 'user' && objectType !== 'group')
+      throw new RestError(400, 'invalid_request', '"objectType" must be "user" or "group".');
+    return jobs.provision(account(request), request.params.id!, objectType, sourceId);
+  });
   app.post('/sync/jobs/:id/allow-deletes', async (request: Req, reply) =>
     reply.code(202).send(await jobs.allowDeletes(account(request), request.params.id!)),
   );
