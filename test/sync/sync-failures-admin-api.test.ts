@@ -178,4 +178,58 @@ describe.each(DATABASE_KINDS)('sync job failures through the admin API (%s)', (k
     expect(view.lastCycle).toMatchObject({ kind: 'initial', status: 'succeeded' });
     expect(view.lastCycle.summary.users.create).toBe(2);
   });
+
+  it('previews the next cycle (stored job or a changed one), nothing sent; provisions one user on demand', async () => {
+    await people(3);
+    const count = await userCount();
+    const preview = await call('POST', `${base}/people/preview`, session);
+    expect(preview.status).toBe(200);
+    expect(preview.body).toMatchObject({ jobId: 'people', counts: { users: { create: 1 } } });
+    expect(preview.body.headline).toMatch(/^creates 1, updates 0/);
+    const post = preview.body.objects[0].requests.at(-1);
+    expect(post).toMatchObject({
+      method: 'POST',
+      path: '/Users',
+      body: { userName: 'a2@acme.example' },
+    });
+
+    // A scoping change, previewed before it is saved: one user would be disabled.
+    const changed = await call('POST', `${base}/people/preview?limit=10`, session, {
+      ...job(),
+      scope: {
+        userFilters: [
+          [{ attribute: 'userPrincipalName', operator: 'EQUALS', value: 'a0@acme.example' }],
+        ],
+      },
+    });
+    expect(changed.status).toBe(200);
+    expect(changed.body.kind).toBe('initial');
+    expect(changed.body.counts.users).toMatchObject({ create: 0, disable: 1 });
+    const bad = await call('POST', `${base}/people/preview`, session, {
+      ...job(),
+      deletionThreshold: -1,
+    });
+    expect(bad.status).toBe(400);
+    expect(bad.body.error.message).toContain('deletionThreshold');
+    expect(await userCount()).toBe(count);
+    expect(
+      (await call('POST', `/accounts/${globex.accountId}/sync/jobs/people/preview`, globexSession))
+        .status,
+    ).toBe(404);
+
+    const onDemand = await call('POST', `${base}/people/provision`, session, { sourceId: 'a2' });
+    expect(onDemand.status).toBe(200);
+    expect(
+      onDemand.body.steps.map((s: { step: string; status: string }) => `${s.step}:${s.status}`),
+    ).toEqual([
+      'testConnection:success',
+      'import:success',
+      'scope:success',
+      'match:success',
+      'action:success',
+    ]);
+    expect(await userCount()).toBe(count + 1);
+    for (const body of [{}, { sourceId: 'a1', objectType: 'device' }, { sourceId: 7 }])
+      expect((await call('POST', `${base}/people/provision`, session, body)).status).toBe(400);
+  });
 });

@@ -136,4 +136,25 @@ describe('roster sync: quarantine and staged deletes (command line)', { timeout:
     expect(again.code).toBe(1);
     expect(again.stderr).toContain('no staged deletes');
   });
+
+  it('previews the next cycle without sending, then provisions one user on demand', async () => {
+    await people(2);
+    proxy.seen.length = 0;
+    const preview = await sync('preview', '--job-file', jobFile());
+    expect(preview.code).toBe(0);
+    expect(preview.stdout).toContain('guarded: the next');
+    expect(preview.stdout).toContain('creates 2, updates 0, disables 0, deletes 0');
+    expect(preview.stdout).toContain('POST /Users {');
+    expect(proxy.seen).toEqual([]);
+    const json = JSON.parse((await sync('preview', '--job-file', jobFile(), '--json')).stdout);
+    expect(json.counts.users.create).toBe(2);
+
+    const provision = await sync('provision', '--job-file', jobFile(), '--source-id', 'p1');
+    expect(provision.code).toBe(0);
+    expect(provision.stdout).toContain('1. testConnection: success');
+    expect(provision.stdout).toContain('5. action: success: create success');
+    const missing = await sync('provision', '--job-file', jobFile(), '--source-id', 'nobody');
+    expect(missing.code).toBe(1);
+    expect(missing.stdout).toContain('2. import: failure: no user with id nobody');
+  });
 });
