@@ -18,6 +18,8 @@ import {
   type Preview,
 } from '../sync/preview.js';
 import { SourceError } from '../sync/sources/source.js';
+import { LinkError, listLinks, relink, resync, unlink, type LinkView } from '../sync/links.js';
+import { ScimTargetClient } from '../sync/target/client.js';
 import { MappingError } from '../sync/mapping/compile.js';
 import { ScopeError } from '../sync/scope.js';
 import { ScopingError } from '../sync/scoping/index.js';
@@ -316,6 +318,63 @@ export class SyncJobs {
       if (error instanceof JobBusyError)
         throw new AppError('conflict', `job ${name} is running a cycle; try again when it ends.`);
       throw sourceProblem(error);
+    }
+  }
+
+  async links(
+    accountId: string,
+    name: string,
+    query: { objectType?: ObjectType; objectId?: string; ambiguous?: boolean; limit: number },
+  ): Promise<{ links: LinkView[]; total: number; ambiguous: number }> {
+    const row = await this.row(accountId, name);
+    return listLinks(this.store, row.id, query);
+  }
+
+  /**
+   * Repairs one link: unlink (the next cycle matches again), resync (the next cycle sends
+   * every mapped value), relink to a target object that must exist in the account's tenant.
+   * 409 while a cycle runs (it holds the links in memory).
+   */
+  async repairLink(
+    accountId: string,
+    name: string,
+    action: 'unlink' | 'resync' | 'relink',
+    objectType: ObjectType,
+    sourceId: string,
+    targetId?: string,
+  ): Promise<LinkView | null> {
+    const row = await this.row(accountId, name);
+    if (this.isRunning(row))
+      throw new AppError(
+        'conflict',
+        `job ${name} is running; repair its links once the cycle ends.`,
+      );
+    try {
+      if (action === 'unlink') {
+        await unlink(this.store, row.id, objectType, sourceId);
+        return null;
+      }
+      const config = JSON.parse(row.config) as JobConfig;
+      const link =
+        action === 'resync'
+          ? await resync(this.store, row.id, objectType, sourceId)
+          : await relink(
+              this.store,
+              row.id,
+              objectType,
+              sourceId,
+              targetId!,
+              new ScimTargetClient({
+                url: config.target.url,
+                token: row.token ?? '',
+                timeoutMs: 15_000,
+                maxAttempts: 2,
+              }),
+            );
+      return { ...link, sharedWith: [] };
+    } catch (error) {
+      if (error instanceof LinkError) throw new AppError('conflict', error.message);
+      throw error;
     }
   }
 

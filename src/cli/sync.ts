@@ -16,6 +16,7 @@ import {
 import type { LogAction, LogStatus, SyncStateStore } from '../sync/state.js';
 import { allowStagedDeletes, isPaused, NothingStagedError } from '../sync/failure.js';
 import { previewCycle, provisionOnDemand } from '../sync/preview.js';
+import { LinkError, listLinks, relink, resync, unlink } from '../sync/links.js';
 import { DIALECTS, type Dialect } from '../sync/target/dialect.js';
 import { testConnection } from '../sync/target/test-connection.js';
 
@@ -263,6 +264,79 @@ export function registerSyncCommands(program: Command): void {
         if (result.steps.some((step) => step.status === 'failure')) process.exitCode = 1;
       });
     });
+
+  sync
+    .command('links')
+    .description('source ↔ target links of a job; --ambiguous: several sources on one target')
+    .requiredOption('--job <id>', 'the job')
+    .option('--ambiguous', 'only links that share their target object')
+    .option('--object-id <id>', 'one source or target id')
+    .option('--limit <n>', 'links listed (default 100)', parsePositive)
+    .option('--json', 'print JSON')
+    .action(
+      async (opts: {
+        job: string;
+        ambiguous?: true;
+        objectId?: string;
+        limit?: number;
+        json?: true;
+      }) => {
+        await withStore(async (store) => {
+          if ((await store.getJob(opts.job)) === undefined)
+            throw new SyncUsageError(`no job "${opts.job}"`);
+          const result = await listLinks(store, opts.job, {
+            ...(opts.ambiguous ? { ambiguous: true } : {}),
+            ...(opts.objectId !== undefined ? { objectId: opts.objectId } : {}),
+            ...(opts.limit !== undefined ? { limit: opts.limit } : {}),
+          });
+          if (opts.json) return printJson(result);
+          print(
+            `${opts.job}: ${result.total} links listed of this query, ${result.ambiguous} ambiguous`,
+          );
+          for (const l of result.links)
+            print(
+              `  ${l.objectType} ${l.sourceId} → ${l.targetId}${l.enabled ? '' : ' (disabled)'}` +
+                (l.sharedWith.length > 0 ? `  AMBIGUOUS: also ${l.sharedWith.join(', ')}` : ''),
+            );
+        });
+      },
+    );
+
+  for (const [name, description] of [
+    ['unlink', 'forget one link: the next cycle matches the object again'],
+    ['resync', 'the next cycle sends every mapped value of one object again'],
+    ['relink', 'link one source object to a chosen target object (--target-id)'],
+  ] as const)
+    sync
+      .command(name)
+      .description(description)
+      .requiredOption('--job <id>', 'the job')
+      .requiredOption('--source-id <id>', 'the source object')
+      .option('--group', 'the object is a group')
+      .option('--target-id <id>', 'relink: the target object')
+      .action(async (opts: { job: string; sourceId: string; group?: true; targetId?: string }) => {
+        const objectType = opts.group ? 'group' : 'user';
+        if (name === 'relink' && opts.targetId === undefined)
+          throw new SyncUsageError('relink needs --target-id');
+        await withStore(async (store) => {
+          if ((await store.getJob(opts.job)) === undefined)
+            throw new SyncUsageError(`no job "${opts.job}"`);
+          try {
+            const link =
+              name === 'unlink'
+                ? await unlink(store, opts.job, objectType, opts.sourceId)
+                : name === 'resync'
+                  ? await resync(store, opts.job, objectType, opts.sourceId)
+                  : await relink(store, opts.job, objectType, opts.sourceId, opts.targetId!);
+            print(
+              `${opts.job}: ${objectType} ${opts.sourceId} ${name === 'unlink' ? `unlinked from ${link.targetId}` : `linked to ${link.targetId}; the next cycle sends every mapped value`}`,
+            );
+          } catch (error) {
+            if (error instanceof LinkError) throw new SyncUsageError(error.message);
+            throw error;
+          }
+        });
+      });
 
   sync
     .command('restart')

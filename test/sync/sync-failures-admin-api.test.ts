@@ -232,4 +232,40 @@ describe.each(DATABASE_KINDS)('sync job failures through the admin API (%s)', (k
     for (const body of [{}, { sourceId: 'a1', objectType: 'device' }, { sourceId: 7 }])
       expect((await call('POST', `${base}/people/provision`, session, body)).status).toBe(400);
   });
+
+  it('lists links and repairs one (unlink, resync, relink), refusing a target that does not exist', async () => {
+    const listed = await call('GET', `${base}/people/links?objectType=user`, session);
+    expect(listed.status).toBe(200);
+    expect(listed.body).toMatchObject({ ambiguous: 0 });
+    expect(listed.body.total).toBeGreaterThanOrEqual(3);
+    const a0 = listed.body.links.find((l: { sourceId: string }) => l.sourceId === 'a0');
+    for (const bad of ['objectType=device', 'ambiguous=maybe', 'limit=0'])
+      expect((await call('GET', `${base}/people/links?${bad}`, session)).status, bad).toBe(400);
+
+    expect((await call('DELETE', `${base}/people/links/users/a0`, session)).status).toBe(204);
+    expect((await call('DELETE', `${base}/people/links/users/a0`, session)).status).toBe(409);
+    expect((await call('DELETE', `${base}/people/links/devices/a0`, session)).status).toBe(400);
+    const missing = await call('PUT', `${base}/people/links/users/a0`, session, {
+      targetId: 'no-such-user',
+    });
+    expect(missing.status).toBe(409);
+    expect(missing.body.error.message).toContain('the target has no user no-such-user');
+    expect((await call('PUT', `${base}/people/links/users/a0`, session, {})).status).toBe(400);
+    const relinked = await call('PUT', `${base}/people/links/users/a0`, session, {
+      targetId: a0.targetId,
+    });
+    expect(relinked.status).toBe(200);
+    expect(relinked.body).toMatchObject({ sourceId: 'a0', targetId: a0.targetId, exported: {} });
+    const resynced = await call('POST', `${base}/people/links/users/a1/resync`, session);
+    expect(resynced.status).toBe(200);
+    expect(
+      (
+        await call(
+          'DELETE',
+          `/accounts/${globex.accountId}/sync/jobs/people/links/users/a1`,
+          globexSession,
+        )
+      ).status,
+    ).toBe(404);
+  });
 });
