@@ -156,5 +156,16 @@ describe('roster sync: quarantine and staged deletes (command line)', { timeout:
     const missing = await sync('provision', '--job-file', jobFile(), '--source-id', 'nobody');
     expect(missing.code).toBe(1);
     expect(missing.stdout).toContain('2. import: failure: no user with id nobody');
+
+    const links = await sync('links', '--job', 'guarded');
+    expect(links.stdout).toContain('guarded: 1 links listed of this query, 0 ambiguous');
+    expect(links.stdout).toMatch(/user p1 → \S+/);
+    expect((await sync('unlink', '--job', 'guarded', '--source-id', 'p1')).code).toBe(0);
+    const again = await sync('unlink', '--job', 'guarded', '--source-id', 'p1');
+    expect(again.code).toBe(1);
+    expect(again.stderr).toContain('user p1 is not linked');
+    expect((await sync('relink', '--job', 'guarded', '--source-id', 'p1')).stderr).toContain(
+      'relink needs --target-id',
+    );
   });
 });
