@@ -567,7 +567,7 @@ function printSummary(s: CycleSummary): void {
     );
   if (s.throttled > 0)
     print(
-      `  throttled ${s.throttled} times (waited ${(s.throttleWaitMs / 1000).toFixed(1)} s as asked; not failures); concurrency ${s.concurrency.final} (lowest ${s.concurrency.min})`,
+      `  throttled ${s.throttled} times (Retry-After honoured; not failures); concurrency ${s.concurrency.final} (lowest ${s.concurrency.min})${s.concurrency.rate !== null ? `, rate ${s.concurrency.rate}/s (lowest ${s.concurrency.minRate}/s)` : ''}`,
     );
   if (s.staged > 0)
     print(

@@ -232,13 +232,22 @@ export interface CycleSummary extends ExecutionResult {
   readonly retries: number;
   readonly throttled: number;
   readonly throttleWaitMs: number;
-  /** The adaptive window: where it ended and its lowest point. */
-  readonly concurrency: { readonly final: number; readonly min: number };
+  /** The adaptive window and rate (null: never throttled): where they ended, their lowest. */
+  readonly concurrency: {
+    readonly final: number;
+    readonly min: number;
+    readonly rate: number | null;
+    readonly minRate: number | null;
+  };
   readonly escrow: { deferred: number; waiting: number; dropped: number };
   readonly referenceFailures: number;
   /** Disables and deletes held back by the deletion threshold. */
   readonly staged: number;
   readonly quarantine: JobHealth['quarantine'];
+}
+
+function round1(n: number | null): number | null {
+  return n === null ? null : Math.round(n * 10) / 10;
 }
 
 /** True for an owner `host:pid:…` on this host whose process is gone. */
@@ -381,6 +390,8 @@ export async function runCycle(config: JobConfig, options: RunOptions): Promise<
       concurrency: {
         final: client.pacer.stats.concurrency,
         min: client.pacer.stats.minConcurrency,
+        rate: round1(client.pacer.stats.rate),
+        minRate: round1(client.pacer.stats.minRate),
       },
       escrow: outcome.escrow,
       referenceFailures: outcome.referenceFailures,

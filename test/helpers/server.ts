@@ -5,6 +5,7 @@ import { issueToken } from '../../src/app/tokens.js';
 import { buildApp } from '../../src/http/app.js';
 import { openDatabase, type RosterDatabase } from '../../src/storage/connect.js';
 import { migrateToLatest } from '../../src/storage/migrations/index.js';
+import type { RateLimiter } from '../../src/http/limits/rate-limit.js';
 import { createTestDatabase, type DatabaseKind } from './databases.js';
 
 export interface TestTenant {
@@ -29,7 +30,7 @@ export interface TestServer {
 /** Starts Roster on a fresh SQLite or PostgreSQL database, listening on 127.0.0.1 (random port). */
 export async function startTestServer(
   kind: DatabaseKind,
-  options: { bodyLimit?: number } = {},
+  options: { bodyLimit?: number; rateLimiter?: RateLimiter } = {},
 ): Promise<TestServer> {
   const testDb = await createTestDatabase(kind);
   const database = await openDatabase(testDb.url);
@@ -44,6 +45,7 @@ export async function startTestServer(
     publicUrl: () => holder.publicUrl,
     log,
     ...(options.bodyLimit !== undefined ? { bodyLimit: options.bodyLimit } : {}),
+    ...(options.rateLimiter !== undefined ? { rateLimiter: options.rateLimiter } : {}),
   });
   await app.listen({ port: 0, host: '127.0.0.1' });
   const origin = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;

@@ -96,6 +96,35 @@ describe('AIMD pacing', () => {
     for (let i = 0; i < 100; i++) pacer.onSuccess();
     expect(pacer.stats).toMatchObject({ concurrency: 8, minConcurrency: 4 });
   });
+  it('on throttling, halves the rate of the last second, then adds about one request per second each second', async () => {
+    let now = 0;
+    const pacer = new Pacer({
+      maxConcurrency: 100,
+      now: () => now,
+      sleep: async (ms) => {
+        now += ms;
+      },
+    });
+    let slot = await pacer.acquire();
+    for (let i = 1; i < 20; i++) {
+      pacer.release();
+      now += 25; // 20 starts in 500 ms: 40 requests a second
+      slot = await pacer.acquire();
+    }
+    pacer.release();
+    pacer.onThrottle(slot);
+    expect(pacer.stats.rate).toBe(10); // 20 started in the last second, halved
+    const starts: number[] = [];
+    for (let i = 0; i < 3; i++) {
+      await pacer.acquire();
+      starts.push(now);
+      pacer.release();
+    }
+    expect(starts[2]! - starts[1]!).toBe(100); // 10 a second
+    for (let i = 0; i < 10; i++) pacer.onSuccess();
+    expect(pacer.stats.rate).toBeCloseTo(11, 0);
+    expect(pacer.stats.minRate).toBe(10);
+  });
   it('holds requests beyond the window until one is answered', async () => {
     const pacer = new Pacer({ maxConcurrency: 2 });
     await pacer.acquire();

@@ -47,7 +47,7 @@ export interface ClientStats {
   requests: number;
   retries: number;
   throttled: number;
-  /** Time waited as Retry-After asked, summed over throttled answers. */
+  /** The delays Retry-After asked for, summed over throttled answers (waits overlap). */
   throttleWaitMs: number;
 }
 
