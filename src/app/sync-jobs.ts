@@ -10,9 +10,27 @@ import {
   validateJob,
   type JobConfig,
 } from '../sync/job.js';
-import type { LogAction, LogStatus, SyncLogRecord } from '../sync/state.js';
+import type { JobHealth, LogAction, LogStatus, ObjectType, SyncLogRecord } from '../sync/state.js';
+import {
+  previewCycle,
+  provisionOnDemand,
+  type OnDemandResult,
+  type Preview,
+} from '../sync/preview.js';
+import { SourceError } from '../sync/sources/source.js';
+import { LinkError, listLinks, relink, resync, unlink, type LinkView } from '../sync/links.js';
+import { ScimTargetClient } from '../sync/target/client.js';
+import { MappingError } from '../sync/mapping/compile.js';
+import { ScopeError } from '../sync/scope.js';
+import { ScopingError } from '../sync/scoping/index.js';
+import {
+  allowStagedDeletes,
+  isPaused,
+  NothingStagedError,
+  scheduleMinutes,
+} from '../sync/failure.js';
+import { KyselySyncStore, parseHealth, type SyncTables } from '../storage/sync-store.js';
 import { probeTarget, type ProbeReport } from '../sync/target/probe.js';
-import { KyselySyncStore, type SyncTables } from '../storage/sync-store.js';
 import type { Database } from '../storage/db-schema.js';
 import { requireAccount, tenantUrl } from './accounts.js';
 import { AppError } from './errors.js';
@@ -29,7 +47,14 @@ import { AppError } from './errors.js';
  * environment is not the admin's). Schedule: `scheduleMinutes`, 40 by default, at least 1.
  */
 export const DEFAULT_SCHEDULE_MINUTES = 40;
-const LOG_ACTIONS: readonly LogAction[] = ['create', 'update', 'disable', 'delete', 'skip'];
+const LOG_ACTIONS: readonly LogAction[] = [
+  'create',
+  'update',
+  'disable',
+  'delete',
+  'skip',
+  'stagedDelete',
+];
 const LOG_STATUSES: readonly LogStatus[] = ['success', 'failure', 'skipped'];
 
 export interface SyncJobView {
@@ -45,6 +70,14 @@ export interface SyncJobView {
   readonly scheduleMinutes: number;
   readonly nextRunAt: string | null;
   readonly running: boolean;
+  /** Quarantine (reason and fix), staged deletes and escrow; `paused` while deletes wait. */
+  readonly health: {
+    readonly state: 'healthy' | 'quarantined' | 'paused';
+    readonly quarantine: JobHealth['quarantine'];
+    readonly stagedDeletes: JobHealth['staged'];
+    readonly allowedDeletes: number;
+    readonly escrowed: number;
+  };
   readonly createdAt: string;
   readonly updatedAt: string;
   readonly lastCycle: {
@@ -134,6 +167,7 @@ export class SyncJobs {
         row.lease_owner !== null &&
         row.lease_until !== null &&
         row.lease_until > new Date().toISOString(),
+      health: await this.healthView(row),
       createdAt: row.created_at,
       updatedAt: row.updated_at,
       lastCycle:
@@ -150,12 +184,8 @@ export class SyncJobs {
     };
   }
 
-  /** Creates or replaces the job `name` from the job file's JSON shape. */
-  async put(
-    accountId: string,
-    name: string,
-    raw: unknown,
-  ): Promise<{ job: SyncJobView; created: boolean }> {
+  /** A job as sent by an admin, validated by the rules above (400s name what is wrong). */
+  private async checked(accountId: string, name: string, raw: unknown): Promise<JobConfig> {
     const account = await requireAccount(this.rosterDb, accountId);
     if (typeof raw !== 'object' || raw === null || Array.isArray(raw))
       throw new AppError('invalid', 'Send the job as a JSON object (the job file shape).');
@@ -198,6 +228,16 @@ export class SyncJobs {
         'invalid',
         `"target.url" must be this account's tenant URL, ${own}: a job defined here feeds only its own account (job files run by the CLI may feed any SCIM endpoint).`,
       );
+    return config;
+  }
+
+  /** Creates or replaces the job `name` from the job file's JSON shape. */
+  async put(
+    accountId: string,
+    name: string,
+    raw: unknown,
+  ): Promise<{ job: SyncJobView; created: boolean }> {
+    const config = await this.checked(accountId, name, raw);
     const id = internalId(accountId, name);
     const existing = await this.db
       .selectFrom('sync_jobs')
@@ -230,9 +270,150 @@ export class SyncJobs {
     if (this.isRunning(row))
       throw new AppError('conflict', `job ${name} is running; delete it once the cycle ends.`);
     // Links, cycles and the log go with the job (ON DELETE CASCADE, and explicitly for SQLite).
-    for (const table of ['sync_log', 'sync_links', 'sync_cycles', 'sync_source_cache'] as const)
+    for (const table of [
+      'sync_log',
+      'sync_links',
+      'sync_cycles',
+      'sync_source_cache',
+      'sync_escrows',
+    ] as const)
       await this.db.deleteFrom(table).where('job_id', '=', row.id).execute();
     await this.db.deleteFrom('sync_jobs').where('id', '=', row.id).execute();
+  }
+
+  private async healthView(row: SyncTables['sync_jobs']): Promise<SyncJobView['health']> {
+    const health = parseHealth(row.health ?? null);
+    return {
+      state: isPaused(health) ? 'paused' : health.quarantine !== null ? 'quarantined' : 'healthy',
+      quarantine: health.quarantine,
+      stagedDeletes: health.staged,
+      allowedDeletes: health.allowedDeletes,
+      escrowed: (await this.store.loadEscrows(row.id)).length,
+    };
+  }
+
+  /**
+   * Impact preview of the job's next cycle: the stored job, or (with a body) the job as it
+   * would be saved, so an admin sees what a mapping or scoping change does before saving.
+   * Nothing is sent to the target and nothing is written.
+   */
+  async preview(accountId: string, name: string, raw: unknown, limit: number): Promise<Preview> {
+    const row = await this.row(accountId, name);
+    const config =
+      raw === undefined || raw === null
+        ? (JSON.parse(row.config) as JobConfig)
+        : { ...(await this.checked(accountId, name, raw)), id: row.id };
+    try {
+      return { ...(await previewCycle(config, { state: this.store, limit })), jobId: name };
+    } catch (error) {
+      throw sourceProblem(error);
+    }
+  }
+
+  /** Provision on demand: one user, or one group with up to 5 members, now. */
+  async provision(
+    accountId: string,
+    name: string,
+    objectType: ObjectType,
+    sourceId: string,
+  ): Promise<OnDemandResult> {
+    const row = await this.row(accountId, name);
+    const config = JSON.parse(row.config) as JobConfig;
+    try {
+      const result = await provisionOnDemand(
+        { ...config, target: { ...config.target, token: row.token ?? '' } },
+        { state: this.store, objectType, sourceId },
+      );
+      return { ...result, jobId: name };
+    } catch (error) {
+      if (error instanceof JobBusyError)
+        throw new AppError('conflict', `job ${name} is running a cycle; try again when it ends.`);
+      throw sourceProblem(error);
+    }
+  }
+
+  async links(
+    accountId: string,
+    name: string,
+    query: { objectType?: ObjectType; objectId?: string; ambiguous?: boolean; limit: number },
+  ): Promise<{ links: LinkView[]; total: number; ambiguous: number }> {
+    const row = await this.row(accountId, name);
+    return listLinks(this.store, row.id, query);
+  }
+
+  /**
+   * Repairs one link: unlink (the next cycle matches again), resync (the next cycle sends
+   * every mapped value), relink to a target object that must exist in the account's tenant.
+   * 409 while a cycle runs (it holds the links in memory).
+   */
+  async repairLink(
+    accountId: string,
+    name: string,
+    action: 'unlink' | 'resync' | 'relink',
+    objectType: ObjectType,
+    sourceId: string,
+    targetId?: string,
+  ): Promise<LinkView | null> {
+    const row = await this.row(accountId, name);
+    if (this.isRunning(row))
+      throw new AppError(
+        'conflict',
+        `job ${name} is running; repair its links once the cycle ends.`,
+      );
+    try {
+      if (action === 'unlink') {
+        await unlink(this.store, row.id, objectType, sourceId);
+        return null;
+      }
+      const config = JSON.parse(row.config) as JobConfig;
+      const link =
+        action === 'resync'
+          ? await resync(this.store, row.id, objectType, sourceId)
+          : await relink(
+              this.store,
+              row.id,
+              objectType,
+              sourceId,
+              targetId!,
+              new ScimTargetClient({
+                url: config.target.url,
+                token: row.token ?? '',
+                timeoutMs: 15_000,
+                maxAttempts: 2,
+              }),
+            );
+      return { ...link, sharedWith: [] };
+    } catch (error) {
+      if (error instanceof LinkError) throw new AppError('conflict', error.message);
+      throw error;
+    }
+  }
+
+  /**
+   * Entra's restart: clears quarantine, staged deletes, escrows and the watermark (and the
+   * links with `fullReset`), then runs a cycle now. 409 while a cycle runs.
+   */
+  async restart(accountId: string, name: string, fullReset: boolean): Promise<SyncJobView> {
+    const row = await this.row(accountId, name);
+    if (this.isRunning(row))
+      throw new AppError('conflict', `job ${name} is running; restart it once the cycle ends.`);
+    await this.store.resetJob(row.id, { links: fullReset });
+    this.start(row);
+    return this.get(accountId, name);
+  }
+
+  /** An admin allows the staged disables and deletes; the next cycle, started now, runs them. */
+  async allowDeletes(accountId: string, name: string): Promise<SyncJobView> {
+    const row = await this.row(accountId, name);
+    try {
+      await allowStagedDeletes(this.store, row.id);
+    } catch (error) {
+      if (error instanceof NothingStagedError)
+        throw new AppError('conflict', `job ${name} has no staged deletes to allow.`);
+      throw error;
+    }
+    if (!this.isRunning(row)) this.start(row);
+    return this.get(accountId, name);
   }
 
   /** Starts one cycle in the background ("run now"); 409 when one is running. */
@@ -303,14 +484,20 @@ export class SyncJobs {
     for (const row of due) {
       if (this.isRunning(row)) continue;
       const config = JSON.parse(row.config) as JobConfig;
-      const minutes = Math.max(1, config.scheduleMinutes ?? DEFAULT_SCHEDULE_MINUTES);
+      const health = parseHealth(row.health ?? null);
+      // Quarantined: one cycle a day (Entra). Paused by staged deletes: none until allowed.
+      const minutes = scheduleMinutes(
+        Math.max(1, config.scheduleMinutes ?? DEFAULT_SCHEDULE_MINUTES),
+        health,
+      );
+      const paused = isPaused(health);
       const claimed = await this.db
         .updateTable('sync_jobs')
         .set({ next_run_at: new Date(now.getTime() + minutes * 60_000).toISOString() })
         .where('id', '=', row.id)
         .where('next_run_at', '=', row.next_run_at)
         .executeTakeFirst();
-      if (Number(claimed.numUpdatedRows) !== 1) continue;
+      if (Number(claimed.numUpdatedRows) !== 1 || paused) continue;
       this.start(row);
       started.push(row.id);
     }
@@ -375,6 +562,19 @@ export class SyncJobs {
       );
     return resolve(root, accountId);
   }
+}
+
+/** A source that cannot be read or a mapping that does not compile: the admin's to fix (400). */
+function sourceProblem(error: unknown): unknown {
+  if (
+    error instanceof SourceError ||
+    error instanceof MappingError ||
+    error instanceof ScopeError ||
+    error instanceof ScopingError ||
+    error instanceof JobConfigError
+  )
+    return new AppError('invalid', error.message);
+  return error;
 }
 
 /** Job ids are per account; the stored id carries the account so two accounts may share a name. */

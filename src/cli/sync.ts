@@ -13,7 +13,10 @@ import {
   type CycleSummary,
   type JobConfig,
 } from '../sync/job.js';
-import type { LogStatus, SyncStateStore } from '../sync/state.js';
+import type { LogAction, LogStatus, SyncStateStore } from '../sync/state.js';
+import { allowStagedDeletes, isPaused, NothingStagedError } from '../sync/failure.js';
+import { previewCycle, provisionOnDemand } from '../sync/preview.js';
+import { LinkError, listLinks, relink, resync, unlink } from '../sync/links.js';
 import { DIALECTS, type Dialect } from '../sync/target/dialect.js';
 import { formatProbeReport, probeTarget } from '../sync/target/probe.js';
 import { testConnection } from '../sync/target/test-connection.js';
@@ -80,7 +83,8 @@ export function registerSyncCommands(program: Command): void {
         }
         if (opts.json) printJson(summaries.length === 1 ? summaries[0] : summaries);
         else for (const summary of summaries) printSummary(summary);
-        if (summaries.some((s) => s.failures > 0)) process.exitCode = 1;
+        if (summaries.some((s) => s.failures > 0 || s.quarantine !== null || s.staged > 0))
+          process.exitCode = 1;
       });
     });
 
@@ -133,11 +137,32 @@ export function registerSyncCommands(program: Command): void {
         const rows = [];
         for (const job of jobs) {
           const [last] = await store.listCycles(job.id, 1);
+          const health = await store.getHealth(job.id);
+          const escrows = await store.loadEscrows(job.id);
           rows.push({
             id: job.id,
+            state: isPaused(health)
+              ? 'paused'
+              : health.quarantine !== null
+                ? 'quarantined'
+                : 'healthy',
             watermark: job.watermark,
             links: await store.countLinks(job.id),
             lastCycle: last ?? null,
+            quarantine: health.quarantine,
+            stagedDeletes: health.staged,
+            allowedDeletes: health.allowedDeletes,
+            escrow: escrows
+              .map((e) => ({
+                objectType: e.objectType,
+                sourceId: e.sourceId,
+                action: e.action,
+                attempts: e.attempts,
+                nextRetryAt: e.nextRetryAt,
+                lastError: e.lastError,
+              }))
+              .slice(0, 100),
+            escrowed: escrows.length,
           });
         }
         if (opts.json) return printJson(rows);
@@ -145,9 +170,225 @@ export function registerSyncCommands(program: Command): void {
         for (const row of rows) {
           const c = row.lastCycle;
           print(
-            `${row.id}: ${row.links.users} users (${row.links.disabledUsers} disabled), ${row.links.groups} groups linked; ` +
+            `${row.id} [${row.state}]: ${row.links.users} users (${row.links.disabledUsers} disabled), ${row.links.groups} groups linked; ` +
               (c ? `last cycle ${c.kind} ${c.status} at ${c.startedAt}` : 'no cycle yet'),
           );
+          const q = row.quarantine;
+          if (q !== null) {
+            print(`  QUARANTINED since ${q.since}: ${q.code} (Entra: ${q.reason})`);
+            print(`    ${q.detail}`);
+            print(`    what to do: ${q.fix.replaceAll('JOB', row.id)}`);
+          }
+          const staged = row.stagedDeletes;
+          if (staged !== null)
+            print(
+              `  STAGED DELETES (${staged.disables} disables, ${staged.deletes} deletes > threshold ${staged.threshold}): ` +
+                (row.state === 'paused'
+                  ? `review with roster sync log --job ${row.id} --action stagedDelete; allow with roster sync allow-deletes --job ${row.id}`
+                  : 'allowed; the next cycle runs them'),
+            );
+          if (row.escrowed > 0) {
+            print(`  ${row.escrowed} objects in escrow:`);
+            for (const e of row.escrow.slice(0, 10))
+              print(
+                `    ${e.objectType} ${e.sourceId} ${e.action}: ${e.attempts} failures, ` +
+                  `${e.nextRetryAt === null ? 'dropped (retried when it changes)' : `next retry ${e.nextRetryAt}`}; ${e.lastError}`,
+              );
+          }
+        }
+      });
+    });
+
+  sync
+    .command('preview')
+    .description(
+      'impact preview: what the next cycle would do (counts, diffs, exact requests); nothing is sent',
+    )
+    .option('--job-file <file>', 'jobs in a JSON or YAML file')
+    .option('--job <id>', 'the job of the job file')
+    .option('--source <file>', 'quick start: a JSON or CSV source file')
+    .option('--groups <file>', 'quick start: a groups CSV beside a users CSV')
+    .option('--target-url <url>', "quick start: the target's SCIM tenant URL")
+    .option('--target-token <token>', 'quick start: its bearer token (or ROSTER_SYNC_TOKEN)')
+    .option('--id <id>', 'quick start: the job id')
+    .option('--full', 'preview a full (initial) cycle')
+    .option('--limit <n>', 'objects described one by one (default 200)', parsePositive)
+    .option('--json', 'print JSON')
+    .action(async (opts: RunFlags & { limit?: number }) => {
+      const jobs = await jobsFrom(opts);
+      await withStore(async (store) => {
+        const previews = [];
+        for (const job of jobs)
+          previews.push(
+            await previewCycle(job, {
+              state: store,
+              ...(opts.full ? { full: true } : {}),
+              ...(opts.limit !== undefined ? { limit: opts.limit } : {}),
+            }),
+          );
+        if (opts.json) return printJson(previews.length === 1 ? previews[0] : previews);
+        for (const p of previews) {
+          print(`${p.jobId}: the next ${p.kind} cycle ${p.headline} (nothing was sent)`);
+          for (const o of p.objects.slice(0, 50)) {
+            const changes = o.modified
+              .map((m) => `${m.name}: ${fmt(m.old)} → ${fmt(m.new)}`)
+              .join('; ');
+            print(`  ${o.action} ${o.objectType} ${o.sourceId}${changes ? ` (${changes})` : ''}`);
+            for (const r of o.requests)
+              print(
+                `    ${r.method} ${r.path}${r.body !== undefined ? ` ${JSON.stringify(r.body)}` : ''}${r.when ? `  [${r.when}]` : ''}`,
+              );
+          }
+          if (p.objects.length > 50 || p.truncated)
+            print(`  … more objects: --json --limit N lists them`);
+        }
+      });
+    });
+
+  sync
+    .command('provision')
+    .description(
+      "provision on demand: one user (or a group of up to 5 members) now, with Entra's five steps",
+    )
+    .option('--job-file <file>', 'jobs in a JSON or YAML file')
+    .option('--job <id>', 'the job of the job file')
+    .option('--source <file>', 'quick start: a JSON or CSV source file')
+    .option('--groups <file>', 'quick start: a groups CSV beside a users CSV')
+    .option('--target-url <url>', "quick start: the target's SCIM tenant URL")
+    .option('--target-token <token>', 'quick start: its bearer token (or ROSTER_SYNC_TOKEN)')
+    .option('--id <id>', 'quick start: the job id')
+    .requiredOption('--source-id <id>', 'the source object (objectId)')
+    .option('--group', 'the object is a group')
+    .option('--json', 'print JSON')
+    .action(async (opts: RunFlags & { sourceId: string; group?: true }) => {
+      const jobs = await jobsFrom(opts);
+      if (jobs.length !== 1) throw new SyncUsageError('choose one job with --job');
+      await withStore(async (store) => {
+        const result = await provisionOnDemand(jobs[0]!, {
+          state: store,
+          objectType: opts.group ? 'group' : 'user',
+          sourceId: opts.sourceId,
+        });
+        if (opts.json) printJson(result);
+        else {
+          print(
+            `${result.jobId}: ${result.objectType} ${result.sourceId} (${result.durationMs} ms)`,
+          );
+          result.steps.forEach((step, i) =>
+            print(`  ${i + 1}. ${step.step}: ${step.status}: ${step.detail}`),
+          );
+        }
+        if (result.steps.some((step) => step.status === 'failure')) process.exitCode = 1;
+      });
+    });
+
+  sync
+    .command('links')
+    .description('source ↔ target links of a job; --ambiguous: several sources on one target')
+    .requiredOption('--job <id>', 'the job')
+    .option('--ambiguous', 'only links that share their target object')
+    .option('--object-id <id>', 'one source or target id')
+    .option('--limit <n>', 'links listed (default 100)', parsePositive)
+    .option('--json', 'print JSON')
+    .action(
+      async (opts: {
+        job: string;
+        ambiguous?: true;
+        objectId?: string;
+        limit?: number;
+        json?: true;
+      }) => {
+        await withStore(async (store) => {
+          if ((await store.getJob(opts.job)) === undefined)
+            throw new SyncUsageError(`no job "${opts.job}"`);
+          const result = await listLinks(store, opts.job, {
+            ...(opts.ambiguous ? { ambiguous: true } : {}),
+            ...(opts.objectId !== undefined ? { objectId: opts.objectId } : {}),
+            ...(opts.limit !== undefined ? { limit: opts.limit } : {}),
+          });
+          if (opts.json) return printJson(result);
+          print(
+            `${opts.job}: ${result.total} links listed of this query, ${result.ambiguous} ambiguous`,
+          );
+          for (const l of result.links)
+            print(
+              `  ${l.objectType} ${l.sourceId} → ${l.targetId}${l.enabled ? '' : ' (disabled)'}` +
+                (l.sharedWith.length > 0 ? `  AMBIGUOUS: also ${l.sharedWith.join(', ')}` : ''),
+            );
+        });
+      },
+    );
+
+  for (const [name, description] of [
+    ['unlink', 'forget one link: the next cycle matches the object again'],
+    ['resync', 'the next cycle sends every mapped value of one object again'],
+    ['relink', 'link one source object to a chosen target object (--target-id)'],
+  ] as const)
+    sync
+      .command(name)
+      .description(description)
+      .requiredOption('--job <id>', 'the job')
+      .requiredOption('--source-id <id>', 'the source object')
+      .option('--group', 'the object is a group')
+      .option('--target-id <id>', 'relink: the target object')
+      .action(async (opts: { job: string; sourceId: string; group?: true; targetId?: string }) => {
+        const objectType = opts.group ? 'group' : 'user';
+        if (name === 'relink' && opts.targetId === undefined)
+          throw new SyncUsageError('relink needs --target-id');
+        await withStore(async (store) => {
+          if ((await store.getJob(opts.job)) === undefined)
+            throw new SyncUsageError(`no job "${opts.job}"`);
+          try {
+            const link =
+              name === 'unlink'
+                ? await unlink(store, opts.job, objectType, opts.sourceId)
+                : name === 'resync'
+                  ? await resync(store, opts.job, objectType, opts.sourceId)
+                  : await relink(store, opts.job, objectType, opts.sourceId, opts.targetId!);
+            print(
+              `${opts.job}: ${objectType} ${opts.sourceId} ${name === 'unlink' ? `unlinked from ${link.targetId}` : `linked to ${link.targetId}; the next cycle sends every mapped value`}`,
+            );
+          } catch (error) {
+            if (error instanceof LinkError) throw new SyncUsageError(error.message);
+            throw error;
+          }
+        });
+      });
+
+  sync
+    .command('restart')
+    .description(
+      'clear quarantine, staged deletes, escrows and the watermark: the next cycle is a full one',
+    )
+    .requiredOption('--job <id>', 'the job')
+    .option('--full-reset', 'also forget the links: the next cycle matches every object again')
+    .action(async (opts: { job: string; fullReset?: true }) => {
+      await withStore(async (store) => {
+        if ((await store.getJob(opts.job)) === undefined)
+          throw new SyncUsageError(`no job "${opts.job}"`);
+        await store.resetJob(opts.job, { links: opts.fullReset === true });
+        print(
+          `${opts.job}: restarted${opts.fullReset ? ' (links cleared)' : ''}; the next cycle (roster sync run) is a full one`,
+        );
+      });
+    });
+
+  sync
+    .command('allow-deletes')
+    .description('allow the disables and deletes a cycle staged over the deletion threshold')
+    .requiredOption('--job <id>', 'the job')
+    .action(async (opts: { job: string }) => {
+      await withStore(async (store) => {
+        if ((await store.getJob(opts.job)) === undefined)
+          throw new SyncUsageError(`no job "${opts.job}"`);
+        try {
+          const staged = await allowStagedDeletes(store, opts.job);
+          print(
+            `${opts.job}: ${staged.disables} disables and ${staged.deletes} deletes allowed; the next cycle (roster sync run) runs them`,
+          );
+        } catch (error) {
+          if (error instanceof NothingStagedError) throw new SyncUsageError(error.message);
+          throw error;
         }
       });
     });
@@ -158,6 +399,7 @@ export function registerSyncCommands(program: Command): void {
     .requiredOption('--job <id>', 'the job')
     .option('--source-id <id>', 'one source object')
     .option('--status <status>', 'success, failure or skipped')
+    .option('--action <action>', `${LOG_ACTIONS.join(', ')}`)
     .option('--limit <n>', 'entries (default 50)', parsePositive)
     .option('--json', 'print JSON')
     .action(
@@ -165,11 +407,14 @@ export function registerSyncCommands(program: Command): void {
         job: string;
         sourceId?: string;
         status?: string;
+        action?: string;
         limit?: number;
         json?: true;
       }) => {
         if (opts.status !== undefined && !['success', 'failure', 'skipped'].includes(opts.status))
           throw new SyncUsageError('--status takes success, failure or skipped');
+        if (opts.action !== undefined && !LOG_ACTIONS.includes(opts.action as LogAction))
+          throw new SyncUsageError(`--action takes ${LOG_ACTIONS.join(', ')}`);
         await withStore(async (store) => {
           if ((await store.getJob(opts.job)) === undefined)
             throw new SyncUsageError(`no job "${opts.job}"`);
@@ -177,6 +422,7 @@ export function registerSyncCommands(program: Command): void {
             limit: opts.limit ?? 50,
             ...(opts.sourceId !== undefined ? { sourceId: opts.sourceId } : {}),
             ...(opts.status !== undefined ? { status: opts.status as LogStatus } : {}),
+            ...(opts.action !== undefined ? { action: opts.action as LogAction } : {}),
           });
           if (opts.json) return printJson(entries);
           for (const e of entries) {
@@ -186,13 +432,23 @@ export function registerSyncCommands(program: Command): void {
             print(
               `${e.at} ${e.objectType} ${e.sourceId} ${e.action} ${e.status}` +
                 `${e.targetStatus !== null ? ` HTTP ${e.targetStatus}` : ''}` +
-                `${e.error ? ` error: ${e.error}` : ''}${changes ? ` (${changes})` : ''}`,
+                `${e.error ? ` error: ${e.error}` : ''}${changes ? ` (${changes})` : ''}` +
+                `${e.nextRetryAt !== undefined ? (e.nextRetryAt === null ? ' [dropped from escrow]' : ` [next retry ${e.nextRetryAt}]`) : ''}`,
             );
           }
         });
       },
     );
 }
+
+const LOG_ACTIONS: readonly LogAction[] = [
+  'create',
+  'update',
+  'disable',
+  'delete',
+  'skip',
+  'stagedDelete',
+];
 
 /** A command-line mistake: printed as `roster: <message>`, exit code 1. */
 /**
@@ -399,6 +655,22 @@ function printSummary(s: CycleSummary): void {
     for (const f of s.failed.slice(0, 10))
       print(`    ${f.objectType} ${f.sourceId} ${f.action}: ${f.error}`);
   }
+  if (s.escrow.waiting > 0)
+    print(
+      `  escrow: ${s.escrow.waiting} objects wait for a retry (${s.escrow.deferred} not due this cycle, ${s.escrow.dropped} dropped)`,
+    );
+  if (s.throttled > 0)
+    print(
+      `  throttled ${s.throttled} times (Retry-After honoured; not failures); concurrency ${s.concurrency.final} (lowest ${s.concurrency.min})${s.concurrency.rate !== null ? `, rate ${s.concurrency.rate}/s (lowest ${s.concurrency.minRate}/s)` : ''}`,
+    );
+  if (s.staged > 0)
+    print(
+      `  STAGED: ${s.staged} disables/deletes held over the deletion threshold; review (roster sync log --job ${s.jobId} --action stagedDelete), then roster sync allow-deletes --job ${s.jobId}`,
+    );
+  if (s.quarantine !== null)
+    print(
+      `  QUARANTINED: ${s.quarantine.code}: ${s.quarantine.detail}\n  what to do: ${s.quarantine.fix.replaceAll('JOB', s.jobId)}`,
+    );
 }
 
 function parseDialect(raw: string): Dialect {

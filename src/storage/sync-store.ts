@@ -1,9 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import type { Generated, Kysely } from 'kysely';
+import { HEALTHY } from '../sync/state.js';
 import type {
   CycleKind,
   CycleRecord,
   CycleStatus,
+  Escrow,
+  JobHealth,
   JobRecord,
   Link,
   LogQuery,
@@ -27,6 +30,8 @@ interface SyncJobsTable {
   account_id: string | null;
   token: string | null;
   next_run_at: string | null;
+  /** Migration 054: JSON JobHealth, null when healthy. */
+  health: string | null;
   created_at: string;
   updated_at: string;
 }
@@ -66,6 +71,23 @@ interface SyncLogTable {
   target_status: number | null;
   error: string | null;
   duration_ms: number;
+  /** Migration 054. */
+  next_retry_at: string | null;
+}
+
+interface SyncEscrowsTable {
+  job_id: string;
+  object_type: string;
+  source_id: string;
+  action: string;
+  first_failed_at: string;
+  last_failed_at: string;
+  attempts: number;
+  next_retry_at: string | null;
+  last_error: string;
+  last_status: number | null;
+  fingerprint: string;
+  counted: number;
 }
 
 /** Migration 052: an incremental source's copy of what it read last. */
@@ -81,6 +103,7 @@ export interface SyncTables {
   sync_links: SyncLinksTable;
   sync_cycles: SyncCyclesTable;
   sync_log: SyncLogTable;
+  sync_escrows: SyncEscrowsTable;
 }
 
 /** Rows per multi-row statement: well under SQLite's 32,766 bound parameters. */
@@ -112,6 +135,7 @@ export class KyselySyncStore implements SyncStateStore {
         account_id: null,
         token: null,
         next_run_at: null,
+        health: null,
         created_at: now,
         updated_at: now,
       })
@@ -377,6 +401,8 @@ export class KyselySyncStore implements SyncStateStore {
       target_status: e.targetStatus,
       error: e.error,
       duration_ms: Math.round(e.durationMs * 1000) / 1000,
+      // '' marks an object dropped from escrow (nextRetryAt null); NULL: not in escrow.
+      next_retry_at: e.nextRetryAt === undefined ? null : (e.nextRetryAt ?? ''),
     }));
     for (let i = 0; i < rows.length; i += CHUNK) {
       await this.db
@@ -417,8 +443,126 @@ export class KyselySyncStore implements SyncStateStore {
       targetStatus: row.target_status === null ? null : Number(row.target_status),
       error: row.error,
       durationMs: Number(row.duration_ms),
+      ...(row.next_retry_at !== null
+        ? { nextRetryAt: row.next_retry_at === '' ? null : row.next_retry_at }
+        : {}),
     }));
   }
+
+  async loadEscrows(jobId: string): Promise<Escrow[]> {
+    const rows = await this.db
+      .selectFrom('sync_escrows')
+      .selectAll()
+      .where('job_id', '=', jobId)
+      .execute();
+    return rows.map((row) => ({
+      objectType: row.object_type as ObjectType,
+      sourceId: row.source_id,
+      action: row.action as Escrow['action'],
+      firstFailedAt: row.first_failed_at,
+      lastFailedAt: row.last_failed_at,
+      attempts: Number(row.attempts),
+      nextRetryAt: row.next_retry_at,
+      lastError: row.last_error,
+      lastStatus: row.last_status === null ? null : Number(row.last_status),
+      fingerprint: row.fingerprint,
+      counted: Number(row.counted) === 1,
+    }));
+  }
+
+  async saveEscrows(jobId: string, escrows: readonly Escrow[]): Promise<void> {
+    const unique = new Map<string, Escrow>();
+    for (const e of escrows) unique.set(`${e.objectType}\u0000${e.sourceId}`, e);
+    const rows = [...unique.values()].map((e) => ({
+      job_id: jobId,
+      object_type: e.objectType,
+      source_id: e.sourceId,
+      action: e.action,
+      first_failed_at: e.firstFailedAt,
+      last_failed_at: e.lastFailedAt,
+      attempts: e.attempts,
+      next_retry_at: e.nextRetryAt,
+      last_error: e.lastError.slice(0, 2000),
+      last_status: e.lastStatus,
+      fingerprint: e.fingerprint,
+      counted: e.counted ? 1 : 0,
+    }));
+    for (let i = 0; i < rows.length; i += CHUNK) {
+      await this.db
+        .insertInto('sync_escrows')
+        .values(rows.slice(i, i + CHUNK))
+        .onConflict((oc) =>
+          oc.columns(['job_id', 'object_type', 'source_id']).doUpdateSet((eb) => ({
+            action: eb.ref('excluded.action'),
+            first_failed_at: eb.ref('excluded.first_failed_at'),
+            last_failed_at: eb.ref('excluded.last_failed_at'),
+            attempts: eb.ref('excluded.attempts'),
+            next_retry_at: eb.ref('excluded.next_retry_at'),
+            last_error: eb.ref('excluded.last_error'),
+            last_status: eb.ref('excluded.last_status'),
+            fingerprint: eb.ref('excluded.fingerprint'),
+            counted: eb.ref('excluded.counted'),
+          })),
+        )
+        .execute();
+    }
+  }
+
+  async deleteEscrows(
+    jobId: string,
+    keys: readonly { objectType: ObjectType; sourceId: string }[],
+  ): Promise<void> {
+    for (const objectType of ['user', 'group'] as const) {
+      const ids = keys.filter((k) => k.objectType === objectType).map((k) => k.sourceId);
+      for (let i = 0; i < ids.length; i += CHUNK) {
+        await this.db
+          .deleteFrom('sync_escrows')
+          .where('job_id', '=', jobId)
+          .where('object_type', '=', objectType)
+          .where('source_id', 'in', ids.slice(i, i + CHUNK))
+          .execute();
+      }
+    }
+  }
+
+  async getHealth(jobId: string): Promise<JobHealth> {
+    const row = await this.db
+      .selectFrom('sync_jobs')
+      .select('health')
+      .where('id', '=', jobId)
+      .executeTakeFirst();
+    return parseHealth(row?.health ?? null);
+  }
+
+  async setHealth(jobId: string, health: JobHealth): Promise<void> {
+    await this.db
+      .updateTable('sync_jobs')
+      .set({ health: JSON.stringify(health) })
+      .where('id', '=', jobId)
+      .execute();
+  }
+
+  async resetJob(jobId: string, options: { links: boolean }): Promise<void> {
+    await this.db.transaction().execute(async (trx) => {
+      await trx.deleteFrom('sync_escrows').where('job_id', '=', jobId).execute();
+      if (options.links) await trx.deleteFrom('sync_links').where('job_id', '=', jobId).execute();
+      await trx
+        .updateTable('sync_jobs')
+        .set({
+          health: null,
+          watermark: null,
+          watermark_hash: null,
+          updated_at: new Date().toISOString(),
+        })
+        .where('id', '=', jobId)
+        .execute();
+    });
+  }
+}
+
+export function parseHealth(text: string | null): JobHealth {
+  if (text === null) return HEALTHY;
+  return { ...HEALTHY, ...(JSON.parse(text) as Partial<JobHealth>) };
 }
 
 function toJob(row: SyncJobsTable): JobRecord {

@@ -11,8 +11,10 @@ import {
   type RemovalOperation,
   type UpsertOperation,
 } from './planner.js';
+import type { ObjectFailure } from './failure.js';
 import type {
   ExportedValue,
+  QuarantineCode,
   LogAction,
   LogStatus,
   LogStep,
@@ -48,6 +50,12 @@ export interface ExecuteOptions {
   readonly onProgress?: (done: number, total: number) => void;
   /** Creates of one type from which the target's objects are listed once to match in memory (default 50). */
   readonly inventoryThreshold?: number;
+  /** Each failure, before it is logged; may add an escrow step and the next retry (failure.ts). */
+  readonly onFailure?: (
+    failure: ObjectFailure,
+  ) => { step: LogStep; nextRetryAt: string | null } | undefined;
+  /** A job-level fault (invalid credentials, a 404 to a query): the cycle takes no more work. */
+  readonly onFatal?: (code: QuarantineCode, detail: string) => void;
 }
 
 export type ActionCounts = Partial<Record<LogAction | 'matched', number>>;
@@ -101,26 +109,34 @@ export async function executePlan(plan: Plan, options: ExecuteOptions): Promise<
     );
     if (inventory !== null) run.inventories[objectType] = inventory;
   }
-  await pool(plan.upserts, concurrency, (op) => run.upsert(op));
+  const stop = () => run.stopped;
+  await pool(plan.upserts, concurrency, (op) => run.upsert(op), stop);
   await options.journal.flush();
-  await pool(plan.managers, concurrency, (op) => run.manager(op));
-  await pool(plan.memberships, concurrency, (op) => run.membership(op));
+  await pool(plan.managers, concurrency, (op) => run.manager(op), stop);
+  await pool(plan.memberships, concurrency, (op) => run.membership(op), stop);
   await options.journal.flush();
-  await pool(plan.removals, concurrency, (op) => run.removal(op));
+  await pool(plan.removals, concurrency, (op) => run.removal(op), stop);
   await options.journal.flush();
   return run.result();
 }
 
-async function pool<T>(items: readonly T[], limit: number, work: (item: T) => Promise<void>) {
+async function pool<T>(
+  items: readonly T[],
+  limit: number,
+  work: (item: T) => Promise<void>,
+  stop: () => boolean = () => false,
+) {
   let next = 0;
   const workers = Array.from({ length: Math.min(limit, items.length) }, async () => {
-    while (next < items.length) await work(items[next++]!);
+    while (next < items.length && !stop()) await work(items[next++]!);
   });
   await Promise.all(workers);
 }
 
 class Execution {
   total = 0;
+  /** Set by a job-level fault (401, a 404 to a query): no further operation starts. */
+  stopped = false;
   /** The target's objects per type, read once when a cycle creates many (inventory.ts). */
   inventories: Partial<Record<ObjectType, Inventory>> = {};
   private done = 0;
@@ -162,7 +178,20 @@ class Execution {
     /** References (manager, members) are counted apart, not as object updates. */
     counted = true,
   ): void {
+    let nextRetryAt: string | null | undefined;
     if (status === 'failure') {
+      const escrow = this.options.onFailure?.({
+        objectType,
+        sourceId,
+        action,
+        status: targetStatus,
+        error: error ?? 'failed',
+        reference: !counted,
+      });
+      if (escrow !== undefined) {
+        steps = [...steps, escrow.step];
+        nextRetryAt = escrow.nextRetryAt;
+      }
       this.failures++;
       if (this.failed.length < MAX_FAILED_LISTED)
         this.failed.push({ objectType, sourceId, action, error: error ?? 'failed' });
@@ -184,7 +213,13 @@ class Execution {
       targetStatus,
       error,
       durationMs,
+      ...(nextRetryAt !== undefined ? { nextRetryAt } : {}),
     });
+  }
+
+  private fatal(code: QuarantineCode, detail: string): void {
+    this.stopped = true;
+    this.options.onFatal?.(code, detail);
   }
 
   private async call(
@@ -193,7 +228,13 @@ class Execution {
     body?: unknown,
   ): Promise<TargetResponse | { error: string }> {
     try {
-      return await this.options.client.request(method, path, body);
+      const response = await this.options.client.request(method, path, body);
+      if (response.status === 401)
+        this.fatal(
+          'invalid_credentials',
+          `${method} ${path.split('?')[0]} answered ${describeFailure(response)}`,
+        );
+      return response;
     } catch (error) {
       return { error: error instanceof TargetError ? error.message : String(error) };
     }
@@ -309,6 +350,11 @@ class Execution {
         const query = `filter=${encodeURIComponent(equalityFilter(matcher.path, matcher.value))}${op.objectType === 'group' ? '&excludedAttributes=members' : ''}`;
         const response = await this.call('GET', `/${resource}?${query}`);
         if ('error' in response) return fail(`matching query failed: ${response.error}`, null);
+        if (response.status === 404)
+          this.fatal(
+            'scim_compliance',
+            `GET /${resource}?filter=… answered 404; a SCIM query answers a ListResponse, empty when nothing matches (RFC 7644 §3.4.2)`,
+          );
         if (response.status !== 200)
           return fail(`matching query failed: ${describeFailure(response)}`, response.status);
         const list = listResources(response.body);
@@ -466,6 +512,7 @@ class Execution {
             null,
             'manager not provisioned',
             0,
+            false,
           );
           return;
         }
@@ -490,6 +537,7 @@ class Execution {
           'error' in response ? null : response.status,
           error,
           performance.now() - started,
+          false,
         );
         return;
       }

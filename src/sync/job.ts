@@ -6,6 +6,9 @@ import yaml from 'js-yaml';
 import { expressionEngine } from './expressions/index.js';
 import { scopeFilterEvaluator } from './scoping/index.js';
 import { executePlan, type ExecutionResult } from './executor.js';
+import { CycleGuard, type FailurePolicy } from './failure.js';
+import { validateFailureSettings } from './failure-config.js';
+import { notifyHealth, type Notifier } from './notify.js';
 import { CycleJournal } from './journal.js';
 import { compileMappings, type ExpressionEngine } from './mapping/compile.js';
 import { DEFAULT_MAPPINGS, type ObjectMappings } from './mapping/mappings.js';
@@ -16,7 +19,7 @@ import { JsonFileSource } from './sources/json-file.js';
 import { LdapSource } from './sources/ldap.js';
 import { ScimSource } from './sources/scim.js';
 import type { Source, SourceReadStats } from './sources/source.js';
-import type { CycleKind, Link, SyncStateStore } from './state.js';
+import type { CycleKind, JobHealth, Link, SyncStateStore } from './state.js';
 import { ScimTargetClient } from './target/client.js';
 import { DIALECTS, type Dialect } from './target/dialect.js';
 
@@ -39,11 +42,21 @@ export interface JobConfig {
     readonly timeoutMs?: number;
     /** Creates of one type from which the target is listed once and matched in memory (default 50). */
     readonly inventoryThreshold?: number;
+    /** Requests started per second at most (default: no limit; throttling adapts below it). */
+    readonly maxRequestsPerSecond?: number;
+    /** Attempts of a request answered 5xx or lost on the network (default 4). */
+    readonly maxAttempts?: number;
   };
   readonly mappings?: ObjectMappings;
   readonly scope?: ScopeConfig;
   /** Minutes between scheduled cycles (default 40, at least 1). */
   readonly scheduleMinutes?: number;
+  /** Escrow schedule and quarantine thresholds (Entra's by default; src/sync/failure.ts). */
+  readonly failures?: FailurePolicy;
+  /** Disables + deletes one cycle may do; more pauses the job until an admin allows them. */
+  readonly deletionThreshold?: number;
+  /** Who is mailed on quarantine and staged deletes (SMTP from ROSTER_SMTP_URL). */
+  readonly notify?: { readonly email?: readonly string[] };
 }
 
 /** An LDAP source in a job (docs/engine.md, "LDAP"); the password is never stored. */
@@ -208,6 +221,7 @@ export function validateJob(raw: unknown, where: string, base = process.cwd()): 
     !(Number.isInteger(job.scheduleMinutes) && job.scheduleMinutes >= 1)
   )
     throw new JobConfigError(`${where}: "scheduleMinutes" must be a whole number ≥ 1`);
+  validateFailureSettings(job as Record<string, unknown>, where, (m) => new JobConfigError(m));
   return { ...job, source: resolved, target } as JobConfig;
 }
 
@@ -265,6 +279,12 @@ export interface RunOptions {
   readonly onProgress?: (done: number, total: number) => void;
   /** Lease holder name; a random one by default. */
   readonly owner?: string;
+  /** The clock of escrow and quarantine (tests move it; the system clock by default). */
+  readonly now?: () => Date;
+  /** How the client waits (Retry-After, backoff, rate); tests record instead of sleeping. */
+  readonly sleep?: (ms: number) => Promise<void>;
+  /** Sends the quarantine and staged-delete e-mails; from ROSTER_SMTP_URL by default. */
+  readonly notifier?: Notifier;
 }
 
 export interface CycleSummary extends ExecutionResult {
@@ -279,6 +299,23 @@ export interface CycleSummary extends ExecutionResult {
   readonly throttled: number;
   /** How the source read (LDAP and SCIM sources): full or delta, objects read, deletions. */
   readonly source?: SourceReadStats;
+  readonly throttleWaitMs: number;
+  /** The adaptive window and rate (null: never throttled): where they ended, their lowest. */
+  readonly concurrency: {
+    readonly final: number;
+    readonly min: number;
+    readonly rate: number | null;
+    readonly minRate: number | null;
+  };
+  readonly escrow: { deferred: number; waiting: number; dropped: number };
+  readonly referenceFailures: number;
+  /** Disables and deletes held back by the deletion threshold. */
+  readonly staged: number;
+  readonly quarantine: JobHealth['quarantine'];
+}
+
+function round1(n: number | null): number | null {
+  return n === null ? null : Math.round(n * 10) / 10;
 }
 
 /** True for an owner `host:pid:…` on this host whose process is gone. */
@@ -311,11 +348,23 @@ export async function runCycle(config: JobConfig, options: RunOptions): Promise<
     config.mappings ?? DEFAULT_MAPPINGS,
     options.expressions ?? expressionEngine,
   );
-  const client = new ScimTargetClient({
-    url: config.target.url,
-    token,
-    ...(config.target.timeoutMs !== undefined ? { timeoutMs: config.target.timeoutMs } : {}),
-  });
+  const now = options.now ?? (() => new Date());
+  const client = new ScimTargetClient(
+    {
+      url: config.target.url,
+      token,
+      maxConcurrency: Math.max(1, config.target.concurrency ?? 16),
+      ...(config.target.timeoutMs !== undefined ? { timeoutMs: config.target.timeoutMs } : {}),
+      ...(config.target.maxAttempts !== undefined
+        ? { maxAttempts: config.target.maxAttempts }
+        : {}),
+      ...(config.target.maxRequestsPerSecond !== undefined
+        ? { maxRequestsPerSecond: config.target.maxRequestsPerSecond }
+        : {}),
+    },
+    options.sleep,
+    () => now().getTime(),
+  );
   const { state } = options;
   const hash = configHash(config);
   const job = await state.saveJob(config.id, storedConfig(config), hash);
@@ -342,13 +391,24 @@ export async function runCycle(config: JobConfig, options: RunOptions): Promise<
       options.full || job.watermark === null || job.watermarkHash !== hash
         ? 'initial'
         : 'incremental';
-    const source = sourceFor(config);
-    const snapshot = await source.read(kind === 'initial' ? null : job.watermark, {
-      cache: {
-        load: () => state.loadSourceCache(config.id),
-        save: (update) => state.saveSourceCache(config.id, update),
-      },
+    const guard = await CycleGuard.open(state, config.id, {
+      ...(config.failures !== undefined ? { policy: config.failures } : {}),
+      ...(config.deletionThreshold !== undefined
+        ? { deletionThreshold: config.deletionThreshold }
+        : {}),
+      now: now(),
     });
+    const source = sourceFor(config);
+    // A retry that is due needs its object: an incremental cycle then reads everything.
+    const snapshot = await source.read(
+      kind === 'initial' || guard.retryDue ? null : job.watermark,
+      {
+        cache: {
+          load: () => state.loadSourceCache(config.id),
+          save: (update) => state.saveSourceCache(config.id, update),
+        },
+      },
+    );
     const scope = buildScope(
       config.scope ?? {},
       snapshot,
@@ -357,9 +417,12 @@ export async function runCycle(config: JobConfig, options: RunOptions): Promise<
     const links = new Map<string, Link>();
     for (const link of await state.loadLinks(config.id))
       links.set(linkKey(link.objectType, link.sourceId), link);
-    const plan = planCycle({ snapshot, links, mappings, scope, logSkips: kind === 'initial' });
+    const plan = guard.filter(
+      planCycle({ snapshot, links, mappings, scope, logSkips: kind === 'initial' }),
+    );
     const cycle = await state.startCycle(config.id, kind);
     const journal = new CycleJournal(state, config.id, links);
+    guard.logStaged(journal, cycle.id);
     let result: ExecutionResult;
     try {
       result = await executePlan(plan, {
@@ -378,26 +441,45 @@ export async function runCycle(config: JobConfig, options: RunOptions): Promise<
         ...(config.target.inventoryThreshold !== undefined
           ? { inventoryThreshold: config.target.inventoryThreshold }
           : {}),
+        onFailure: (failure) => guard.onFailure(failure),
+        onFatal: (code, detail) => guard.onFatal(code, detail),
       });
     } catch (error) {
       await journal.flush().catch(() => undefined);
       await state.finishCycle(cycle.id, 'failed', { error: String(error) });
       throw error;
     }
+    const successes = [result.users, result.groups].reduce(
+      (n, c) => n + (c.create ?? 0) + (c.update ?? 0) + (c.disable ?? 0) + (c.delete ?? 0),
+      0,
+    );
+    const outcome = await guard.finish(cycle.id, successes, snapshot);
     const summary: CycleSummary = {
       jobId: config.id,
       cycleId: cycle.id,
       kind,
-      status: 'succeeded',
+      status: outcome.health.quarantine === null ? 'succeeded' : 'failed',
       inScope: plan.inScope,
       ...result,
       durationMs: Math.round(performance.now() - started),
       ...client.stats,
       ...(snapshot.stats !== undefined ? { source: snapshot.stats } : {}),
+      concurrency: {
+        final: client.pacer.stats.concurrency,
+        min: client.pacer.stats.minConcurrency,
+        rate: round1(client.pacer.stats.rate),
+        minRate: round1(client.pacer.stats.minRate),
+      },
+      escrow: outcome.escrow,
+      referenceFailures: outcome.referenceFailures,
+      staged: outcome.staged,
+      quarantine: outcome.health.quarantine,
     };
-    // Failed objects keep their old links (retried next cycle); the cycle itself completed.
-    await state.setWatermark(config.id, snapshot.watermark, hash);
-    await state.finishCycle(cycle.id, 'succeeded', summary);
+    // Failed objects keep their old links and wait in escrow; the cycle itself completed.
+    // After a job-level fault or staged deletes, the next cycle reads the same changes.
+    if (outcome.advanceWatermark) await state.setWatermark(config.id, snapshot.watermark, hash);
+    await state.finishCycle(cycle.id, summary.status, summary);
+    await notifyHealth(state, config, outcome, options.notifier);
     return summary;
   } finally {
     clearInterval(renew);

@@ -50,7 +50,8 @@ export interface CycleRecord {
   readonly summary: unknown;
 }
 
-export type LogAction = 'create' | 'update' | 'disable' | 'delete' | 'skip';
+/** `stagedDelete`: a disable or delete held back by the job's deletion threshold. */
+export type LogAction = 'create' | 'update' | 'disable' | 'delete' | 'skip' | 'stagedDelete';
 export type LogStatus = 'success' | 'failure' | 'skipped';
 
 export interface ModifiedProperty {
@@ -60,7 +61,7 @@ export interface ModifiedProperty {
 }
 
 export interface LogStep {
-  readonly step: 'import' | 'scope' | 'match' | 'action' | 'reference';
+  readonly step: 'import' | 'scope' | 'match' | 'action' | 'reference' | 'escrow';
   readonly detail: string;
 }
 
@@ -78,6 +79,8 @@ export interface SyncLogEntry {
   readonly targetStatus: number | null;
   readonly error: string | null;
   readonly durationMs: number;
+  /** A failed object in escrow: when it is tried again (null once dropped). */
+  readonly nextRetryAt?: string | null;
 }
 
 export interface SyncLogRecord extends SyncLogEntry {
@@ -137,4 +140,78 @@ export interface SyncStateStore {
 
   appendLog(entries: readonly SyncLogEntry[]): Promise<void>;
   listLog(jobId: string, query?: LogQuery): Promise<SyncLogRecord[]>;
+
+  // Failure handling (src/sync/failure.ts).
+  loadEscrows(jobId: string): Promise<Escrow[]>;
+  saveEscrows(jobId: string, escrows: readonly Escrow[]): Promise<void>;
+  deleteEscrows(
+    jobId: string,
+    keys: readonly { objectType: ObjectType; sourceId: string }[],
+  ): Promise<void>;
+  getHealth(jobId: string): Promise<JobHealth>;
+  setHealth(jobId: string, health: JobHealth): Promise<void>;
+  /**
+   * Entra's "restart": clears quarantine, staged deletes, escrows and the watermark;
+   * `links` (a full reset) forgets the links too, so the next cycle matches again.
+   */
+  resetJob(jobId: string, options: { links: boolean }): Promise<void>;
 }
+
+/** A failed object waiting for its next retry (Entra's escrow). */
+export interface Escrow {
+  readonly objectType: ObjectType;
+  readonly sourceId: string;
+  readonly action: LogAction;
+  readonly firstFailedAt: string;
+  readonly lastFailedAt: string;
+  /** Failed attempts so far. */
+  readonly attempts: number;
+  /** Null once dropped: not retried until the object changes in the source. */
+  readonly nextRetryAt: string | null;
+  readonly lastError: string;
+  readonly lastStatus: number | null;
+  /** Hash of the planned operation; a different plan for the object retries at once. */
+  readonly fingerprint: string;
+  /** False for throttling that outlasted every wait: retried next cycle, never counted. */
+  readonly counted: boolean;
+}
+
+/** Why a job is quarantined: Roster's code, and Entra's reason for the same case. */
+export type QuarantineCode = 'invalid_credentials' | 'scim_compliance' | 'escrow_threshold';
+
+export interface Quarantine {
+  readonly code: QuarantineCode;
+  /** Entra's reason code: EncounteredQuarantineException or EncounteredEscrowProportionThreshold. */
+  readonly reason: string;
+  readonly detail: string;
+  /** What an admin does about it. */
+  readonly fix: string;
+  readonly since: string;
+  readonly cycleId: string;
+}
+
+export interface StagedDeletes {
+  readonly cycleId: string;
+  readonly at: string;
+  readonly disables: number;
+  readonly deletes: number;
+  readonly threshold: number;
+}
+
+/** A job's failure state beside its config: quarantine, staged deletes and what was mailed. */
+export interface JobHealth {
+  readonly quarantine: Quarantine | null;
+  /** Set while the job is paused by the deletion threshold. */
+  readonly staged: StagedDeletes | null;
+  /** Disables + deletes an admin allowed for the next cycle (0: the threshold applies). */
+  readonly allowedDeletes: number;
+  /** The last quarantine code and staged cycle an e-mail was sent for. */
+  readonly notified: { readonly quarantine?: string; readonly staged?: string };
+}
+
+export const HEALTHY: JobHealth = {
+  quarantine: null,
+  staged: null,
+  allowedDeletes: 0,
+  notified: {},
+};

@@ -7,6 +7,7 @@ import { WebhookDispatcher } from '../../src/app/webhooks/dispatcher.js';
 import { buildApp, type SsoSettings } from '../../src/http/app.js';
 import { openDatabase, type RosterDatabase } from '../../src/storage/connect.js';
 import { migrateToLatest } from '../../src/storage/migrations/index.js';
+import type { RateLimiter } from '../../src/http/limits/rate-limit.js';
 import { createTestDatabase, type DatabaseKind } from './databases.js';
 
 export interface TestTenant {
@@ -38,6 +39,7 @@ export async function startTestServer(
     /** Run a webhook dispatcher in the server (polling every 100 ms), as `roster serve` does. */
     webhooks?: boolean;
     sso?: SsoSettings;
+    rateLimiter?: RateLimiter;
   } = {},
 ): Promise<TestServer> {
   const testDb = await createTestDatabase(kind);
@@ -65,6 +67,7 @@ export async function startTestServer(
     log,
     ...(options.bodyLimit !== undefined ? { bodyLimit: options.bodyLimit } : {}),
     ...(options.sso !== undefined ? { sso: options.sso } : {}),
+    ...(options.rateLimiter !== undefined ? { rateLimiter: options.rateLimiter } : {}),
   });
   await app.listen({ port: 0, host: '127.0.0.1' });
   const origin = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;

@@ -180,4 +180,87 @@ describe.each(DATABASE_KINDS)('sync connector state (%s)', (kind) => {
     ]);
     expect((await store.listLog('logged', { sourceId: 'u1' })).length).toBe(1);
   });
+
+  it('keeps escrows (upsert by object, delete), the job health, and resets a job', async () => {
+    await store.saveJob('escrowed', {}, 'h');
+    await store.setWatermark('escrowed', 'w', 'h');
+    await store.upsertLinks('escrowed', [
+      { objectType: 'user', sourceId: 'u1', targetId: 't1', exported: {}, enabled: true },
+    ]);
+    const escrow = {
+      objectType: 'user' as const,
+      sourceId: 'u1',
+      action: 'create' as const,
+      firstFailedAt: '2026-03-02T08:00:00.000Z',
+      lastFailedAt: '2026-03-02T08:00:00.000Z',
+      attempts: 1,
+      nextRetryAt: '2026-03-02T14:00:00.000Z',
+      lastError: 'HTTP 500',
+      lastStatus: 500,
+      fingerprint: 'f1',
+      counted: true,
+    };
+    await store.saveEscrows('escrowed', [escrow, { ...escrow, sourceId: 'u2', counted: false }]);
+    await store.saveEscrows('escrowed', [{ ...escrow, attempts: 2, nextRetryAt: null }]);
+    expect(
+      (await store.loadEscrows('escrowed')).sort((a, b) => a.sourceId.localeCompare(b.sourceId)),
+    ).toEqual([
+      { ...escrow, attempts: 2, nextRetryAt: null },
+      { ...escrow, sourceId: 'u2', counted: false },
+    ]);
+    await store.deleteEscrows('escrowed', [{ objectType: 'user', sourceId: 'u2' }]);
+    expect((await store.loadEscrows('escrowed')).map((e) => e.sourceId)).toEqual(['u1']);
+
+    expect(await store.getHealth('escrowed')).toEqual({
+      quarantine: null,
+      staged: null,
+      allowedDeletes: 0,
+      notified: {},
+    });
+    const staged = { cycleId: 'c', at: 'now', disables: 1, deletes: 2, threshold: 1 };
+    await store.setHealth('escrowed', {
+      quarantine: null,
+      staged,
+      allowedDeletes: 3,
+      notified: { staged: 'c' },
+    });
+    expect(await store.getHealth('escrowed')).toMatchObject({ staged, allowedDeletes: 3 });
+
+    await store.resetJob('escrowed', { links: false });
+    expect(await store.loadEscrows('escrowed')).toEqual([]);
+    expect((await store.getHealth('escrowed')).staged).toBeNull();
+    expect((await store.getJob('escrowed'))?.watermark).toBeNull();
+    expect(await store.loadLinks('escrowed')).toHaveLength(1);
+    await store.resetJob('escrowed', { links: true });
+    expect(await store.loadLinks('escrowed')).toEqual([]);
+  });
+
+  it('stores the next retry of a log entry: a time, dropped (null), or none', async () => {
+    await store.saveJob('retries', {}, 'h');
+    const entry = {
+      jobId: 'retries',
+      cycleId: 'c',
+      at: '2026-03-02T08:00:00.000Z',
+      objectType: 'user' as const,
+      targetId: null,
+      action: 'create' as const,
+      status: 'failure' as const,
+      steps: [],
+      modified: [],
+      targetStatus: 500,
+      error: 'HTTP 500',
+      durationMs: 1,
+    };
+    await store.appendLog([
+      { ...entry, sourceId: 'a', nextRetryAt: '2026-03-02T14:00:00.000Z' },
+      { ...entry, sourceId: 'b', nextRetryAt: null },
+      { ...entry, sourceId: 'c' },
+    ]);
+    const log = await store.listLog('retries');
+    expect(log.map((e) => [e.sourceId, e.nextRetryAt])).toEqual([
+      ['c', undefined],
+      ['b', null],
+      ['a', '2026-03-02T14:00:00.000Z'],
+    ]);
+  });
 });

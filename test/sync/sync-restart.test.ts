@@ -127,4 +127,70 @@ describe.each(DATABASE_KINDS)('engine killed mid-cycle (%s connector state)', (k
       await database.close();
     }
   });
+
+  it(
+    'killed while updating: the rerun applies every change, and nothing is created twice',
+    { timeout: 240_000 },
+    async () => {
+      const database = await openDatabase(engineDb.url);
+      const store = new KyselySyncStore(database.db);
+      const scim = scimClient(tenant);
+      const renamed = async () => {
+        const found = await scim(
+          'GET',
+          `/Users?count=1&filter=${encodeURIComponent('displayName sw "Renamed"')}`,
+        );
+        return found.body.totalResults as number;
+      };
+      try {
+        // Every user changes: the cycle is all PATCHes.
+        const users = Array.from({ length: USERS }, (_, i) => ({
+          objectId: `u${i}`,
+          userPrincipalName: `user${i}@example.com`,
+          displayName: `Renamed ${i}`,
+          manager: i > 0 ? 'u0' : undefined,
+        }));
+        await writeFile(
+          join(dir, 'people.json'),
+          JSON.stringify({
+            users,
+            groups: [
+              { objectId: 'g1', displayName: 'Everyone', members: users.map((u) => u.objectId) },
+            ],
+          }),
+        );
+        const killed = await run((kill) => {
+          const poll = setInterval(() => {
+            renamed().then(
+              (n) => {
+                if (n >= 20) {
+                  clearInterval(poll);
+                  kill();
+                }
+              },
+              () => undefined,
+            );
+          }, 50);
+        });
+        expect(killed.signal).toBe('SIGKILL');
+        const before = await renamed();
+        expect(before).toBeLessThan(USERS);
+
+        const second = await run();
+        expect(second.code).toBe(0);
+        const summary = JSON.parse(second.stdout);
+        expect(summary.failures).toBe(0);
+        expect(summary.users.create ?? 0).toBe(0);
+        expect(await renamed()).toBe(USERS);
+        expect((await scim('GET', '/Users?count=1')).body.totalResults).toBe(USERS);
+        expect(await store.countLinks('kill')).toMatchObject({ users: USERS, groups: 1 });
+        // A third run has nothing left to do.
+        const third = JSON.parse((await run()).stdout);
+        expect(third.users).toEqual({});
+        expect(third.requests).toBe(0);
+      } finally {
+        await database.close();
+      }
+    },
+  );
 });

@@ -44,6 +44,110 @@ export async function syncRoutes(
   app.post('/sync/jobs/:id/probe', async (request: Req) =>
     jobs.probe(account(request), request.params.id!),
   );
+  app.post('/sync/jobs/:id/restart', async (request: Req, reply) => {
+    const body = (request.body ?? {}) as Record<string, unknown>;
+    if (typeof body !== 'object' || Array.isArray(body))
+      throw new RestError(400, 'invalid_request', 'Send {"fullReset": true|false} or no body.');
+    const fullReset = body['fullReset'] ?? false;
+    if (typeof fullReset !== 'boolean')
+      throw new RestError(400, 'invalid_request', '"fullReset" must be true or false.');
+    return reply
+      .code(202)
+      .send(await jobs.restart(account(request), request.params.id!, fullReset));
+  });
+  app.post('/sync/jobs/:id/preview', async (request: Req) =>
+    jobs.preview(
+      account(request),
+      request.params.id!,
+      request.body ?? undefined,
+      whole(request.query['limit'], 'limit', 200, 1, 5000),
+    ),
+  );
+  app.post('/sync/jobs/:id/provision', async (request: Req) => {
+    const body = request.body as Record<string, unknown> | null | undefined;
+    const sourceId = body?.['sourceId'];
+    const objectType = body?.['objectType'] ?? 'user';
+    if (typeof sourceId !== 'string' || sourceId === '' || sourceId.length > 1024)
+      throw new RestError(
+        400,
+        'invalid_request',
+        '"sourceId" (the source object\'s id) is required.',
+      );
+    if (objectType !== 'user' && objectType !== 'group')
+      throw new RestError(400, 'invalid_request', '"objectType" must be "user" or "group".');
+    return jobs.provision(account(request), request.params.id!, objectType, sourceId);
+  });
+  app.get('/sync/jobs/:id/links', async (request: Req) => {
+    const q = request.query;
+    const objectType = text(q, 'objectType')['objectType'];
+    if (objectType !== undefined && objectType !== 'user' && objectType !== 'group')
+      throw new RestError(400, 'invalid_request', '"objectType" must be "user" or "group".');
+    const ambiguous = text(q, 'ambiguous')['ambiguous'];
+    if (ambiguous !== undefined && ambiguous !== 'true' && ambiguous !== 'false')
+      throw new RestError(400, 'invalid_request', '"ambiguous" must be true or false.');
+    return jobs.links(account(request), request.params.id!, {
+      limit: whole(q['limit'], 'limit', 100, 1, 10_000),
+      ...(objectType !== undefined ? { objectType } : {}),
+      ...text(q, 'objectId'),
+      ...(ambiguous === 'true' ? { ambiguous: true } : {}),
+    });
+  });
+  type LinkReq = FastifyRequest<{
+    Params: { accountId: string; id: string; type: string; sourceId: string };
+    Body: unknown;
+  }>;
+  const linkType = (request: LinkReq): 'user' | 'group' => {
+    const type = request.params.type;
+    if (type !== 'users' && type !== 'groups')
+      throw new RestError(
+        400,
+        'invalid_request',
+        'links are under /links/users/… or /links/groups/….',
+      );
+    return type === 'users' ? 'user' : 'group';
+  };
+  app.delete('/sync/jobs/:id/links/:type/:sourceId', async (request: LinkReq, reply) => {
+    const type = linkType(request);
+    await jobs.repairLink(
+      request.params.accountId,
+      request.params.id,
+      'unlink',
+      type,
+      request.params.sourceId,
+    );
+    return reply.code(204).send();
+  });
+  app.put('/sync/jobs/:id/links/:type/:sourceId', async (request: LinkReq) => {
+    const type = linkType(request);
+    const body = request.body as Record<string, unknown> | null | undefined;
+    const targetId = body?.['targetId'];
+    if (typeof targetId !== 'string' || targetId === '' || targetId.length > 1024)
+      throw new RestError(
+        400,
+        'invalid_request',
+        '"targetId" (the target object\'s id) is required.',
+      );
+    return jobs.repairLink(
+      request.params.accountId,
+      request.params.id,
+      'relink',
+      type,
+      request.params.sourceId,
+      targetId,
+    );
+  });
+  app.post('/sync/jobs/:id/links/:type/:sourceId/resync', async (request: LinkReq) =>
+    jobs.repairLink(
+      request.params.accountId,
+      request.params.id,
+      'resync',
+      linkType(request),
+      request.params.sourceId,
+    ),
+  );
+  app.post('/sync/jobs/:id/allow-deletes', async (request: Req, reply) =>
+    reply.code(202).send(await jobs.allowDeletes(account(request), request.params.id!)),
+  );
   app.get('/sync/jobs/:id/log', async (request: Req) => {
     const q = request.query;
     return jobs.log(account(request), request.params.id!, {

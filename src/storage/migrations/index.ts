@@ -14,6 +14,7 @@ import { sso } from './080-sso.js';
 import { syncState } from './050-sync-state.js';
 import { syncSchedule } from './051-sync-schedule.js';
 import { syncSourceCache } from './052-sync-source-cache.js';
+import { syncFailures } from './054-sync-failures.js';
 
 /**
  * Migrations live in code (not read from a folder), so they run the same from src/
@@ -31,6 +32,7 @@ export const migrations: Record<string, Migration> = {
   '050_sync_state': syncState,
   '051_sync_schedule': syncSchedule,
   '052_sync_source_cache': syncSourceCache,
+  '054_sync_failures': syncFailures,
   '060_console_logins': consoleLogins,
   '061_console_active_users': consoleActiveUsers,
   '070_page_keys': pageKeys,

@@ -1,3 +1,5 @@
+import { Pacer } from './pacer.js';
+
 /**
  * The HTTP client to the target's SCIM endpoint: bearer token, JSON bodies, a timeout,
  * retries with backoff on network errors and 5xx, and throttling that waits as the target
@@ -16,6 +18,10 @@ export interface TargetConfig {
   readonly maxThrottleWaits?: number;
   /** Longest wait honoured from Retry-After, in ms (default 60 s). */
   readonly maxRetryAfterMs?: number;
+  /** Requests in flight at most; the window adapts below it (pacer.ts). Default 16. */
+  readonly maxConcurrency?: number;
+  /** Requests started per second at most (the job's maximum rate); default none. */
+  readonly maxRequestsPerSecond?: number;
 }
 
 export interface TargetResponse {
@@ -41,18 +47,31 @@ export interface ClientStats {
   requests: number;
   retries: number;
   throttled: number;
+  /** The delays Retry-After asked for, summed over throttled answers (waits overlap). */
+  throttleWaitMs: number;
 }
 
 export class ScimTargetClient {
-  readonly stats: ClientStats = { requests: 0, retries: 0, throttled: 0 };
+  readonly stats: ClientStats = { requests: 0, retries: 0, throttled: 0, throttleWaitMs: 0 };
   private readonly base: string;
   private pausedUntil = 0;
+  /** AIMD window and maximum rate of this job's requests. */
+  readonly pacer: Pacer;
 
   constructor(
     readonly config: TargetConfig,
     private readonly sleep: (ms: number) => Promise<void> = (ms) =>
       new Promise((resolve) => setTimeout(resolve, ms)),
+    private readonly now: () => number = Date.now,
   ) {
+    this.pacer = new Pacer({
+      maxConcurrency: config.maxConcurrency ?? 16,
+      ...(config.maxRequestsPerSecond !== undefined
+        ? { maxRequestsPerSecond: config.maxRequestsPerSecond }
+        : {}),
+      sleep,
+      now,
+    });
     let url: URL;
     try {
       url = new URL(config.url);
@@ -71,12 +90,14 @@ export class ScimTargetClient {
     let attempt = 0;
     let throttles = 0;
     for (;;) {
-      const wait = this.pausedUntil - Date.now();
+      const wait = this.pausedUntil - this.now();
       if (wait > 0) await this.sleep(wait);
       let response: TargetResponse;
+      const slot = await this.pacer.acquire();
       try {
         response = await this.once(method, path, body);
       } catch (error) {
+        this.pacer.release();
         attempt++;
         if (attempt >= maxAttempts) throw error;
         this.stats.retries++;
@@ -87,17 +108,22 @@ export class ScimTargetClient {
         response.status === 429 ||
         (response.status === 503 && response.headers.has('retry-after'))
       ) {
+        this.pacer.release();
+        this.pacer.onThrottle(slot);
         throttles++;
         this.stats.throttled++;
         if (throttles > maxThrottle) return response;
         const delay = Math.min(
-          retryAfterMs(response.headers.get('retry-after')) ?? backoff(throttles),
+          retryAfterMs(response.headers.get('retry-after'), this.now()) ?? backoff(throttles),
           this.config.maxRetryAfterMs ?? 60_000,
         );
+        this.stats.throttleWaitMs += delay;
         // Every worker of this job waits: the target asked the client, not the request.
-        this.pausedUntil = Math.max(this.pausedUntil, Date.now() + delay);
+        this.pausedUntil = Math.max(this.pausedUntil, this.now() + delay);
         continue;
       }
+      this.pacer.release();
+      if (response.status < 500) this.pacer.onSuccess();
       if (response.status >= 500) {
         attempt++;
         if (attempt >= maxAttempts) return response;
@@ -145,12 +171,12 @@ function backoff(attempt: number): number {
 }
 
 /** Retry-After as seconds or an HTTP date (RFC 9110 §10.2.3). */
-export function retryAfterMs(header: string | null): number | undefined {
+export function retryAfterMs(header: string | null, now = Date.now()): number | undefined {
   if (header === null) return undefined;
   const trimmed = header.trim();
   if (/^\d+(\.\d+)?$/.test(trimmed)) return Number(trimmed) * 1000;
   const date = Date.parse(trimmed);
-  return Number.isNaN(date) ? undefined : Math.max(0, date - Date.now());
+  return Number.isNaN(date) ? undefined : Math.max(0, date - now);
 }
 
 export function describeNetworkError(error: unknown, timeoutMs: number): string {
