@@ -1,7 +1,7 @@
 import {
+  CompiledQuery,
   sql,
   type Compilable,
-  type CompiledQuery,
   type Kysely,
   type Selectable,
   type Transaction,
@@ -10,6 +10,7 @@ import { conflict } from '../core/errors.js';
 import type { JsonObject } from '../core/resource/values.js';
 import type {
   AccountStore,
+  GetOptions,
   GroupRow,
   ListQuery,
   MemberRow,
@@ -17,6 +18,7 @@ import type {
   Page,
   UserRow,
   UserUpdate,
+  RowLock,
 } from '../app/ports.js';
 import type { Database, GroupsTable, UsersTable } from './db-schema.js';
 import { compileFilter, compileSort, type Dialect, type ResourceMapping } from './filter-sql.js';
@@ -28,6 +30,15 @@ import type { WorkspaceStore } from '../app/workspace/ports.js';
 import { ENTERPRISE_USER_SCHEMA_ID } from '../core/schemas/rfc7643.js';
 
 const CHUNK = 500;
+
+/** Runs of one PostgreSQL write transaction ended by a deadlock or serialisation failure. */
+const TRANSACTION_ATTEMPTS = 3;
+
+/** PostgreSQL's deadlock_detected (40P01) and serialization_failure (40001). */
+function isRetryable(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  return code === '40P01' || code === '40001';
+}
 
 /** What a list page spends on a row besides its stored document (id, meta, envelope), in bytes. */
 const ROW_OVERHEAD_BYTES = 512;
@@ -113,7 +124,20 @@ function parseData(data: unknown): JsonObject {
 }
 
 function toUser(row: Omit<UsersTable, 'password_hash'>): UserRow {
+  const related = row as { groups_json?: unknown; manager_name?: string | null };
+  const extra: Pick<UserRow, 'groups' | 'managerName'> =
+    related.groups_json === undefined
+      ? {}
+      : {
+          groups: (
+            (typeof related.groups_json === 'string'
+              ? JSON.parse(related.groups_json)
+              : related.groups_json) as [string, string][]
+          ).map(([value, display]) => ({ value, type: 'Group' as const, display })),
+          managerName: related.manager_name ?? null,
+        };
   return {
+    ...extra,
     id: row.id,
     userName: row.user_name,
     externalId: row.external_id,
@@ -142,6 +166,7 @@ function toGroup(
 }
 
 const compiledQueries = new Map<string, CompiledQuery<unknown>>();
+const userQueries = new Map<string, string>();
 
 /**
  * A hot-path query built and compiled once per dialect, then run with new parameters:
@@ -226,25 +251,55 @@ export class KyselyAccountStore implements AccountStore {
     // SQLite: group commit, one fsync for a batch of concurrent writes (group-commit.ts).
     if (this.dialect === 'sqlite' && !this.db.isTransaction)
       return groupCommitOf(this.db).run(inside);
-    return this.db.transaction().execute(inside);
+    // Writes of one account lock only the rows they change, and the account row at their
+    // end: PostgreSQL may still find a deadlock (say a team's rename against member
+    // changes of it), or a serialisation failure, and end one transaction. Nothing of it
+    // was stored, so it runs again from the start.
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.db.transaction().execute(inside);
+      } catch (error) {
+        if (attempt >= TRANSACTION_ATTEMPTS || !isRetryable(error)) throw error;
+      }
+    }
   }
 
-  async getUser(id: string, options: { forUpdate?: boolean } = {}): Promise<UserRow | undefined> {
-    const lock = options.forUpdate === true && this.dialect === 'postgres';
-    const query = precompiled(
-      lock ? 'getUser:forUpdate' : 'getUser',
-      this.dialect,
-      () => {
-        const select = this.db
-          .selectFrom('users')
-          .selectAll()
-          .where('account_id', '=', '')
-          .where('id', '=', '');
-        return lock ? select.forUpdate() : select;
-      },
-      [this.accountId, id],
-    );
-    const [row] = (await this.db.executeQuery(query)).rows;
+  /** The row lock a read takes: PostgreSQL only (SQLite has one writer at a time). */
+  private lockOf(options: GetOptions): RowLock | undefined {
+    if (this.dialect !== 'postgres') return undefined;
+    return options.lock ?? (options.forUpdate === true ? 'update' : undefined);
+  }
+
+  async getUser(
+    id: string,
+    options: GetOptions & { related?: boolean } = {},
+  ): Promise<UserRow | undefined> {
+    const lock = this.lockOf(options);
+    const related = options.related === true;
+    const cacheKey = `${this.dialect}:getUser:${lock ?? ''}:${related}`;
+    let text = userQueries.get(cacheKey);
+    if (text === undefined) {
+      // One statement: the row, its SCIM teams (ordered by name) and its manager's name.
+      const groups =
+        this.dialect === 'postgres'
+          ? `(SELECT coalesce(json_agg(json_build_array(t.id, t.display_name) ORDER BY t.display_name_lc), '[]'::json) FROM group_members gm JOIN groups t ON t.id = gm.group_id WHERE gm.account_id = users.account_id AND gm.member_id = users.id AND t.origin = 'scim')`
+          : `(SELECT json_group_array(json_array(x.id, x.display_name)) FROM (SELECT t.id, t.display_name FROM group_members gm JOIN groups t ON t.id = gm.group_id WHERE gm.account_id = users.account_id AND gm.member_id = users.id AND t.origin = 'scim' ORDER BY t.display_name_lc) x)`;
+      const extra = related
+        ? `, ${groups} AS groups_json, (SELECT coalesce(m.display_name, m.user_name) FROM users m WHERE m.account_id = users.account_id AND m.id = users.manager_id) AS manager_name`
+        : '';
+      const param = (n: number) => (this.dialect === 'postgres' ? `$${n}` : '?');
+      const lockClause =
+        lock === undefined
+          ? ''
+          : ` FOR ${{ update: 'UPDATE', noKeyUpdate: 'NO KEY UPDATE', keyShare: 'KEY SHARE' }[lock]}`;
+      text = `SELECT users.*${extra} FROM users WHERE users.account_id = ${param(1)} AND users.id = ${param(2)}${lockClause}`;
+      userQueries.set(cacheKey, text);
+    }
+    const [row] = (
+      await this.db.executeQuery(
+        CompiledQuery.raw(text, [this.accountId, id]) as CompiledQuery<UsersTable>,
+      )
+    ).rows;
     return row === undefined ? undefined : toUser(row);
   }
 
@@ -288,52 +343,116 @@ export class KyselyAccountStore implements AccountStore {
   }
 
   async insertUser(user: NewUser): Promise<void> {
+    const values = {
+      id: user.id,
+      account_id: this.accountId,
+      user_name: user.userName,
+      user_name_lc: user.userName.toLowerCase(),
+      external_id: user.externalId,
+      display_name: user.displayName,
+      active: user.active ? 1 : 0,
+      manager_id: user.managerId,
+      created_at: user.createdAt,
+      updated_at: user.updatedAt,
+      version: 1,
+      data: JSON.stringify(user.data),
+      password_hash: user.passwordHash,
+    };
+    const emails = this.emailValues(user.emails);
     try {
-      await this.db
-        .insertInto('users')
-        .values({
-          id: user.id,
-          account_id: this.accountId,
-          user_name: user.userName,
-          user_name_lc: user.userName.toLowerCase(),
-          external_id: user.externalId,
-          display_name: user.displayName,
-          active: user.active ? 1 : 0,
-          manager_id: user.managerId,
-          created_at: user.createdAt,
-          updated_at: user.updatedAt,
-          version: 1,
-          data: JSON.stringify(user.data),
-          password_hash: user.passwordHash,
-        })
-        .execute();
+      if (emails !== undefined) {
+        // PostgreSQL: the user and its emails in one statement (one round trip).
+        await this.db
+          .with('u', (db) => db.insertInto('users').values(values).returning('id'))
+          .insertInto('user_emails')
+          .columns(['account_id', 'user_id', 'value_lc', 'type_lc', 'is_primary'])
+          .expression(
+            (db) =>
+              sql`SELECT ${this.accountId}, u.id, v.value_lc, v.type_lc, v.is_primary FROM u, (VALUES ${emails}) AS v(value_lc, type_lc, is_primary)` as never,
+          )
+          .execute();
+        return;
+      }
+      await this.db.insertInto('users').values(values).execute();
     } catch (error) {
       throw this.mapUserConflict(error, user.userName);
     }
     await this.writeEmails(user.id, user.emails);
   }
 
+  /**
+   * PostgreSQL: a user's emails as a VALUES list for a statement that also writes the
+   * user; undefined on SQLite (in-process statements cost no round trip), with no
+   * emails, or with more than one statement's parameters take.
+   */
+  private emailValues(emails: NewUser['emails']) {
+    if (this.dialect !== 'postgres' || emails.length === 0 || emails.length > 1000) return undefined;
+    return sql.join(
+      emails.map(
+        (e) =>
+          sql`(${e.value.toLowerCase()}, ${e.type === null ? null : e.type.toLowerCase()}::text, ${e.primary ? 1 : 0}::int)`,
+      ),
+    );
+  }
+
   async updateUser(user: UserUpdate, expectedVersion: number): Promise<boolean> {
-    let result;
-    try {
-      result = await this.db
+    const set = {
+      user_name: user.userName,
+      user_name_lc: user.userName.toLowerCase(),
+      external_id: user.externalId,
+      display_name: user.displayName,
+      active: user.active ? 1 : 0,
+      manager_id: user.managerId,
+      updated_at: user.updatedAt,
+      version: user.version,
+      data: JSON.stringify(user.data),
+      ...(user.passwordHash !== undefined ? { password_hash: user.passwordHash } : {}),
+    };
+    const update = (db: Kysely<Database> | Transaction<Database>) =>
+      db
         .updateTable('users')
-        .set({
-          user_name: user.userName,
-          user_name_lc: user.userName.toLowerCase(),
-          external_id: user.externalId,
-          display_name: user.displayName,
-          active: user.active ? 1 : 0,
-          manager_id: user.managerId,
-          updated_at: user.updatedAt,
-          version: user.version,
-          data: JSON.stringify(user.data),
-          ...(user.passwordHash !== undefined ? { password_hash: user.passwordHash } : {}),
-        })
+        .set(set)
         .where('account_id', '=', this.accountId)
         .where('id', '=', user.id)
-        .where('version', '=', expectedVersion)
-        .executeTakeFirst();
+        .where('version', '=', expectedVersion);
+    if (this.dialect === 'postgres' && user.emails.length <= 1000) {
+      // One statement: the row at the expected version, and its emails replaced only when
+      // it was written (all parts of a statement see one snapshot: the DELETE does not see
+      // the INSERT's rows).
+      const emails = this.emailValues(user.emails);
+      let result;
+      try {
+        result = await this.db
+          .with('u', (db) => update(db as never).returning('id'))
+          .with('d', (db) =>
+            db
+              .deleteFrom('user_emails')
+              .where('account_id', '=', this.accountId)
+              .where('user_id', 'in', (eb) => eb.selectFrom('u').select('u.id'))
+              .returning('user_emails.user_id'),
+          )
+          .with('i', (db) =>
+            emails === undefined
+              ? db.selectFrom('u').select('u.id')
+              : db
+                  .insertInto('user_emails')
+                  .columns(['account_id', 'user_id', 'value_lc', 'type_lc', 'is_primary'])
+                  .expression(
+                    sql`SELECT ${this.accountId}, u.id, v.value_lc, v.type_lc, v.is_primary FROM u, (VALUES ${emails}) AS v(value_lc, type_lc, is_primary)` as never,
+                  )
+                  .returning('user_emails.user_id'),
+          )
+          .selectFrom('u')
+          .select((eb) => eb.fn.countAll<number>().as('n'))
+          .executeTakeFirstOrThrow();
+      } catch (error) {
+        throw this.mapUserConflict(error, user.userName);
+      }
+      return Number(result.n) === 1;
+    }
+    let result;
+    try {
+      result = await update(this.db).executeTakeFirst();
     } catch (error) {
       throw this.mapUserConflict(error, user.userName);
     }
@@ -429,14 +548,17 @@ export class KyselyAccountStore implements AccountStore {
     return out;
   }
 
-  async getGroup(id: string, options: { forUpdate?: boolean } = {}): Promise<GroupRow | undefined> {
+  async getGroup(id: string, options: GetOptions = {}): Promise<GroupRow | undefined> {
     let query = this.db
       .selectFrom('groups')
       .selectAll()
       .where('account_id', '=', this.accountId)
       .where('id', '=', id)
       .where('origin', '=', 'scim');
-    if (options.forUpdate === true && this.dialect === 'postgres') query = query.forUpdate();
+    const lock = this.lockOf(options);
+    if (lock === 'update') query = query.forUpdate();
+    else if (lock === 'noKeyUpdate') query = query.forNoKeyUpdate();
+    else if (lock === 'keyShare') query = query.forKeyShare();
     const row = await query.executeTakeFirst();
     return row === undefined ? undefined : toGroup(row);
   }
@@ -679,6 +801,22 @@ export class KyselyAccountStore implements AccountStore {
   async resolveMemberIds(ids: readonly string[]): Promise<Map<string, 'User' | 'Group'>> {
     const out = new Map<string, 'User' | 'Group'>();
     for (const batch of chunks([...new Set(ids)])) {
+      if (this.dialect === 'postgres') {
+        // One statement, and KEY SHARE on what it finds: a user or team being deleted
+        // meanwhile (its DELETE transaction holds FOR UPDATE) is waited for and then not
+        // found, so no membership of a deleted member can commit. Updates of the rows
+        // (NO KEY UPDATE) are not waited for.
+        const rows = await sql<{ id: string; kind: 'User' | 'Group' }>`
+          SELECT id, 'User' AS kind FROM (
+            SELECT id FROM users WHERE account_id = ${this.accountId} AND id = ANY(${batch}::text[]) FOR KEY SHARE
+          ) u
+          UNION ALL
+          SELECT id, 'Group' AS kind FROM (
+            SELECT id FROM groups WHERE account_id = ${this.accountId} AND id = ANY(${batch}::text[]) AND origin = 'scim' FOR KEY SHARE
+          ) g`.execute(this.db);
+        for (const row of rows.rows) out.set(row.id, row.kind);
+        continue;
+      }
       const users = await this.db
         .selectFrom('users')
         .select('id')
@@ -696,6 +834,97 @@ export class KyselyAccountStore implements AccountStore {
       for (const row of groups) out.set(row.id, 'Group');
     }
     return out;
+  }
+
+  async insertMembers(
+    groupId: string,
+    members: readonly { id: string; type: 'User' | 'Group' }[],
+    at: string,
+  ): Promise<{ id: string; type: 'User' | 'Group' }[]> {
+    const out: { id: string; type: 'User' | 'Group' }[] = [];
+    if (members.length === 0) return out;
+    if (this.dialect !== 'postgres') {
+      // See addMembers: never a row under another account's group id.
+      const owned = await this.db
+        .selectFrom('groups')
+        .select('id')
+        .where('account_id', '=', this.accountId)
+        .where('id', '=', groupId)
+        .executeTakeFirst();
+      if (owned === undefined) return out;
+    }
+    for (const batch of chunks(members)) {
+      let rows: { member_id: string; member_type: string }[];
+      if (this.dialect === 'postgres') {
+        // The ownership check and the insert in one statement.
+        const values = sql.join(batch.map((m) => sql`(${m.id}, ${m.type})`));
+        rows = (
+          await sql<{ member_id: string; member_type: string }>`
+            INSERT INTO group_members (account_id, group_id, member_id, member_type, created_at)
+            SELECT ${this.accountId}, ${groupId}, v.id, v.type, ${at}
+            FROM (VALUES ${values}) AS v(id, type)
+            WHERE EXISTS (SELECT 1 FROM groups WHERE account_id = ${this.accountId} AND id = ${groupId})
+            ON CONFLICT (group_id, member_id) DO NOTHING
+            RETURNING member_id, member_type`.execute(this.db)
+        ).rows;
+      } else {
+        rows = await this.db
+          .insertInto('group_members')
+          .values(
+            batch.map((m) => ({
+              account_id: this.accountId,
+              group_id: groupId,
+              member_id: m.id,
+              member_type: m.type,
+              created_at: at,
+            })),
+          )
+          .onConflict((oc) => oc.columns(['group_id', 'member_id']).doNothing())
+          .returning(['member_id', 'member_type'])
+          .execute();
+      }
+      for (const row of rows)
+        out.push({ id: row.member_id, type: row.member_type === 'Group' ? 'Group' : 'User' });
+    }
+    // In the order asked for (RETURNING gives no order).
+    const order = new Map(members.map((m, i) => [m.id, i]));
+    return out.sort((a, b) => order.get(a.id)! - order.get(b.id)!);
+  }
+
+  async deleteMembers(
+    groupId: string,
+    ids?: readonly string[],
+  ): Promise<{ id: string; type: 'User' | 'Group' }[]> {
+    const out: { id: string; type: 'User' | 'Group' }[] = [];
+    const batches = ids === undefined ? [undefined] : chunks([...new Set(ids)]);
+    for (const batch of batches) {
+      if (batch !== undefined && batch.length === 0) continue;
+      let query = this.db
+        .deleteFrom('group_members')
+        .where('account_id', '=', this.accountId)
+        .where('group_id', '=', groupId);
+      if (batch !== undefined) query = query.where('member_id', 'in', batch);
+      for (const row of await query.returning(['member_id', 'member_type']).execute())
+        out.push({ id: row.member_id, type: row.member_type === 'Group' ? 'Group' : 'User' });
+    }
+    if (ids !== undefined) {
+      const order = new Map(ids.map((id, i) => [id, i]));
+      out.sort((a, b) => order.get(a.id)! - order.get(b.id)!);
+    }
+    return out;
+  }
+
+  async touchGroup(id: string, at: string): Promise<GroupRow | undefined> {
+    const row = await this.db
+      .updateTable('groups')
+      .set((eb) => ({ version: eb('version', '+', 1), updated_at: at }))
+      .where('account_id', '=', this.accountId)
+      .where('id', '=', id)
+      .where('origin', '=', 'scim')
+      .returning(GROUP_COLUMNS)
+      .returning('groups.data')
+      .executeTakeFirst();
+    return row === undefined ? undefined : toGroup(row);
   }
 
   async addMembers(

@@ -1,12 +1,21 @@
-import type { Kysely, Transaction } from 'kysely';
+import { PostgresAdapter, sql, type Kysely, type Transaction } from 'kysely';
 import type { NewEvent, RosterEvent } from '../app/events/types.js';
 import type { Database } from './db-schema.js';
 import { bulkChunks } from './bulk.js';
 
+/** Most events one PostgreSQL statement takes a sequence for and stores (5 parameters each). */
+const EVENTS_PER_STATEMENT = 1000;
+
 /**
- * Appends events in the caller's transaction. The sequence comes from
- * `accounts.event_seq`, whose row lock orders commits within an account, so
- * sequence order is commit order and a reader never skips a late commit.
+ * Appends events in the caller's transaction, as its last write before COMMIT. The
+ * sequence comes from `accounts.event_seq`: bumping it takes the account row's lock,
+ * held until COMMIT, so sequence order is commit order within an account and a reader
+ * never skips a late commit. Writers take that lock here, at the end of their
+ * transaction, not at its start: two writes of one account run side by side until
+ * this statement, and wait for each other only for it and the COMMIT.
+ *
+ * On PostgreSQL the bump and the insert are one statement (a data-modifying CTE), so
+ * the lock is held for one round trip and the COMMIT.
  */
 export async function appendEvents(
   trx: Kysely<Database> | Transaction<Database>,
@@ -15,6 +24,23 @@ export async function appendEvents(
   occurredAt: string,
 ): Promise<void> {
   if (events.length === 0) return;
+  if (trx.getExecutor().adapter instanceof PostgresAdapter && events.length <= EVENTS_PER_STATEMENT) {
+    const values = sql.join(
+      events.map(
+        (event, i) =>
+          sql`(${i + 1}::int, ${event.type}, ${event.resourceType}, ${event.resourceId}, ${JSON.stringify(event.data)})`,
+      ),
+    );
+    await sql`
+      WITH s AS (
+        UPDATE accounts SET event_seq = event_seq + ${events.length}::int
+        WHERE id = ${accountId} RETURNING event_seq
+      )
+      INSERT INTO events (account_id, seq, type, resource_type, resource_id, occurred_at, data)
+      SELECT ${accountId}, s.event_seq - ${events.length}::int + v.i, v.type, v.resource_type, v.resource_id, ${occurredAt}, v.data
+      FROM s, (VALUES ${values}) AS v(i, type, resource_type, resource_id, data)`.execute(trx);
+    return;
+  }
   const row = await trx
     .updateTable('accounts')
     .set((eb) => ({ event_seq: eb('event_seq', '+', events.length) }))

@@ -73,7 +73,16 @@ export class UsersService {
     const id = randomUUID();
     const passwordHash = password === undefined ? null : await hashPassword(password);
     const columns = columnsOf(data);
-    const row: UserRow = { id, ...columns, createdAt: now, updatedAt: now, version: 1, data };
+    // A new user is in no SCIM team yet (mapped teams are not SCIM groups).
+    const row: UserRow = {
+      id,
+      ...columns,
+      createdAt: now,
+      updatedAt: now,
+      version: 1,
+      data,
+      groups: [],
+    };
     await this.store.transaction(async (tx) => {
       const rules = await WorkspaceRules.begin(tx, now);
       await tx.insertUser({ id, ...columns, createdAt: now, updatedAt: now, data, passwordHash });
@@ -89,7 +98,9 @@ export class UsersService {
   }
 
   async get(id: string, projection: Projection): Promise<ScimResult> {
-    const row = await this.store.getUser(id);
+    const row = await this.store.getUser(id, {
+      related: wants(projection, 'groups') || wants(projection, 'manager'),
+    });
     if (row === undefined) throw this.missing(id);
     return this.result(200, row, projection, { resourceId: id });
   }
@@ -114,7 +125,7 @@ export class UsersService {
     const passwordHash = password === undefined ? undefined : await hashPassword(password);
     const row = await this.store.transaction(async (tx) => {
       const rules = await WorkspaceRules.begin(tx);
-      const current = await tx.getUser(id, { forUpdate: true });
+      const current = await tx.getUser(id, { lock: 'noKeyUpdate', related: true });
       if (current === undefined) throw this.missing(id);
       checkIfMatch(ifMatch, current.version, `User ${id}`);
       if (data['active'] === undefined) data['active'] = current.active;
@@ -150,7 +161,8 @@ export class UsersService {
     const attempt = () =>
       this.store.transaction(async (tx) => {
         const rules = await WorkspaceRules.begin(tx);
-        const current = await tx.getUser(id, { forUpdate: true });
+        // NO KEY UPDATE: excludes other writes of this user, not member adds naming it.
+        const current = await tx.getUser(id, { lock: 'noKeyUpdate', related: true });
         if (current === undefined) throw this.missing(id);
         checkIfMatch(ifMatch, current.version, `User ${id}`);
         const patched = applyPatch(current.data, operations, USER_RESOURCE, {
@@ -211,8 +223,13 @@ export class UsersService {
     passwordHash: string | undefined,
   ): Promise<UserRow> {
     const columns = columnsOf(data);
+    // The manager's name read with the row is the old manager's once the manager changes.
+    const { managerName, ...kept } = current;
     const next = {
-      ...current,
+      ...kept,
+      ...(columns.managerId === current.managerId && managerName !== undefined
+        ? { managerName }
+        : {}),
       ...columns,
       data,
       updatedAt: new Date().toISOString(),
@@ -253,18 +270,29 @@ export class UsersService {
     projection: Projection,
   ): Promise<JsonObject[]> {
     if (rows.length === 0) return [];
-    const groups = wants(projection, 'groups')
-      ? await this.store.groupsOfUsers(rows.map((r) => r.id))
-      : undefined;
+    // Rows read with their teams and manager's name (`related`) need no further query.
+    const unread = rows.filter((r) => r.groups === undefined).map((r) => r.id);
+    const groups =
+      wants(projection, 'groups') && unread.length > 0
+        ? await this.store.groupsOfUsers(unread)
+        : undefined;
     const managerIds = wants(projection, 'manager')
-      ? rows.flatMap((r) => (r.managerId !== null ? [r.managerId] : []))
+      ? rows.flatMap((r) =>
+          r.managerId !== null && r.managerName === undefined ? [r.managerId] : [],
+        )
       : [];
     const managers =
       managerIds.length > 0 ? await this.store.userNames(managerIds) : new Map<string, string>();
     return rows.map((row) => {
-      const managerName = row.managerId !== null ? managers.get(row.managerId) : undefined;
+      const managerName =
+        row.managerId === null
+          ? undefined
+          : row.managerName !== undefined
+            ? (row.managerName ?? undefined)
+            : managers.get(row.managerId);
+      const teams = row.groups ?? groups?.get(row.id);
       const resource = renderUser(row, this.locator, {
-        ...(groups !== undefined ? { groups: groups.get(row.id) ?? [] } : {}),
+        ...(wants(projection, 'groups') ? { groups: teams ?? [] } : {}),
         ...(managerName !== undefined ? { managerName } : {}),
       });
       return project(resource, USER_RESOURCE, projection);
