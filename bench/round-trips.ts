@@ -20,7 +20,9 @@ pg.Client.prototype.query = function (this: pg.Client, ...args: unknown[]) {
 
 const server = await startTestServer(kind);
 if (kind === 'sqlite') {
-  const raw = (server.database.db as unknown as { getExecutor(): { adapter: unknown } }).getExecutor();
+  const raw = (
+    server.database.db as unknown as { getExecutor(): { adapter: unknown } }
+  ).getExecutor();
   void raw;
 }
 const tenant = await server.createTenant();
@@ -65,7 +67,9 @@ await profile('GET /Users/{id}', () => scim('GET', `/Users/${ids[12]}`));
 await profile('GET /Users?filter=userName eq', () =>
   scim('GET', `/Users?filter=${encodeURIComponent('userName eq "rt-13@example.com"')}`),
 );
-await profile('GET /Users?startIndex=11&count=5', () => scim('GET', '/Users?startIndex=11&count=5'));
+await profile('GET /Users?startIndex=11&count=5', () =>
+  scim('GET', '/Users?startIndex=11&count=5'),
+);
 await profile('POST /Users', () => {
   const userName = `rt-post-${++k}@example.com`;
   return scim('POST', '/Users', {

@@ -225,6 +225,84 @@ async function pageByKeys<R extends { id: string }>(
   }
 }
 
+/** Positions between remembered anchors of the list order: a deep page skips fewer index entries than this. */
+const ANCHOR_STEP = 1000;
+/** Accounts whose anchors are remembered (least recently used dropped first). */
+const ANCHOR_ACCOUNTS = 1000;
+/** An account whose anchors went stale is not walked again sooner than this. */
+const ANCHOR_REBUILD_MS = 1000;
+
+interface Anchor {
+  readonly position: number;
+  readonly createdAt: string;
+  readonly id: string;
+  /** `accounts.user_changes` when taken: valid while it is unchanged. */
+  readonly changes: number;
+}
+
+/**
+ * Keys at every ANCHOR_STEP-th position of each account's unfiltered user list (ordered by
+ * created_at, id), taken in one statement with the account's count of user inserts and
+ * deletes. A page read from an anchor is the page at `offset` exactly when that count is
+ * still the same in the page's own statement (ordering keys never change on update);
+ * otherwise it is read again without. Per process, bounded, rebuilt at most once a second.
+ */
+class PageAnchors {
+  private readonly byAccount = new Map<
+    string,
+    { changes: number; keys: { created_at: string; id: string }[] } | { builtAt: number }
+  >();
+  private readonly builtAt = new Map<string, number>();
+
+  get(dialect: Dialect, accountId: string) {
+    const key = `${dialect}:${accountId}`;
+    const entry = this.byAccount.get(key);
+    if (entry === undefined || !('keys' in entry)) return undefined;
+    // Most recently used last.
+    this.byAccount.delete(key);
+    this.byAccount.set(key, entry);
+    return {
+      at: (offset: number): Anchor | undefined => {
+        const k = Math.min(Math.floor(offset / ANCHOR_STEP), entry.keys.length - 1);
+        if (k <= 0) return undefined;
+        const key = entry.keys[k]!;
+        return {
+          position: k * ANCHOR_STEP,
+          createdAt: key.created_at,
+          id: key.id,
+          changes: entry.changes,
+        };
+      },
+    };
+  }
+
+  mayBuild(dialect: Dialect, accountId: string): boolean {
+    const last = this.builtAt.get(`${dialect}:${accountId}`);
+    return last === undefined || performance.now() - last >= ANCHOR_REBUILD_MS;
+  }
+
+  set(
+    dialect: Dialect,
+    accountId: string,
+    changes: number,
+    keys: { created_at: string; id: string }[],
+  ): void {
+    const key = `${dialect}:${accountId}`;
+    this.builtAt.delete(key);
+    this.builtAt.set(key, performance.now());
+    this.byAccount.delete(key);
+    this.byAccount.set(key, { changes, keys });
+    for (const map of [this.byAccount, this.builtAt] as Map<string, unknown>[])
+      while (map.size > ANCHOR_ACCOUNTS) map.delete(map.keys().next().value!);
+  }
+
+  forget(dialect: Dialect, accountId: string): void {
+    this.byAccount.delete(`${dialect}:${accountId}`);
+  }
+}
+
+const pageAnchors = new PageAnchors();
+
 function chunks<T>(items: readonly T[]): T[][] {
   const out: T[][] = [];
   for (let i = 0; i < items.length; i += CHUNK) out.push(items.slice(i, i + CHUNK));
@@ -262,6 +340,18 @@ export class KyselyAccountStore implements AccountStore {
         if (attempt >= TRANSACTION_ATTEMPTS || !isRetryable(error)) throw error;
       }
     }
+  }
+
+  /**
+   * The account filter of a query that names its rows by key (`id IN (...)`). SQLite
+   * plans without statistics and would walk the account's whole (account_id, ...) index
+   * rather than look the keys up (100k index entries per page of 100 at 100k users,
+   * docs/benchmarks.md): a unary + keeps the account test but off the index there.
+   */
+  private byKey(column: string) {
+    return this.dialect === 'sqlite'
+      ? sql<string>`+${sql.ref(column)}`
+      : sql<string>`${sql.ref(column)}`;
   }
 
   /** The row lock a read takes: PostgreSQL only (SQLite has one writer at a time). */
@@ -304,6 +394,8 @@ export class KyselyAccountStore implements AccountStore {
   }
 
   async listUsers(query: ListQuery): Promise<Page<UserRow>> {
+    if (query.filter === undefined && query.sortBy === undefined && query.limit > 0)
+      return this.userPage(query);
     let base = this.db.selectFrom('users').where('users.account_id', '=', this.accountId);
     if (query.filter !== undefined)
       base = base.where(compileFilter(query.filter, USER_MAPPING, this.dialect) as never);
@@ -334,12 +426,101 @@ export class KyselyAccountStore implements AccountStore {
               .selectFrom('users')
               .select(USER_COLUMNS)
               .select(this.dataOrSize('users', query))
-              .where('users.account_id', '=', this.accountId)
+              .where(this.byKey('users.account_id'), '=', this.accountId)
               .where('users.id', 'in', ids)
               .execute(),
         );
       },
     ).then((page) => this.withinBudget('users', page, query.maxBytes, toUser));
+  }
+
+  /**
+   * An unfiltered page of users in list order, in one statement: the page's keys from the
+   * (account_id, created_at, id) index, their rows by primary key, and the total from
+   * `accounts.user_count` (kept by triggers), all from one snapshot. A deep page starts
+   * from a remembered anchor (see PageAnchors) when no user was inserted or deleted since
+   * it was taken, so it skips at most ANCHOR_STEP index entries instead of `offset`.
+   */
+  private async userPage(query: ListQuery): Promise<Page<UserRow>> {
+    const anchors = pageAnchors.get(this.dialect, this.accountId);
+    let used = anchors?.at(query.offset);
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const page = await this.readUserPage(query, used);
+      if (page === undefined) break; // offset beyond the end: counted below
+      if (used !== undefined && page.changes !== used.changes) {
+        // Users were inserted or deleted since the anchor was taken: positions may have
+        // moved, so this page may not be the one at `offset`. Read it again.
+        pageAnchors.forget(this.dialect, this.accountId);
+        used = undefined;
+        continue;
+      }
+      if (used === undefined && query.offset >= ANCHOR_STEP && attempt === 0)
+        await this.rememberAnchors();
+      return this.withinBudget(
+        'users',
+        { total: Number(page.total), rows: page.rows },
+        query.maxBytes,
+        toUser,
+      );
+    }
+    const total = await this.db
+      .selectFrom('accounts')
+      .select('user_count')
+      .where('id', '=', this.accountId)
+      .executeTakeFirst();
+    return { total: Number(total?.user_count ?? 0), rows: [] };
+  }
+
+  private async readUserPage(query: ListQuery, from: Anchor | undefined) {
+    const inline =
+      query.maxBytes === undefined ? undefined : Math.floor(query.maxBytes / query.limit);
+    const size =
+      this.dialect === 'postgres' ? sql`octet_length(u.data::text)` : sql`octet_length(u.data)`;
+    const data =
+      inline === undefined ? sql`u.data` : sql`CASE WHEN ${size} <= ${inline} THEN u.data END`;
+    const start =
+      from === undefined ? sql`` : sql` AND (created_at, id) >= (${from.createdAt}, ${from.id})`;
+    const skip = from === undefined ? query.offset : query.offset - from.position;
+    const columns = sql.join(USER_COLUMNS.map((c) => sql.ref(c.replace('users.', 'u.'))));
+    const rows = (
+      await sql<
+        Omit<UsersTable, 'password_hash' | 'data'> & {
+          data: string | null;
+          data_size: number | null;
+          total: number;
+          changes: number;
+        }
+      >`
+        SELECT ${columns}, ${data} AS data, ${inline === undefined ? sql`NULL` : size} AS data_size,
+          a.user_count AS total, a.user_changes AS changes
+        FROM (
+          SELECT id FROM users WHERE account_id = ${this.accountId}${start}
+          ORDER BY created_at, id LIMIT ${query.limit} OFFSET ${skip}
+        ) k
+        JOIN users u ON u.id = k.id
+        CROSS JOIN (SELECT user_count, user_changes FROM accounts WHERE id = ${this.accountId}) a
+        ORDER BY u.created_at, u.id`.execute(this.db)
+    ).rows;
+    if (rows.length === 0) return undefined;
+    return { total: Number(rows[0]!.total), changes: Number(rows[0]!.changes), rows };
+  }
+
+  /** Takes every ANCHOR_STEP-th key of the account's list order, with the change counter, in one statement. */
+  private async rememberAnchors(): Promise<void> {
+    if (!pageAnchors.mayBuild(this.dialect, this.accountId)) return;
+    const rows = (
+      await sql<{ created_at: string; id: string; changes: number }>`
+        SELECT k.created_at, k.id, a.user_changes AS changes
+        FROM (
+          SELECT created_at, id, row_number() OVER (ORDER BY created_at, id) - 1 AS n
+          FROM users WHERE account_id = ${this.accountId}
+        ) k
+        CROSS JOIN (SELECT user_changes FROM accounts WHERE id = ${this.accountId}) a
+        WHERE k.n % ${ANCHOR_STEP} = 0
+        ORDER BY k.created_at, k.id`.execute(this.db)
+    ).rows;
+    if (rows.length === 0) return;
+    pageAnchors.set(this.dialect, this.accountId, Number(rows[0]!.changes), rows);
   }
 
   async insertUser(user: NewUser): Promise<void> {
@@ -367,7 +548,7 @@ export class KyselyAccountStore implements AccountStore {
           .insertInto('user_emails')
           .columns(['account_id', 'user_id', 'value_lc', 'type_lc', 'is_primary'])
           .expression(
-            (db) =>
+            () =>
               sql`SELECT ${this.accountId}, u.id, v.value_lc, v.type_lc, v.is_primary FROM u, (VALUES ${emails}) AS v(value_lc, type_lc, is_primary)` as never,
           )
           .execute();
@@ -386,7 +567,8 @@ export class KyselyAccountStore implements AccountStore {
    * emails, or with more than one statement's parameters take.
    */
   private emailValues(emails: NewUser['emails']) {
-    if (this.dialect !== 'postgres' || emails.length === 0 || emails.length > 1000) return undefined;
+    if (this.dialect !== 'postgres' || emails.length === 0 || emails.length > 1000)
+      return undefined;
     return sql.join(
       emails.map(
         (e) =>
@@ -506,7 +688,7 @@ export class KyselyAccountStore implements AccountStore {
       const rows = await this.db
         .selectFrom('users')
         .select(['id', 'display_name', 'user_name'])
-        .where('account_id', '=', this.accountId)
+        .where(this.byKey('account_id'), '=', this.accountId)
         .where('id', 'in', batch)
         .execute();
       for (const row of rows) out.set(row.id, row.display_name ?? row.user_name);
@@ -598,7 +780,7 @@ export class KyselyAccountStore implements AccountStore {
               .selectFrom('groups')
               .select(GROUP_COLUMNS)
               .select(this.dataOrSize('groups', query))
-              .where('groups.account_id', '=', this.accountId)
+              .where(this.byKey('groups.account_id'), '=', this.accountId)
               .where('groups.id', 'in', ids)
               .execute(),
         );
@@ -612,7 +794,7 @@ export class KyselyAccountStore implements AccountStore {
       const rows = await this.db
         .selectFrom('group_members')
         .select(['group_id', (eb) => eb.fn.countAll<number>().as('n')])
-        .where('account_id', '=', this.accountId)
+        .where(this.byKey('account_id'), '=', this.accountId)
         .where('group_id', 'in', batch)
         .groupBy('group_id')
         .execute();
@@ -658,7 +840,10 @@ export class KyselyAccountStore implements AccountStore {
           ? sql<number>`octet_length(${data}::text)`
           : sql<number>`octet_length(${data})`;
       const sized = new Map<string, { size: number; data: string | null }>();
-      for (const batch of chunks(rows.map((r) => r.id))) {
+      // Sizes read with the page (userPage): no second read of the same rows.
+      const known = rows.every((r) => r.data_size !== null);
+      if (known) for (const r of rows) sized.set(r.id, { size: Number(r.data_size), data: r.data });
+      for (const batch of known ? [] : chunks(rows.map((r) => r.id))) {
         const found = await this.db
           .selectFrom(table)
           .select([
@@ -666,7 +851,7 @@ export class KyselyAccountStore implements AccountStore {
             size.as('size'),
             sql<string | null>`CASE WHEN ${size} <= ${inline} THEN ${data} END`.as('data'),
           ])
-          .where(`${table}.account_id`, '=', this.accountId)
+          .where(this.byKey(`${table}.account_id`), '=', this.accountId)
           .where(`${table}.id`, 'in', batch)
           .execute();
         for (const row of found) sized.set(row.id, { size: Number(row.size), data: row.data });
@@ -688,7 +873,7 @@ export class KyselyAccountStore implements AccountStore {
           const found = await this.db
             .selectFrom(table)
             .select(['id', 'data'])
-            .where('account_id', '=', this.accountId)
+            .where(this.byKey('account_id'), '=', this.accountId)
             .where('id', 'in', batch)
             .execute();
           for (const row of found) documents.set(row.id, row.data);
@@ -780,7 +965,7 @@ export class KyselyAccountStore implements AccountStore {
           'u.user_name',
           'g.display_name as group_name',
         ])
-        .where('gm.account_id', '=', this.accountId)
+        .where(this.byKey('gm.account_id'), '=', this.accountId)
         .where('gm.group_id', 'in', batch)
         .orderBy('gm.created_at')
         .orderBy('gm.member_id')
@@ -820,14 +1005,14 @@ export class KyselyAccountStore implements AccountStore {
       const users = await this.db
         .selectFrom('users')
         .select('id')
-        .where('account_id', '=', this.accountId)
+        .where(this.byKey('account_id'), '=', this.accountId)
         .where('id', 'in', batch)
         .execute();
       for (const row of users) out.set(row.id, 'User');
       const groups = await this.db
         .selectFrom('groups')
         .select('id')
-        .where('account_id', '=', this.accountId)
+        .where(this.byKey('account_id'), '=', this.accountId)
         .where('id', 'in', batch)
         .where('origin', '=', 'scim')
         .execute();

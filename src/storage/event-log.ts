@@ -24,7 +24,10 @@ export async function appendEvents(
   occurredAt: string,
 ): Promise<void> {
   if (events.length === 0) return;
-  if (trx.getExecutor().adapter instanceof PostgresAdapter && events.length <= EVENTS_PER_STATEMENT) {
+  if (
+    trx.getExecutor().adapter instanceof PostgresAdapter &&
+    events.length <= EVENTS_PER_STATEMENT
+  ) {
     const values = sql.join(
       events.map(
         (event, i) =>

@@ -76,7 +76,8 @@ export class WorkspaceRules {
    * account committed before, and no other can commit in between.
    */
   async commit(): Promise<void> {
-    for (const teamId of this.touched) if (!this.scimTeams.has(teamId)) await this.settleTeam(teamId);
+    for (const teamId of this.touched)
+      if (!this.scimTeams.has(teamId)) await this.settleTeam(teamId);
     if (this.seats !== null && this.seatClaims.length > 0) {
       await this.store.lockAccount();
       for (const userId of this.seatClaims) await this.checkSeat(userId, this.seats);

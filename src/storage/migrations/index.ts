@@ -9,6 +9,7 @@ import { authNotify } from './020-auth-notify.js';
 import { consoleLogins } from './060-console-logins.js';
 import { deploymentSettings } from './040-deployment-settings.js';
 import { pageKeys } from './070-page-keys.js';
+import { userCount } from './071-user-count.js';
 import { syncState } from './050-sync-state.js';
 import { syncSchedule } from './051-sync-schedule.js';
 
@@ -29,6 +30,7 @@ export const migrations: Record<string, Migration> = {
   '051_sync_schedule': syncSchedule,
   '060_console_logins': consoleLogins,
   '070_page_keys': pageKeys,
+  '071_user_count': userCount,
 };
 
 export const migrationProvider: MigrationProvider = {
