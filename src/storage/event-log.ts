@@ -3,19 +3,16 @@ import type { NewEvent, RosterEvent } from '../app/events/types.js';
 import type { Database } from './db-schema.js';
 import { bulkChunks } from './bulk.js';
 
-/** Most events one PostgreSQL statement takes a sequence for and stores (5 parameters each). */
-const EVENTS_PER_STATEMENT = 1000;
-
 /**
- * Appends events in the caller's transaction, as its last write before COMMIT. The
- * sequence comes from `accounts.event_seq`: bumping it takes the account row's lock,
- * held until COMMIT, so sequence order is commit order within an account and a reader
- * never skips a late commit. Writers take that lock here, at the end of their
- * transaction, not at its start: two writes of one account run side by side until
- * this statement, and wait for each other only for it and the COMMIT.
+ * Appends events in the caller's transaction. Sequence numbers come from
+ * `accounts.event_seq`, whose row lock, held until COMMIT, makes sequence order commit
+ * order within an account, so a reader never skips a late commit.
  *
- * On PostgreSQL the bump and the insert are one statement (a data-modifying CTE), so
- * the lock is held for one round trip and the COMMIT.
+ * PostgreSQL: the events are inserted with provisional negative numbers, and a deferred
+ * trigger (migration 072) numbers them as the transaction commits: the account lock is
+ * held only inside COMMIT, never across a round trip, and concurrent writes of one
+ * account do not wait for each other before it. SQLite (one writer at a time): numbered
+ * here, from the counter bumped in the same transaction.
  */
 export async function appendEvents(
   trx: Kysely<Database> | Transaction<Database>,
@@ -24,36 +21,20 @@ export async function appendEvents(
   occurredAt: string,
 ): Promise<void> {
   if (events.length === 0) return;
-  if (
-    trx.getExecutor().adapter instanceof PostgresAdapter &&
-    events.length <= EVENTS_PER_STATEMENT
-  ) {
-    const values = sql.join(
-      events.map(
-        (event, i) =>
-          sql`(${i + 1}::int, ${event.type}, ${event.resourceType}, ${event.resourceId}, ${JSON.stringify(event.data)})`,
-      ),
-    );
-    await sql`
-      WITH s AS (
-        UPDATE accounts SET event_seq = event_seq + ${events.length}::int
-        WHERE id = ${accountId} RETURNING event_seq
-      )
-      INSERT INTO events (account_id, seq, type, resource_type, resource_id, occurred_at, data)
-      SELECT ${accountId}, s.event_seq - ${events.length}::int + v.i, v.type, v.resource_type, v.resource_id, ${occurredAt}, v.data
-      FROM s, (VALUES ${values}) AS v(i, type, resource_type, resource_id, data)`.execute(trx);
-    return;
+  const postgres = trx.getExecutor().adapter instanceof PostgresAdapter;
+  let first = 0;
+  if (!postgres) {
+    const row = await trx
+      .updateTable('accounts')
+      .set((eb) => ({ event_seq: eb('event_seq', '+', events.length) }))
+      .where('id', '=', accountId)
+      .returning('event_seq')
+      .executeTakeFirstOrThrow();
+    first = Number(row.event_seq) - events.length + 1;
   }
-  const row = await trx
-    .updateTable('accounts')
-    .set((eb) => ({ event_seq: eb('event_seq', '+', events.length) }))
-    .where('id', '=', accountId)
-    .returning('event_seq')
-    .executeTakeFirstOrThrow();
-  const first = Number(row.event_seq) - events.length + 1;
   const rows = events.map((event, i) => ({
     account_id: accountId,
-    seq: first + i,
+    seq: postgres ? sql<number>`-nextval('events_pending_seq')` : first + i,
     type: event.type,
     resource_type: event.resourceType,
     resource_id: event.resourceId,

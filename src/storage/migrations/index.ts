@@ -10,6 +10,7 @@ import { consoleLogins } from './060-console-logins.js';
 import { deploymentSettings } from './040-deployment-settings.js';
 import { pageKeys } from './070-page-keys.js';
 import { userCount } from './071-user-count.js';
+import { eventNumbering } from './072-event-numbering.js';
 import { syncState } from './050-sync-state.js';
 import { syncSchedule } from './051-sync-schedule.js';
 
@@ -31,6 +32,7 @@ export const migrations: Record<string, Migration> = {
   '060_console_logins': consoleLogins,
   '070_page_keys': pageKeys,
   '071_user_count': userCount,
+  '072_event_numbering': eventNumbering,
 };
 
 export const migrationProvider: MigrationProvider = {
