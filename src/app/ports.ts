@@ -73,6 +73,8 @@ export interface ListQuery {
    * at least one row is returned), and large documents are read only for kept rows.
    */
   readonly maxBytes?: number;
+  /** Users: also each user's SCIM teams and manager's name, in the page's statement. */
+  readonly related?: boolean;
 }
 
 export interface Page<T> {

@@ -1,6 +1,7 @@
 import {
   CompiledQuery,
   sql,
+  type RawBuilder,
   type Compilable,
   type Kysely,
   type Selectable,
@@ -225,6 +226,15 @@ async function pageByKeys<R extends { id: string }>(
   }
 }
 
+/** A user's SCIM teams (JSON [id, name] pairs by name) and manager's name, as columns of a query over `alias`. */
+function relatedColumns(dialect: Dialect, alias: string): string {
+  const groups =
+    dialect === 'postgres'
+      ? `(SELECT coalesce(json_agg(json_build_array(t.id, t.display_name) ORDER BY t.display_name_lc), '[]'::json) FROM group_members gm JOIN groups t ON t.id = gm.group_id WHERE gm.account_id = ${alias}.account_id AND gm.member_id = ${alias}.id AND t.origin = 'scim')`
+      : `(SELECT json_group_array(json_array(x.id, x.display_name)) FROM (SELECT t.id, t.display_name FROM group_members gm JOIN groups t ON t.id = gm.group_id WHERE gm.account_id = ${alias}.account_id AND gm.member_id = ${alias}.id AND t.origin = 'scim' ORDER BY t.display_name_lc) x)`;
+  return `${groups} AS groups_json, (SELECT coalesce(m.display_name, m.user_name) FROM users m WHERE m.account_id = ${alias}.account_id AND m.id = ${alias}.manager_id) AS manager_name`;
+}
+
 /** Positions between remembered anchors of the list order: a deep page skips fewer index entries than this. */
 const ANCHOR_STEP = 1000;
 /** Accounts whose anchors are remembered (least recently used dropped first). */
@@ -370,13 +380,7 @@ export class KyselyAccountStore implements AccountStore {
     let text = userQueries.get(cacheKey);
     if (text === undefined) {
       // One statement: the row, its SCIM teams (ordered by name) and its manager's name.
-      const groups =
-        this.dialect === 'postgres'
-          ? `(SELECT coalesce(json_agg(json_build_array(t.id, t.display_name) ORDER BY t.display_name_lc), '[]'::json) FROM group_members gm JOIN groups t ON t.id = gm.group_id WHERE gm.account_id = users.account_id AND gm.member_id = users.id AND t.origin = 'scim')`
-          : `(SELECT json_group_array(json_array(x.id, x.display_name)) FROM (SELECT t.id, t.display_name FROM group_members gm JOIN groups t ON t.id = gm.group_id WHERE gm.account_id = users.account_id AND gm.member_id = users.id AND t.origin = 'scim' ORDER BY t.display_name_lc) x)`;
-      const extra = related
-        ? `, ${groups} AS groups_json, (SELECT coalesce(m.display_name, m.user_name) FROM users m WHERE m.account_id = users.account_id AND m.id = users.manager_id) AS manager_name`
-        : '';
+      const extra = related ? `, ${relatedColumns(this.dialect, 'users')}` : '';
       const param = (n: number) => (this.dialect === 'postgres' ? `$${n}` : '?');
       const lockClause =
         lock === undefined
@@ -394,8 +398,7 @@ export class KyselyAccountStore implements AccountStore {
   }
 
   async listUsers(query: ListQuery): Promise<Page<UserRow>> {
-    if (query.filter === undefined && query.sortBy === undefined && query.limit > 0)
-      return this.userPage(query);
+    if (query.sortBy === undefined && query.limit > 0) return this.userPage(query);
     let base = this.db.selectFrom('users').where('users.account_id', '=', this.accountId);
     if (query.filter !== undefined)
       base = base.where(compileFilter(query.filter, USER_MAPPING, this.dialect) as never);
@@ -442,11 +445,16 @@ export class KyselyAccountStore implements AccountStore {
    * it was taken, so it skips at most ANCHOR_STEP index entries instead of `offset`.
    */
   private async userPage(query: ListQuery): Promise<Page<UserRow>> {
-    const anchors = pageAnchors.get(this.dialect, this.accountId);
+    const filter =
+      query.filter === undefined
+        ? undefined
+        : compileFilter(query.filter, USER_MAPPING, this.dialect);
+    const anchors =
+      filter === undefined ? pageAnchors.get(this.dialect, this.accountId) : undefined;
     let used = anchors?.at(query.offset);
     for (let attempt = 0; attempt < 3; attempt++) {
-      const page = await this.readUserPage(query, used);
-      if (page === undefined) break; // offset beyond the end: counted below
+      const page = await this.readUserPage(query, filter, used);
+      if (page === undefined) break; // nothing at this offset: counted below
       if (used !== undefined && page.changes !== used.changes) {
         // Users were inserted or deleted since the anchor was taken: positions may have
         // moved, so this page may not be the one at `offset`. Read it again.
@@ -454,15 +462,25 @@ export class KyselyAccountStore implements AccountStore {
         used = undefined;
         continue;
       }
-      if (used === undefined && query.offset >= ANCHOR_STEP && attempt === 0)
+      if (
+        filter === undefined &&
+        used === undefined &&
+        query.offset >= ANCHOR_STEP &&
+        attempt === 0
+      )
         await this.rememberAnchors();
-      return this.withinBudget(
-        'users',
-        { total: Number(page.total), rows: page.rows },
-        query.maxBytes,
-        toUser,
-      );
+      // Filtered: a page shorter than the limit is the last one, so the total follows
+      // without a count (lookups by userName never count).
+      const total =
+        filter === undefined
+          ? Number(page.total)
+          : page.rows.length < query.limit
+            ? query.offset + page.rows.length
+            : await this.countUsers(filter);
+      return this.withinBudget('users', { total, rows: page.rows }, query.maxBytes, toUser);
     }
+    if (filter !== undefined)
+      return { total: query.offset === 0 ? 0 : await this.countUsers(filter), rows: [] };
     const total = await this.db
       .selectFrom('accounts')
       .select('user_count')
@@ -471,7 +489,21 @@ export class KyselyAccountStore implements AccountStore {
     return { total: Number(total?.user_count ?? 0), rows: [] };
   }
 
-  private async readUserPage(query: ListQuery, from: Anchor | undefined) {
+  private async countUsers(filter: RawBuilder<unknown>): Promise<number> {
+    const row = await this.db
+      .selectFrom('users')
+      .where('users.account_id', '=', this.accountId)
+      .where(filter as never)
+      .select((eb) => eb.fn.countAll<number>().as('n'))
+      .executeTakeFirstOrThrow();
+    return Number(row.n);
+  }
+
+  private async readUserPage(
+    query: ListQuery,
+    filter: RawBuilder<unknown> | undefined,
+    from: Anchor | undefined,
+  ) {
     const inline =
       query.maxBytes === undefined ? undefined : Math.floor(query.maxBytes / query.limit);
     const size =
@@ -480,7 +512,10 @@ export class KyselyAccountStore implements AccountStore {
       inline === undefined ? sql`u.data` : sql`CASE WHEN ${size} <= ${inline} THEN u.data END`;
     const start =
       from === undefined ? sql`` : sql` AND (created_at, id) >= (${from.createdAt}, ${from.id})`;
+    const where = filter === undefined ? sql`` : sql` AND ${filter}`;
     const skip = from === undefined ? query.offset : query.offset - from.position;
+    const related =
+      query.related === true ? sql`, ${sql.raw(relatedColumns(this.dialect, 'u'))}` : sql``;
     const columns = sql.join(USER_COLUMNS.map((c) => sql.ref(c.replace('users.', 'u.'))));
     const rows = (
       await sql<
@@ -492,9 +527,9 @@ export class KyselyAccountStore implements AccountStore {
         }
       >`
         SELECT ${columns}, ${data} AS data, ${inline === undefined ? sql`NULL` : size} AS data_size,
-          a.user_count AS total, a.user_changes AS changes
+          a.user_count AS total, a.user_changes AS changes${related}
         FROM (
-          SELECT id FROM users WHERE account_id = ${this.accountId}${start}
+          SELECT id FROM users WHERE users.account_id = ${this.accountId}${start}${where}
           ORDER BY created_at, id LIMIT ${query.limit} OFFSET ${skip}
         ) k
         JOIN users u ON u.id = k.id

@@ -108,7 +108,11 @@ export class UsersService {
   async list(params: RawListParams): Promise<ScimResult> {
     const { query, startIndex, projection } = parseListParams(params, USER_RESOURCE);
     // A byte budget per page: large documents make a page shorter, never a heap exhausted.
-    const page = await this.store.listUsers({ ...query, maxBytes: this.limits.listPageBytes });
+    const page = await this.store.listUsers({
+      ...query,
+      maxBytes: this.limits.listPageBytes,
+      related: wants(projection, 'groups') || wants(projection, 'manager'),
+    });
     const resources = await this.renderMany(page.rows, projection);
     return { status: 200, body: listResponse(page.total, startIndex, resources) };
   }
