@@ -240,14 +240,16 @@ export class GroupsService {
         if (memberOnly && dataChanged) throw new TeamLockNeeded();
         counts = await this.countedChanges(tx, rules, id, patched.memberChanges, now);
         if (!dataChanged && counts.added + counts.removed === 0) return current;
-        let next: GroupRow;
         if (memberOnly) {
+          // The member events first (no lock on PostgreSQL, numbered at COMMIT), then the
+          // version bump, which locks the team row: held for that statement and COMMIT.
+          // The team's attributes did not change, so there is no team event to add.
+          await rules.commit();
           const touched = await tx.touchGroup(id, now);
           if (touched === undefined) throw this.missing(id);
-          next = touched;
-        } else {
-          next = await this.write(tx, rules, current, patched.data, now);
+          return touched;
         }
+        const next = await this.write(tx, rules, current, patched.data, now);
         rules.teamChanged(current, next, changedKeys(current.data, next.data));
         await rules.commit();
         return next;
