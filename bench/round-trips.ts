@@ -1,14 +1,15 @@
 /**
- * Round trips per SCIM request on PostgreSQL (or SQLite): starts Roster in-process on a
- * fresh database, sends each bench scenario's request a few times and prints the
- * statements every request sent to the database (auth and log flushes included).
- * `npx vite-node bench/round-trips.ts [sqlite|postgres] [--sql]`
+ * Round trips per SCIM request on PostgreSQL: starts Roster in-process on a fresh database,
+ * sends each bench scenario's request three times and prints how many statements each
+ * sent to the server (token lookups and provisioning-log flushes included when they fall
+ * in; `--sql` prints the last request's statements).
+ * `npx vite-node bench/round-trips.ts postgres [--sql]`
  */
 import pg from 'pg';
 import { startTestServer, scimClient } from '../test/helpers/server.js';
 import { seedUserBody } from '../src/storage/seed.js';
 
-const kind = (process.argv[2] ?? 'postgres') as 'sqlite' | 'postgres';
+const kind = 'postgres';
 const showSql = process.argv.includes('--sql');
 const statements: string[] = [];
 const originalQuery = pg.Client.prototype.query;
@@ -19,12 +20,6 @@ pg.Client.prototype.query = function (this: pg.Client, ...args: unknown[]) {
 } as typeof pg.Client.prototype.query;
 
 const server = await startTestServer(kind);
-if (kind === 'sqlite') {
-  const raw = (
-    server.database.db as unknown as { getExecutor(): { adapter: unknown } }
-  ).getExecutor();
-  void raw;
-}
 const tenant = await server.createTenant();
 const scim = scimClient(tenant);
 const PATCH_OP = 'urn:ietf:params:scim:api:messages:2.0:PatchOp';
