@@ -293,7 +293,9 @@ async function lockAdmins(trx: Kysely<Database>, accountId: string): Promise<voi
         .selectFrom('accounts')
         .select('id')
         .where('id', '=', accountId)
-        .forUpdate()
+        // NO KEY UPDATE: excludes other admin changes and the account's SCIM writes'
+        // event-sequence bump, but not their inserts (which hold KEY SHARE on this row).
+        .forNoKeyUpdate()
         .executeTakeFirst()
     : Number(
         (

@@ -19,6 +19,24 @@ export interface UserRow {
   readonly updatedAt: string;
   readonly version: number;
   readonly data: JsonObject;
+  /** Read with the row when asked (`getUser` with `related`): the user's SCIM teams. */
+  readonly groups?: readonly MemberRow[];
+  /** Read with the row when asked: the manager's displayName (else userName); null when unknown. */
+  readonly managerName?: string | null;
+}
+
+/**
+ * Row lock a read takes for the rest of the transaction (PostgreSQL; SQLite serialises
+ * writes anyway). `update` before a delete; `noKeyUpdate` before an update (it does not
+ * wait for transactions that only reference the row); `keyShare` keeps the row from
+ * being deleted while memberships naming it are written.
+ */
+export type RowLock = 'update' | 'noKeyUpdate' | 'keyShare';
+
+export interface GetOptions {
+  /** Same as `lock: 'update'`. */
+  readonly forUpdate?: boolean;
+  readonly lock?: RowLock;
 }
 
 export interface GroupRow {
@@ -55,6 +73,8 @@ export interface ListQuery {
    * at least one row is returned), and large documents are read only for kept rows.
    */
   readonly maxBytes?: number;
+  /** Users: also each user's SCIM teams and manager's name, in the page's statement. */
+  readonly related?: boolean;
 }
 
 export interface Page<T> {
@@ -80,7 +100,8 @@ export interface AccountStore {
   /** Runs `work` in one transaction; everything it does commits together or not at all. */
   transaction<T>(work: (store: AccountStore) => Promise<T>): Promise<T>;
 
-  getUser(id: string, options?: { forUpdate?: boolean }): Promise<UserRow | undefined>;
+  /** `related`: also the user's SCIM teams and manager's name, in the same statement. */
+  getUser(id: string, options?: GetOptions & { related?: boolean }): Promise<UserRow | undefined>;
   listUsers(query: ListQuery): Promise<Page<UserRow>>;
   insertUser(user: NewUser): Promise<void>;
   /** Writes the user if its stored version is still `expectedVersion`; false otherwise. */
@@ -103,7 +124,7 @@ export interface AccountStore {
   /** Teams each user belongs to directly. */
   groupsOfUsers(ids: readonly string[]): Promise<Map<string, MemberRow[]>>;
 
-  getGroup(id: string, options?: { forUpdate?: boolean }): Promise<GroupRow | undefined>;
+  getGroup(id: string, options?: GetOptions): Promise<GroupRow | undefined>;
   listGroups(query: ListQuery): Promise<Page<GroupRow>>;
   /** Direct members of each group, by group id (groups without members are absent). */
   memberCounts(groupIds: readonly string[]): Promise<Map<string, number>>;
@@ -120,6 +141,22 @@ export interface AccountStore {
   ): Promise<number>;
   removeMembers(groupId: string, ids: readonly string[]): Promise<number>;
   removeAllMembers(groupId: string): Promise<number>;
+  /**
+   * Inserts the memberships not already there into a team of this account; returns
+   * those inserted (none when the team is not the account's).
+   */
+  insertMembers(
+    groupId: string,
+    members: readonly { id: string; type: 'User' | 'Group' }[],
+    at: string,
+  ): Promise<{ id: string; type: 'User' | 'Group' }[]>;
+  /** Deletes these memberships (all of the team's when `ids` is omitted); returns those deleted. */
+  deleteMembers(
+    groupId: string,
+    ids?: readonly string[],
+  ): Promise<{ id: string; type: 'User' | 'Group' }[]>;
+  /** A new version of the team (its members changed): version + 1, lastModified `at`. */
+  touchGroup(id: string, at: string): Promise<GroupRow | undefined>;
   /** Current memberships of a team among `ids` (all of them when omitted), with the member type. */
   memberTypes(groupId: string, ids?: readonly string[]): Promise<Map<string, 'User' | 'Group'>>;
   /** Removes a user or group from every team it is a member of. */

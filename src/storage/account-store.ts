@@ -1,7 +1,8 @@
 import {
+  CompiledQuery,
   sql,
+  type RawBuilder,
   type Compilable,
-  type CompiledQuery,
   type Kysely,
   type Selectable,
   type Transaction,
@@ -10,6 +11,7 @@ import { conflict } from '../core/errors.js';
 import type { JsonObject } from '../core/resource/values.js';
 import type {
   AccountStore,
+  GetOptions,
   GroupRow,
   ListQuery,
   MemberRow,
@@ -17,6 +19,7 @@ import type {
   Page,
   UserRow,
   UserUpdate,
+  RowLock,
 } from '../app/ports.js';
 import type { Database, GroupsTable, UsersTable } from './db-schema.js';
 import { compileFilter, compileSort, type Dialect, type ResourceMapping } from './filter-sql.js';
@@ -28,6 +31,15 @@ import type { WorkspaceStore } from '../app/workspace/ports.js';
 import { ENTERPRISE_USER_SCHEMA_ID } from '../core/schemas/rfc7643.js';
 
 const CHUNK = 500;
+
+/** Runs of one PostgreSQL write transaction ended by a deadlock or serialisation failure. */
+const TRANSACTION_ATTEMPTS = 3;
+
+/** PostgreSQL's deadlock_detected (40P01) and serialization_failure (40001). */
+function isRetryable(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  return code === '40P01' || code === '40001';
+}
 
 /** What a list page spends on a row besides its stored document (id, meta, envelope), in bytes. */
 const ROW_OVERHEAD_BYTES = 512;
@@ -113,7 +125,20 @@ function parseData(data: unknown): JsonObject {
 }
 
 function toUser(row: Omit<UsersTable, 'password_hash'>): UserRow {
+  const related = row as { groups_json?: unknown; manager_name?: string | null };
+  const extra: Pick<UserRow, 'groups' | 'managerName'> =
+    related.groups_json === undefined
+      ? {}
+      : {
+          groups: (
+            (typeof related.groups_json === 'string'
+              ? JSON.parse(related.groups_json)
+              : related.groups_json) as [string, string][]
+          ).map(([value, display]) => ({ value, type: 'Group' as const, display })),
+          managerName: related.manager_name ?? null,
+        };
   return {
+    ...extra,
     id: row.id,
     userName: row.user_name,
     externalId: row.external_id,
@@ -142,6 +167,7 @@ function toGroup(
 }
 
 const compiledQueries = new Map<string, CompiledQuery<unknown>>();
+const userQueries = new Map<string, string>();
 
 /**
  * A hot-path query built and compiled once per dialect, then run with new parameters:
@@ -200,6 +226,93 @@ async function pageByKeys<R extends { id: string }>(
   }
 }
 
+/** A user's SCIM teams (JSON [id, name] pairs by name) and manager's name, as columns of a query over `alias`. */
+function relatedColumns(dialect: Dialect, alias: string): string {
+  const groups =
+    dialect === 'postgres'
+      ? `(SELECT coalesce(json_agg(json_build_array(t.id, t.display_name) ORDER BY t.display_name_lc), '[]'::json) FROM group_members gm JOIN groups t ON t.id = gm.group_id WHERE gm.account_id = ${alias}.account_id AND gm.member_id = ${alias}.id AND t.origin = 'scim')`
+      : `(SELECT json_group_array(json_array(x.id, x.display_name)) FROM (SELECT t.id, t.display_name FROM group_members gm JOIN groups t ON t.id = gm.group_id WHERE gm.account_id = ${alias}.account_id AND gm.member_id = ${alias}.id AND t.origin = 'scim' ORDER BY t.display_name_lc) x)`;
+  return `${groups} AS groups_json, (SELECT coalesce(m.display_name, m.user_name) FROM users m WHERE m.account_id = ${alias}.account_id AND m.id = ${alias}.manager_id) AS manager_name`;
+}
+
+/** Positions between remembered anchors of the list order: a deep page skips fewer index entries than this. */
+const ANCHOR_STEP = 1000;
+/** Accounts whose anchors are remembered (least recently used dropped first). */
+const ANCHOR_ACCOUNTS = 1000;
+/** An account whose anchors went stale is not walked again sooner than this. */
+const ANCHOR_REBUILD_MS = 1000;
+
+interface Anchor {
+  readonly position: number;
+  readonly createdAt: string;
+  readonly id: string;
+  /** `accounts.user_changes` when taken: valid while it is unchanged. */
+  readonly changes: number;
+}
+
+/**
+ * Keys at every ANCHOR_STEP-th position of each account's unfiltered user list (ordered by
+ * created_at, id), taken in one statement with the account's count of user inserts and
+ * deletes. A page read from an anchor is the page at `offset` exactly when that count is
+ * still the same in the page's own statement (ordering keys never change on update);
+ * otherwise it is read again without. Per process, bounded, rebuilt at most once a second.
+ */
+class PageAnchors {
+  private readonly byAccount = new Map<
+    string,
+    { changes: number; keys: { created_at: string; id: string }[] } | { builtAt: number }
+  >();
+  private readonly builtAt = new Map<string, number>();
+
+  get(dialect: Dialect, accountId: string) {
+    const key = `${dialect}:${accountId}`;
+    const entry = this.byAccount.get(key);
+    if (entry === undefined || !('keys' in entry)) return undefined;
+    // Most recently used last.
+    this.byAccount.delete(key);
+    this.byAccount.set(key, entry);
+    return {
+      at: (offset: number): Anchor | undefined => {
+        const k = Math.min(Math.floor(offset / ANCHOR_STEP), entry.keys.length - 1);
+        if (k <= 0) return undefined;
+        const key = entry.keys[k]!;
+        return {
+          position: k * ANCHOR_STEP,
+          createdAt: key.created_at,
+          id: key.id,
+          changes: entry.changes,
+        };
+      },
+    };
+  }
+
+  mayBuild(dialect: Dialect, accountId: string): boolean {
+    const last = this.builtAt.get(`${dialect}:${accountId}`);
+    return last === undefined || performance.now() - last >= ANCHOR_REBUILD_MS;
+  }
+
+  set(
+    dialect: Dialect,
+    accountId: string,
+    changes: number,
+    keys: { created_at: string; id: string }[],
+  ): void {
+    const key = `${dialect}:${accountId}`;
+    this.builtAt.delete(key);
+    this.builtAt.set(key, performance.now());
+    this.byAccount.delete(key);
+    this.byAccount.set(key, { changes, keys });
+    for (const map of [this.byAccount, this.builtAt] as Map<string, unknown>[])
+      while (map.size > ANCHOR_ACCOUNTS) map.delete(map.keys().next().value!);
+  }
+
+  forget(dialect: Dialect, accountId: string): void {
+    this.byAccount.delete(`${dialect}:${accountId}`);
+  }
+}
+
+const pageAnchors = new PageAnchors();
+
 function chunks<T>(items: readonly T[]): T[][] {
   const out: T[][] = [];
   for (let i = 0; i < items.length; i += CHUNK) out.push(items.slice(i, i + CHUNK));
@@ -226,29 +339,66 @@ export class KyselyAccountStore implements AccountStore {
     // SQLite: group commit, one fsync for a batch of concurrent writes (group-commit.ts).
     if (this.dialect === 'sqlite' && !this.db.isTransaction)
       return groupCommitOf(this.db).run(inside);
-    return this.db.transaction().execute(inside);
+    // Writes of one account lock only the rows they change, and the account row at their
+    // end: PostgreSQL may still find a deadlock (say a team's rename against member
+    // changes of it), or a serialisation failure, and end one transaction. Nothing of it
+    // was stored, so it runs again from the start.
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.db.transaction().execute(inside);
+      } catch (error) {
+        if (attempt >= TRANSACTION_ATTEMPTS || !isRetryable(error)) throw error;
+      }
+    }
   }
 
-  async getUser(id: string, options: { forUpdate?: boolean } = {}): Promise<UserRow | undefined> {
-    const lock = options.forUpdate === true && this.dialect === 'postgres';
-    const query = precompiled(
-      lock ? 'getUser:forUpdate' : 'getUser',
-      this.dialect,
-      () => {
-        const select = this.db
-          .selectFrom('users')
-          .selectAll()
-          .where('account_id', '=', '')
-          .where('id', '=', '');
-        return lock ? select.forUpdate() : select;
-      },
-      [this.accountId, id],
-    );
-    const [row] = (await this.db.executeQuery(query)).rows;
+  /**
+   * The account filter of a query that names its rows by key (`id IN (...)`). SQLite
+   * plans without statistics and would walk the account's whole (account_id, ...) index
+   * rather than look the keys up (100k index entries per page of 100 at 100k users,
+   * docs/benchmarks.md): a unary + keeps the account test but off the index there.
+   */
+  private byKey(column: string) {
+    return this.dialect === 'sqlite'
+      ? sql<string>`+${sql.ref(column)}`
+      : sql<string>`${sql.ref(column)}`;
+  }
+
+  /** The row lock a read takes: PostgreSQL only (SQLite has one writer at a time). */
+  private lockOf(options: GetOptions): RowLock | undefined {
+    if (this.dialect !== 'postgres') return undefined;
+    return options.lock ?? (options.forUpdate === true ? 'update' : undefined);
+  }
+
+  async getUser(
+    id: string,
+    options: GetOptions & { related?: boolean } = {},
+  ): Promise<UserRow | undefined> {
+    const lock = this.lockOf(options);
+    const related = options.related === true;
+    const cacheKey = `${this.dialect}:getUser:${lock ?? ''}:${related}`;
+    let text = userQueries.get(cacheKey);
+    if (text === undefined) {
+      // One statement: the row, its SCIM teams (ordered by name) and its manager's name.
+      const extra = related ? `, ${relatedColumns(this.dialect, 'users')}` : '';
+      const param = (n: number) => (this.dialect === 'postgres' ? `$${n}` : '?');
+      const lockClause =
+        lock === undefined
+          ? ''
+          : ` FOR ${{ update: 'UPDATE', noKeyUpdate: 'NO KEY UPDATE', keyShare: 'KEY SHARE' }[lock]}`;
+      text = `SELECT users.*${extra} FROM users WHERE users.account_id = ${param(1)} AND users.id = ${param(2)}${lockClause}`;
+      userQueries.set(cacheKey, text);
+    }
+    const [row] = (
+      await this.db.executeQuery(
+        CompiledQuery.raw(text, [this.accountId, id]) as CompiledQuery<UsersTable>,
+      )
+    ).rows;
     return row === undefined ? undefined : toUser(row);
   }
 
   async listUsers(query: ListQuery): Promise<Page<UserRow>> {
+    if (query.sortBy === undefined && query.limit > 0) return this.userPage(query);
     let base = this.db.selectFrom('users').where('users.account_id', '=', this.accountId);
     if (query.filter !== undefined)
       base = base.where(compileFilter(query.filter, USER_MAPPING, this.dialect) as never);
@@ -279,7 +429,7 @@ export class KyselyAccountStore implements AccountStore {
               .selectFrom('users')
               .select(USER_COLUMNS)
               .select(this.dataOrSize('users', query))
-              .where('users.account_id', '=', this.accountId)
+              .where(this.byKey('users.account_id'), '=', this.accountId)
               .where('users.id', 'in', ids)
               .execute(),
         );
@@ -287,53 +437,239 @@ export class KyselyAccountStore implements AccountStore {
     ).then((page) => this.withinBudget('users', page, query.maxBytes, toUser));
   }
 
+  /**
+   * An unfiltered page of users in list order, in one statement: the page's keys from the
+   * (account_id, created_at, id) index, their rows by primary key, and the total from
+   * `accounts.user_count` (kept by triggers), all from one snapshot. A deep page starts
+   * from a remembered anchor (see PageAnchors) when no user was inserted or deleted since
+   * it was taken, so it skips at most ANCHOR_STEP index entries instead of `offset`.
+   */
+  private async userPage(query: ListQuery): Promise<Page<UserRow>> {
+    const filter =
+      query.filter === undefined
+        ? undefined
+        : compileFilter(query.filter, USER_MAPPING, this.dialect);
+    const anchors =
+      filter === undefined ? pageAnchors.get(this.dialect, this.accountId) : undefined;
+    let used = anchors?.at(query.offset);
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const page = await this.readUserPage(query, filter, used);
+      if (page === undefined) break; // nothing at this offset: counted below
+      if (used !== undefined && page.changes !== used.changes) {
+        // Users were inserted or deleted since the anchor was taken: positions may have
+        // moved, so this page may not be the one at `offset`. Read it again.
+        pageAnchors.forget(this.dialect, this.accountId);
+        used = undefined;
+        continue;
+      }
+      if (
+        filter === undefined &&
+        used === undefined &&
+        query.offset >= ANCHOR_STEP &&
+        attempt === 0
+      )
+        await this.rememberAnchors();
+      // Filtered: a page shorter than the limit is the last one, so the total follows
+      // without a count (lookups by userName never count).
+      const total =
+        filter === undefined
+          ? Number(page.total)
+          : page.rows.length < query.limit
+            ? query.offset + page.rows.length
+            : await this.countUsers(filter);
+      return this.withinBudget('users', { total, rows: page.rows }, query.maxBytes, toUser);
+    }
+    if (filter !== undefined)
+      return { total: query.offset === 0 ? 0 : await this.countUsers(filter), rows: [] };
+    const total = await this.db
+      .selectFrom('accounts')
+      .select('user_count')
+      .where('id', '=', this.accountId)
+      .executeTakeFirst();
+    return { total: Number(total?.user_count ?? 0), rows: [] };
+  }
+
+  private async countUsers(filter: RawBuilder<unknown>): Promise<number> {
+    const row = await this.db
+      .selectFrom('users')
+      .where('users.account_id', '=', this.accountId)
+      .where(filter as never)
+      .select((eb) => eb.fn.countAll<number>().as('n'))
+      .executeTakeFirstOrThrow();
+    return Number(row.n);
+  }
+
+  private async readUserPage(
+    query: ListQuery,
+    filter: RawBuilder<unknown> | undefined,
+    from: Anchor | undefined,
+  ) {
+    const inline =
+      query.maxBytes === undefined ? undefined : Math.floor(query.maxBytes / query.limit);
+    const size =
+      this.dialect === 'postgres' ? sql`octet_length(u.data::text)` : sql`octet_length(u.data)`;
+    const data =
+      inline === undefined ? sql`u.data` : sql`CASE WHEN ${size} <= ${inline} THEN u.data END`;
+    const start =
+      from === undefined ? sql`` : sql` AND (created_at, id) >= (${from.createdAt}, ${from.id})`;
+    const where = filter === undefined ? sql`` : sql` AND ${filter}`;
+    const skip = from === undefined ? query.offset : query.offset - from.position;
+    const related =
+      query.related === true ? sql`, ${sql.raw(relatedColumns(this.dialect, 'u'))}` : sql``;
+    const columns = sql.join(USER_COLUMNS.map((c) => sql.ref(c.replace('users.', 'u.'))));
+    const rows = (
+      await sql<
+        Omit<UsersTable, 'password_hash' | 'data'> & {
+          data: string | null;
+          data_size: number | null;
+          total: number;
+          changes: number;
+        }
+      >`
+        SELECT ${columns}, ${data} AS data, ${inline === undefined ? sql`NULL` : size} AS data_size,
+          a.user_count AS total, a.user_changes AS changes${related}
+        FROM (
+          SELECT id FROM users WHERE users.account_id = ${this.accountId}${start}${where}
+          ORDER BY created_at, id LIMIT ${query.limit} OFFSET ${skip}
+        ) k
+        JOIN users u ON u.id = k.id
+        CROSS JOIN (SELECT user_count, user_changes FROM accounts WHERE id = ${this.accountId}) a
+        ORDER BY u.created_at, u.id`.execute(this.db)
+    ).rows;
+    if (rows.length === 0) return undefined;
+    return { total: Number(rows[0]!.total), changes: Number(rows[0]!.changes), rows };
+  }
+
+  /** Takes every ANCHOR_STEP-th key of the account's list order, with the change counter, in one statement. */
+  private async rememberAnchors(): Promise<void> {
+    if (!pageAnchors.mayBuild(this.dialect, this.accountId)) return;
+    const rows = (
+      await sql<{ created_at: string; id: string; changes: number }>`
+        SELECT k.created_at, k.id, a.user_changes AS changes
+        FROM (
+          SELECT created_at, id, row_number() OVER (ORDER BY created_at, id) - 1 AS n
+          FROM users WHERE account_id = ${this.accountId}
+        ) k
+        CROSS JOIN (SELECT user_changes FROM accounts WHERE id = ${this.accountId}) a
+        WHERE k.n % ${ANCHOR_STEP} = 0
+        ORDER BY k.created_at, k.id`.execute(this.db)
+    ).rows;
+    if (rows.length === 0) return;
+    pageAnchors.set(this.dialect, this.accountId, Number(rows[0]!.changes), rows);
+  }
+
   async insertUser(user: NewUser): Promise<void> {
+    const values = {
+      id: user.id,
+      account_id: this.accountId,
+      user_name: user.userName,
+      user_name_lc: user.userName.toLowerCase(),
+      external_id: user.externalId,
+      display_name: user.displayName,
+      active: user.active ? 1 : 0,
+      manager_id: user.managerId,
+      created_at: user.createdAt,
+      updated_at: user.updatedAt,
+      version: 1,
+      data: JSON.stringify(user.data),
+      password_hash: user.passwordHash,
+    };
+    const emails = this.emailValues(user.emails);
     try {
-      await this.db
-        .insertInto('users')
-        .values({
-          id: user.id,
-          account_id: this.accountId,
-          user_name: user.userName,
-          user_name_lc: user.userName.toLowerCase(),
-          external_id: user.externalId,
-          display_name: user.displayName,
-          active: user.active ? 1 : 0,
-          manager_id: user.managerId,
-          created_at: user.createdAt,
-          updated_at: user.updatedAt,
-          version: 1,
-          data: JSON.stringify(user.data),
-          password_hash: user.passwordHash,
-        })
-        .execute();
+      if (emails !== undefined) {
+        // PostgreSQL: the user and its emails in one statement (one round trip).
+        await this.db
+          .with('u', (db) => db.insertInto('users').values(values).returning('id'))
+          .insertInto('user_emails')
+          .columns(['account_id', 'user_id', 'value_lc', 'type_lc', 'is_primary'])
+          .expression(
+            () =>
+              sql`SELECT ${this.accountId}, u.id, v.value_lc, v.type_lc, v.is_primary FROM u, (VALUES ${emails}) AS v(value_lc, type_lc, is_primary)` as never,
+          )
+          .execute();
+        return;
+      }
+      await this.db.insertInto('users').values(values).execute();
     } catch (error) {
       throw this.mapUserConflict(error, user.userName);
     }
     await this.writeEmails(user.id, user.emails);
   }
 
+  /**
+   * PostgreSQL: a user's emails as a VALUES list for a statement that also writes the
+   * user; undefined on SQLite (in-process statements cost no round trip), with no
+   * emails, or with more than one statement's parameters take.
+   */
+  private emailValues(emails: NewUser['emails']) {
+    if (this.dialect !== 'postgres' || emails.length === 0 || emails.length > 1000)
+      return undefined;
+    return sql.join(
+      emails.map(
+        (e) =>
+          sql`(${e.value.toLowerCase()}, ${e.type === null ? null : e.type.toLowerCase()}::text, ${e.primary ? 1 : 0}::int)`,
+      ),
+    );
+  }
+
   async updateUser(user: UserUpdate, expectedVersion: number): Promise<boolean> {
-    let result;
-    try {
-      result = await this.db
+    const set = {
+      user_name: user.userName,
+      user_name_lc: user.userName.toLowerCase(),
+      external_id: user.externalId,
+      display_name: user.displayName,
+      active: user.active ? 1 : 0,
+      manager_id: user.managerId,
+      updated_at: user.updatedAt,
+      version: user.version,
+      data: JSON.stringify(user.data),
+      ...(user.passwordHash !== undefined ? { password_hash: user.passwordHash } : {}),
+    };
+    const update = (db: Kysely<Database> | Transaction<Database>) =>
+      db
         .updateTable('users')
-        .set({
-          user_name: user.userName,
-          user_name_lc: user.userName.toLowerCase(),
-          external_id: user.externalId,
-          display_name: user.displayName,
-          active: user.active ? 1 : 0,
-          manager_id: user.managerId,
-          updated_at: user.updatedAt,
-          version: user.version,
-          data: JSON.stringify(user.data),
-          ...(user.passwordHash !== undefined ? { password_hash: user.passwordHash } : {}),
-        })
+        .set(set)
         .where('account_id', '=', this.accountId)
         .where('id', '=', user.id)
-        .where('version', '=', expectedVersion)
-        .executeTakeFirst();
+        .where('version', '=', expectedVersion);
+    if (this.dialect === 'postgres' && user.emails.length <= 1000) {
+      // One statement: the row at the expected version, and its emails replaced only when
+      // it was written (all parts of a statement see one snapshot: the DELETE does not see
+      // the INSERT's rows).
+      const emails = this.emailValues(user.emails);
+      let result;
+      try {
+        result = await this.db
+          .with('u', (db) => update(db as never).returning('id'))
+          .with('d', (db) =>
+            db
+              .deleteFrom('user_emails')
+              .where('account_id', '=', this.accountId)
+              .where('user_id', 'in', (eb) => eb.selectFrom('u').select('u.id'))
+              .returning('user_emails.user_id'),
+          )
+          .with('i', (db) =>
+            emails === undefined
+              ? db.selectFrom('u').select('u.id')
+              : db
+                  .insertInto('user_emails')
+                  .columns(['account_id', 'user_id', 'value_lc', 'type_lc', 'is_primary'])
+                  .expression(
+                    sql`SELECT ${this.accountId}, u.id, v.value_lc, v.type_lc, v.is_primary FROM u, (VALUES ${emails}) AS v(value_lc, type_lc, is_primary)` as never,
+                  )
+                  .returning('user_emails.user_id'),
+          )
+          .selectFrom('u')
+          .select((eb) => eb.fn.countAll<number>().as('n'))
+          .executeTakeFirstOrThrow();
+      } catch (error) {
+        throw this.mapUserConflict(error, user.userName);
+      }
+      return Number(result.n) === 1;
+    }
+    let result;
+    try {
+      result = await update(this.db).executeTakeFirst();
     } catch (error) {
       throw this.mapUserConflict(error, user.userName);
     }
@@ -443,7 +779,7 @@ export class KyselyAccountStore implements AccountStore {
       const rows = await this.db
         .selectFrom('users')
         .select(['id', 'display_name', 'user_name'])
-        .where('account_id', '=', this.accountId)
+        .where(this.byKey('account_id'), '=', this.accountId)
         .where('id', 'in', batch)
         .execute();
       for (const row of rows) out.set(row.id, row.display_name ?? row.user_name);
@@ -485,14 +821,17 @@ export class KyselyAccountStore implements AccountStore {
     return out;
   }
 
-  async getGroup(id: string, options: { forUpdate?: boolean } = {}): Promise<GroupRow | undefined> {
+  async getGroup(id: string, options: GetOptions = {}): Promise<GroupRow | undefined> {
     let query = this.db
       .selectFrom('groups')
       .selectAll()
       .where('account_id', '=', this.accountId)
       .where('id', '=', id)
       .where('origin', '=', 'scim');
-    if (options.forUpdate === true && this.dialect === 'postgres') query = query.forUpdate();
+    const lock = this.lockOf(options);
+    if (lock === 'update') query = query.forUpdate();
+    else if (lock === 'noKeyUpdate') query = query.forNoKeyUpdate();
+    else if (lock === 'keyShare') query = query.forKeyShare();
     const row = await query.executeTakeFirst();
     return row === undefined ? undefined : toGroup(row);
   }
@@ -532,7 +871,7 @@ export class KyselyAccountStore implements AccountStore {
               .selectFrom('groups')
               .select(GROUP_COLUMNS)
               .select(this.dataOrSize('groups', query))
-              .where('groups.account_id', '=', this.accountId)
+              .where(this.byKey('groups.account_id'), '=', this.accountId)
               .where('groups.id', 'in', ids)
               .execute(),
         );
@@ -546,7 +885,7 @@ export class KyselyAccountStore implements AccountStore {
       const rows = await this.db
         .selectFrom('group_members')
         .select(['group_id', (eb) => eb.fn.countAll<number>().as('n')])
-        .where('account_id', '=', this.accountId)
+        .where(this.byKey('account_id'), '=', this.accountId)
         .where('group_id', 'in', batch)
         .groupBy('group_id')
         .execute();
@@ -592,7 +931,10 @@ export class KyselyAccountStore implements AccountStore {
           ? sql<number>`octet_length(${data}::text)`
           : sql<number>`octet_length(${data})`;
       const sized = new Map<string, { size: number; data: string | null }>();
-      for (const batch of chunks(rows.map((r) => r.id))) {
+      // Sizes read with the page (userPage): no second read of the same rows.
+      const known = rows.every((r) => r.data_size !== null);
+      if (known) for (const r of rows) sized.set(r.id, { size: Number(r.data_size), data: r.data });
+      for (const batch of known ? [] : chunks(rows.map((r) => r.id))) {
         const found = await this.db
           .selectFrom(table)
           .select([
@@ -600,7 +942,7 @@ export class KyselyAccountStore implements AccountStore {
             size.as('size'),
             sql<string | null>`CASE WHEN ${size} <= ${inline} THEN ${data} END`.as('data'),
           ])
-          .where(`${table}.account_id`, '=', this.accountId)
+          .where(this.byKey(`${table}.account_id`), '=', this.accountId)
           .where(`${table}.id`, 'in', batch)
           .execute();
         for (const row of found) sized.set(row.id, { size: Number(row.size), data: row.data });
@@ -622,7 +964,7 @@ export class KyselyAccountStore implements AccountStore {
           const found = await this.db
             .selectFrom(table)
             .select(['id', 'data'])
-            .where('account_id', '=', this.accountId)
+            .where(this.byKey('account_id'), '=', this.accountId)
             .where('id', 'in', batch)
             .execute();
           for (const row of found) documents.set(row.id, row.data);
@@ -714,7 +1056,7 @@ export class KyselyAccountStore implements AccountStore {
           'u.user_name',
           'g.display_name as group_name',
         ])
-        .where('gm.account_id', '=', this.accountId)
+        .where(this.byKey('gm.account_id'), '=', this.accountId)
         .where('gm.group_id', 'in', batch)
         .orderBy('gm.created_at')
         .orderBy('gm.member_id')
@@ -735,23 +1077,130 @@ export class KyselyAccountStore implements AccountStore {
   async resolveMemberIds(ids: readonly string[]): Promise<Map<string, 'User' | 'Group'>> {
     const out = new Map<string, 'User' | 'Group'>();
     for (const batch of chunks([...new Set(ids)])) {
+      if (this.dialect === 'postgres') {
+        // One statement, and KEY SHARE on what it finds: a user or team being deleted
+        // meanwhile (its DELETE transaction holds FOR UPDATE) is waited for and then not
+        // found, so no membership of a deleted member can commit. Updates of the rows
+        // (NO KEY UPDATE) are not waited for.
+        const rows = await sql<{ id: string; kind: 'User' | 'Group' }>`
+          SELECT id, 'User' AS kind FROM (
+            SELECT id FROM users WHERE account_id = ${this.accountId} AND id = ANY(${batch}::text[]) FOR KEY SHARE
+          ) u
+          UNION ALL
+          SELECT id, 'Group' AS kind FROM (
+            SELECT id FROM groups WHERE account_id = ${this.accountId} AND id = ANY(${batch}::text[]) AND origin = 'scim' FOR KEY SHARE
+          ) g`.execute(this.db);
+        for (const row of rows.rows) out.set(row.id, row.kind);
+        continue;
+      }
       const users = await this.db
         .selectFrom('users')
         .select('id')
-        .where('account_id', '=', this.accountId)
+        .where(this.byKey('account_id'), '=', this.accountId)
         .where('id', 'in', batch)
         .execute();
       for (const row of users) out.set(row.id, 'User');
       const groups = await this.db
         .selectFrom('groups')
         .select('id')
-        .where('account_id', '=', this.accountId)
+        .where(this.byKey('account_id'), '=', this.accountId)
         .where('id', 'in', batch)
         .where('origin', '=', 'scim')
         .execute();
       for (const row of groups) out.set(row.id, 'Group');
     }
     return out;
+  }
+
+  async insertMembers(
+    groupId: string,
+    members: readonly { id: string; type: 'User' | 'Group' }[],
+    at: string,
+  ): Promise<{ id: string; type: 'User' | 'Group' }[]> {
+    const out: { id: string; type: 'User' | 'Group' }[] = [];
+    if (members.length === 0) return out;
+    if (this.dialect !== 'postgres') {
+      // See addMembers: never a row under another account's group id.
+      const owned = await this.db
+        .selectFrom('groups')
+        .select('id')
+        .where('account_id', '=', this.accountId)
+        .where('id', '=', groupId)
+        .executeTakeFirst();
+      if (owned === undefined) return out;
+    }
+    for (const batch of chunks(members)) {
+      let rows: { member_id: string; member_type: string }[];
+      if (this.dialect === 'postgres') {
+        // The ownership check and the insert in one statement.
+        const values = sql.join(batch.map((m) => sql`(${m.id}, ${m.type})`));
+        rows = (
+          await sql<{ member_id: string; member_type: string }>`
+            INSERT INTO group_members (account_id, group_id, member_id, member_type, created_at)
+            SELECT ${this.accountId}, ${groupId}, v.id, v.type, ${at}
+            FROM (VALUES ${values}) AS v(id, type)
+            WHERE EXISTS (SELECT 1 FROM groups WHERE account_id = ${this.accountId} AND id = ${groupId})
+            ON CONFLICT (group_id, member_id) DO NOTHING
+            RETURNING member_id, member_type`.execute(this.db)
+        ).rows;
+      } else {
+        rows = await this.db
+          .insertInto('group_members')
+          .values(
+            batch.map((m) => ({
+              account_id: this.accountId,
+              group_id: groupId,
+              member_id: m.id,
+              member_type: m.type,
+              created_at: at,
+            })),
+          )
+          .onConflict((oc) => oc.columns(['group_id', 'member_id']).doNothing())
+          .returning(['member_id', 'member_type'])
+          .execute();
+      }
+      for (const row of rows)
+        out.push({ id: row.member_id, type: row.member_type === 'Group' ? 'Group' : 'User' });
+    }
+    // In the order asked for (RETURNING gives no order).
+    const order = new Map(members.map((m, i) => [m.id, i]));
+    return out.sort((a, b) => order.get(a.id)! - order.get(b.id)!);
+  }
+
+  async deleteMembers(
+    groupId: string,
+    ids?: readonly string[],
+  ): Promise<{ id: string; type: 'User' | 'Group' }[]> {
+    const out: { id: string; type: 'User' | 'Group' }[] = [];
+    const batches = ids === undefined ? [undefined] : chunks([...new Set(ids)]);
+    for (const batch of batches) {
+      if (batch !== undefined && batch.length === 0) continue;
+      let query = this.db
+        .deleteFrom('group_members')
+        .where('account_id', '=', this.accountId)
+        .where('group_id', '=', groupId);
+      if (batch !== undefined) query = query.where('member_id', 'in', batch);
+      for (const row of await query.returning(['member_id', 'member_type']).execute())
+        out.push({ id: row.member_id, type: row.member_type === 'Group' ? 'Group' : 'User' });
+    }
+    if (ids !== undefined) {
+      const order = new Map(ids.map((id, i) => [id, i]));
+      out.sort((a, b) => order.get(a.id)! - order.get(b.id)!);
+    }
+    return out;
+  }
+
+  async touchGroup(id: string, at: string): Promise<GroupRow | undefined> {
+    const row = await this.db
+      .updateTable('groups')
+      .set((eb) => ({ version: eb('version', '+', 1), updated_at: at }))
+      .where('account_id', '=', this.accountId)
+      .where('id', '=', id)
+      .where('origin', '=', 'scim')
+      .returning(GROUP_COLUMNS)
+      .returning('groups.data')
+      .executeTakeFirst();
+    return row === undefined ? undefined : toGroup(row);
   }
 
   async addMembers(

@@ -25,6 +25,10 @@ export interface AccountsTable {
   seats: ColumnType<number | null, number | null | undefined, number | null>;
   /** JSON text of AccountSettings (team mapping) (002). */
   settings: ColumnType<string, string | undefined, string>;
+  /** Users of the account, kept by triggers (071). */
+  user_count: ColumnType<number, number | undefined, number>;
+  /** User inserts and deletes so far, kept by triggers (071): list positions may have moved when it changes. */
+  user_changes: ColumnType<number, number | undefined, number>;
 }
 
 export interface EventsTable {

@@ -1,12 +1,18 @@
-import type { Kysely, Transaction } from 'kysely';
+import { PostgresAdapter, sql, type Kysely, type Transaction } from 'kysely';
 import type { NewEvent, RosterEvent } from '../app/events/types.js';
 import type { Database } from './db-schema.js';
 import { bulkChunks } from './bulk.js';
 
 /**
- * Appends events in the caller's transaction. The sequence comes from
- * `accounts.event_seq`, whose row lock orders commits within an account, so
- * sequence order is commit order and a reader never skips a late commit.
+ * Appends events in the caller's transaction. Sequence numbers come from
+ * `accounts.event_seq`, whose row lock, held until COMMIT, makes sequence order commit
+ * order within an account, so a reader never skips a late commit.
+ *
+ * PostgreSQL: the events are inserted with provisional negative numbers, and a deferred
+ * trigger (migration 072) numbers them as the transaction commits: the account lock is
+ * held only inside COMMIT, never across a round trip, and concurrent writes of one
+ * account do not wait for each other before it. SQLite (one writer at a time): numbered
+ * here, from the counter bumped in the same transaction.
  */
 export async function appendEvents(
   trx: Kysely<Database> | Transaction<Database>,
@@ -15,16 +21,20 @@ export async function appendEvents(
   occurredAt: string,
 ): Promise<void> {
   if (events.length === 0) return;
-  const row = await trx
-    .updateTable('accounts')
-    .set((eb) => ({ event_seq: eb('event_seq', '+', events.length) }))
-    .where('id', '=', accountId)
-    .returning('event_seq')
-    .executeTakeFirstOrThrow();
-  const first = Number(row.event_seq) - events.length + 1;
+  const postgres = trx.getExecutor().adapter instanceof PostgresAdapter;
+  let first = 0;
+  if (!postgres) {
+    const row = await trx
+      .updateTable('accounts')
+      .set((eb) => ({ event_seq: eb('event_seq', '+', events.length) }))
+      .where('id', '=', accountId)
+      .returning('event_seq')
+      .executeTakeFirstOrThrow();
+    first = Number(row.event_seq) - events.length + 1;
+  }
   const rows = events.map((event, i) => ({
     account_id: accountId,
-    seq: first + i,
+    seq: postgres ? sql<number>`-nextval('events_pending_seq')` : first + i,
     type: event.type,
     resource_type: event.resourceType,
     resource_id: event.resourceId,

@@ -26,18 +26,33 @@ export class KyselyWorkspaceStore implements WorkspaceStore {
     private readonly accountId: string,
   ) {}
 
-  async lockAccount() {
-    let query = this.db
+  async readAccount() {
+    const row = await this.db
       .selectFrom('accounts')
       .select(['seats', 'settings'])
-      .where('id', '=', this.accountId);
-    if (this.dialect === 'postgres') query = query.forUpdate();
-    const row = await query.executeTakeFirst();
+      .where('id', '=', this.accountId)
+      .executeTakeFirst();
     if (row === undefined) throw new Error(`account ${this.accountId} does not exist`);
-    return {
+    const account = {
       seats: row.seats === null ? null : Number(row.seats),
       settings: parseSettings(row.settings),
     };
+    if (account.settings.departmentTeams || account.settings.managerTeams) await this.lockAccount();
+    return account;
+  }
+
+  async lockAccount(): Promise<void> {
+    // NO KEY UPDATE, not UPDATE: inserts of the account's users, teams and events hold
+    // KEY SHARE on this row (their foreign key), which UPDATE would have to wait out.
+    // Writers still exclude each other (NO KEY UPDATE conflicts with itself), as the
+    // event sequence's bump does. SQLite: the database has one writer at a time already.
+    if (this.dialect !== 'postgres') return;
+    await this.db
+      .selectFrom('accounts')
+      .select('id')
+      .where('id', '=', this.accountId)
+      .forNoKeyUpdate()
+      .execute();
   }
 
   async countActiveUsers(excludingId: string): Promise<number> {

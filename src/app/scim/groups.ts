@@ -21,6 +21,20 @@ import { parseListParams, type RawListParams } from './list-params.js';
 import { listResponse, renderGroup, type Locator } from './render.js';
 import type { Change, ScimResult } from './result.js';
 
+/** A PATCH begun without locking the team turned out to change more than its members. */
+class TeamLockNeeded extends Error {
+  constructor() {
+    super('team lock needed');
+  }
+}
+
+/** `members`, or a filtered `members[...]` path (RFC 7644 §3.5.2): an op on membership rows only. */
+function isMembersPath(path: string | undefined): boolean {
+  if (path === undefined) return false;
+  const p = path.trim().toLowerCase();
+  return p === 'members' || p.startsWith('members[');
+}
+
 /** Bytes a member takes in a rendered team (value, $ref, type, display), for the list byte budget. */
 const MEMBER_BYTES = 200;
 
@@ -96,6 +110,7 @@ export class GroupsService {
     let added = 0;
     await this.store.transaction(async (tx) => {
       const rules = await WorkspaceRules.begin(tx, now);
+      rules.scimTeam(id);
       await rules.makeRoomFor(row.displayName);
       await tx.insertGroup(row);
       rules.teamCreated(row);
@@ -157,6 +172,7 @@ export class GroupsService {
     let counts = { added: 0, removed: 0 };
     const row = await this.store.transaction(async (tx) => {
       const rules = await WorkspaceRules.begin(tx);
+      rules.scimTeam(id);
       const current = await tx.getGroup(id, { forUpdate: true });
       if (current === undefined) throw this.missing(id);
       checkIfMatch(ifMatch, current.version, `Group ${id}`);
@@ -188,36 +204,64 @@ export class GroupsService {
     const operations = parsePatchRequest(body);
     let changed: readonly string[] = [];
     let counts = { added: 0, removed: 0 };
-    const row = await this.store.transaction(async (tx) => {
-      const rules = await WorkspaceRules.begin(tx);
-      const current = await tx.getGroup(id, { forUpdate: true });
-      if (current === undefined) throw this.missing(id);
-      checkIfMatch(ifMatch, current.version, `Group ${id}`);
-      const patched = applyPatch(current.data, operations, GROUP_RESOURCE, {
-        membersAttribute: 'members',
-        workUnits: this.limits.patchWorkUnits,
-      });
-      checkResourceLimits(patched.data, this.limits, 'group');
-      changed = patched.changed;
-      const now = rules.at;
-      const adding = patched.memberChanges.reduce(
-        (n, c) => n + (c.kind === 'add' ? c.members.length : 0),
-        0,
-      );
-      if (adding > MAX_MEMBERS_PER_REQUEST) {
-        throw badRequest(
-          'invalidValue',
-          `At most ${MAX_MEMBERS_PER_REQUEST} members can be added in one request (this one adds ${adding}); split the change.`,
+    // Member changes without If-Match (what identity providers send) do not lock the team
+    // for their whole transaction: they hold KEY SHARE on it (a delete waits for them,
+    // they wait for a delete), insert and delete membership rows, and lock the team only
+    // to bump its version at the end. Concurrent member changes of one team thus overlap.
+    // Anything else (attributes, If-Match) locks the team first and reads it stable.
+    const attempt = (memberOnly: boolean) =>
+      this.store.transaction(async (tx) => {
+        const rules = await WorkspaceRules.begin(tx);
+        rules.scimTeam(id);
+        const current = await tx.getGroup(
+          id,
+          memberOnly ? { lock: 'keyShare' } : { forUpdate: true },
         );
-      }
-      counts = await this.countedChanges(tx, rules, id, patched.memberChanges, now);
-      const dataChanged = JSON.stringify(patched.data) !== JSON.stringify(current.data);
-      if (!dataChanged && counts.added + counts.removed === 0) return current;
-      const next = await this.write(tx, rules, current, patched.data, now);
-      rules.teamChanged(current, next, changedKeys(current.data, next.data));
-      await rules.commit();
-      return next;
-    });
+        if (current === undefined) throw this.missing(id);
+        checkIfMatch(ifMatch, current.version, `Group ${id}`);
+        const patched = applyPatch(current.data, operations, GROUP_RESOURCE, {
+          membersAttribute: 'members',
+          workUnits: this.limits.patchWorkUnits,
+        });
+        checkResourceLimits(patched.data, this.limits, 'group');
+        changed = patched.changed;
+        const now = rules.at;
+        const adding = patched.memberChanges.reduce(
+          (n, c) => n + (c.kind === 'add' ? c.members.length : 0),
+          0,
+        );
+        if (adding > MAX_MEMBERS_PER_REQUEST) {
+          throw badRequest(
+            'invalidValue',
+            `At most ${MAX_MEMBERS_PER_REQUEST} members can be added in one request (this one adds ${adding}); split the change.`,
+          );
+        }
+        const dataChanged = JSON.stringify(patched.data) !== JSON.stringify(current.data);
+        if (memberOnly && dataChanged) throw new TeamLockNeeded();
+        counts = await this.countedChanges(tx, rules, id, patched.memberChanges, now);
+        if (!dataChanged && counts.added + counts.removed === 0) return current;
+        if (memberOnly) {
+          // The member events first (no lock on PostgreSQL, numbered at COMMIT), then the
+          // version bump, which locks the team row: held for that statement and COMMIT.
+          // The team's attributes did not change, so there is no team event to add.
+          await rules.commit();
+          const touched = await tx.touchGroup(id, now);
+          if (touched === undefined) throw this.missing(id);
+          return touched;
+        }
+        const next = await this.write(tx, rules, current, patched.data, now);
+        rules.teamChanged(current, next, changedKeys(current.data, next.data));
+        await rules.commit();
+        return next;
+      });
+    const memberOnly = ifMatch === undefined && operations.every((op) => isMembersPath(op.path));
+    let row: GroupRow;
+    try {
+      row = await attempt(memberOnly);
+    } catch (error) {
+      if (!(error instanceof TeamLockNeeded)) throw error;
+      row = await attempt(false);
+    }
     const change: Change = { op: 'patch', attributes: changed, members: counts };
     // RFC 7644 §3.5.2: 200 with the resource, or 204. Without `attributes` or
     // `excludedAttributes` the answer is 204 (Entra and Okta accept it), so a
@@ -305,31 +349,23 @@ export class GroupsService {
   ) {
     if (change.kind === 'add') {
       const known = await this.checkMembers(tx, groupId, change.members);
-      const existing = await tx.memberTypes(
+      const wanted = new Map<string, 'User' | 'Group'>();
+      for (const m of change.members) wanted.set(m.value, known.get(m.value)!);
+      // Only the rows actually inserted (RETURNING): members already there are no change.
+      const added = await tx.insertMembers(
         groupId,
-        change.members.map((m) => m.value),
+        [...wanted].map(([id, type]) => ({ id, type })),
+        now,
       );
-      const fresh = new Map<string, 'User' | 'Group'>();
-      for (const m of change.members)
-        if (!existing.has(m.value)) fresh.set(m.value, known.get(m.value)!);
-      const list = [...fresh].map(([id, type]) => ({ id, type }));
-      const added = list.length > 0 ? await tx.addMembers(groupId, list, now) : 0;
-      rules.membersAdded(groupId, list);
-      return { added, removed: 0 };
+      rules.membersAdded(groupId, added);
+      return { added: added.length, removed: 0 };
     }
-    const leaving =
-      change.kind === 'remove'
-        ? await tx.memberTypes(groupId, change.ids)
-        : await tx.memberTypes(groupId);
     const removed =
       change.kind === 'remove'
-        ? await tx.removeMembers(groupId, change.ids)
-        : await tx.removeAllMembers(groupId);
-    rules.membersRemoved(
-      groupId,
-      [...leaving].map(([id, type]) => ({ id, type })),
-    );
-    return { added: 0, removed };
+        ? await tx.deleteMembers(groupId, change.ids)
+        : await tx.deleteMembers(groupId);
+    rules.membersRemoved(groupId, removed);
+    return { added: 0, removed: removed.length };
   }
 
   /** Checks every id names a user or team of this account; unknown ids fail the whole request. */

@@ -77,7 +77,16 @@ export class UsersService {
     const id = randomUUID();
     const passwordHash = password === undefined ? null : await hashPassword(password);
     const columns = columnsOf(data);
-    const row: UserRow = { id, ...columns, createdAt: now, updatedAt: now, version: 1, data };
+    // A new user is in no SCIM team yet (mapped teams are not SCIM groups).
+    const row: UserRow = {
+      id,
+      ...columns,
+      createdAt: now,
+      updatedAt: now,
+      version: 1,
+      data,
+      groups: [],
+    };
     await this.store.transaction(async (tx) => {
       const rules = await WorkspaceRules.begin(tx, now);
       rules.source = source;
@@ -94,7 +103,9 @@ export class UsersService {
   }
 
   async get(id: string, projection: Projection): Promise<ScimResult> {
-    const row = await this.store.getUser(id);
+    const row = await this.store.getUser(id, {
+      related: wants(projection, 'groups') || wants(projection, 'manager'),
+    });
     if (row === undefined) throw this.missing(id);
     return this.result(200, row, projection, { resourceId: id });
   }
@@ -102,7 +113,11 @@ export class UsersService {
   async list(params: RawListParams): Promise<ScimResult> {
     const { query, startIndex, projection } = parseListParams(params, USER_RESOURCE);
     // A byte budget per page: large documents make a page shorter, never a heap exhausted.
-    const page = await this.store.listUsers({ ...query, maxBytes: this.limits.listPageBytes });
+    const page = await this.store.listUsers({
+      ...query,
+      maxBytes: this.limits.listPageBytes,
+      related: wants(projection, 'groups') || wants(projection, 'manager'),
+    });
     const resources = await this.renderMany(page.rows, projection);
     return { status: 200, body: listResponse(page.total, startIndex, resources) };
   }
@@ -119,7 +134,7 @@ export class UsersService {
     const passwordHash = password === undefined ? undefined : await hashPassword(password);
     const row = await this.store.transaction(async (tx) => {
       const rules = await WorkspaceRules.begin(tx);
-      const current = await tx.getUser(id, { forUpdate: true });
+      const current = await tx.getUser(id, { lock: 'noKeyUpdate', related: true });
       if (current === undefined) throw this.missing(id);
       checkIfMatch(ifMatch, current.version, `User ${id}`);
       if (data['active'] === undefined) data['active'] = current.active;
@@ -155,7 +170,8 @@ export class UsersService {
     const attempt = () =>
       this.store.transaction(async (tx) => {
         const rules = await WorkspaceRules.begin(tx);
-        const current = await tx.getUser(id, { forUpdate: true });
+        // NO KEY UPDATE: excludes other writes of this user, not member adds naming it.
+        const current = await tx.getUser(id, { lock: 'noKeyUpdate', related: true });
         if (current === undefined) throw this.missing(id);
         checkIfMatch(ifMatch, current.version, `User ${id}`);
         const patched = applyPatch(current.data, operations, USER_RESOURCE, {
@@ -216,8 +232,13 @@ export class UsersService {
     passwordHash: string | undefined,
   ): Promise<UserRow> {
     const columns = columnsOf(data);
+    // The manager's name read with the row is the old manager's once the manager changes.
+    const { managerName, ...kept } = current;
     const next = {
-      ...current,
+      ...kept,
+      ...(columns.managerId === current.managerId && managerName !== undefined
+        ? { managerName }
+        : {}),
       ...columns,
       data,
       updatedAt: new Date().toISOString(),
@@ -258,18 +279,29 @@ export class UsersService {
     projection: Projection,
   ): Promise<JsonObject[]> {
     if (rows.length === 0) return [];
-    const groups = wants(projection, 'groups')
-      ? await this.store.groupsOfUsers(rows.map((r) => r.id))
-      : undefined;
+    // Rows read with their teams and manager's name (`related`) need no further query.
+    const unread = rows.filter((r) => r.groups === undefined).map((r) => r.id);
+    const groups =
+      wants(projection, 'groups') && unread.length > 0
+        ? await this.store.groupsOfUsers(unread)
+        : undefined;
     const managerIds = wants(projection, 'manager')
-      ? rows.flatMap((r) => (r.managerId !== null ? [r.managerId] : []))
+      ? rows.flatMap((r) =>
+          r.managerId !== null && r.managerName === undefined ? [r.managerId] : [],
+        )
       : [];
     const managers =
       managerIds.length > 0 ? await this.store.userNames(managerIds) : new Map<string, string>();
     return rows.map((row) => {
-      const managerName = row.managerId !== null ? managers.get(row.managerId) : undefined;
+      const managerName =
+        row.managerId === null
+          ? undefined
+          : row.managerName !== undefined
+            ? (row.managerName ?? undefined)
+            : managers.get(row.managerId);
+      const teams = row.groups ?? groups?.get(row.id);
       const resource = renderUser(row, this.locator, {
-        ...(groups !== undefined ? { groups: groups.get(row.id) ?? [] } : {}),
+        ...(wants(projection, 'groups') ? { groups: teams ?? [] } : {}),
         ...(managerName !== undefined ? { managerName } : {}),
       });
       return project(resource, USER_RESOURCE, projection);

@@ -25,14 +25,19 @@ export interface ReportRow {
  */
 export interface WorkspaceStore {
   /**
-   * Locks the account row for the rest of the transaction (PostgreSQL), so every
-   * write of one account is serialised: seat checks and team mapping see a
-   * stable state and events get their sequence in commit order. Call first.
+   * The account's seat limit and team-mapping settings. An account that maps teams
+   * (department or manager teams) is also locked for the rest of the transaction
+   * (PostgreSQL), since mapping finds and creates teams by name: its writes are
+   * serialised. Other writes take the account lock only at their end (`lockAccount`
+   * for a seat check, then `appendEvents`). Call first.
    */
-  lockAccount(): Promise<{ seats: number | null; settings: AccountSettings }>;
+  readAccount(): Promise<{ seats: number | null; settings: AccountSettings }>;
+  /** Locks the account row until the transaction ends (PostgreSQL), for the seat check. */
+  lockAccount(): Promise<void>;
   countActiveUsers(excludingId: string): Promise<number>;
   /** Ends every product (SSO) session of this user: deactivation signs them out everywhere. */
   endUserSessions(userId: string): Promise<void>;
+  /** The transaction's events, with the next sequence numbers; locks the account row until COMMIT: call last. */
   appendEvents(events: readonly NewEvent[], at: string): Promise<void>;
   /** Users whose manager is this user. */
   reportsOf(managerId: string): Promise<ReportRow[]>;

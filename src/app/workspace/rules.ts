@@ -49,6 +49,10 @@ export class WorkspaceRules {
   private readonly touched = new Set<string>();
   /** Who is making the change, said in `user.created` events: the identity provider over SCIM, or a sign-in (SSO). */
   source: 'scim' | 'sso' = 'scim';
+  /** Teams of the identity provider (SCIM groups): never renamed by the rules, so never settled. */
+  private readonly scimTeams = new Set<string>();
+  /** Users made active by this transaction: each needs a seat, checked at commit. */
+  private readonly seatClaims: string[] = [];
 
   private constructor(
     private readonly accounts: AccountStore,
@@ -58,22 +62,40 @@ export class WorkspaceRules {
     readonly at: string,
   ) {}
 
-  /** Locks the account (serialising its writes) and reads its seat limit and settings. */
+  /**
+   * Reads the account's seat limit and settings (an account that maps teams is locked
+   * here for the whole transaction; others only in `commit`).
+   */
   static async begin(tx: AccountStore, at = new Date().toISOString()): Promise<WorkspaceRules> {
-    const account = await tx.workspace.lockAccount();
+    const account = await tx.workspace.readAccount();
     return new WorkspaceRules(tx, tx.workspace, account.seats, account.settings, at);
   }
 
-  /** Appends the events and settles team names; the caller's transaction commits them with the change. */
+  /**
+   * Settles team names, checks seats and appends the events; the caller's transaction
+   * commits them with the change. The account row is locked from the seat check (or the
+   * events' sequence) to COMMIT: the count of active users then sees every write of the
+   * account committed before, and no other can commit in between.
+   */
   async commit(): Promise<void> {
-    for (const teamId of this.touched) await this.settleTeam(teamId);
+    for (const teamId of this.touched)
+      if (!this.scimTeams.has(teamId)) await this.settleTeam(teamId);
+    if (this.seats !== null && this.seatClaims.length > 0) {
+      await this.store.lockAccount();
+      for (const userId of this.seatClaims) await this.checkSeat(userId, this.seats);
+    }
     await this.store.appendEvents(this.events, this.at);
+  }
+
+  /** A team of the identity provider (a SCIM group): member changes never rename it. */
+  scimTeam(teamId: string): void {
+    this.scimTeams.add(teamId);
   }
 
   // Users -------------------------------------------------------------------
 
   async userCreated(user: UserRow): Promise<void> {
-    if (user.active) await this.claimSeat(user.id);
+    if (user.active) this.claimSeat(user.id);
     this.events.push({
       type: 'user.created',
       resourceType: 'user',
@@ -94,7 +116,7 @@ export class WorkspaceRules {
 
   async userChanged(before: UserRow, after: UserRow, changed: readonly string[]): Promise<void> {
     if (!before.active && after.active) {
-      await this.claimSeat(after.id);
+      this.claimSeat(after.id);
       this.events.push({
         type: 'user.reactivated',
         resourceType: 'user',
@@ -242,14 +264,18 @@ export class WorkspaceRules {
 
   // Rules -------------------------------------------------------------------
 
-  private async claimSeat(userId: string): Promise<void> {
-    if (this.seats === null) return;
+  /** Checked in `commit`, under the account lock: concurrent claims are counted one after another. */
+  private claimSeat(userId: string): void {
+    if (this.seats !== null) this.seatClaims.push(userId);
+  }
+
+  private async checkSeat(userId: string, seats: number): Promise<void> {
     const used = await this.store.countActiveUsers(userId);
-    if (used >= this.seats) {
+    if (used >= seats) {
       throw new ScimError(
         403,
         undefined,
-        `The account's seat limit of ${this.seats} active users is reached (${used} in use): deactivate a user or raise the limit (roster account update --seats). Nothing was changed.`,
+        `The account's seat limit of ${seats} active users is reached (${used} in use): deactivate a user or raise the limit (roster account update --seats). Nothing was changed.`,
       );
     }
   }

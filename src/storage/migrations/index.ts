@@ -10,6 +10,8 @@ import { consoleLogins } from './060-console-logins.js';
 import { consoleActiveUsers } from './061-console-active-users.js';
 import { deploymentSettings } from './040-deployment-settings.js';
 import { pageKeys } from './070-page-keys.js';
+import { userCount } from './071-user-count.js';
+import { eventNumbering } from './072-event-numbering.js';
 import { sso } from './080-sso.js';
 import { syncState } from './050-sync-state.js';
 import { syncSchedule } from './051-sync-schedule.js';
@@ -36,6 +38,8 @@ export const migrations: Record<string, Migration> = {
   '060_console_logins': consoleLogins,
   '061_console_active_users': consoleActiveUsers,
   '070_page_keys': pageKeys,
+  '071_user_count': userCount,
+  '072_event_numbering': eventNumbering,
   '080_sso': sso,
 };
 

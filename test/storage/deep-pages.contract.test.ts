@@ -1,0 +1,116 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createAccount } from '../../src/app/accounts.js';
+import { KyselyAccountStore } from '../../src/storage/account-store.js';
+import { openDatabase, type RosterDatabase } from '../../src/storage/connect.js';
+import { migrateToLatest } from '../../src/storage/migrations/index.js';
+import { seedAccount } from '../../src/storage/seed.js';
+import { createTestDatabase, DATABASE_KINDS, type TestDatabase } from '../helpers/databases.js';
+
+/** More users than two steps of the page anchors (every 1,000th position). */
+const USERS = 2_600;
+
+describe.each(DATABASE_KINDS)('unfiltered user pages at any offset (%s)', (kind) => {
+  let testDb: TestDatabase;
+  let database: RosterDatabase;
+  let store: KyselyAccountStore;
+  let other: KyselyAccountStore;
+
+  beforeAll(async () => {
+    testDb = await createTestDatabase(kind);
+    database = await openDatabase(testDb.url);
+    await migrateToLatest(database.db);
+    const account = await createAccount(database.db, { name: 'Deep' });
+    const second = await createAccount(database.db, { name: 'Other' });
+    await seedAccount(testDb.url, { accountId: account.id, users: USERS });
+    await seedAccount(testDb.url, { accountId: second.id, users: 30 });
+    store = new KyselyAccountStore(database.db, database.dialect, account.id);
+    other = new KyselyAccountStore(database.db, database.dialect, second.id);
+  }, 120_000);
+
+  afterAll(async () => {
+    await database?.close();
+    await testDb?.dispose();
+  });
+
+  /** The list order straight from the table: what every page must match. */
+  async function expected(): Promise<string[]> {
+    const rows = await database.db
+      .selectFrom('users')
+      .select('id')
+      .where('account_id', '=', store.accountId)
+      .orderBy('created_at')
+      .orderBy('id')
+      .execute();
+    return rows.map((r) => r.id);
+  }
+
+  async function page(offset: number, limit = 50) {
+    const result = await store.listUsers({ descending: false, offset, limit, maxBytes: 1 << 22 });
+    return { total: result.total, ids: result.rows.map((r) => r.id) };
+  }
+
+  it('gives the page at the offset and the exact total, deep pages read twice included', async () => {
+    const order = await expected();
+    expect(order).toHaveLength(USERS);
+    for (const offset of [0, 999, 1000, 1001, 2050, 2050, 2599, 1500]) {
+      const got = await page(offset);
+      expect(got.total).toBe(USERS);
+      expect(got.ids).toEqual(order.slice(offset, offset + 50));
+    }
+    const beyond = await page(USERS + 10);
+    expect(beyond).toEqual({ total: USERS, ids: [] });
+  });
+
+  it('stays exact after users are deleted and inserted before a remembered position', async () => {
+    await page(2050); // positions remembered
+    const order = await expected();
+    // Delete two users early in the order: every later position moves by two.
+    for (const id of [order[10]!, order[1200]!]) expect(await store.deleteUser(id)).toBe(true);
+    const now = await expected();
+    expect(now).toHaveLength(USERS - 2);
+    for (const offset of [2050, 1100, 2040]) {
+      const got = await page(offset);
+      expect(got.total).toBe(USERS - 2);
+      expect(got.ids).toEqual(now.slice(offset, offset + 50));
+    }
+    // A user created with an early timestamp sorts before the remembered positions.
+    await store.insertUser({
+      id: '00000000-0000-4000-8000-000000000001',
+      userName: 'early@example.com',
+      externalId: null,
+      displayName: null,
+      active: true,
+      managerId: null,
+      createdAt: '2000-01-01T00:00:00.000Z',
+      updatedAt: '2000-01-01T00:00:00.000Z',
+      data: { userName: 'early@example.com' },
+      emails: [],
+      passwordHash: null,
+    });
+    const after = await expected();
+    expect(after[0]).toBe('00000000-0000-4000-8000-000000000001');
+    for (const offset of [2050, 0, 1000]) {
+      const got = await page(offset);
+      expect(got.total).toBe(USERS - 1);
+      expect(got.ids).toEqual(after.slice(offset, offset + 50));
+    }
+  });
+
+  it("counts only the account's own users, and keeps counting through rolled-back writes", async () => {
+    expect((await other.listUsers({ descending: false, offset: 0, limit: 10 })).total).toBe(30);
+    const victim = (await expected())[5]!;
+    await expect(
+      store.transaction(async (tx) => {
+        await tx.deleteUser(victim);
+        throw new Error('roll back');
+      }),
+    ).rejects.toThrow('roll back');
+    expect((await page(0)).total).toBe(USERS - 1);
+    const row = await database.db
+      .selectFrom('accounts')
+      .select('user_count')
+      .where('id', '=', other.accountId)
+      .executeTakeFirstOrThrow();
+    expect(Number(row.user_count)).toBe(30);
+  });
+});
