@@ -116,6 +116,19 @@ const syncJob = open({
   scheduleMinutes: int,
   nextRunAt: nstr,
   running: bool,
+  progress: {
+    anyOf: [
+      { type: 'null' },
+      obj({ done: int, total: int, startedAt: str, etaSeconds: { type: ['integer', 'null'] } }),
+    ],
+  },
+  health: open({
+    state: { type: 'string', enum: ['healthy', 'quarantined', 'paused'] },
+    quarantine: {},
+    stagedDeletes: {},
+    allowedDeletes: int,
+    escrowed: int,
+  }),
   createdAt: str,
   updatedAt: str,
   lastCycle: {
@@ -133,7 +146,10 @@ const syncLogEntry = open({
   objectType: { type: 'string', enum: ['user', 'group'] },
   sourceId: str,
   targetId: nstr,
-  action: { type: 'string', enum: ['create', 'update', 'disable', 'delete', 'skip'] },
+  action: {
+    type: 'string',
+    enum: ['create', 'update', 'disable', 'delete', 'skip', 'stagedDelete'],
+  },
   status: { type: 'string', enum: ['success', 'failure', 'skipped'] },
   steps: arr({}),
   modified: arr({}),

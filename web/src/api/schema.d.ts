@@ -1419,6 +1419,20 @@ export interface paths {
                                 scheduleMinutes: number;
                                 nextRunAt: string | null;
                                 running: boolean;
+                                progress: null | {
+                                    done: number;
+                                    total: number;
+                                    startedAt: string;
+                                    etaSeconds: number | null;
+                                };
+                                health: {
+                                    /** @enum {string} */
+                                    state: "healthy" | "quarantined" | "paused";
+                                    quarantine: unknown;
+                                    stagedDeletes: unknown;
+                                    allowedDeletes: number;
+                                    escrowed: number;
+                                };
                                 createdAt: string;
                                 updatedAt: string;
                                 lastCycle: null | {
@@ -1511,6 +1525,20 @@ export interface paths {
                             scheduleMinutes: number;
                             nextRunAt: string | null;
                             running: boolean;
+                            progress: null | {
+                                done: number;
+                                total: number;
+                                startedAt: string;
+                                etaSeconds: number | null;
+                            };
+                            health: {
+                                /** @enum {string} */
+                                state: "healthy" | "quarantined" | "paused";
+                                quarantine: unknown;
+                                stagedDeletes: unknown;
+                                allowedDeletes: number;
+                                escrowed: number;
+                            };
                             createdAt: string;
                             updatedAt: string;
                             lastCycle: null | {
@@ -1614,6 +1642,20 @@ export interface paths {
                             scheduleMinutes: number;
                             nextRunAt: string | null;
                             running: boolean;
+                            progress: null | {
+                                done: number;
+                                total: number;
+                                startedAt: string;
+                                etaSeconds: number | null;
+                            };
+                            health: {
+                                /** @enum {string} */
+                                state: "healthy" | "quarantined" | "paused";
+                                quarantine: unknown;
+                                stagedDeletes: unknown;
+                                allowedDeletes: number;
+                                escrowed: number;
+                            };
                             createdAt: string;
                             updatedAt: string;
                             lastCycle: null | {
@@ -1647,6 +1689,20 @@ export interface paths {
                             scheduleMinutes: number;
                             nextRunAt: string | null;
                             running: boolean;
+                            progress: null | {
+                                done: number;
+                                total: number;
+                                startedAt: string;
+                                etaSeconds: number | null;
+                            };
+                            health: {
+                                /** @enum {string} */
+                                state: "healthy" | "quarantined" | "paused";
+                                quarantine: unknown;
+                                stagedDeletes: unknown;
+                                allowedDeletes: number;
+                                escrowed: number;
+                            };
                             createdAt: string;
                             updatedAt: string;
                             lastCycle: null | {
@@ -2552,7 +2608,7 @@ export interface paths {
                                 sourceId: string;
                                 targetId: string | null;
                                 /** @enum {string} */
-                                action: "create" | "update" | "disable" | "delete" | "skip";
+                                action: "create" | "update" | "disable" | "delete" | "skip" | "stagedDelete";
                                 /** @enum {string} */
                                 status: "success" | "failure" | "skipped";
                                 steps: unknown[];
