@@ -369,6 +369,51 @@ export const ADMIN_ROUTE_SCHEMAS: Record<string, Schema> = {
       ...errors(401, 403, 404),
     },
   },
+  'POST /accounts/:accountId/sync/jobs/:id/restart': {
+    tags: ['sync'],
+    summary:
+      'Restart: clears quarantine, staged deletes, escrows and the watermark (fullReset: the links too), then runs a full cycle (409 while one runs)',
+    params: idParams,
+    body: open({ fullReset: bool }, []),
+    response: { 202: syncJob, ...errors(400, 401, 403, 404, 409) },
+  },
+  'POST /accounts/:accountId/sync/jobs/:id/allow-deletes': {
+    tags: ['sync'],
+    summary: 'Allows the staged disables and deletes and starts the cycle that runs them',
+    params: idParams,
+    response: { 202: syncJob, ...errors(401, 403, 404, 409) },
+  },
+  'POST /accounts/:accountId/sync/jobs/:id/preview': {
+    tags: ['sync'],
+    summary:
+      'Impact preview of the next cycle (the stored job, or the job in the body as it would be saved): counts, headline, per-object diffs and requests; nothing sent',
+    params: idParams,
+    querystring: { type: 'object', properties: { limit: int } },
+    response: {
+      200: {
+        type: 'object',
+        description: 'The preview (docs/engine.md, "Preview and on demand")',
+        additionalProperties: true,
+      },
+      ...errors(400, 401, 403, 404),
+    },
+  },
+  'POST /accounts/:accountId/sync/jobs/:id/provision': {
+    tags: ['sync'],
+    summary: "Provision on demand: one source user (or group) now, with Entra's five steps",
+    params: idParams,
+    body: obj({ sourceId: str, objectType: { type: 'string', enum: ['user', 'group'] } }, [
+      'sourceId',
+    ]),
+    response: {
+      200: {
+        type: 'object',
+        description: 'The five steps with their details (docs/engine.md, "Preview and on demand")',
+        additionalProperties: true,
+      },
+      ...errors(400, 401, 403, 404, 409),
+    },
+  },
   'GET /accounts/:accountId/sync/jobs/:id/log': {
     tags: ['sync'],
     summary: "A sync job's per-object provisioning log, newest first",

@@ -2047,7 +2047,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** POST /accounts/:accountId/sync/jobs/:id/restart */
+        /** Restart: clears quarantine, staged deletes, escrows and the watermark (fullReset: the links too), then runs a full cycle (409 while one runs) */
         post: {
             parameters: {
                 query?: never;
@@ -2058,8 +2058,61 @@ export interface paths {
                 };
                 cookie?: never;
             };
-            requestBody?: never;
+            requestBody: {
+                content: {
+                    "application/json": {
+                        fullReset?: boolean;
+                    };
+                };
+            };
             responses: {
+                /** @description Default Response */
+                202: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            id: string;
+                            source: {
+                                /** @enum {string} */
+                                type: "json" | "csv";
+                            };
+                            target: {
+                                url: string;
+                            };
+                            mappings: unknown;
+                            scope: unknown;
+                            scheduleMinutes: number;
+                            nextRunAt: string | null;
+                            running: boolean;
+                            progress: null | {
+                                done: number;
+                                total: number;
+                                startedAt: string;
+                                etaSeconds: number | null;
+                            };
+                            health: {
+                                /** @enum {string} */
+                                state: "healthy" | "quarantined" | "paused";
+                                quarantine: unknown;
+                                stagedDeletes: unknown;
+                                allowedDeletes: number;
+                                escrowed: number;
+                            };
+                            createdAt: string;
+                            updatedAt: string;
+                            lastCycle: null | {
+                                id: string;
+                                kind: string;
+                                status: string;
+                                startedAt: string;
+                                finishedAt: string | null;
+                                summary: unknown;
+                            };
+                        };
+                    };
+                };
                 /** @description Default Response */
                 400: {
                     headers: {
@@ -2088,13 +2141,46 @@ export interface paths {
                         };
                     };
                 };
-                /** @description JSON answer */
-                default: {
+                /** @description Default Response */
+                403: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": unknown;
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                            };
+                        };
                     };
                 };
             };
@@ -2114,10 +2200,12 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** POST /accounts/:accountId/sync/jobs/:id/preview */
+        /** Impact preview of the next cycle (the stored job, or the job in the body as it would be saved): counts, headline, per-object diffs and requests; nothing sent */
         post: {
             parameters: {
-                query?: never;
+                query?: {
+                    limit?: number;
+                };
                 header?: never;
                 path: {
                     accountId: string;
@@ -2127,6 +2215,17 @@ export interface paths {
             };
             requestBody?: never;
             responses: {
+                /** @description The preview (docs/engine.md, "Preview and on demand") */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            [key: string]: unknown;
+                        };
+                    };
+                };
                 /** @description Default Response */
                 400: {
                     headers: {
@@ -2155,13 +2254,32 @@ export interface paths {
                         };
                     };
                 };
-                /** @description JSON answer */
-                default: {
+                /** @description Default Response */
+                403: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": unknown;
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                            };
+                        };
                     };
                 };
             };
@@ -2181,7 +2299,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** POST /accounts/:accountId/sync/jobs/:id/provision */
+        /** Provision on demand: one source user (or group) now, with Entra's five steps */
         post: {
             parameters: {
                 query?: never;
@@ -2192,8 +2310,27 @@ export interface paths {
                 };
                 cookie?: never;
             };
-            requestBody?: never;
+            requestBody: {
+                content: {
+                    "application/json": {
+                        sourceId: string;
+                        /** @enum {string} */
+                        objectType?: "user" | "group";
+                    };
+                };
+            };
             responses: {
+                /** @description The five steps with their details (docs/engine.md, "Preview and on demand") */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            [key: string]: unknown;
+                        };
+                    };
+                };
                 /** @description Default Response */
                 400: {
                     headers: {
@@ -2222,13 +2359,46 @@ export interface paths {
                         };
                     };
                 };
-                /** @description JSON answer */
-                default: {
+                /** @description Default Response */
+                403: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": unknown;
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                            };
+                        };
                     };
                 };
             };
@@ -2506,7 +2676,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** POST /accounts/:accountId/sync/jobs/:id/allow-deletes */
+        /** Allows the staged disables and deletes and starts the cycle that runs them */
         post: {
             parameters: {
                 query?: never;
@@ -2520,15 +2690,48 @@ export interface paths {
             requestBody?: never;
             responses: {
                 /** @description Default Response */
-                400: {
+                202: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
                         "application/json": {
-                            error: {
-                                code: string;
-                                message: string;
+                            id: string;
+                            source: {
+                                /** @enum {string} */
+                                type: "json" | "csv";
+                            };
+                            target: {
+                                url: string;
+                            };
+                            mappings: unknown;
+                            scope: unknown;
+                            scheduleMinutes: number;
+                            nextRunAt: string | null;
+                            running: boolean;
+                            progress: null | {
+                                done: number;
+                                total: number;
+                                startedAt: string;
+                                etaSeconds: number | null;
+                            };
+                            health: {
+                                /** @enum {string} */
+                                state: "healthy" | "quarantined" | "paused";
+                                quarantine: unknown;
+                                stagedDeletes: unknown;
+                                allowedDeletes: number;
+                                escrowed: number;
+                            };
+                            createdAt: string;
+                            updatedAt: string;
+                            lastCycle: null | {
+                                id: string;
+                                kind: string;
+                                status: string;
+                                startedAt: string;
+                                finishedAt: string | null;
+                                summary: unknown;
                             };
                         };
                     };
@@ -2547,13 +2750,46 @@ export interface paths {
                         };
                     };
                 };
-                /** @description JSON answer */
-                default: {
+                /** @description Default Response */
+                403: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": unknown;
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                            };
+                        };
                     };
                 };
             };
