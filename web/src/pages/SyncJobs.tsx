@@ -425,8 +425,10 @@ function ModifiedTable(props: { modified: Modified[] }) {
   );
 }
 
-function PreviewPanel(props: { accountId: string; jobId: string }) {
+function PreviewPanel(props: { accountId: string; jobId: string; lastCycle: string }) {
   const [preview, setPreview] = useState<Preview | null>(null);
+  // A preview describes the cycle after the last one: a new cycle makes it stale.
+  useEffect(() => setPreview(null), [props.lastCycle]);
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<string | null>(null);
   const run = async () => {
@@ -898,7 +900,7 @@ export function SyncJobPage(props: { accountId: string; jobId: string }) {
       )}
       <Progress job={j} />
       <LastCycle job={j} />
-      <PreviewPanel accountId={accountId} jobId={jobId} />
+      <PreviewPanel accountId={accountId} jobId={jobId} lastCycle={j.lastCycle?.id ?? ''} />
       <OnDemandPanel accountId={accountId} jobId={jobId} onDone={job.reload} />
       <JobLog
         accountId={accountId}
