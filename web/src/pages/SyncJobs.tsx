@@ -718,7 +718,7 @@ function JobLog(props: { accountId: string; jobId: string; version: string }) {
                     <td>{ACTION_LABEL[e.action] ?? e.action}</td>
                     <td>
                       <span
-                        className={`badge ${e.status === 'failure' ? 'off' : e.status === 'success' ? 'ok' : 'skip'}`}
+                        className={`badge ${e.status === 'failure' ? 'off' : e.status === 'success' ? 'ok' : 'neutral'}`}
                       >
                         {e.status === 'failure'
                           ? 'Failed'
