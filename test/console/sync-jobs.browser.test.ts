@@ -201,19 +201,7 @@ describe('provisioning jobs pages in Chromium', () => {
   const main = () => page.getByRole('main');
   const section = (name: string) => main().getByRole('region', { name });
 
-  it('lists a job defined through the admin API with its state and next run', async () => {
-    const put = await admin('PUT', '/sync/jobs/people', {
-      source: { type: 'json', path: 'people.json' },
-      target: {
-        url: `${origin}/api/v1/scim/azure/${accountId}`,
-        token: scimToken,
-        dialect: 'rfc',
-        concurrency: 1,
-      },
-      deletionThreshold: 2,
-    });
-    expect(put.status).toBe(201);
-
+  it('creates a job from a JSON source with the New job form; the list shows its state', async () => {
     await page.goto(`${origin}/console/sign-in`);
     await page.getByLabel('Email').fill('it-admin@acme.example');
     await page.getByLabel('Password').fill(PASSWORD);
@@ -224,6 +212,34 @@ describe('provisioning jobs pages in Chromium', () => {
       .getByRole('link', { name: 'Provisioning jobs', exact: true })
       .click();
     await page.getByRole('heading', { level: 1, name: 'Provisioning jobs' }).waitFor();
+    await main().getByText('No provisioning job yet.').waitFor();
+    await page.getByRole('button', { name: 'New job' }).click();
+    const form = section('New job');
+    await form.getByLabel('Job name').fill('people');
+    await form.getByLabel('JSON', { exact: true }).check();
+    // A path outside the account's directory is refused with the API's reason.
+    await form.getByLabel('JSON file').fill('../people.json');
+    await form.getByLabel('SCIM token').fill(scimToken);
+    await form.getByLabel('PATCH dialect').selectOption('rfc');
+    await form.getByLabel('Deletion threshold (optional)').fill('2');
+    await axe('new job form');
+    await form.getByRole('button', { name: 'Create job' }).click();
+    await form
+      .getByRole('alert')
+      .filter({ hasText: "inside the account's source directory" })
+      .waitFor();
+    await form.getByLabel('JSON file').fill('people.json');
+    await form.getByRole('button', { name: 'Create job' }).click();
+    await page.getByRole('heading', { level: 1, name: 'Job people' }).waitFor();
+    const view = (await admin('GET', '/sync/jobs/people')).body;
+    expect(view.source).toEqual({ type: 'json', path: 'people.json' });
+    expect(view.target).toEqual({
+      url: `${origin}/api/v1/scim/azure/${accountId}`,
+      dialect: 'rfc',
+    });
+    expect(view.scheduleMinutes).toBe(40);
+
+    await page.getByRole('link', { name: 'All provisioning jobs' }).click();
     const row = page.getByRole('row').filter({ hasText: 'people' });
     await row.getByText('Healthy').waitFor();
     await row.getByText('Never run').waitFor();
@@ -415,7 +431,6 @@ describe('provisioning jobs pages in Chromium', () => {
         url: `${origin}/api/v1/scim/azure/${accountId}`,
         token,
         dialect: 'rfc',
-        concurrency: 1,
       },
       deletionThreshold: 2,
     });

@@ -160,11 +160,19 @@ const syncLogEntry = open({
 /** The job file's JSON shape (docs/engine.md); the id is the path's. */
 const syncJobBody = open(
   {
-    source: open({}),
-    target: open({ url: str, token: str }),
+    source: {
+      type: 'object',
+      description:
+        'json: {type, path}; csv: {type, users, groups?} (paths in the source directory)',
+      properties: { type: { type: 'string', enum: ['json', 'csv'] } },
+      required: ['type'],
+      additionalProperties: true,
+    },
+    target: open({ url: str, token: str, dialect: str }, ['url']),
     mappings: {},
     scope: {},
     scheduleMinutes: int,
+    deletionThreshold: int,
   },
   ['source', 'target'],
 );

@@ -1610,14 +1610,22 @@ export interface paths {
             requestBody: {
                 content: {
                     "application/json": {
-                        source: Record<string, never>;
+                        /** @description json: {type, path}; csv: {type, users, groups?} (paths in the source directory) */
+                        source: {
+                            /** @enum {string} */
+                            type: "json" | "csv";
+                        } & {
+                            [key: string]: unknown;
+                        };
                         target: {
                             url: string;
-                            token: string;
+                            token?: string;
+                            dialect?: string;
                         };
                         mappings?: unknown;
                         scope?: unknown;
                         scheduleMinutes?: number;
+                        deletionThreshold?: number;
                     };
                 };
             };

@@ -9,7 +9,7 @@ import {
   TableWrap,
   useLoad,
 } from '../components';
-import { Link } from '../router';
+import { Link, navigate } from '../router';
 import { accountPath } from '../App';
 
 /**
@@ -167,6 +167,201 @@ function usePoll(active: boolean, reload: () => void, ms = 1000): void {
   }, [active, ms]);
 }
 
+/**
+ * A new job from a JSON or CSV file of the account's source directory into this account's
+ * tenant URL (the only target the admin API accepts), with a SCIM token of this account.
+ */
+function NewJobForm(props: { accountId: string; taken: string[] }) {
+  const { accountId } = props;
+  const id = useId();
+  const account = useLoad(
+    () => must(api.GET('/api/v1/admin/accounts/{accountId}/', { params: { path: { accountId } } })),
+    [accountId],
+  );
+  const [open, setOpen] = useState(false);
+  const [form, setForm] = useState({
+    name: '',
+    type: 'json' as 'json' | 'csv',
+    path: '',
+    groups: '',
+    token: '',
+    dialect: 'entra',
+    schedule: '40',
+    threshold: '',
+  });
+  const [error, setError] = useState<string | null>(null);
+  const [busy, setBusy] = useState(false);
+  const set = (key: keyof typeof form) => (e: { target: { value: string } }) =>
+    setForm({ ...form, [key]: e.target.value });
+  if (!open)
+    return (
+      <p>
+        <button type="button" className="primary" onClick={() => setOpen(true)}>
+          New job
+        </button>
+      </p>
+    );
+  return (
+    <section className="card" aria-labelledby={`${id}-h`}>
+      <h2 id={`${id}-h`}>New job</h2>
+      <form
+        onSubmit={(e) => {
+          e.preventDefault();
+          const name = form.name.trim();
+          if (props.taken.includes(name)) {
+            setError(`A job named ${name} exists already; choose another name.`);
+            return;
+          }
+          if (account.data === undefined) return;
+          setBusy(true);
+          setError(null);
+          const threshold = form.threshold.trim();
+          must(
+            api.PUT('/api/v1/admin/accounts/{accountId}/sync/jobs/{id}', {
+              params: { path: { accountId, id: name } },
+              body: {
+                source:
+                  form.type === 'json'
+                    ? { type: 'json', path: form.path.trim() }
+                    : {
+                        type: 'csv',
+                        users: form.path.trim(),
+                        ...(form.groups.trim() !== '' ? { groups: form.groups.trim() } : {}),
+                      },
+                target: {
+                  url: account.data.tenantUrl,
+                  token: form.token.trim(),
+                  dialect: form.dialect,
+                },
+                scheduleMinutes: Number(form.schedule),
+                ...(threshold !== '' ? { deletionThreshold: Number(threshold) } : {}),
+              },
+            }),
+          )
+            .then(() => navigate(accountPath(accountId, `/sync/jobs/${encodeURIComponent(name)}`)))
+            .catch((err: unknown) => setError(errorText(err)))
+            .finally(() => setBusy(false));
+        }}
+      >
+        <div className="field">
+          <label htmlFor={`${id}-name`}>Job name</label>
+          <input
+            id={`${id}-name`}
+            required
+            pattern="[A-Za-z0-9._\-]+"
+            aria-describedby={`${id}-name-d`}
+            value={form.name}
+            onChange={set('name')}
+          />
+          <p id={`${id}-name-d`} className="hint">
+            Letters, digits, dot, underscore and hyphen.
+          </p>
+        </div>
+        <fieldset>
+          <legend>Source file</legend>
+          <label className="inline">
+            <input
+              type="radio"
+              name={`${id}-type`}
+              checked={form.type === 'json'}
+              onChange={() => setForm({ ...form, type: 'json' })}
+            />{' '}
+            JSON
+          </label>
+          <label className="inline">
+            <input
+              type="radio"
+              name={`${id}-type`}
+              checked={form.type === 'csv'}
+              onChange={() => setForm({ ...form, type: 'csv' })}
+            />{' '}
+            CSV
+          </label>
+          <div className="field">
+            <label htmlFor={`${id}-path`}>
+              {form.type === 'json' ? 'JSON file' : 'Users CSV file'}
+            </label>
+            <input
+              id={`${id}-path`}
+              required
+              aria-describedby={`${id}-path-d`}
+              value={form.path}
+              onChange={set('path')}
+            />
+            <p id={`${id}-path-d`} className="hint">
+              A path inside this account&apos;s source directory on the server, e.g. people.json.
+            </p>
+          </div>
+          {form.type === 'csv' && (
+            <div className="field">
+              <label htmlFor={`${id}-groups`}>Groups CSV file (optional)</label>
+              <input id={`${id}-groups`} value={form.groups} onChange={set('groups')} />
+            </div>
+          )}
+        </fieldset>
+        <div className="field">
+          <label htmlFor={`${id}-token`}>SCIM token</label>
+          <input
+            id={`${id}-token`}
+            type="password"
+            required
+            autoComplete="off"
+            aria-describedby={`${id}-token-d`}
+            value={form.token}
+            onChange={set('token')}
+          />
+          <p id={`${id}-token-d`} className="hint">
+            A SCIM token of this account (Settings › Configuration › API Tokens); the job provisions
+            into {account.data?.tenantUrl ?? 'this account'}.
+          </p>
+        </div>
+        <div className="field">
+          <label htmlFor={`${id}-dialect`}>PATCH dialect</label>
+          <select id={`${id}-dialect`} value={form.dialect} onChange={set('dialect')}>
+            <option value="entra">entra</option>
+            <option value="entra-2020">entra-2020</option>
+            <option value="rfc">rfc</option>
+          </select>
+        </div>
+        <div className="field">
+          <label htmlFor={`${id}-schedule`}>Minutes between cycles</label>
+          <input
+            id={`${id}-schedule`}
+            type="number"
+            min={1}
+            required
+            value={form.schedule}
+            onChange={set('schedule')}
+          />
+        </div>
+        <div className="field">
+          <label htmlFor={`${id}-threshold`}>Deletion threshold (optional)</label>
+          <input
+            id={`${id}-threshold`}
+            type="number"
+            min={1}
+            aria-describedby={`${id}-threshold-d`}
+            value={form.threshold}
+            onChange={set('threshold')}
+          />
+          <p id={`${id}-threshold-d`} className="hint">
+            A cycle that would disable or delete more objects pauses until you allow them.
+          </p>
+        </div>
+        <ErrorLine error={error} />
+        <div className="actions">
+          <button type="submit" className="primary" disabled={busy || account.data === undefined}>
+            Create job
+          </button>
+          <button type="button" onClick={() => setOpen(false)}>
+            Cancel
+          </button>
+        </div>
+      </form>
+    </section>
+  );
+}
+
 export function SyncJobsList(props: { accountId: string }) {
   const { accountId } = props;
   const jobs = useLoad(
@@ -184,9 +379,10 @@ export function SyncJobsList(props: { accountId: string }) {
       <PageTitle title="Provisioning jobs" />
       <p className="hint">
         Jobs read users and groups from a file in this account&apos;s source directory and provision
-        them into this account. Define them with the admin API or <code>bin/roster sync</code>{' '}
-        (docs/engine.md).
+        them into this account. Define them here, with the admin API or with{' '}
+        <code>bin/roster sync</code> (docs/engine.md).
       </p>
+      <NewJobForm accountId={accountId} taken={jobs.data?.jobs.map((j) => j.id) ?? []} />
       <ErrorLine error={jobs.error} />
       {jobs.data === undefined ? (
         <Loading />
