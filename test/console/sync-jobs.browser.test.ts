@@ -501,4 +501,17 @@ describe('provisioning jobs pages in Chromium', () => {
     await page.setViewportSize({ width: 1280, height: 900 });
     expect(violations).toEqual([]);
   });
+
+  it('deletes the job after a confirmation; the users it provisioned stay', async () => {
+    await page.getByRole('link', { name: 'people', exact: true }).click();
+    await page.getByRole('heading', { level: 1, name: 'Job people' }).waitFor();
+    await page.getByRole('button', { name: 'Delete job' }).click();
+    const dialog = page.getByRole('dialog', { name: 'Delete job people?' });
+    await dialog.getByRole('button', { name: 'Delete job' }).click();
+    await page.getByRole('heading', { level: 1, name: 'Provisioning jobs' }).waitFor();
+    await main().getByText('No provisioning job yet.').waitFor();
+    expect((await admin('GET', '/sync/jobs/people')).status).toBe(404);
+    expect(await userNames()).toContain('grace@acme.example');
+    expect(violations).toEqual([]);
+  });
 });

@@ -950,10 +950,14 @@ export function SyncJobPage(props: { accountId: string; jobId: string }) {
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
   const [restarting, setRestarting] = useState(false);
+  const [deleting, setDeleting] = useState(false);
   const [fullReset, setFullReset] = useState(false);
   const [notice, setNotice] = useState('');
   const resetId = useId();
   const running = job.data?.running ?? false;
+  useEffect(() => {
+    if (!running && !busy) setNotice('');
+  }, [job.data?.lastCycle?.id, job.data?.lastCycle?.status]);
   usePoll(running || busy, job.reload);
   const path = { accountId, id: jobId };
 
@@ -1018,12 +1022,40 @@ export function SyncJobPage(props: { accountId: string; jobId: string }) {
           <button type="button" disabled={running || busy} onClick={() => setRestarting(true)}>
             Restart
           </button>
+          <button
+            type="button"
+            className="danger"
+            disabled={running || busy}
+            onClick={() => setDeleting(true)}
+          >
+            Delete job
+          </button>
         </div>
       </div>
       <p role="status" className="muted">
         {notice}
       </p>
       <ErrorLine error={error} />
+      <ConfirmDialog
+        open={deleting}
+        title={`Delete job ${j.id}?`}
+        confirmLabel="Delete job"
+        onCancel={() => setDeleting(false)}
+        onConfirm={() => {
+          setDeleting(false);
+          must(
+            api.DELETE('/api/v1/admin/accounts/{accountId}/sync/jobs/{id}', { params: { path } }),
+          ).then(
+            () => navigate(accountPath(accountId, '/sync/jobs')),
+            (e: unknown) => setError(errorText(e)),
+          );
+        }}
+      >
+        <p>
+          The job, its links, cycles and log are deleted. Users and groups it provisioned stay in
+          this account.
+        </p>
+      </ConfirmDialog>
       <ConfirmDialog
         open={restarting}
         title={`Restart job ${j.id}?`}
