@@ -70,6 +70,8 @@ export interface SyncJobView {
   readonly scheduleMinutes: number;
   readonly nextRunAt: string | null;
   readonly running: boolean;
+  /** The running cycle's objects done of planned, with an ETA; null when none runs here. */
+  readonly progress: ProgressView | null;
   /** Quarantine (reason and fix), staged deletes and escrow; `paused` while deletes wait. */
   readonly health: {
     readonly state: 'healthy' | 'quarantined' | 'paused';
@@ -89,6 +91,57 @@ export interface SyncJobView {
     summary: unknown;
   } | null;
 }
+
+export interface ProgressView {
+  readonly done: number;
+  readonly total: number;
+  readonly startedAt: string;
+  /** Seconds left at the rate so far; null before the first object is done. */
+  readonly etaSeconds: number | null;
+}
+
+/**
+ * Live progress of the cycles this process runs, by job: the executor's object counter
+ * (onProgress). Kept in memory, so a job shows progress on the server process that runs
+ * its cycle; another process sees `running` without progress.
+ */
+export class CycleProgress {
+  private readonly jobs = new Map<string, { done: number; total: number; startedAt: number }>();
+
+  start(jobId: string, now = Date.now()): void {
+    this.jobs.set(jobId, { done: 0, total: 0, startedAt: now });
+  }
+
+  record(jobId: string, done: number, total: number): void {
+    const entry = this.jobs.get(jobId);
+    if (entry !== undefined) {
+      entry.done = done;
+      entry.total = total;
+    }
+  }
+
+  end(jobId: string): void {
+    this.jobs.delete(jobId);
+  }
+
+  view(jobId: string, now = Date.now()): ProgressView | null {
+    const entry = this.jobs.get(jobId);
+    if (entry === undefined) return null;
+    const elapsed = Math.max(0, now - entry.startedAt);
+    return {
+      done: entry.done,
+      total: entry.total,
+      startedAt: new Date(entry.startedAt).toISOString(),
+      etaSeconds:
+        entry.done === 0
+          ? null
+          : Math.round(((elapsed / entry.done) * Math.max(0, entry.total - entry.done)) / 1000),
+    };
+  }
+}
+
+/** Shared by every SyncJobs of the process (the admin routes and the scheduler). */
+const progress = new CycleProgress();
 
 export interface SyncJobsOptions {
   /** The account's origin, for its tenant URL. */
@@ -129,6 +182,7 @@ export class SyncJobs {
     const row = await this.row(accountId, name);
     const config = JSON.parse(row.config) as JobConfig;
     const [last] = await this.store.listCycles(row.id, 1);
+    const running = this.isRunning(row);
     // Paths as the admin gave them (relative to the account's directory); absolute when
     // the server no longer has a source directory configured.
     const root = this.sourceRoot();
@@ -163,10 +217,8 @@ export class SyncJobs {
       scope: config.scope ?? null,
       scheduleMinutes: config.scheduleMinutes ?? DEFAULT_SCHEDULE_MINUTES,
       nextRunAt: row.next_run_at,
-      running:
-        row.lease_owner !== null &&
-        row.lease_until !== null &&
-        row.lease_until > new Date().toISOString(),
+      running,
+      progress: running ? progress.view(row.id) : null,
       health: await this.healthView(row),
       createdAt: row.created_at,
       updatedAt: row.updated_at,
@@ -517,15 +569,20 @@ export class SyncJobs {
       ...config,
       target: { ...config.target, token: row.token ?? '' },
     };
+    progress.start(row.id);
     const run = runCycle(withToken, {
       state: this.store,
       owner: `${hostname()}:${process.pid}:${randomUUID()}`,
+      onProgress: (done, total) => progress.record(row.id, done, total),
     })
       .then(() => undefined)
       .catch((error: unknown) => {
         if (!(error instanceof JobBusyError)) this.options.onError?.(error, row.id);
       })
-      .finally(() => this.running.delete(run));
+      .finally(() => {
+        progress.end(row.id);
+        this.running.delete(run);
+      });
     this.running.add(run);
   }
 

@@ -10,6 +10,7 @@ import { OrgChart } from './pages/OrgChart';
 import { ProvisioningLog } from './pages/Log';
 import { Webhooks } from './pages/Webhooks';
 import { Settings } from './pages/Settings';
+import { SyncJobPage, SyncJobsList } from './pages/SyncJobs';
 
 export interface Session {
   email: string;
@@ -117,6 +118,9 @@ function Page(props: { accountId: string; rest: string; query: URLSearchParams }
     return <TeamPage accountId={accountId} teamId={decodeURIComponent(m[1]!)} />;
   if (rest === '/org-chart') return <OrgChart accountId={accountId} query={props.query} />;
   if (rest === '/log') return <ProvisioningLog accountId={accountId} query={props.query} />;
+  if (rest === '/sync/jobs') return <SyncJobsList accountId={accountId} />;
+  if ((m = /^\/sync\/jobs\/([^/]+)$/.exec(rest)))
+    return <SyncJobPage accountId={accountId} jobId={decodeURIComponent(m[1]!)} />;
   if (rest === '/webhooks') return <Webhooks accountId={accountId} />;
   if (rest === '/settings') return <Settings accountId={accountId} />;
   return <p role="alert">No such page.</p>;
@@ -127,6 +131,7 @@ const NAV: { label: string; rest: string; group?: string }[] = [
   { label: 'Teams', rest: '/teams' },
   { label: 'Org chart', rest: '/org-chart' },
   { label: 'Provisioning log', rest: '/log' },
+  { label: 'Provisioning jobs', rest: '/sync/jobs' },
   { label: 'Webhooks', rest: '/webhooks' },
   { label: 'Settings', rest: '/settings' },
   { label: 'API Tokens', rest: '/settings/api-tokens', group: 'Settings › Configuration' },

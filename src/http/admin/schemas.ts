@@ -116,6 +116,19 @@ const syncJob = open({
   scheduleMinutes: int,
   nextRunAt: nstr,
   running: bool,
+  progress: {
+    anyOf: [
+      { type: 'null' },
+      obj({ done: int, total: int, startedAt: str, etaSeconds: { type: ['integer', 'null'] } }),
+    ],
+  },
+  health: open({
+    state: { type: 'string', enum: ['healthy', 'quarantined', 'paused'] },
+    quarantine: {},
+    stagedDeletes: {},
+    allowedDeletes: int,
+    escrowed: int,
+  }),
   createdAt: str,
   updatedAt: str,
   lastCycle: {
@@ -133,7 +146,10 @@ const syncLogEntry = open({
   objectType: { type: 'string', enum: ['user', 'group'] },
   sourceId: str,
   targetId: nstr,
-  action: { type: 'string', enum: ['create', 'update', 'disable', 'delete', 'skip'] },
+  action: {
+    type: 'string',
+    enum: ['create', 'update', 'disable', 'delete', 'skip', 'stagedDelete'],
+  },
   status: { type: 'string', enum: ['success', 'failure', 'skipped'] },
   steps: arr({}),
   modified: arr({}),
@@ -144,11 +160,19 @@ const syncLogEntry = open({
 /** The job file's JSON shape (docs/engine.md); the id is the path's. */
 const syncJobBody = open(
   {
-    source: open({}),
-    target: open({ url: str, token: str }),
+    source: {
+      type: 'object',
+      description:
+        'json: {type, path}; csv: {type, users, groups?} (paths in the source directory)',
+      properties: { type: { type: 'string', enum: ['json', 'csv'] } },
+      required: ['type'],
+      additionalProperties: true,
+    },
+    target: open({ url: str, token: str, dialect: str }, ['url']),
     mappings: {},
     scope: {},
     scheduleMinutes: int,
+    deletionThreshold: int,
   },
   ['source', 'target'],
 );
@@ -351,6 +375,51 @@ export const ADMIN_ROUTE_SCHEMAS: Record<string, Schema> = {
         additionalProperties: true,
       },
       ...errors(401, 403, 404),
+    },
+  },
+  'POST /accounts/:accountId/sync/jobs/:id/restart': {
+    tags: ['sync'],
+    summary:
+      'Restart: clears quarantine, staged deletes, escrows and the watermark (fullReset: the links too), then runs a full cycle (409 while one runs)',
+    params: idParams,
+    body: open({ fullReset: bool }, []),
+    response: { 202: syncJob, ...errors(400, 401, 403, 404, 409) },
+  },
+  'POST /accounts/:accountId/sync/jobs/:id/allow-deletes': {
+    tags: ['sync'],
+    summary: 'Allows the staged disables and deletes and starts the cycle that runs them',
+    params: idParams,
+    response: { 202: syncJob, ...errors(401, 403, 404, 409) },
+  },
+  'POST /accounts/:accountId/sync/jobs/:id/preview': {
+    tags: ['sync'],
+    summary:
+      'Impact preview of the next cycle (the stored job, or the job in the body as it would be saved): counts, headline, per-object diffs and requests; nothing sent',
+    params: idParams,
+    querystring: { type: 'object', properties: { limit: int } },
+    response: {
+      200: {
+        type: 'object',
+        description: 'The preview (docs/engine.md, "Preview and on demand")',
+        additionalProperties: true,
+      },
+      ...errors(400, 401, 403, 404),
+    },
+  },
+  'POST /accounts/:accountId/sync/jobs/:id/provision': {
+    tags: ['sync'],
+    summary: "Provision on demand: one source user (or group) now, with Entra's five steps",
+    params: idParams,
+    body: obj({ sourceId: str, objectType: { type: 'string', enum: ['user', 'group'] } }, [
+      'sourceId',
+    ]),
+    response: {
+      200: {
+        type: 'object',
+        description: 'The five steps with their details (docs/engine.md, "Preview and on demand")',
+        additionalProperties: true,
+      },
+      ...errors(400, 401, 403, 404, 409),
     },
   },
   'GET /accounts/:accountId/sync/jobs/:id/log': {

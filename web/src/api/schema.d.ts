@@ -1419,6 +1419,20 @@ export interface paths {
                                 scheduleMinutes: number;
                                 nextRunAt: string | null;
                                 running: boolean;
+                                progress: null | {
+                                    done: number;
+                                    total: number;
+                                    startedAt: string;
+                                    etaSeconds: number | null;
+                                };
+                                health: {
+                                    /** @enum {string} */
+                                    state: "healthy" | "quarantined" | "paused";
+                                    quarantine: unknown;
+                                    stagedDeletes: unknown;
+                                    allowedDeletes: number;
+                                    escrowed: number;
+                                };
                                 createdAt: string;
                                 updatedAt: string;
                                 lastCycle: null | {
@@ -1511,6 +1525,20 @@ export interface paths {
                             scheduleMinutes: number;
                             nextRunAt: string | null;
                             running: boolean;
+                            progress: null | {
+                                done: number;
+                                total: number;
+                                startedAt: string;
+                                etaSeconds: number | null;
+                            };
+                            health: {
+                                /** @enum {string} */
+                                state: "healthy" | "quarantined" | "paused";
+                                quarantine: unknown;
+                                stagedDeletes: unknown;
+                                allowedDeletes: number;
+                                escrowed: number;
+                            };
                             createdAt: string;
                             updatedAt: string;
                             lastCycle: null | {
@@ -1582,14 +1610,22 @@ export interface paths {
             requestBody: {
                 content: {
                     "application/json": {
-                        source: Record<string, never>;
+                        /** @description json: {type, path}; csv: {type, users, groups?} (paths in the source directory) */
+                        source: {
+                            /** @enum {string} */
+                            type: "json" | "csv";
+                        } & {
+                            [key: string]: unknown;
+                        };
                         target: {
                             url: string;
-                            token: string;
+                            token?: string;
+                            dialect?: string;
                         };
                         mappings?: unknown;
                         scope?: unknown;
                         scheduleMinutes?: number;
+                        deletionThreshold?: number;
                     };
                 };
             };
@@ -1614,6 +1650,20 @@ export interface paths {
                             scheduleMinutes: number;
                             nextRunAt: string | null;
                             running: boolean;
+                            progress: null | {
+                                done: number;
+                                total: number;
+                                startedAt: string;
+                                etaSeconds: number | null;
+                            };
+                            health: {
+                                /** @enum {string} */
+                                state: "healthy" | "quarantined" | "paused";
+                                quarantine: unknown;
+                                stagedDeletes: unknown;
+                                allowedDeletes: number;
+                                escrowed: number;
+                            };
                             createdAt: string;
                             updatedAt: string;
                             lastCycle: null | {
@@ -1647,6 +1697,20 @@ export interface paths {
                             scheduleMinutes: number;
                             nextRunAt: string | null;
                             running: boolean;
+                            progress: null | {
+                                done: number;
+                                total: number;
+                                startedAt: string;
+                                etaSeconds: number | null;
+                            };
+                            health: {
+                                /** @enum {string} */
+                                state: "healthy" | "quarantined" | "paused";
+                                quarantine: unknown;
+                                stagedDeletes: unknown;
+                                allowedDeletes: number;
+                                escrowed: number;
+                            };
                             createdAt: string;
                             updatedAt: string;
                             lastCycle: null | {
@@ -1991,7 +2055,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** POST /accounts/:accountId/sync/jobs/:id/restart */
+        /** Restart: clears quarantine, staged deletes, escrows and the watermark (fullReset: the links too), then runs a full cycle (409 while one runs) */
         post: {
             parameters: {
                 query?: never;
@@ -2002,8 +2066,61 @@ export interface paths {
                 };
                 cookie?: never;
             };
-            requestBody?: never;
+            requestBody: {
+                content: {
+                    "application/json": {
+                        fullReset?: boolean;
+                    };
+                };
+            };
             responses: {
+                /** @description Default Response */
+                202: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            id: string;
+                            source: {
+                                /** @enum {string} */
+                                type: "json" | "csv";
+                            };
+                            target: {
+                                url: string;
+                            };
+                            mappings: unknown;
+                            scope: unknown;
+                            scheduleMinutes: number;
+                            nextRunAt: string | null;
+                            running: boolean;
+                            progress: null | {
+                                done: number;
+                                total: number;
+                                startedAt: string;
+                                etaSeconds: number | null;
+                            };
+                            health: {
+                                /** @enum {string} */
+                                state: "healthy" | "quarantined" | "paused";
+                                quarantine: unknown;
+                                stagedDeletes: unknown;
+                                allowedDeletes: number;
+                                escrowed: number;
+                            };
+                            createdAt: string;
+                            updatedAt: string;
+                            lastCycle: null | {
+                                id: string;
+                                kind: string;
+                                status: string;
+                                startedAt: string;
+                                finishedAt: string | null;
+                                summary: unknown;
+                            };
+                        };
+                    };
+                };
                 /** @description Default Response */
                 400: {
                     headers: {
@@ -2032,13 +2149,46 @@ export interface paths {
                         };
                     };
                 };
-                /** @description JSON answer */
-                default: {
+                /** @description Default Response */
+                403: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": unknown;
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                            };
+                        };
                     };
                 };
             };
@@ -2058,10 +2208,12 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** POST /accounts/:accountId/sync/jobs/:id/preview */
+        /** Impact preview of the next cycle (the stored job, or the job in the body as it would be saved): counts, headline, per-object diffs and requests; nothing sent */
         post: {
             parameters: {
-                query?: never;
+                query?: {
+                    limit?: number;
+                };
                 header?: never;
                 path: {
                     accountId: string;
@@ -2071,6 +2223,17 @@ export interface paths {
             };
             requestBody?: never;
             responses: {
+                /** @description The preview (docs/engine.md, "Preview and on demand") */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            [key: string]: unknown;
+                        };
+                    };
+                };
                 /** @description Default Response */
                 400: {
                     headers: {
@@ -2099,13 +2262,32 @@ export interface paths {
                         };
                     };
                 };
-                /** @description JSON answer */
-                default: {
+                /** @description Default Response */
+                403: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": unknown;
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                            };
+                        };
                     };
                 };
             };
@@ -2125,7 +2307,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** POST /accounts/:accountId/sync/jobs/:id/provision */
+        /** Provision on demand: one source user (or group) now, with Entra's five steps */
         post: {
             parameters: {
                 query?: never;
@@ -2136,8 +2318,27 @@ export interface paths {
                 };
                 cookie?: never;
             };
-            requestBody?: never;
+            requestBody: {
+                content: {
+                    "application/json": {
+                        sourceId: string;
+                        /** @enum {string} */
+                        objectType?: "user" | "group";
+                    };
+                };
+            };
             responses: {
+                /** @description The five steps with their details (docs/engine.md, "Preview and on demand") */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            [key: string]: unknown;
+                        };
+                    };
+                };
                 /** @description Default Response */
                 400: {
                     headers: {
@@ -2166,13 +2367,46 @@ export interface paths {
                         };
                     };
                 };
-                /** @description JSON answer */
-                default: {
+                /** @description Default Response */
+                403: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": unknown;
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                            };
+                        };
                     };
                 };
             };
@@ -2450,7 +2684,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** POST /accounts/:accountId/sync/jobs/:id/allow-deletes */
+        /** Allows the staged disables and deletes and starts the cycle that runs them */
         post: {
             parameters: {
                 query?: never;
@@ -2464,15 +2698,48 @@ export interface paths {
             requestBody?: never;
             responses: {
                 /** @description Default Response */
-                400: {
+                202: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
                         "application/json": {
-                            error: {
-                                code: string;
-                                message: string;
+                            id: string;
+                            source: {
+                                /** @enum {string} */
+                                type: "json" | "csv";
+                            };
+                            target: {
+                                url: string;
+                            };
+                            mappings: unknown;
+                            scope: unknown;
+                            scheduleMinutes: number;
+                            nextRunAt: string | null;
+                            running: boolean;
+                            progress: null | {
+                                done: number;
+                                total: number;
+                                startedAt: string;
+                                etaSeconds: number | null;
+                            };
+                            health: {
+                                /** @enum {string} */
+                                state: "healthy" | "quarantined" | "paused";
+                                quarantine: unknown;
+                                stagedDeletes: unknown;
+                                allowedDeletes: number;
+                                escrowed: number;
+                            };
+                            createdAt: string;
+                            updatedAt: string;
+                            lastCycle: null | {
+                                id: string;
+                                kind: string;
+                                status: string;
+                                startedAt: string;
+                                finishedAt: string | null;
+                                summary: unknown;
                             };
                         };
                     };
@@ -2491,13 +2758,46 @@ export interface paths {
                         };
                     };
                 };
-                /** @description JSON answer */
-                default: {
+                /** @description Default Response */
+                403: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": unknown;
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                            };
+                        };
                     };
                 };
             };
@@ -2552,7 +2852,7 @@ export interface paths {
                                 sourceId: string;
                                 targetId: string | null;
                                 /** @enum {string} */
-                                action: "create" | "update" | "disable" | "delete" | "skip";
+                                action: "create" | "update" | "disable" | "delete" | "skip" | "stagedDelete";
                                 /** @enum {string} */
                                 status: "success" | "failure" | "skipped";
                                 steps: unknown[];

@@ -1,0 +1,1140 @@
+import { useEffect, useId, useState } from 'react';
+import { api, errorText, must } from '../api/client';
+import {
+  ConfirmDialog,
+  ErrorLine,
+  formatDate,
+  Loading,
+  PageTitle,
+  TableWrap,
+  useLoad,
+} from '../components';
+import { Link, navigate } from '../router';
+import { accountPath } from '../App';
+
+/**
+ * Provisioning jobs (the sync engine, docs/engine.md): the list with each job's state, and
+ * a job's page with run / restart, live progress, the last cycle's statistics, the
+ * quarantine and staged-deletes banners, the impact preview, provision on demand and the
+ * job's per-object provisioning log.
+ */
+
+type JobView = NonNullable<Awaited<ReturnType<typeof loadJob>>>;
+
+interface Quarantine {
+  code: string;
+  reason: string;
+  detail: string;
+  fix: string;
+  since: string;
+}
+interface Staged {
+  disables: number;
+  deletes: number;
+  threshold: number;
+  at: string;
+}
+type Counts = Partial<Record<string, number>>;
+interface CycleSummary {
+  kind?: string;
+  status?: string;
+  inScope?: { users: number; groups: number };
+  users?: Counts;
+  groups?: Counts;
+  managers?: { set: number; cleared: number };
+  memberships?: { added: number; removed: number };
+  failures?: number;
+  failed?: { objectType: string; sourceId: string; action: string; error: string }[];
+  durationMs?: number;
+  requests?: number;
+  retries?: number;
+  throttled?: number;
+  escrow?: { deferred: number; waiting: number; dropped: number };
+  staged?: number;
+  error?: string;
+}
+interface Modified {
+  name: string;
+  old?: unknown;
+  new?: unknown;
+}
+interface PreviewObject {
+  objectType: string;
+  sourceId: string;
+  action: string;
+  targetId: string | null;
+  modified: Modified[];
+  steps: { step: string; detail: string }[];
+  requests: { method: string; path: string; body?: unknown; when?: string }[];
+}
+interface Preview {
+  kind: string;
+  headline: string;
+  inScope: { users: number; groups: number };
+  counts: {
+    users: Counts;
+    groups: Counts;
+    managers: number;
+    memberships: { added: number; removed: number };
+    failures: number;
+    deferred: number;
+    stagedDeletes: number;
+  };
+  objects: PreviewObject[];
+  truncated: boolean;
+}
+interface OnDemand {
+  sourceId: string;
+  objectType: string;
+  durationMs: number;
+  steps: { step: string; status: string; detail: string; data?: unknown }[];
+}
+
+const ACTIONS = ['create', 'update', 'disable', 'delete', 'skip', 'stagedDelete'] as const;
+const ACTION_LABEL: Record<string, string> = {
+  create: 'Create',
+  update: 'Update',
+  disable: 'Disable',
+  delete: 'Delete',
+  skip: 'Skip',
+  stagedDelete: 'Staged delete',
+  reference: 'Reference',
+  matched: 'Matched',
+};
+const STEP_LABEL: Record<string, string> = {
+  testConnection: 'Test connection',
+  import: 'Import from the source',
+  scope: 'Scope evaluation',
+  match: 'Matching',
+  action: 'Action',
+  reference: 'Reference',
+  escrow: 'Escrow',
+};
+
+function loadJob(accountId: string, id: string) {
+  return must(
+    api.GET('/api/v1/admin/accounts/{accountId}/sync/jobs/{id}', {
+      params: { path: { accountId, id } },
+    }),
+  );
+}
+
+function show(value: unknown): string {
+  if (value === null || value === undefined) return '—';
+  return typeof value === 'string' ? value : JSON.stringify(value);
+}
+
+function duration(ms: number | undefined): string {
+  if (ms === undefined) return '—';
+  if (ms < 1000) return `${ms} ms`;
+  const s = Math.round(ms / 1000);
+  return s < 120 ? `${s} s` : `${Math.floor(s / 60)} min ${s % 60} s`;
+}
+
+function countsText(summary: CycleSummary | null | undefined): string {
+  if (summary === null || summary === undefined) return '—';
+  if (summary.error !== undefined) return `failed: ${summary.error}`;
+  const parts: string[] = [];
+  for (const key of ['create', 'update', 'disable', 'delete'] as const) {
+    const n = (summary.users?.[key] ?? 0) + (summary.groups?.[key] ?? 0);
+    if (n > 0) parts.push(`${n} ${key === 'update' ? 'updated' : `${key}d`}`);
+  }
+  if ((summary.failures ?? 0) > 0) parts.push(`${summary.failures} failed`);
+  return parts.length === 0 ? 'no changes' : parts.join(', ');
+}
+
+/** The job's state in words: what an admin scans the list for. */
+function StateBadge(props: { job: JobView }) {
+  const { job } = props;
+  if (job.running) return <span className="badge run">Running</span>;
+  const staged = job.health.stagedDeletes as Staged | null;
+  if (job.health.state === 'paused')
+    return (
+      <span className="badge warn">
+        Paused: {(staged?.disables ?? 0) + (staged?.deletes ?? 0)} staged deletes
+      </span>
+    );
+  if (job.health.state === 'quarantined') return <span className="badge off">Quarantined</span>;
+  return <span className="badge ok">Healthy</span>;
+}
+
+/** Reloads every `ms` while `active`. */
+function usePoll(active: boolean, reload: () => void, ms = 1000): void {
+  useEffect(() => {
+    if (!active) return;
+    const timer = setInterval(reload, ms);
+    return () => clearInterval(timer);
+  }, [active, ms]);
+}
+
+/**
+ * A new job from a JSON or CSV file of the account's source directory into this account's
+ * tenant URL (the only target the admin API accepts), with a SCIM token of this account.
+ */
+function NewJobForm(props: { accountId: string; taken: string[] }) {
+  const { accountId } = props;
+  const id = useId();
+  const account = useLoad(
+    () => must(api.GET('/api/v1/admin/accounts/{accountId}/', { params: { path: { accountId } } })),
+    [accountId],
+  );
+  const [open, setOpen] = useState(false);
+  const [form, setForm] = useState({
+    name: '',
+    type: 'json' as 'json' | 'csv',
+    path: '',
+    groups: '',
+    token: '',
+    dialect: 'entra',
+    schedule: '40',
+    threshold: '',
+  });
+  const [error, setError] = useState<string | null>(null);
+  const [busy, setBusy] = useState(false);
+  const set = (key: keyof typeof form) => (e: { target: { value: string } }) =>
+    setForm({ ...form, [key]: e.target.value });
+  if (!open)
+    return (
+      <p>
+        <button type="button" className="primary" onClick={() => setOpen(true)}>
+          New job
+        </button>
+      </p>
+    );
+  return (
+    <section className="card" aria-labelledby={`${id}-h`}>
+      <h2 id={`${id}-h`}>New job</h2>
+      <form
+        onSubmit={(e) => {
+          e.preventDefault();
+          const name = form.name.trim();
+          if (props.taken.includes(name)) {
+            setError(`A job named ${name} exists already; choose another name.`);
+            return;
+          }
+          if (account.data === undefined) return;
+          setBusy(true);
+          setError(null);
+          const threshold = form.threshold.trim();
+          must(
+            api.PUT('/api/v1/admin/accounts/{accountId}/sync/jobs/{id}', {
+              params: { path: { accountId, id: name } },
+              body: {
+                source:
+                  form.type === 'json'
+                    ? { type: 'json', path: form.path.trim() }
+                    : {
+                        type: 'csv',
+                        users: form.path.trim(),
+                        ...(form.groups.trim() !== '' ? { groups: form.groups.trim() } : {}),
+                      },
+                target: {
+                  url: account.data.tenantUrl,
+                  token: form.token.trim(),
+                  dialect: form.dialect,
+                },
+                scheduleMinutes: Number(form.schedule),
+                ...(threshold !== '' ? { deletionThreshold: Number(threshold) } : {}),
+              },
+            }),
+          )
+            .then(() => navigate(accountPath(accountId, `/sync/jobs/${encodeURIComponent(name)}`)))
+            .catch((err: unknown) => setError(errorText(err)))
+            .finally(() => setBusy(false));
+        }}
+      >
+        <div className="field">
+          <label htmlFor={`${id}-name`}>Job name</label>
+          <input
+            id={`${id}-name`}
+            required
+            pattern="[A-Za-z0-9._\-]+"
+            aria-describedby={`${id}-name-d`}
+            value={form.name}
+            onChange={set('name')}
+          />
+          <p id={`${id}-name-d`} className="hint">
+            Letters, digits, dot, underscore and hyphen.
+          </p>
+        </div>
+        <fieldset>
+          <legend>Source file</legend>
+          <label className="inline">
+            <input
+              type="radio"
+              name={`${id}-type`}
+              checked={form.type === 'json'}
+              onChange={() => setForm({ ...form, type: 'json' })}
+            />{' '}
+            JSON
+          </label>
+          <label className="inline">
+            <input
+              type="radio"
+              name={`${id}-type`}
+              checked={form.type === 'csv'}
+              onChange={() => setForm({ ...form, type: 'csv' })}
+            />{' '}
+            CSV
+          </label>
+          <div className="field">
+            <label htmlFor={`${id}-path`}>
+              {form.type === 'json' ? 'JSON file' : 'Users CSV file'}
+            </label>
+            <input
+              id={`${id}-path`}
+              required
+              aria-describedby={`${id}-path-d`}
+              value={form.path}
+              onChange={set('path')}
+            />
+            <p id={`${id}-path-d`} className="hint">
+              A path inside this account&apos;s source directory on the server, e.g. people.json.
+            </p>
+          </div>
+          {form.type === 'csv' && (
+            <div className="field">
+              <label htmlFor={`${id}-groups`}>Groups CSV file (optional)</label>
+              <input id={`${id}-groups`} value={form.groups} onChange={set('groups')} />
+            </div>
+          )}
+        </fieldset>
+        <div className="field">
+          <label htmlFor={`${id}-token`}>SCIM token</label>
+          <input
+            id={`${id}-token`}
+            type="password"
+            required
+            autoComplete="off"
+            aria-describedby={`${id}-token-d`}
+            value={form.token}
+            onChange={set('token')}
+          />
+          <p id={`${id}-token-d`} className="hint">
+            A SCIM token of this account (Settings › Configuration › API Tokens); the job provisions
+            into {account.data?.tenantUrl ?? 'this account'}.
+          </p>
+        </div>
+        <div className="field">
+          <label htmlFor={`${id}-dialect`}>PATCH dialect</label>
+          <select id={`${id}-dialect`} value={form.dialect} onChange={set('dialect')}>
+            <option value="entra">entra</option>
+            <option value="entra-2020">entra-2020</option>
+            <option value="rfc">rfc</option>
+          </select>
+        </div>
+        <div className="field">
+          <label htmlFor={`${id}-schedule`}>Minutes between cycles</label>
+          <input
+            id={`${id}-schedule`}
+            type="number"
+            min={1}
+            required
+            value={form.schedule}
+            onChange={set('schedule')}
+          />
+        </div>
+        <div className="field">
+          <label htmlFor={`${id}-threshold`}>Deletion threshold (optional)</label>
+          <input
+            id={`${id}-threshold`}
+            type="number"
+            min={1}
+            aria-describedby={`${id}-threshold-d`}
+            value={form.threshold}
+            onChange={set('threshold')}
+          />
+          <p id={`${id}-threshold-d`} className="hint">
+            A cycle that would disable or delete more objects pauses until you allow them.
+          </p>
+        </div>
+        <ErrorLine error={error} />
+        <div className="actions">
+          <button type="submit" className="primary" disabled={busy || account.data === undefined}>
+            Create job
+          </button>
+          <button type="button" onClick={() => setOpen(false)}>
+            Cancel
+          </button>
+        </div>
+      </form>
+    </section>
+  );
+}
+
+export function SyncJobsList(props: { accountId: string }) {
+  const { accountId } = props;
+  const jobs = useLoad(
+    () =>
+      must(
+        api.GET('/api/v1/admin/accounts/{accountId}/sync/jobs', {
+          params: { path: { accountId } },
+        }),
+      ),
+    [accountId],
+  );
+  usePoll(jobs.data?.jobs.some((j) => j.running) ?? false, jobs.reload, 2000);
+  return (
+    <>
+      <PageTitle title="Provisioning jobs" />
+      <p className="hint">
+        Jobs read users and groups from a file in this account&apos;s source directory and provision
+        them into this account. Define them here, with the admin API or with{' '}
+        <code>bin/roster sync</code> (docs/engine.md).
+      </p>
+      <NewJobForm accountId={accountId} taken={jobs.data?.jobs.map((j) => j.id) ?? []} />
+      <ErrorLine error={jobs.error} />
+      {jobs.data === undefined ? (
+        <Loading />
+      ) : jobs.data.jobs.length === 0 ? (
+        <p className="muted">No provisioning job yet.</p>
+      ) : (
+        <TableWrap label="Provisioning jobs">
+          <table className="stack">
+            <thead>
+              <tr>
+                <th scope="col">Job</th>
+                <th scope="col">State</th>
+                <th scope="col">Last cycle</th>
+                <th scope="col">Next run</th>
+              </tr>
+            </thead>
+            <tbody>
+              {jobs.data.jobs.map((job) => {
+                const summary = job.lastCycle?.summary as CycleSummary | null | undefined;
+                return (
+                  <tr key={job.id}>
+                    <td data-label="Job">
+                      <Link
+                        href={accountPath(accountId, `/sync/jobs/${encodeURIComponent(job.id)}`)}
+                      >
+                        {job.id}
+                      </Link>
+                      <p className="muted">
+                        {job.source.type.toUpperCase()} source, every {job.scheduleMinutes} min
+                      </p>
+                    </td>
+                    <td data-label="State">
+                      <StateBadge job={job} />
+                      {job.health.escrowed > 0 && (
+                        <p className="muted">{job.health.escrowed} objects waiting to retry</p>
+                      )}
+                    </td>
+                    <td data-label="Last cycle">
+                      {job.lastCycle === null ? (
+                        <span className="muted">Never run</span>
+                      ) : (
+                        <>
+                          <p>{formatDate(job.lastCycle.finishedAt ?? job.lastCycle.startedAt)}</p>
+                          <p className="muted">
+                            {job.lastCycle.kind}, {job.lastCycle.status}: {countsText(summary)}
+                          </p>
+                        </>
+                      )}
+                    </td>
+                    <td data-label="Next run">
+                      {job.health.state === 'paused' ? (
+                        <span className="muted">Waits for allowed deletes</span>
+                      ) : (
+                        formatDate(job.nextRunAt)
+                      )}
+                    </td>
+                  </tr>
+                );
+              })}
+            </tbody>
+          </table>
+        </TableWrap>
+      )}
+    </>
+  );
+}
+
+function Progress(props: { job: JobView }) {
+  const p = props.job.progress;
+  if (!props.job.running) return null;
+  const label =
+    p === null || p.total === 0
+      ? 'Reading the source and planning…'
+      : `${p.done} of ${p.total} objects` +
+        (p.etaSeconds === null ? '' : `, about ${duration(p.etaSeconds * 1000)} left`);
+  return (
+    <section className="card" aria-labelledby="progress-h">
+      <h2 id="progress-h">Cycle in progress</h2>
+      <progress
+        aria-labelledby="progress-h"
+        aria-describedby="progress-t"
+        max={p !== null && p.total > 0 ? p.total : undefined}
+        value={p !== null && p.total > 0 ? p.done : undefined}
+      />
+      <p id="progress-t" role="status">
+        {label}
+      </p>
+    </section>
+  );
+}
+
+function CountsTable(props: { caption: string; rows: [string, Counts | undefined][] }) {
+  const columns = ['create', 'update', 'disable', 'delete', 'skip', 'stagedDelete'].filter((k) =>
+    props.rows.some(([, c]) => (c?.[k] ?? 0) > 0),
+  );
+  if (columns.length === 0) return <p className="muted">No objects changed.</p>;
+  return (
+    <TableWrap label={props.caption}>
+      <table>
+        <caption className="visually-hidden">{props.caption}</caption>
+        <thead>
+          <tr>
+            <th scope="col">Object type</th>
+            {columns.map((c) => (
+              <th key={c} scope="col">
+                {ACTION_LABEL[c]}
+              </th>
+            ))}
+          </tr>
+        </thead>
+        <tbody>
+          {props.rows.map(([name, c]) => (
+            <tr key={name}>
+              <th scope="row">{name}</th>
+              {columns.map((k) => (
+                <td key={k}>{c?.[k] ?? 0}</td>
+              ))}
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </TableWrap>
+  );
+}
+
+function LastCycle(props: { job: JobView }) {
+  const last = props.job.lastCycle;
+  const s = (last?.summary ?? null) as CycleSummary | null;
+  return (
+    <section className="card" aria-labelledby="last-h">
+      <h2 id="last-h">Last cycle</h2>
+      {last === null ? (
+        <p className="muted">The job has not run yet.</p>
+      ) : (
+        <>
+          <dl className="attrs">
+            <div>
+              <dt>Status</dt>
+              <dd>
+                {last.kind} cycle, {last.status}
+              </dd>
+            </div>
+            <div>
+              <dt>Started</dt>
+              <dd>{formatDate(last.startedAt)}</dd>
+            </div>
+            <div>
+              <dt>Duration</dt>
+              <dd>{duration(s?.durationMs)}</dd>
+            </div>
+            {s?.inScope !== undefined && (
+              <div>
+                <dt>In scope</dt>
+                <dd>
+                  {s.inScope.users} users, {s.inScope.groups} groups
+                </dd>
+              </div>
+            )}
+            <div>
+              <dt>Failures</dt>
+              <dd>{s?.failures ?? 0}</dd>
+            </div>
+            {s?.memberships !== undefined && (
+              <div>
+                <dt>Memberships</dt>
+                <dd>
+                  {s.memberships.added} added, {s.memberships.removed} removed
+                </dd>
+              </div>
+            )}
+            {s?.requests !== undefined && (
+              <div>
+                <dt>Requests</dt>
+                <dd>
+                  {s.requests} ({s.retries ?? 0} retried, {s.throttled ?? 0} throttled)
+                </dd>
+              </div>
+            )}
+            {s?.escrow !== undefined && s.escrow.waiting > 0 && (
+              <div>
+                <dt>Waiting to retry</dt>
+                <dd>{s.escrow.waiting}</dd>
+              </div>
+            )}
+          </dl>
+          {s?.error !== undefined && <p className="error-detail">Error: {s.error}</p>}
+          {s !== null && (
+            <CountsTable
+              caption="Last cycle counts per action"
+              rows={[
+                ['Users', s.users],
+                ['Groups', s.groups],
+              ]}
+            />
+          )}
+          {s?.failed !== undefined && s.failed.length > 0 && (
+            <>
+              <h3>Failed objects</h3>
+              <ul>
+                {s.failed.map((f) => (
+                  <li key={`${f.objectType}:${f.sourceId}`}>
+                    {f.objectType} <code>{f.sourceId}</code> ({f.action}): {f.error}
+                  </li>
+                ))}
+              </ul>
+            </>
+          )}
+        </>
+      )}
+    </section>
+  );
+}
+
+function ModifiedTable(props: { modified: Modified[] }) {
+  if (props.modified.length === 0) return null;
+  return (
+    <table className="diff">
+      <caption className="visually-hidden">Modified properties</caption>
+      <thead>
+        <tr>
+          <th scope="col">Property</th>
+          <th scope="col">Old</th>
+          <th scope="col">New</th>
+        </tr>
+      </thead>
+      <tbody>
+        {props.modified.map((m) => (
+          <tr key={m.name}>
+            <th scope="row">{m.name}</th>
+            <td className="before">{show(m.old)}</td>
+            <td className="after">{show(m.new)}</td>
+          </tr>
+        ))}
+      </tbody>
+    </table>
+  );
+}
+
+function PreviewPanel(props: { accountId: string; jobId: string; lastCycle: string }) {
+  const [preview, setPreview] = useState<Preview | null>(null);
+  // A preview describes the cycle after the last one: a new cycle makes it stale.
+  useEffect(() => setPreview(null), [props.lastCycle]);
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<string | null>(null);
+  const run = async () => {
+    setBusy(true);
+    setError(null);
+    try {
+      setPreview(
+        (await must(
+          api.POST('/api/v1/admin/accounts/{accountId}/sync/jobs/{id}/preview', {
+            params: { path: { accountId: props.accountId, id: props.jobId } },
+          }),
+        )) as unknown as Preview,
+      );
+    } catch (e) {
+      setError(errorText(e));
+    } finally {
+      setBusy(false);
+    }
+  };
+  return (
+    <section className="card" aria-labelledby="preview-h">
+      <h2 id="preview-h">Impact preview</h2>
+      <p className="hint">What the next cycle would do, with nothing sent to the target.</p>
+      <button type="button" onClick={() => void run()} disabled={busy}>
+        Preview impact
+      </button>
+      <ErrorLine error={error} />
+      {preview !== null && (
+        <div>
+          <p className="health good" role="status">
+            Next {preview.kind} cycle: {preview.headline}
+          </p>
+          <CountsTable
+            caption="Planned counts per action"
+            rows={[
+              ['Users', preview.counts.users],
+              ['Groups', preview.counts.groups],
+            ]}
+          />
+          <p className="muted">
+            {preview.counts.failures} would fail to map, {preview.counts.deferred} wait in escrow,{' '}
+            {preview.counts.stagedDeletes} deletes would be staged.
+          </p>
+          {preview.objects.length > 0 && (
+            <ul className="plain">
+              {preview.objects.map((o) => (
+                <li key={`${o.objectType}:${o.sourceId}:${o.action}`}>
+                  <details>
+                    <summary>
+                      {ACTION_LABEL[o.action] ?? o.action} {o.objectType} {o.sourceId}
+                    </summary>
+                    <ModifiedTable modified={o.modified} />
+                    {o.requests.length > 0 && (
+                      <pre className="json">
+                        {o.requests
+                          .map(
+                            (r) =>
+                              `${r.when !== undefined ? `(${r.when}) ` : ''}${r.method} ${r.path}` +
+                              (r.body !== undefined ? `\n${JSON.stringify(r.body, null, 2)}` : ''),
+                          )
+                          .join('\n\n')}
+                      </pre>
+                    )}
+                  </details>
+                </li>
+              ))}
+            </ul>
+          )}
+          {preview.truncated && <p className="muted">Only the first objects are listed.</p>}
+        </div>
+      )}
+    </section>
+  );
+}
+
+function OnDemandPanel(props: { accountId: string; jobId: string; onDone: () => void }) {
+  const id = useId();
+  const [sourceId, setSourceId] = useState('');
+  const [objectType, setObjectType] = useState<'user' | 'group'>('user');
+  const [result, setResult] = useState<OnDemand | null>(null);
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<string | null>(null);
+  return (
+    <section className="card" aria-labelledby={`${id}-h`}>
+      <h2 id={`${id}-h`}>Provision on demand</h2>
+      <form
+        className="inline-form"
+        aria-labelledby={`${id}-h`}
+        onSubmit={(e) => {
+          e.preventDefault();
+          setBusy(true);
+          setError(null);
+          setResult(null);
+          must(
+            api.POST('/api/v1/admin/accounts/{accountId}/sync/jobs/{id}/provision', {
+              params: { path: { accountId: props.accountId, id: props.jobId } },
+              body: { sourceId: sourceId.trim(), objectType },
+            }),
+          )
+            .then((r) => {
+              setResult(r as unknown as OnDemand);
+              props.onDone();
+            })
+            .catch((err: unknown) => setError(errorText(err)))
+            .finally(() => setBusy(false));
+        }}
+      >
+        <div className="field">
+          <label htmlFor={`${id}-type`}>Object type</label>
+          <select
+            id={`${id}-type`}
+            value={objectType}
+            onChange={(e) => setObjectType(e.target.value as 'user' | 'group')}
+          >
+            <option value="user">User</option>
+            <option value="group">Group</option>
+          </select>
+        </div>
+        <div className="field">
+          <label htmlFor={`${id}-src`}>Source ID</label>
+          <input
+            id={`${id}-src`}
+            value={sourceId}
+            required
+            onChange={(e) => setSourceId(e.target.value)}
+          />
+        </div>
+        <div className="actions">
+          <button type="submit" className="primary" disabled={busy}>
+            Provision
+          </button>
+        </div>
+      </form>
+      <ErrorLine error={error} />
+      {result !== null && (
+        <>
+          <p role="status">
+            {result.objectType} {result.sourceId}: done in {duration(result.durationMs)}
+          </p>
+          <ol className="history" aria-label="On-demand steps">
+            {result.steps.map((s) => (
+              <li key={s.step}>
+                <strong>{STEP_LABEL[s.step] ?? s.step}</strong>{' '}
+                <span className={`badge ${s.status === 'failure' ? 'off' : 'ok'}`}>{s.status}</span>
+                <p>{s.detail}</p>
+                {s.data !== undefined && (
+                  <details>
+                    <summary>Details of {STEP_LABEL[s.step] ?? s.step}</summary>
+                    <pre className="json">{JSON.stringify(s.data, null, 2)}</pre>
+                  </details>
+                )}
+              </li>
+            ))}
+          </ol>
+        </>
+      )}
+    </section>
+  );
+}
+
+function JobLog(props: { accountId: string; jobId: string; version: string }) {
+  const id = useId();
+  const [form, setForm] = useState({ action: '', status: '', objectId: '' });
+  const [filters, setFilters] = useState(form);
+  const [open, setOpen] = useState<number | null>(null);
+  const log = useLoad(
+    () =>
+      must(
+        api.GET('/api/v1/admin/accounts/{accountId}/sync/jobs/{id}/log', {
+          params: {
+            path: { accountId: props.accountId, id: props.jobId },
+            query: {
+              limit: 100,
+              ...Object.fromEntries(Object.entries(filters).filter(([, v]) => v !== '')),
+            },
+          },
+        }),
+      ),
+    [props.accountId, props.jobId, JSON.stringify(filters), props.version],
+  );
+  return (
+    <section className="card" aria-labelledby={`${id}-h`}>
+      <h2 id={`${id}-h`}>Provisioning log</h2>
+      <form
+        className="filters"
+        aria-label="Filter the job's log"
+        onSubmit={(e) => {
+          e.preventDefault();
+          setFilters({ ...form, objectId: form.objectId.trim() });
+        }}
+      >
+        <div className="field">
+          <label htmlFor={`${id}-action`}>Action</label>
+          <select
+            id={`${id}-action`}
+            value={form.action}
+            onChange={(e) => setForm({ ...form, action: e.target.value })}
+          >
+            <option value="">All</option>
+            {ACTIONS.map((a) => (
+              <option key={a} value={a}>
+                {ACTION_LABEL[a]}
+              </option>
+            ))}
+          </select>
+        </div>
+        <div className="field">
+          <label htmlFor={`${id}-status`}>Status</label>
+          <select
+            id={`${id}-status`}
+            value={form.status}
+            onChange={(e) => setForm({ ...form, status: e.target.value })}
+          >
+            <option value="">All</option>
+            <option value="success">Success</option>
+            <option value="failure">Failure</option>
+            <option value="skipped">Skipped</option>
+          </select>
+        </div>
+        <div className="field">
+          <label htmlFor={`${id}-object`}>Source or target ID</label>
+          <input
+            id={`${id}-object`}
+            value={form.objectId}
+            onChange={(e) => setForm({ ...form, objectId: e.target.value })}
+          />
+        </div>
+        <div className="actions">
+          <button type="submit" className="primary">
+            Apply filters
+          </button>
+        </div>
+      </form>
+      <ErrorLine error={log.error} />
+      {log.data === undefined ? (
+        <Loading />
+      ) : log.data.entries.length === 0 ? (
+        <p className="muted">No entries match.</p>
+      ) : (
+        <TableWrap label="Job log entries">
+          <table className="log">
+            <thead>
+              <tr>
+                <th scope="col">Time</th>
+                <th scope="col">Object</th>
+                <th scope="col">Action</th>
+                <th scope="col">Status</th>
+                <th scope="col">
+                  <span className="visually-hidden">Details</span>
+                </th>
+              </tr>
+            </thead>
+            <tbody>
+              {log.data.entries.map((e) => {
+                const entry = e as typeof e & { nextRetryAt?: string | null };
+                return (
+                  <tr key={e.id} className={e.status === 'failure' ? 'failure' : undefined}>
+                    <td className="nowrap">{formatDate(e.at)}</td>
+                    <td>
+                      <p>
+                        {e.objectType} <code>{e.sourceId}</code>
+                      </p>
+                      {open === e.id && (
+                        <div className="entry-details">
+                          <ol className="history" aria-label={`Steps of ${e.sourceId}`}>
+                            {(e.steps as { step: string; detail: string }[]).map((s, i) => (
+                              <li key={i}>
+                                <strong>{STEP_LABEL[s.step] ?? s.step}</strong>: {s.detail}
+                              </li>
+                            ))}
+                          </ol>
+                          <ModifiedTable modified={e.modified as Modified[]} />
+                          <p className="muted">
+                            Target id {e.targetId ?? '—'}
+                            {e.targetStatus !== null && <>, answered {e.targetStatus}</>}, in{' '}
+                            {Math.round(e.durationMs)} ms
+                          </p>
+                          {e.error !== null && (
+                            <p className="error-detail">Target error: {e.error}</p>
+                          )}
+                          {entry.nextRetryAt !== undefined && entry.nextRetryAt !== null && (
+                            <p>Next retry: {formatDate(entry.nextRetryAt)}</p>
+                          )}
+                        </div>
+                      )}
+                    </td>
+                    <td>{ACTION_LABEL[e.action] ?? e.action}</td>
+                    <td>
+                      <span
+                        className={`badge ${e.status === 'failure' ? 'off' : e.status === 'success' ? 'ok' : 'neutral'}`}
+                      >
+                        {e.status === 'failure'
+                          ? 'Failed'
+                          : e.status === 'success'
+                            ? 'Succeeded'
+                            : 'Skipped'}
+                      </span>
+                    </td>
+                    <td>
+                      <button
+                        type="button"
+                        aria-expanded={open === e.id}
+                        aria-label={`Details of ${e.objectType} ${e.sourceId} (${e.action})`}
+                        onClick={() => setOpen(open === e.id ? null : e.id)}
+                      >
+                        Details
+                      </button>
+                    </td>
+                  </tr>
+                );
+              })}
+            </tbody>
+          </table>
+        </TableWrap>
+      )}
+    </section>
+  );
+}
+
+export function SyncJobPage(props: { accountId: string; jobId: string }) {
+  const { accountId, jobId } = props;
+  const job = useLoad(() => loadJob(accountId, jobId), [accountId, jobId]);
+  const [error, setError] = useState<string | null>(null);
+  const [busy, setBusy] = useState(false);
+  const [restarting, setRestarting] = useState(false);
+  const [deleting, setDeleting] = useState(false);
+  const [fullReset, setFullReset] = useState(false);
+  const [notice, setNotice] = useState('');
+  const resetId = useId();
+  const running = job.data?.running ?? false;
+  useEffect(() => {
+    if (!running && !busy) setNotice('');
+  }, [job.data?.lastCycle?.id, job.data?.lastCycle?.status]);
+  usePoll(running || busy, job.reload);
+  const path = { accountId, id: jobId };
+
+  const act = async (what: string, call: () => Promise<unknown>) => {
+    setBusy(true);
+    setError(null);
+    setNotice('');
+    try {
+      await call();
+      setNotice(what);
+    } catch (e) {
+      setError(errorText(e));
+    } finally {
+      // A cycle started in the background: keep polling until it shows.
+      job.reload();
+      setTimeout(() => setBusy(false), 1500);
+    }
+  };
+
+  if (job.error !== null && job.data === undefined)
+    return (
+      <>
+        <PageTitle title={jobId} crumbs={['Provisioning jobs']} />
+        <ErrorLine error={job.error} />
+      </>
+    );
+  if (job.data === undefined) return <Loading />;
+  const j = job.data;
+  const quarantine = j.health.quarantine as Quarantine | null;
+  const staged = j.health.stagedDeletes as Staged | null;
+  return (
+    <>
+      <PageTitle title={`Job ${j.id}`} crumbs={['Provisioning jobs']} />
+      <p>
+        <Link href={accountPath(accountId, '/sync/jobs')}>All provisioning jobs</Link>
+      </p>
+      <div className="section-head">
+        <p>
+          <StateBadge job={j} />{' '}
+          <span className="muted">
+            {j.source.type.toUpperCase()} source, every {j.scheduleMinutes} min; next run{' '}
+            {formatDate(j.nextRunAt)}
+          </span>
+        </p>
+        <div className="actions">
+          <button
+            type="button"
+            className="primary"
+            disabled={running || busy}
+            onClick={() =>
+              void act('Cycle started.', () =>
+                must(
+                  api.POST('/api/v1/admin/accounts/{accountId}/sync/jobs/{id}/run', {
+                    params: { path },
+                  }),
+                ),
+              )
+            }
+          >
+            Start
+          </button>
+          <button type="button" disabled={running || busy} onClick={() => setRestarting(true)}>
+            Restart
+          </button>
+          <button
+            type="button"
+            className="danger"
+            disabled={running || busy}
+            onClick={() => setDeleting(true)}
+          >
+            Delete job
+          </button>
+        </div>
+      </div>
+      <p role="status" className="muted">
+        {notice}
+      </p>
+      <ErrorLine error={error} />
+      <ConfirmDialog
+        open={deleting}
+        title={`Delete job ${j.id}?`}
+        confirmLabel="Delete job"
+        onCancel={() => setDeleting(false)}
+        onConfirm={() => {
+          setDeleting(false);
+          must(
+            api.DELETE('/api/v1/admin/accounts/{accountId}/sync/jobs/{id}', { params: { path } }),
+          ).then(
+            () => navigate(accountPath(accountId, '/sync/jobs')),
+            (e: unknown) => setError(errorText(e)),
+          );
+        }}
+      >
+        <p>
+          The job, its links, cycles and log are deleted. Users and groups it provisioned stay in
+          this account.
+        </p>
+      </ConfirmDialog>
+      <ConfirmDialog
+        open={restarting}
+        title={`Restart job ${j.id}?`}
+        confirmLabel="Restart job"
+        onCancel={() => setRestarting(false)}
+        onConfirm={() => {
+          setRestarting(false);
+          void act('Restarted: a full cycle started.', () =>
+            must(
+              api.POST('/api/v1/admin/accounts/{accountId}/sync/jobs/{id}/restart', {
+                params: { path },
+                body: { fullReset },
+              }),
+            ),
+          );
+        }}
+      >
+        <p>
+          Restart clears the quarantine, staged deletes, objects waiting to retry and the watermark,
+          then runs a full cycle now.
+        </p>
+        <label className="inline" htmlFor={resetId}>
+          <input
+            id={resetId}
+            type="checkbox"
+            checked={fullReset}
+            onChange={(e) => setFullReset(e.target.checked)}
+          />{' '}
+          Full reset: also forget the links to target objects (they are matched again)
+        </label>
+      </ConfirmDialog>
+      {quarantine !== null && (
+        <section className="banner bad" aria-labelledby="quarantine-h">
+          <h2 id="quarantine-h">Quarantined since {formatDate(quarantine.since)}</h2>
+          <p>
+            <strong>{quarantine.reason}</strong> ({quarantine.code}): {quarantine.detail}
+          </p>
+          <p>
+            <strong>Fix:</strong> {quarantine.fix}
+          </p>
+        </section>
+      )}
+      {staged !== null && (
+        <section className="banner warn" aria-labelledby="staged-h">
+          <h2 id="staged-h">Deletes staged: the job is paused</h2>
+          <p>
+            The cycle of {formatDate(staged.at)} would disable {staged.disables} and delete{' '}
+            {staged.deletes} objects, more than the threshold of {staged.threshold}. Nothing was
+            disabled or deleted, and no cycle runs until you decide. Check the staged deletes in the
+            log below (action &quot;Staged delete&quot;); if the source is right, allow them. If the
+            source emptied by mistake, fix it first.
+          </p>
+          <button
+            type="button"
+            className="danger"
+            disabled={busy || running}
+            onClick={() =>
+              void act('Deletes allowed: a cycle started to run them.', () =>
+                must(
+                  api.POST('/api/v1/admin/accounts/{accountId}/sync/jobs/{id}/allow-deletes', {
+                    params: { path },
+                  }),
+                ),
+              )
+            }
+          >
+            Allow deletes
+          </button>
+        </section>
+      )}
+      <Progress job={j} />
+      <LastCycle job={j} />
+      <PreviewPanel accountId={accountId} jobId={jobId} lastCycle={j.lastCycle?.id ?? ''} />
+      <OnDemandPanel accountId={accountId} jobId={jobId} onDone={job.reload} />
+      <JobLog
+        accountId={accountId}
+        jobId={jobId}
+        version={`${j.lastCycle?.id ?? ''}:${j.lastCycle?.status ?? ''}:${notice}`}
+      />
+    </>
+  );
+}
