@@ -8,6 +8,7 @@ import { scimLower } from './004-scim-lower.js';
 import { authNotify } from './020-auth-notify.js';
 import { consoleLogins } from './060-console-logins.js';
 import { consoleActiveUsers } from './061-console-active-users.js';
+import { userSearch } from './062-user-search.js';
 import { deploymentSettings } from './040-deployment-settings.js';
 import { pageKeys } from './070-page-keys.js';
 import { sso } from './080-sso.js';
@@ -33,6 +34,7 @@ export const migrations: Record<string, Migration> = {
   '052_sync_source_cache': syncSourceCache,
   '060_console_logins': consoleLogins,
   '061_console_active_users': consoleActiveUsers,
+  '062_user_search': userSearch,
   '070_page_keys': pageKeys,
   '080_sso': sso,
 };
