@@ -37,7 +37,10 @@ export interface RowSource {
    * read once per query (or looked up by an index on the predicate) instead of probed per
    * resource in a correlated EXISTS.
    */
-  readonly keyed?: { readonly outer: string; readonly select: (alias: string, accountId: string) => Sql };
+  readonly keyed?: {
+    readonly outer: string;
+    readonly select: (alias: string, accountId: string) => Sql;
+  };
 }
 
 export interface ResourceMapping {
