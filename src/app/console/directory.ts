@@ -31,8 +31,8 @@ function literal(text: string): string {
 /**
  * Searches users by userName, display name and e-mail through the SCIM filter engine and
  * the account store (the same SQL the SCIM endpoint runs), server-side paged in creation
- * order: the (account_id, created_at) and (account_id, active, created_at) indexes give a
- * page without sorting 100,000 users.
+ * order: the (account_id, created_at, id, ...) and (account_id, active, created_at, id, ...)
+ * indexes give a page without sorting 100,000 users.
  */
 export async function searchUsers(
   db: Kysely<Database>,
@@ -47,10 +47,11 @@ export async function searchUsers(
   if (words !== '') {
     const w = literal(words);
     parts.push(
-      // userName and e-mail compare their folded, indexed columns; displayName is the name
-      // as the identity provider shows it ("Jane Doe"). The name sub-attributes live in the
-      // JSON document: matching them would fold every user's name per search (seconds at
-      // 100,000 users).
+      // userName and displayName compare their folded columns, which end the list-order
+      // indexes (migration 062): the substring test reads the index, not the stored users;
+      // e-mail is one pass over the account's addresses (an IN subquery). The name
+      // sub-attributes live in the JSON document: matching them would read and fold every
+      // user's document per search (seconds at 100,000 users).
       `(userName co ${w} or displayName co ${w} or emails.value co ${w})`,
     );
   }
