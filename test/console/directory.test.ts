@@ -66,7 +66,9 @@ describe.each(DATABASE_KINDS)('console directory and log diffs (%s)', (kind) => 
 
   it('finds the org chart roots: no manager, an unknown or deactivated manager, their own', async () => {
     const db = server.database.db;
-    const roots = await orgChartLevel(db, tenant.accountId, null, { limit: 100 });
+    const roots = await orgChartLevel(db, server.database.dialect, tenant.accountId, null, {
+      limit: 100,
+    });
     expect(roots.nodes.map((n) => n.displayName).sort()).toEqual([
       'ANN Person',
       'CID Person',
@@ -74,13 +76,20 @@ describe.each(DATABASE_KINDS)('console directory and log diffs (%s)', (kind) => 
       'FAY Person',
     ]);
     expect(roots.nodes.find((n) => n.id === ids.ann)?.reportCount).toBe(1);
-    const level = await orgChartLevel(db, tenant.accountId, ids.ann!, { limit: 100 });
+    const level = await orgChartLevel(db, server.database.dialect, tenant.accountId, ids.ann!, {
+      limit: 100,
+    });
     expect(level.nodes.map((n) => n.id)).toEqual([ids.bob]);
-    expect((await orgChartLevel(db, tenant.accountId, ids.fay!, { limit: 100 })).nodes).toEqual([]);
+    expect(
+      (await orgChartLevel(db, server.database.dialect, tenant.accountId, ids.fay!, { limit: 100 }))
+        .nodes,
+    ).toEqual([]);
     // Keyset paging over the roots.
-    const first = await orgChartLevel(db, tenant.accountId, null, { limit: 3 });
+    const first = await orgChartLevel(db, server.database.dialect, tenant.accountId, null, {
+      limit: 3,
+    });
     expect(first.nodes).toHaveLength(3);
-    const rest = await orgChartLevel(db, tenant.accountId, null, {
+    const rest = await orgChartLevel(db, server.database.dialect, tenant.accountId, null, {
       limit: 3,
       after: first.next!,
     });
@@ -93,7 +102,7 @@ describe.each(DATABASE_KINDS)('console directory and log diffs (%s)', (kind) => 
       const pages = [];
       let after: [string, string] | undefined;
       do {
-        const page = await orgChartLevel(db, tenant.accountId, null, {
+        const page = await orgChartLevel(db, server.database.dialect, tenant.accountId, null, {
           limit: 3,
           after,
           maxRootIds,

@@ -284,6 +284,7 @@ export interface OrgNode {
  */
 export async function orgChartLevel(
   db: Kysely<Database>,
+  dialect: DialectName,
   accountId: string,
   parentId: string | null,
   page: {
@@ -325,11 +326,14 @@ export async function orgChartLevel(
   // page is read in one statement instead.
   let rootIds: string[] | undefined;
   if (parentId === null) {
-    const found = await withManagers()
-      .selectFrom(roots.as('root'))
-      .select('root.id')
-      .limit(maxRootIds + 1)
-      .execute();
+    const found =
+      dialect === 'postgres'
+        ? (await postgresRootIds(db, accountId, maxRootIds + 1)).rows
+        : await withManagers()
+            .selectFrom(roots.as('root'))
+            .select('root.id')
+            .limit(maxRootIds + 1)
+            .execute();
     if (found.length <= maxRootIds) rootIds = found.map((r) => r.id);
     if (rootIds?.length === 0) return { nodes: [], next: null };
   }
@@ -395,6 +399,33 @@ export async function orgChartLevel(
     }),
     next: rows.length > page.limit && last !== undefined ? [last.user_name_lc, last.id] : null,
   };
+}
+
+/**
+ * The org chart's root ids on PostgreSQL, as `roots` in orgChartLevel: each distinct
+ * manager is looked up by primary key (a LATERAL subquery, so a nested loop of 10,000
+ * probes) and that one lookup tells both whether the manager is an active user and whether
+ * they manage themselves. Planned as joins, the same tests hash-join two sequential scans
+ * of every user.
+ */
+function postgresRootIds(db: Kysely<Database>, accountId: string, limit: number) {
+  return sql<{ id: string }>`
+    WITH mgr AS MATERIALIZED (
+      SELECT DISTINCT manager_id AS id FROM users
+      WHERE account_id = ${accountId} AND manager_id IS NOT NULL),
+    probe AS MATERIALIZED (
+      SELECT mgr.id, p.found, p.active, p.manager_id FROM mgr
+      LEFT JOIN LATERAL (
+        SELECT true AS found, m.active, m.manager_id FROM users m
+        WHERE m.id = mgr.id AND m.account_id = ${accountId} OFFSET 0) p ON true)
+    SELECT id FROM users WHERE account_id = ${accountId} AND manager_id IS NULL AND active = 1
+    UNION
+    SELECT r.id FROM users r
+      WHERE r.account_id = ${accountId} AND r.active = 1
+        AND r.manager_id IN (SELECT id FROM probe WHERE found IS NULL OR active <> 1)
+    UNION
+    SELECT id FROM probe WHERE manager_id = id AND active = 1
+    LIMIT ${limit}`.execute(db);
 }
 
 /** The chain of managers from the top of the chart down to the user (for "find in chart"). */
