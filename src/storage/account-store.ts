@@ -75,7 +75,7 @@ const USER_MAPPING: ResourceMapping = {
     id: { column: 'id' },
     userName: { column: 'user_name_lc', folded: true },
     externalId: { column: 'external_id' },
-    displayName: { column: 'display_name' },
+    displayName: { column: 'display_name_lc', folded: true },
     active: { column: 'active' },
     'meta.created': { column: 'created_at' },
     'meta.lastModified': { column: 'updated_at' },
@@ -92,6 +92,11 @@ const USER_MAPPING: ResourceMapping = {
         type: { column: 'type_lc', folded: true },
       },
       requires: 'value',
+      keyed: {
+        outer: 'id',
+        select: (a, accountId) =>
+          sql`SELECT ${sql.ref(`${a}.user_id`)} FROM user_emails AS ${sql.raw(a)} WHERE ${sql.ref(`${a}.account_id`)} = ${accountId}`,
+      },
     },
     groups: {
       from: (a) =>
@@ -124,7 +129,7 @@ function parseData(data: unknown): JsonObject {
   return (typeof data === 'string' ? JSON.parse(data) : data) as JsonObject;
 }
 
-function toUser(row: Omit<UsersTable, 'password_hash'>): UserRow {
+function toUser(row: Omit<UsersTable, 'password_hash' | 'display_name_lc'>): UserRow {
   const related = row as { groups_json?: unknown; manager_name?: string | null };
   const extra: Pick<UserRow, 'groups' | 'managerName'> =
     related.groups_json === undefined
@@ -401,7 +406,9 @@ export class KyselyAccountStore implements AccountStore {
     if (query.sortBy === undefined && query.limit > 0) return this.userPage(query);
     let base = this.db.selectFrom('users').where('users.account_id', '=', this.accountId);
     if (query.filter !== undefined)
-      base = base.where(compileFilter(query.filter, USER_MAPPING, this.dialect) as never);
+      base = base.where(
+        compileFilter(query.filter, USER_MAPPING, this.dialect, this.accountId) as never,
+      );
     return pageOf(
       query,
       async () =>
@@ -566,6 +573,7 @@ export class KyselyAccountStore implements AccountStore {
       user_name_lc: user.userName.toLowerCase(),
       external_id: user.externalId,
       display_name: user.displayName,
+      display_name_lc: user.displayName?.toLowerCase() ?? null,
       active: user.active ? 1 : 0,
       manager_id: user.managerId,
       created_at: user.createdAt,
@@ -618,6 +626,7 @@ export class KyselyAccountStore implements AccountStore {
       user_name_lc: user.userName.toLowerCase(),
       external_id: user.externalId,
       display_name: user.displayName,
+      display_name_lc: user.displayName?.toLowerCase() ?? null,
       active: user.active ? 1 : 0,
       manager_id: user.managerId,
       updated_at: user.updatedAt,

@@ -101,6 +101,8 @@ export interface UsersTable {
   user_name_lc: string;
   external_id: string | null;
   display_name: string | null;
+  /** display_name lower-cased (JS toLowerCase()), for case-insensitive search. */
+  display_name_lc: string | null;
   active: number;
   /** enterprise manager.value; may name a user that does not exist (yet). */
   manager_id: string | null;

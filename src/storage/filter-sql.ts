@@ -30,6 +30,17 @@ export interface RowSource {
    * on elements lacking it; anything else reads the JSON document.
    */
   readonly requires?: string;
+  /**
+   * The same rows as a set of owner keys, uncorrelated: `SELECT a.user_id FROM user_emails
+   * AS a WHERE a.account_id = ?` for the outer column `id`. With it (and the account known)
+   * a predicate on the rows compiles to `id IN (SELECT ... AND predicate)`: the rows are
+   * read once per query (or looked up by an index on the predicate) instead of probed per
+   * resource in a correlated EXISTS.
+   */
+  readonly keyed?: {
+    readonly outer: string;
+    readonly select: (alias: string, accountId: string) => Sql;
+  };
 }
 
 export interface ResourceMapping {
@@ -40,12 +51,14 @@ export interface ResourceMapping {
   readonly rows: Readonly<Record<string, RowSource>>;
 }
 
+/** `accountId`: the account the outer query reads, which lets row tables compile to IN (see RowSource.keyed). */
 export function compileFilter(
   filter: TypedFilter,
   mapping: ResourceMapping,
   dialect: Dialect,
+  accountId?: string,
 ): Sql {
-  return new Compiler(mapping, dialect).compile(filter, undefined);
+  return new Compiler(mapping, dialect, accountId).compile(filter, undefined);
 }
 
 /** An ORDER BY expression for sortBy; undefined values sort last in ascending order. */
@@ -76,6 +89,7 @@ class Compiler {
   constructor(
     private readonly mapping: ResourceMapping,
     private readonly dialect: Dialect,
+    private readonly accountId?: string,
   ) {}
 
   compile(filter: TypedFilter, element: Element | undefined): Sql {
@@ -171,6 +185,10 @@ class Compiler {
     const { sql: column, folded } = this.scalar(target, element);
     const value = filter.value;
     if (typeof value === 'boolean') {
+      // A mapped column holds 1/0 on both databases: compared as such, an index serves it.
+      // A value read from JSON on PostgreSQL is text ('true'/'false').
+      if (!target.relative && this.mapping.columns[canonical(target)] !== undefined)
+        return sql`(${column} = ${value ? 1 : 0})`;
       return this.dialect === 'postgres'
         ? sql`(${this.asText(column)} IN (${value ? 'true' : 'false'}, ${value ? '1' : '0'}))`
         : sql`(${column} = ${value ? 1 : 0})`;
@@ -316,7 +334,12 @@ class Compiler {
       (rows.requires === undefined || needsSub(rows.requires)) &&
       this.rowsCover(rows, predicate, alias)
     ) {
-      return sql`EXISTS (SELECT 1 FROM ${rows.from(alias)} AND ${predicate({ kind: 'rows', alias, source: rows })})`;
+      const element: Element = { kind: 'rows', alias, source: rows };
+      if (rows.keyed !== undefined && this.accountId !== undefined) {
+        const outer = sql.ref(`${this.mapping.table}.${rows.keyed.outer}`);
+        return sql`(${outer} IN (${rows.keyed.select(alias, this.accountId)} AND ${predicate(element)}))`;
+      }
+      return sql`EXISTS (SELECT 1 FROM ${rows.from(alias)} AND ${predicate(element)})`;
     }
     const keys = [...(target.extension ? [target.schema.id] : []), target.attr.name];
     const document = sql.ref(`${this.mapping.table}.data`);

@@ -90,6 +90,7 @@ interface UserValues {
   userNameLc: string;
   externalId: string | null;
   displayName: string | null;
+  displayNameLc: string | null;
   active: number;
   managerId: string | null;
   data: string;
@@ -126,6 +127,8 @@ function userValues(i: number, createdAt: string): UserValues {
     userNameLc: userName.toLowerCase(),
     externalId: typeof data['externalId'] === 'string' ? data['externalId'] : null,
     displayName: typeof data['displayName'] === 'string' ? data['displayName'] : null,
+    displayNameLc:
+      typeof data['displayName'] === 'string' ? data['displayName'].toLowerCase() : null,
     active: data['active'] !== false ? 1 : 0,
     managerId: typeof manager === 'string' && manager !== '' ? manager : null,
     data: JSON.stringify(data),
@@ -268,8 +271,8 @@ function sqliteWriter(url: string): Writer {
   sqlite.pragma('cache_size = -262144');
   sqlite.pragma('temp_store = MEMORY');
   const insertUser = sqlite.prepare(
-    `INSERT INTO users (id, account_id, user_name, user_name_lc, external_id, display_name, active, manager_id,
-       created_at, updated_at, version, data, password_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, NULL)`,
+    `INSERT INTO users (id, account_id, user_name, user_name_lc, external_id, display_name, display_name_lc, active,
+       manager_id, created_at, updated_at, version, data, password_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, NULL)`,
   );
   const insertEmail = sqlite.prepare(
     'INSERT INTO user_emails (account_id, user_id, value_lc, type_lc, is_primary) VALUES (?, ?, ?, ?, ?)',
@@ -291,6 +294,7 @@ function sqliteWriter(url: string): Writer {
         u.userNameLc,
         u.externalId,
         u.displayName,
+        u.displayNameLc,
         u.active,
         u.managerId,
         u.createdAt,
@@ -372,15 +376,16 @@ async function postgresWriter(url: string): Promise<Writer> {
     },
     async insertUsers(accountId, rows) {
       await db.transaction().execute(async (trx) => {
-        await sql`INSERT INTO users (id, account_id, user_name, user_name_lc, external_id, display_name, active, manager_id,
-            created_at, updated_at, version, data, password_hash)
-          SELECT u.id, ${accountId}, u.user_name, u.user_name_lc, u.external_id, u.display_name, u.active, u.manager_id,
+        await sql`INSERT INTO users (id, account_id, user_name, user_name_lc, external_id, display_name, display_name_lc,
+            active, manager_id, created_at, updated_at, version, data, password_hash)
+          SELECT u.id, ${accountId}, u.user_name, u.user_name_lc, u.external_id, u.display_name, u.display_name_lc,
+            u.active, u.manager_id,
             u.created_at, u.created_at, 1, u.data, NULL
           FROM unnest(${rows.map((r) => r.id)}::text[], ${rows.map((r) => r.createdAt)}::text[], ${rows.map((r) => r.userName)}::text[],
             ${rows.map((r) => r.userNameLc)}::text[], ${rows.map((r) => r.externalId)}::text[],
-            ${rows.map((r) => r.displayName)}::text[], ${rows.map((r) => r.active)}::int[],
-            ${rows.map((r) => r.managerId)}::text[], ${rows.map((r) => r.data)}::jsonb[])
-            AS u(id, created_at, user_name, user_name_lc, external_id, display_name, active, manager_id, data)`.execute(
+            ${rows.map((r) => r.displayName)}::text[], ${rows.map((r) => r.displayNameLc)}::text[],
+            ${rows.map((r) => r.active)}::int[], ${rows.map((r) => r.managerId)}::text[], ${rows.map((r) => r.data)}::jsonb[])
+            AS u(id, created_at, user_name, user_name_lc, external_id, display_name, display_name_lc, active, manager_id, data)`.execute(
           trx,
         );
         const emails = rows.flatMap((r) => r.emails.map((e) => ({ userId: r.id, ...e })));

@@ -31,8 +31,8 @@ function literal(text: string): string {
 /**
  * Searches users by userName, display name and e-mail through the SCIM filter engine and
  * the account store (the same SQL the SCIM endpoint runs), server-side paged in creation
- * order: the (account_id, created_at) and (account_id, active, created_at) indexes give a
- * page without sorting 100,000 users.
+ * order: the (account_id, created_at, id, ...) and (account_id, active, created_at, id, ...)
+ * indexes give a page without sorting 100,000 users.
  */
 export async function searchUsers(
   db: Kysely<Database>,
@@ -47,10 +47,11 @@ export async function searchUsers(
   if (words !== '') {
     const w = literal(words);
     parts.push(
-      // userName and e-mail compare their folded, indexed columns; displayName is the name
-      // as the identity provider shows it ("Jane Doe"). The name sub-attributes live in the
-      // JSON document: matching them would fold every user's name per search (seconds at
-      // 100,000 users).
+      // userName and displayName compare their folded columns, which end the list-order
+      // indexes (migration 062): the substring test reads the index, not the stored users;
+      // e-mail is one pass over the account's addresses (an IN subquery). The name
+      // sub-attributes live in the JSON document: matching them would read and fold every
+      // user's document per search (seconds at 100,000 users).
       `(userName co ${w} or displayName co ${w} or emails.value co ${w})`,
     );
   }
@@ -266,6 +267,9 @@ async function userHistory(
   return out.sort((a, b) => b.seq - a.seq).slice(0, MAX_HISTORY);
 }
 
+/** Root ids read ahead of the page (bound parameters of one statement). */
+const MAX_ROOT_IDS = 5000;
+
 export interface OrgNode {
   id: string;
   displayName: string;
@@ -280,40 +284,65 @@ export interface OrgNode {
  */
 export async function orgChartLevel(
   db: Kysely<Database>,
+  dialect: DialectName,
   accountId: string,
   parentId: string | null,
-  page: { after?: readonly [string, string] | undefined; limit: number },
+  page: {
+    after?: readonly [string, string] | undefined;
+    limit: number;
+    /** Most root ids read ahead of the page (MAX_ROOT_IDS; tests lower it). */
+    maxRootIds?: number;
+  },
 ): Promise<{ nodes: OrgNode[]; next: [string, string] | null }> {
+  const maxRootIds = page.maxRootIds ?? MAX_ROOT_IDS;
   // The roots, found from the (account_id, manager_id) index rather than by testing
   // every user: no manager, a manager who is not an active user of the account, or their
   // own manager. The distinct managers are read once (a common table expression), then
   // probed by primary key: 10,000 probes for 100,000 users with 10,000 managers.
   const roots = sql<{ id: string }>`(
-    SELECT id FROM users WHERE account_id = ${accountId} AND manager_id IS NULL
+    SELECT id FROM users WHERE account_id = ${accountId} AND manager_id IS NULL AND active = 1
     UNION
     SELECT r.id FROM users r
-      WHERE r.account_id = ${accountId}
+      WHERE r.account_id = ${accountId} AND r.active = 1
         AND r.manager_id IN (
           SELECT mgr.id FROM mgr WHERE NOT EXISTS (
             SELECT 1 FROM users m
             WHERE m.account_id = ${accountId} AND m.id = mgr.id AND m.active = 1))
     UNION
     SELECT m.id FROM mgr JOIN users m ON m.account_id = ${accountId} AND m.id = mgr.id
-      WHERE m.manager_id = m.id)`;
-  // Roots: read from the few root ids by primary key, not by walking every user (a CROSS
+      WHERE m.manager_id = m.id AND m.active = 1)`;
+  const withManagers = () =>
+    db.with('mgr', (w) =>
+      w
+        .selectFrom('users')
+        .select('manager_id as id')
+        .distinct()
+        .where('account_id', '=', accountId)
+        .where('manager_id', 'is not', null),
+    );
+  // The root ids first, on their own, then the page read by id: joined in one statement,
+  // PostgreSQL cannot estimate how few the roots are and hash-joins a scan of every user.
+  // An account without manager data has as many roots as users: above MAX_ROOT_IDS the
+  // page is read in one statement instead.
+  let rootIds: string[] | undefined;
+  if (parentId === null) {
+    const found =
+      dialect === 'postgres'
+        ? (await postgresRootIds(db, accountId, maxRootIds + 1)).rows
+        : await withManagers()
+            .selectFrom(roots.as('root'))
+            .select('root.id')
+            .limit(maxRootIds + 1)
+            .execute();
+    if (found.length <= maxRootIds) rootIds = found.map((r) => r.id);
+    if (rootIds?.length === 0) return { nodes: [], next: null };
+  }
+  // Roots: read from the root ids by primary key, not by walking every user (a CROSS
   // JOIN keeps SQLite's planner from putting the users table outside; PostgreSQL plans it
   // as the join it is).
   const from =
-    parentId === null
-      ? (db
-          .with('mgr', (w) =>
-            w
-              .selectFrom('users')
-              .select('manager_id as id')
-              .distinct()
-              .where('account_id', '=', accountId)
-              .where('manager_id', 'is not', null),
-          )
+    parentId === null && rootIds === undefined
+      ? (withManagers()
           .selectFrom(roots.as('root'))
           .crossJoin('users as u')
           .whereRef('u.id', '=', 'root.id') as unknown as ReturnType<typeof usersAsU>)
@@ -339,6 +368,7 @@ export async function orgChartLevel(
     .where('u.active', '=', 1);
   if (parentId !== null)
     query = query.where('u.manager_id', '=', parentId).where('u.id', '!=', parentId);
+  else if (rootIds !== undefined) query = query.where('u.id', 'in', rootIds);
   if (page.after !== undefined) {
     const [name, id] = page.after;
     query = query.where((eb) =>
@@ -369,6 +399,33 @@ export async function orgChartLevel(
     }),
     next: rows.length > page.limit && last !== undefined ? [last.user_name_lc, last.id] : null,
   };
+}
+
+/**
+ * The org chart's root ids on PostgreSQL, as `roots` in orgChartLevel: each distinct
+ * manager is looked up by primary key (a LATERAL subquery, so a nested loop of 10,000
+ * probes) and that one lookup tells both whether the manager is an active user and whether
+ * they manage themselves. Planned as joins, the same tests hash-join two sequential scans
+ * of every user.
+ */
+function postgresRootIds(db: Kysely<Database>, accountId: string, limit: number) {
+  return sql<{ id: string }>`
+    WITH mgr AS MATERIALIZED (
+      SELECT DISTINCT manager_id AS id FROM users
+      WHERE account_id = ${accountId} AND manager_id IS NOT NULL),
+    probe AS MATERIALIZED (
+      SELECT mgr.id, p.found, p.active, p.manager_id FROM mgr
+      LEFT JOIN LATERAL (
+        SELECT true AS found, m.active, m.manager_id FROM users m
+        WHERE m.id = mgr.id AND m.account_id = ${accountId} OFFSET 0) p ON true)
+    SELECT id FROM users WHERE account_id = ${accountId} AND manager_id IS NULL AND active = 1
+    UNION
+    SELECT r.id FROM users r
+      WHERE r.account_id = ${accountId} AND r.active = 1
+        AND r.manager_id IN (SELECT id FROM probe WHERE found IS NULL OR active <> 1)
+    UNION
+    SELECT id FROM probe WHERE manager_id = id AND active = 1
+    LIMIT ${limit}`.execute(db);
 }
 
 /** The chain of managers from the top of the chart down to the user (for "find in chart"). */

@@ -28,7 +28,7 @@ export interface ProductUser {
   updatedAt: string;
 }
 
-type UserRow = Selectable<UsersTable>;
+type UserRow = Omit<Selectable<UsersTable>, 'display_name_lc'>;
 
 /** The account's users, oldest first, optionally only active (or only deactivated) ones. */
 export async function listProductUsers(

@@ -326,6 +326,7 @@ export async function consoleRoutes(
       const parent = single(request.query['parent']);
       const level = await orgChartLevel(
         db,
+        options.database.dialect,
         account(request),
         parent === undefined || parent === '' ? null : parent,
         {
