@@ -8,7 +8,7 @@ import { scimLower } from './004-scim-lower.js';
 import { authNotify } from './020-auth-notify.js';
 import { consoleLogins } from './060-console-logins.js';
 import { consoleActiveUsers } from './061-console-active-users.js';
-import { userSearch } from './062-user-search.js';
+import { userSearch } from './073-user-search.js';
 import { deploymentSettings } from './040-deployment-settings.js';
 import { pageKeys } from './070-page-keys.js';
 import { userCount } from './071-user-count.js';
@@ -38,7 +38,7 @@ export const migrations: Record<string, Migration> = {
   '054_sync_failures': syncFailures,
   '060_console_logins': consoleLogins,
   '061_console_active_users': consoleActiveUsers,
-  '062_user_search': userSearch,
+  '073_user_search': userSearch,
   '070_page_keys': pageKeys,
   '071_user_count': userCount,
   '072_event_numbering': eventNumbering,

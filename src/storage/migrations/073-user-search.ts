@@ -10,6 +10,7 @@ import { sql, type Kysely, type Migration } from 'kysely';
  * created_at, id), are replaced by the same keys followed by the folded user name and
  * display name: a substring search walks the index alone in list order (the page) or in
  * full (the total), instead of reading 100,000 stored users with their JSON documents.
+ * It runs after migration 070, which created the first of those indexes.
  */
 export const userSearch: Migration = {
   async up(db: Kysely<unknown>): Promise<void> {
