@@ -29,6 +29,7 @@ import {
   attributesPatch,
   createBody,
   disablePatch,
+  withManager,
   equalityFilter,
   managerPatch,
   membersPatch,
@@ -101,6 +102,9 @@ export async function executePlan(plan: Plan, options: ExecuteOptions): Promise<
     );
     if (inventory !== null) run.inventories[objectType] = inventory;
   }
+  for (const m of plan.managers)
+    if (m.managerSourceId !== null && m.old === null)
+      run.managerOnCreate.set(m.userSourceId, m.managerSourceId);
   await pool(plan.upserts, concurrency, (op) => run.upsert(op));
   await options.journal.flush();
   await pool(plan.managers, concurrency, (op) => run.manager(op));
@@ -123,6 +127,14 @@ class Execution {
   total = 0;
   /** The target's objects per type, read once when a cycle creates many (inventory.ts). */
   inventories: Partial<Record<ObjectType, Inventory>> = {};
+  /** User source id → manager source id, for users this cycle may create with their manager. */
+  readonly managerOnCreate = new Map<string, string>();
+  /** Users whose manager went in the create body: their manager operation has nothing to do. */
+  private readonly managerSent = new Set<string>();
+  /** User creates in flight, so a report created after its manager can wait for the manager's id. */
+  private readonly creating = new Map<string, Promise<void>>();
+  /** The order user creates started in: a create waits only on one started before it (no cycle). */
+  private readonly createOrder = new Map<string, number>();
   private done = 0;
   private readonly counts: Record<ObjectType, ActionCounts> = { user: {}, group: {} };
   private readonly managers = { set: 0, cleared: 0 };
@@ -270,7 +282,12 @@ class Execution {
         );
         return;
       }
-      await this.createOrMatch(op, steps, started);
+      if (op.objectType !== 'user') return await this.createOrMatch(op, steps, started);
+      this.createOrder.set(op.sourceId, this.createOrder.size);
+      const work = this.createOrMatch(op, steps, started);
+      this.creating.set(op.sourceId, work);
+      await work;
+      this.creating.delete(op.sourceId);
     } finally {
       this.tick();
     }
@@ -336,7 +353,22 @@ class Execution {
       steps.push({ step: 'match', detail: `matched target ${targetId} on ${matcher.path}` });
       return this.updateMatched(op, targetId, match, steps, started);
     }
-    const response = await this.call('POST', `/${resource}`, createBody(op.objectType, op.desired));
+    // The manager goes in the create body when its target id is known (its create, started
+    // earlier in this cycle, is awaited); otherwise the manager phase PATCHes it after.
+    const managerSourceId = retried ? undefined : this.managerOnCreate.get(op.sourceId);
+    let managerTarget: string | undefined;
+    if (op.objectType === 'user' && managerSourceId !== undefined) {
+      const theirs = this.createOrder.get(managerSourceId);
+      if (theirs !== undefined && theirs < (this.createOrder.get(op.sourceId) ?? -1))
+        await this.creating.get(managerSourceId);
+      managerTarget = this.options.journal.get('user', managerSourceId)?.targetId;
+    }
+    const body0 = createBody(op.objectType, op.desired);
+    const response = await this.call(
+      'POST',
+      `/${resource}`,
+      managerTarget === undefined ? body0 : withManager(body0, managerTarget),
+    );
     if ('error' in response) return fail(response.error, null);
     if (response.status === 409 && !retried) {
       // Created meanwhile (another process, or a case-insensitive twin): match once more.
@@ -351,13 +383,22 @@ class Execution {
       objectType: op.objectType,
       sourceId: op.sourceId,
       targetId: body.id,
-      exported: op.desired,
+      exported:
+        managerTarget === undefined
+          ? op.desired
+          : { ...op.desired, [MANAGER_KEY]: managerSourceId! },
       enabled: op.objectType === 'group' || op.desired.active !== false,
     });
     steps.push({ step: 'action', detail: `POST ${response.status}` });
     const modified = Object.entries(op.desired)
       .filter(([, v]) => v !== null)
       .map(([name, v]) => ({ name, old: null, new: v }));
+    if (managerTarget !== undefined) {
+      this.managerSent.add(op.sourceId);
+      this.managers.set++;
+      modified.push({ name: 'manager', old: null, new: managerSourceId! });
+      steps.push({ step: 'reference', detail: `manager set to ${managerTarget} in the create` });
+    }
     this.log(
       op.objectType,
       op.sourceId,
@@ -443,6 +484,7 @@ class Execution {
   async manager(op: ManagerOperation): Promise<void> {
     const started = performance.now();
     try {
+      if (this.managerSent.has(op.userSourceId)) return; // sent with the user's create
       const link = this.options.journal.get('user', op.userSourceId);
       const steps: LogStep[] = [];
       const modified = [{ name: 'manager', old: op.old, new: op.managerSourceId }];
