@@ -105,6 +105,8 @@ export async function executePlan(plan: Plan, options: ExecuteOptions): Promise<
   for (const m of plan.managers)
     if (m.managerSourceId !== null && m.old === null)
       run.managerOnCreate.set(m.userSourceId, m.managerSourceId);
+  for (const m of plan.memberships)
+    if (m.add.length > 0) run.membersOnCreate.set(m.groupSourceId, m.add);
   await pool(plan.upserts, concurrency, (op) => run.upsert(op));
   await options.journal.flush();
   await pool(plan.managers, concurrency, (op) => run.manager(op));
@@ -129,6 +131,8 @@ class Execution {
   inventories: Partial<Record<ObjectType, Inventory>> = {};
   /** User source id → manager source id, for users this cycle may create with their manager. */
   readonly managerOnCreate = new Map<string, string>();
+  /** Group source id → member source ids to add, sent in the group's create body if it is created. */
+  readonly membersOnCreate = new Map<string, readonly string[]>();
   /** Users whose manager went in the create body: their manager operation has nothing to do. */
   private readonly managerSent = new Set<string>();
   /** User creates in flight, so a report created after its manager can wait for the manager's id. */
@@ -363,11 +367,27 @@ class Execution {
         await this.creating.get(managerSourceId);
       managerTarget = this.options.journal.get('user', managerSourceId)?.targetId;
     }
+    // A created group carries its first members (provisioned, or being created: user creates
+    // all start before group creates; at most one PATCH's worth); the membership phase
+    // sends the rest as deltas.
+    const members: [string, string][] = [];
+    const memberIds = retried ? undefined : this.membersOnCreate.get(op.sourceId);
+    const batch = Math.max(1, this.options.membersPerPatch ?? 100);
+    for (const id of op.objectType === 'group' ? (memberIds ?? []) : []) {
+      if (members.length >= batch) break;
+      await this.creating.get(id); // users are created before groups: this one's in flight
+      const user = this.options.journal.get('user', id);
+      if (user !== undefined) members.push([id, user.targetId]);
+    }
     const body0 = createBody(op.objectType, op.desired);
     const response = await this.call(
       'POST',
       `/${resource}`,
-      managerTarget === undefined ? body0 : withManager(body0, managerTarget),
+      managerTarget !== undefined
+        ? withManager(body0, managerTarget)
+        : members.length > 0
+          ? { ...body0, members: members.map(([, value]) => ({ value })) }
+          : body0,
     );
     if ('error' in response) return fail(response.error, null);
     if (response.status === 409 && !retried) {
@@ -384,13 +404,15 @@ class Execution {
       sourceId: op.sourceId,
       targetId: body.id,
       exported:
-        managerTarget === undefined
-          ? op.desired
-          : { ...op.desired, [MANAGER_KEY]: managerSourceId! },
+        managerTarget !== undefined
+          ? { ...op.desired, [MANAGER_KEY]: managerSourceId! }
+          : members.length > 0
+            ? { ...op.desired, [MEMBERS_KEY]: members.map(([id]) => id).sort() }
+            : op.desired,
       enabled: op.objectType === 'group' || op.desired.active !== false,
     });
     steps.push({ step: 'action', detail: `POST ${response.status}` });
-    const modified = Object.entries(op.desired)
+    const modified: ModifiedProperty[] = Object.entries(op.desired)
       .filter(([, v]) => v !== null)
       .map(([name, v]) => ({ name, old: null, new: v }));
     if (managerTarget !== undefined) {
@@ -398,6 +420,11 @@ class Execution {
       this.managers.set++;
       modified.push({ name: 'manager', old: null, new: managerSourceId! });
       steps.push({ step: 'reference', detail: `manager set to ${managerTarget} in the create` });
+    }
+    if (members.length > 0) {
+      this.memberships.added += members.length;
+      modified.push({ name: 'members', old: [], new: members.map(([id]) => id) });
+      steps.push({ step: 'reference', detail: `members: ${members.length} added in the create` });
     }
     this.log(
       op.objectType,
@@ -575,7 +602,12 @@ class Execution {
       );
       const unresolved: string[] = [];
       const adds: [string, string][] = [];
+      let sentWithCreate = 0;
       for (const id of op.add) {
+        if (exported.has(id)) {
+          sentWithCreate++; // in the group's create body
+          continue;
+        }
         const user = this.options.journal.get('user', id);
         if (user === undefined) unresolved.push(id);
         else adds.push([id, user.targetId]);
@@ -591,6 +623,7 @@ class Execution {
         ...adds.map((a) => ({ add: true, ids: a })),
         ...removes.map((r) => ({ add: false, ids: r })),
       ];
+      if (sentWithCreate > 0 && changes.length === 0 && unresolved.length === 0) return;
       let failure: string | null = null;
       let lastStatus: number | null = null;
       let added = 0;

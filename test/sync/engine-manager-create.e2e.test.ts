@@ -123,6 +123,50 @@ for (const kind of DATABASE_KINDS) {
         expect(proxy.requests.slice(before).filter((r) => r.startsWith('PATCH'))).toHaveLength(1);
         expect((await idOf(4))[ENT]?.manager?.value).toBe((await idOf(1)).id);
       });
+
+      it('a created group carries its first members; the rest go as PATCHes of membersPerPatch', async () => {
+        const groupJob: JobConfig = {
+          ...job,
+          id: `members-${dialect}`,
+          source: { type: 'json', path: join(dir, 'teams.json') },
+          target: { ...job.target, membersPerPatch: 2 },
+        };
+        const users = [person(11), person(12), person(13)];
+        const teams = [
+          { objectId: 'g1', displayName: 'Trio', members: users.map((u) => u.objectId) },
+          { objectId: 'g2', displayName: 'Solo', members: [person(11).objectId] },
+        ];
+        await writeFile(join(dir, 'teams.json'), JSON.stringify({ users, groups: teams }));
+        const before = proxy.requests.length;
+        const summary = await runCycle(groupJob, { state: store });
+        expect(summary.failed).toEqual([]);
+        expect(summary.memberships).toEqual({ added: 4, removed: 0 });
+        const sent = proxy.requests.slice(before);
+        expect(sent.filter((r) => /^POST \S*\/Groups$/.test(r))).toHaveLength(2);
+        // Trio: two members in the create, the third in one PATCH; Solo: none.
+        expect(sent.filter((r) => /^PATCH \S*\/Groups\//.test(r))).toHaveLength(1);
+        const trio = await scim(
+          'GET',
+          `/Groups?filter=${encodeURIComponent('displayName eq "Trio"')}`,
+        );
+        const members = (
+          await scim('GET', `/Groups/${trio.body.Resources[0].id}`)
+        ).body.members.map((m: { value: string }) => m.value);
+        expect(members.sort()).toEqual(
+          [(await idOf(11)).id, (await idOf(12)).id, (await idOf(13)).id].sort(),
+        );
+        const log = await store.listLog(groupJob.id, { sourceId: 'g2', limit: 5 });
+        expect(log.find((e) => e.action === 'create')?.modified).toContainEqual({
+          name: 'members',
+          old: [],
+          new: [person(11).objectId],
+        });
+
+        const again = proxy.requests.length;
+        const next = await runCycle(groupJob, { state: store });
+        expect(next).toMatchObject({ failures: 0, requests: 0 });
+        expect(proxy.requests.length).toBe(again);
+      });
     });
   }
 }
