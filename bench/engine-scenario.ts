@@ -27,6 +27,8 @@ export interface EngineScenarioOptions {
   readonly memberships: number;
   readonly changes: number;
   readonly concurrency: number;
+  /** Member adds + removes per request (the job's target.membersPerPatch; Roster takes 10,000). */
+  readonly membersPerPatch: number;
   /** Roster's database for the target: a SQLite file in `dir`, or a PostgreSQL URL. */
   readonly db: 'sqlite' | 'postgres';
   readonly dir: string;
@@ -249,7 +251,12 @@ export async function runEngineScenario(options: EngineScenarioOptions): Promise
       const job: JobConfig = {
         id: 'bench',
         source: { type: 'json', path: source },
-        target: { url: tenantUrl(engineTenant.id), token: engineTenant.token, concurrency },
+        target: {
+          url: tenantUrl(engineTenant.id),
+          token: engineTenant.token,
+          concurrency,
+          membersPerPatch: options.membersPerPatch,
+        },
       };
       const cycle = async (label: string, count: number): Promise<CycleFigures> => {
         const bar = progress(label, log);

@@ -18,6 +18,7 @@ const { values: opts } = parseArgs({
     memberships: { type: 'string', default: '500000' },
     changes: { type: 'string', default: '1000' },
     concurrency: { type: 'string', default: '32' },
+    'members-per-patch': { type: 'string', default: '1000' },
     db: { type: 'string', default: 'sqlite' },
     /** Profile the server into this directory (run this script with node --cpu-prof for the engine). */
     profile: { type: 'string' },
@@ -31,6 +32,7 @@ try {
     memberships: Number(opts.memberships),
     changes: Number(opts.changes),
     concurrency: Number(opts.concurrency),
+    membersPerPatch: Number(opts['members-per-patch']),
     db: opts.db === 'postgres' ? 'postgres' : 'sqlite',
     dir,
     ...(opts.profile ? { serverNodeArgs: ['--cpu-prof', `--cpu-prof-dir=${opts.profile}`] } : {}),

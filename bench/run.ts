@@ -46,6 +46,8 @@ const { values: opts } = parseArgs({
     'engine-changes': { type: 'string', default: '1000' },
     /** Requests in flight of the engine (the job's target.concurrency) and of its baseline. */
     'engine-concurrency': { type: 'string', default: '32' },
+    /** Member adds + removes per request of the engine (the job's target.membersPerPatch). */
+    'engine-members-per-patch': { type: 'string', default: '1000' },
     'no-scimmy': { type: 'boolean', default: false },
     'no-bare': { type: 'boolean', default: false },
     profile: { type: 'boolean', default: false },
@@ -77,6 +79,7 @@ for (const [name, raw] of [
   ['--connections', opts.connections],
   ['--engine-changes', opts['engine-changes']],
   ['--engine-concurrency', opts['engine-concurrency']],
+  ['--engine-members-per-patch', opts['engine-members-per-patch']],
 ] as const) {
   if (!(Number(raw) > 0)) {
     const unit =
@@ -84,7 +87,9 @@ for (const [name, raw] of [
         ? 'seconds'
         : name === '--engine-changes'
           ? 'changes'
-          : 'connections';
+          : name === '--engine-members-per-patch'
+            ? 'members'
+            : 'connections';
     process.stderr.write(`bench: ${name} takes a positive number of ${unit}, got "${raw}"\n`);
     process.exit(2);
   }
@@ -453,6 +458,7 @@ async function main(): Promise<void> {
               memberships: users * 5,
               changes: Number(opts['engine-changes']),
               concurrency: Number(opts['engine-concurrency']),
+              membersPerPatch: Number(opts['engine-members-per-patch']),
               db: kind,
               dir,
               pgUrl: opts['pg-url'],

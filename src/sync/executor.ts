@@ -31,6 +31,7 @@ import {
   attributesPatch,
   createBody,
   disablePatch,
+  withManager,
   equalityFilter,
   managerPatch,
   membersPatch,
@@ -109,6 +110,11 @@ export async function executePlan(plan: Plan, options: ExecuteOptions): Promise<
     );
     if (inventory !== null) run.inventories[objectType] = inventory;
   }
+  for (const m of plan.managers)
+    if (m.managerSourceId !== null && m.old === null)
+      run.managerOnCreate.set(m.userSourceId, m.managerSourceId);
+  for (const m of plan.memberships)
+    if (m.add.length > 0) run.membersOnCreate.set(m.groupSourceId, m.add);
   const stop = () => run.stopped;
   await pool(plan.upserts, concurrency, (op) => run.upsert(op), stop);
   await options.journal.flush();
@@ -139,6 +145,16 @@ class Execution {
   stopped = false;
   /** The target's objects per type, read once when a cycle creates many (inventory.ts). */
   inventories: Partial<Record<ObjectType, Inventory>> = {};
+  /** User source id → manager source id, for users this cycle may create with their manager. */
+  readonly managerOnCreate = new Map<string, string>();
+  /** Group source id → member source ids to add, sent in the group's create body if it is created. */
+  readonly membersOnCreate = new Map<string, readonly string[]>();
+  /** Users whose manager went in the create body: their manager operation has nothing to do. */
+  private readonly managerSent = new Set<string>();
+  /** User creates in flight, so a report created after its manager can wait for the manager's id. */
+  private readonly creating = new Map<string, Promise<void>>();
+  /** The order user creates started in: a create waits only on one started before it (no cycle). */
+  private readonly createOrder = new Map<string, number>();
   private done = 0;
   private readonly counts: Record<ObjectType, ActionCounts> = { user: {}, group: {} };
   private readonly managers = { set: 0, cleared: 0 };
@@ -311,7 +327,12 @@ class Execution {
         );
         return;
       }
-      await this.createOrMatch(op, steps, started);
+      if (op.objectType !== 'user') return await this.createOrMatch(op, steps, started);
+      this.createOrder.set(op.sourceId, this.createOrder.size);
+      const work = this.createOrMatch(op, steps, started);
+      this.creating.set(op.sourceId, work);
+      await work;
+      this.creating.delete(op.sourceId);
     } finally {
       this.tick();
     }
@@ -382,7 +403,38 @@ class Execution {
       steps.push({ step: 'match', detail: `matched target ${targetId} on ${matcher.path}` });
       return this.updateMatched(op, targetId, match, steps, started);
     }
-    const response = await this.call('POST', `/${resource}`, createBody(op.objectType, op.desired));
+    // The manager goes in the create body when its target id is known (its create, started
+    // earlier in this cycle, is awaited); otherwise the manager phase PATCHes it after.
+    const managerSourceId = retried ? undefined : this.managerOnCreate.get(op.sourceId);
+    let managerTarget: string | undefined;
+    if (op.objectType === 'user' && managerSourceId !== undefined) {
+      const theirs = this.createOrder.get(managerSourceId);
+      if (theirs !== undefined && theirs < (this.createOrder.get(op.sourceId) ?? -1))
+        await this.creating.get(managerSourceId);
+      managerTarget = this.options.journal.get('user', managerSourceId)?.targetId;
+    }
+    // A created group carries its first members (provisioned, or being created: user creates
+    // all start before group creates; at most one PATCH's worth); the membership phase
+    // sends the rest as deltas.
+    const members: [string, string][] = [];
+    const memberIds = retried ? undefined : this.membersOnCreate.get(op.sourceId);
+    const batch = Math.max(1, this.options.membersPerPatch ?? 100);
+    for (const id of op.objectType === 'group' ? (memberIds ?? []) : []) {
+      if (members.length >= batch) break;
+      await this.creating.get(id); // users are created before groups: this one's in flight
+      const user = this.options.journal.get('user', id);
+      if (user !== undefined) members.push([id, user.targetId]);
+    }
+    const body0 = createBody(op.objectType, op.desired);
+    const response = await this.call(
+      'POST',
+      `/${resource}`,
+      managerTarget !== undefined
+        ? withManager(body0, managerTarget)
+        : members.length > 0
+          ? { ...body0, members: members.map(([, value]) => ({ value })) }
+          : body0,
+    );
     if ('error' in response) return fail(response.error, null);
     if (response.status === 409 && !retried) {
       // Created meanwhile (another process, or a case-insensitive twin): match once more.
@@ -397,13 +449,29 @@ class Execution {
       objectType: op.objectType,
       sourceId: op.sourceId,
       targetId: body.id,
-      exported: op.desired,
+      exported:
+        managerTarget !== undefined
+          ? { ...op.desired, [MANAGER_KEY]: managerSourceId! }
+          : members.length > 0
+            ? { ...op.desired, [MEMBERS_KEY]: members.map(([id]) => id).sort() }
+            : op.desired,
       enabled: op.objectType === 'group' || op.desired.active !== false,
     });
     steps.push({ step: 'action', detail: `POST ${response.status}` });
-    const modified = Object.entries(op.desired)
+    const modified: ModifiedProperty[] = Object.entries(op.desired)
       .filter(([, v]) => v !== null)
       .map(([name, v]) => ({ name, old: null, new: v }));
+    if (managerTarget !== undefined) {
+      this.managerSent.add(op.sourceId);
+      this.managers.set++;
+      modified.push({ name: 'manager', old: null, new: managerSourceId! });
+      steps.push({ step: 'reference', detail: `manager set to ${managerTarget} in the create` });
+    }
+    if (members.length > 0) {
+      this.memberships.added += members.length;
+      modified.push({ name: 'members', old: [], new: members.map(([id]) => id) });
+      steps.push({ step: 'reference', detail: `members: ${members.length} added in the create` });
+    }
     this.log(
       op.objectType,
       op.sourceId,
@@ -489,6 +557,7 @@ class Execution {
   async manager(op: ManagerOperation): Promise<void> {
     const started = performance.now();
     try {
+      if (this.managerSent.has(op.userSourceId)) return; // sent with the user's create
       const link = this.options.journal.get('user', op.userSourceId);
       const steps: LogStep[] = [];
       const modified = [{ name: 'manager', old: op.old, new: op.managerSourceId }];
@@ -581,7 +650,12 @@ class Execution {
       );
       const unresolved: string[] = [];
       const adds: [string, string][] = [];
+      let sentWithCreate = 0;
       for (const id of op.add) {
+        if (exported.has(id)) {
+          sentWithCreate++; // in the group's create body
+          continue;
+        }
         const user = this.options.journal.get('user', id);
         if (user === undefined) unresolved.push(id);
         else adds.push([id, user.targetId]);
@@ -597,6 +671,7 @@ class Execution {
         ...adds.map((a) => ({ add: true, ids: a })),
         ...removes.map((r) => ({ add: false, ids: r })),
       ];
+      if (sentWithCreate > 0 && changes.length === 0 && unresolved.length === 0) return;
       let failure: string | null = null;
       let lastStatus: number | null = null;
       let added = 0;

@@ -199,6 +199,7 @@ export function planCycle(input: PlanInput): Plan {
       if (wanted !== old) managers.push({ userSourceId: userId, managerSourceId: wanted, old });
     }
   }
+  orderCreatesByManager(upserts, managers);
   const membersMapping = mappings.group.all.find((m) => m.reference === 'members');
   if (membersMapping !== undefined) {
     for (const groupId of groupsInScope) {
@@ -226,6 +227,52 @@ export function planCycle(input: PlanInput): Plan {
     skips,
     inScope: { users: usersInScope.size, groups: groupsInScope.size },
   };
+}
+
+/**
+ * Puts user creates in order of depth in the manager chain (managers first, stable
+ * otherwise), so that the executor knows a manager's target id by the time its reports
+ * are created and can send the manager in the create body rather than a PATCH after it.
+ * A chain that loops is cut where it comes back to a user already on it.
+ */
+function orderCreatesByManager(upserts: UpsertOperation[], managers: readonly ManagerOperation[]) {
+  const managerOf = new Map<string, string>();
+  for (const m of managers)
+    if (m.managerSourceId !== null) managerOf.set(m.userSourceId, m.managerSourceId);
+  if (managerOf.size === 0) return;
+  const depths = new Map<string, number>();
+  const depth = (id: string): number => {
+    const known = depths.get(id);
+    if (known !== undefined) return known;
+    const chain: string[] = [];
+    const onChain = new Set<string>();
+    let at: string | undefined = id;
+    let base = 0;
+    while (at !== undefined && !onChain.has(at)) {
+      const d = depths.get(at);
+      if (d !== undefined) {
+        base = d + 1;
+        break;
+      }
+      chain.push(at);
+      onChain.add(at);
+      at = managerOf.get(at);
+    }
+    for (let i = chain.length - 1; i >= 0; i--)
+      depths.set(chain[i]!, base + (chain.length - 1 - i));
+    return depths.get(id)!;
+  };
+  const creates: UpsertOperation[] = [];
+  const positions: number[] = [];
+  upserts.forEach((op, i) => {
+    if (op.kind === 'create' && op.objectType === 'user') {
+      creates.push(op);
+      positions.push(i);
+    }
+  });
+  const keyed = creates.map((op, i) => ({ op, i, d: depth(op.sourceId) }));
+  keyed.sort((a, b) => a.d - b.d || a.i - b.i);
+  keyed.forEach((k, j) => (upserts[positions[j]!] = k.op));
 }
 
 type PlannedUpsert =

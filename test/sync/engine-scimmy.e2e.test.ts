@@ -91,6 +91,11 @@ describe('engine: JSON source → SCIMMY (rfc dialect)', () => {
       byName('ada@example.com').id,
     );
     expect(memberIds('Engines')).toEqual([byName('ada@example.com').id, alan.id].sort());
+    // The manager went in Alan's create body (Ada's create was awaited): no PATCH /Users.
+    expect(target.requests.filter((r) => r.includes('POST') && r.includes('/Users'))).toHaveLength(
+      3,
+    );
+    expect(target.requests.filter((r) => r.includes('PATCH') && r.includes('/Users'))).toEqual([]);
   });
 
   it('changes, removals, rename, disable and delete go through as RFC PATCHes', async () => {

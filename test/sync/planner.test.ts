@@ -46,6 +46,22 @@ function plan(
 }
 
 describe('planner', () => {
+  it('orders user creates managers first, by depth in the chain; a loop is cut', () => {
+    const u = (id: string, manager?: string) => ({
+      objectId: id,
+      userPrincipalName: `${id}@example.com`,
+      ...(manager !== undefined ? { manager } : {}),
+    });
+    // d → c → b → a, listed reports first; x ⇄ y loop (cut at x: y goes first); z has no
+    // manager. Equal depths keep the source order.
+    const p = plan(
+      [u('d', 'c'), u('x', 'y'), u('c', 'b'), u('z'), u('b', 'a'), u('y', 'x'), u('a')],
+      [{ objectId: 'g1', displayName: 'All', members: ['a'] }],
+    );
+    expect(p.upserts.map((o) => o.sourceId)).toEqual(['z', 'y', 'a', 'x', 'b', 'c', 'd', 'g1']);
+    expect(p.managers).toHaveLength(5);
+  });
+
   it('plans creates with matchers in precedence order, then the manager and members', () => {
     const p = plan(
       [ada, alan],

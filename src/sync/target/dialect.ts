@@ -52,6 +52,20 @@ export function createBody(
   return { schemas, ...resource };
 }
 
+/** A user create body with the enterprise manager (RFC 7643 §4.3: a complex `value`). */
+export function withManager(
+  body: Record<string, unknown>,
+  managerTargetId: string,
+): Record<string, unknown> {
+  const schemas = body.schemas as string[];
+  const extension = (body[ENTERPRISE_USER] ?? {}) as Record<string, unknown>;
+  return {
+    ...body,
+    schemas: schemas.includes(ENTERPRISE_USER) ? schemas : [...schemas, ENTERPRISE_USER],
+    [ENTERPRISE_USER]: { ...extension, manager: { value: managerTargetId } },
+  };
+}
+
 function opName(dialect: Dialect, op: 'add' | 'replace' | 'remove'): string {
   return dialect === 'entra' ? op[0]!.toUpperCase() + op.slice(1) : op;
 }
