@@ -1,10 +1,9 @@
-import { spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { Attribute, Change, type Client } from 'ldapts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { roster } from '../helpers/cli.js';
 import { KyselySyncStore } from '../../src/storage/sync-store.js';
 import { runCycle, validateJob, type JobConfig } from '../../src/sync/job.js';
 import { LdapSource } from '../../src/sync/sources/ldap.js';
@@ -19,26 +18,6 @@ import {
 import { startSlapd, type Slapd } from '../helpers/slapd.js';
 
 const ENT = 'urn:ietf:params:scim:schemas:extension:enterprise:2.0:User';
-
-// Runs bin/roster from dist/: `npm run build` first when running Vitest directly.
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const BIN = fileURLToPath(new URL('../../bin/roster', import.meta.url));
-
-function roster(args: string[], env: Record<string, string>) {
-  return new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], {
-      cwd: ROOT,
-      env: { ...process.env, ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
-    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
 
 for (const kind of DATABASE_KINDS) {
   describe(`engine: OpenLDAP slapd → Roster over HTTP (${kind})`, { timeout: 120_000 }, () => {

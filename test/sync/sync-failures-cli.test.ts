@@ -1,9 +1,8 @@
-import { spawn } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { roster } from '../helpers/cli.js';
 import { startFaultProxy, type FaultProxy } from '../helpers/fault-target.js';
 import {
   scimClient,
@@ -11,26 +10,6 @@ import {
   type TestServer,
   type TestTenant,
 } from '../helpers/server.js';
-
-// Runs bin/roster from dist/: `npm run build` first when running Vitest directly.
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const BIN = fileURLToPath(new URL('../../bin/roster', import.meta.url));
-
-function roster(args: string[], env: Record<string, string>) {
-  return new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], {
-      cwd: ROOT,
-      env: { ...process.env, ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
-    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
 
 /** Quarantine, restart and staged deletes through bin/roster, into Roster behind a fault proxy. */
 describe('roster sync: quarantine and staged deletes (command line)', { timeout: 120_000 }, () => {
