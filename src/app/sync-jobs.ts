@@ -56,6 +56,42 @@ const LOG_ACTIONS: readonly LogAction[] = [
   'stagedDelete',
 ];
 const LOG_STATUSES: readonly LogStatus[] = ['success', 'failure', 'skipped'];
+/** At most this many log entries in one export (CSV or JSON). */
+export const MAX_EXPORT_ENTRIES = 10_000;
+
+/**
+ * CSV of sync log entries (RFC 4180 quoting, CRLF): one line each; `modified` lists the
+ * attributes changed and `steps` the step details, each joined with " | ".
+ */
+export function syncLogCsv(entries: readonly SyncLogRecord[]): string {
+  const columns: [string, (e: SyncLogRecord) => unknown][] = [
+    ['id', (e) => e.id],
+    ['at', (e) => e.at],
+    ['cycle', (e) => e.cycleId],
+    ['objectType', (e) => e.objectType],
+    ['sourceId', (e) => e.sourceId],
+    ['targetId', (e) => e.targetId],
+    ['action', (e) => e.action],
+    ['status', (e) => e.status],
+    ['targetStatus', (e) => e.targetStatus],
+    ['error', (e) => e.error],
+    ['durationMs', (e) => e.durationMs],
+    ['nextRetryAt', (e) => e.nextRetryAt],
+    ['modified', (e) => e.modified.map((m) => m.name).join(' | ')],
+    ['steps', (e) => e.steps.map((s) => `${s.step}: ${s.detail}`).join(' | ')],
+  ];
+  const cell = (v: unknown): string => {
+    const text = v === null || v === undefined ? '' : String(v);
+    // A leading =, +, - or @ would be a formula in a spreadsheet: quote it as text.
+    const safe = /^[=+\-@\t\r]/.test(text) ? `'${text}` : text;
+    return /[",\r\n]/.test(safe) || safe !== text ? `"${safe.replace(/"/g, '""')}"` : safe;
+  };
+  const lines = [
+    columns.map(([name]) => name).join(','),
+    ...entries.map((e) => columns.map(([, get]) => cell(get(e))).join(',')),
+  ];
+  return lines.join('\r\n') + '\r\n';
+}
 
 export interface SyncJobView {
   readonly id: string;
@@ -515,6 +551,34 @@ export class SyncJobs {
       entries: entries.map((e) => ({ ...e, jobId: name })),
       next: entries.length === query.limit ? (entries.at(-1)?.id ?? null) : null,
     };
+  }
+
+  /**
+   * The log for export: every entry matching the filters, newest first, read in pages of
+   * 1,000 and bounded to `max` entries (`truncated` says older ones were left out).
+   */
+  async exportLog(
+    accountId: string,
+    name: string,
+    filters: { action?: string; status?: string; objectId?: string; cycle?: string },
+    max = MAX_EXPORT_ENTRIES,
+  ): Promise<{ entries: SyncLogRecord[]; truncated: boolean }> {
+    const entries: SyncLogRecord[] = [];
+    let before: number | undefined;
+    for (;;) {
+      const page = await this.log(accountId, name, {
+        ...filters,
+        limit: Math.min(1000, max - entries.length),
+        ...(before !== undefined ? { before } : {}),
+      });
+      entries.push(...page.entries);
+      if (page.next === null) return { entries, truncated: false };
+      before = page.next;
+      if (entries.length >= max) {
+        const more = await this.log(accountId, name, { ...filters, limit: 1, before });
+        return { entries, truncated: more.entries.length > 0 };
+      }
+    }
   }
 
   /**

@@ -324,6 +324,44 @@ describe('provisioning jobs pages in Chromium', () => {
       .getByRole('table', { name: 'Modified properties' })
       .getByRole('row', { name: /displayName.*Ada Lovelace/ })
       .waitFor();
+
+    // Export: the links carry the filters shown; the download is the filtered log.
+    const csvLink = log.getByRole('link', { name: 'Export CSV' });
+    const href = (await csvLink.getAttribute('href'))!;
+    expect(href).toContain(`/sync/jobs/people/log/export?`);
+    expect(new URL(href, origin).searchParams.get('action')).toBe('create');
+    expect(new URL(href, origin).searchParams.get('format')).toBe('csv');
+    const csv = await page.request.get(new URL(href, origin).toString());
+    expect(csv.status()).toBe(200);
+    const lines = (await csv.text()).split('\r\n').filter((l) => l !== '');
+    expect(lines[0]).toMatch(/^id,at,cycle,objectType,sourceId,/);
+    expect(lines.slice(1).filter((l) => l.includes(',user,u-'))).toHaveLength(5);
+    expect(lines.slice(1).every((l) => l.includes(',create,'))).toBe(true);
+    const jsonHref = (await log.getByRole('link', { name: 'Export JSON' }).getAttribute('href'))!;
+    const json = await page.request.get(new URL(jsonHref, origin).toString());
+    const exported = (await json.json()) as { entries: { action: string; cycleId: string }[] };
+    expect(exported.entries.length).toBe(lines.length - 1);
+
+    // The cycle filter: the entries of the cycle shown in an entry's details, or none.
+    const cycle = exported.entries[0]!.cycleId;
+    await log.getByText(`Cycle ${cycle}`).first().waitFor();
+    await log.getByRole('button', { name: 'Details of user u-ada (create)' }).click();
+    await expect.poll(() => rows.count()).toBe(5);
+    await log.getByLabel('Cycle ID').fill(cycle);
+    await log.getByRole('button', { name: 'Apply filters' }).click();
+    await expect
+      .poll(async () =>
+        new URL((await csvLink.getAttribute('href'))!, origin).searchParams.get('cycle'),
+      )
+      .toBe(cycle);
+    await expect.poll(() => rows.count()).toBe(5);
+    await log.getByLabel('Cycle ID').fill('no-such-cycle');
+    await log.getByRole('button', { name: 'Apply filters' }).click();
+    await log.getByText('No entries match.').waitFor();
+    await log.getByLabel('Cycle ID').fill('');
+    await log.getByLabel('Action').selectOption('');
+    await log.getByRole('button', { name: 'Apply filters' }).click();
+    await expect.poll(() => rows.count()).toBeGreaterThan(0);
   });
 
   it('provisions one user on demand: the five steps with their details', async () => {

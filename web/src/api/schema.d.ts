@@ -2917,6 +2917,51 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/admin/accounts/{accountId}/sync/jobs/{id}/log/export": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A job's provisioning log with the log's filters, as CSV or JSON (at most 10000 entries, newest first) */
+        get: {
+            parameters: {
+                query?: {
+                    format?: "csv" | "json";
+                    action?: string;
+                    status?: string;
+                    /** @description a source or target id */
+                    objectId?: string;
+                    /** @description a cycle id */
+                    cycle?: string;
+                };
+                header?: never;
+                path: {
+                    accountId: string;
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/admin/accounts/{accountId}/sso": {
         parameters: {
             query?: never;

@@ -787,9 +787,12 @@ function OnDemandPanel(props: { accountId: string; jobId: string; onDone: () => 
 
 function JobLog(props: { accountId: string; jobId: string; version: string }) {
   const id = useId();
-  const [form, setForm] = useState({ action: '', status: '', objectId: '' });
+  const [form, setForm] = useState({ action: '', status: '', objectId: '', cycle: '' });
   const [filters, setFilters] = useState(form);
   const [open, setOpen] = useState<number | null>(null);
+  const applied = Object.fromEntries(Object.entries(filters).filter(([, v]) => v !== ''));
+  const exportHref = (format: 'csv' | 'json') =>
+    `/api/v1/admin/accounts/${encodeURIComponent(props.accountId)}/sync/jobs/${encodeURIComponent(props.jobId)}/log/export?${new URLSearchParams({ ...applied, format })}`;
   const log = useLoad(
     () =>
       must(
@@ -798,7 +801,7 @@ function JobLog(props: { accountId: string; jobId: string; version: string }) {
             path: { accountId: props.accountId, id: props.jobId },
             query: {
               limit: 100,
-              ...Object.fromEntries(Object.entries(filters).filter(([, v]) => v !== '')),
+              ...applied,
             },
           },
         }),
@@ -813,7 +816,7 @@ function JobLog(props: { accountId: string; jobId: string; version: string }) {
         aria-label="Filter the job's log"
         onSubmit={(e) => {
           e.preventDefault();
-          setFilters({ ...form, objectId: form.objectId.trim() });
+          setFilters({ ...form, objectId: form.objectId.trim(), cycle: form.cycle.trim() });
         }}
       >
         <div className="field">
@@ -852,10 +855,24 @@ function JobLog(props: { accountId: string; jobId: string; version: string }) {
             onChange={(e) => setForm({ ...form, objectId: e.target.value })}
           />
         </div>
+        <div className="field">
+          <label htmlFor={`${id}-cycle`}>Cycle ID</label>
+          <input
+            id={`${id}-cycle`}
+            value={form.cycle}
+            onChange={(e) => setForm({ ...form, cycle: e.target.value })}
+          />
+        </div>
         <div className="actions">
           <button type="submit" className="primary">
             Apply filters
           </button>
+          <a className="button" href={exportHref('csv')} download>
+            Export CSV
+          </a>
+          <a className="button" href={exportHref('json')} download>
+            Export JSON
+          </a>
         </div>
       </form>
       <ErrorLine error={log.error} />
@@ -898,7 +915,7 @@ function JobLog(props: { accountId: string; jobId: string; version: string }) {
                           </ol>
                           <ModifiedTable modified={e.modified as Modified[]} />
                           <p className="muted">
-                            Target id {e.targetId ?? '—'}
+                            Cycle <code>{e.cycleId}</code>, target id {e.targetId ?? '—'}
                             {e.targetStatus !== null && <>, answered {e.targetStatus}</>}, in{' '}
                             {Math.round(e.durationMs)} ms
                           </p>
