@@ -47,6 +47,20 @@ import { AppError } from './errors.js';
  * environment is not the admin's). Schedule: `scheduleMinutes`, 40 by default, at least 1.
  */
 export const DEFAULT_SCHEDULE_MINUTES = 40;
+/** Fields of a job's view (GET) that are not settings: ignored when the view is sent back. */
+const VIEW_ONLY_FIELDS = [
+  'nextRunAt',
+  'running',
+  'progress',
+  'health',
+  'createdAt',
+  'updatedAt',
+  'lastCycle',
+];
+/** Settings GET shows as null when not set. */
+const NULLABLE_SETTINGS = ['mappings', 'scope', 'deletionThreshold', 'failures'];
+/** The longest schedule of a job defined through the admin API: once a day. */
+export const MAX_SCHEDULE_MINUTES = 1440;
 const LOG_ACTIONS: readonly LogAction[] = [
   'create',
   'update',
@@ -104,6 +118,12 @@ export interface SyncJobView {
   readonly mappings: unknown;
   readonly scope: unknown;
   readonly scheduleMinutes: number;
+  /** Disables + deletes one cycle may do (null: no threshold). */
+  readonly deletionThreshold: number | null;
+  /** Who is mailed on quarantine and staged deletes. */
+  readonly notify: { readonly email: readonly string[] };
+  /** Escrow and quarantine settings as saved (null: Entra's defaults). */
+  readonly failures: JobConfig['failures'] | null;
   readonly nextRunAt: string | null;
   readonly running: boolean;
   /** The running cycle's objects done of planned, with an ETA; null when none runs here. */
@@ -252,6 +272,9 @@ export class SyncJobs {
       mappings: config.mappings ?? null,
       scope: config.scope ?? null,
       scheduleMinutes: config.scheduleMinutes ?? DEFAULT_SCHEDULE_MINUTES,
+      deletionThreshold: config.deletionThreshold ?? null,
+      notify: { email: config.notify?.email ?? [] },
+      failures: config.failures ?? null,
       nextRunAt: row.next_run_at,
       running,
       progress: running ? progress.view(row.id) : null,
@@ -277,7 +300,23 @@ export class SyncJobs {
     const account = await requireAccount(this.rosterDb, accountId);
     if (typeof raw !== 'object' || raw === null || Array.isArray(raw))
       throw new AppError('invalid', 'Send the job as a JSON object (the job file shape).');
-    const body = raw as Record<string, unknown>;
+    // A job as GET shows it may come back as is: its read-only fields are dropped, and a
+    // setting GET shows as null (or no notification address) is the setting left out.
+    const body: Record<string, unknown> = {};
+    for (const [key, value] of Object.entries(raw as Record<string, unknown>)) {
+      if (VIEW_ONLY_FIELDS.includes(key)) continue;
+      if (value === null && NULLABLE_SETTINGS.includes(key)) continue;
+      body[key] = value;
+    }
+    const notify = body['notify'] as { email?: unknown } | undefined;
+    if (
+      typeof notify === 'object' &&
+      notify !== null &&
+      Object.keys(notify).length === 1 &&
+      Array.isArray(notify.email) &&
+      notify.email.length === 0
+    )
+      delete body['notify'];
     if (body['id'] !== undefined && body['id'] !== name)
       throw new AppError('invalid', `"id" must be "${name}" (the job id in the path) or absent.`);
     const target = body['target'] as Record<string, unknown> | undefined;
@@ -295,6 +334,11 @@ export class SyncJobs {
         throw new AppError('invalid', error.message.replace(/^job: /, ''));
       throw error;
     }
+    if (config.scheduleMinutes !== undefined && config.scheduleMinutes > MAX_SCHEDULE_MINUTES)
+      throw new AppError(
+        'invalid',
+        `"scheduleMinutes" must be a whole number from 1 to ${MAX_SCHEDULE_MINUTES} (a day).`,
+      );
     if (config.source.type === 'ldap' || config.source.type === 'scim')
       // The server would connect to an address an admin typed: LDAP and SCIM sources run
       // from job files with `bin/roster sync run` (docs/engine.md) until the API can vet them.

@@ -114,6 +114,9 @@ const syncJob = open({
   mappings: {},
   scope: {},
   scheduleMinutes: int,
+  deletionThreshold: { type: ['integer', 'null'] },
+  notify: obj({ email: arr(str) }),
+  failures: {},
   nextRunAt: nstr,
   running: bool,
   progress: {
@@ -432,6 +435,26 @@ export const ADMIN_ROUTE_SCHEMAS: Record<string, Schema> = {
     },
     response: {
       200: obj({ entries: arr(syncLogEntry), next: { type: ['integer', 'null'] } }),
+      ...errors(400, 401, 404),
+    },
+  },
+  'GET /accounts/:accountId/sync/jobs/:id/log/export': {
+    tags: ['sync'],
+    summary:
+      "A sync job's provisioning log with the log's filters as a CSV (default) or JSON download, newest first, at most 10,000 entries (header Roster-Export-Truncated)",
+    params: idParams,
+    querystring: {
+      type: 'object',
+      properties: {
+        format: { type: 'string', enum: ['csv', 'json'] },
+        action: str,
+        status: str,
+        objectId: str,
+        cycle: str,
+      },
+    },
+    response: {
+      200: { description: 'text/csv, or JSON {jobId, truncated, entries}' },
       ...errors(400, 401, 404),
     },
   },
