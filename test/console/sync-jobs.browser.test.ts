@@ -501,6 +501,64 @@ describe('provisioning jobs pages in Chromium', () => {
     await page.getByText('Healthy', { exact: true }).waitFor();
   }, 90_000);
 
+  it('edits the job settings: schedule, notification e-mail, deletion threshold, rate', async () => {
+    const settings = section('Job settings');
+    const before = (await (
+      await page.request.get(`${origin}/api/v1/admin/accounts/${accountId}/sync/jobs/people`)
+    ).json()) as { deletionThreshold: number | null; mappings: unknown; target: object };
+    await settings.getByLabel('Minutes between cycles').fill('1441');
+    await settings.getByRole('button', { name: 'Save settings' }).click();
+    // The browser refuses out of range before sending: nothing saved.
+    expect(
+      await settings
+        .getByLabel('Minutes between cycles')
+        .evaluate(
+          (el) =>
+            (el as unknown as { validity: { rangeOverflow: boolean } }).validity.rangeOverflow,
+        ),
+    ).toBe(true);
+    await settings.getByLabel('Minutes between cycles').fill('90');
+    await settings.getByLabel('Notification e-mail').fill('ops@acme.example, it@acme.example');
+    await settings.getByLabel('Deletion threshold').fill('12');
+    await settings.getByLabel('Maximum requests per second').fill('50');
+    await settings.getByRole('button', { name: 'Save settings' }).click();
+    await settings.getByRole('status').getByText('Settings saved.').waitFor();
+    await main()
+      .getByText(/every 90 min/)
+      .waitFor();
+
+    const after = (await (
+      await page.request.get(`${origin}/api/v1/admin/accounts/${accountId}/sync/jobs/people`)
+    ).json()) as Record<string, unknown> & { target: Record<string, unknown> };
+    expect(after).toMatchObject({
+      scheduleMinutes: 90,
+      deletionThreshold: 12,
+      notify: { email: ['ops@acme.example', 'it@acme.example'] },
+      target: { ...before.target, maxRequestsPerSecond: 50 },
+      mappings: before.mappings,
+    });
+    expect(before.deletionThreshold).not.toBe(12);
+
+    // After a reload the form shows what was saved; an emptied threshold and rate are removed.
+    await page.reload();
+    await section('Job settings').getByLabel('Deletion threshold').waitFor();
+    expect(await settings.getByLabel('Minutes between cycles').inputValue()).toBe('90');
+    expect(await settings.getByLabel('Notification e-mail').inputValue()).toBe(
+      'ops@acme.example, it@acme.example',
+    );
+    expect(await settings.getByLabel('Maximum requests per second').inputValue()).toBe('50');
+    await settings.getByLabel('Maximum requests per second').fill('');
+    await settings.getByLabel('Deletion threshold').fill(String(before.deletionThreshold ?? ''));
+    await settings.getByRole('button', { name: 'Save settings' }).click();
+    await settings.getByRole('status').getByText('Settings saved.').waitFor();
+    const restored = (await (
+      await page.request.get(`${origin}/api/v1/admin/accounts/${accountId}/sync/jobs/people`)
+    ).json()) as { deletionThreshold: number | null; target: Record<string, unknown> };
+    expect(restored.target).not.toHaveProperty('maxRequestsPerSecond');
+    expect(restored.deletionThreshold).toBe(before.deletionThreshold);
+    await axe('job settings');
+  });
+
   it('is reachable by keyboard and works at 390 px wide', async () => {
     await page.goto(page.url());
     await page.getByRole('heading', { level: 1, name: 'Job people' }).waitFor();

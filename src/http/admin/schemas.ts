@@ -110,7 +110,7 @@ export const S = {
 const syncJob = open({
   id: str,
   source: open({ type: { type: 'string', enum: ['json', 'csv'] } }),
-  target: open({ url: str }),
+  target: open({ url: str, dialect: str, maxRequestsPerSecond: { type: 'number' } }, ['url']),
   mappings: {},
   scope: {},
   scheduleMinutes: int,
@@ -171,11 +171,14 @@ const syncJobBody = open(
       required: ['type'],
       additionalProperties: true,
     },
-    target: open({ url: str, token: str, dialect: str }, ['url']),
+    target: open({ url: str, token: str, dialect: str, maxRequestsPerSecond: { type: 'number' } }, [
+      'url',
+    ]),
     mappings: {},
     scope: {},
     scheduleMinutes: int,
-    deletionThreshold: int,
+    deletionThreshold: { type: ['integer', 'null'] },
+    notify: open({ email: arr(str) }, []),
   },
   ['source', 'target'],
 );

@@ -1413,10 +1413,17 @@ export interface paths {
                                 };
                                 target: {
                                     url: string;
+                                    dialect?: string;
+                                    maxRequestsPerSecond?: number;
                                 };
                                 mappings: unknown;
                                 scope: unknown;
                                 scheduleMinutes: number;
+                                deletionThreshold: number | null;
+                                notify: {
+                                    email: string[];
+                                };
+                                failures: unknown;
                                 nextRunAt: string | null;
                                 running: boolean;
                                 progress: null | {
@@ -1519,10 +1526,17 @@ export interface paths {
                             };
                             target: {
                                 url: string;
+                                dialect?: string;
+                                maxRequestsPerSecond?: number;
                             };
                             mappings: unknown;
                             scope: unknown;
                             scheduleMinutes: number;
+                            deletionThreshold: number | null;
+                            notify: {
+                                email: string[];
+                            };
+                            failures: unknown;
                             nextRunAt: string | null;
                             running: boolean;
                             progress: null | {
@@ -1621,11 +1635,15 @@ export interface paths {
                             url: string;
                             token?: string;
                             dialect?: string;
+                            maxRequestsPerSecond?: number;
                         };
                         mappings?: unknown;
                         scope?: unknown;
                         scheduleMinutes?: number;
-                        deletionThreshold?: number;
+                        deletionThreshold?: number | null;
+                        notify?: {
+                            email?: string[];
+                        };
                     };
                 };
             };
@@ -1644,10 +1662,17 @@ export interface paths {
                             };
                             target: {
                                 url: string;
+                                dialect?: string;
+                                maxRequestsPerSecond?: number;
                             };
                             mappings: unknown;
                             scope: unknown;
                             scheduleMinutes: number;
+                            deletionThreshold: number | null;
+                            notify: {
+                                email: string[];
+                            };
+                            failures: unknown;
                             nextRunAt: string | null;
                             running: boolean;
                             progress: null | {
@@ -1691,10 +1716,17 @@ export interface paths {
                             };
                             target: {
                                 url: string;
+                                dialect?: string;
+                                maxRequestsPerSecond?: number;
                             };
                             mappings: unknown;
                             scope: unknown;
                             scheduleMinutes: number;
+                            deletionThreshold: number | null;
+                            notify: {
+                                email: string[];
+                            };
+                            failures: unknown;
                             nextRunAt: string | null;
                             running: boolean;
                             progress: null | {
@@ -2088,10 +2120,17 @@ export interface paths {
                             };
                             target: {
                                 url: string;
+                                dialect?: string;
+                                maxRequestsPerSecond?: number;
                             };
                             mappings: unknown;
                             scope: unknown;
                             scheduleMinutes: number;
+                            deletionThreshold: number | null;
+                            notify: {
+                                email: string[];
+                            };
+                            failures: unknown;
                             nextRunAt: string | null;
                             running: boolean;
                             progress: null | {
@@ -2711,10 +2750,17 @@ export interface paths {
                             };
                             target: {
                                 url: string;
+                                dialect?: string;
+                                maxRequestsPerSecond?: number;
                             };
                             mappings: unknown;
                             scope: unknown;
                             scheduleMinutes: number;
+                            deletionThreshold: number | null;
+                            notify: {
+                                email: string[];
+                            };
+                            failures: unknown;
                             nextRunAt: string | null;
                             running: boolean;
                             progress: null | {
@@ -2924,16 +2970,14 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** A job's provisioning log with the log's filters, as CSV or JSON (at most 10000 entries, newest first) */
+        /** A sync job's provisioning log with the log's filters as a CSV (default) or JSON download, newest first, at most 10,000 entries (header Roster-Export-Truncated) */
         get: {
             parameters: {
                 query?: {
                     format?: "csv" | "json";
                     action?: string;
                     status?: string;
-                    /** @description a source or target id */
                     objectId?: string;
-                    /** @description a cycle id */
                     cycle?: string;
                 };
                 header?: never;
@@ -2945,12 +2989,56 @@ export interface paths {
             };
             requestBody?: never;
             responses: {
-                /** @description Default Response */
+                /** @description text/csv, or JSON {jobId, truncated, entries} */
                 200: {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": unknown;
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                            };
+                        };
+                    };
                 };
             };
         };

@@ -961,6 +961,138 @@ function JobLog(props: { accountId: string; jobId: string; version: string }) {
   );
 }
 
+/** Schedule, notification addresses, deletion threshold and request rate of a job. */
+function JobSettings(props: { accountId: string; job: JobView; onSaved: () => void }) {
+  const id = useId();
+  const j = props.job;
+  const initial = () => ({
+    schedule: String(j.scheduleMinutes),
+    email: j.notify.email.join(', '),
+    threshold: j.deletionThreshold === null ? '' : String(j.deletionThreshold),
+    rate: j.target.maxRequestsPerSecond === undefined ? '' : String(j.target.maxRequestsPerSecond),
+  });
+  const [form, setForm] = useState(initial);
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<string | null>(null);
+  const [notice, setNotice] = useState('');
+  const set = (key: keyof ReturnType<typeof initial>) => (e: { target: { value: string } }) => {
+    setNotice('');
+    setForm({ ...form, [key]: e.target.value });
+  };
+  return (
+    <section className="card" aria-labelledby={`${id}-h`}>
+      <h2 id={`${id}-h`}>Job settings</h2>
+      <form
+        onSubmit={(e) => {
+          e.preventDefault();
+          setBusy(true);
+          setError(null);
+          setNotice('');
+          const { maxRequestsPerSecond: _r, ...target } = j.target;
+          const rate = form.rate.trim();
+          const threshold = form.threshold.trim();
+          // The job as GET showed it, with these settings changed: nothing else is lost.
+          const body = {
+            ...j,
+            target: { ...target, ...(rate !== '' ? { maxRequestsPerSecond: Number(rate) } : {}) },
+            scheduleMinutes: Number(form.schedule),
+            deletionThreshold: threshold === '' ? null : Number(threshold),
+            notify: {
+              email: form.email
+                .split(/[,;\s]+/)
+                .map((a) => a.trim())
+                .filter((a) => a !== ''),
+            },
+          };
+          must(
+            api.PUT('/api/v1/admin/accounts/{accountId}/sync/jobs/{id}', {
+              params: { path: { accountId: props.accountId, id: j.id } },
+              body: body as never,
+            }),
+          )
+            .then(() => {
+              setNotice('Settings saved.');
+              props.onSaved();
+            })
+            .catch((err: unknown) => setError(errorText(err)))
+            .finally(() => setBusy(false));
+        }}
+      >
+        <div className="field">
+          <label htmlFor={`${id}-schedule`}>Minutes between cycles</label>
+          <input
+            id={`${id}-schedule`}
+            type="number"
+            required
+            min={1}
+            max={1440}
+            step={1}
+            aria-describedby={`${id}-schedule-d`}
+            value={form.schedule}
+            onChange={set('schedule')}
+          />
+          <p id={`${id}-schedule-d`} className="hint">
+            1 to 1440 (a day).
+          </p>
+        </div>
+        <div className="field">
+          <label htmlFor={`${id}-email`}>Notification e-mail</label>
+          <input
+            id={`${id}-email`}
+            aria-describedby={`${id}-email-d`}
+            value={form.email}
+            onChange={set('email')}
+          />
+          <p id={`${id}-email-d`} className="hint">
+            Addresses mailed on quarantine and staged deletes, separated by commas; empty for none.
+          </p>
+        </div>
+        <div className="field">
+          <label htmlFor={`${id}-threshold`}>Deletion threshold</label>
+          <input
+            id={`${id}-threshold`}
+            type="number"
+            min={0}
+            step={1}
+            aria-describedby={`${id}-threshold-d`}
+            value={form.threshold}
+            onChange={set('threshold')}
+          />
+          <p id={`${id}-threshold-d`} className="hint">
+            A cycle that would disable or delete more objects pauses until you allow them; empty for
+            no threshold.
+          </p>
+        </div>
+        <div className="field">
+          <label htmlFor={`${id}-rate`}>Maximum requests per second</label>
+          <input
+            id={`${id}-rate`}
+            type="number"
+            min={0.1}
+            step="any"
+            aria-describedby={`${id}-rate-d`}
+            value={form.rate}
+            onChange={set('rate')}
+          />
+          <p id={`${id}-rate-d`} className="hint">
+            Requests to the target started per second at most; empty for no limit (throttling still
+            slows the job down).
+          </p>
+        </div>
+        <div className="actions">
+          <button type="submit" className="primary" disabled={busy}>
+            Save settings
+          </button>
+        </div>
+        <p role="status" className="muted">
+          {notice}
+        </p>
+        <ErrorLine error={error} />
+      </form>
+    </section>
+  );
+}
+
 export function SyncJobPage(props: { accountId: string; jobId: string }) {
   const { accountId, jobId } = props;
   const job = useLoad(() => loadJob(accountId, jobId), [accountId, jobId]);
@@ -1147,6 +1279,7 @@ export function SyncJobPage(props: { accountId: string; jobId: string }) {
       <LastCycle job={j} />
       <PreviewPanel accountId={accountId} jobId={jobId} lastCycle={j.lastCycle?.id ?? ''} />
       <OnDemandPanel accountId={accountId} jobId={jobId} onDone={job.reload} />
+      <JobSettings accountId={accountId} job={j} onSaved={job.reload} />
       <JobLog
         accountId={accountId}
         jobId={jobId}
