@@ -212,6 +212,8 @@ export class SyncJobs {
   private readonly db: Kysely<SyncTables>;
   private readonly store: KyselySyncStore;
   private readonly running = new Set<Promise<void>>();
+  /** Cycles this process runs, by internal job id: Stop aborts them. */
+  private readonly stops = new Map<string, AbortController>();
   private closed = false;
 
   constructor(
@@ -664,6 +666,26 @@ export class SyncJobs {
     return started;
   }
 
+  /**
+   * Stops the job's running cycle: no further operation starts, those under way finish and
+   * are logged, and the cycle ends "stopped" without moving the watermark (the next cycle
+   * reads the same changes). Only a cycle run by this process can be stopped (409 else).
+   */
+  async stop(accountId: string, name: string): Promise<{ stopping: true }> {
+    const row = await this.row(accountId, name);
+    const controller = this.stops.get(row.id);
+    if (controller === undefined) {
+      if (this.isRunning(row))
+        throw new AppError(
+          'conflict',
+          `job ${name}'s cycle runs in another Roster process (${row.lease_owner ?? 'unknown'}); stop it there, or wait for it to end.`,
+        );
+      throw new AppError('conflict', `job ${name} is not running.`);
+    }
+    controller.abort();
+    return { stopping: true };
+  }
+
   /** Waits for the cycles this instance started; starts no more. */
   async close(): Promise<void> {
     this.closed = true;
@@ -678,8 +700,11 @@ export class SyncJobs {
       target: { ...config.target, token: row.token ?? '' },
     };
     progress.start(row.id);
+    const controller = new AbortController();
+    this.stops.set(row.id, controller);
     const run = runCycle(withToken, {
       state: this.store,
+      signal: controller.signal,
       owner: `${hostname()}:${process.pid}:${randomUUID()}`,
       onProgress: (done, total) => progress.record(row.id, done, total),
     })
@@ -688,6 +713,7 @@ export class SyncJobs {
         if (!(error instanceof JobBusyError)) this.options.onError?.(error, row.id);
       })
       .finally(() => {
+        if (this.stops.get(row.id) === controller) this.stops.delete(row.id);
         progress.end(row.id);
         this.running.delete(run);
       });

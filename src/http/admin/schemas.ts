@@ -363,6 +363,13 @@ export const ADMIN_ROUTE_SCHEMAS: Record<string, Schema> = {
     params: idParams,
     response: { 204: { type: 'null' }, ...errors(401, 403, 404, 409) },
   },
+  'POST /accounts/:accountId/sync/jobs/:id/stop': {
+    tags: ['sync'],
+    summary:
+      'Stop the running cycle (202): no further operation starts, it ends "stopped" and the watermark stays; 409 when not running or run by another process',
+    params: idParams,
+    response: { 202: obj({ stopping: bool }), ...errors(401, 403, 404, 409) },
+  },
   'POST /accounts/:accountId/sync/jobs/:id/run': {
     tags: ['sync'],
     summary: 'Run now: starts one cycle in the background (409 while one runs)',

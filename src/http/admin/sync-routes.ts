@@ -41,6 +41,9 @@ export async function syncRoutes(
     await jobs.runNow(account(request), request.params.id!);
     return reply.code(202).send({ started: true });
   });
+  app.post('/sync/jobs/:id/stop', async (request: Req, reply) =>
+    reply.code(202).send(await jobs.stop(account(request), request.params.id!)),
+  );
   app.post('/sync/jobs/:id/probe', async (request: Req) =>
     jobs.probe(account(request), request.params.id!),
   );
