@@ -559,6 +559,37 @@ describe('provisioning jobs pages in Chromium', () => {
     await axe('job settings');
   });
 
+  it('stops a running cycle with Stop; the cycle ends stopped', async () => {
+    const current = JSON.parse(readFileSync(join(dir, accountId, 'people.json'), 'utf8')) as {
+      users: SourceUser[];
+    };
+    source([
+      ...current.users,
+      { objectId: 'u-stop1', userPrincipalName: 'stop1@acme.example' },
+      { objectId: 'u-stop2', userPrincipalName: 'stop2@acme.example' },
+    ]);
+    gate = { pass: 0, seen: 0, held: [] };
+    const stop = page.getByRole('button', { name: 'Stop', exact: true });
+    expect(await stop.isDisabled()).toBe(true);
+    await page.getByRole('button', { name: 'Start', exact: true }).click();
+    await page.getByText('Running', { exact: true }).waitFor();
+    await expect.poll(() => stop.isEnabled()).toBe(true);
+    await stop.click();
+    await main()
+      .getByRole('status')
+      .getByText(/^Stopping/)
+      .waitFor();
+    release();
+    await section('Last cycle')
+      .getByText(/cycle, stopped/)
+      .waitFor({ timeout: 30_000 });
+    await expect.poll(() => stop.isDisabled()).toBe(true);
+    const view = (await (
+      await page.request.get(`${origin}/api/v1/admin/accounts/${accountId}/sync/jobs/people`)
+    ).json()) as { lastCycle: { status: string } };
+    expect(view.lastCycle.status).toBe('stopped');
+  }, 60_000);
+
   it('is reachable by keyboard and works at 390 px wide', async () => {
     await page.goto(page.url());
     await page.getByRole('heading', { level: 1, name: 'Job people' }).waitFor();

@@ -1168,6 +1168,23 @@ export function SyncJobPage(props: { accountId: string; jobId: string }) {
           >
             Start
           </button>
+          <button
+            type="button"
+            disabled={!running}
+            onClick={() =>
+              void act(
+                'Stopping: requests under way finish, then the cycle ends; the next cycle picks up the rest.',
+                () =>
+                  must(
+                    api.POST('/api/v1/admin/accounts/{accountId}/sync/jobs/{id}/stop', {
+                      params: { path },
+                    }),
+                  ),
+              )
+            }
+          >
+            Stop
+          </button>
           <button type="button" disabled={running || busy} onClick={() => setRestarting(true)}>
             Restart
           </button>
