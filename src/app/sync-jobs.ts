@@ -47,6 +47,20 @@ import { AppError } from './errors.js';
  * environment is not the admin's). Schedule: `scheduleMinutes`, 40 by default, at least 1.
  */
 export const DEFAULT_SCHEDULE_MINUTES = 40;
+/** Fields of a job's view (GET) that are not settings: ignored when the view is sent back. */
+const VIEW_ONLY_FIELDS = [
+  'nextRunAt',
+  'running',
+  'progress',
+  'health',
+  'createdAt',
+  'updatedAt',
+  'lastCycle',
+];
+/** Settings GET shows as null when not set. */
+const NULLABLE_SETTINGS = ['mappings', 'scope', 'deletionThreshold', 'failures'];
+/** The longest schedule of a job defined through the admin API: once a day. */
+export const MAX_SCHEDULE_MINUTES = 1440;
 const LOG_ACTIONS: readonly LogAction[] = [
   'create',
   'update',
@@ -56,6 +70,42 @@ const LOG_ACTIONS: readonly LogAction[] = [
   'stagedDelete',
 ];
 const LOG_STATUSES: readonly LogStatus[] = ['success', 'failure', 'skipped'];
+/** At most this many log entries in one export (CSV or JSON). */
+export const MAX_EXPORT_ENTRIES = 10_000;
+
+/**
+ * CSV of sync log entries (RFC 4180 quoting, CRLF): one line each; `modified` lists the
+ * attributes changed and `steps` the step details, each joined with " | ".
+ */
+export function syncLogCsv(entries: readonly SyncLogRecord[]): string {
+  const columns: [string, (e: SyncLogRecord) => unknown][] = [
+    ['id', (e) => e.id],
+    ['at', (e) => e.at],
+    ['cycle', (e) => e.cycleId],
+    ['objectType', (e) => e.objectType],
+    ['sourceId', (e) => e.sourceId],
+    ['targetId', (e) => e.targetId],
+    ['action', (e) => e.action],
+    ['status', (e) => e.status],
+    ['targetStatus', (e) => e.targetStatus],
+    ['error', (e) => e.error],
+    ['durationMs', (e) => e.durationMs],
+    ['nextRetryAt', (e) => e.nextRetryAt],
+    ['modified', (e) => e.modified.map((m) => m.name).join(' | ')],
+    ['steps', (e) => e.steps.map((s) => `${s.step}: ${s.detail}`).join(' | ')],
+  ];
+  const cell = (v: unknown): string => {
+    const text = v === null || v === undefined ? '' : String(v);
+    // A leading =, +, - or @ would be a formula in a spreadsheet: quote it as text.
+    const safe = /^[=+\-@\t\r]/.test(text) ? `'${text}` : text;
+    return /[",\r\n]/.test(safe) || safe !== text ? `"${safe.replace(/"/g, '""')}"` : safe;
+  };
+  const lines = [
+    columns.map(([name]) => name).join(','),
+    ...entries.map((e) => columns.map(([, get]) => cell(get(e))).join(',')),
+  ];
+  return lines.join('\r\n') + '\r\n';
+}
 
 export interface SyncJobView {
   readonly id: string;
@@ -68,6 +118,12 @@ export interface SyncJobView {
   readonly mappings: unknown;
   readonly scope: unknown;
   readonly scheduleMinutes: number;
+  /** Disables + deletes one cycle may do (null: no threshold). */
+  readonly deletionThreshold: number | null;
+  /** Who is mailed on quarantine and staged deletes. */
+  readonly notify: { readonly email: readonly string[] };
+  /** Escrow and quarantine settings as saved (null: Entra's defaults). */
+  readonly failures: JobConfig['failures'] | null;
   readonly nextRunAt: string | null;
   readonly running: boolean;
   /** The running cycle's objects done of planned, with an ETA; null when none runs here. */
@@ -156,6 +212,8 @@ export class SyncJobs {
   private readonly db: Kysely<SyncTables>;
   private readonly store: KyselySyncStore;
   private readonly running = new Set<Promise<void>>();
+  /** Cycles this process runs, by internal job id: Stop aborts them. */
+  private readonly stops = new Map<string, AbortController>();
   private closed = false;
 
   constructor(
@@ -216,6 +274,9 @@ export class SyncJobs {
       mappings: config.mappings ?? null,
       scope: config.scope ?? null,
       scheduleMinutes: config.scheduleMinutes ?? DEFAULT_SCHEDULE_MINUTES,
+      deletionThreshold: config.deletionThreshold ?? null,
+      notify: { email: config.notify?.email ?? [] },
+      failures: config.failures ?? null,
       nextRunAt: row.next_run_at,
       running,
       progress: running ? progress.view(row.id) : null,
@@ -241,7 +302,23 @@ export class SyncJobs {
     const account = await requireAccount(this.rosterDb, accountId);
     if (typeof raw !== 'object' || raw === null || Array.isArray(raw))
       throw new AppError('invalid', 'Send the job as a JSON object (the job file shape).');
-    const body = raw as Record<string, unknown>;
+    // A job as GET shows it may come back as is: its read-only fields are dropped, and a
+    // setting GET shows as null (or no notification address) is the setting left out.
+    const body: Record<string, unknown> = {};
+    for (const [key, value] of Object.entries(raw as Record<string, unknown>)) {
+      if (VIEW_ONLY_FIELDS.includes(key)) continue;
+      if (value === null && NULLABLE_SETTINGS.includes(key)) continue;
+      body[key] = value;
+    }
+    const notify = body['notify'] as { email?: unknown } | undefined;
+    if (
+      typeof notify === 'object' &&
+      notify !== null &&
+      Object.keys(notify).length === 1 &&
+      Array.isArray(notify.email) &&
+      notify.email.length === 0
+    )
+      delete body['notify'];
     if (body['id'] !== undefined && body['id'] !== name)
       throw new AppError('invalid', `"id" must be "${name}" (the job id in the path) or absent.`);
     const target = body['target'] as Record<string, unknown> | undefined;
@@ -259,6 +336,11 @@ export class SyncJobs {
         throw new AppError('invalid', error.message.replace(/^job: /, ''));
       throw error;
     }
+    if (config.scheduleMinutes !== undefined && config.scheduleMinutes > MAX_SCHEDULE_MINUTES)
+      throw new AppError(
+        'invalid',
+        `"scheduleMinutes" must be a whole number from 1 to ${MAX_SCHEDULE_MINUTES} (a day).`,
+      );
     if (config.source.type === 'ldap' || config.source.type === 'scim')
       // The server would connect to an address an admin typed: LDAP and SCIM sources run
       // from job files with `bin/roster sync run` (docs/engine.md) until the API can vet them.
@@ -518,6 +600,34 @@ export class SyncJobs {
   }
 
   /**
+   * The log for export: every entry matching the filters, newest first, read in pages of
+   * 1,000 and bounded to `max` entries (`truncated` says older ones were left out).
+   */
+  async exportLog(
+    accountId: string,
+    name: string,
+    filters: { action?: string; status?: string; objectId?: string; cycle?: string },
+    max = MAX_EXPORT_ENTRIES,
+  ): Promise<{ entries: SyncLogRecord[]; truncated: boolean }> {
+    const entries: SyncLogRecord[] = [];
+    let before: number | undefined;
+    for (;;) {
+      const page = await this.log(accountId, name, {
+        ...filters,
+        limit: Math.min(1000, max - entries.length),
+        ...(before !== undefined ? { before } : {}),
+      });
+      entries.push(...page.entries);
+      if (page.next === null) return { entries, truncated: false };
+      before = page.next;
+      if (entries.length >= max) {
+        const more = await this.log(accountId, name, { ...filters, limit: 1, before });
+        return { entries, truncated: more.entries.length > 0 };
+      }
+    }
+  }
+
+  /**
    * The scheduler's step: claims every job whose next run is due (one conditional UPDATE
    * each, so of several processes one claims it) and starts its cycle; the cycle itself
    * runs under the job's lease. Returns the ids started.
@@ -556,6 +666,26 @@ export class SyncJobs {
     return started;
   }
 
+  /**
+   * Stops the job's running cycle: no further operation starts, those under way finish and
+   * are logged, and the cycle ends "stopped" without moving the watermark (the next cycle
+   * reads the same changes). Only a cycle run by this process can be stopped (409 else).
+   */
+  async stop(accountId: string, name: string): Promise<{ stopping: true }> {
+    const row = await this.row(accountId, name);
+    const controller = this.stops.get(row.id);
+    if (controller === undefined) {
+      if (this.isRunning(row))
+        throw new AppError(
+          'conflict',
+          `job ${name}'s cycle runs in another Roster process (${row.lease_owner ?? 'unknown'}); stop it there, or wait for it to end.`,
+        );
+      throw new AppError('conflict', `job ${name} is not running.`);
+    }
+    controller.abort();
+    return { stopping: true };
+  }
+
   /** Waits for the cycles this instance started; starts no more. */
   async close(): Promise<void> {
     this.closed = true;
@@ -570,8 +700,11 @@ export class SyncJobs {
       target: { ...config.target, token: row.token ?? '' },
     };
     progress.start(row.id);
+    const controller = new AbortController();
+    this.stops.set(row.id, controller);
     const run = runCycle(withToken, {
       state: this.store,
+      signal: controller.signal,
       owner: `${hostname()}:${process.pid}:${randomUUID()}`,
       onProgress: (done, total) => progress.record(row.id, done, total),
     })
@@ -580,6 +713,7 @@ export class SyncJobs {
         if (!(error instanceof JobBusyError)) this.options.onError?.(error, row.id);
       })
       .finally(() => {
+        if (this.stops.get(row.id) === controller) this.stops.delete(row.id);
         progress.end(row.id);
         this.running.delete(run);
       });

@@ -57,6 +57,8 @@ export interface ExecuteOptions {
   ) => { step: LogStep; nextRetryAt: string | null } | undefined;
   /** A job-level fault (invalid credentials, a 404 to a query): the cycle takes no more work. */
   readonly onFatal?: (code: QuarantineCode, detail: string) => void;
+  /** Asked before each operation starts: true stops the cycle (an admin's Stop). */
+  readonly shouldStop?: () => boolean;
 }
 
 export type ActionCounts = Partial<Record<LogAction | 'matched', number>>;
@@ -115,7 +117,7 @@ export async function executePlan(plan: Plan, options: ExecuteOptions): Promise<
       run.managerOnCreate.set(m.userSourceId, m.managerSourceId);
   for (const m of plan.memberships)
     if (m.add.length > 0) run.membersOnCreate.set(m.groupSourceId, m.add);
-  const stop = () => run.stopped;
+  const stop = () => run.stopped || options.shouldStop?.() === true;
   await pool(plan.upserts, concurrency, (op) => run.upsert(op), stop);
   await options.journal.flush();
   await pool(plan.managers, concurrency, (op) => run.manager(op), stop);

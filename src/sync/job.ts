@@ -285,13 +285,15 @@ export interface RunOptions {
   readonly sleep?: (ms: number) => Promise<void>;
   /** Sends the quarantine and staged-delete e-mails; from ROSTER_SMTP_URL by default. */
   readonly notifier?: Notifier;
+  /** Aborted: no further operation starts, the cycle ends "stopped", the watermark stays. */
+  readonly signal?: AbortSignal;
 }
 
 export interface CycleSummary extends ExecutionResult {
   readonly jobId: string;
   readonly cycleId: string;
   readonly kind: CycleKind;
-  readonly status: 'succeeded' | 'failed';
+  readonly status: 'succeeded' | 'failed' | 'stopped';
   readonly inScope: { users: number; groups: number };
   readonly durationMs: number;
   readonly requests: number;
@@ -443,6 +445,7 @@ export async function runCycle(config: JobConfig, options: RunOptions): Promise<
           : {}),
         onFailure: (failure) => guard.onFailure(failure),
         onFatal: (code, detail) => guard.onFatal(code, detail),
+        shouldStop: () => options.signal?.aborted === true,
       });
     } catch (error) {
       await journal.flush().catch(() => undefined);
@@ -458,7 +461,12 @@ export async function runCycle(config: JobConfig, options: RunOptions): Promise<
       jobId: config.id,
       cycleId: cycle.id,
       kind,
-      status: outcome.health.quarantine === null ? 'succeeded' : 'failed',
+      status:
+        outcome.health.quarantine !== null
+          ? 'failed'
+          : options.signal?.aborted === true
+            ? 'stopped'
+            : 'succeeded',
       inScope: plan.inScope,
       ...result,
       durationMs: Math.round(performance.now() - started),
@@ -477,7 +485,9 @@ export async function runCycle(config: JobConfig, options: RunOptions): Promise<
     };
     // Failed objects keep their old links and wait in escrow; the cycle itself completed.
     // After a job-level fault or staged deletes, the next cycle reads the same changes.
-    if (outcome.advanceWatermark) await state.setWatermark(config.id, snapshot.watermark, hash);
+    // A stopped cycle left changes unsent: the next one reads them again.
+    if (outcome.advanceWatermark && options.signal?.aborted !== true)
+      await state.setWatermark(config.id, snapshot.watermark, hash);
     await state.finishCycle(cycle.id, summary.status, summary);
     await notifyHealth(state, config, outcome, options.notifier);
     return summary;

@@ -38,7 +38,7 @@ export interface JobRecord {
 }
 
 export type CycleKind = 'initial' | 'incremental';
-export type CycleStatus = 'running' | 'succeeded' | 'failed';
+export type CycleStatus = 'running' | 'succeeded' | 'failed' | 'stopped';
 
 export interface CycleRecord {
   readonly id: string;

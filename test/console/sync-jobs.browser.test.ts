@@ -324,6 +324,44 @@ describe('provisioning jobs pages in Chromium', () => {
       .getByRole('table', { name: 'Modified properties' })
       .getByRole('row', { name: /displayName.*Ada Lovelace/ })
       .waitFor();
+
+    // Export: the links carry the filters shown; the download is the filtered log.
+    const csvLink = log.getByRole('link', { name: 'Export CSV' });
+    const href = (await csvLink.getAttribute('href'))!;
+    expect(href).toContain(`/sync/jobs/people/log/export?`);
+    expect(new URL(href, origin).searchParams.get('action')).toBe('create');
+    expect(new URL(href, origin).searchParams.get('format')).toBe('csv');
+    const csv = await page.request.get(new URL(href, origin).toString());
+    expect(csv.status()).toBe(200);
+    const lines = (await csv.text()).split('\r\n').filter((l) => l !== '');
+    expect(lines[0]).toMatch(/^id,at,cycle,objectType,sourceId,/);
+    expect(lines.slice(1).filter((l) => l.includes(',user,u-'))).toHaveLength(5);
+    expect(lines.slice(1).every((l) => l.includes(',create,'))).toBe(true);
+    const jsonHref = (await log.getByRole('link', { name: 'Export JSON' }).getAttribute('href'))!;
+    const json = await page.request.get(new URL(jsonHref, origin).toString());
+    const exported = (await json.json()) as { entries: { action: string; cycleId: string }[] };
+    expect(exported.entries.length).toBe(lines.length - 1);
+
+    // The cycle filter: the entries of the cycle shown in an entry's details, or none.
+    const cycle = exported.entries[0]!.cycleId;
+    await log.getByText(`Cycle ${cycle}`).first().waitFor();
+    await log.getByRole('button', { name: 'Details of user u-ada (create)' }).click();
+    await expect.poll(() => rows.count()).toBe(5);
+    await log.getByLabel('Cycle ID').fill(cycle);
+    await log.getByRole('button', { name: 'Apply filters' }).click();
+    await expect
+      .poll(async () =>
+        new URL((await csvLink.getAttribute('href'))!, origin).searchParams.get('cycle'),
+      )
+      .toBe(cycle);
+    await expect.poll(() => rows.count()).toBe(5);
+    await log.getByLabel('Cycle ID').fill('no-such-cycle');
+    await log.getByRole('button', { name: 'Apply filters' }).click();
+    await log.getByText('No entries match.').waitFor();
+    await log.getByLabel('Cycle ID').fill('');
+    await log.getByLabel('Action').selectOption('');
+    await log.getByRole('button', { name: 'Apply filters' }).click();
+    await expect.poll(() => rows.count()).toBeGreaterThan(0);
   });
 
   it('provisions one user on demand: the five steps with their details', async () => {
@@ -462,6 +500,95 @@ describe('provisioning jobs pages in Chromium', () => {
     await expect.poll(userNames, { timeout: 30_000 }).toContain('grace@acme.example');
     await page.getByText('Healthy', { exact: true }).waitFor();
   }, 90_000);
+
+  it('edits the job settings: schedule, notification e-mail, deletion threshold, rate', async () => {
+    const settings = section('Job settings');
+    const before = (await (
+      await page.request.get(`${origin}/api/v1/admin/accounts/${accountId}/sync/jobs/people`)
+    ).json()) as { deletionThreshold: number | null; mappings: unknown; target: object };
+    await settings.getByLabel('Minutes between cycles').fill('1441');
+    await settings.getByRole('button', { name: 'Save settings' }).click();
+    // The browser refuses out of range before sending: nothing saved.
+    expect(
+      await settings
+        .getByLabel('Minutes between cycles')
+        .evaluate(
+          (el) =>
+            (el as unknown as { validity: { rangeOverflow: boolean } }).validity.rangeOverflow,
+        ),
+    ).toBe(true);
+    await settings.getByLabel('Minutes between cycles').fill('90');
+    await settings.getByLabel('Notification e-mail').fill('ops@acme.example, it@acme.example');
+    await settings.getByLabel('Deletion threshold').fill('12');
+    await settings.getByLabel('Maximum requests per second').fill('50');
+    await settings.getByRole('button', { name: 'Save settings' }).click();
+    await settings.getByRole('status').getByText('Settings saved.').waitFor();
+    await main()
+      .getByText(/every 90 min/)
+      .waitFor();
+
+    const after = (await (
+      await page.request.get(`${origin}/api/v1/admin/accounts/${accountId}/sync/jobs/people`)
+    ).json()) as Record<string, unknown> & { target: Record<string, unknown> };
+    expect(after).toMatchObject({
+      scheduleMinutes: 90,
+      deletionThreshold: 12,
+      notify: { email: ['ops@acme.example', 'it@acme.example'] },
+      target: { ...before.target, maxRequestsPerSecond: 50 },
+      mappings: before.mappings,
+    });
+    expect(before.deletionThreshold).not.toBe(12);
+
+    // After a reload the form shows what was saved; an emptied threshold and rate are removed.
+    await page.reload();
+    await section('Job settings').getByLabel('Deletion threshold').waitFor();
+    expect(await settings.getByLabel('Minutes between cycles').inputValue()).toBe('90');
+    expect(await settings.getByLabel('Notification e-mail').inputValue()).toBe(
+      'ops@acme.example, it@acme.example',
+    );
+    expect(await settings.getByLabel('Maximum requests per second').inputValue()).toBe('50');
+    await settings.getByLabel('Maximum requests per second').fill('');
+    await settings.getByLabel('Deletion threshold').fill(String(before.deletionThreshold ?? ''));
+    await settings.getByRole('button', { name: 'Save settings' }).click();
+    await settings.getByRole('status').getByText('Settings saved.').waitFor();
+    const restored = (await (
+      await page.request.get(`${origin}/api/v1/admin/accounts/${accountId}/sync/jobs/people`)
+    ).json()) as { deletionThreshold: number | null; target: Record<string, unknown> };
+    expect(restored.target).not.toHaveProperty('maxRequestsPerSecond');
+    expect(restored.deletionThreshold).toBe(before.deletionThreshold);
+    await axe('job settings');
+  });
+
+  it('stops a running cycle with Stop; the cycle ends stopped', async () => {
+    const current = JSON.parse(readFileSync(join(dir, accountId, 'people.json'), 'utf8')) as {
+      users: SourceUser[];
+    };
+    source([
+      ...current.users,
+      { objectId: 'u-stop1', userPrincipalName: 'stop1@acme.example' },
+      { objectId: 'u-stop2', userPrincipalName: 'stop2@acme.example' },
+    ]);
+    gate = { pass: 0, seen: 0, held: [] };
+    const stop = page.getByRole('button', { name: 'Stop', exact: true });
+    expect(await stop.isDisabled()).toBe(true);
+    await page.getByRole('button', { name: 'Start', exact: true }).click();
+    await page.getByText('Running', { exact: true }).waitFor();
+    await expect.poll(() => stop.isEnabled()).toBe(true);
+    await stop.click();
+    await main()
+      .getByRole('status')
+      .getByText(/^Stopping/)
+      .waitFor();
+    release();
+    await section('Last cycle')
+      .getByText(/cycle, stopped/)
+      .waitFor({ timeout: 30_000 });
+    await expect.poll(() => stop.isDisabled()).toBe(true);
+    const view = (await (
+      await page.request.get(`${origin}/api/v1/admin/accounts/${accountId}/sync/jobs/people`)
+    ).json()) as { lastCycle: { status: string } };
+    expect(view.lastCycle.status).toBe('stopped');
+  }, 60_000);
 
   it('is reachable by keyboard and works at 390 px wide', async () => {
     await page.goto(page.url());

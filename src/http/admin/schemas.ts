@@ -110,10 +110,13 @@ export const S = {
 const syncJob = open({
   id: str,
   source: open({ type: { type: 'string', enum: ['json', 'csv'] } }),
-  target: open({ url: str }),
+  target: open({ url: str, dialect: str, maxRequestsPerSecond: { type: 'number' } }, ['url']),
   mappings: {},
   scope: {},
   scheduleMinutes: int,
+  deletionThreshold: { type: ['integer', 'null'] },
+  notify: obj({ email: arr(str) }),
+  failures: {},
   nextRunAt: nstr,
   running: bool,
   progress: {
@@ -168,11 +171,14 @@ const syncJobBody = open(
       required: ['type'],
       additionalProperties: true,
     },
-    target: open({ url: str, token: str, dialect: str }, ['url']),
+    target: open({ url: str, token: str, dialect: str, maxRequestsPerSecond: { type: 'number' } }, [
+      'url',
+    ]),
     mappings: {},
     scope: {},
     scheduleMinutes: int,
-    deletionThreshold: int,
+    deletionThreshold: { type: ['integer', 'null'] },
+    notify: open({ email: arr(str) }, []),
   },
   ['source', 'target'],
 );
@@ -357,6 +363,13 @@ export const ADMIN_ROUTE_SCHEMAS: Record<string, Schema> = {
     params: idParams,
     response: { 204: { type: 'null' }, ...errors(401, 403, 404, 409) },
   },
+  'POST /accounts/:accountId/sync/jobs/:id/stop': {
+    tags: ['sync'],
+    summary:
+      'Stop the running cycle (202): no further operation starts, it ends "stopped" and the watermark stays; 409 when not running or run by another process',
+    params: idParams,
+    response: { 202: obj({ stopping: bool }), ...errors(401, 403, 404, 409) },
+  },
   'POST /accounts/:accountId/sync/jobs/:id/run': {
     tags: ['sync'],
     summary: 'Run now: starts one cycle in the background (409 while one runs)',
@@ -432,6 +445,26 @@ export const ADMIN_ROUTE_SCHEMAS: Record<string, Schema> = {
     },
     response: {
       200: obj({ entries: arr(syncLogEntry), next: { type: ['integer', 'null'] } }),
+      ...errors(400, 401, 404),
+    },
+  },
+  'GET /accounts/:accountId/sync/jobs/:id/log/export': {
+    tags: ['sync'],
+    summary:
+      "A sync job's provisioning log with the log's filters as a CSV (default) or JSON download, newest first, at most 10,000 entries (header Roster-Export-Truncated)",
+    params: idParams,
+    querystring: {
+      type: 'object',
+      properties: {
+        format: { type: 'string', enum: ['csv', 'json'] },
+        action: str,
+        status: str,
+        objectId: str,
+        cycle: str,
+      },
+    },
+    response: {
+      200: { description: 'text/csv, or JSON {jobId, truncated, entries}' },
       ...errors(400, 401, 404),
     },
   },

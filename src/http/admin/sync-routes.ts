@@ -1,5 +1,5 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { SyncJobs } from '../../app/sync-jobs.js';
+import { SyncJobs, syncLogCsv } from '../../app/sync-jobs.js';
 import type { RosterDatabase } from '../../storage/connect.js';
 import { RestError } from '../rest/plugin.js';
 
@@ -41,6 +41,9 @@ export async function syncRoutes(
     await jobs.runNow(account(request), request.params.id!);
     return reply.code(202).send({ started: true });
   });
+  app.post('/sync/jobs/:id/stop', async (request: Req, reply) =>
+    reply.code(202).send(await jobs.stop(account(request), request.params.id!)),
+  );
   app.post('/sync/jobs/:id/probe', async (request: Req) =>
     jobs.probe(account(request), request.params.id!),
   );
@@ -160,6 +163,28 @@ export async function syncRoutes(
       ...text(q, 'objectId'),
       ...text(q, 'cycle'),
     });
+  });
+  app.get('/sync/jobs/:id/log/export', async (request: Req, reply) => {
+    const q = request.query;
+    const format = q['format'] ?? 'csv';
+    if (format !== 'csv' && format !== 'json')
+      throw new RestError(400, 'invalid_request', '"format" must be csv or json.');
+    const name = request.params.id!;
+    const { entries, truncated } = await jobs.exportLog(account(request), name, {
+      ...text(q, 'action'),
+      ...text(q, 'status'),
+      ...text(q, 'objectId'),
+      ...text(q, 'cycle'),
+    });
+    const stamp = new Date().toISOString().slice(0, 19).replace(/[:T]/g, '-');
+    const file = `sync-log-${name.replace(/[^A-Za-z0-9._-]/g, '_')}-${stamp}.${format}`;
+    void reply
+      .header('Content-Disposition', `attachment; filename="${file}"`)
+      .header('Roster-Export-Truncated', truncated ? 'true' : 'false');
+    if (format === 'csv') return reply.type('text/csv; charset=utf-8').send(syncLogCsv(entries));
+    return reply
+      .type('application/json; charset=utf-8')
+      .send(JSON.stringify({ jobId: name, truncated, entries }, null, 2));
   });
 }
 

@@ -1413,10 +1413,17 @@ export interface paths {
                                 };
                                 target: {
                                     url: string;
+                                    dialect?: string;
+                                    maxRequestsPerSecond?: number;
                                 };
                                 mappings: unknown;
                                 scope: unknown;
                                 scheduleMinutes: number;
+                                deletionThreshold: number | null;
+                                notify: {
+                                    email: string[];
+                                };
+                                failures: unknown;
                                 nextRunAt: string | null;
                                 running: boolean;
                                 progress: null | {
@@ -1519,10 +1526,17 @@ export interface paths {
                             };
                             target: {
                                 url: string;
+                                dialect?: string;
+                                maxRequestsPerSecond?: number;
                             };
                             mappings: unknown;
                             scope: unknown;
                             scheduleMinutes: number;
+                            deletionThreshold: number | null;
+                            notify: {
+                                email: string[];
+                            };
+                            failures: unknown;
                             nextRunAt: string | null;
                             running: boolean;
                             progress: null | {
@@ -1621,11 +1635,15 @@ export interface paths {
                             url: string;
                             token?: string;
                             dialect?: string;
+                            maxRequestsPerSecond?: number;
                         };
                         mappings?: unknown;
                         scope?: unknown;
                         scheduleMinutes?: number;
-                        deletionThreshold?: number;
+                        deletionThreshold?: number | null;
+                        notify?: {
+                            email?: string[];
+                        };
                     };
                 };
             };
@@ -1644,10 +1662,17 @@ export interface paths {
                             };
                             target: {
                                 url: string;
+                                dialect?: string;
+                                maxRequestsPerSecond?: number;
                             };
                             mappings: unknown;
                             scope: unknown;
                             scheduleMinutes: number;
+                            deletionThreshold: number | null;
+                            notify: {
+                                email: string[];
+                            };
+                            failures: unknown;
                             nextRunAt: string | null;
                             running: boolean;
                             progress: null | {
@@ -1691,10 +1716,17 @@ export interface paths {
                             };
                             target: {
                                 url: string;
+                                dialect?: string;
+                                maxRequestsPerSecond?: number;
                             };
                             mappings: unknown;
                             scope: unknown;
                             scheduleMinutes: number;
+                            deletionThreshold: number | null;
+                            notify: {
+                                email: string[];
+                            };
+                            failures: unknown;
                             nextRunAt: string | null;
                             running: boolean;
                             progress: null | {
@@ -1963,6 +1995,103 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/admin/accounts/{accountId}/sync/jobs/{id}/stop": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Stop the running cycle (202): no further operation starts, it ends "stopped" and the watermark stays; 409 when not running or run by another process */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    accountId: string;
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                202: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            stopping: boolean;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/admin/accounts/{accountId}/sync/jobs/{id}/probe": {
         parameters: {
             query?: never;
@@ -2088,10 +2217,17 @@ export interface paths {
                             };
                             target: {
                                 url: string;
+                                dialect?: string;
+                                maxRequestsPerSecond?: number;
                             };
                             mappings: unknown;
                             scope: unknown;
                             scheduleMinutes: number;
+                            deletionThreshold: number | null;
+                            notify: {
+                                email: string[];
+                            };
+                            failures: unknown;
                             nextRunAt: string | null;
                             running: boolean;
                             progress: null | {
@@ -2711,10 +2847,17 @@ export interface paths {
                             };
                             target: {
                                 url: string;
+                                dialect?: string;
+                                maxRequestsPerSecond?: number;
                             };
                             mappings: unknown;
                             scope: unknown;
                             scheduleMinutes: number;
+                            deletionThreshold: number | null;
+                            notify: {
+                                email: string[];
+                            };
+                            failures: unknown;
                             nextRunAt: string | null;
                             running: boolean;
                             progress: null | {
@@ -2863,6 +3006,93 @@ export interface paths {
                             }[];
                             next: number | null;
                         };
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/admin/accounts/{accountId}/sync/jobs/{id}/log/export": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A sync job's provisioning log with the log's filters as a CSV (default) or JSON download, newest first, at most 10,000 entries (header Roster-Export-Truncated) */
+        get: {
+            parameters: {
+                query?: {
+                    format?: "csv" | "json";
+                    action?: string;
+                    status?: string;
+                    objectId?: string;
+                    cycle?: string;
+                };
+                header?: never;
+                path: {
+                    accountId: string;
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description text/csv, or JSON {jobId, truncated, entries} */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": unknown;
                     };
                 };
                 /** @description Default Response */

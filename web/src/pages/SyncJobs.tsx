@@ -787,9 +787,12 @@ function OnDemandPanel(props: { accountId: string; jobId: string; onDone: () => 
 
 function JobLog(props: { accountId: string; jobId: string; version: string }) {
   const id = useId();
-  const [form, setForm] = useState({ action: '', status: '', objectId: '' });
+  const [form, setForm] = useState({ action: '', status: '', objectId: '', cycle: '' });
   const [filters, setFilters] = useState(form);
   const [open, setOpen] = useState<number | null>(null);
+  const applied = Object.fromEntries(Object.entries(filters).filter(([, v]) => v !== ''));
+  const exportHref = (format: 'csv' | 'json') =>
+    `/api/v1/admin/accounts/${encodeURIComponent(props.accountId)}/sync/jobs/${encodeURIComponent(props.jobId)}/log/export?${new URLSearchParams({ ...applied, format })}`;
   const log = useLoad(
     () =>
       must(
@@ -798,7 +801,7 @@ function JobLog(props: { accountId: string; jobId: string; version: string }) {
             path: { accountId: props.accountId, id: props.jobId },
             query: {
               limit: 100,
-              ...Object.fromEntries(Object.entries(filters).filter(([, v]) => v !== '')),
+              ...applied,
             },
           },
         }),
@@ -813,7 +816,7 @@ function JobLog(props: { accountId: string; jobId: string; version: string }) {
         aria-label="Filter the job's log"
         onSubmit={(e) => {
           e.preventDefault();
-          setFilters({ ...form, objectId: form.objectId.trim() });
+          setFilters({ ...form, objectId: form.objectId.trim(), cycle: form.cycle.trim() });
         }}
       >
         <div className="field">
@@ -852,10 +855,24 @@ function JobLog(props: { accountId: string; jobId: string; version: string }) {
             onChange={(e) => setForm({ ...form, objectId: e.target.value })}
           />
         </div>
+        <div className="field">
+          <label htmlFor={`${id}-cycle`}>Cycle ID</label>
+          <input
+            id={`${id}-cycle`}
+            value={form.cycle}
+            onChange={(e) => setForm({ ...form, cycle: e.target.value })}
+          />
+        </div>
         <div className="actions">
           <button type="submit" className="primary">
             Apply filters
           </button>
+          <a className="button" href={exportHref('csv')} download>
+            Export CSV
+          </a>
+          <a className="button" href={exportHref('json')} download>
+            Export JSON
+          </a>
         </div>
       </form>
       <ErrorLine error={log.error} />
@@ -898,7 +915,7 @@ function JobLog(props: { accountId: string; jobId: string; version: string }) {
                           </ol>
                           <ModifiedTable modified={e.modified as Modified[]} />
                           <p className="muted">
-                            Target id {e.targetId ?? '—'}
+                            Cycle <code>{e.cycleId}</code>, target id {e.targetId ?? '—'}
                             {e.targetStatus !== null && <>, answered {e.targetStatus}</>}, in{' '}
                             {Math.round(e.durationMs)} ms
                           </p>
@@ -940,6 +957,138 @@ function JobLog(props: { accountId: string; jobId: string; version: string }) {
           </table>
         </TableWrap>
       )}
+    </section>
+  );
+}
+
+/** Schedule, notification addresses, deletion threshold and request rate of a job. */
+function JobSettings(props: { accountId: string; job: JobView; onSaved: () => void }) {
+  const id = useId();
+  const j = props.job;
+  const initial = () => ({
+    schedule: String(j.scheduleMinutes),
+    email: j.notify.email.join(', '),
+    threshold: j.deletionThreshold === null ? '' : String(j.deletionThreshold),
+    rate: j.target.maxRequestsPerSecond === undefined ? '' : String(j.target.maxRequestsPerSecond),
+  });
+  const [form, setForm] = useState(initial);
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<string | null>(null);
+  const [notice, setNotice] = useState('');
+  const set = (key: keyof ReturnType<typeof initial>) => (e: { target: { value: string } }) => {
+    setNotice('');
+    setForm({ ...form, [key]: e.target.value });
+  };
+  return (
+    <section className="card" aria-labelledby={`${id}-h`}>
+      <h2 id={`${id}-h`}>Job settings</h2>
+      <form
+        onSubmit={(e) => {
+          e.preventDefault();
+          setBusy(true);
+          setError(null);
+          setNotice('');
+          const { maxRequestsPerSecond: _r, ...target } = j.target;
+          const rate = form.rate.trim();
+          const threshold = form.threshold.trim();
+          // The job as GET showed it, with these settings changed: nothing else is lost.
+          const body = {
+            ...j,
+            target: { ...target, ...(rate !== '' ? { maxRequestsPerSecond: Number(rate) } : {}) },
+            scheduleMinutes: Number(form.schedule),
+            deletionThreshold: threshold === '' ? null : Number(threshold),
+            notify: {
+              email: form.email
+                .split(/[,;\s]+/)
+                .map((a) => a.trim())
+                .filter((a) => a !== ''),
+            },
+          };
+          must(
+            api.PUT('/api/v1/admin/accounts/{accountId}/sync/jobs/{id}', {
+              params: { path: { accountId: props.accountId, id: j.id } },
+              body: body as never,
+            }),
+          )
+            .then(() => {
+              setNotice('Settings saved.');
+              props.onSaved();
+            })
+            .catch((err: unknown) => setError(errorText(err)))
+            .finally(() => setBusy(false));
+        }}
+      >
+        <div className="field">
+          <label htmlFor={`${id}-schedule`}>Minutes between cycles</label>
+          <input
+            id={`${id}-schedule`}
+            type="number"
+            required
+            min={1}
+            max={1440}
+            step={1}
+            aria-describedby={`${id}-schedule-d`}
+            value={form.schedule}
+            onChange={set('schedule')}
+          />
+          <p id={`${id}-schedule-d`} className="hint">
+            1 to 1440 (a day).
+          </p>
+        </div>
+        <div className="field">
+          <label htmlFor={`${id}-email`}>Notification e-mail</label>
+          <input
+            id={`${id}-email`}
+            aria-describedby={`${id}-email-d`}
+            value={form.email}
+            onChange={set('email')}
+          />
+          <p id={`${id}-email-d`} className="hint">
+            Addresses mailed on quarantine and staged deletes, separated by commas; empty for none.
+          </p>
+        </div>
+        <div className="field">
+          <label htmlFor={`${id}-threshold`}>Deletion threshold</label>
+          <input
+            id={`${id}-threshold`}
+            type="number"
+            min={0}
+            step={1}
+            aria-describedby={`${id}-threshold-d`}
+            value={form.threshold}
+            onChange={set('threshold')}
+          />
+          <p id={`${id}-threshold-d`} className="hint">
+            A cycle that would disable or delete more objects pauses until you allow them; empty for
+            no threshold.
+          </p>
+        </div>
+        <div className="field">
+          <label htmlFor={`${id}-rate`}>Maximum requests per second</label>
+          <input
+            id={`${id}-rate`}
+            type="number"
+            min={0.1}
+            step="any"
+            aria-describedby={`${id}-rate-d`}
+            value={form.rate}
+            onChange={set('rate')}
+          />
+          <p id={`${id}-rate-d`} className="hint">
+            Requests to the target started per second at most; empty for no limit (throttling still
+            slows the job down).
+          </p>
+        </div>
+        <div className="actions">
+          <button type="submit" className="primary" disabled={busy}>
+            Save settings
+          </button>
+        </div>
+        <p role="status" className="muted">
+          {notice}
+        </p>
+        <ErrorLine error={error} />
+      </form>
     </section>
   );
 }
@@ -1018,6 +1167,23 @@ export function SyncJobPage(props: { accountId: string; jobId: string }) {
             }
           >
             Start
+          </button>
+          <button
+            type="button"
+            disabled={!running}
+            onClick={() =>
+              void act(
+                'Stopping: requests under way finish, then the cycle ends; the next cycle picks up the rest.',
+                () =>
+                  must(
+                    api.POST('/api/v1/admin/accounts/{accountId}/sync/jobs/{id}/stop', {
+                      params: { path },
+                    }),
+                  ),
+              )
+            }
+          >
+            Stop
           </button>
           <button type="button" disabled={running || busy} onClick={() => setRestarting(true)}>
             Restart
@@ -1130,6 +1296,7 @@ export function SyncJobPage(props: { accountId: string; jobId: string }) {
       <LastCycle job={j} />
       <PreviewPanel accountId={accountId} jobId={jobId} lastCycle={j.lastCycle?.id ?? ''} />
       <OnDemandPanel accountId={accountId} jobId={jobId} onDone={job.reload} />
+      <JobSettings accountId={accountId} job={j} onSaved={job.reload} />
       <JobLog
         accountId={accountId}
         jobId={jobId}

@@ -1,0 +1,169 @@
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { KyselySyncStore } from '../../src/storage/sync-store.js';
+import type { SyncLogEntry } from '../../src/sync/state.js';
+import { DATABASE_KINDS } from '../helpers/databases.js';
+import { startTestServer, type TestServer, type TestTenant } from '../helpers/server.js';
+
+const PASSWORD = 'correct horse battery';
+
+describe.each(DATABASE_KINDS)('sync log export through the admin API (%s)', (kind) => {
+  let server: TestServer;
+  let acme: TestTenant;
+  let globex: TestTenant;
+  let dir: string;
+  let acmeSession: string;
+  let globexSession: string;
+
+  async function raw(path: string, token: string) {
+    const response = await fetch(`${server.origin}/api/v1/admin${path}`, {
+      headers: { authorization: `Bearer ${token}` },
+    });
+    return { response, text: await response.text() };
+  }
+  async function call(method: string, path: string, token: string, body?: unknown) {
+    const response = await fetch(`${server.origin}/api/v1/admin${path}`, {
+      method,
+      headers: {
+        authorization: `Bearer ${token}`,
+        ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
+      },
+      ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+    });
+    const text = await response.text();
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any -- test answers
+    return { status: response.status, body: (text === '' ? undefined : JSON.parse(text)) as any };
+  }
+  async function signIn(t: TestTenant): Promise<string> {
+    const admin = await server.database.db
+      .selectFrom('admins')
+      .select('email')
+      .where('account_id', '=', t.accountId)
+      .executeTakeFirstOrThrow();
+    const response = await fetch(`${server.origin}/api/v1/admin/sessions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ accountId: t.accountId, email: admin.email, password: PASSWORD }),
+    });
+    expect(response.status).toBe(201);
+    return ((await response.json()) as { token: string }).token;
+  }
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'roster-sync-export-'));
+    process.env['ROSTER_SYNC_SOURCE_DIR'] = dir;
+    server = await startTestServer(kind);
+    acme = await server.createTenant('Acme');
+    globex = await server.createTenant('Globex');
+    acmeSession = await signIn(acme);
+    globexSession = await signIn(globex);
+    await mkdir(join(dir, acme.accountId));
+    await writeFile(
+      join(dir, acme.accountId, 'people.json'),
+      JSON.stringify({
+        users: [
+          { objectId: 'u1', userPrincipalName: 'ada@acme.example', givenName: 'Ada' },
+          { objectId: 'u2', userPrincipalName: 'alan@acme.example', givenName: 'Alan' },
+        ],
+        groups: [{ objectId: 'g1', displayName: 'Platform', members: ['u1', 'u2'] }],
+      }),
+    );
+  });
+  afterAll(async () => {
+    await server.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('exports the filtered log as CSV and JSON, bounded to 10,000 entries', async () => {
+    const base = `/accounts/${acme.accountId}/sync/jobs`;
+    const created = await call('PUT', `${base}/people`, acmeSession, {
+      source: { type: 'json', path: 'people.json' },
+      target: { url: acme.baseUrl, token: acme.token, dialect: 'rfc' },
+      scheduleMinutes: 5,
+    });
+    expect(created.status, JSON.stringify(created.body)).toBe(201);
+    expect((await call('POST', `${base}/people/run`, acmeSession)).status).toBe(202);
+    let view = (await call('GET', `${base}/people`, acmeSession)).body;
+    for (let i = 0; i < 600 && view.lastCycle?.status !== 'succeeded'; i++) {
+      await new Promise((r) => setTimeout(r, 50));
+      view = (await call('GET', `${base}/people`, acmeSession)).body;
+    }
+    expect(view.lastCycle).toMatchObject({ status: 'succeeded' });
+    const cycle = view.lastCycle.id as string;
+
+    // JSON: the same entries as the log with the same filters.
+    const log = (await call('GET', `${base}/people/log?action=create&cycle=${cycle}`, acmeSession))
+      .body.entries;
+    expect(log).toHaveLength(3);
+    const json = await raw(
+      `${base}/people/log/export?format=json&action=create&cycle=${cycle}`,
+      acmeSession,
+    );
+    expect(json.response.status).toBe(200);
+    expect(json.response.headers.get('content-type')).toMatch(/^application\/json/);
+    expect(json.response.headers.get('content-disposition')).toMatch(
+      /^attachment; filename="sync-log-people-.+\.json"$/,
+    );
+    expect(JSON.parse(json.text)).toEqual({ jobId: 'people', truncated: false, entries: log });
+
+    // CSV: a header and one line per entry.
+    const csv = await raw(`${base}/people/log/export?objectId=u2&action=create`, acmeSession);
+    expect(csv.response.status).toBe(200);
+    expect(csv.response.headers.get('content-type')).toMatch(/^text\/csv/);
+    expect(csv.response.headers.get('roster-export-truncated')).toBe('false');
+    const lines = csv.text.split('\r\n');
+    expect(lines.at(-1)).toBe('');
+    expect(lines[0]).toBe(
+      'id,at,cycle,objectType,sourceId,targetId,action,status,targetStatus,error,durationMs,nextRetryAt,modified,steps',
+    );
+    expect(lines).toHaveLength(3);
+    expect(lines[1]).toContain(`,${cycle},user,u2,`);
+    expect(lines[1]).toContain(',create,success,');
+    const other = await raw(
+      `${base}/people/log/export?format=csv&cycle=no-such-cycle`,
+      acmeSession,
+    );
+    expect(other.text).toBe(lines[0] + '\r\n');
+
+    // Bad filters and formats are 400s; another account sees no such job.
+    for (const bad of ['format=xml', 'action=explode', 'status=maybe', 'cycle=a&cycle=b'])
+      expect(
+        (await raw(`${base}/people/log/export?${bad}`, acmeSession)).response.status,
+        bad,
+      ).toBe(400);
+    const globexPath = `/accounts/${globex.accountId}/sync/jobs/people/log/export`;
+    expect((await raw(globexPath, globexSession)).response.status).toBe(404);
+    expect((await raw(`${base}/people/log/export`, globexSession)).response.status).toBe(401);
+
+    // Bounded: 10,001 entries of one cycle give the newest 10,000 and say so.
+    // The engine's id of an admin API job: account id, '.', job name.
+    const jobRow = { id: `${acme.accountId}.people` };
+    const many: SyncLogEntry[] = Array.from({ length: 10_001 }, (_, i) => ({
+      jobId: jobRow.id,
+      cycleId: 'bulk',
+      at: new Date(Date.UTC(2026, 0, 1, 0, 0, 0, i)).toISOString(),
+      objectType: 'user',
+      sourceId: `s${i}`,
+      targetId: null,
+      action: 'update',
+      status: 'failure',
+      steps: [],
+      modified: [],
+      targetStatus: 500,
+      error: 'boom',
+      durationMs: 1,
+    }));
+    await new KyselySyncStore(server.database.db).appendLog(many);
+    const big = await raw(`${base}/people/log/export?format=json&cycle=bulk`, acmeSession);
+    const body = JSON.parse(big.text) as { truncated: boolean; entries: { sourceId: string }[] };
+    expect(big.response.headers.get('roster-export-truncated')).toBe('true');
+    expect(body.truncated).toBe(true);
+    expect(body.entries).toHaveLength(10_000);
+    expect(body.entries[0]!.sourceId).toBe('s10000');
+    expect(body.entries.at(-1)!.sourceId).toBe('s1');
+    const bigCsv = await raw(`${base}/people/log/export?cycle=bulk&status=failure`, acmeSession);
+    expect(bigCsv.text.split('\r\n')).toHaveLength(10_002);
+  }, 120_000);
+});
