@@ -18,6 +18,13 @@ import {
   type Preview,
 } from '../sync/preview.js';
 import { SourceError } from '../sync/sources/source.js';
+import { sourceFor } from '../sync/job.js';
+import {
+  compileExpression,
+  ExpressionError,
+  IGNORE,
+  MAX_EXPRESSION_LENGTH,
+} from '../sync/expressions/index.js';
 import { LinkError, listLinks, relink, resync, unlink, type LinkView } from '../sync/links.js';
 import { ScimTargetClient } from '../sync/target/client.js';
 import { MappingError } from '../sync/mapping/compile.js';
@@ -91,6 +98,11 @@ export interface SyncJobView {
     summary: unknown;
   } | null;
 }
+
+/** The answer of checkExpression. */
+export type ExpressionCheck =
+  | { ok: true; sourceId?: string; value?: unknown; ignored?: boolean }
+  | { ok: false; error: string; line: number; column: number; sourceId?: string };
 
 export interface ProgressView {
   readonly done: number;
@@ -359,6 +371,53 @@ export class SyncJobs {
       return { ...(await previewCycle(config, { state: this.store, limit })), jobId: name };
     } catch (error) {
       throw sourceProblem(error);
+    }
+  }
+
+  /**
+   * Checks one mapping expression with the engine's parser and, given a source user's id,
+   * evaluates it on that user as a cycle would (its attributes plus `objectId`). A bad
+   * expression is an answer, not an error: {ok: false, error, line, column}.
+   */
+  async checkExpression(
+    accountId: string,
+    name: string,
+    expression: string,
+    sourceId: string | undefined,
+  ): Promise<ExpressionCheck> {
+    const row = await this.row(accountId, name);
+    if (expression.length > MAX_EXPRESSION_LENGTH)
+      throw new AppError(
+        'invalid',
+        `"expression" is longer than ${MAX_EXPRESSION_LENGTH} characters.`,
+      );
+    let compiled;
+    try {
+      compiled = compileExpression(expression);
+    } catch (error) {
+      if (error instanceof ExpressionError)
+        return { ok: false, error: error.reason, line: error.line, column: error.column };
+      throw error;
+    }
+    if (sourceId === undefined) return { ok: true };
+    const config = JSON.parse(row.config) as JobConfig;
+    let user;
+    try {
+      user = (await sourceFor(config).read(null)).users.get(sourceId);
+    } catch (error) {
+      throw sourceProblem(error);
+    }
+    if (user === undefined)
+      throw new AppError('not_found', `no user with id ${sourceId} in the job's source`);
+    try {
+      const value = compiled.evaluate({ ...user.attributes, objectId: user.id });
+      return value === IGNORE
+        ? { ok: true, sourceId, value: null, ignored: true }
+        : { ok: true, sourceId, value, ignored: false };
+    } catch (error) {
+      if (error instanceof ExpressionError)
+        return { ok: false, error: error.reason, line: error.line, column: error.column, sourceId };
+      throw error;
     }
   }
 
