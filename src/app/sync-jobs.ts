@@ -21,13 +21,14 @@ import { SourceError } from '../sync/sources/source.js';
 import { sourceFor } from '../sync/job.js';
 import {
   compileExpression,
+  expressionEngine,
   ExpressionError,
   IGNORE,
   MAX_EXPRESSION_LENGTH,
 } from '../sync/expressions/index.js';
 import { LinkError, listLinks, relink, resync, unlink, type LinkView } from '../sync/links.js';
 import { ScimTargetClient } from '../sync/target/client.js';
-import { MappingError } from '../sync/mapping/compile.js';
+import { compileMappings, MappingError } from '../sync/mapping/compile.js';
 import { ScopeError } from '../sync/scope.js';
 import { ScopingError } from '../sync/scoping/index.js';
 import {
@@ -285,6 +286,24 @@ export class SyncJobs {
           'invalid',
           `source paths must be relative paths inside the account's source directory (${base}).`,
         );
+    }
+    if (config.mappings !== undefined) {
+      // A mapping that does not compile would fail every cycle: refuse it when saved.
+      const m = config.mappings as unknown as Record<string, unknown>;
+      if (
+        typeof m !== 'object' ||
+        m === null ||
+        !Array.isArray(m['user']) ||
+        !Array.isArray(m['group'])
+      )
+        throw new AppError('invalid', '"mappings" must be {"user": [...], "group": [...]}.');
+      try {
+        compileMappings(config.mappings, expressionEngine);
+      } catch (error) {
+        if (error instanceof MappingError || error instanceof ExpressionError)
+          throw new AppError('invalid', error.message);
+        throw error;
+      }
     }
     const own = tenantUrl(this.options.publicUrl(account.region), accountId);
     if (config.target.url.replace(/\/+$/, '') !== own)

@@ -128,6 +128,32 @@ describe.each(DATABASE_KINDS)('mapping expression check through the admin API (%
     expect(long.status).toBe(400);
   });
 
+  it('refuses to save a mapping whose expression does not parse', async () => {
+    const base = `/accounts/${acme.accountId}/sync/jobs/people`;
+    const mappings = (expression: string) => ({
+      user: [
+        { type: 'direct', source: 'userPrincipalName', target: 'userName', matching: 1 },
+        { type: 'expression', expression, target: 'displayName' },
+      ],
+      group: [{ type: 'direct', source: 'displayName', target: 'displayName', matching: 1 }],
+    });
+    const bad = await call('PUT', base, acmeSession, {
+      ...job(),
+      mappings: mappings('Join(" ", [givenName]'),
+    });
+    expect(bad.status).toBe(400);
+    expect(bad.body.error.message).toMatch(/displayName/);
+    expect(bad.body.error.message).toMatch(/column 22/);
+    const shape = await call('PUT', base, acmeSession, { ...job(), mappings: { user: [] } });
+    expect(shape.status).toBe(400);
+    const good = await call('PUT', base, acmeSession, {
+      ...job(),
+      mappings: mappings('Join(" ", [givenName])'),
+    });
+    expect(good.status).toBe(200);
+    expect(good.body.mappings.user[1].expression).toBe('Join(" ", [givenName])');
+  });
+
   it("another account's job is a 404, with or without a source user", async () => {
     const path = `/accounts/${acme.accountId}/sync/jobs/people/expression`;
     const asGlobex = await call('POST', path, globexSession, { expression: '[givenName]' });
