@@ -76,6 +76,9 @@ export interface SyncJobView {
   readonly mappings: unknown;
   readonly scope: unknown;
   readonly scheduleMinutes: number;
+  readonly deletionThreshold?: number;
+  readonly failures?: JobConfig['failures'];
+  readonly notify?: JobConfig['notify'];
   readonly nextRunAt: string | null;
   readonly running: boolean;
   /** The running cycle's objects done of planned, with an ETA; null when none runs here. */
@@ -229,6 +232,12 @@ export class SyncJobs {
       mappings: config.mappings ?? null,
       scope: config.scope ?? null,
       scheduleMinutes: config.scheduleMinutes ?? DEFAULT_SCHEDULE_MINUTES,
+      // The rest of the job file's shape, so a client can PUT back what it read.
+      ...(config.deletionThreshold !== undefined
+        ? { deletionThreshold: config.deletionThreshold }
+        : {}),
+      ...(config.failures !== undefined ? { failures: config.failures } : {}),
+      ...(config.notify !== undefined ? { notify: config.notify } : {}),
       nextRunAt: row.next_run_at,
       running,
       progress: running ? progress.view(row.id) : null,

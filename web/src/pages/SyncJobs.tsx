@@ -785,6 +785,317 @@ function OnDemandPanel(props: { accountId: string; jobId: string; onDone: () => 
   );
 }
 
+interface MappingRow {
+  type: 'direct' | 'constant' | 'expression' | 'none';
+  target: string;
+  source?: string;
+  value?: string;
+  expression?: string;
+  defaultValue?: string;
+  apply?: 'always' | 'create';
+  matching?: number;
+}
+interface ExpressionAnswer {
+  ok: boolean;
+  error?: string;
+  column?: number;
+  line?: number;
+  value?: unknown;
+  ignored?: boolean;
+}
+/** Entra's default group mappings (src/sync/mapping/mappings.ts), kept when only users are edited. */
+const DEFAULT_GROUP_MAPPINGS: MappingRow[] = [
+  { type: 'direct', source: 'displayName', target: 'displayName', matching: 1 },
+  { type: 'direct', source: 'objectId', target: 'externalId', matching: 2 },
+  { type: 'direct', source: 'members', target: 'members' },
+];
+const MAPPING_TYPES: [MappingRow['type'], string][] = [
+  ['direct', 'Direct'],
+  ['constant', 'Constant'],
+  ['expression', 'Expression'],
+  ['none', 'None'],
+];
+
+/**
+ * One expression, checked with the engine's parser as it is typed (debounced) and, with a
+ * preview source id, evaluated on that source user.
+ */
+function ExpressionField(props: {
+  accountId: string;
+  jobId: string;
+  label: string;
+  value: string;
+  previewId: string;
+  onChange: (value: string) => void;
+}) {
+  const id = useId();
+  const [answer, setAnswer] = useState<ExpressionAnswer | null>(null);
+  const [failure, setFailure] = useState<string | null>(null);
+  const { accountId, jobId, value, previewId } = props;
+  useEffect(() => {
+    let live = true;
+    const timer = setTimeout(() => {
+      must(
+        api.POST('/api/v1/admin/accounts/{accountId}/sync/jobs/{id}/expression', {
+          params: { path: { accountId, id: jobId } },
+          body: {
+            expression: value,
+            ...(previewId.trim() !== '' ? { sourceId: previewId.trim() } : {}),
+          },
+        }),
+      )
+        .then((r) => {
+          if (!live) return;
+          setAnswer(r as ExpressionAnswer);
+          setFailure(null);
+        })
+        .catch((err: unknown) => {
+          if (!live) return;
+          setAnswer(null);
+          setFailure(errorText(err));
+        });
+    }, 300);
+    return () => {
+      live = false;
+      clearTimeout(timer);
+    };
+  }, [accountId, jobId, value, previewId]);
+  const bad = answer !== null && !answer.ok;
+  return (
+    <div className="expression-field">
+      <textarea
+        aria-label={props.label}
+        aria-invalid={bad}
+        aria-describedby={`${id}-msg`}
+        rows={2}
+        value={value}
+        onChange={(e) => props.onChange(e.target.value)}
+      />
+      <div id={`${id}-msg`}>
+        {bad && (
+          <p className="error" role="alert">
+            Column {answer.column}: {answer.error}
+          </p>
+        )}
+        {failure !== null && <p className="error">{failure}</p>}
+        {answer?.ok === true && previewId.trim() !== '' && 'value' in answer && (
+          <p>
+            <output aria-label={`Preview of ${props.label}`}>
+              {answer.ignored ? '(not sent: IgnoreFlowIfNullOrEmpty)' : show(answer.value)}
+            </output>
+          </p>
+        )}
+      </div>
+    </div>
+  );
+}
+
+function MappingsEditor(props: {
+  accountId: string;
+  job: JobView;
+  /** Kept by the page: reloading the job after a save remounts this editor. */
+  notice: string;
+  setNotice: (notice: string) => void;
+  onSaved: () => void;
+}) {
+  const id = useId();
+  const { accountId, job } = props;
+  const stored = job.mappings as { user: MappingRow[]; group: MappingRow[] } | null;
+  const [rows, setRows] = useState<MappingRow[]>(() => stored?.user ?? []);
+  const [previewId, setPreviewId] = useState('');
+  const [error, setError] = useState<string | null>(null);
+  const { notice, setNotice } = props;
+  const [busy, setBusy] = useState(false);
+  const update = (i: number, change: Partial<MappingRow>) => {
+    // A refused save's message is about the rows as they were: an edit clears it.
+    setError(null);
+    setNotice('');
+    setRows((all) => all.map((r, n) => (n === i ? { ...r, ...change } : r)));
+  };
+  const label = (r: MappingRow, i: number) => r.target || `row ${i + 1}`;
+  return (
+    <section className="card" aria-labelledby={`${id}-h`}>
+      <h2 id={`${id}-h`}>Mappings</h2>
+      {stored === null && (
+        <p className="muted">
+          This job uses Entra&apos;s default mappings (docs/engine.md). Add user mappings here to
+          define its own; group mappings stay the defaults&apos; until set in the job file.
+        </p>
+      )}
+      <div className="field">
+        <label htmlFor={`${id}-preview`}>Preview on user</label>
+        <input
+          id={`${id}-preview`}
+          value={previewId}
+          placeholder="a source user's id"
+          onChange={(e) => setPreviewId(e.target.value)}
+        />
+      </div>
+      <TableWrap label="User mappings">
+        <table>
+          <caption>User mappings</caption>
+          <thead>
+            <tr>
+              <th scope="col">Target attribute</th>
+              <th scope="col">Type</th>
+              <th scope="col">Source or expression</th>
+              <th scope="col">Apply</th>
+              <th scope="col">Matching</th>
+              <th scope="col">
+                <span className="visually-hidden">Actions</span>
+              </th>
+            </tr>
+          </thead>
+          <tbody>
+            {rows.map((r, i) => (
+              <tr key={i}>
+                <td>
+                  <input
+                    aria-label={`Target attribute of row ${i + 1}`}
+                    value={r.target}
+                    onChange={(e) => update(i, { target: e.target.value })}
+                  />
+                </td>
+                <td>
+                  <select
+                    aria-label={`Type of ${label(r, i)}`}
+                    value={r.type}
+                    onChange={(e) => update(i, { type: e.target.value as MappingRow['type'] })}
+                  >
+                    {MAPPING_TYPES.map(([v, l]) => (
+                      <option key={v} value={v}>
+                        {l}
+                      </option>
+                    ))}
+                  </select>
+                </td>
+                <td>
+                  {r.type === 'direct' && (
+                    <input
+                      aria-label={`Source attribute of ${label(r, i)}`}
+                      value={r.source ?? ''}
+                      onChange={(e) => update(i, { source: e.target.value })}
+                    />
+                  )}
+                  {r.type === 'constant' && (
+                    <input
+                      aria-label={`Constant of ${label(r, i)}`}
+                      value={r.value ?? ''}
+                      onChange={(e) => update(i, { value: e.target.value })}
+                    />
+                  )}
+                  {r.type === 'expression' && (
+                    <ExpressionField
+                      accountId={accountId}
+                      jobId={job.id}
+                      label={`Expression of ${label(r, i)}`}
+                      value={r.expression ?? ''}
+                      previewId={previewId}
+                      onChange={(expression) => update(i, { expression })}
+                    />
+                  )}
+                  {r.type === 'none' && <span className="muted">nothing flows</span>}
+                </td>
+                <td>
+                  <select
+                    aria-label={`Apply ${label(r, i)}`}
+                    value={r.apply ?? 'always'}
+                    onChange={(e) => update(i, { apply: e.target.value as 'always' | 'create' })}
+                  >
+                    <option value="always">Always</option>
+                    <option value="create">On create only</option>
+                  </select>
+                </td>
+                <td>
+                  <input
+                    aria-label={`Matching precedence of ${label(r, i)}`}
+                    inputMode="numeric"
+                    size={3}
+                    value={r.matching ?? ''}
+                    onChange={(e) => {
+                      const n = Number(e.target.value);
+                      update(i, {
+                        matching:
+                          e.target.value.trim() === '' || !Number.isInteger(n) ? undefined : n,
+                      });
+                    }}
+                  />
+                </td>
+                <td>
+                  <button
+                    type="button"
+                    onClick={() => setRows((all) => all.filter((_, n) => n !== i))}
+                  >
+                    Remove {label(r, i)}
+                  </button>
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      </TableWrap>
+      <div className="actions">
+        <button
+          type="button"
+          onClick={() => setRows((all) => [...all, { type: 'direct', target: '', source: '' }])}
+        >
+          Add mapping
+        </button>
+        <button
+          type="button"
+          className="primary"
+          disabled={busy}
+          onClick={() => {
+            setBusy(true);
+            setError(null);
+            setNotice('');
+            const user = rows.map((r): MappingRow => {
+              const { source, value, expression, ...rest } = r;
+              return {
+                ...rest,
+                ...(r.type === 'direct' ? { source: source ?? '' } : {}),
+                ...(r.type === 'constant' ? { value: value ?? '' } : {}),
+                ...(r.type === 'expression' ? { expression: expression ?? '' } : {}),
+              };
+            });
+            const { source, target, scope, scheduleMinutes } = job;
+            // Fields of the job file shape the page does not edit go back as they came.
+            const view = job as Record<string, unknown>;
+            const keep = Object.fromEntries(
+              ['deletionThreshold', 'failures', 'notify']
+                .filter((k) => view[k] !== undefined)
+                .map((k) => [k, view[k]]),
+            );
+            must(
+              api.PUT('/api/v1/admin/accounts/{accountId}/sync/jobs/{id}', {
+                params: { path: { accountId, id: job.id } },
+                body: {
+                  source,
+                  target,
+                  scheduleMinutes,
+                  ...(scope !== null ? { scope } : {}),
+                  ...keep,
+                  mappings: { user, group: stored?.group ?? DEFAULT_GROUP_MAPPINGS },
+                } as never,
+              }),
+            )
+              .then(() => {
+                setNotice('Mappings saved.');
+                props.onSaved();
+              })
+              .catch((err: unknown) => setError(errorText(err)))
+              .finally(() => setBusy(false));
+          }}
+        >
+          Save mappings
+        </button>
+      </div>
+      <ErrorLine error={error} />
+      {notice !== '' && <p role="status">{notice}</p>}
+    </section>
+  );
+}
+
 function JobLog(props: { accountId: string; jobId: string; version: string }) {
   const id = useId();
   const [form, setForm] = useState({ action: '', status: '', objectId: '' });
@@ -953,6 +1264,7 @@ export function SyncJobPage(props: { accountId: string; jobId: string }) {
   const [deleting, setDeleting] = useState(false);
   const [fullReset, setFullReset] = useState(false);
   const [notice, setNotice] = useState('');
+  const [mappingsNotice, setMappingsNotice] = useState('');
   const resetId = useId();
   const running = job.data?.running ?? false;
   useEffect(() => {
@@ -1128,6 +1440,14 @@ export function SyncJobPage(props: { accountId: string; jobId: string }) {
       )}
       <Progress job={j} />
       <LastCycle job={j} />
+      <MappingsEditor
+        key={j.id}
+        accountId={accountId}
+        job={j}
+        notice={mappingsNotice}
+        setNotice={setMappingsNotice}
+        onSaved={job.reload}
+      />
       <PreviewPanel accountId={accountId} jobId={jobId} lastCycle={j.lastCycle?.id ?? ''} />
       <OnDemandPanel accountId={accountId} jobId={jobId} onDone={job.reload} />
       <JobLog
