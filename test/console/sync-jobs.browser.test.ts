@@ -502,7 +502,7 @@ describe('provisioning jobs pages in Chromium', () => {
     expect(violations).toEqual([]);
   });
 
-  it('edits the mappings: an expression checked as typed, previewed on a source user, saved', async () => {
+  it('edits the mappings (an expression checked as typed, previewed on a source user) and the scoping', async () => {
     source(people);
     await page.getByRole('link', { name: 'people', exact: true }).click();
     await page.getByRole('heading', { level: 1, name: 'Job people' }).waitFor();
@@ -559,6 +559,33 @@ describe('provisioning jobs pages in Chromium', () => {
       'members',
     ]);
     expect(view.deletionThreshold).toBe(2);
+
+    // Scoping: clauses ANDed within a filter, filters ORed, saved with the job.
+    const scoping = main().getByRole('region', { name: 'Scoping', exact: true });
+    await scoping.getByRole('button', { name: 'Add filter' }).click();
+    await scoping.getByLabel('Attribute of filter 1 clause 1').fill('userPrincipalName');
+    await scoping.getByLabel('Operator of filter 1 clause 1').selectOption('ENDS_WITH');
+    await scoping.getByLabel('Value of filter 1 clause 1').fill('@acme.example');
+    await scoping.getByRole('button', { name: 'Add clause to filter 1' }).click();
+    await scoping.getByLabel('Attribute of filter 1 clause 2').fill('displayName');
+    await scoping.getByLabel('Operator of filter 1 clause 2').selectOption('IS NOT NULL');
+    expect(await scoping.getByLabel('Value of filter 1 clause 2').count()).toBe(0);
+    await scoping.getByRole('button', { name: 'Add filter' }).click();
+    await scoping.getByLabel('Attribute of filter 2 clause 1').fill('objectId');
+    await scoping.getByLabel('Value of filter 2 clause 1').fill('u-nameless');
+    await axe('scoping editor');
+    await scoping.getByRole('button', { name: 'Save scoping' }).click();
+    await scoping.getByRole('status').filter({ hasText: 'Scoping saved.' }).waitFor();
+    const scoped = (await admin('GET', '/sync/jobs/people')).body;
+    expect(scoped.scope.userFilters).toEqual([
+      [
+        { attribute: 'userPrincipalName', operator: 'ENDS_WITH', value: '@acme.example' },
+        { attribute: 'displayName', operator: 'IS NOT NULL' },
+      ],
+      [{ attribute: 'objectId', operator: 'EQUALS', value: 'u-nameless' }],
+    ]);
+    // The mappings saved before stay.
+    expect(scoped.mappings.user).toHaveLength(2);
     await page.getByRole('link', { name: 'All provisioning jobs' }).click();
     await page.getByRole('heading', { level: 1, name: 'Provisioning jobs' }).waitFor();
     expect(violations).toEqual([]);

@@ -1096,6 +1096,206 @@ function MappingsEditor(props: {
   );
 }
 
+interface ScopeClauseRow {
+  attribute: string;
+  operator: string;
+  value?: string;
+}
+const SCOPING_OPERATORS = [
+  'EQUALS',
+  'NOT EQUALS',
+  'IS TRUE',
+  'IS FALSE',
+  'IS NULL',
+  'IS NOT NULL',
+  'REGEX MATCH',
+  'NOT REGEX MATCH',
+  'Greater_Than',
+  'Greater_Than_OR_EQUALS',
+  'Includes',
+  'ENDS_WITH',
+  'STARTS_WITH',
+  'NOT STARTS_WITH',
+  '&',
+  '!&',
+];
+const UNARY_OPERATORS = new Set(['IS TRUE', 'IS FALSE', 'IS NULL', 'IS NOT NULL']);
+
+/** The job as PUT takes it, with `change` applied: fields the page does not edit go back as read. */
+function jobBody(job: JobView, change: Record<string, unknown>): never {
+  const view = job as Record<string, unknown>;
+  const body: Record<string, unknown> = {
+    source: job.source,
+    target: job.target,
+    scheduleMinutes: job.scheduleMinutes,
+  };
+  for (const k of ['mappings', 'scope', 'deletionThreshold', 'failures', 'notify'])
+    if (view[k] !== undefined && view[k] !== null) body[k] = view[k];
+  return { ...body, ...change } as never;
+}
+
+/** User scoping filters: clauses ANDed within a filter, filters ORed (Entra's rules). */
+function ScopingEditor(props: {
+  accountId: string;
+  job: JobView;
+  notice: string;
+  setNotice: (notice: string) => void;
+  onSaved: () => void;
+}) {
+  const id = useId();
+  const { accountId, job, notice, setNotice } = props;
+  const scope = (job.scope ?? {}) as { userFilters?: unknown };
+  const stored = scope.userFilters;
+  const editable =
+    stored === undefined || (Array.isArray(stored) && stored.every((f) => Array.isArray(f)));
+  const [filters, setFilters] = useState<ScopeClauseRow[][]>(() =>
+    editable ? ((stored ?? []) as ScopeClauseRow[][]) : [],
+  );
+  const [error, setError] = useState<string | null>(null);
+  const [busy, setBusy] = useState(false);
+  const edit = (next: ScopeClauseRow[][]) => {
+    setError(null);
+    setNotice('');
+    setFilters(next);
+  };
+  const setClause = (f: number, c: number, change: Partial<ScopeClauseRow>) =>
+    edit(
+      filters.map((clauses, i) =>
+        i !== f ? clauses : clauses.map((cl, j) => (j === c ? { ...cl, ...change } : cl)),
+      ),
+    );
+  if (!editable)
+    return (
+      <section className="card" aria-labelledby={`${id}-h`}>
+        <h2 id={`${id}-h`}>Scoping</h2>
+        <p className="muted">
+          These scoping filters are in Microsoft Graph&apos;s shape: edit them in the job file.
+        </p>
+      </section>
+    );
+  return (
+    <section className="card" aria-labelledby={`${id}-h`}>
+      <h2 id={`${id}-h`}>Scoping</h2>
+      <p className="muted">
+        A user is in scope when every clause of one filter holds (clauses ANDed, filters ORed). No
+        filter: every user.
+      </p>
+      {filters.map((clauses, f) => (
+        <fieldset key={f}>
+          <legend>Filter {f + 1}</legend>
+          {clauses.map((cl, c) => (
+            <div className="inline-form" key={c}>
+              <div className="field">
+                <label htmlFor={`${id}-${f}-${c}-a`}>Attribute</label>
+                <input
+                  id={`${id}-${f}-${c}-a`}
+                  aria-label={`Attribute of filter ${f + 1} clause ${c + 1}`}
+                  value={cl.attribute}
+                  onChange={(e) => setClause(f, c, { attribute: e.target.value })}
+                />
+              </div>
+              <div className="field">
+                <label htmlFor={`${id}-${f}-${c}-o`}>Operator</label>
+                <select
+                  id={`${id}-${f}-${c}-o`}
+                  aria-label={`Operator of filter ${f + 1} clause ${c + 1}`}
+                  value={cl.operator}
+                  onChange={(e) => setClause(f, c, { operator: e.target.value })}
+                >
+                  {SCOPING_OPERATORS.map((o) => (
+                    <option key={o} value={o}>
+                      {o}
+                    </option>
+                  ))}
+                </select>
+              </div>
+              {!UNARY_OPERATORS.has(cl.operator) && (
+                <div className="field">
+                  <label htmlFor={`${id}-${f}-${c}-v`}>Value</label>
+                  <input
+                    id={`${id}-${f}-${c}-v`}
+                    aria-label={`Value of filter ${f + 1} clause ${c + 1}`}
+                    value={cl.value ?? ''}
+                    onChange={(e) => setClause(f, c, { value: e.target.value })}
+                  />
+                </div>
+              )}
+              <button
+                type="button"
+                onClick={() =>
+                  edit(
+                    filters
+                      .map((cls, i) => (i === f ? cls.filter((_, j) => j !== c) : cls))
+                      .filter((cls) => cls.length > 0),
+                  )
+                }
+              >
+                Remove clause {c + 1} of filter {f + 1}
+              </button>
+            </div>
+          ))}
+          <button
+            type="button"
+            onClick={() =>
+              edit(
+                filters.map((cls, i) =>
+                  i === f ? [...cls, { attribute: '', operator: 'EQUALS', value: '' }] : cls,
+                ),
+              )
+            }
+          >
+            Add clause to filter {f + 1}
+          </button>
+        </fieldset>
+      ))}
+      <div className="actions">
+        <button
+          type="button"
+          onClick={() => edit([...filters, [{ attribute: '', operator: 'EQUALS', value: '' }]])}
+        >
+          Add filter
+        </button>
+        <button
+          type="button"
+          className="primary"
+          disabled={busy}
+          onClick={() => {
+            setBusy(true);
+            setError(null);
+            setNotice('');
+            const userFilters = filters.map((clauses) =>
+              clauses.map((cl) =>
+                UNARY_OPERATORS.has(cl.operator)
+                  ? { attribute: cl.attribute, operator: cl.operator }
+                  : { attribute: cl.attribute, operator: cl.operator, value: cl.value ?? '' },
+              ),
+            );
+            const { userFilters: _old, ...rest } = (job.scope ?? {}) as Record<string, unknown>;
+            must(
+              api.PUT('/api/v1/admin/accounts/{accountId}/sync/jobs/{id}', {
+                params: { path: { accountId, id: job.id } },
+                body: jobBody(job, {
+                  scope: userFilters.length > 0 ? { ...rest, userFilters } : rest,
+                }),
+              }),
+            )
+              .then(() => {
+                setNotice('Scoping saved.');
+                props.onSaved();
+              })
+              .catch((err: unknown) => setError(errorText(err)))
+              .finally(() => setBusy(false));
+          }}
+        >
+          Save scoping
+        </button>
+      </div>
+      <ErrorLine error={error} />
+      {notice !== '' && <p role="status">{notice}</p>}
+    </section>
+  );
+}
+
 function JobLog(props: { accountId: string; jobId: string; version: string }) {
   const id = useId();
   const [form, setForm] = useState({ action: '', status: '', objectId: '' });
@@ -1265,6 +1465,7 @@ export function SyncJobPage(props: { accountId: string; jobId: string }) {
   const [fullReset, setFullReset] = useState(false);
   const [notice, setNotice] = useState('');
   const [mappingsNotice, setMappingsNotice] = useState('');
+  const [scopingNotice, setScopingNotice] = useState('');
   const resetId = useId();
   const running = job.data?.running ?? false;
   useEffect(() => {
@@ -1446,6 +1647,14 @@ export function SyncJobPage(props: { accountId: string; jobId: string }) {
         job={j}
         notice={mappingsNotice}
         setNotice={setMappingsNotice}
+        onSaved={job.reload}
+      />
+      <ScopingEditor
+        key={`scope-${j.id}`}
+        accountId={accountId}
+        job={j}
+        notice={scopingNotice}
+        setNotice={setScopingNotice}
         onSaved={job.reload}
       />
       <PreviewPanel accountId={accountId} jobId={jobId} lastCycle={j.lastCycle?.id ?? ''} />
