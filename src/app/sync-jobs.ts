@@ -30,7 +30,7 @@ import { LinkError, listLinks, relink, resync, unlink, type LinkView } from '../
 import { ScimTargetClient } from '../sync/target/client.js';
 import { compileMappings, MappingError } from '../sync/mapping/compile.js';
 import { ScopeError } from '../sync/scope.js';
-import { ScopingError } from '../sync/scoping/index.js';
+import { ScopingError, validateScopingFilters } from '../sync/scoping/index.js';
 import {
   allowStagedDeletes,
   isPaused,
@@ -311,6 +311,16 @@ export class SyncJobs {
       } catch (error) {
         if (error instanceof MappingError || error instanceof ExpressionError)
           throw new AppError('invalid', error.message);
+        throw error;
+      }
+    }
+    if (config.scope !== undefined) {
+      // Scoping filters that do not validate would fail every cycle: refuse them when saved.
+      try {
+        validateScopingFilters(config.scope.userFilters);
+        validateScopingFilters(config.scope.groupFilters);
+      } catch (error) {
+        if (error instanceof ScopingError) throw new AppError('invalid', error.message);
         throw error;
       }
     }

@@ -154,6 +154,27 @@ describe.each(DATABASE_KINDS)('mapping expression check through the admin API (%
     expect(good.body.mappings.user[1].expression).toBe('Join(" ", [givenName])');
   });
 
+  it('refuses to save scoping filters that do not validate', async () => {
+    const base = `/accounts/${acme.accountId}/sync/jobs/people`;
+    const bad = await call('PUT', base, acmeSession, {
+      ...job(),
+      scope: { userFilters: [[{ attribute: 'department', operator: 'SOUNDS LIKE', value: 'x' }]] },
+    });
+    expect(bad.status).toBe(400);
+    expect(bad.body.error.message).toMatch(/scoping filter 1, clause 1/);
+    const empty = await call('PUT', base, acmeSession, { ...job(), scope: { userFilters: [[]] } });
+    expect(empty.status).toBe(400);
+    expect(empty.body.error.message).toMatch(/no clauses/);
+    const good = await call('PUT', base, acmeSession, {
+      ...job(),
+      scope: { userFilters: [[{ attribute: 'givenName', operator: 'IS NOT NULL' }]] },
+    });
+    expect(good.status).toBe(200);
+    expect(good.body.scope.userFilters).toEqual([
+      [{ attribute: 'givenName', operator: 'IS NOT NULL' }],
+    ]);
+  });
+
   it("another account's job is a 404, with or without a source user", async () => {
     const path = `/accounts/${acme.accountId}/sync/jobs/people/expression`;
     const asGlobex = await call('POST', path, globexSession, { expression: '[givenName]' });
