@@ -18,11 +18,19 @@ import {
   type Preview,
 } from '../sync/preview.js';
 import { SourceError } from '../sync/sources/source.js';
+import { sourceFor } from '../sync/job.js';
+import {
+  compileExpression,
+  expressionEngine,
+  ExpressionError,
+  IGNORE,
+  MAX_EXPRESSION_LENGTH,
+} from '../sync/expressions/index.js';
 import { LinkError, listLinks, relink, resync, unlink, type LinkView } from '../sync/links.js';
 import { ScimTargetClient } from '../sync/target/client.js';
-import { MappingError } from '../sync/mapping/compile.js';
+import { compileMappings, MappingError } from '../sync/mapping/compile.js';
 import { ScopeError } from '../sync/scope.js';
-import { ScopingError } from '../sync/scoping/index.js';
+import { ScopingError, validateScopingFilters } from '../sync/scoping/index.js';
 import {
   allowStagedDeletes,
   isPaused,
@@ -147,6 +155,11 @@ export interface SyncJobView {
     summary: unknown;
   } | null;
 }
+
+/** The answer of checkExpression. */
+export type ExpressionCheck =
+  | { ok: true; sourceId?: string; value?: unknown; ignored?: boolean }
+  | { ok: false; error: string; line: number; column: number; sourceId?: string };
 
 export interface ProgressView {
   readonly done: number;
@@ -356,6 +369,34 @@ export class SyncJobs {
           `source paths must be relative paths inside the account's source directory (${base}).`,
         );
     }
+    if (config.mappings !== undefined) {
+      // A mapping that does not compile would fail every cycle: refuse it when saved.
+      const m = config.mappings as unknown as Record<string, unknown>;
+      if (
+        typeof m !== 'object' ||
+        m === null ||
+        !Array.isArray(m['user']) ||
+        !Array.isArray(m['group'])
+      )
+        throw new AppError('invalid', '"mappings" must be {"user": [...], "group": [...]}.');
+      try {
+        compileMappings(config.mappings, expressionEngine);
+      } catch (error) {
+        if (error instanceof MappingError || error instanceof ExpressionError)
+          throw new AppError('invalid', error.message);
+        throw error;
+      }
+    }
+    if (config.scope !== undefined) {
+      // Scoping filters that do not validate would fail every cycle: refuse them when saved.
+      try {
+        validateScopingFilters(config.scope.userFilters);
+        validateScopingFilters(config.scope.groupFilters);
+      } catch (error) {
+        if (error instanceof ScopingError) throw new AppError('invalid', error.message);
+        throw error;
+      }
+    }
     const own = tenantUrl(this.options.publicUrl(account.region), accountId);
     if (config.target.url.replace(/\/+$/, '') !== own)
       throw new AppError(
@@ -441,6 +482,53 @@ export class SyncJobs {
       return { ...(await previewCycle(config, { state: this.store, limit })), jobId: name };
     } catch (error) {
       throw sourceProblem(error);
+    }
+  }
+
+  /**
+   * Checks one mapping expression with the engine's parser and, given a source user's id,
+   * evaluates it on that user as a cycle would (its attributes plus `objectId`). A bad
+   * expression is an answer, not an error: {ok: false, error, line, column}.
+   */
+  async checkExpression(
+    accountId: string,
+    name: string,
+    expression: string,
+    sourceId: string | undefined,
+  ): Promise<ExpressionCheck> {
+    const row = await this.row(accountId, name);
+    if (expression.length > MAX_EXPRESSION_LENGTH)
+      throw new AppError(
+        'invalid',
+        `"expression" is longer than ${MAX_EXPRESSION_LENGTH} characters.`,
+      );
+    let compiled;
+    try {
+      compiled = compileExpression(expression);
+    } catch (error) {
+      if (error instanceof ExpressionError)
+        return { ok: false, error: error.reason, line: error.line, column: error.column };
+      throw error;
+    }
+    if (sourceId === undefined) return { ok: true };
+    const config = JSON.parse(row.config) as JobConfig;
+    let user;
+    try {
+      user = (await sourceFor(config).read(null)).users.get(sourceId);
+    } catch (error) {
+      throw sourceProblem(error);
+    }
+    if (user === undefined)
+      throw new AppError('not_found', `no user with id ${sourceId} in the job's source`);
+    try {
+      const value = compiled.evaluate({ ...user.attributes, objectId: user.id });
+      return value === IGNORE
+        ? { ok: true, sourceId, value: null, ignored: true }
+        : { ok: true, sourceId, value, ignored: false };
+    } catch (error) {
+      if (error instanceof ExpressionError)
+        return { ok: false, error: error.reason, line: error.line, column: error.column, sourceId };
+      throw error;
     }
   }
 

@@ -629,6 +629,95 @@ describe('provisioning jobs pages in Chromium', () => {
     expect(violations).toEqual([]);
   });
 
+  it('edits the mappings (an expression checked as typed, previewed on a source user) and the scoping', async () => {
+    source(people);
+    await page.getByRole('link', { name: 'people', exact: true }).click();
+    await page.getByRole('heading', { level: 1, name: 'Job people' }).waitFor();
+    const editor = main().getByRole('region', { name: 'Mappings', exact: true });
+    await editor.getByRole('button', { name: 'Add mapping' }).click();
+    await editor.getByLabel('Target attribute of row 1').fill('userName');
+    await editor.getByLabel('Source attribute of userName').fill('userPrincipalName');
+    await editor.getByLabel('Matching precedence of userName').fill('1');
+    await editor.getByRole('button', { name: 'Add mapping' }).click();
+    await editor.getByLabel('Target attribute of row 2').fill('title');
+    await editor.getByLabel('Type of title').selectOption('expression');
+    const expression = editor.getByLabel('Expression of title', { exact: true });
+    // A broken expression: the engine's parser answers with the column.
+    await expression.fill('Join(" - ", [displayName]');
+    await editor
+      .getByRole('alert')
+      .filter({ hasText: /^Column 26: / })
+      .waitFor();
+    expect(await expression.getAttribute('aria-invalid')).toBe('true');
+    // Saving it anyway is refused with the API's message.
+    await editor.getByRole('button', { name: 'Save mappings' }).click();
+    await editor
+      .getByRole('alert')
+      .filter({ hasText: 'column 26' })
+      .filter({ hasText: 'title' })
+      .waitFor();
+    expect((await admin('GET', '/sync/jobs/people')).body.mappings).toBeNull();
+
+    await expression.fill('Join(" - ", [displayName], [userPrincipalName])');
+    await editor.getByLabel('Apply title').selectOption('create');
+    await editor.getByLabel('Preview on user').fill('u-ada');
+    await editor
+      .getByRole('status', { name: 'Preview of Expression of title' })
+      .filter({ hasText: 'Ada Lovelace - ada@acme.example' })
+      .waitFor();
+    expect(await editor.getByRole('alert').count()).toBe(0);
+    await axe('mappings editor');
+    await shot('sync-job-mappings');
+    await editor.getByRole('button', { name: 'Save mappings' }).click();
+    await editor.getByRole('status').filter({ hasText: 'Mappings saved.' }).waitFor();
+    const view = (await admin('GET', '/sync/jobs/people')).body;
+    expect(view.mappings.user).toEqual([
+      { type: 'direct', target: 'userName', source: 'userPrincipalName', matching: 1 },
+      {
+        type: 'expression',
+        target: 'title',
+        expression: 'Join(" - ", [displayName], [userPrincipalName])',
+        apply: 'create',
+      },
+    ]);
+    expect(view.mappings.group.map((m: { target: string }) => m.target)).toEqual([
+      'displayName',
+      'externalId',
+      'members',
+    ]);
+    expect(view.deletionThreshold).toBe(2);
+
+    // Scoping: clauses ANDed within a filter, filters ORed, saved with the job.
+    const scoping = main().getByRole('region', { name: 'Scoping', exact: true });
+    await scoping.getByRole('button', { name: 'Add filter' }).click();
+    await scoping.getByLabel('Attribute of filter 1 clause 1').fill('userPrincipalName');
+    await scoping.getByLabel('Operator of filter 1 clause 1').selectOption('ENDS_WITH');
+    await scoping.getByLabel('Value of filter 1 clause 1').fill('@acme.example');
+    await scoping.getByRole('button', { name: 'Add clause to filter 1' }).click();
+    await scoping.getByLabel('Attribute of filter 1 clause 2').fill('displayName');
+    await scoping.getByLabel('Operator of filter 1 clause 2').selectOption('IS NOT NULL');
+    expect(await scoping.getByLabel('Value of filter 1 clause 2').count()).toBe(0);
+    await scoping.getByRole('button', { name: 'Add filter' }).click();
+    await scoping.getByLabel('Attribute of filter 2 clause 1').fill('objectId');
+    await scoping.getByLabel('Value of filter 2 clause 1').fill('u-nameless');
+    await axe('scoping editor');
+    await scoping.getByRole('button', { name: 'Save scoping' }).click();
+    await scoping.getByRole('status').filter({ hasText: 'Scoping saved.' }).waitFor();
+    const scoped = (await admin('GET', '/sync/jobs/people')).body;
+    expect(scoped.scope.userFilters).toEqual([
+      [
+        { attribute: 'userPrincipalName', operator: 'ENDS_WITH', value: '@acme.example' },
+        { attribute: 'displayName', operator: 'IS NOT NULL' },
+      ],
+      [{ attribute: 'objectId', operator: 'EQUALS', value: 'u-nameless' }],
+    ]);
+    // The mappings saved before stay.
+    expect(scoped.mappings.user).toHaveLength(2);
+    await page.getByRole('link', { name: 'All provisioning jobs' }).click();
+    await page.getByRole('heading', { level: 1, name: 'Provisioning jobs' }).waitFor();
+    expect(violations).toEqual([]);
+  });
+
   it('deletes the job after a confirmation; the users it provisioned stay', async () => {
     await page.getByRole('link', { name: 'people', exact: true }).click();
     await page.getByRole('heading', { level: 1, name: 'Job people' }).waitFor();

@@ -435,6 +435,28 @@ export const ADMIN_ROUTE_SCHEMAS: Record<string, Schema> = {
       ...errors(400, 401, 403, 404, 409),
     },
   },
+  'POST /accounts/:accountId/sync/jobs/:id/expression': {
+    tags: ['sync'],
+    summary:
+      "Checks one mapping expression with the engine's parser (error with its line and column) and, with sourceId, evaluates it on that source user",
+    params: idParams,
+    body: obj({ expression: str, sourceId: nstr }, ['expression']),
+    response: {
+      200: obj(
+        {
+          ok: bool,
+          error: str,
+          line: int,
+          column: int,
+          sourceId: str,
+          value: { description: 'The value the expression gives for the source user' },
+          ignored: bool,
+        },
+        ['ok'],
+      ),
+      ...errors(400, 401, 404),
+    },
+  },
   'GET /accounts/:accountId/sync/jobs/:id/log': {
     tags: ['sync'],
     summary: "A sync job's per-object provisioning log, newest first",

@@ -80,6 +80,29 @@ export async function syncRoutes(
       throw new RestError(400, 'invalid_request', '"objectType" must be "user" or "group".');
     return jobs.provision(account(request), request.params.id!, objectType, sourceId);
   });
+  app.post('/sync/jobs/:id/expression', async (request: Req) => {
+    const body = request.body as Record<string, unknown> | null | undefined;
+    const expression = body?.['expression'];
+    const sourceId = body?.['sourceId'];
+    if (typeof expression !== 'string')
+      throw new RestError(
+        400,
+        'invalid_request',
+        '"expression" (the mapping expression) is required.',
+      );
+    if (
+      sourceId !== undefined &&
+      sourceId !== null &&
+      (typeof sourceId !== 'string' || sourceId === '' || sourceId.length > 1024)
+    )
+      throw new RestError(400, 'invalid_request', '"sourceId" must be the id of a source user.');
+    return jobs.checkExpression(
+      account(request),
+      request.params.id!,
+      expression,
+      typeof sourceId === 'string' ? sourceId : undefined,
+    );
+  });
   app.get('/sync/jobs/:id/links', async (request: Req) => {
     const q = request.query;
     const objectType = text(q, 'objectType')['objectType'];

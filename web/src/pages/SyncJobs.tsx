@@ -785,6 +785,517 @@ function OnDemandPanel(props: { accountId: string; jobId: string; onDone: () => 
   );
 }
 
+interface MappingRow {
+  type: 'direct' | 'constant' | 'expression' | 'none';
+  target: string;
+  source?: string;
+  value?: string;
+  expression?: string;
+  defaultValue?: string;
+  apply?: 'always' | 'create';
+  matching?: number;
+}
+interface ExpressionAnswer {
+  ok: boolean;
+  error?: string;
+  column?: number;
+  line?: number;
+  value?: unknown;
+  ignored?: boolean;
+}
+/** Entra's default group mappings (src/sync/mapping/mappings.ts), kept when only users are edited. */
+const DEFAULT_GROUP_MAPPINGS: MappingRow[] = [
+  { type: 'direct', source: 'displayName', target: 'displayName', matching: 1 },
+  { type: 'direct', source: 'objectId', target: 'externalId', matching: 2 },
+  { type: 'direct', source: 'members', target: 'members' },
+];
+const MAPPING_TYPES: [MappingRow['type'], string][] = [
+  ['direct', 'Direct'],
+  ['constant', 'Constant'],
+  ['expression', 'Expression'],
+  ['none', 'None'],
+];
+
+/**
+ * One expression, checked with the engine's parser as it is typed (debounced) and, with a
+ * preview source id, evaluated on that source user.
+ */
+function ExpressionField(props: {
+  accountId: string;
+  jobId: string;
+  label: string;
+  value: string;
+  previewId: string;
+  onChange: (value: string) => void;
+}) {
+  const id = useId();
+  const [answer, setAnswer] = useState<ExpressionAnswer | null>(null);
+  const [failure, setFailure] = useState<string | null>(null);
+  const { accountId, jobId, value, previewId } = props;
+  useEffect(() => {
+    let live = true;
+    const timer = setTimeout(() => {
+      must(
+        api.POST('/api/v1/admin/accounts/{accountId}/sync/jobs/{id}/expression', {
+          params: { path: { accountId, id: jobId } },
+          body: {
+            expression: value,
+            ...(previewId.trim() !== '' ? { sourceId: previewId.trim() } : {}),
+          },
+        }),
+      )
+        .then((r) => {
+          if (!live) return;
+          setAnswer(r as ExpressionAnswer);
+          setFailure(null);
+        })
+        .catch((err: unknown) => {
+          if (!live) return;
+          setAnswer(null);
+          setFailure(errorText(err));
+        });
+    }, 300);
+    return () => {
+      live = false;
+      clearTimeout(timer);
+    };
+  }, [accountId, jobId, value, previewId]);
+  const bad = answer !== null && !answer.ok;
+  return (
+    <div className="expression-field">
+      <textarea
+        aria-label={props.label}
+        aria-invalid={bad}
+        aria-describedby={`${id}-msg`}
+        rows={2}
+        value={value}
+        onChange={(e) => props.onChange(e.target.value)}
+      />
+      <div id={`${id}-msg`}>
+        {bad && (
+          <p className="error" role="alert">
+            Column {answer.column}: {answer.error}
+          </p>
+        )}
+        {failure !== null && <p className="error">{failure}</p>}
+        {answer?.ok === true && previewId.trim() !== '' && 'value' in answer && (
+          <p>
+            <output aria-label={`Preview of ${props.label}`}>
+              {answer.ignored ? '(not sent: IgnoreFlowIfNullOrEmpty)' : show(answer.value)}
+            </output>
+          </p>
+        )}
+      </div>
+    </div>
+  );
+}
+
+function MappingsEditor(props: {
+  accountId: string;
+  job: JobView;
+  /** Kept by the page: reloading the job after a save remounts this editor. */
+  notice: string;
+  setNotice: (notice: string) => void;
+  onSaved: () => void;
+}) {
+  const id = useId();
+  const { accountId, job } = props;
+  const stored = job.mappings as { user: MappingRow[]; group: MappingRow[] } | null;
+  const [rows, setRows] = useState<MappingRow[]>(() => stored?.user ?? []);
+  const [previewId, setPreviewId] = useState('');
+  const [error, setError] = useState<string | null>(null);
+  const { notice, setNotice } = props;
+  const [busy, setBusy] = useState(false);
+  const update = (i: number, change: Partial<MappingRow>) => {
+    // A refused save's message is about the rows as they were: an edit clears it.
+    setError(null);
+    setNotice('');
+    setRows((all) => all.map((r, n) => (n === i ? { ...r, ...change } : r)));
+  };
+  const label = (r: MappingRow, i: number) => r.target || `row ${i + 1}`;
+  return (
+    <section className="card" aria-labelledby={`${id}-h`}>
+      <h2 id={`${id}-h`}>Mappings</h2>
+      {stored === null && (
+        <p className="muted">
+          This job uses Entra&apos;s default mappings (docs/engine.md). Add user mappings here to
+          define its own; group mappings stay the defaults&apos; until set in the job file.
+        </p>
+      )}
+      <div className="field">
+        <label htmlFor={`${id}-preview`}>Preview on user</label>
+        <input
+          id={`${id}-preview`}
+          value={previewId}
+          placeholder="a source user's id"
+          onChange={(e) => setPreviewId(e.target.value)}
+        />
+      </div>
+      <TableWrap label="User mappings">
+        <table>
+          <caption>User mappings</caption>
+          <thead>
+            <tr>
+              <th scope="col">Target attribute</th>
+              <th scope="col">Type</th>
+              <th scope="col">Source or expression</th>
+              <th scope="col">Apply</th>
+              <th scope="col">Matching</th>
+              <th scope="col">
+                <span className="visually-hidden">Actions</span>
+              </th>
+            </tr>
+          </thead>
+          <tbody>
+            {rows.map((r, i) => (
+              <tr key={i}>
+                <td>
+                  <input
+                    aria-label={`Target attribute of row ${i + 1}`}
+                    value={r.target}
+                    onChange={(e) => update(i, { target: e.target.value })}
+                  />
+                </td>
+                <td>
+                  <select
+                    aria-label={`Type of ${label(r, i)}`}
+                    value={r.type}
+                    onChange={(e) => update(i, { type: e.target.value as MappingRow['type'] })}
+                  >
+                    {MAPPING_TYPES.map(([v, l]) => (
+                      <option key={v} value={v}>
+                        {l}
+                      </option>
+                    ))}
+                  </select>
+                </td>
+                <td>
+                  {r.type === 'direct' && (
+                    <input
+                      aria-label={`Source attribute of ${label(r, i)}`}
+                      value={r.source ?? ''}
+                      onChange={(e) => update(i, { source: e.target.value })}
+                    />
+                  )}
+                  {r.type === 'constant' && (
+                    <input
+                      aria-label={`Constant of ${label(r, i)}`}
+                      value={r.value ?? ''}
+                      onChange={(e) => update(i, { value: e.target.value })}
+                    />
+                  )}
+                  {r.type === 'expression' && (
+                    <ExpressionField
+                      accountId={accountId}
+                      jobId={job.id}
+                      label={`Expression of ${label(r, i)}`}
+                      value={r.expression ?? ''}
+                      previewId={previewId}
+                      onChange={(expression) => update(i, { expression })}
+                    />
+                  )}
+                  {r.type === 'none' && <span className="muted">nothing flows</span>}
+                </td>
+                <td>
+                  <select
+                    aria-label={`Apply ${label(r, i)}`}
+                    value={r.apply ?? 'always'}
+                    onChange={(e) => update(i, { apply: e.target.value as 'always' | 'create' })}
+                  >
+                    <option value="always">Always</option>
+                    <option value="create">On create only</option>
+                  </select>
+                </td>
+                <td>
+                  <input
+                    aria-label={`Matching precedence of ${label(r, i)}`}
+                    inputMode="numeric"
+                    size={3}
+                    value={r.matching ?? ''}
+                    onChange={(e) => {
+                      const n = Number(e.target.value);
+                      update(i, {
+                        matching:
+                          e.target.value.trim() === '' || !Number.isInteger(n) ? undefined : n,
+                      });
+                    }}
+                  />
+                </td>
+                <td>
+                  <button
+                    type="button"
+                    onClick={() => setRows((all) => all.filter((_, n) => n !== i))}
+                  >
+                    Remove {label(r, i)}
+                  </button>
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      </TableWrap>
+      <div className="actions">
+        <button
+          type="button"
+          onClick={() => setRows((all) => [...all, { type: 'direct', target: '', source: '' }])}
+        >
+          Add mapping
+        </button>
+        <button
+          type="button"
+          className="primary"
+          disabled={busy}
+          onClick={() => {
+            setBusy(true);
+            setError(null);
+            setNotice('');
+            const user = rows.map((r): MappingRow => {
+              const { source, value, expression, ...rest } = r;
+              return {
+                ...rest,
+                ...(r.type === 'direct' ? { source: source ?? '' } : {}),
+                ...(r.type === 'constant' ? { value: value ?? '' } : {}),
+                ...(r.type === 'expression' ? { expression: expression ?? '' } : {}),
+              };
+            });
+            const { source, target, scope, scheduleMinutes } = job;
+            // Fields of the job file shape the page does not edit go back as they came.
+            const view = job as Record<string, unknown>;
+            const keep = Object.fromEntries(
+              ['deletionThreshold', 'failures', 'notify']
+                .filter((k) => view[k] !== undefined)
+                .map((k) => [k, view[k]]),
+            );
+            must(
+              api.PUT('/api/v1/admin/accounts/{accountId}/sync/jobs/{id}', {
+                params: { path: { accountId, id: job.id } },
+                body: {
+                  source,
+                  target,
+                  scheduleMinutes,
+                  ...(scope !== null ? { scope } : {}),
+                  ...keep,
+                  mappings: { user, group: stored?.group ?? DEFAULT_GROUP_MAPPINGS },
+                } as never,
+              }),
+            )
+              .then(() => {
+                setNotice('Mappings saved.');
+                props.onSaved();
+              })
+              .catch((err: unknown) => setError(errorText(err)))
+              .finally(() => setBusy(false));
+          }}
+        >
+          Save mappings
+        </button>
+      </div>
+      <ErrorLine error={error} />
+      {notice !== '' && <p role="status">{notice}</p>}
+    </section>
+  );
+}
+
+interface ScopeClauseRow {
+  attribute: string;
+  operator: string;
+  value?: string;
+}
+const SCOPING_OPERATORS = [
+  'EQUALS',
+  'NOT EQUALS',
+  'IS TRUE',
+  'IS FALSE',
+  'IS NULL',
+  'IS NOT NULL',
+  'REGEX MATCH',
+  'NOT REGEX MATCH',
+  'Greater_Than',
+  'Greater_Than_OR_EQUALS',
+  'Includes',
+  'ENDS_WITH',
+  'STARTS_WITH',
+  'NOT STARTS_WITH',
+  '&',
+  '!&',
+];
+const UNARY_OPERATORS = new Set(['IS TRUE', 'IS FALSE', 'IS NULL', 'IS NOT NULL']);
+
+/** The job as PUT takes it, with `change` applied: fields the page does not edit go back as read. */
+function jobBody(job: JobView, change: Record<string, unknown>): never {
+  const view = job as Record<string, unknown>;
+  const body: Record<string, unknown> = {
+    source: job.source,
+    target: job.target,
+    scheduleMinutes: job.scheduleMinutes,
+  };
+  for (const k of ['mappings', 'scope', 'deletionThreshold', 'failures', 'notify'])
+    if (view[k] !== undefined && view[k] !== null) body[k] = view[k];
+  return { ...body, ...change } as never;
+}
+
+/** User scoping filters: clauses ANDed within a filter, filters ORed (Entra's rules). */
+function ScopingEditor(props: {
+  accountId: string;
+  job: JobView;
+  notice: string;
+  setNotice: (notice: string) => void;
+  onSaved: () => void;
+}) {
+  const id = useId();
+  const { accountId, job, notice, setNotice } = props;
+  const scope = (job.scope ?? {}) as { userFilters?: unknown };
+  const stored = scope.userFilters;
+  const editable =
+    stored === undefined || (Array.isArray(stored) && stored.every((f) => Array.isArray(f)));
+  const [filters, setFilters] = useState<ScopeClauseRow[][]>(() =>
+    editable ? ((stored ?? []) as ScopeClauseRow[][]) : [],
+  );
+  const [error, setError] = useState<string | null>(null);
+  const [busy, setBusy] = useState(false);
+  const edit = (next: ScopeClauseRow[][]) => {
+    setError(null);
+    setNotice('');
+    setFilters(next);
+  };
+  const setClause = (f: number, c: number, change: Partial<ScopeClauseRow>) =>
+    edit(
+      filters.map((clauses, i) =>
+        i !== f ? clauses : clauses.map((cl, j) => (j === c ? { ...cl, ...change } : cl)),
+      ),
+    );
+  if (!editable)
+    return (
+      <section className="card" aria-labelledby={`${id}-h`}>
+        <h2 id={`${id}-h`}>Scoping</h2>
+        <p className="muted">
+          These scoping filters are in Microsoft Graph&apos;s shape: edit them in the job file.
+        </p>
+      </section>
+    );
+  return (
+    <section className="card" aria-labelledby={`${id}-h`}>
+      <h2 id={`${id}-h`}>Scoping</h2>
+      <p className="muted">
+        A user is in scope when every clause of one filter holds (clauses ANDed, filters ORed). No
+        filter: every user.
+      </p>
+      {filters.map((clauses, f) => (
+        <fieldset key={f}>
+          <legend>Filter {f + 1}</legend>
+          {clauses.map((cl, c) => (
+            <div className="inline-form" key={c}>
+              <div className="field">
+                <label htmlFor={`${id}-${f}-${c}-a`}>Attribute</label>
+                <input
+                  id={`${id}-${f}-${c}-a`}
+                  aria-label={`Attribute of filter ${f + 1} clause ${c + 1}`}
+                  value={cl.attribute}
+                  onChange={(e) => setClause(f, c, { attribute: e.target.value })}
+                />
+              </div>
+              <div className="field">
+                <label htmlFor={`${id}-${f}-${c}-o`}>Operator</label>
+                <select
+                  id={`${id}-${f}-${c}-o`}
+                  aria-label={`Operator of filter ${f + 1} clause ${c + 1}`}
+                  value={cl.operator}
+                  onChange={(e) => setClause(f, c, { operator: e.target.value })}
+                >
+                  {SCOPING_OPERATORS.map((o) => (
+                    <option key={o} value={o}>
+                      {o}
+                    </option>
+                  ))}
+                </select>
+              </div>
+              {!UNARY_OPERATORS.has(cl.operator) && (
+                <div className="field">
+                  <label htmlFor={`${id}-${f}-${c}-v`}>Value</label>
+                  <input
+                    id={`${id}-${f}-${c}-v`}
+                    aria-label={`Value of filter ${f + 1} clause ${c + 1}`}
+                    value={cl.value ?? ''}
+                    onChange={(e) => setClause(f, c, { value: e.target.value })}
+                  />
+                </div>
+              )}
+              <button
+                type="button"
+                onClick={() =>
+                  edit(
+                    filters
+                      .map((cls, i) => (i === f ? cls.filter((_, j) => j !== c) : cls))
+                      .filter((cls) => cls.length > 0),
+                  )
+                }
+              >
+                Remove clause {c + 1} of filter {f + 1}
+              </button>
+            </div>
+          ))}
+          <button
+            type="button"
+            onClick={() =>
+              edit(
+                filters.map((cls, i) =>
+                  i === f ? [...cls, { attribute: '', operator: 'EQUALS', value: '' }] : cls,
+                ),
+              )
+            }
+          >
+            Add clause to filter {f + 1}
+          </button>
+        </fieldset>
+      ))}
+      <div className="actions">
+        <button
+          type="button"
+          onClick={() => edit([...filters, [{ attribute: '', operator: 'EQUALS', value: '' }]])}
+        >
+          Add filter
+        </button>
+        <button
+          type="button"
+          className="primary"
+          disabled={busy}
+          onClick={() => {
+            setBusy(true);
+            setError(null);
+            setNotice('');
+            const userFilters = filters.map((clauses) =>
+              clauses.map((cl) =>
+                UNARY_OPERATORS.has(cl.operator)
+                  ? { attribute: cl.attribute, operator: cl.operator }
+                  : { attribute: cl.attribute, operator: cl.operator, value: cl.value ?? '' },
+              ),
+            );
+            const { userFilters: _old, ...rest } = (job.scope ?? {}) as Record<string, unknown>;
+            must(
+              api.PUT('/api/v1/admin/accounts/{accountId}/sync/jobs/{id}', {
+                params: { path: { accountId, id: job.id } },
+                body: jobBody(job, {
+                  scope: userFilters.length > 0 ? { ...rest, userFilters } : rest,
+                }),
+              }),
+            )
+              .then(() => {
+                setNotice('Scoping saved.');
+                props.onSaved();
+              })
+              .catch((err: unknown) => setError(errorText(err)))
+              .finally(() => setBusy(false));
+          }}
+        >
+          Save scoping
+        </button>
+      </div>
+      <ErrorLine error={error} />
+      {notice !== '' && <p role="status">{notice}</p>}
+    </section>
+  );
+}
+
 function JobLog(props: { accountId: string; jobId: string; version: string }) {
   const id = useId();
   const [form, setForm] = useState({ action: '', status: '', objectId: '', cycle: '' });
@@ -1102,6 +1613,8 @@ export function SyncJobPage(props: { accountId: string; jobId: string }) {
   const [deleting, setDeleting] = useState(false);
   const [fullReset, setFullReset] = useState(false);
   const [notice, setNotice] = useState('');
+  const [mappingsNotice, setMappingsNotice] = useState('');
+  const [scopingNotice, setScopingNotice] = useState('');
   const resetId = useId();
   const running = job.data?.running ?? false;
   useEffect(() => {
@@ -1294,6 +1807,22 @@ export function SyncJobPage(props: { accountId: string; jobId: string }) {
       )}
       <Progress job={j} />
       <LastCycle job={j} />
+      <MappingsEditor
+        key={j.id}
+        accountId={accountId}
+        job={j}
+        notice={mappingsNotice}
+        setNotice={setMappingsNotice}
+        onSaved={job.reload}
+      />
+      <ScopingEditor
+        key={`scope-${j.id}`}
+        accountId={accountId}
+        job={j}
+        notice={scopingNotice}
+        setNotice={setScopingNotice}
+        onSaved={job.reload}
+      />
       <PreviewPanel accountId={accountId} jobId={jobId} lastCycle={j.lastCycle?.id ?? ''} />
       <OnDemandPanel accountId={accountId} jobId={jobId} onDone={job.reload} />
       <JobSettings accountId={accountId} job={j} onSaved={job.reload} />

@@ -1,0 +1,200 @@
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DATABASE_KINDS } from '../helpers/databases.js';
+import { startTestServer, type TestServer, type TestTenant } from '../helpers/server.js';
+
+const PASSWORD = 'correct horse battery';
+
+describe.each(DATABASE_KINDS)('mapping expression check through the admin API (%s)', (kind) => {
+  let server: TestServer;
+  let acme: TestTenant;
+  let globex: TestTenant;
+  let dir: string;
+  let acmeSession: string;
+  let globexSession: string;
+
+  async function call(method: string, path: string, token: string, body?: unknown) {
+    const response = await fetch(`${server.origin}/api/v1/admin${path}`, {
+      method,
+      headers: {
+        authorization: `Bearer ${token}`,
+        ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
+      },
+      ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+    });
+    const text = await response.text();
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any -- test answers
+    return { status: response.status, body: (text === '' ? undefined : JSON.parse(text)) as any };
+  }
+
+  async function signIn(t: TestTenant): Promise<string> {
+    const admin = await server.database.db
+      .selectFrom('admins')
+      .select('email')
+      .where('account_id', '=', t.accountId)
+      .executeTakeFirstOrThrow();
+    const response = await fetch(`${server.origin}/api/v1/admin/sessions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ accountId: t.accountId, email: admin.email, password: PASSWORD }),
+    });
+    expect(response.status).toBe(201);
+    return ((await response.json()) as { token: string }).token;
+  }
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'roster-sync-expr-'));
+    process.env['ROSTER_SYNC_SOURCE_DIR'] = dir;
+    server = await startTestServer(kind);
+    acme = await server.createTenant('Acme');
+    globex = await server.createTenant('Globex');
+    acmeSession = await signIn(acme);
+    globexSession = await signIn(globex);
+    await mkdir(join(dir, acme.accountId));
+    await writeFile(
+      join(dir, acme.accountId, 'people.json'),
+      JSON.stringify({
+        users: [
+          { objectId: 'u1', userPrincipalName: 'ada@acme.example', givenName: 'Ada' },
+          { objectId: 'u2', userPrincipalName: 'alan@acme.example', manager: 'u1' },
+        ],
+        groups: [{ objectId: 'g1', displayName: 'Platform', members: ['u1', 'u2'] }],
+      }),
+    );
+  });
+  afterAll(async () => {
+    await server.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  const job = () => ({
+    source: { type: 'json', path: 'people.json' },
+    target: { url: acme.baseUrl, token: acme.token, dialect: 'rfc' },
+    scheduleMinutes: 5,
+  });
+
+  it('answers ok or the error with its column, and evaluates on a source user', async () => {
+    const base = `/accounts/${acme.accountId}/sync/jobs/people`;
+    expect((await call('PUT', base, acmeSession, job())).status).toBe(201);
+
+    const good = await call('POST', `${base}/expression`, acmeSession, {
+      expression: 'Join(" ", [givenName], Mid([userPrincipalName], 1, 3))',
+    });
+    expect(good.status, JSON.stringify(good.body)).toBe(200);
+    expect(good.body).toEqual({ ok: true });
+
+    const bad = await call('POST', `${base}/expression`, acmeSession, {
+      expression: 'Join(" ", [givenName]',
+    });
+    expect(bad.status).toBe(200);
+    expect(bad.body.ok).toBe(false);
+    expect(bad.body.error).toMatch(/\)|end/i);
+    expect(bad.body.line).toBe(1);
+    expect(bad.body.column).toBe(22);
+
+    const unknownFn = await call('POST', `${base}/expression`, acmeSession, {
+      expression: '  join(" ", [givenName])',
+    });
+    expect(unknownFn.body).toMatchObject({ ok: false, line: 1, column: 3 });
+    expect(unknownFn.body.error).toMatch(/Join/);
+
+    const value = await call('POST', `${base}/expression`, acmeSession, {
+      expression: 'Join(" ", [givenName], Mid([userPrincipalName], 1, 3))',
+      sourceId: 'u1',
+    });
+    expect(value.status).toBe(200);
+    expect(value.body).toEqual({ ok: true, sourceId: 'u1', value: 'Ada ada', ignored: false });
+
+    const objectId = await call('POST', `${base}/expression`, acmeSession, {
+      expression: '[manager]',
+      sourceId: 'u2',
+    });
+    expect(objectId.body).toMatchObject({ ok: true, value: 'u1' });
+
+    const missing = await call('POST', `${base}/expression`, acmeSession, {
+      expression: '[givenName]',
+      sourceId: 'nobody',
+    });
+    expect(missing.status).toBe(404);
+    expect(missing.body.error.message).toMatch(/nobody/);
+
+    for (const body of [{}, { expression: 3 }, { expression: '[a]', sourceId: 7 }, 'text'])
+      expect((await call('POST', `${base}/expression`, acmeSession, body)).status).toBe(400);
+    const long = await call('POST', `${base}/expression`, acmeSession, {
+      expression: '"' + 'x'.repeat(20_000) + '"',
+    });
+    expect(long.status).toBe(400);
+  });
+
+  it('refuses to save a mapping whose expression does not parse', async () => {
+    const base = `/accounts/${acme.accountId}/sync/jobs/people`;
+    const mappings = (expression: string) => ({
+      user: [
+        { type: 'direct', source: 'userPrincipalName', target: 'userName', matching: 1 },
+        { type: 'expression', expression, target: 'displayName' },
+      ],
+      group: [{ type: 'direct', source: 'displayName', target: 'displayName', matching: 1 }],
+    });
+    const bad = await call('PUT', base, acmeSession, {
+      ...job(),
+      mappings: mappings('Join(" ", [givenName]'),
+    });
+    expect(bad.status).toBe(400);
+    expect(bad.body.error.message).toMatch(/displayName/);
+    expect(bad.body.error.message).toMatch(/column 22/);
+    const shape = await call('PUT', base, acmeSession, { ...job(), mappings: { user: [] } });
+    expect(shape.status).toBe(400);
+    const good = await call('PUT', base, acmeSession, {
+      ...job(),
+      mappings: mappings('Join(" ", [givenName])'),
+    });
+    expect(good.status).toBe(200);
+    expect(good.body.mappings.user[1].expression).toBe('Join(" ", [givenName])');
+  });
+
+  it('refuses to save scoping filters that do not validate', async () => {
+    const base = `/accounts/${acme.accountId}/sync/jobs/people`;
+    const bad = await call('PUT', base, acmeSession, {
+      ...job(),
+      scope: { userFilters: [[{ attribute: 'department', operator: 'SOUNDS LIKE', value: 'x' }]] },
+    });
+    expect(bad.status).toBe(400);
+    expect(bad.body.error.message).toMatch(/scoping filter 1, clause 1/);
+    const empty = await call('PUT', base, acmeSession, { ...job(), scope: { userFilters: [[]] } });
+    expect(empty.status).toBe(400);
+    expect(empty.body.error.message).toMatch(/no clauses/);
+    const good = await call('PUT', base, acmeSession, {
+      ...job(),
+      scope: { userFilters: [[{ attribute: 'givenName', operator: 'IS NOT NULL' }]] },
+    });
+    expect(good.status).toBe(200);
+    expect(good.body.scope.userFilters).toEqual([
+      [{ attribute: 'givenName', operator: 'IS NOT NULL' }],
+    ]);
+  });
+
+  it("another account's job is a 404, with or without a source user", async () => {
+    const path = `/accounts/${acme.accountId}/sync/jobs/people/expression`;
+    const asGlobex = await call('POST', path, globexSession, { expression: '[givenName]' });
+    expect(asGlobex.status).toBe(401);
+    const own = await call(
+      'POST',
+      `/accounts/${globex.accountId}/sync/jobs/people/expression`,
+      globexSession,
+      { expression: '[givenName]', sourceId: 'u1' },
+    );
+    expect(own.status).toBe(404);
+    expect(JSON.stringify(own.body)).not.toContain('Ada');
+  });
+
+  it('lands in the admin OpenAPI document', async () => {
+    const response = await fetch(`${server.origin}/api/v1/admin/openapi.json`);
+    expect(response.status).toBe(200);
+    const doc = (await response.json()) as { paths: Record<string, unknown> };
+    expect(Object.keys(doc.paths)).toContain(
+      '/api/v1/admin/accounts/{accountId}/sync/jobs/{id}/expression',
+    );
+  });
+});
