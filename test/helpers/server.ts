@@ -29,6 +29,9 @@ export interface TestServer {
   close(): Promise<void>;
 }
 
+/** The password of the admin `createTenant` makes. */
+export const TENANT_ADMIN_PASSWORD = 'correct horse battery';
+
 /** Starts Roster on a fresh SQLite or PostgreSQL database, listening on 127.0.0.1 (random port). */
 export async function startTestServer(
   kind: DatabaseKind,
@@ -86,7 +89,7 @@ export async function startTestServer(
       await createAdmin(database.db, {
         accountId: account.id,
         email: `admin${counter}@example.com`,
-        password: 'correct horse battery',
+        password: TENANT_ADMIN_PASSWORD,
       });
       const token = await issueToken(database.db, {
         accountId: account.id,

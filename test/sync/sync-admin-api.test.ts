@@ -2,10 +2,9 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { adminCall, adminSignIn } from '../helpers/admin-api.js';
 import { DATABASE_KINDS } from '../helpers/databases.js';
 import { startTestServer, type TestServer, type TestTenant } from '../helpers/server.js';
-
-const PASSWORD = 'correct horse battery';
 
 describe.each(DATABASE_KINDS)('sync jobs through the admin API (%s)', (kind) => {
   let server: TestServer;
@@ -15,34 +14,10 @@ describe.each(DATABASE_KINDS)('sync jobs through the admin API (%s)', (kind) => 
   let acmeSession: string;
   let globexSession: string;
 
-  async function call(method: string, path: string, token: string, body?: unknown) {
-    const response = await fetch(`${server.origin}/api/v1/admin${path}`, {
-      method,
-      headers: {
-        authorization: `Bearer ${token}`,
-        ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
-      },
-      ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-    });
-    const text = await response.text();
-    // eslint-disable-next-line @typescript-eslint/no-explicit-any -- test answers
-    return { status: response.status, body: (text === '' ? undefined : JSON.parse(text)) as any };
-  }
+  const call = (method: string, path: string, token: string, body?: unknown) =>
+    adminCall(server, method, path, token, body);
 
-  async function signIn(t: TestTenant): Promise<string> {
-    const admin = await server.database.db
-      .selectFrom('admins')
-      .select('email')
-      .where('account_id', '=', t.accountId)
-      .executeTakeFirstOrThrow();
-    const response = await fetch(`${server.origin}/api/v1/admin/sessions`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ accountId: t.accountId, email: admin.email, password: PASSWORD }),
-    });
-    expect(response.status).toBe(201);
-    return ((await response.json()) as { token: string }).token;
-  }
+  const signIn = (t: TestTenant) => adminSignIn(server, t);
 
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'roster-sync-admin-'));

@@ -4,10 +4,9 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KyselySyncStore } from '../../src/storage/sync-store.js';
 import type { SyncLogEntry } from '../../src/sync/state.js';
+import { adminCall, adminSignIn } from '../helpers/admin-api.js';
 import { DATABASE_KINDS } from '../helpers/databases.js';
 import { startTestServer, type TestServer, type TestTenant } from '../helpers/server.js';
-
-const PASSWORD = 'correct horse battery';
 
 describe.each(DATABASE_KINDS)('sync log export through the admin API (%s)', (kind) => {
   let server: TestServer;
@@ -23,33 +22,9 @@ describe.each(DATABASE_KINDS)('sync log export through the admin API (%s)', (kin
     });
     return { response, text: await response.text() };
   }
-  async function call(method: string, path: string, token: string, body?: unknown) {
-    const response = await fetch(`${server.origin}/api/v1/admin${path}`, {
-      method,
-      headers: {
-        authorization: `Bearer ${token}`,
-        ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
-      },
-      ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-    });
-    const text = await response.text();
-    // eslint-disable-next-line @typescript-eslint/no-explicit-any -- test answers
-    return { status: response.status, body: (text === '' ? undefined : JSON.parse(text)) as any };
-  }
-  async function signIn(t: TestTenant): Promise<string> {
-    const admin = await server.database.db
-      .selectFrom('admins')
-      .select('email')
-      .where('account_id', '=', t.accountId)
-      .executeTakeFirstOrThrow();
-    const response = await fetch(`${server.origin}/api/v1/admin/sessions`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ accountId: t.accountId, email: admin.email, password: PASSWORD }),
-    });
-    expect(response.status).toBe(201);
-    return ((await response.json()) as { token: string }).token;
-  }
+  const call = (method: string, path: string, token: string, body?: unknown) =>
+    adminCall(server, method, path, token, body);
+  const signIn = (t: TestTenant) => adminSignIn(server, t);
 
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'roster-sync-export-'));
