@@ -932,7 +932,7 @@ function MappingsEditor(props: {
         />
       </div>
       <TableWrap label="User mappings">
-        <table>
+        <table className="mappings">
           <caption>User mappings</caption>
           <thead>
             <tr>
@@ -1026,7 +1026,7 @@ function MappingsEditor(props: {
                     type="button"
                     onClick={() => setRows((all) => all.filter((_, n) => n !== i))}
                   >
-                    Remove {label(r, i)}
+                    Remove<span className="visually-hidden"> {label(r, i)}</span>
                   </button>
                 </td>
               </tr>
