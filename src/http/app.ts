@@ -23,7 +23,8 @@ import { requireAccount } from '../app/accounts.js';
 import { DEFAULT_OIDC_OPTIONS, OidcClient } from '../app/sso/oidc.js';
 import { ssoKeyFromEnv } from '../app/sso/secret-box.js';
 import { SsoSignIn } from '../app/sso/sign-in.js';
-import { KyselyAccountStore } from '../storage/account-store.js';
+import type { Stores } from '../app/stores.js';
+import { createStores } from '../storage/stores.js';
 import { ssoPlugin } from './sso/plugin.js';
 import { OPENAPI_PATH, openApiDocument } from './rest/openapi.js';
 import { REST_PREFIX, restPlugin } from './rest/plugin.js';
@@ -31,6 +32,8 @@ import { SCIM_PREFIX, scimPlugin, type RegionRouting } from './scim/plugin.js';
 
 export interface AppDeps {
   readonly database: RosterDatabase;
+  /** The app's stores over `database` (src/storage/stores.ts when not given). */
+  readonly stores?: Stores;
   /**
    * Origin of the tenant URLs; a function when only known after listen (tests on port 0)
    * or when it depends on the account's region.
@@ -87,6 +90,7 @@ export const DEFAULT_BODY_LIMIT = 1024 * 1024;
  */
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const bodyLimit = deps.bodyLimit ?? DEFAULT_BODY_LIMIT;
+  const stores = deps.stores ?? createStores(deps.database);
   const timeouts: HttpTimeouts = { ...DEFAULT_TIMEOUTS, ...deps.timeouts };
   const app = Fastify({
     ...(deps.logger !== undefined ? { loggerInstance: deps.logger } : { logger: false }),
@@ -179,6 +183,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(scimPlugin, {
     prefix: SCIM_PREFIX,
     database: deps.database,
+    stores,
     publicUrl: deps.publicUrl,
     regions: deps.regions,
     bodyLimit,
@@ -204,8 +209,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     typeof deps.publicUrl === 'function' ? deps.publicUrl(region) : deps.publicUrl;
   const signIn = new SsoSignIn({
     db: deps.database.db,
-    storeFor: (accountId) =>
-      new KyselyAccountStore(deps.database.db, deps.database.dialect, accountId),
+    storeFor: (accountId) => stores.forAccount(accountId).directory,
     log: deps.log,
     key: ssoKey,
     oidc,

@@ -15,7 +15,7 @@ import type { ScimResult } from '../../app/scim/result.js';
 import { UsersService } from '../../app/scim/users.js';
 import { refusedTokenOf } from '../../app/console/known-token.js';
 import { authenticate } from '../../app/tokens.js';
-import { KyselyAccountStore } from '../../storage/account-store.js';
+import type { Stores } from '../../app/stores.js';
 import { isStatementTimeout, type RosterDatabase } from '../../storage/connect.js';
 import { resourceTypes, schemas, serviceProviderConfig } from './discovery.js';
 import { parseJsonBody } from './json-body.js';
@@ -30,6 +30,8 @@ export const SCIM_MEDIA_TYPE = 'application/scim+json; charset=utf-8';
 
 export interface ScimPluginOptions {
   readonly database: RosterDatabase;
+  /** The app's stores (src/app/stores.ts); each request takes its account's. */
+  readonly stores: Stores;
   readonly publicUrl: string | ((region?: string) => string);
   /** REGIONS: which host serves which region (none: one region). */
   readonly regions?: RegionRouting | undefined;
@@ -166,7 +168,7 @@ export async function scimPlugin(app: FastifyInstance, options: ScimPluginOption
         );
       }
     }
-    const store = new KyselyAccountStore(database.db, database.dialect, accountId);
+    const store = options.stores.forAccount(accountId).directory;
     context.users = new UsersService(store, { baseUrl }, limits);
     context.groups = new GroupsService(store, { baseUrl }, limits);
   });

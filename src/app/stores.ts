@@ -1,0 +1,22 @@
+import type { AccountStore } from './ports.js';
+
+/**
+ * The one way the app layer reaches storage (docs/architecture.md). `forAccount(id)`
+ * binds the account once: every store it returns reads and writes that account's rows
+ * only, so no use case writes its own `account_id` condition. What is not one account's
+ * (the account registry, finding a token by its secret, a session by its cookie) is on
+ * `Stores` itself. Implemented once with Kysely for SQLite and PostgreSQL
+ * (src/storage/stores.ts); no file under src/app imports Kysely.
+ *
+ * Each domain adds its store here, as an interface declared beside its use cases.
+ */
+export interface AccountStores {
+  readonly accountId: string;
+  /** Users, teams and memberships (the SCIM resources), with the workspace rules' storage. */
+  readonly directory: AccountStore;
+}
+
+export interface Stores {
+  /** The stores of one account; cheap to call per request. */
+  forAccount(accountId: string): AccountStores;
+}
