@@ -1,3 +1,5 @@
+import { createServer } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { roster } from '../helpers/cli.js';
 import { startTestServer, type TestServer, type TestTenant } from '../helpers/server.js';
@@ -45,6 +47,31 @@ describe('roster validate and sync test-connection --probe', { timeout: 120_000 
     );
     expect(run.stdout).toMatch(/^< 401$/m);
     expect(run.stdout).not.toContain('wrong-token-value');
+  });
+
+  it('an unreachable target: the dialects are untested, not failing', async () => {
+    // A port nothing listens on: the probe stops at Test connection.
+    const closed = await new Promise<number>((resolve) => {
+      const probe = createServer();
+      probe.listen(0, '127.0.0.1', () => {
+        const port = (probe.address() as AddressInfo).port;
+        probe.close(() => resolve(port));
+      });
+    });
+    const run = await roster([
+      'validate',
+      '--tenant-url',
+      `http://127.0.0.1:${closed}/api/v1/scim/azure/acct`,
+      '--token',
+      'some-token-value',
+    ]);
+    expect(run.code).toBe(1);
+    expect(run.stdout).toMatch(/^FAIL {2}Test connection/m);
+    expect(run.stdout).toMatch(
+      /^dialect entra: untested: the probe stopped before its PATCH checks/m,
+    );
+    expect(run.stdout).not.toMatch(/does not work \(\)|not tried/);
+    expect(run.stdout).toMatch(/^recommended dialect: unknown until the checks above pass$/m);
   });
 
   it('without a URL or token: a usage error', async () => {

@@ -888,16 +888,29 @@ export function formatProbeReport(report: ProbeReport): string {
   const lines = [`Probe of ${report.target} (${report.durationMs} ms)`, ''];
   for (const c of report.checks) lines.push(`${mark[c.status]}  ${c.title}: ${c.message}`);
   lines.push('');
+  // A target that could not be reached (or refused the token) never gets to the PATCH
+  // checks: say the dialects are untested, not that they fail.
+  const untested = DIALECTS.every(
+    (d) => !report.dialects[d].works && report.dialects[d].failing.length === 0,
+  );
   for (const d of DIALECTS) {
     const v = report.dialects[d];
     lines.push(
-      `dialect ${d}: ${v.works ? 'works' : `does not work (${v.failing.join(', ') || 'not tried'})`}`,
+      `dialect ${d}: ${
+        v.works
+          ? 'works'
+          : v.failing.length > 0
+            ? `does not work (${v.failing.join(', ')})`
+            : 'untested: the probe stopped before its PATCH checks (see the failures above)'
+      }`,
     );
   }
   lines.push(
-    report.recommendedDialect === null
-      ? 'recommended dialect: none works fully'
-      : `recommended dialect: ${report.recommendedDialect}`,
+    report.recommendedDialect !== null
+      ? `recommended dialect: ${report.recommendedDialect}`
+      : untested
+        ? 'recommended dialect: unknown until the checks above pass'
+        : 'recommended dialect: none works fully',
   );
   if (report.leftBehind.length > 0)
     lines.push(`left behind (delete them by hand): ${report.leftBehind.join(', ')}`);
