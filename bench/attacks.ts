@@ -1,9 +1,13 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
-import { freePort, memoryOf, roster, startChild, type Child } from './processes.js';
+import {
+  createTenant,
+  freshDatabase,
+  memoryOf,
+  roster,
+  startRoster,
+  type Child,
+} from './processes.js';
 
 /**
  * `npm run bench:attacks -- [--db sqlite,postgres] [--users 50000]`
@@ -172,58 +176,20 @@ function mib(bytes: number): string {
 }
 
 async function startServer(kind: 'sqlite' | 'postgres', users: number): Promise<Server> {
-  let dbUrl: string;
-  let dispose: () => Promise<void>;
-  if (kind === 'sqlite') {
-    const dir = mkdtempSync(join(tmpdir(), 'roster-attacks-'));
-    dbUrl = join(dir, 'roster.db');
-    dispose = async () => rmSync(dir, { recursive: true, force: true });
-  } else {
-    const name = `roster_attacks_${Date.now().toString(36)}`;
-    const admin = async (statement: string) => {
-      const client = new pg.Client({ connectionString: opts['pg-url'] });
-      await client.connect();
-      try {
-        await client.query(statement);
-      } finally {
-        await client.end();
-      }
-    };
-    await admin(`CREATE DATABASE ${name}`);
-    const url = new URL(opts['pg-url']);
-    url.pathname = `/${name}`;
-    dbUrl = url.toString();
-    dispose = () => admin(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-  }
+  const fresh = await freshDatabase(kind, opts['pg-url'], 'roster_attacks');
+  const dbUrl = fresh.url;
+  const dispose = (): Promise<void> => fresh.dispose();
   const env = { DATABASE_URL: dbUrl, LOG_LEVEL: 'warn', RATE_LIMIT_PER_SECOND: '0' };
   const tenant = async (name: string, seedUsers: number): Promise<Omit<Tenant, 'base'>> => {
-    const account = JSON.parse(
-      await roster(['account', 'create', '--name', name, '--json'], env),
-    ) as { id: string };
-    await roster(
-      ['admin', 'create', '--account', account.id, '--email', `it@${name.toLowerCase()}.example`],
-      env,
-    );
-    const issued = JSON.parse(
-      await roster(
-        ['token', 'issue', '--account', account.id, '--type', 'scim', '--name', 'attack', '--json'],
-        env,
-      ),
-    ) as { token: string };
+    const account = await createTenant(env, name, `it@${name.toLowerCase()}.example`, 'attack');
     if (seedUsers > 0)
       await roster(['seed', '--account', account.id, '--users', String(seedUsers)], env);
-    return { id: account.id, token: issued.token };
+    return { id: account.id, token: account.token };
   };
   log(`${kind}: seeding ${users} users for the attacker, 1,000 for the victim`);
   const attacker = await tenant('Attacker', users);
   const victim = await tenant('Victim', 1_000);
-  const port = await freePort();
-  const child = await startChild(
-    'roster',
-    ['bin/roster', 'serve'],
-    { ...env, PORT: String(port), HOST: '127.0.0.1', PUBLIC_URL: `http://127.0.0.1:${port}` },
-    /roster listening on (http:\/\/[\d.:]+)/,
-  );
+  const child = await startRoster(env);
   const base = (id: string) => `/api/v1/scim/azure/${id}`;
   return {
     child,

@@ -1,12 +1,8 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { sql } from 'kysely';
-import pg from 'pg';
 import { openDatabase } from '../src/storage/connect.js';
 import { seedTeamName, seedUserName } from '../src/storage/seed.js';
-import { freePort, roster, startChild } from './processes.js';
+import { createTenant, freshDatabase, roster, startRoster } from './processes.js';
 import { machine, markdown, plain } from './report.js';
 
 /**
@@ -47,38 +43,6 @@ const RUNS = Number(opts.runs);
 const TARGET_MS = 300;
 const PASSWORD = 'bench lantern orbit velvet mosaic';
 const log = (line: string): void => void process.stderr.write(`bench:console: ${line}\n`);
-
-interface Fresh {
-  url: string;
-  dispose(): Promise<void>;
-}
-
-async function freshDatabase(kind: 'sqlite' | 'postgres'): Promise<Fresh> {
-  if (kind === 'sqlite') {
-    const dir = mkdtempSync(join(tmpdir(), 'roster-bench-console-'));
-    return {
-      url: join(dir, 'roster.db'),
-      dispose: async () => rmSync(dir, { recursive: true, force: true }),
-    };
-  }
-  const name = `roster_bench_console_${Date.now().toString(36)}`;
-  const admin = async (statement: string): Promise<void> => {
-    const client = new pg.Client({ connectionString: opts['pg-url'] });
-    await client.connect();
-    try {
-      await client.query(statement);
-    } finally {
-      await client.end();
-    }
-  };
-  await admin(`CREATE DATABASE ${name}`);
-  const url = new URL(opts['pg-url']);
-  url.pathname = `/${name}`;
-  return {
-    url: url.toString(),
-    dispose: () => admin(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`),
-  };
-}
 
 /**
  * What provisioning over time leaves beside the seeded rows: a manager tree (user i reports
@@ -159,7 +123,7 @@ function quantile(sorted: number[], q: number): number {
 async function main(): Promise<void> {
   const results: { db: string; rows: Timing[]; seedSeconds: number }[] = [];
   for (const kind of opts.db.split(',') as ('sqlite' | 'postgres')[]) {
-    const database = await freshDatabase(kind);
+    const database = await freshDatabase(kind, opts['pg-url'], 'roster_bench_console');
     // The webhooks page's endpoint is a closed local port: deliveries fail and wait for a retry.
     const env = {
       DATABASE_URL: database.url,
@@ -168,29 +132,7 @@ async function main(): Promise<void> {
       WEBHOOK_ALLOW_PRIVATE: '1',
     };
     try {
-      const account = JSON.parse(
-        await roster(['account', 'create', '--name', 'Bench', '--json'], env),
-      ) as { id: string };
-      await roster(
-        ['admin', 'create', '--account', account.id, '--email', 'bench@example.com'],
-        env,
-      );
-      const issued = JSON.parse(
-        await roster(
-          [
-            'token',
-            'issue',
-            '--account',
-            account.id,
-            '--type',
-            'scim',
-            '--name',
-            'Entra',
-            '--json',
-          ],
-          env,
-        ),
-      ) as { id: string; token: string };
+      const account = await createTenant(env, 'Bench', 'bench@example.com', 'Entra');
       const t0 = performance.now();
       await roster(['seed', '--account', account.id, '--users', String(USERS)], env);
       await roster(
@@ -201,27 +143,21 @@ async function main(): Promise<void> {
         ],
         env,
       );
-      await history(database.url, account.id, issued.id);
+      await history(database.url, account.id, account.tokenId);
       const seedSeconds = (performance.now() - t0) / 1000;
       log(
         `${kind}: seeded ${USERS} users, a team of ${TEAM} and their history in ${seedSeconds.toFixed(1)} s`,
       );
 
       if (opts['seed-only']) {
-        process.stdout.write(`${database.url} ${account.id} ${issued.token}\n`);
+        process.stdout.write(`${database.url} ${account.id} ${account.token}\n`);
         continue;
       }
-      const port = await freePort();
-      const child = await startChild(
-        'roster',
-        ['bin/roster', 'serve'],
-        { ...env, PORT: String(port), HOST: '127.0.0.1', PUBLIC_URL: `http://127.0.0.1:${port}` },
-        /roster listening on (http:\/\/[\d.:]+)/,
-      );
+      const child = await startRoster(env);
       try {
         results.push({
           db: kind,
-          rows: await measure(child.origin, account.id, issued.token),
+          rows: await measure(child.origin, account.id, account.token),
           seedSeconds,
         });
       } finally {

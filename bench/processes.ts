@@ -1,7 +1,10 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import pg from 'pg';
 
 /** The repository root (dist-bench/bench/ is two levels down). */
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -118,4 +121,88 @@ export function roster(
     );
     child.stdin.end(args[0] === 'admin' ? 'bench lantern orbit velvet mosaic\n' : '');
   });
+}
+
+/** Runs one statement (CREATE/DROP DATABASE) on the PostgreSQL server of `pgUrl`. */
+export async function pgAdmin(pgUrl: string, statement: string): Promise<void> {
+  const client = new pg.Client({ connectionString: pgUrl });
+  await client.connect();
+  try {
+    await client.query(statement);
+  } finally {
+    await client.end();
+  }
+}
+
+export interface FreshDatabase {
+  /** DATABASE_URL for `roster`: a SQLite file path or a PostgreSQL URL. */
+  readonly url: string;
+  /** Removes the file's folder or drops the database. */
+  dispose(): Promise<void>;
+}
+
+/**
+ * A new empty database for one run: a SQLite file in a new temporary folder, or a PostgreSQL
+ * database `<prefix>_<time>` created on the server of `pgUrl` (the maintenance database).
+ */
+export async function freshDatabase(
+  kind: 'sqlite' | 'postgres',
+  pgUrl: string,
+  prefix: string,
+): Promise<FreshDatabase> {
+  if (kind === 'sqlite') {
+    const dir = mkdtempSync(join(tmpdir(), `${prefix.replace(/_/g, '-')}-`));
+    return {
+      url: join(dir, 'roster.db'),
+      dispose: async () => rmSync(dir, { recursive: true, force: true }),
+    };
+  }
+  const name = `${prefix}_${Date.now().toString(36)}`;
+  await pgAdmin(pgUrl, `CREATE DATABASE ${name}`);
+  const url = new URL(pgUrl);
+  url.pathname = `/${name}`;
+  return {
+    url: url.toString(),
+    dispose: () => pgAdmin(pgUrl, `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`),
+  };
+}
+
+/** `roster serve` on a free port of 127.0.0.1, started as a child with `env`. */
+export async function startRoster(
+  env: Record<string, string>,
+  nodeArgs: string[] = [],
+): Promise<Child> {
+  const port = await freePort();
+  return startChild(
+    'roster',
+    [...nodeArgs, 'bin/roster', 'serve'],
+    { ...env, PORT: String(port), HOST: '127.0.0.1', PUBLIC_URL: `http://127.0.0.1:${port}` },
+    /roster listening on (http:\/\/[\d.:]+)/,
+  );
+}
+
+export interface BenchTenant {
+  readonly id: string;
+  readonly tokenId: string;
+  readonly token: string;
+}
+
+/** An account with one admin and a SCIM token, made with the CLI as an admin would. */
+export async function createTenant(
+  env: Record<string, string>,
+  name: string,
+  adminEmail: string,
+  tokenName = 'bench',
+): Promise<BenchTenant> {
+  const account = JSON.parse(
+    await roster(['account', 'create', '--name', name, '--json'], env),
+  ) as { id: string };
+  await roster(['admin', 'create', '--account', account.id, '--email', adminEmail], env);
+  const issued = JSON.parse(
+    await roster(
+      ['token', 'issue', '--account', account.id, '--type', 'scim', '--name', tokenName, '--json'],
+      env,
+    ),
+  ) as { id: string; token: string };
+  return { id: account.id, tokenId: issued.id, token: issued.token };
 }

@@ -3,9 +3,17 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import autocannon, { type Result } from 'autocannon';
-import pg from 'pg';
 import { seedTeamName, seedUserBody, seedUserName } from '../src/storage/seed.js';
-import { freePort, memoryOf, ROOT, roster, startChild, type Child } from './processes.js';
+import {
+  createTenant,
+  freePort,
+  freshDatabase,
+  memoryOf,
+  ROOT,
+  roster,
+  startChild,
+  type Child,
+} from './processes.js';
 import {
   machine,
   markdown,
@@ -230,58 +238,15 @@ async function startScimmy(
   };
 }
 
-interface Database {
-  url: string;
-  dispose(): Promise<void>;
-}
-
-async function freshDatabase(kind: 'sqlite' | 'postgres'): Promise<Database> {
-  if (kind === 'sqlite') {
-    const dir = mkdtempSync(join(tmpdir(), 'roster-bench-'));
-    return {
-      url: join(dir, 'roster.db'),
-      dispose: async () => rmSync(dir, { recursive: true, force: true }),
-    };
-  }
-  const name = `roster_bench_${Date.now().toString(36)}`;
-  const admin = async (statement: string): Promise<void> => {
-    const client = new pg.Client({ connectionString: opts['pg-url'] });
-    await client.connect();
-    try {
-      await client.query(statement);
-    } finally {
-      await client.end();
-    }
-  };
-  await admin(`CREATE DATABASE ${name}`);
-  const url = new URL(opts['pg-url']);
-  url.pathname = `/${name}`;
-  return {
-    url: url.toString(),
-    dispose: () => admin(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`),
-  };
-}
-
 async function startRoster(kind: 'sqlite' | 'postgres', users: number, teamSizes: number[]) {
-  const database = await freshDatabase(kind);
+  const database = await freshDatabase(kind, opts['pg-url'], 'roster_bench');
   // The per-token rate limit (default 50/s) would measure the limiter, not the server.
   const env = {
     DATABASE_URL: database.url,
     LOG_LEVEL: opts['log-level'],
     RATE_LIMIT_PER_SECOND: '0',
   };
-  const account = JSON.parse(
-    await roster(['account', 'create', '--name', 'Bench', '--json'], env),
-  ) as { id: string };
-  await roster(['admin', 'create', '--account', account.id, '--email', 'bench@example.com'], env);
-  const token = (
-    JSON.parse(
-      await roster(
-        ['token', 'issue', '--account', account.id, '--type', 'scim', '--name', 'bench', '--json'],
-        env,
-      ),
-    ) as { token: string }
-  ).token;
+  const { token, ...account } = await createTenant(env, 'Bench', 'bench@example.com');
   const progress = (text: string): void =>
     void (process.env.BENCH_VERBOSE ? process.stderr.write(text) : undefined);
   let t0 = performance.now();

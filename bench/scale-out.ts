@@ -1,8 +1,7 @@
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
-import pg from 'pg';
 import { seedUserName } from '../src/storage/seed.js';
-import { freePort, roster, startChild, type Child } from './processes.js';
+import { createTenant, freshDatabase, roster, startRoster, type Child } from './processes.js';
 
 /**
  * Scale-out on one PostgreSQL: `roster serve` ×1 against ×2, under a write load (PATCH
@@ -29,16 +28,6 @@ const connections = Number(opts.connections);
 const log = (line: string): void => void process.stderr.write(`scale-out: ${line}\n`);
 const PATCH_OP = 'urn:ietf:params:scim:api:messages:2.0:PatchOp';
 const ENTERPRISE = 'urn:ietf:params:scim:schemas:extension:enterprise:2.0:User';
-
-async function admin(statement: string): Promise<void> {
-  const client = new pg.Client({ connectionString: opts['pg-url'] });
-  await client.connect();
-  try {
-    await client.query(statement);
-  } finally {
-    await client.end();
-  }
-}
 
 interface Tenant {
   id: string;
@@ -94,52 +83,20 @@ async function drive(origin: string, tenants: Tenant[], clients: number) {
 }
 
 async function main(): Promise<void> {
-  const name = `roster_scale_${Date.now().toString(36)}`;
-  await admin(`CREATE DATABASE ${name}`);
-  const url = new URL(opts['pg-url']);
-  url.pathname = `/${name}`;
-  const env = { DATABASE_URL: url.toString(), LOG_LEVEL: 'warn', RATE_LIMIT_PER_SECOND: '0' };
+  const database = await freshDatabase('postgres', opts['pg-url'], 'roster_scale');
+  const env = { DATABASE_URL: database.url, LOG_LEVEL: 'warn', RATE_LIMIT_PER_SECOND: '0' };
   const children: Child[] = [];
   try {
     await roster(['migrate'], env);
     const tenants: Tenant[] = [];
     for (let i = 0; i < accountCount; i++) {
-      const account = JSON.parse(
-        await roster(['account', 'create', '--name', `Scale ${i}`, '--json'], env),
-      ) as { id: string };
-      await roster(
-        ['admin', 'create', '--account', account.id, '--email', `scale${i}@example.com`],
-        env,
-      );
-      const token = (
-        JSON.parse(
-          await roster(
-            [
-              'token',
-              'issue',
-              '--account',
-              account.id,
-              '--type',
-              'scim',
-              '--name',
-              'scale',
-              '--json',
-            ],
-            env,
-          ),
-        ) as { token: string }
-      ).token;
+      const { id, token } = await createTenant(env, `Scale ${i}`, `scale${i}@example.com`, 'scale');
+      const account = { id };
       await roster(['seed', '--account', account.id, '--users', String(users)], env);
       tenants.push({ id: account.id, token, userIds: [] });
     }
     const start = async (): Promise<Child> => {
-      const port = await freePort();
-      const child = await startChild(
-        'roster',
-        ['bin/roster', 'serve'],
-        { ...env, PORT: String(port), HOST: '127.0.0.1', PUBLIC_URL: `http://127.0.0.1:${port}` },
-        /roster listening on (http:\/\/[\d.:]+)/,
-      );
+      const child = await startRoster(env);
       children.push(child);
       return child;
     };
@@ -198,7 +155,7 @@ async function main(): Promise<void> {
     process.stdout.write(`${out}\n`);
   } finally {
     for (const child of children) await child.stop();
-    await admin(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+    await database.dispose();
   }
 }
 
