@@ -534,7 +534,9 @@ export function buildProgram(): Command {
     .description(
       'print the OpenAPI 3.1 document of the product REST API (as served at /api/v1/openapi.json)',
     )
-    .action(async () => printJson((await import('../http/rest/openapi.js')).openApiDocument));
+    .action(async () =>
+      printJson(await (await import('../http/rest/openapi.js')).restOpenApiDocument()),
+    );
 
   registerSyncCommands(program);
   registerValidateCommand(program);

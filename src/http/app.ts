@@ -26,8 +26,7 @@ import { SsoSignIn } from '../app/sso/sign-in.js';
 import type { Stores } from '../app/stores.js';
 import { createStores } from '../storage/stores.js';
 import { ssoPlugin } from './sso/plugin.js';
-import { OPENAPI_PATH, openApiDocument } from './rest/openapi.js';
-import { REST_PREFIX, restPlugin } from './rest/plugin.js';
+import { OPENAPI_PATH, restApi } from './rest/openapi.js';
 import { SCIM_PREFIX, scimPlugin, type RegionRouting } from './scim/plugin.js';
 
 export interface AppDeps {
@@ -192,8 +191,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     limits: requestLimits,
     gate,
   });
-  await app.register(restPlugin, {
-    prefix: REST_PREFIX,
+  // The REST API under /api/v1/accounts/{account_id}, its OpenAPI document at OPENAPI_PATH.
+  await app.register(restApi, {
     database: deps.database,
     rateLimiter: deps.rateLimiter,
     gate,
@@ -251,7 +250,6 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       },
     });
   });
-  app.get(OPENAPI_PATH, async () => openApiDocument);
   app.get('/healthz', async () => ({ status: 'ok' }));
   return app;
 }

@@ -12,6 +12,7 @@ import { AccountBusyError, type AccountGate } from '../../app/account-gate.js';
 import { readEvents } from '../../storage/event-log.js';
 import { scopeRequests } from '../query-scope.js';
 import { DEFAULT_EVENT_PAGE, MAX_EVENT_PAGE } from './limits.js';
+import { REST_ROUTE_SCHEMAS as schemas } from './schemas.js';
 
 export const REST_PREFIX = '/api/v1/accounts/:accountId';
 
@@ -138,7 +139,7 @@ export async function restPlugin(app: FastifyInstance, options: RestPluginOption
       keyLength,
     );
 
-  app.get('/users', async (request: Req) =>
+  app.get('/users', { schema: schemas.listUsers }, async (request: Req) =>
     listProductUsers(
       db,
       account(request),
@@ -147,19 +148,19 @@ export async function restPlugin(app: FastifyInstance, options: RestPluginOption
       { dialect: options.database.dialect },
     ),
   );
-  app.get('/users/:id', async (request: Req) =>
+  app.get('/users/:id', { schema: schemas.getUser }, async (request: Req) =>
     getProductUser(db, account(request), request.params.id!),
   );
-  app.get('/teams', async (request: Req) =>
+  app.get('/teams', { schema: schemas.listTeams }, async (request: Req) =>
     listProductTeams(db, account(request), pageOf(request, 2)),
   );
-  app.get('/teams/:id', async (request: Req) =>
+  app.get('/teams/:id', { schema: schemas.getTeam }, async (request: Req) =>
     getProductTeam(db, account(request), request.params.id!),
   );
-  app.get('/teams/:id/members', async (request: Req) =>
+  app.get('/teams/:id/members', { schema: schemas.listTeamMembers }, async (request: Req) =>
     listTeamMembers(db, account(request), request.params.id!, pageOf(request, 1)),
   );
-  app.get('/org-chart', async (request: Req) => {
+  app.get('/org-chart', { schema: schemas.getOrgChart }, async (request: Req) => {
     const includeInactive =
       parseBoolean('includeInactive', single(request.query['includeInactive'])) === true;
     const managerId = single(request.query['managerId']);
@@ -172,8 +173,10 @@ export async function restPlugin(app: FastifyInstance, options: RestPluginOption
       });
     return orgChartTree(db, account(request), { includeInactive });
   });
-  app.get('/seats', async (request: Req) => seatUse(db, account(request)));
-  app.get('/events', async (request: Req, reply: FastifyReply) => {
+  app.get('/seats', { schema: schemas.getSeats }, async (request: Req) =>
+    seatUse(db, account(request)),
+  );
+  app.get('/events', { schema: schemas.listEvents }, async (request: Req, reply: FastifyReply) => {
     const after = parseInteger(
       'after',
       single(request.query['after']),
