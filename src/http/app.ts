@@ -195,6 +195,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(restPlugin, {
     prefix: REST_PREFIX,
     database: deps.database,
+    stores,
     rateLimiter: deps.rateLimiter,
     gate,
   });
@@ -214,7 +215,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     key: ssoKey,
     oidc,
     originOf: async (accountId) => {
-      const account = await requireAccount(deps.database.db, accountId).catch(() => undefined);
+      const account = await requireAccount(stores, accountId).catch(() => undefined);
       return regionUrl(account?.region);
     },
     ...(deps.sso?.now !== undefined ? { now: deps.sso.now } : {}),
@@ -222,6 +223,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(adminPlugin, {
     prefix: ADMIN_PREFIX,
     database: deps.database,
+    stores,
     publicUrl: deps.publicUrl,
     log: deps.log,
     sso: { signIn, oidc, key: ssoKey, allowPrivate },
