@@ -199,4 +199,42 @@ describe.each(DATABASE_KINDS)('admin lifecycle (%s)', (kind) => {
     ).toBe('active');
     expect((await call('POST', `${base}/no-such-admin/reactivate`, mine)).status).toBe(404);
   });
+  it('admin API: adding, issuing and revoking follow the rules the CLI gets (test/cli/admin-lifecycle.test.ts)', async () => {
+    const { tenant, first, second } = await twoAdmins();
+    const other = await server.createTenant();
+    const mine = await session(tenant.accountId, first.email);
+    const base = `/accounts/${tenant.accountId}`;
+
+    const active = await call('POST', `${base}/admins`, mine, { email: 'SECOND@example.com' });
+    expect(active.status).toBe(409);
+    expect(active.body.error.message).toContain('second@example.com is already an active admin');
+    expect((await call('POST', `${base}/admins/${second.id}/deactivate`, mine)).status).toBe(200);
+    const deactivated = await call('POST', `${base}/admins`, mine, { email: second.email });
+    expect(deactivated.status).toBe(409);
+    expect(deactivated.body.error.message).toContain(
+      `roster admin reactivate --account ${tenant.accountId} --email second@example.com`,
+    );
+    expect((await listAdmins(server.stores, tenant.accountId)).map((a) => a.active)).toEqual([
+      true,
+      false,
+    ]);
+
+    // A token is issued by the admin who is signed in, and lives and dies with them.
+    const issued = await call('POST', `${base}/tokens`, mine, { type: 'api', name: 'mine' });
+    expect(issued.status).toBe(201);
+    const listed = (await listTokens(server.stores, tenant.accountId)).find(
+      (t) => t.id === issued.body.id,
+    );
+    expect(listed).toMatchObject({ adminId: first.id, adminEmail: first.email, status: 'active' });
+
+    const revoked = await call('DELETE', `${base}/tokens/${issued.body.id}`, mine);
+    expect(revoked.status).toBe(200);
+    expect(revoked.body.status).toBe('revoked');
+    const again = await call('DELETE', `${base}/tokens/${issued.body.id}`, mine);
+    expect(again.body.revokedAt).toBe(revoked.body.revokedAt);
+    expect((await call('DELETE', `${base}/tokens/no-such-token`, mine)).status).toBe(404);
+    // Another account's token is not this account's to revoke: not found, and still working.
+    expect((await call('DELETE', `${base}/tokens/${other.tokenId}`, mine)).status).toBe(404);
+    expect((await scimClient(other)('GET', '/Users')).status).toBe(200);
+  });
 });
