@@ -1,11 +1,9 @@
 import { randomUUID } from 'node:crypto';
-import { PostgresAdapter, type Kysely } from 'kysely';
-import { isUniqueViolation } from '../storage/connect.js';
-import type { Database } from '../storage/db-schema.js';
 import { parseSettings, type AccountSettings } from './workspace/settings.js';
 import { clearAuthCache } from './auth-cache.js';
 import { AppError } from './errors.js';
 import { checkPassword, hashPassword, passwordWeakness } from './passwords.js';
+import type { Stores } from './stores.js';
 
 export interface Account {
   id: string;
@@ -22,6 +20,60 @@ export interface Admin {
   createdAt: string;
 }
 
+/** Seats and team mapping of an account as stored (settings as their JSON text). */
+export interface StoredPolicy {
+  readonly seats: number | null;
+  readonly settings: string;
+  readonly activeUsers: number;
+}
+
+/**
+ * The accounts themselves: not one account's rows, so on `Stores`, not `forAccount`.
+ * Implemented with Kysely beside the other stores (account-registry-store.ts).
+ */
+export interface AccountRegistry {
+  insert(account: Account): Promise<void>;
+  get(id: string): Promise<Account | null>;
+  /** Oldest first. */
+  list(): Promise<Account[]>;
+  /** Null when there is no such account. */
+  policy(id: string): Promise<StoredPolicy | null>;
+  /** Writes the seat limit (when given) and the settings JSON. */
+  updatePolicy(id: string, change: { seats?: number | null; settings: string }): Promise<void>;
+}
+
+/** An admin with the hash their password is checked against. */
+export interface AdminCredentials extends Admin {
+  readonly passwordHash: string;
+}
+
+/** One account's admins (`stores.forAccount(id).admins`); e-mails are matched case-insensitively. */
+export interface AdminStore {
+  /** Oldest first. */
+  list(): Promise<Admin[]>;
+  get(adminId: string): Promise<Admin | null>;
+  findByEmail(email: string): Promise<Admin | null>;
+  /** The earliest-created active admin. */
+  firstActive(): Promise<Admin | null>;
+  credentials(email: string): Promise<AdminCredentials | null>;
+  /** `duplicate` when the account already has an admin with this e-mail. */
+  insert(admin: Admin, passwordHash: string): Promise<'created' | 'duplicate'>;
+  /**
+   * Runs `change` in one transaction during which no other change to this account's
+   * admins runs (a second one waits, then sees what the first left). Null when the
+   * account does not exist.
+   */
+  exclusively<T extends object>(change: (admins: LockedAdmins) => Promise<T>): Promise<T | null>;
+}
+
+/** The account's admins inside `AdminStore.exclusively`. */
+export interface LockedAdmins {
+  get(adminId: string): Promise<Admin | null>;
+  findByEmail(email: string): Promise<Admin | null>;
+  countActive(): Promise<number>;
+  setActive(adminId: string, active: boolean): Promise<void>;
+}
+
 const REGION_PATTERN = /^[a-z][a-z0-9-]{0,31}$/;
 const MIN_PASSWORD_LENGTH = 8;
 
@@ -31,7 +83,7 @@ export function tenantUrl(publicUrl: string, accountId: string): string {
 }
 
 export async function createAccount(
-  db: Kysely<Database>,
+  stores: Stores,
   input: { name: string; region?: string },
 ): Promise<Account> {
   const name = input.name.trim();
@@ -44,26 +96,19 @@ export async function createAccount(
     );
   }
   const account: Account = { id: randomUUID(), name, region, createdAt: now() };
-  await db
-    .insertInto('accounts')
-    .values({ id: account.id, name, region, created_at: account.createdAt })
-    .execute();
+  await stores.accounts.insert(account);
   return account;
 }
 
-export async function getAccount(db: Kysely<Database>, id: string): Promise<Account | null> {
-  const row = await db.selectFrom('accounts').selectAll().where('id', '=', id).executeTakeFirst();
-  return row ? toAccount(row) : null;
+export async function getAccount(
+  stores: Pick<Stores, 'accounts'>,
+  id: string,
+): Promise<Account | null> {
+  return stores.accounts.get(id);
 }
 
-export async function listAccounts(db: Kysely<Database>): Promise<Account[]> {
-  const rows = await db
-    .selectFrom('accounts')
-    .selectAll()
-    .orderBy('created_at')
-    .orderBy('id')
-    .execute();
-  return rows.map(toAccount);
+export async function listAccounts(stores: Stores): Promise<Account[]> {
+  return stores.accounts.list();
 }
 
 /** Seat limit and team mapping of an account. */
@@ -73,23 +118,13 @@ export interface AccountPolicy {
   readonly activeUsers: number;
 }
 
-export async function getAccountPolicy(db: Kysely<Database>, id: string): Promise<AccountPolicy> {
-  await requireAccount(db, id);
-  const row = await db
-    .selectFrom('accounts')
-    .select(['seats', 'settings'])
-    .where('id', '=', id)
-    .executeTakeFirstOrThrow();
-  const active = await db
-    .selectFrom('users')
-    .select((eb) => eb.fn.countAll<number>().as('n'))
-    .where('account_id', '=', id)
-    .where('active', '=', 1)
-    .executeTakeFirstOrThrow();
+export async function getAccountPolicy(stores: Stores, id: string): Promise<AccountPolicy> {
+  const stored = await stores.accounts.policy(id);
+  if (stored === null) throw noAccount(id);
   return {
-    seats: row.seats === null ? null : Number(row.seats),
-    settings: parseSettings(row.settings),
-    activeUsers: Number(active.n),
+    seats: stored.seats,
+    settings: parseSettings(stored.settings),
+    activeUsers: stored.activeUsers,
   };
 }
 
@@ -99,7 +134,7 @@ export async function getAccountPolicy(db: Kysely<Database>, id: string): Promis
  * be created or activated until enough seats are free.
  */
 export async function updateAccountPolicy(
-  db: Kysely<Database>,
+  stores: Stores,
   id: string,
   change: { seats?: number | null; settings?: Partial<AccountSettings> },
 ): Promise<AccountPolicy> {
@@ -113,28 +148,38 @@ export async function updateAccountPolicy(
       `seats must be a whole number of at least 0 (or "unlimited"), got ${change.seats}`,
     );
   }
-  const current = await getAccountPolicy(db, id);
+  const current = await getAccountPolicy(stores, id);
   const settings = { ...current.settings, ...change.settings };
-  await db
-    .updateTable('accounts')
-    .set({
-      ...(change.seats !== undefined ? { seats: change.seats } : {}),
-      settings: JSON.stringify(settings),
-    })
-    .where('id', '=', id)
-    .execute();
-  return getAccountPolicy(db, id);
+  await stores.accounts.updatePolicy(id, {
+    ...(change.seats !== undefined ? { seats: change.seats } : {}),
+    settings: JSON.stringify(settings),
+  });
+  return getAccountPolicy(stores, id);
 }
 
 /** Like getAccount, but an unknown id is an error that names it. */
-export async function requireAccount(db: Kysely<Database>, id: string): Promise<Account> {
-  const account = await getAccount(db, id);
-  if (!account) throw new AppError('not_found', `account ${id} does not exist`);
+export async function requireAccount(
+  stores: Pick<Stores, 'accounts'>,
+  id: string,
+): Promise<Account> {
+  const account = await stores.accounts.get(id);
+  if (!account) throw noAccount(id);
   return account;
 }
 
+function noAccount(id: string): AppError {
+  return new AppError('not_found', `account ${id} does not exist`);
+}
+
+/**
+ * Adds an active admin. Refused: a malformed e-mail, a short or guessable password
+ * (zxcvbn), an unknown account, and an e-mail the account already has as an admin:
+ * an active one (nothing to create) or a deactivated one (reactivate them instead,
+ * which brings back their password and tokens). The CLI, the console's invitation
+ * and the tests all come through here.
+ */
 export async function createAdmin(
-  db: Kysely<Database>,
+  stores: Stores,
   input: { accountId: string; email: string; password: string },
 ): Promise<Admin> {
   const email = input.email.trim();
@@ -144,17 +189,10 @@ export async function createAdmin(
   if (input.password.length < MIN_PASSWORD_LENGTH) {
     throw new AppError('invalid', `password must have at least ${MIN_PASSWORD_LENGTH} characters`);
   }
-  await requireAccount(db, input.accountId);
-  const duplicate = () =>
-    new AppError('conflict', `account ${input.accountId} already has an admin ${email}`);
-  const existing = await findAdminByEmail(db, input.accountId, email);
-  if (existing && !existing.active) {
-    throw new AppError(
-      'conflict',
-      `account ${input.accountId} already has an admin ${existing.email}, deactivated: reactivate them with \`roster admin reactivate --account ${input.accountId} --email ${existing.email}\` (their password and tokens come back)`,
-    );
-  }
-  if (existing) throw duplicate();
+  await requireAccount(stores, input.accountId);
+  const admins = stores.forAccount(input.accountId).admins;
+  const existing = await admins.findByEmail(email);
+  if (existing !== null) throw alreadyAdmin(existing);
   const weakness = await passwordWeakness(input.password, [email, ...email.split(/[@.]/)]);
   if (weakness !== undefined) {
     throw new AppError(
@@ -170,51 +208,38 @@ export async function createAdmin(
     active: true,
     createdAt: now(),
   };
-  try {
-    await db
-      .insertInto('admins')
-      .values({
-        id: admin.id,
-        account_id: admin.accountId,
-        email,
-        email_lc: email.toLowerCase(),
-        password_hash: await hashPassword(input.password),
-        active: 1,
-        created_at: admin.createdAt,
-      })
-      .execute();
-  } catch (error) {
-    if (isUniqueViolation(error)) throw duplicate();
-    throw error;
+  if ((await admins.insert(admin, await hashPassword(input.password))) === 'duplicate') {
+    // Created at the same moment by another request: say which admin is there now.
+    const winner = await admins.findByEmail(email);
+    throw alreadyAdmin(winner ?? { ...admin, active: true });
   }
   return admin;
 }
 
-export async function listAdmins(db: Kysely<Database>, accountId: string): Promise<Admin[]> {
-  await requireAccount(db, accountId);
-  const rows = await db
-    .selectFrom('admins')
-    .select(['id', 'account_id', 'email', 'active', 'created_at'])
-    .where('account_id', '=', accountId)
-    .orderBy('created_at')
-    .orderBy('id')
-    .execute();
-  return rows.map(toAdmin);
+function alreadyAdmin(existing: Admin): AppError {
+  const account = existing.accountId;
+  return new AppError(
+    'conflict',
+    existing.active
+      ? `${existing.email} is already an active admin of account ${account}: nothing to create (roster admin list --account ${account})`
+      : `${existing.email} is a deactivated admin of account ${account}: reactivate them with roster admin reactivate --account ${account} --email ${existing.email} (their password and tokens come back)`,
+  );
+}
+
+export async function listAdmins(stores: Stores, accountId: string): Promise<Admin[]> {
+  const admins = await stores.forAccount(accountId).admins.list();
+  // An account always has an admin once set up; only an empty list needs the check.
+  if (admins.length === 0) await requireAccount(stores, accountId);
+  return admins;
 }
 
 /** Finds an admin of the account by e-mail (case-insensitively), active or not. */
 export async function findAdminByEmail(
-  db: Kysely<Database>,
+  stores: Stores,
   accountId: string,
   email: string,
 ): Promise<Admin | null> {
-  const row = await db
-    .selectFrom('admins')
-    .select(['id', 'account_id', 'email', 'active', 'created_at'])
-    .where('account_id', '=', accountId)
-    .where('email_lc', '=', email.trim().toLowerCase())
-    .executeTakeFirst();
-  return row ? toAdmin(row) : null;
+  return stores.forAccount(accountId).admins.findByEmail(email);
 }
 
 export type AdminTarget =
@@ -226,34 +251,24 @@ export type AdminTarget =
  * working (authenticate checks the issuer) and come back if they are
  * reactivated. The last active admin of an account cannot be deactivated, or
  * nobody could manage it. The one place this rule lives: the CLI and the admin
- * API both call it. Changes to one account's admins are serialised (see
- * `lockAdmins`), so two admins deactivating each other at once leave one active.
+ * API both call it. Changes to one account's admins are serialised
+ * (`AdminStore.exclusively`), so two admins deactivating each other at once
+ * leave one active.
  */
-export async function deactivateAdmin(db: Kysely<Database>, target: AdminTarget): Promise<Admin> {
-  const admin = await db.transaction().execute(async (trx) => {
-    await lockAdmins(trx, target.accountId);
-    const found = await requireAdmin(trx, target);
+export async function deactivateAdmin(stores: Stores, target: AdminTarget): Promise<Admin> {
+  const admin = await stores.forAccount(target.accountId).admins.exclusively(async (admins) => {
+    const found = await requireAdmin(admins, target);
     if (!found.active) return found;
-    const active = await trx
-      .selectFrom('admins')
-      .select((eb) => eb.fn.countAll<number>().as('n'))
-      .where('account_id', '=', found.accountId)
-      .where('active', '=', 1)
-      .executeTakeFirstOrThrow();
-    if (Number(active.n) <= 1) {
+    if ((await admins.countActive()) <= 1) {
       throw new AppError(
         'invalid',
         `${found.email} is the last active admin of account ${found.accountId}: create or reactivate another admin first, or nobody could manage the account`,
       );
     }
-    await trx
-      .updateTable('admins')
-      .set({ active: 0 })
-      .where('id', '=', found.id)
-      .where('account_id', '=', found.accountId)
-      .execute();
+    await admins.setActive(found.id, false);
     return { ...found, active: false };
   });
+  if (admin === null) throw noAccount(target.accountId);
   clearAuthCache(); // their tokens stop working at once in this process
   return admin;
 }
@@ -262,58 +277,21 @@ export async function deactivateAdmin(db: Kysely<Database>, target: AdminTarget)
  * Reactivates a deactivated admin (named by id or e-mail) with their password
  * and tokens as they were; reactivating an active admin changes nothing.
  */
-export async function reactivateAdmin(db: Kysely<Database>, target: AdminTarget): Promise<Admin> {
-  const admin = await db.transaction().execute(async (trx) => {
-    await lockAdmins(trx, target.accountId);
-    const found = await requireAdmin(trx, target);
+export async function reactivateAdmin(stores: Stores, target: AdminTarget): Promise<Admin> {
+  const admin = await stores.forAccount(target.accountId).admins.exclusively(async (admins) => {
+    const found = await requireAdmin(admins, target);
     if (found.active) return found;
-    await trx
-      .updateTable('admins')
-      .set({ active: 1 })
-      .where('id', '=', found.id)
-      .where('account_id', '=', found.accountId)
-      .execute();
+    await admins.setActive(found.id, true);
     return { ...found, active: true };
   });
+  if (admin === null) throw noAccount(target.accountId);
   clearAuthCache();
   return admin;
 }
 
-/**
- * Serialises changes to one account's admins until the transaction ends. On
- * PostgreSQL a row lock on the account (SELECT ... FOR UPDATE): a second
- * transaction waits, then counts the admins the first one left. On SQLite a
- * no-op write takes the database's write lock at once, so a concurrent
- * process waits (busy_timeout) instead of failing to upgrade a read lock.
- */
-async function lockAdmins(trx: Kysely<Database>, accountId: string): Promise<void> {
-  const postgres = trx.getExecutor().adapter instanceof PostgresAdapter;
-  const locked = postgres
-    ? await trx
-        .selectFrom('accounts')
-        .select('id')
-        .where('id', '=', accountId)
-        // NO KEY UPDATE: excludes other admin changes and the account's SCIM writes'
-        // event-sequence bump, but not their inserts (which hold KEY SHARE on this row).
-        .forNoKeyUpdate()
-        .executeTakeFirst()
-    : Number(
-        (
-          await trx
-            .updateTable('accounts')
-            .set((eb) => ({ name: eb.ref('name') }))
-            .where('id', '=', accountId)
-            .executeTakeFirst()
-        ).numUpdatedRows,
-      ) > 0;
-  if (!locked) throw new AppError('not_found', `account ${accountId} does not exist`);
-}
-
-async function requireAdmin(db: Kysely<Database>, target: AdminTarget): Promise<Admin> {
+async function requireAdmin(admins: LockedAdmins, target: AdminTarget): Promise<Admin> {
   const admin =
-    'email' in target
-      ? await findAdminByEmail(db, target.accountId, target.email)
-      : await getAdmin(db, target.accountId, target.adminId);
+    'email' in target ? await admins.findByEmail(target.email) : await admins.get(target.adminId);
   if (!admin) {
     const name = 'email' in target ? target.email : target.adminId;
     throw new AppError('not_found', `account ${target.accountId} has no admin ${name}`);
@@ -345,53 +323,21 @@ function dummyPasswordHash(): Promise<string> {
  * answer takes does not tell which accounts and e-mails exist.
  */
 export async function verifyPassword(
-  db: Kysely<Database>,
+  stores: Stores,
   input: { accountId: string; email: string; password: string },
 ): Promise<Admin | null> {
-  const row = await db
-    .selectFrom('admins')
-    .selectAll()
-    .where('account_id', '=', input.accountId)
-    .where('email_lc', '=', normalizeEmail(input.email))
-    .executeTakeFirst();
+  const found = await stores.forAccount(input.accountId).admins.credentials(input.email);
   const matches = await checkPassword(
     input.password,
-    row?.password_hash ?? (await dummyPasswordHash()),
+    found?.passwordHash ?? (await dummyPasswordHash()),
   );
-  return row !== undefined && row.active === 1 && matches ? toAdmin(row) : null;
-}
-
-async function getAdmin(
-  db: Kysely<Database>,
-  accountId: string,
-  adminId: string,
-): Promise<Admin | null> {
-  const row = await db
-    .selectFrom('admins')
-    .select(['id', 'account_id', 'email', 'active', 'created_at'])
-    .where('account_id', '=', accountId)
-    .where('id', '=', adminId)
-    .executeTakeFirst();
-  return row ? toAdmin(row) : null;
-}
-
-function toAccount(row: { id: string; name: string; region: string; created_at: string }): Account {
-  return { id: row.id, name: row.name, region: row.region, createdAt: row.created_at };
-}
-
-function toAdmin(row: {
-  id: string;
-  account_id: string;
-  email: string;
-  active: number;
-  created_at: string;
-}): Admin {
+  if (found === null || !found.active || !matches) return null;
   return {
-    id: row.id,
-    accountId: row.account_id,
-    email: row.email,
-    active: row.active === 1,
-    createdAt: row.created_at,
+    id: found.id,
+    accountId: found.accountId,
+    email: found.email,
+    active: found.active,
+    createdAt: found.createdAt,
   };
 }
 

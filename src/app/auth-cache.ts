@@ -8,7 +8,7 @@
  * at once (revokeToken, deactivateAdmin). One made by another process (the CLI, another
  * server) clears it too:
  * - PostgreSQL: a trigger NOTIFYs `roster_auth` and every server LISTENs
- *   (src/storage/auth-listener.ts); while that connection is down the cache is off;
+ *   (auth-listener.ts, in the storage layer); while that connection is down the cache is off;
  * - SQLite: each cache hit first checks `PRAGMA data_version` (registered by openDatabase
  *   as a staleness check below), which changes whenever another connection commits.
  * AUTH_CACHE_TTL_MS is a last bound only.

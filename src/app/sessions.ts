@@ -1,7 +1,6 @@
 import { createHash, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
-import type { Kysely } from 'kysely';
-import type { Database } from '../storage/db-schema.js';
 import { verifyPassword } from './accounts.js';
+import type { Stores } from './stores.js';
 
 /** How long an admin session lasts; signing in again starts a new one. */
 export const SESSION_HOURS = 12;
@@ -19,6 +18,42 @@ export interface IssuedSession extends AdminSession {
   readonly expiresAt: string;
 }
 
+/** An admin session as stored: the secret only as its hash. */
+export interface StoredSession {
+  readonly id: string;
+  readonly adminId: string;
+  readonly secretHash: string;
+  readonly createdAt: string;
+  readonly expiresAt: string;
+}
+
+/** One account's admin sessions (`stores.forAccount(id).sessions`). */
+export interface SessionStore {
+  insert(session: StoredSession): Promise<void>;
+  /** Sets the revocation time unless the session is already revoked. */
+  revoke(sessionId: string, at: string): Promise<void>;
+}
+
+/** A session found by its secret, with its admin's state, whichever account it is of. */
+export interface FoundSession {
+  readonly id: string;
+  readonly accountId: string;
+  readonly adminId: string;
+  readonly secretHash: string;
+  readonly expiresAt: string;
+  readonly revokedAt: string | null;
+  readonly adminAccountId: string;
+  readonly adminActive: boolean;
+}
+
+/**
+ * Finding a session by its bearer secret (`stores.sessionLookup`): looked up before the
+ * account is known to match, so not one account's store; the caller compares them.
+ */
+export interface SessionLookup {
+  bySecretHash(hash: string): Promise<FoundSession | null>;
+}
+
 function hash(secret: string): string {
   return createHash('sha256').update(secret).digest('hex');
 }
@@ -29,72 +64,48 @@ function hash(secret: string): string {
  * not tell which exist.
  */
 export async function signIn(
-  db: Kysely<Database>,
+  stores: Stores,
   input: { accountId: string; email: string; password: string },
   now = new Date(),
 ): Promise<IssuedSession | null> {
-  const admin = await verifyPassword(db, input);
+  const admin = await verifyPassword(stores, input);
   if (admin === null) return null;
   const token = PREFIX + randomBytes(32).toString('base64url');
   const expiresAt = new Date(now.getTime() + SESSION_HOURS * 3600_000).toISOString();
   const sessionId = randomUUID();
-  await db
-    .insertInto('admin_sessions')
-    .values({
-      id: sessionId,
-      account_id: input.accountId,
-      admin_id: admin.id,
-      secret_hash: hash(token),
-      created_at: now.toISOString(),
-      expires_at: expiresAt,
-      revoked_at: null,
-    })
-    .execute();
+  await stores.forAccount(input.accountId).sessions.insert({
+    id: sessionId,
+    adminId: admin.id,
+    secretHash: hash(token),
+    createdAt: now.toISOString(),
+    expiresAt,
+  });
   return { sessionId, adminId: admin.id, accountId: input.accountId, token, expiresAt };
 }
 
 /** The session a bearer secret names, if it is live, for this account, and its admin still active. */
 export async function authenticateSession(
-  db: Kysely<Database>,
+  stores: Stores,
   secret: string,
   accountId: string,
   now = new Date(),
 ): Promise<AdminSession | null> {
   if (!secret.startsWith(PREFIX) || secret.length > 200) return null;
   const digest = hash(secret);
-  const row = await db
-    .selectFrom('admin_sessions as s')
-    .innerJoin('admins as a', 'a.id', 's.admin_id')
-    .select([
-      's.id',
-      's.account_id',
-      's.admin_id',
-      's.secret_hash',
-      's.expires_at',
-      's.revoked_at',
-      'a.active',
-      'a.account_id as admin_account',
-    ])
-    .where('s.secret_hash', '=', digest)
-    .executeTakeFirst();
-  if (row === undefined) return null;
-  if (!timingSafeEqual(Buffer.from(row.secret_hash, 'hex'), Buffer.from(digest, 'hex')))
+  const row = await stores.sessionLookup.bySecretHash(digest);
+  if (row === null) return null;
+  if (!timingSafeEqual(Buffer.from(row.secretHash, 'hex'), Buffer.from(digest, 'hex'))) return null;
+  if (row.revokedAt !== null || row.expiresAt <= now.toISOString()) return null;
+  if (row.accountId !== accountId || row.adminAccountId !== accountId || !row.adminActive)
     return null;
-  if (row.revoked_at !== null || row.expires_at <= now.toISOString()) return null;
-  if (row.account_id !== accountId || row.admin_account !== accountId || Number(row.active) !== 1)
-    return null;
-  return { sessionId: row.id, adminId: row.admin_id, accountId };
+  return { sessionId: row.id, adminId: row.adminId, accountId };
 }
 
+/** Ends a session of the account: its bearer token stops working at once. */
 export async function signOut(
-  db: Kysely<Database>,
-  sessionId: string,
+  stores: Stores,
+  session: AdminSession,
   now = new Date(),
 ): Promise<void> {
-  await db
-    .updateTable('admin_sessions')
-    .set({ revoked_at: now.toISOString() })
-    .where('id', '=', sessionId)
-    .where('revoked_at', 'is', null)
-    .execute();
+  await stores.forAccount(session.accountId).sessions.revoke(session.sessionId, now.toISOString());
 }

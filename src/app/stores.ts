@@ -1,4 +1,8 @@
 import type { AccountStore } from './ports.js';
+import type { AccountRegistry, AdminStore } from './accounts.js';
+import type { ConsoleLoginStore } from './console/sessions.js';
+import type { SessionLookup, SessionStore } from './sessions.js';
+import type { TokenLookup, TokenStore } from './tokens.js';
 
 /**
  * The one way the app layer reaches storage (docs/architecture.md). `forAccount(id)`
@@ -14,9 +18,23 @@ export interface AccountStores {
   readonly accountId: string;
   /** Users, teams and memberships (the SCIM resources), with the workspace rules' storage. */
   readonly directory: AccountStore;
+  /** The account's admins (src/app/accounts.ts). */
+  readonly admins: AdminStore;
+  /** The account's SCIM and API tokens (src/app/tokens.ts). */
+  readonly tokens: TokenStore;
+  /** The account's admin-API bearer sessions (src/app/sessions.ts). */
+  readonly sessions: SessionStore;
 }
 
 export interface Stores {
   /** The stores of one account; cheap to call per request. */
   forAccount(accountId: string): AccountStores;
+  /** Create, list and find accounts; seats and settings (src/app/accounts.ts). */
+  readonly accounts: AccountRegistry;
+  /** A token by its secret's hash, before its account is checked (src/app/tokens.ts). */
+  readonly tokenLookup: TokenLookup;
+  /** An admin session by its secret's hash (src/app/sessions.ts). */
+  readonly sessionLookup: SessionLookup;
+  /** Console cookie sign-ins, which span accounts (src/app/console/sessions.ts). */
+  readonly consoleLogins: ConsoleLoginStore;
 }

@@ -41,6 +41,7 @@ import { KyselySyncStore, parseHealth, type SyncTables } from '../storage/sync-s
 import { probeTarget, type ProbeReport } from '../sync/target/probe.js';
 import type { Database } from '../storage/db-schema.js';
 import { requireAccount, tenantUrl } from './accounts.js';
+import { accountsOver } from '../storage/account-registry-store.js';
 import { AppError } from './errors.js';
 
 /**
@@ -312,7 +313,7 @@ export class SyncJobs {
 
   /** A job as sent by an admin, validated by the rules above (400s name what is wrong). */
   private async checked(accountId: string, name: string, raw: unknown): Promise<JobConfig> {
-    const account = await requireAccount(this.rosterDb, accountId);
+    const account = await requireAccount(accountsOver(this.rosterDb), accountId);
     if (typeof raw !== 'object' || raw === null || Array.isArray(raw))
       throw new AppError('invalid', 'Send the job as a JSON object (the job file shape).');
     // A job as GET shows it may come back as is: its read-only fields are dropped, and a

@@ -1,9 +1,8 @@
 import { createHash, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
-import type { Kysely } from 'kysely';
-import type { Database } from '../storage/db-schema.js';
-import { findAdminByEmail, requireAccount } from './accounts.js';
+import { requireAccount, type Admin } from './accounts.js';
 import { AppError } from './errors.js';
 import { cachedToken, cacheToken, clearAuthCache, type CachedToken } from './auth-cache.js';
+import type { Stores } from './stores.js';
 
 export const TOKEN_TYPES = ['scim', 'api'] as const;
 export type TokenType = (typeof TOKEN_TYPES)[number];
@@ -38,6 +37,38 @@ export interface AuthenticatedToken {
   adminId: string;
 }
 
+/** A token as stored: the secret only as its hash. */
+export interface StoredToken {
+  readonly id: string;
+  readonly adminId: string;
+  readonly name: string;
+  readonly type: TokenType;
+  readonly secretHash: string;
+  readonly createdAt: string;
+}
+
+/** One account's tokens (`stores.forAccount(id).tokens`), listed with their issuer's state. */
+export interface TokenStore {
+  insert(token: StoredToken): Promise<void>;
+  /** Newest first. */
+  list(): Promise<TokenInfo[]>;
+  get(tokenId: string): Promise<TokenInfo | null>;
+  /** Sets the revocation time unless the token is already revoked. */
+  revoke(tokenId: string, at: string): Promise<void>;
+  /** The id of the account's token with this secret hash, whatever its state. */
+  idBySecretHash(hash: string): Promise<string | null>;
+  recordUse(tokenId: string, at: string): Promise<void>;
+}
+
+/**
+ * Finding a token by its secret: the request names an account, but the secret is
+ * looked up first, whichever account it belongs to (`stores.tokenLookup`); the
+ * caller compares the accounts.
+ */
+export interface TokenLookup {
+  bySecretHash(hash: string): Promise<CachedToken | undefined>;
+}
+
 const SECRET_PREFIX = 'rst_';
 /** last_used_at is written at most this often per token, to keep auth off the write path. */
 const LAST_USED_WRITE_INTERVAL_MS = 60_000;
@@ -53,21 +84,29 @@ export function hashSecret(secret: string): string {
 }
 
 /**
- * Issues a token for the account, on behalf of `adminEmail` or else the account's
- * earliest-created active admin. Only an admin's tokens work (Test Connection
- * fails unless the issuer is an account admin).
+ * Issues a token for the account, on behalf of the admin named by `adminId` or
+ * `adminEmail`, else the account's earliest-created active admin. Only an active
+ * admin's tokens work (Test Connection fails unless the issuer is an account
+ * admin), so a deactivated issuer is refused. One read finds the issuer (and
+ * proves the account), one write stores the token.
  */
 export async function issueToken(
-  db: Kysely<Database>,
-  input: { accountId: string; type: TokenType; name: string; adminEmail?: string },
+  stores: Stores,
+  input: {
+    accountId: string;
+    type: TokenType;
+    name: string;
+    adminId?: string;
+    adminEmail?: string;
+  },
 ): Promise<IssuedToken> {
   if (!isTokenType(input.type)) {
     throw new AppError('invalid', `token type must be one of ${TOKEN_TYPES.join(', ')}`);
   }
   const name = input.name.trim();
   if (!name) throw new AppError('invalid', 'token name must not be empty');
-  await requireAccount(db, input.accountId);
-  const adminId = await issuingAdminId(db, input.accountId, input.adminEmail);
+  const account = stores.forAccount(input.accountId);
+  const issuer = await issuingAdmin(stores, input);
 
   const token = SECRET_PREFIX + randomBytes(32).toString('base64url');
   const issued: IssuedToken = {
@@ -77,106 +116,75 @@ export async function issueToken(
     token,
     createdAt: new Date().toISOString(),
   };
-  await db
-    .insertInto('tokens')
-    .values({
-      id: issued.id,
-      account_id: input.accountId,
-      admin_id: adminId,
-      name,
-      type: issued.type,
-      secret_hash: hashSecret(token),
-      created_at: issued.createdAt,
-      last_used_at: null,
-      revoked_at: null,
-    })
-    .execute();
+  await account.tokens.insert({
+    id: issued.id,
+    adminId: issuer.id,
+    name,
+    type: issued.type,
+    secretHash: hashSecret(token),
+    createdAt: issued.createdAt,
+  });
   return issued;
 }
 
-async function issuingAdminId(
-  db: Kysely<Database>,
-  accountId: string,
-  adminEmail: string | undefined,
-): Promise<string> {
-  if (adminEmail !== undefined) {
-    const admin = await findAdminByEmail(db, accountId, adminEmail);
-    if (!admin) throw new AppError('not_found', `account ${accountId} has no admin ${adminEmail}`);
+async function issuingAdmin(
+  stores: Stores,
+  input: { accountId: string; adminId?: string; adminEmail?: string },
+): Promise<Admin> {
+  const { accountId } = input;
+  const admins = stores.forAccount(accountId).admins;
+  const named = input.adminId ?? input.adminEmail;
+  if (named !== undefined) {
+    const admin =
+      input.adminId !== undefined
+        ? await admins.get(input.adminId)
+        : await admins.findByEmail(named);
+    if (admin === null) {
+      await requireAccount(stores, accountId); // an unknown account, said as such
+      throw new AppError('not_found', `account ${accountId} has no admin ${named}`);
+    }
     if (!admin.active) {
       throw new AppError('invalid', `admin ${admin.email} of account ${accountId} is deactivated`);
     }
-    return admin.id;
+    return admin;
   }
-  const first = await db
-    .selectFrom('admins')
-    .select('id')
-    .where('account_id', '=', accountId)
-    .where('active', '=', 1)
-    .orderBy('created_at')
-    .orderBy('id')
-    .executeTakeFirst();
-  if (!first) {
+  const first = await admins.firstActive();
+  if (first === null) {
+    await requireAccount(stores, accountId);
     throw new AppError(
       'invalid',
       `account ${accountId} has no admin: create one with \`roster admin create\``,
     );
   }
-  return first.id;
+  return first;
 }
 
 /** The account's tokens, newest first, without secrets (only their hashes are stored). */
-export async function listTokens(db: Kysely<Database>, accountId: string): Promise<TokenInfo[]> {
-  await requireAccount(db, accountId);
-  const rows = await db
-    .selectFrom('tokens')
-    .innerJoin('admins', 'admins.id', 'tokens.admin_id')
-    .select([
-      'tokens.id',
-      'tokens.name',
-      'tokens.type',
-      'tokens.admin_id',
-      'admins.email as admin_email',
-      'admins.active as admin_active',
-      'tokens.created_at',
-      'tokens.last_used_at',
-      'tokens.revoked_at',
-    ])
-    .where('tokens.account_id', '=', accountId)
-    .orderBy('tokens.created_at', 'desc')
-    .orderBy('tokens.id')
-    .execute();
-  return rows.map((row) => ({
-    id: row.id,
-    name: row.name,
-    type: row.type as TokenType,
-    adminId: row.admin_id,
-    adminEmail: row.admin_email,
-    createdAt: row.created_at,
-    lastUsedAt: row.last_used_at,
-    revokedAt: row.revoked_at,
-    status: row.revoked_at !== null ? 'revoked' : row.admin_active === 1 ? 'active' : 'inactive',
-  }));
+export async function listTokens(stores: Stores, accountId: string): Promise<TokenInfo[]> {
+  const tokens = await stores.forAccount(accountId).tokens.list();
+  if (tokens.length === 0) await requireAccount(stores, accountId);
+  return tokens;
 }
 
-/** Revokes a token of the account; revoking twice keeps the first revocation time. */
+/**
+ * Revokes a token of the account: it stops working at once in this process (and,
+ * through the auth cache's invalidation, in the others). Revoking twice keeps the
+ * first revocation time; another account's token is not found.
+ */
 export async function revokeToken(
-  db: Kysely<Database>,
+  stores: Stores,
   accountId: string,
   tokenId: string,
 ): Promise<TokenInfo> {
-  await requireAccount(db, accountId);
-  const revokedAt = new Date().toISOString();
-  await db
-    .updateTable('tokens')
-    .set({ revoked_at: revokedAt })
-    .where('account_id', '=', accountId)
-    .where('id', '=', tokenId)
-    .where('revoked_at', 'is', null)
-    .execute();
+  const tokens = stores.forAccount(accountId).tokens;
+  await tokens.revoke(tokenId, new Date().toISOString());
   clearAuthCache(); // the revocation holds for this process's next request
   lastUsedWrites.delete(tokenId);
-  const token = (await listTokens(db, accountId)).find((t) => t.id === tokenId);
-  if (!token) throw new AppError('not_found', `account ${accountId} has no token ${tokenId}`);
+  const token = await tokens.get(tokenId);
+  if (token === null) {
+    await requireAccount(stores, accountId);
+    throw new AppError('not_found', `account ${accountId} has no token ${tokenId}`);
+  }
   return token;
 }
 
@@ -187,7 +195,7 @@ export async function revokeToken(
  * The lookup is cached for at most AUTH_CACHE_TTL_MS (auth-cache.ts); the checks are not.
  */
 export async function authenticate(
-  db: Kysely<Database>,
+  stores: Stores,
   secret: string,
   accountId: string,
   type: TokenType,
@@ -197,7 +205,7 @@ export async function authenticate(
   const now = Date.now();
   let row: CachedToken | undefined = cachedToken(hash, now);
   if (row === undefined) {
-    row = await lookUp(db, hash);
+    row = await stores.tokenLookup.bySecretHash(hash);
     if (row === undefined) return null;
     cacheToken(hash, row, now);
   }
@@ -215,39 +223,20 @@ export async function authenticate(
   ) {
     return null;
   }
-  await recordUse(db, row.id, now);
+  await recordUse(stores, accountId, row.id, now);
   return { tokenId: row.id, adminId: row.admin_id };
 }
 
-/** The token with this secret hash and its issuer's state (cached briefly: auth-cache.ts). */
-async function lookUp(db: Kysely<Database>, hash: string): Promise<CachedToken | undefined> {
-  const row = await db
-    .selectFrom('tokens')
-    .innerJoin('admins', 'admins.id', 'tokens.admin_id')
-    .select([
-      'tokens.id',
-      'tokens.account_id',
-      'tokens.type',
-      'tokens.secret_hash',
-      'tokens.revoked_at',
-      'tokens.admin_id',
-      'admins.account_id as admin_account_id',
-      'admins.active as admin_active',
-    ])
-    .where('tokens.secret_hash', '=', hash)
-    .executeTakeFirst();
-  return row === undefined ? undefined : { ...row, admin_active: Number(row.admin_active) };
-}
-
-async function recordUse(db: Kysely<Database>, tokenId: string, nowMs: number): Promise<void> {
+async function recordUse(
+  stores: Stores,
+  accountId: string,
+  tokenId: string,
+  nowMs: number,
+): Promise<void> {
   const last = lastUsedWrites.get(tokenId);
   if (last !== undefined && nowMs - last < LAST_USED_WRITE_INTERVAL_MS) return;
   // The map is only an optimisation for this process; keep it from growing without bound.
   if (lastUsedWrites.size >= 10_000) lastUsedWrites.clear();
   lastUsedWrites.set(tokenId, nowMs);
-  await db
-    .updateTable('tokens')
-    .set({ last_used_at: new Date(nowMs).toISOString() })
-    .where('id', '=', tokenId)
-    .execute();
+  await stores.forAccount(accountId).tokens.recordUse(tokenId, new Date(nowMs).toISOString());
 }

@@ -1,5 +1,6 @@
 import type { Kysely } from 'kysely';
 import { requireAccount } from '../app/accounts.js';
+import { accountsOver } from '../storage/account-registry-store.js';
 import { AppError } from '../app/errors.js';
 import type { Database } from '../storage/db-schema.js';
 
@@ -39,7 +40,7 @@ export async function queryLog(
   filter: LogFilter,
   now: Date = new Date(),
 ): Promise<LogLine[]> {
-  await requireAccount(db, accountId);
+  await requireAccount(accountsOver(db), accountId);
   let query = db
     .selectFrom('scim_log')
     .leftJoin('tokens', 'tokens.id', 'scim_log.token_id')

@@ -28,6 +28,8 @@ import {
   listEndpoints,
 } from '../app/webhooks/endpoints.js';
 import { registerSsoCommands } from './sso.js';
+import type { Stores } from '../app/stores.js';
+import { createStores } from '../storage/stores.js';
 import { registerSyncCommands, registerValidateCommand } from './sync.js';
 
 /**
@@ -85,7 +87,7 @@ export function buildProgram(): Command {
     .option('--json', 'print JSON')
     .action(async (opts: { name: string; region?: string; json?: true }) => {
       const config = loadConfig();
-      const { created, origins } = await withDatabase(config, async ({ db }) => {
+      const { created, origins } = await withStores(config, async (stores, { db }) => {
         const origins = await resolveOrigins(db, config);
         const region = (
           opts.region ??
@@ -94,7 +96,7 @@ export function buildProgram(): Command {
           .trim()
           .toLowerCase();
         checkRegion(origins.regions, region);
-        return { created: await createAccount(db, { name: opts.name, region }), origins };
+        return { created: await createAccount(stores, { name: opts.name, region }), origins };
       });
       const url = accountTenantUrl(origins, created);
       if (opts.json) {
@@ -111,8 +113,8 @@ export function buildProgram(): Command {
     .option('--json', 'print JSON')
     .action(async (opts: { json?: true }) => {
       const config = loadConfig();
-      const { accounts, origins } = await withDatabase(config, async ({ db }) => ({
-        accounts: await listAccounts(db),
+      const { accounts, origins } = await withStores(config, async (stores, { db }) => ({
+        accounts: await listAccounts(stores),
         origins: await resolveOrigins(db, config),
       }));
       const rows = accounts.map((a) => ({ ...a, tenantUrl: accountTenantUrl(origins, a) }));
@@ -159,8 +161,8 @@ export function buildProgram(): Command {
             ? { managerTeams: parseSwitch(opts.managerTeams, '--manager-teams') }
             : {}),
         };
-        const policy = await withDatabase(config, ({ db }) =>
-          updateAccountPolicy(db, opts.account, {
+        const policy = await withStores(config, (stores) =>
+          updateAccountPolicy(stores, opts.account, {
             ...(seats !== undefined ? { seats } : {}),
             settings,
           }),
@@ -186,13 +188,9 @@ export function buildProgram(): Command {
       const config = loadConfig();
       const piped = await readPipedPassword();
       const password = piped ?? generatePassword();
-      const created = await withDatabase(config, async ({ db }) => {
-        try {
-          return await createAdmin(db, { accountId: opts.account, email: opts.email, password });
-        } catch (error) {
-          throw await explainExistingAdmin(db, opts, error, admin);
-        }
-      });
+      const created = await withStores(config, (stores) =>
+        createAdmin(stores, { accountId: opts.account, email: opts.email, password }),
+      );
       const shown = piped === undefined ? { password } : {};
       if (opts.json) {
         return printJson({
@@ -214,7 +212,7 @@ export function buildProgram(): Command {
     .option('--json', 'print JSON')
     .action(async (opts: { account: string; json?: true }) => {
       const config = loadConfig();
-      const admins = await withDatabase(config, ({ db }) => listAdmins(db, opts.account));
+      const admins = await withStores(config, (stores) => listAdmins(stores, opts.account));
       if (opts.json) return printJson(admins);
       if (admins.length === 0) return print(`Account ${opts.account} has no admins yet.`);
       printTable(
@@ -231,8 +229,8 @@ export function buildProgram(): Command {
     .option('--json', 'print JSON')
     .action(async (opts: { account: string; email: string; json?: true }) => {
       const config = loadConfig();
-      const admin = await withDatabase(config, ({ db }) =>
-        deactivateAdmin(db, { accountId: opts.account, email: opts.email }),
+      const admin = await withStores(config, (stores) =>
+        deactivateAdmin(stores, { accountId: opts.account, email: opts.email }),
       );
       if (opts.json) return printJson(admin);
       print(`Deactivated admin ${admin.email}: the tokens they issued no longer work.`);
@@ -245,8 +243,8 @@ export function buildProgram(): Command {
     .option('--json', 'print JSON')
     .action(async (opts: { account: string; email: string; json?: true }) => {
       const config = loadConfig();
-      const admin = await withDatabase(config, ({ db }) =>
-        reactivateAdmin(db, { accountId: opts.account, email: opts.email }),
+      const admin = await withStores(config, (stores) =>
+        reactivateAdmin(stores, { accountId: opts.account, email: opts.email }),
       );
       if (opts.json) return printJson(admin);
       print(`Reactivated admin ${admin.email}: their unrevoked tokens work again.`);
@@ -270,15 +268,18 @@ export function buildProgram(): Command {
         json?: true;
       }) => {
         const config = loadConfig();
-        const { issued, url } = await withDatabase(config, async ({ db }) => {
-          const issued = await issueToken(db, {
+        const { issued, url } = await withStores(config, async (stores, { db }) => {
+          const issued = await issueToken(stores, {
             accountId: opts.account,
             type: opts.type,
             name: opts.name,
             ...(opts.admin === undefined ? {} : { adminEmail: opts.admin }),
           });
           const origins = await resolveOrigins(db, config);
-          return { issued, url: accountTenantUrl(origins, await requireAccount(db, opts.account)) };
+          return {
+            issued,
+            url: accountTenantUrl(origins, await requireAccount(stores, opts.account)),
+          };
         });
         if (opts.json) return printJson(issued);
         print(`Issued ${issued.type} token "${issued.name}" (id ${issued.id}).`);
@@ -294,7 +295,7 @@ export function buildProgram(): Command {
     .option('--json', 'print JSON')
     .action(async (opts: { account: string; json?: true }) => {
       const config = loadConfig();
-      const tokens = await withDatabase(config, ({ db }) => listTokens(db, opts.account));
+      const tokens = await withStores(config, (stores) => listTokens(stores, opts.account));
       // A token works only while its issuer is an active admin: say so in the status.
       // JSON keeps the machine value (active, inactive, revoked); the table says why.
       const status = (t: (typeof tokens)[number]): string =>
@@ -326,8 +327,8 @@ export function buildProgram(): Command {
     .option('--json', 'print JSON')
     .action(async (opts: { account: string; id: string; json?: true }) => {
       const config = loadConfig();
-      const revoked = await withDatabase(config, ({ db }) =>
-        revokeToken(db, opts.account, opts.id),
+      const revoked = await withStores(config, (stores) =>
+        revokeToken(stores, opts.account, opts.id),
       );
       if (opts.json) return printJson(revoked);
       print(`Revoked token "${revoked.name}" (id ${revoked.id}) at ${revoked.revokedAt ?? ''}.`);
@@ -358,7 +359,7 @@ export function buildProgram(): Command {
       }) => {
         const config = loadConfig();
         // Migrates and checks the account; the load itself opens its own bulk connection.
-        await withDatabase(config, ({ db }) => requireAccount(db, opts.account));
+        await withStores(config, (stores) => requireAccount(stores, opts.account));
         const result = await seedAccount(config.databaseUrl, {
           accountId: opts.account,
           users: opts.users,
@@ -557,34 +558,12 @@ async function withDatabase<T>(
   }
 }
 
-/**
- * `admin create` for an e-mail that already is an admin: say whether that admin is
- * active (nothing to do) or deactivated (reactivate them, when this CLI can).
- */
-async function explainExistingAdmin(
-  db: RosterDatabase['db'],
-  opts: { account: string; email: string },
-  error: unknown,
-  adminCommand: Command,
-): Promise<unknown> {
-  if (!(error instanceof AppError) || error.kind !== 'conflict') return error;
-  const email = opts.email.trim().toLowerCase();
-  const existing = (await listAdmins(db, opts.account)).find(
-    (a) => a.email.toLowerCase() === email,
-  );
-  if (existing === undefined) return error;
-  if (existing.active)
-    return new AppError(
-      'conflict',
-      `${existing.email} is already an active admin of account ${opts.account}: nothing to create (roster admin list --account ${opts.account})`,
-    );
-  const canReactivate = adminCommand.commands.some((c) => c.name() === 'reactivate');
-  return new AppError(
-    'conflict',
-    canReactivate
-      ? `${existing.email} is a deactivated admin of account ${opts.account}: reactivate them with roster admin reactivate --account ${opts.account} --email ${existing.email}`
-      : `${existing.email} is a deactivated admin of account ${opts.account}, and an e-mail cannot be an admin twice: create the admin with another e-mail address`,
-  );
+/** withDatabase, with the app's stores over it (src/storage/stores.ts). */
+function withStores<T>(
+  config: Config,
+  use: (stores: Stores, database: RosterDatabase) => Promise<T>,
+): Promise<T> {
+  return withDatabase(config, (database) => use(createStores(database), database));
 }
 
 /** The tenant URL of an account: its region's origin (REGIONS), else PUBLIC_URL. */

@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { requireAccount } from '../app/accounts.js';
+import { createStores } from '../storage/stores.js';
 import { AppError } from '../app/errors.js';
 import { DEFAULT_OIDC_OPTIONS, OidcClient } from '../app/sso/oidc.js';
 import {
@@ -31,7 +32,7 @@ const allowPrivate = (): boolean => process.env['ROSTER_SSO_ALLOW_PRIVATE'] === 
 
 /** The URLs the identity provider needs: where it sends people back, where sign-in starts. */
 async function urlsOf(database: RosterDatabase, accountId: string) {
-  const account = await requireAccount(database.db, accountId);
+  const account = await requireAccount(createStores(database), accountId);
   const origins = await resolveOrigins(database.db, loadConfig());
   const base = `${regionOrigin(origins.regions, account.region)}/api/v1/sso/${account.id}`;
   return { redirectUri: `${base}/callback`, signInUrl: `${base}/start` };

@@ -194,6 +194,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   // The REST API under /api/v1/accounts/{account_id}, its OpenAPI document at OPENAPI_PATH.
   await app.register(restApi, {
     database: deps.database,
+    stores,
     rateLimiter: deps.rateLimiter,
     gate,
   });
@@ -213,7 +214,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     key: ssoKey,
     oidc,
     originOf: async (accountId) => {
-      const account = await requireAccount(deps.database.db, accountId).catch(() => undefined);
+      const account = await requireAccount(stores, accountId).catch(() => undefined);
       return regionUrl(account?.region);
     },
     ...(deps.sso?.now !== undefined ? { now: deps.sso.now } : {}),
@@ -221,6 +222,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(adminPlugin, {
     prefix: ADMIN_PREFIX,
     database: deps.database,
+    stores,
     publicUrl: deps.publicUrl,
     log: deps.log,
     sso: { signIn, oidc, key: ssoKey, allowPrivate },

@@ -2,6 +2,18 @@ import type { AccountStores, Stores } from '../app/stores.js';
 import type { AccountStore } from '../app/ports.js';
 import { KyselyAccountStore } from './account-store.js';
 import type { RosterDatabase } from './connect.js';
+import type { AccountRegistry, AdminStore } from '../app/accounts.js';
+import type { ConsoleLoginStore } from '../app/console/sessions.js';
+import type { SessionLookup, SessionStore } from '../app/sessions.js';
+import type { TokenLookup, TokenStore } from '../app/tokens.js';
+import { KyselyAccountRegistry } from './account-registry-store.js';
+import { KyselyAdminStore } from './admin-store.js';
+import {
+  KyselyConsoleLoginStore,
+  KyselySessionLookup,
+  KyselySessionStore,
+} from './session-store.js';
+import { KyselyTokenLookup, KyselyTokenStore } from './token-store.js';
 
 /** Builds the app's stores over one open database; chosen once, injected through the app's dependencies. */
 export function createStores(database: RosterDatabase): Stores {
@@ -13,6 +25,30 @@ class KyselyStores implements Stores {
 
   forAccount(accountId: string): AccountStores {
     return new KyselyAccountStores(this.database, accountId);
+  }
+
+  private accountRegistry: AccountRegistry | undefined;
+  get accounts(): AccountRegistry {
+    this.accountRegistry ??= new KyselyAccountRegistry(this.database.db);
+    return this.accountRegistry;
+  }
+
+  private tokenLookupStore: TokenLookup | undefined;
+  get tokenLookup(): TokenLookup {
+    this.tokenLookupStore ??= new KyselyTokenLookup(this.database.db);
+    return this.tokenLookupStore;
+  }
+
+  private sessionLookupStore: SessionLookup | undefined;
+  get sessionLookup(): SessionLookup {
+    this.sessionLookupStore ??= new KyselySessionLookup(this.database.db);
+    return this.sessionLookupStore;
+  }
+
+  private consoleLoginStore: ConsoleLoginStore | undefined;
+  get consoleLogins(): ConsoleLoginStore {
+    this.consoleLoginStore ??= new KyselyConsoleLoginStore(this.database.db);
+    return this.consoleLoginStore;
   }
 }
 
@@ -32,5 +68,27 @@ class KyselyAccountStores implements AccountStores {
       this.accountId,
     );
     return this.directoryStore;
+  }
+
+  private adminStore: AdminStore | undefined;
+  get admins(): AdminStore {
+    this.adminStore ??= new KyselyAdminStore(
+      this.database.db,
+      this.database.dialect,
+      this.accountId,
+    );
+    return this.adminStore;
+  }
+
+  private tokenStore: TokenStore | undefined;
+  get tokens(): TokenStore {
+    this.tokenStore ??= new KyselyTokenStore(this.database.db, this.accountId);
+    return this.tokenStore;
+  }
+
+  private sessionStore: SessionStore | undefined;
+  get sessions(): SessionStore {
+    this.sessionStore ??= new KyselySessionStore(this.database.db, this.accountId);
+    return this.sessionStore;
   }
 }

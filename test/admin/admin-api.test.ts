@@ -167,7 +167,7 @@ describe.each(DATABASE_KINDS)('admin API (%s)', (kind) => {
     expect(last.body.error.message).toContain('last active admin');
     // A second admin issues a token, then is deactivated by the first.
     const { createAdmin } = await import('../../src/app/accounts.js');
-    const second = await createAdmin(server.database.db, {
+    const second = await createAdmin(server.stores, {
       accountId: t.accountId,
       email: 'second@example.com',
       password: PASSWORD,

@@ -52,9 +52,9 @@ describe.each(DATABASE_KINDS)('admin lifecycle (%s)', (kind) => {
   /** An account with admins a@ and b@ (the test server's tenant admin is admin<n>@). */
   async function twoAdmins() {
     const tenant = await server.createTenant();
-    const db = server.database.db;
-    const first = (await listAdmins(db, tenant.accountId))[0]!;
-    const second = await createAdmin(db, {
+    const stores = server.stores;
+    const first = (await listAdmins(stores, tenant.accountId))[0]!;
+    const second = await createAdmin(stores, {
       accountId: tenant.accountId,
       email: 'second@example.com',
       password: PASSWORD,
@@ -63,14 +63,14 @@ describe.each(DATABASE_KINDS)('admin lifecycle (%s)', (kind) => {
   }
 
   it('app layer: the last active admin cannot be deactivated; reactivate brings one back', async () => {
-    const db = server.database.db;
+    const stores = server.stores;
     const { tenant, first, second } = await twoAdmins();
-    const deactivated = await deactivateAdmin(db, {
+    const deactivated = await deactivateAdmin(stores, {
       accountId: tenant.accountId,
       email: second.email,
     });
     expect(deactivated.active).toBe(false);
-    const refused = await deactivateAdmin(db, {
+    const refused = await deactivateAdmin(stores, {
       accountId: tenant.accountId,
       adminId: first.id,
     }).catch((error: unknown) => error);
@@ -79,25 +79,25 @@ describe.each(DATABASE_KINDS)('admin lifecycle (%s)', (kind) => {
     expect((refused as AppError).message).toContain('last active admin');
     // Deactivating an already deactivated admin is no change, not an error.
     expect(
-      (await deactivateAdmin(db, { accountId: tenant.accountId, adminId: second.id })).active,
+      (await deactivateAdmin(stores, { accountId: tenant.accountId, adminId: second.id })).active,
     ).toBe(false);
-    const again = await createAdmin(db, {
+    const again = await createAdmin(stores, {
       accountId: tenant.accountId,
       email: 'SECOND@example.com',
       password: PASSWORD,
     }).catch((error: unknown) => error);
     expect((again as AppError).kind).toBe('conflict');
     expect((again as AppError).message).toContain('roster admin reactivate');
-    const back = await reactivateAdmin(db, {
+    const back = await reactivateAdmin(stores, {
       accountId: tenant.accountId,
       email: 'Second@Example.com',
     });
     expect(back).toMatchObject({ id: second.id, active: true });
-    expect((await listAdmins(db, tenant.accountId)).map((a) => [a.email, a.active])).toEqual([
+    expect((await listAdmins(stores, tenant.accountId)).map((a) => [a.email, a.active])).toEqual([
       [first.email, true],
       [second.email, true],
     ]);
-    const unknown = await reactivateAdmin(db, {
+    const unknown = await reactivateAdmin(stores, {
       accountId: tenant.accountId,
       email: 'nobody@example.com',
     }).catch((error: unknown) => error);
@@ -105,7 +105,7 @@ describe.each(DATABASE_KINDS)('admin lifecycle (%s)', (kind) => {
   });
 
   it('app layer: weak admin passwords are refused with advice, strong ones pass', async () => {
-    const db = server.database.db;
+    const stores = server.stores;
     const tenant = await server.createTenant();
     for (const [password, why] of [
       ['password', 'heavily used password'],
@@ -114,7 +114,7 @@ describe.each(DATABASE_KINDS)('admin lifecycle (%s)', (kind) => {
       ['qwertyuiop', 'too easy to guess'],
       ['weakling@example.com', 'too easy to guess'],
     ] as const) {
-      const refused = await createAdmin(db, {
+      const refused = await createAdmin(stores, {
         accountId: tenant.accountId,
         email: 'weakling@example.com',
         password,
@@ -124,8 +124,8 @@ describe.each(DATABASE_KINDS)('admin lifecycle (%s)', (kind) => {
       expect((refused as AppError).message).toContain('password refused');
       expect((refused as AppError).message).toContain(why);
     }
-    expect(await listAdmins(db, tenant.accountId)).toHaveLength(1);
-    const created = await createAdmin(db, {
+    expect(await listAdmins(stores, tenant.accountId)).toHaveLength(1);
+    const created = await createAdmin(stores, {
       accountId: tenant.accountId,
       email: 'weakling@example.com',
       password: 'lantern orbit velvet mosaic',
@@ -134,15 +134,15 @@ describe.each(DATABASE_KINDS)('admin lifecycle (%s)', (kind) => {
   });
 
   it('two admins deactivating each other at once leave exactly one active (several trials)', async () => {
-    const db = server.database.db;
+    const stores = server.stores;
     for (let trial = 0; trial < 8; trial++) {
       const { tenant, first, second } = await twoAdmins();
       const outcomes = await Promise.allSettled([
-        deactivateAdmin(db, { accountId: tenant.accountId, adminId: first.id }),
-        deactivateAdmin(db, { accountId: tenant.accountId, adminId: second.id }),
+        deactivateAdmin(stores, { accountId: tenant.accountId, adminId: first.id }),
+        deactivateAdmin(stores, { accountId: tenant.accountId, adminId: second.id }),
       ]);
       expect(outcomes.map((o) => o.status).sort()).toEqual(['fulfilled', 'rejected']);
-      const active = (await listAdmins(db, tenant.accountId)).filter((a) => a.active);
+      const active = (await listAdmins(stores, tenant.accountId)).filter((a) => a.active);
       expect(active).toHaveLength(1);
     }
   });
@@ -162,9 +162,7 @@ describe.each(DATABASE_KINDS)('admin lifecycle (%s)', (kind) => {
       expect(answers.filter((a) => a.status === 200)).toHaveLength(1);
       for (const answer of answers.filter((a) => a.status !== 200))
         expect([400, 401]).toContain(answer.status);
-      const active = (await listAdmins(server.database.db, tenant.accountId)).filter(
-        (a) => a.active,
-      );
+      const active = (await listAdmins(server.stores, tenant.accountId)).filter((a) => a.active);
       expect(active).toHaveLength(1);
     }
   });
@@ -196,9 +194,47 @@ describe.each(DATABASE_KINDS)('admin lifecycle (%s)', (kind) => {
     expect(reactivated.body).toMatchObject({ id: second.id, active: true });
     expect((await scim('GET', '/Users')).status).toBe(200);
     expect(
-      (await listTokens(server.database.db, tenant.accountId)).find((t) => t.id === issued.body.id)
+      (await listTokens(server.stores, tenant.accountId)).find((t) => t.id === issued.body.id)
         ?.status,
     ).toBe('active');
     expect((await call('POST', `${base}/no-such-admin/reactivate`, mine)).status).toBe(404);
+  });
+  it('admin API: adding, issuing and revoking follow the rules the CLI gets (test/cli/admin-lifecycle.test.ts)', async () => {
+    const { tenant, first, second } = await twoAdmins();
+    const other = await server.createTenant();
+    const mine = await session(tenant.accountId, first.email);
+    const base = `/accounts/${tenant.accountId}`;
+
+    const active = await call('POST', `${base}/admins`, mine, { email: 'SECOND@example.com' });
+    expect(active.status).toBe(409);
+    expect(active.body.error.message).toContain('second@example.com is already an active admin');
+    expect((await call('POST', `${base}/admins/${second.id}/deactivate`, mine)).status).toBe(200);
+    const deactivated = await call('POST', `${base}/admins`, mine, { email: second.email });
+    expect(deactivated.status).toBe(409);
+    expect(deactivated.body.error.message).toContain(
+      `roster admin reactivate --account ${tenant.accountId} --email second@example.com`,
+    );
+    expect((await listAdmins(server.stores, tenant.accountId)).map((a) => a.active)).toEqual([
+      true,
+      false,
+    ]);
+
+    // A token is issued by the admin who is signed in, and lives and dies with them.
+    const issued = await call('POST', `${base}/tokens`, mine, { type: 'api', name: 'mine' });
+    expect(issued.status).toBe(201);
+    const listed = (await listTokens(server.stores, tenant.accountId)).find(
+      (t) => t.id === issued.body.id,
+    );
+    expect(listed).toMatchObject({ adminId: first.id, adminEmail: first.email, status: 'active' });
+
+    const revoked = await call('DELETE', `${base}/tokens/${issued.body.id}`, mine);
+    expect(revoked.status).toBe(200);
+    expect(revoked.body.status).toBe('revoked');
+    const again = await call('DELETE', `${base}/tokens/${issued.body.id}`, mine);
+    expect(again.body.revokedAt).toBe(revoked.body.revokedAt);
+    expect((await call('DELETE', `${base}/tokens/no-such-token`, mine)).status).toBe(404);
+    // Another account's token is not this account's to revoke: not found, and still working.
+    expect((await call('DELETE', `${base}/tokens/${other.tokenId}`, mine)).status).toBe(404);
+    expect((await scimClient(other)('GET', '/Users')).status).toBe(200);
   });
 });

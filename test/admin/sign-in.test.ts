@@ -71,16 +71,20 @@ describe.each(DATABASE_KINDS)('admin sign-in hardening (%s)', (kind) => {
   afterAll(async () => server.close());
 
   it('runs exactly one password check for every outcome (unknown account, unknown email, wrong password, deactivated, right)', async () => {
-    const db = server.database.db;
-    const deputy = await createAdmin(db, {
+    const stores = server.stores;
+    const deputy = await createAdmin(stores, {
       accountId: tenant.accountId,
       email: 'deputy@example.com',
       password: PASSWORD,
     });
     const other = await server.createTenant();
     const otherEmail = 'gone@example.com';
-    await createAdmin(db, { accountId: other.accountId, email: otherEmail, password: PASSWORD });
-    await deactivateAdmin(db, { accountId: other.accountId, email: otherEmail });
+    await createAdmin(stores, {
+      accountId: other.accountId,
+      email: otherEmail,
+      password: PASSWORD,
+    });
+    await deactivateAdmin(stores, { accountId: other.accountId, email: otherEmail });
     const original = crypto.scrypt;
     let calls = 0;
     crypto.scrypt = ((...args: Parameters<typeof original>) => {
@@ -117,10 +121,10 @@ describe.each(DATABASE_KINDS)('admin sign-in hardening (%s)', (kind) => {
         ],
       ];
       // The dummy hash is made once per process; make it before counting.
-      await verifyPassword(db, cases[0]![1]);
+      await verifyPassword(stores, cases[0]![1]);
       for (const [name, input, ok] of cases) {
         calls = 0;
-        const admin = await verifyPassword(db, input);
+        const admin = await verifyPassword(stores, input);
         expect(admin !== null, name).toBe(ok);
         expect(calls, name).toBe(1);
       }

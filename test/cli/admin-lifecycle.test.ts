@@ -1,7 +1,13 @@
 import { existsSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createAccount, createAdmin, deactivateAdmin } from '../../src/app/accounts.js';
+import { issueToken } from '../../src/app/tokens.js';
+import { openDatabase } from '../../src/storage/connect.js';
+import { migrateToLatest } from '../../src/storage/migrations/index.js';
+import { createStores } from '../../src/storage/stores.js';
 import { roster } from '../helpers/cli.js';
 import { createTestDatabase, DATABASE_KINDS, type TestDatabase } from '../helpers/databases.js';
+import { TENANT_ADMIN_PASSWORD as PASSWORD } from '../helpers/server.js';
 
 /**
  * The admin rules through `bin/roster`, as through the admin API
@@ -144,4 +150,61 @@ describe.each(DATABASE_KINDS)('bin/roster admin lifecycle (%s)', (kind) => {
     expect(unknown.code).toBe(1);
     expect(unknown.stderr).toContain('has no admin nobody@acme.example');
   }, 300_000); // about twenty CLI processes
+  it('issues only for an active admin, and revokes once, only its own account’s tokens', async () => {
+    // Set up through the app layer (faster than CLI processes); the rules run through the CLI.
+    const database = await openDatabase(testDb.url);
+    const setup = await (async () => {
+      try {
+        await migrateToLatest(database.db);
+        const stores = createStores(database);
+        const account = await createAccount(stores, { name: 'Tokens' });
+        const other = await createAccount(stores, { name: 'Other' });
+        for (const [accountId, email] of [
+          [account.id, 'keeper@acme.example'],
+          [account.id, 'leaver@acme.example'],
+          [other.id, 'other@acme.example'],
+        ] as const)
+          await createAdmin(stores, { accountId, email, password: PASSWORD });
+        await deactivateAdmin(stores, { accountId: account.id, email: 'leaver@acme.example' });
+        const foreign = await issueToken(stores, { accountId: other.id, type: 'api', name: 'x' });
+        return { id: account.id, foreign: foreign.id };
+      } finally {
+        await database.close();
+      }
+    })();
+    const { id } = setup;
+
+    const refused = await run([
+      'token',
+      'issue',
+      '--account',
+      id,
+      '--type',
+      'api',
+      '--name',
+      'n',
+      '--admin',
+      'leaver@acme.example',
+    ]);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain(`admin leaver@acme.example of account ${id} is deactivated`);
+
+    const issued = JSON.parse(
+      (await run(['token', 'issue', '--account', id, '--type', 'api', '--name', 'n', '--json']))
+        .stdout,
+    ) as { id: string };
+    const revoked = JSON.parse(
+      (await run(['token', 'revoke', '--account', id, '--id', issued.id, '--json'])).stdout,
+    ) as { status: string; revokedAt: string; adminEmail: string };
+    // Issued by the account's first active admin, and revoked.
+    expect(revoked).toMatchObject({ status: 'revoked', adminEmail: 'keeper@acme.example' });
+    const again = JSON.parse(
+      (await run(['token', 'revoke', '--account', id, '--id', issued.id, '--json'])).stdout,
+    ) as { revokedAt: string };
+    expect(again.revokedAt).toBe(revoked.revokedAt);
+
+    const foreign = await run(['token', 'revoke', '--account', id, '--id', setup.foreign]);
+    expect(foreign.code).toBe(1);
+    expect(foreign.stderr).toContain(`account ${id} has no token ${setup.foreign}`);
+  }, 300_000);
 });

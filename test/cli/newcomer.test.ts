@@ -7,6 +7,7 @@ import { migrateToLatest } from '../../src/storage/migrations/index.js';
 import { ROOT, roster as rosterCli } from '../helpers/cli.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/databases.js';
 import { spawnRoster, stopRoster } from '../reliability/helpers/roster-process.js';
+import { createStores } from '../../src/storage/stores.js';
 
 /** Runs bin/roster with only the given configuration (no PUBLIC_URL/REGIONS of the test's own). */
 function roster(args: string[], env: Record<string, string>) {
@@ -45,7 +46,7 @@ describe('bin/roster for a newcomer', { timeout: 180_000 }, () => {
   });
 
   it('answers a bad flag value with a sentence, never silently', async () => {
-    const account = await createAccount(database.db, { name: 'Flags' });
+    const account = await createAccount(createStores(database), { name: 'Flags' });
     for (const seats of ['abc', '-5', '1.5']) {
       const result = await run(['account', 'update', '--account', account.id, `--seats=${seats}`]);
       expect(result.code).toBe(1);
@@ -75,30 +76,33 @@ describe('bin/roster for a newcomer', { timeout: 180_000 }, () => {
   });
 
   it("shows a deactivated admin's tokens as not working", async () => {
-    const account = await createAccount(database.db, { name: 'Tokens' });
-    await createAdmin(database.db, {
+    const account = await createAccount(createStores(database), { name: 'Tokens' });
+    await createAdmin(createStores(database), {
       accountId: account.id,
       email: 'one@t.example',
       password: 'ember quartz harbor lily',
     });
-    await createAdmin(database.db, {
+    await createAdmin(createStores(database), {
       accountId: account.id,
       email: 'two@t.example',
       password: 'violet canyon ferry oak',
     });
-    await issueToken(database.db, {
+    await issueToken(createStores(database), {
       accountId: account.id,
       type: 'scim',
       name: 'Entra',
       adminEmail: 'one@t.example',
     });
-    await issueToken(database.db, {
+    await issueToken(createStores(database), {
       accountId: account.id,
       type: 'api',
       name: 'Script',
       adminEmail: 'two@t.example',
     });
-    await deactivateAdmin(database.db, { accountId: account.id, email: 'one@t.example' });
+    await deactivateAdmin(createStores(database), {
+      accountId: account.id,
+      email: 'one@t.example',
+    });
     const listed = await run(['token', 'list', '--account', account.id, '--json']);
     const tokens = JSON.parse(listed.stdout) as Array<{ name: string; status: string }>;
     expect(Object.fromEntries(tokens.map((t) => [t.name, t.status]))).toEqual({
@@ -131,7 +135,7 @@ describe('bin/roster for a newcomer', { timeout: 180_000 }, () => {
   });
 
   it('warns that a loopback webhook URL needs WEBHOOK_ALLOW_PRIVATE on the server', async () => {
-    const account = await createAccount(database.db, { name: 'Hooks' });
+    const account = await createAccount(createStores(database), { name: 'Hooks' });
     const local = await run([
       'webhook',
       'add',
@@ -154,13 +158,13 @@ describe('bin/roster for a newcomer', { timeout: 180_000 }, () => {
   });
 
   it('lists the provisioning log, filtered, as a table or JSON', async () => {
-    const account = await createAccount(database.db, { name: 'Log' });
-    await createAdmin(database.db, {
+    const account = await createAccount(createStores(database), { name: 'Log' });
+    await createAdmin(createStores(database), {
       accountId: account.id,
       email: 'a@l.example',
       password: 'copper meadow signal fox',
     });
-    const token = await issueToken(database.db, {
+    const token = await issueToken(createStores(database), {
       accountId: account.id,
       type: 'scim',
       name: 'Entra ID',

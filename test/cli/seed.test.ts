@@ -11,6 +11,7 @@ import { seedTeamBody, seedUserBody, seedUserName } from '../../src/storage/seed
 import { roster as rosterCli } from '../helpers/cli.js';
 import { DATABASE_KINDS, createTestDatabase, type TestDatabase } from '../helpers/databases.js';
 import { scimClient, type TestTenant } from '../helpers/server.js';
+import { createStores } from '../../src/storage/stores.js';
 
 // `roster seed` runs from dist/: `npm test` builds first (the `pretest` script).
 
@@ -38,13 +39,13 @@ describe.each(DATABASE_KINDS)('roster seed (%s)', (kind) => {
   let teamIds: string[];
 
   async function tenant(name: string, origin: string): Promise<TestTenant> {
-    const account = await createAccount(database.db, { name });
-    await createAdmin(database.db, {
+    const account = await createAccount(createStores(database), { name });
+    await createAdmin(createStores(database), {
       accountId: account.id,
       email: `admin@${name}.example`,
       password: 'correct horse battery',
     });
-    const token = await issueToken(database.db, {
+    const token = await issueToken(createStores(database), {
       accountId: account.id,
       type: 'scim',
       name: 'bench',

@@ -11,6 +11,7 @@ import {
   startOidcProvider,
   type TestProvider,
 } from '../helpers/oidc-provider.js';
+import { createStores } from '../../src/storage/stores.js';
 
 function roster(args: string[], env: Record<string, string>, stdin = '') {
   return runRoster(args, env, { input: stdin });
@@ -26,7 +27,7 @@ describe.each(DATABASE_KINDS)('roster sso on %s', (kind) => {
     database = await createTestDatabase(kind);
     const opened = await openDatabase(database.url);
     await migrateToLatest(opened.db);
-    accountId = (await createAccount(opened.db, { name: 'Acme' })).id;
+    accountId = (await createAccount(createStores(opened), { name: 'Acme' })).id;
     await opened.close();
     provider = await startOidcProvider({
       redirectUris: ['http://127.0.0.1:1/cb'],

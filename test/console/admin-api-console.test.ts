@@ -23,14 +23,14 @@ describe.each(DATABASE_KINDS)('console sessions and admin API for the console (%
 
   beforeAll(async () => {
     server = await startTestServer(kind);
-    const db = server.database.db;
-    acme = (await createAccount(db, { name: 'Acme' })).id;
-    globex = (await createAccount(db, { name: 'Globex' })).id;
-    initech = (await createAccount(db, { name: 'Initech' })).id;
+    const stores = server.stores;
+    acme = (await createAccount(stores, { name: 'Acme' })).id;
+    globex = (await createAccount(stores, { name: 'Globex' })).id;
+    initech = (await createAccount(stores, { name: 'Initech' })).id;
     // One person administers Acme and Globex with one password; Initech has someone else.
-    await createAdmin(db, { accountId: acme, email: 'pat@example.com', password: PASSWORD });
-    await createAdmin(db, { accountId: globex, email: 'Pat@Example.com', password: PASSWORD });
-    await createAdmin(db, { accountId: initech, email: 'sam@example.com', password: PASSWORD });
+    await createAdmin(stores, { accountId: acme, email: 'pat@example.com', password: PASSWORD });
+    await createAdmin(stores, { accountId: globex, email: 'Pat@Example.com', password: PASSWORD });
+    await createAdmin(stores, { accountId: initech, email: 'sam@example.com', password: PASSWORD });
   });
   afterAll(async () => server.close());
 
@@ -195,7 +195,7 @@ describe.each(DATABASE_KINDS)('console sessions and admin API for the console (%
     });
     expect(added.status).toBe(201);
     expect(added.body.password.length).toBeGreaterThanOrEqual(16);
-    await deactivateAdmin(server.database.db, { accountId: initech, adminId: sam.id });
+    await deactivateAdmin(server.stores, { accountId: initech, adminId: sam.id });
     expect(
       (await call('GET', `/api/v1/admin/accounts/${initech}`, { cookie: second.cookie })).status,
     ).toBe(401);
@@ -260,7 +260,7 @@ describe.each(DATABASE_KINDS)('console sessions and admin API for the console (%
     const { cookie, csrf } = await consoleSignIn('pat@example.com');
     const ajv = new Ajv({ strict: false, allErrors: true });
     // Real data behind every read: users with a manager, a team, an update, a log.
-    const issued = await issueToken(server.database.db, {
+    const issued = await issueToken(server.stores, {
       accountId: acme,
       type: 'scim',
       name: 'Entra',

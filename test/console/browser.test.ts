@@ -51,24 +51,24 @@ describe('admin console in Chromium', () => {
       request.on('end', () => response.writeHead(500).end('receiver down'));
     });
     await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
-    const account = await createAccount(server.database.db, { name: 'Acme' });
+    const account = await createAccount(server.stores, { name: 'Acme' });
     accountId = account.id;
-    await createAdmin(server.database.db, {
+    await createAdmin(server.stores, {
       accountId,
       email: 'it-admin@acme.example',
       password: PASSWORD,
     });
     // The same person also administers Globex: they pick the account after signing in.
-    const globex = await createAccount(server.database.db, { name: 'Globex' });
-    await createAdmin(server.database.db, {
+    const globex = await createAccount(server.stores, { name: 'Globex' });
+    await createAdmin(server.stores, {
       accountId: globex.id,
       email: 'it-admin@acme.example',
       password: PASSWORD,
     });
     // ...and Initech, whose account lives in the US data center.
-    const initech = await createAccount(server.database.db, { name: 'Initech', region: 'us' });
+    const initech = await createAccount(server.stores, { name: 'Initech', region: 'us' });
     usAccountId = initech.id;
-    await createAdmin(server.database.db, {
+    await createAdmin(server.stores, {
       accountId: usAccountId,
       email: 'it-admin@acme.example',
       password: PASSWORD,
@@ -484,7 +484,7 @@ describe('admin console in Chromium', () => {
     await shot('webhooks');
     // A provisioning change's event goes to the webhook, whose receiver answers 500: the
     // delivery log shows the status, the endpoint its failures and next retry.
-    const second = await issueToken(server.database.db, {
+    const second = await issueToken(server.stores, {
       accountId,
       type: 'scim',
       name: 'Webhook check',

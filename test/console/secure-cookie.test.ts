@@ -6,6 +6,7 @@ import { buildApp } from '../../src/http/app.js';
 import { openDatabase, type RosterDatabase } from '../../src/storage/connect.js';
 import { migrateToLatest } from '../../src/storage/migrations/index.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/databases.js';
+import { createStores } from '../../src/storage/stores.js';
 
 describe('console cookie behind an https PUBLIC_URL', () => {
   let testDb: TestDatabase;
@@ -21,8 +22,8 @@ describe('console cookie behind an https PUBLIC_URL', () => {
       throw error;
     });
     app = await buildApp({ database, publicUrl: 'https://roster.example', log });
-    const account = await createAccount(database.db, { name: 'Acme' });
-    await createAdmin(database.db, {
+    const account = await createAccount(createStores(database), { name: 'Acme' });
+    await createAdmin(createStores(database), {
       accountId: account.id,
       email: 'it@acme.example',
       password: 'correct horse battery',

@@ -104,14 +104,14 @@ describe('provisioning jobs pages in Chromium', () => {
     origin = `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`;
     server = await startTestServer('sqlite', { regions: () => `eu=${origin}` });
     upstream = new URL(server.origin);
-    const account = await createAccount(server.database.db, { name: 'Acme' });
+    const account = await createAccount(server.stores, { name: 'Acme' });
     accountId = account.id;
-    await createAdmin(server.database.db, {
+    await createAdmin(server.stores, {
       accountId,
       email: 'it-admin@acme.example',
       password: PASSWORD,
     });
-    const issued = await issueToken(server.database.db, {
+    const issued = await issueToken(server.stores, {
       accountId,
       type: 'scim',
       name: 'engine',
@@ -473,7 +473,7 @@ describe('provisioning jobs pages in Chromium', () => {
       deletionThreshold: 2,
     });
     source(people.slice(0, 3));
-    await revokeToken(server.database.db, accountId, scimTokenId);
+    await revokeToken(server.stores, accountId, scimTokenId);
     await page.getByRole('button', { name: 'Start', exact: true }).click();
     const banner = main().getByRole('region', { name: /^Quarantined since/ });
     await banner.waitFor({ timeout: 30_000 });
@@ -483,7 +483,7 @@ describe('provisioning jobs pages in Chromium', () => {
     await axe('quarantine');
     await shot('sync-job-quarantine');
 
-    const issued = await issueToken(server.database.db, {
+    const issued = await issueToken(server.stores, {
       accountId,
       type: 'scim',
       name: 'engine 2',

@@ -9,6 +9,7 @@ import { migrateToLatest } from '../../src/storage/migrations/index.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/databases.js';
 import { emitEvents, waitFor } from '../helpers/webhook-receiver.js';
 import { signatureHeader } from '../../src/app/webhooks/signature.js';
+import { createStores } from '../../src/storage/stores.js';
 
 const EXAMPLE = fileURLToPath(new URL('../../examples/webhook-receiver.mjs', import.meta.url));
 
@@ -41,7 +42,7 @@ describe('examples/webhook-receiver.mjs', () => {
   }
 
   it('accepts signed deliveries and prints the events; refuses a wrong secret', async () => {
-    const account = await createAccount(database.db, { name: 'Example' });
+    const account = await createAccount(createStores(database), { name: 'Example' });
     const endpoint = await createEndpoint(database.db, {
       accountId: account.id,
       url: 'http://127.0.0.1:9/',

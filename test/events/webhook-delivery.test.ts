@@ -18,6 +18,7 @@ import {
   waitFor,
   WebhookReceiver,
 } from '../helpers/webhook-receiver.js';
+import { createStores } from '../../src/storage/stores.js';
 
 const FAST = { pollIntervalMs: 50, retry: { baseMs: 50, maxMs: 400 } } as const;
 
@@ -55,7 +56,7 @@ describe.each(DATABASE_KINDS)('webhook delivery (%s)', (kind) => {
   }
 
   it("never delivers to the server's own network unless allowed, and says why in the delivery log", async () => {
-    const account = await createAccount(database.db, { name: 'Guarded' });
+    const account = await createAccount(createStores(database), { name: 'Guarded' });
     const hook = await receiver();
     const endpoint = await createEndpoint(database.db, {
       accountId: account.id,
@@ -72,8 +73,8 @@ describe.each(DATABASE_KINDS)('webhook delivery (%s)', (kind) => {
   });
 
   it('delivers one account’s events in order, signed, and only that account’s, through receiver downtime', async () => {
-    const account = await createAccount(database.db, { name: 'Acme' });
-    const other = await createAccount(database.db, { name: 'Other' });
+    const account = await createAccount(createStores(database), { name: 'Acme' });
+    const other = await createAccount(createStores(database), { name: 'Other' });
     const hook = await receiver();
     const endpoint = await createEndpoint(database.db, {
       accountId: account.id,
@@ -168,7 +169,7 @@ describe.each(DATABASE_KINDS)('webhook delivery (%s)', (kind) => {
   });
 
   it('resumes from the delivered cursor after a restart, and redelivers a batch cut off by stop()', async () => {
-    const account = await createAccount(database.db, { name: 'Restart' });
+    const account = await createAccount(createStores(database), { name: 'Restart' });
     const hook = await receiver();
     const endpoint = await createEndpoint(database.db, { accountId: account.id, url: hook.url });
     const first = dispatcher();
@@ -219,7 +220,7 @@ describe.each(DATABASE_KINDS)('webhook delivery (%s)', (kind) => {
     hook.delayMs = 3;
     const endpoints: { accountId: string; path: string }[] = [];
     for (let i = 0; i < 3; i++) {
-      const account = await createAccount(database.db, { name: `Busy ${i}` });
+      const account = await createAccount(createStores(database), { name: `Busy ${i}` });
       const path = `/hook/${i}`;
       await createEndpoint(database.db, { accountId: account.id, url: `${hook.url}${path}` });
       endpoints.push({ accountId: account.id, path });
@@ -297,7 +298,7 @@ describe.each(DATABASE_KINDS)('webhook dispatcher with an injected clock (%s)', 
     const a = new WebhookDispatcher(options);
     const b = new WebhookDispatcher(options);
 
-    const account = await createAccount(database.db, { name: 'Clocked' });
+    const account = await createAccount(createStores(database), { name: 'Clocked' });
     const endpoint = await createEndpoint(database.db, {
       accountId: account.id,
       url: 'http://127.0.0.1:9/hook',

@@ -12,6 +12,7 @@ import { openDatabase, type RosterDatabase } from '../../src/storage/connect.js'
 import { migrateToLatest } from '../../src/storage/migrations/index.js';
 import { createTestDatabase, DATABASE_KINDS, type TestDatabase } from '../helpers/databases.js';
 import { emitEvents } from '../helpers/webhook-receiver.js';
+import { createStores } from '../../src/storage/stores.js';
 
 describe('validateWebhookUrl', () => {
   it.each([
@@ -48,8 +49,8 @@ describe.each(DATABASE_KINDS)('webhook endpoints (%s)', (kind) => {
   });
 
   it('creates (secret shown once), lists, and deletes endpoints per account', async () => {
-    const account = await createAccount(database.db, { name: 'A' });
-    const other = await createAccount(database.db, { name: 'B' });
+    const account = await createAccount(createStores(database), { name: 'A' });
+    const other = await createAccount(createStores(database), { name: 'B' });
     await emitEvents(database.db, account.id, 3);
     const created = await createEndpoint(database.db, {
       accountId: account.id,
@@ -97,7 +98,7 @@ describe.each(DATABASE_KINDS)('webhook endpoints (%s)', (kind) => {
     await expect(
       createEndpoint(database.db, { accountId: 'nope', url: 'https://x.example' }),
     ).rejects.toThrow('account nope does not exist');
-    const account = await createAccount(database.db, { name: 'C' });
+    const account = await createAccount(createStores(database), { name: 'C' });
     await expect(
       createEndpoint(database.db, { accountId: account.id, url: 'mailto:a@b.c' }),
     ).rejects.toMatchObject({ kind: 'invalid' });

@@ -12,6 +12,7 @@ import { openDatabase, type RosterDatabase } from '../../src/storage/connect.js'
 import { migrateToLatest } from '../../src/storage/migrations/index.js';
 import { createTestDatabase, DATABASE_KINDS, type TestDatabase } from '../helpers/databases.js';
 import { emitEvents, waitFor, WebhookReceiver } from '../helpers/webhook-receiver.js';
+import { createStores } from '../../src/storage/stores.js';
 
 /** One account's slow receivers must not stall another account's deliveries. */
 describe.each(DATABASE_KINDS)('webhook fairness between accounts (%s)', (kind) => {
@@ -42,8 +43,8 @@ describe.each(DATABASE_KINDS)('webhook fairness between accounts (%s)', (kind) =
   }
 
   it("delivers a fast account's events while a slow account's receivers are still hanging", async () => {
-    const slow = await createAccount(database.db, { name: 'Slow' });
-    const fast = await createAccount(database.db, { name: 'Fast' });
+    const slow = await createAccount(createStores(database), { name: 'Slow' });
+    const fast = await createAccount(createStores(database), { name: 'Fast' });
     const tarpit = await receiver(60_000); // answers long after the test is over
     const quick = await receiver(0);
     for (let i = 0; i < 10; i++)
@@ -77,8 +78,8 @@ describe.each(DATABASE_KINDS)('webhook fairness between accounts (%s)', (kind) =
   });
 
   it('caps endpoints per account with a clear error', async () => {
-    const account = await createAccount(database.db, { name: 'Many' });
-    const other = await createAccount(database.db, { name: 'Other' });
+    const account = await createAccount(createStores(database), { name: 'Many' });
+    const other = await createAccount(createStores(database), { name: 'Other' });
     for (let i = 0; i < 3; i++)
       await createEndpoint(
         database.db,
@@ -111,7 +112,7 @@ describe.each(DATABASE_KINDS)('webhook fairness between accounts (%s)', (kind) =
   });
 
   it('defaults to 10 endpoints per account, configurable', async () => {
-    const account = await createAccount(database.db, { name: 'Default cap' });
+    const account = await createAccount(createStores(database), { name: 'Default cap' });
     for (let i = 0; i < 10; i++)
       await createEndpoint(database.db, { accountId: account.id, url: `https://h.example/${i}` });
     await expect(

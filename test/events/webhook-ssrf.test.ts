@@ -7,6 +7,7 @@ import { openDatabase, type RosterDatabase } from '../../src/storage/connect.js'
 import { migrateToLatest } from '../../src/storage/migrations/index.js';
 import { createTestDatabase, DATABASE_KINDS, type TestDatabase } from '../helpers/databases.js';
 import { emitEvents, WebhookReceiver } from '../helpers/webhook-receiver.js';
+import { createStores } from '../../src/storage/stores.js';
 
 /**
  * Webhooks must not reach the server's own network in any address form, must be refused
@@ -50,7 +51,7 @@ describe.each(DATABASE_KINDS)('webhook destinations are checked (%s)', (kind) =>
     'http://localhost:{port}/',
     'http://0x7f.1:{port}/',
   ])('refuses %s when the endpoint is added, saying why', async (template) => {
-    const account = await createAccount(database.db, { name: 'Adder' });
+    const account = await createAccount(createStores(database), { name: 'Adder' });
     const add = createEndpoint(
       database.db,
       { accountId: account.id, url: template.replace('{port}', port()) },
@@ -61,7 +62,7 @@ describe.each(DATABASE_KINDS)('webhook destinations are checked (%s)', (kind) =>
   });
 
   it('does not deliver to an IPv4-mapped loopback address that was stored before', async () => {
-    const account = await createAccount(database.db, { name: 'Mapped' });
+    const account = await createAccount(createStores(database), { name: 'Mapped' });
     const endpoint = await createEndpoint(database.db, {
       accountId: account.id,
       url: `http://[::ffff:127.0.0.1]:${port()}/mapped`,
@@ -77,7 +78,7 @@ describe.each(DATABASE_KINDS)('webhook destinations are checked (%s)', (kind) =>
   });
 
   it('resolves a name once and connects to the address it checked (no rebinding)', async () => {
-    const account = await createAccount(database.db, { name: 'Rebind' });
+    const account = await createAccount(createStores(database), { name: 'Rebind' });
     const endpoint = await createEndpoint(database.db, {
       accountId: account.id,
       url: `http://rebind.example:${port()}/rebind`,
@@ -117,7 +118,7 @@ describe.each(DATABASE_KINDS)('webhook destinations are checked (%s)', (kind) =>
   });
 
   it('with private networks allowed, delivers to the address the resolver gave (the one checked)', async () => {
-    const account = await createAccount(database.db, { name: 'Resolved' });
+    const account = await createAccount(createStores(database), { name: 'Resolved' });
     const endpoint = await createEndpoint(database.db, {
       accountId: account.id,
       url: `http://hooks.roster-test.invalid:${port()}/resolved`,

@@ -7,6 +7,8 @@ import { WebhookDispatcher } from '../../src/app/webhooks/dispatcher.js';
 import { buildApp, type SsoSettings } from '../../src/http/app.js';
 import { openDatabase, type RosterDatabase } from '../../src/storage/connect.js';
 import { migrateToLatest } from '../../src/storage/migrations/index.js';
+import { createStores } from '../../src/storage/stores.js';
+import type { Stores } from '../../src/app/stores.js';
 import type { RateLimiter } from '../../src/http/limits/rate-limit.js';
 import { createTestDatabase, type DatabaseKind } from './databases.js';
 
@@ -23,6 +25,8 @@ export interface TestServer {
   /** `http://127.0.0.1:<port>` of a real listening server. */
   readonly origin: string;
   readonly database: RosterDatabase;
+  /** The stores the server uses, for calling the app functions directly. */
+  readonly stores: Stores;
   readonly log: ProvisioningLog;
   /** A fresh account with an admin and a SCIM token. */
   createTenant(name?: string): Promise<TestTenant>;
@@ -61,9 +65,11 @@ export async function startTestServer(
     options.webhooks === true
       ? new WebhookDispatcher({ database, pollIntervalMs: 100 })
       : undefined;
+  const stores = createStores(database);
   const app = await buildApp({
     ...(webhooks !== undefined ? { webhooks } : {}),
     database,
+    stores,
     publicUrl: (region?: string) =>
       routing.config.configured ? regionOrigin(routing.config, region) : holder.publicUrl,
     ...(options.regions !== undefined ? { regions: routing } : {}),
@@ -83,15 +89,16 @@ export async function startTestServer(
     kind,
     origin,
     database,
+    stores,
     log,
     async createTenant(name = `Tenant ${++counter}`) {
-      const account = await createAccount(database.db, { name });
-      await createAdmin(database.db, {
+      const account = await createAccount(stores, { name });
+      await createAdmin(stores, {
         accountId: account.id,
         email: `admin${counter}@example.com`,
         password: TENANT_ADMIN_PASSWORD,
       });
-      const token = await issueToken(database.db, {
+      const token = await issueToken(stores, {
         accountId: account.id,
         type: 'scim',
         name: 'entra',

@@ -10,6 +10,7 @@ import { createAccount, createAdmin } from '../../src/app/accounts.js';
 import { issueToken } from '../../src/app/tokens.js';
 import { createTestDatabase, DATABASE_KINDS } from '../helpers/databases.js';
 import { startTestServer, type TestServer, type TestTenant } from '../helpers/server.js';
+import { createStores } from '../../src/storage/stores.js';
 
 /** One sample's value from Prometheus' text format, or undefined when absent. */
 function sample(text: string, name: string, labels: Record<string, string>): number | undefined {
@@ -202,13 +203,13 @@ describe('rate-limit refusals', () => {
     try {
       await app.listen({ port: 0, host: '127.0.0.1' });
       const origin = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
-      const account = await createAccount(database.db, { name: 'Limited' });
-      await createAdmin(database.db, {
+      const account = await createAccount(createStores(database), { name: 'Limited' });
+      await createAdmin(createStores(database), {
         accountId: account.id,
         email: 'a@limited.example',
         password: 'correct horse battery',
       });
-      const token = await issueToken(database.db, {
+      const token = await issueToken(createStores(database), {
         accountId: account.id,
         type: 'scim',
         name: 'okta',

@@ -9,6 +9,7 @@ import { buildApp } from '../../src/http/app.js';
 import { openDatabase, type RosterDatabase } from '../../src/storage/connect.js';
 import { migrateToLatest } from '../../src/storage/migrations/index.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/databases.js';
+import { createStores } from '../../src/storage/stores.js';
 
 const EU = 'https://app.example.com';
 const US = 'https://app.us.example.com';
@@ -44,13 +45,13 @@ describe('data-center regions', () => {
     };
     app = await build(false);
     proxied = await build(true);
-    const account = await createAccount(database.db, { name: 'US Co', region: 'us' });
-    await createAdmin(database.db, {
+    const account = await createAccount(createStores(database), { name: 'US Co', region: 'us' });
+    await createAdmin(createStores(database), {
       accountId: account.id,
       email: 'it@us.example',
       password: 'granite willow comet bay',
     });
-    const token = await issueToken(database.db, {
+    const token = await issueToken(createStores(database), {
       accountId: account.id,
       type: 'scim',
       name: 'Entra',
@@ -135,7 +136,7 @@ describe('data-center regions', () => {
   });
 
   it("gives the admin API the account's regional tenant URL", async () => {
-    const session = await signIn(database.db, {
+    const session = await signIn(createStores(database), {
       accountId: us.id,
       email: 'it@us.example',
       password: 'granite willow comet bay',

@@ -24,7 +24,7 @@ describe.each(DATABASE_KINDS)('bad input is a 4xx, never a 5xx (%s)', (kind) => 
     server = await startApp(kind);
     tenant = await seedTenant(server.database.db, 'Bad input');
     apiToken = (
-      await issueToken(server.database.db, {
+      await issueToken(server.stores, {
         accountId: tenant.accountId,
         type: 'api',
         name: 'api',

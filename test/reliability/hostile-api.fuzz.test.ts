@@ -47,7 +47,7 @@ describe.each(DATABASE_KINDS)('hostile input on the REST and admin APIs (%s)', (
     server = await startApp(kind);
     tenant = await seedTenant(server.database.db, 'Fuzzed');
     apiToken = (
-      await issueToken(server.database.db, {
+      await issueToken(server.stores, {
         accountId: tenant.accountId,
         type: 'api',
         name: 'api',
@@ -58,7 +58,7 @@ describe.each(DATABASE_KINDS)('hostile input on the REST and admin APIs (%s)', (
       .select('email')
       .where('account_id', '=', tenant.accountId)
       .executeTakeFirstOrThrow();
-    session = (await signIn(server.database.db, {
+    session = (await signIn(server.stores, {
       accountId: tenant.accountId,
       email: admin.email,
       password: 'correct horse battery',

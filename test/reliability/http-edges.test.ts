@@ -156,7 +156,7 @@ describe('RateLimit header fields', () => {
         [200, '"token";q=3;w=300', '"token";r=0;t=300'],
         [429, '"token";q=3;w=300', '"token";r=0;t=300'],
       ]);
-      const api = await issueToken(server.database.db, {
+      const api = await issueToken(server.stores, {
         accountId: tenant.accountId,
         type: 'api',
         name: 'api',

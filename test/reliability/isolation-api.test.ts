@@ -110,6 +110,7 @@ describe.each(DATABASE_KINDS)('REST and admin API isolation matrix (%s)', (kind)
   beforeAll(async () => {
     server = await startApp(kind);
     const db = server.database.db;
+    const stores = server.stores;
     victim = await seedTenant(db, 'Victim');
     other = await seedTenant(db, 'Other');
     const post = async (path: string, body: unknown) => {
@@ -132,13 +133,13 @@ describe.each(DATABASE_KINDS)('REST and admin API isolation matrix (%s)', (kind)
     });
     victimIds = { account: victim.accountId, userId, groupId, tokenId: victim.tokenId };
 
-    const revokedApi = await issueToken(db, {
+    const revokedApi = await issueToken(stores, {
       accountId: victim.accountId,
       type: 'api',
       name: 'old',
     });
-    await revokeToken(db, victim.accountId, revokedApi.id);
-    const otherApi = await issueToken(db, {
+    await revokeToken(stores, victim.accountId, revokedApi.id);
+    const otherApi = await issueToken(stores, {
       accountId: other.accountId,
       type: 'api',
       name: 'theirs',
@@ -151,7 +152,7 @@ describe.each(DATABASE_KINDS)('REST and admin API isolation matrix (%s)', (kind)
           .where('account_id', '=', accountId)
           .executeTakeFirstOrThrow()
       ).email;
-    const otherSession = await signIn(db, {
+    const otherSession = await signIn(stores, {
       accountId: other.accountId,
       email: await adminEmail(other.accountId),
       password: 'correct horse battery',

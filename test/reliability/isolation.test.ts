@@ -165,17 +165,18 @@ describe.each(DATABASE_KINDS)('account isolation matrix (%s)', (kind) => {
   beforeAll(async () => {
     server = await startApp(kind);
     const db = server.database.db;
+    const stores = server.stores;
     victim = await seedTenant(db, 'Victim');
     other = await seedTenant(db, 'Other');
     victimIds = await populate(victim, 'victim');
     otherIds = await populate(other, 'other');
-    const revoked = await issueToken(db, {
+    const revoked = await issueToken(stores, {
       accountId: victim.accountId,
       type: 'scim',
       name: 'old',
     });
-    await revokeToken(db, victim.accountId, revoked.id);
-    const api = await issueToken(db, {
+    await revokeToken(stores, victim.accountId, revoked.id);
+    const api = await issueToken(stores, {
       accountId: victim.accountId,
       type: 'api',
       name: 'reporting',

@@ -13,7 +13,7 @@ describe.each(DATABASE_KINDS)('U+0000 on the REST and admin APIs (%s)', (kind) =
     server = await startApp(kind);
     tenant = await seedTenant(server.database.db, 'Nul');
     apiToken = (
-      await issueToken(server.database.db, {
+      await issueToken(server.stores, {
         accountId: tenant.accountId,
         type: 'api',
         name: 'api',
@@ -56,7 +56,7 @@ describe('REST API rate limit', () => {
     try {
       const tenant = await seedTenant(server.database.db, 'Limited');
       const token = (
-        await issueToken(server.database.db, {
+        await issueToken(server.stores, {
           accountId: tenant.accountId,
           type: 'api',
           name: 'api',

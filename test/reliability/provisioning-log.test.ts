@@ -5,6 +5,7 @@ import { openDatabase, type RosterDatabase } from '../../src/storage/connect.js'
 import { migrateToLatest } from '../../src/storage/migrations/index.js';
 import { createTestDatabase, DATABASE_KINDS, type TestDatabase } from '../helpers/databases.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
+import { createStores } from '../../src/storage/stores.js';
 
 /**
  * The provisioning log is written in multi-row batches that mix every account's entries:
@@ -44,8 +45,8 @@ describe.each(DATABASE_KINDS)('provisioning log batches (%s)', (kind) => {
   }
 
   it('stores U+0000 and unpaired surrogates sanitised, and keeps every other entry of the batch', async () => {
-    const victim = await createAccount(database.db, { name: 'Victim' });
-    const attacker = await createAccount(database.db, { name: 'Attacker' });
+    const victim = await createAccount(createStores(database), { name: 'Victim' });
+    const attacker = await createAccount(createStores(database), { name: 'Attacker' });
     const errors: unknown[] = [];
     const log = new ProvisioningLog(database.db, (error) => errors.push(error));
     for (let i = 0; i < 20; i++) log.record(entry(victim.id, { path: `/Users?n=${i}` }));
@@ -71,7 +72,7 @@ describe.each(DATABASE_KINDS)('provisioning log batches (%s)', (kind) => {
   });
 
   it('drops only an entry that cannot be stored at all, and reports it', async () => {
-    const victim = await createAccount(database.db, { name: 'Victim 2' });
+    const victim = await createAccount(createStores(database), { name: 'Victim 2' });
     const errors: unknown[] = [];
     const log = new ProvisioningLog(database.db, (error) => errors.push(error));
     log.record(entry(victim.id, { path: '/Users?first' }));
@@ -85,7 +86,7 @@ describe.each(DATABASE_KINDS)('provisioning log batches (%s)', (kind) => {
   });
 
   it('redacts secret query parameters from stored paths', async () => {
-    const account = await createAccount(database.db, { name: 'Secrets' });
+    const account = await createAccount(createStores(database), { name: 'Secrets' });
     const log = new ProvisioningLog(database.db, () => undefined);
     log.record(
       entry(account.id, {

@@ -290,7 +290,7 @@ describe.each(DATABASE_KINDS)('request limits (%s)', (kind) => {
       }
     });
     const api = (
-      await issueToken(server.database.db, { accountId: big.accountId, type: 'api', name: 'p' })
+      await issueToken(server.stores, { accountId: big.accountId, type: 'api', name: 'p' })
     ).token;
     const get = (path: string) =>
       server.app.inject({

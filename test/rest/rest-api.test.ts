@@ -59,14 +59,14 @@ describe.each(DATABASE_KINDS)('product REST API (%s)', (kind) => {
     tenant = await server.createTenant('Acme');
     other = await server.createTenant('Other');
     apiToken = (
-      await issueToken(server.database.db, {
+      await issueToken(server.stores, {
         accountId: tenant.accountId,
         type: 'api',
         name: 'product',
       })
     ).token;
     otherApiToken = (
-      await issueToken(server.database.db, {
+      await issueToken(server.stores, {
         accountId: other.accountId,
         type: 'api',
         name: 'product',
@@ -378,7 +378,7 @@ describe.each(DATABASE_KINDS)('product REST API (%s)', (kind) => {
     const a = await server.createTenant('Events A');
     const b = await server.createTenant('Events B');
     const tokenA = (
-      await issueToken(server.database.db, { accountId: a.accountId, type: 'api', name: 'pull' })
+      await issueToken(server.stores, { accountId: a.accountId, type: 'api', name: 'pull' })
     ).token;
     const empty = await call('/events', tokenA, a.accountId);
     expect(empty.body).toEqual({ events: [], next: 0 });

@@ -45,7 +45,7 @@ describe.each(DATABASE_KINDS)('SSO sign-in in Chromium on %s', (kind) => {
     server = await startTestServer(kind, { sso: { key: randomBytes(32), allowPrivate: true } });
     tenant = await server.createTenant();
     scim = scimClient(tenant);
-    await updateAccountPolicy(server.database.db, tenant.accountId, {
+    await updateAccountPolicy(server.stores, tenant.accountId, {
       settings: { departmentTeams: true },
     });
     provider = await startOidcProvider({

@@ -116,7 +116,7 @@ describe.each(DATABASE_KINDS)('SSO sign-in over HTTP on %s', (kind) => {
     });
     tenant = await server.createTenant();
     scim = scimClient(tenant);
-    await updateAccountPolicy(server.database.db, tenant.accountId, {
+    await updateAccountPolicy(server.stores, tenant.accountId, {
       settings: { departmentTeams: true },
     });
     key = await newSigningKey('key-1');
@@ -406,7 +406,7 @@ describe.each(DATABASE_KINDS)('SSO sign-in over HTTP on %s', (kind) => {
     expect(refused.answer.status).toBe(403);
     expect(refused.answer.text).toContain('may not sign in here');
     const policy = await admin('GET', '');
-    await updateAccountPolicy(server.database.db, tenant.accountId, {
+    await updateAccountPolicy(server.stores, tenant.accountId, {
       seats: policy.body.activeUsers,
     });
     try {
@@ -419,7 +419,7 @@ describe.each(DATABASE_KINDS)('SSO sign-in over HTTP on %s', (kind) => {
           .body.totalResults,
       ).toBe(0);
     } finally {
-      await updateAccountPolicy(server.database.db, tenant.accountId, { seats: null });
+      await updateAccountPolicy(server.stores, tenant.accountId, { seats: null });
     }
   });
 

@@ -13,6 +13,7 @@ import { openDatabase, type RosterDatabase } from '../../src/storage/connect.js'
 import { migrateToLatest } from '../../src/storage/migrations/index.js';
 import { createTestDatabase, DATABASE_KINDS, type TestDatabase } from '../helpers/databases.js';
 import { columnsOf } from './filter-seed.js';
+import { createStores } from '../../src/storage/stores.js';
 
 /**
  * The AccountStore contract (src/app/ports.ts), run on SQLite and PostgreSQL
@@ -64,7 +65,7 @@ describe.each(DATABASE_KINDS)('AccountStore contract (%s)', (kind) => {
   });
 
   async function newStore(name = 'Acme'): Promise<AccountStore> {
-    const account = await createAccount(database.db, { name });
+    const account = await createAccount(createStores(database), { name });
     return new KyselyAccountStore(database.db, database.dialect, account.id);
   }
 

@@ -5,6 +5,7 @@ import { openDatabase, type RosterDatabase } from '../../src/storage/connect.js'
 import { migrateToLatest } from '../../src/storage/migrations/index.js';
 import { seedAccount } from '../../src/storage/seed.js';
 import { createTestDatabase, DATABASE_KINDS, type TestDatabase } from '../helpers/databases.js';
+import { createStores } from '../../src/storage/stores.js';
 
 /** More users than two steps of the page anchors (every 1,000th position). */
 const USERS = 2_600;
@@ -19,8 +20,8 @@ describe.each(DATABASE_KINDS)('unfiltered user pages at any offset (%s)', (kind)
     testDb = await createTestDatabase(kind);
     database = await openDatabase(testDb.url);
     await migrateToLatest(database.db);
-    const account = await createAccount(database.db, { name: 'Deep' });
-    const second = await createAccount(database.db, { name: 'Other' });
+    const account = await createAccount(createStores(database), { name: 'Deep' });
+    const second = await createAccount(createStores(database), { name: 'Other' });
     await seedAccount(testDb.url, { accountId: account.id, users: USERS });
     await seedAccount(testDb.url, { accountId: second.id, users: 30 });
     store = new KyselyAccountStore(database.db, database.dialect, account.id);

@@ -10,6 +10,7 @@ import { openDatabase, type RosterDatabase } from '../../src/storage/connect.js'
 import { migrateToLatest } from '../../src/storage/migrations/index.js';
 import { createTestDatabase, DATABASE_KINDS, type TestDatabase } from '../helpers/databases.js';
 import { SEED_GROUPS, seedUsers, type SeedUser } from './filter-seed.js';
+import { createStores } from '../../src/storage/stores.js';
 
 /**
  * Filters compiled to SQL must select exactly the users the in-memory evaluator
@@ -293,7 +294,7 @@ describe.each(DATABASE_KINDS)('filter → SQL agrees with the in-memory evaluato
     testDb = await createTestDatabase(kind);
     database = await openDatabase(testDb.url);
     await migrateToLatest(database.db);
-    const account = await createAccount(database.db, { name: 'Filters' });
+    const account = await createAccount(createStores(database), { name: 'Filters' });
     store = new KyselyAccountStore(database.db, database.dialect, account.id);
     const at = '2024-03-01T00:00:00.000Z';
     for (const g of SEED_GROUPS) {
@@ -315,7 +316,7 @@ describe.each(DATABASE_KINDS)('filter → SQL agrees with the in-memory evaluato
       await store.addMembers(g.id, members, at);
     }
     // Another account with look-alike users: none of them may ever match.
-    const other = await createAccount(database.db, { name: 'Other' });
+    const other = await createAccount(createStores(database), { name: 'Other' });
     const otherStore = new KyselyAccountStore(database.db, database.dialect, other.id);
     for (const user of USERS.slice(0, 10)) {
       await otherStore.insertUser({

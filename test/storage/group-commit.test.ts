@@ -9,6 +9,7 @@ import { GROUP_COMMIT_MAX_WORKS } from '../../src/storage/group-commit.js';
 import { migrateToLatest } from '../../src/storage/migrations/index.js';
 import { createTestDatabase, DATABASE_KINDS, type TestDatabase } from '../helpers/databases.js';
 import { columnsOf } from './filter-seed.js';
+import { createStores } from '../../src/storage/stores.js';
 
 /**
  * Concurrent write transactions (group commit on SQLite, src/storage/group-commit.ts;
@@ -43,7 +44,7 @@ describe.each(DATABASE_KINDS)('concurrent write transactions (%s)', (kind) => {
   });
 
   async function freshStore(): Promise<AccountStore> {
-    const account = await createAccount(database.db, { name: `gc-${randomUUID()}` });
+    const account = await createAccount(createStores(database), { name: `gc-${randomUUID()}` });
     return new KyselyAccountStore(database.db, database.dialect, account.id);
   }
 

@@ -20,6 +20,7 @@ import {
 import { isUniqueViolation, openDatabase, type RosterDatabase } from '../../src/storage/connect.js';
 import { migrateToLatest } from '../../src/storage/migrations/index.js';
 import { createTestDatabase, DATABASE_KINDS, type TestDatabase } from '../helpers/databases.js';
+import { createStores } from '../../src/storage/stores.js';
 
 describe.each(DATABASE_KINDS)('platform storage contract (%s)', (kind) => {
   let testDb: TestDatabase;
@@ -37,8 +38,8 @@ describe.each(DATABASE_KINDS)('platform storage contract (%s)', (kind) => {
   });
 
   async function accountWithAdmin(email = 'owner@example.com') {
-    const account = await createAccount(database.db, { name: 'Acme' });
-    const admin = await createAdmin(database.db, {
+    const account = await createAccount(createStores(database), { name: 'Acme' });
+    const admin = await createAdmin(createStores(database), {
       accountId: account.id,
       email,
       password: 'correct horse battery',
@@ -74,29 +75,33 @@ describe.each(DATABASE_KINDS)('platform storage contract (%s)', (kind) => {
   });
 
   it('creates, gets and lists accounts', async () => {
-    const account = await createAccount(database.db, { name: ' Globex ', region: 'us' });
+    const account = await createAccount(createStores(database), { name: ' Globex ', region: 'us' });
     expect(account).toMatchObject({ name: 'Globex', region: 'us' });
     expect(account.id).toMatch(/^[0-9a-f-]{36}$/);
-    expect(await getAccount(database.db, account.id)).toEqual(account);
-    expect(await getAccount(database.db, 'nope')).toBeNull();
-    expect((await listAccounts(database.db)).map((a) => a.id)).toContain(account.id);
+    expect(await getAccount(createStores(database), account.id)).toEqual(account);
+    expect(await getAccount(createStores(database), 'nope')).toBeNull();
+    expect((await listAccounts(createStores(database))).map((a) => a.id)).toContain(account.id);
     expect(tenantUrl('https://app.example.com', account.id)).toBe(
       `https://app.example.com/api/v1/scim/azure/${account.id}`,
     );
-    await expect(createAccount(database.db, { name: '  ' })).rejects.toThrow(AppError);
+    await expect(createAccount(createStores(database), { name: '  ' })).rejects.toThrow(AppError);
   });
 
   it('creates admins, hashes passwords and refuses duplicates and unknown accounts', async () => {
     const { account, admin } = await accountWithAdmin('Owner@Example.com');
     await expect(
-      createAdmin(database.db, {
+      createAdmin(createStores(database), {
         accountId: account.id,
         email: 'owner@example.COM',
         password: 'x'.repeat(12),
       }),
-    ).rejects.toThrow(/already has an admin/);
+    ).rejects.toThrow(/is already an active admin of account/);
     await expect(
-      createAdmin(database.db, { accountId: 'missing', email: 'a@b.c', password: 'x'.repeat(12) }),
+      createAdmin(createStores(database), {
+        accountId: 'missing',
+        email: 'a@b.c',
+        password: 'x'.repeat(12),
+      }),
     ).rejects.toThrow(/account missing does not exist/);
 
     const row = await database.db
@@ -112,28 +117,30 @@ describe.each(DATABASE_KINDS)('platform storage contract (%s)', (kind) => {
       email: 'owner@example.com',
       password: 'correct horse battery',
     };
-    expect(await verifyPassword(database.db, creds)).toMatchObject({ id: admin.id });
-    expect(await verifyPassword(database.db, { ...creds, password: 'wrong password' })).toBeNull();
-    expect(await listAdmins(database.db, account.id)).toEqual([admin]);
+    expect(await verifyPassword(createStores(database), creds)).toMatchObject({ id: admin.id });
+    expect(
+      await verifyPassword(createStores(database), { ...creds, password: 'wrong password' }),
+    ).toBeNull();
+    expect(await listAdmins(createStores(database), account.id)).toEqual([admin]);
 
     // The last active admin stays; with a second one, the first can go.
     await expect(
-      deactivateAdmin(database.db, { accountId: account.id, adminId: admin.id }),
+      deactivateAdmin(createStores(database), { accountId: account.id, adminId: admin.id }),
     ).rejects.toThrow(/last active admin/);
-    await createAdmin(database.db, {
+    await createAdmin(createStores(database), {
       accountId: account.id,
       email: 'deputy@example.com',
       password: 'correct horse battery',
     });
-    await deactivateAdmin(database.db, { accountId: account.id, adminId: admin.id });
-    expect(await verifyPassword(database.db, creds)).toBeNull();
-    expect((await listAdmins(database.db, account.id))[0]?.active).toBe(false);
+    await deactivateAdmin(createStores(database), { accountId: account.id, adminId: admin.id });
+    expect(await verifyPassword(createStores(database), creds)).toBeNull();
+    expect((await listAdmins(createStores(database), account.id))[0]?.active).toBe(false);
   });
 
   it('refuses to issue a token for an account without an admin', async () => {
-    const account = await createAccount(database.db, { name: 'Empty' });
+    const account = await createAccount(createStores(database), { name: 'Empty' });
     await expect(
-      issueToken(database.db, { accountId: account.id, type: 'scim', name: 'Entra' }),
+      issueToken(createStores(database), { accountId: account.id, type: 'scim', name: 'Entra' }),
     ).rejects.toThrow(
       `account ${account.id} has no admin: create one with \`roster admin create\``,
     );
@@ -141,7 +148,7 @@ describe.each(DATABASE_KINDS)('platform storage contract (%s)', (kind) => {
 
   it('issues, authenticates and revokes a token', async () => {
     const { account, admin } = await accountWithAdmin();
-    const issued = await issueToken(database.db, {
+    const issued = await issueToken(createStores(database), {
       accountId: account.id,
       type: 'scim',
       name: 'Entra ID',
@@ -149,49 +156,53 @@ describe.each(DATABASE_KINDS)('platform storage contract (%s)', (kind) => {
     expect(issued.token).toMatch(/^rst_[A-Za-z0-9_-]{43}$/);
     expect(issued).toMatchObject({ name: 'Entra ID', type: 'scim' });
 
-    expect(await authenticate(database.db, issued.token, account.id, 'scim')).toEqual({
+    expect(await authenticate(createStores(database), issued.token, account.id, 'scim')).toEqual({
       tokenId: issued.id,
       adminId: admin.id,
     });
-    expect(await authenticate(database.db, issued.token + 'x', account.id, 'scim')).toBeNull();
-    expect(await authenticate(database.db, 'rst_unknown', account.id, 'scim')).toBeNull();
+    expect(
+      await authenticate(createStores(database), issued.token + 'x', account.id, 'scim'),
+    ).toBeNull();
+    expect(
+      await authenticate(createStores(database), 'rst_unknown', account.id, 'scim'),
+    ).toBeNull();
 
-    const revoked = await revokeToken(database.db, account.id, issued.id);
+    const revoked = await revokeToken(createStores(database), account.id, issued.id);
     expect(revoked.revokedAt).not.toBeNull();
-    expect(await authenticate(database.db, issued.token, account.id, 'scim')).toBeNull();
-    const again = await revokeToken(database.db, account.id, issued.id);
+    expect(await authenticate(createStores(database), issued.token, account.id, 'scim')).toBeNull();
+    const again = await revokeToken(createStores(database), account.id, issued.id);
     expect(again.revokedAt).toBe(revoked.revokedAt);
-    await expect(revokeToken(database.db, account.id, 'no-such-token')).rejects.toThrow(
+    await expect(revokeToken(createStores(database), account.id, 'no-such-token')).rejects.toThrow(
       /has no token/,
     );
   });
 
   it('issues on behalf of a named admin, or the first active one', async () => {
     const { account, admin: first } = await accountWithAdmin();
-    const second = await createAdmin(database.db, {
+    const second = await createAdmin(createStores(database), {
       accountId: account.id,
       email: 'second@example.com',
       password: 'another password',
     });
-    const byDefault = await issueToken(database.db, {
+    const byDefault = await issueToken(createStores(database), {
       accountId: account.id,
       type: 'api',
       name: 'a',
     });
-    const bySecond = await issueToken(database.db, {
+    const bySecond = await issueToken(createStores(database), {
       accountId: account.id,
       type: 'api',
       name: 'b',
       adminEmail: 'SECOND@example.com',
     });
-    expect((await authenticate(database.db, byDefault.token, account.id, 'api'))?.adminId).toBe(
-      first.id,
-    );
-    expect((await authenticate(database.db, bySecond.token, account.id, 'api'))?.adminId).toBe(
-      second.id,
-    );
+    expect(
+      (await authenticate(createStores(database), byDefault.token, account.id, 'api'))?.adminId,
+    ).toBe(first.id);
+    expect(
+      (await authenticate(createStores(database), bySecond.token, account.id, 'api'))?.adminId,
+    ).toBe(second.id);
     await expect(
-      issueToken(database.db, {
+      issueToken(createStores(database), {
         accountId: account.id,
         type: 'api',
         name: 'c',
@@ -203,25 +214,29 @@ describe.each(DATABASE_KINDS)('platform storage contract (%s)', (kind) => {
   it('rejects a token on another account, with the wrong type, or from a deactivated admin', async () => {
     const { account, admin } = await accountWithAdmin();
     const other = await accountWithAdmin();
-    const issued = await issueToken(database.db, {
+    const issued = await issueToken(createStores(database), {
       accountId: account.id,
       type: 'scim',
       name: 'Okta',
     });
 
-    expect(await authenticate(database.db, issued.token, other.account.id, 'scim')).toBeNull();
-    expect(await authenticate(database.db, issued.token, account.id, 'api')).toBeNull();
-    expect(await authenticate(database.db, issued.token, account.id, 'scim')).not.toBeNull();
+    expect(
+      await authenticate(createStores(database), issued.token, other.account.id, 'scim'),
+    ).toBeNull();
+    expect(await authenticate(createStores(database), issued.token, account.id, 'api')).toBeNull();
+    expect(
+      await authenticate(createStores(database), issued.token, account.id, 'scim'),
+    ).not.toBeNull();
 
-    await createAdmin(database.db, {
+    await createAdmin(createStores(database), {
       accountId: account.id,
       email: 'deputy@example.com',
       password: 'correct horse battery',
     });
-    await deactivateAdmin(database.db, { accountId: account.id, email: admin.email });
-    expect(await authenticate(database.db, issued.token, account.id, 'scim')).toBeNull();
+    await deactivateAdmin(createStores(database), { accountId: account.id, email: admin.email });
+    expect(await authenticate(createStores(database), issued.token, account.id, 'scim')).toBeNull();
     await expect(
-      issueToken(database.db, {
+      issueToken(createStores(database), {
         accountId: account.id,
         type: 'scim',
         name: 'again',
@@ -232,7 +247,7 @@ describe.each(DATABASE_KINDS)('platform storage contract (%s)', (kind) => {
 
   it('never stores the secret, only its SHA-256', async () => {
     const { account } = await accountWithAdmin();
-    const issued = await issueToken(database.db, {
+    const issued = await issueToken(createStores(database), {
       accountId: account.id,
       type: 'scim',
       name: 'Entra',
@@ -253,21 +268,21 @@ describe.each(DATABASE_KINDS)('platform storage contract (%s)', (kind) => {
       .executeTakeFirstOrThrow();
     expect(row.secret_hash).toBe(hashSecret(issued.token));
     expect(row.secret_hash).toMatch(/^[0-9a-f]{64}$/);
-    const listed = await listTokens(database.db, account.id);
+    const listed = await listTokens(createStores(database), account.id);
     expect(JSON.stringify(listed)).not.toContain(randomPart);
   });
 
   it('records last use, at most once a minute', async () => {
     const { account } = await accountWithAdmin();
-    const issued = await issueToken(database.db, {
+    const issued = await issueToken(createStores(database), {
       accountId: account.id,
       type: 'scim',
       name: 'Entra',
     });
-    expect((await listTokens(database.db, account.id))[0]?.lastUsedAt).toBeNull();
+    expect((await listTokens(createStores(database), account.id))[0]?.lastUsedAt).toBeNull();
 
-    await authenticate(database.db, issued.token, account.id, 'scim');
-    const first = (await listTokens(database.db, account.id))[0];
+    await authenticate(createStores(database), issued.token, account.id, 'scim');
+    const first = (await listTokens(createStores(database), account.id))[0];
     expect(first).toMatchObject({
       id: issued.id,
       revokedAt: null,
@@ -276,8 +291,10 @@ describe.each(DATABASE_KINDS)('platform storage contract (%s)', (kind) => {
     expect(first?.lastUsedAt).toMatch(/^\d{4}-\d\d-\d\dT/);
 
     await new Promise((resolve) => setTimeout(resolve, 5));
-    await authenticate(database.db, issued.token, account.id, 'scim');
-    expect((await listTokens(database.db, account.id))[0]?.lastUsedAt).toBe(first?.lastUsedAt);
+    await authenticate(createStores(database), issued.token, account.id, 'scim');
+    expect((await listTokens(createStores(database), account.id))[0]?.lastUsedAt).toBe(
+      first?.lastUsedAt,
+    );
   });
 
   it('recognises unique violations', async () => {

@@ -11,6 +11,7 @@ import { startServer, type RunningServer } from '../../src/http/server.js';
 import { openDatabase, type RosterDatabase } from '../../src/storage/connect.js';
 import type { SyncTables } from '../../src/storage/sync-store.js';
 import { createTestDatabase, DATABASE_KINDS, type TestDatabase } from '../helpers/databases.js';
+import { createStores } from '../../src/storage/stores.js';
 
 describe.each(DATABASE_KINDS)('roster serve runs scheduled sync jobs (%s)', (kind) => {
   let testDb: TestDatabase;
@@ -37,13 +38,13 @@ describe.each(DATABASE_KINDS)('roster serve runs scheduled sync jobs (%s)', (kin
   });
 
   it('runs a job once when its next run is due, then schedules the next one', async () => {
-    const account = await createAccount(database.db, { name: 'Acme' });
-    await createAdmin(database.db, {
+    const account = await createAccount(createStores(database), { name: 'Acme' });
+    await createAdmin(createStores(database), {
       accountId: account.id,
       email: 'admin@acme.example',
       password: 'correct horse battery',
     });
-    const token = await issueToken(database.db, {
+    const token = await issueToken(createStores(database), {
       accountId: account.id,
       type: 'scim',
       name: 'engine',

@@ -41,7 +41,7 @@ describe.each(DATABASE_KINDS)('workspace semantics (%s)', (kind) => {
     let token = apiTokens.get(t.accountId);
     if (token === undefined) {
       token = (
-        await issueToken(server.database.db, { accountId: t.accountId, type: 'api', name: 'test' })
+        await issueToken(server.stores, { accountId: t.accountId, type: 'api', name: 'test' })
       ).token;
       apiTokens.set(t.accountId, token);
     }
@@ -98,7 +98,7 @@ describe.each(DATABASE_KINDS)('workspace semantics (%s)', (kind) => {
 
   it('counts active users against the seat limit; a refused request changes nothing', async () => {
     const { t, scim } = await tenant();
-    await updateAccountPolicy(server.database.db, t.accountId, { seats: 2 });
+    await updateAccountPolicy(server.stores, t.accountId, { seats: 2 });
     const a = await user(scim, 'a@x.com');
     await user(scim, 'b@x.com');
     const before = await events(t);
@@ -193,7 +193,7 @@ describe.each(DATABASE_KINDS)('workspace semantics (%s)', (kind) => {
 
   it('maps departments to teams, and marks an emptied mapped team " (deactivated)"', async () => {
     const { t, scim } = await tenant();
-    await updateAccountPolicy(server.database.db, t.accountId, {
+    await updateAccountPolicy(server.stores, t.accountId, {
       settings: { departmentTeams: true },
     });
     const ann = await user(scim, 'ann@x.com', { [ENTERPRISE]: { department: 'Sales' } });
@@ -238,7 +238,7 @@ describe.each(DATABASE_KINDS)('workspace semantics (%s)', (kind) => {
 
   it('builds a team hierarchy from manager links, whatever order users arrive in', async () => {
     const { t, scim } = await tenant();
-    await updateAccountPolicy(server.database.db, t.accountId, {
+    await updateAccountPolicy(server.stores, t.accountId, {
       settings: { managerTeams: true },
     });
     // Reports arrive before their manager (Entra sets managers in any order).
@@ -274,7 +274,7 @@ describe.each(DATABASE_KINDS)('workspace semantics (%s)', (kind) => {
 
   it('numbers a mapped team whose name another team took, instead of failing the request', async () => {
     const { t, scim } = await tenant();
-    await updateAccountPolicy(server.database.db, t.accountId, {
+    await updateAccountPolicy(server.stores, t.accountId, {
       settings: { departmentTeams: true },
     });
     const move = (id: string, department: string) =>
@@ -306,7 +306,7 @@ describe.each(DATABASE_KINDS)('workspace semantics (%s)', (kind) => {
 
   it("keeps a manager's team named after the manager, and bounds names from long departments", async () => {
     const { t, scim } = await tenant();
-    await updateAccountPolicy(server.database.db, t.accountId, {
+    await updateAccountPolicy(server.stores, t.accountId, {
       settings: { managerTeams: true, departmentTeams: true },
     });
     const boss = await user(scim, 'alice@x.com', { displayName: 'Alice Boss' });
@@ -340,7 +340,7 @@ describe.each(DATABASE_KINDS)('workspace semantics (%s)', (kind) => {
 
   it('never makes a team contain itself: manager loops are skipped, SCIM cycles are refused', async () => {
     const { t, scim } = await tenant();
-    await updateAccountPolicy(server.database.db, t.accountId, {
+    await updateAccountPolicy(server.stores, t.accountId, {
       settings: { managerTeams: true },
     });
     const x = await user(scim, 'x@x.com', { displayName: 'X' });

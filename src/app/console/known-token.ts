@@ -1,5 +1,4 @@
-import type { Kysely } from 'kysely';
-import type { Database } from '../../storage/db-schema.js';
+import type { Stores } from '../stores.js';
 import { hashSecret } from '../tokens.js';
 
 /**
@@ -9,16 +8,10 @@ import { hashSecret } from '../tokens.js';
  * nothing is logged for them (anyone could send those).
  */
 export async function refusedTokenOf(
-  db: Kysely<Database>,
+  stores: Stores,
   secret: string,
   accountId: string,
 ): Promise<string | null> {
   if (secret.length > 200) return null;
-  const row = await db
-    .selectFrom('tokens')
-    .select('id')
-    .where('secret_hash', '=', hashSecret(secret))
-    .where('account_id', '=', accountId)
-    .executeTakeFirst();
-  return row?.id ?? null;
+  return stores.forAccount(accountId).tokens.idBySecretHash(hashSecret(secret));
 }

@@ -1,8 +1,7 @@
 import { createHash, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
-import type { Kysely } from 'kysely';
-import type { Database } from '../../storage/db-schema.js';
 import { checkPassword, hashPassword } from '../passwords.js';
 import { SESSION_HOURS, type AdminSession } from '../sessions.js';
+import type { Stores } from '../stores.js';
 
 /** Most accounts one e-mail address is checked against at sign-in (each check is one scrypt). */
 const MAX_ACCOUNTS_PER_EMAIL = 20;
@@ -23,6 +22,46 @@ export interface IssuedConsoleLogin extends ConsoleLogin {
   readonly expiresAt: string;
 }
 
+/** An active admin a console sign-in may open, with their account's name. */
+export interface ConsoleAdmin {
+  readonly adminId: string;
+  readonly accountId: string;
+  readonly accountName: string;
+  readonly email: string;
+}
+
+/** A console sign-in as stored: secrets only as hashes. */
+export interface StoredConsoleLogin {
+  readonly id: string;
+  readonly secretHash: string;
+  readonly csrfHash: string;
+  readonly emailLc: string;
+  /** The admins (one per account) this sign-in proved, as JSON text of their ids. */
+  readonly adminIds: string;
+  readonly createdAt: string;
+  readonly expiresAt: string;
+  readonly revokedAt: string | null;
+}
+
+/**
+ * Console (cookie) sign-ins (`stores.consoleLogins`). One sign-in spans every account
+ * where the e-mail and password belong to an active admin, so this store is not one
+ * account's: it answers across accounts, by e-mail or by cookie secret.
+ */
+export interface ConsoleLoginStore {
+  /** Active admins with this (lower-cased) e-mail, by account name, at most `limit`. */
+  candidates(
+    emailLc: string,
+    limit: number,
+  ): Promise<(ConsoleAdmin & { readonly passwordHash: string })[]>;
+  /** The admins among `adminIds` still active, by account name. */
+  activeAdmins(adminIds: readonly string[]): Promise<ConsoleAdmin[]>;
+  insert(login: StoredConsoleLogin): Promise<void>;
+  bySecretHash(hash: string): Promise<StoredConsoleLogin | null>;
+  /** Sets the revocation time unless the sign-in is already revoked. */
+  revoke(loginId: string, at: string): Promise<void>;
+}
+
 function sha256(value: string): string {
   return createHash('sha256').update(value, 'utf8').digest('hex');
 }
@@ -35,27 +74,22 @@ let dummyHash: Promise<string> | undefined;
  * it matched. Unknown e-mails cost one password check too (no timing hint).
  */
 export async function consoleSignIn(
-  db: Kysely<Database>,
+  stores: Stores,
   input: { email: string; password: string },
   now = new Date(),
 ): Promise<IssuedConsoleLogin | null> {
   const emailLc = input.email.trim().toLowerCase();
-  const candidates = await db
-    .selectFrom('admins as a')
-    .innerJoin('accounts as c', 'c.id', 'a.account_id')
-    .select(['a.id', 'a.account_id', 'a.email', 'a.password_hash', 'c.name'])
-    .where('a.email_lc', '=', emailLc)
-    .where('a.active', '=', 1)
-    .orderBy('c.name')
-    .orderBy('a.account_id')
-    .limit(MAX_ACCOUNTS_PER_EMAIL)
-    .execute();
+  const candidates = await stores.consoleLogins.candidates(emailLc, MAX_ACCOUNTS_PER_EMAIL);
   const matched: { accountId: string; accountName: string; adminId: string }[] = [];
   let email = input.email.trim();
-  for (const row of candidates) {
-    if (await checkPassword(input.password, row.password_hash)) {
-      matched.push({ accountId: row.account_id, accountName: row.name, adminId: row.id });
-      email = row.email;
+  for (const candidate of candidates) {
+    if (await checkPassword(input.password, candidate.passwordHash)) {
+      matched.push({
+        accountId: candidate.accountId,
+        accountName: candidate.accountName,
+        adminId: candidate.adminId,
+      });
+      email = candidate.email;
     }
   }
   if (candidates.length === 0) {
@@ -67,19 +101,16 @@ export async function consoleSignIn(
   const csrfToken = csrfTokenFor(secret);
   const loginId = randomUUID();
   const expiresAt = new Date(now.getTime() + SESSION_HOURS * 3600_000).toISOString();
-  await db
-    .insertInto('console_logins')
-    .values({
-      id: loginId,
-      secret_hash: sha256(secret),
-      csrf_hash: sha256(csrfToken),
-      email_lc: emailLc,
-      admin_ids: JSON.stringify(matched.map((m) => m.adminId)),
-      created_at: now.toISOString(),
-      expires_at: expiresAt,
-      revoked_at: null,
-    })
-    .execute();
+  await stores.consoleLogins.insert({
+    id: loginId,
+    secretHash: sha256(secret),
+    csrfHash: sha256(csrfToken),
+    emailLc,
+    adminIds: JSON.stringify(matched.map((m) => m.adminId)),
+    createdAt: now.toISOString(),
+    expiresAt,
+    revokedAt: null,
+  });
   return { loginId, email, accounts: matched, secret, csrfToken, expiresAt };
 }
 
@@ -90,60 +121,47 @@ interface LiveLogin {
   readonly adminIds: readonly string[];
 }
 
-async function liveLogin(
-  db: Kysely<Database>,
-  secret: string,
-  now: Date,
-): Promise<LiveLogin | null> {
+async function liveLogin(stores: Stores, secret: string, now: Date): Promise<LiveLogin | null> {
   if (!secret.startsWith(SECRET_PREFIX) || secret.length > 200) return null;
   const digest = sha256(secret);
-  const row = await db
-    .selectFrom('console_logins')
-    .selectAll()
-    .where('secret_hash', '=', digest)
-    .executeTakeFirst();
-  if (row === undefined) return null;
-  if (!timingSafeEqual(Buffer.from(row.secret_hash, 'hex'), Buffer.from(digest, 'hex')))
-    return null;
-  if (row.revoked_at !== null || row.expires_at <= now.toISOString()) return null;
+  const row = await stores.consoleLogins.bySecretHash(digest);
+  if (row === null) return null;
+  if (!timingSafeEqual(Buffer.from(row.secretHash, 'hex'), Buffer.from(digest, 'hex'))) return null;
+  if (row.revokedAt !== null || row.expiresAt <= now.toISOString()) return null;
   let adminIds: unknown;
   try {
-    adminIds = JSON.parse(row.admin_ids);
+    adminIds = JSON.parse(row.adminIds);
   } catch {
     return null;
   }
   if (!Array.isArray(adminIds)) return null;
   return {
     id: row.id,
-    csrfHash: row.csrf_hash,
-    emailLc: row.email_lc,
+    csrfHash: row.csrfHash,
+    emailLc: row.emailLc,
     adminIds: adminIds.filter((a): a is string => typeof a === 'string'),
   };
 }
 
 /** The live sign-in a cookie names, with the accounts whose admin is still active. */
 export async function consoleLogin(
-  db: Kysely<Database>,
+  stores: Stores,
   secret: string,
   now = new Date(),
 ): Promise<(ConsoleLogin & { csrfHash: string }) | null> {
-  const login = await liveLogin(db, secret, now);
+  const login = await liveLogin(stores, secret, now);
   if (login === null || login.adminIds.length === 0) return null;
-  const rows = await db
-    .selectFrom('admins as a')
-    .innerJoin('accounts as c', 'c.id', 'a.account_id')
-    .select(['a.id', 'a.account_id', 'a.email', 'c.name'])
-    .where('a.id', 'in', [...login.adminIds])
-    .where('a.active', '=', 1)
-    .orderBy('c.name')
-    .orderBy('a.account_id')
-    .execute();
-  if (rows.length === 0) return null; // every admin of this sign-in was deactivated
+  const admins = await stores.consoleLogins.activeAdmins(login.adminIds);
+  if (admins.length === 0) return null; // every admin of this sign-in was deactivated
   return {
     loginId: login.id,
-    email: rows[0]!.email,
+    email: admins[0]!.email,
     csrfHash: login.csrfHash,
-    accounts: rows.map((r) => ({ accountId: r.account_id, accountName: r.name, adminId: r.id })),
+    accounts: admins.map((a) => ({
+      accountId: a.accountId,
+      accountName: a.accountName,
+      adminId: a.adminId,
+    })),
   };
 }
 
@@ -152,12 +170,12 @@ export async function consoleLogin(
  * live and its admin of that account is still active (deactivation ends it at once).
  */
 export async function authenticateConsole(
-  db: Kysely<Database>,
+  stores: Stores,
   secret: string,
   accountId: string,
   now = new Date(),
 ): Promise<(AdminSession & { csrfHash: string }) | null> {
-  const login = await consoleLogin(db, secret, now);
+  const login = await consoleLogin(stores, secret, now);
   const match = login?.accounts.find((a) => a.accountId === accountId);
   if (login === null || match === undefined) return null;
   return {
@@ -186,14 +204,9 @@ export function csrfMatches(csrfHash: string, token: string | undefined): boolea
 
 /** Ends a console sign-in server-side: its cookie stops working everywhere at once. */
 export async function consoleSignOut(
-  db: Kysely<Database>,
+  stores: Stores,
   loginId: string,
   now = new Date(),
 ): Promise<void> {
-  await db
-    .updateTable('console_logins')
-    .set({ revoked_at: now.toISOString() })
-    .where('id', '=', loginId)
-    .where('revoked_at', 'is', null)
-    .execute();
+  await stores.consoleLogins.revoke(loginId, now.toISOString());
 }

@@ -2,6 +2,7 @@ import type { Kysely } from 'kysely';
 import type { Database } from '../../storage/db-schema.js';
 import { AppError } from '../errors.js';
 import { requireAccount } from '../accounts.js';
+import { accountsOver } from '../../storage/account-registry-store.js';
 import { missingKeyError, open, seal } from './secret-box.js';
 
 /** Which ID-token claim feeds which attribute of the person. null: not mapped. */
@@ -163,7 +164,7 @@ export async function getSsoProvider(
   db: Kysely<Database>,
   accountId: string,
 ): Promise<SsoProviderView | null> {
-  await requireAccount(db, accountId);
+  await requireAccount(accountsOver(db), accountId);
   const row = await readRow(db, accountId);
   return row === undefined
     ? null
@@ -198,7 +199,7 @@ export async function setSsoProvider(
   options: { key: Buffer | undefined; allowHttp: boolean },
   now = new Date(),
 ): Promise<SsoProviderView> {
-  await requireAccount(db, accountId);
+  await requireAccount(accountsOver(db), accountId);
   const current = await readRow(db, accountId);
   const before = current === undefined ? undefined : toProvider(current);
   const issuer =
@@ -250,7 +251,7 @@ export async function setSsoProvider(
 
 /** Turns SSO off for the account: the provider goes, and every SSO session of its people ends. */
 export async function removeSsoProvider(db: Kysely<Database>, accountId: string): Promise<boolean> {
-  await requireAccount(db, accountId);
+  await requireAccount(accountsOver(db), accountId);
   await db.deleteFrom('sso_sessions').where('account_id', '=', accountId).execute();
   await db.deleteFrom('sso_flows').where('account_id', '=', accountId).execute();
   const result = await db

@@ -7,6 +7,7 @@ import type {
 } from '../../storage/db-schema.js';
 import type { Selectable } from 'kysely';
 import { requireAccount } from '../accounts.js';
+import { accountsOver } from '../../storage/account-registry-store.js';
 import { AppError } from '../errors.js';
 import { allowPrivateFromEnv, blockedDestination, type Resolver } from './destination.js';
 
@@ -129,7 +130,7 @@ export async function createEndpoint(
       `description must be at most ${MAX_DESCRIPTION_LENGTH} characters`,
     );
   }
-  await requireAccount(db, input.accountId);
+  await requireAccount(accountsOver(db), input.accountId);
   const secret = SECRET_PREFIX + randomBytes(32).toString('base64url');
   const id = randomUUID();
   const createdAt = new Date().toISOString();
@@ -190,7 +191,7 @@ export async function listEndpoints(
   db: Kysely<Database>,
   accountId: string,
 ): Promise<WebhookEndpoint[]> {
-  await requireAccount(db, accountId);
+  await requireAccount(accountsOver(db), accountId);
   const rows = await db
     .selectFrom('webhook_endpoints')
     .selectAll()

@@ -8,7 +8,7 @@ import {
   csrfTokenFor,
 } from '../../app/console/sessions.js';
 import { SESSION_HOURS } from '../../app/sessions.js';
-import type { RosterDatabase } from '../../storage/connect.js';
+import type { Stores } from '../../app/stores.js';
 import { MemoryRateLimiter } from '../limits/rate-limit.js';
 import { RestError } from '../rest/plugin.js';
 
@@ -19,7 +19,7 @@ const COOKIE_PATH = '/api/v1/admin';
 const MAX_CONCURRENT_SIGN_INS = 2;
 
 export interface ConsoleAuthOptions {
-  readonly database: RosterDatabase;
+  readonly stores: Stores;
   readonly publicUrl: () => string;
 }
 
@@ -87,7 +87,7 @@ export async function consoleAuth(
   app: FastifyInstance,
   options: ConsoleAuthOptions,
 ): Promise<void> {
-  const db = options.database.db;
+  const stores = options.stores;
 
   app.addHook(
     'onRequest',
@@ -97,7 +97,7 @@ export async function consoleAuth(
       if (request.headers.authorization !== undefined) return; // bearer: the plugin's own hook
       const secret = readCookie(request, SESSION_COOKIE);
       if (secret === undefined) return;
-      const session = await authenticateConsole(db, secret, accountId);
+      const session = await authenticateConsole(stores, secret, accountId);
       if (session === null) {
         void reply.header('Cache-Control', 'no-store');
         throw new RestError(
@@ -164,7 +164,7 @@ export async function consoleAuth(
     )
       throw new RestError(400, 'invalid_request', 'Enter your e-mail address and password.');
     await guard(request, reply, email);
-    const login = await consoleSignIn(db, { email, password });
+    const login = await consoleSignIn(stores, { email, password });
     if (login === null)
       throw new RestError(
         401,
@@ -186,7 +186,7 @@ export async function consoleAuth(
   app.get('/console/session', async (request, reply) => {
     void reply.header('Cache-Control', 'no-store');
     const secret = readCookie(request, SESSION_COOKIE);
-    const login = secret === undefined ? null : await consoleLogin(db, secret);
+    const login = secret === undefined ? null : await consoleLogin(stores, secret);
     if (login === null) throw new RestError(401, 'unauthorized', 'Not signed in to the console.');
     return {
       email: login.email,
@@ -198,13 +198,13 @@ export async function consoleAuth(
   app.delete('/console/session', async (request, reply) => {
     void reply.header('Cache-Control', 'no-store');
     const secret = readCookie(request, SESSION_COOKIE);
-    const login = secret === undefined ? null : await consoleLogin(db, secret);
+    const login = secret === undefined ? null : await consoleLogin(stores, secret);
     if (login !== null) {
       assertSameOrigin(request, options.publicUrl());
       const token = request.headers[CSRF_HEADER];
       if (!csrfMatches(login.csrfHash, typeof token === 'string' ? token : undefined))
         throw new RestError(403, 'forbidden', 'CSRF token missing or wrong.');
-      await consoleSignOut(db, login.loginId);
+      await consoleSignOut(stores, login.loginId);
     }
     void reply.header('Set-Cookie', sessionCookie(options.publicUrl(), '', 0));
     return reply.code(204).send();

@@ -21,12 +21,14 @@ import { parseInteger, parsePageRequest } from '../../app/directory/paging.js';
 import { listProductTeams, listTeamMembers } from '../../app/directory/teams.js';
 import { AppError } from '../../app/errors.js';
 import type { ProvisioningLog } from '../../app/provisioning-log.js';
+import type { Stores } from '../../app/stores.js';
 import type { RosterDatabase } from '../../storage/connect.js';
 import { RestError } from '../rest/plugin.js';
 import { errorResponses as errors, obj, S } from './schemas.js';
 
 export interface ConsoleRoutesOptions {
   readonly database: RosterDatabase;
+  readonly stores: Stores;
   readonly log: ProvisioningLog;
 }
 
@@ -501,7 +503,7 @@ export async function consoleRoutes(
       const email = body?.['email'];
       if (typeof email !== 'string' || email.trim() === '')
         throw new RestError(400, 'invalid_request', '"email" is required.');
-      return reply.code(201).send(await inviteAdmin(db, account(request), email));
+      return reply.code(201).send(await inviteAdmin(options.stores, account(request), email));
     },
   );
 }

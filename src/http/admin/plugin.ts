@@ -25,6 +25,7 @@ import {
   listAttempts,
   listEndpoints,
 } from '../../app/webhooks/endpoints.js';
+import type { Stores } from '../../app/stores.js';
 import type { RosterDatabase } from '../../storage/connect.js';
 import { MemoryRateLimiter } from '../limits/rate-limit.js';
 import { RestError, toRestError } from '../rest/plugin.js';
@@ -43,6 +44,8 @@ export const ADMIN_PREFIX = '/api/v1/admin';
 
 export interface AdminPluginOptions {
   readonly database: RosterDatabase;
+  /** The app's stores (src/app/stores.ts): accounts, admins, tokens, sessions. */
+  readonly stores: Stores;
   readonly publicUrl: string | ((region?: string) => string);
   readonly log: ProvisioningLog;
   readonly sso: SsoRuntime;
@@ -70,10 +73,11 @@ export async function adminPlugin(
   options: AdminPluginOptions,
 ): Promise<void> {
   const db = options.database.db;
+  const stores = options.stores;
   const publicUrl = (region?: string): string =>
     typeof options.publicUrl === 'function' ? options.publicUrl(region) : options.publicUrl;
   await registerAdminOpenApi(app, ADMIN_PREFIX); // OpenAPI document of every route below
-  await consoleAuth(app, { database: options.database, publicUrl }); // console cookie sessions + CSRF
+  await consoleAuth(app, { stores, publicUrl }); // console cookie sessions + CSRF
 
   app.setErrorHandler(async (error, request, reply) => {
     const rest =
@@ -107,7 +111,7 @@ export async function adminPlugin(
       // A client that hung up while queued gets no password check (and holds no slot).
       if (request.raw.socket?.destroyed === true)
         throw new RestError(400, 'invalid_request', 'The client closed the connection.');
-      session = await signIn(db, { accountId, email, password });
+      session = await signIn(stores, { accountId, email, password });
     } finally {
       release();
     }
@@ -194,7 +198,7 @@ export async function adminPlugin(
         const session =
           secret === undefined
             ? null
-            : await authenticateSession(db, secret, request.params.accountId);
+            : await authenticateSession(stores, secret, request.params.accountId);
         if (session === null) {
           void reply.header('WWW-Authenticate', 'Bearer realm="roster-admin"');
           throw new RestError(
@@ -207,18 +211,22 @@ export async function adminPlugin(
       });
 
       const account = (request: Req): string => request.params.accountId;
-      await scoped.register(consoleRoutes, { database: options.database, log: options.log });
+      await scoped.register(consoleRoutes, {
+        database: options.database,
+        stores,
+        log: options.log,
+      });
       await scoped.register(syncRoutes, { database: options.database, publicUrl });
       await scoped.register(ssoRoutes, { database: options.database, sso: options.sso });
 
       scoped.delete('/session', async (request: Req, reply) => {
-        await signOut(db, request.adminSession!.sessionId);
+        await signOut(stores, request.adminSession!);
         return reply.code(204).send();
       });
 
       scoped.get('/', async (request: Req) => {
-        const found = await requireAccount(db, account(request));
-        const policy = await getAccountPolicy(db, found.id);
+        const found = await requireAccount(stores, account(request));
+        const policy = await getAccountPolicy(stores, found.id);
         return {
           ...found,
           tenantUrl: tenantUrl(publicUrl(found.region), found.id),
@@ -255,23 +263,23 @@ export async function adminPlugin(
         if (seats !== undefined) change.seats = seats as number | null;
         if (settings !== undefined)
           change.settings = pickSettings(settings as Record<string, unknown>);
-        return updateAccountPolicy(db, account(request), change);
+        return updateAccountPolicy(stores, account(request), change);
       });
 
       scoped.get('/admins', async (request: Req) => ({
-        admins: await listAdmins(db, account(request)),
+        admins: await listAdmins(stores, account(request)),
       }));
       // An admin who leaves takes the tokens they issued with them; the rules
       // (never the last active admin) live in the app layer, shared with the CLI.
       scoped.post('/admins/:id/deactivate', async (request: Req) =>
-        deactivateAdmin(db, { accountId: account(request), adminId: request.params.id! }),
+        deactivateAdmin(stores, { accountId: account(request), adminId: request.params.id! }),
       );
       scoped.post('/admins/:id/reactivate', async (request: Req) =>
-        reactivateAdmin(db, { accountId: account(request), adminId: request.params.id! }),
+        reactivateAdmin(stores, { accountId: account(request), adminId: request.params.id! }),
       );
 
       scoped.get('/tokens', async (request: Req) => ({
-        tokens: await listTokens(db, account(request)),
+        tokens: await listTokens(stores, account(request)),
       }));
       scoped.post('/tokens', async (request: Req, reply) => {
         const body = objectBody(request.body);
@@ -282,18 +290,17 @@ export async function adminPlugin(
             'invalid_request',
             '"type" must be "scim" (for an identity provider) or "api" (for the product REST API).',
           );
-        const admins = await listAdmins(db, account(request));
-        const me = admins.find((a) => a.id === request.adminSession!.adminId);
-        const issued = await issueToken(db, {
+        // Issued by the signed-in admin: their tokens work while they stay active.
+        const issued = await issueToken(stores, {
           accountId: account(request),
           type,
           name: stringField(body, 'name'),
-          ...(me !== undefined ? { adminEmail: me.email } : {}),
+          adminId: request.adminSession!.adminId,
         });
         return reply.code(201).send(issued);
       });
       scoped.delete('/tokens/:id', async (request: Req) =>
-        revokeToken(db, account(request), request.params.id!),
+        revokeToken(stores, account(request), request.params.id!),
       );
 
       scoped.get('/provisioning-log', async (request: Req) => {

@@ -7,6 +7,7 @@ import { getProductUser, listProductUsers } from '../../app/directory/users.js';
 import { AppError } from '../../app/errors.js';
 import { takeForRequest, type RateLimiter } from '../limits/rate-limit.js';
 import { authenticate } from '../../app/tokens.js';
+import type { Stores } from '../../app/stores.js';
 import { isStatementTimeout, type RosterDatabase } from '../../storage/connect.js';
 import { AccountBusyError, type AccountGate } from '../../app/account-gate.js';
 import { readEvents } from '../../storage/event-log.js';
@@ -18,6 +19,8 @@ export const REST_PREFIX = '/api/v1/accounts/:accountId';
 
 export interface RestPluginOptions {
   readonly database: RosterDatabase;
+  /** The app's stores (src/app/stores.ts); tokens are checked through them. */
+  readonly stores: Stores;
   /** The same per-token limiter as SCIM; none: unlimited. */
   readonly rateLimiter?: RateLimiter | undefined;
   /** Each account's share of concurrent requests, shared with SCIM; none: unlimited. */
@@ -70,7 +73,7 @@ export async function restPlugin(app: FastifyInstance, options: RestPluginOption
         'Authentication required: send "Authorization: Bearer <API token>" (roster token issue --type api).',
       );
     }
-    const token = await authenticate(db, secret, request.params.accountId, 'api');
+    const token = await authenticate(options.stores, secret, request.params.accountId, 'api');
     if (token === null) {
       void reply.header('WWW-Authenticate', 'Bearer realm="roster-api", error="invalid_token"');
       throw new RestError(

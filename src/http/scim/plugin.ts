@@ -88,13 +88,9 @@ export async function scimPlugin(app: FastifyInstance, options: ScimPluginOption
   async function regionOf(accountId: string): Promise<string | undefined> {
     const known = accountRegions.get(accountId);
     if (known !== undefined) return known;
-    const row = await database.db
-      .selectFrom('accounts')
-      .select('region')
-      .where('id', '=', accountId)
-      .executeTakeFirst();
-    if (row !== undefined) accountRegions.set(accountId, row.region);
-    return row?.region;
+    const account = await options.stores.accounts.get(accountId);
+    if (account !== null) accountRegions.set(accountId, account.region);
+    return account?.region;
   }
 
   // Entra sends application/scim+json, older traffic application/json: accept both.
@@ -133,10 +129,10 @@ export async function scimPlugin(app: FastifyInstance, options: ScimPluginOption
         { 'WWW-Authenticate': 'Bearer realm="roster-scim"' },
       );
     }
-    const token = await authenticate(database.db, secret, accountId, 'scim');
+    const token = await authenticate(options.stores, secret, accountId, 'scim');
     if (token === null) {
       // A revoked token of this account: logged as that token's failure (console log).
-      context.tokenId = await refusedTokenOf(database.db, secret, accountId);
+      context.tokenId = await refusedTokenOf(options.stores, secret, accountId);
       throw new ScimError(
         401,
         undefined,

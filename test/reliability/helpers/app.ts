@@ -6,7 +6,9 @@ import { issueToken } from '../../../src/app/tokens.js';
 import { buildApp, type AppDeps } from '../../../src/http/app.js';
 import { openDatabase, type RosterDatabase } from '../../../src/storage/connect.js';
 import { migrateToLatest } from '../../../src/storage/migrations/index.js';
-import type { Kysely } from 'kysely';
+import { PostgresAdapter, type Kysely } from 'kysely';
+import type { Stores } from '../../../src/app/stores.js';
+import { createStores } from '../../../src/storage/stores.js';
 import type { Database } from '../../../src/storage/db-schema.js';
 import {
   createTestDatabase,
@@ -25,19 +27,26 @@ export interface Tenant {
 
 let counter = 0;
 
-/** An account with an admin and a SCIM token, written straight to the database. */
+/** The app's stores over a bare Kysely handle (its dialect read from its adapter). */
+function storesOver(db: Kysely<Database>): Stores {
+  const dialect = db.getExecutor().adapter instanceof PostgresAdapter ? 'postgres' : 'sqlite';
+  return createStores({ db, dialect, close: () => db.destroy() });
+}
+
+/** An account with an admin and a SCIM token, made through the app layer. */
 export async function seedTenant(
   db: Kysely<Database>,
   name = `Tenant ${++counter}`,
   password = 'correct horse battery',
 ): Promise<Tenant> {
-  const account = await createAccount(db, { name });
-  await createAdmin(db, {
+  const stores = storesOver(db);
+  const account = await createAccount(stores, { name });
+  await createAdmin(stores, {
     accountId: account.id,
     email: `admin${++counter}@example.com`,
     password,
   });
-  const token = await issueToken(db, { accountId: account.id, type: 'scim', name: 'entra' });
+  const token = await issueToken(stores, { accountId: account.id, type: 'scim', name: 'entra' });
   return {
     accountId: account.id,
     token: token.token,
@@ -50,6 +59,8 @@ export interface InProcessApp {
   readonly kind: DatabaseKind;
   readonly app: FastifyInstance;
   readonly database: RosterDatabase;
+  /** The stores the app uses, for calling the app functions directly. */
+  readonly stores: Stores;
   readonly testDb: TestDatabase;
   /** Set once listen() was asked for. */
   origin: string;
@@ -60,7 +71,9 @@ export interface InProcessApp {
 /** buildApp on a fresh database, with the options the shared harness does not expose. */
 export async function startApp(
   kind: DatabaseKind,
-  options: Partial<Pick<AppDeps, 'bodyLimit' | 'rateLimiter' | 'timeouts' | 'requestLimits' | 'connections'>> & {
+  options: Partial<
+    Pick<AppDeps, 'bodyLimit' | 'rateLimiter' | 'timeouts' | 'requestLimits' | 'connections'>
+  > & {
     listen?: boolean;
     databaseUrl?: string;
   } = {},
@@ -74,7 +87,14 @@ export async function startApp(
   const log = new ProvisioningLog(database.db, () => undefined);
   const holder = { publicUrl: 'http://127.0.0.1' };
   const { listen, databaseUrl: _ignored, ...deps } = options;
-  const app = await buildApp({ database, publicUrl: () => holder.publicUrl, log, ...deps });
+  const stores = createStores(database);
+  const app = await buildApp({
+    database,
+    stores,
+    publicUrl: () => holder.publicUrl,
+    log,
+    ...deps,
+  });
   let origin = '';
   if (listen === true) {
     await app.listen({ port: 0, host: '127.0.0.1' });
@@ -87,6 +107,7 @@ export async function startApp(
     kind,
     app,
     database,
+    stores,
     testDb,
     origin,
     dump: () => dumpDatabase(database.db, database.dialect),
