@@ -4,6 +4,7 @@ import { OPENAPI_PATH, restApi } from '../../src/http/rest/openapi.js';
 import { REST_PREFIX } from '../../src/http/rest/plugin.js';
 import { REST_ROUTE_SCHEMAS } from '../../src/http/rest/schemas.js';
 import { restValidatorCompiler } from '../../src/http/rest/validation.js';
+import type { Stores } from '../../src/app/stores.js';
 import type { RosterDatabase } from '../../src/storage/connect.js';
 
 /** The routes are declared, never called: a database that must not be touched. */
@@ -11,6 +12,12 @@ const database = {
   db: new Proxy({}, { get: () => expect.unreachable('the database is not used') }),
   dialect: 'sqlite',
 } as unknown as RosterDatabase;
+const stores = new Proxy(
+  {},
+  {
+    get: () => expect.unreachable('the stores are not used'),
+  },
+) as unknown as Stores;
 
 interface Operation {
   operationId?: string;
@@ -25,7 +32,7 @@ describe('REST API route schemas and OpenAPI document', () => {
     app.addHook('onRoute', (route) => {
       if (route.url.startsWith(REST_PREFIX) && route.method !== 'HEAD') routes.push(route);
     });
-    await app.register(restApi, { database });
+    await app.register(restApi, { database, stores });
     await app.ready();
     const doc = (await app.inject({ method: 'GET', url: OPENAPI_PATH })).json() as {
       paths: Record<string, Record<string, Operation>>;
@@ -73,7 +80,7 @@ describe('REST API route schemas and OpenAPI document', () => {
     const app = Fastify({ logger: false });
     const start = async () => {
       await app.register(async (scope) => {
-        await restApi(scope, { database });
+        await restApi(scope, { database, stores });
         scope.get(`${REST_PREFIX}/unschemed`, async () => ({}));
       });
       await app.ready();

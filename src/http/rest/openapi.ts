@@ -1,5 +1,6 @@
 import swagger from '@fastify/swagger';
 import Fastify, { type FastifyInstance } from 'fastify';
+import type { Stores } from '../../app/stores.js';
 import type { RosterDatabase } from '../../storage/connect.js';
 import { REST_PREFIX, restPlugin, type RestPluginOptions } from './plugin.js';
 import { SHARED_SCHEMAS } from './schemas.js';
@@ -76,6 +77,7 @@ export async function restOpenApiDocument(): Promise<unknown> {
   });
   await app.register(restApi, {
     database: { db: unused, dialect: 'sqlite' } as unknown as RosterDatabase,
+    stores: unused as Stores,
   });
   await app.ready();
   const response = await app.inject({ method: 'GET', url: OPENAPI_PATH });
