@@ -1,4 +1,7 @@
+import type { OrgChartStore } from './directory/org-chart.js';
+import type { DirectoryViews } from './directory/store.js';
 import type { AccountStore } from './ports.js';
+import type { ProvisioningLogStore, ProvisioningLogWriter } from './provisioning-log.js';
 
 /**
  * The one way the app layer reaches storage (docs/architecture.md). `forAccount(id)`
@@ -14,9 +17,17 @@ export interface AccountStores {
   readonly accountId: string;
   /** Users, teams and memberships (the SCIM resources), with the workspace rules' storage. */
   readonly directory: AccountStore;
+  /** The provisioning log, read and filtered. */
+  readonly log: ProvisioningLogStore;
+  /** Read models of the directory: REST users and teams, console pages, seats, history. */
+  readonly views: DirectoryViews;
+  /** The manager tree. */
+  readonly orgChart: OrgChartStore;
 }
 
 export interface Stores {
   /** The stores of one account; cheap to call per request. */
   forAccount(accountId: string): AccountStores;
+  /** Writes the provisioning log's batches, which hold entries of many accounts. */
+  readonly provisioningLog: ProvisioningLogWriter;
 }

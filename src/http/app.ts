@@ -195,6 +195,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(restPlugin, {
     prefix: REST_PREFIX,
     database: deps.database,
+    stores,
     rateLimiter: deps.rateLimiter,
     gate,
   });
@@ -222,6 +223,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(adminPlugin, {
     prefix: ADMIN_PREFIX,
     database: deps.database,
+    stores,
     publicUrl: deps.publicUrl,
     log: deps.log,
     sso: { signIn, oidc, key: ssoKey, allowPrivate },

@@ -1,7 +1,13 @@
 import type { AccountStores, Stores } from '../app/stores.js';
 import type { AccountStore } from '../app/ports.js';
+import type { OrgChartStore } from '../app/directory/org-chart.js';
+import type { DirectoryViews } from '../app/directory/store.js';
+import type { ProvisioningLogStore, ProvisioningLogWriter } from '../app/provisioning-log.js';
 import { KyselyAccountStore } from './account-store.js';
 import type { RosterDatabase } from './connect.js';
+import { KyselyDirectoryViews } from './directory-views-store.js';
+import { KyselyLogStore, KyselyLogWriter } from './log-store.js';
+import { KyselyOrgChartStore } from './org-chart-store.js';
 
 /** Builds the app's stores over one open database; chosen once, injected through the app's dependencies. */
 export function createStores(database: RosterDatabase): Stores {
@@ -13,6 +19,12 @@ class KyselyStores implements Stores {
 
   forAccount(accountId: string): AccountStores {
     return new KyselyAccountStores(this.database, accountId);
+  }
+
+  private logWriter: ProvisioningLogWriter | undefined;
+  get provisioningLog(): ProvisioningLogWriter {
+    this.logWriter ??= new KyselyLogWriter(this.database.db);
+    return this.logWriter;
   }
 }
 
@@ -32,5 +44,31 @@ class KyselyAccountStores implements AccountStores {
       this.accountId,
     );
     return this.directoryStore;
+  }
+
+  private logStore: ProvisioningLogStore | undefined;
+  get log(): ProvisioningLogStore {
+    this.logStore ??= new KyselyLogStore(this.database.db, this.accountId);
+    return this.logStore;
+  }
+
+  private viewsStore: DirectoryViews | undefined;
+  get views(): DirectoryViews {
+    this.viewsStore ??= new KyselyDirectoryViews(
+      this.database.db,
+      this.database.dialect,
+      this.accountId,
+    );
+    return this.viewsStore;
+  }
+
+  private orgChartStore: OrgChartStore | undefined;
+  get orgChart(): OrgChartStore {
+    this.orgChartStore ??= new KyselyOrgChartStore(
+      this.database.db,
+      this.database.dialect,
+      this.accountId,
+    );
+    return this.orgChartStore;
   }
 }

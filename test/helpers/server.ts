@@ -1,6 +1,7 @@
 import type { AddressInfo } from 'node:net';
 import { createAccount, createAdmin } from '../../src/app/accounts.js';
 import { ProvisioningLog } from '../../src/app/provisioning-log.js';
+import { createStores } from '../../src/storage/stores.js';
 import { issueToken } from '../../src/app/tokens.js';
 import { loadConfig, regionOrigin, type RegionsConfig } from '../../src/config.js';
 import { WebhookDispatcher } from '../../src/app/webhooks/dispatcher.js';
@@ -48,7 +49,7 @@ export async function startTestServer(
   const testDb = await createTestDatabase(kind);
   const database = await openDatabase(testDb.url);
   await migrateToLatest(database.db);
-  const log = new ProvisioningLog(database.db, (error) => {
+  const log = new ProvisioningLog(createStores(database), (error) => {
     throw error;
   });
   // PUBLIC_URL is only known after listen; the app reads it lazily through this holder.

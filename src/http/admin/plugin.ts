@@ -26,6 +26,7 @@ import {
   listEndpoints,
 } from '../../app/webhooks/endpoints.js';
 import type { RosterDatabase } from '../../storage/connect.js';
+import type { Stores } from '../../app/stores.js';
 import { MemoryRateLimiter } from '../limits/rate-limit.js';
 import { RestError, toRestError } from '../rest/plugin.js';
 import { consoleAuth } from './console-auth.js';
@@ -43,6 +44,8 @@ export const ADMIN_PREFIX = '/api/v1/admin';
 
 export interface AdminPluginOptions {
   readonly database: RosterDatabase;
+  /** The app's stores (buildApp's). */
+  readonly stores: Stores;
   readonly publicUrl: string | ((region?: string) => string);
   readonly log: ProvisioningLog;
   readonly sso: SsoRuntime;
@@ -207,7 +210,11 @@ export async function adminPlugin(
       });
 
       const account = (request: Req): string => request.params.accountId;
-      await scoped.register(consoleRoutes, { database: options.database, log: options.log });
+      await scoped.register(consoleRoutes, {
+        database: options.database,
+        stores: options.stores,
+        log: options.log,
+      });
       await scoped.register(syncRoutes, { database: options.database, publicUrl });
       await scoped.register(ssoRoutes, { database: options.database, sso: options.sso });
 

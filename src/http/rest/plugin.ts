@@ -11,12 +11,15 @@ import { isStatementTimeout, type RosterDatabase } from '../../storage/connect.j
 import { AccountBusyError, type AccountGate } from '../../app/account-gate.js';
 import { readEvents } from '../../storage/event-log.js';
 import { scopeRequests } from '../query-scope.js';
+import type { Stores } from '../../app/stores.js';
 import { DEFAULT_EVENT_PAGE, MAX_EVENT_PAGE } from './limits.js';
 
 export const REST_PREFIX = '/api/v1/accounts/:accountId';
 
 export interface RestPluginOptions {
   readonly database: RosterDatabase;
+  /** The app's stores (buildApp's). */
+  readonly stores: Stores;
   /** The same per-token limiter as SCIM; none: unlimited. */
   readonly rateLimiter?: RateLimiter | undefined;
   /** Each account's share of concurrent requests, shared with SCIM; none: unlimited. */
@@ -128,6 +131,7 @@ export async function restPlugin(app: FastifyInstance, options: RestPluginOption
   });
 
   const account = (request: Req): string => request.params.accountId;
+  const stores = (request: Req) => options.stores.forAccount(request.params.accountId);
   const pageOf = (request: Req, keyLength: number) =>
     parsePageRequest(
       {
@@ -139,25 +143,19 @@ export async function restPlugin(app: FastifyInstance, options: RestPluginOption
     );
 
   app.get('/users', async (request: Req) =>
-    listProductUsers(
-      db,
-      account(request),
-      pageOf(request, 2),
-      { active: parseBoolean('active', single(request.query['active'])) },
-      { dialect: options.database.dialect },
-    ),
+    listProductUsers(stores(request), pageOf(request, 2), {
+      active: parseBoolean('active', single(request.query['active'])),
+    }),
   );
   app.get('/users/:id', async (request: Req) =>
-    getProductUser(db, account(request), request.params.id!),
+    getProductUser(stores(request), request.params.id!),
   );
-  app.get('/teams', async (request: Req) =>
-    listProductTeams(db, account(request), pageOf(request, 2)),
-  );
+  app.get('/teams', async (request: Req) => listProductTeams(stores(request), pageOf(request, 2)));
   app.get('/teams/:id', async (request: Req) =>
-    getProductTeam(db, account(request), request.params.id!),
+    getProductTeam(stores(request), request.params.id!),
   );
   app.get('/teams/:id/members', async (request: Req) =>
-    listTeamMembers(db, account(request), request.params.id!, pageOf(request, 1)),
+    listTeamMembers(stores(request), request.params.id!, pageOf(request, 1)),
   );
   app.get('/org-chart', async (request: Req) => {
     const includeInactive =
@@ -166,13 +164,13 @@ export async function restPlugin(app: FastifyInstance, options: RestPluginOption
     // Paged (flat nodes) when asked to be, or for one manager; the whole tree otherwise,
     // which is refused with a 400 beyond MAX_ORG_CHART_TREE users.
     if (['limit', 'cursor', 'offset', 'managerId'].some((k) => request.query[k] !== undefined))
-      return listOrgChartNodes(db, account(request), pageOf(request, 1), {
+      return listOrgChartNodes(stores(request), pageOf(request, 1), {
         includeInactive,
         managerId,
       });
-    return orgChartTree(db, account(request), { includeInactive });
+    return orgChartTree(stores(request), { includeInactive });
   });
-  app.get('/seats', async (request: Req) => seatUse(db, account(request)));
+  app.get('/seats', async (request: Req) => seatUse(stores(request)));
   app.get('/events', async (request: Req, reply: FastifyReply) => {
     const after = parseInteger(
       'after',

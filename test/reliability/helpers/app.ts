@@ -2,6 +2,7 @@ import type { AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import { createAccount, createAdmin } from '../../../src/app/accounts.js';
 import { ProvisioningLog } from '../../../src/app/provisioning-log.js';
+import { createStores } from '../../../src/storage/stores.js';
 import { issueToken } from '../../../src/app/tokens.js';
 import { buildApp, type AppDeps } from '../../../src/http/app.js';
 import { openDatabase, type RosterDatabase } from '../../../src/storage/connect.js';
@@ -71,7 +72,7 @@ export async function startApp(
       : await createTestDatabase(kind);
   const database = await openDatabase(testDb.url);
   await migrateToLatest(database.db);
-  const log = new ProvisioningLog(database.db, () => undefined);
+  const log = new ProvisioningLog(createStores(database), () => undefined);
   const holder = { publicUrl: 'http://127.0.0.1' };
   const { listen, databaseUrl: _ignored, ...deps } = options;
   const app = await buildApp({ database, publicUrl: () => holder.publicUrl, log, ...deps });
