@@ -1,7 +1,8 @@
-import { sql, type Kysely } from 'kysely';
+import { sql, type Expression, type Kysely, type SqlBool } from 'kysely';
 import type { PageRequest } from '../app/directory/paging.js';
 import type {
   DirectoryViews,
+  EventsQuery,
   NamedRef,
   ResourceEvent,
   ResourceName,
@@ -27,6 +28,39 @@ export function sliceOf<R, T>(
   const kept = more ? rows.slice(0, limit) : rows;
   const last = kept.at(-1);
   return { rows: kept.map(map), nextKey: more && last !== undefined ? key(last) : null };
+}
+
+/** The parts of a select query that keyset paging needs. */
+interface Pageable<Q> {
+  where(condition: Expression<SqlBool>): Q;
+  orderBy(expression: Expression<unknown>): Q;
+  limit(limit: number): Q;
+  offset(offset: number): Q;
+}
+
+/**
+ * A page of `query` in the order of `columns` (its unique sort key): after the key of a
+ * cursor (`(a > ?) OR (a = ? AND b > ?)`, which the (account_id, a, b) indexes answer),
+ * or from an offset; `limit + 1` rows, the extra one saying there is more.
+ */
+export function keysetPage<Q extends Pageable<Q>>(
+  query: Q,
+  page: PageRequest,
+  columns: readonly string[],
+): Q {
+  const start = page.start;
+  if (start.kind === 'cursor') query = query.where(afterKey(columns, start.key));
+  for (const column of columns) query = query.orderBy(sql.ref(column));
+  query = query.limit(page.limit + 1);
+  return start.kind === 'offset' ? query.offset(start.offset) : query;
+}
+
+function afterKey(columns: readonly string[], key: readonly string[]): Expression<SqlBool> {
+  const [column, ...rest] = columns;
+  const value = key[0] ?? '';
+  const after = sql<SqlBool>`${sql.ref(column!)} > ${value}`;
+  if (rest.length === 0) return after;
+  return sql<SqlBool>`(${after} or (${sql.ref(column!)} = ${value} and ${afterKey(rest, key.slice(1))}))`;
 }
 
 /** The directory's read models of one account over Kysely; every statement names the bound account. */
@@ -68,21 +102,7 @@ export class KyselyDirectoryViews implements DirectoryViews {
       ])
       .where('account_id', '=', this.accountId);
     if (options.active !== undefined) query = query.where('active', '=', options.active ? 1 : 0);
-    const start = page.start;
-    if (start.kind === 'cursor') {
-      const [createdAt = '', id = ''] = start.key;
-      query = query.where((eb) =>
-        eb.or([
-          eb('created_at', '>', createdAt),
-          eb.and([eb('created_at', '=', createdAt), eb('id', '>', id)]),
-        ]),
-      );
-    }
-    query = query
-      .orderBy('created_at')
-      .orderBy('id')
-      .limit(page.limit + 1);
-    if (start.kind === 'offset') query = query.offset(start.offset);
+    query = keysetPage(query, page, ['created_at', 'id']);
     const fetched = await query.execute();
     let used = 0;
     let fit = Math.min(fetched.length, page.limit);
@@ -137,22 +157,7 @@ export class KyselyDirectoryViews implements DirectoryViews {
   }
 
   async teamPage(page: PageRequest): Promise<Slice<ProductTeam>> {
-    let query = this.teams();
-    const start = page.start;
-    if (start.kind === 'cursor') {
-      const [name = '', id = ''] = start.key;
-      query = query.where((eb) =>
-        eb.or([
-          eb('g.display_name_lc', '>', name),
-          eb.and([eb('g.display_name_lc', '=', name), eb('g.id', '>', id)]),
-        ]),
-      );
-    }
-    query = query
-      .orderBy('g.display_name_lc')
-      .orderBy('g.id')
-      .limit(page.limit + 1);
-    if (start.kind === 'offset') query = query.offset(start.offset);
+    const query = keysetPage(this.teams(), page, ['g.display_name_lc', 'g.id']);
     return sliceOf(await query.execute(), page.limit, (r) => [r.display_name_lc, r.id], toTeam);
   }
 
@@ -179,10 +184,7 @@ export class KyselyDirectoryViews implements DirectoryViews {
       ])
       .where('m.account_id', '=', this.accountId)
       .where('m.group_id', '=', teamId);
-    const start = page.start;
-    if (start.kind === 'cursor') query = query.where('m.member_id', '>', start.key[0] ?? '');
-    query = query.orderBy('m.member_id').limit(page.limit + 1);
-    if (start.kind === 'offset') query = query.offset(start.offset);
+    query = keysetPage(query, page, ['m.member_id']);
     return sliceOf(
       await query.execute(),
       page.limit,
@@ -293,16 +295,7 @@ export class KyselyDirectoryViews implements DirectoryViews {
     return names;
   }
 
-  async eventsOf(
-    resourceId: string,
-    options: {
-      resourceType?: 'user' | 'team';
-      until?: string;
-      at?: string;
-      limit: number;
-      oldestFirst?: boolean;
-    },
-  ): Promise<ResourceEvent[]> {
+  async eventsOf(resourceId: string, options: EventsQuery): Promise<ResourceEvent[]> {
     let query = this.events().where('resource_id', '=', resourceId);
     if (options.resourceType !== undefined)
       query = query.where('resource_type', '=', options.resourceType);

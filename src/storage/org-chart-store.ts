@@ -5,7 +5,7 @@ import type { PageRequest } from '../app/directory/paging.js';
 import type { Slice } from '../app/directory/store.js';
 import type { DialectName } from './connect.js';
 import type { Database } from './db-schema.js';
-import { sliceOf } from './directory-views-store.js';
+import { keysetPage, sliceOf } from './directory-views-store.js';
 
 /** The org chart's reads of one account over Kysely; every statement names the bound account. */
 export class KyselyOrgChartStore implements OrgChartStore {
@@ -31,10 +31,7 @@ export class KyselyOrgChartStore implements OrgChartStore {
       'manager_id',
     ]);
     if (options.managerId !== undefined) query = query.where('manager_id', '=', options.managerId);
-    const start = page.start;
-    if (start.kind === 'cursor') query = query.where('id', '>', start.key[0] ?? '');
-    query = query.orderBy('id').limit(page.limit + 1);
-    if (start.kind === 'offset') query = query.offset(start.offset);
+    query = keysetPage(query, page, ['id']);
     return sliceOf(
       await query.execute(),
       page.limit,

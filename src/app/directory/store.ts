@@ -35,6 +35,18 @@ export interface ResourceEvent {
   readonly data: Record<string, unknown>;
 }
 
+/** Which events of one user or team to read. */
+export interface EventsQuery {
+  readonly resourceType?: 'user' | 'team';
+  /** Occurred on or before this ISO time. */
+  readonly until?: string;
+  /** Occurred exactly at this ISO time (the events of one transaction). */
+  readonly at?: string;
+  readonly limit: number;
+  /** Oldest first; newest first otherwise. */
+  readonly oldestFirst?: boolean;
+}
+
 /**
  * The directory's read models of one account (`AccountStores.views`): the REST API's
  * users and teams, the console's user and team pages, seats, and the event history
@@ -77,16 +89,7 @@ export interface DirectoryViews {
    * Events of one user or team, newest first (oldest first with `oldestFirst`): only
    * those of `resourceType`, occurred `until` (inclusive) or exactly `at`, when given.
    */
-  eventsOf(
-    resourceId: string,
-    options: {
-      resourceType?: 'user' | 'team';
-      until?: string;
-      at?: string;
-      limit: number;
-      oldestFirst?: boolean;
-    },
-  ): Promise<ResourceEvent[]>;
+  eventsOf(resourceId: string, options: EventsQuery): Promise<ResourceEvent[]>;
   /** Member-added and member-removed events of any team that name this member, newest first. */
   membershipEventsOf(memberId: string, limit: number): Promise<ResourceEvent[]>;
 }
