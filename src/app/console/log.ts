@@ -75,12 +75,7 @@ export async function queryLog(
     limit: filter.limit,
     since: isoOrThrow(filter.from, 'from'),
     through: isoOrThrow(filter.to, 'to'),
-    outcome:
-      filter.outcome === 'success'
-        ? 'success'
-        : filter.outcome === 'failure'
-          ? 'failure'
-          : undefined,
+    outcome: filter.outcome,
     methods: filter.operation === undefined ? undefined : OPERATION_METHODS[filter.operation],
     resourceId: nonEmpty(filter.resource),
     tokenId: nonEmpty(filter.token),

@@ -61,7 +61,9 @@ export interface InProcessApp {
 /** buildApp on a fresh database, with the options the shared harness does not expose. */
 export async function startApp(
   kind: DatabaseKind,
-  options: Partial<Pick<AppDeps, 'bodyLimit' | 'rateLimiter' | 'timeouts' | 'requestLimits' | 'connections'>> & {
+  options: Partial<
+    Pick<AppDeps, 'bodyLimit' | 'rateLimiter' | 'timeouts' | 'requestLimits' | 'connections'>
+  > & {
     listen?: boolean;
     databaseUrl?: string;
   } = {},
