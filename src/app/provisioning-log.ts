@@ -1,7 +1,5 @@
-import type { Kysely } from 'kysely';
-import type { Insertable } from 'kysely';
-import type { Database, ScimLogTable } from '../storage/db-schema.js';
 import { redactUrl, storableOrNull, storableText } from './log-text.js';
+import type { AccountStores, Stores } from './stores.js';
 
 /** One SCIM request as the account admin sees it in the provisioning log. No bodies, never the token. */
 export interface LogEntry {
@@ -20,13 +18,76 @@ export interface LogEntry {
   readonly source?: 'scim' | 'sso';
 }
 
+/** A stored entry, with the name of the token that made the request (null: unknown or deleted). */
 export interface LogRecord extends LogEntry {
   readonly id: number;
+  readonly source: 'scim' | 'sso';
+  readonly tokenName: string | null;
+}
+
+/**
+ * An entry as stored: every text storable on both databases, secrets redacted from the
+ * path, the change as JSON text.
+ */
+export interface StorableLogEntry extends Omit<LogEntry, 'change' | 'source'> {
+  readonly change: string | null;
+  readonly source: 'scim' | 'sso';
+}
+
+/** Which entries of one account to read, newest first; every condition is optional and they combine with AND. */
+export interface LogQuery {
+  readonly limit: number;
+  /** Entries older than this entry id (the next page). */
+  readonly beforeId?: number | undefined;
+  /** `at` on or after this ISO time. */
+  readonly since?: string | undefined;
+  /** `at` strictly before this ISO time. */
+  readonly before?: string | undefined;
+  /** `at` on or before this ISO time. */
+  readonly through?: string | undefined;
+  /** success: status below 400; failure: 400 and above. */
+  readonly outcome?: 'success' | 'failure' | undefined;
+  readonly status?: number | undefined;
+  /** Any of these HTTP methods (upper case). */
+  readonly methods?: readonly string[] | undefined;
+  readonly tokenId?: string | undefined;
+  /** The user or team the request was about. */
+  readonly resourceId?: string | undefined;
+}
+
+/** Requests and failures of one hour (`hour`: the ISO time's first 13 characters, `2026-01-31T09`). */
+export interface LogHourCount {
+  readonly hour: string;
+  readonly requests: number;
+  readonly failures: number;
+}
+
+/** One account's provisioning log, read (`AccountStores.log`). */
+export interface ProvisioningLogStore {
+  find(query: LogQuery): Promise<LogRecord[]>;
+  get(id: number): Promise<LogRecord | undefined>;
+  /** Counts per hour of the entries since this ISO time; hours without entries are absent. */
+  hourlyCounts(since: string): Promise<LogHourCount[]>;
+  /** The time of the newest entry made with each of the account's tokens (tokens never used are absent). */
+  lastRequestPerToken(): Promise<{ tokenId: string; tokenName: string; lastRequestAt: string }[]>;
+}
+
+/** Where the writer stores its batches, which hold entries of many accounts (`Stores.provisioningLog`). */
+export interface ProvisioningLogWriter {
+  /** Stores every entry in one statement, or none of them (rejecting). */
+  insert(entries: readonly StorableLogEntry[]): Promise<void>;
 }
 
 const FLUSH_AFTER_MS = 50;
 const FLUSH_AT_ENTRIES = 500;
 const MAX_PATH_LENGTH = 2048;
+/** Most entries one read returns. */
+export const MAX_LOG_READ = 1000;
+
+/** An account's log entries, newest first, filtered; the limit is kept within 1 to MAX_LOG_READ. */
+export function readLog(stores: AccountStores, query: LogQuery): Promise<LogRecord[]> {
+  return stores.log.find({ ...query, limit: Math.min(Math.max(query.limit, 1), MAX_LOG_READ) });
+}
 
 /**
  * Writes log entries in batches: one multi-row insert per ~50 ms instead of a
@@ -39,7 +100,7 @@ export class ProvisioningLog {
   private flushing: Promise<void> = Promise.resolve();
 
   constructor(
-    private readonly db: Kysely<Database>,
+    private readonly stores: Stores,
     private readonly onError: (error: unknown) => void,
   ) {}
 
@@ -63,22 +124,23 @@ export class ProvisioningLog {
 
   private async write(batch: LogEntry[]): Promise<void> {
     if (batch.length === 0) return;
-    const rows = batch.map(toRow);
+    const entries = batch.map(storable);
+    const writer = this.stores.provisioningLog;
     try {
-      await this.db.insertInto('scim_log').values(rows).execute();
+      await writer.insert(entries);
       return;
     } catch {
       // One bad row fails the whole multi-row insert: never let it take the others (of
       // every account) with it. Store them one by one; drop only what still fails.
     }
-    for (const row of rows) {
+    for (const entry of entries) {
       try {
-        await this.db.insertInto('scim_log').values(row).execute();
+        await writer.insert([entry]);
       } catch (error) {
         this.onError(
           Object.assign(
             new Error(
-              `provisioning log entry dropped (account ${row.account_id}, ${row.method} ${row.path.slice(0, 200)}): ${error instanceof Error ? error.message : String(error)}`,
+              `provisioning log entry dropped (account ${entry.accountId}, ${entry.method} ${entry.path.slice(0, 200)}): ${error instanceof Error ? error.message : String(error)}`,
             ),
             { cause: error },
           ),
@@ -87,35 +149,16 @@ export class ProvisioningLog {
     }
   }
 
-  /** The newest entries of one account, newest first. */
+  /** The newest entries of one account, newest first, once everything buffered is stored. */
   async list(
     accountId: string,
     options: { limit?: number; beforeId?: number } = {},
   ): Promise<LogRecord[]> {
     await this.flush();
-    let query = this.db
-      .selectFrom('scim_log')
-      .selectAll()
-      .where('account_id', '=', accountId)
-      .orderBy('id', 'desc')
-      .limit(Math.min(Math.max(options.limit ?? 100, 1), 1000));
-    if (options.beforeId !== undefined) query = query.where('id', '<', options.beforeId);
-    const rows = await query.execute();
-    return rows.map((r) => ({
-      id: Number(r.id),
-      accountId: r.account_id,
-      at: r.at,
-      tokenId: r.token_id,
-      method: r.method,
-      path: r.path,
-      status: Number(r.status),
-      resourceType: r.resource_type,
-      resourceId: r.resource_id,
-      durationMs: Number(r.duration_ms),
-      change: r.change === null ? null : (JSON.parse(r.change) as unknown),
-      error: r.error,
-      source: r.source === 'sso' ? 'sso' : 'scim',
-    }));
+    return readLog(this.stores.forAccount(accountId), {
+      limit: options.limit ?? 100,
+      beforeId: options.beforeId,
+    });
   }
 
   async close(): Promise<void> {
@@ -124,22 +167,22 @@ export class ProvisioningLog {
 }
 
 /**
- * The row stored for an entry. Everything in it may come from the client (the path, an
- * error detail quoting the body): U+0000 and unpaired surrogates, which PostgreSQL
- * refuses, are replaced, and secret query parameters in the path are redacted.
+ * The entry as stored. Everything in it may come from the client (the path, an error
+ * detail quoting the body): U+0000 and unpaired surrogates, which PostgreSQL refuses,
+ * are replaced, and secret query parameters in the path are redacted.
  */
-function toRow(e: LogEntry): Insertable<ScimLogTable> {
+function storable(e: LogEntry): StorableLogEntry {
   const path = redactUrl(storableText(e.path));
   return {
-    account_id: storableText(e.accountId),
+    accountId: storableText(e.accountId),
     at: e.at,
-    token_id: storableOrNull(e.tokenId),
+    tokenId: storableOrNull(e.tokenId),
     method: storableText(e.method),
     path: path.length > MAX_PATH_LENGTH ? `${path.slice(0, MAX_PATH_LENGTH)}...` : path,
     status: e.status,
-    resource_type: storableOrNull(e.resourceType),
-    resource_id: storableOrNull(e.resourceId),
-    duration_ms: Math.round(e.durationMs * 1000) / 1000,
+    resourceType: storableOrNull(e.resourceType),
+    resourceId: storableOrNull(e.resourceId),
+    durationMs: Math.round(e.durationMs * 1000) / 1000,
     change:
       e.change === undefined || e.change === null ? null : storableText(JSON.stringify(e.change)),
     error: storableOrNull(e.error),

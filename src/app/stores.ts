@@ -3,6 +3,9 @@ import type { AccountRegistry, AdminStore } from './accounts.js';
 import type { ConsoleLoginStore } from './console/sessions.js';
 import type { SessionLookup, SessionStore } from './sessions.js';
 import type { TokenLookup, TokenStore } from './tokens.js';
+import type { OrgChartStore } from './directory/org-chart.js';
+import type { DirectoryViews } from './directory/store.js';
+import type { ProvisioningLogStore, ProvisioningLogWriter } from './provisioning-log.js';
 
 /**
  * The one way the app layer reaches storage (docs/architecture.md). `forAccount(id)`
@@ -24,6 +27,12 @@ export interface AccountStores {
   readonly tokens: TokenStore;
   /** The account's admin-API bearer sessions (src/app/sessions.ts). */
   readonly sessions: SessionStore;
+  /** The provisioning log, read and filtered. */
+  readonly log: ProvisioningLogStore;
+  /** Read models of the directory: REST users and teams, console pages, seats, history. */
+  readonly views: DirectoryViews;
+  /** The manager tree. */
+  readonly orgChart: OrgChartStore;
 }
 
 export interface Stores {
@@ -37,4 +46,8 @@ export interface Stores {
   readonly sessionLookup: SessionLookup;
   /** Console cookie sign-ins, which span accounts (src/app/console/sessions.ts). */
   readonly consoleLogins: ConsoleLoginStore;
+  /** The stores of one account; cheap to call per request. */
+  forAccount(accountId: string): AccountStores;
+  /** Writes the provisioning log's batches, which hold entries of many accounts. */
+  readonly provisioningLog: ProvisioningLogWriter;
 }

@@ -1,11 +1,8 @@
-import type { Kysely } from 'kysely';
-import { requireAccount } from '../app/accounts.js';
-import { accountsOver } from '../storage/account-registry-store.js';
 import { AppError } from '../app/errors.js';
-import type { Database } from '../storage/db-schema.js';
+import type { LogQuery } from '../app/provisioning-log.js';
 
 /** Filters of `roster log`, all optional and combined with AND. */
-export interface LogFilter {
+export interface LogFlags {
   readonly limit: number;
   /** ISO time or a duration back from now (`30m`, `2h`, `7d`). */
   readonly since?: string;
@@ -18,92 +15,41 @@ export interface LogFilter {
   readonly resource?: string;
 }
 
-export interface LogLine {
-  id: number;
-  at: string;
-  tokenId: string | null;
-  tokenName: string | null;
-  method: string;
-  path: string;
-  status: number;
-  resourceType: string | null;
-  resourceId: string | null;
-  durationMs: number;
-  change: unknown;
-  error: string | null;
-}
+const METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'];
 
-/** An account's provisioning log, newest first, filtered. */
-export async function queryLog(
-  db: Kysely<Database>,
-  accountId: string,
-  filter: LogFilter,
-  now: Date = new Date(),
-): Promise<LogLine[]> {
-  await requireAccount(accountsOver(db), accountId);
-  let query = db
-    .selectFrom('scim_log')
-    .leftJoin('tokens', 'tokens.id', 'scim_log.token_id')
-    .select([
-      'scim_log.id',
-      'scim_log.at',
-      'scim_log.token_id',
-      'tokens.name as token_name',
-      'scim_log.method',
-      'scim_log.path',
-      'scim_log.status',
-      'scim_log.resource_type',
-      'scim_log.resource_id',
-      'scim_log.duration_ms',
-      'scim_log.change',
-      'scim_log.error',
-    ])
-    .where('scim_log.account_id', '=', accountId)
-    .orderBy('scim_log.id', 'desc')
-    .limit(filter.limit);
-  if (filter.since !== undefined)
-    query = query.where('scim_log.at', '>=', parseTime(filter.since, '--since', now));
-  if (filter.until !== undefined)
-    query = query.where('scim_log.at', '<', parseTime(filter.until, '--until', now));
-  if (filter.status !== undefined) {
-    const status = filter.status.trim().toLowerCase();
-    if (status === 'ok') query = query.where('scim_log.status', '<', 400);
-    else if (status === 'failed') query = query.where('scim_log.status', '>=', 400);
-    else if (/^[1-5]\d\d$/.test(status))
-      query = query.where('scim_log.status', '=', Number(status));
+/** The log query `roster log`'s flags ask for; a flag that does not parse is an `invalid` error naming it. */
+export function logQueryOf(flags: LogFlags, now: Date = new Date()): LogQuery {
+  let status: Pick<LogQuery, 'outcome' | 'status'> = {};
+  if (flags.status !== undefined) {
+    const raw = flags.status.trim().toLowerCase();
+    if (raw === 'ok') status = { outcome: 'success' };
+    else if (raw === 'failed') status = { outcome: 'failure' };
+    else if (/^[1-5]\d\d$/.test(raw)) status = { status: Number(raw) };
     else
       throw new AppError(
         'invalid',
-        `--status takes ok, failed or a status code such as 404, got "${filter.status}"`,
+        `--status takes ok, failed or a status code such as 404, got "${flags.status}"`,
       );
   }
-  if (filter.method !== undefined) {
-    const method = filter.method.trim().toUpperCase();
-    if (!['GET', 'POST', 'PUT', 'PATCH', 'DELETE'].includes(method))
+  let methods: string[] | undefined;
+  if (flags.method !== undefined) {
+    const method = flags.method.trim().toUpperCase();
+    if (!METHODS.includes(method))
       throw new AppError(
         'invalid',
-        `--method takes GET, POST, PUT, PATCH or DELETE, got "${filter.method}"`,
+        `--method takes GET, POST, PUT, PATCH or DELETE, got "${flags.method}"`,
       );
-    query = query.where('scim_log.method', '=', method);
+    methods = [method];
   }
-  if (filter.token !== undefined) query = query.where('scim_log.token_id', '=', filter.token);
-  if (filter.resource !== undefined)
-    query = query.where('scim_log.resource_id', '=', filter.resource);
-  const rows = await query.execute();
-  return rows.map((r) => ({
-    id: Number(r.id),
-    at: r.at,
-    tokenId: r.token_id,
-    tokenName: r.token_name,
-    method: r.method,
-    path: r.path,
-    status: Number(r.status),
-    resourceType: r.resource_type,
-    resourceId: r.resource_id,
-    durationMs: Number(r.duration_ms),
-    change: r.change === null ? null : (JSON.parse(r.change) as unknown),
-    error: r.error,
-  }));
+  return {
+    limit: flags.limit,
+    since: flags.since === undefined ? undefined : parseTime(flags.since, '--since', now),
+    before: flags.until === undefined ? undefined : parseTime(flags.until, '--until', now),
+    ...status,
+    methods,
+    tokenId: flags.token,
+    resourceId: flags.resource,
+  };
 }
 
 /** `2025-05-04T09:00:00Z`, `2025-05-04`, or a duration back from now: `90s`, `30m`, `2h`, `7d`. */

@@ -14,7 +14,9 @@ import { generatePassword } from '../app/passwords.js';
 import { issueToken, listTokens, revokeToken, TOKEN_TYPES, type TokenType } from '../app/tokens.js';
 import { checkRegion, ConfigError, loadConfig, regionOrigin, type Config } from '../config.js';
 import { resolveOrigins, type DeploymentOrigins } from '../config-deployment.js';
-import { queryLog } from './log.js';
+import { logQueryOf } from './log.js';
+import { readLog } from '../app/provisioning-log.js';
+import { createStores } from '../storage/stores.js';
 import { isPrivateDestination } from './private-url.js';
 import { readFileSync } from 'node:fs';
 import { openDatabase, type RosterDatabase } from '../storage/connect.js';
@@ -29,7 +31,6 @@ import {
 } from '../app/webhooks/endpoints.js';
 import { registerSsoCommands } from './sso.js';
 import type { Stores } from '../app/stores.js';
-import { createStores } from '../storage/stores.js';
 import { registerSyncCommands, registerValidateCommand } from './sync.js';
 
 /**
@@ -504,17 +505,13 @@ export function buildProgram(): Command {
         const limit = parseNumberFlag(opts.limit, '--limit', 'a number of entries from 1 to 1000');
         if (limit < 1 || limit > 1000)
           throw new AppError('invalid', `--limit takes 1 to 1000 entries, got ${limit}`);
-        const entries = await withDatabase(config, ({ db }) =>
-          queryLog(db, opts.account, {
-            limit,
-            ...(opts.since !== undefined ? { since: opts.since } : {}),
-            ...(opts.until !== undefined ? { until: opts.until } : {}),
-            ...(opts.status !== undefined ? { status: opts.status } : {}),
-            ...(opts.method !== undefined ? { method: opts.method } : {}),
-            ...(opts.token !== undefined ? { token: opts.token } : {}),
-            ...(opts.resource !== undefined ? { resource: opts.resource } : {}),
-          }),
-        );
+        const entries = await withDatabase(config, async (database) => {
+          await requireAccount(createStores(database), opts.account);
+          return readLog(
+            createStores(database).forAccount(opts.account),
+            logQueryOf({ ...opts, limit }),
+          );
+        });
         if (opts.json) return printJson(entries);
         if (entries.length === 0) return print('No provisioning requests match.');
         printTable(

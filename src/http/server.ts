@@ -8,6 +8,7 @@ import { regionOrigin, type Config } from '../config.js';
 import { recordOrigins } from '../config-deployment.js';
 import { startAuthListener } from '../storage/auth-listener.js';
 import { openDatabase } from '../storage/connect.js';
+import { createStores } from '../storage/stores.js';
 import { migrateToLatest } from '../storage/migrations/index.js';
 import { DEFAULT_SCHEDULER_INTERVAL_MS, SyncScheduler } from '../sync/scheduler.js';
 import { buildApp } from './app.js';
@@ -42,7 +43,8 @@ export async function startServer(
   const database = await openDatabase(config.databaseUrl, {
     statementTimeoutMs: requestLimits.statementTimeoutMs,
   });
-  const log = new ProvisioningLog(database.db, (error) =>
+  const stores = createStores(database);
+  const log = new ProvisioningLog(stores, (error) =>
     logger.error({ err: error }, 'could not write the provisioning log'),
   );
   // Per-token rate limit; counters in Redis when REDIS_URL is set (shared by all processes).
@@ -73,6 +75,7 @@ export async function startServer(
       : undefined;
   const app = await buildApp({
     database,
+    stores,
     publicUrl: (region?: string) => regionOrigin(origins.regions, region),
     regions: { config: config.regions, trustProxy: config.trustProxy },
     log,

@@ -129,7 +129,7 @@ function parseData(data: unknown): JsonObject {
   return (typeof data === 'string' ? JSON.parse(data) : data) as JsonObject;
 }
 
-function toUser(row: Omit<UsersTable, 'password_hash' | 'display_name_lc'>): UserRow {
+export function toUser(row: Omit<UsersTable, 'password_hash' | 'display_name_lc'>): UserRow {
   const related = row as { groups_json?: unknown; manager_name?: string | null };
   const extra: Pick<UserRow, 'groups' | 'managerName'> =
     related.groups_json === undefined

@@ -14,6 +14,12 @@ import {
   KyselySessionStore,
 } from './session-store.js';
 import { KyselyTokenLookup, KyselyTokenStore } from './token-store.js';
+import type { OrgChartStore } from '../app/directory/org-chart.js';
+import type { DirectoryViews } from '../app/directory/store.js';
+import type { ProvisioningLogStore, ProvisioningLogWriter } from '../app/provisioning-log.js';
+import { KyselyDirectoryViews } from './directory-views-store.js';
+import { KyselyLogStore, KyselyLogWriter } from './log-store.js';
+import { KyselyOrgChartStore } from './org-chart-store.js';
 
 /** Builds the app's stores over one open database; chosen once, injected through the app's dependencies. */
 export function createStores(database: RosterDatabase): Stores {
@@ -49,6 +55,11 @@ class KyselyStores implements Stores {
   get consoleLogins(): ConsoleLoginStore {
     this.consoleLoginStore ??= new KyselyConsoleLoginStore(this.database.db);
     return this.consoleLoginStore;
+  }
+  private logWriter: ProvisioningLogWriter | undefined;
+  get provisioningLog(): ProvisioningLogWriter {
+    this.logWriter ??= new KyselyLogWriter(this.database.db);
+    return this.logWriter;
   }
 }
 
@@ -90,5 +101,28 @@ class KyselyAccountStores implements AccountStores {
   get sessions(): SessionStore {
     this.sessionStore ??= new KyselySessionStore(this.database.db, this.accountId);
     return this.sessionStore;
+  }
+  private logStore: ProvisioningLogStore | undefined;
+  get log(): ProvisioningLogStore {
+    this.logStore ??= new KyselyLogStore(this.database.db, this.accountId);
+    return this.logStore;
+  }
+  private viewsStore: DirectoryViews | undefined;
+  get views(): DirectoryViews {
+    this.viewsStore ??= new KyselyDirectoryViews(
+      this.database.db,
+      this.database.dialect,
+      this.accountId,
+    );
+    return this.viewsStore;
+  }
+  private orgChartStore: OrgChartStore | undefined;
+  get orgChart(): OrgChartStore {
+    this.orgChartStore ??= new KyselyOrgChartStore(
+      this.database.db,
+      this.database.dialect,
+      this.accountId,
+    );
+    return this.orgChartStore;
   }
 }

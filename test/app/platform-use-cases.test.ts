@@ -54,38 +54,22 @@ function counting(stores: Stores): { stores: Stores; calls: string[] } {
         };
       },
     });
-  const counted: Stores = {
-    forAccount(accountId: string): AccountStores {
-      const inner = stores.forAccount(accountId);
-      return {
-        accountId,
-        get directory() {
-          return inner.directory;
-        },
-        get admins() {
-          return wrap('admins', inner.admins);
-        },
-        get tokens() {
-          return wrap('tokens', inner.tokens);
-        },
-        get sessions() {
-          return wrap('sessions', inner.sessions);
-        },
-      };
+  // Every store of every domain, each method call counted by domain and name.
+  const counting = <T extends object>(target: T): T =>
+    new Proxy(target, {
+      get(object, name, receiver) {
+        const value: unknown = Reflect.get(object, name, receiver);
+        return typeof value === 'object' && value !== null ? wrap(String(name), value) : value;
+      },
+    });
+  const counted: Stores = new Proxy(stores, {
+    get(object, name, receiver) {
+      if (name === 'forAccount')
+        return (accountId: string): AccountStores => counting(object.forAccount(accountId));
+      const value: unknown = Reflect.get(object, name, receiver);
+      return typeof value === 'object' && value !== null ? wrap(String(name), value) : value;
     },
-    get accounts() {
-      return wrap('accounts', stores.accounts);
-    },
-    get tokenLookup() {
-      return wrap('tokenLookup', stores.tokenLookup);
-    },
-    get sessionLookup() {
-      return wrap('sessionLookup', stores.sessionLookup);
-    },
-    get consoleLogins() {
-      return wrap('consoleLogins', stores.consoleLogins);
-    },
-  };
+  });
   return { stores: counted, calls };
 }
 

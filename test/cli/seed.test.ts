@@ -3,6 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createAccount, createAdmin } from '../../src/app/accounts.js';
 import { ProvisioningLog } from '../../src/app/provisioning-log.js';
+import { createStores } from '../../src/storage/stores.js';
 import { issueToken } from '../../src/app/tokens.js';
 import { buildApp } from '../../src/http/app.js';
 import { openDatabase, type RosterDatabase } from '../../src/storage/connect.js';
@@ -11,7 +12,6 @@ import { seedTeamBody, seedUserBody, seedUserName } from '../../src/storage/seed
 import { roster as rosterCli } from '../helpers/cli.js';
 import { DATABASE_KINDS, createTestDatabase, type TestDatabase } from '../helpers/databases.js';
 import { scimClient, type TestTenant } from '../helpers/server.js';
-import { createStores } from '../../src/storage/stores.js';
 
 // `roster seed` runs from dist/: `npm test` builds first (the `pretest` script).
 
@@ -63,7 +63,7 @@ describe.each(DATABASE_KINDS)('roster seed (%s)', (kind) => {
     database = await openDatabase(testDb.url);
     await migrateToLatest(database.db);
     const holder = { publicUrl: 'http://127.0.0.1' };
-    const log = new ProvisioningLog(database.db, (error) => {
+    const log = new ProvisioningLog(createStores(database), (error) => {
       throw error;
     });
     app = await buildApp({ database, publicUrl: () => holder.publicUrl, log });

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { orgChartLevel, searchUsers, userDetail } from '../../src/app/console/directory.js';
 import { logEntryDiff, queryLog } from '../../src/app/console/log.js';
+import { createStores } from '../../src/storage/stores.js';
 import { DATABASE_KINDS } from '../helpers/databases.js';
 import { startTestServer, type TestServer, type TestTenant } from '../helpers/server.js';
 
@@ -63,10 +64,10 @@ describe.each(DATABASE_KINDS)('console directory and log diffs (%s)', (kind) => 
     await server.log.flush();
   });
   afterAll(async () => server?.close());
+  const stores = (accountId: string) => createStores(server.database).forAccount(accountId);
 
   it('finds the org chart roots: no manager, an unknown or deactivated manager, their own', async () => {
-    const db = server.database.db;
-    const roots = await orgChartLevel(db, server.database.dialect, tenant.accountId, null, {
+    const roots = await orgChartLevel(stores(tenant.accountId), null, {
       limit: 100,
     });
     expect(roots.nodes.map((n) => n.displayName).sort()).toEqual([
@@ -76,20 +77,19 @@ describe.each(DATABASE_KINDS)('console directory and log diffs (%s)', (kind) => 
       'FAY Person',
     ]);
     expect(roots.nodes.find((n) => n.id === ids.ann)?.reportCount).toBe(1);
-    const level = await orgChartLevel(db, server.database.dialect, tenant.accountId, ids.ann!, {
+    const level = await orgChartLevel(stores(tenant.accountId), ids.ann!, {
       limit: 100,
     });
     expect(level.nodes.map((n) => n.id)).toEqual([ids.bob]);
-    expect(
-      (await orgChartLevel(db, server.database.dialect, tenant.accountId, ids.fay!, { limit: 100 }))
-        .nodes,
-    ).toEqual([]);
+    expect((await orgChartLevel(stores(tenant.accountId), ids.fay!, { limit: 100 })).nodes).toEqual(
+      [],
+    );
     // Keyset paging over the roots.
-    const first = await orgChartLevel(db, server.database.dialect, tenant.accountId, null, {
+    const first = await orgChartLevel(stores(tenant.accountId), null, {
       limit: 3,
     });
     expect(first.nodes).toHaveLength(3);
-    const rest = await orgChartLevel(db, server.database.dialect, tenant.accountId, null, {
+    const rest = await orgChartLevel(stores(tenant.accountId), null, {
       limit: 3,
       after: first.next!,
     });
@@ -102,7 +102,7 @@ describe.each(DATABASE_KINDS)('console directory and log diffs (%s)', (kind) => 
       const pages = [];
       let after: [string, string] | undefined;
       do {
-        const page = await orgChartLevel(db, server.database.dialect, tenant.accountId, null, {
+        const page = await orgChartLevel(stores(tenant.accountId), null, {
           limit: 3,
           after,
           maxRootIds,
@@ -115,9 +115,8 @@ describe.each(DATABASE_KINDS)('console directory and log diffs (%s)', (kind) => 
   });
 
   it('searches users by user name, display name and e-mail, and by status', async () => {
-    const db = server.database.db;
     const search = (query: string, status: 'all' | 'active' | 'deactivated' = 'all') =>
-      searchUsers(db, server.database.dialect, tenant.accountId, {
+      searchUsers(stores(tenant.accountId), {
         query,
         status,
         offset: 0,
@@ -132,18 +131,17 @@ describe.each(DATABASE_KINDS)('console directory and log diffs (%s)', (kind) => 
     expect(all.users.map((u) => u.id)).toEqual(
       ['ann', 'bob', 'cid', 'eve', 'dan', 'fay'].map((k) => ids[k]),
     );
-    const detail = await userDetail(db, tenant.accountId, ids.ann!);
+    const detail = await userDetail(stores(tenant.accountId), ids.ann!);
     expect(detail.reports.map((r) => r.id)).toEqual([ids.bob]);
   });
 
   it('searches a renamed display name and e-mail case-insensitively, within the account only', async () => {
-    const db = server.database.db;
     const search = async (
       accountId: string,
       query: string,
       status: 'all' | 'active' | 'deactivated' = 'all',
     ) => {
-      const page = await searchUsers(db, server.database.dialect, accountId, {
+      const page = await searchUsers(stores(accountId), {
         query,
         status,
         offset: 0,
@@ -220,15 +218,14 @@ describe.each(DATABASE_KINDS)('console directory and log diffs (%s)', (kind) => 
     });
     expect([200, 204]).toContain(same.status);
     await server.log.flush();
-    const db = server.database.db;
-    const { entries } = await queryLog(db, tenant.accountId, { resource: team, limit: 10 });
+    const { entries } = await queryLog(stores(tenant.accountId), { resource: team, limit: 10 });
     const [noop, update, create] = entries;
     expect(create!.method).toBe('POST');
-    expect((await logEntryDiff(db, tenant.accountId, create!.id)).changes).toEqual([
+    expect((await logEntryDiff(stores(tenant.accountId), create!.id)).changes).toEqual([
       { attribute: 'displayName', before: null, after: 'Platform' },
       { attribute: 'members', before: null, after: 'ann@example.com' },
     ]);
-    const changes = (await logEntryDiff(db, tenant.accountId, update!.id)).changes;
+    const changes = (await logEntryDiff(stores(tenant.accountId), update!.id)).changes;
     expect(changes).toContainEqual({
       attribute: 'displayName',
       before: 'Platform',
@@ -244,6 +241,6 @@ describe.each(DATABASE_KINDS)('console directory and log diffs (%s)', (kind) => 
       before: 'ann@example.com',
       after: null,
     });
-    expect((await logEntryDiff(db, tenant.accountId, noop!.id)).changes).toEqual([]);
+    expect((await logEntryDiff(stores(tenant.accountId), noop!.id)).changes).toEqual([]);
   });
 });

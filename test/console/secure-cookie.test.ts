@@ -2,11 +2,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { FastifyInstance } from 'fastify';
 import { createAccount, createAdmin } from '../../src/app/accounts.js';
 import { ProvisioningLog } from '../../src/app/provisioning-log.js';
+import { createStores } from '../../src/storage/stores.js';
 import { buildApp } from '../../src/http/app.js';
 import { openDatabase, type RosterDatabase } from '../../src/storage/connect.js';
 import { migrateToLatest } from '../../src/storage/migrations/index.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/databases.js';
-import { createStores } from '../../src/storage/stores.js';
 
 describe('console cookie behind an https PUBLIC_URL', () => {
   let testDb: TestDatabase;
@@ -18,7 +18,7 @@ describe('console cookie behind an https PUBLIC_URL', () => {
     testDb = await createTestDatabase('sqlite');
     database = await openDatabase(testDb.url);
     await migrateToLatest(database.db);
-    log = new ProvisioningLog(database.db, (error) => {
+    log = new ProvisioningLog(createStores(database), (error) => {
       throw error;
     });
     app = await buildApp({ database, publicUrl: 'https://roster.example', log });

@@ -1,13 +1,13 @@
 import type { AddressInfo } from 'node:net';
 import { createAccount, createAdmin } from '../../src/app/accounts.js';
 import { ProvisioningLog } from '../../src/app/provisioning-log.js';
+import { createStores } from '../../src/storage/stores.js';
 import { issueToken } from '../../src/app/tokens.js';
 import { loadConfig, regionOrigin, type RegionsConfig } from '../../src/config.js';
 import { WebhookDispatcher } from '../../src/app/webhooks/dispatcher.js';
 import { buildApp, type SsoSettings } from '../../src/http/app.js';
 import { openDatabase, type RosterDatabase } from '../../src/storage/connect.js';
 import { migrateToLatest } from '../../src/storage/migrations/index.js';
-import { createStores } from '../../src/storage/stores.js';
 import type { Stores } from '../../src/app/stores.js';
 import type { RateLimiter } from '../../src/http/limits/rate-limit.js';
 import { createTestDatabase, type DatabaseKind } from './databases.js';
@@ -52,7 +52,7 @@ export async function startTestServer(
   const testDb = await createTestDatabase(kind);
   const database = await openDatabase(testDb.url);
   await migrateToLatest(database.db);
-  const log = new ProvisioningLog(database.db, (error) => {
+  const log = new ProvisioningLog(createStores(database), (error) => {
     throw error;
   });
   // PUBLIC_URL is only known after listen; the app reads it lazily through this holder.

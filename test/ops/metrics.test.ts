@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AddressInfo } from 'node:net';
 import { ProvisioningLog } from '../../src/app/provisioning-log.js';
+import { createStores } from '../../src/storage/stores.js';
 import { createEndpoint } from '../../src/app/webhooks/endpoints.js';
 import { buildApp } from '../../src/http/app.js';
 import { MemoryRateLimiter } from '../../src/http/limits/rate-limit.js';
@@ -10,7 +11,6 @@ import { createAccount, createAdmin } from '../../src/app/accounts.js';
 import { issueToken } from '../../src/app/tokens.js';
 import { createTestDatabase, DATABASE_KINDS } from '../helpers/databases.js';
 import { startTestServer, type TestServer, type TestTenant } from '../helpers/server.js';
-import { createStores } from '../../src/storage/stores.js';
 
 /** One sample's value from Prometheus' text format, or undefined when absent. */
 function sample(text: string, name: string, labels: Record<string, string>): number | undefined {
@@ -164,7 +164,7 @@ describe('/readyz with the database down', () => {
     const testDb = await createTestDatabase(kind);
     const database = await openDatabase(testDb.url);
     await migrateToLatest(database.db);
-    const log = new ProvisioningLog(database.db, () => undefined);
+    const log = new ProvisioningLog(createStores(database), () => undefined);
     const app = await buildApp({ database, publicUrl: 'http://127.0.0.1', log });
     try {
       expect((await app.inject({ url: '/readyz' })).statusCode).toBe(200);
@@ -193,7 +193,7 @@ describe('rate-limit refusals', () => {
     const testDb = await createTestDatabase('sqlite');
     const database = await openDatabase(testDb.url);
     await migrateToLatest(database.db);
-    const log = new ProvisioningLog(database.db, () => undefined);
+    const log = new ProvisioningLog(createStores(database), () => undefined);
     const app = await buildApp({
       database,
       publicUrl: 'http://127.0.0.1',
@@ -243,7 +243,7 @@ describe('METRICS_TOKEN', () => {
     const testDb = await createTestDatabase('sqlite');
     const database = await openDatabase(testDb.url);
     await migrateToLatest(database.db);
-    const log = new ProvisioningLog(database.db, () => undefined);
+    const log = new ProvisioningLog(createStores(database), () => undefined);
     const app = await buildApp({
       database,
       publicUrl: 'http://127.0.0.1',

@@ -3,13 +3,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createAccount, createAdmin } from '../../src/app/accounts.js';
 import { signIn } from '../../src/app/sessions.js';
 import { ProvisioningLog } from '../../src/app/provisioning-log.js';
+import { createStores } from '../../src/storage/stores.js';
 import { issueToken } from '../../src/app/tokens.js';
 import { loadConfig, regionOrigin } from '../../src/config.js';
 import { buildApp } from '../../src/http/app.js';
 import { openDatabase, type RosterDatabase } from '../../src/storage/connect.js';
 import { migrateToLatest } from '../../src/storage/migrations/index.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/databases.js';
-import { createStores } from '../../src/storage/stores.js';
 
 const EU = 'https://app.example.com';
 const US = 'https://app.us.example.com';
@@ -28,7 +28,7 @@ describe('data-center regions', () => {
     testDb = await createTestDatabase('sqlite');
     database = await openDatabase(testDb.url);
     await migrateToLatest(database.db);
-    log = new ProvisioningLog(database.db, (error) => {
+    log = new ProvisioningLog(createStores(database), (error) => {
       throw error;
     });
     const build = (trustProxy: boolean) => {

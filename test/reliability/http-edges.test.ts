@@ -1,6 +1,7 @@
 import { connect, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ProvisioningLog } from '../../src/app/provisioning-log.js';
+import { createStores } from '../../src/storage/stores.js';
 import { buildApp } from '../../src/http/app.js';
 import { openDatabase } from '../../src/storage/connect.js';
 import { migrateToLatest } from '../../src/storage/migrations/index.js';
@@ -109,7 +110,7 @@ describe('HSTS', () => {
   it('is sent when PUBLIC_URL is https, and not otherwise', async () => {
     const database = await openDatabase(':memory:');
     await migrateToLatest(database.db);
-    const log = new ProvisioningLog(database.db, () => undefined);
+    const log = new ProvisioningLog(createStores(database), () => undefined);
     try {
       for (const [publicUrl, expected] of [
         ['https://roster.example.com', 'max-age=31536000; includeSubDomains'],

@@ -2,6 +2,7 @@ import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { redactUrl } from '../../src/app/log-text.js';
 import { ProvisioningLog } from '../../src/app/provisioning-log.js';
+import { createStores } from '../../src/storage/stores.js';
 import { buildApp } from '../../src/http/app.js';
 import { createLogger } from '../../src/http/server.js';
 import { openDatabase, type RosterDatabase } from '../../src/storage/connect.js';
@@ -54,7 +55,7 @@ describe('request logs redact secrets in URLs', () => {
     app = await buildApp({
       database,
       publicUrl: 'http://127.0.0.1',
-      log: new ProvisioningLog(database.db, () => undefined),
+      log: new ProvisioningLog(createStores(database), () => undefined),
       logger: createLogger('info', sink),
     });
     await app.ready();

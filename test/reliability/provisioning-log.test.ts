@@ -1,11 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createAccount } from '../../src/app/accounts.js';
 import { ProvisioningLog, type LogEntry } from '../../src/app/provisioning-log.js';
+import { createStores } from '../../src/storage/stores.js';
 import { openDatabase, type RosterDatabase } from '../../src/storage/connect.js';
 import { migrateToLatest } from '../../src/storage/migrations/index.js';
 import { createTestDatabase, DATABASE_KINDS, type TestDatabase } from '../helpers/databases.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
-import { createStores } from '../../src/storage/stores.js';
 
 /**
  * The provisioning log is written in multi-row batches that mix every account's entries:
@@ -48,7 +48,7 @@ describe.each(DATABASE_KINDS)('provisioning log batches (%s)', (kind) => {
     const victim = await createAccount(createStores(database), { name: 'Victim' });
     const attacker = await createAccount(createStores(database), { name: 'Attacker' });
     const errors: unknown[] = [];
-    const log = new ProvisioningLog(database.db, (error) => errors.push(error));
+    const log = new ProvisioningLog(createStores(database), (error) => errors.push(error));
     for (let i = 0; i < 20; i++) log.record(entry(victim.id, { path: `/Users?n=${i}` }));
     log.record(
       entry(attacker.id, {
@@ -74,7 +74,7 @@ describe.each(DATABASE_KINDS)('provisioning log batches (%s)', (kind) => {
   it('drops only an entry that cannot be stored at all, and reports it', async () => {
     const victim = await createAccount(createStores(database), { name: 'Victim 2' });
     const errors: unknown[] = [];
-    const log = new ProvisioningLog(database.db, (error) => errors.push(error));
+    const log = new ProvisioningLog(createStores(database), (error) => errors.push(error));
     log.record(entry(victim.id, { path: '/Users?first' }));
     log.record(entry(victim.id, { path: '/Users?impossible', status: Number.NaN }));
     log.record(entry(victim.id, { path: '/Users?last' }));
@@ -87,7 +87,7 @@ describe.each(DATABASE_KINDS)('provisioning log batches (%s)', (kind) => {
 
   it('redacts secret query parameters from stored paths', async () => {
     const account = await createAccount(createStores(database), { name: 'Secrets' });
-    const log = new ProvisioningLog(database.db, () => undefined);
+    const log = new ProvisioningLog(createStores(database), () => undefined);
     log.record(
       entry(account.id, {
         path: '/Users?access_token=rst_abc123&filter=userName%20eq%20%22a%22&password=hunter2&Client-Secret=s3',

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { randomUUID } from 'node:crypto';
 import { MAX_ORG_CHART_TREE } from '../../src/app/directory/org-chart.js';
 import { listProductUsers } from '../../src/app/directory/users.js';
+import { createStores } from '../../src/storage/stores.js';
 import { DEFAULT_REQUEST_LIMITS, type RequestLimits } from '../../src/app/limits.js';
 import { issueToken } from '../../src/app/tokens.js';
 import { KyselyAccountStore } from '../../src/storage/account-store.js';
@@ -183,14 +184,13 @@ describe.each(DATABASE_KINDS)('request limits (%s)', (kind) => {
     let pages = 0;
     for (let guard = 0; guard < 50; guard++) {
       const page = await listProductUsers(
-        server.database.db,
-        tenant.accountId,
+        createStores(server.database).forAccount(tenant.accountId),
         {
           limit: 200,
           start: cursor === undefined ? { kind: 'first' } : { kind: 'cursor', key: cursor },
         },
         {},
-        { dialect: server.database.dialect, maxBytes: LIMITS.listPageBytes },
+        { maxBytes: LIMITS.listPageBytes },
       );
       pages++;
       for (const user of page.data) {

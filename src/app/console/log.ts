@@ -1,6 +1,8 @@
-import { sql, type Kysely } from 'kysely';
-import type { Database } from '../../storage/db-schema.js';
+import type { ResourceEvent, ResourceName } from '../directory/store.js';
+import { attributeChanges } from './directory.js';
 import { AppError } from '../errors.js';
+import { readLog } from '../provisioning-log.js';
+import type { AccountStores } from '../stores.js';
 
 export type Outcome = 'success' | 'failure';
 export type Operation = 'create' | 'update' | 'delete' | 'read';
@@ -62,94 +64,56 @@ function isoOrThrow(value: string | undefined, name: string): string | undefined
   return new Date(ms).toISOString();
 }
 
+const nonEmpty = (value: string | undefined): string | undefined =>
+  value === '' ? undefined : value;
+
 export async function queryLog(
-  db: Kysely<Database>,
-  accountId: string,
+  stores: AccountStores,
   filter: LogFilter,
 ): Promise<{ entries: ConsoleLogEntry[]; next: number | null }> {
-  const from = isoOrThrow(filter.from, 'from');
-  const to = isoOrThrow(filter.to, 'to');
-  let query = db.selectFrom('scim_log').selectAll().where('account_id', '=', accountId);
-  if (from !== undefined) query = query.where('at', '>=', from);
-  if (to !== undefined) query = query.where('at', '<=', to);
-  if (filter.outcome === 'success') query = query.where('status', '<', 400);
-  if (filter.outcome === 'failure') query = query.where('status', '>=', 400);
-  if (filter.operation !== undefined)
-    query = query.where('method', 'in', OPERATION_METHODS[filter.operation]);
-  if (filter.resource !== undefined && filter.resource !== '')
-    query = query.where('resource_id', '=', filter.resource);
-  if (filter.token !== undefined && filter.token !== '')
-    query = query.where('token_id', '=', filter.token);
-  if (filter.beforeId !== undefined) query = query.where('id', '<', filter.beforeId);
-  const rows = await query.orderBy('id', 'desc').limit(filter.limit).execute();
-
-  const tokenIds = [...new Set(rows.map((r) => r.token_id).filter((t): t is string => t !== null))];
-  const tokens = new Map<string, { name: string; type: string }>();
-  if (tokenIds.length > 0)
-    for (const t of await db
-      .selectFrom('tokens')
-      .select(['id', 'name', 'type'])
-      .where('account_id', '=', accountId)
-      .where('id', 'in', tokenIds)
-      .execute())
-      tokens.set(t.id, { name: t.name, type: t.type });
-  const resourceIds = [
-    ...new Set(rows.map((r) => r.resource_id).filter((t): t is string => t !== null)),
-  ];
-  const names = new Map<string, { name: string; active?: boolean }>();
-  if (resourceIds.length > 0) {
-    for (const u of await db
-      .selectFrom('users')
-      .select(['id', 'user_name', 'active'])
-      .where('account_id', '=', accountId)
-      .where('id', 'in', resourceIds)
-      .execute())
-      names.set(u.id, { name: u.user_name, active: Number(u.active) === 1 });
-    for (const g of await db
-      .selectFrom('groups')
-      .select(['id', 'display_name'])
-      .where('account_id', '=', accountId)
-      .where('id', 'in', resourceIds)
-      .execute())
-      names.set(g.id, { name: g.display_name });
-  }
-  const entries = rows.map((r): ConsoleLogEntry => {
-    const change = r.change === null ? null : (JSON.parse(r.change) as unknown);
-    const token = r.token_id === null ? undefined : tokens.get(r.token_id);
-    const resource = r.resource_id === null ? undefined : names.get(r.resource_id);
-    const status = Number(r.status);
+  const records = await readLog(stores, {
+    limit: filter.limit,
+    since: isoOrThrow(filter.from, 'from'),
+    through: isoOrThrow(filter.to, 'to'),
+    outcome: filter.outcome,
+    methods: filter.operation === undefined ? undefined : OPERATION_METHODS[filter.operation],
+    resourceId: nonEmpty(filter.resource),
+    tokenId: nonEmpty(filter.token),
+    beforeId: filter.beforeId,
+  });
+  const names = await stores.views.resourceNames(
+    records.map((r) => r.resourceId).filter((id): id is string => id !== null),
+  );
+  const entries = records.map((r): ConsoleLogEntry => {
+    const resource = r.resourceId === null ? undefined : names.get(r.resourceId);
     const entry = {
-      id: Number(r.id),
+      id: r.id,
       at: r.at,
-      tokenId: r.token_id,
-      tokenName: token?.name ?? null,
+      tokenId: r.tokenId,
+      tokenName: r.tokenName,
       method: r.method,
       path: r.path,
-      status,
-      outcome: (status >= 400 ? 'failure' : 'success') as Outcome,
+      status: r.status,
+      outcome: (r.status >= 400 ? 'failure' : 'success') as Outcome,
       operation: operationOf(r.method),
-      resourceType: r.resource_type,
-      resourceId: r.resource_id,
+      resourceType: r.resourceType,
+      resourceId: r.resourceId,
       resourceName: resource?.name ?? null,
-      durationMs: Number(r.duration_ms),
-      change,
+      durationMs: r.durationMs,
+      change: r.change,
       error: r.error,
-      source: (r.source === 'sso' ? 'sso' : 'scim') as 'scim' | 'sso',
+      source: r.source,
     };
-    return { ...entry, summary: describe(entry, token, resource) };
+    return { ...entry, summary: describe(entry, resource) };
   });
   return {
     entries,
-    next: rows.length === filter.limit ? (entries.at(-1)?.id ?? null) : null,
+    next: records.length === filter.limit ? (entries.at(-1)?.id ?? null) : null,
   };
 }
 
-function describe(
-  e: Omit<ConsoleLogEntry, 'summary'>,
-  token: { name: string; type: string } | undefined,
-  resource: { name: string; active?: boolean } | undefined,
-): string {
-  const who = token === undefined ? 'An unknown token' : `SCIM token '${token.name}'`;
+function describe(e: Omit<ConsoleLogEntry, 'summary'>, resource: ResourceName | undefined): string {
+  const who = e.tokenName === null ? 'An unknown token' : `SCIM token '${e.tokenName}'`;
   const kind = (e.resourceType ?? '').toLowerCase() === 'group' ? 'team' : 'user';
   const what = resource?.name ?? e.resourceId ?? e.path;
   const change = (e.change ?? {}) as { op?: string; attributes?: string[] };
@@ -203,59 +167,22 @@ export interface LogOverview {
 const QUIET_AFTER_MS = 2 * 3600_000;
 
 /** Requests and failures per hour over the last 24 hours, last request per token, health. */
-export async function logOverview(
-  db: Kysely<Database>,
-  accountId: string,
-  now = new Date(),
-): Promise<LogOverview> {
+export async function logOverview(stores: AccountStores, now = new Date()): Promise<LogOverview> {
   const startHour = new Date(now);
   startHour.setUTCMinutes(0, 0, 0);
   startHour.setTime(startHour.getTime() - 23 * 3600_000);
-  const since = startHour.toISOString();
-  const grouped = await db
-    .selectFrom('scim_log')
-    .select([
-      sql<string>`substr(at, 1, 13)`.as('hour'),
-      (eb) => eb.fn.countAll<number>().as('requests'),
-      sql<number>`sum(case when status >= 400 then 1 else 0 end)`.as('failures'),
-    ])
-    .where('account_id', '=', accountId)
-    .where('at', '>=', since)
-    .groupBy(sql`substr(at, 1, 13)`)
-    .execute();
-  const byHour = new Map(grouped.map((g) => [g.hour, g]));
+  const byHour = new Map(
+    (await stores.log.hourlyCounts(startHour.toISOString())).map((g) => [g.hour, g]),
+  );
   const hours: HourBucket[] = [];
   for (let i = 0; i < 24; i++) {
     const hour = new Date(startHour.getTime() + i * 3600_000).toISOString();
     const g = byHour.get(hour.slice(0, 13));
-    hours.push({
-      hour,
-      requests: Number(g?.requests ?? 0),
-      failures: Number(g?.failures ?? 0),
-    });
+    hours.push({ hour, requests: g?.requests ?? 0, failures: g?.failures ?? 0 });
   }
-  // The newest entry of each of the account's tokens, one index probe each on
-  // (account_id, token_id, id), rather than grouping the whole log.
-  const lastPerToken = await db
-    .selectFrom('tokens as t')
-    .select((eb) => [
-      't.id',
-      't.name',
-      eb
-        .selectFrom('scim_log as l')
-        .select('l.at')
-        .where('l.account_id', '=', accountId)
-        .whereRef('l.token_id', '=', 't.id')
-        .orderBy('l.id', 'desc')
-        .limit(1)
-        .as('last'),
-    ])
-    .where('t.account_id', '=', accountId)
-    .execute();
-  const tokens = lastPerToken
-    .filter((r) => r.last !== null)
-    .map((r) => ({ tokenId: r.id, tokenName: r.name, lastRequestAt: String(r.last) }))
-    .sort((a, b) => (a.lastRequestAt < b.lastRequestAt ? 1 : -1));
+  const tokens = (await stores.log.lastRequestPerToken()).sort((a, b) =>
+    a.lastRequestAt < b.lastRequestAt ? 1 : -1,
+  );
   const lastRequestAt = tokens[0]?.lastRequestAt ?? null;
   const requests24h = hours.reduce((n, h) => n + h.requests, 0);
   const failures24h = hours.reduce((n, h) => n + h.failures, 0);
@@ -340,88 +267,59 @@ const MAX_MEMBER_LINES = 50;
  * give no lines.
  */
 export async function logEntryDiff(
-  db: Kysely<Database>,
-  accountId: string,
+  stores: AccountStores,
   entryId: number,
 ): Promise<{ changes: LogDiffLine[] }> {
-  const entry = await db
-    .selectFrom('scim_log')
-    .select(['resource_id', 'resource_type', 'at', 'status', 'duration_ms'])
-    .where('account_id', '=', accountId)
-    .where('id', '=', entryId)
-    .executeTakeFirst();
+  const entry = await stores.log.get(entryId);
   if (entry === undefined)
     throw new AppError('not_found', `no log entry ${entryId} in this account`);
-  if (entry.resource_id === null || Number(entry.status) >= 400) return { changes: [] };
+  if (entry.resourceId === null || entry.status >= 400) return { changes: [] };
   // Only events of this request count: a PATCH that changed nothing shows no earlier change.
   const started = new Date(
-    Date.parse(entry.at) - Number(entry.duration_ms) - REQUEST_SLACK_MS,
+    Date.parse(entry.at) - entry.durationMs - REQUEST_SLACK_MS,
   ).toISOString();
-  if ((entry.resource_type ?? '').toLowerCase() === 'group')
-    return { changes: await teamDiff(db, accountId, entry.resource_id, entry.at, started) };
-  const events = await db
-    .selectFrom('events')
-    .select(['type', 'data', 'resource_type', 'occurred_at'])
-    .where('account_id', '=', accountId)
-    .where('resource_id', '=', entry.resource_id)
-    .where('resource_type', '=', 'user')
-    .where('occurred_at', '<=', entry.at)
-    .orderBy('seq', 'desc')
-    .limit(2)
-    .execute();
-  const snapshot = (row: { data: string } | undefined): Record<string, unknown> | null => {
-    if (row === undefined) return null;
-    const data = JSON.parse(row.data) as { user?: Record<string, unknown> };
+  if ((entry.resourceType ?? '').toLowerCase() === 'group')
+    return { changes: await teamDiff(stores, entry.resourceId, entry.at, started) };
+  const events = await stores.views.eventsOf(entry.resourceId, {
+    resourceType: 'user',
+    until: entry.at,
+    limit: 2,
+  });
+  const snapshot = (event: ResourceEvent | undefined): Record<string, unknown> | null => {
+    if (event === undefined) return null;
+    const data = event.data as { user?: Record<string, unknown> };
     return data.user ?? null;
   };
   const latest = events[0];
-  if (latest === undefined || latest.occurred_at < started) return { changes: [] };
+  if (latest === undefined || latest.at < started) return { changes: [] };
   const after = latest.type === 'user.deleted' ? null : snapshot(latest);
   const before = latest.type === 'user.created' ? null : snapshot(events[1]);
-  const changes: LogDiffLine[] = [];
-  for (const key of new Set([...Object.keys(before ?? {}), ...Object.keys(after ?? {})])) {
-    if (key === 'updatedAt' || key === 'createdAt' || key === 'id') continue;
-    const b = before?.[key] ?? null;
-    const a = after?.[key] ?? null;
-    if (JSON.stringify(a) !== JSON.stringify(b))
-      changes.push({ attribute: key, before: b, after: a });
-  }
-  return { changes };
+  return { changes: attributeChanges(before, after, ['updatedAt', 'createdAt', 'id']) };
 }
 
 async function teamDiff(
-  db: Kysely<Database>,
-  accountId: string,
+  stores: AccountStores,
   teamId: string,
   at: string,
   started: string,
 ): Promise<LogDiffLine[]> {
-  const latest = await db
-    .selectFrom('events')
-    .select('occurred_at')
-    .where('account_id', '=', accountId)
-    .where('resource_id', '=', teamId)
-    .where('resource_type', '=', 'team')
-    .where('occurred_at', '<=', at)
-    .orderBy('seq', 'desc')
-    .limit(1)
-    .executeTakeFirst();
-  if (latest === undefined || latest.occurred_at < started) return [];
+  const [latest] = await stores.views.eventsOf(teamId, {
+    resourceType: 'team',
+    until: at,
+    limit: 1,
+  });
+  if (latest === undefined || latest.at < started) return [];
   // The events of that one transaction (a 10,000-member PATCH: bounded, then summed up).
-  const events = await db
-    .selectFrom('events')
-    .select(['type', 'data'])
-    .where('account_id', '=', accountId)
-    .where('resource_id', '=', teamId)
-    .where('resource_type', '=', 'team')
-    .where('occurred_at', '=', latest.occurred_at)
-    .orderBy('seq')
-    .limit(MAX_MEMBER_LINES * 4)
-    .execute();
+  const events = await stores.views.eventsOf(teamId, {
+    resourceType: 'team',
+    at: latest.at,
+    limit: MAX_MEMBER_LINES * 4,
+    oldestFirst: true,
+  });
   const lines: LogDiffLine[] = [];
   const members: { id: string; added: boolean }[] = [];
   for (const event of events) {
-    const data = JSON.parse(event.data) as {
+    const data = event.data as {
       team?: { displayName?: string; externalId?: string | null };
       previousName?: string;
       changed?: string[];
@@ -451,26 +349,11 @@ async function teamDiff(
     }
   }
   const shown = members.slice(0, MAX_MEMBER_LINES);
-  const names = new Map<string, string>();
-  const ids = [...new Set(shown.map((m) => m.id))];
-  if (ids.length > 0) {
-    for (const u of await db
-      .selectFrom('users')
-      .select(['id', 'user_name'])
-      .where('account_id', '=', accountId)
-      .where('id', 'in', ids)
-      .execute())
-      names.set(u.id, u.user_name);
-    for (const g of await db
-      .selectFrom('groups')
-      .select(['id', 'display_name'])
-      .where('account_id', '=', accountId)
-      .where('id', 'in', ids)
-      .execute())
-      names.set(g.id, `team ${g.display_name}`);
-  }
+  const names = await stores.views.resourceNames(shown.map((m) => m.id));
   for (const m of shown) {
-    const name = names.get(m.id) ?? m.id;
+    const found = names.get(m.id);
+    const name =
+      found === undefined ? m.id : found.type === 'team' ? `team ${found.name}` : found.name;
     lines.push({
       attribute: 'members',
       before: m.added ? null : name,

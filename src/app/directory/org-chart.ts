@@ -1,7 +1,52 @@
-import type { Kysely } from 'kysely';
-import type { Database } from '../../storage/db-schema.js';
+import type { JsonObject } from '../../core/resource/values.js';
 import { AppError } from '../errors.js';
-import { toPage, type Page, type PageRequest } from './paging.js';
+import type { AccountStores } from '../stores.js';
+import { pageFrom, type Page, type PageRequest } from './paging.js';
+import type { Slice } from './store.js';
+
+/** A user as the org chart places them. */
+export interface OrgPerson {
+  readonly id: string;
+  /** displayName, else userName. */
+  readonly displayName: string;
+  readonly managerId: string | null;
+}
+
+/** A user of one level of the console's org chart. */
+export interface OrgLevelRow {
+  readonly id: string;
+  readonly displayName: string;
+  readonly data: JsonObject;
+  /** Active direct reports. */
+  readonly reportCount: number;
+}
+
+/** The manager tree's reads, for one account (`AccountStores.orgChart`). */
+export interface OrgChartStore {
+  /** Users by id, active ones unless `includeInactive`; only one manager's reports with `managerId`. */
+  people(
+    page: PageRequest,
+    options: { includeInactive: boolean; managerId?: string | undefined },
+  ): Promise<Slice<OrgPerson>>;
+  /** How many users the chart holds. */
+  count(options: { includeInactive: boolean }): Promise<number>;
+  /** Direct reports of each of these managers (managers without any are absent). */
+  reportCounts(
+    managerIds: readonly string[],
+    options: { includeInactive: boolean },
+  ): Promise<Map<string, number>>;
+  /**
+   * The active users whose manager is `parentId`, or the roots when null: no manager, a
+   * manager who is not an active user of the account, or their own manager. Keyset-paged
+   * by (user_name_lc, id); at most `maxRootIds` root ids are read ahead of the page.
+   */
+  level(
+    parentId: string | null,
+    page: { after?: readonly [string, string] | undefined; limit: number; maxRootIds: number },
+  ): Promise<{ rows: OrgLevelRow[]; next: [string, string] | null }>;
+  /** An active user of the account and their manager. */
+  activeUser(id: string): Promise<{ id: string; managerId: string | null } | undefined>;
+}
 
 export interface OrgChartNode {
   id: string;
@@ -28,31 +73,17 @@ const PAGE = 1000;
  * members unreachable: the first of them by id becomes a root so nobody disappears.
  */
 export async function buildOrgChart(
-  db: Kysely<Database>,
-  accountId: string,
+  stores: AccountStores,
   options: { includeInactive?: boolean } = {},
 ): Promise<OrgChart> {
+  const includeInactive = options.includeInactive === true;
   const nodes = new Map<string, OrgChartNode>();
-  let after = '';
+  let page: PageRequest = { limit: PAGE, start: { kind: 'first' } };
   for (;;) {
-    let query = db
-      .selectFrom('users')
-      .select(['id', 'display_name', 'user_name', 'manager_id'])
-      .where('account_id', '=', accountId)
-      .where('id', '>', after);
-    if (options.includeInactive !== true) query = query.where('active', '=', 1);
-    const rows = await query.orderBy('id').limit(PAGE).execute();
-    for (const row of rows) {
-      nodes.set(row.id, {
-        id: row.id,
-        displayName: row.display_name ?? row.user_name,
-        managerId: row.manager_id,
-        reports: [],
-      });
-    }
-    const last = rows.at(-1);
-    if (last === undefined || rows.length < PAGE) break;
-    after = last.id;
+    const slice = await stores.orgChart.people(page, { includeInactive });
+    for (const person of slice.rows) nodes.set(person.id, { ...person, reports: [] });
+    if (slice.nextKey === null) break;
+    page = { limit: PAGE, start: { kind: 'cursor', key: slice.nextKey } };
   }
 
   const roots: OrgChartNode[] = [];
@@ -105,65 +136,35 @@ export interface OrgChartEntry {
 
 /** The tree, when the chart is small enough for one answer; a 400 that says how to page otherwise. */
 export async function orgChartTree(
-  db: Kysely<Database>,
-  accountId: string,
+  stores: AccountStores,
   options: { includeInactive?: boolean } = {},
 ): Promise<OrgChart> {
-  let count = db
-    .selectFrom('users')
-    .select((eb) => eb.fn.countAll<number>().as('n'))
-    .where('account_id', '=', accountId);
-  if (options.includeInactive !== true) count = count.where('active', '=', 1);
-  const size = Number((await count.executeTakeFirstOrThrow()).n);
+  const size = await stores.orgChart.count({ includeInactive: options.includeInactive === true });
   if (size > MAX_ORG_CHART_TREE) {
     throw new AppError(
       'invalid',
       `the org chart has ${size} users, more than the ${MAX_ORG_CHART_TREE} answered as one tree: read it in pages with ?limit=200 and then ?cursor=<nextCursor> (flat nodes with managerId), or one manager's reports with ?managerId=<id>`,
     );
   }
-  return buildOrgChart(db, accountId, options);
+  return buildOrgChart(stores, options);
 }
 
 /** One page of the org chart as flat nodes, by id; optionally only one manager's direct reports. */
 export async function listOrgChartNodes(
-  db: Kysely<Database>,
-  accountId: string,
+  stores: AccountStores,
   page: PageRequest,
   options: { includeInactive?: boolean; managerId?: string | undefined } = {},
 ): Promise<Page<OrgChartEntry>> {
-  let query = db
-    .selectFrom('users')
-    .select(['id', 'display_name', 'user_name', 'manager_id'])
-    .where('account_id', '=', accountId);
-  if (options.includeInactive !== true) query = query.where('active', '=', 1);
-  if (options.managerId !== undefined) query = query.where('manager_id', '=', options.managerId);
-  const start = page.start;
-  if (start.kind === 'cursor') query = query.where('id', '>', start.key[0] ?? '');
-  query = query.orderBy('id').limit(page.limit + 1);
-  if (start.kind === 'offset') query = query.offset(start.offset);
-  const rows = await query.execute();
-  const kept = rows.slice(0, page.limit).map((r) => r.id);
-  const counts = new Map<string, number>();
-  if (kept.length > 0) {
-    let reports = db
-      .selectFrom('users')
-      .select(['manager_id', (eb) => eb.fn.countAll<number>().as('n')])
-      .where('account_id', '=', accountId)
-      .where('manager_id', 'in', kept);
-    if (options.includeInactive !== true) reports = reports.where('active', '=', 1);
-    for (const row of await reports.groupBy('manager_id').execute())
-      if (row.manager_id !== null) counts.set(row.manager_id, Number(row.n));
-  }
-  return toPage(
-    rows,
-    page.limit,
-    (r) => [r.id],
-    (page) =>
-      page.map((r) => ({
-        id: r.id,
-        displayName: r.display_name ?? r.user_name,
-        managerId: r.manager_id,
-        directReports: counts.get(r.id) ?? 0,
-      })),
+  const includeInactive = options.includeInactive === true;
+  const slice = await stores.orgChart.people(page, {
+    includeInactive,
+    managerId: options.managerId,
+  });
+  const counts = await stores.orgChart.reportCounts(
+    slice.rows.map((r) => r.id),
+    { includeInactive },
+  );
+  return pageFrom(slice, (rows) =>
+    rows.map((r) => ({ ...r, directReports: counts.get(r.id) ?? 0 })),
   );
 }

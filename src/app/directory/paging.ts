@@ -1,4 +1,5 @@
 import { AppError } from '../errors.js';
+import type { Slice } from './store.js';
 
 /** A page of a list: `nextCursor` continues it, null at the end. */
 export interface Page<T> {
@@ -100,18 +101,10 @@ export function parseBoolean(name: string, raw: string | undefined): boolean | u
   throw new AppError('invalid', `${name} must be true or false, got ${JSON.stringify(raw)}`);
 }
 
-/** Turns `limit + 1` fetched rows into a page (the extra row only says "there is more"). */
-export function toPage<R, T>(
-  rows: R[],
-  limit: number,
-  key: (row: R) => readonly string[],
-  map: (rows: R[]) => T[],
-): Page<T> {
-  const more = rows.length > limit;
-  const kept = more ? rows.slice(0, limit) : rows;
-  const last = kept.at(-1);
+/** A slice of rows read from storage as a page of the API: its next key becomes the opaque cursor. */
+export function pageFrom<R, T>(slice: Slice<R>, map: (rows: R[]) => T[]): Page<T> {
   return {
-    data: map(kept),
-    nextCursor: more && last !== undefined ? encodeCursor(key(last)) : null,
+    data: map(slice.rows),
+    nextCursor: slice.nextKey === null ? null : encodeCursor(slice.nextKey),
   };
 }

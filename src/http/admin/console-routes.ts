@@ -142,6 +142,7 @@ export async function consoleRoutes(
 ): Promise<void> {
   const db = options.database.db;
   const account = (request: Req): string => request.params.accountId;
+  const stores = (request: Req) => options.stores.forAccount(request.params.accountId);
 
   app.get(
     '/users',
@@ -166,7 +167,7 @@ export async function consoleRoutes(
       },
     },
     async (request: Req) =>
-      searchUsers(db, options.database.dialect, account(request), {
+      searchUsers(stores(request), {
         query: single(request.query['q']) ?? '',
         status:
           oneOf<UserStatus>('status', single(request.query['status']), [
@@ -213,7 +214,7 @@ export async function consoleRoutes(
         },
       },
     },
-    async (request: Req) => userDetail(db, account(request), request.params.id!),
+    async (request: Req) => userDetail(stores(request), request.params.id!),
   );
 
   app.get(
@@ -232,8 +233,7 @@ export async function consoleRoutes(
     },
     async (request: Req) =>
       listProductTeams(
-        db,
-        account(request),
+        stores(request),
         parsePageRequest(
           {
             limit: single(request.query['limit']),
@@ -258,7 +258,7 @@ export async function consoleRoutes(
         },
       },
     },
-    async (request: Req) => teamDetail(db, account(request), request.params.id!),
+    async (request: Req) => teamDetail(stores(request), request.params.id!),
   );
 
   app.get(
@@ -286,8 +286,7 @@ export async function consoleRoutes(
     },
     async (request: Req) =>
       listTeamMembers(
-        db,
-        account(request),
+        stores(request),
         request.params.id!,
         parsePageRequest(
           {
@@ -327,9 +326,7 @@ export async function consoleRoutes(
       );
       const parent = single(request.query['parent']);
       const level = await orgChartLevel(
-        db,
-        options.database.dialect,
-        account(request),
+        stores(request),
         parent === undefined || parent === '' ? null : parent,
         {
           limit: page.limit,
@@ -358,7 +355,7 @@ export async function consoleRoutes(
       },
     },
     async (request: Req) => ({
-      path: await orgChartPath(db, account(request), request.params.id!),
+      path: await orgChartPath(stores(request), request.params.id!),
     }),
   );
 
@@ -381,7 +378,7 @@ export async function consoleRoutes(
       const q = (name: string) => single(request.query[name]);
       const format = oneOf('format', q('format'), ['json', 'csv'] as const);
       const before = q('before');
-      const result = await queryLog(db, account(request), {
+      const result = await queryLog(stores(request), {
         from: q('from'),
         to: q('to'),
         outcome: oneOf<Outcome>('outcome', q('outcome'), ['success', 'failure']),
@@ -429,7 +426,7 @@ export async function consoleRoutes(
     async (request: Req) => {
       await options.log.flush();
       const id = parseInteger('id', request.params.id, 0, 1, Number.MAX_SAFE_INTEGER);
-      return logEntryDiff(db, account(request), id);
+      return logEntryDiff(stores(request), id);
     },
   );
 
@@ -456,7 +453,7 @@ export async function consoleRoutes(
     },
     async (request: Req) => {
       await options.log.flush();
-      return logOverview(db, account(request));
+      return logOverview(stores(request));
     },
   );
 

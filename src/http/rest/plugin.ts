@@ -132,6 +132,7 @@ export async function restPlugin(app: FastifyInstance, options: RestPluginOption
   });
 
   const account = (request: Req): string => request.params.accountId;
+  const stores = (request: Req) => options.stores.forAccount(request.params.accountId);
   const pageOf = (request: Req, keyLength: number) =>
     parsePageRequest(
       {
@@ -143,25 +144,21 @@ export async function restPlugin(app: FastifyInstance, options: RestPluginOption
     );
 
   app.get('/users', { schema: schemas.listUsers }, async (request: Req) =>
-    listProductUsers(
-      db,
-      account(request),
-      pageOf(request, 2),
-      { active: parseBoolean('active', single(request.query['active'])) },
-      { dialect: options.database.dialect },
-    ),
+    listProductUsers(stores(request), pageOf(request, 2), {
+      active: parseBoolean('active', single(request.query['active'])),
+    }),
   );
   app.get('/users/:id', { schema: schemas.getUser }, async (request: Req) =>
-    getProductUser(db, account(request), request.params.id!),
+    getProductUser(stores(request), request.params.id!),
   );
   app.get('/teams', { schema: schemas.listTeams }, async (request: Req) =>
-    listProductTeams(db, account(request), pageOf(request, 2)),
+    listProductTeams(stores(request), pageOf(request, 2)),
   );
   app.get('/teams/:id', { schema: schemas.getTeam }, async (request: Req) =>
-    getProductTeam(db, account(request), request.params.id!),
+    getProductTeam(stores(request), request.params.id!),
   );
   app.get('/teams/:id/members', { schema: schemas.listTeamMembers }, async (request: Req) =>
-    listTeamMembers(db, account(request), request.params.id!, pageOf(request, 1)),
+    listTeamMembers(stores(request), request.params.id!, pageOf(request, 1)),
   );
   app.get('/org-chart', { schema: schemas.getOrgChart }, async (request: Req) => {
     const includeInactive =
@@ -170,15 +167,13 @@ export async function restPlugin(app: FastifyInstance, options: RestPluginOption
     // Paged (flat nodes) when asked to be, or for one manager; the whole tree otherwise,
     // which is refused with a 400 beyond MAX_ORG_CHART_TREE users.
     if (['limit', 'cursor', 'offset', 'managerId'].some((k) => request.query[k] !== undefined))
-      return listOrgChartNodes(db, account(request), pageOf(request, 1), {
+      return listOrgChartNodes(stores(request), pageOf(request, 1), {
         includeInactive,
         managerId,
       });
-    return orgChartTree(db, account(request), { includeInactive });
+    return orgChartTree(stores(request), { includeInactive });
   });
-  app.get('/seats', { schema: schemas.getSeats }, async (request: Req) =>
-    seatUse(db, account(request)),
-  );
+  app.get('/seats', { schema: schemas.getSeats }, async (request: Req) => seatUse(stores(request)));
   app.get('/events', { schema: schemas.listEvents }, async (request: Req, reply: FastifyReply) => {
     const after = parseInteger(
       'after',

@@ -2,13 +2,13 @@ import type { AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import { createAccount, createAdmin } from '../../../src/app/accounts.js';
 import { ProvisioningLog } from '../../../src/app/provisioning-log.js';
+import { createStores } from '../../../src/storage/stores.js';
 import { issueToken } from '../../../src/app/tokens.js';
 import { buildApp, type AppDeps } from '../../../src/http/app.js';
 import { openDatabase, type RosterDatabase } from '../../../src/storage/connect.js';
 import { migrateToLatest } from '../../../src/storage/migrations/index.js';
 import { PostgresAdapter, type Kysely } from 'kysely';
 import type { Stores } from '../../../src/app/stores.js';
-import { createStores } from '../../../src/storage/stores.js';
 import type { Database } from '../../../src/storage/db-schema.js';
 import {
   createTestDatabase,
@@ -84,7 +84,7 @@ export async function startApp(
       : await createTestDatabase(kind);
   const database = await openDatabase(testDb.url);
   await migrateToLatest(database.db);
-  const log = new ProvisioningLog(database.db, () => undefined);
+  const log = new ProvisioningLog(createStores(database), () => undefined);
   const holder = { publicUrl: 'http://127.0.0.1' };
   const { listen, databaseUrl: _ignored, ...deps } = options;
   const stores = createStores(database);
