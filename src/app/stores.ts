@@ -1,4 +1,9 @@
 import type { AccountStore } from './ports.js';
+import type { EventStore } from './events/types.js';
+import type { WebhookStore } from './webhooks/endpoints.js';
+import type { SsoSessionLookup, SsoStore } from './sso/store.js';
+import type { SyncJobStore } from './sync-jobs.js';
+import type { WebhookDeliveryStore } from './webhooks/dispatcher.js';
 
 /**
  * The one way the app layer reaches storage (docs/architecture.md). `forAccount(id)`
@@ -14,9 +19,21 @@ export interface AccountStores {
   readonly accountId: string;
   /** Users, teams and memberships (the SCIM resources), with the workspace rules' storage. */
   readonly directory: AccountStore;
+  /** The account's event log, read by webhook delivery and the pull API (src/app/events/types.ts). */
+  readonly events: EventStore;
+  /** The account's webhook endpoints and delivery log (src/app/webhooks/endpoints.ts). */
+  readonly webhooks: WebhookStore;
+  /** The account's SSO provider, sign-ins in flight, identity links, people's sessions (src/app/sso/store.ts). */
+  readonly sso: SsoStore;
 }
 
 export interface Stores {
   /** The stores of one account; cheap to call per request. */
   forAccount(accountId: string): AccountStores;
+  /** Webhook delivery across accounts: leases and cursors (src/app/webhooks/dispatcher.ts). */
+  readonly webhookDeliveries: WebhookDeliveryStore;
+  /** People's SSO sessions by their cookie, before the account is known (src/app/sso/store.ts). */
+  readonly ssoSessions: SsoSessionLookup;
+  /** The provisioning engine's state and the admin API's sync jobs, across accounts (src/app/sync-jobs.ts). */
+  readonly syncJobs: SyncJobStore;
 }

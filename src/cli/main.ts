@@ -18,6 +18,7 @@ import { queryLog } from './log.js';
 import { isPrivateDestination } from './private-url.js';
 import { readFileSync } from 'node:fs';
 import { openDatabase, type RosterDatabase } from '../storage/connect.js';
+import { createStores } from '../storage/stores.js';
 import { MigrationError, migrateToLatest } from '../storage/migrations/index.js';
 import { seedAccount, type SeedProgress } from '../storage/seed.js';
 import { requireAccount } from '../app/accounts.js';
@@ -385,9 +386,8 @@ export function buildProgram(): Command {
     .option('--json', 'print JSON')
     .action(async (opts: { account: string; url: string; description?: string; json?: true }) => {
       const config = loadConfig();
-      const created = await withDatabase(config, ({ db }) =>
-        createEndpoint(db, {
-          accountId: opts.account,
+      const created = await withDatabase(config, (database) =>
+        createEndpoint(createStores(database).forAccount(opts.account), {
           url: opts.url,
           description: opts.description,
         }),
@@ -414,7 +414,9 @@ export function buildProgram(): Command {
     .option('--json', 'print JSON')
     .action(async (opts: { account: string; json?: true }) => {
       const config = loadConfig();
-      const endpoints = await withDatabase(config, ({ db }) => listEndpoints(db, opts.account));
+      const endpoints = await withDatabase(config, (database) =>
+        listEndpoints(createStores(database).forAccount(opts.account)),
+      );
       if (opts.json) return printJson(endpoints);
       if (endpoints.length === 0) {
         return print(
@@ -442,8 +444,8 @@ export function buildProgram(): Command {
     .option('--json', 'print JSON')
     .action(async (opts: { account: string; id: string; json?: true }) => {
       const config = loadConfig();
-      const removed = await withDatabase(config, ({ db }) =>
-        deleteEndpoint(db, opts.account, opts.id),
+      const removed = await withDatabase(config, (database) =>
+        deleteEndpoint(createStores(database).forAccount(opts.account), opts.id),
       );
       if (opts.json) return printJson(removed);
       print(`Removed webhook endpoint ${removed.id} (${removed.url}).`);
@@ -457,8 +459,8 @@ export function buildProgram(): Command {
     .option('--json', 'print JSON')
     .action(async (opts: { account: string; id: string; limit: number; json?: true }) => {
       const config = loadConfig();
-      const attempts = await withDatabase(config, ({ db }) =>
-        listAttempts(db, opts.account, opts.id, opts.limit),
+      const attempts = await withDatabase(config, (database) =>
+        listAttempts(createStores(database).forAccount(opts.account), opts.id, opts.limit),
       );
       if (opts.json) return printJson(attempts);
       if (attempts.length === 0) return print(`No delivery attempts to endpoint ${opts.id} yet.`);

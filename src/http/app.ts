@@ -208,8 +208,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const regionUrl = (region?: string): string =>
     typeof deps.publicUrl === 'function' ? deps.publicUrl(region) : deps.publicUrl;
   const signIn = new SsoSignIn({
-    db: deps.database.db,
-    storeFor: (accountId) => stores.forAccount(accountId).directory,
+    stores,
     log: deps.log,
     key: ssoKey,
     oidc,
@@ -222,6 +221,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(adminPlugin, {
     prefix: ADMIN_PREFIX,
     database: deps.database,
+    stores,
     publicUrl: deps.publicUrl,
     log: deps.log,
     sso: { signIn, oidc, key: ssoKey, allowPrivate },

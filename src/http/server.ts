@@ -8,6 +8,7 @@ import { regionOrigin, type Config } from '../config.js';
 import { recordOrigins } from '../config-deployment.js';
 import { startAuthListener } from '../storage/auth-listener.js';
 import { openDatabase } from '../storage/connect.js';
+import { createStores } from '../storage/stores.js';
 import { migrateToLatest } from '../storage/migrations/index.js';
 import { DEFAULT_SCHEDULER_INTERVAL_MS, SyncScheduler } from '../sync/scheduler.js';
 import { buildApp } from './app.js';
@@ -57,8 +58,9 @@ export async function startServer(
       'rate-limit counters are per process: set REDIS_URL when more than one Roster process shares this database',
     );
   }
+  const stores = createStores(database);
   const webhooks = new WebhookDispatcher({
-    database,
+    stores,
     logger: logger.child({ component: 'webhooks' }),
   });
   // PORT=0 without PUBLIC_URL: the origin is known only once listening.
@@ -73,6 +75,7 @@ export async function startServer(
       : undefined;
   const app = await buildApp({
     database,
+    stores,
     publicUrl: (region?: string) => regionOrigin(origins.regions, region),
     regions: { config: config.regions, trustProxy: config.trustProxy },
     log,
@@ -98,7 +101,7 @@ export async function startServer(
   webhooks.start();
   // Scheduled sync jobs (docs/engine.md): any process may run the scheduler; a due job is
   // claimed by one of them and its cycle runs under the job's lease.
-  const syncJobs = new SyncJobs(database.db, {
+  const syncJobs = new SyncJobs(stores, {
     publicUrl: (region?: string) => regionOrigin(origins.regions, region),
     onError: (error, jobId) => logger.error({ err: error, jobId }, 'scheduled sync cycle failed'),
   });

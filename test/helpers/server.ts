@@ -1,12 +1,14 @@
 import type { AddressInfo } from 'node:net';
 import { createAccount, createAdmin } from '../../src/app/accounts.js';
 import { ProvisioningLog } from '../../src/app/provisioning-log.js';
+import type { Stores } from '../../src/app/stores.js';
 import { issueToken } from '../../src/app/tokens.js';
 import { loadConfig, regionOrigin, type RegionsConfig } from '../../src/config.js';
 import { WebhookDispatcher } from '../../src/app/webhooks/dispatcher.js';
 import { buildApp, type SsoSettings } from '../../src/http/app.js';
 import { openDatabase, type RosterDatabase } from '../../src/storage/connect.js';
 import { migrateToLatest } from '../../src/storage/migrations/index.js';
+import { createStores } from '../../src/storage/stores.js';
 import type { RateLimiter } from '../../src/http/limits/rate-limit.js';
 import { createTestDatabase, type DatabaseKind } from './databases.js';
 
@@ -23,6 +25,8 @@ export interface TestServer {
   /** `http://127.0.0.1:<port>` of a real listening server. */
   readonly origin: string;
   readonly database: RosterDatabase;
+  /** The stores the app was built with. */
+  readonly stores: Stores;
   readonly log: ProvisioningLog;
   /** A fresh account with an admin and a SCIM token. */
   createTenant(name?: string): Promise<TestTenant>;
@@ -57,13 +61,13 @@ export async function startTestServer(
     config: { configured: false, defaultRegion: 'eu', list: [] },
     trustProxy: false,
   };
+  const stores = createStores(database);
   const webhooks =
-    options.webhooks === true
-      ? new WebhookDispatcher({ database, pollIntervalMs: 100 })
-      : undefined;
+    options.webhooks === true ? new WebhookDispatcher({ stores, pollIntervalMs: 100 }) : undefined;
   const app = await buildApp({
     ...(webhooks !== undefined ? { webhooks } : {}),
     database,
+    stores,
     publicUrl: (region?: string) =>
       routing.config.configured ? regionOrigin(routing.config, region) : holder.publicUrl,
     ...(options.regions !== undefined ? { regions: routing } : {}),
@@ -83,6 +87,7 @@ export async function startTestServer(
     kind,
     origin,
     database,
+    stores,
     log,
     async createTenant(name = `Tenant ${++counter}`) {
       const account = await createAccount(database.db, { name });

@@ -10,6 +10,7 @@ import { createAccount, createAdmin } from '../../src/app/accounts.js';
 import { issueToken } from '../../src/app/tokens.js';
 import { createTestDatabase, DATABASE_KINDS } from '../helpers/databases.js';
 import { startTestServer, type TestServer, type TestTenant } from '../helpers/server.js';
+import { createStores } from '../../src/storage/stores.js';
 
 /** One sample's value from Prometheus' text format, or undefined when absent. */
 function sample(text: string, name: string, labels: Record<string, string>): number | undefined {
@@ -128,8 +129,7 @@ describe.each(DATABASE_KINDS)('/metrics and /readyz on %s', (kind) => {
 
   it('shows an account whose webhook endpoint has undelivered events, with their age', async () => {
     // No dispatcher runs in this test server: what the account changes stays undelivered.
-    await createEndpoint(server.database.db, {
-      accountId: tenant.accountId,
+    await createEndpoint(createStores(server.database).forAccount(tenant.accountId), {
       url: 'https://hooks.example.com/roster',
     });
     for (const name of ['a', 'b', 'c'])

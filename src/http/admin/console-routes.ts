@@ -21,12 +21,14 @@ import { parseInteger, parsePageRequest } from '../../app/directory/paging.js';
 import { listProductTeams, listTeamMembers } from '../../app/directory/teams.js';
 import { AppError } from '../../app/errors.js';
 import type { ProvisioningLog } from '../../app/provisioning-log.js';
+import type { Stores } from '../../app/stores.js';
 import type { RosterDatabase } from '../../storage/connect.js';
 import { RestError } from '../rest/plugin.js';
 import { errorResponses as errors, obj, S } from './schemas.js';
 
 export interface ConsoleRoutesOptions {
   readonly database: RosterDatabase;
+  readonly stores: Stores;
   readonly log: ProvisioningLog;
 }
 
@@ -477,7 +479,7 @@ export async function consoleRoutes(
       },
     },
     async (request: Req) =>
-      sendTestEvent(db, account(request), request.params.id!, {
+      sendTestEvent(options.stores.forAccount(account(request)), request.params.id!, {
         allowPrivateNetworks: process.env['WEBHOOK_ALLOW_PRIVATE'] === '1',
       }),
   );

@@ -1,5 +1,6 @@
 import Fastify from 'fastify';
 import type { ProvisioningLog } from '../../app/provisioning-log.js';
+import type { Stores } from '../../app/stores.js';
 import type { RosterDatabase } from '../../storage/connect.js';
 import { ADMIN_OPENAPI_PATH } from './openapi.js';
 import { ADMIN_PREFIX, adminPlugin } from './plugin.js';
@@ -20,6 +21,7 @@ export async function adminOpenApiDocument(): Promise<unknown> {
   await app.register(adminPlugin, {
     prefix: ADMIN_PREFIX,
     database: { db: unused, dialect: 'sqlite' } as unknown as RosterDatabase,
+    stores: unused as Stores,
     publicUrl: 'http://localhost',
     log: unused as ProvisioningLog,
     sso: unused as SsoRuntime,
