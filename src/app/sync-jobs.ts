@@ -273,17 +273,19 @@ export interface SyncJobsOptions {
 }
 
 export class SyncJobs {
-  private readonly store: SyncJobStore;
   private readonly running = new Set<Promise<void>>();
   /** Cycles this process runs, by internal job id: Stop aborts them. */
   private readonly stops = new Map<string, AbortController>();
   private closed = false;
 
   constructor(
-    stores: Stores,
+    private readonly stores: Stores,
     private readonly options: SyncJobsOptions,
-  ) {
-    this.store = stores.syncJobs;
+  ) {}
+
+  /** Read when first used: the admin routes are also declared without a database (OpenAPI). */
+  private get store(): SyncJobStore {
+    return this.stores.syncJobs;
   }
 
   async list(accountId: string): Promise<SyncJobView[]> {
