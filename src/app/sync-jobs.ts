@@ -69,7 +69,7 @@ export interface StoredSyncJob {
 /**
  * The engine's state (links, cycles, log, escrows, leases) and the admin API's jobs
  * across accounts (`stores.syncJobs`): the scheduler claims due jobs of every account.
- * Implemented in src/storage/sync-job-store.ts.
+ * Implemented by the storage layer's KyselySyncJobStore.
  */
 export interface SyncJobStore extends SyncStateStore {
   /** The account's region, or undefined when there is no such account. */

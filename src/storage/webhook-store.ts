@@ -7,7 +7,7 @@ import type {
 } from '../app/webhooks/endpoints.js';
 import type { ClaimedEndpoint, WebhookDeliveryStore } from '../app/webhooks/dispatcher.js';
 import type { RosterDatabase } from './connect.js';
-import type { Database, WebhookAttemptsTable, WebhookEndpointsTable } from './db-schema.js';
+import type { Database, WebhookAttemptsTable } from './db-schema.js';
 
 /** Whether the account exists: the stores bound to an account answer "no such account" with it. */
 export async function accountExists(db: Kysely<Database>, accountId: string): Promise<boolean> {
@@ -116,7 +116,7 @@ export class KyselyWebhookStore implements WebhookStore {
   private endpoints() {
     return this.db
       .selectFrom('webhook_endpoints')
-      .selectAll()
+      .select(ENDPOINT_COLUMNS)
       .where('account_id', '=', this.accountId);
   }
 }
@@ -279,18 +279,27 @@ export class KyselyWebhookDeliveries implements WebhookDeliveryStore {
   }
 }
 
-function toEndpoint(row: Selectable<WebhookEndpointsTable>): WebhookEndpoint {
+/** An endpoint as listed, named as the API names it: never its secret. */
+const ENDPOINT_COLUMNS = [
+  'id',
+  'account_id as accountId',
+  'url',
+  'description',
+  'active',
+  'created_at as createdAt',
+  'delivered_seq as deliveredSeq',
+  'failures',
+  'next_attempt_at as nextAttemptAt',
+  'last_error as lastError',
+] as const;
+
+/** Integers as numbers (PostgreSQL answers BIGINT as text) and the flag as a boolean. */
+function toEndpoint(row: Omit<WebhookEndpoint, 'active'> & { active: number }): WebhookEndpoint {
   return {
-    id: row.id,
-    accountId: row.account_id,
-    url: row.url,
-    description: row.description,
+    ...row,
     active: Number(row.active) === 1,
-    createdAt: row.created_at,
-    deliveredSeq: Number(row.delivered_seq),
+    deliveredSeq: Number(row.deliveredSeq),
     failures: Number(row.failures),
-    nextAttemptAt: row.next_attempt_at,
-    lastError: row.last_error,
   };
 }
 

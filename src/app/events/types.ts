@@ -40,8 +40,8 @@ export interface RosterEvent {
 
 /**
  * One account's event log as consumers read it (`stores.forAccount(id).events`); events
- * are appended by the workspace rules in the change's own transaction. Implemented in
- * src/storage/event-log.ts.
+ * are appended by the workspace rules in the change's own transaction. Implemented by the
+ * storage layer's KyselyEventStore.
  */
 export interface EventStore {
   /** Events after `afterSeq`, oldest first, at most `limit`. */

@@ -1,6 +1,5 @@
 /**
- * What SSO needs from storage (src/storage/sso-store.ts implements it on SQLite and
- * PostgreSQL): the account's provider, the sign-ins in flight, the links from an
+ * What SSO needs from storage (KyselySsoStore implements it on SQLite and PostgreSQL): the account's provider, the sign-ins in flight, the links from an
  * identity provider's subject to a user, and people's sessions.
  */
 

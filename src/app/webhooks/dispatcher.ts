@@ -78,7 +78,7 @@ export interface ClaimedEndpoint {
  * Delivery state across accounts (`stores.webhookDeliveries`): the claim of a due
  * endpoint, its attempts and its cursor. Every write to an endpoint is conditional on
  * the claimed lease (`lockedUntil`), so a worker whose lease lapsed changes nothing.
- * Implemented in src/storage/webhook-store.ts.
+ * Implemented by the storage layer's KyselyWebhookDeliveries.
  */
 export interface WebhookDeliveryStore {
   /**

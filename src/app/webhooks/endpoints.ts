@@ -70,7 +70,7 @@ export interface NewWebhookEndpoint {
 
 /**
  * One account's webhook endpoints and their delivery log (`stores.forAccount(id).webhooks`).
- * Implemented in src/storage/webhook-store.ts.
+ * Implemented by the storage layer's KyselyWebhookStore.
  */
 export interface WebhookStore {
   accountExists(): Promise<boolean>;
