@@ -9,19 +9,10 @@ import type {
   StoredSsoProvider,
 } from '../app/sso/store.js';
 import type { Database } from './db-schema.js';
-import { accountExists } from './webhook-store.js';
+import { AccountScopedStore } from './account-scoped.js';
 
 /** One account's SSO provider, flows, identity links and people's sessions. */
-export class KyselySsoStore implements SsoStore {
-  constructor(
-    private readonly db: Kysely<Database>,
-    private readonly accountId: string,
-  ) {}
-
-  accountExists(): Promise<boolean> {
-    return accountExists(this.db, this.accountId);
-  }
-
+export class KyselySsoStore extends AccountScopedStore implements SsoStore {
   async provider(): Promise<StoredSsoProvider | undefined> {
     const row = await this.db
       .selectFrom('sso_providers')

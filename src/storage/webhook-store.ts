@@ -7,29 +7,11 @@ import type {
 } from '../app/webhooks/endpoints.js';
 import type { ClaimedEndpoint, WebhookDeliveryStore } from '../app/webhooks/dispatcher.js';
 import type { RosterDatabase } from './connect.js';
+import { AccountScopedStore } from './account-scoped.js';
 import type { Database, WebhookAttemptsTable } from './db-schema.js';
 
-/** Whether the account exists: the stores bound to an account answer "no such account" with it. */
-export async function accountExists(db: Kysely<Database>, accountId: string): Promise<boolean> {
-  const row = await db
-    .selectFrom('accounts')
-    .select('id')
-    .where('id', '=', accountId)
-    .executeTakeFirst();
-  return row !== undefined;
-}
-
 /** One account's webhook endpoints and delivery log. */
-export class KyselyWebhookStore implements WebhookStore {
-  constructor(
-    private readonly db: Kysely<Database>,
-    private readonly accountId: string,
-  ) {}
-
-  accountExists(): Promise<boolean> {
-    return accountExists(this.db, this.accountId);
-  }
-
+export class KyselyWebhookStore extends AccountScopedStore implements WebhookStore {
   async insert(endpoint: NewWebhookEndpoint, maxPerAccount: number): Promise<boolean> {
     // INSERT ... SELECT FROM accounts: the cursor is the account's sequence as the row is
     // written, and the cap is counted in the same statement.
