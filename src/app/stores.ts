@@ -6,6 +6,11 @@ import type { TokenLookup, TokenStore } from './tokens.js';
 import type { OrgChartStore } from './directory/org-chart.js';
 import type { DirectoryViews } from './directory/store.js';
 import type { ProvisioningLogStore, ProvisioningLogWriter } from './provisioning-log.js';
+import type { EventStore } from './events/types.js';
+import type { WebhookStore } from './webhooks/endpoints.js';
+import type { SsoSessionLookup, SsoStore } from './sso/store.js';
+import type { SyncJobStore } from './sync-jobs.js';
+import type { WebhookDeliveryStore } from './webhooks/dispatcher.js';
 
 /**
  * The one way the app layer reaches storage (docs/architecture.md). `forAccount(id)`
@@ -33,6 +38,12 @@ export interface AccountStores {
   readonly views: DirectoryViews;
   /** The manager tree. */
   readonly orgChart: OrgChartStore;
+  /** The account's event log, read by webhook delivery and the pull API (src/app/events/types.ts). */
+  readonly events: EventStore;
+  /** The account's webhook endpoints and delivery log (src/app/webhooks/endpoints.ts). */
+  readonly webhooks: WebhookStore;
+  /** The account's SSO provider, sign-ins in flight, identity links, people's sessions (src/app/sso/store.ts). */
+  readonly sso: SsoStore;
 }
 
 export interface Stores {
@@ -50,4 +61,12 @@ export interface Stores {
   forAccount(accountId: string): AccountStores;
   /** Writes the provisioning log's batches, which hold entries of many accounts. */
   readonly provisioningLog: ProvisioningLogWriter;
+  /** The stores of one account; cheap to call per request. */
+  forAccount(accountId: string): AccountStores;
+  /** Webhook delivery across accounts: leases and cursors (src/app/webhooks/dispatcher.ts). */
+  readonly webhookDeliveries: WebhookDeliveryStore;
+  /** People's SSO sessions by their cookie, before the account is known (src/app/sso/store.ts). */
+  readonly ssoSessions: SsoSessionLookup;
+  /** The provisioning engine's state and the admin API's sync jobs, across accounts (src/app/sync-jobs.ts). */
+  readonly syncJobs: SyncJobStore;
 }

@@ -1,7 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { isAbsolute, relative, resolve, sep } from 'node:path';
-import type { Kysely } from 'kysely';
 import {
   configHash as configHashOf,
   JobBusyError,
@@ -10,7 +9,14 @@ import {
   validateJob,
   type JobConfig,
 } from '../sync/job.js';
-import type { JobHealth, LogAction, LogStatus, ObjectType, SyncLogRecord } from '../sync/state.js';
+import type {
+  JobHealth,
+  LogAction,
+  LogStatus,
+  ObjectType,
+  SyncLogRecord,
+  SyncStateStore,
+} from '../sync/state.js';
 import {
   previewCycle,
   provisionOnDemand,
@@ -37,12 +43,55 @@ import {
   NothingStagedError,
   scheduleMinutes,
 } from '../sync/failure.js';
-import { KyselySyncStore, parseHealth, type SyncTables } from '../storage/sync-store.js';
 import { probeTarget, type ProbeReport } from '../sync/target/probe.js';
-import type { Database } from '../storage/db-schema.js';
-import { requireAccount, tenantUrl } from './accounts.js';
-import { accountsOver } from '../storage/account-registry-store.js';
+import { tenantUrl } from './accounts.js';
 import { AppError } from './errors.js';
+import type { Stores } from './stores.js';
+
+/** A job of the admin API as stored: the job file's JSON (without its token), schedule, lease, health. */
+export interface StoredSyncJob {
+  /** `<account id>.<name>`: the engine's job id. */
+  readonly id: string;
+  /** Null for a job file run by the CLI. */
+  readonly accountId: string | null;
+  /** The job's JSON as saved. */
+  readonly config: string;
+  /** The target's SCIM token, kept for the scheduler; never shown. */
+  readonly token: string | null;
+  readonly nextRunAt: string | null;
+  readonly leaseOwner: string | null;
+  readonly leaseUntil: string | null;
+  readonly health: JobHealth;
+  readonly createdAt: string;
+  readonly updatedAt: string;
+}
+
+/**
+ * The engine's state (links, cycles, log, escrows, leases) and the admin API's jobs
+ * across accounts (`stores.syncJobs`): the scheduler claims due jobs of every account.
+ * Implemented by the storage layer's KyselySyncJobStore.
+ */
+export interface SyncJobStore extends SyncStateStore {
+  /** The account's region, or undefined when there is no such account. */
+  accountRegion(accountId: string): Promise<string | undefined>;
+  /** The account's job ids, in order. */
+  jobIds(accountId: string): Promise<string[]>;
+  job(id: string): Promise<StoredSyncJob | undefined>;
+  /** Gives a saved job (saveJob) to its account, with its token and next run. */
+  assignJob(
+    id: string,
+    fields: { accountId: string; token: string; nextRunAt: string },
+  ): Promise<void>;
+  /** The job with its links, cycles, log, source cache and escrows. */
+  removeJob(id: string): Promise<void>;
+  /** Jobs with a token whose next run is at or before `now`, soonest first. */
+  dueJobs(now: string, limit: number): Promise<StoredSyncJob[]>;
+  /**
+   * Moves the job's next run from `expected` to `next` in one conditional UPDATE: of
+   * several processes, the one that gets true runs the cycle.
+   */
+  claimRun(id: string, expected: string | null, next: string): Promise<boolean>;
+}
 
 /**
  * Sync jobs of an account (the admin API and the scheduler of `roster serve`).
@@ -70,7 +119,8 @@ const VIEW_ONLY_FIELDS = [
 const NULLABLE_SETTINGS = ['mappings', 'scope', 'deletionThreshold', 'failures'];
 /** The longest schedule of a job defined through the admin API: once a day. */
 export const MAX_SCHEDULE_MINUTES = 1440;
-const LOG_ACTIONS: readonly LogAction[] = [
+/** Every action a sync log entry may record, for filters. */
+export const LOG_ACTIONS: readonly LogAction[] = [
   'create',
   'update',
   'disable',
@@ -223,30 +273,25 @@ export interface SyncJobsOptions {
 }
 
 export class SyncJobs {
-  private readonly db: Kysely<SyncTables>;
-  private readonly store: KyselySyncStore;
   private readonly running = new Set<Promise<void>>();
   /** Cycles this process runs, by internal job id: Stop aborts them. */
   private readonly stops = new Map<string, AbortController>();
   private closed = false;
 
   constructor(
-    private readonly rosterDb: Kysely<Database>,
+    private readonly stores: Stores,
     private readonly options: SyncJobsOptions,
-  ) {
-    this.db = rosterDb as unknown as Kysely<SyncTables>;
-    this.store = new KyselySyncStore(rosterDb);
+  ) {}
+
+  /** Read when first used: the admin routes are also declared without a database (OpenAPI). */
+  private get store(): SyncJobStore {
+    return this.stores.syncJobs;
   }
 
   async list(accountId: string): Promise<SyncJobView[]> {
-    const rows = await this.db
-      .selectFrom('sync_jobs')
-      .select('id')
-      .where('account_id', '=', accountId)
-      .orderBy('id')
-      .execute();
     const views: SyncJobView[] = [];
-    for (const row of rows) views.push(await this.get(accountId, nameOf(accountId, row.id)));
+    for (const id of await this.store.jobIds(accountId))
+      views.push(await this.get(accountId, nameOf(accountId, id)));
     return views;
   }
 
@@ -291,12 +336,12 @@ export class SyncJobs {
       deletionThreshold: config.deletionThreshold ?? null,
       notify: { email: config.notify?.email ?? [] },
       failures: config.failures ?? null,
-      nextRunAt: row.next_run_at,
+      nextRunAt: row.nextRunAt,
       running,
       progress: running ? progress.view(row.id) : null,
       health: await this.healthView(row),
-      createdAt: row.created_at,
-      updatedAt: row.updated_at,
+      createdAt: row.createdAt,
+      updatedAt: row.updatedAt,
       lastCycle:
         last === undefined
           ? null
@@ -313,7 +358,9 @@ export class SyncJobs {
 
   /** A job as sent by an admin, validated by the rules above (400s name what is wrong). */
   private async checked(accountId: string, name: string, raw: unknown): Promise<JobConfig> {
-    const account = await requireAccount(accountsOver(this.rosterDb), accountId);
+    const region = await this.store.accountRegion(accountId);
+    if (region === undefined)
+      throw new AppError('not_found', `account ${accountId} does not exist`);
     if (typeof raw !== 'object' || raw === null || Array.isArray(raw))
       throw new AppError('invalid', 'Send the job as a JSON object (the job file shape).');
     // A job as GET shows it may come back as is: its read-only fields are dropped, and a
@@ -398,7 +445,7 @@ export class SyncJobs {
         throw error;
       }
     }
-    const own = tenantUrl(this.options.publicUrl(account.region), accountId);
+    const own = tenantUrl(this.options.publicUrl(region), accountId);
     if (config.target.url.replace(/\/+$/, '') !== own)
       throw new AppError(
         'invalid',
@@ -415,12 +462,8 @@ export class SyncJobs {
   ): Promise<{ job: SyncJobView; created: boolean }> {
     const config = await this.checked(accountId, name, raw);
     const id = internalId(accountId, name);
-    const existing = await this.db
-      .selectFrom('sync_jobs')
-      .select(['account_id', 'token', 'next_run_at'])
-      .where('id', '=', id)
-      .executeTakeFirst();
-    if (existing !== undefined && existing.account_id !== accountId)
+    const existing = await this.store.job(id);
+    if (existing !== undefined && existing.accountId !== accountId)
       throw new AppError('conflict', `job id ${name} is taken; choose another.`);
     const token = typeof config.target.token === 'string' ? config.target.token : existing?.token;
     if (typeof token !== 'string' || token === '')
@@ -429,15 +472,11 @@ export class SyncJobs {
     const stored: JobConfig = { ...config, id, target: publicTarget };
     await this.store.saveJob(id, stored, configHashOf(stored));
     const minutes = config.scheduleMinutes ?? DEFAULT_SCHEDULE_MINUTES;
-    await this.db
-      .updateTable('sync_jobs')
-      .set({
-        account_id: accountId,
-        token,
-        next_run_at: existing?.next_run_at ?? new Date(Date.now() + minutes * 60_000).toISOString(),
-      })
-      .where('id', '=', id)
-      .execute();
+    await this.store.assignJob(id, {
+      accountId,
+      token,
+      nextRunAt: existing?.nextRunAt ?? new Date(Date.now() + minutes * 60_000).toISOString(),
+    });
     return { job: await this.get(accountId, name), created: existing === undefined };
   }
 
@@ -445,20 +484,11 @@ export class SyncJobs {
     const row = await this.row(accountId, name);
     if (this.isRunning(row))
       throw new AppError('conflict', `job ${name} is running; delete it once the cycle ends.`);
-    // Links, cycles and the log go with the job (ON DELETE CASCADE, and explicitly for SQLite).
-    for (const table of [
-      'sync_log',
-      'sync_links',
-      'sync_cycles',
-      'sync_source_cache',
-      'sync_escrows',
-    ] as const)
-      await this.db.deleteFrom(table).where('job_id', '=', row.id).execute();
-    await this.db.deleteFrom('sync_jobs').where('id', '=', row.id).execute();
+    await this.store.removeJob(row.id);
   }
 
-  private async healthView(row: SyncTables['sync_jobs']): Promise<SyncJobView['health']> {
-    const health = parseHealth(row.health ?? null);
+  private async healthView(row: StoredSyncJob): Promise<SyncJobView['health']> {
+    const health = row.health;
     return {
       state: isPaused(health) ? 'paused' : health.quarantine !== null ? 'quarantined' : 'healthy',
       quarantine: health.quarantine,
@@ -723,32 +753,24 @@ export class SyncJobs {
    */
   async runDue(now = new Date()): Promise<string[]> {
     if (this.closed) return [];
-    const due = await this.db
-      .selectFrom('sync_jobs')
-      .selectAll()
-      .where('next_run_at', '<=', now.toISOString())
-      .where('token', 'is not', null)
-      .orderBy('next_run_at')
-      .limit(50)
-      .execute();
+    const due = await this.store.dueJobs(now.toISOString(), 50);
     const started: string[] = [];
     for (const row of due) {
       if (this.isRunning(row)) continue;
       const config = JSON.parse(row.config) as JobConfig;
-      const health = parseHealth(row.health ?? null);
+      const health = row.health;
       // Quarantined: one cycle a day (Entra). Paused by staged deletes: none until allowed.
       const minutes = scheduleMinutes(
         Math.max(1, config.scheduleMinutes ?? DEFAULT_SCHEDULE_MINUTES),
         health,
       );
       const paused = isPaused(health);
-      const claimed = await this.db
-        .updateTable('sync_jobs')
-        .set({ next_run_at: new Date(now.getTime() + minutes * 60_000).toISOString() })
-        .where('id', '=', row.id)
-        .where('next_run_at', '=', row.next_run_at)
-        .executeTakeFirst();
-      if (Number(claimed.numUpdatedRows) !== 1 || paused) continue;
+      const claimed = await this.store.claimRun(
+        row.id,
+        row.nextRunAt,
+        new Date(now.getTime() + minutes * 60_000).toISOString(),
+      );
+      if (!claimed || paused) continue;
       this.start(row);
       started.push(row.id);
     }
@@ -767,7 +789,7 @@ export class SyncJobs {
       if (this.isRunning(row))
         throw new AppError(
           'conflict',
-          `job ${name}'s cycle runs in another Roster process (${row.lease_owner ?? 'unknown'}); stop it there, or wait for it to end.`,
+          `job ${name}'s cycle runs in another Roster process (${row.leaseOwner ?? 'unknown'}); stop it there, or wait for it to end.`,
         );
       throw new AppError('conflict', `job ${name} is not running.`);
     }
@@ -781,7 +803,7 @@ export class SyncJobs {
     await Promise.allSettled([...this.running]);
   }
 
-  private start(row: SyncTables['sync_jobs']): void {
+  private start(row: StoredSyncJob): void {
     if (this.closed) throw new AppError('conflict', 'the server is stopping; try again later.');
     const config = JSON.parse(row.config) as JobConfig;
     const withToken: JobConfig = {
@@ -809,22 +831,18 @@ export class SyncJobs {
     this.running.add(run);
   }
 
-  private isRunning(row: { lease_owner: string | null; lease_until: string | null }): boolean {
+  private isRunning(row: StoredSyncJob): boolean {
     return (
-      row.lease_owner !== null &&
-      row.lease_until !== null &&
-      row.lease_until > new Date().toISOString()
+      row.leaseOwner !== null &&
+      row.leaseUntil !== null &&
+      row.leaseUntil > new Date().toISOString()
     );
   }
 
-  private async row(accountId: string, name: string): Promise<SyncTables['sync_jobs']> {
-    const row = await this.db
-      .selectFrom('sync_jobs')
-      .selectAll()
-      .where('id', '=', internalId(accountId, name))
-      .where('account_id', '=', accountId)
-      .executeTakeFirst();
-    if (row === undefined) throw new AppError('not_found', `sync job ${name} does not exist`);
+  private async row(accountId: string, name: string): Promise<StoredSyncJob> {
+    const row = await this.store.job(internalId(accountId, name));
+    if (row === undefined || row.accountId !== accountId)
+      throw new AppError('not_found', `sync job ${name} does not exist`);
     return row;
   }
 

@@ -387,9 +387,8 @@ export function buildProgram(): Command {
     .option('--json', 'print JSON')
     .action(async (opts: { account: string; url: string; description?: string; json?: true }) => {
       const config = loadConfig();
-      const created = await withDatabase(config, ({ db }) =>
-        createEndpoint(db, {
-          accountId: opts.account,
+      const created = await withDatabase(config, (database) =>
+        createEndpoint(createStores(database).forAccount(opts.account), {
           url: opts.url,
           description: opts.description,
         }),
@@ -416,7 +415,9 @@ export function buildProgram(): Command {
     .option('--json', 'print JSON')
     .action(async (opts: { account: string; json?: true }) => {
       const config = loadConfig();
-      const endpoints = await withDatabase(config, ({ db }) => listEndpoints(db, opts.account));
+      const endpoints = await withDatabase(config, (database) =>
+        listEndpoints(createStores(database).forAccount(opts.account)),
+      );
       if (opts.json) return printJson(endpoints);
       if (endpoints.length === 0) {
         return print(
@@ -444,8 +445,8 @@ export function buildProgram(): Command {
     .option('--json', 'print JSON')
     .action(async (opts: { account: string; id: string; json?: true }) => {
       const config = loadConfig();
-      const removed = await withDatabase(config, ({ db }) =>
-        deleteEndpoint(db, opts.account, opts.id),
+      const removed = await withDatabase(config, (database) =>
+        deleteEndpoint(createStores(database).forAccount(opts.account), opts.id),
       );
       if (opts.json) return printJson(removed);
       print(`Removed webhook endpoint ${removed.id} (${removed.url}).`);
@@ -459,8 +460,8 @@ export function buildProgram(): Command {
     .option('--json', 'print JSON')
     .action(async (opts: { account: string; id: string; limit: number; json?: true }) => {
       const config = loadConfig();
-      const attempts = await withDatabase(config, ({ db }) =>
-        listAttempts(db, opts.account, opts.id, opts.limit),
+      const attempts = await withDatabase(config, (database) =>
+        listAttempts(createStores(database).forAccount(opts.account), opts.id, opts.limit),
       );
       if (opts.json) return printJson(attempts);
       if (attempts.length === 0) return print(`No delivery attempts to endpoint ${opts.id} yet.`);

@@ -126,8 +126,7 @@ export function registerSsoCommands(program: Command): void {
               : undefined;
         const { view, urls } = await withDatabase(async (database) => ({
           view: await setSsoProvider(
-            database.db,
-            opts.account,
+            createStores(database).forAccount(opts.account),
             {
               ...(opts.issuer !== undefined ? { issuer: opts.issuer } : {}),
               ...(opts.clientId !== undefined ? { clientId: opts.clientId } : {}),
@@ -153,7 +152,7 @@ export function registerSsoCommands(program: Command): void {
     .option('--json', 'print JSON')
     .action(async (opts: { account: string; json?: true }) => {
       const { view, urls } = await withDatabase(async (database) => ({
-        view: await getSsoProvider(database.db, opts.account),
+        view: await getSsoProvider(createStores(database).forAccount(opts.account)),
         urls: await urlsOf(database, opts.account),
       }));
       if (opts.json) return out(JSON.stringify({ provider: view, ...urls }, null, 2));
@@ -170,7 +169,7 @@ export function registerSsoCommands(program: Command): void {
     .requiredOption('--account <id>', 'account id')
     .action(async (opts: { account: string }) => {
       const removed = await withDatabase((database) =>
-        removeSsoProvider(database.db, opts.account),
+        removeSsoProvider(createStores(database).forAccount(opts.account)),
       );
       out(
         removed
@@ -188,7 +187,7 @@ export function registerSsoCommands(program: Command): void {
     .option('--json', 'print JSON')
     .action(async (opts: { account: string; json?: true }) => {
       const result = await withDatabase(async (database) =>
-        testSsoProvider(database.db, opts.account, {
+        testSsoProvider(createStores(database).forAccount(opts.account), {
           key: ssoKeyFromEnv(),
           oidc: new OidcClient({ ...DEFAULT_OIDC_OPTIONS, allowPrivate: allowPrivate() }),
           redirectUri: (await urlsOf(database, opts.account)).redirectUri,

@@ -5,7 +5,8 @@ import { InvalidArgumentError, type Command } from 'commander';
 import { loadConfig } from '../config.js';
 import { openDatabase } from '../storage/connect.js';
 import { migrateToLatest } from '../storage/migrations/index.js';
-import { KyselySyncStore } from '../storage/sync-store.js';
+import { createStores } from '../storage/stores.js';
+import { LOG_ACTIONS } from '../app/sync-jobs.js';
 import {
   loadJobFile,
   runCycle,
@@ -441,15 +442,6 @@ export function registerSyncCommands(program: Command): void {
     );
 }
 
-const LOG_ACTIONS: readonly LogAction[] = [
-  'create',
-  'update',
-  'disable',
-  'delete',
-  'skip',
-  'stagedDelete',
-];
-
 /** A command-line mistake: printed as `roster: <message>`, exit code 1. */
 /**
  * `roster validate --tenant-url URL --token T`: the target probe alone, against any SCIM
@@ -602,7 +594,7 @@ async function withStore<T>(use: (store: SyncStateStore) => Promise<T>): Promise
   const database = await openDatabase(loadConfig().databaseUrl);
   try {
     await migrateToLatest(database.db);
-    return await use(new KyselySyncStore(database.db));
+    return await use(createStores(database).syncJobs);
   } finally {
     await database.close();
   }

@@ -208,8 +208,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const regionUrl = (region?: string): string =>
     typeof deps.publicUrl === 'function' ? deps.publicUrl(region) : deps.publicUrl;
   const signIn = new SsoSignIn({
-    db: deps.database.db,
-    storeFor: (accountId) => stores.forAccount(accountId).directory,
+    stores,
     log: deps.log,
     key: ssoKey,
     oidc,

@@ -60,7 +60,7 @@ export async function startServer(
     );
   }
   const webhooks = new WebhookDispatcher({
-    database,
+    stores,
     logger: logger.child({ component: 'webhooks' }),
   });
   // PORT=0 without PUBLIC_URL: the origin is known only once listening.
@@ -101,7 +101,7 @@ export async function startServer(
   webhooks.start();
   // Scheduled sync jobs (docs/engine.md): any process may run the scheduler; a due job is
   // claimed by one of them and its cycle runs under the job's lease.
-  const syncJobs = new SyncJobs(database.db, {
+  const syncJobs = new SyncJobs(stores, {
     publicUrl: (region?: string) => regionOrigin(origins.regions, region),
     onError: (error, jobId) => logger.error({ err: error, jobId }, 'scheduled sync cycle failed'),
   });

@@ -75,11 +75,3 @@ export class KyselyAccountRegistry implements AccountRegistry {
 function toAccount(row: { id: string; name: string; region: string; created_at: string }): Account {
   return { id: row.id, name: row.name, region: row.region, createdAt: row.created_at };
 }
-
-/**
- * The account registry over a bare Kysely handle, for the use cases that do not take
- * `Stores` yet (they call `requireAccount(accountsOver(db), id)`).
- */
-export function accountsOver(db: Kysely<Database>): { readonly accounts: AccountRegistry } {
-  return { accounts: new KyselyAccountRegistry(db) };
-}

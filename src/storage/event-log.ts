@@ -1,5 +1,5 @@
 import { PostgresAdapter, sql, type Kysely, type Transaction } from 'kysely';
-import type { NewEvent, RosterEvent } from '../app/events/types.js';
+import type { EventStore, NewEvent, RosterEvent } from '../app/events/types.js';
 import type { Database } from './db-schema.js';
 import { bulkChunks } from './bulk.js';
 
@@ -71,4 +71,16 @@ export async function readEvents(
     occurredAt: r.occurred_at,
     data: JSON.parse(r.data) as RosterEvent['data'],
   }));
+}
+
+/** One account's events, for webhook delivery and the pull API. */
+export class KyselyEventStore implements EventStore {
+  constructor(
+    private readonly db: Kysely<Database>,
+    private readonly accountId: string,
+  ) {}
+
+  after(afterSeq: number, limit: number): Promise<RosterEvent[]> {
+    return readEvents(this.db, this.accountId, afterSeq, limit);
+  }
 }

@@ -20,6 +20,15 @@ import type { ProvisioningLogStore, ProvisioningLogWriter } from '../app/provisi
 import { KyselyDirectoryViews } from './directory-views-store.js';
 import { KyselyLogStore, KyselyLogWriter } from './log-store.js';
 import { KyselyOrgChartStore } from './org-chart-store.js';
+import type { EventStore } from '../app/events/types.js';
+import type { WebhookStore } from '../app/webhooks/endpoints.js';
+import type { WebhookDeliveryStore } from '../app/webhooks/dispatcher.js';
+import { KyselyEventStore } from './event-log.js';
+import type { SsoSessionLookup, SsoStore } from '../app/sso/store.js';
+import { KyselySsoSessionLookup, KyselySsoStore } from './sso-store.js';
+import type { SyncJobStore } from '../app/sync-jobs.js';
+import { KyselySyncJobStore } from './sync-job-store.js';
+import { KyselyWebhookDeliveries, KyselyWebhookStore } from './webhook-store.js';
 
 /** Builds the app's stores over one open database; chosen once, injected through the app's dependencies. */
 export function createStores(database: RosterDatabase): Stores {
@@ -60,6 +69,21 @@ class KyselyStores implements Stores {
   get provisioningLog(): ProvisioningLogWriter {
     this.logWriter ??= new KyselyLogWriter(this.database.db);
     return this.logWriter;
+  }
+  private webhookDeliveriesStore: WebhookDeliveryStore | undefined;
+  get webhookDeliveries(): WebhookDeliveryStore {
+    this.webhookDeliveriesStore ??= new KyselyWebhookDeliveries(this.database);
+    return this.webhookDeliveriesStore;
+  }
+  private ssoSessionLookup: SsoSessionLookup | undefined;
+  get ssoSessions(): SsoSessionLookup {
+    this.ssoSessionLookup ??= new KyselySsoSessionLookup(this.database.db);
+    return this.ssoSessionLookup;
+  }
+  private syncJobStore: SyncJobStore | undefined;
+  get syncJobs(): SyncJobStore {
+    this.syncJobStore ??= new KyselySyncJobStore(this.database.db);
+    return this.syncJobStore;
   }
 }
 
@@ -124,5 +148,20 @@ class KyselyAccountStores implements AccountStores {
       this.accountId,
     );
     return this.orgChartStore;
+  }
+  private eventStore: EventStore | undefined;
+  get events(): EventStore {
+    this.eventStore ??= new KyselyEventStore(this.database.db, this.accountId);
+    return this.eventStore;
+  }
+  private webhookStore: WebhookStore | undefined;
+  get webhooks(): WebhookStore {
+    this.webhookStore ??= new KyselyWebhookStore(this.database.db, this.accountId);
+    return this.webhookStore;
+  }
+  private ssoStore: SsoStore | undefined;
+  get sso(): SsoStore {
+    this.ssoStore ??= new KyselySsoStore(this.database.db, this.accountId);
+    return this.ssoStore;
   }
 }

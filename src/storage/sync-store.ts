@@ -339,11 +339,20 @@ export class KyselySyncStore implements SyncStateStore {
     jobId: string,
     keys: readonly { objectType: ObjectType; sourceId: string }[],
   ): Promise<void> {
+    await this.deleteKeys('sync_links', jobId, keys);
+  }
+
+  /** Deletes the job's rows of `table` with these keys, in statements of CHUNK keys. */
+  private async deleteKeys(
+    table: 'sync_links' | 'sync_escrows',
+    jobId: string,
+    keys: readonly { objectType: ObjectType; sourceId: string }[],
+  ): Promise<void> {
     for (const objectType of ['user', 'group'] as const) {
       const ids = keys.filter((k) => k.objectType === objectType).map((k) => k.sourceId);
       for (let i = 0; i < ids.length; i += CHUNK) {
         await this.db
-          .deleteFrom('sync_links')
+          .deleteFrom(table)
           .where('job_id', '=', jobId)
           .where('object_type', '=', objectType)
           .where('source_id', 'in', ids.slice(i, i + CHUNK))
@@ -512,17 +521,7 @@ export class KyselySyncStore implements SyncStateStore {
     jobId: string,
     keys: readonly { objectType: ObjectType; sourceId: string }[],
   ): Promise<void> {
-    for (const objectType of ['user', 'group'] as const) {
-      const ids = keys.filter((k) => k.objectType === objectType).map((k) => k.sourceId);
-      for (let i = 0; i < ids.length; i += CHUNK) {
-        await this.db
-          .deleteFrom('sync_escrows')
-          .where('job_id', '=', jobId)
-          .where('object_type', '=', objectType)
-          .where('source_id', 'in', ids.slice(i, i + CHUNK))
-          .execute();
-      }
-    }
+    await this.deleteKeys('sync_escrows', jobId, keys);
   }
 
   async getHealth(jobId: string): Promise<JobHealth> {

@@ -12,6 +12,7 @@ import {
   waitFor,
   WebhookReceiver,
 } from '../helpers/webhook-receiver.js';
+import { createStores } from '../../src/storage/stores.js';
 
 // The CLI runs from dist/: run `npm run build` first (npm test does).
 
@@ -201,7 +202,8 @@ describe.each(DATABASE_KINDS)('webhook delivery across `roster serve` restarts (
       const database = await openDatabase(testDb.url);
       try {
         const delivered = async () =>
-          (await getEndpoint(database.db, account.id, endpoint.id)).deliveredSeq;
+          (await getEndpoint(createStores(database).forAccount(account.id), endpoint.id))
+            .deliveredSeq;
 
         const first = await serve(env);
         servers.push(first);

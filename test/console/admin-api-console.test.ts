@@ -6,6 +6,7 @@ import { issueToken } from '../../src/app/tokens.js';
 import { createEndpoint } from '../../src/app/webhooks/endpoints.js';
 import { DATABASE_KINDS } from '../helpers/databases.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
+import { createStores } from '../../src/storage/stores.js';
 
 const PASSWORD = 'correct horse battery';
 
@@ -296,8 +297,7 @@ describe.each(DATABASE_KINDS)('console sessions and admin API for the console (%
       displayName: 'Team',
       members: [{ value: boss.id }, { value: report.id }],
     });
-    const hook = await createEndpoint(server.database.db, {
-      accountId: acme,
+    const hook = await createEndpoint(createStores(server.database).forAccount(acme), {
       url: 'https://hooks.acme.example/roster',
     });
     const log = (await call('GET', `/api/v1/admin/accounts/${acme}/log?limit=1`, { cookie })).body;

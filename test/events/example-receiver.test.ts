@@ -43,8 +43,7 @@ describe('examples/webhook-receiver.mjs', () => {
 
   it('accepts signed deliveries and prints the events; refuses a wrong secret', async () => {
     const account = await createAccount(createStores(database), { name: 'Example' });
-    const endpoint = await createEndpoint(database.db, {
-      accountId: account.id,
+    const endpoint = await createEndpoint(createStores(database).forAccount(account.id), {
       url: 'http://127.0.0.1:9/',
     });
     const receiver = await startExample(endpoint.secret);
@@ -55,24 +54,27 @@ describe('examples/webhook-receiver.mjs', () => {
         .set({ url: `${receiver.url}/roster-events` })
         .where('id', '=', endpoint.id)
         .execute();
-      const wrong = await createEndpoint(database.db, {
-        accountId: account.id,
+      const wrong = await createEndpoint(createStores(database).forAccount(account.id), {
         url: `${impostor.url}/roster-events`,
       });
       const dispatcher = new WebhookDispatcher({
-        database,
+        stores: createStores(database),
         pollIntervalMs: 50,
         retry: { baseMs: 60_000, maxMs: 60_000 },
       });
       dispatcher.start();
       await emitEvents(database.db, account.id, 3);
       await waitFor(
-        async () => (await getEndpoint(database.db, account.id, endpoint.id)).deliveredSeq === 3,
+        async () =>
+          (await getEndpoint(createStores(database).forAccount(account.id), endpoint.id))
+            .deliveredSeq === 3,
         'delivery to the example',
       );
       await waitFor(
         async () =>
-          (await listAttempts(database.db, account.id, wrong.id, 1)).some((a) => a.status === 401),
+          (await listAttempts(createStores(database).forAccount(account.id), wrong.id, 1)).some(
+            (a) => a.status === 401,
+          ),
         'the impostor to refuse',
       );
       await dispatcher.stop();

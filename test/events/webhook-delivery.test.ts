@@ -50,7 +50,7 @@ describe.each(DATABASE_KINDS)('webhook delivery (%s)', (kind) => {
     db: RosterDatabase = database,
     options: Partial<ConstructorParameters<typeof WebhookDispatcher>[0]> = {},
   ): WebhookDispatcher {
-    const d = new WebhookDispatcher({ database: db, ...FAST, ...options });
+    const d = new WebhookDispatcher({ stores: createStores(db), ...FAST, ...options });
     cleanups.push(() => d.stop());
     return d;
   }
@@ -58,26 +58,27 @@ describe.each(DATABASE_KINDS)('webhook delivery (%s)', (kind) => {
   it("never delivers to the server's own network unless allowed, and says why in the delivery log", async () => {
     const account = await createAccount(createStores(database), { name: 'Guarded' });
     const hook = await receiver();
-    const endpoint = await createEndpoint(database.db, {
-      accountId: account.id,
+    const endpoint = await createEndpoint(createStores(database).forAccount(account.id), {
       url: `${hook.url}/`,
     });
     const d = dispatcher(database, { allowPrivateNetworks: false });
     await emitEvents(database.db, account.id, 1);
     await d.deliverNext();
     expect(hook.requests).toHaveLength(0);
-    const [attempt] = await listAttempts(database.db, account.id, endpoint.id);
+    const [attempt] = await listAttempts(
+      createStores(database).forAccount(account.id),
+      endpoint.id,
+    );
     expect(attempt?.ok).toBe(false);
     expect(attempt?.error).toContain('WEBHOOK_ALLOW_PRIVATE');
-    await deleteEndpoint(database.db, account.id, endpoint.id); // out of the other tests' way
+    await deleteEndpoint(createStores(database).forAccount(account.id), endpoint.id); // out of the other tests' way
   });
 
   it('delivers one account’s events in order, signed, and only that account’s, through receiver downtime', async () => {
     const account = await createAccount(createStores(database), { name: 'Acme' });
     const other = await createAccount(createStores(database), { name: 'Other' });
     const hook = await receiver();
-    const endpoint = await createEndpoint(database.db, {
-      accountId: account.id,
+    const endpoint = await createEndpoint(createStores(database).forAccount(account.id), {
       url: `${hook.url}/`,
       description: 'test',
     });
@@ -108,10 +109,10 @@ describe.each(DATABASE_KINDS)('webhook delivery (%s)', (kind) => {
     // A 503 attempt may still be in flight when the receiver goes down: wait for an
     // attempt made after it, i.e. a connection failure recorded as the last error.
     await waitFor(async () => {
-      const current = await getEndpoint(database.db, account.id, endpoint.id);
+      const current = await getEndpoint(createStores(database).forAccount(account.id), endpoint.id);
       return current.failures >= 3 && /ECONNREFUSED|fetch failed/.test(current.lastError ?? '');
     }, 'connection failures');
-    const failing = await getEndpoint(database.db, account.id, endpoint.id);
+    const failing = await getEndpoint(createStores(database).forAccount(account.id), endpoint.id);
     expect(failing.deliveredSeq).toBe(5);
     expect(failing.nextAttemptAt).not.toBeNull();
     expect(failing.lastError).toMatch(/ECONNREFUSED|fetch failed/);
@@ -119,7 +120,9 @@ describe.each(DATABASE_KINDS)('webhook delivery (%s)', (kind) => {
     hook.mode = 'ok';
     await hook.up();
     await waitFor(
-      async () => (await getEndpoint(database.db, account.id, endpoint.id)).deliveredSeq === 20,
+      async () =>
+        (await getEndpoint(createStores(database).forAccount(account.id), endpoint.id))
+          .deliveredSeq === 20,
       'all 20 events after recovery',
     );
 
@@ -147,7 +150,7 @@ describe.each(DATABASE_KINDS)('webhook delivery (%s)', (kind) => {
         expect(event.id).toBe(`${account.id}:${event.seq}`);
       }
     }
-    const recovered = await getEndpoint(database.db, account.id, endpoint.id);
+    const recovered = await getEndpoint(createStores(database).forAccount(account.id), endpoint.id);
     expect(recovered).toMatchObject({
       deliveredSeq: 20,
       failures: 0,
@@ -155,7 +158,11 @@ describe.each(DATABASE_KINDS)('webhook delivery (%s)', (kind) => {
       lastError: null,
     });
 
-    const attempts = await listAttempts(database.db, account.id, endpoint.id, 1000);
+    const attempts = await listAttempts(
+      createStores(database).forAccount(account.id),
+      endpoint.id,
+      1000,
+    );
     expect(
       attempts.some((a) => a.status === 503 && !a.ok && a.error === 'HTTP 503 Service Unavailable'),
     ).toBe(true);
@@ -171,13 +178,17 @@ describe.each(DATABASE_KINDS)('webhook delivery (%s)', (kind) => {
   it('resumes from the delivered cursor after a restart, and redelivers a batch cut off by stop()', async () => {
     const account = await createAccount(createStores(database), { name: 'Restart' });
     const hook = await receiver();
-    const endpoint = await createEndpoint(database.db, { accountId: account.id, url: hook.url });
+    const endpoint = await createEndpoint(createStores(database).forAccount(account.id), {
+      url: hook.url,
+    });
     const first = dispatcher();
     first.start();
     await emitEvents(database.db, account.id, 4);
     // Acknowledged means the cursor moved (the receiver having answered is not enough).
     await waitFor(
-      async () => (await getEndpoint(database.db, account.id, endpoint.id)).deliveredSeq === 4,
+      async () =>
+        (await getEndpoint(createStores(database).forAccount(account.id), endpoint.id))
+          .deliveredSeq === 4,
       'the first 4 events',
     );
     await first.stop();
@@ -198,15 +209,23 @@ describe.each(DATABASE_KINDS)('webhook delivery (%s)', (kind) => {
     const stopping = Date.now();
     await restarted.stop();
     expect(Date.now() - stopping).toBeLessThan(1_500);
-    expect((await getEndpoint(database.db, account.id, endpoint.id)).deliveredSeq).toBe(4);
-    const interrupted = await listAttempts(database.db, account.id, endpoint.id, 1);
+    expect(
+      (await getEndpoint(createStores(database).forAccount(account.id), endpoint.id)).deliveredSeq,
+    ).toBe(4);
+    const interrupted = await listAttempts(
+      createStores(database).forAccount(account.id),
+      endpoint.id,
+      1,
+    );
     expect(interrupted[0]?.error).toMatch(/interrupted/);
 
     hook.delayMs = 0;
     const third = dispatcher(second);
     third.start();
     await waitFor(
-      async () => (await getEndpoint(database.db, account.id, endpoint.id)).deliveredSeq === 7,
+      async () =>
+        (await getEndpoint(createStores(database).forAccount(account.id), endpoint.id))
+          .deliveredSeq === 7,
       'events 5-7',
     );
     const seqs = hook.delivered();
@@ -222,7 +241,9 @@ describe.each(DATABASE_KINDS)('webhook delivery (%s)', (kind) => {
     for (let i = 0; i < 3; i++) {
       const account = await createAccount(createStores(database), { name: `Busy ${i}` });
       const path = `/hook/${i}`;
-      await createEndpoint(database.db, { accountId: account.id, url: `${hook.url}${path}` });
+      await createEndpoint(createStores(database).forAccount(account.id), {
+        url: `${hook.url}${path}`,
+      });
       endpoints.push({ accountId: account.id, path });
     }
     // Two "processes", each with its own connection pool and several workers. On SQLite
@@ -288,7 +309,7 @@ describe.each(DATABASE_KINDS)('webhook dispatcher with an injected clock (%s)', 
       return new Response('x', { status: answer === 0 ? 200 : answer });
     }) as typeof fetch;
     const options = {
-      database,
+      stores: createStores(database),
       clock,
       random: () => 0.5,
       fetch: fakeFetch,
@@ -299,8 +320,7 @@ describe.each(DATABASE_KINDS)('webhook dispatcher with an injected clock (%s)', 
     const b = new WebhookDispatcher(options);
 
     const account = await createAccount(createStores(database), { name: 'Clocked' });
-    const endpoint = await createEndpoint(database.db, {
-      accountId: account.id,
+    const endpoint = await createEndpoint(createStores(database).forAccount(account.id), {
       url: 'http://127.0.0.1:9/hook',
     });
     expect(await a.deliverNext()).toBe(false); // nothing to deliver yet
@@ -310,7 +330,7 @@ describe.each(DATABASE_KINDS)('webhook dispatcher with an injected clock (%s)', 
     const delays: number[] = [];
     for (let i = 0; i < 4; i++) {
       expect(await a.deliverNext()).toBe(true);
-      const state = await getEndpoint(database.db, account.id, endpoint.id);
+      const state = await getEndpoint(createStores(database).forAccount(account.id), endpoint.id);
       expect(state.failures).toBe(i + 1);
       delays.push(Date.parse(state.nextAttemptAt!) - now);
       expect(await a.deliverNext()).toBe(false); // backing off
@@ -351,7 +371,7 @@ describe.each(DATABASE_KINDS)('webhook dispatcher with an injected clock (%s)', 
     expect(await b.deliverNext()).toBe(false);
     release!();
     expect(await inFlight).toBe(true);
-    const delivered = await getEndpoint(database.db, account.id, endpoint.id);
+    const delivered = await getEndpoint(createStores(database).forAccount(account.id), endpoint.id);
     expect(delivered).toMatchObject({ deliveredSeq: 2, failures: 0, nextAttemptAt: null });
     expect(await b.deliverNext()).toBe(false); // all delivered
   });

@@ -52,8 +52,7 @@ describe.each(DATABASE_KINDS)('webhook endpoints (%s)', (kind) => {
     const account = await createAccount(createStores(database), { name: 'A' });
     const other = await createAccount(createStores(database), { name: 'B' });
     await emitEvents(database.db, account.id, 3);
-    const created = await createEndpoint(database.db, {
-      accountId: account.id,
+    const created = await createEndpoint(createStores(database).forAccount(account.id), {
       url: 'https://hooks.example.com/a',
       description: ' product ',
     });
@@ -66,41 +65,48 @@ describe.each(DATABASE_KINDS)('webhook endpoints (%s)', (kind) => {
       failures: 0,
     });
     expect(created.secret).toMatch(/^whsec_[A-Za-z0-9_-]{43}$/);
-    const second = await createEndpoint(database.db, {
-      accountId: account.id,
+    const second = await createEndpoint(createStores(database).forAccount(account.id), {
       url: 'https://hooks.example.com/b',
     });
     expect(second.secret).not.toBe(created.secret);
     expect(second.description).toBeNull();
 
-    const listed = await listEndpoints(database.db, account.id);
+    const listed = await listEndpoints(createStores(database).forAccount(account.id));
     expect(listed.map((e) => e.id)).toEqual([created.id, second.id]);
     expect(listed.every((e) => !('secret' in e))).toBe(true);
-    expect(await listEndpoints(database.db, other.id)).toEqual([]);
+    expect(await listEndpoints(createStores(database).forAccount(other.id))).toEqual([]);
 
     // Another account cannot see, read the log of, or delete them.
-    await expect(deleteEndpoint(database.db, other.id, created.id)).rejects.toThrow(
-      /has no webhook endpoint/,
-    );
-    await expect(listAttempts(database.db, other.id, created.id, 10)).rejects.toThrow(
-      /has no webhook endpoint/,
-    );
-    expect(await listAttempts(database.db, account.id, created.id, 10)).toEqual([]);
+    await expect(
+      deleteEndpoint(createStores(database).forAccount(other.id), created.id),
+    ).rejects.toThrow(/has no webhook endpoint/);
+    await expect(
+      listAttempts(createStores(database).forAccount(other.id), created.id, 10),
+    ).rejects.toThrow(/has no webhook endpoint/);
+    expect(
+      await listAttempts(createStores(database).forAccount(account.id), created.id, 10),
+    ).toEqual([]);
 
-    expect((await deleteEndpoint(database.db, account.id, created.id)).id).toBe(created.id);
-    expect((await listEndpoints(database.db, account.id)).map((e) => e.id)).toEqual([second.id]);
-    await expect(deleteEndpoint(database.db, account.id, created.id)).rejects.toMatchObject({
+    expect(
+      (await deleteEndpoint(createStores(database).forAccount(account.id), created.id)).id,
+    ).toBe(created.id);
+    expect(
+      (await listEndpoints(createStores(database).forAccount(account.id))).map((e) => e.id),
+    ).toEqual([second.id]);
+    await expect(
+      deleteEndpoint(createStores(database).forAccount(account.id), created.id),
+    ).rejects.toMatchObject({
       kind: 'not_found',
     });
   });
 
   it('refuses bad input with a clear error', async () => {
     await expect(
-      createEndpoint(database.db, { accountId: 'nope', url: 'https://x.example' }),
+      createEndpoint(createStores(database).forAccount('nope'), { url: 'https://x.example' }),
     ).rejects.toThrow('account nope does not exist');
     const account = await createAccount(createStores(database), { name: 'C' });
     await expect(
-      createEndpoint(database.db, { accountId: account.id, url: 'mailto:a@b.c' }),
+      createEndpoint(createStores(database).forAccount(account.id), { url: 'mailto:a@b.c' }),
     ).rejects.toMatchObject({ kind: 'invalid' });
   });
 });

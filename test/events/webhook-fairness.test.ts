@@ -48,10 +48,12 @@ describe.each(DATABASE_KINDS)('webhook fairness between accounts (%s)', (kind) =
     const tarpit = await receiver(60_000); // answers long after the test is over
     const quick = await receiver(0);
     for (let i = 0; i < 10; i++)
-      await createEndpoint(database.db, { accountId: slow.id, url: `${tarpit.url}/slow/${i}` });
-    await createEndpoint(database.db, { accountId: fast.id, url: `${quick.url}/fast` });
+      await createEndpoint(createStores(database).forAccount(slow.id), {
+        url: `${tarpit.url}/slow/${i}`,
+      });
+    await createEndpoint(createStores(database).forAccount(fast.id), { url: `${quick.url}/fast` });
     const dispatcher = new WebhookDispatcher({
-      database,
+      stores: createStores(database),
       concurrency: 4,
       pollIntervalMs: 20,
       leaseMs: 120_000,
@@ -82,31 +84,31 @@ describe.each(DATABASE_KINDS)('webhook fairness between accounts (%s)', (kind) =
     const other = await createAccount(createStores(database), { name: 'Other' });
     for (let i = 0; i < 3; i++)
       await createEndpoint(
-        database.db,
-        { accountId: account.id, url: `https://hooks.example.com/${i}` },
+        createStores(database).forAccount(account.id),
+        { url: `https://hooks.example.com/${i}` },
         { maxPerAccount: 3 },
       );
     const fourth = createEndpoint(
-      database.db,
-      { accountId: account.id, url: 'https://hooks.example.com/3' },
+      createStores(database).forAccount(account.id),
+      { url: 'https://hooks.example.com/3' },
       { maxPerAccount: 3 },
     );
     await expect(fourth).rejects.toThrow(AppError);
     await expect(fourth).rejects.toThrow(
       /already has 3 webhook endpoints.*WEBHOOK_MAX_ENDPOINTS_PER_ACCOUNT/,
     );
-    expect(await listEndpoints(database.db, account.id)).toHaveLength(3);
+    expect(await listEndpoints(createStores(database).forAccount(account.id))).toHaveLength(3);
     // Another account is not affected, and removing one makes room again.
     await createEndpoint(
-      database.db,
-      { accountId: other.id, url: 'https://hooks.example.com/other' },
+      createStores(database).forAccount(other.id),
+      { url: 'https://hooks.example.com/other' },
       { maxPerAccount: 3 },
     );
-    const [first] = await listEndpoints(database.db, account.id);
-    await deleteEndpoint(database.db, account.id, first!.id);
+    const [first] = await listEndpoints(createStores(database).forAccount(account.id));
+    await deleteEndpoint(createStores(database).forAccount(account.id), first!.id);
     await createEndpoint(
-      database.db,
-      { accountId: account.id, url: 'https://hooks.example.com/again' },
+      createStores(database).forAccount(account.id),
+      { url: 'https://hooks.example.com/again' },
       { maxPerAccount: 3 },
     );
   });
@@ -114,9 +116,13 @@ describe.each(DATABASE_KINDS)('webhook fairness between accounts (%s)', (kind) =
   it('defaults to 10 endpoints per account, configurable', async () => {
     const account = await createAccount(createStores(database), { name: 'Default cap' });
     for (let i = 0; i < 10; i++)
-      await createEndpoint(database.db, { accountId: account.id, url: `https://h.example/${i}` });
+      await createEndpoint(createStores(database).forAccount(account.id), {
+        url: `https://h.example/${i}`,
+      });
     await expect(
-      createEndpoint(database.db, { accountId: account.id, url: 'https://h.example/10' }),
+      createEndpoint(createStores(database).forAccount(account.id), {
+        url: 'https://h.example/10',
+      }),
     ).rejects.toThrow(/already has 10 webhook endpoints/);
     expect(maxEndpointsFromEnv({ WEBHOOK_MAX_ENDPOINTS_PER_ACCOUNT: '50' })).toBe(50);
     expect(() => maxEndpointsFromEnv({ WEBHOOK_MAX_ENDPOINTS_PER_ACCOUNT: '0' })).toThrow(

@@ -53,8 +53,8 @@ describe.each(DATABASE_KINDS)('webhook destinations are checked (%s)', (kind) =>
   ])('refuses %s when the endpoint is added, saying why', async (template) => {
     const account = await createAccount(createStores(database), { name: 'Adder' });
     const add = createEndpoint(
-      database.db,
-      { accountId: account.id, url: template.replace('{port}', port()) },
+      createStores(database).forAccount(account.id),
+      { url: template.replace('{port}', port()) },
       { allowPrivateNetworks: false },
     );
     await expect(add).rejects.toThrow(AppError);
@@ -63,33 +63,37 @@ describe.each(DATABASE_KINDS)('webhook destinations are checked (%s)', (kind) =>
 
   it('does not deliver to an IPv4-mapped loopback address that was stored before', async () => {
     const account = await createAccount(createStores(database), { name: 'Mapped' });
-    const endpoint = await createEndpoint(database.db, {
-      accountId: account.id,
+    const endpoint = await createEndpoint(createStores(database).forAccount(account.id), {
       url: `http://[::ffff:127.0.0.1]:${port()}/mapped`,
     });
-    cleanups.push(() => deleteEndpoint(database.db, account.id, endpoint.id));
+    cleanups.push(() => deleteEndpoint(createStores(database).forAccount(account.id), endpoint.id));
     await emitEvents(database.db, account.id, 1);
-    const dispatcher = new WebhookDispatcher({ database, allowPrivateNetworks: false });
+    const dispatcher = new WebhookDispatcher({
+      stores: createStores(database),
+      allowPrivateNetworks: false,
+    });
     expect(await dispatcher.deliverNext()).toBe(true);
     expect(hook.requests.filter((r) => r.path === '/mapped')).toHaveLength(0);
-    const [attempt] = await listAttempts(database.db, account.id, endpoint.id);
+    const [attempt] = await listAttempts(
+      createStores(database).forAccount(account.id),
+      endpoint.id,
+    );
     expect(attempt?.ok).toBe(false);
     expect(attempt?.error).toContain('special-purpose');
   });
 
   it('resolves a name once and connects to the address it checked (no rebinding)', async () => {
     const account = await createAccount(createStores(database), { name: 'Rebind' });
-    const endpoint = await createEndpoint(database.db, {
-      accountId: account.id,
+    const endpoint = await createEndpoint(createStores(database).forAccount(account.id), {
       url: `http://rebind.example:${port()}/rebind`,
     });
-    cleanups.push(() => deleteEndpoint(database.db, account.id, endpoint.id));
+    cleanups.push(() => deleteEndpoint(createStores(database).forAccount(account.id), endpoint.id));
     await emitEvents(database.db, account.id, 1);
     // Public at the first lookup, loopback at every later one (a rebinding DNS server):
     // the check and the connection must use the same, single answer.
     let lookups = 0;
     const dispatcher = new WebhookDispatcher({
-      database,
+      stores: createStores(database),
       allowPrivateNetworks: false,
       resolver: async () => (++lookups === 1 ? ['93.184.216.34'] : ['127.0.0.1']),
       requestTimeoutMs: 500,
@@ -101,7 +105,7 @@ describe.each(DATABASE_KINDS)('webhook destinations are checked (%s)', (kind) =>
     lookups = 1;
     await emitEvents(database.db, account.id, 1);
     const again = new WebhookDispatcher({
-      database,
+      stores: createStores(database),
       allowPrivateNetworks: false,
       resolver: async () => ['127.0.0.1'],
       retry: { baseMs: 0, maxMs: 0 },
@@ -113,21 +117,23 @@ describe.each(DATABASE_KINDS)('webhook destinations are checked (%s)', (kind) =>
       .execute();
     expect(await again.deliverNext()).toBe(true);
     expect(hook.requests.filter((r) => r.path === '/rebind')).toHaveLength(0);
-    const [attempt] = await listAttempts(database.db, account.id, endpoint.id);
+    const [attempt] = await listAttempts(
+      createStores(database).forAccount(account.id),
+      endpoint.id,
+    );
     expect(attempt?.error).toContain('rebind.example resolves to 127.0.0.1');
   });
 
   it('with private networks allowed, delivers to the address the resolver gave (the one checked)', async () => {
     const account = await createAccount(createStores(database), { name: 'Resolved' });
-    const endpoint = await createEndpoint(database.db, {
-      accountId: account.id,
+    const endpoint = await createEndpoint(createStores(database).forAccount(account.id), {
       url: `http://hooks.roster-test.invalid:${port()}/resolved`,
     });
-    cleanups.push(() => deleteEndpoint(database.db, account.id, endpoint.id));
+    cleanups.push(() => deleteEndpoint(createStores(database).forAccount(account.id), endpoint.id));
     await emitEvents(database.db, account.id, 1);
     const looked: string[] = [];
     const dispatcher = new WebhookDispatcher({
-      database,
+      stores: createStores(database),
       allowPrivateNetworks: true,
       resolver: async (host) => {
         looked.push(host);

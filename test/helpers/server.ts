@@ -2,13 +2,13 @@ import type { AddressInfo } from 'node:net';
 import { createAccount, createAdmin } from '../../src/app/accounts.js';
 import { ProvisioningLog } from '../../src/app/provisioning-log.js';
 import { createStores } from '../../src/storage/stores.js';
+import type { Stores } from '../../src/app/stores.js';
 import { issueToken } from '../../src/app/tokens.js';
 import { loadConfig, regionOrigin, type RegionsConfig } from '../../src/config.js';
 import { WebhookDispatcher } from '../../src/app/webhooks/dispatcher.js';
 import { buildApp, type SsoSettings } from '../../src/http/app.js';
 import { openDatabase, type RosterDatabase } from '../../src/storage/connect.js';
 import { migrateToLatest } from '../../src/storage/migrations/index.js';
-import type { Stores } from '../../src/app/stores.js';
 import type { RateLimiter } from '../../src/http/limits/rate-limit.js';
 import { createTestDatabase, type DatabaseKind } from './databases.js';
 
@@ -61,11 +61,9 @@ export async function startTestServer(
     config: { configured: false, defaultRegion: 'eu', list: [] },
     trustProxy: false,
   };
-  const webhooks =
-    options.webhooks === true
-      ? new WebhookDispatcher({ database, pollIntervalMs: 100 })
-      : undefined;
   const stores = createStores(database);
+  const webhooks =
+    options.webhooks === true ? new WebhookDispatcher({ stores, pollIntervalMs: 100 }) : undefined;
   const app = await buildApp({
     ...(webhooks !== undefined ? { webhooks } : {}),
     database,

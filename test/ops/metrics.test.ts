@@ -129,8 +129,7 @@ describe.each(DATABASE_KINDS)('/metrics and /readyz on %s', (kind) => {
 
   it('shows an account whose webhook endpoint has undelivered events, with their age', async () => {
     // No dispatcher runs in this test server: what the account changes stays undelivered.
-    await createEndpoint(server.database.db, {
-      accountId: tenant.accountId,
+    await createEndpoint(createStores(server.database).forAccount(tenant.accountId), {
       url: 'https://hooks.example.com/roster',
     });
     for (const name of ['a', 'b', 'c'])

@@ -13,6 +13,7 @@ import {
   type InProcessApp,
   type Tenant,
 } from './helpers/app.js';
+import { createStores } from '../../src/storage/stores.js';
 
 /** Hostile input that reached PostgreSQL (or the stack) as a 500: each is a 4xx now. */
 describe.each(DATABASE_KINDS)('bad input is a 4xx, never a 5xx (%s)', (kind) => {
@@ -163,22 +164,28 @@ describe.each(DATABASE_KINDS)('bad input is a 4xx, never a 5xx (%s)', (kind) => 
     await new Promise<void>((resolve) => raw.listen(0, '127.0.0.1', resolve));
     try {
       const port = (raw.address() as AddressInfo).port;
-      const endpoint = await createEndpoint(server.database.db, {
-        accountId: tenant.accountId,
-        url: `http://127.0.0.1:${port}/hook`,
-      });
+      const endpoint = await createEndpoint(
+        createStores(server.database).forAccount(tenant.accountId),
+        { url: `http://127.0.0.1:${port}/hook` },
+      );
       await emitEvents(server.database.db, tenant.accountId, 1);
       const dispatcher = new WebhookDispatcher({
-        database: server.database,
+        stores: createStores(server.database),
         allowPrivateNetworks: true,
       });
       expect(await dispatcher.deliverNext()).toBe(true);
-      const attempts = await listAttempts(server.database.db, tenant.accountId, endpoint.id);
+      const attempts = await listAttempts(
+        createStores(server.database).forAccount(tenant.accountId),
+        endpoint.id,
+      );
       expect(attempts).toHaveLength(1);
       expect(attempts[0]).toMatchObject({ status: 418, ok: false });
       expect(attempts[0]?.error).not.toMatch(/Banner|Secret|secret/);
       expect(attempts[0]?.error).not.toContain('\u0000');
-      const after = await getEndpoint(server.database.db, tenant.accountId, endpoint.id);
+      const after = await getEndpoint(
+        createStores(server.database).forAccount(tenant.accountId),
+        endpoint.id,
+      );
       expect(after.failures).toBe(1);
       expect(after.lastError).toBe(attempts[0]?.error);
     } finally {

@@ -104,7 +104,7 @@ describe.each(DATABASE_KINDS)('sync job failures through the admin API (%s)', (k
     expect(staged.entries).toHaveLength(4);
 
     // The schedule runs no cycle while deletes wait.
-    const jobs = new SyncJobs(server.database.db, { publicUrl: () => server.origin });
+    const jobs = new SyncJobs(server.stores, { publicUrl: () => server.origin });
     expect(await jobs.runDue(new Date(Date.now() + 86_400_000))).toEqual([]);
     await jobs.close();
 
@@ -142,7 +142,7 @@ describe.each(DATABASE_KINDS)('sync job failures through the admin API (%s)', (k
     expect(view.health.quarantine.fix).toContain('valid SCIM token');
 
     // Scheduled: the next cycle a day later, not scheduleMinutes later.
-    const jobs = new SyncJobs(server.database.db, { publicUrl: () => server.origin });
+    const jobs = new SyncJobs(server.stores, { publicUrl: () => server.origin });
     const now = new Date(Date.now() + 7 * 86_400_000);
     expect(await jobs.runDue(now)).toHaveLength(1);
     await jobs.close();

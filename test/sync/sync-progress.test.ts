@@ -90,7 +90,7 @@ describe('sync job progress while a cycle runs', () => {
 
   it('reports objects done of planned with an ETA, and none once the cycle ends', async () => {
     const origin = `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`;
-    const jobs = new SyncJobs(server.database.db, { publicUrl: () => origin, sourceDir: dir });
+    const jobs = new SyncJobs(server.stores, { publicUrl: () => origin, sourceDir: dir });
     await jobs.put(acme.accountId, 'people', {
       source: { type: 'json', path: 'people.json' },
       target: {

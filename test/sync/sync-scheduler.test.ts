@@ -10,8 +10,8 @@ import { loadConfig } from '../../src/config.js';
 import { startServer, type RunningServer } from '../../src/http/server.js';
 import { openDatabase, type RosterDatabase } from '../../src/storage/connect.js';
 import type { SyncTables } from '../../src/storage/sync-store.js';
-import { createTestDatabase, DATABASE_KINDS, type TestDatabase } from '../helpers/databases.js';
 import { createStores } from '../../src/storage/stores.js';
+import { createTestDatabase, DATABASE_KINDS, type TestDatabase } from '../helpers/databases.js';
 
 describe.each(DATABASE_KINDS)('roster serve runs scheduled sync jobs (%s)', (kind) => {
   let testDb: TestDatabase;
@@ -56,7 +56,7 @@ describe.each(DATABASE_KINDS)('roster serve runs scheduled sync jobs (%s)', (kin
     );
     const tenantUrl = `${server.url}/api/v1/scim/azure/${account.id}`;
     // Defined as the admin API does (same rules), with a 1-minute schedule: not due yet.
-    const jobs = new SyncJobs(database.db, { publicUrl: () => server.url });
+    const jobs = new SyncJobs(createStores(database), { publicUrl: () => server.url });
     const { job } = await jobs.put(account.id, 'people', {
       source: { type: 'json', path: 'people.json' },
       target: { url: tenantUrl, token: token.token },

@@ -1,6 +1,5 @@
-import type { Kysely } from 'kysely';
-import type { Database } from '../../storage/db-schema.js';
 import { AppError } from '../errors.js';
+import type { AccountStores } from '../stores.js';
 import { blockedDestination } from '../webhooks/destination.js';
 import { SIGNATURE_HEADER, signatureHeader } from '../webhooks/signature.js';
 
@@ -18,17 +17,12 @@ const TIMEOUT_MS = 10_000;
  * acknowledged or retried), so an admin can check the receiver and its signature check.
  */
 export async function sendTestEvent(
-  db: Kysely<Database>,
-  accountId: string,
+  stores: AccountStores,
   endpointId: string,
   options: { allowPrivateNetworks: boolean },
 ): Promise<TestDelivery> {
-  const endpoint = await db
-    .selectFrom('webhook_endpoints')
-    .select(['id', 'url', 'secret'])
-    .where('account_id', '=', accountId)
-    .where('id', '=', endpointId)
-    .executeTakeFirst();
+  const accountId = stores.accountId;
+  const endpoint = await stores.webhooks.destination(endpointId);
   if (endpoint === undefined)
     throw new AppError('not_found', `no webhook endpoint ${endpointId} in this account`);
   const started = performance.now();
@@ -50,7 +44,7 @@ export async function sendTestEvent(
         seq: 0,
         type: 'test',
         resourceType: 'test',
-        resourceId: endpoint.id,
+        resourceId: endpointId,
         occurredAt: new Date().toISOString(),
         data: { message: 'A test event sent from the Roster console.' },
       },

@@ -37,3 +37,13 @@ export interface RosterEvent {
   readonly occurredAt: string;
   readonly data: JsonObject;
 }
+
+/**
+ * One account's event log as consumers read it (`stores.forAccount(id).events`); events
+ * are appended by the workspace rules in the change's own transaction. Implemented by the
+ * storage layer's KyselyEventStore.
+ */
+export interface EventStore {
+  /** Events after `afterSeq`, oldest first, at most `limit`. */
+  after(afterSeq: number, limit: number): Promise<RosterEvent[]>;
+}

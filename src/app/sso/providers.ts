@@ -1,9 +1,7 @@
-import type { Kysely } from 'kysely';
-import type { Database } from '../../storage/db-schema.js';
 import { AppError } from '../errors.js';
-import { requireAccount } from '../accounts.js';
-import { accountsOver } from '../../storage/account-registry-store.js';
+import type { AccountStores } from '../stores.js';
 import { missingKeyError, open, seal } from './secret-box.js';
+import type { StoredSsoProvider } from './store.js';
 
 /** Which ID-token claim feeds which attribute of the person. null: not mapped. */
 export interface ClaimMapping {
@@ -137,54 +135,46 @@ function checkClaims(raw: unknown, current: ClaimMapping): ClaimMapping {
   return out as unknown as ClaimMapping;
 }
 
-type Row = Database['sso_providers'];
-
-function toProvider(row: Row): SsoProvider {
+function toProvider(accountId: string, stored: StoredSsoProvider): SsoProvider {
   return {
-    accountId: row.account_id,
-    issuer: row.issuer,
-    clientId: row.client_id,
-    allowedDomains: JSON.parse(row.allowed_domains) as string[],
-    claims: { ...DEFAULT_CLAIMS, ...(JSON.parse(row.claims) as Partial<ClaimMapping>) },
-    createdAt: row.created_at,
-    updatedAt: row.updated_at,
+    accountId,
+    issuer: stored.issuer,
+    clientId: stored.clientId,
+    allowedDomains: stored.allowedDomains,
+    claims: { ...DEFAULT_CLAIMS, ...(stored.claims as Partial<ClaimMapping>) },
+    createdAt: stored.createdAt,
+    updatedAt: stored.updatedAt,
   };
 }
 
-async function readRow(db: Kysely<Database>, accountId: string): Promise<Row | undefined> {
-  return db
-    .selectFrom('sso_providers')
-    .selectAll()
-    .where('account_id', '=', accountId)
-    .executeTakeFirst();
+async function requireAccountOf(stores: AccountStores): Promise<void> {
+  if (!(await stores.sso.accountExists()))
+    throw new AppError('not_found', `account ${stores.accountId} does not exist`);
 }
 
 /** The account's provider as admins see it, or null when SSO is not set up. */
-export async function getSsoProvider(
-  db: Kysely<Database>,
-  accountId: string,
-): Promise<SsoProviderView | null> {
-  await requireAccount(accountsOver(db), accountId);
-  const row = await readRow(db, accountId);
-  return row === undefined
-    ? null
-    : { ...toProvider(row), clientSecretSet: row.client_secret !== null };
+export async function getSsoProvider(stores: AccountStores): Promise<SsoProviderView | null> {
+  const stored = await stores.sso.provider();
+  if (stored === undefined) {
+    await requireAccountOf(stores);
+    return null;
+  }
+  return { ...toProvider(stores.accountId, stored), clientSecretSet: stored.sealedSecret !== null };
 }
 
 /** The provider with its secret decrypted, for the sign-in flow; undefined when not set up. */
 export async function loadSsoProvider(
-  db: Kysely<Database>,
-  accountId: string,
+  stores: AccountStores,
   key: Buffer | undefined,
 ): Promise<SsoProviderWithSecret | undefined> {
-  const row = await readRow(db, accountId);
-  if (row === undefined) return undefined;
+  const stored = await stores.sso.provider();
+  if (stored === undefined) return undefined;
   let clientSecret: string | undefined;
-  if (row.client_secret !== null) {
+  if (stored.sealedSecret !== null) {
     if (key === undefined) throw missingKeyError();
-    clientSecret = open(key, row.client_secret, accountId);
+    clientSecret = open(key, stored.sealedSecret, stores.accountId);
   }
-  return { ...toProvider(row), clientSecret };
+  return { ...toProvider(stores.accountId, stored), clientSecret };
 }
 
 /**
@@ -193,15 +183,15 @@ export async function loadSsoProvider(
  * encrypted: without the server key it is refused, with the way to set the key.
  */
 export async function setSsoProvider(
-  db: Kysely<Database>,
-  accountId: string,
+  stores: AccountStores,
   input: SsoProviderInput,
   options: { key: Buffer | undefined; allowHttp: boolean },
   now = new Date(),
 ): Promise<SsoProviderView> {
-  await requireAccount(accountsOver(db), accountId);
-  const current = await readRow(db, accountId);
-  const before = current === undefined ? undefined : toProvider(current);
+  const accountId = stores.accountId;
+  const current = await stores.sso.provider();
+  if (current === undefined) await requireAccountOf(stores);
+  const before = current === undefined ? undefined : toProvider(accountId, current);
   const issuer =
     input.issuer === undefined && before !== undefined
       ? before.issuer
@@ -217,7 +207,7 @@ export async function setSsoProvider(
       ? [...before.allowedDomains]
       : checkDomains(input.allowedDomains);
   const claims = checkClaims(input.claims, before?.claims ?? DEFAULT_CLAIMS);
-  let secret: string | null = current?.client_secret ?? null;
+  let secret: string | null = current?.sealedSecret ?? null;
   if (input.clientSecret === null) secret = null;
   else if (input.clientSecret !== undefined) {
     if (
@@ -229,36 +219,17 @@ export async function setSsoProvider(
     if (options.key === undefined) throw missingKeyError();
     secret = seal(options.key, input.clientSecret, accountId);
   }
-  const at = now.toISOString();
-  const values = {
-    issuer,
-    client_id: clientId,
-    client_secret: secret,
-    allowed_domains: JSON.stringify(allowedDomains),
-    claims: JSON.stringify(claims),
-    updated_at: at,
-  };
-  if (current === undefined)
-    await db
-      .insertInto('sso_providers')
-      .values({ account_id: accountId, created_at: at, ...values })
-      .onConflict((oc) => oc.column('account_id').doUpdateSet(values))
-      .execute();
-  else
-    await db.updateTable('sso_providers').set(values).where('account_id', '=', accountId).execute();
-  return (await getSsoProvider(db, accountId))!;
+  await stores.sso.saveProvider(
+    { issuer, clientId, sealedSecret: secret, allowedDomains, claims: { ...claims } },
+    now.toISOString(),
+  );
+  return (await getSsoProvider(stores))!;
 }
 
 /** Turns SSO off for the account: the provider goes, and every SSO session of its people ends. */
-export async function removeSsoProvider(db: Kysely<Database>, accountId: string): Promise<boolean> {
-  await requireAccount(accountsOver(db), accountId);
-  await db.deleteFrom('sso_sessions').where('account_id', '=', accountId).execute();
-  await db.deleteFrom('sso_flows').where('account_id', '=', accountId).execute();
-  const result = await db
-    .deleteFrom('sso_providers')
-    .where('account_id', '=', accountId)
-    .executeTakeFirst();
-  return Number(result.numDeletedRows) > 0;
+export async function removeSsoProvider(stores: AccountStores): Promise<boolean> {
+  await requireAccountOf(stores);
+  return stores.sso.removeProvider();
 }
 
 /** What `sso test` found: the provider answers discovery for this issuer and publishes keys. */

@@ -1,11 +1,10 @@
 import { createHash, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
-import type { Kysely } from 'kysely';
 import type { JWTPayload } from 'jose';
 import { ScimError } from '../../core/errors.js';
 import { ENTERPRISE_USER_SCHEMA_ID, USER_SCHEMA_ID } from '../../core/schemas/rfc7643.js';
-import type { Database } from '../../storage/db-schema.js';
 import type { AccountStore, UserRow } from '../ports.js';
 import type { ProvisioningLog } from '../provisioning-log.js';
+import type { Stores } from '../stores.js';
 import { UsersService } from '../scim/users.js';
 import { WorkspaceRules } from '../workspace/rules.js';
 import { userView } from '../workspace/views.js';
@@ -20,8 +19,7 @@ const SESSION_PREFIX = 'rsu_';
 const MAX_RETURN_TO = 2048;
 
 export interface SsoDeps {
-  readonly db: Kysely<Database>;
-  readonly storeFor: (accountId: string) => AccountStore;
+  readonly stores: Stores;
   readonly log: ProvisioningLog;
   readonly key: Buffer | undefined;
   readonly oidc: OidcClient;
@@ -167,14 +165,12 @@ export class SsoSignIn {
   }
 
   private async provider(accountId: string): Promise<SsoProviderWithSecret> {
-    const provider = await loadSsoProvider(this.deps.db, accountId, this.deps.key).catch(
-      (error: unknown) => {
-        throw new SsoError(
-          'not_configured',
-          error instanceof Error ? error.message : String(error),
-        );
-      },
-    );
+    const provider = await loadSsoProvider(
+      this.deps.stores.forAccount(accountId),
+      this.deps.key,
+    ).catch((error: unknown) => {
+      throw new SsoError('not_configured', error instanceof Error ? error.message : String(error));
+    });
     if (provider === undefined)
       throw new SsoError('not_configured', `account ${accountId} has no SSO provider`);
     return provider;
@@ -197,23 +193,18 @@ export class SsoSignIn {
     const codeVerifier = random();
     const browserSecret = random();
     const now = this.now();
-    await this.deps.db
-      .deleteFrom('sso_flows')
-      .where('expires_at', '<', now.toISOString())
-      .execute();
-    await this.deps.db
-      .insertInto('sso_flows')
-      .values({
+    await this.deps.stores.forAccount(accountId).sso.startFlow(
+      {
         id: sha256(state),
-        account_id: accountId,
-        browser_hash: sha256(browserSecret),
+        browserHash: sha256(browserSecret),
         nonce,
-        code_verifier: codeVerifier,
-        return_to: safeReturnTo(returnTo),
-        created_at: now.toISOString(),
-        expires_at: new Date(now.getTime() + FLOW_MINUTES * 60_000).toISOString(),
-      })
-      .execute();
+        codeVerifier,
+        returnTo: safeReturnTo(returnTo),
+        createdAt: now.toISOString(),
+        expiresAt: new Date(now.getTime() + FLOW_MINUTES * 60_000).toISOString(),
+      },
+      now.toISOString(),
+    );
     const url = this.deps.oidc.authorizationUrl(metadata, {
       clientId: provider.clientId,
       redirectUri: await this.redirectUri(accountId),
@@ -243,28 +234,17 @@ export class SsoSignIn {
     const state =
       typeof query.state === 'string' && query.state.length <= 200 ? query.state : undefined;
     if (state === undefined) throw new SsoError('flow_unknown', 'callback without state');
-    const id = sha256(state);
-    const flow = await this.deps.db
-      .selectFrom('sso_flows')
-      .selectAll()
-      .where('id', '=', id)
-      .where('account_id', '=', accountId)
-      .executeTakeFirst();
+    // Deleted as it is read: a replayed or concurrently used state finds nothing.
+    const flow = await this.deps.stores.forAccount(accountId).sso.takeFlow(sha256(state));
     if (flow === undefined)
       throw new SsoError(
         'flow_unknown',
         'no sign-in in flight has this state (unknown, used, or for another account)',
       );
-    const deleted = await this.deps.db
-      .deleteFrom('sso_flows')
-      .where('id', '=', id)
-      .executeTakeFirst();
-    if (Number(deleted.numDeletedRows) !== 1)
-      throw new SsoError('flow_unknown', 'the state was used concurrently');
     const now = this.now();
-    if (flow.expires_at <= now.toISOString())
+    if (flow.expiresAt <= now.toISOString())
       throw new SsoError('flow_unknown', 'the sign-in started too long ago');
-    const expected = Buffer.from(flow.browser_hash, 'hex');
+    const expected = Buffer.from(flow.browserHash, 'hex');
     const given = Buffer.from(sha256(browserSecret ?? ''), 'hex');
     if (browserSecret === undefined || !timingSafeEqual(expected, given))
       throw new SsoError(
@@ -288,7 +268,7 @@ export class SsoSignIn {
       clientSecret: provider.clientSecret,
       redirectUri,
       code,
-      codeVerifier: flow.code_verifier,
+      codeVerifier: flow.codeVerifier,
     });
     const payload = await this.deps.oidc.verifyIdToken(idToken, {
       metadata,
@@ -300,7 +280,7 @@ export class SsoSignIn {
     const person = personFrom(payload, provider);
     const { user, outcome } = await this.provision(accountId, provider.issuer, person);
     const session = await this.openSession(accountId, user.id);
-    return { ...session, returnTo: flow.return_to, user, outcome };
+    return { ...session, returnTo: flow.returnTo, user, outcome };
   }
 
   /**
@@ -315,22 +295,17 @@ export class SsoSignIn {
     issuer: string,
     person: Person,
   ): Promise<{ user: UserRow; outcome: Outcome }> {
-    const store = this.deps.storeFor(accountId);
+    const stores = this.deps.stores.forAccount(accountId);
+    const store = stores.directory;
     const started = performance.now();
     const path = `/api/v1/sso/${accountId}/callback`;
     const tenant = `${await this.deps.originOf(accountId)}/api/v1/scim/azure/${accountId}`;
     try {
       // Read before the transaction: SQLite has one connection, which the transaction holds.
-      const linked = await this.deps.db
-        .selectFrom('sso_identities')
-        .select(['user_id', 'provisioned'])
-        .where('account_id', '=', accountId)
-        .where('issuer', '=', issuer)
-        .where('subject', '=', person.subject)
-        .executeTakeFirst();
+      const linked = await stores.sso.linkedUser(issuer, person.subject);
       const result = await store.transaction(async (tx) => {
         await tx.workspace.lockAccount();
-        let user = linked === undefined ? undefined : await tx.getUser(linked.user_id);
+        let user = linked === undefined ? undefined : await tx.getUser(linked.userId);
         let outcome: Outcome = 'signed-in';
         if (user === undefined) {
           user = await tx.findUserForSignIn({
@@ -364,22 +339,10 @@ export class SsoSignIn {
       });
       if (result.outcome === 'created' || result.outcome === 'linked') {
         const provisioned = result.outcome === 'created' ? 'sso' : 'linked';
-        await this.deps.db
-          .insertInto('sso_identities')
-          .values({
-            account_id: accountId,
-            issuer,
-            subject: person.subject,
-            user_id: result.user.id,
-            provisioned,
-            created_at: this.now().toISOString(),
-          })
-          .onConflict((oc) =>
-            oc
-              .columns(['account_id', 'issuer', 'subject'])
-              .doUpdateSet({ user_id: result.user.id, provisioned }),
-          )
-          .execute();
+        await stores.sso.link(
+          { issuer, subject: person.subject, userId: result.user.id, provisioned },
+          this.now().toISOString(),
+        );
       }
       if (result.outcome !== 'signed-in')
         this.record(
@@ -501,73 +464,42 @@ export class SsoSignIn {
     const now = this.now();
     const expiresAt = new Date(now.getTime() + USER_SESSION_HOURS * 3600_000).toISOString();
     // The person's expired sessions go as a new one starts: the table holds live ones.
-    await this.deps.db
-      .deleteFrom('sso_sessions')
-      .where('account_id', '=', accountId)
-      .where('user_id', '=', userId)
-      .where('expires_at', '<=', now.toISOString())
-      .execute();
-    await this.deps.db
-      .insertInto('sso_sessions')
-      .values({
+    await this.deps.stores.forAccount(accountId).sso.openSession(
+      {
         id: randomUUID(),
-        account_id: accountId,
-        user_id: userId,
-        secret_hash: sha256(token),
-        created_at: now.toISOString(),
-        expires_at: expiresAt,
-      })
-      .execute();
+        userId,
+        secretHash: sha256(token),
+        createdAt: now.toISOString(),
+        expiresAt,
+      },
+      now.toISOString(),
+    );
     return { token, expiresAt };
   }
 
   /** The live session a cookie names, if its user is still an active user of the account. */
   async authenticate(token: string | undefined): Promise<PersonSession | null> {
     if (token === undefined || !token.startsWith(SESSION_PREFIX) || token.length > 200) return null;
-    const row = await this.deps.db
-      .selectFrom('sso_sessions')
-      .select(['id', 'account_id', 'user_id', 'expires_at'])
-      .where('secret_hash', '=', sha256(token))
-      .executeTakeFirst();
-    if (row === undefined || row.expires_at <= this.now().toISOString()) return null;
-    const user = await this.deps.storeFor(row.account_id).getUser(row.user_id);
+    const row = await this.deps.stores.ssoSessions.find(sha256(token));
+    if (row === undefined || row.expiresAt <= this.now().toISOString()) return null;
+    const user = await this.deps.stores.forAccount(row.accountId).directory.getUser(row.userId);
     if (user === undefined || !user.active) return null;
-    return { sessionId: row.id, accountId: row.account_id, user };
+    return { sessionId: row.id, accountId: row.accountId, user };
   }
 
-  async signOut(sessionId: string): Promise<void> {
-    await this.deps.db.deleteFrom('sso_sessions').where('id', '=', sessionId).execute();
+  async signOut(session: PersonSession): Promise<void> {
+    await this.deps.stores.forAccount(session.accountId).sso.endSession(session.sessionId);
   }
 
   /** What `/api/v1/me` answers: who signed in, in the product's view, with their teams. */
   async me(session: PersonSession): Promise<Record<string, unknown>> {
-    const store = this.deps.storeFor(session.accountId);
-    const teams = await store.workspace.membershipsOf(session.user.id);
-    const names =
-      teams.length === 0
-        ? []
-        : await this.teamNames(
-            session.accountId,
-            teams.map((t) => t.groupId),
-          );
+    const stores = this.deps.stores.forAccount(session.accountId);
+    const teams = await stores.directory.workspace.membershipsOf(session.user.id);
+    const names = await stores.sso.teamNames(teams.map((t) => t.groupId).slice(0, 500));
     return {
       accountId: session.accountId,
       user: userView(session.user),
       teams: names,
     };
-  }
-
-  private async teamNames(
-    accountId: string,
-    ids: string[],
-  ): Promise<{ id: string; displayName: string }[]> {
-    const rows = await this.deps.db
-      .selectFrom('groups')
-      .select(['id', 'display_name'])
-      .where('account_id', '=', accountId)
-      .where('id', 'in', ids.slice(0, 500))
-      .orderBy('display_name')
-      .execute();
-    return rows.map((r) => ({ id: r.id, displayName: r.display_name }));
   }
 }

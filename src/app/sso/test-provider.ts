@@ -1,6 +1,5 @@
-import type { Kysely } from 'kysely';
-import type { Database } from '../../storage/db-schema.js';
 import { AppError } from '../errors.js';
+import type { AccountStores } from '../stores.js';
 import { OidcClient, SsoError } from './oidc.js';
 import { getSsoProvider, loadSsoProvider, type SsoTestResult } from './providers.js';
 
@@ -10,11 +9,11 @@ import { getSsoProvider, loadSsoProvider, type SsoTestResult } from './providers
  * decrypting under this server's key. Never signs anyone in.
  */
 export async function testSsoProvider(
-  db: Kysely<Database>,
-  accountId: string,
+  stores: AccountStores,
   options: { key: Buffer | undefined; oidc: OidcClient; redirectUri: string },
 ): Promise<SsoTestResult> {
-  const view = await getSsoProvider(db, accountId);
+  const accountId = stores.accountId;
+  const view = await getSsoProvider(stores);
   if (view === null)
     throw new AppError(
       'not_found',
@@ -23,7 +22,7 @@ export async function testSsoProvider(
   let clientSecret: SsoTestResult['clientSecret'] = view.clientSecretSet ? 'stored' : 'none';
   let problem: string | undefined;
   try {
-    await loadSsoProvider(db, accountId, options.key);
+    await loadSsoProvider(stores, options.key);
   } catch (error) {
     clientSecret = 'undecryptable';
     problem = error instanceof Error ? error.message : String(error);

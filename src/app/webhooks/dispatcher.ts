@@ -1,5 +1,4 @@
 import { STATUS_CODES } from 'node:http';
-import { sql, type Kysely } from 'kysely';
 import { storableText } from '../log-text.js';
 import {
   allowPrivateFromEnv,
@@ -12,9 +11,7 @@ import {
 } from './destination.js';
 import { postDelivery } from './http-post.js';
 import { isIP, type LookupFunction } from 'node:net';
-import type { RosterDatabase } from '../../storage/connect.js';
-import type { Database } from '../../storage/db-schema.js';
-import { readEvents } from '../../storage/event-log.js';
+import type { Stores } from '../stores.js';
 import { DEFAULT_RETRY_SCHEDULE, retryDelayMs, type RetrySchedule } from './retry-schedule.js';
 import { DELIVERY_HEADER, SIGNATURE_HEADER, signatureHeader } from './signature.js';
 
@@ -25,7 +22,7 @@ export interface DispatcherLogger {
 }
 
 export interface WebhookDispatcherOptions {
-  readonly database: RosterDatabase;
+  readonly stores: Stores;
   /** Milliseconds since the epoch; injectable so tests control leases and backoff. */
   readonly clock?: () => number;
   /** In [0, 1): the retry jitter. */
@@ -65,23 +62,62 @@ export interface WebhookDispatcherOptions {
   readonly allowPrivateNetworks?: boolean;
 }
 
-interface ClaimedEndpoint {
-  id: string;
-  account_id: string;
-  url: string;
-  secret: string;
-  delivered_seq: number;
-  failures: number;
-  locked_until: string;
+/** An endpoint leased to one worker while it delivers a batch. */
+export interface ClaimedEndpoint {
+  readonly id: string;
+  readonly accountId: string;
+  readonly url: string;
+  readonly secret: string;
+  readonly deliveredSeq: number;
+  readonly failures: number;
+  /** The lease: every write below is conditional on it still being this one. */
+  readonly lockedUntil: string;
+}
+
+/**
+ * Delivery state across accounts (`stores.webhookDeliveries`): the claim of a due
+ * endpoint, its attempts and its cursor. Every write to an endpoint is conditional on
+ * the claimed lease (`lockedUntil`), so a worker whose lease lapsed changes nothing.
+ * Implemented by the storage layer's KyselyWebhookDeliveries.
+ */
+export interface WebhookDeliveryStore {
+  /**
+   * Leases (until `leaseUntil`) the endpoint that waited longest among those with
+   * undelivered events, not backing off (`next_attempt_at` after `now`) and not leased,
+   * whose account holds fewer than `perAccountConcurrency` live leases.
+   */
+  claim(
+    now: string,
+    leaseUntil: string,
+    perAccountConcurrency: number,
+  ): Promise<ClaimedEndpoint | undefined>;
+  /** Moves the cursor to the account's sequence (the events were removed) and releases the lease. */
+  catchUp(endpoint: ClaimedEndpoint, releasedAt: string): Promise<void>;
+  /** Records an attempt before its request is sent; its id is the delivery header. */
+  startAttempt(
+    endpoint: ClaimedEndpoint,
+    attempt: { firstSeq: number; lastSeq: number; at: string; error: string },
+  ): Promise<number>;
+  finishAttempt(
+    attemptId: number,
+    outcome: { status?: number | null; error: string | null; durationMs: number },
+  ): Promise<void>;
+  /** Releases the lease; nothing else changes. */
+  release(endpoint: ClaimedEndpoint, releasedAt: string): Promise<void>;
+  /** The batch was acknowledged: the cursor moves to `lastSeq` (only from where it was), failures reset. */
+  advance(endpoint: ClaimedEndpoint, lastSeq: number, releasedAt: string): Promise<void>;
+  /** The batch failed: the next attempt waits until `nextAttemptAt`. */
+  backOff(
+    endpoint: ClaimedEndpoint,
+    failure: { failures: number; nextAttemptAt: string; error: string },
+    releasedAt: string,
+  ): Promise<void>;
 }
 
 type Outcome =
   | { kind: 'delivered'; status: number }
   | { kind: 'failed'; status: number | null; error: string }
   | { kind: 'interrupted' };
-
-/** Advisory lock key serialising webhook claims on PostgreSQL (an arbitrary constant). */
-const CLAIM_LOCK_KEY = sql.lit(726_573_001);
 
 const silent: DispatcherLogger = { warn: () => undefined, error: () => undefined };
 
@@ -97,7 +133,7 @@ const silent: DispatcherLogger = { warn: () => undefined, error: () => undefined
  * out well before the lease does, so no two deliveries to one endpoint ever overlap.
  */
 export class WebhookDispatcher {
-  private readonly db: Kysely<Database>;
+  private readonly deliveries: WebhookDeliveryStore;
   private readonly clock: () => number;
   private readonly random: () => number;
   private readonly pollIntervalMs: number;
@@ -119,7 +155,7 @@ export class WebhookDispatcher {
   private pendingNudge = false;
 
   constructor(private readonly options: WebhookDispatcherOptions) {
-    this.db = options.database.db;
+    this.deliveries = options.stores.webhookDeliveries;
     this.clock = options.clock ?? Date.now;
     this.random = options.random ?? Math.random;
     this.pollIntervalMs = options.pollIntervalMs ?? 500;
@@ -228,100 +264,44 @@ export class WebhookDispatcher {
   }
 
   /**
-   * One statement claims the endpoint that waited longest among those with undelivered
-   * events, not backing off and not leased. On PostgreSQL `FOR UPDATE SKIP LOCKED` lets
-   * concurrent claimers pass over each other's candidate instead of queueing on it; on
-   * SQLite the single writer serialises the UPDATE. A released lease keeps its time, so
-   * ordering by it serves endpoints round-robin.
+   * Claims the endpoint that waited longest (see WebhookDeliveryStore.claim). A released
+   * lease keeps its time, so ordering by it serves endpoints round-robin.
    *
    * Fairness between accounts: an endpoint is passed over while its account already holds
    * `perAccountConcurrency` live leases (deliveries in flight, in any process), so one
    * account's slow receivers leave workers free for the others; each request is cut off
-   * after `requestTimeoutMs`. (On PostgreSQL two claimers racing may briefly exceed the
-   * cap by one: it bounds the share, it is not a lock.)
+   * after `requestTimeoutMs`.
    */
-  private async claim(): Promise<ClaimedEndpoint | undefined> {
+  private claim(): Promise<ClaimedEndpoint | undefined> {
     const nowMs = this.clock();
-    const now = new Date(nowMs).toISOString();
-    const lease = new Date(nowMs + this.leaseMs).toISOString();
-    const lock =
-      this.options.database.dialect === 'postgres' ? sql`FOR UPDATE OF e SKIP LOCKED` : sql``;
-    const claim = sql<ClaimedEndpoint>`
-      UPDATE webhook_endpoints SET locked_until = ${lease}
-      WHERE id = (
-        SELECT e.id FROM webhook_endpoints e JOIN accounts a ON a.id = e.account_id
-        WHERE e.active = 1
-          AND e.delivered_seq < a.event_seq
-          AND (e.next_attempt_at IS NULL OR e.next_attempt_at <= ${now})
-          AND (e.locked_until IS NULL OR e.locked_until < ${now})
-          AND (SELECT COUNT(*) FROM webhook_endpoints busy
-               WHERE busy.account_id = e.account_id AND busy.locked_until >= ${now})
-              < ${this.perAccountConcurrency}
-        ORDER BY COALESCE(e.locked_until, '') , e.id
-        LIMIT 1 ${lock}
-      )
-      AND (locked_until IS NULL OR locked_until < ${now})
-      RETURNING id, account_id, url, secret, delivered_seq, failures, locked_until`;
-    // PostgreSQL: concurrent claimers would each count the leases of a snapshot taken
-    // before the others committed, and together exceed the per-account share. Claims are
-    // serialised with a transaction-scoped advisory lock (a claim takes milliseconds), and
-    // the UPDATE's snapshot is taken after the lock, so it sees every committed lease.
-    const result =
-      this.options.database.dialect === 'postgres'
-        ? await this.db.transaction().execute(async (trx) => {
-            await sql`SELECT pg_advisory_xact_lock(${CLAIM_LOCK_KEY})`.execute(trx);
-            return claim.execute(trx);
-          })
-        : await claim.execute(this.db);
-    const row = result.rows[0];
-    if (row === undefined) return undefined;
-    return { ...row, delivered_seq: Number(row.delivered_seq), failures: Number(row.failures) };
+    return this.deliveries.claim(
+      new Date(nowMs).toISOString(),
+      new Date(nowMs + this.leaseMs).toISOString(),
+      this.perAccountConcurrency,
+    );
   }
 
   private async deliver(endpoint: ClaimedEndpoint): Promise<void> {
-    const events = await readEvents(
-      this.db,
-      endpoint.account_id,
-      endpoint.delivered_seq,
-      this.batchSize,
-    );
+    const events = await this.options.stores
+      .forAccount(endpoint.accountId)
+      .events.after(endpoint.deliveredSeq, this.batchSize);
     const first = events[0];
     const last = events.at(-1);
     if (first === undefined || last === undefined) {
       // Behind the account's sequence yet no events to send (removed by retention):
       // catch the cursor up, or the endpoint would be claimed forever.
-      await this.db
-        .updateTable('webhook_endpoints')
-        .set((eb) => ({
-          delivered_seq: eb
-            .selectFrom('accounts')
-            .select('event_seq')
-            .where('accounts.id', '=', endpoint.account_id),
-          locked_until: new Date(this.clock() - 1).toISOString(),
-        }))
-        .where('id', '=', endpoint.id)
-        .where('locked_until', '=', endpoint.locked_until)
-        .execute();
+      await this.deliveries.catchUp(endpoint, new Date(this.clock() - 1).toISOString());
       return;
     }
 
     const startedMs = this.clock();
-    const attempt = await this.db
-      .insertInto('webhook_attempts')
-      .values({
-        account_id: endpoint.account_id,
-        endpoint_id: endpoint.id,
-        first_seq: first.seq,
-        last_seq: last.seq,
-        at: new Date(startedMs).toISOString(),
-        status: null,
-        // Overwritten with the outcome; stays if this process dies mid-request.
-        error: 'no outcome recorded: the delivering process stopped',
-        duration_ms: 0,
-      })
-      .returning('id')
-      .executeTakeFirstOrThrow();
-    const attemptId = Number(attempt.id);
+    const attemptId = await this.deliveries.startAttempt(endpoint, {
+      firstSeq: first.seq,
+      lastSeq: last.seq,
+      at: new Date(startedMs).toISOString(),
+      // Overwritten with the outcome; stays if this process dies mid-request.
+      error: 'no outcome recorded: the delivering process stopped',
+    });
 
     const started = performance.now();
     const outcome = await this.post(endpoint, attemptId, JSON.stringify({ events }));
@@ -331,49 +311,24 @@ export class WebhookDispatcher {
     const finishedAt = new Date(this.clock() - 1).toISOString();
 
     if (outcome.kind === 'interrupted') {
-      await this.db
-        .updateTable('webhook_attempts')
-        .set({
-          error: 'interrupted: the dispatcher stopped; the batch will be delivered again',
-          duration_ms: durationMs,
-        })
-        .where('id', '=', attemptId)
-        .execute();
+      await this.deliveries.finishAttempt(attemptId, {
+        error: 'interrupted: the dispatcher stopped; the batch will be delivered again',
+        durationMs,
+      });
       // Release without counting a failure: the endpoint did nothing wrong.
-      await this.db
-        .updateTable('webhook_endpoints')
-        .set({ locked_until: finishedAt })
-        .where('id', '=', endpoint.id)
-        .where('locked_until', '=', endpoint.locked_until)
-        .execute();
+      await this.deliveries.release(endpoint, finishedAt);
       return;
     }
 
-    await this.db
-      .updateTable('webhook_attempts')
-      .set({
-        status: outcome.status,
-        error: outcome.kind === 'failed' ? outcome.error : null,
-        duration_ms: durationMs,
-      })
-      .where('id', '=', attemptId)
-      .execute();
+    await this.deliveries.finishAttempt(attemptId, {
+      status: outcome.status,
+      error: outcome.kind === 'failed' ? outcome.error : null,
+      durationMs,
+    });
 
     if (outcome.kind === 'delivered') {
       // Compare-and-set on the cursor: it only ever moves forward, batch by batch.
-      await this.db
-        .updateTable('webhook_endpoints')
-        .set({
-          delivered_seq: last.seq,
-          failures: 0,
-          next_attempt_at: null,
-          last_error: null,
-          locked_until: finishedAt,
-        })
-        .where('id', '=', endpoint.id)
-        .where('delivered_seq', '=', endpoint.delivered_seq)
-        .where('locked_until', '=', endpoint.locked_until)
-        .execute();
+      await this.deliveries.advance(endpoint, last.seq, finishedAt);
       return;
     }
 
@@ -384,24 +339,18 @@ export class WebhookDispatcher {
     this.logger.warn(
       {
         endpointId: endpoint.id,
-        accountId: endpoint.account_id,
+        accountId: endpoint.accountId,
         failures,
         nextAttemptAt,
         error: outcome.error,
       },
       'webhook delivery failed; will retry',
     );
-    await this.db
-      .updateTable('webhook_endpoints')
-      .set({
-        failures,
-        next_attempt_at: nextAttemptAt,
-        last_error: outcome.error,
-        locked_until: finishedAt,
-      })
-      .where('id', '=', endpoint.id)
-      .where('locked_until', '=', endpoint.locked_until)
-      .execute();
+    await this.deliveries.backOff(
+      endpoint,
+      { failures, nextAttemptAt, error: outcome.error },
+      finishedAt,
+    );
   }
 
   private async post(endpoint: ClaimedEndpoint, attemptId: number, body: string): Promise<Outcome> {

@@ -1,14 +1,6 @@
 import { randomBytes, randomUUID } from 'node:crypto';
-import type { Kysely } from 'kysely';
-import type {
-  Database,
-  WebhookAttemptsTable,
-  WebhookEndpointsTable,
-} from '../../storage/db-schema.js';
-import type { Selectable } from 'kysely';
-import { requireAccount } from '../accounts.js';
-import { accountsOver } from '../../storage/account-registry-store.js';
 import { AppError } from '../errors.js';
+import type { AccountStores } from '../stores.js';
 import { allowPrivateFromEnv, blockedDestination, type Resolver } from './destination.js';
 
 const SECRET_PREFIX = 'whsec_';
@@ -67,6 +59,38 @@ export interface WebhookAttempt {
   durationMs: number;
 }
 
+/** An endpoint as stored at creation, before its cursor is set. */
+export interface NewWebhookEndpoint {
+  readonly id: string;
+  readonly url: string;
+  readonly description: string | null;
+  readonly secret: string;
+  readonly createdAt: string;
+}
+
+/**
+ * One account's webhook endpoints and their delivery log (`stores.forAccount(id).webhooks`).
+ * Implemented by the storage layer's KyselyWebhookStore.
+ */
+export interface WebhookStore {
+  accountExists(): Promise<boolean>;
+  /**
+   * Adds the endpoint with its cursor at the account's current event sequence, in one
+   * statement with the check that the account has fewer than `maxPerAccount` endpoints.
+   * False when it was not added (the account is at its cap, or does not exist).
+   */
+  insert(endpoint: NewWebhookEndpoint, maxPerAccount: number): Promise<boolean>;
+  /** Oldest first. */
+  list(): Promise<WebhookEndpoint[]>;
+  get(endpointId: string): Promise<WebhookEndpoint | undefined>;
+  /** The endpoint's URL and signing secret, for a delivery. */
+  destination(endpointId: string): Promise<{ url: string; secret: string } | undefined>;
+  /** Removes the endpoint and its delivery log. */
+  remove(endpointId: string): Promise<void>;
+  /** Newest first, at most `limit`. */
+  attempts(endpointId: string, limit: number): Promise<WebhookAttempt[]>;
+}
+
 /**
  * Checks a webhook URL: absolute http(s), no fragment, sane length. Returns it normalised
  * by the WHATWG URL parser, or throws an AppError saying what is wrong.
@@ -107,8 +131,8 @@ export function validateWebhookUrl(raw: string): string {
 
 /** Registers an endpoint; delivery starts with the account's next event (earlier ones: pull API). */
 export async function createEndpoint(
-  db: Kysely<Database>,
-  input: { accountId: string; url: string; description?: string | undefined },
+  stores: AccountStores,
+  input: { url: string; description?: string | undefined },
   options: { allowPrivateNetworks?: boolean; resolver?: Resolver; maxPerAccount?: number } = {},
 ): Promise<CreatedWebhookEndpoint> {
   const maxPerAccount = options.maxPerAccount ?? maxEndpointsFromEnv();
@@ -130,154 +154,62 @@ export async function createEndpoint(
       `description must be at most ${MAX_DESCRIPTION_LENGTH} characters`,
     );
   }
-  await requireAccount(accountsOver(db), input.accountId);
   const secret = SECRET_PREFIX + randomBytes(32).toString('base64url');
   const id = randomUUID();
-  const createdAt = new Date().toISOString();
   // The cursor starts at the account's current sequence in the same statement, so an
   // endpoint hears of every change after it was added, none from before (those are in
-  // the pull API), and no event committed meanwhile is skipped or repeated. The cap on
-  // endpoints per account is checked in the same statement.
-  const inserted = await db
-    .insertInto('webhook_endpoints')
-    .columns([
-      'id',
-      'account_id',
-      'url',
-      'description',
-      'secret',
-      'active',
-      'created_at',
-      'delivered_seq',
-      'failures',
-    ])
-    .expression((eb) =>
-      eb
-        .selectFrom('accounts')
-        .select((s) => [
-          s.val(id).as('id'),
-          'accounts.id as account_id',
-          s.val(url).as('url'),
-          s.val(description).as('description'),
-          s.val(secret).as('secret'),
-          s.val(1).as('active'),
-          s.val(createdAt).as('created_at'),
-          'accounts.event_seq as delivered_seq',
-          s.val(0).as('failures'),
-        ])
-        .where('accounts.id', '=', input.accountId)
-        .where(
-          (eb) =>
-            eb
-              .selectFrom('webhook_endpoints')
-              .select((c) => c.fn.countAll().as('n'))
-              .where('webhook_endpoints.account_id', '=', input.accountId),
-          '<',
-          maxPerAccount,
-        ),
-    )
-    .executeTakeFirst();
-  if (Number(inserted.numInsertedOrUpdatedRows ?? 0n) === 0) {
+  // the pull API), and no event committed meanwhile is skipped or repeated.
+  const endpoint = { id, url, description, secret, createdAt: new Date().toISOString() };
+  if (!(await stores.webhooks.insert(endpoint, maxPerAccount))) {
+    await requireAccountOf(stores); // not added: no such account, or the cap
     throw new AppError(
       'conflict',
-      `account ${input.accountId} already has ${maxPerAccount} webhook endpoints, the most one account may have (WEBHOOK_MAX_ENDPOINTS_PER_ACCOUNT); remove one first`,
+      `account ${stores.accountId} already has ${maxPerAccount} webhook endpoints, the most one account may have (WEBHOOK_MAX_ENDPOINTS_PER_ACCOUNT); remove one first`,
     );
   }
-  const created = await getEndpoint(db, input.accountId, id);
+  const created = await getEndpoint(stores, id);
   return { ...created, secret };
 }
 
-export async function listEndpoints(
-  db: Kysely<Database>,
-  accountId: string,
-): Promise<WebhookEndpoint[]> {
-  await requireAccount(accountsOver(db), accountId);
-  const rows = await db
-    .selectFrom('webhook_endpoints')
-    .selectAll()
-    .where('account_id', '=', accountId)
-    .orderBy('created_at')
-    .orderBy('id')
-    .execute();
-  return rows.map(toEndpoint);
+export async function listEndpoints(stores: AccountStores): Promise<WebhookEndpoint[]> {
+  await requireAccountOf(stores);
+  return stores.webhooks.list();
 }
 
 export async function getEndpoint(
-  db: Kysely<Database>,
-  accountId: string,
+  stores: AccountStores,
   endpointId: string,
 ): Promise<WebhookEndpoint> {
-  const row = await db
-    .selectFrom('webhook_endpoints')
-    .selectAll()
-    .where('account_id', '=', accountId)
-    .where('id', '=', endpointId)
-    .executeTakeFirst();
-  if (row === undefined)
-    throw new AppError('not_found', `account ${accountId} has no webhook endpoint ${endpointId}`);
-  return toEndpoint(row);
+  const endpoint = await stores.webhooks.get(endpointId);
+  if (endpoint === undefined)
+    throw new AppError(
+      'not_found',
+      `account ${stores.accountId} has no webhook endpoint ${endpointId}`,
+    );
+  return endpoint;
 }
 
 /** Removes an endpoint and its delivery log; a delivery in flight finishes but records nothing. */
 export async function deleteEndpoint(
-  db: Kysely<Database>,
-  accountId: string,
+  stores: AccountStores,
   endpointId: string,
 ): Promise<WebhookEndpoint> {
-  const endpoint = await getEndpoint(db, accountId, endpointId);
-  await db
-    .deleteFrom('webhook_endpoints')
-    .where('account_id', '=', accountId)
-    .where('id', '=', endpointId)
-    .execute();
+  const endpoint = await getEndpoint(stores, endpointId);
+  await stores.webhooks.remove(endpointId);
   return endpoint;
 }
 
 /** The endpoint's latest delivery attempts, newest first. */
 export async function listAttempts(
-  db: Kysely<Database>,
-  accountId: string,
+  stores: AccountStores,
   endpointId: string,
   limit = 50,
 ): Promise<WebhookAttempt[]> {
-  await getEndpoint(db, accountId, endpointId);
-  const rows = await db
-    .selectFrom('webhook_attempts')
-    .selectAll()
-    .where('account_id', '=', accountId)
-    .where('endpoint_id', '=', endpointId)
-    .orderBy('id', 'desc')
-    .limit(Math.max(1, Math.min(Math.trunc(limit), 1000)))
-    .execute();
-  return rows.map(toAttempt);
+  await getEndpoint(stores, endpointId);
+  return stores.webhooks.attempts(endpointId, Math.max(1, Math.min(Math.trunc(limit), 1000)));
 }
 
-function toEndpoint(row: Selectable<WebhookEndpointsTable>): WebhookEndpoint {
-  return {
-    id: row.id,
-    accountId: row.account_id,
-    url: row.url,
-    description: row.description,
-    active: Number(row.active) === 1,
-    createdAt: row.created_at,
-    deliveredSeq: Number(row.delivered_seq),
-    failures: Number(row.failures),
-    nextAttemptAt: row.next_attempt_at,
-    lastError: row.last_error,
-  };
-}
-
-function toAttempt(row: Selectable<WebhookAttemptsTable>): WebhookAttempt {
-  const status = row.status === null ? null : Number(row.status);
-  return {
-    id: Number(row.id),
-    endpointId: row.endpoint_id,
-    firstSeq: Number(row.first_seq),
-    lastSeq: Number(row.last_seq),
-    at: row.at,
-    status,
-    ok: status !== null && status >= 200 && status < 300,
-    error: row.error,
-    durationMs: Number(row.duration_ms),
-  };
+async function requireAccountOf(stores: AccountStores): Promise<void> {
+  if (!(await stores.webhooks.accountExists()))
+    throw new AppError('not_found', `account ${stores.accountId} does not exist`);
 }

@@ -476,7 +476,7 @@ export async function consoleRoutes(
       },
     },
     async (request: Req) =>
-      sendTestEvent(db, account(request), request.params.id!, {
+      sendTestEvent(options.stores.forAccount(account(request)), request.params.id!, {
         allowPrivateNetworks: process.env['WEBHOOK_ALLOW_PRIVATE'] === '1',
       }),
   );

@@ -213,11 +213,11 @@ export async function adminPlugin(
       const account = (request: Req): string => request.params.accountId;
       await scoped.register(consoleRoutes, {
         database: options.database,
-        stores,
+        stores: options.stores,
         log: options.log,
       });
-      await scoped.register(syncRoutes, { database: options.database, publicUrl });
-      await scoped.register(ssoRoutes, { database: options.database, sso: options.sso });
+      await scoped.register(syncRoutes, { stores: options.stores, publicUrl });
+      await scoped.register(ssoRoutes, { stores: options.stores, sso: options.sso });
 
       scoped.delete('/session', async (request: Req, reply) => {
         await signOut(stores, request.adminSession!);
@@ -316,26 +316,25 @@ export async function adminPlugin(
         return { entries, next: entries.length === limit ? (entries.at(-1)?.id ?? null) : null };
       });
 
+      const accountStores = (request: Req) => options.stores.forAccount(account(request));
       scoped.get('/webhooks', async (request: Req) => ({
-        webhooks: await listEndpoints(db, account(request)),
+        webhooks: await listEndpoints(accountStores(request)),
       }));
       scoped.post('/webhooks', async (request: Req, reply) => {
         const body = objectBody(request.body);
         const description = body['description'];
-        const created = await createEndpoint(db, {
-          accountId: account(request),
+        const created = await createEndpoint(accountStores(request), {
           url: stringField(body, 'url'),
           ...(typeof description === 'string' ? { description } : {}),
         });
         return reply.code(201).send(created);
       });
       scoped.delete('/webhooks/:id', async (request: Req) =>
-        deleteEndpoint(db, account(request), request.params.id!),
+        deleteEndpoint(accountStores(request), request.params.id!),
       );
       scoped.get('/webhooks/:id/deliveries', async (request: Req) => ({
         deliveries: await listAttempts(
-          db,
-          account(request),
+          accountStores(request),
           request.params.id!,
           integer(request.query['limit'], 'limit', 50, 1, 500),
         ),

@@ -3,7 +3,7 @@ import type { OidcClient } from '../../app/sso/oidc.js';
 import { getSsoProvider, removeSsoProvider, setSsoProvider } from '../../app/sso/providers.js';
 import type { SsoSignIn } from '../../app/sso/sign-in.js';
 import { testSsoProvider } from '../../app/sso/test-provider.js';
-import type { RosterDatabase } from '../../storage/connect.js';
+import type { Stores } from '../../app/stores.js';
 import { errorResponses as errors, obj, S } from './schemas.js';
 
 type Req = FastifyRequest<{ Params: { accountId: string }; Body: unknown }>;
@@ -49,15 +49,15 @@ const view = obj({
  */
 export async function ssoRoutes(
   app: FastifyInstance,
-  options: { database: RosterDatabase; sso: SsoRuntime },
+  options: { stores: Stores; sso: SsoRuntime },
 ): Promise<void> {
-  const db = options.database.db;
   const { sso } = options;
   const account = (request: Req): string => request.params.accountId;
+  const accountStores = (request: Req) => options.stores.forAccount(account(request));
   const describe = async (accountId: string) => {
     const redirectUri = await sso.signIn.redirectUri(accountId);
     return {
-      provider: await getSsoProvider(db, accountId),
+      provider: await getSsoProvider(options.stores.forAccount(accountId)),
       redirectUri,
       signInUrl: redirectUri.replace(/\/callback$/, '/start'),
     };
@@ -106,7 +106,7 @@ export async function ssoRoutes(
               throw Object.assign(new Error('Send a JSON object body.'), { statusCode: 400 });
             })()
       ) as Record<string, unknown>;
-      await setSsoProvider(db, account(request), body, {
+      await setSsoProvider(accountStores(request), body, {
         key: sso.key,
         allowHttp: sso.allowPrivate,
       });
@@ -124,7 +124,7 @@ export async function ssoRoutes(
         response: { 200: obj({ removed: S.bool }), ...errors(401, 404) },
       },
     },
-    async (request: Req) => ({ removed: await removeSsoProvider(db, account(request)) }),
+    async (request: Req) => ({ removed: await removeSsoProvider(accountStores(request)) }),
   );
 
   app.post(
@@ -154,7 +154,7 @@ export async function ssoRoutes(
       },
     },
     async (request: Req) =>
-      testSsoProvider(db, account(request), {
+      testSsoProvider(accountStores(request), {
         key: sso.key,
         oidc: sso.oidc,
         redirectUri: await sso.signIn.redirectUri(account(request)),

@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { SyncJobs, syncLogCsv } from '../../app/sync-jobs.js';
-import type { RosterDatabase } from '../../storage/connect.js';
+import type { Stores } from '../../app/stores.js';
 import { RestError } from '../rest/plugin.js';
 
 type Req = FastifyRequest<{
@@ -17,9 +17,9 @@ type Req = FastifyRequest<{
  */
 export async function syncRoutes(
   app: FastifyInstance,
-  options: { database: RosterDatabase; publicUrl: (region?: string) => string },
+  options: { stores: Stores; publicUrl: (region?: string) => string },
 ): Promise<void> {
-  const jobs = new SyncJobs(options.database.db, {
+  const jobs = new SyncJobs(options.stores, {
     publicUrl: options.publicUrl,
     onError: (error, jobId) =>
       app.log.error({ err: error, jobId }, 'sync cycle started by "run now" failed'),

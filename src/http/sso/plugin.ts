@@ -224,7 +224,7 @@ export async function ssoPlugin(app: FastifyInstance, options: SsoPluginOptions)
     if (!(site === 'same-origin' && (request.headers.origin ?? 'null') === 'null'))
       assertSameOrigin(request, options.publicUrl());
     const session = await signIn.authenticate(readCookie(request, USER_COOKIE));
-    if (session !== null) await signIn.signOut(session.sessionId);
+    if (session !== null) await signIn.signOut(session);
     return reply
       .header('Cache-Control', 'no-store')
       .header('Set-Cookie', `${USER_COOKIE}=; Path=/; Max-Age=0; HttpOnly; SameSite=Lax${secure()}`)
