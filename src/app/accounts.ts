@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { PostgresAdapter, type Kysely } from 'kysely';
-import { isUniqueViolation } from '../storage/connect.js';
+import { mapDatabaseError } from '../storage/db-errors.js';
 import type { Database } from '../storage/db-schema.js';
 import { parseSettings, type AccountSettings } from './workspace/settings.js';
 import { clearAuthCache } from './auth-cache.js';
@@ -146,7 +146,11 @@ export async function createAdmin(
   }
   await requireAccount(db, input.accountId);
   const duplicate = () =>
-    new AppError('conflict', `account ${input.accountId} already has an admin ${email}`);
+    new AppError(
+      'conflict',
+      `account ${input.accountId} already has an admin ${email}`,
+      'admin_email_taken',
+    );
   const existing = await findAdminByEmail(db, input.accountId, email);
   if (existing && !existing.active) {
     throw new AppError(
@@ -184,8 +188,7 @@ export async function createAdmin(
       })
       .execute();
   } catch (error) {
-    if (isUniqueViolation(error)) throw duplicate();
-    throw error;
+    throw mapDatabaseError(error, { unique: duplicate });
   }
   return admin;
 }
@@ -242,8 +245,9 @@ export async function deactivateAdmin(db: Kysely<Database>, target: AdminTarget)
       .executeTakeFirstOrThrow();
     if (Number(active.n) <= 1) {
       throw new AppError(
-        'invalid',
+        'conflict',
         `${found.email} is the last active admin of account ${found.accountId}: create or reactivate another admin first, or nobody could manage the account`,
+        'last_admin',
       );
     }
     await trx

@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { SyncJobs, syncLogCsv } from '../../app/sync-jobs.js';
 import type { RosterDatabase } from '../../storage/connect.js';
-import { RestError } from '../rest/plugin.js';
+import { RestError } from '../errors.js';
 
 type Req = FastifyRequest<{
   Params: { accountId: string; id?: string };

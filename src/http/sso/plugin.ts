@@ -4,7 +4,7 @@ import { SsoError, type SsoFailure } from '../../app/sso/oidc.js';
 import type { SsoSignIn } from '../../app/sso/sign-in.js';
 import { assertSameOrigin, readCookie } from '../admin/console-auth.js';
 import { MemoryRateLimiter } from '../limits/rate-limit.js';
-import { toRestError } from '../rest/plugin.js';
+import { renderAdminError, sendError, toDomainError } from '../errors.js';
 
 export const SSO_PREFIX = '/api/v1/sso';
 export const USER_COOKIE = 'roster_user';
@@ -94,13 +94,10 @@ export async function ssoPlugin(app: FastifyInstance, options: SsoPluginOptions)
     (_request, _body, done) => done(null, {}),
   );
   app.setErrorHandler(async (error, request, reply) => {
-    const rest = toRestError(error);
-    if (rest.status >= 500)
+    const domainError = toDomainError(error);
+    if (domainError.status >= 500)
       request.log.error({ err: error }, 'unexpected error answering an SSO request');
-    return reply
-      .code(rest.status)
-      .header('Cache-Control', 'no-store')
-      .send({ error: { code: rest.code, message: rest.message } });
+    return sendError(reply, renderAdminError(domainError));
   });
 
   function fail(request: FastifyRequest, reply: FastifyReply, error: unknown) {
