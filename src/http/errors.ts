@@ -1,4 +1,4 @@
-import type { FastifyReply } from 'fastify';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import {
   DomainError,
   codeOf,
@@ -99,6 +99,33 @@ export function renderAdminError(error: DomainError): RenderedError<JsonErrorBod
 
 export function sendError<Body>(reply: FastifyReply, rendered: RenderedError<Body>): FastifyReply {
   return reply.code(rendered.status).headers(rendered.headers).send(rendered.body);
+}
+
+export type Surface = 'scim' | 'rest' | 'admin';
+
+const RENDERERS = {
+  scim: renderScimError,
+  rest: renderRestError,
+  admin: renderAdminError,
+} as const satisfies Record<Surface, (error: DomainError) => RenderedError<unknown>>;
+
+/**
+ * The error handler of one API surface: map, log a 5xx with its cause (the answer echoes
+ * none of it), render. `seen` lets a surface note the error (the SCIM provisioning log).
+ */
+export function errorHandler(
+  surface: Surface,
+  answering: string,
+  seen?: (request: FastifyRequest, error: DomainError) => void,
+) {
+  const render: (error: DomainError) => RenderedError<unknown> = RENDERERS[surface];
+  return async (error: unknown, request: FastifyRequest, reply: FastifyReply) => {
+    const domainError = toDomainError(error);
+    if (domainError.status >= 500)
+      request.log.error({ err: error }, `unexpected error answering ${answering}`);
+    seen?.(request, domainError);
+    return sendError(reply, render(domainError));
+  };
 }
 
 type StatusOf<C extends ErrorCode> = (typeof ERRORS)[C]['status'];

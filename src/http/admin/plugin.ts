@@ -26,7 +26,7 @@ import {
 } from '../../app/webhooks/endpoints.js';
 import type { RosterDatabase } from '../../storage/connect.js';
 import { MemoryRateLimiter } from '../limits/rate-limit.js';
-import { RestError, renderAdminError, sendError, toDomainError } from '../errors.js';
+import { RestError, errorHandler } from '../errors.js';
 import { consoleAuth } from './console-auth.js';
 import { consoleRoutes } from './console-routes.js';
 import { registerAdminOpenApi } from './openapi.js';
@@ -74,12 +74,7 @@ export async function adminPlugin(
   await registerAdminOpenApi(app, ADMIN_PREFIX); // OpenAPI document of every route below
   await consoleAuth(app, { database: options.database, publicUrl }); // console cookie sessions + CSRF
 
-  app.setErrorHandler(async (error, request, reply) => {
-    const domainError = toDomainError(error);
-    if (domainError.status >= 500)
-      request.log.error({ err: error }, 'unexpected error answering an admin API request');
-    return sendError(reply, renderAdminError(domainError));
-  });
+  app.setErrorHandler(errorHandler('admin', 'an admin API request'));
   app.setNotFoundHandler(async (request, reply) =>
     reply.code(404).send({
       error: {

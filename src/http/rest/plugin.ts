@@ -4,7 +4,7 @@ import { parseBoolean, parseInteger, parsePageRequest } from '../../app/director
 import { seatUse } from '../../app/directory/seats.js';
 import { getProductTeam, listProductTeams, listTeamMembers } from '../../app/directory/teams.js';
 import { getProductUser, listProductUsers } from '../../app/directory/users.js';
-import { RestError, renderRestError, sendError, toDomainError } from '../errors.js';
+import { RestError, errorHandler, toDomainError } from '../errors.js';
 import { takeForRequest, type RateLimiter } from '../limits/rate-limit.js';
 import { authenticate } from '../../app/tokens.js';
 import type { RosterDatabase } from '../../storage/connect.js';
@@ -87,12 +87,7 @@ export async function restPlugin(app: FastifyInstance, options: RestPluginOption
     app.addHook('onResponse', release);
   }
 
-  app.setErrorHandler(async (error, request, reply) => {
-    const domainError = toDomainError(error);
-    if (domainError.status >= 500)
-      request.log.error({ err: error }, 'unexpected error answering a REST API request');
-    return sendError(reply, renderRestError(domainError));
-  });
+  app.setErrorHandler(errorHandler('rest', 'a REST API request'));
 
   app.setNotFoundHandler(async (request, reply) => {
     const path = request.url.split('?')[0] ?? '';

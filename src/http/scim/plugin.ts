@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { ScimError, notFound } from '../../core/errors.js';
-import { renderScimError, sendError, toDomainError } from '../errors.js';
+import { errorHandler, renderScimError, sendError, toDomainError } from '../errors.js';
 import { parseProjection } from '../../core/resource/projection.js';
 import { GROUP_RESOURCE, USER_RESOURCE } from '../../core/schemas/rfc7643.js';
 import type { ResourceTypeDef } from '../../core/schemas/types.js';
@@ -208,13 +208,11 @@ export async function scimPlugin(app: FastifyInstance, options: ScimPluginOption
     });
   });
 
-  app.setErrorHandler(async (error, request, reply) => {
-    const domainError = toDomainError(error);
-    if (domainError.status >= 500)
-      request.log.error({ err: error }, 'unexpected error answering a SCIM request');
-    if (request.scim !== undefined) request.scim.error = domainError.detail;
-    return sendError(reply, renderScimError(domainError));
-  });
+  app.setErrorHandler(
+    errorHandler('scim', 'a SCIM request', (request, error) => {
+      if (request.scim !== undefined) request.scim.error = error.detail;
+    }),
+  );
 
   app.setNotFoundHandler(async (request, reply) =>
     sendError(
