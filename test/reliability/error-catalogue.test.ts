@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AccountBusyError } from '../../src/app/account-gate.js';
@@ -87,6 +88,23 @@ describe('error catalogue', () => {
       if (d.kind === 'internal' || d.kind === 'unavailable')
         expect(d.status >= 500, code).toBe(true);
       else expect(d.status < 500, code).toBe(true);
+    }
+  });
+
+  it('is the table of docs/admin-api.md#errors, code for code', () => {
+    const doc = readFileSync(new URL('../../docs/admin-api.md', import.meta.url), 'utf8');
+    const rows = new Map<string, string[]>();
+    for (const match of doc.matchAll(/^\| `([a-z_]+)` +\|(.*)\|$/gm))
+      rows.set(
+        match[1]!,
+        match[2]!.split('|').map((cell) => cell.trim()),
+      );
+    expect([...rows.keys()].sort()).toEqual([...ERROR_CODES].sort());
+    for (const code of ERROR_CODES) {
+      const [status, scimType] = rows.get(code)!;
+      expect(status, code).toBe(String(definition(code).status));
+      const documented = definition(code).scimType;
+      expect(scimType, code).toBe(documented === undefined ? '' : `\`${documented}\``);
     }
   });
 
