@@ -14,7 +14,7 @@ import {
   type ErrorDefinition,
 } from '../../src/core/errors.js';
 import { RestError, errorHandler, type Surface } from '../../src/http/errors.js';
-import { mapDatabaseError } from '../../src/storage/db-errors.js';
+import { isRetryable, mapDatabaseError } from '../../src/storage/db-errors.js';
 
 /**
  * Every code of the error catalogue (src/core/errors.ts), thrown in a route, answered by
@@ -160,6 +160,8 @@ describe('error catalogue', () => {
       const mapped = mapDatabaseError(driverError);
       expect(mapped, driverCode).toBeInstanceOf(DomainError);
       expect((mapped as DomainError).code, driverCode).toBe(code);
+      // A transaction's retry loop still recognises a deadlock once it has been mapped.
+      expect(isRetryable(mapped), driverCode).toBe(code === 'database_contention');
       // Thrown raw, the surfaces map it themselves; the driver's message is never echoed.
       await expectRendered(driverError, code);
       expect(JSON.stringify((await answer('rest', driverError)).body)).not.toContain('driver says');
