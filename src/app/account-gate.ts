@@ -1,21 +1,22 @@
-import { ScimError } from '../core/errors.js';
+import { DomainError } from '../core/errors.js';
 
 /** Thrown when an account's share is taken and its turn did not come in time (→ 503 + Retry-After). */
-export class AccountBusyError extends Error {
-  override name = 'AccountBusyError';
+export class AccountBusyError extends DomainError {
   constructor(
     readonly accountId: string,
     readonly retryAfterSeconds: number,
   ) {
     super(
+      'account_busy',
       `This account already has its share of requests in progress; retry after ${retryAfterSeconds} s (or send fewer at once).`,
+      { headers: { 'Retry-After': String(retryAfterSeconds) } },
     );
+    this.name = 'AccountBusyError';
   }
 
-  toScim(): ScimError {
-    return new ScimError(503, undefined, this.message, {
-      'Retry-After': String(this.retryAfterSeconds),
-    });
+  /** The error the SCIM surface renders: this one (every surface renders a DomainError). */
+  toScim(): DomainError {
+    return this;
   }
 }
 

@@ -223,6 +223,7 @@ function alreadyAdmin(existing: Admin): AppError {
     existing.active
       ? `${existing.email} is already an active admin of account ${account}: nothing to create (roster admin list --account ${account})`
       : `${existing.email} is a deactivated admin of account ${account}: reactivate them with roster admin reactivate --account ${account} --email ${existing.email} (their password and tokens come back)`,
+    'admin_email_taken',
   );
 }
 
@@ -261,8 +262,9 @@ export async function deactivateAdmin(stores: Stores, target: AdminTarget): Prom
     if (!found.active) return found;
     if ((await admins.countActive()) <= 1) {
       throw new AppError(
-        'invalid',
+        'conflict',
         `${found.email} is the last active admin of account ${found.accountId}: create or reactivate another admin first, or nobody could manage the account`,
+        'last_admin',
       );
     }
     await admins.setActive(found.id, false);

@@ -7,7 +7,7 @@ import {
   type Selectable,
   type Transaction,
 } from 'kysely';
-import { conflict } from '../core/errors.js';
+import { DomainError } from '../core/errors.js';
 import type { JsonObject } from '../core/resource/values.js';
 import type {
   AccountStore,
@@ -23,7 +23,7 @@ import type {
 } from '../app/ports.js';
 import type { Database, GroupsTable, UsersTable } from './db-schema.js';
 import { compileFilter, compileSort, type Dialect, type ResourceMapping } from './filter-sql.js';
-import { isUniqueViolation } from './connect.js';
+import { isRetryable, mapDatabaseError } from './db-errors.js';
 import { KyselyWorkspaceStore } from './workspace-store.js';
 import { groupCommitOf } from './group-commit.js';
 import { bulkChunks } from './bulk.js';
@@ -34,12 +34,6 @@ const CHUNK = 500;
 
 /** Runs of one PostgreSQL write transaction ended by a deadlock or serialisation failure. */
 const TRANSACTION_ATTEMPTS = 3;
-
-/** PostgreSQL's deadlock_detected (40P01) and serialization_failure (40001). */
-function isRetryable(error: unknown): boolean {
-  const code = (error as { code?: unknown } | null)?.code;
-  return code === '40P01' || code === '40001';
-}
 
 /** What a list page spends on a row besides its stored document (id, meta, envelope), in bytes. */
 const ROW_OVERHEAD_BYTES = 512;
@@ -705,11 +699,13 @@ export class KyselyAccountStore implements AccountStore {
   }
 
   private mapUserConflict(error: unknown, userName: string): unknown {
-    return isUniqueViolation(error)
-      ? conflict(
+    return mapDatabaseError(error, {
+      unique: () =>
+        new DomainError(
+          'user_name_taken',
           `A user with userName "${userName}" already exists in this account (userName is unique, case-insensitively).`,
-        )
-      : error;
+        ),
+    });
   }
 
   async deleteUser(id: string): Promise<boolean> {
@@ -1028,11 +1024,13 @@ export class KyselyAccountStore implements AccountStore {
   }
 
   private mapGroupConflict(error: unknown, displayName: string): unknown {
-    return isUniqueViolation(error)
-      ? conflict(
+    return mapDatabaseError(error, {
+      unique: () =>
+        new DomainError(
+          'team_name_taken',
           `A group with displayName "${displayName}" already exists in this account (team names are unique, case-insensitively).`,
-        )
-      : error;
+        ),
+    });
   }
 
   async deleteGroup(id: string): Promise<boolean> {

@@ -70,15 +70,8 @@ export interface DatabaseOptions {
   readonly statementTimeoutMs?: number;
 }
 
-/** True for PostgreSQL's "canceling statement due to statement timeout" (57014). */
-export function isStatementTimeout(error: unknown): boolean {
-  return (
-    typeof error === 'object' &&
-    error !== null &&
-    'code' in error &&
-    (error as { code: unknown }).code === '57014'
-  );
-}
+// Database errors are read in one place (db-errors.ts); re-exported for existing imports.
+export { isStatementTimeout, isUniqueViolation } from './db-errors.js';
 
 function openSqlite(url: string): RosterDatabase {
   const file = url.replace(/^sqlite:(\/\/)?/i, '');
@@ -240,15 +233,4 @@ function openPostgres(url: string, options: DatabaseOptions): RosterDatabase {
       }
     },
   };
-}
-
-/** True for a unique or primary-key violation on either dialect (→ 409 uniqueness). */
-export function isUniqueViolation(error: unknown): boolean {
-  if (typeof error !== 'object' || error === null || !('code' in error)) return false;
-  const code = (error as { code: unknown }).code;
-  return (
-    code === 'SQLITE_CONSTRAINT_UNIQUE' ||
-    code === 'SQLITE_CONSTRAINT_PRIMARYKEY' ||
-    code === '23505'
-  );
 }

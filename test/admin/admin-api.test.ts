@@ -163,7 +163,8 @@ describe.each(DATABASE_KINDS)('admin API (%s)', (kind) => {
       `/accounts/${t.accountId}/admins/${admins[0]!.id}/deactivate`,
       session,
     );
-    expect(last.status).toBe(400);
+    expect(last.status).toBe(409);
+    expect(last.body.error.code).toBe('last_admin');
     expect(last.body.error.message).toContain('last active admin');
     // A second admin issues a token, then is deactivated by the first.
     const { createAdmin } = await import('../../src/app/accounts.js');

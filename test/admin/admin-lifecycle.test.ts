@@ -75,7 +75,8 @@ describe.each(DATABASE_KINDS)('admin lifecycle (%s)', (kind) => {
       adminId: first.id,
     }).catch((error: unknown) => error);
     expect(refused).toBeInstanceOf(AppError);
-    expect((refused as AppError).kind).toBe('invalid');
+    expect((refused as AppError).kind).toBe('conflict');
+    expect((refused as AppError).code).toBe('last_admin');
     expect((refused as AppError).message).toContain('last active admin');
     // Deactivating an already deactivated admin is no change, not an error.
     expect(
@@ -161,7 +162,7 @@ describe.each(DATABASE_KINDS)('admin lifecycle (%s)', (kind) => {
       // The loser is either refused (last active admin) or already signed out (401).
       expect(answers.filter((a) => a.status === 200)).toHaveLength(1);
       for (const answer of answers.filter((a) => a.status !== 200))
-        expect([400, 401]).toContain(answer.status);
+        expect([409, 401]).toContain(answer.status);
       const active = (await listAdmins(server.stores, tenant.accountId)).filter((a) => a.active);
       expect(active).toHaveLength(1);
     }
@@ -179,7 +180,8 @@ describe.each(DATABASE_KINDS)('admin lifecycle (%s)', (kind) => {
     const base = `/accounts/${tenant.accountId}/admins`;
     expect((await call('POST', `${base}/${second.id}/deactivate`, mine)).status).toBe(200);
     const last = await call('POST', `${base}/${first.id}/deactivate`, mine);
-    expect(last.status).toBe(400);
+    expect(last.status).toBe(409);
+    expect(last.body.error.code).toBe('last_admin');
     expect(last.body.error.message).toContain('last active admin');
     expect((await call('POST', `${base}/no-such-admin/deactivate`, mine)).status).toBe(404);
     const tokens = (await call('GET', `/accounts/${tenant.accountId}/tokens`, mine)).body

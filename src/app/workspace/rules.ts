@@ -1,5 +1,5 @@
 import { createHash, randomUUID } from 'node:crypto';
-import { ScimError } from '../../core/errors.js';
+import { DomainError } from '../../core/errors.js';
 import { isObject } from '../../core/resource/values.js';
 import { ENTERPRISE_USER_SCHEMA_ID } from '../../core/schemas/rfc7643.js';
 import type { NewEvent } from '../events/types.js';
@@ -272,9 +272,8 @@ export class WorkspaceRules {
   private async checkSeat(userId: string, seats: number): Promise<void> {
     const used = await this.store.countActiveUsers(userId);
     if (used >= seats) {
-      throw new ScimError(
-        403,
-        undefined,
+      throw new DomainError(
+        'seats_exhausted',
         `The account's seat limit of ${seats} active users is reached (${used} in use): deactivate a user or raise the limit (roster account update --seats). Nothing was changed.`,
       );
     }

@@ -78,9 +78,9 @@ export function applyPatch(
     } catch (error) {
       if (error instanceof ScimError) {
         throw new ScimError(
-          error.status,
-          error.scimType,
+          error.code,
           `Operations[${index}] (${operation.op}${operation.path !== undefined ? ` ${operation.path}` : ''}): ${error.detail}`,
+          { headers: { ...error.headers } },
         );
       }
       throw error;

@@ -10,7 +10,7 @@ import {
 import { SESSION_HOURS } from '../../app/sessions.js';
 import type { Stores } from '../../app/stores.js';
 import { MemoryRateLimiter } from '../limits/rate-limit.js';
-import { RestError } from '../rest/plugin.js';
+import { RestError } from '../errors.js';
 
 export const SESSION_COOKIE = 'roster_session';
 export const CSRF_HEADER = 'x-csrf-token';

@@ -23,7 +23,7 @@ import { AppError } from '../../app/errors.js';
 import type { ProvisioningLog } from '../../app/provisioning-log.js';
 import type { Stores } from '../../app/stores.js';
 import type { RosterDatabase } from '../../storage/connect.js';
-import { RestError } from '../rest/plugin.js';
+import { RestError } from '../errors.js';
 import { errorResponses as errors, obj, S } from './schemas.js';
 
 export interface ConsoleRoutesOptions {

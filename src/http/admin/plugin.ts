@@ -9,7 +9,6 @@ import {
   tenantUrl,
   updateAccountPolicy,
 } from '../../app/accounts.js';
-import { AppError } from '../../app/errors.js';
 import type { ProvisioningLog } from '../../app/provisioning-log.js';
 import {
   authenticateSession,
@@ -28,7 +27,7 @@ import {
 import type { Stores } from '../../app/stores.js';
 import type { RosterDatabase } from '../../storage/connect.js';
 import { MemoryRateLimiter } from '../limits/rate-limit.js';
-import { RestError, toRestError } from '../rest/plugin.js';
+import { RestError, errorHandler } from '../errors.js';
 import { consoleAuth } from './console-auth.js';
 import { consoleRoutes } from './console-routes.js';
 import { registerAdminOpenApi } from './openapi.js';
@@ -79,18 +78,7 @@ export async function adminPlugin(
   await registerAdminOpenApi(app, ADMIN_PREFIX); // OpenAPI document of every route below
   await consoleAuth(app, { stores, publicUrl }); // console cookie sessions + CSRF
 
-  app.setErrorHandler(async (error, request, reply) => {
-    const rest =
-      error instanceof AppError && error.kind === 'conflict'
-        ? new RestError(409, 'invalid_request', error.message)
-        : toRestError(error);
-    if (rest.status >= 500)
-      request.log.error({ err: error }, 'unexpected error answering an admin API request');
-    return reply
-      .code(rest.status)
-      .header('Cache-Control', 'no-store')
-      .send({ error: { code: rest.code, message: rest.message } });
-  });
+  app.setErrorHandler(errorHandler('admin', 'an admin API request'));
   app.setNotFoundHandler(async (request, reply) =>
     reply.code(404).send({
       error: {

@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { SyncJobs, syncLogCsv } from '../../app/sync-jobs.js';
 import type { Stores } from '../../app/stores.js';
-import { RestError } from '../rest/plugin.js';
+import { RestError } from '../errors.js';
 
 type Req = FastifyRequest<{
   Params: { accountId: string; id?: string };

@@ -1,6 +1,8 @@
 import { STATUS_CODES, type Server } from 'node:http';
 import type { Socket } from 'node:net';
 import type { FastifyInstance } from 'fastify';
+import { DomainError } from '../../core/errors.js';
+import { renderRestError, renderScimError } from '../errors.js';
 
 /**
  * HTTP edges outside the routes (see docs/reliability.md):
@@ -40,19 +42,17 @@ export function clientErrorResponse(status: number, rawRequest: Buffer | undefin
       : status === 408
         ? 'The request did not arrive in time.'
         : 'The request is not valid HTTP.';
+  const error = new DomainError(
+    status === 431 ? 'headers_too_large' : status === 408 ? 'timeout' : 'invalid_request',
+    message,
+  );
   let type = 'application/json; charset=utf-8';
   let body: string;
   if (/^\/api\/v1\/scim\//i.test(target)) {
     type = SCIM_MEDIA_TYPE;
-    body = JSON.stringify({
-      schemas: ['urn:ietf:params:scim:api:messages:2.0:Error'],
-      status: String(status),
-      detail: message,
-    });
+    body = JSON.stringify(renderScimError(error).body);
   } else {
-    const code =
-      status === 431 ? 'headers_too_large' : status === 408 ? 'timeout' : 'invalid_request';
-    body = JSON.stringify({ error: { code, message } });
+    body = JSON.stringify(renderRestError(error).body);
   }
   return `HTTP/1.1 ${status} ${reason}\r\nContent-Type: ${type}\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`;
 }

@@ -4,12 +4,12 @@ import { parseBoolean, parseInteger, parsePageRequest } from '../../app/director
 import { seatUse } from '../../app/directory/seats.js';
 import { getProductTeam, listProductTeams, listTeamMembers } from '../../app/directory/teams.js';
 import { getProductUser, listProductUsers } from '../../app/directory/users.js';
-import { AppError } from '../../app/errors.js';
+import { RestError, errorHandler, toDomainError } from '../errors.js';
 import { takeForRequest, type RateLimiter } from '../limits/rate-limit.js';
 import { authenticate } from '../../app/tokens.js';
 import type { Stores } from '../../app/stores.js';
-import { isStatementTimeout, type RosterDatabase } from '../../storage/connect.js';
-import { AccountBusyError, type AccountGate } from '../../app/account-gate.js';
+import type { RosterDatabase } from '../../storage/connect.js';
+import type { AccountGate } from '../../app/account-gate.js';
 import { readEvents } from '../../storage/event-log.js';
 import { scopeRequests } from '../query-scope.js';
 import { DEFAULT_EVENT_PAGE, MAX_EVENT_PAGE } from './limits.js';
@@ -27,26 +27,8 @@ export interface RestPluginOptions {
   readonly gate?: AccountGate | undefined;
 }
 
-export type RestErrorCode =
-  | 'invalid_request'
-  | 'unauthorized'
-  | 'forbidden'
-  | 'not_found'
-  | 'rate_limited'
-  | 'unavailable'
-  | 'internal_error';
-
-/** The one error type of the product API: `{"error": {"code", "message"}}` with `status`. */
-export class RestError extends Error {
-  override name = 'RestError';
-  constructor(
-    readonly status: number,
-    readonly code: RestErrorCode,
-    message: string,
-  ) {
-    super(message);
-  }
-}
+// The REST API's errors are the catalogue's (src/core/errors.ts), rendered by src/http/errors.ts.
+export { RestError, type RestErrorCode } from '../errors.js';
 
 type Params = { accountId: string; id?: string };
 type Query = Record<string, unknown>;
@@ -109,17 +91,7 @@ export async function restPlugin(app: FastifyInstance, options: RestPluginOption
     app.addHook('onResponse', release);
   }
 
-  app.setErrorHandler(async (error, request, reply) => {
-    const rest = toRestError(error);
-    if (rest.status === 503)
-      void reply.header(
-        'Retry-After',
-        error instanceof AccountBusyError ? String(error.retryAfterSeconds) : '5',
-      );
-    if (rest.status >= 500)
-      request.log.error({ err: error }, 'unexpected error answering a REST API request');
-    return reply.code(rest.status).send({ error: { code: rest.code, message: rest.message } });
-  });
+  app.setErrorHandler(errorHandler('rest', 'a REST API request'));
 
   app.setNotFoundHandler(async (request, reply) => {
     const path = request.url.split('?')[0] ?? '';
@@ -205,32 +177,5 @@ function single(value: unknown): string | undefined {
   return typeof value === 'string' ? value : undefined;
 }
 
-/** Maps any error to the API error it should be; unknown errors become a 500 that echoes nothing. */
-export function toRestError(error: unknown): RestError {
-  if (error instanceof RestError) return error;
-  if (error instanceof AccountBusyError) return new RestError(503, 'unavailable', error.message);
-  if (isStatementTimeout(error)) {
-    return new RestError(
-      503,
-      'unavailable',
-      'The database took too long to answer this request and it was cancelled; retry later or ask for a smaller page.',
-    );
-  }
-  if (error instanceof AppError) {
-    if (error.kind === 'not_found') return new RestError(404, 'not_found', error.message);
-    return new RestError(400, 'invalid_request', error.message);
-  }
-  const e = error as { statusCode?: number; message?: string };
-  if (typeof e.statusCode === 'number' && e.statusCode >= 400 && e.statusCode < 500) {
-    return new RestError(
-      e.statusCode,
-      e.statusCode === 404 ? 'not_found' : 'invalid_request',
-      e.message ?? 'Bad request.',
-    );
-  }
-  return new RestError(
-    500,
-    'internal_error',
-    'Roster could not answer because of an internal error; it has been logged. Retrying later may succeed.',
-  );
-}
+/** Maps any error to the error the REST API answers (src/http/errors.ts). */
+export const toRestError = toDomainError;

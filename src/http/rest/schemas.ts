@@ -1,3 +1,4 @@
+import { ERROR_CODES } from '../../core/errors.js';
 import { MAX_ORG_CHART_TREE } from '../../app/directory/org-chart.js';
 import { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE } from '../../app/directory/paging.js';
 import { EVENT_TYPES } from '../../app/events/types.js';
@@ -30,14 +31,8 @@ export const SHARED_SCHEMAS: readonly Schema[] = [
         properties: {
           code: {
             type: 'string',
-            enum: [
-              'invalid_request',
-              'unauthorized',
-              'not_found',
-              'rate_limited',
-              'unavailable',
-              'internal_error',
-            ],
+            description: 'A code of the error catalogue (docs/admin-api.md#errors).',
+            enum: [...ERROR_CODES],
           },
           message: { type: 'string', description: 'What went wrong and what to do about it.' },
         },

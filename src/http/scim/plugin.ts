@@ -1,10 +1,11 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { ScimError, errorBody, notFound } from '../../core/errors.js';
+import { ScimError, notFound } from '../../core/errors.js';
+import { errorHandler, renderScimError, sendError, toDomainError } from '../errors.js';
 import { parseProjection } from '../../core/resource/projection.js';
 import { GROUP_RESOURCE, USER_RESOURCE } from '../../core/schemas/rfc7643.js';
 import type { ResourceTypeDef } from '../../core/schemas/types.js';
 import { tenantUrl } from '../../app/accounts.js';
-import { AccountBusyError, type AccountGate } from '../../app/account-gate.js';
+import type { AccountGate } from '../../app/account-gate.js';
 import { DEFAULT_REQUEST_LIMITS, type RequestLimits } from '../../app/limits.js';
 import type { ProvisioningLog } from '../../app/provisioning-log.js';
 import { GroupsService } from '../../app/scim/groups.js';
@@ -16,7 +17,7 @@ import { UsersService } from '../../app/scim/users.js';
 import { refusedTokenOf } from '../../app/console/known-token.js';
 import { authenticate } from '../../app/tokens.js';
 import type { Stores } from '../../app/stores.js';
-import { isStatementTimeout, type RosterDatabase } from '../../storage/connect.js';
+import type { RosterDatabase } from '../../storage/connect.js';
 import { resourceTypes, schemas, serviceProviderConfig } from './discovery.js';
 import { parseJsonBody } from './json-body.js';
 import { guardAuthenticatedRequest } from '../limits/guard.js';
@@ -203,21 +204,22 @@ export async function scimPlugin(app: FastifyInstance, options: ScimPluginOption
     });
   });
 
-  app.setErrorHandler(async (error, request, reply) => {
-    const scimError = toScimError(error);
-    if (scimError.status >= 500)
-      request.log.error({ err: error }, 'unexpected error answering a SCIM request');
-    if (request.scim !== undefined) request.scim.error = scimError.detail;
-    for (const [name, value] of Object.entries(scimError.headers)) void reply.header(name, value);
-    return reply.code(scimError.status).type(SCIM_MEDIA_TYPE).send(errorBody(scimError));
-  });
+  app.setErrorHandler(
+    errorHandler('scim', 'a SCIM request', (request, error) => {
+      if (request.scim !== undefined) request.scim.error = error.detail;
+    }),
+  );
 
-  app.setNotFoundHandler(async (request, reply) => {
-    const error = notFound(
-      `No SCIM endpoint at ${request.method} ${request.url.split('?')[0]}. Roster serves /Users, /Groups, /.search, /ServiceProviderConfig, /ResourceTypes and /Schemas under the tenant URL.`,
-    );
-    return reply.code(404).type(SCIM_MEDIA_TYPE).send(errorBody(error));
-  });
+  app.setNotFoundHandler(async (request, reply) =>
+    sendError(
+      reply,
+      renderScimError(
+        notFound(
+          `No SCIM endpoint at ${request.method} ${request.url.split('?')[0]}. Roster serves /Users, /Groups, /.search, /ServiceProviderConfig, /ResourceTypes and /Schemas under the tenant URL.`,
+        ),
+      ),
+    ),
+  );
 
   const ctx = (request: FastifyRequest): ScimContext => request.scim!;
 
@@ -427,49 +429,5 @@ function searchBody(body: unknown): RawListParams {
   return paramsOf(body as Record<string, unknown>, (value) => value);
 }
 
-/** Maps any error to the SCIM error it should be; unknown errors become a 500 that echoes nothing. */
-export function toScimError(error: unknown): ScimError {
-  if (error instanceof ScimError) return error;
-  if (error instanceof AccountBusyError) return error.toScim();
-  if (isStatementTimeout(error)) {
-    return new ScimError(
-      503,
-      undefined,
-      'The database took too long to answer this request and it was cancelled; narrow the filter or page size, or retry later.',
-      { 'Retry-After': '5' },
-    );
-  }
-  const e = error as { statusCode?: number; code?: string; message?: string };
-  switch (e.code) {
-    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
-      return new ScimError(
-        415,
-        undefined,
-        'Unsupported Content-Type: send application/scim+json (or application/json).',
-      );
-    case 'FST_ERR_CTP_BODY_TOO_LARGE':
-      return new ScimError(
-        413,
-        undefined,
-        'The request body is larger than this server accepts; split the change into smaller requests.',
-      );
-    case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
-      return new ScimError(
-        400,
-        'invalidSyntax',
-        'The Content-Length header does not match the body.',
-      );
-    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
-      return new ScimError(400, 'invalidSyntax', 'The request body is empty.');
-    default:
-      break;
-  }
-  if (typeof e.statusCode === 'number' && e.statusCode >= 400 && e.statusCode < 500) {
-    return new ScimError(e.statusCode, undefined, e.message ?? 'Bad request.');
-  }
-  return new ScimError(
-    500,
-    undefined,
-    'Roster could not complete the request because of an internal error; it has been logged. Retrying later may succeed.',
-  );
-}
+/** Maps any error to the error the SCIM surface answers (src/http/errors.ts). */
+export const toScimError = toDomainError;

@@ -4,7 +4,7 @@ import { SsoError, type SsoFailure } from '../../app/sso/oidc.js';
 import type { SsoSignIn } from '../../app/sso/sign-in.js';
 import { assertSameOrigin, readCookie } from '../admin/console-auth.js';
 import { MemoryRateLimiter } from '../limits/rate-limit.js';
-import { toRestError } from '../rest/plugin.js';
+import { errorHandler } from '../errors.js';
 
 export const SSO_PREFIX = '/api/v1/sso';
 export const USER_COOKIE = 'roster_user';
@@ -93,15 +93,7 @@ export async function ssoPlugin(app: FastifyInstance, options: SsoPluginOptions)
     { parseAs: 'string', bodyLimit: 1024 },
     (_request, _body, done) => done(null, {}),
   );
-  app.setErrorHandler(async (error, request, reply) => {
-    const rest = toRestError(error);
-    if (rest.status >= 500)
-      request.log.error({ err: error }, 'unexpected error answering an SSO request');
-    return reply
-      .code(rest.status)
-      .header('Cache-Control', 'no-store')
-      .send({ error: { code: rest.code, message: rest.message } });
-  });
+  app.setErrorHandler(errorHandler('admin', 'an SSO request'));
 
   function fail(request: FastifyRequest, reply: FastifyReply, error: unknown) {
     if (!(error instanceof SsoError)) throw error;
