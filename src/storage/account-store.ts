@@ -22,24 +22,15 @@ import type {
   RowLock,
 } from '../app/ports.js';
 import type { Database, GroupsTable, UsersTable } from './db-schema.js';
-import { compileFilter, compileSort, type Dialect, type ResourceMapping } from './filter-sql.js';
+import { compileFilter, compileSort, type ResourceMapping } from './filter-sql.js';
+import { dialectOf, type DialectName, type SqlDialect } from './dialects/index.js';
 import { isUniqueViolation } from './connect.js';
 import { KyselyWorkspaceStore } from './workspace-store.js';
-import { groupCommitOf } from './group-commit.js';
 import { bulkChunks } from './bulk.js';
 import type { WorkspaceStore } from '../app/workspace/ports.js';
 import { ENTERPRISE_USER_SCHEMA_ID } from '../core/schemas/rfc7643.js';
 
 const CHUNK = 500;
-
-/** Runs of one PostgreSQL write transaction ended by a deadlock or serialisation failure. */
-const TRANSACTION_ATTEMPTS = 3;
-
-/** PostgreSQL's deadlock_detected (40P01) and serialization_failure (40001). */
-function isRetryable(error: unknown): boolean {
-  const code = (error as { code?: unknown } | null)?.code;
-  return code === '40P01' || code === '40001';
-}
 
 /** What a list page spends on a row besides its stored document (id, meta, envelope), in bytes. */
 const ROW_OVERHEAD_BYTES = 512;
@@ -182,7 +173,7 @@ const userQueries = new Map<string, string>();
  */
 function precompiled<R>(
   key: string,
-  dialect: Dialect,
+  dialect: DialectName,
   build: () => Compilable<R>,
   parameters: readonly unknown[],
 ): CompiledQuery<R> {
@@ -232,11 +223,13 @@ async function pageByKeys<R extends { id: string }>(
 }
 
 /** A user's SCIM teams (JSON [id, name] pairs by name) and manager's name, as columns of a query over `alias`. */
-function relatedColumns(dialect: Dialect, alias: string): string {
-  const groups =
-    dialect === 'postgres'
-      ? `(SELECT coalesce(json_agg(json_build_array(t.id, t.display_name) ORDER BY t.display_name_lc), '[]'::json) FROM group_members gm JOIN groups t ON t.id = gm.group_id WHERE gm.account_id = ${alias}.account_id AND gm.member_id = ${alias}.id AND t.origin = 'scim')`
-      : `(SELECT json_group_array(json_array(x.id, x.display_name)) FROM (SELECT t.id, t.display_name FROM group_members gm JOIN groups t ON t.id = gm.group_id WHERE gm.account_id = ${alias}.account_id AND gm.member_id = ${alias}.id AND t.origin = 'scim' ORDER BY t.display_name_lc) x)`;
+function relatedColumns(dialect: SqlDialect, alias: string): string {
+  const groups = dialect.jsonPairs(
+    't.id',
+    't.display_name',
+    `FROM group_members gm JOIN groups t ON t.id = gm.group_id WHERE gm.account_id = ${alias}.account_id AND gm.member_id = ${alias}.id AND t.origin = 'scim'`,
+    't.display_name_lc',
+  );
   return `${groups} AS groups_json, (SELECT coalesce(m.display_name, m.user_name) FROM users m WHERE m.account_id = ${alias}.account_id AND m.id = ${alias}.manager_id) AS manager_name`;
 }
 
@@ -269,7 +262,7 @@ class PageAnchors {
   >();
   private readonly builtAt = new Map<string, number>();
 
-  get(dialect: Dialect, accountId: string) {
+  get(dialect: DialectName, accountId: string) {
     const key = `${dialect}:${accountId}`;
     const entry = this.byAccount.get(key);
     if (entry === undefined || !('keys' in entry)) return undefined;
@@ -291,13 +284,13 @@ class PageAnchors {
     };
   }
 
-  mayBuild(dialect: Dialect, accountId: string): boolean {
+  mayBuild(dialect: DialectName, accountId: string): boolean {
     const last = this.builtAt.get(`${dialect}:${accountId}`);
     return last === undefined || performance.now() - last >= ANCHOR_REBUILD_MS;
   }
 
   set(
-    dialect: Dialect,
+    dialect: DialectName,
     accountId: string,
     changes: number,
     keys: { created_at: string; id: string }[],
@@ -311,7 +304,7 @@ class PageAnchors {
       while (map.size > ANCHOR_ACCOUNTS) map.delete(map.keys().next().value!);
   }
 
-  forget(dialect: Dialect, accountId: string): void {
+  forget(dialect: DialectName, accountId: string): void {
     this.byAccount.delete(`${dialect}:${accountId}`);
   }
 }
@@ -324,55 +317,47 @@ function chunks<T>(items: readonly T[]): T[][] {
   return out;
 }
 
-/** AccountStore over Kysely, identical for SQLite and PostgreSQL but for `dialect` switches. */
+/** AccountStore over Kysely, for SQLite and PostgreSQL alike: what differs is asked of `dialect`. */
 export class KyselyAccountStore implements AccountStore {
   readonly workspace: WorkspaceStore;
+  private readonly dialect: SqlDialect;
 
+  /** `dialect`: the database's (RosterDatabase.sqlDialect); its name is accepted too. */
   constructor(
     private readonly db: Kysely<Database> | Transaction<Database>,
-    private readonly dialect: Dialect,
+    dialect: SqlDialect | DialectName,
     readonly accountId: string,
     private readonly inTransaction = false,
   ) {
-    this.workspace = new KyselyWorkspaceStore(db, dialect, accountId);
+    this.dialect = dialectOf(dialect);
+    this.workspace = new KyselyWorkspaceStore(db, this.dialect, accountId);
   }
 
   async transaction<T>(work: (store: AccountStore) => Promise<T>): Promise<T> {
     if (this.inTransaction) return work(this);
-    const inside = (trx: Transaction<Database>) =>
-      work(new KyselyAccountStore(trx, this.dialect, this.accountId, true));
-    // SQLite: group commit, one fsync for a batch of concurrent writes (group-commit.ts).
-    if (this.dialect === 'sqlite' && !this.db.isTransaction)
-      return groupCommitOf(this.db).run(inside);
-    // Writes of one account lock only the rows they change, and the account row at their
-    // end: PostgreSQL may still find a deadlock (say a team's rename against member
-    // changes of it), or a serialisation failure, and end one transaction. Nothing of it
-    // was stored, so it runs again from the start.
-    for (let attempt = 1; ; attempt++) {
-      try {
-        return await this.db.transaction().execute(inside);
-      } catch (error) {
-        if (attempt >= TRANSACTION_ATTEMPTS || !isRetryable(error)) throw error;
-      }
-    }
+    return this.dialect.transaction(this.db as Kysely<Database>, (trx) =>
+      work(new KyselyAccountStore(trx, this.dialect, this.accountId, true)),
+    );
   }
 
   /**
-   * The account filter of a query that names its rows by key (`id IN (...)`). SQLite
-   * plans without statistics and would walk the account's whole (account_id, ...) index
-   * rather than look the keys up (100k index entries per page of 100 at 100k users,
-   * docs/benchmarks.md): a unary + keeps the account test but off the index there.
+   * The account filter of a query that names its rows by key (`id IN (...)`); see
+   * SqlDialect.keyedColumn (on SQLite, 100k index entries per page of 100 at 100k users
+   * otherwise, docs/benchmarks.md).
    */
   private byKey(column: string) {
-    return this.dialect === 'sqlite'
-      ? sql<string>`+${sql.ref(column)}`
-      : sql<string>`${sql.ref(column)}`;
+    return this.dialect.keyedColumn(column) as RawBuilder<string>;
   }
 
-  /** The row lock a read takes: PostgreSQL only (SQLite has one writer at a time). */
+  /** The row lock a read takes, where the database has row locks (SQLite has one writer at a time). */
   private lockOf(options: GetOptions): RowLock | undefined {
-    if (this.dialect !== 'postgres') return undefined;
+    if (!this.dialect.rowLocks) return undefined;
     return options.lock ?? (options.forUpdate === true ? 'update' : undefined);
+  }
+
+  /** The dialect's name, which keys per-dialect caches. */
+  private get dialectName(): DialectName {
+    return this.dialect.name;
   }
 
   async getUser(
@@ -381,17 +366,13 @@ export class KyselyAccountStore implements AccountStore {
   ): Promise<UserRow | undefined> {
     const lock = this.lockOf(options);
     const related = options.related === true;
-    const cacheKey = `${this.dialect}:getUser:${lock ?? ''}:${related}`;
+    const cacheKey = `${this.dialectName}:getUser:${lock ?? ''}:${related}`;
     let text = userQueries.get(cacheKey);
     if (text === undefined) {
       // One statement: the row, its SCIM teams (ordered by name) and its manager's name.
       const extra = related ? `, ${relatedColumns(this.dialect, 'users')}` : '';
-      const param = (n: number) => (this.dialect === 'postgres' ? `$${n}` : '?');
-      const lockClause =
-        lock === undefined
-          ? ''
-          : ` FOR ${{ update: 'UPDATE', noKeyUpdate: 'NO KEY UPDATE', keyShare: 'KEY SHARE' }[lock]}`;
-      text = `SELECT users.*${extra} FROM users WHERE users.account_id = ${param(1)} AND users.id = ${param(2)}${lockClause}`;
+      const param = (n: number) => this.dialect.placeholder(n);
+      text = `SELECT users.*${extra} FROM users WHERE users.account_id = ${param(1)} AND users.id = ${param(2)}${this.dialect.lockClause(lock)}`;
       userQueries.set(cacheKey, text);
     }
     const [row] = (
@@ -457,7 +438,7 @@ export class KyselyAccountStore implements AccountStore {
         ? undefined
         : compileFilter(query.filter, USER_MAPPING, this.dialect);
     const anchors =
-      filter === undefined ? pageAnchors.get(this.dialect, this.accountId) : undefined;
+      filter === undefined ? pageAnchors.get(this.dialectName, this.accountId) : undefined;
     let used = anchors?.at(query.offset);
     for (let attempt = 0; attempt < 3; attempt++) {
       const page = await this.readUserPage(query, filter, used);
@@ -465,7 +446,7 @@ export class KyselyAccountStore implements AccountStore {
       if (used !== undefined && page.changes !== used.changes) {
         // Users were inserted or deleted since the anchor was taken: positions may have
         // moved, so this page may not be the one at `offset`. Read it again.
-        pageAnchors.forget(this.dialect, this.accountId);
+        pageAnchors.forget(this.dialectName, this.accountId);
         used = undefined;
         continue;
       }
@@ -513,8 +494,7 @@ export class KyselyAccountStore implements AccountStore {
   ) {
     const inline =
       query.maxBytes === undefined ? undefined : Math.floor(query.maxBytes / query.limit);
-    const size =
-      this.dialect === 'postgres' ? sql`octet_length(u.data::text)` : sql`octet_length(u.data)`;
+    const size = this.dialect.documentBytes(sql`u.data`);
     const data =
       inline === undefined ? sql`u.data` : sql`CASE WHEN ${size} <= ${inline} THEN u.data END`;
     const start =
@@ -549,7 +529,7 @@ export class KyselyAccountStore implements AccountStore {
 
   /** Takes every ANCHOR_STEP-th key of the account's list order, with the change counter, in one statement. */
   private async rememberAnchors(): Promise<void> {
-    if (!pageAnchors.mayBuild(this.dialect, this.accountId)) return;
+    if (!pageAnchors.mayBuild(this.dialectName, this.accountId)) return;
     const rows = (
       await sql<{ created_at: string; id: string; changes: number }>`
         SELECT k.created_at, k.id, a.user_changes AS changes
@@ -562,7 +542,7 @@ export class KyselyAccountStore implements AccountStore {
         ORDER BY k.created_at, k.id`.execute(this.db)
     ).rows;
     if (rows.length === 0) return;
-    pageAnchors.set(this.dialect, this.accountId, Number(rows[0]!.changes), rows);
+    pageAnchors.set(this.dialectName, this.accountId, Number(rows[0]!.changes), rows);
   }
 
   async insertUser(user: NewUser): Promise<void> {
@@ -610,8 +590,7 @@ export class KyselyAccountStore implements AccountStore {
    * emails, or with more than one statement's parameters take.
    */
   private emailValues(emails: NewUser['emails']) {
-    if (this.dialect !== 'postgres' || emails.length === 0 || emails.length > 1000)
-      return undefined;
+    if (!this.dialect.roundTrips || emails.length === 0 || emails.length > 1000) return undefined;
     return sql.join(
       emails.map(
         (e) =>
@@ -641,7 +620,7 @@ export class KyselyAccountStore implements AccountStore {
         .where('account_id', '=', this.accountId)
         .where('id', '=', user.id)
         .where('version', '=', expectedVersion);
-    if (this.dialect === 'postgres' && user.emails.length <= 1000) {
+    if (this.dialect.roundTrips && user.emails.length <= 1000) {
       // One statement: the row at the expected version, and its emails replaced only when
       // it was written (all parts of a statement see one snapshot: the DELETE does not see
       // the INSERT's rows).
@@ -814,7 +793,7 @@ export class KyselyAccountStore implements AccountStore {
               await this.db.executeQuery(
                 precompiled(
                   'groupsOfUser',
-                  this.dialect,
+                  this.dialectName,
                   () => build(['']).orderBy('g.display_name_lc'),
                   [this.accountId, batch[0]],
                 ),
@@ -837,10 +816,8 @@ export class KyselyAccountStore implements AccountStore {
       .where('account_id', '=', this.accountId)
       .where('id', '=', id)
       .where('origin', '=', 'scim');
-    const lock = this.lockOf(options);
-    if (lock === 'update') query = query.forUpdate();
-    else if (lock === 'noKeyUpdate') query = query.forNoKeyUpdate();
-    else if (lock === 'keyShare') query = query.forKeyShare();
+    const lock = this.dialect.lockClause(this.lockOf(options));
+    if (lock !== '') query = query.modifyEnd(sql.raw(lock));
     const row = await query.executeTakeFirst();
     return row === undefined ? undefined : toGroup(row);
   }
@@ -934,11 +911,7 @@ export class KyselyAccountStore implements AccountStore {
     if (maxBytes !== undefined && rows.length > 0) {
       const inline = Math.floor(maxBytes / rows.length);
       const data = sql.ref(`${table}.data`);
-      // PostgreSQL keeps documents as jsonb: their size is that of their text, as sent.
-      const size =
-        this.dialect === 'postgres'
-          ? sql<number>`octet_length(${data}::text)`
-          : sql<number>`octet_length(${data})`;
+      const size = this.dialect.documentBytes(data) as RawBuilder<number>;
       const sized = new Map<string, { size: number; data: string | null }>();
       // Sizes read with the page (userPage): no second read of the same rows.
       const known = rows.every((r) => r.data_size !== null);
@@ -1086,7 +1059,7 @@ export class KyselyAccountStore implements AccountStore {
   async resolveMemberIds(ids: readonly string[]): Promise<Map<string, 'User' | 'Group'>> {
     const out = new Map<string, 'User' | 'Group'>();
     for (const batch of chunks([...new Set(ids)])) {
-      if (this.dialect === 'postgres') {
+      if (this.dialect.rowLocks) {
         // One statement, and KEY SHARE on what it finds: a user or team being deleted
         // meanwhile (its DELETE transaction holds FOR UPDATE) is waited for and then not
         // found, so no membership of a deleted member can commit. Updates of the rows
@@ -1128,7 +1101,7 @@ export class KyselyAccountStore implements AccountStore {
   ): Promise<{ id: string; type: 'User' | 'Group' }[]> {
     const out: { id: string; type: 'User' | 'Group' }[] = [];
     if (members.length === 0) return out;
-    if (this.dialect !== 'postgres') {
+    if (!this.dialect.roundTrips) {
       // See addMembers: never a row under another account's group id.
       const owned = await this.db
         .selectFrom('groups')
@@ -1140,7 +1113,7 @@ export class KyselyAccountStore implements AccountStore {
     }
     for (const batch of chunks(members)) {
       let rows: { member_id: string; member_type: string }[];
-      if (this.dialect === 'postgres') {
+      if (this.dialect.roundTrips) {
         // The ownership check and the insert in one statement.
         const values = sql.join(batch.map((m) => sql`(${m.id}, ${m.type})`));
         rows = (
