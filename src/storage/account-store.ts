@@ -28,7 +28,8 @@ import { isUniqueViolation } from './connect.js';
 import { KyselyWorkspaceStore } from './workspace-store.js';
 import { bulkChunks } from './bulk.js';
 import type { WorkspaceStore } from '../app/workspace/ports.js';
-import { ENTERPRISE_USER_SCHEMA_ID } from '../core/schemas/rfc7643.js';
+import { GROUP_INDEX, USER_INDEX } from '../core/resource/indexed-columns.js';
+import { emailColumns, filterColumns, groupColumnValues, userColumnValues } from './columns.js';
 
 const CHUNK = 500;
 
@@ -62,16 +63,7 @@ const GROUP_COLUMNS = [
 
 const USER_MAPPING: ResourceMapping = {
   table: 'users',
-  columns: {
-    id: { column: 'id' },
-    userName: { column: 'user_name_lc', folded: true },
-    externalId: { column: 'external_id' },
-    displayName: { column: 'display_name_lc', folded: true },
-    active: { column: 'active' },
-    'meta.created': { column: 'created_at' },
-    'meta.lastModified': { column: 'updated_at' },
-    [`${ENTERPRISE_USER_SCHEMA_ID}:manager.value`]: { column: 'manager_id' },
-  },
+  columns: filterColumns(USER_INDEX),
   rows: {
     emails: {
       from: (a) =>
@@ -100,13 +92,7 @@ const USER_MAPPING: ResourceMapping = {
 
 const GROUP_MAPPING: ResourceMapping = {
   table: 'groups',
-  columns: {
-    id: { column: 'id' },
-    displayName: { column: 'display_name_lc', folded: true },
-    externalId: { column: 'external_id' },
-    'meta.created': { column: 'created_at' },
-    'meta.lastModified': { column: 'updated_at' },
-  },
+  columns: filterColumns(GROUP_INDEX),
   rows: {
     members: {
       from: (a) =>
@@ -549,13 +535,7 @@ export class KyselyAccountStore implements AccountStore {
     const values = {
       id: user.id,
       account_id: this.accountId,
-      user_name: user.userName,
-      user_name_lc: user.userName.toLowerCase(),
-      external_id: user.externalId,
-      display_name: user.displayName,
-      display_name_lc: user.displayName?.toLowerCase() ?? null,
-      active: user.active ? 1 : 0,
-      manager_id: user.managerId,
+      ...userColumnValues(user),
       created_at: user.createdAt,
       updated_at: user.updatedAt,
       version: 1,
@@ -592,22 +572,16 @@ export class KyselyAccountStore implements AccountStore {
   private emailValues(emails: NewUser['emails']) {
     if (!this.dialect.roundTrips || emails.length === 0 || emails.length > 1000) return undefined;
     return sql.join(
-      emails.map(
-        (e) =>
-          sql`(${e.value.toLowerCase()}, ${e.type === null ? null : e.type.toLowerCase()}::text, ${e.primary ? 1 : 0}::int)`,
-      ),
+      emails.map((e) => {
+        const row = emailColumns(e);
+        return sql`(${row.value_lc}, ${row.type_lc}::text, ${row.is_primary}::int)`;
+      }),
     );
   }
 
   async updateUser(user: UserUpdate, expectedVersion: number): Promise<boolean> {
     const set = {
-      user_name: user.userName,
-      user_name_lc: user.userName.toLowerCase(),
-      external_id: user.externalId,
-      display_name: user.displayName,
-      display_name_lc: user.displayName?.toLowerCase() ?? null,
-      active: user.active ? 1 : 0,
-      manager_id: user.managerId,
+      ...userColumnValues(user),
       updated_at: user.updatedAt,
       version: user.version,
       data: JSON.stringify(user.data),
@@ -675,9 +649,7 @@ export class KyselyAccountStore implements AccountStore {
     const rows = emails.map((e) => ({
       account_id: this.accountId,
       user_id: userId,
-      value_lc: e.value.toLowerCase(),
-      type_lc: e.type === null ? null : e.type.toLowerCase(),
-      is_primary: e.primary ? 1 : 0,
+      ...emailColumns(e),
     }));
     for (const batch of bulkChunks(rows, 5))
       await this.db.insertInto('user_emails').values(batch).execute();
@@ -964,9 +936,7 @@ export class KyselyAccountStore implements AccountStore {
         .values({
           id: group.id,
           account_id: this.accountId,
-          display_name: group.displayName,
-          display_name_lc: group.displayName.toLowerCase(),
-          external_id: group.externalId,
+          ...groupColumnValues(group),
           created_at: group.createdAt,
           updated_at: group.updatedAt,
           version: 1,
@@ -983,9 +953,7 @@ export class KyselyAccountStore implements AccountStore {
       const result = await this.db
         .updateTable('groups')
         .set({
-          display_name: group.displayName,
-          display_name_lc: group.displayName.toLowerCase(),
-          external_id: group.externalId,
+          ...groupColumnValues(group),
           updated_at: group.updatedAt,
           version: group.version,
           data: JSON.stringify(group.data),

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { badRequest, notFound } from '../../core/errors.js';
 import { applyPatch, type MemberChange, type MemberRef } from '../../core/patch/apply.js';
 import { parsePatchRequest } from '../../core/patch/request.js';
-import { checkIndexedStrings } from '../../core/resource/indexed-strings.js';
+import { groupIndexedValues } from '../../core/resource/indexed-columns.js';
 import { normalizeResource } from '../../core/resource/normalize.js';
 import { project, wants, type Projection } from '../../core/resource/projection.js';
 import { isObject, type JsonObject } from '../../core/resource/values.js';
@@ -74,14 +74,8 @@ function hasMembersKey(body: unknown): boolean {
   return isObject(body) && Object.keys(body).some((key) => key.toLowerCase() === 'members');
 }
 
-function columnsOf(data: JsonObject) {
-  const columns = {
-    displayName: String(data['displayName']),
-    externalId: typeof data['externalId'] === 'string' ? data['externalId'] : null,
-  };
-  checkIndexedStrings(columns); // Indexed columns have a length cap (PostgreSQL B-tree limit; was a 500)
-  return columns;
-}
+/** The indexed values of a team document (core/resource/indexed-columns.ts). */
+const columnsOf = groupIndexedValues;
 
 /** SCIM use cases for /Groups (Roster's teams) of one account. Members live in rows, never in the document. */
 export class GroupsService {

@@ -1,15 +1,15 @@
 import { randomUUID } from 'node:crypto';
 import { notFound } from '../../core/errors.js';
 import { applyPatch } from '../../core/patch/apply.js';
-import { checkIndexedStrings } from '../../core/resource/indexed-strings.js';
+import { userIndexedValues } from '../../core/resource/indexed-columns.js';
 import { parsePatchRequest } from '../../core/patch/request.js';
 import { normalizeResource } from '../../core/resource/normalize.js';
 import { project, wants, type Projection } from '../../core/resource/projection.js';
-import { isObject, type JsonObject } from '../../core/resource/values.js';
-import { ENTERPRISE_USER_SCHEMA_ID, USER_RESOURCE } from '../../core/schemas/rfc7643.js';
+import type { JsonObject } from '../../core/resource/values.js';
+import { USER_RESOURCE } from '../../core/schemas/rfc7643.js';
 import { checkResourceLimits, DEFAULT_REQUEST_LIMITS, type RequestLimits } from '../limits.js';
 import { hashPassword } from '../passwords.js';
-import type { AccountStore, EmailRow, UserRow } from '../ports.js';
+import type { AccountStore, UserRow } from '../ports.js';
 import { changedAttributes } from '../../core/resource/diff.js';
 import { WorkspaceRules } from '../workspace/rules.js';
 import { checkIfMatch } from './etag.js';
@@ -17,44 +17,8 @@ import { parseListParams, type RawListParams } from './list-params.js';
 import { listResponse, renderUser, type Locator } from './render.js';
 import type { Change, ScimResult } from './result.js';
 
-/** Columns derived from a stored user document: what filters and lookups hit. */
-function columnsOf(data: JsonObject) {
-  const enterprise = data[ENTERPRISE_USER_SCHEMA_ID];
-  const manager =
-    isObject(enterprise) && isObject(enterprise['manager'])
-      ? enterprise['manager']['value']
-      : undefined;
-  const emails: EmailRow[] = Array.isArray(data['emails'])
-    ? data['emails'].filter(isObject).flatMap((e) =>
-        typeof e['value'] === 'string'
-          ? [
-              {
-                value: e['value'],
-                type: typeof e['type'] === 'string' ? e['type'] : null,
-                primary: e['primary'] === true,
-              },
-            ]
-          : [],
-      )
-    : [];
-  const columns = {
-    userName: String(data['userName']),
-    externalId: typeof data['externalId'] === 'string' ? data['externalId'] : null,
-    displayName: typeof data['displayName'] === 'string' ? data['displayName'] : null,
-    active: data['active'] !== false,
-    managerId: typeof manager === 'string' && manager !== '' ? manager : null,
-    emails,
-  };
-  // Indexed columns have a length cap (PostgreSQL B-tree limit; was a 500).
-  checkIndexedStrings({
-    userName: columns.userName,
-    externalId: columns.externalId,
-    displayName: columns.displayName,
-    manager: columns.managerId,
-    'emails.value': emails.map((e) => e.value),
-  });
-  return columns;
-}
+/** The indexed values of a user document (core/resource/indexed-columns.ts): what filters and lookups hit. */
+const columnsOf = userIndexedValues;
 
 /** SCIM use cases for /Users of one account (RFC 7644 §3.3–§3.6). */
 export class UsersService {
