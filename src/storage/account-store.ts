@@ -371,44 +371,67 @@ export class KyselyAccountStore implements AccountStore {
 
   async listUsers(query: ListQuery): Promise<Page<UserRow>> {
     if (query.sortBy === undefined && query.limit > 0) return this.userPage(query);
-    let base = this.db.selectFrom('users').where('users.account_id', '=', this.accountId);
-    if (query.filter !== undefined)
-      base = base.where(
-        compileFilter(query.filter, USER_MAPPING, this.dialect, this.accountId) as never,
-      );
-    return pageOf(
+    return this.listPage('users', USER_MAPPING, USER_COLUMNS, sql``, query, toUser);
+  }
+
+  /**
+   * A page of a filtered or sorted list, read as keys, then rows by key (pageByKeys):
+   * the page's keys from the (account_id, created_at, id) index, then only those rows,
+   * so a deep page skips index entries, not stored resources. `scope`: further
+   * conditions (` AND ...`) on which rows are listed.
+   */
+  private async listPage<T>(
+    table: 'users' | 'groups',
+    mapping: ResourceMapping,
+    columns: readonly string[],
+    scope: RawBuilder<unknown>,
+    query: ListQuery,
+    /** From a row of `columns` and its document. */
+    convert: (row: never) => T,
+  ): Promise<Page<T>> {
+    type R = { id: string; data: string | null; data_size: number | null };
+    const t = (column: string) => sql.ref(`${table}.${column}`);
+    const filter =
+      query.filter === undefined
+        ? sql``
+        : sql` AND ${compileFilter(query.filter, mapping, this.dialect, this.accountId)}`;
+    const where = sql`${t('account_id')} = ${this.accountId}${scope}${filter}`;
+    const sort =
+      query.sortBy === undefined
+        ? sql``
+        : sql`${compileSort(query.sortBy, mapping, this.dialect, query.descending)}, `;
+    // Under a byte budget, no documents yet: withinBudget reads them for the kept rows.
+    const data = query.maxBytes === undefined ? t('data') : sql`NULL`;
+    const page = await pageOf(
       query,
       async () =>
         Number(
-          (await base.select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow()).n,
+          (
+            await sql<{
+              n: number;
+            }>`SELECT count(*) AS n FROM ${sql.table(table)} WHERE ${where}`.execute(this.db)
+          ).rows[0]!.n,
         ),
-      async () => {
-        const sort =
-          query.sortBy === undefined
-            ? undefined
-            : (compileSort(query.sortBy, USER_MAPPING, this.dialect, query.descending) as never);
-        // The page's keys first, from the (account_id, created_at, id) index, then only
-        // those rows: a deep page skips index entries, not stored resources.
-        let keys = base.select('users.id');
-        if (sort !== undefined) keys = keys.orderBy(sort);
-        keys = keys
-          .orderBy('users.created_at')
-          .orderBy('users.id')
-          .limit(query.limit)
-          .offset(query.offset);
-        return pageByKeys(
-          async () => (await keys.execute()).map((row) => row.id),
-          (ids) =>
-            this.db
-              .selectFrom('users')
-              .select(USER_COLUMNS)
-              .select(this.dataOrSize('users', query))
-              .where(this.byKey('users.account_id'), '=', this.accountId)
-              .where('users.id', 'in', ids)
-              .execute(),
-        );
-      },
-    ).then((page) => this.withinBudget('users', page, query.maxBytes, toUser));
+      () =>
+        pageByKeys(
+          async () =>
+            (
+              await sql<{
+                id: string;
+              }>`SELECT ${t('id')} AS id FROM ${sql.table(table)} WHERE ${where}
+                ORDER BY ${sort}${t('created_at')}, ${t('id')} LIMIT ${query.limit} OFFSET ${query.offset}`.execute(
+                this.db,
+              )
+            ).rows.map((row) => row.id),
+          async (ids) =>
+            (
+              await sql<R>`SELECT ${sql.join(columns.map((c) => sql.ref(c)))}, ${data} AS data, NULL AS data_size
+                FROM ${sql.table(table)} WHERE ${this.byKey(`${table}.account_id`)} = ${this.accountId}
+                AND ${t('id')} IN (${sql.join(ids)})`.execute(this.db)
+            ).rows,
+        ),
+    );
+    return this.withinBudget(table, page, query.maxBytes, convert as (row: R) => T);
   }
 
   /**
@@ -796,45 +819,8 @@ export class KyselyAccountStore implements AccountStore {
 
   async listGroups(query: ListQuery): Promise<Page<GroupRow>> {
     // SCIM serves the identity provider's teams; teams built by mapping live in the product API.
-    let base = this.db
-      .selectFrom('groups')
-      .where('groups.account_id', '=', this.accountId)
-      .where('groups.origin', '=', 'scim');
-    if (query.filter !== undefined)
-      base = base.where(compileFilter(query.filter, GROUP_MAPPING, this.dialect) as never);
-    return pageOf(
-      query,
-      async () =>
-        Number(
-          (await base.select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow()).n,
-        ),
-      async () => {
-        const sort =
-          query.sortBy === undefined
-            ? undefined
-            : (compileSort(query.sortBy, GROUP_MAPPING, this.dialect, query.descending) as never);
-        // The page's keys first, from the (account_id, created_at, id) index, then only
-        // those rows: a deep page skips index entries, not stored resources.
-        let keys = base.select('groups.id');
-        if (sort !== undefined) keys = keys.orderBy(sort);
-        keys = keys
-          .orderBy('groups.created_at')
-          .orderBy('groups.id')
-          .limit(query.limit)
-          .offset(query.offset);
-        return pageByKeys(
-          async () => (await keys.execute()).map((row) => row.id),
-          (ids) =>
-            this.db
-              .selectFrom('groups')
-              .select(GROUP_COLUMNS)
-              .select(this.dataOrSize('groups', query))
-              .where(this.byKey('groups.account_id'), '=', this.accountId)
-              .where('groups.id', 'in', ids)
-              .execute(),
-        );
-      },
-    ).then((page) => this.withinBudget('groups', page, query.maxBytes, toGroup));
+    const scim = sql` AND groups.origin = 'scim'`;
+    return this.listPage('groups', GROUP_MAPPING, GROUP_COLUMNS, scim, query, toGroup);
   }
 
   async memberCounts(groupIds: readonly string[]): Promise<Map<string, number>> {
@@ -850,18 +836,6 @@ export class KyselyAccountStore implements AccountStore {
       for (const row of rows) out.set(row.group_id, Number(row.n));
     }
     return out;
-  }
-
-  /**
-   * The `data` column of a list page; under a byte budget, nothing yet: sizes and
-   * documents are read for the page's rows only (`withinBudget`), never computed for
-   * every row a sort or filter looks at.
-   */
-  private dataOrSize(table: 'users' | 'groups', query: ListQuery) {
-    const data = sql.ref(`${table}.data`);
-    if (query.maxBytes === undefined)
-      return [sql<string | null>`${data}`.as('data'), sql<number | null>`NULL`.as('data_size')];
-    return [sql<string | null>`NULL`.as('data'), sql<number | null>`NULL`.as('data_size')];
   }
 
   /**
@@ -1094,18 +1068,7 @@ export class KyselyAccountStore implements AccountStore {
             RETURNING member_id, member_type`.execute(this.db)
         ).rows;
       } else {
-        rows = await this.db
-          .insertInto('group_members')
-          .values(
-            batch.map((m) => ({
-              account_id: this.accountId,
-              group_id: groupId,
-              member_id: m.id,
-              member_type: m.type,
-              created_at: at,
-            })),
-          )
-          .onConflict((oc) => oc.columns(['group_id', 'member_id']).doNothing())
+        rows = await this.insertMemberRows(groupId, batch, at)
           .returning(['member_id', 'member_type'])
           .execute();
       }
@@ -1171,22 +1134,30 @@ export class KyselyAccountStore implements AccountStore {
     if (owned === undefined) return 0;
     let added = 0;
     for (const batch of chunks(members)) {
-      const result = await this.db
-        .insertInto('group_members')
-        .values(
-          batch.map((m) => ({
-            account_id: this.accountId,
-            group_id: groupId,
-            member_id: m.id,
-            member_type: m.type,
-            created_at: at,
-          })),
-        )
-        .onConflict((oc) => oc.columns(['group_id', 'member_id']).doNothing())
-        .executeTakeFirst();
+      const result = await this.insertMemberRows(groupId, batch, at).executeTakeFirst();
       added += Number(result.numInsertedOrUpdatedRows ?? 0);
     }
     return added;
+  }
+
+  /** INSERT of memberships of a team, those already there left alone. */
+  private insertMemberRows(
+    groupId: string,
+    members: readonly { id: string; type: 'User' | 'Group' }[],
+    at: string,
+  ) {
+    return this.db
+      .insertInto('group_members')
+      .values(
+        members.map((m) => ({
+          account_id: this.accountId,
+          group_id: groupId,
+          member_id: m.id,
+          member_type: m.type,
+          created_at: at,
+        })),
+      )
+      .onConflict((oc) => oc.columns(['group_id', 'member_id']).doNothing());
   }
 
   async removeMembers(groupId: string, ids: readonly string[]): Promise<number> {
