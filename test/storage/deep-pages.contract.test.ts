@@ -1,24 +1,22 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createAccount } from '../../src/app/accounts.js';
 import { KyselyAccountStore } from '../../src/storage/account-store.js';
-import { openDatabase, type RosterDatabase } from '../../src/storage/connect.js';
-import { migrateToLatest } from '../../src/storage/migrations/index.js';
+import type { RosterDatabase } from '../../src/storage/connect.js';
 import { seedAccount } from '../../src/storage/seed.js';
-import { createTestDatabase, DATABASE_KINDS, type TestDatabase } from '../helpers/databases.js';
+import { DATABASE_KINDS, openTestDatabase, type OpenTestDatabase } from '../helpers/databases.js';
 
 /** More users than two steps of the page anchors (every 1,000th position). */
 const USERS = 2_600;
 
 describe.each(DATABASE_KINDS)('unfiltered user pages at any offset (%s)', (kind) => {
-  let testDb: TestDatabase;
+  let testDb: OpenTestDatabase;
   let database: RosterDatabase;
   let store: KyselyAccountStore;
   let other: KyselyAccountStore;
 
   beforeAll(async () => {
-    testDb = await createTestDatabase(kind);
-    database = await openDatabase(testDb.url);
-    await migrateToLatest(database.db);
+    testDb = await openTestDatabase(kind);
+    database = testDb.database;
     const account = await createAccount(database.db, { name: 'Deep' });
     const second = await createAccount(database.db, { name: 'Other' });
     await seedAccount(testDb.url, { accountId: account.id, users: USERS });
@@ -28,7 +26,6 @@ describe.each(DATABASE_KINDS)('unfiltered user pages at any offset (%s)', (kind)
   }, 120_000);
 
   afterAll(async () => {
-    await database?.close();
     await testDb?.dispose();
   });
 
