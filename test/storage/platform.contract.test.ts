@@ -60,7 +60,11 @@ describe.each(DATABASE_KINDS)('platform storage contract (%s)', (kind) => {
         m.executedAt !== undefined,
       ]);
     const before = await applied(database.db);
-    expect(before).toEqual(Object.keys(migrations).map((name) => [name, true]));
+    expect(before).toEqual(
+      Object.keys(migrations)
+        .sort()
+        .map((name) => [name, true]),
+    );
     await migrateToLatest(database.db);
     await migrateToLatest(database.db);
     const again = await openDatabase(testDb.url);
