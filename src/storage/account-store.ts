@@ -687,17 +687,21 @@ export class KyselyAccountStore implements AccountStore {
   }
 
   async deleteUser(id: string): Promise<boolean> {
-    await this.db
-      .deleteFrom('user_emails')
-      .where('account_id', '=', this.accountId)
-      .where('user_id', '=', id)
-      .execute();
-    const result = await this.db
-      .deleteFrom('users')
-      .where('account_id', '=', this.accountId)
-      .where('id', '=', id)
-      .executeTakeFirst();
-    return Number(result.numDeletedRows) === 1;
+    await this.deleteWhere('user_emails', 'user_id', id);
+    return (await this.deleteWhere('users', 'id', id)) === 1;
+  }
+
+  /** Deletes the account's rows of `table` whose `column` holds `value`; returns how many. */
+  private async deleteWhere(
+    table: 'users' | 'user_emails' | 'groups' | 'group_members',
+    column: 'id' | 'user_id' | 'group_id' | 'member_id',
+    value: string,
+  ): Promise<number> {
+    const result =
+      await sql`DELETE FROM ${sql.table(table)} WHERE account_id = ${this.accountId} AND ${sql.ref(column)} = ${value}`.execute(
+        this.db,
+      );
+    return Number(result.numAffectedRows ?? 0);
   }
 
   async findUserForSignIn(keys: {
@@ -953,12 +957,7 @@ export class KyselyAccountStore implements AccountStore {
   async deleteGroup(id: string): Promise<boolean> {
     await this.removeAllMembers(id);
     await this.removeFromAllGroups(id);
-    const result = await this.db
-      .deleteFrom('groups')
-      .where('account_id', '=', this.accountId)
-      .where('id', '=', id)
-      .executeTakeFirst();
-    return Number(result.numDeletedRows) === 1;
+    return (await this.deleteWhere('groups', 'id', id)) === 1;
   }
 
   async members(groupIds: readonly string[]): Promise<Map<string, MemberRow[]>> {
@@ -1174,13 +1173,8 @@ export class KyselyAccountStore implements AccountStore {
     return removed;
   }
 
-  async removeAllMembers(groupId: string): Promise<number> {
-    const result = await this.db
-      .deleteFrom('group_members')
-      .where('account_id', '=', this.accountId)
-      .where('group_id', '=', groupId)
-      .executeTakeFirst();
-    return Number(result.numDeletedRows);
+  removeAllMembers(groupId: string): Promise<number> {
+    return this.deleteWhere('group_members', 'group_id', groupId);
   }
 
   async memberTypes(
@@ -1203,10 +1197,6 @@ export class KyselyAccountStore implements AccountStore {
   }
 
   async removeFromAllGroups(memberId: string): Promise<void> {
-    await this.db
-      .deleteFrom('group_members')
-      .where('account_id', '=', this.accountId)
-      .where('member_id', '=', memberId)
-      .execute();
+    await this.deleteWhere('group_members', 'member_id', memberId);
   }
 }
