@@ -22,18 +22,16 @@ import type {
   RowLock,
 } from '../app/ports.js';
 import type { Database, GroupsTable, UsersTable } from './db-schema.js';
-import { compileFilter, compileSort, type Dialect, type ResourceMapping } from './filter-sql.js';
-import { isRetryable, mapDatabaseError } from './db-errors.js';
+import { mapDatabaseError } from './db-errors.js';
+import { compileFilter, compileSort, type ResourceMapping } from './filter-sql.js';
+import { dialectOf, type DialectName, type SqlDialect } from './dialects/index.js';
 import { KyselyWorkspaceStore } from './workspace-store.js';
-import { groupCommitOf } from './group-commit.js';
 import { bulkChunks } from './bulk.js';
 import type { WorkspaceStore } from '../app/workspace/ports.js';
-import { ENTERPRISE_USER_SCHEMA_ID } from '../core/schemas/rfc7643.js';
+import { GROUP_INDEX, USER_INDEX } from '../core/resource/indexed-columns.js';
+import { emailColumns, filterColumns, groupColumnValues, userColumnValues } from './columns.js';
 
 const CHUNK = 500;
-
-/** Runs of one PostgreSQL write transaction ended by a deadlock or serialisation failure. */
-const TRANSACTION_ATTEMPTS = 3;
 
 /** What a list page spends on a row besides its stored document (id, meta, envelope), in bytes. */
 const ROW_OVERHEAD_BYTES = 512;
@@ -65,16 +63,7 @@ const GROUP_COLUMNS = [
 
 const USER_MAPPING: ResourceMapping = {
   table: 'users',
-  columns: {
-    id: { column: 'id' },
-    userName: { column: 'user_name_lc', folded: true },
-    externalId: { column: 'external_id' },
-    displayName: { column: 'display_name_lc', folded: true },
-    active: { column: 'active' },
-    'meta.created': { column: 'created_at' },
-    'meta.lastModified': { column: 'updated_at' },
-    [`${ENTERPRISE_USER_SCHEMA_ID}:manager.value`]: { column: 'manager_id' },
-  },
+  columns: filterColumns(USER_INDEX),
   rows: {
     emails: {
       from: (a) =>
@@ -103,13 +92,7 @@ const USER_MAPPING: ResourceMapping = {
 
 const GROUP_MAPPING: ResourceMapping = {
   table: 'groups',
-  columns: {
-    id: { column: 'id' },
-    displayName: { column: 'display_name_lc', folded: true },
-    externalId: { column: 'external_id' },
-    'meta.created': { column: 'created_at' },
-    'meta.lastModified': { column: 'updated_at' },
-  },
+  columns: filterColumns(GROUP_INDEX),
   rows: {
     members: {
       from: (a) =>
@@ -176,7 +159,7 @@ const userQueries = new Map<string, string>();
  */
 function precompiled<R>(
   key: string,
-  dialect: Dialect,
+  dialect: DialectName,
   build: () => Compilable<R>,
   parameters: readonly unknown[],
 ): CompiledQuery<R> {
@@ -226,11 +209,13 @@ async function pageByKeys<R extends { id: string }>(
 }
 
 /** A user's SCIM teams (JSON [id, name] pairs by name) and manager's name, as columns of a query over `alias`. */
-function relatedColumns(dialect: Dialect, alias: string): string {
-  const groups =
-    dialect === 'postgres'
-      ? `(SELECT coalesce(json_agg(json_build_array(t.id, t.display_name) ORDER BY t.display_name_lc), '[]'::json) FROM group_members gm JOIN groups t ON t.id = gm.group_id WHERE gm.account_id = ${alias}.account_id AND gm.member_id = ${alias}.id AND t.origin = 'scim')`
-      : `(SELECT json_group_array(json_array(x.id, x.display_name)) FROM (SELECT t.id, t.display_name FROM group_members gm JOIN groups t ON t.id = gm.group_id WHERE gm.account_id = ${alias}.account_id AND gm.member_id = ${alias}.id AND t.origin = 'scim' ORDER BY t.display_name_lc) x)`;
+function relatedColumns(dialect: SqlDialect, alias: string): string {
+  const groups = dialect.jsonPairs(
+    't.id',
+    't.display_name',
+    `FROM group_members gm JOIN groups t ON t.id = gm.group_id WHERE gm.account_id = ${alias}.account_id AND gm.member_id = ${alias}.id AND t.origin = 'scim'`,
+    't.display_name_lc',
+  );
   return `${groups} AS groups_json, (SELECT coalesce(m.display_name, m.user_name) FROM users m WHERE m.account_id = ${alias}.account_id AND m.id = ${alias}.manager_id) AS manager_name`;
 }
 
@@ -263,7 +248,7 @@ class PageAnchors {
   >();
   private readonly builtAt = new Map<string, number>();
 
-  get(dialect: Dialect, accountId: string) {
+  get(dialect: DialectName, accountId: string) {
     const key = `${dialect}:${accountId}`;
     const entry = this.byAccount.get(key);
     if (entry === undefined || !('keys' in entry)) return undefined;
@@ -285,13 +270,13 @@ class PageAnchors {
     };
   }
 
-  mayBuild(dialect: Dialect, accountId: string): boolean {
+  mayBuild(dialect: DialectName, accountId: string): boolean {
     const last = this.builtAt.get(`${dialect}:${accountId}`);
     return last === undefined || performance.now() - last >= ANCHOR_REBUILD_MS;
   }
 
   set(
-    dialect: Dialect,
+    dialect: DialectName,
     accountId: string,
     changes: number,
     keys: { created_at: string; id: string }[],
@@ -305,7 +290,7 @@ class PageAnchors {
       while (map.size > ANCHOR_ACCOUNTS) map.delete(map.keys().next().value!);
   }
 
-  forget(dialect: Dialect, accountId: string): void {
+  forget(dialect: DialectName, accountId: string): void {
     this.byAccount.delete(`${dialect}:${accountId}`);
   }
 }
@@ -318,55 +303,47 @@ function chunks<T>(items: readonly T[]): T[][] {
   return out;
 }
 
-/** AccountStore over Kysely, identical for SQLite and PostgreSQL but for `dialect` switches. */
+/** AccountStore over Kysely, for SQLite and PostgreSQL alike: what differs is asked of `dialect`. */
 export class KyselyAccountStore implements AccountStore {
   readonly workspace: WorkspaceStore;
+  private readonly dialect: SqlDialect;
 
+  /** `dialect`: the database's (RosterDatabase.sqlDialect); its name is accepted too. */
   constructor(
     private readonly db: Kysely<Database> | Transaction<Database>,
-    private readonly dialect: Dialect,
+    dialect: SqlDialect | DialectName,
     readonly accountId: string,
     private readonly inTransaction = false,
   ) {
-    this.workspace = new KyselyWorkspaceStore(db, dialect, accountId);
+    this.dialect = dialectOf(dialect);
+    this.workspace = new KyselyWorkspaceStore(db, this.dialect, accountId);
   }
 
   async transaction<T>(work: (store: AccountStore) => Promise<T>): Promise<T> {
     if (this.inTransaction) return work(this);
-    const inside = (trx: Transaction<Database>) =>
-      work(new KyselyAccountStore(trx, this.dialect, this.accountId, true));
-    // SQLite: group commit, one fsync for a batch of concurrent writes (group-commit.ts).
-    if (this.dialect === 'sqlite' && !this.db.isTransaction)
-      return groupCommitOf(this.db).run(inside);
-    // Writes of one account lock only the rows they change, and the account row at their
-    // end: PostgreSQL may still find a deadlock (say a team's rename against member
-    // changes of it), or a serialisation failure, and end one transaction. Nothing of it
-    // was stored, so it runs again from the start.
-    for (let attempt = 1; ; attempt++) {
-      try {
-        return await this.db.transaction().execute(inside);
-      } catch (error) {
-        if (attempt >= TRANSACTION_ATTEMPTS || !isRetryable(error)) throw error;
-      }
-    }
+    return this.dialect.transaction(this.db as Kysely<Database>, (trx) =>
+      work(new KyselyAccountStore(trx, this.dialect, this.accountId, true)),
+    );
   }
 
   /**
-   * The account filter of a query that names its rows by key (`id IN (...)`). SQLite
-   * plans without statistics and would walk the account's whole (account_id, ...) index
-   * rather than look the keys up (100k index entries per page of 100 at 100k users,
-   * docs/benchmarks.md): a unary + keeps the account test but off the index there.
+   * The account filter of a query that names its rows by key (`id IN (...)`); see
+   * SqlDialect.keyedColumn (on SQLite, 100k index entries per page of 100 at 100k users
+   * otherwise, docs/benchmarks.md).
    */
   private byKey(column: string) {
-    return this.dialect === 'sqlite'
-      ? sql<string>`+${sql.ref(column)}`
-      : sql<string>`${sql.ref(column)}`;
+    return this.dialect.keyedColumn(column) as RawBuilder<string>;
   }
 
-  /** The row lock a read takes: PostgreSQL only (SQLite has one writer at a time). */
+  /** The row lock a read takes, where the database has row locks (SQLite has one writer at a time). */
   private lockOf(options: GetOptions): RowLock | undefined {
-    if (this.dialect !== 'postgres') return undefined;
+    if (!this.dialect.rowLocks) return undefined;
     return options.lock ?? (options.forUpdate === true ? 'update' : undefined);
+  }
+
+  /** The dialect's name, which keys per-dialect caches. */
+  private get dialectName(): DialectName {
+    return this.dialect.name;
   }
 
   async getUser(
@@ -375,17 +352,13 @@ export class KyselyAccountStore implements AccountStore {
   ): Promise<UserRow | undefined> {
     const lock = this.lockOf(options);
     const related = options.related === true;
-    const cacheKey = `${this.dialect}:getUser:${lock ?? ''}:${related}`;
+    const cacheKey = `${this.dialectName}:getUser:${lock ?? ''}:${related}`;
     let text = userQueries.get(cacheKey);
     if (text === undefined) {
       // One statement: the row, its SCIM teams (ordered by name) and its manager's name.
       const extra = related ? `, ${relatedColumns(this.dialect, 'users')}` : '';
-      const param = (n: number) => (this.dialect === 'postgres' ? `$${n}` : '?');
-      const lockClause =
-        lock === undefined
-          ? ''
-          : ` FOR ${{ update: 'UPDATE', noKeyUpdate: 'NO KEY UPDATE', keyShare: 'KEY SHARE' }[lock]}`;
-      text = `SELECT users.*${extra} FROM users WHERE users.account_id = ${param(1)} AND users.id = ${param(2)}${lockClause}`;
+      const param = (n: number) => this.dialect.placeholder(n);
+      text = `SELECT users.*${extra} FROM users WHERE users.account_id = ${param(1)} AND users.id = ${param(2)}${this.dialect.lockClause(lock)}`;
       userQueries.set(cacheKey, text);
     }
     const [row] = (
@@ -398,44 +371,67 @@ export class KyselyAccountStore implements AccountStore {
 
   async listUsers(query: ListQuery): Promise<Page<UserRow>> {
     if (query.sortBy === undefined && query.limit > 0) return this.userPage(query);
-    let base = this.db.selectFrom('users').where('users.account_id', '=', this.accountId);
-    if (query.filter !== undefined)
-      base = base.where(
-        compileFilter(query.filter, USER_MAPPING, this.dialect, this.accountId) as never,
-      );
-    return pageOf(
+    return this.listPage('users', USER_MAPPING, USER_COLUMNS, sql``, query, toUser);
+  }
+
+  /**
+   * A page of a filtered or sorted list, read as keys, then rows by key (pageByKeys):
+   * the page's keys from the (account_id, created_at, id) index, then only those rows,
+   * so a deep page skips index entries, not stored resources. `scope`: further
+   * conditions (` AND ...`) on which rows are listed.
+   */
+  private async listPage<T>(
+    table: 'users' | 'groups',
+    mapping: ResourceMapping,
+    columns: readonly string[],
+    scope: RawBuilder<unknown>,
+    query: ListQuery,
+    /** From a row of `columns` and its document. */
+    convert: (row: never) => T,
+  ): Promise<Page<T>> {
+    type R = { id: string; data: string | null; data_size: number | null };
+    const t = (column: string) => sql.ref(`${table}.${column}`);
+    const filter =
+      query.filter === undefined
+        ? sql``
+        : sql` AND ${compileFilter(query.filter, mapping, this.dialect, this.accountId)}`;
+    const where = sql`${t('account_id')} = ${this.accountId}${scope}${filter}`;
+    const sort =
+      query.sortBy === undefined
+        ? sql``
+        : sql`${compileSort(query.sortBy, mapping, this.dialect, query.descending)}, `;
+    // Under a byte budget, no documents yet: withinBudget reads them for the kept rows.
+    const data = query.maxBytes === undefined ? t('data') : sql`NULL`;
+    const page = await pageOf(
       query,
       async () =>
         Number(
-          (await base.select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow()).n,
+          (
+            await sql<{
+              n: number;
+            }>`SELECT count(*) AS n FROM ${sql.table(table)} WHERE ${where}`.execute(this.db)
+          ).rows[0]!.n,
         ),
-      async () => {
-        const sort =
-          query.sortBy === undefined
-            ? undefined
-            : (compileSort(query.sortBy, USER_MAPPING, this.dialect, query.descending) as never);
-        // The page's keys first, from the (account_id, created_at, id) index, then only
-        // those rows: a deep page skips index entries, not stored resources.
-        let keys = base.select('users.id');
-        if (sort !== undefined) keys = keys.orderBy(sort);
-        keys = keys
-          .orderBy('users.created_at')
-          .orderBy('users.id')
-          .limit(query.limit)
-          .offset(query.offset);
-        return pageByKeys(
-          async () => (await keys.execute()).map((row) => row.id),
-          (ids) =>
-            this.db
-              .selectFrom('users')
-              .select(USER_COLUMNS)
-              .select(this.dataOrSize('users', query))
-              .where(this.byKey('users.account_id'), '=', this.accountId)
-              .where('users.id', 'in', ids)
-              .execute(),
-        );
-      },
-    ).then((page) => this.withinBudget('users', page, query.maxBytes, toUser));
+      () =>
+        pageByKeys(
+          async () =>
+            (
+              await sql<{
+                id: string;
+              }>`SELECT ${t('id')} AS id FROM ${sql.table(table)} WHERE ${where}
+                ORDER BY ${sort}${t('created_at')}, ${t('id')} LIMIT ${query.limit} OFFSET ${query.offset}`.execute(
+                this.db,
+              )
+            ).rows.map((row) => row.id),
+          async (ids) =>
+            (
+              await sql<R>`SELECT ${sql.join(columns.map((c) => sql.ref(c)))}, ${data} AS data, NULL AS data_size
+                FROM ${sql.table(table)} WHERE ${this.byKey(`${table}.account_id`)} = ${this.accountId}
+                AND ${t('id')} IN (${sql.join(ids)})`.execute(this.db)
+            ).rows,
+        ),
+    );
+    return this.withinBudget(table, page, query.maxBytes, convert as (row: R) => T);
   }
 
   /**
@@ -451,7 +447,7 @@ export class KyselyAccountStore implements AccountStore {
         ? undefined
         : compileFilter(query.filter, USER_MAPPING, this.dialect);
     const anchors =
-      filter === undefined ? pageAnchors.get(this.dialect, this.accountId) : undefined;
+      filter === undefined ? pageAnchors.get(this.dialectName, this.accountId) : undefined;
     let used = anchors?.at(query.offset);
     for (let attempt = 0; attempt < 3; attempt++) {
       const page = await this.readUserPage(query, filter, used);
@@ -459,7 +455,7 @@ export class KyselyAccountStore implements AccountStore {
       if (used !== undefined && page.changes !== used.changes) {
         // Users were inserted or deleted since the anchor was taken: positions may have
         // moved, so this page may not be the one at `offset`. Read it again.
-        pageAnchors.forget(this.dialect, this.accountId);
+        pageAnchors.forget(this.dialectName, this.accountId);
         used = undefined;
         continue;
       }
@@ -507,8 +503,7 @@ export class KyselyAccountStore implements AccountStore {
   ) {
     const inline =
       query.maxBytes === undefined ? undefined : Math.floor(query.maxBytes / query.limit);
-    const size =
-      this.dialect === 'postgres' ? sql`octet_length(u.data::text)` : sql`octet_length(u.data)`;
+    const size = this.dialect.documentBytes(sql`u.data`);
     const data =
       inline === undefined ? sql`u.data` : sql`CASE WHEN ${size} <= ${inline} THEN u.data END`;
     const start =
@@ -543,7 +538,7 @@ export class KyselyAccountStore implements AccountStore {
 
   /** Takes every ANCHOR_STEP-th key of the account's list order, with the change counter, in one statement. */
   private async rememberAnchors(): Promise<void> {
-    if (!pageAnchors.mayBuild(this.dialect, this.accountId)) return;
+    if (!pageAnchors.mayBuild(this.dialectName, this.accountId)) return;
     const rows = (
       await sql<{ created_at: string; id: string; changes: number }>`
         SELECT k.created_at, k.id, a.user_changes AS changes
@@ -556,20 +551,14 @@ export class KyselyAccountStore implements AccountStore {
         ORDER BY k.created_at, k.id`.execute(this.db)
     ).rows;
     if (rows.length === 0) return;
-    pageAnchors.set(this.dialect, this.accountId, Number(rows[0]!.changes), rows);
+    pageAnchors.set(this.dialectName, this.accountId, Number(rows[0]!.changes), rows);
   }
 
   async insertUser(user: NewUser): Promise<void> {
     const values = {
       id: user.id,
       account_id: this.accountId,
-      user_name: user.userName,
-      user_name_lc: user.userName.toLowerCase(),
-      external_id: user.externalId,
-      display_name: user.displayName,
-      display_name_lc: user.displayName?.toLowerCase() ?? null,
-      active: user.active ? 1 : 0,
-      manager_id: user.managerId,
+      ...userColumnValues(user),
       created_at: user.createdAt,
       updated_at: user.updatedAt,
       version: 1,
@@ -604,25 +593,18 @@ export class KyselyAccountStore implements AccountStore {
    * emails, or with more than one statement's parameters take.
    */
   private emailValues(emails: NewUser['emails']) {
-    if (this.dialect !== 'postgres' || emails.length === 0 || emails.length > 1000)
-      return undefined;
+    if (!this.dialect.roundTrips || emails.length === 0 || emails.length > 1000) return undefined;
     return sql.join(
-      emails.map(
-        (e) =>
-          sql`(${e.value.toLowerCase()}, ${e.type === null ? null : e.type.toLowerCase()}::text, ${e.primary ? 1 : 0}::int)`,
-      ),
+      emails.map((e) => {
+        const row = emailColumns(e);
+        return sql`(${row.value_lc}, ${row.type_lc}::text, ${row.is_primary}::int)`;
+      }),
     );
   }
 
   async updateUser(user: UserUpdate, expectedVersion: number): Promise<boolean> {
     const set = {
-      user_name: user.userName,
-      user_name_lc: user.userName.toLowerCase(),
-      external_id: user.externalId,
-      display_name: user.displayName,
-      display_name_lc: user.displayName?.toLowerCase() ?? null,
-      active: user.active ? 1 : 0,
-      manager_id: user.managerId,
+      ...userColumnValues(user),
       updated_at: user.updatedAt,
       version: user.version,
       data: JSON.stringify(user.data),
@@ -635,7 +617,7 @@ export class KyselyAccountStore implements AccountStore {
         .where('account_id', '=', this.accountId)
         .where('id', '=', user.id)
         .where('version', '=', expectedVersion);
-    if (this.dialect === 'postgres' && user.emails.length <= 1000) {
+    if (this.dialect.roundTrips && user.emails.length <= 1000) {
       // One statement: the row at the expected version, and its emails replaced only when
       // it was written (all parts of a statement see one snapshot: the DELETE does not see
       // the INSERT's rows).
@@ -690,9 +672,7 @@ export class KyselyAccountStore implements AccountStore {
     const rows = emails.map((e) => ({
       account_id: this.accountId,
       user_id: userId,
-      value_lc: e.value.toLowerCase(),
-      type_lc: e.type === null ? null : e.type.toLowerCase(),
-      is_primary: e.primary ? 1 : 0,
+      ...emailColumns(e),
     }));
     for (const batch of bulkChunks(rows, 5))
       await this.db.insertInto('user_emails').values(batch).execute();
@@ -709,17 +689,21 @@ export class KyselyAccountStore implements AccountStore {
   }
 
   async deleteUser(id: string): Promise<boolean> {
-    await this.db
-      .deleteFrom('user_emails')
-      .where('account_id', '=', this.accountId)
-      .where('user_id', '=', id)
-      .execute();
-    const result = await this.db
-      .deleteFrom('users')
-      .where('account_id', '=', this.accountId)
-      .where('id', '=', id)
-      .executeTakeFirst();
-    return Number(result.numDeletedRows) === 1;
+    await this.deleteWhere('user_emails', 'user_id', id);
+    return (await this.deleteWhere('users', 'id', id)) === 1;
+  }
+
+  /** Deletes the account's rows of `table` whose `column` holds `value`; returns how many. */
+  private async deleteWhere(
+    table: 'users' | 'user_emails' | 'groups' | 'group_members',
+    column: 'id' | 'user_id' | 'group_id' | 'member_id',
+    value: string,
+  ): Promise<number> {
+    const result =
+      await sql`DELETE FROM ${sql.table(table)} WHERE account_id = ${this.accountId} AND ${sql.ref(column)} = ${value}`.execute(
+        this.db,
+      );
+    return Number(result.numAffectedRows ?? 0);
   }
 
   async findUserForSignIn(keys: {
@@ -810,7 +794,7 @@ export class KyselyAccountStore implements AccountStore {
               await this.db.executeQuery(
                 precompiled(
                   'groupsOfUser',
-                  this.dialect,
+                  this.dialectName,
                   () => build(['']).orderBy('g.display_name_lc'),
                   [this.accountId, batch[0]],
                 ),
@@ -833,55 +817,16 @@ export class KyselyAccountStore implements AccountStore {
       .where('account_id', '=', this.accountId)
       .where('id', '=', id)
       .where('origin', '=', 'scim');
-    const lock = this.lockOf(options);
-    if (lock === 'update') query = query.forUpdate();
-    else if (lock === 'noKeyUpdate') query = query.forNoKeyUpdate();
-    else if (lock === 'keyShare') query = query.forKeyShare();
+    const lock = this.dialect.lockClause(this.lockOf(options));
+    if (lock !== '') query = query.modifyEnd(sql.raw(lock));
     const row = await query.executeTakeFirst();
     return row === undefined ? undefined : toGroup(row);
   }
 
   async listGroups(query: ListQuery): Promise<Page<GroupRow>> {
     // SCIM serves the identity provider's teams; teams built by mapping live in the product API.
-    let base = this.db
-      .selectFrom('groups')
-      .where('groups.account_id', '=', this.accountId)
-      .where('groups.origin', '=', 'scim');
-    if (query.filter !== undefined)
-      base = base.where(compileFilter(query.filter, GROUP_MAPPING, this.dialect) as never);
-    return pageOf(
-      query,
-      async () =>
-        Number(
-          (await base.select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow()).n,
-        ),
-      async () => {
-        const sort =
-          query.sortBy === undefined
-            ? undefined
-            : (compileSort(query.sortBy, GROUP_MAPPING, this.dialect, query.descending) as never);
-        // The page's keys first, from the (account_id, created_at, id) index, then only
-        // those rows: a deep page skips index entries, not stored resources.
-        let keys = base.select('groups.id');
-        if (sort !== undefined) keys = keys.orderBy(sort);
-        keys = keys
-          .orderBy('groups.created_at')
-          .orderBy('groups.id')
-          .limit(query.limit)
-          .offset(query.offset);
-        return pageByKeys(
-          async () => (await keys.execute()).map((row) => row.id),
-          (ids) =>
-            this.db
-              .selectFrom('groups')
-              .select(GROUP_COLUMNS)
-              .select(this.dataOrSize('groups', query))
-              .where(this.byKey('groups.account_id'), '=', this.accountId)
-              .where('groups.id', 'in', ids)
-              .execute(),
-        );
-      },
-    ).then((page) => this.withinBudget('groups', page, query.maxBytes, toGroup));
+    const scim = sql` AND groups.origin = 'scim'`;
+    return this.listPage('groups', GROUP_MAPPING, GROUP_COLUMNS, scim, query, toGroup);
   }
 
   async memberCounts(groupIds: readonly string[]): Promise<Map<string, number>> {
@@ -897,18 +842,6 @@ export class KyselyAccountStore implements AccountStore {
       for (const row of rows) out.set(row.group_id, Number(row.n));
     }
     return out;
-  }
-
-  /**
-   * The `data` column of a list page; under a byte budget, nothing yet: sizes and
-   * documents are read for the page's rows only (`withinBudget`), never computed for
-   * every row a sort or filter looks at.
-   */
-  private dataOrSize(table: 'users' | 'groups', query: ListQuery) {
-    const data = sql.ref(`${table}.data`);
-    if (query.maxBytes === undefined)
-      return [sql<string | null>`${data}`.as('data'), sql<number | null>`NULL`.as('data_size')];
-    return [sql<string | null>`NULL`.as('data'), sql<number | null>`NULL`.as('data_size')];
   }
 
   /**
@@ -930,11 +863,7 @@ export class KyselyAccountStore implements AccountStore {
     if (maxBytes !== undefined && rows.length > 0) {
       const inline = Math.floor(maxBytes / rows.length);
       const data = sql.ref(`${table}.data`);
-      // PostgreSQL keeps documents as jsonb: their size is that of their text, as sent.
-      const size =
-        this.dialect === 'postgres'
-          ? sql<number>`octet_length(${data}::text)`
-          : sql<number>`octet_length(${data})`;
+      const size = this.dialect.documentBytes(data) as RawBuilder<number>;
       const sized = new Map<string, { size: number; data: string | null }>();
       // Sizes read with the page (userPage): no second read of the same rows.
       const known = rows.every((r) => r.data_size !== null);
@@ -987,9 +916,7 @@ export class KyselyAccountStore implements AccountStore {
         .values({
           id: group.id,
           account_id: this.accountId,
-          display_name: group.displayName,
-          display_name_lc: group.displayName.toLowerCase(),
-          external_id: group.externalId,
+          ...groupColumnValues(group),
           created_at: group.createdAt,
           updated_at: group.updatedAt,
           version: 1,
@@ -1006,9 +933,7 @@ export class KyselyAccountStore implements AccountStore {
       const result = await this.db
         .updateTable('groups')
         .set({
-          display_name: group.displayName,
-          display_name_lc: group.displayName.toLowerCase(),
-          external_id: group.externalId,
+          ...groupColumnValues(group),
           updated_at: group.updatedAt,
           version: group.version,
           data: JSON.stringify(group.data),
@@ -1036,12 +961,7 @@ export class KyselyAccountStore implements AccountStore {
   async deleteGroup(id: string): Promise<boolean> {
     await this.removeAllMembers(id);
     await this.removeFromAllGroups(id);
-    const result = await this.db
-      .deleteFrom('groups')
-      .where('account_id', '=', this.accountId)
-      .where('id', '=', id)
-      .executeTakeFirst();
-    return Number(result.numDeletedRows) === 1;
+    return (await this.deleteWhere('groups', 'id', id)) === 1;
   }
 
   async members(groupIds: readonly string[]): Promise<Map<string, MemberRow[]>> {
@@ -1084,7 +1004,7 @@ export class KyselyAccountStore implements AccountStore {
   async resolveMemberIds(ids: readonly string[]): Promise<Map<string, 'User' | 'Group'>> {
     const out = new Map<string, 'User' | 'Group'>();
     for (const batch of chunks([...new Set(ids)])) {
-      if (this.dialect === 'postgres') {
+      if (this.dialect.rowLocks) {
         // One statement, and KEY SHARE on what it finds: a user or team being deleted
         // meanwhile (its DELETE transaction holds FOR UPDATE) is waited for and then not
         // found, so no membership of a deleted member can commit. Updates of the rows
@@ -1126,7 +1046,7 @@ export class KyselyAccountStore implements AccountStore {
   ): Promise<{ id: string; type: 'User' | 'Group' }[]> {
     const out: { id: string; type: 'User' | 'Group' }[] = [];
     if (members.length === 0) return out;
-    if (this.dialect !== 'postgres') {
+    if (!this.dialect.roundTrips) {
       // See addMembers: never a row under another account's group id.
       const owned = await this.db
         .selectFrom('groups')
@@ -1138,7 +1058,7 @@ export class KyselyAccountStore implements AccountStore {
     }
     for (const batch of chunks(members)) {
       let rows: { member_id: string; member_type: string }[];
-      if (this.dialect === 'postgres') {
+      if (this.dialect.roundTrips) {
         // The ownership check and the insert in one statement.
         const values = sql.join(batch.map((m) => sql`(${m.id}, ${m.type})`));
         rows = (
@@ -1151,18 +1071,7 @@ export class KyselyAccountStore implements AccountStore {
             RETURNING member_id, member_type`.execute(this.db)
         ).rows;
       } else {
-        rows = await this.db
-          .insertInto('group_members')
-          .values(
-            batch.map((m) => ({
-              account_id: this.accountId,
-              group_id: groupId,
-              member_id: m.id,
-              member_type: m.type,
-              created_at: at,
-            })),
-          )
-          .onConflict((oc) => oc.columns(['group_id', 'member_id']).doNothing())
+        rows = await this.insertMemberRows(groupId, batch, at)
           .returning(['member_id', 'member_type'])
           .execute();
       }
@@ -1228,22 +1137,30 @@ export class KyselyAccountStore implements AccountStore {
     if (owned === undefined) return 0;
     let added = 0;
     for (const batch of chunks(members)) {
-      const result = await this.db
-        .insertInto('group_members')
-        .values(
-          batch.map((m) => ({
-            account_id: this.accountId,
-            group_id: groupId,
-            member_id: m.id,
-            member_type: m.type,
-            created_at: at,
-          })),
-        )
-        .onConflict((oc) => oc.columns(['group_id', 'member_id']).doNothing())
-        .executeTakeFirst();
+      const result = await this.insertMemberRows(groupId, batch, at).executeTakeFirst();
       added += Number(result.numInsertedOrUpdatedRows ?? 0);
     }
     return added;
+  }
+
+  /** INSERT of memberships of a team, those already there left alone. */
+  private insertMemberRows(
+    groupId: string,
+    members: readonly { id: string; type: 'User' | 'Group' }[],
+    at: string,
+  ) {
+    return this.db
+      .insertInto('group_members')
+      .values(
+        members.map((m) => ({
+          account_id: this.accountId,
+          group_id: groupId,
+          member_id: m.id,
+          member_type: m.type,
+          created_at: at,
+        })),
+      )
+      .onConflict((oc) => oc.columns(['group_id', 'member_id']).doNothing());
   }
 
   async removeMembers(groupId: string, ids: readonly string[]): Promise<number> {
@@ -1260,13 +1177,8 @@ export class KyselyAccountStore implements AccountStore {
     return removed;
   }
 
-  async removeAllMembers(groupId: string): Promise<number> {
-    const result = await this.db
-      .deleteFrom('group_members')
-      .where('account_id', '=', this.accountId)
-      .where('group_id', '=', groupId)
-      .executeTakeFirst();
-    return Number(result.numDeletedRows);
+  removeAllMembers(groupId: string): Promise<number> {
+    return this.deleteWhere('group_members', 'group_id', groupId);
   }
 
   async memberTypes(
@@ -1289,10 +1201,6 @@ export class KyselyAccountStore implements AccountStore {
   }
 
   async removeFromAllGroups(memberId: string): Promise<void> {
-    await this.db
-      .deleteFrom('group_members')
-      .where('account_id', '=', this.accountId)
-      .where('member_id', '=', memberId)
-      .execute();
+    await this.deleteWhere('group_members', 'member_id', memberId);
   }
 }

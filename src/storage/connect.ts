@@ -7,12 +7,21 @@ import pg from 'pg';
 import { isPostgresUrl } from '../config.js';
 import { addAuthStalenessCheck } from '../app/auth-cache.js';
 import type { Database } from './db-schema.js';
+import {
+  postgresDialect,
+  sqliteDialect,
+  type DialectName,
+  type SqlDialect,
+} from './dialects/index.js';
 
-export type DialectName = 'sqlite' | 'postgres';
+export type { DialectName, SqlDialect } from './dialects/index.js';
 
 export interface RosterDatabase {
   db: Kysely<Database>;
+  /** Which database this is; `sqlDialect.name`. */
   dialect: DialectName;
+  /** Its SQL differences (dialects/), chosen here once for every store built over it. */
+  sqlDialect: SqlDialect;
   close(): Promise<void>;
   /** Connection-pool figures for `/metrics` (PostgreSQL; SQLite has one connection and no pool). */
   poolStats?: () => PoolStats;
@@ -108,7 +117,8 @@ function openSqlite(url: string): RosterDatabase {
   });
   return {
     db,
-    dialect: 'sqlite',
+    dialect: sqliteDialect.name,
+    sqlDialect: sqliteDialect,
     close: () => {
       removeCheck();
       return db.destroy();
@@ -197,7 +207,8 @@ function openPostgres(url: string, options: DatabaseOptions): RosterDatabase {
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool: scoped }) });
   return {
     db,
-    dialect: 'postgres',
+    dialect: postgresDialect.name,
+    sqlDialect: postgresDialect,
     close: () => db.destroy(),
     poolStats: () => ({
       total: pool.totalCount,

@@ -3,8 +3,8 @@ import type { TypedFilter, Target } from '../core/filter/typed.js';
 import { leaf } from '../core/filter/typed.js';
 import type { ResolvedPath } from '../core/schemas/resolve.js';
 import type { AttributeDef } from '../core/schemas/types.js';
+import type { SqlDialect } from './dialects/dialect.js';
 
-export type Dialect = 'sqlite' | 'postgres';
 type Sql = RawBuilder<unknown>;
 
 /**
@@ -55,7 +55,7 @@ export interface ResourceMapping {
 export function compileFilter(
   filter: TypedFilter,
   mapping: ResourceMapping,
-  dialect: Dialect,
+  dialect: SqlDialect,
   accountId?: string,
 ): Sql {
   return new Compiler(mapping, dialect, accountId).compile(filter, undefined);
@@ -65,7 +65,7 @@ export function compileFilter(
 export function compileSort(
   path: ResolvedPath,
   mapping: ResourceMapping,
-  dialect: Dialect,
+  dialect: SqlDialect,
   descending: boolean,
 ): Sql {
   const compiler = new Compiler(mapping, dialect);
@@ -88,7 +88,7 @@ class Compiler {
 
   constructor(
     private readonly mapping: ResourceMapping,
-    private readonly dialect: Dialect,
+    private readonly dialect: SqlDialect,
     private readonly accountId?: string,
   ) {}
 
@@ -161,7 +161,7 @@ class Compiler {
   }
 
   private asText(expr: Sql): Sql {
-    return this.dialect === 'postgres' ? sql`(${expr})::text` : sql`CAST(${expr} AS TEXT)`;
+    return this.dialect.asText(expr);
   }
 
   private compare(
@@ -189,15 +189,10 @@ class Compiler {
       // A value read from JSON on PostgreSQL is text ('true'/'false').
       if (!target.relative && this.mapping.columns[canonical(target)] !== undefined)
         return sql`(${column} = ${value ? 1 : 0})`;
-      return this.dialect === 'postgres'
-        ? sql`(${this.asText(column)} IN (${value ? 'true' : 'false'}, ${value ? '1' : '0'}))`
-        : sql`(${column} = ${value ? 1 : 0})`;
+      return this.dialect.jsonBoolean(column, value);
     }
     if (typeof value === 'number') {
-      const numeric =
-        this.dialect === 'postgres'
-          ? sql`(CASE WHEN ${column} ~ '^-?[0-9.eE+-]+$' THEN (${column})::numeric END)`
-          : column;
+      const numeric = this.dialect.jsonNumber(column);
       return sql`(${numeric} ${sql.raw(OPERATORS[filter.op] ?? '=')} ${value})`;
     }
     // dateTime values are ISO-8601 UTC text on both sides (typed.ts normalises the
@@ -212,21 +207,15 @@ class Compiler {
     }
     switch (filter.op) {
       case 'co':
-        return this.dialect === 'postgres'
-          ? sql`(strpos(${expr}, ${literal}) > 0)`
-          : sql`(instr(${expr}, ${literal}) > 0)`;
+        return this.dialect.contains(expr, literal);
       case 'sw':
-        return this.dialect === 'postgres'
-          ? sql`(left(${expr}, ${length}) = ${literal})`
-          : sql`(substr(${expr}, 1, ${length}) = ${literal})`;
+        return this.dialect.startsWith(expr, literal, length);
       case 'ew':
-        return this.dialect === 'postgres'
-          ? sql`(right(${expr}, ${length}) = ${literal})`
-          : sql`(substr(${expr}, ${-length}) = ${literal})`;
+        return this.dialect.endsWith(expr, literal, length);
       default: {
-        const collate =
-          this.dialect === 'postgres' && filter.op !== 'eq' ? sql.raw(' COLLATE "C"') : sql.raw('');
-        return sql`(${expr}${collate} ${sql.raw(OPERATORS[filter.op] ?? '=')} ${literal})`;
+        // Equality needs no collation (and keeps the index); an order does.
+        const left = filter.op === 'eq' ? expr : this.dialect.byteOrder(expr);
+        return sql`(${left} ${sql.raw(OPERATORS[filter.op] ?? '=')} ${literal})`;
       }
     }
   }
@@ -246,8 +235,8 @@ class Compiler {
       : this.scalar(target, undefined);
     const def = leaf(target);
     const value = def.type === 'string' && !def.caseExact && !folded ? this.lower(expr) : expr;
-    return this.dialect === 'postgres' && (def.type === 'string' || def.type === 'reference')
-      ? sql`${value} COLLATE "C"`
+    return def.type === 'string' || def.type === 'reference'
+      ? this.dialect.byteOrder(value)
       : value;
   }
 
@@ -260,15 +249,9 @@ class Compiler {
     if (sub === undefined) return { sql: sql`NULL`, folded: false };
     const keys = [...(target.extension ? [target.schema.id] : []), target.attr.name];
     const document = sql.ref(`${this.mapping.table}.data`);
-    if (this.dialect === 'postgres') {
-      const array = sql`(${document} #> ${sql.val(keys)}::text[])`;
-      return {
-        sql: sql`(SELECT s.v ->> ${sub.name} FROM jsonb_array_elements(CASE WHEN jsonb_typeof(${array}) = 'array' THEN ${array} ELSE '[]'::jsonb END) WITH ORDINALITY AS s(v, n) ORDER BY COALESCE(s.v -> 'primary' = 'true'::jsonb, false) DESC, s.n LIMIT 1)`,
-        folded: false,
-      };
-    }
+    const d = this.dialect;
     return {
-      sql: sql`(SELECT json_extract(s.value, ${jsonPath([sub.name])}) FROM json_each(${document}, ${jsonPath(keys)}) AS s ORDER BY COALESCE(json_extract(s.value, '$.primary') = 1, 0) DESC, s.key LIMIT 1)`,
+      sql: sql`(SELECT ${d.elementValue('s', sub.name)} FROM ${d.jsonElements(document, keys, 's')} ORDER BY ${d.primaryFirst('s')} LIMIT 1)`,
       folded: false,
     };
   }
@@ -298,17 +281,9 @@ class Compiler {
     const keys = [...(target.extension ? [target.schema.id] : []), target.attr.name];
     if (target.sub !== undefined) keys.push(target.sub.name);
     return {
-      sql: this.jsonValue(sql.ref(`${this.mapping.table}.data`), keys, leaf(target)),
+      sql: this.dialect.jsonValue(sql.ref(`${this.mapping.table}.data`), keys),
       folded: false,
     };
-  }
-
-  private jsonValue(document: Sql, keys: string[], def: AttributeDef | undefined): Sql {
-    if (this.dialect === 'postgres') {
-      return sql`(${document} #>> ${sql.val(keys)}::text[])`;
-    }
-    void def;
-    return sql`json_extract(${document}, ${jsonPath(keys)})`;
   }
 
   private elementValue(element: Element, sub: AttributeDef): Sql {
@@ -316,9 +291,7 @@ class Compiler {
       const column = element.source.subs[sub.name];
       return column === undefined ? sql`NULL` : sql.ref(`${element.alias}.${column.column}`);
     }
-    return this.dialect === 'postgres'
-      ? sql`(${sql.ref(`${element.alias}.v`)} ->> ${sub.name})`
-      : sql`json_extract(${sql.ref(`${element.alias}.value`)}, ${jsonPath([sub.name])})`;
+    return this.dialect.elementValue(element.alias, sub.name);
   }
 
   /** EXISTS over the elements of a multi-valued attribute: rows of a side table, or JSON array items. */
@@ -343,11 +316,7 @@ class Compiler {
     }
     const keys = [...(target.extension ? [target.schema.id] : []), target.attr.name];
     const document = sql.ref(`${this.mapping.table}.data`);
-    if (this.dialect === 'postgres') {
-      const array = sql`(${document} #> ${sql.val(keys)}::text[])`;
-      return sql`EXISTS (SELECT 1 FROM jsonb_array_elements(CASE WHEN jsonb_typeof(${array}) = 'array' THEN ${array} ELSE '[]'::jsonb END) AS ${sql.raw(alias)}(v) WHERE ${predicate({ kind: 'json', alias })})`;
-    }
-    return sql`EXISTS (SELECT 1 FROM json_each(${document}, ${jsonPath(keys)}) AS ${sql.raw(alias)} WHERE ${predicate({ kind: 'json', alias })})`;
+    return sql`EXISTS (SELECT 1 FROM ${this.dialect.jsonElements(document, keys, alias)} WHERE ${predicate({ kind: 'json', alias })})`;
   }
 
   /** A side table serves a predicate only if it has a column for every sub-attribute the predicate reads. */
@@ -398,7 +367,3 @@ const OPERATORS: Partial<Record<string, string>> = {
   lt: '<',
   le: '<=',
 };
-
-function jsonPath(keys: string[]): string {
-  return '$' + keys.map((k) => (/^\d+$/.test(k) ? `[${k}]` : `."${k}"`)).join('');
-}

@@ -1,8 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import SqliteDatabase from 'better-sqlite3';
-import { sql } from 'kysely';
+import { sql, type Kysely } from 'kysely';
 import { normalizeResource } from '../core/resource/normalize.js';
-import { isObject, type JsonObject } from '../core/resource/values.js';
+import type { JsonObject } from '../core/resource/values.js';
+import {
+  GROUP_INDEX,
+  groupIndexedValues,
+  USER_INDEX,
+  userIndexedValues,
+} from '../core/resource/indexed-columns.js';
 import {
   ENTERPRISE_USER_SCHEMA_ID,
   GROUP_RESOURCE,
@@ -12,6 +18,8 @@ import {
 } from '../core/schemas/rfc7643.js';
 import { isPostgresUrl } from '../config.js';
 import { openDatabase } from './connect.js';
+import { emailColumns, groupColumnValues, indexColumns, userColumnValues } from './columns.js';
+import type { Database } from './db-schema.js';
 
 /**
  * Bulk loading for benchmarks and demos: writes users, teams and memberships straight
@@ -83,68 +91,65 @@ export function seedTeamBody(i: number): JsonObject {
   return { schemas: [GROUP_SCHEMA_ID], displayName: seedTeamName(i), externalId: `team-ext-${i}` };
 }
 
+/** A row of a table, by column. */
+type Row = Record<string, string | number | null>;
+
+/** A user's row and its `user_emails` rows (without account_id: the writer adds it). */
 interface UserValues {
-  id: string;
-  createdAt: string;
-  userName: string;
-  userNameLc: string;
-  externalId: string | null;
-  displayName: string | null;
-  displayNameLc: string | null;
-  active: number;
-  managerId: string | null;
-  data: string;
-  emails: { valueLc: string; typeLc: string | null; primary: number }[];
+  readonly row: Row;
+  readonly emails: Row[];
 }
 
-/** Mirrors UsersService.create: normalise, default `active`, derive the indexed columns. */
+/** The columns of a `users` row, the indexed ones from core/resource/indexed-columns.ts. */
+const USER_ROW_COLUMNS = [
+  'id',
+  ...indexColumns(USER_INDEX),
+  'created_at',
+  'updated_at',
+  'version',
+  'data',
+  'password_hash',
+];
+const EMAIL_ROW_COLUMNS = ['user_id', 'value_lc', 'type_lc', 'is_primary'];
+const TEAM_ROW_COLUMNS = [
+  'id',
+  ...indexColumns(GROUP_INDEX),
+  'created_at',
+  'updated_at',
+  'version',
+  'data',
+];
+const MEMBER_ROW_COLUMNS = ['group_id', 'member_id', 'member_type', 'created_at'];
+
+/** As UsersService.create stores it: normalised, `active` defaulted, the indexed columns derived. */
 function userValues(i: number, createdAt: string): UserValues {
   const { data } = normalizeResource(seedUserBody(i), USER_RESOURCE);
   if (data['active'] === undefined) data['active'] = true;
-  const enterprise = data[ENTERPRISE_USER_SCHEMA_ID];
-  const manager =
-    isObject(enterprise) && isObject(enterprise['manager'])
-      ? enterprise['manager']['value']
-      : undefined;
-  const userName = String(data['userName']);
-  const emails = Array.isArray(data['emails'])
-    ? data['emails'].filter(isObject).flatMap((e) =>
-        typeof e['value'] === 'string'
-          ? [
-              {
-                valueLc: e['value'].toLowerCase(),
-                typeLc: typeof e['type'] === 'string' ? e['type'].toLowerCase() : null,
-                primary: e['primary'] === true ? 1 : 0,
-              },
-            ]
-          : [],
-      )
-    : [];
+  const id = randomUUID();
+  const { emails, ...indexed } = userIndexedValues(data);
   return {
-    id: randomUUID(),
-    createdAt,
-    userName,
-    userNameLc: userName.toLowerCase(),
-    externalId: typeof data['externalId'] === 'string' ? data['externalId'] : null,
-    displayName: typeof data['displayName'] === 'string' ? data['displayName'] : null,
-    displayNameLc:
-      typeof data['displayName'] === 'string' ? data['displayName'].toLowerCase() : null,
-    active: data['active'] !== false ? 1 : 0,
-    managerId: typeof manager === 'string' && manager !== '' ? manager : null,
-    data: JSON.stringify(data),
-    emails,
+    row: {
+      id,
+      ...userColumnValues(indexed),
+      created_at: createdAt,
+      updated_at: createdAt,
+      version: 1,
+      data: JSON.stringify(data),
+      password_hash: null,
+    },
+    emails: emails.map((e) => ({ user_id: id, ...emailColumns(e) })),
   };
 }
 
-/** Mirrors GroupsService.create: members are rows, never part of the document. */
-function teamValues(i: number) {
+/** As GroupsService.create stores it: members are rows, never part of the document. */
+function teamValues(i: number, now: string): Row {
   const { members: _members, ...data } = normalizeResource(seedTeamBody(i), GROUP_RESOURCE).data;
-  const displayName = String(data['displayName']);
   return {
     id: randomUUID(),
-    displayName,
-    displayNameLc: displayName.toLowerCase(),
-    externalId: typeof data['externalId'] === 'string' ? data['externalId'] : null,
+    ...groupColumnValues(groupIndexedValues(data)),
+    created_at: now,
+    updated_at: now,
+    version: 1,
     data: JSON.stringify(data),
   };
 }
@@ -190,9 +195,10 @@ export async function seedAccount(databaseUrl: string, options: SeedOptions): Pr
     let memberships = 0;
     if (teams > 0) {
       const now = new Date().toISOString();
-      const rows = Array.from({ length: teams }, (_, j) => teamValues(firstTeam + j));
-      await writer.insertTeams(accountId, rows, now);
-      teamIds.push(...rows.map((r) => r.id));
+      const rows = Array.from({ length: teams }, (_, j) => teamValues(firstTeam + j, now));
+      await writer.insertTeams(accountId, rows);
+      const ids = rows.map((r) => String(r['id']));
+      teamIds.push(...ids);
       report({ phase: 'teams', done: teams, total: teams });
       if (perTeam > 0) {
         // Members are the account's users in creation order; team j starts j*K further on,
@@ -208,7 +214,7 @@ export async function seedAccount(databaseUrl: string, options: SeedOptions): Pr
             const n = Math.min(writer.batch, size - m);
             const members: string[] = new Array<string>(n);
             for (let k = 0; k < n; k++) members[k] = pool[(j * perTeam + m + k) % pool.length]!;
-            await writer.insertMembers(accountId, rows[j]!.id, members, new Date().toISOString());
+            await writer.insertMembers(accountId, ids[j]!, members, new Date().toISOString());
             m += n;
             memberships += n;
             report({ phase: 'members', done: memberships, total });
@@ -231,19 +237,11 @@ export async function seedAccount(databaseUrl: string, options: SeedOptions): Pr
   }
 }
 
-interface TeamValues {
-  id: string;
-  displayName: string;
-  displayNameLc: string;
-  externalId: string | null;
-  data: string;
-}
-
 interface Writer {
   readonly batch: number;
   count(table: 'users' | 'groups', accountId: string): Promise<number>;
   insertUsers(accountId: string, rows: readonly UserValues[]): Promise<void>;
-  insertTeams(accountId: string, rows: readonly TeamValues[], now: string): Promise<void>;
+  insertTeams(accountId: string, rows: readonly Row[]): Promise<void>;
   userIds(accountId: string, limit: number): Promise<string[]>;
   insertMembers(
     accountId: string,
@@ -270,58 +268,38 @@ function sqliteWriter(url: string): Writer {
   sqlite.pragma('busy_timeout = 5000');
   sqlite.pragma('cache_size = -262144');
   sqlite.pragma('temp_store = MEMORY');
-  const insertUser = sqlite.prepare(
-    `INSERT INTO users (id, account_id, user_name, user_name_lc, external_id, display_name, display_name_lc, active,
-       manager_id, created_at, updated_at, version, data, password_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, NULL)`,
-  );
-  const insertEmail = sqlite.prepare(
-    'INSERT INTO user_emails (account_id, user_id, value_lc, type_lc, is_primary) VALUES (?, ?, ?, ?, ?)',
-  );
-  const insertTeam = sqlite.prepare(
-    `INSERT INTO groups (id, account_id, display_name, display_name_lc, external_id, created_at, updated_at, version, data)
-       VALUES (?, ?, ?, ?, ?, ?, ?, 1, ?)`,
-  );
-  const insertMember = sqlite.prepare(
-    `INSERT INTO group_members (account_id, group_id, member_id, member_type, created_at) VALUES (?, ?, ?, 'User', ?)
-       ON CONFLICT (group_id, member_id) DO NOTHING`,
+  // Named parameters (@column), bound from a row object plus its account_id.
+  const insertInto = (table: string, columns: readonly string[], conflict = '') =>
+    sqlite.prepare(
+      `INSERT INTO ${table} (account_id, ${columns.join(', ')}) VALUES (@account_id, ${columns.map((c) => `@${c}`).join(', ')})${conflict}`,
+    );
+  const insertUser = insertInto('users', USER_ROW_COLUMNS);
+  const insertEmail = insertInto('user_emails', EMAIL_ROW_COLUMNS);
+  const insertTeam = insertInto('groups', TEAM_ROW_COLUMNS);
+  const insertMember = insertInto(
+    'group_members',
+    MEMBER_ROW_COLUMNS,
+    ' ON CONFLICT (group_id, member_id) DO NOTHING',
   );
   const users = sqlite.transaction((accountId: string, rows: readonly UserValues[]) => {
     for (const u of rows) {
-      insertUser.run(
-        u.id,
-        accountId,
-        u.userName,
-        u.userNameLc,
-        u.externalId,
-        u.displayName,
-        u.displayNameLc,
-        u.active,
-        u.managerId,
-        u.createdAt,
-        u.createdAt,
-        u.data,
-      );
-      for (const e of u.emails) insertEmail.run(accountId, u.id, e.valueLc, e.typeLc, e.primary);
+      insertUser.run({ ...u.row, account_id: accountId });
+      for (const e of u.emails) insertEmail.run({ ...e, account_id: accountId });
     }
   });
-  const teams = sqlite.transaction(
-    (accountId: string, rows: readonly TeamValues[], now: string) => {
-      for (const t of rows)
-        insertTeam.run(
-          t.id,
-          accountId,
-          t.displayName,
-          t.displayNameLc,
-          t.externalId,
-          now,
-          now,
-          t.data,
-        );
-    },
-  );
+  const teams = sqlite.transaction((accountId: string, rows: readonly Row[]) => {
+    for (const t of rows) insertTeam.run({ ...t, account_id: accountId });
+  });
   const members = sqlite.transaction(
     (accountId: string, groupId: string, ids: readonly string[], now: string) => {
-      for (const id of ids) insertMember.run(accountId, groupId, id, now);
+      for (const id of ids)
+        insertMember.run({
+          account_id: accountId,
+          group_id: groupId,
+          member_id: id,
+          member_type: 'User',
+          created_at: now,
+        });
     },
   );
   return {
@@ -335,8 +313,8 @@ function sqliteWriter(url: string): Writer {
     async insertUsers(accountId, rows) {
       users(accountId, rows);
     },
-    async insertTeams(accountId, rows, now) {
-      teams(accountId, rows, now);
+    async insertTeams(accountId, rows) {
+      teams(accountId, rows);
     },
     async userIds(accountId, limit) {
       const rows = sqlite
@@ -376,35 +354,20 @@ async function postgresWriter(url: string): Promise<Writer> {
     },
     async insertUsers(accountId, rows) {
       await db.transaction().execute(async (trx) => {
-        await sql`INSERT INTO users (id, account_id, user_name, user_name_lc, external_id, display_name, display_name_lc,
-            active, manager_id, created_at, updated_at, version, data, password_hash)
-          SELECT u.id, ${accountId}, u.user_name, u.user_name_lc, u.external_id, u.display_name, u.display_name_lc,
-            u.active, u.manager_id,
-            u.created_at, u.created_at, 1, u.data, NULL
-          FROM unnest(${rows.map((r) => r.id)}::text[], ${rows.map((r) => r.createdAt)}::text[], ${rows.map((r) => r.userName)}::text[],
-            ${rows.map((r) => r.userNameLc)}::text[], ${rows.map((r) => r.externalId)}::text[],
-            ${rows.map((r) => r.displayName)}::text[], ${rows.map((r) => r.displayNameLc)}::text[],
-            ${rows.map((r) => r.active)}::int[], ${rows.map((r) => r.managerId)}::text[], ${rows.map((r) => r.data)}::jsonb[])
-            AS u(id, created_at, user_name, user_name_lc, external_id, display_name, display_name_lc, active, manager_id, data)`.execute(
+        await insertUnnest(
           trx,
+          'users',
+          accountId,
+          USER_ROW_COLUMNS,
+          rows.map((r) => r.row),
         );
-        const emails = rows.flatMap((r) => r.emails.map((e) => ({ userId: r.id, ...e })));
-        if (emails.length === 0) return;
-        await sql`INSERT INTO user_emails (account_id, user_id, value_lc, type_lc, is_primary)
-          SELECT ${accountId}, e.user_id, e.value_lc, e.type_lc, e.is_primary
-          FROM unnest(${emails.map((e) => e.userId)}::text[], ${emails.map((e) => e.valueLc)}::text[],
-            ${emails.map((e) => e.typeLc)}::text[], ${emails.map((e) => e.primary)}::int[])
-            AS e(user_id, value_lc, type_lc, is_primary)`.execute(trx);
+        const emails = rows.flatMap((r) => r.emails);
+        if (emails.length > 0)
+          await insertUnnest(trx, 'user_emails', accountId, EMAIL_ROW_COLUMNS, emails);
       });
     },
-    async insertTeams(accountId, rows, now) {
-      await sql`INSERT INTO groups (id, account_id, display_name, display_name_lc, external_id, created_at, updated_at, version, data)
-        SELECT t.id, ${accountId}, t.display_name, t.display_name_lc, t.external_id, ${now}, ${now}, 1, t.data
-        FROM unnest(${rows.map((r) => r.id)}::text[], ${rows.map((r) => r.displayName)}::text[],
-          ${rows.map((r) => r.displayNameLc)}::text[], ${rows.map((r) => r.externalId)}::text[],
-          ${rows.map((r) => r.data)}::jsonb[]) AS t(id, display_name, display_name_lc, external_id, data)`.execute(
-        db,
-      );
+    async insertTeams(accountId, rows) {
+      await insertUnnest(db, 'groups', accountId, TEAM_ROW_COLUMNS, rows);
     },
     async userIds(accountId, limit) {
       const rows = await db
@@ -428,4 +391,26 @@ async function postgresWriter(url: string): Promise<Writer> {
     },
     close,
   };
+}
+
+/**
+ * PostgreSQL: `rows` in one INSERT ... SELECT FROM unnest(array per column): text arrays,
+ * int arrays for numeric columns, jsonb for the document.
+ */
+async function insertUnnest(
+  db: Kysely<Database>,
+  table: 'users' | 'user_emails' | 'groups',
+  accountId: string,
+  columns: readonly string[],
+  rows: readonly Row[],
+): Promise<void> {
+  const typeOf = (column: string) =>
+    column === 'data' ? 'jsonb' : rows.some((r) => typeof r[column] === 'number') ? 'int' : 'text';
+  const names = sql.join(columns.map((c) => sql.ref(c)));
+  const arrays = sql.join(
+    columns.map((c) => sql`${rows.map((r) => r[c] ?? null)}::${sql.raw(typeOf(c))}[]`),
+  );
+  const values = sql.join(columns.map((c) => sql.ref(`r.${c}`)));
+  await sql`INSERT INTO ${sql.table(table)} (account_id, ${names})
+    SELECT ${accountId}, ${values} FROM unnest(${arrays}) AS r(${names})`.execute(db);
 }

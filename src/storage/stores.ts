@@ -99,7 +99,7 @@ class KyselyAccountStores implements AccountStores {
   get directory(): AccountStore {
     this.directoryStore ??= new KyselyAccountStore(
       this.database.db,
-      this.database.dialect,
+      this.database.sqlDialect,
       this.accountId,
     );
     return this.directoryStore;

@@ -12,7 +12,7 @@ import { isObject, type JsonObject } from '../core/resource/values.js';
 import { ENTERPRISE_USER_SCHEMA_ID } from '../core/schemas/rfc7643.js';
 import type { Database } from './db-schema.js';
 import { appendEvents } from './event-log.js';
-import type { Dialect } from './filter-sql.js';
+import type { SqlDialect } from './dialects/dialect.js';
 
 function parseData(data: unknown): JsonObject {
   return (typeof data === 'string' ? JSON.parse(data) : data) as JsonObject;
@@ -22,7 +22,7 @@ function parseData(data: unknown): JsonObject {
 export class KyselyWorkspaceStore implements WorkspaceStore {
   constructor(
     private readonly db: Kysely<Database> | Transaction<Database>,
-    private readonly dialect: Dialect,
+    private readonly dialect: SqlDialect,
     private readonly accountId: string,
   ) {}
 
@@ -46,7 +46,7 @@ export class KyselyWorkspaceStore implements WorkspaceStore {
     // KEY SHARE on this row (their foreign key), which UPDATE would have to wait out.
     // Writers still exclude each other (NO KEY UPDATE conflicts with itself), as the
     // event sequence's bump does. SQLite: the database has one writer at a time already.
-    if (this.dialect !== 'postgres') return;
+    if (!this.dialect.rowLocks) return;
     await this.db
       .selectFrom('accounts')
       .select('id')

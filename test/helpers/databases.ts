@@ -3,6 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
+import { openDatabase, type RosterDatabase } from '../../src/storage/connect.js';
+import { migrateToLatest } from '../../src/storage/migrations/index.js';
 
 /** Every storage contract suite runs once per kind (ARCHITECTURE convention 8). */
 export const DATABASE_KINDS = ['sqlite', 'postgres'] as const;
@@ -34,6 +36,32 @@ export async function createTestDatabase(kind: DatabaseKind): Promise<TestDataba
     url: url.toString(),
     dispose: () =>
       withAdminClient((client) => client.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`)),
+  };
+}
+
+export interface OpenTestDatabase extends TestDatabase {
+  /** Open and migrated to the latest schema; `dispose` closes it before dropping it. */
+  readonly database: RosterDatabase;
+}
+
+/** A fresh database of `kind`, opened and migrated: what every storage suite starts from. */
+export async function openTestDatabase(kind: DatabaseKind): Promise<OpenTestDatabase> {
+  const testDb = await createTestDatabase(kind);
+  const database = await openDatabase(testDb.url);
+  try {
+    await migrateToLatest(database.db);
+  } catch (error) {
+    await database.close();
+    await testDb.dispose();
+    throw error;
+  }
+  return {
+    url: testDb.url,
+    database,
+    dispose: async () => {
+      await database.close();
+      await testDb.dispose();
+    },
   };
 }
 

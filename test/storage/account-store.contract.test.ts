@@ -9,9 +9,8 @@ import type { JsonObject } from '../../src/core/resource/values.js';
 import { resolvePath } from '../../src/core/schemas/resolve.js';
 import { GROUP_RESOURCE, USER_RESOURCE } from '../../src/core/schemas/rfc7643.js';
 import { KyselyAccountStore } from '../../src/storage/account-store.js';
-import { openDatabase, type RosterDatabase } from '../../src/storage/connect.js';
-import { migrateToLatest } from '../../src/storage/migrations/index.js';
-import { createTestDatabase, DATABASE_KINDS, type TestDatabase } from '../helpers/databases.js';
+import type { RosterDatabase } from '../../src/storage/connect.js';
+import { DATABASE_KINDS, openTestDatabase, type OpenTestDatabase } from '../helpers/databases.js';
 import { columnsOf } from './filter-seed.js';
 import { createStores } from '../../src/storage/stores.js';
 
@@ -50,17 +49,15 @@ function expectUniqueness(error: unknown): void {
 }
 
 describe.each(DATABASE_KINDS)('AccountStore contract (%s)', (kind) => {
-  let testDb: TestDatabase;
+  let testDb: OpenTestDatabase;
   let database: RosterDatabase;
 
   beforeAll(async () => {
-    testDb = await createTestDatabase(kind);
-    database = await openDatabase(testDb.url);
-    await migrateToLatest(database.db);
+    testDb = await openTestDatabase(kind);
+    database = testDb.database;
   });
 
   afterAll(async () => {
-    await database?.close();
     await testDb?.dispose();
   });
 

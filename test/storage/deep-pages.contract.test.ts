@@ -1,25 +1,23 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createAccount } from '../../src/app/accounts.js';
 import { KyselyAccountStore } from '../../src/storage/account-store.js';
-import { openDatabase, type RosterDatabase } from '../../src/storage/connect.js';
-import { migrateToLatest } from '../../src/storage/migrations/index.js';
+import type { RosterDatabase } from '../../src/storage/connect.js';
 import { seedAccount } from '../../src/storage/seed.js';
-import { createTestDatabase, DATABASE_KINDS, type TestDatabase } from '../helpers/databases.js';
+import { DATABASE_KINDS, openTestDatabase, type OpenTestDatabase } from '../helpers/databases.js';
 import { createStores } from '../../src/storage/stores.js';
 
 /** More users than two steps of the page anchors (every 1,000th position). */
 const USERS = 2_600;
 
 describe.each(DATABASE_KINDS)('unfiltered user pages at any offset (%s)', (kind) => {
-  let testDb: TestDatabase;
+  let testDb: OpenTestDatabase;
   let database: RosterDatabase;
   let store: KyselyAccountStore;
   let other: KyselyAccountStore;
 
   beforeAll(async () => {
-    testDb = await createTestDatabase(kind);
-    database = await openDatabase(testDb.url);
-    await migrateToLatest(database.db);
+    testDb = await openTestDatabase(kind);
+    database = testDb.database;
     const account = await createAccount(createStores(database), { name: 'Deep' });
     const second = await createAccount(createStores(database), { name: 'Other' });
     await seedAccount(testDb.url, { accountId: account.id, users: USERS });
@@ -29,7 +27,6 @@ describe.each(DATABASE_KINDS)('unfiltered user pages at any offset (%s)', (kind)
   }, 120_000);
 
   afterAll(async () => {
-    await database?.close();
     await testDb?.dispose();
   });
 

@@ -1,6 +1,7 @@
 import type { JsonObject } from '../../src/core/resource/values.js';
 import { ENTERPRISE_USER_SCHEMA_ID } from '../../src/core/schemas/rfc7643.js';
-import type { EmailRow, NewUser } from '../../src/app/ports.js';
+import type { NewUser } from '../../src/app/ports.js';
+import { userIndexedValues } from '../../src/core/resource/indexed-columns.js';
 
 /**
  * Deterministic, deliberately awkward users for the filter property test:
@@ -93,39 +94,11 @@ export interface SeedGroup {
   readonly displayName: string;
 }
 
-/** Columns the app derives from a stored document (mirrors columnsOf in src/app/scim/users.ts). */
+/** Columns the app derives from a stored document: the one declaration the services use. */
 export function columnsOf(
   data: JsonObject,
 ): Omit<NewUser, 'id' | 'createdAt' | 'updatedAt' | 'data' | 'passwordHash'> {
-  const enterprise = data[ENT];
-  const manager =
-    typeof enterprise === 'object' &&
-    enterprise !== null &&
-    !Array.isArray(enterprise) &&
-    typeof enterprise['manager'] === 'object'
-      ? (enterprise['manager'] as JsonObject | null)?.['value']
-      : undefined;
-  const emails: EmailRow[] = Array.isArray(data['emails'])
-    ? data['emails'].flatMap((e) =>
-        typeof e === 'object' && e !== null && !Array.isArray(e) && typeof e['value'] === 'string'
-          ? [
-              {
-                value: e['value'],
-                type: typeof e['type'] === 'string' ? e['type'] : null,
-                primary: e['primary'] === true,
-              },
-            ]
-          : [],
-      )
-    : [];
-  return {
-    userName: String(data['userName']),
-    externalId: typeof data['externalId'] === 'string' ? data['externalId'] : null,
-    displayName: typeof data['displayName'] === 'string' ? data['displayName'] : null,
-    active: data['active'] !== false,
-    managerId: typeof manager === 'string' && manager !== '' ? manager : null,
-    emails,
-  };
+  return userIndexedValues(data);
 }
 
 function pick<T>(random: () => number, items: readonly T[]): T {

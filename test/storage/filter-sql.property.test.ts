@@ -6,9 +6,8 @@ import { parseFilter } from '../../src/core/filter/parse.js';
 import { typeFilter } from '../../src/core/filter/typed.js';
 import { ENTERPRISE_USER_SCHEMA_ID, USER_RESOURCE } from '../../src/core/schemas/rfc7643.js';
 import { KyselyAccountStore } from '../../src/storage/account-store.js';
-import { openDatabase, type RosterDatabase } from '../../src/storage/connect.js';
-import { migrateToLatest } from '../../src/storage/migrations/index.js';
-import { createTestDatabase, DATABASE_KINDS, type TestDatabase } from '../helpers/databases.js';
+import type { RosterDatabase } from '../../src/storage/connect.js';
+import { DATABASE_KINDS, openTestDatabase, type OpenTestDatabase } from '../helpers/databases.js';
 import { SEED_GROUPS, seedUsers, type SeedUser } from './filter-seed.js';
 import { createStores } from '../../src/storage/stores.js';
 
@@ -286,14 +285,13 @@ const REGRESSIONS: readonly string[] = [
 ];
 
 describe.each(DATABASE_KINDS)('filter → SQL agrees with the in-memory evaluator (%s)', (kind) => {
-  let testDb: TestDatabase;
+  let testDb: OpenTestDatabase;
   let database: RosterDatabase;
   let store: KyselyAccountStore;
 
   beforeAll(async () => {
-    testDb = await createTestDatabase(kind);
-    database = await openDatabase(testDb.url);
-    await migrateToLatest(database.db);
+    testDb = await openTestDatabase(kind);
+    database = testDb.database;
     const account = await createAccount(createStores(database), { name: 'Filters' });
     store = new KyselyAccountStore(database.db, database.dialect, account.id);
     const at = '2024-03-01T00:00:00.000Z';
@@ -328,7 +326,6 @@ describe.each(DATABASE_KINDS)('filter → SQL agrees with the in-memory evaluato
   });
 
   afterAll(async () => {
-    await database?.close();
     await testDb?.dispose();
   });
 

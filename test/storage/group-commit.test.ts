@@ -6,8 +6,7 @@ import type { JsonObject } from '../../src/core/resource/values.js';
 import { KyselyAccountStore } from '../../src/storage/account-store.js';
 import { openDatabase, type RosterDatabase } from '../../src/storage/connect.js';
 import { GROUP_COMMIT_MAX_WORKS } from '../../src/storage/group-commit.js';
-import { migrateToLatest } from '../../src/storage/migrations/index.js';
-import { createTestDatabase, DATABASE_KINDS, type TestDatabase } from '../helpers/databases.js';
+import { DATABASE_KINDS, openTestDatabase, type OpenTestDatabase } from '../helpers/databases.js';
 import { columnsOf } from './filter-seed.js';
 import { createStores } from '../../src/storage/stores.js';
 
@@ -29,17 +28,15 @@ function user(userName: string): NewUser {
 }
 
 describe.each(DATABASE_KINDS)('concurrent write transactions (%s)', (kind) => {
-  let testDb: TestDatabase;
+  let testDb: OpenTestDatabase;
   let database: RosterDatabase;
 
   beforeAll(async () => {
-    testDb = await createTestDatabase(kind);
-    database = await openDatabase(testDb.url);
-    await migrateToLatest(database.db);
+    testDb = await openTestDatabase(kind);
+    database = testDb.database;
   });
 
   afterAll(async () => {
-    await database.close();
     await testDb.dispose();
   });
 

@@ -18,22 +18,25 @@ import {
   revokeToken,
 } from '../../src/app/tokens.js';
 import { isUniqueViolation, openDatabase, type RosterDatabase } from '../../src/storage/connect.js';
-import { migrateToLatest } from '../../src/storage/migrations/index.js';
-import { createTestDatabase, DATABASE_KINDS, type TestDatabase } from '../helpers/databases.js';
+import {
+  migrateToLatest,
+  migrationProvider,
+  migrations,
+} from '../../src/storage/migrations/index.js';
+import { Migrator } from 'kysely';
+import { DATABASE_KINDS, openTestDatabase, type OpenTestDatabase } from '../helpers/databases.js';
 import { createStores } from '../../src/storage/stores.js';
 
 describe.each(DATABASE_KINDS)('platform storage contract (%s)', (kind) => {
-  let testDb: TestDatabase;
+  let testDb: OpenTestDatabase;
   let database: RosterDatabase;
 
   beforeAll(async () => {
-    testDb = await createTestDatabase(kind);
-    database = await openDatabase(testDb.url);
-    await migrateToLatest(database.db);
+    testDb = await openTestDatabase(kind);
+    database = testDb.database;
   });
 
   afterAll(async () => {
-    await database?.close();
     await testDb?.dispose();
   });
 
@@ -52,11 +55,24 @@ describe.each(DATABASE_KINDS)('platform storage contract (%s)', (kind) => {
   });
 
   it('migrates idempotently', async () => {
+    const applied = async (db: RosterDatabase['db']) =>
+      (await new Migrator({ db, provider: migrationProvider }).getMigrations()).map((m) => [
+        m.name,
+        m.executedAt !== undefined,
+      ]);
+    const before = await applied(database.db);
+    expect(before).toEqual(
+      Object.keys(migrations)
+        .sort()
+        .map((name) => [name, true]),
+    );
     await migrateToLatest(database.db);
     await migrateToLatest(database.db);
     const again = await openDatabase(testDb.url);
     try {
       await migrateToLatest(again.db);
+      // Every migration stays applied once; none ran anew.
+      expect(await applied(again.db)).toEqual(before);
     } finally {
       await again.close();
     }

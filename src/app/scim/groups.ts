@@ -1,24 +1,19 @@
 import { randomUUID } from 'node:crypto';
-import { badRequest, notFound } from '../../core/errors.js';
+import { badRequest } from '../../core/errors.js';
 import { applyPatch, type MemberChange, type MemberRef } from '../../core/patch/apply.js';
 import { parsePatchRequest } from '../../core/patch/request.js';
-import { checkIndexedStrings } from '../../core/resource/indexed-strings.js';
+import { groupIndexedValues } from '../../core/resource/indexed-columns.js';
 import { normalizeResource } from '../../core/resource/normalize.js';
 import { project, wants, type Projection } from '../../core/resource/projection.js';
 import { isObject, type JsonObject } from '../../core/resource/values.js';
 import { GROUP_RESOURCE } from '../../core/schemas/rfc7643.js';
-import type { AccountStore, GroupRow } from '../ports.js';
+import type { AccountStore, GetOptions, GroupRow } from '../ports.js';
 import { changedAttributes as changedKeys } from '../../core/resource/diff.js';
 import { WorkspaceRules } from '../workspace/rules.js';
-import {
-  checkResourceLimits,
-  DEFAULT_REQUEST_LIMITS,
-  fitToBudget,
-  type RequestLimits,
-} from '../limits.js';
-import { checkIfMatch } from './etag.js';
+import { checkResourceLimits, fitToBudget } from '../limits.js';
+import { ResourceService } from './resource-service.js';
 import { parseListParams, type RawListParams } from './list-params.js';
-import { listResponse, renderGroup, type Locator } from './render.js';
+import { renderGroup } from './render.js';
 import type { Change, ScimResult } from './result.js';
 
 /** A PATCH begun without locking the team turned out to change more than its members. */
@@ -74,22 +69,12 @@ function hasMembersKey(body: unknown): boolean {
   return isObject(body) && Object.keys(body).some((key) => key.toLowerCase() === 'members');
 }
 
-function columnsOf(data: JsonObject) {
-  const columns = {
-    displayName: String(data['displayName']),
-    externalId: typeof data['externalId'] === 'string' ? data['externalId'] : null,
-  };
-  checkIndexedStrings(columns); // Indexed columns have a length cap (PostgreSQL B-tree limit; was a 500)
-  return columns;
-}
+/** The indexed values of a team document (core/resource/indexed-columns.ts). */
+const columnsOf = groupIndexedValues;
 
 /** SCIM use cases for /Groups (Roster's teams) of one account. Members live in rows, never in the document. */
-export class GroupsService {
-  constructor(
-    private readonly store: AccountStore,
-    private readonly locator: Locator,
-    private readonly limits: RequestLimits = DEFAULT_REQUEST_LIMITS,
-  ) {}
+export class GroupsService extends ResourceService<GroupRow> {
+  protected readonly type = 'Group';
 
   async create(body: unknown): Promise<ScimResult> {
     const { data, members } = splitMembers(
@@ -153,8 +138,7 @@ export class GroupsService {
         ),
       );
     }
-    const resources = await this.renderMany(rows, projection);
-    return { status: 200, body: listResponse(page.total, startIndex, resources) };
+    return this.listed(page.total, startIndex, rows, projection);
   }
 
   /** PUT replaces the team; `members`, when given, replaces the member list (omitted: unchanged). */
@@ -170,19 +154,20 @@ export class GroupsService {
     );
     checkResourceLimits(data, this.limits, 'group');
     let counts = { added: 0, removed: 0 };
-    const row = await this.store.transaction(async (tx) => {
-      const rules = await WorkspaceRules.begin(tx);
-      rules.scimTeam(id);
-      const current = await tx.getGroup(id, { forUpdate: true });
-      if (current === undefined) throw this.missing(id);
-      checkIfMatch(ifMatch, current.version, `Group ${id}`);
-      const now = rules.at;
-      if (members !== undefined) counts = await this.replaceMembers(tx, rules, id, members, now);
-      const next = await this.write(tx, rules, current, data, now);
-      rules.teamChanged(current, next, changedKeys(current.data, next.data));
-      await rules.commit();
-      return next;
-    });
+    const row = await this.changeExisting(
+      id,
+      ifMatch,
+      { forUpdate: true },
+      async (tx, rules, current) => {
+        rules.scimTeam(id);
+        const now = rules.at;
+        if (members !== undefined) counts = await this.replaceMembers(tx, rules, id, members, now);
+        const next = await this.write(tx, rules, current, data, now);
+        rules.teamChanged(current, next, changedKeys(current.data, next.data));
+        await rules.commit();
+        return next;
+      },
+    );
     return this.result(200, row, projection, {
       resourceId: id,
       change: { op: 'replace', attributes: Object.keys(data), members: counts },
@@ -210,50 +195,48 @@ export class GroupsService {
     // to bump its version at the end. Concurrent member changes of one team thus overlap.
     // Anything else (attributes, If-Match) locks the team first and reads it stable.
     const attempt = (memberOnly: boolean) =>
-      this.store.transaction(async (tx) => {
-        const rules = await WorkspaceRules.begin(tx);
-        rules.scimTeam(id);
-        const current = await tx.getGroup(
-          id,
-          memberOnly ? { lock: 'keyShare' } : { forUpdate: true },
-        );
-        if (current === undefined) throw this.missing(id);
-        checkIfMatch(ifMatch, current.version, `Group ${id}`);
-        const patched = applyPatch(current.data, operations, GROUP_RESOURCE, {
-          membersAttribute: 'members',
-          workUnits: this.limits.patchWorkUnits,
-        });
-        checkResourceLimits(patched.data, this.limits, 'group');
-        changed = patched.changed;
-        const now = rules.at;
-        const adding = patched.memberChanges.reduce(
-          (n, c) => n + (c.kind === 'add' ? c.members.length : 0),
-          0,
-        );
-        if (adding > MAX_MEMBERS_PER_REQUEST) {
-          throw badRequest(
-            'invalidValue',
-            `At most ${MAX_MEMBERS_PER_REQUEST} members can be added in one request (this one adds ${adding}); split the change.`,
+      this.changeExisting(
+        id,
+        ifMatch,
+        memberOnly ? { lock: 'keyShare' } : { forUpdate: true },
+        async (tx, rules, current) => {
+          rules.scimTeam(id);
+          const patched = applyPatch(current.data, operations, GROUP_RESOURCE, {
+            membersAttribute: 'members',
+            workUnits: this.limits.patchWorkUnits,
+          });
+          checkResourceLimits(patched.data, this.limits, 'group');
+          changed = patched.changed;
+          const now = rules.at;
+          const adding = patched.memberChanges.reduce(
+            (n, c) => n + (c.kind === 'add' ? c.members.length : 0),
+            0,
           );
-        }
-        const dataChanged = JSON.stringify(patched.data) !== JSON.stringify(current.data);
-        if (memberOnly && dataChanged) throw new TeamLockNeeded();
-        counts = await this.countedChanges(tx, rules, id, patched.memberChanges, now);
-        if (!dataChanged && counts.added + counts.removed === 0) return current;
-        if (memberOnly) {
-          // The member events first (no lock on PostgreSQL, numbered at COMMIT), then the
-          // version bump, which locks the team row: held for that statement and COMMIT.
-          // The team's attributes did not change, so there is no team event to add.
+          if (adding > MAX_MEMBERS_PER_REQUEST) {
+            throw badRequest(
+              'invalidValue',
+              `At most ${MAX_MEMBERS_PER_REQUEST} members can be added in one request (this one adds ${adding}); split the change.`,
+            );
+          }
+          const dataChanged = JSON.stringify(patched.data) !== JSON.stringify(current.data);
+          if (memberOnly && dataChanged) throw new TeamLockNeeded();
+          counts = await this.countedChanges(tx, rules, id, patched.memberChanges, now);
+          if (!dataChanged && counts.added + counts.removed === 0) return current;
+          if (memberOnly) {
+            // The member events first (no lock on PostgreSQL, numbered at COMMIT), then the
+            // version bump, which locks the team row: held for that statement and COMMIT.
+            // The team's attributes did not change, so there is no team event to add.
+            await rules.commit();
+            const touched = await tx.touchGroup(id, now);
+            if (touched === undefined) throw this.missing(id);
+            return touched;
+          }
+          const next = await this.write(tx, rules, current, patched.data, now);
+          rules.teamChanged(current, next, changedKeys(current.data, next.data));
           await rules.commit();
-          const touched = await tx.touchGroup(id, now);
-          if (touched === undefined) throw this.missing(id);
-          return touched;
-        }
-        const next = await this.write(tx, rules, current, patched.data, now);
-        rules.teamChanged(current, next, changedKeys(current.data, next.data));
-        await rules.commit();
-        return next;
-      });
+          return next;
+        },
+      );
     const memberOnly = ifMatch === undefined && operations.every((op) => isMembersPath(op.path));
     let row: GroupRow;
     try {
@@ -274,20 +257,18 @@ export class GroupsService {
     return this.result(200, row, projection, { resourceId: id, change }, defaultExclusion);
   }
 
-  async delete(id: string, ifMatch?: string): Promise<ScimResult> {
-    await this.store.transaction(async (tx) => {
-      const rules = await WorkspaceRules.begin(tx);
-      const current = await tx.getGroup(id, { forUpdate: true });
-      if (current === undefined) throw this.missing(id);
-      checkIfMatch(ifMatch, current.version, `Group ${id}`);
+  delete(id: string, ifMatch?: string): Promise<ScimResult> {
+    return this.deleteExisting(id, ifMatch, async (tx, rules, current) => {
       // As a sub-team it leaves its parents; its own members go with it (team.deleted says so).
       for (const parent of await tx.workspace.membershipsOf(id))
         rules.membersRemoved(parent.groupId, [{ id, type: 'Group' }]);
       rules.teamDeleted(current);
       await tx.deleteGroup(id);
-      await rules.commit();
     });
-    return { status: 204, resourceId: id, change: { op: 'delete' } };
+  }
+
+  protected read(store: AccountStore, id: string, options: GetOptions) {
+    return store.getGroup(id, options);
   }
 
   /**
@@ -427,10 +408,6 @@ export class GroupsService {
     return next;
   }
 
-  private missing(id: string) {
-    return notFound(`Group ${id} not found in this account.`);
-  }
-
   private async result(
     status: number,
     row: GroupRow,
@@ -439,16 +416,10 @@ export class GroupsService {
     omitMembers = false,
   ): Promise<ScimResult> {
     const [resource] = await this.renderMany([row], projection, omitMembers);
-    return {
-      status,
-      body: resource!,
-      version: row.version,
-      location: `${this.locator.baseUrl}/Groups/${row.id}`,
-      ...extra,
-    };
+    return this.answer(status, row, resource!, extra);
   }
 
-  private async renderMany(
+  protected async renderMany(
     rows: readonly GroupRow[],
     projection: Projection,
     omitMembers = false,

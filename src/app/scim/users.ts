@@ -1,68 +1,27 @@
 import { randomUUID } from 'node:crypto';
-import { notFound } from '../../core/errors.js';
 import { applyPatch } from '../../core/patch/apply.js';
-import { checkIndexedStrings } from '../../core/resource/indexed-strings.js';
+import { userIndexedValues } from '../../core/resource/indexed-columns.js';
 import { parsePatchRequest } from '../../core/patch/request.js';
 import { normalizeResource } from '../../core/resource/normalize.js';
 import { project, wants, type Projection } from '../../core/resource/projection.js';
-import { isObject, type JsonObject } from '../../core/resource/values.js';
-import { ENTERPRISE_USER_SCHEMA_ID, USER_RESOURCE } from '../../core/schemas/rfc7643.js';
-import { checkResourceLimits, DEFAULT_REQUEST_LIMITS, type RequestLimits } from '../limits.js';
+import type { JsonObject } from '../../core/resource/values.js';
+import { USER_RESOURCE } from '../../core/schemas/rfc7643.js';
+import { checkResourceLimits } from '../limits.js';
 import { hashPassword } from '../passwords.js';
-import type { AccountStore, EmailRow, UserRow } from '../ports.js';
+import type { AccountStore, GetOptions, UserRow } from '../ports.js';
 import { changedAttributes } from '../../core/resource/diff.js';
 import { WorkspaceRules } from '../workspace/rules.js';
-import { checkIfMatch } from './etag.js';
+import { ResourceService } from './resource-service.js';
 import { parseListParams, type RawListParams } from './list-params.js';
-import { listResponse, renderUser, type Locator } from './render.js';
+import { renderUser } from './render.js';
 import type { Change, ScimResult } from './result.js';
 
-/** Columns derived from a stored user document: what filters and lookups hit. */
-function columnsOf(data: JsonObject) {
-  const enterprise = data[ENTERPRISE_USER_SCHEMA_ID];
-  const manager =
-    isObject(enterprise) && isObject(enterprise['manager'])
-      ? enterprise['manager']['value']
-      : undefined;
-  const emails: EmailRow[] = Array.isArray(data['emails'])
-    ? data['emails'].filter(isObject).flatMap((e) =>
-        typeof e['value'] === 'string'
-          ? [
-              {
-                value: e['value'],
-                type: typeof e['type'] === 'string' ? e['type'] : null,
-                primary: e['primary'] === true,
-              },
-            ]
-          : [],
-      )
-    : [];
-  const columns = {
-    userName: String(data['userName']),
-    externalId: typeof data['externalId'] === 'string' ? data['externalId'] : null,
-    displayName: typeof data['displayName'] === 'string' ? data['displayName'] : null,
-    active: data['active'] !== false,
-    managerId: typeof manager === 'string' && manager !== '' ? manager : null,
-    emails,
-  };
-  // Indexed columns have a length cap (PostgreSQL B-tree limit; was a 500).
-  checkIndexedStrings({
-    userName: columns.userName,
-    externalId: columns.externalId,
-    displayName: columns.displayName,
-    manager: columns.managerId,
-    'emails.value': emails.map((e) => e.value),
-  });
-  return columns;
-}
+/** The indexed values of a user document (core/resource/indexed-columns.ts): what filters and lookups hit. */
+const columnsOf = userIndexedValues;
 
 /** SCIM use cases for /Users of one account (RFC 7644 §3.3–§3.6). */
-export class UsersService {
-  constructor(
-    private readonly store: AccountStore,
-    private readonly locator: Locator,
-    private readonly limits: RequestLimits = DEFAULT_REQUEST_LIMITS,
-  ) {}
+export class UsersService extends ResourceService<UserRow> {
+  protected readonly type = 'User';
 
   /**
    * Creates a user. `source` says who asked, for the `user.created` event: the identity
@@ -118,8 +77,7 @@ export class UsersService {
       maxBytes: this.limits.listPageBytes,
       related: wants(projection, 'groups') || wants(projection, 'manager'),
     });
-    const resources = await this.renderMany(page.rows, projection);
-    return { status: 200, body: listResponse(page.total, startIndex, resources) };
+    return this.listed(page.total, startIndex, page.rows, projection);
   }
 
   /** PUT: full replace (RFC 7644 §3.5.1), except that an omitted `active` keeps its value (Okta). */
@@ -132,23 +90,24 @@ export class UsersService {
     const { data, password } = normalizeResource(body, USER_RESOURCE);
     checkResourceLimits(data, this.limits, 'user');
     const passwordHash = password === undefined ? undefined : await hashPassword(password);
-    const row = await this.store.transaction(async (tx) => {
-      const rules = await WorkspaceRules.begin(tx);
-      const current = await tx.getUser(id, { lock: 'noKeyUpdate', related: true });
-      if (current === undefined) throw this.missing(id);
-      checkIfMatch(ifMatch, current.version, `User ${id}`);
-      if (data['active'] === undefined) data['active'] = current.active;
-      const changed = changedAttributes(current.data, data);
-      if (passwordHash === undefined && changed.length === 0) return current; // nothing changed: no new version
-      const next = await this.write(tx, current, data, passwordHash);
-      await rules.userChanged(
-        current,
-        next,
-        passwordHash !== undefined ? [...changed, 'password'] : changed,
-      );
-      await rules.commit();
-      return next;
-    });
+    const row = await this.changeExisting(
+      id,
+      ifMatch,
+      { lock: 'noKeyUpdate', related: true },
+      async (tx, rules, current) => {
+        if (data['active'] === undefined) data['active'] = current.active;
+        const changed = changedAttributes(current.data, data);
+        if (passwordHash === undefined && changed.length === 0) return current; // nothing changed: no new version
+        const next = await this.write(tx, current, data, passwordHash);
+        await rules.userChanged(
+          current,
+          next,
+          passwordHash !== undefined ? [...changed, 'password'] : changed,
+        );
+        await rules.commit();
+        return next;
+      },
+    );
     return this.result(200, row, projection, {
       resourceId: id,
       change: { op: 'replace', attributes: Object.keys(data) },
@@ -168,34 +127,35 @@ export class UsersService {
     // planned once to learn it, hashed outside, then applied for real.
     let hashed: { password: string; hash: string } | undefined;
     const attempt = () =>
-      this.store.transaction(async (tx) => {
-        const rules = await WorkspaceRules.begin(tx);
-        // NO KEY UPDATE: excludes other writes of this user, not member adds naming it.
-        const current = await tx.getUser(id, { lock: 'noKeyUpdate', related: true });
-        if (current === undefined) throw this.missing(id);
-        checkIfMatch(ifMatch, current.version, `User ${id}`);
-        const patched = applyPatch(current.data, operations, USER_RESOURCE, {
-          workUnits: this.limits.patchWorkUnits,
-        });
-        checkResourceLimits(patched.data, this.limits, 'user');
-        changed = patched.changed;
-        if (patched.password !== undefined && hashed?.password !== patched.password) {
-          throw new PasswordToHash(patched.password);
-        }
-        const passwordHash = patched.password === undefined ? undefined : hashed?.hash;
-        // `remove active` is no instruction to re-activate: the user keeps their state.
-        if (patched.data['active'] === undefined) patched.data['active'] = current.active;
-        const diff = changedAttributes(current.data, patched.data);
-        if (passwordHash === undefined && diff.length === 0) return current; // nothing changed: no new version
-        const next = await this.write(tx, current, patched.data, passwordHash);
-        await rules.userChanged(
-          current,
-          next,
-          passwordHash !== undefined ? [...diff, 'password'] : diff,
-        );
-        await rules.commit();
-        return next;
-      });
+      // NO KEY UPDATE: excludes other writes of this user, not member adds naming it.
+      this.changeExisting(
+        id,
+        ifMatch,
+        { lock: 'noKeyUpdate', related: true },
+        async (tx, rules, current) => {
+          const patched = applyPatch(current.data, operations, USER_RESOURCE, {
+            workUnits: this.limits.patchWorkUnits,
+          });
+          checkResourceLimits(patched.data, this.limits, 'user');
+          changed = patched.changed;
+          if (patched.password !== undefined && hashed?.password !== patched.password) {
+            throw new PasswordToHash(patched.password);
+          }
+          const passwordHash = patched.password === undefined ? undefined : hashed?.hash;
+          // `remove active` is no instruction to re-activate: the user keeps their state.
+          if (patched.data['active'] === undefined) patched.data['active'] = current.active;
+          const diff = changedAttributes(current.data, patched.data);
+          if (passwordHash === undefined && diff.length === 0) return current; // nothing changed: no new version
+          const next = await this.write(tx, current, patched.data, passwordHash);
+          await rules.userChanged(
+            current,
+            next,
+            passwordHash !== undefined ? [...diff, 'password'] : diff,
+          );
+          await rules.commit();
+          return next;
+        },
+      );
     let row: UserRow;
     try {
       row = await attempt();
@@ -210,19 +170,17 @@ export class UsersService {
     });
   }
 
-  async delete(id: string, ifMatch?: string): Promise<ScimResult> {
-    await this.store.transaction(async (tx) => {
-      const rules = await WorkspaceRules.begin(tx);
-      const current = await tx.getUser(id, { forUpdate: true });
-      if (current === undefined) throw this.missing(id);
-      checkIfMatch(ifMatch, current.version, `User ${id}`);
+  delete(id: string, ifMatch?: string): Promise<ScimResult> {
+    return this.deleteExisting(id, ifMatch, async (tx, rules, current) => {
       // Memberships go and reports lose their manager, with events for each.
       await rules.userDeleting(current);
       await tx.removeFromAllGroups(id);
       await tx.deleteUser(id);
-      await rules.commit();
     });
-    return { status: 204, resourceId: id, change: { op: 'delete' } };
+  }
+
+  protected read(store: AccountStore, id: string, options: GetOptions & { related?: boolean }) {
+    return store.getUser(id, options);
   }
 
   private async write(
@@ -253,10 +211,6 @@ export class UsersService {
     return next;
   }
 
-  private missing(id: string) {
-    return notFound(`User ${id} not found in this account.`);
-  }
-
   private async result(
     status: number,
     row: UserRow,
@@ -264,17 +218,10 @@ export class UsersService {
     extra: { resourceId: string; change?: Change },
   ): Promise<ScimResult> {
     const [resource] = await this.renderMany([row], projection);
-    return {
-      status,
-      body: resource!,
-      version: row.version,
-      location:
-        resource!['meta'] !== undefined ? `${this.locator.baseUrl}/Users/${row.id}` : undefined,
-      ...extra,
-    };
+    return this.answer(status, row, resource!, extra, resource!['meta'] !== undefined);
   }
 
-  private async renderMany(
+  protected async renderMany(
     rows: readonly UserRow[],
     projection: Projection,
   ): Promise<JsonObject[]> {

@@ -2,6 +2,7 @@ import type { AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import { createAccount, createAdmin } from '../../../src/app/accounts.js';
 import { ProvisioningLog } from '../../../src/app/provisioning-log.js';
+import { dialectOf } from '../../../src/storage/dialects/index.js';
 import { createStores } from '../../../src/storage/stores.js';
 import { issueToken } from '../../../src/app/tokens.js';
 import { buildApp, type AppDeps } from '../../../src/http/app.js';
@@ -30,7 +31,7 @@ let counter = 0;
 /** The app's stores over a bare Kysely handle (its dialect read from its adapter). */
 function storesOver(db: Kysely<Database>): Stores {
   const dialect = db.getExecutor().adapter instanceof PostgresAdapter ? 'postgres' : 'sqlite';
-  return createStores({ db, dialect, close: () => db.destroy() });
+  return createStores({ db, dialect, sqlDialect: dialectOf(dialect), close: () => db.destroy() });
 }
 
 /** An account with an admin and a SCIM token, made through the app layer. */

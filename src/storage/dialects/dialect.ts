@@ -1,0 +1,85 @@
+import type { Kysely, RawBuilder, Transaction } from 'kysely';
+import type { RowLock } from '../../app/ports.js';
+import type { Database } from '../db-schema.js';
+
+type Sql = RawBuilder<unknown>;
+
+/**
+ * What differs between the SQL of SQLite and of PostgreSQL, in one place: JSON paths,
+ * substring operators, byte-order comparison, row locks, how a write transaction runs.
+ * One object per database (dialects/sqlite.ts, dialects/postgres.ts), chosen once when
+ * the database is opened (connect.ts), in the manner of Kysely's dialect adapters: the
+ * stores and the filter compiler ask it, and never test which database they are on.
+ */
+export interface SqlDialect {
+  readonly name: 'sqlite' | 'postgres';
+
+  /**
+   * Row locks exist (PostgreSQL). SQLite has one writer at a time: a read never needs
+   * a lock, and `lockClause` is empty.
+   */
+  readonly rowLocks: boolean;
+  /**
+   * Each statement is a round trip to a server (PostgreSQL): related rows are better
+   * written in one statement (CTEs, INSERT ... SELECT). SQLite runs statements in
+   * process, where separate simple statements cost nothing more.
+   */
+  readonly roundTrips: boolean;
+
+  /** Runs a write transaction: grouped commits on SQLite, reruns after a deadlock on PostgreSQL. */
+  transaction<T>(
+    db: Kysely<Database>,
+    work: (trx: Transaction<Database>) => Promise<T>,
+  ): Promise<T>;
+
+  /** ` FOR UPDATE` and the like, for the end of a SELECT; empty where there are no row locks. */
+  lockClause(lock: RowLock | undefined): string;
+  /** The n-th (1-based) parameter placeholder of a raw statement. */
+  placeholder(n: number): string;
+  /**
+   * The account condition's column in a query that names its rows by key (`id IN (...)`):
+   * SQLite plans without statistics and would walk the account's whole index rather than
+   * look the keys up, so there the column is kept off the index (a unary +).
+   */
+  keyedColumn(column: string): Sql;
+
+  /** A value as text. */
+  asText(expr: Sql): Sql;
+  /** The size in bytes of a stored JSON document, as sent. */
+  documentBytes(document: Sql): Sql;
+  /** The scalar at `keys` of a JSON document, as text (SQLite: as stored). */
+  jsonValue(document: Sql, keys: readonly string[]): Sql;
+  /** `FROM`-clause source of the elements of the JSON array at `keys` ([] when not an array), as `alias`. */
+  jsonElements(document: Sql, keys: readonly string[], alias: string): Sql;
+  /** Sub-attribute `key` of an element of `jsonElements`. */
+  elementValue(alias: string, key: string): Sql;
+  /** Elements of `jsonElements` in array order, primary first: the ORDER BY of a multi-valued sort (RFC 7644 §3.4.2.3). */
+  primaryFirst(alias: string): Sql;
+  /** A JSON boolean read from a document compared with `value`. */
+  jsonBoolean(expr: Sql, value: boolean): Sql;
+  /** A JSON number read from a document, comparable as a number (NULL when not one). */
+  jsonNumber(expr: Sql): Sql;
+
+  /** `expr` contains, starts or ends with `literal` (`length` characters), case as given. */
+  contains(expr: Sql, literal: string): Sql;
+  startsWith(expr: Sql, literal: string, length: number): Sql;
+  endsWith(expr: Sql, literal: string, length: number): Sql;
+  /**
+   * `expr` compared and sorted by code point, as SQLite's BINARY collation does and as
+   * identity providers expect of `gt`/`lt`, whatever the PostgreSQL database's collation.
+   */
+  byteOrder(expr: Sql): Sql;
+
+  /**
+   * A JSON array of [first, second] pairs from the rows of `from` (`FROM ... WHERE ...`,
+   * raw SQL) ordered by `orderBy`, `'[]'` for none; raw SQL text.
+   */
+  jsonPairs(first: string, second: string, from: string, orderBy: string): string;
+}
+
+export type DialectName = SqlDialect['name'];
+
+/** JSON path text of SQLite's json_extract and json_each (`$."a"."b"`, `$[0]`). */
+export function jsonPath(keys: readonly string[]): string {
+  return '$' + keys.map((k) => (/^\d+$/.test(k) ? `[${k}]` : `."${k}"`)).join('');
+}
