@@ -57,16 +57,16 @@ function counting(stores: Stores): { stores: Stores; calls: string[] } {
   // Every store of every domain, each method call counted by domain and name.
   const counting = <T extends object>(target: T): T =>
     new Proxy(target, {
-      get(object, name, receiver) {
-        const value: unknown = Reflect.get(object, name, receiver);
+      get(object, name) {
+        const value: unknown = Reflect.get(object, name);
         return typeof value === 'object' && value !== null ? wrap(String(name), value) : value;
       },
     });
   const counted: Stores = new Proxy(stores, {
-    get(object, name, receiver) {
+    get(object, name) {
       if (name === 'forAccount')
         return (accountId: string): AccountStores => counting(object.forAccount(accountId));
-      const value: unknown = Reflect.get(object, name, receiver);
+      const value: unknown = Reflect.get(object, name);
       return typeof value === 'object' && value !== null ? wrap(String(name), value) : value;
     },
   });
@@ -109,7 +109,8 @@ describe.each(DATABASE_KINDS)('platform use cases on the stores (%s)', (kind) =>
       false,
     );
     const last = await refusal(deactivateAdmin(stores, { accountId: account.id, adminId: a.id }));
-    expect(last.kind).toBe('invalid');
+    expect(last.kind).toBe('conflict');
+    expect(last.code).toBe('last_admin');
     expect(last.message).toContain('last active admin');
     // No change either way: a deactivated admin stays deactivated, an active one active.
     expect(
