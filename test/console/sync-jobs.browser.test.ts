@@ -312,6 +312,19 @@ describe('provisioning jobs pages in Chromium', () => {
     await log.getByText(/Target error: .*userName/).waitFor();
     await log.getByText(/answered 400/).waitFor();
     await log.getByText(/Next retry: /).waitFor();
+    // The raw request and response, collapsed until opened; the token never shown.
+    const rawRequest = log.getByRole('region', { name: 'Raw request' });
+    const rawResponse = log.getByRole('region', { name: 'Raw response' });
+    expect(await rawRequest.isVisible()).toBe(false);
+    await log.getByText('Request', { exact: true }).click();
+    await expect.poll(() => rawRequest.textContent()).toMatch(/^POST http:\/\/\S+\/Users\n/);
+    const requestText = (await rawRequest.textContent())!;
+    expect(requestText).toContain('authorization: Bearer [redacted]');
+    expect(requestText).toContain('"externalId": "u-nameless"');
+    expect(requestText).not.toContain(scimToken);
+    await log.getByText('Response', { exact: true }).click();
+    await expect.poll(() => rawResponse.textContent()).toMatch(/^HTTP 400\n/);
+    expect(await rawResponse.textContent()).toContain('"scimType": "invalidValue"');
     await axe('job log with a failed entry');
     await shot('sync-job-log-failure');
 
