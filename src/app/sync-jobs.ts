@@ -29,6 +29,9 @@ import {
 import { LinkError, listLinks, relink, resync, unlink, type LinkView } from '../sync/links.js';
 import { ScimTargetClient } from '../sync/target/client.js';
 import { compileMappings, MappingError } from '../sync/mapping/compile.js';
+import { DEFAULT_MAPPINGS, type ObjectMappings } from '../sync/mapping/mappings.js';
+import { canonicalJson } from '../sync/preview.js';
+import { createHash } from 'node:crypto';
 import { ScopeError } from '../sync/scope.js';
 import { ScopingError, validateScopingFilters } from '../sync/scoping/index.js';
 import {
@@ -57,6 +60,7 @@ import { AppError } from './errors.js';
 export const DEFAULT_SCHEDULE_MINUTES = 40;
 /** Fields of a job's view (GET) that are not settings: ignored when the view is sent back. */
 const VIEW_ONLY_FIELDS = [
+  'defaultMappings',
   'nextRunAt',
   'running',
   'progress',
@@ -132,6 +136,10 @@ export interface SyncJobView {
   readonly notify: { readonly email: readonly string[] };
   /** Escrow and quarantine settings as saved (null: Entra's defaults). */
   readonly failures: JobConfig['failures'] | null;
+  /** Saving a mapping, scoping or source change needs its impact preview first. */
+  readonly requirePreview: boolean;
+  /** The mappings the engine applies when `mappings` is null (Entra's defaults). */
+  readonly defaultMappings: ObjectMappings;
   readonly nextRunAt: string | null;
   readonly running: boolean;
   /** The running cycle's objects done of planned, with an ETA; null when none runs here. */
@@ -290,6 +298,8 @@ export class SyncJobs {
       deletionThreshold: config.deletionThreshold ?? null,
       notify: { email: config.notify?.email ?? [] },
       failures: config.failures ?? null,
+      requirePreview: config.requirePreview === true,
+      defaultMappings: DEFAULT_MAPPINGS,
       nextRunAt: row.next_run_at,
       running,
       progress: running ? progress.view(row.id) : null,
@@ -321,6 +331,7 @@ export class SyncJobs {
     for (const [key, value] of Object.entries(raw as Record<string, unknown>)) {
       if (VIEW_ONLY_FIELDS.includes(key)) continue;
       if (value === null && NULLABLE_SETTINGS.includes(key)) continue;
+      if (key === 'previewId' || (key === 'requirePreview' && value === false)) continue;
       body[key] = value;
     }
     const notify = body['notify'] as { email?: unknown } | undefined;
@@ -421,6 +432,8 @@ export class SyncJobs {
       .executeTakeFirst();
     if (existing !== undefined && existing.account_id !== accountId)
       throw new AppError('conflict', `job id ${name} is taken; choose another.`);
+    const before = await this.store.getJob(id);
+    if (before !== undefined) await this.requirePreview(name, before, config, raw);
     const token = typeof config.target.token === 'string' ? config.target.token : existing?.token;
     if (typeof token !== 'string' || token === '')
       throw new AppError('invalid', '"target.token" (a SCIM token of this account) is required.');
@@ -438,6 +451,35 @@ export class SyncJobs {
       .where('id', '=', id)
       .execute();
     return { job: await this.get(accountId, name), created: existing === undefined };
+  }
+
+  /**
+   * A job with `requirePreview` saves a mapping, scoping or source change only with the
+   * `previewId` of an impact preview computed for exactly that change within the hour.
+   */
+  private async requirePreview(
+    name: string,
+    before: { id: string; config: unknown },
+    config: JobConfig,
+    raw: unknown,
+  ): Promise<void> {
+    const stored = before.config as JobConfig;
+    if (stored.requirePreview !== true) return;
+    const id = changeId(stored, config);
+    if (id === null) return; // mappings, scoping and source unchanged
+    const given = (raw as Record<string, unknown>)['previewId'];
+    if (given === undefined)
+      throw new AppError(
+        'conflict',
+        `job ${name} requires an impact preview before a mapping, scoping or source change is saved: POST the job to /sync/jobs/${name}/preview first, then send it again with the "previewId" of that preview.`,
+      );
+    const at =
+      typeof given === 'string' ? await this.store.previewedAt(before.id, given) : undefined;
+    if (given !== id || at === undefined || Date.parse(at) < Date.now() - PREVIEW_TTL_MS)
+      throw new AppError(
+        'conflict',
+        `"previewId" is not a preview of this change (the change or the job differs from what was previewed, or the preview is over an hour old): preview the job as you mean to save it, then save with that preview's id.`,
+      );
   }
 
   async remove(accountId: string, name: string): Promise<void> {
@@ -472,17 +514,29 @@ export class SyncJobs {
    * would be saved, so an admin sees what a mapping or scoping change does before saving.
    * Nothing is sent to the target and nothing is written.
    */
-  async preview(accountId: string, name: string, raw: unknown, limit: number): Promise<Preview> {
+  async preview(
+    accountId: string,
+    name: string,
+    raw: unknown,
+    limit: number,
+  ): Promise<Preview & { previewId?: string }> {
     const row = await this.row(accountId, name);
+    const stored = JSON.parse(row.config) as JobConfig;
     const config =
       raw === undefined || raw === null
-        ? (JSON.parse(row.config) as JobConfig)
+        ? stored
         : { ...(await this.checked(accountId, name, raw)), id: row.id };
+    let preview: Preview;
     try {
-      return { ...(await previewCycle(config, { state: this.store, limit })), jobId: name };
+      preview = { ...(await previewCycle(config, { state: this.store, limit })), jobId: name };
     } catch (error) {
       throw sourceProblem(error);
     }
+    // A preview of a change: its id lets a job that requires previews save that change.
+    const id = config === stored ? null : changeId(stored, config);
+    if (id === null) return preview;
+    await this.store.recordPreview(row.id, id, new Date().toISOString());
+    return { ...preview, previewId: id };
   }
 
   /**
@@ -854,6 +908,25 @@ function sourceProblem(error: unknown): unknown {
   )
     return new AppError('invalid', error.message);
   return error;
+}
+
+/** How long a preview's id allows its change to be saved. */
+const PREVIEW_TTL_MS = 3_600_000;
+
+/**
+ * The id of the change from `stored` to `next` in what a preview shows (source, mappings,
+ * scoping), bound to the stored job; null when none of them changes.
+ */
+function changeId(stored: JobConfig, next: JobConfig): string | null {
+  const part = (c: JobConfig) => ({
+    source: c.source,
+    mappings: c.mappings ?? DEFAULT_MAPPINGS,
+    scope: c.scope ?? {},
+  });
+  const from = canonicalJson(part(stored));
+  const to = canonicalJson(part(next));
+  if (from === to) return null;
+  return createHash('sha256').update(`${from}\n${to}`).digest('hex').slice(0, 32);
 }
 
 /** Job ids are per account; the stored id carries the account so two accounts may share a name. */

@@ -16,6 +16,7 @@ import type {
   SyncLogRecord,
   SyncStateStore,
 } from '../sync/state.js';
+import type { TargetExchange } from '../sync/target/exchange.js';
 
 /** Kysely's view of the engine's tables (migration 050). */
 interface SyncJobsTable {
@@ -32,6 +33,8 @@ interface SyncJobsTable {
   next_run_at: string | null;
   /** Migration 054: JSON JobHealth, null when healthy. */
   health: string | null;
+  /** Migration 091: JSON [{id, at}] of the impact previews computed for pending changes. */
+  previews: string | null;
   created_at: string;
   updated_at: string;
 }
@@ -73,6 +76,8 @@ interface SyncLogTable {
   duration_ms: number;
   /** Migration 054. */
   next_retry_at: string | null;
+  /** Migration 090: JSON TargetExchange (redacted), null when nothing was sent. */
+  exchange: string | null;
 }
 
 interface SyncEscrowsTable {
@@ -403,6 +408,7 @@ export class KyselySyncStore implements SyncStateStore {
       duration_ms: Math.round(e.durationMs * 1000) / 1000,
       // '' marks an object dropped from escrow (nextRetryAt null); NULL: not in escrow.
       next_retry_at: e.nextRetryAt === undefined ? null : (e.nextRetryAt ?? ''),
+      exchange: e.exchange === undefined ? null : JSON.stringify(e.exchange),
     }));
     for (let i = 0; i < rows.length; i += CHUNK) {
       await this.db
@@ -445,6 +451,9 @@ export class KyselySyncStore implements SyncStateStore {
       durationMs: Number(row.duration_ms),
       ...(row.next_retry_at !== null
         ? { nextRetryAt: row.next_retry_at === '' ? null : row.next_retry_at }
+        : {}),
+      ...(row.exchange !== null && row.exchange !== undefined
+        ? { exchange: JSON.parse(row.exchange) as TargetExchange }
         : {}),
     }));
   }
@@ -542,6 +551,35 @@ export class KyselySyncStore implements SyncStateStore {
       .execute();
   }
 
+  /** Remembers an impact preview computed for a pending change (the last 20, newest last). */
+  async recordPreview(jobId: string, previewId: string, at: string): Promise<void> {
+    await this.db.transaction().execute(async (trx) => {
+      const row = await trx
+        .selectFrom('sync_jobs')
+        .select('previews')
+        .where('id', '=', jobId)
+        .executeTakeFirst();
+      if (row === undefined) return;
+      const kept = parsePreviews(row.previews ?? null).filter((p) => p.id !== previewId);
+      const previews = [...kept, { id: previewId, at }].slice(-20);
+      await trx
+        .updateTable('sync_jobs')
+        .set({ previews: JSON.stringify(previews) })
+        .where('id', '=', jobId)
+        .execute();
+    });
+  }
+
+  /** When the preview `previewId` was computed for the job, or undefined if it was not. */
+  async previewedAt(jobId: string, previewId: string): Promise<string | undefined> {
+    const row = await this.db
+      .selectFrom('sync_jobs')
+      .select('previews')
+      .where('id', '=', jobId)
+      .executeTakeFirst();
+    return parsePreviews(row?.previews ?? null).find((p) => p.id === previewId)?.at;
+  }
+
   async resetJob(jobId: string, options: { links: boolean }): Promise<void> {
     await this.db.transaction().execute(async (trx) => {
       await trx.deleteFrom('sync_escrows').where('job_id', '=', jobId).execute();
@@ -558,6 +596,12 @@ export class KyselySyncStore implements SyncStateStore {
         .execute();
     });
   }
+}
+
+function parsePreviews(text: string | null): { id: string; at: string }[] {
+  if (text === null || text === '') return [];
+  const parsed = JSON.parse(text) as unknown;
+  return Array.isArray(parsed) ? (parsed as { id: string; at: string }[]) : [];
 }
 
 export function parseHealth(text: string | null): JobHealth {

@@ -1296,6 +1296,55 @@ function ScopingEditor(props: {
   );
 }
 
+interface Exchange {
+  request: {
+    method: string;
+    url: string;
+    headers: Record<string, string>;
+    body: string | null;
+    bodyTruncated?: boolean;
+  };
+  response: {
+    status: number;
+    headers: Record<string, string>;
+    body: string;
+    bodyTruncated?: boolean;
+  } | null;
+  error?: string;
+}
+
+/** The raw request to the target and its answer (secrets redacted by the server). */
+function ExchangeDetails(props: { exchange: Exchange }) {
+  const { request, response, error } = props.exchange;
+  const headers = (h: Record<string, string>) =>
+    Object.entries(h)
+      .map(([k, v]) => `${k}: ${v}`)
+      .join('\n');
+  const requestText = `${request.method} ${request.url}\n${headers(request.headers)}${request.body !== null ? `\n\n${request.body}` : ''}`;
+  const responseText =
+    response === null
+      ? `No answer: ${error ?? 'the request failed'}`
+      : `HTTP ${response.status}\n${headers(response.headers)}${response.body !== '' ? `\n\n${response.body}` : ''}`;
+  return (
+    <div className="exchange">
+      <details>
+        <summary>Request</summary>
+        <pre role="region" aria-label="Raw request" tabIndex={0}>
+          {requestText}
+        </pre>
+        {request.bodyTruncated === true && <p className="muted">The body was cut at 16 KiB.</p>}
+      </details>
+      <details>
+        <summary>Response</summary>
+        <pre role="region" aria-label="Raw response" tabIndex={0}>
+          {responseText}
+        </pre>
+        {response?.bodyTruncated === true && <p className="muted">The body was cut at 16 KiB.</p>}
+      </details>
+    </div>
+  );
+}
+
 function JobLog(props: { accountId: string; jobId: string; version: string }) {
   const id = useId();
   const [form, setForm] = useState({ action: '', status: '', objectId: '', cycle: '' });
@@ -1407,7 +1456,7 @@ function JobLog(props: { accountId: string; jobId: string; version: string }) {
             </thead>
             <tbody>
               {log.data.entries.map((e) => {
-                const entry = e as typeof e & { nextRetryAt?: string | null };
+                const entry = e as typeof e & { nextRetryAt?: string | null; exchange?: Exchange };
                 return (
                   <tr key={e.id} className={e.status === 'failure' ? 'failure' : undefined}>
                     <td className="nowrap">{formatDate(e.at)}</td>
@@ -1435,6 +1484,9 @@ function JobLog(props: { accountId: string; jobId: string; version: string }) {
                           )}
                           {entry.nextRetryAt !== undefined && entry.nextRetryAt !== null && (
                             <p>Next retry: {formatDate(entry.nextRetryAt)}</p>
+                          )}
+                          {entry.exchange !== undefined && (
+                            <ExchangeDetails exchange={entry.exchange} />
                           )}
                         </div>
                       )}
