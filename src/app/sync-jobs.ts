@@ -302,7 +302,7 @@ export class SyncJobs {
       defaultMappings: DEFAULT_MAPPINGS,
       nextRunAt: row.next_run_at,
       running,
-      progress: running ? progress.view(row.id) : null,
+      progress: running ? (progress.view(row.id) ?? (await this.sharedProgress(row.id))) : null,
       health: await this.healthView(row),
       createdAt: row.created_at,
       updatedAt: row.updated_at,
@@ -816,15 +816,13 @@ export class SyncJobs {
   async stop(accountId: string, name: string): Promise<{ stopping: true }> {
     const row = await this.row(accountId, name);
     const controller = this.stops.get(row.id);
-    if (controller === undefined) {
-      if (this.isRunning(row))
-        throw new AppError(
-          'conflict',
-          `job ${name}'s cycle runs in another Roster process (${row.lease_owner ?? 'unknown'}); stop it there, or wait for it to end.`,
-        );
-      throw new AppError('conflict', `job ${name} is not running.`);
+    if (controller !== undefined) {
+      controller.abort();
+      return { stopping: true };
     }
-    controller.abort();
+    if (!this.isRunning(row)) throw new AppError('conflict', `job ${name} is not running.`);
+    // Run by another process: it reads the request within a second and stops there.
+    await this.store.requestStop(row.id, new Date().toISOString());
     return { stopping: true };
   }
 
@@ -844,6 +842,8 @@ export class SyncJobs {
     progress.start(row.id);
     const controller = new AbortController();
     this.stops.set(row.id, controller);
+    // Shared with the other processes each second: the progress, and a stop asked there.
+    const shared = this.shareCycle(row.id, controller);
     const run = runCycle(withToken, {
       state: this.store,
       signal: controller.signal,
@@ -854,12 +854,60 @@ export class SyncJobs {
       .catch((error: unknown) => {
         if (!(error instanceof JobBusyError)) this.options.onError?.(error, row.id);
       })
-      .finally(() => {
+      .finally(async () => {
+        await shared.end();
         if (this.stops.get(row.id) === controller) this.stops.delete(row.id);
         progress.end(row.id);
         this.running.delete(run);
       });
     this.running.add(run);
+  }
+
+  /**
+   * Each second while this process runs the job's cycle: writes its progress for the other
+   * processes, and aborts the cycle when an admin asked one of them to stop it. `end`
+   * clears both once the cycle is over.
+   */
+  private shareCycle(jobId: string, controller: AbortController): { end: () => Promise<void> } {
+    let busy: Promise<void> = this.store.clearCycleControl(jobId).catch(() => undefined);
+    const tick = async () => {
+      const control = await this.store.cycleControl(jobId);
+      if (control.stopRequestedAt !== null) controller.abort();
+      const view = progress.view(jobId);
+      if (view !== null)
+        await this.store.saveProgress(jobId, {
+          done: view.done,
+          total: view.total,
+          startedAt: view.startedAt,
+          at: new Date().toISOString(),
+        });
+    };
+    const timer = setInterval(() => {
+      busy = busy.then(tick).catch(() => undefined);
+    }, SHARE_EVERY_MS);
+    return {
+      end: async () => {
+        clearInterval(timer);
+        await busy;
+        await this.store.clearCycleControl(jobId).catch(() => undefined);
+      },
+    };
+  }
+
+  /** The progress another process wrote for the cycle it runs (null when stale or none). */
+  private async sharedProgress(jobId: string): Promise<ProgressView | null> {
+    const shared = (await this.store.cycleControl(jobId)).progress;
+    if (shared === null || Date.parse(shared.at) < Date.now() - 10 * SHARE_EVERY_MS) return null;
+    const elapsed = Math.max(0, Date.parse(shared.at) - Date.parse(shared.startedAt));
+    return {
+      done: shared.done,
+      total: shared.total,
+      startedAt: shared.startedAt,
+      etaSeconds:
+        shared.done === 0
+          ? null
+          : Math.round(((elapsed / shared.done) * Math.max(0, shared.total - shared.done)) / 1000),
+    };
   }
 
   private isRunning(row: { lease_owner: string | null; lease_until: string | null }): boolean {
@@ -909,6 +957,9 @@ function sourceProblem(error: unknown): unknown {
     return new AppError('invalid', error.message);
   return error;
 }
+
+/** How often a running cycle shares its progress and reads a stop asked elsewhere. */
+const SHARE_EVERY_MS = 1000;
 
 /** How long a preview's id allows its change to be saved. */
 const PREVIEW_TTL_MS = 3_600_000;

@@ -35,6 +35,10 @@ interface SyncJobsTable {
   health: string | null;
   /** Migration 091: JSON [{id, at}] of the impact previews computed for pending changes. */
   previews: string | null;
+  /** Migration 092: a stop asked for the running cycle through any process. */
+  stop_requested_at: string | null;
+  /** Migration 092: JSON SharedProgress of the running cycle, written by its process. */
+  progress: string | null;
   created_at: string;
   updated_at: string;
 }
@@ -551,6 +555,47 @@ export class KyselySyncStore implements SyncStateStore {
       .execute();
   }
 
+  /** Asks the job's running cycle to stop, whichever process runs it (it checks each second). */
+  async requestStop(jobId: string, at: string): Promise<void> {
+    await this.db
+      .updateTable('sync_jobs')
+      .set({ stop_requested_at: at })
+      .where('id', '=', jobId)
+      .execute();
+  }
+
+  /** The running cycle's shared state: when a stop was asked, and its progress. */
+  async cycleControl(
+    jobId: string,
+  ): Promise<{ stopRequestedAt: string | null; progress: SharedProgress | null }> {
+    const row = await this.db
+      .selectFrom('sync_jobs')
+      .select(['stop_requested_at', 'progress'])
+      .where('id', '=', jobId)
+      .executeTakeFirst();
+    return {
+      stopRequestedAt: row?.stop_requested_at ?? null,
+      progress: parseProgress(row?.progress ?? null),
+    };
+  }
+
+  async saveProgress(jobId: string, progress: SharedProgress): Promise<void> {
+    await this.db
+      .updateTable('sync_jobs')
+      .set({ progress: JSON.stringify(progress) })
+      .where('id', '=', jobId)
+      .execute();
+  }
+
+  /** A cycle starts or ends: no stop pending, no progress shown. */
+  async clearCycleControl(jobId: string): Promise<void> {
+    await this.db
+      .updateTable('sync_jobs')
+      .set({ stop_requested_at: null, progress: null })
+      .where('id', '=', jobId)
+      .execute();
+  }
+
   /** Remembers an impact preview computed for a pending change (the last 20, newest last). */
   async recordPreview(jobId: string, previewId: string, at: string): Promise<void> {
     await this.db.transaction().execute(async (trx) => {
@@ -596,6 +641,20 @@ export class KyselySyncStore implements SyncStateStore {
         .execute();
     });
   }
+}
+
+/** A running cycle's progress as its process shares it with the others. */
+export interface SharedProgress {
+  readonly done: number;
+  readonly total: number;
+  readonly startedAt: string;
+  /** When it was written: stale once the cycle's process is gone. */
+  readonly at: string;
+}
+
+export function parseProgress(text: string | null): SharedProgress | null {
+  if (text === null || text === '') return null;
+  return JSON.parse(text) as SharedProgress;
 }
 
 function parsePreviews(text: string | null): { id: string; at: string }[] {

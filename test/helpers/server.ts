@@ -23,6 +23,8 @@ export interface TestServer {
   /** `http://127.0.0.1:<port>` of a real listening server. */
   readonly origin: string;
   readonly database: RosterDatabase;
+  /** The database's URL (a file for SQLite), for another process to open. */
+  readonly databaseUrl: string;
   readonly log: ProvisioningLog;
   /** A fresh account with an admin and a SCIM token. */
   createTenant(name?: string): Promise<TestTenant>;
@@ -82,6 +84,7 @@ export async function startTestServer(
   return {
     kind,
     origin,
+    databaseUrl: testDb.url,
     database,
     log,
     async createTenant(name = `Tenant ${++counter}`) {
