@@ -35,6 +35,9 @@ import {
 import { LinkError, listLinks, relink, resync, unlink, type LinkView } from '../sync/links.js';
 import { ScimTargetClient } from '../sync/target/client.js';
 import { compileMappings, MappingError } from '../sync/mapping/compile.js';
+import { DEFAULT_MAPPINGS, type ObjectMappings } from '../sync/mapping/mappings.js';
+import { canonicalJson } from '../sync/preview.js';
+import { createHash } from 'node:crypto';
 import { ScopeError } from '../sync/scope.js';
 import { ScopingError, validateScopingFilters } from '../sync/scoping/index.js';
 import {
@@ -91,6 +94,28 @@ export interface SyncJobStore extends SyncStateStore {
    * several processes, the one that gets true runs the cycle.
    */
   claimRun(id: string, expected: string | null, next: string): Promise<boolean>;
+  /** Asks the job's running cycle to stop, whichever process runs it (it checks each second). */
+  requestStop(jobId: string, at: string): Promise<void>;
+  /** The running cycle's shared state: when a stop was asked, and its progress. */
+  cycleControl(
+    jobId: string,
+  ): Promise<{ stopRequestedAt: string | null; progress: SharedProgress | null }>;
+  saveProgress(jobId: string, progress: SharedProgress): Promise<void>;
+  /** A cycle starts or ends: no stop pending, no progress shown. */
+  clearCycleControl(jobId: string): Promise<void>;
+  /** Remembers an impact preview computed for a pending change. */
+  recordPreview(jobId: string, previewId: string, at: string): Promise<void>;
+  /** When the preview `previewId` was computed for the job, or undefined if it was not. */
+  previewedAt(jobId: string, previewId: string): Promise<string | undefined>;
+}
+
+/** A running cycle's progress as its process shares it with the others. */
+export interface SharedProgress {
+  readonly done: number;
+  readonly total: number;
+  readonly startedAt: string;
+  /** When it was written: stale once the cycle's process is gone. */
+  readonly at: string;
 }
 
 /**
@@ -107,6 +132,7 @@ export interface SyncJobStore extends SyncStateStore {
 export const DEFAULT_SCHEDULE_MINUTES = 40;
 /** Fields of a job's view (GET) that are not settings: ignored when the view is sent back. */
 const VIEW_ONLY_FIELDS = [
+  'defaultMappings',
   'nextRunAt',
   'running',
   'progress',
@@ -183,6 +209,10 @@ export interface SyncJobView {
   readonly notify: { readonly email: readonly string[] };
   /** Escrow and quarantine settings as saved (null: Entra's defaults). */
   readonly failures: JobConfig['failures'] | null;
+  /** Saving a mapping, scoping or source change needs its impact preview first. */
+  readonly requirePreview: boolean;
+  /** The mappings the engine applies when `mappings` is null (Entra's defaults). */
+  readonly defaultMappings: ObjectMappings;
   readonly nextRunAt: string | null;
   readonly running: boolean;
   /** The running cycle's objects done of planned, with an ETA; null when none runs here. */
@@ -336,9 +366,11 @@ export class SyncJobs {
       deletionThreshold: config.deletionThreshold ?? null,
       notify: { email: config.notify?.email ?? [] },
       failures: config.failures ?? null,
+      requirePreview: config.requirePreview === true,
+      defaultMappings: DEFAULT_MAPPINGS,
       nextRunAt: row.nextRunAt,
       running,
-      progress: running ? progress.view(row.id) : null,
+      progress: running ? (progress.view(row.id) ?? (await this.sharedProgress(row.id))) : null,
       health: await this.healthView(row),
       createdAt: row.createdAt,
       updatedAt: row.updatedAt,
@@ -369,6 +401,7 @@ export class SyncJobs {
     for (const [key, value] of Object.entries(raw as Record<string, unknown>)) {
       if (VIEW_ONLY_FIELDS.includes(key)) continue;
       if (value === null && NULLABLE_SETTINGS.includes(key)) continue;
+      if (key === 'previewId' || (key === 'requirePreview' && value === false)) continue;
       body[key] = value;
     }
     const notify = body['notify'] as { email?: unknown } | undefined;
@@ -465,6 +498,8 @@ export class SyncJobs {
     const existing = await this.store.job(id);
     if (existing !== undefined && existing.accountId !== accountId)
       throw new AppError('conflict', `job id ${name} is taken; choose another.`);
+    const before = await this.store.getJob(id);
+    if (before !== undefined) await this.requirePreview(name, before, config, raw);
     const token = typeof config.target.token === 'string' ? config.target.token : existing?.token;
     if (typeof token !== 'string' || token === '')
       throw new AppError('invalid', '"target.token" (a SCIM token of this account) is required.');
@@ -478,6 +513,35 @@ export class SyncJobs {
       nextRunAt: existing?.nextRunAt ?? new Date(Date.now() + minutes * 60_000).toISOString(),
     });
     return { job: await this.get(accountId, name), created: existing === undefined };
+  }
+
+  /**
+   * A job with `requirePreview` saves a mapping, scoping or source change only with the
+   * `previewId` of an impact preview computed for exactly that change within the hour.
+   */
+  private async requirePreview(
+    name: string,
+    before: { id: string; config: unknown },
+    config: JobConfig,
+    raw: unknown,
+  ): Promise<void> {
+    const stored = before.config as JobConfig;
+    if (stored.requirePreview !== true) return;
+    const id = changeId(stored, config);
+    if (id === null) return; // mappings, scoping and source unchanged
+    const given = (raw as Record<string, unknown>)['previewId'];
+    if (given === undefined)
+      throw new AppError(
+        'conflict',
+        `job ${name} requires an impact preview before a mapping, scoping or source change is saved: POST the job to /sync/jobs/${name}/preview first, then send it again with the "previewId" of that preview.`,
+      );
+    const at =
+      typeof given === 'string' ? await this.store.previewedAt(before.id, given) : undefined;
+    if (given !== id || at === undefined || Date.parse(at) < Date.now() - PREVIEW_TTL_MS)
+      throw new AppError(
+        'conflict',
+        `"previewId" is not a preview of this change (the change or the job differs from what was previewed, or the preview is over an hour old): preview the job as you mean to save it, then save with that preview's id.`,
+      );
   }
 
   async remove(accountId: string, name: string): Promise<void> {
@@ -503,17 +567,29 @@ export class SyncJobs {
    * would be saved, so an admin sees what a mapping or scoping change does before saving.
    * Nothing is sent to the target and nothing is written.
    */
-  async preview(accountId: string, name: string, raw: unknown, limit: number): Promise<Preview> {
+  async preview(
+    accountId: string,
+    name: string,
+    raw: unknown,
+    limit: number,
+  ): Promise<Preview & { previewId?: string }> {
     const row = await this.row(accountId, name);
+    const stored = JSON.parse(row.config) as JobConfig;
     const config =
       raw === undefined || raw === null
-        ? (JSON.parse(row.config) as JobConfig)
+        ? stored
         : { ...(await this.checked(accountId, name, raw)), id: row.id };
+    let preview: Preview;
     try {
-      return { ...(await previewCycle(config, { state: this.store, limit })), jobId: name };
+      preview = { ...(await previewCycle(config, { state: this.store, limit })), jobId: name };
     } catch (error) {
       throw sourceProblem(error);
     }
+    // A preview of a change: its id lets a job that requires previews save that change.
+    const id = config === stored ? null : changeId(stored, config);
+    if (id === null) return preview;
+    await this.store.recordPreview(row.id, id, new Date().toISOString());
+    return { ...preview, previewId: id };
   }
 
   /**
@@ -785,15 +861,13 @@ export class SyncJobs {
   async stop(accountId: string, name: string): Promise<{ stopping: true }> {
     const row = await this.row(accountId, name);
     const controller = this.stops.get(row.id);
-    if (controller === undefined) {
-      if (this.isRunning(row))
-        throw new AppError(
-          'conflict',
-          `job ${name}'s cycle runs in another Roster process (${row.leaseOwner ?? 'unknown'}); stop it there, or wait for it to end.`,
-        );
-      throw new AppError('conflict', `job ${name} is not running.`);
+    if (controller !== undefined) {
+      controller.abort();
+      return { stopping: true };
     }
-    controller.abort();
+    if (!this.isRunning(row)) throw new AppError('conflict', `job ${name} is not running.`);
+    // Run by another process: it reads the request within a second and stops there.
+    await this.store.requestStop(row.id, new Date().toISOString());
     return { stopping: true };
   }
 
@@ -813,6 +887,8 @@ export class SyncJobs {
     progress.start(row.id);
     const controller = new AbortController();
     this.stops.set(row.id, controller);
+    // Shared with the other processes each second: the progress, and a stop asked there.
+    const shared = this.shareCycle(row.id, controller);
     const run = runCycle(withToken, {
       state: this.store,
       signal: controller.signal,
@@ -823,12 +899,60 @@ export class SyncJobs {
       .catch((error: unknown) => {
         if (!(error instanceof JobBusyError)) this.options.onError?.(error, row.id);
       })
-      .finally(() => {
+      .finally(async () => {
+        await shared.end();
         if (this.stops.get(row.id) === controller) this.stops.delete(row.id);
         progress.end(row.id);
         this.running.delete(run);
       });
     this.running.add(run);
+  }
+
+  /**
+   * Each second while this process runs the job's cycle: writes its progress for the other
+   * processes, and aborts the cycle when an admin asked one of them to stop it. `end`
+   * clears both once the cycle is over.
+   */
+  private shareCycle(jobId: string, controller: AbortController): { end: () => Promise<void> } {
+    let busy: Promise<void> = this.store.clearCycleControl(jobId).catch(() => undefined);
+    const tick = async () => {
+      const control = await this.store.cycleControl(jobId);
+      if (control.stopRequestedAt !== null) controller.abort();
+      const view = progress.view(jobId);
+      if (view !== null)
+        await this.store.saveProgress(jobId, {
+          done: view.done,
+          total: view.total,
+          startedAt: view.startedAt,
+          at: new Date().toISOString(),
+        });
+    };
+    const timer = setInterval(() => {
+      busy = busy.then(tick).catch(() => undefined);
+    }, SHARE_EVERY_MS);
+    return {
+      end: async () => {
+        clearInterval(timer);
+        await busy;
+        await this.store.clearCycleControl(jobId).catch(() => undefined);
+      },
+    };
+  }
+
+  /** The progress another process wrote for the cycle it runs (null when stale or none). */
+  private async sharedProgress(jobId: string): Promise<ProgressView | null> {
+    const shared = (await this.store.cycleControl(jobId)).progress;
+    if (shared === null || Date.parse(shared.at) < Date.now() - 10 * SHARE_EVERY_MS) return null;
+    const elapsed = Math.max(0, Date.parse(shared.at) - Date.parse(shared.startedAt));
+    return {
+      done: shared.done,
+      total: shared.total,
+      startedAt: shared.startedAt,
+      etaSeconds:
+        shared.done === 0
+          ? null
+          : Math.round(((elapsed / shared.done) * Math.max(0, shared.total - shared.done)) / 1000),
+    };
   }
 
   private isRunning(row: StoredSyncJob): boolean {
@@ -873,6 +997,28 @@ function sourceProblem(error: unknown): unknown {
   )
     return new AppError('invalid', error.message);
   return error;
+}
+
+/** How often a running cycle shares its progress and reads a stop asked elsewhere. */
+const SHARE_EVERY_MS = 1000;
+
+/** How long a preview's id allows its change to be saved. */
+const PREVIEW_TTL_MS = 3_600_000;
+
+/**
+ * The id of the change from `stored` to `next` in what a preview shows (source, mappings,
+ * scoping), bound to the stored job; null when none of them changes.
+ */
+function changeId(stored: JobConfig, next: JobConfig): string | null {
+  const part = (c: JobConfig) => ({
+    source: c.source,
+    mappings: c.mappings ?? DEFAULT_MAPPINGS,
+    scope: c.scope ?? {},
+  });
+  const from = canonicalJson(part(stored));
+  const to = canonicalJson(part(next));
+  if (from === to) return null;
+  return createHash('sha256').update(`${from}\n${to}`).digest('hex').slice(0, 32);
 }
 
 /** Job ids are per account; the stored id carries the account so two accounts may share a name. */

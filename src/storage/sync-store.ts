@@ -16,6 +16,8 @@ import type {
   SyncLogRecord,
   SyncStateStore,
 } from '../sync/state.js';
+import type { TargetExchange } from '../sync/target/exchange.js';
+import type { SharedProgress } from '../app/sync-jobs.js';
 
 /** Kysely's view of the engine's tables (migration 050). */
 interface SyncJobsTable {
@@ -32,6 +34,12 @@ interface SyncJobsTable {
   next_run_at: string | null;
   /** Migration 054: JSON JobHealth, null when healthy. */
   health: string | null;
+  /** Migration 091: JSON [{id, at}] of the impact previews computed for pending changes. */
+  previews: string | null;
+  /** Migration 092: a stop asked for the running cycle through any process. */
+  stop_requested_at: string | null;
+  /** Migration 092: JSON SharedProgress of the running cycle, written by its process. */
+  progress: string | null;
   created_at: string;
   updated_at: string;
 }
@@ -73,6 +81,8 @@ interface SyncLogTable {
   duration_ms: number;
   /** Migration 054. */
   next_retry_at: string | null;
+  /** Migration 090: JSON TargetExchange (redacted), null when nothing was sent. */
+  exchange: string | null;
 }
 
 interface SyncEscrowsTable {
@@ -412,6 +422,7 @@ export class KyselySyncStore implements SyncStateStore {
       duration_ms: Math.round(e.durationMs * 1000) / 1000,
       // '' marks an object dropped from escrow (nextRetryAt null); NULL: not in escrow.
       next_retry_at: e.nextRetryAt === undefined ? null : (e.nextRetryAt ?? ''),
+      exchange: e.exchange === undefined ? null : JSON.stringify(e.exchange),
     }));
     for (let i = 0; i < rows.length; i += CHUNK) {
       await this.db
@@ -454,6 +465,9 @@ export class KyselySyncStore implements SyncStateStore {
       durationMs: Number(row.duration_ms),
       ...(row.next_retry_at !== null
         ? { nextRetryAt: row.next_retry_at === '' ? null : row.next_retry_at }
+        : {}),
+      ...(row.exchange !== null && row.exchange !== undefined
+        ? { exchange: JSON.parse(row.exchange) as TargetExchange }
         : {}),
     }));
   }
@@ -541,6 +555,76 @@ export class KyselySyncStore implements SyncStateStore {
       .execute();
   }
 
+  /** Asks the job's running cycle to stop, whichever process runs it (it checks each second). */
+  async requestStop(jobId: string, at: string): Promise<void> {
+    await this.db
+      .updateTable('sync_jobs')
+      .set({ stop_requested_at: at })
+      .where('id', '=', jobId)
+      .execute();
+  }
+
+  /** The running cycle's shared state: when a stop was asked, and its progress. */
+  async cycleControl(
+    jobId: string,
+  ): Promise<{ stopRequestedAt: string | null; progress: SharedProgress | null }> {
+    const row = await this.db
+      .selectFrom('sync_jobs')
+      .select(['stop_requested_at', 'progress'])
+      .where('id', '=', jobId)
+      .executeTakeFirst();
+    return {
+      stopRequestedAt: row?.stop_requested_at ?? null,
+      progress: parseProgress(row?.progress ?? null),
+    };
+  }
+
+  async saveProgress(jobId: string, progress: SharedProgress): Promise<void> {
+    await this.db
+      .updateTable('sync_jobs')
+      .set({ progress: JSON.stringify(progress) })
+      .where('id', '=', jobId)
+      .execute();
+  }
+
+  /** A cycle starts or ends: no stop pending, no progress shown. */
+  async clearCycleControl(jobId: string): Promise<void> {
+    await this.db
+      .updateTable('sync_jobs')
+      .set({ stop_requested_at: null, progress: null })
+      .where('id', '=', jobId)
+      .execute();
+  }
+
+  /** Remembers an impact preview computed for a pending change (the last 20, newest last). */
+  async recordPreview(jobId: string, previewId: string, at: string): Promise<void> {
+    await this.db.transaction().execute(async (trx) => {
+      const row = await trx
+        .selectFrom('sync_jobs')
+        .select('previews')
+        .where('id', '=', jobId)
+        .executeTakeFirst();
+      if (row === undefined) return;
+      const kept = parsePreviews(row.previews ?? null).filter((p) => p.id !== previewId);
+      const previews = [...kept, { id: previewId, at }].slice(-20);
+      await trx
+        .updateTable('sync_jobs')
+        .set({ previews: JSON.stringify(previews) })
+        .where('id', '=', jobId)
+        .execute();
+    });
+  }
+
+  /** When the preview `previewId` was computed for the job, or undefined if it was not. */
+  async previewedAt(jobId: string, previewId: string): Promise<string | undefined> {
+    const row = await this.db
+      .selectFrom('sync_jobs')
+      .select('previews')
+      .where('id', '=', jobId)
+      .executeTakeFirst();
+    return parsePreviews(row?.previews ?? null).find((p) => p.id === previewId)?.at;
+  }
+
   async resetJob(jobId: string, options: { links: boolean }): Promise<void> {
     await this.db.transaction().execute(async (trx) => {
       await trx.deleteFrom('sync_escrows').where('job_id', '=', jobId).execute();
@@ -557,6 +641,17 @@ export class KyselySyncStore implements SyncStateStore {
         .execute();
     });
   }
+}
+
+export function parseProgress(text: string | null): SharedProgress | null {
+  if (text === null || text === '') return null;
+  return JSON.parse(text) as SharedProgress;
+}
+
+function parsePreviews(text: string | null): { id: string; at: string }[] {
+  if (text === null || text === '') return [];
+  const parsed = JSON.parse(text) as unknown;
+  return Array.isArray(parsed) ? (parsed as { id: string; at: string }[]) : [];
 }
 
 export function parseHealth(text: string | null): JobHealth {

@@ -1,4 +1,6 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { parseTargetPath, readPath } from './mapping/target-paths.js';
+import { REDACTED, SUCCESS_BODY_LIMIT, shortened, type TargetExchange } from './target/exchange.js';
 import { loadInventory, type Inventory } from './target/inventory.js';
 import type { CycleJournal } from './journal.js';
 import {
@@ -128,6 +130,14 @@ export async function executePlan(plan: Plan, options: ExecuteOptions): Promise<
   return run.result();
 }
 
+/**
+ * The last exchange with the target of the operation running in this async context: each
+ * operation runs in its own, so concurrent operations log their own request and response.
+ */
+const lastExchange = new AsyncLocalStorage<{
+  from?: { readonly exchange?: TargetExchange | undefined };
+}>();
+
 async function pool<T>(
   items: readonly T[],
   limit: number,
@@ -136,7 +146,10 @@ async function pool<T>(
 ) {
   let next = 0;
   const workers = Array.from({ length: Math.min(limit, items.length) }, async () => {
-    while (next < items.length && !stop()) await work(items[next++]!);
+    while (next < items.length && !stop()) {
+      const item = items[next++]!;
+      await lastExchange.run({}, () => work(item));
+    }
   });
   await Promise.all(workers);
 }
@@ -217,6 +230,21 @@ class Execution {
       const counts = this.counts[objectType];
       counts[action] = (counts[action] ?? 0) + 1;
     }
+    // A target may echo the token in its error detail: it never reaches the log.
+    const token = this.options.client.config.token;
+    if (token.length >= 4 && status === 'failure') {
+      const hide = (text: string) => text.split(token).join(REDACTED);
+      if (error !== null) error = hide(error);
+      steps = steps.map((s) => (s.detail.includes(token) ? { ...s, detail: hide(s.detail) } : s));
+    }
+    // The raw request and answer behind this entry (redacted); a success keeps less body.
+    const sent = lastExchange.getStore()?.from?.exchange;
+    const exchange =
+      sent === undefined
+        ? undefined
+        : status === 'failure'
+          ? sent
+          : shortened(sent, SUCCESS_BODY_LIMIT);
     this.options.journal.record({
       jobId: this.options.jobId,
       cycleId: this.options.cycleId,
@@ -232,6 +260,7 @@ class Execution {
       error,
       durationMs,
       ...(nextRetryAt !== undefined ? { nextRetryAt } : {}),
+      ...(exchange !== undefined ? { exchange } : {}),
     });
   }
 
@@ -245,8 +274,10 @@ class Execution {
     path: string,
     body?: unknown,
   ): Promise<TargetResponse | { error: string }> {
+    const context = lastExchange.getStore();
     try {
       const response = await this.options.client.request(method, path, body);
+      if (context !== undefined) context.from = response; // its exchange is built if logged
       if (response.status === 401)
         this.fatal(
           'invalid_credentials',
@@ -254,6 +285,7 @@ class Execution {
         );
       return response;
     } catch (error) {
+      if (context !== undefined && error instanceof TargetError) context.from = error;
       return { error: error instanceof TargetError ? error.message : String(error) };
     }
   }

@@ -57,6 +57,8 @@ export interface JobConfig {
   readonly deletionThreshold?: number;
   /** Who is mailed on quarantine and staged deletes (SMTP from ROSTER_SMTP_URL). */
   readonly notify?: { readonly email?: readonly string[] };
+  /** The admin API saves a mapping, scoping or source change only after its impact preview. */
+  readonly requirePreview?: boolean;
 }
 
 /** An LDAP source in a job (docs/engine.md, "LDAP"); the password is never stored. */
@@ -222,6 +224,8 @@ export function validateJob(raw: unknown, where: string, base = process.cwd()): 
   )
     throw new JobConfigError(`${where}: "scheduleMinutes" must be a whole number ≥ 1`);
   validateFailureSettings(job as Record<string, unknown>, where, (m) => new JobConfigError(m));
+  if (job.requirePreview !== undefined && typeof job.requirePreview !== 'boolean')
+    throw new JobConfigError(`${where}: "requirePreview" must be true or false`);
   return { ...job, source: resolved, target } as JobConfig;
 }
 

@@ -574,3 +574,16 @@ export async function provisionOnDemand(
     await state.releaseLease(config.id, owner).catch(() => undefined);
   }
 }
+
+/** JSON with object keys sorted, so two equal values give the same text (change ids). */
+export function canonicalJson(value: unknown): string {
+  return JSON.stringify(value, (_key, v: unknown) =>
+    typeof v === 'object' && v !== null && !Array.isArray(v)
+      ? Object.fromEntries(
+          Object.entries(v as Record<string, unknown>).sort(([a], [b]) =>
+            a < b ? -1 : a > b ? 1 : 0,
+          ),
+        )
+      : v,
+  );
+}

@@ -1,3 +1,5 @@
+import type { TargetExchange } from './target/exchange.js';
+
 /**
  * The engine's connector state, as the planner and executor see it. The storage adapter
  * (src/storage/sync-store.ts) implements `SyncStateStore` on SQLite and PostgreSQL.
@@ -81,6 +83,8 @@ export interface SyncLogEntry {
   readonly durationMs: number;
   /** A failed object in escrow: when it is tried again (null once dropped). */
   readonly nextRetryAt?: string | null;
+  /** The last request sent to the target for this entry and its answer, redacted. */
+  readonly exchange?: TargetExchange;
 }
 
 export interface SyncLogRecord extends SyncLogEntry {

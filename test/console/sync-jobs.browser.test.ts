@@ -8,6 +8,7 @@ import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createAccount, createAdmin } from '../../src/app/accounts.js';
 import { issueToken, revokeToken } from '../../src/app/tokens.js';
+import { DEFAULT_MAPPINGS } from '../../src/sync/mapping/mappings.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 
 /**
@@ -312,6 +313,19 @@ describe('provisioning jobs pages in Chromium', () => {
     await log.getByText(/Target error: .*userName/).waitFor();
     await log.getByText(/answered 400/).waitFor();
     await log.getByText(/Next retry: /).waitFor();
+    // The raw request and response, collapsed until opened; the token never shown.
+    const rawRequest = log.getByRole('region', { name: 'Raw request' });
+    const rawResponse = log.getByRole('region', { name: 'Raw response' });
+    expect(await rawRequest.isVisible()).toBe(false);
+    await log.getByText('Request', { exact: true }).click();
+    await expect.poll(() => rawRequest.textContent()).toMatch(/^POST http:\/\/\S+\/Users\n/);
+    const requestText = (await rawRequest.textContent())!;
+    expect(requestText).toContain('authorization: Bearer [redacted]');
+    expect(requestText).toContain('"externalId": "u-nameless"');
+    expect(requestText).not.toContain(scimToken);
+    await log.getByText('Response', { exact: true }).click();
+    await expect.poll(() => rawResponse.textContent()).toMatch(/^HTTP 400\n/);
+    expect(await rawResponse.textContent()).toContain('"scimType": "invalidValue"');
     await axe('job log with a failed entry');
     await shot('sync-job-log-failure');
 
@@ -594,7 +608,7 @@ describe('provisioning jobs pages in Chromium', () => {
     await page.goto(page.url());
     await page.getByRole('heading', { level: 1, name: 'Job people' }).waitFor();
     const seen: string[] = [];
-    for (let i = 0; i < 60 && !seen.includes('Preview impact'); i++) {
+    for (let i = 0; i < 600 && !seen.includes('Preview impact'); i++) {
       await page.keyboard.press('Tab');
       seen.push(
         await page.evaluate<string>(
@@ -633,13 +647,20 @@ describe('provisioning jobs pages in Chromium', () => {
     source(people);
     await page.getByRole('link', { name: 'people', exact: true }).click();
     await page.getByRole('heading', { level: 1, name: 'Job people' }).waitFor();
-    const editor = main().getByRole('region', { name: 'Mappings', exact: true });
-    await editor.getByRole('button', { name: 'Add mapping' }).click();
-    await editor.getByLabel('Target attribute of row 1').fill('userName');
-    await editor.getByLabel('Source attribute of userName').fill('userPrincipalName');
-    await editor.getByLabel('Matching precedence of userName').fill('1');
-    await editor.getByRole('button', { name: 'Add mapping' }).click();
-    await editor.getByLabel('Target attribute of row 2').fill('title');
+    const editor = main().getByRole('region', { name: 'User mappings', exact: true });
+    // A job on the defaults shows the mappings the engine applies, as editable rows.
+    await editor.getByText("This job runs Entra's default mappings").waitFor();
+    const userRows = editor.getByRole('table', { name: 'User mappings' }).getByRole('row');
+    await expect.poll(() => userRows.count()).toBe(DEFAULT_MAPPINGS.user.length + 1);
+    expect(await editor.getByLabel('Target attribute of row 1', { exact: true }).inputValue()).toBe(
+      'userName',
+    );
+    expect(await editor.getByLabel('Source attribute of userName').inputValue()).toBe(
+      'userPrincipalName',
+    );
+    expect(await editor.getByLabel('Matching precedence of userName').inputValue()).toBe('1');
+    expect(await editor.getByLabel('Source attribute of title').inputValue()).toBe('jobTitle');
+    // Edit the title mapping from what runs: an expression instead of jobTitle.
     await editor.getByLabel('Type of title').selectOption('expression');
     const expression = editor.getByLabel('Expression of title', { exact: true });
     // A broken expression: the engine's parser answers with the column.
@@ -671,24 +692,55 @@ describe('provisioning jobs pages in Chromium', () => {
     await editor.getByRole('button', { name: 'Save mappings' }).click();
     await editor.getByRole('status').filter({ hasText: 'Mappings saved.' }).waitFor();
     const view = (await admin('GET', '/sync/jobs/people')).body;
-    expect(view.mappings.user).toEqual([
-      { type: 'direct', target: 'userName', source: 'userPrincipalName', matching: 1 },
-      {
-        type: 'expression',
-        target: 'title',
-        expression: 'Join(" - ", [displayName], [userPrincipalName])',
-        apply: 'create',
-      },
-    ]);
-    expect(view.mappings.group.map((m: { target: string }) => m.target)).toEqual([
-      'displayName',
-      'externalId',
-      'members',
-    ]);
+    expect(view.mappings.user).toEqual(
+      DEFAULT_MAPPINGS.user.map((m) =>
+        m.target === 'title'
+          ? {
+              type: 'expression',
+              target: 'title',
+              expression: 'Join(" - ", [displayName], [userPrincipalName])',
+              apply: 'create',
+            }
+          : m,
+      ),
+    );
+    expect(view.mappings.group).toEqual(DEFAULT_MAPPINGS.group);
     expect(view.deletionThreshold).toBe(2);
 
+    // Group mappings: the same editor and expression validation, saved through the same PUT.
+    const groups = main().getByRole('region', { name: 'Group mappings', exact: true });
+    const groupRows = groups.getByRole('table', { name: 'Group mappings' }).getByRole('row');
+    await expect.poll(() => groupRows.count()).toBe(DEFAULT_MAPPINGS.group.length + 1);
+    await groups.getByLabel('Type of displayName').selectOption('expression');
+    const groupExpression = groups.getByLabel('Expression of displayName', { exact: true });
+    await groupExpression.fill('Append([displayName], " (Acme)"');
+    await groups
+      .getByRole('alert')
+      .filter({ hasText: /^Column \d+: / })
+      .waitFor();
+    expect(await groupExpression.getAttribute('aria-invalid')).toBe('true');
+    await groupExpression.fill('Append([displayName], " (Acme)")');
+    await expect.poll(() => groupExpression.getAttribute('aria-invalid')).toBe('false');
+    await groups.getByRole('button', { name: 'Save group mappings' }).click();
+    await groups.getByRole('status').filter({ hasText: 'Group mappings saved.' }).waitFor();
+    const grouped = (await admin('GET', '/sync/jobs/people')).body;
+    expect(grouped.mappings.group[0]).toEqual({
+      type: 'expression',
+      target: 'displayName',
+      expression: 'Append([displayName], " (Acme)")',
+      matching: 1,
+    });
+    expect(grouped.mappings.user).toEqual(view.mappings.user);
+
+    // From here saving needs a preview: the job setting, saved with the other settings.
+    const settings = section('Job settings');
+    await settings.getByLabel('Require a preview before saving changes').check();
+    await settings.getByRole('button', { name: 'Save settings' }).click();
+    await settings.getByRole('status').filter({ hasText: 'Settings saved.' }).waitFor();
+    expect((await admin('GET', '/sync/jobs/people')).body.requirePreview).toBe(true);
+
     // Scoping: clauses ANDed within a filter, filters ORed, saved with the job.
-    const scoping = main().getByRole('region', { name: 'Scoping', exact: true });
+    const scoping = main().getByRole('region', { name: 'User scoping', exact: true });
     await scoping.getByRole('button', { name: 'Add filter' }).click();
     await scoping.getByLabel('Attribute of filter 1 clause 1').fill('userPrincipalName');
     await scoping.getByLabel('Operator of filter 1 clause 1').selectOption('ENDS_WITH');
@@ -701,7 +753,19 @@ describe('provisioning jobs pages in Chromium', () => {
     await scoping.getByLabel('Attribute of filter 2 clause 1').fill('objectId');
     await scoping.getByLabel('Value of filter 2 clause 1').fill('u-nameless');
     await axe('scoping editor');
-    await scoping.getByRole('button', { name: 'Save scoping' }).click();
+    // Save is "Preview and save": the impact first, nothing saved until Confirm.
+    expect(await scoping.getByRole('button', { name: 'Save scoping' }).count()).toBe(0);
+    await scoping.getByRole('button', { name: 'Preview and save' }).click();
+    const impact = scoping.getByRole('group', { name: 'Impact of this change' });
+    await impact
+      .getByRole('status')
+      .filter({ hasText: /cycle: / })
+      .waitFor();
+    await impact.getByRole('table', { name: 'Planned counts per action' }).waitFor();
+    expect((await admin('GET', '/sync/jobs/people')).body.scope).toBeNull();
+    await axe('scoping change preview');
+    await shot('sync-job-preview-and-save');
+    await impact.getByRole('button', { name: 'Confirm' }).click();
     await scoping.getByRole('status').filter({ hasText: 'Scoping saved.' }).waitFor();
     const scoped = (await admin('GET', '/sync/jobs/people')).body;
     expect(scoped.scope.userFilters).toEqual([
@@ -711,12 +775,37 @@ describe('provisioning jobs pages in Chromium', () => {
       ],
       [{ attribute: 'objectId', operator: 'EQUALS', value: 'u-nameless' }],
     ]);
-    // The mappings saved before stay.
-    expect(scoped.mappings.user).toHaveLength(2);
+    // The mappings saved before stay, and so does the requirement.
+    expect(scoped.mappings.user).toEqual(view.mappings.user);
+    expect(scoped.requirePreview).toBe(true);
+
+    // Group scoping, previewed and saved the same way; the user filters stay.
+    const groupScoping = main().getByRole('region', { name: 'Group scoping', exact: true });
+    await groupScoping.getByRole('button', { name: 'Add filter' }).click();
+    await groupScoping.getByLabel('Attribute of filter 1 clause 1').fill('displayName');
+    await groupScoping.getByLabel('Operator of filter 1 clause 1').selectOption('STARTS_WITH');
+    await groupScoping.getByLabel('Value of filter 1 clause 1').fill('Eng');
+    await groupScoping.getByRole('button', { name: 'Preview and save' }).click();
+    const groupImpact = groupScoping.getByRole('group', { name: 'Impact of this change' });
+    await groupImpact
+      .getByRole('status')
+      .filter({ hasText: /cycle: / })
+      .waitFor();
+    // An edit after the preview hides it: the preview was of another change.
+    await groupScoping.getByLabel('Value of filter 1 clause 1').fill('Engineering');
+    await expect.poll(() => groupImpact.count()).toBe(0);
+    await groupScoping.getByRole('button', { name: 'Preview and save' }).click();
+    await groupImpact.getByRole('button', { name: 'Confirm' }).click();
+    await groupScoping.getByRole('status').filter({ hasText: 'Group scoping saved.' }).waitFor();
+    const both = (await admin('GET', '/sync/jobs/people')).body;
+    expect(both.scope.groupFilters).toEqual([
+      [{ attribute: 'displayName', operator: 'STARTS_WITH', value: 'Engineering' }],
+    ]);
+    expect(both.scope.userFilters).toEqual(scoped.scope.userFilters);
     await page.getByRole('link', { name: 'All provisioning jobs' }).click();
     await page.getByRole('heading', { level: 1, name: 'Provisioning jobs' }).waitFor();
     expect(violations).toEqual([]);
-  });
+  }, 120_000);
 
   it('deletes the job after a confirmation; the users it provisioned stay', async () => {
     await page.getByRole('link', { name: 'people', exact: true }).click();

@@ -27,6 +27,8 @@ export interface TestServer {
   readonly database: RosterDatabase;
   /** The stores the server uses, for calling the app functions directly. */
   readonly stores: Stores;
+  /** The database's URL (a file for SQLite), for another process to open. */
+  readonly databaseUrl: string;
   readonly log: ProvisioningLog;
   /** A fresh account with an admin and a SCIM token. */
   createTenant(name?: string): Promise<TestTenant>;
@@ -86,6 +88,7 @@ export async function startTestServer(
   return {
     kind,
     origin,
+    databaseUrl: testDb.url,
     database,
     stores,
     log,

@@ -75,6 +75,14 @@ describe('roster sync: quarantine and staged deletes (command line)', { timeout:
       state: 'quarantined',
       quarantine: { code: 'invalid_credentials', reason: 'EncounteredQuarantineException' },
     });
+    // The failed entry shows the request refused and the answer, the token redacted.
+    const log = await sync('log', '--job', 'guarded', '--status', 'failure', '--json');
+    const [failed] = JSON.parse(log.stdout);
+    expect(failed.exchange.request.headers.authorization).toBe('Bearer [redacted]');
+    expect(failed.exchange.request.url).toContain(proxy.url);
+    expect(failed.exchange.response).toMatchObject({ status: 401 });
+    expect(failed.exchange.response.body).toContain('bad token');
+    expect(log.stdout).not.toContain(tenant.token);
     const text = await sync('status', '--job', 'guarded');
     expect(text.stdout).toContain('QUARANTINED since');
     expect(text.stdout).toContain('roster sync restart --job guarded');

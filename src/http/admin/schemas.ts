@@ -117,6 +117,8 @@ const syncJob = open({
   deletionThreshold: { type: ['integer', 'null'] },
   notify: obj({ email: arr(str) }),
   failures: {},
+  requirePreview: bool,
+  defaultMappings: {},
   nextRunAt: nstr,
   running: bool,
   progress: {
@@ -141,25 +143,75 @@ const syncJob = open({
     ],
   },
 });
-const syncLogEntry = open({
-  id: int,
-  jobId: str,
-  cycleId: str,
-  at: str,
-  objectType: { type: 'string', enum: ['user', 'group'] },
-  sourceId: str,
-  targetId: nstr,
-  action: {
-    type: 'string',
-    enum: ['create', 'update', 'disable', 'delete', 'skip', 'stagedDelete'],
+const syncLogEntry = open(
+  {
+    id: int,
+    jobId: str,
+    cycleId: str,
+    at: str,
+    objectType: { type: 'string', enum: ['user', 'group'] },
+    sourceId: str,
+    targetId: nstr,
+    action: {
+      type: 'string',
+      enum: ['create', 'update', 'disable', 'delete', 'skip', 'stagedDelete'],
+    },
+    status: { type: 'string', enum: ['success', 'failure', 'skipped'] },
+    steps: arr({}),
+    modified: arr({}),
+    targetStatus: { type: ['integer', 'null'] },
+    error: nstr,
+    durationMs: { type: 'number' },
+    nextRetryAt: nstr,
+    /** The last request to the target and its answer, secrets redacted, bodies cut at 16 KiB. */
+    exchange: open(
+      {
+        request: open(
+          {
+            method: str,
+            url: str,
+            headers: { type: 'object', additionalProperties: str },
+            body: nstr,
+            bodyTruncated: bool,
+          },
+          ['method', 'url', 'headers', 'body'],
+        ),
+        response: {
+          anyOf: [
+            { type: 'null' },
+            open(
+              {
+                status: int,
+                headers: { type: 'object', additionalProperties: str },
+                body: str,
+                bodyTruncated: bool,
+              },
+              ['status', 'headers', 'body'],
+            ),
+          ],
+        },
+        error: str,
+      },
+      ['request', 'response'],
+    ),
   },
-  status: { type: 'string', enum: ['success', 'failure', 'skipped'] },
-  steps: arr({}),
-  modified: arr({}),
-  targetStatus: { type: ['integer', 'null'] },
-  error: nstr,
-  durationMs: { type: 'number' },
-});
+  [
+    'id',
+    'jobId',
+    'cycleId',
+    'at',
+    'objectType',
+    'sourceId',
+    'targetId',
+    'action',
+    'status',
+    'steps',
+    'modified',
+    'targetStatus',
+    'error',
+    'durationMs',
+  ],
+);
 /** The job file's JSON shape (docs/engine.md); the id is the path's. */
 const syncJobBody = open(
   {
@@ -179,6 +231,8 @@ const syncJobBody = open(
     scheduleMinutes: int,
     deletionThreshold: { type: ['integer', 'null'] },
     notify: open({ email: arr(str) }, []),
+    requirePreview: bool,
+    previewId: str,
   },
   ['source', 'target'],
 );
@@ -413,7 +467,9 @@ export const ADMIN_ROUTE_SCHEMAS: Record<string, Schema> = {
     response: {
       200: {
         type: 'object',
-        description: 'The preview (docs/engine.md, "Preview and on demand")',
+        description:
+          'The preview (docs/engine.md, "Preview and on demand"); with a changed job in the body, its previewId (what a job that requires previews needs to save that change)',
+        properties: { previewId: str },
         additionalProperties: true,
       },
       ...errors(400, 401, 403, 404),

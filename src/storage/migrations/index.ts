@@ -18,6 +18,9 @@ import { syncState } from './050-sync-state.js';
 import { syncSchedule } from './051-sync-schedule.js';
 import { syncSourceCache } from './052-sync-source-cache.js';
 import { syncFailures } from './054-sync-failures.js';
+import { syncLogExchange } from './090-sync-log-exchange.js';
+import { syncPreviews } from './091-sync-previews.js';
+import { syncControl } from './092-sync-control.js';
 
 /**
  * Migrations live in code (not read from a folder), so they run the same from src/
@@ -43,6 +46,9 @@ export const migrations: Record<string, Migration> = {
   '071_user_count': userCount,
   '072_event_numbering': eventNumbering,
   '080_sso': sso,
+  '090_sync_log_exchange': syncLogExchange,
+  '091_sync_previews': syncPreviews,
+  '092_sync_control': syncControl,
 };
 
 export const migrationProvider: MigrationProvider = {

@@ -1,4 +1,5 @@
 import { Pacer } from './pacer.js';
+import { keptExchange, type TargetExchange } from './exchange.js';
 
 /**
  * The HTTP client to the target's SCIM endpoint: bearer token, JSON bodies, a timeout,
@@ -30,6 +31,8 @@ export interface TargetResponse {
   /** Parsed JSON, the raw text when not JSON, or undefined when empty. */
   readonly body: unknown;
   readonly text: string;
+  /** The request and this answer, redacted, for the provisioning log (exchange.ts). */
+  readonly exchange?: TargetExchange;
 }
 
 export class TargetError extends Error {
@@ -38,6 +41,8 @@ export class TargetError extends Error {
     message: string,
     readonly status: number | null,
     readonly body?: unknown,
+    /** The request that got no answer, redacted (exchange.ts). */
+    readonly exchange?: TargetExchange,
   ) {
     super(message);
   }
@@ -138,19 +143,42 @@ export class ScimTargetClient {
   private async once(method: string, path: string, body?: unknown): Promise<TargetResponse> {
     this.stats.requests++;
     let response: Response;
-    try {
-      response = await fetch(`${this.base}${path}`, {
-        method,
-        headers: {
-          authorization: `Bearer ${this.config.token}`,
-          accept: 'application/scim+json, application/json',
-          ...(body !== undefined ? { 'content-type': 'application/scim+json' } : {}),
+    const headers: Record<string, string> = {
+      authorization: `Bearer ${this.config.token}`,
+      accept: 'application/scim+json, application/json',
+      ...(body !== undefined ? { 'content-type': 'application/scim+json' } : {}),
+    };
+    const sent = body !== undefined ? JSON.stringify(body) : null;
+    const url = `${this.base}${path}`;
+    const exchange = (answer: {
+      status?: number;
+      headers?: Headers;
+      text?: string;
+      error?: string;
+    }) =>
+      keptExchange(
+        {
+          method,
+          url,
+          requestHeaders: headers,
+          requestBody: sent,
+          ...(answer.status !== undefined ? { status: answer.status } : {}),
+          ...(answer.headers !== undefined ? { responseHeaders: answer.headers } : {}),
+          ...(answer.text !== undefined ? { responseBody: answer.text } : {}),
+          ...(answer.error !== undefined ? { error: answer.error } : {}),
         },
-        ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+        [this.config.token],
+      );
+    try {
+      response = await fetch(url, {
+        method,
+        headers,
+        ...(sent !== null ? { body: sent } : {}),
         signal: AbortSignal.timeout(this.config.timeoutMs ?? 30_000),
       });
     } catch (error) {
-      throw new TargetError(describeNetworkError(error, this.config.timeoutMs ?? 30_000), null);
+      const message = describeNetworkError(error, this.config.timeoutMs ?? 30_000);
+      throw new TargetError(message, null, undefined, exchange({ error: message }));
     }
     const text = await response.text();
     let parsed: unknown = undefined;
@@ -161,7 +189,16 @@ export class ScimTargetClient {
         parsed = text;
       }
     }
-    return { status: response.status, headers: response.headers, body: parsed, text };
+    return {
+      status: response.status,
+      headers: response.headers,
+      body: parsed,
+      text,
+      get exchange() {
+        // Built when asked (a failure's log entry), not for every answer.
+        return exchange({ status: response.status, headers: response.headers, text });
+      },
+    };
   }
 }
 

@@ -1424,6 +1424,8 @@ export interface paths {
                                     email: string[];
                                 };
                                 failures: unknown;
+                                requirePreview: boolean;
+                                defaultMappings: unknown;
                                 nextRunAt: string | null;
                                 running: boolean;
                                 progress: null | {
@@ -1537,6 +1539,8 @@ export interface paths {
                                 email: string[];
                             };
                             failures: unknown;
+                            requirePreview: boolean;
+                            defaultMappings: unknown;
                             nextRunAt: string | null;
                             running: boolean;
                             progress: null | {
@@ -1644,6 +1648,8 @@ export interface paths {
                         notify?: {
                             email?: string[];
                         };
+                        requirePreview?: boolean;
+                        previewId?: string;
                     };
                 };
             };
@@ -1673,6 +1679,8 @@ export interface paths {
                                 email: string[];
                             };
                             failures: unknown;
+                            requirePreview: boolean;
+                            defaultMappings: unknown;
                             nextRunAt: string | null;
                             running: boolean;
                             progress: null | {
@@ -1727,6 +1735,8 @@ export interface paths {
                                 email: string[];
                             };
                             failures: unknown;
+                            requirePreview: boolean;
+                            defaultMappings: unknown;
                             nextRunAt: string | null;
                             running: boolean;
                             progress: null | {
@@ -2228,6 +2238,8 @@ export interface paths {
                                 email: string[];
                             };
                             failures: unknown;
+                            requirePreview: boolean;
+                            defaultMappings: unknown;
                             nextRunAt: string | null;
                             running: boolean;
                             progress: null | {
@@ -2359,13 +2371,15 @@ export interface paths {
             };
             requestBody?: never;
             responses: {
-                /** @description The preview (docs/engine.md, "Preview and on demand") */
+                /** @description The preview (docs/engine.md, "Preview and on demand"); with a changed job in the body, its previewId (what a job that requires previews needs to save that change) */
                 200: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
                         "application/json": {
+                            previewId?: string;
+                        } & {
                             [key: string]: unknown;
                         };
                     };
@@ -2955,6 +2969,8 @@ export interface paths {
                                 email: string[];
                             };
                             failures: unknown;
+                            requirePreview: boolean;
+                            defaultMappings: unknown;
                             nextRunAt: string | null;
                             running: boolean;
                             progress: null | {
@@ -3100,6 +3116,27 @@ export interface paths {
                                 targetStatus: number | null;
                                 error: string | null;
                                 durationMs: number;
+                                nextRetryAt?: string | null;
+                                exchange?: {
+                                    request: {
+                                        method: string;
+                                        url: string;
+                                        headers: {
+                                            [key: string]: string;
+                                        };
+                                        body: string | null;
+                                        bodyTruncated?: boolean;
+                                    };
+                                    response: null | {
+                                        status: number;
+                                        headers: {
+                                            [key: string]: string;
+                                        };
+                                        body: string;
+                                        bodyTruncated?: boolean;
+                                    };
+                                    error?: string;
+                                };
                             }[];
                             next: number | null;
                         };

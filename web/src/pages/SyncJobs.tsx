@@ -1,4 +1,4 @@
-import { useEffect, useId, useState } from 'react';
+import { useEffect, useId, useState, type ReactNode } from 'react';
 import { api, errorText, must } from '../api/client';
 import {
   ConfirmDialog,
@@ -621,6 +621,55 @@ function ModifiedTable(props: { modified: Modified[] }) {
   );
 }
 
+/** An impact preview: headline, counts, and each object with its diff and requests. */
+function PreviewResult(props: { preview: Preview }) {
+  const { preview } = props;
+  return (
+    <div>
+      <p className="health good" role="status">
+        Next {preview.kind} cycle: {preview.headline}
+      </p>
+      <CountsTable
+        caption="Planned counts per action"
+        rows={[
+          ['Users', preview.counts.users],
+          ['Groups', preview.counts.groups],
+        ]}
+      />
+      <p className="muted">
+        {preview.counts.failures} would fail to map, {preview.counts.deferred} wait in escrow,{' '}
+        {preview.counts.stagedDeletes} deletes would be staged.
+      </p>
+      {preview.objects.length > 0 && (
+        <ul className="plain">
+          {preview.objects.map((o) => (
+            <li key={`${o.objectType}:${o.sourceId}:${o.action}`}>
+              <details>
+                <summary>
+                  {ACTION_LABEL[o.action] ?? o.action} {o.objectType} {o.sourceId}
+                </summary>
+                <ModifiedTable modified={o.modified} />
+                {o.requests.length > 0 && (
+                  <pre className="json">
+                    {o.requests
+                      .map(
+                        (r) =>
+                          `${r.when !== undefined ? `(${r.when}) ` : ''}${r.method} ${r.path}` +
+                          (r.body !== undefined ? `\n${JSON.stringify(r.body, null, 2)}` : ''),
+                      )
+                      .join('\n\n')}
+                  </pre>
+                )}
+              </details>
+            </li>
+          ))}
+        </ul>
+      )}
+      {preview.truncated && <p className="muted">Only the first objects are listed.</p>}
+    </div>
+  );
+}
+
 function PreviewPanel(props: { accountId: string; jobId: string; lastCycle: string }) {
   const [preview, setPreview] = useState<Preview | null>(null);
   // A preview describes the cycle after the last one: a new cycle makes it stale.
@@ -652,50 +701,7 @@ function PreviewPanel(props: { accountId: string; jobId: string; lastCycle: stri
         Preview impact
       </button>
       <ErrorLine error={error} />
-      {preview !== null && (
-        <div>
-          <p className="health good" role="status">
-            Next {preview.kind} cycle: {preview.headline}
-          </p>
-          <CountsTable
-            caption="Planned counts per action"
-            rows={[
-              ['Users', preview.counts.users],
-              ['Groups', preview.counts.groups],
-            ]}
-          />
-          <p className="muted">
-            {preview.counts.failures} would fail to map, {preview.counts.deferred} wait in escrow,{' '}
-            {preview.counts.stagedDeletes} deletes would be staged.
-          </p>
-          {preview.objects.length > 0 && (
-            <ul className="plain">
-              {preview.objects.map((o) => (
-                <li key={`${o.objectType}:${o.sourceId}:${o.action}`}>
-                  <details>
-                    <summary>
-                      {ACTION_LABEL[o.action] ?? o.action} {o.objectType} {o.sourceId}
-                    </summary>
-                    <ModifiedTable modified={o.modified} />
-                    {o.requests.length > 0 && (
-                      <pre className="json">
-                        {o.requests
-                          .map(
-                            (r) =>
-                              `${r.when !== undefined ? `(${r.when}) ` : ''}${r.method} ${r.path}` +
-                              (r.body !== undefined ? `\n${JSON.stringify(r.body, null, 2)}` : ''),
-                          )
-                          .join('\n\n')}
-                      </pre>
-                    )}
-                  </details>
-                </li>
-              ))}
-            </ul>
-          )}
-          {preview.truncated && <p className="muted">Only the first objects are listed.</p>}
-        </div>
-      )}
+      {preview !== null && <PreviewResult preview={preview} />}
     </section>
   );
 }
@@ -803,12 +809,6 @@ interface ExpressionAnswer {
   value?: unknown;
   ignored?: boolean;
 }
-/** Entra's default group mappings (src/sync/mapping/mappings.ts), kept when only users are edited. */
-const DEFAULT_GROUP_MAPPINGS: MappingRow[] = [
-  { type: 'direct', source: 'displayName', target: 'displayName', matching: 1 },
-  { type: 'direct', source: 'objectId', target: 'externalId', matching: 2 },
-  { type: 'direct', source: 'members', target: 'members' },
-];
 const MAPPING_TYPES: [MappingRow['type'], string][] = [
   ['direct', 'Direct'],
   ['constant', 'Constant'],
@@ -890,22 +890,151 @@ function ExpressionField(props: {
   );
 }
 
+/**
+ * The Save of an editor: PUT of the job with the change. When the job requires a preview,
+ * the button is "Preview and save": it shows the change's impact (counts and per-object
+ * diffs) and saves on Confirm, with the preview's id. An edit after the preview hides it.
+ */
+function useSaveChange(props: {
+  accountId: string;
+  job: JobView;
+  label: string;
+  /** The job as PUT takes it, with this editor's change. */
+  body: () => Record<string, unknown>;
+  onStart: () => void;
+  onSaved: () => void;
+  onError: (message: string) => void;
+}): { button: ReactNode; panel: ReactNode } {
+  const { accountId, job } = props;
+  const required = job.requirePreview === true;
+  const [busy, setBusy] = useState(false);
+  const [pending, setPending] = useState<{
+    json: string;
+    body: Record<string, unknown>;
+    preview: Preview & { previewId?: string };
+  } | null>(null);
+  const current = JSON.stringify(props.body());
+  const shown = pending !== null && pending.json === current ? pending : null;
+  const put = (body: Record<string, unknown>) =>
+    must(
+      api.PUT('/api/v1/admin/accounts/{accountId}/sync/jobs/{id}', {
+        params: { path: { accountId, id: job.id } },
+        body: body as never,
+      }),
+    )
+      .then(() => {
+        setPending(null);
+        props.onSaved();
+      })
+      .catch((err: unknown) => props.onError(errorText(err)))
+      .finally(() => setBusy(false));
+  const button = (
+    <button
+      type="button"
+      className="primary"
+      disabled={busy}
+      onClick={() => {
+        props.onStart();
+        setBusy(true);
+        const body = props.body();
+        if (!required) return void put(body);
+        must(
+          api.POST('/api/v1/admin/accounts/{accountId}/sync/jobs/{id}/preview', {
+            params: { path: { accountId, id: job.id } },
+            body: body as never,
+          }),
+        )
+          .then((preview) =>
+            setPending({
+              json: JSON.stringify(body),
+              body,
+              preview: preview as unknown as Preview & { previewId?: string },
+            }),
+          )
+          .catch((err: unknown) => props.onError(errorText(err)))
+          .finally(() => setBusy(false));
+      }}
+    >
+      {required ? 'Preview and save' : props.label}
+    </button>
+  );
+  const panel =
+    shown === null ? null : (
+      <div className="change-preview" role="group" aria-label="Impact of this change">
+        <h3>Impact of this change</h3>
+        <PreviewResult preview={shown.preview} />
+        <div className="actions">
+          <button
+            type="button"
+            className="primary"
+            disabled={busy}
+            onClick={() => {
+              props.onStart();
+              setBusy(true);
+              void put({
+                ...shown.body,
+                ...(shown.preview.previewId !== undefined
+                  ? { previewId: shown.preview.previewId }
+                  : {}),
+              });
+            }}
+          >
+            Confirm
+          </button>
+          <button type="button" onClick={() => setPending(null)}>
+            Cancel
+          </button>
+        </div>
+      </div>
+    );
+  return { button, panel };
+}
+
 function MappingsEditor(props: {
   accountId: string;
   job: JobView;
+  kind: 'user' | 'group';
   /** Kept by the page: reloading the job after a save remounts this editor. */
   notice: string;
   setNotice: (notice: string) => void;
   onSaved: () => void;
 }) {
   const id = useId();
-  const { accountId, job } = props;
+  const { accountId, job, kind } = props;
   const stored = job.mappings as { user: MappingRow[]; group: MappingRow[] } | null;
-  const [rows, setRows] = useState<MappingRow[]>(() => stored?.user ?? []);
+  // A job on the defaults edits from the mappings the engine applies (Entra's defaults).
+  const running = stored ?? (job.defaultMappings as { user: MappingRow[]; group: MappingRow[] });
+  const [rows, setRows] = useState<MappingRow[]>(() => running[kind]);
   const [previewId, setPreviewId] = useState('');
   const [error, setError] = useState<string | null>(null);
   const { notice, setNotice } = props;
-  const [busy, setBusy] = useState(false);
+  const title = kind === 'user' ? 'User mappings' : 'Group mappings';
+  const save = useSaveChange({
+    accountId,
+    job,
+    label: kind === 'user' ? 'Save mappings' : 'Save group mappings',
+    body: () => {
+      const edited = rows.map((r): MappingRow => {
+        const { source, value, expression, ...rest } = r;
+        return {
+          ...rest,
+          ...(r.type === 'direct' ? { source: source ?? '' } : {}),
+          ...(r.type === 'constant' ? { value: value ?? '' } : {}),
+          ...(r.type === 'expression' ? { expression: expression ?? '' } : {}),
+        };
+      });
+      return jobBody(job, { mappings: { ...running, [kind]: edited } });
+    },
+    onStart: () => {
+      setError(null);
+      setNotice('');
+    },
+    onSaved: () => {
+      setNotice(kind === 'user' ? 'Mappings saved.' : 'Group mappings saved.');
+      props.onSaved();
+    },
+    onError: setError,
+  });
   const update = (i: number, change: Partial<MappingRow>) => {
     // A refused save's message is about the rows as they were: an edit clears it.
     setError(null);
@@ -915,25 +1044,27 @@ function MappingsEditor(props: {
   const label = (r: MappingRow, i: number) => r.target || `row ${i + 1}`;
   return (
     <section className="card" aria-labelledby={`${id}-h`}>
-      <h2 id={`${id}-h`}>Mappings</h2>
+      <h2 id={`${id}-h`}>{title}</h2>
       {stored === null && (
         <p className="muted">
-          This job uses Entra&apos;s default mappings (docs/engine.md). Add user mappings here to
-          define its own; group mappings stay the defaults&apos; until set in the job file.
+          This job runs Entra&apos;s default mappings (docs/engine.md), shown below. Saving an edit
+          makes them the job&apos;s own.
         </p>
       )}
-      <div className="field">
-        <label htmlFor={`${id}-preview`}>Preview on user</label>
-        <input
-          id={`${id}-preview`}
-          value={previewId}
-          placeholder="a source user's id"
-          onChange={(e) => setPreviewId(e.target.value)}
-        />
-      </div>
-      <TableWrap label="User mappings">
+      {kind === 'user' && (
+        <div className="field">
+          <label htmlFor={`${id}-preview`}>Preview on user</label>
+          <input
+            id={`${id}-preview`}
+            value={previewId}
+            placeholder="a source user's id"
+            onChange={(e) => setPreviewId(e.target.value)}
+          />
+        </div>
+      )}
+      <TableWrap label={`${title} rows`}>
         <table className="mappings">
-          <caption>User mappings</caption>
+          <caption>{title}</caption>
           <thead>
             <tr>
               <th scope="col">Target attribute</th>
@@ -1041,55 +1172,9 @@ function MappingsEditor(props: {
         >
           Add mapping
         </button>
-        <button
-          type="button"
-          className="primary"
-          disabled={busy}
-          onClick={() => {
-            setBusy(true);
-            setError(null);
-            setNotice('');
-            const user = rows.map((r): MappingRow => {
-              const { source, value, expression, ...rest } = r;
-              return {
-                ...rest,
-                ...(r.type === 'direct' ? { source: source ?? '' } : {}),
-                ...(r.type === 'constant' ? { value: value ?? '' } : {}),
-                ...(r.type === 'expression' ? { expression: expression ?? '' } : {}),
-              };
-            });
-            const { source, target, scope, scheduleMinutes } = job;
-            // Fields of the job file shape the page does not edit go back as they came.
-            const view = job as Record<string, unknown>;
-            const keep = Object.fromEntries(
-              ['deletionThreshold', 'failures', 'notify']
-                .filter((k) => view[k] !== undefined)
-                .map((k) => [k, view[k]]),
-            );
-            must(
-              api.PUT('/api/v1/admin/accounts/{accountId}/sync/jobs/{id}', {
-                params: { path: { accountId, id: job.id } },
-                body: {
-                  source,
-                  target,
-                  scheduleMinutes,
-                  ...(scope !== null ? { scope } : {}),
-                  ...keep,
-                  mappings: { user, group: stored?.group ?? DEFAULT_GROUP_MAPPINGS },
-                } as never,
-              }),
-            )
-              .then(() => {
-                setNotice('Mappings saved.');
-                props.onSaved();
-              })
-              .catch((err: unknown) => setError(errorText(err)))
-              .finally(() => setBusy(false));
-          }}
-        >
-          Save mappings
-        </button>
+        {save.button}
       </div>
+      {save.panel}
       <ErrorLine error={error} />
       {notice !== '' && <p role="status">{notice}</p>}
     </section>
@@ -1129,30 +1214,64 @@ function jobBody(job: JobView, change: Record<string, unknown>): never {
     target: job.target,
     scheduleMinutes: job.scheduleMinutes,
   };
-  for (const k of ['mappings', 'scope', 'deletionThreshold', 'failures', 'notify'])
+  for (const k of [
+    'mappings',
+    'scope',
+    'deletionThreshold',
+    'failures',
+    'notify',
+    'requirePreview',
+  ])
     if (view[k] !== undefined && view[k] !== null) body[k] = view[k];
   return { ...body, ...change } as never;
 }
 
-/** User scoping filters: clauses ANDed within a filter, filters ORed (Entra's rules). */
+/** User or group scoping filters: clauses ANDed within a filter, filters ORed (Entra's rules). */
 function ScopingEditor(props: {
   accountId: string;
   job: JobView;
+  kind: 'user' | 'group';
   notice: string;
   setNotice: (notice: string) => void;
   onSaved: () => void;
 }) {
   const id = useId();
-  const { accountId, job, notice, setNotice } = props;
-  const scope = (job.scope ?? {}) as { userFilters?: unknown };
-  const stored = scope.userFilters;
+  const { accountId, job, kind, notice, setNotice } = props;
+  const key = kind === 'user' ? 'userFilters' : 'groupFilters';
+  const title = kind === 'user' ? 'User scoping' : 'Group scoping';
+  const scope = (job.scope ?? {}) as Record<string, unknown>;
+  const stored = scope[key];
   const editable =
     stored === undefined || (Array.isArray(stored) && stored.every((f) => Array.isArray(f)));
   const [filters, setFilters] = useState<ScopeClauseRow[][]>(() =>
     editable ? ((stored ?? []) as ScopeClauseRow[][]) : [],
   );
   const [error, setError] = useState<string | null>(null);
-  const [busy, setBusy] = useState(false);
+  const save = useSaveChange({
+    accountId,
+    job,
+    label: kind === 'user' ? 'Save scoping' : 'Save group scoping',
+    body: () => {
+      const edited = filters.map((clauses) =>
+        clauses.map((cl) =>
+          UNARY_OPERATORS.has(cl.operator)
+            ? { attribute: cl.attribute, operator: cl.operator }
+            : { attribute: cl.attribute, operator: cl.operator, value: cl.value ?? '' },
+        ),
+      );
+      const { [key]: _old, ...rest } = scope;
+      return jobBody(job, { scope: edited.length > 0 ? { ...rest, [key]: edited } : rest });
+    },
+    onStart: () => {
+      setError(null);
+      setNotice('');
+    },
+    onSaved: () => {
+      setNotice(kind === 'user' ? 'Scoping saved.' : 'Group scoping saved.');
+      props.onSaved();
+    },
+    onError: setError,
+  });
   const edit = (next: ScopeClauseRow[][]) => {
     setError(null);
     setNotice('');
@@ -1167,7 +1286,7 @@ function ScopingEditor(props: {
   if (!editable)
     return (
       <section className="card" aria-labelledby={`${id}-h`}>
-        <h2 id={`${id}-h`}>Scoping</h2>
+        <h2 id={`${id}-h`}>{title}</h2>
         <p className="muted">
           These scoping filters are in Microsoft Graph&apos;s shape: edit them in the job file.
         </p>
@@ -1175,10 +1294,10 @@ function ScopingEditor(props: {
     );
   return (
     <section className="card" aria-labelledby={`${id}-h`}>
-      <h2 id={`${id}-h`}>Scoping</h2>
+      <h2 id={`${id}-h`}>{title}</h2>
       <p className="muted">
-        A user is in scope when every clause of one filter holds (clauses ANDed, filters ORed). No
-        filter: every user.
+        A {kind} is in scope when every clause of one filter holds (clauses ANDed, filters ORed). No
+        filter: every {kind}.
       </p>
       {filters.map((clauses, f) => (
         <fieldset key={f}>
@@ -1255,44 +1374,61 @@ function ScopingEditor(props: {
         >
           Add filter
         </button>
-        <button
-          type="button"
-          className="primary"
-          disabled={busy}
-          onClick={() => {
-            setBusy(true);
-            setError(null);
-            setNotice('');
-            const userFilters = filters.map((clauses) =>
-              clauses.map((cl) =>
-                UNARY_OPERATORS.has(cl.operator)
-                  ? { attribute: cl.attribute, operator: cl.operator }
-                  : { attribute: cl.attribute, operator: cl.operator, value: cl.value ?? '' },
-              ),
-            );
-            const { userFilters: _old, ...rest } = (job.scope ?? {}) as Record<string, unknown>;
-            must(
-              api.PUT('/api/v1/admin/accounts/{accountId}/sync/jobs/{id}', {
-                params: { path: { accountId, id: job.id } },
-                body: jobBody(job, {
-                  scope: userFilters.length > 0 ? { ...rest, userFilters } : rest,
-                }),
-              }),
-            )
-              .then(() => {
-                setNotice('Scoping saved.');
-                props.onSaved();
-              })
-              .catch((err: unknown) => setError(errorText(err)))
-              .finally(() => setBusy(false));
-          }}
-        >
-          Save scoping
-        </button>
+        {save.button}
       </div>
+      {save.panel}
       <ErrorLine error={error} />
       {notice !== '' && <p role="status">{notice}</p>}
     </section>
+  );
+}
+
+interface Exchange {
+  request: {
+    method: string;
+    url: string;
+    headers: Record<string, string>;
+    body: string | null;
+    bodyTruncated?: boolean;
+  };
+  response: {
+    status: number;
+    headers: Record<string, string>;
+    body: string;
+    bodyTruncated?: boolean;
+  } | null;
+  error?: string;
+}
+
+/** The raw request to the target and its answer (secrets redacted by the server). */
+function ExchangeDetails(props: { exchange: Exchange }) {
+  const { request, response, error } = props.exchange;
+  const headers = (h: Record<string, string>) =>
+    Object.entries(h)
+      .map(([k, v]) => `${k}: ${v}`)
+      .join('\n');
+  const requestText = `${request.method} ${request.url}\n${headers(request.headers)}${request.body !== null ? `\n\n${request.body}` : ''}`;
+  const responseText =
+    response === null
+      ? `No answer: ${error ?? 'the request failed'}`
+      : `HTTP ${response.status}\n${headers(response.headers)}${response.body !== '' ? `\n\n${response.body}` : ''}`;
+  return (
+    <div className="exchange">
+      <details>
+        <summary>Request</summary>
+        <pre role="region" aria-label="Raw request" tabIndex={0}>
+          {requestText}
+        </pre>
+        {request.bodyTruncated === true && <p className="muted">The body was cut at 16 KiB.</p>}
+      </details>
+      <details>
+        <summary>Response</summary>
+        <pre role="region" aria-label="Raw response" tabIndex={0}>
+          {responseText}
+        </pre>
+        {response?.bodyTruncated === true && <p className="muted">The body was cut at 16 KiB.</p>}
+      </details>
+    </div>
   );
 }
 
@@ -1407,7 +1543,7 @@ function JobLog(props: { accountId: string; jobId: string; version: string }) {
             </thead>
             <tbody>
               {log.data.entries.map((e) => {
-                const entry = e as typeof e & { nextRetryAt?: string | null };
+                const entry = e as typeof e & { nextRetryAt?: string | null; exchange?: Exchange };
                 return (
                   <tr key={e.id} className={e.status === 'failure' ? 'failure' : undefined}>
                     <td className="nowrap">{formatDate(e.at)}</td>
@@ -1435,6 +1571,9 @@ function JobLog(props: { accountId: string; jobId: string; version: string }) {
                           )}
                           {entry.nextRetryAt !== undefined && entry.nextRetryAt !== null && (
                             <p>Next retry: {formatDate(entry.nextRetryAt)}</p>
+                          )}
+                          {entry.exchange !== undefined && (
+                            <ExchangeDetails exchange={entry.exchange} />
                           )}
                         </div>
                       )}
@@ -1483,6 +1622,7 @@ function JobSettings(props: { accountId: string; job: JobView; onSaved: () => vo
     rate: j.target.maxRequestsPerSecond === undefined ? '' : String(j.target.maxRequestsPerSecond),
   });
   const [form, setForm] = useState(initial);
+  const [requirePreview, setRequirePreview] = useState(j.requirePreview === true);
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<string | null>(null);
   const [notice, setNotice] = useState('');
@@ -1508,6 +1648,7 @@ function JobSettings(props: { accountId: string; job: JobView; onSaved: () => vo
             target: { ...target, ...(rate !== '' ? { maxRequestsPerSecond: Number(rate) } : {}) },
             scheduleMinutes: Number(form.schedule),
             deletionThreshold: threshold === '' ? null : Number(threshold),
+            requirePreview,
             notify: {
               email: form.email
                 .split(/[,;\s]+/)
@@ -1590,6 +1731,23 @@ function JobSettings(props: { accountId: string; job: JobView; onSaved: () => vo
             slows the job down).
           </p>
         </div>
+        <div className="field checkbox">
+          <input
+            id={`${id}-require-preview`}
+            type="checkbox"
+            aria-describedby={`${id}-require-preview-d`}
+            checked={requirePreview}
+            onChange={(e) => {
+              setNotice('');
+              setRequirePreview(e.target.checked);
+            }}
+          />
+          <label htmlFor={`${id}-require-preview`}>Require a preview before saving changes</label>
+          <p id={`${id}-require-preview-d`} className="hint">
+            A mapping, scoping or source change is saved only after its impact preview is shown and
+            confirmed.
+          </p>
+        </div>
         <div className="actions">
           <button type="submit" className="primary" disabled={busy}>
             Save settings
@@ -1615,6 +1773,8 @@ export function SyncJobPage(props: { accountId: string; jobId: string }) {
   const [notice, setNotice] = useState('');
   const [mappingsNotice, setMappingsNotice] = useState('');
   const [scopingNotice, setScopingNotice] = useState('');
+  const [groupMappingsNotice, setGroupMappingsNotice] = useState('');
+  const [groupScopingNotice, setGroupScopingNotice] = useState('');
   const resetId = useId();
   const running = job.data?.running ?? false;
   useEffect(() => {
@@ -1811,16 +1971,36 @@ export function SyncJobPage(props: { accountId: string; jobId: string }) {
         key={j.id}
         accountId={accountId}
         job={j}
+        kind="user"
         notice={mappingsNotice}
         setNotice={setMappingsNotice}
+        onSaved={job.reload}
+      />
+      <MappingsEditor
+        key={`group-${j.id}`}
+        accountId={accountId}
+        job={j}
+        kind="group"
+        notice={groupMappingsNotice}
+        setNotice={setGroupMappingsNotice}
         onSaved={job.reload}
       />
       <ScopingEditor
         key={`scope-${j.id}`}
         accountId={accountId}
         job={j}
+        kind="user"
         notice={scopingNotice}
         setNotice={setScopingNotice}
+        onSaved={job.reload}
+      />
+      <ScopingEditor
+        key={`group-scope-${j.id}`}
+        accountId={accountId}
+        job={j}
+        kind="group"
+        notice={groupScopingNotice}
+        setNotice={setGroupScopingNotice}
         onSaved={job.reload}
       />
       <PreviewPanel accountId={accountId} jobId={jobId} lastCycle={j.lastCycle?.id ?? ''} />
