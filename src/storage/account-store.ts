@@ -26,7 +26,7 @@ import { compileFilter, compileSort, type Dialect, type ResourceMapping } from '
 import { isUniqueViolation } from './connect.js';
 import { KyselyWorkspaceStore } from './workspace-store.js';
 import { groupCommitOf } from './group-commit.js';
-import { bulkChunks, placeholders } from './bulk.js';
+import { bulkChunks } from './bulk.js';
 import type { WorkspaceStore } from '../app/workspace/ports.js';
 import { ENTERPRISE_USER_SCHEMA_ID } from '../core/schemas/rfc7643.js';
 
@@ -1102,15 +1102,21 @@ export class KyselyAccountStore implements AccountStore {
         for (const row of rows.rows) out.set(row.id, row.kind);
         continue;
       }
-      // One statement, its SQL text the same for every list of this length (prepared once).
-      const keys = placeholders(batch.length, 1);
-      const rows = await this.db.executeQuery(
-        CompiledQuery.raw(
-          `SELECT id, 'User' AS kind FROM users WHERE +account_id = ? AND id IN ${keys} UNION ALL SELECT id, 'Group' AS kind FROM groups WHERE +account_id = ? AND id IN ${keys} AND origin = 'scim'`,
-          [this.accountId, ...batch, this.accountId, ...batch],
-        ) as CompiledQuery<{ id: string; kind: 'User' | 'Group' }>,
-      );
-      for (const row of rows.rows) out.set(row.id, row.kind);
+      const users = await this.db
+        .selectFrom('users')
+        .select('id')
+        .where(this.byKey('account_id'), '=', this.accountId)
+        .where('id', 'in', batch)
+        .execute();
+      for (const row of users) out.set(row.id, 'User');
+      const groups = await this.db
+        .selectFrom('groups')
+        .select('id')
+        .where(this.byKey('account_id'), '=', this.accountId)
+        .where('id', 'in', batch)
+        .where('origin', '=', 'scim')
+        .execute();
+      for (const row of groups) out.set(row.id, 'Group');
     }
     return out;
   }
@@ -1147,18 +1153,20 @@ export class KyselyAccountStore implements AccountStore {
             RETURNING member_id, member_type`.execute(this.db)
         ).rows;
       } else {
-        // Raw SQL, its text the same for every batch of this length: building and compiling
-        // a 500-row insert through Kysely's operation tree cost more than running it.
-        const parameters: unknown[] = [];
-        for (const m of batch) parameters.push(this.accountId, groupId, m.id, m.type, at);
-        rows = (
-          await this.db.executeQuery(
-            CompiledQuery.raw(
-              `INSERT INTO group_members (account_id, group_id, member_id, member_type, created_at) VALUES ${placeholders(batch.length, 5)} ON CONFLICT (group_id, member_id) DO NOTHING RETURNING member_id, member_type`,
-              parameters,
-            ) as CompiledQuery<{ member_id: string; member_type: string }>,
+        rows = await this.db
+          .insertInto('group_members')
+          .values(
+            batch.map((m) => ({
+              account_id: this.accountId,
+              group_id: groupId,
+              member_id: m.id,
+              member_type: m.type,
+              created_at: at,
+            })),
           )
-        ).rows;
+          .onConflict((oc) => oc.columns(['group_id', 'member_id']).doNothing())
+          .returning(['member_id', 'member_type'])
+          .execute();
       }
       for (const row of rows)
         out.push({ id: row.member_id, type: row.member_type === 'Group' ? 'Group' : 'User' });

@@ -14,24 +14,3 @@ export function bulkChunks<T>(items: readonly T[], perItem: number, cap = 1000):
   for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
   return out;
 }
-
-const placeholderLists = new Map<string, string>();
-
-/**
- * `(?, ?), (?, ?), ...`: `rows` groups of `width` SQLite placeholders (one group, without
- * the outer list, when `width` is 1: `(?, ?, ?)`). Cached per shape, so a statement's
- * text is built once per length and its prepared statement reused (connect.ts).
- */
-export function placeholders(rows: number, width: number): string {
-  const key = `${rows}x${width}`;
-  let text = placeholderLists.get(key);
-  if (text === undefined) {
-    const group = `(${Array.from({ length: width }, () => '?').join(', ')})`;
-    text =
-      width === 1
-        ? `(${Array.from({ length: rows }, () => '?').join(', ')})`
-        : Array.from({ length: rows }, () => group).join(', ');
-    placeholderLists.set(key, text);
-  }
-  return text;
-}

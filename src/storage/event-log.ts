@@ -1,7 +1,7 @@
-import { CompiledQuery, PostgresAdapter, sql, type Kysely, type Transaction } from 'kysely';
+import { PostgresAdapter, sql, type Kysely, type Transaction } from 'kysely';
 import type { NewEvent, RosterEvent } from '../app/events/types.js';
 import type { Database } from './db-schema.js';
-import { bulkChunks, placeholders } from './bulk.js';
+import { bulkChunks } from './bulk.js';
 
 /**
  * Appends events in the caller's transaction. Sequence numbers come from
@@ -31,32 +31,6 @@ export async function appendEvents(
       .returning('event_seq')
       .executeTakeFirstOrThrow();
     first = Number(row.event_seq) - events.length + 1;
-  }
-  if (!postgres) {
-    // Raw SQL, its text the same for every batch of this length (prepared once): a
-    // 500-member change's events built through Kysely's operation tree cost more to
-    // compile than to insert.
-    for (const batch of bulkChunks(events, 7)) {
-      const parameters: unknown[] = [];
-      for (const event of batch) {
-        parameters.push(
-          accountId,
-          first++,
-          event.type,
-          event.resourceType,
-          event.resourceId,
-          occurredAt,
-          JSON.stringify(event.data),
-        );
-      }
-      await trx.executeQuery(
-        CompiledQuery.raw(
-          `INSERT INTO events (account_id, seq, type, resource_type, resource_id, occurred_at, data) VALUES ${placeholders(batch.length, 7)}`,
-          parameters,
-        ),
-      );
-    }
-    return;
   }
   const rows = events.map((event, i) => ({
     account_id: accountId,

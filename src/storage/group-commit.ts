@@ -3,13 +3,8 @@ import type { Database } from './db-schema.js';
 
 /** Most write transactions one SQLite COMMIT carries. */
 export const GROUP_COMMIT_MAX_WORKS = 64;
-/**
- * A batch stops taking queued works this long after its BEGIN, or as long as the last
- * COMMIT took if that was longer, so latency stays bounded.
- */
+/** A batch stops taking queued works this long after its BEGIN, so latency stays bounded. */
 export const GROUP_COMMIT_MAX_MS = 5;
-/** The longest a batch stays open, however slow the last COMMIT was. */
-export const GROUP_COMMIT_MAX_WINDOW_MS = 50;
 
 type Work = (trx: Transaction<Database>) => Promise<unknown>;
 
@@ -36,19 +31,13 @@ const SAVEPOINT = 'roster_work';
  *   durable. If the COMMIT (or a rollback to a savepoint) fails, every work of the batch
  *   is rejected with that error, and nothing of the batch is stored.
  * - A batch takes at most GROUP_COMMIT_MAX_WORKS works and stops taking more
- *   GROUP_COMMIT_MAX_MS after it began, or as long after as the last COMMIT took when
- *   that was longer (at most GROUP_COMMIT_MAX_WINDOW_MS); works queued later go to the
- *   next batch. A COMMIT that waits 20 ms for the disk bounds the batch's latency anyway:
- *   closing the batch after 5 ms sent two or three writes per fsync on a busy machine
- *   (docs/benchmarks.md), the rest queueing behind another 20 ms COMMIT.
+ *   GROUP_COMMIT_MAX_MS after it began; works queued later go to the next batch.
  *
  * The queue is per database handle: every KyselyAccountStore of a server shares it.
  */
 export class GroupCommit {
   private readonly queue: Queued[] = [];
   private running = false;
-  /** How long the last COMMIT took (its fsync), in milliseconds. */
-  private lastCommitMs = 0;
 
   constructor(private readonly db: Kysely<Database>) {}
 
@@ -86,11 +75,7 @@ export class GroupCommit {
     let taken = 0;
     let broken: { error: unknown } | undefined;
     let yielded = false;
-    const window = Math.min(
-      GROUP_COMMIT_MAX_WINDOW_MS,
-      Math.max(GROUP_COMMIT_MAX_MS, this.lastCommitMs),
-    );
-    while (taken < GROUP_COMMIT_MAX_WORKS && performance.now() - began < window) {
+    while (taken < GROUP_COMMIT_MAX_WORKS && performance.now() - began < GROUP_COMMIT_MAX_MS) {
       if (this.queue.length === 0) {
         // Works run in microtasks, so requests that arrived meanwhile are still unread:
         // let the event loop take one turn, and commit if that brought no new work.
@@ -129,9 +114,7 @@ export class GroupCommit {
     }
     if (broken === undefined) {
       try {
-        const committing = performance.now();
         await trx.commit().execute();
-        this.lastCommitMs = performance.now() - committing;
       } catch (error) {
         broken = { error };
       }
