@@ -52,9 +52,10 @@ describe.each(DATABASE_KINDS)('a cycle running in another process (%s)', (kind) 
   function otherProcess(): Promise<{ code: number | null; output: string }> {
     const script = `
       const { openDatabase } = await import(${JSON.stringify(join(ROOT, 'dist/storage/connect.js'))});
+      const { createStores } = await import(${JSON.stringify(join(ROOT, 'dist/storage/stores.js'))});
       const { SyncJobs } = await import(${JSON.stringify(join(ROOT, 'dist/app/sync-jobs.js'))});
       const database = await openDatabase(process.env.TEST_DATABASE_URL);
-      const jobs = new SyncJobs(database.db, {
+      const jobs = new SyncJobs(createStores(database), {
         publicUrl: () => ${JSON.stringify(server.origin)},
         onError: (error) => console.error(String(error)),
       });
