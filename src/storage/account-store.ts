@@ -1048,13 +1048,7 @@ export class KyselyAccountStore implements AccountStore {
     if (members.length === 0) return out;
     if (!this.dialect.roundTrips) {
       // See addMembers: never a row under another account's group id.
-      const owned = await this.db
-        .selectFrom('groups')
-        .select('id')
-        .where('account_id', '=', this.accountId)
-        .where('id', '=', groupId)
-        .executeTakeFirst();
-      if (owned === undefined) return out;
+      if (!(await this.ownsGroup(groupId))) return out;
     }
     for (const batch of chunks(members)) {
       let rows: { member_id: string; member_type: string }[];
@@ -1119,6 +1113,17 @@ export class KyselyAccountStore implements AccountStore {
     return row === undefined ? undefined : toGroup(row);
   }
 
+  /** The team `groupId` belongs to this account: one key lookup. */
+  private async ownsGroup(groupId: string): Promise<boolean> {
+    const owned = await this.db
+      .selectFrom('groups')
+      .select('id')
+      .where('account_id', '=', this.accountId)
+      .where('id', '=', groupId)
+      .executeTakeFirst();
+    return owned !== undefined;
+  }
+
   async addMembers(
     groupId: string,
     members: readonly { id: string; type: 'User' | 'Group' }[],
@@ -1128,13 +1133,7 @@ export class KyselyAccountStore implements AccountStore {
     // group_members' key is (group_id, member_id): a row written under another account's
     // group id would be invisible to that account yet block its own insert of that member
     // (convention 5). One key lookup per call, whatever the team's size.
-    const owned = await this.db
-      .selectFrom('groups')
-      .select('id')
-      .where('account_id', '=', this.accountId)
-      .where('id', '=', groupId)
-      .executeTakeFirst();
-    if (owned === undefined) return 0;
+    if (!(await this.ownsGroup(groupId))) return 0;
     let added = 0;
     for (const batch of chunks(members)) {
       const result = await this.insertMemberRows(groupId, batch, at).executeTakeFirst();

@@ -1,6 +1,6 @@
 import type { Kysely } from 'kysely';
 import type { Admin, AdminCredentials, AdminStore, LockedAdmins } from '../app/accounts.js';
-import { isUniqueViolation, type DialectName } from './connect.js';
+import { isUniqueViolation, type SqlDialect } from './connect.js';
 import type { Database } from './db-schema.js';
 
 const ADMIN_COLUMNS = ['id', 'account_id', 'email', 'active', 'created_at'] as const;
@@ -11,7 +11,7 @@ export class KyselyAdminStore implements AdminStore {
 
   constructor(
     private readonly db: Kysely<Database>,
-    private readonly dialect: DialectName,
+    private readonly dialect: SqlDialect,
     private readonly accountId: string,
   ) {
     this.reads = new AdminReads(db, accountId);
@@ -81,31 +81,9 @@ export class KyselyAdminStore implements AdminStore {
     });
   }
 
-  /**
-   * Serialises changes to this account's admins until the transaction ends. On
-   * PostgreSQL a row lock on the account: a second transaction waits, then counts
-   * the admins the first one left. On SQLite a no-op write takes the database's write
-   * lock at once, so a concurrent process waits (busy_timeout) instead of failing to
-   * upgrade a read lock. False when the account does not exist.
-   */
-  private async lock(trx: Kysely<Database>): Promise<boolean> {
-    if (this.dialect === 'postgres') {
-      const row = await trx
-        .selectFrom('accounts')
-        .select('id')
-        .where('id', '=', this.accountId)
-        // NO KEY UPDATE: excludes other admin changes and the account's SCIM writes'
-        // event-sequence bump, but not their inserts (which hold KEY SHARE on this row).
-        .forNoKeyUpdate()
-        .executeTakeFirst();
-      return row !== undefined;
-    }
-    const result = await trx
-      .updateTable('accounts')
-      .set((eb) => ({ name: eb.ref('name') }))
-      .where('id', '=', this.accountId)
-      .executeTakeFirst();
-    return Number(result.numUpdatedRows) > 0;
+  /** Serialises changes to this account's admins until the transaction ends (the dialect's lock). */
+  private lock(trx: Kysely<Database>): Promise<boolean> {
+    return this.dialect.lockAccountForAdmins(trx, this.accountId);
   }
 }
 

@@ -1,4 +1,4 @@
-import { sql, type Expression, type Kysely, type SqlBool } from 'kysely';
+import { sql, type Expression, type Kysely, type RawBuilder, type SqlBool } from 'kysely';
 import type { PageRequest } from '../app/directory/paging.js';
 import type {
   DirectoryViews,
@@ -11,7 +11,7 @@ import type {
 import type { ProductTeam, TeamMember } from '../app/directory/teams.js';
 import type { UserRow } from '../app/ports.js';
 import { toUser } from './account-store.js';
-import type { DialectName } from './connect.js';
+import type { SqlDialect } from './connect.js';
 import type { Database } from './db-schema.js';
 
 /**
@@ -67,7 +67,7 @@ function afterKey(columns: readonly string[], key: readonly string[]): Expressio
 export class KyselyDirectoryViews implements DirectoryViews {
   constructor(
     private readonly db: Kysely<Database>,
-    private readonly dialect: DialectName,
+    private readonly dialect: SqlDialect,
     private readonly accountId: string,
   ) {}
 
@@ -79,10 +79,7 @@ export class KyselyDirectoryViews implements DirectoryViews {
     // The page's documents are read only while they fit the byte budget: sizes first,
     // large documents only for kept rows.
     const inline = Math.floor(maxBytes / (page.limit + 1));
-    const size =
-      this.dialect === 'postgres'
-        ? sql<number>`octet_length(data::text)`
-        : sql<number>`octet_length(data)`;
+    const size = this.dialect.documentBytes(sql`data`) as RawBuilder<number>;
     let query = this.db
       .selectFrom('users')
       .select([

@@ -3,7 +3,7 @@ import type { JsonObject } from '../core/resource/values.js';
 import type { OrgChartStore, OrgLevelRow, OrgPerson } from '../app/directory/org-chart.js';
 import type { PageRequest } from '../app/directory/paging.js';
 import type { Slice } from '../app/directory/store.js';
-import type { DialectName } from './connect.js';
+import type { SqlDialect } from './connect.js';
 import type { Database } from './db-schema.js';
 import { keysetPage, sliceOf } from './directory-views-store.js';
 
@@ -11,7 +11,7 @@ import { keysetPage, sliceOf } from './directory-views-store.js';
 export class KyselyOrgChartStore implements OrgChartStore {
   constructor(
     private readonly db: Kysely<Database>,
-    private readonly dialect: DialectName,
+    private readonly dialect: SqlDialect,
     private readonly accountId: string,
   ) {}
 
@@ -107,14 +107,14 @@ export class KyselyOrgChartStore implements OrgChartStore {
     // page is read in one statement instead.
     let rootIds: string[] | undefined;
     if (parentId === null) {
-      const found =
-        this.dialect === 'postgres'
-          ? (await postgresRootIds(db, accountId, page.maxRootIds + 1)).rows
-          : await withManagers()
-              .selectFrom(roots.as('root'))
-              .select('root.id')
-              .limit(page.maxRootIds + 1)
-              .execute();
+      const dedicated = this.dialect.orgChartRootIds(accountId, page.maxRootIds + 1);
+      const found = dedicated
+        ? (await dedicated.execute(db)).rows
+        : await withManagers()
+            .selectFrom(roots.as('root'))
+            .select('root.id')
+            .limit(page.maxRootIds + 1)
+            .execute();
       if (found.length <= page.maxRootIds) rootIds = found.map((r) => r.id);
       if (rootIds?.length === 0) return { rows: [], next: null };
     }
@@ -178,31 +178,4 @@ export class KyselyOrgChartStore implements OrgChartStore {
       next: rows.length > page.limit && last !== undefined ? [last.user_name_lc, last.id] : null,
     };
   }
-}
-
-/**
- * The org chart's root ids on PostgreSQL, as `roots` in `level`: each distinct manager is
- * looked up by primary key (a LATERAL subquery, so a nested loop of 10,000 probes) and
- * that one lookup tells both whether the manager is an active user and whether they
- * manage themselves. Planned as joins, the same tests hash-join two sequential scans of
- * every user.
- */
-function postgresRootIds(db: Kysely<Database>, accountId: string, limit: number) {
-  return sql<{ id: string }>`
-    WITH mgr AS MATERIALIZED (
-      SELECT DISTINCT manager_id AS id FROM users
-      WHERE account_id = ${accountId} AND manager_id IS NOT NULL),
-    probe AS MATERIALIZED (
-      SELECT mgr.id, p.found, p.active, p.manager_id FROM mgr
-      LEFT JOIN LATERAL (
-        SELECT true AS found, m.active, m.manager_id FROM users m
-        WHERE m.id = mgr.id AND m.account_id = ${accountId} OFFSET 0) p ON true)
-    SELECT id FROM users WHERE account_id = ${accountId} AND manager_id IS NULL AND active = 1
-    UNION
-    SELECT r.id FROM users r
-      WHERE r.account_id = ${accountId} AND r.active = 1
-        AND r.manager_id IN (SELECT id FROM probe WHERE found IS NULL OR active <> 1)
-    UNION
-    SELECT id FROM probe WHERE manager_id = id AND active = 1
-    LIMIT ${limit}`.execute(db);
 }

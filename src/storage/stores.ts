@@ -109,7 +109,7 @@ class KyselyAccountStores implements AccountStores {
   get admins(): AdminStore {
     this.adminStore ??= new KyselyAdminStore(
       this.database.db,
-      this.database.dialect,
+      this.database.sqlDialect,
       this.accountId,
     );
     return this.adminStore;
@@ -135,7 +135,7 @@ class KyselyAccountStores implements AccountStores {
   get views(): DirectoryViews {
     this.viewsStore ??= new KyselyDirectoryViews(
       this.database.db,
-      this.database.dialect,
+      this.database.sqlDialect,
       this.accountId,
     );
     return this.viewsStore;
@@ -144,7 +144,7 @@ class KyselyAccountStores implements AccountStores {
   get orgChart(): OrgChartStore {
     this.orgChartStore ??= new KyselyOrgChartStore(
       this.database.db,
-      this.database.dialect,
+      this.database.sqlDialect,
       this.accountId,
     );
     return this.orgChartStore;

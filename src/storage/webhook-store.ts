@@ -1,4 +1,4 @@
-import { sql, type Kysely, type Selectable } from 'kysely';
+import { sql, type Kysely, type RawBuilder, type Selectable } from 'kysely';
 import type {
   NewWebhookEndpoint,
   WebhookAttempt,
@@ -103,9 +103,6 @@ export class KyselyWebhookStore extends AccountScopedStore implements WebhookSto
   }
 }
 
-/** Advisory lock key serialising webhook claims on PostgreSQL (an arbitrary constant). */
-const CLAIM_LOCK_KEY = sql.lit(726_573_001);
-
 /** Delivery state of every account's endpoints, for the dispatcher. */
 export class KyselyWebhookDeliveries implements WebhookDeliveryStore {
   private readonly db: Kysely<Database>;
@@ -127,9 +124,7 @@ export class KyselyWebhookDeliveries implements WebhookDeliveryStore {
     leaseUntil: string,
     perAccountConcurrency: number,
   ): Promise<ClaimedEndpoint | undefined> {
-    const postgres = this.database.dialect === 'postgres';
-    const lock = postgres ? sql`FOR UPDATE OF e SKIP LOCKED` : sql``;
-    const claim = sql<{
+    const claim = (lock: RawBuilder<unknown>) => sql<{
       id: string;
       account_id: string;
       url: string;
@@ -153,12 +148,7 @@ export class KyselyWebhookDeliveries implements WebhookDeliveryStore {
       )
       AND (locked_until IS NULL OR locked_until < ${now})
       RETURNING id, account_id, url, secret, delivered_seq, failures, locked_until`;
-    const result = postgres
-      ? await this.db.transaction().execute(async (trx) => {
-          await sql`SELECT pg_advisory_xact_lock(${CLAIM_LOCK_KEY})`.execute(trx);
-          return claim.execute(trx);
-        })
-      : await claim.execute(this.db);
+    const result = await this.database.sqlDialect.claimWebhookEndpoint(this.db, claim);
     const row = result.rows[0];
     if (row === undefined) return undefined;
     return {

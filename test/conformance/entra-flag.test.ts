@@ -34,12 +34,6 @@ describe.each(DATABASE_KINDS)('Entra ID, aadOptscim062020 dialect (%s)', (kind) 
   let tenant: TestTenant;
   let entra: IdpClient;
 
-  const run = randomUUID().slice(0, 8);
-  const boss = { id: '', userName: `boss.${run}@contoso.com` };
-  const worker = { id: '', userName: `worker.${run}@contoso.com`, externalId: randomUUID() };
-  const other = { id: '', userName: `other.${run}@contoso.com` };
-  const team = { id: '', displayName: `Engineering ${run}` };
-
   beforeAll(async () => {
     server = await startTestServer(kind);
     tenant = await server.createTenant('Fabrikam');
@@ -66,6 +60,86 @@ describe.each(DATABASE_KINDS)('Entra ID, aadOptscim062020 dialect (%s)', (kind) 
     return found.body.totalResults as number;
   }
 
+  /**
+   * The manager, the employee and another user of one scenario, looked up then created
+   * as Entra does (JSON booleans), with names no other scenario uses.
+   */
+  async function people() {
+    const run = randomUUID().slice(0, 8);
+    const boss = { id: '', userName: `boss.${run}@contoso.com` };
+    const worker = { id: '', userName: `worker.${run}@contoso.com`, externalId: randomUUID() };
+    const other = { id: '', userName: `other.${run}@contoso.com` };
+    for (const user of [boss, worker, other]) {
+      expectEmptyList(await entra('GET', filter('Users', `userName eq "${user.userName}"`)));
+    }
+    const createdBoss = await entra('POST', '/Users', {
+      body: {
+        schemas: [USER_SCHEMA, ENTERPRISE],
+        userName: boss.userName,
+        active: true,
+        displayName: 'The Boss',
+        emails: [{ primary: true, type: 'work', value: boss.userName }],
+        meta: { resourceType: 'User' },
+        roles: [],
+      },
+    });
+    expectResource(createdBoss, 201);
+    boss.id = createdBoss.body.id;
+    const createdWorker = await entra('POST', '/Users', {
+      body: {
+        schemas: [USER_SCHEMA, ENTERPRISE],
+        externalId: worker.externalId,
+        userName: worker.userName,
+        active: true,
+        displayName: 'Worker',
+        name: { givenName: 'Wanda', familyName: 'Worker' },
+        emails: [{ primary: true, type: 'work', value: worker.userName }],
+        meta: { resourceType: 'User' },
+        roles: [],
+        [ENTERPRISE]: { department: 'R&D' },
+      },
+    });
+    expectResource(createdWorker, 201);
+    worker.id = createdWorker.body.id;
+    const createdOther = await entra('POST', '/Users', {
+      body: {
+        schemas: [USER_SCHEMA],
+        userName: other.userName,
+        active: true,
+        displayName: 'Other',
+      },
+    });
+    expectResource(createdOther, 201);
+    other.id = createdOther.body.id;
+    return { run, boss, worker, other };
+  }
+
+  /** A team created with the ADSCIM schema, then `members` added with a lower-case add. */
+  async function teamOf(
+    members: readonly { id: string }[],
+    displayName = `Engineering ${randomUUID().slice(0, 8)}`,
+  ) {
+    const team = { id: '', displayName, members: [] as unknown };
+    const created = await entra('POST', '/Groups', {
+      body: {
+        schemas: [GROUP_SCHEMA, ADSCIM_GROUP],
+        externalId: randomUUID(),
+        displayName: team.displayName,
+        meta: { resourceType: 'Group' },
+      },
+    });
+    expectResource(created, 201);
+    team.id = created.body.id;
+    team.members = created.body.members;
+    if (members.length > 0) {
+      const added = await entra('PATCH', `/Groups/${team.id}`, {
+        body: patchOp({ op: 'add', path: 'members', value: members.map((m) => ({ value: m.id })) }),
+      });
+      expect(added.status).toBe(204);
+    }
+    return team;
+  }
+
   describe('test connection and create', () => {
     it('answers the test connection on a tenant URL carrying ?aadOptscim062020 → empty 200', async () => {
       expectEmptyList(await entra('GET', filter('Users', `userName eq "${randomUUID()}"`)));
@@ -77,53 +151,18 @@ describe.each(DATABASE_KINDS)('Entra ID, aadOptscim062020 dialect (%s)', (kind) 
     });
 
     it('looks up and creates the manager and the employee (JSON booleans)', async () => {
-      for (const user of [boss, worker, other]) {
-        expectEmptyList(await entra('GET', filter('Users', `userName eq "${user.userName}"`)));
-      }
-      const createdBoss = await entra('POST', '/Users', {
-        body: {
-          schemas: [USER_SCHEMA, ENTERPRISE],
-          userName: boss.userName,
-          active: true,
-          displayName: 'The Boss',
-          emails: [{ primary: true, type: 'work', value: boss.userName }],
-          meta: { resourceType: 'User' },
-          roles: [],
-        },
-      });
-      expectResource(createdBoss, 201);
-      boss.id = createdBoss.body.id;
-      const createdWorker = await entra('POST', '/Users', {
-        body: {
-          schemas: [USER_SCHEMA, ENTERPRISE],
-          externalId: worker.externalId,
-          userName: worker.userName,
-          active: true,
-          displayName: 'Worker',
-          name: { givenName: 'Wanda', familyName: 'Worker' },
-          emails: [{ primary: true, type: 'work', value: worker.userName }],
-          meta: { resourceType: 'User' },
-          roles: [],
-          [ENTERPRISE]: { department: 'R&D' },
-        },
-      });
-      expectResource(createdWorker, 201);
-      worker.id = createdWorker.body.id;
-      const createdOther = await entra('POST', '/Users', {
-        body: {
-          schemas: [USER_SCHEMA],
-          userName: other.userName,
-          active: true,
-          displayName: 'Other',
-        },
-      });
-      expectResource(createdOther, 201);
-      other.id = createdOther.body.id;
+      const { boss, worker, other } = await people();
+      const got = await entra('GET', `/Users/${worker.id}`);
+      expectResource(got, 200);
+      expect(got.body).toMatchObject({ active: true, externalId: worker.externalId });
+      expect(got.body[ENTERPRISE]).toEqual({ department: 'R&D' });
+      expect(new Set([boss.id, worker.id, other.id]).size).toBe(3);
     });
   });
 
   describe('user PATCH in the flag dialect', () => {
     it('adds with a lower-case op', async () => {
+      const { worker } = await people();
       const patched = await entra('PATCH', `/Users/${worker.id}`, {
         body: patchOp({ op: 'add', path: 'nickName', value: 'Babs' }),
       });
@@ -132,6 +171,11 @@ describe.each(DATABASE_KINDS)('Entra ID, aadOptscim062020 dialect (%s)', (kind) 
     });
 
     it('replaces several attributes in one path-less op whose keys are paths', async () => {
+      const { run, worker } = await people();
+      const nick = await entra('PATCH', `/Users/${worker.id}`, {
+        body: patchOp({ op: 'add', path: 'nickName', value: 'Babs' }),
+      });
+      expect(nick.status).toBe(200);
       const patched = await entra('PATCH', `/Users/${worker.id}`, {
         body: patchOp({
           op: 'replace',
@@ -169,6 +213,7 @@ describe.each(DATABASE_KINDS)('Entra ID, aadOptscim062020 dialect (%s)', (kind) 
     });
 
     it('enables and disables with JSON booleans', async () => {
+      const { worker } = await people();
       const enabled = await entra('PATCH', `/Users/${worker.id}`, {
         body: patchOp({ op: 'replace', path: 'active', value: true }),
       });
@@ -188,6 +233,11 @@ describe.each(DATABASE_KINDS)('Entra ID, aadOptscim062020 dialect (%s)', (kind) 
     });
 
     it('removes an attribute with a lower-case remove', async () => {
+      const { worker } = await people();
+      const nick = await entra('PATCH', `/Users/${worker.id}`, {
+        body: patchOp({ op: 'add', path: 'nickName', value: 'Babs' }),
+      });
+      expect(nick.body.nickName).toBe('Babs');
       const patched = await entra('PATCH', `/Users/${worker.id}`, {
         body: patchOp({ op: 'remove', path: 'nickName' }),
       });
@@ -212,6 +262,7 @@ describe.each(DATABASE_KINDS)('Entra ID, aadOptscim062020 dialect (%s)', (kind) 
     for (const [index, [clearName, clearOp]] of clearers.entries()) {
       const [setName, setValue] = setters[index % setters.length]!;
       it(`sets the manager with ${setName}, then clears it with ${clearName}`, async () => {
+        const { boss, worker } = await people();
         const set = await entra('PATCH', `/Users/${worker.id}`, {
           body: patchOp({ op: 'replace', path: MANAGER_PATH, value: setValue(boss.id) }),
         });
@@ -233,6 +284,7 @@ describe.each(DATABASE_KINDS)('Entra ID, aadOptscim062020 dialect (%s)', (kind) 
     }
 
     it('sets the manager with an add op and [{ value }], and through a path-less replace keyed by the manager path', async () => {
+      const { boss, worker, other } = await people();
       const added = await entra('PATCH', `/Users/${worker.id}`, {
         body: patchOp({ op: 'add', path: MANAGER_PATH, value: [{ value: other.id }] }),
       });
@@ -247,6 +299,7 @@ describe.each(DATABASE_KINDS)('Entra ID, aadOptscim062020 dialect (%s)', (kind) 
     });
 
     it('sets a manager that does not exist (yet) and stores it as sent', async () => {
+      const { other } = await people();
       const ghost = randomUUID();
       const patched = await entra('PATCH', `/Users/${other.id}`, {
         body: patchOp({ op: 'replace', path: MANAGER_PATH, value: ghost }),
@@ -259,26 +312,20 @@ describe.each(DATABASE_KINDS)('Entra ID, aadOptscim062020 dialect (%s)', (kind) 
 
   describe('groups in the flag dialect', () => {
     it('creates the team with the ADSCIM schema → 201 with members: []', async () => {
+      const team = { displayName: `Engineering ${randomUUID().slice(0, 8)}` };
       expectEmptyList(
         await entra(
           'GET',
           `/Groups?excludedAttributes=members&filter=${plus(`displayName eq "${team.displayName}"`)}`,
         ),
       );
-      const created = await entra('POST', '/Groups', {
-        body: {
-          schemas: [GROUP_SCHEMA, ADSCIM_GROUP],
-          externalId: randomUUID(),
-          displayName: team.displayName,
-          meta: { resourceType: 'Group' },
-        },
-      });
-      expectResource(created, 201);
-      expect(created.body.members).toEqual([]);
-      team.id = created.body.id;
+      const created = await teamOf([], team.displayName);
+      expect(created.members).toEqual([]);
     });
 
     it('adds members with a lower-case add → 204', async () => {
+      const { boss, worker, other } = await people();
+      const team = await teamOf([]);
       const patched = await entra('PATCH', `/Groups/${team.id}`, {
         body: patchOp({
           op: 'add',
@@ -293,6 +340,8 @@ describe.each(DATABASE_KINDS)('Entra ID, aadOptscim062020 dialect (%s)', (kind) 
     });
 
     it('removes one member with members[value eq "id"], leaving the others', async () => {
+      const { boss, worker, other } = await people();
+      const team = await teamOf([boss, worker, other]);
       const patched = await entra('PATCH', `/Groups/${team.id}`, {
         body: patchOp({ op: 'remove', path: `members[value eq "${worker.id}"]` }),
       });
@@ -310,6 +359,8 @@ describe.each(DATABASE_KINDS)('Entra ID, aadOptscim062020 dialect (%s)', (kind) 
     });
 
     it('treats a members[value eq "id"] remove of a non-member as a no-op', async () => {
+      const { boss, worker, other } = await people();
+      const team = await teamOf([boss, other]);
       const patched = await entra('PATCH', `/Groups/${team.id}`, {
         body: patchOp({ op: 'remove', path: `members[value eq "${worker.id}"]` }),
       });
@@ -319,7 +370,8 @@ describe.each(DATABASE_KINDS)('Entra ID, aadOptscim062020 dialect (%s)', (kind) 
     });
 
     it('renames with a path-less replace', async () => {
-      team.displayName = `Engineering Platform ${run}`;
+      const team = await teamOf([]);
+      team.displayName = `Engineering Platform ${randomUUID().slice(0, 8)}`;
       const patched = await entra('PATCH', `/Groups/${team.id}`, {
         body: patchOp({ op: 'replace', value: { displayName: team.displayName } }),
       });
@@ -334,6 +386,8 @@ describe.each(DATABASE_KINDS)('Entra ID, aadOptscim062020 dialect (%s)', (kind) 
     });
 
     it('rejects a request mixing a rename, a remove and an unknown member id, changing nothing', async () => {
+      const { boss, worker, other } = await people();
+      const team = await teamOf([boss, other]);
       const before = await entra('GET', `/Groups/${team.id}`);
       const unknown = randomUUID();
       const bad = await entra('PATCH', `/Groups/${team.id}`, {
@@ -349,6 +403,8 @@ describe.each(DATABASE_KINDS)('Entra ID, aadOptscim062020 dialect (%s)', (kind) 
     });
 
     it('deletes the user and the team → 204, then 404', async () => {
+      const { boss, other } = await people();
+      const team = await teamOf([boss, other]);
       expect((await entra('DELETE', `/Users/${other.id}`)).status).toBe(204);
       expectScimError(await entra('GET', `/Users/${other.id}`), 404);
       const got = await entra('GET', `/Groups/${team.id}`);
@@ -360,6 +416,17 @@ describe.each(DATABASE_KINDS)('Entra ID, aadOptscim062020 dialect (%s)', (kind) 
 
   describe('provisioning log', () => {
     it('recorded the flagged requests, and never the token', async () => {
+      const { worker } = await people();
+      const patched = await entra('PATCH', `/Users/${worker.id}`, {
+        body: patchOp({ op: 'add', path: 'nickName', value: 'Babs' }),
+      });
+      expect(patched.status).toBe(200);
+      const team = await teamOf([]);
+      const bad = await entra('PATCH', `/Groups/${team.id}`, {
+        body: patchOp({ op: 'add', path: 'members', value: [{ value: randomUUID() }] }),
+      });
+      expectScimError(bad, 400, 'invalidValue');
+      expect((await entra('DELETE', `/Groups/${team.id}`)).status).toBe(204);
       await expectLogged(server, tenant, [
         { method: 'GET', pathStart: '/Users?aadOptscim062020&filter=', status: 200 },
         {

@@ -249,6 +249,7 @@ describe.each(DATABASE_KINDS)('strict RFC 7643 validation (%s)', (kind) => {
   });
 
   it('Okta-shaped traffic: create with password, PUT (without active), deactivate, group push', async () => {
+    const before = checked;
     const lookup = `/Users?filter=${encodeURIComponent('userName eq "okta.user@okta.local"')}&startIndex=1&count=100`;
     await strict('GET', lookup);
     const body = {
@@ -294,6 +295,7 @@ describe.each(DATABASE_KINDS)('strict RFC 7643 validation (%s)', (kind) => {
     await strict('GET', '/Users?startIndex=1&count=100');
     expect((await strict('DELETE', `/Groups/${group.body.id}`)).status).toBe(204);
     await strict('GET', `/Groups/${group.body.id}`);
-    expect(checked).toBeGreaterThan(30);
+    // This scenario's own answers, each validated.
+    expect(checked - before).toBeGreaterThan(10);
   });
 });

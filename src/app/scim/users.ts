@@ -97,15 +97,7 @@ export class UsersService extends ResourceService<UserRow> {
       async (tx, rules, current) => {
         if (data['active'] === undefined) data['active'] = current.active;
         const changed = changedAttributes(current.data, data);
-        if (passwordHash === undefined && changed.length === 0) return current; // nothing changed: no new version
-        const next = await this.write(tx, current, data, passwordHash);
-        await rules.userChanged(
-          current,
-          next,
-          passwordHash !== undefined ? [...changed, 'password'] : changed,
-        );
-        await rules.commit();
-        return next;
+        return this.commitChange(tx, rules, current, data, passwordHash, changed);
       },
     );
     return this.result(200, row, projection, {
@@ -145,15 +137,7 @@ export class UsersService extends ResourceService<UserRow> {
           // `remove active` is no instruction to re-activate: the user keeps their state.
           if (patched.data['active'] === undefined) patched.data['active'] = current.active;
           const diff = changedAttributes(current.data, patched.data);
-          if (passwordHash === undefined && diff.length === 0) return current; // nothing changed: no new version
-          const next = await this.write(tx, current, patched.data, passwordHash);
-          await rules.userChanged(
-            current,
-            next,
-            passwordHash !== undefined ? [...diff, 'password'] : diff,
-          );
-          await rules.commit();
-          return next;
+          return this.commitChange(tx, rules, current, patched.data, passwordHash, diff);
         },
       );
     let row: UserRow;
@@ -181,6 +165,29 @@ export class UsersService extends ResourceService<UserRow> {
 
   protected read(store: AccountStore, id: string, options: GetOptions & { related?: boolean }) {
     return store.getUser(id, options);
+  }
+
+  /**
+   * Writes `data` (and a new password hash) as the user's next version with its change
+   * events, and commits the rules; nothing changed means no new version.
+   */
+  private async commitChange(
+    tx: AccountStore,
+    rules: WorkspaceRules,
+    current: UserRow,
+    data: JsonObject,
+    passwordHash: string | undefined,
+    changed: readonly string[],
+  ): Promise<UserRow> {
+    if (passwordHash === undefined && changed.length === 0) return current;
+    const next = await this.write(tx, current, data, passwordHash);
+    await rules.userChanged(
+      current,
+      next,
+      passwordHash !== undefined ? [...changed, 'password'] : changed,
+    );
+    await rules.commit();
+    return next;
   }
 
   private async write(

@@ -75,6 +75,33 @@ export interface SqlDialect {
    * raw SQL) ordered by `orderBy`, `'[]'` for none; raw SQL text.
    */
   jsonPairs(first: string, second: string, from: string, orderBy: string): string;
+
+  /**
+   * Takes the lock that serialises changes to an account's admins until `trx` ends.
+   * PostgreSQL: a NO KEY UPDATE row lock on the account (a second transaction waits,
+   * then counts the admins the first one left). SQLite: a no-op write, which takes the
+   * database's write lock at once, so a concurrent process waits (busy_timeout) instead
+   * of failing to upgrade a read lock. False when the account does not exist.
+   */
+  lockAccountForAdmins(trx: Kysely<Database>, accountId: string): Promise<boolean>;
+
+  /**
+   * A statement of its own for the org chart's root ids (users without an active manager
+   * in the account), at most `limit`, where the portable query plans badly: PostgreSQL
+   * cannot estimate how few the roots are. Undefined where the portable query is kept.
+   */
+  orgChartRootIds(accountId: string, limit: number): RawBuilder<{ id: string }> | undefined;
+
+  /**
+   * Claims one webhook endpoint with `claim` (an UPDATE whose candidate SELECT ends with
+   * `claimLock()`): PostgreSQL serialises claims with a transaction-scoped advisory lock
+   * and skips candidate rows other claimers hold; SQLite's single writer already
+   * serialises the UPDATE.
+   */
+  claimWebhookEndpoint<R>(
+    db: Kysely<Database>,
+    claim: (claimLock: Sql) => RawBuilder<R>,
+  ): Promise<{ rows: R[] }>;
 }
 
 export type DialectName = SqlDialect['name'];

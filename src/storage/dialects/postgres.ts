@@ -12,6 +12,9 @@ const LOCKS: Record<RowLock, string> = {
   keyShare: ' FOR KEY SHARE',
 };
 
+/** Advisory lock key serialising webhook claims (an arbitrary constant). */
+const CLAIM_LOCK_KEY = sql.lit(726_573_001);
+
 /** The elements of a jsonb array at `keys`; anything else there counts as no elements. */
 function arrayAt(document: ReturnType<typeof sql>, keys: readonly string[]) {
   const array = sql`(${document} #> ${sql.val(keys)}::text[])`;
@@ -63,4 +66,49 @@ export const postgresDialect: SqlDialect = {
 
   jsonPairs: (first, second, from, orderBy) =>
     `(SELECT coalesce(json_agg(json_build_array(${first}, ${second}) ORDER BY ${orderBy}), '[]'::json) ${from})`,
+
+  async lockAccountForAdmins(trx, accountId) {
+    const row = await trx
+      .selectFrom('accounts')
+      .select('id')
+      .where('id', '=', accountId)
+      // NO KEY UPDATE: excludes other admin changes and the account's SCIM writes'
+      // event-sequence bump, but not their inserts (which hold KEY SHARE on this row).
+      .forNoKeyUpdate()
+      .executeTakeFirst();
+    return row !== undefined;
+  },
+
+  // Each distinct manager is looked up by primary key (a LATERAL subquery, so a nested
+  // loop of 10,000 probes) and that one lookup tells both whether the manager is an
+  // active user and whether they manage themselves. Planned as joins, the same tests
+  // hash-join two sequential scans of every user.
+  orgChartRootIds: (accountId, limit) => sql<{ id: string }>`
+    WITH mgr AS MATERIALIZED (
+      SELECT DISTINCT manager_id AS id FROM users
+      WHERE account_id = ${accountId} AND manager_id IS NOT NULL),
+    probe AS MATERIALIZED (
+      SELECT mgr.id, p.found, p.active, p.manager_id FROM mgr
+      LEFT JOIN LATERAL (
+        SELECT true AS found, m.active, m.manager_id FROM users m
+        WHERE m.id = mgr.id AND m.account_id = ${accountId} OFFSET 0) p ON true)
+    SELECT id FROM users WHERE account_id = ${accountId} AND manager_id IS NULL AND active = 1
+    UNION
+    SELECT r.id FROM users r
+      WHERE r.account_id = ${accountId} AND r.active = 1
+        AND r.manager_id IN (SELECT id FROM probe WHERE found IS NULL OR active <> 1)
+    UNION
+    SELECT id FROM probe WHERE manager_id = id AND active = 1
+    LIMIT ${limit}`,
+
+  // SKIP LOCKED lets concurrent claimers pass over each other's candidate instead of
+  // queueing on it. Two claimers racing could each count the leases of a snapshot taken
+  // before the other committed: the advisory lock serialises claims (a claim takes
+  // milliseconds), and the UPDATE's snapshot is taken after it, so it sees every
+  // committed lease.
+  claimWebhookEndpoint: (db, claim) =>
+    db.transaction().execute(async (trx) => {
+      await sql`SELECT pg_advisory_xact_lock(${CLAIM_LOCK_KEY})`.execute(trx);
+      return claim(sql`FOR UPDATE OF e SKIP LOCKED`).execute(trx);
+    }),
 };

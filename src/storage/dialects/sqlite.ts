@@ -39,4 +39,17 @@ export const sqliteDialect: SqlDialect = {
 
   jsonPairs: (first, second, from, orderBy) =>
     `(SELECT json_group_array(json_array(x.a, x.b)) FROM (SELECT ${first} AS a, ${second} AS b ${from} ORDER BY ${orderBy}) x)`,
+
+  async lockAccountForAdmins(trx, accountId) {
+    const result = await trx
+      .updateTable('accounts')
+      .set((eb) => ({ name: eb.ref('name') }))
+      .where('id', '=', accountId)
+      .executeTakeFirst();
+    return Number(result.numUpdatedRows) > 0;
+  },
+
+  orgChartRootIds: () => undefined,
+
+  claimWebhookEndpoint: (db, claim) => claim(sql``).execute(db),
 };
