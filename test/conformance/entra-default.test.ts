@@ -21,25 +21,21 @@ import {
 
 /**
  * Microsoft Entra ID provisioning traffic in its default dialect (no feature
- * flag on the tenant URL), replayed request by request as one ordered scenario
- * against a real listening server: the request shapes of Entra's SCIM endpoint
- * tutorial and of "Known issues and resolutions with SCIM 2.0 protocol
- * compliance" (capitalised ops, "True"/"False" strings, one op per attribute,
- * remove of members by value list), as summarised in IDP-COMPAT.md.
+ * flag on the tenant URL), replayed request by request against a real
+ * listening server: the request shapes of Entra's SCIM endpoint tutorial and
+ * of "Known issues and resolutions with SCIM 2.0 protocol compliance"
+ * (capitalised ops, "True"/"False" strings, one op per attribute, remove of
+ * members by value list), as summarised in IDP-COMPAT.md. Each test creates
+ * the users and team it needs through Entra's own requests, with fresh names,
+ * and first puts them in the state the test checks, so any one runs alone.
  */
 describe.each(DATABASE_KINDS)('Entra ID, default dialect (%s)', (kind) => {
   let server: TestServer;
   let tenant: TestTenant;
   let entra: IdpClient;
 
-  // State carried from one request to the next, as Entra caches it.
-  const run = randomUUID().slice(0, 8);
-  const alice = { id: '', userName: `Alice.Jones.${run}@Contoso.com`, externalId: `ajones${run}` };
-  const bob = { id: '', userName: `bob.smith.${run}@contoso.com`, externalId: `bsmith${run}` };
-  const carol = { id: '', userName: `carol.white.${run}@contoso.com` };
+  // A manager id that is never provisioned.
   const ghostManager = randomUUID();
-  const team = { id: '', displayName: `Marketing ${run}`, externalId: randomUUID() };
-  let aliceVersion = '';
 
   beforeAll(async () => {
     server = await startTestServer(kind);
@@ -51,12 +47,140 @@ describe.each(DATABASE_KINDS)('Entra ID, default dialect (%s)', (kind) => {
   const filter = (resource: string, expression: string, extra = ''): string =>
     `/${resource}?filter=${plus(expression)}${extra}`;
 
+  /** Fresh names for one test's people and team, so tests never share state. */
+  const names = () => {
+    const run = randomUUID().slice(0, 8);
+    return {
+      run,
+      alice: {
+        id: '',
+        userName: `Alice.Jones.${run}@Contoso.com`,
+        externalId: `ajones${run}`,
+        version: '',
+      },
+      bob: { id: '', userName: `bob.smith.${run}@contoso.com`, externalId: `bsmith${run}` },
+      carol: { id: '', userName: `carol.white.${run}@contoso.com` },
+      team: { id: '', displayName: `Marketing ${run}`, externalId: randomUUID() },
+    };
+  };
+  type Names = ReturnType<typeof names>;
+
+  /** Entra's create of the employee: misspelled enterprise URN, nulls, a ghost manager. */
+  const aliceBody = (alice: Names['alice']) => ({
+    schemas: [USER_SCHEMA, 'urn:ietf:params:scim:schemas:extension:enterprise:2.0User'],
+    externalId: alice.externalId,
+    userName: alice.userName,
+    active: true,
+    displayName: 'Alice Jones',
+    nickName: null,
+    title: null,
+    emails: [{ primary: true, type: 'work', value: alice.userName.toLowerCase() }],
+    meta: { resourceType: 'User' },
+    name: {
+      formatted: 'Alice Jones',
+      familyName: 'Jones',
+      givenName: 'Alice',
+      middleName: null,
+    },
+    roles: [],
+    locale: 'en-US',
+    'urn:ietf:params:scim:schemas:extension:enterprise:2.0User': {
+      department: 'Sales',
+      employeeNumber: null,
+      manager: { value: ghostManager },
+    },
+  });
+
+  /** Entra's create of the manager, sent as application/json (older traffic). */
+  const bobRequest = (bob: Names['bob']) => ({
+    contentType: 'application/json',
+    body: {
+      schemas: [USER_SCHEMA, ENTERPRISE],
+      externalId: bob.externalId,
+      userName: bob.userName,
+      active: true,
+      displayName: 'Bob Smith',
+      emails: [{ primary: true, type: 'work', value: bob.userName }],
+      meta: { resourceType: 'User' },
+      roles: [],
+    },
+  });
+
+  /** Entra's create of a user with only an "other" email. */
+  const carolBody = (carol: Names['carol'], run: string) => ({
+    schemas: [USER_SCHEMA, ENTERPRISE],
+    userName: carol.userName,
+    active: 'True',
+    emails: [{ type: 'other', value: `carol.${run}@home.example`, primary: 'False' }],
+    [ENTERPRISE]: { employeeNumber: '1001' },
+  });
+
+  /** Entra's create of a team with the ADSCIM group schema. */
+  const teamBody = (team: Names['team']) => ({
+    schemas: [GROUP_SCHEMA, ADSCIM_GROUP],
+    externalId: team.externalId,
+    displayName: team.displayName,
+    meta: { resourceType: 'Group' },
+  });
+
+  /** Looks a user up by userName (empty), then creates it, as Entra does. */
+  async function createUser(
+    userName: string,
+    request: { contentType?: string; body: Record<string, unknown> },
+  ) {
+    expectEmptyList(await entra('GET', filter('Users', `userName eq "${userName}"`)));
+    const created = await entra('POST', '/Users', request);
+    expectResource(created, 201);
+    return created.body as { id: string; meta: { version: string } };
+  }
+
+  /** The employee (alice), the manager (bob) and a third user (carol) of one test, freshly created. */
+  async function people() {
+    const fresh = names();
+    const { run, alice, bob, carol } = fresh;
+    const createdAlice = await createUser(alice.userName, { body: aliceBody(alice) });
+    alice.id = createdAlice.id;
+    alice.version = createdAlice.meta.version;
+    bob.id = (await createUser(bob.userName, bobRequest(bob))).id;
+    carol.id = (await createUser(carol.userName, { body: carolBody(carol, run) })).id;
+    return fresh;
+  }
+
+  /** A fresh team, with `members` added by a capitalised Add of $ref-null values. */
+  async function teamOf(members: readonly { id: string }[], team = names().team) {
+    const created = await entra('POST', '/Groups', { body: teamBody(team) });
+    expectResource(created, 201);
+    team.id = created.body.id;
+    if (members.length > 0) {
+      const added = await entra('PATCH', `/Groups/${team.id}`, {
+        body: patchOp({
+          op: 'Add',
+          path: 'members',
+          value: members.map((m) => ({ $ref: null, value: m.id })),
+        }),
+      });
+      expect(added.status).toBe(204);
+    }
+    return team;
+  }
+
+  /** PATCH helpers putting a user in the state an earlier step of Entra's sequence left it. */
+  async function patchUser(id: string, ...ops: Record<string, unknown>[]) {
+    const patched = await entra('PATCH', `/Users/${id}`, { body: patchOp(...ops) });
+    expect(patched.status).toBe(200);
+    return patched;
+  }
+  const setManager = (alice: { id: string }, bob: { id: string }) =>
+    patchUser(alice.id, { op: 'Add', path: 'manager', value: [{ $ref: null, value: bob.id }] });
+
   describe('test connection', () => {
     it('GET /Users?filter=userName eq "<random guid>" → 200 with an empty ListResponse', async () => {
       expectEmptyList(await entra('GET', filter('Users', `userName eq "${randomUUID()}"`)));
     });
 
     it('lists a user and a group to check the credentials', async () => {
+      // Entra checks the credentials of a tenant nothing has been provisioned into yet.
+      const entra = idpClient(await server.createTenant(`Contoso ${randomUUID().slice(0, 8)}`));
       const users = await entra('GET', '/Users?startIndex=1&count=1');
       expect(users.status).toBe(200);
       expect(users.body.schemas).toEqual([LIST_SCHEMA]);
@@ -79,6 +203,7 @@ describe.each(DATABASE_KINDS)('Entra ID, default dialect (%s)', (kind) => {
 
   describe('users: lookup, create, read', () => {
     it('looks the user up before creating it: userName, externalId (quoted and bare), work email → empty 200', async () => {
+      const { alice } = names();
       expectEmptyList(await entra('GET', filter('Users', `userName eq "${alice.userName}"`)));
       expectEmptyList(await entra('GET', filter('Users', `externalId eq "${alice.externalId}"`)));
       // Old Entra traffic sends the value unquoted: a bare token is a string.
@@ -89,35 +214,11 @@ describe.each(DATABASE_KINDS)('Entra ID, default dialect (%s)', (kind) => {
     });
 
     it('creates the user with core + misspelled enterprise URN, meta, roles [], explicit nulls and a manager not (yet) provisioned → 201', async () => {
-      const created = await entra('POST', '/Users', {
-        body: {
-          schemas: [USER_SCHEMA, 'urn:ietf:params:scim:schemas:extension:enterprise:2.0User'],
-          externalId: alice.externalId,
-          userName: alice.userName,
-          active: true,
-          displayName: 'Alice Jones',
-          nickName: null,
-          title: null,
-          emails: [{ primary: true, type: 'work', value: alice.userName.toLowerCase() }],
-          meta: { resourceType: 'User' },
-          name: {
-            formatted: 'Alice Jones',
-            familyName: 'Jones',
-            givenName: 'Alice',
-            middleName: null,
-          },
-          roles: [],
-          locale: 'en-US',
-          'urn:ietf:params:scim:schemas:extension:enterprise:2.0User': {
-            department: 'Sales',
-            employeeNumber: null,
-            manager: { value: ghostManager },
-          },
-        },
-      });
+      const { alice } = names();
+      const created = await entra('POST', '/Users', { body: aliceBody(alice) });
       expectResource(created, 201);
       alice.id = created.body.id;
-      aliceVersion = created.body.meta.version;
+      alice.version = created.body.meta.version;
       expect(alice.id).toMatch(/\S/);
       expect(created.headers.get('location')).toBe(`${tenant.baseUrl}/Users/${alice.id}`);
       expect(created.body.meta).toMatchObject({
@@ -147,6 +248,7 @@ describe.each(DATABASE_KINDS)('Entra ID, default dialect (%s)', (kind) => {
     });
 
     it('rejects a second user whose userName differs only in case → 409 uniqueness', async () => {
+      const { alice } = await people();
       const duplicate = await entra('POST', '/Users', {
         body: { schemas: [USER_SCHEMA], userName: alice.userName.toUpperCase(), active: true },
       });
@@ -154,6 +256,7 @@ describe.each(DATABASE_KINDS)('Entra ID, default dialect (%s)', (kind) => {
     });
 
     it('finds the user by userName (any case, `+` for spaces), externalId (bare token) and work email', async () => {
+      const { alice } = await people();
       expectListOf(
         await entra('GET', filter('Users', `userName eq "${alice.userName.toLowerCase()}"`)),
         [alice.id],
@@ -179,10 +282,11 @@ describe.each(DATABASE_KINDS)('Entra ID, default dialect (%s)', (kind) => {
     });
 
     it('reads the user at /users/{id} (lower-case path, unknown query parameter ignored)', async () => {
+      const { alice } = await people();
       const got = await entra('GET', `/users/${alice.id}?foo=bar`);
       expectResource(got, 200);
       expect(got.body.id).toBe(alice.id);
-      expect(got.body.meta.version).toBe(aliceVersion);
+      expect(got.body.meta.version).toBe(alice.version);
     });
 
     it('answers an unknown id with 404 and a SCIM error body', async () => {
@@ -198,11 +302,12 @@ describe.each(DATABASE_KINDS)('Entra ID, default dialect (%s)', (kind) => {
     });
 
     it('honours If-None-Match (304) and If-Match (412 on a stale version)', async () => {
+      const { alice } = await people();
       const notModified = await entra('GET', `/Users/${alice.id}`, {
-        headers: { 'if-none-match': aliceVersion },
+        headers: { 'if-none-match': alice.version },
       });
       expect(notModified.status).toBe(304);
-      expect(notModified.headers.get('etag')).toBe(aliceVersion);
+      expect(notModified.headers.get('etag')).toBe(alice.version);
       const stale = await entra('PATCH', `/Users/${alice.id}`, {
         body: patchOp({ op: 'Replace', path: 'title', value: 'Never' }),
         headers: { 'if-match': 'W/"999"' },
@@ -215,25 +320,15 @@ describe.each(DATABASE_KINDS)('Entra ID, default dialect (%s)', (kind) => {
 
   describe('users: manager', () => {
     it('creates the manager with application/json (older traffic)', async () => {
-      const created = await entra('POST', '/Users', {
-        contentType: 'application/json',
-        body: {
-          schemas: [USER_SCHEMA, ENTERPRISE],
-          externalId: bob.externalId,
-          userName: bob.userName,
-          active: true,
-          displayName: 'Bob Smith',
-          emails: [{ primary: true, type: 'work', value: bob.userName }],
-          meta: { resourceType: 'User' },
-          roles: [],
-        },
-      });
+      const { bob } = names();
+      const created = await entra('POST', '/Users', bobRequest(bob));
       expectResource(created, 201);
       expect(created.headers.get('content-type')).toMatch(/^application\/scim\+json/);
       bob.id = created.body.id;
     });
 
     it('sets the manager: Add manager with [{"$ref":null,"value":id}] → 200 with the user', async () => {
+      const { alice, bob } = await people();
       const patched = await entra('PATCH', `/Users/${alice.id}`, {
         body: patchOp({ op: 'Add', path: 'manager', value: [{ $ref: null, value: bob.id }] }),
       });
@@ -245,10 +340,12 @@ describe.each(DATABASE_KINDS)('Entra ID, default dialect (%s)', (kind) => {
         displayName: 'Bob Smith',
       });
       expect(patched.body[ENTERPRISE].department).toBe('Sales');
-      expect(patched.body.meta.version).not.toBe(aliceVersion);
+      expect(patched.body.meta.version).not.toBe(alice.version);
     });
 
     it('checks the manager reference: filter=id eq "<u>" and manager eq "<m>"&attributes=id', async () => {
+      const { alice, bob } = await people();
+      await setManager(alice, bob);
       const hit = await entra(
         'GET',
         filter('Users', `id eq "${alice.id}" and manager eq "${bob.id}"`, '&attributes=id'),
@@ -266,6 +363,8 @@ describe.each(DATABASE_KINDS)('Entra ID, default dialect (%s)', (kind) => {
 
   describe('users: manager cleared and re-set (default dialect)', () => {
     it('clears the manager with Remove manager carrying the old value list', async () => {
+      const { alice, bob } = await people();
+      await setManager(alice, bob);
       const patched = await entra('PATCH', `/Users/${alice.id}`, {
         body: patchOp({ op: 'Remove', path: 'manager', value: [{ $ref: null, value: bob.id }] }),
       });
@@ -281,6 +380,13 @@ describe.each(DATABASE_KINDS)('Entra ID, default dialect (%s)', (kind) => {
     });
 
     it('sets it again with the URN path and [{ $ref: null, value }]', async () => {
+      const { alice, bob } = await people();
+      await setManager(alice, bob);
+      await patchUser(alice.id, {
+        op: 'Remove',
+        path: 'manager',
+        value: [{ $ref: null, value: bob.id }],
+      });
       const patched = await entra('PATCH', `/Users/${alice.id}`, {
         body: patchOp({
           op: 'Add',
@@ -302,6 +408,7 @@ describe.each(DATABASE_KINDS)('Entra ID, default dialect (%s)', (kind) => {
 
   describe('users: disable and enable', () => {
     it('disables with Replace active "False" → 200, active false', async () => {
+      const { alice } = await people();
       const patched = await entra('PATCH', `/Users/${alice.id}`, {
         body: patchOp({ op: 'Replace', path: 'active', value: 'False' }),
       });
@@ -310,6 +417,8 @@ describe.each(DATABASE_KINDS)('Entra ID, default dialect (%s)', (kind) => {
     });
 
     it('still returns the disabled user by GET and by filters', async () => {
+      const { alice } = await people();
+      await patchUser(alice.id, { op: 'Replace', path: 'active', value: 'False' });
       const got = await entra('GET', `/Users/${alice.id}`);
       expect(got.status).toBe(200);
       expect(got.body.active).toBe(false);
@@ -323,6 +432,8 @@ describe.each(DATABASE_KINDS)('Entra ID, default dialect (%s)', (kind) => {
     });
 
     it('re-enables with Replace active "True"', async () => {
+      const { alice } = await people();
+      await patchUser(alice.id, { op: 'Replace', path: 'active', value: 'False' });
       const patched = await entra('PATCH', `/Users/${alice.id}`, {
         body: patchOp({ op: 'Replace', path: 'active', value: 'True' }),
       });
@@ -333,15 +444,8 @@ describe.each(DATABASE_KINDS)('Entra ID, default dialect (%s)', (kind) => {
 
   describe('users: attribute updates, one op per attribute', () => {
     it('creates a user with only an "other" email', async () => {
-      const created = await entra('POST', '/Users', {
-        body: {
-          schemas: [USER_SCHEMA, ENTERPRISE],
-          userName: carol.userName,
-          active: 'True',
-          emails: [{ type: 'other', value: `carol.${run}@home.example`, primary: 'False' }],
-          [ENTERPRISE]: { employeeNumber: '1001' },
-        },
-      });
+      const { run, carol } = names();
+      const created = await entra('POST', '/Users', { body: carolBody(carol, run) });
       expectResource(created, 201);
       carol.id = created.body.id;
       expect(created.body.active).toBe(true);
@@ -351,6 +455,7 @@ describe.each(DATABASE_KINDS)('Entra ID, default dialect (%s)', (kind) => {
     });
 
     it('applies a multi-op update: a work email created from the filter, fax, work postalCode, employeeNumber, familyName', async () => {
+      const { run, carol } = await people();
       const patched = await entra('PATCH', `/Users/${carol.id}`, {
         body: patchOp(
           {
@@ -389,6 +494,17 @@ describe.each(DATABASE_KINDS)('Entra ID, default dialect (%s)', (kind) => {
     });
 
     it('updates existing elements in place, with case-variant attribute names', async () => {
+      const { run, carol } = await people();
+      await patchUser(
+        carol.id,
+        {
+          op: 'Replace',
+          path: 'emails[type eq "work"].value',
+          value: `Carol.White.${run}@contoso.com`,
+        },
+        { op: 'Add', path: 'phoneNumbers[type eq "fax"].value', value: '+1 555 0100' },
+        { op: 'Replace', path: 'addresses[type eq "work"].postalCode', value: '98052' },
+      );
       const patched = await entra('PATCH', `/Users/${carol.id}`, {
         body: patchOp(
           {
@@ -415,6 +531,7 @@ describe.each(DATABASE_KINDS)('Entra ID, default dialect (%s)', (kind) => {
     });
 
     it('replaces a whole multi-valued attribute, coercing primary "True"', async () => {
+      const { bob } = await people();
       const patched = await entra('PATCH', `/Users/${bob.id}`, {
         body: patchOp({
           op: 'Replace',
@@ -429,6 +546,7 @@ describe.each(DATABASE_KINDS)('Entra ID, default dialect (%s)', (kind) => {
     });
 
     it('updates userName (single-valued replace), still unique case-insensitively', async () => {
+      const { run, bob, carol } = await people();
       const clash = await entra('PATCH', `/Users/${carol.id}`, {
         body: patchOp({ op: 'Replace', path: 'userName', value: bob.userName.toUpperCase() }),
       });
@@ -443,6 +561,7 @@ describe.each(DATABASE_KINDS)('Entra ID, default dialect (%s)', (kind) => {
     });
 
     it('stores SCIM Validator free text as sent, coerces "True" in roles[].primary, keeps an extension object not listed in schemas', async () => {
+      const { run } = names();
       const custom = 'urn:ietf:params:scim:schemas:extension:CustomExtensionName:2.0:User';
       const created = await entra('POST', '/Users', {
         body: {
@@ -486,6 +605,7 @@ describe.each(DATABASE_KINDS)('Entra ID, default dialect (%s)', (kind) => {
     });
 
     it('answers concurrent creates of one userName with exactly one 201 and 409 uniqueness for the rest, never a 5xx', async () => {
+      const { run } = names();
       const userName = `race.${run}@contoso.com`;
       const answers = await Promise.all(
         Array.from({ length: 8 }, (_, i) =>
@@ -506,6 +626,7 @@ describe.each(DATABASE_KINDS)('Entra ID, default dialect (%s)', (kind) => {
     });
 
     it('rejects an invalid PATCH with a SCIM error and changes nothing', async () => {
+      const { carol } = await people();
       const before = await entra('GET', `/Users/${carol.id}`);
       const bad = await entra('PATCH', `/Users/${carol.id}`, {
         body: patchOp(
@@ -521,6 +642,7 @@ describe.each(DATABASE_KINDS)('Entra ID, default dialect (%s)', (kind) => {
 
   describe('groups (teams)', () => {
     it('looks the team up before creating it → empty 200', async () => {
+      const { team } = names();
       expectEmptyList(
         await entra(
           'GET',
@@ -530,14 +652,8 @@ describe.each(DATABASE_KINDS)('Entra ID, default dialect (%s)', (kind) => {
     });
 
     it('creates the team with the ADSCIM group schema → 201 with members: []', async () => {
-      const created = await entra('POST', '/Groups', {
-        body: {
-          schemas: [GROUP_SCHEMA, ADSCIM_GROUP],
-          externalId: team.externalId,
-          displayName: team.displayName,
-          meta: { resourceType: 'Group' },
-        },
-      });
+      const { team } = names();
+      const created = await entra('POST', '/Groups', { body: teamBody(team) });
       expectResource(created, 201);
       team.id = created.body.id;
       expect(created.headers.get('location')).toBe(`${tenant.baseUrl}/Groups/${team.id}`);
@@ -554,6 +670,7 @@ describe.each(DATABASE_KINDS)('Entra ID, default dialect (%s)', (kind) => {
     });
 
     it('rejects a second team with the same displayName in another case → 409 uniqueness', async () => {
+      const team = await teamOf([]);
       const duplicate = await entra('POST', '/Groups', {
         body: { schemas: [GROUP_SCHEMA], displayName: team.displayName.toUpperCase() },
       });
@@ -561,6 +678,7 @@ describe.each(DATABASE_KINDS)('Entra ID, default dialect (%s)', (kind) => {
     });
 
     it('finds the team: excludedAttributes=members&filter=displayName eq (any case), and by id', async () => {
+      const team = await teamOf([]);
       const found = await entra(
         'GET',
         `/Groups?excludedAttributes=members&filter=${plus(`displayName eq "${team.displayName.toLowerCase()}"`)}`,
@@ -574,6 +692,8 @@ describe.each(DATABASE_KINDS)('Entra ID, default dialect (%s)', (kind) => {
     });
 
     it('renames with Replace displayName → 204 (RFC 7644 §3.5.2), the new version in ETag', async () => {
+      const { run, team: fresh } = names();
+      const team = await teamOf([], fresh);
       team.displayName = `Marketing EMEA ${run}`;
       const before = await entra('GET', `/Groups/${team.id}`);
       const patched = await entra('PATCH', `/Groups/${team.id}`, {
@@ -588,6 +708,7 @@ describe.each(DATABASE_KINDS)('Entra ID, default dialect (%s)', (kind) => {
     });
 
     it('answers 200 with the team when the PATCH asks for attributes', async () => {
+      const team = await teamOf([]);
       const patched = await entra('PATCH', `/Groups/${team.id}?attributes=displayName`, {
         body: patchOp({ op: 'Replace', path: 'displayName', value: team.displayName }),
       });
@@ -606,6 +727,8 @@ describe.each(DATABASE_KINDS)('Entra ID, default dialect (%s)', (kind) => {
     });
 
     it('renames with a path-less Replace of {displayName}', async () => {
+      const { run, team: fresh } = names();
+      const team = await teamOf([], fresh);
       team.displayName = `Marketing Europe ${run}`;
       const patched = await entra('PATCH', `/groups/${team.id}`, {
         body: patchOp({ op: 'Replace', value: { displayName: team.displayName } }),
@@ -617,6 +740,8 @@ describe.each(DATABASE_KINDS)('Entra ID, default dialect (%s)', (kind) => {
     });
 
     it('adds members: several per op, several ops per request, $ref null → 204', async () => {
+      const { alice, bob, carol } = await people();
+      const team = await teamOf([]);
       const patched = await entra('PATCH', `/Groups/${team.id}`, {
         body: patchOp(
           {
@@ -645,6 +770,8 @@ describe.each(DATABASE_KINDS)('Entra ID, default dialect (%s)', (kind) => {
     });
 
     it('treats re-adding existing members (a single object, not an array) as a no-op', async () => {
+      const { alice, bob, carol } = await people();
+      const team = await teamOf([alice, bob, carol]);
       const before = await entra('GET', `/Groups/${team.id}`);
       const patched = await entra('PATCH', `/Groups/${team.id}`, {
         body: patchOp({ op: 'Add', path: 'members', value: { value: alice.id } }),
@@ -657,6 +784,8 @@ describe.each(DATABASE_KINDS)('Entra ID, default dialect (%s)', (kind) => {
     });
 
     it('returns members on PATCH when `attributes` asks for them', async () => {
+      const { alice, bob, carol } = await people();
+      const team = await teamOf([alice, bob, carol]);
       const patched = await entra('PATCH', `/Groups/${team.id}?attributes=members`, {
         body: patchOp({ op: 'Add', path: 'members', value: [{ value: bob.id }] }),
       });
@@ -665,6 +794,8 @@ describe.each(DATABASE_KINDS)('Entra ID, default dialect (%s)', (kind) => {
     });
 
     it('checks membership: filter=id eq "<g>" and members eq "<u>"&attributes=id', async () => {
+      const { alice, bob, carol } = await people();
+      const team = await teamOf([alice, bob, carol]);
       expectListOf(
         await entra(
           'GET',
@@ -681,6 +812,8 @@ describe.each(DATABASE_KINDS)('Entra ID, default dialect (%s)', (kind) => {
     });
 
     it("lists the user's teams on the user (read-only groups)", async () => {
+      const { alice, bob, carol } = await people();
+      const team = await teamOf([alice, bob, carol]);
       const got = await entra('GET', `/Users/${bob.id}`);
       expect(got.body.groups).toEqual([
         expect.objectContaining({ value: team.id, display: team.displayName }),
@@ -688,6 +821,8 @@ describe.each(DATABASE_KINDS)('Entra ID, default dialect (%s)', (kind) => {
     });
 
     it('rejects an unknown member id with 400 invalidValue naming it, and changes nothing (atomic)', async () => {
+      const { alice, bob, carol } = await people();
+      const team = await teamOf([alice, bob, carol]);
       const before = await entra('GET', `/Groups/${team.id}`);
       const unknown = randomUUID();
       const bad = await entra('PATCH', `/Groups/${team.id}`, {
@@ -704,6 +839,8 @@ describe.each(DATABASE_KINDS)('Entra ID, default dialect (%s)', (kind) => {
     });
 
     it('removes members listed by value, and only those (default dialect)', async () => {
+      const { alice, bob, carol } = await people();
+      const team = await teamOf([alice, bob, carol]);
       const patched = await entra('PATCH', `/Groups/${team.id}`, {
         body: patchOp({ op: 'Remove', path: 'members', value: [{ $ref: null, value: carol.id }] }),
       });
@@ -715,6 +852,8 @@ describe.each(DATABASE_KINDS)('Entra ID, default dialect (%s)', (kind) => {
     });
 
     it('treats removing a non-member as a no-op', async () => {
+      const { alice, bob, carol } = await people();
+      const team = await teamOf([alice, bob]);
       const patched = await entra('PATCH', `/Groups/${team.id}`, {
         body: patchOp({ op: 'Remove', path: 'members', value: [{ value: carol.id }] }),
       });
@@ -724,6 +863,8 @@ describe.each(DATABASE_KINDS)('Entra ID, default dialect (%s)', (kind) => {
     });
 
     it('Entra re-sends adds for existing members when removing one: the member still goes, the others stay', async () => {
+      const { alice, bob } = await people();
+      const team = await teamOf([alice, bob]);
       const patched = await entra('PATCH', `/Groups/${team.id}`, {
         body: patchOp(
           { op: 'Remove', path: 'members', value: [{ value: alice.id }] },
@@ -736,6 +877,8 @@ describe.each(DATABASE_KINDS)('Entra ID, default dialect (%s)', (kind) => {
     });
 
     it('sets the whole member list with replace members (the SCIM Validator)', async () => {
+      const { alice, bob, carol } = await people();
+      const team = await teamOf([bob]);
       const patched = await entra('PATCH', `/Groups/${team.id}`, {
         body: patchOp({
           op: 'replace',
@@ -753,6 +896,7 @@ describe.each(DATABASE_KINDS)('Entra ID, default dialect (%s)', (kind) => {
 
   describe('concurrent member adds (Entra sends requests concurrently)', () => {
     it('keeps every member when many one-member PATCHes race on one team', async () => {
+      const { run } = names();
       const created = await entra('POST', '/Groups', {
         body: { schemas: [GROUP_SCHEMA, ADSCIM_GROUP], displayName: `Race ${run}` },
       });
@@ -791,6 +935,8 @@ describe.each(DATABASE_KINDS)('Entra ID, default dialect (%s)', (kind) => {
 
   describe('deletes', () => {
     it('deletes a user → 204, then 404 on GET and on a second DELETE; its memberships go with it', async () => {
+      const { alice, carol } = await people();
+      const team = await teamOf([alice, carol]);
       const deleted = await entra('DELETE', `/Users/${carol.id}`);
       expect(deleted.status).toBe(204);
       expect(deleted.body).toBeUndefined();
@@ -801,6 +947,8 @@ describe.each(DATABASE_KINDS)('Entra ID, default dialect (%s)', (kind) => {
     });
 
     it('deletes the team → 204, then 404 twice', async () => {
+      const { alice } = await people();
+      const team = await teamOf([alice]);
       expect((await entra('DELETE', `/Groups/${team.id}`)).status).toBe(204);
       expectScimError(await entra('GET', `/Groups/${team.id}`), 404);
       expectScimError(await entra('DELETE', `/Groups/${team.id}`), 404);
@@ -811,6 +959,25 @@ describe.each(DATABASE_KINDS)('Entra ID, default dialect (%s)', (kind) => {
 
   describe('provisioning log', () => {
     it('recorded the requests with method, path, status and resource id, and never the token', async () => {
+      const { alice, carol } = await people();
+      const duplicate = await entra('POST', '/Users', {
+        body: { schemas: [USER_SCHEMA], userName: alice.userName.toUpperCase(), active: true },
+      });
+      expectScimError(duplicate, 409, 'uniqueness');
+      await patchUser(alice.id, { op: 'Replace', path: 'active', value: 'False' });
+      const stale = await entra('PATCH', `/Users/${alice.id}`, {
+        body: patchOp({ op: 'Replace', path: 'title', value: 'Never' }),
+        headers: { 'if-match': 'W/"999"' },
+      });
+      expectScimError(stale, 412);
+      const team = await teamOf([alice, carol]);
+      const bad = await entra('PATCH', `/Groups/${team.id}`, {
+        body: patchOp({ op: 'Add', path: 'members', value: [{ value: randomUUID() }] }),
+      });
+      expectScimError(bad, 400, 'invalidValue');
+      expect((await entra('DELETE', `/Users/${carol.id}`)).status).toBe(204);
+      expectScimError(await entra('DELETE', `/Users/${carol.id}`), 404);
+      expect((await entra('DELETE', `/Groups/${team.id}`)).status).toBe(204);
       await expectLogged(server, tenant, [
         { method: 'GET', pathStart: '/Users?filter=', status: 200 },
         { method: 'POST', pathStart: '/Users', status: 201, resourceId: alice.id },
