@@ -1,66 +1,28 @@
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { adminCall, adminSignIn } from '../helpers/admin-api.js';
+import { describe, expect, it } from 'vitest';
 import { DATABASE_KINDS } from '../helpers/databases.js';
-import { startTestServer, type TestServer, type TestTenant } from '../helpers/server.js';
+import { useSyncFixture } from '../helpers/sync-fixture.js';
 
 describe.each(DATABASE_KINDS)('mapping expression check through the admin API (%s)', (kind) => {
-  let server: TestServer;
-  let acme: TestTenant;
-  let globex: TestTenant;
-  let dir: string;
-  let acmeSession: string;
-  let globexSession: string;
-
-  const call = (method: string, path: string, token: string, body?: unknown) =>
-    adminCall(server, method, path, token, body);
-
-  const signIn = (t: TestTenant) => adminSignIn(server, t);
-
-  beforeAll(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'roster-sync-expr-'));
-    process.env['ROSTER_SYNC_SOURCE_DIR'] = dir;
-    server = await startTestServer(kind);
-    acme = await server.createTenant('Acme');
-    globex = await server.createTenant('Globex');
-    acmeSession = await signIn(acme);
-    globexSession = await signIn(globex);
-    await mkdir(join(dir, acme.accountId));
-    await writeFile(
-      join(dir, acme.accountId, 'people.json'),
-      JSON.stringify({
-        users: [
-          { objectId: 'u1', userPrincipalName: 'ada@acme.example', givenName: 'Ada' },
-          { objectId: 'u2', userPrincipalName: 'alan@acme.example', manager: 'u1' },
-        ],
-        groups: [{ objectId: 'g1', displayName: 'Platform', members: ['u1', 'u2'] }],
-      }),
-    );
-  });
-  afterAll(async () => {
-    await server.close();
-    await rm(dir, { recursive: true, force: true });
-  });
+  const f = useSyncFixture(kind, { prefix: 'roster-sync-expr-' });
+  const { call } = f;
 
   const job = () => ({
     source: { type: 'json', path: 'people.json' },
-    target: { url: acme.baseUrl, token: acme.token, dialect: 'rfc' },
+    target: { url: f.acme.baseUrl, token: f.acme.token, dialect: 'rfc' },
     scheduleMinutes: 5,
   });
 
   it('answers ok or the error with its column, and evaluates on a source user', async () => {
-    const base = `/accounts/${acme.accountId}/sync/jobs/people`;
-    expect((await call('PUT', base, acmeSession, job())).status).toBe(201);
+    const base = `/accounts/${f.acme.accountId}/sync/jobs/people`;
+    expect((await call('PUT', base, f.acmeSession, job())).status).toBe(201);
 
-    const good = await call('POST', `${base}/expression`, acmeSession, {
+    const good = await call('POST', `${base}/expression`, f.acmeSession, {
       expression: 'Join(" ", [givenName], Mid([userPrincipalName], 1, 3))',
     });
     expect(good.status, JSON.stringify(good.body)).toBe(200);
     expect(good.body).toEqual({ ok: true });
 
-    const bad = await call('POST', `${base}/expression`, acmeSession, {
+    const bad = await call('POST', `${base}/expression`, f.acmeSession, {
       expression: 'Join(" ", [givenName]',
     });
     expect(bad.status).toBe(200);
@@ -69,26 +31,26 @@ describe.each(DATABASE_KINDS)('mapping expression check through the admin API (%
     expect(bad.body.line).toBe(1);
     expect(bad.body.column).toBe(22);
 
-    const unknownFn = await call('POST', `${base}/expression`, acmeSession, {
+    const unknownFn = await call('POST', `${base}/expression`, f.acmeSession, {
       expression: '  join(" ", [givenName])',
     });
     expect(unknownFn.body).toMatchObject({ ok: false, line: 1, column: 3 });
     expect(unknownFn.body.error).toMatch(/Join/);
 
-    const value = await call('POST', `${base}/expression`, acmeSession, {
+    const value = await call('POST', `${base}/expression`, f.acmeSession, {
       expression: 'Join(" ", [givenName], Mid([userPrincipalName], 1, 3))',
       sourceId: 'u1',
     });
     expect(value.status).toBe(200);
     expect(value.body).toEqual({ ok: true, sourceId: 'u1', value: 'Ada ada', ignored: false });
 
-    const objectId = await call('POST', `${base}/expression`, acmeSession, {
+    const objectId = await call('POST', `${base}/expression`, f.acmeSession, {
       expression: '[manager]',
       sourceId: 'u2',
     });
     expect(objectId.body).toMatchObject({ ok: true, value: 'u1' });
 
-    const missing = await call('POST', `${base}/expression`, acmeSession, {
+    const missing = await call('POST', `${base}/expression`, f.acmeSession, {
       expression: '[givenName]',
       sourceId: 'nobody',
     });
@@ -96,15 +58,15 @@ describe.each(DATABASE_KINDS)('mapping expression check through the admin API (%
     expect(missing.body.error.message).toMatch(/nobody/);
 
     for (const body of [{}, { expression: 3 }, { expression: '[a]', sourceId: 7 }, 'text'])
-      expect((await call('POST', `${base}/expression`, acmeSession, body)).status).toBe(400);
-    const long = await call('POST', `${base}/expression`, acmeSession, {
+      expect((await call('POST', `${base}/expression`, f.acmeSession, body)).status).toBe(400);
+    const long = await call('POST', `${base}/expression`, f.acmeSession, {
       expression: '"' + 'x'.repeat(20_000) + '"',
     });
     expect(long.status).toBe(400);
   });
 
   it('refuses to save a mapping whose expression does not parse', async () => {
-    const base = `/accounts/${acme.accountId}/sync/jobs/people`;
+    const base = `/accounts/${f.acme.accountId}/sync/jobs/people`;
     const mappings = (expression: string) => ({
       user: [
         { type: 'direct', source: 'userPrincipalName', target: 'userName', matching: 1 },
@@ -112,16 +74,16 @@ describe.each(DATABASE_KINDS)('mapping expression check through the admin API (%
       ],
       group: [{ type: 'direct', source: 'displayName', target: 'displayName', matching: 1 }],
     });
-    const bad = await call('PUT', base, acmeSession, {
+    const bad = await call('PUT', base, f.acmeSession, {
       ...job(),
       mappings: mappings('Join(" ", [givenName]'),
     });
     expect(bad.status).toBe(400);
     expect(bad.body.error.message).toMatch(/displayName/);
     expect(bad.body.error.message).toMatch(/column 22/);
-    const shape = await call('PUT', base, acmeSession, { ...job(), mappings: { user: [] } });
+    const shape = await call('PUT', base, f.acmeSession, { ...job(), mappings: { user: [] } });
     expect(shape.status).toBe(400);
-    const good = await call('PUT', base, acmeSession, {
+    const good = await call('PUT', base, f.acmeSession, {
       ...job(),
       mappings: mappings('Join(" ", [givenName])'),
     });
@@ -130,17 +92,20 @@ describe.each(DATABASE_KINDS)('mapping expression check through the admin API (%
   });
 
   it('refuses to save scoping filters that do not validate', async () => {
-    const base = `/accounts/${acme.accountId}/sync/jobs/people`;
-    const bad = await call('PUT', base, acmeSession, {
+    const base = `/accounts/${f.acme.accountId}/sync/jobs/people`;
+    const bad = await call('PUT', base, f.acmeSession, {
       ...job(),
       scope: { userFilters: [[{ attribute: 'department', operator: 'SOUNDS LIKE', value: 'x' }]] },
     });
     expect(bad.status).toBe(400);
     expect(bad.body.error.message).toMatch(/scoping filter 1, clause 1/);
-    const empty = await call('PUT', base, acmeSession, { ...job(), scope: { userFilters: [[]] } });
+    const empty = await call('PUT', base, f.acmeSession, {
+      ...job(),
+      scope: { userFilters: [[]] },
+    });
     expect(empty.status).toBe(400);
     expect(empty.body.error.message).toMatch(/no clauses/);
-    const good = await call('PUT', base, acmeSession, {
+    const good = await call('PUT', base, f.acmeSession, {
       ...job(),
       scope: { userFilters: [[{ attribute: 'givenName', operator: 'IS NOT NULL' }]] },
     });
@@ -151,13 +116,13 @@ describe.each(DATABASE_KINDS)('mapping expression check through the admin API (%
   });
 
   it("another account's job is a 404, with or without a source user", async () => {
-    const path = `/accounts/${acme.accountId}/sync/jobs/people/expression`;
-    const asGlobex = await call('POST', path, globexSession, { expression: '[givenName]' });
+    const path = `/accounts/${f.acme.accountId}/sync/jobs/people/expression`;
+    const asGlobex = await call('POST', path, f.globexSession, { expression: '[givenName]' });
     expect(asGlobex.status).toBe(401);
     const own = await call(
       'POST',
-      `/accounts/${globex.accountId}/sync/jobs/people/expression`,
-      globexSession,
+      `/accounts/${f.globex.accountId}/sync/jobs/people/expression`,
+      f.globexSession,
       { expression: '[givenName]', sourceId: 'u1' },
     );
     expect(own.status).toBe(404);
@@ -165,7 +130,7 @@ describe.each(DATABASE_KINDS)('mapping expression check through the admin API (%
   });
 
   it('lands in the admin OpenAPI document', async () => {
-    const response = await fetch(`${server.origin}/api/v1/admin/openapi.json`);
+    const response = await fetch(`${f.server.origin}/api/v1/admin/openapi.json`);
     expect(response.status).toBe(200);
     const doc = (await response.json()) as { paths: Record<string, unknown> };
     expect(Object.keys(doc.paths)).toContain(

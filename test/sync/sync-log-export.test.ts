@@ -1,80 +1,48 @@
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { KyselySyncStore } from '../../src/storage/sync-store.js';
 import type { SyncLogEntry } from '../../src/sync/state.js';
-import { adminCall, adminSignIn } from '../helpers/admin-api.js';
 import { DATABASE_KINDS } from '../helpers/databases.js';
-import { startTestServer, type TestServer, type TestTenant } from '../helpers/server.js';
+import { useSyncFixture } from '../helpers/sync-fixture.js';
 
 describe.each(DATABASE_KINDS)('sync log export through the admin API (%s)', (kind) => {
-  let server: TestServer;
-  let acme: TestTenant;
-  let globex: TestTenant;
-  let dir: string;
-  let acmeSession: string;
-  let globexSession: string;
-
+  const f = useSyncFixture(kind, {
+    prefix: 'roster-sync-export-',
+    people: {
+      users: [
+        { objectId: 'u1', userPrincipalName: 'ada@acme.example', givenName: 'Ada' },
+        { objectId: 'u2', userPrincipalName: 'alan@acme.example', givenName: 'Alan' },
+      ],
+      groups: [{ objectId: 'g1', displayName: 'Platform', members: ['u1', 'u2'] }],
+    },
+  });
+  const { call } = f;
   async function raw(path: string, token: string) {
-    const response = await fetch(`${server.origin}/api/v1/admin${path}`, {
+    const response = await fetch(`${f.server.origin}/api/v1/admin${path}`, {
       headers: { authorization: `Bearer ${token}` },
     });
     return { response, text: await response.text() };
   }
-  const call = (method: string, path: string, token: string, body?: unknown) =>
-    adminCall(server, method, path, token, body);
-  const signIn = (t: TestTenant) => adminSignIn(server, t);
-
-  beforeAll(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'roster-sync-export-'));
-    process.env['ROSTER_SYNC_SOURCE_DIR'] = dir;
-    server = await startTestServer(kind);
-    acme = await server.createTenant('Acme');
-    globex = await server.createTenant('Globex');
-    acmeSession = await signIn(acme);
-    globexSession = await signIn(globex);
-    await mkdir(join(dir, acme.accountId));
-    await writeFile(
-      join(dir, acme.accountId, 'people.json'),
-      JSON.stringify({
-        users: [
-          { objectId: 'u1', userPrincipalName: 'ada@acme.example', givenName: 'Ada' },
-          { objectId: 'u2', userPrincipalName: 'alan@acme.example', givenName: 'Alan' },
-        ],
-        groups: [{ objectId: 'g1', displayName: 'Platform', members: ['u1', 'u2'] }],
-      }),
-    );
-  });
-  afterAll(async () => {
-    await server.close();
-    await rm(dir, { recursive: true, force: true });
-  });
 
   it('exports the filtered log as CSV and JSON, bounded to 10,000 entries', async () => {
-    const base = `/accounts/${acme.accountId}/sync/jobs`;
-    const created = await call('PUT', `${base}/people`, acmeSession, {
+    const base = `/accounts/${f.acme.accountId}/sync/jobs`;
+    const created = await call('PUT', `${base}/people`, f.acmeSession, {
       source: { type: 'json', path: 'people.json' },
-      target: { url: acme.baseUrl, token: acme.token, dialect: 'rfc' },
+      target: { url: f.acme.baseUrl, token: f.acme.token, dialect: 'rfc' },
       scheduleMinutes: 5,
     });
     expect(created.status, JSON.stringify(created.body)).toBe(201);
-    expect((await call('POST', `${base}/people/run`, acmeSession)).status).toBe(202);
-    let view = (await call('GET', `${base}/people`, acmeSession)).body;
-    for (let i = 0; i < 600 && view.lastCycle?.status !== 'succeeded'; i++) {
-      await new Promise((r) => setTimeout(r, 50));
-      view = (await call('GET', `${base}/people`, acmeSession)).body;
-    }
-    expect(view.lastCycle).toMatchObject({ status: 'succeeded' });
+    expect((await call('POST', `${base}/people/run`, f.acmeSession)).status).toBe(202);
+    const view = await f.waitForCycle('people');
     const cycle = view.lastCycle.id as string;
 
     // JSON: the same entries as the log with the same filters.
-    const log = (await call('GET', `${base}/people/log?action=create&cycle=${cycle}`, acmeSession))
-      .body.entries;
+    const log = (
+      await call('GET', `${base}/people/log?action=create&cycle=${cycle}`, f.acmeSession)
+    ).body.entries;
     expect(log).toHaveLength(3);
     const json = await raw(
       `${base}/people/log/export?format=json&action=create&cycle=${cycle}`,
-      acmeSession,
+      f.acmeSession,
     );
     expect(json.response.status).toBe(200);
     expect(json.response.headers.get('content-type')).toMatch(/^application\/json/);
@@ -84,7 +52,7 @@ describe.each(DATABASE_KINDS)('sync log export through the admin API (%s)', (kin
     expect(JSON.parse(json.text)).toEqual({ jobId: 'people', truncated: false, entries: log });
 
     // CSV: a header and one line per entry.
-    const csv = await raw(`${base}/people/log/export?objectId=u2&action=create`, acmeSession);
+    const csv = await raw(`${base}/people/log/export?objectId=u2&action=create`, f.acmeSession);
     expect(csv.response.status).toBe(200);
     expect(csv.response.headers.get('content-type')).toMatch(/^text\/csv/);
     expect(csv.response.headers.get('roster-export-truncated')).toBe('false');
@@ -98,23 +66,23 @@ describe.each(DATABASE_KINDS)('sync log export through the admin API (%s)', (kin
     expect(lines[1]).toContain(',create,success,');
     const other = await raw(
       `${base}/people/log/export?format=csv&cycle=no-such-cycle`,
-      acmeSession,
+      f.acmeSession,
     );
     expect(other.text).toBe(lines[0] + '\r\n');
 
     // Bad filters and formats are 400s; another account sees no such job.
     for (const bad of ['format=xml', 'action=explode', 'status=maybe', 'cycle=a&cycle=b'])
       expect(
-        (await raw(`${base}/people/log/export?${bad}`, acmeSession)).response.status,
+        (await raw(`${base}/people/log/export?${bad}`, f.acmeSession)).response.status,
         bad,
       ).toBe(400);
-    const globexPath = `/accounts/${globex.accountId}/sync/jobs/people/log/export`;
-    expect((await raw(globexPath, globexSession)).response.status).toBe(404);
-    expect((await raw(`${base}/people/log/export`, globexSession)).response.status).toBe(401);
+    const globexPath = `/accounts/${f.globex.accountId}/sync/jobs/people/log/export`;
+    expect((await raw(globexPath, f.globexSession)).response.status).toBe(404);
+    expect((await raw(`${base}/people/log/export`, f.globexSession)).response.status).toBe(401);
 
     // Bounded: 10,001 entries of one cycle give the newest 10,000 and say so.
     // The engine's id of an admin API job: account id, '.', job name.
-    const jobRow = { id: `${acme.accountId}.people` };
+    const jobRow = { id: `${f.acme.accountId}.people` };
     const many: SyncLogEntry[] = Array.from({ length: 10_001 }, (_, i) => ({
       jobId: jobRow.id,
       cycleId: 'bulk',
@@ -130,15 +98,15 @@ describe.each(DATABASE_KINDS)('sync log export through the admin API (%s)', (kin
       error: 'boom',
       durationMs: 1,
     }));
-    await new KyselySyncStore(server.database.db).appendLog(many);
-    const big = await raw(`${base}/people/log/export?format=json&cycle=bulk`, acmeSession);
+    await new KyselySyncStore(f.server.database.db).appendLog(many);
+    const big = await raw(`${base}/people/log/export?format=json&cycle=bulk`, f.acmeSession);
     const body = JSON.parse(big.text) as { truncated: boolean; entries: { sourceId: string }[] };
     expect(big.response.headers.get('roster-export-truncated')).toBe('true');
     expect(body.truncated).toBe(true);
     expect(body.entries).toHaveLength(10_000);
     expect(body.entries[0]!.sourceId).toBe('s10000');
     expect(body.entries.at(-1)!.sourceId).toBe('s1');
-    const bigCsv = await raw(`${base}/people/log/export?cycle=bulk&status=failure`, acmeSession);
+    const bigCsv = await raw(`${base}/people/log/export?cycle=bulk&status=failure`, f.acmeSession);
     expect(bigCsv.text.split('\r\n')).toHaveLength(10_002);
   }, 120_000);
 });
