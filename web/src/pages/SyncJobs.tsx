@@ -1762,6 +1762,21 @@ function JobSettings(props: { accountId: string; job: JobView; onSaved: () => vo
   );
 }
 
+/**
+ * The notices ("Mappings saved.") of the page's editors, one per editor key. They live on the
+ * page because a save reloads the job and remounts the editor, which would drop its own state.
+ */
+function useEditorNotices(): (key: string) => {
+  notice: string;
+  setNotice: (notice: string) => void;
+} {
+  const [notices, setNotices] = useState<Record<string, string>>({});
+  return (key) => ({
+    notice: notices[key] ?? '',
+    setNotice: (notice) => setNotices((all) => ({ ...all, [key]: notice })),
+  });
+}
+
 export function SyncJobPage(props: { accountId: string; jobId: string }) {
   const { accountId, jobId } = props;
   const job = useLoad(() => loadJob(accountId, jobId), [accountId, jobId]);
@@ -1771,10 +1786,7 @@ export function SyncJobPage(props: { accountId: string; jobId: string }) {
   const [deleting, setDeleting] = useState(false);
   const [fullReset, setFullReset] = useState(false);
   const [notice, setNotice] = useState('');
-  const [mappingsNotice, setMappingsNotice] = useState('');
-  const [scopingNotice, setScopingNotice] = useState('');
-  const [groupMappingsNotice, setGroupMappingsNotice] = useState('');
-  const [groupScopingNotice, setGroupScopingNotice] = useState('');
+  const editorNotices = useEditorNotices();
   const resetId = useId();
   const running = job.data?.running ?? false;
   useEffect(() => {
@@ -1972,8 +1984,7 @@ export function SyncJobPage(props: { accountId: string; jobId: string }) {
         accountId={accountId}
         job={j}
         kind="user"
-        notice={mappingsNotice}
-        setNotice={setMappingsNotice}
+        {...editorNotices('mappings-user')}
         onSaved={job.reload}
       />
       <MappingsEditor
@@ -1981,8 +1992,7 @@ export function SyncJobPage(props: { accountId: string; jobId: string }) {
         accountId={accountId}
         job={j}
         kind="group"
-        notice={groupMappingsNotice}
-        setNotice={setGroupMappingsNotice}
+        {...editorNotices('mappings-group')}
         onSaved={job.reload}
       />
       <ScopingEditor
@@ -1990,8 +2000,7 @@ export function SyncJobPage(props: { accountId: string; jobId: string }) {
         accountId={accountId}
         job={j}
         kind="user"
-        notice={scopingNotice}
-        setNotice={setScopingNotice}
+        {...editorNotices('scoping-user')}
         onSaved={job.reload}
       />
       <ScopingEditor
@@ -1999,8 +2008,7 @@ export function SyncJobPage(props: { accountId: string; jobId: string }) {
         accountId={accountId}
         job={j}
         kind="group"
-        notice={groupScopingNotice}
-        setNotice={setGroupScopingNotice}
+        {...editorNotices('scoping-group')}
         onSaved={job.reload}
       />
       <PreviewPanel accountId={accountId} jobId={jobId} lastCycle={j.lastCycle?.id ?? ''} />
