@@ -503,9 +503,13 @@ export class KyselyAccountStore implements AccountStore {
   ) {
     const inline =
       query.maxBytes === undefined ? undefined : Math.floor(query.maxBytes / query.limit);
-    const size = this.dialect.documentBytes(sql`u.data`);
-    const data =
-      inline === undefined ? sql`u.data` : sql`CASE WHEN ${size} <= ${inline} THEN u.data END`;
+    // PostgreSQL: the jsonb document turned into text once (OFFSET 0 keeps the planner from
+    // inlining it), for its size and for the answer, instead of once for each.
+    const once = inline !== undefined && this.dialectName === 'postgres';
+    const doc = once ? sql`d.doc` : sql`u.data`;
+    const size = once ? sql`octet_length(d.doc)` : this.dialect.documentBytes(sql`u.data`);
+    const data = inline === undefined ? doc : sql`CASE WHEN ${size} <= ${inline} THEN ${doc} END`;
+    const docText = once ? sql` CROSS JOIN LATERAL (SELECT u.data::text AS doc OFFSET 0) d` : sql``;
     const start =
       from === undefined ? sql`` : sql` AND (created_at, id) >= (${from.createdAt}, ${from.id})`;
     const where = filter === undefined ? sql`` : sql` AND ${filter}`;
@@ -528,7 +532,7 @@ export class KyselyAccountStore implements AccountStore {
           SELECT id FROM users WHERE users.account_id = ${this.accountId}${start}${where}
           ORDER BY created_at, id LIMIT ${query.limit} OFFSET ${skip}
         ) k
-        JOIN users u ON u.id = k.id
+        JOIN users u ON u.id = k.id${docText}
         CROSS JOIN (SELECT user_count, user_changes FROM accounts WHERE id = ${this.accountId}) a
         ORDER BY u.created_at, u.id`.execute(this.db)
     ).rows;
