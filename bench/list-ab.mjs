@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+/* global URL, fetch, performance */
 /**
  * A/B of the `list-page` scenario (GET /Users?startIndex=random&count=100) between two
  * built checkouts, on one seeded database, alternated in the same run with the bare
@@ -122,7 +123,9 @@ async function seed() {
     url = u.toString();
   }
   const env = { DATABASE_URL: url, LOG_LEVEL: 'warn' };
-  const account = JSON.parse(await run(dirs.A, ['account', 'create', '--name', 'AB', '--json'], env));
+  const account = JSON.parse(
+    await run(dirs.A, ['account', 'create', '--name', 'AB', '--json'], env),
+  );
   await run(dirs.A, ['admin', 'create', '--account', account.id, '--email', 'ab@example.com'], env);
   const token = JSON.parse(
     await run(
@@ -136,7 +139,17 @@ async function seed() {
   for (const size of [100, 10_000, 100_000].filter((k) => k <= users))
     await run(
       dirs.A,
-      ['seed', '--account', account.id, '--users', '0', '--teams', '1', '--members-per-team', String(size)],
+      [
+        'seed',
+        '--account',
+        account.id,
+        '--users',
+        '0',
+        '--teams',
+        '1',
+        '--members-per-team',
+        String(size),
+      ],
       env,
     );
   log(`seeded ${users} users in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
@@ -173,7 +186,13 @@ async function drive(origin, seconds) {
 
 // The bare baseline answers with one of A's pages, byte for byte.
 const fixture = await (async () => {
-  const a = await start('A', dirs.A, ['bin/roster', 'serve'], env, /roster listening on (http:\/\/[\d.:]+)/);
+  const a = await start(
+    'A',
+    dirs.A,
+    ['bin/roster', 'serve'],
+    env,
+    /roster listening on (http:\/\/[\d.:]+)/,
+  );
   try {
     const r = await fetch(`${a.origin}${base}/Users?startIndex=50001&count=100`, { headers });
     return await r.text();
@@ -191,11 +210,23 @@ for (let round = 0; round < Number(opts.rounds); round++) {
   for (const who of rotated) {
     const server =
       who === 'bare'
-        ? await start('bare', dirs.B, ['dist-bench/bench/servers/bare-fastify.js'], {}, /bare-fastify listening on (http:\/\/\S+)/)
+        ? await start(
+            'bare',
+            dirs.B,
+            ['dist-bench/bench/servers/bare-fastify.js'],
+            {},
+            /bare-fastify listening on (http:\/\/\S+)/,
+          )
         : await start(
             who,
             dirs[who],
-            [...(opts.profile === who.toLowerCase() ? ['--cpu-prof', '--cpu-prof-dir=bench-profiles'] : []), 'bin/roster', 'serve'],
+            [
+              ...(opts.profile === who.toLowerCase()
+                ? ['--cpu-prof', '--cpu-prof-dir=bench-profiles']
+                : []),
+              'bin/roster',
+              'serve',
+            ],
             env,
             /roster listening on (http:\/\/[\d.:]+)/,
           );
@@ -221,8 +252,12 @@ const median = (xs) => {
   const s = [...xs].sort((x, y) => x - y);
   return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 };
-const med = Object.fromEntries(Object.entries(results).map(([k, v]) => [k, median(v.map((m) => m.rps))]));
-const p50 = Object.fromEntries(Object.entries(results).map(([k, v]) => [k, median(v.map((m) => m.p50))]));
+const med = Object.fromEntries(
+  Object.entries(results).map(([k, v]) => [k, median(v.map((m) => m.rps))]),
+);
+const p50 = Object.fromEntries(
+  Object.entries(results).map(([k, v]) => [k, median(v.map((m) => m.p50))]),
+);
 process.stdout.write(
   `${kind} ${users} users, ${opts.rounds} rounds of ${opts.duration} s: ` +
     `A ${med.A.toFixed(1)} pages/s (p50 ${p50.A} ms, ${((100 * med.A) / med.bare).toFixed(1)}% of bare), ` +
