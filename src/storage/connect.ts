@@ -132,10 +132,12 @@ function openSqlite(url: string): RosterDatabase {
 }
 
 /**
- * The most of the database file read through the memory map (address space, not memory);
- * better-sqlite3's SQLite caps it at 2 GiB (SQLITE_MAX_MMAP_SIZE), the rest is read as before.
+ * The first bytes of the database file read through the memory map; the rest is read as
+ * before. Mapped pages a read touches count in the process's resident memory (file-backed,
+ * reclaimable by the kernel), so the map is bounded like the page cache rather than set to
+ * SQLite's 2 GiB cap: 256 MiB holds a 100,000-user account's file whole.
  */
-const SQLITE_MMAP_BYTES = 2 * 1024 * 1024 * 1024;
+const SQLITE_MMAP_BYTES = 256 * 1024 * 1024;
 
 /** Distinct SQL texts kept prepared; Roster issues a few dozen shapes, filters add more. */
 const STATEMENT_CACHE_SIZE = 500;
