@@ -503,9 +503,14 @@ export class KyselyAccountStore implements AccountStore {
   ) {
     const inline =
       query.maxBytes === undefined ? undefined : Math.floor(query.maxBytes / query.limit);
-    const size = this.dialect.documentBytes(sql`u.data`);
-    const data =
-      inline === undefined ? sql`u.data` : sql`CASE WHEN ${size} <= ${inline} THEN u.data END`;
+    // Where the document must be turned into text (PostgreSQL's jsonb), once, for its size
+    // and for the answer, instead of once for each.
+    const docText =
+      inline === undefined ? undefined : this.dialect.documentText?.(sql`u.data`, 'd');
+    const doc = docText === undefined ? sql`u.data` : sql`d.doc`;
+    const size =
+      docText === undefined ? this.dialect.documentBytes(sql`u.data`) : sql`octet_length(d.doc)`;
+    const data = inline === undefined ? doc : sql`CASE WHEN ${size} <= ${inline} THEN ${doc} END`;
     const start =
       from === undefined ? sql`` : sql` AND (created_at, id) >= (${from.createdAt}, ${from.id})`;
     const where = filter === undefined ? sql`` : sql` AND ${filter}`;
@@ -528,7 +533,7 @@ export class KyselyAccountStore implements AccountStore {
           SELECT id FROM users WHERE users.account_id = ${this.accountId}${start}${where}
           ORDER BY created_at, id LIMIT ${query.limit} OFFSET ${skip}
         ) k
-        JOIN users u ON u.id = k.id
+        JOIN users u ON u.id = k.id${docText ?? sql``}
         CROSS JOIN (SELECT user_count, user_changes FROM accounts WHERE id = ${this.accountId}) a
         ORDER BY u.created_at, u.id`.execute(this.db)
     ).rows;

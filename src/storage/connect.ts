@@ -98,6 +98,11 @@ function openSqlite(url: string): RosterDatabase {
   // Checkpoint the WAL every 10,000 pages (~40 MiB) rather than 1,000: fewer checkpoints,
   // each writing back pages that many commits touched. Durability is unchanged (FULL).
   sqlite.pragma('wal_autocheckpoint = 10000');
+  // Read pages through a memory map instead of a read() into the page cache per page: a
+  // list page touches ~200 pages scattered over the file (100 rows, their team
+  // memberships), which cost more than rendering the page at 100k users
+  // (docs/benchmarks.md, "List pages: rendering"). Writes still go through the WAL.
+  if (file !== ':memory:') sqlite.pragma(`mmap_size = ${SQLITE_MMAP_BYTES}`);
   // SQLite's lower() folds ASCII only; the `*_lc` columns hold JS toLowerCase(), so the
   // filter compiler lowers values with the same function to compare like with like.
   sqlite.function('scim_lower', { deterministic: true }, (value: unknown) =>
@@ -125,6 +130,14 @@ function openSqlite(url: string): RosterDatabase {
     },
   };
 }
+
+/**
+ * The first bytes of the database file read through the memory map; the rest is read as
+ * before. Mapped pages a read touches count in the process's resident memory (file-backed,
+ * reclaimable by the kernel), so the map is bounded like the page cache rather than set to
+ * SQLite's 2 GiB cap: 256 MiB holds a 100,000-user account's file whole.
+ */
+const SQLITE_MMAP_BYTES = 256 * 1024 * 1024;
 
 /** Distinct SQL texts kept prepared; Roster issues a few dozen shapes, filters add more. */
 const STATEMENT_CACHE_SIZE = 500;

@@ -47,6 +47,11 @@ export interface SqlDialect {
   asText(expr: Sql): Sql;
   /** The size in bytes of a stored JSON document, as sent. */
   documentBytes(document: Sql): Sql;
+  /**
+   * A `FROM`-clause join giving the document as text once, as `alias.doc`, where turning it
+   * into text costs (PostgreSQL's jsonb); undefined where the stored document is its text.
+   */
+  documentText?(document: Sql, alias: string): Sql;
   /** The scalar at `keys` of a JSON document, as text (SQLite: as stored). */
   jsonValue(document: Sql, keys: readonly string[]): Sql;
   /** `FROM`-clause source of the elements of the JSON array at `keys` ([] when not an array), as `alias`. */

@@ -48,6 +48,9 @@ export const postgresDialect: SqlDialect = {
   asText: (expr) => sql`(${expr})::text`,
   // Documents are jsonb: their size is that of their text.
   documentBytes: (document) => sql`octet_length(${document}::text)`,
+  // OFFSET 0 keeps the planner from inlining the subquery (which would convert it again per use).
+  documentText: (document, alias) =>
+    sql` CROSS JOIN LATERAL (SELECT ${document}::text AS doc OFFSET 0) ${sql.raw(alias)}`,
   jsonValue: (document, keys) => sql`(${document} #>> ${sql.val(keys)}::text[])`,
   jsonElements: (document, keys, alias) =>
     sql`${arrayAt(document, keys)} WITH ORDINALITY AS ${sql.raw(alias)}(v, n)`,
