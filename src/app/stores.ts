@@ -47,7 +47,10 @@ export interface AccountStores {
 }
 
 export interface Stores {
-  /** The stores of one account; cheap to call per request. */
+  /**
+   * The stores of one account; cheap to call per request (an account's are kept while
+   * it is served, src/storage/stores.ts), and never another account's.
+   */
   forAccount(accountId: string): AccountStores;
   /** Create, list and find accounts; seats and settings (src/app/accounts.ts). */
   readonly accounts: AccountRegistry;
@@ -57,12 +60,8 @@ export interface Stores {
   readonly sessionLookup: SessionLookup;
   /** Console cookie sign-ins, which span accounts (src/app/console/sessions.ts). */
   readonly consoleLogins: ConsoleLoginStore;
-  /** The stores of one account; cheap to call per request. */
-  forAccount(accountId: string): AccountStores;
   /** Writes the provisioning log's batches, which hold entries of many accounts. */
   readonly provisioningLog: ProvisioningLogWriter;
-  /** The stores of one account; cheap to call per request. */
-  forAccount(accountId: string): AccountStores;
   /** Webhook delivery across accounts: leases and cursors (src/app/webhooks/dispatcher.ts). */
   readonly webhookDeliveries: WebhookDeliveryStore;
   /** People's SSO sessions by their cookie, before the account is known (src/app/sso/store.ts). */

@@ -6,7 +6,6 @@ import { SyncJobs } from '../app/sync-jobs.js';
 import { WebhookDispatcher } from '../app/webhooks/dispatcher.js';
 import { regionOrigin, type Config } from '../config.js';
 import { recordOrigins } from '../config-deployment.js';
-import { startAuthListener } from '../storage/auth-listener.js';
 import { openDatabase } from '../storage/connect.js';
 import { createStores } from '../storage/stores.js';
 import { migrateToLatest } from '../storage/migrations/index.js';
@@ -54,7 +53,7 @@ export async function startServer(
     lastLimiterError = Date.now();
     logger.warn({ err: error }, 'rate limiter unavailable: letting requests through');
   });
-  if (rateLimiter?.store === 'memory' && database.dialect === 'postgres') {
+  if (rateLimiter?.store === 'memory' && database.sqlDialect.sharedByProcesses) {
     logger.warn(
       'rate-limit counters are per process: set REDIS_URL when more than one Roster process shares this database',
     );
@@ -65,14 +64,11 @@ export async function startServer(
   });
   // PORT=0 without PUBLIC_URL: the origin is known only once listening.
   let origins: Config = config;
-  // PostgreSQL: revocations and admin changes made by other processes clear this
-  // process's cached token lookups at once (LISTEN/NOTIFY); SQLite watches data_version.
-  const authListener =
-    database.dialect === 'postgres'
-      ? startAuthListener(config.databaseUrl, (error) =>
-          logger.warn({ err: error }, 'auth notifications lost: token cache off until reconnected'),
-        )
-      : undefined;
+  // Revocations and admin changes made by other processes clear this process's cached
+  // token lookups at once (PostgreSQL: LISTEN/NOTIFY; SQLite watches data_version).
+  const authListener = database.listenForAuthChanges?.((error) =>
+    logger.warn({ err: error }, 'auth notifications lost: token cache off until reconnected'),
+  );
   const app = await buildApp({
     database,
     stores,

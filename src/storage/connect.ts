@@ -6,6 +6,7 @@ import { Kysely, PostgresDialect, SqliteDialect } from 'kysely';
 import pg from 'pg';
 import { isPostgresUrl } from '../config.js';
 import { addAuthStalenessCheck } from '../app/auth-cache.js';
+import { startAuthListener, type AuthListener } from './auth-listener.js';
 import type { Database } from './db-schema.js';
 import {
   postgresDialect,
@@ -31,6 +32,13 @@ export interface RosterDatabase {
    * synchronous call that runs it).
    */
   cancel?(scope: QueryScope): Promise<void>;
+  /**
+   * Hears the token revocations and admin changes other processes make, and clears this
+   * process's cached token lookups on each (auth-cache.ts). PostgreSQL: a connection of
+   * its own LISTENs (auth-listener.ts). Absent on SQLite, whose staleness check (PRAGMA
+   * data_version) openDatabase registers already.
+   */
+  listenForAuthChanges?(onError: (error: unknown) => void): AuthListener;
 }
 
 export interface PoolStats {
@@ -223,6 +231,7 @@ function openPostgres(url: string, options: DatabaseOptions): RosterDatabase {
     dialect: postgresDialect.name,
     sqlDialect: postgresDialect,
     close: () => db.destroy(),
+    listenForAuthChanges: (onError) => startAuthListener(url, onError),
     poolStats: () => ({
       total: pool.totalCount,
       idle: pool.idleCount,

@@ -30,16 +30,44 @@ import type { SyncJobStore } from '../app/sync-jobs.js';
 import { KyselySyncJobStore } from './sync-job-store.js';
 import { KyselyWebhookDeliveries, KyselyWebhookStore } from './webhook-store.js';
 
-/** Builds the app's stores over one open database; chosen once, injected through the app's dependencies. */
-export function createStores(database: RosterDatabase): Stores {
-  return new KyselyStores(database);
+/** Accounts whose stores one `Stores` keeps (the oldest made dropped first). */
+export const ACCOUNT_STORES_KEPT = 1000;
+
+/**
+ * Builds the app's stores over one open database; chosen once, injected through the app's
+ * dependencies. `accountStoresKept`: how many accounts' stores `forAccount` keeps.
+ */
+export function createStores(
+  database: RosterDatabase,
+  options: { accountStoresKept?: number } = {},
+): Stores {
+  return new KyselyStores(database, Math.max(1, options.accountStoresKept ?? ACCOUNT_STORES_KEPT));
 }
 
 class KyselyStores implements Stores {
-  constructor(private readonly database: RosterDatabase) {}
+  /**
+   * The stores of the accounts served lately, by account id: every request asks for its
+   * account's, and the stores hold nothing but the database and that id, so one set per
+   * account serves all its requests. Bounded: past `kept` accounts the oldest made is
+   * dropped (and made again when asked for), so a process serving many accounts keeps
+   * no more than that many.
+   */
+  private readonly byAccount = new Map<string, AccountStores>();
+
+  constructor(
+    private readonly database: RosterDatabase,
+    private readonly kept: number,
+  ) {}
 
   forAccount(accountId: string): AccountStores {
-    return new KyselyAccountStores(this.database, accountId);
+    let stores = this.byAccount.get(accountId);
+    if (stores === undefined) {
+      stores = new KyselyAccountStores(this.database, accountId);
+      if (this.byAccount.size >= this.kept)
+        this.byAccount.delete(this.byAccount.keys().next().value!);
+      this.byAccount.set(accountId, stores);
+    }
+    return stores;
   }
 
   private accountRegistry: AccountRegistry | undefined;
@@ -87,7 +115,10 @@ class KyselyStores implements Stores {
   }
 }
 
-/** Stores are made when first used: a request that only reads users builds only that one. */
+/**
+ * Stores are made when first used: a request that only reads users builds only that one.
+ * Kept across requests (KyselyStores.forAccount): no store may hold state of one request.
+ */
 class KyselyAccountStores implements AccountStores {
   private directoryStore: AccountStore | undefined;
 

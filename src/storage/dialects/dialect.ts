@@ -25,6 +25,12 @@ export interface SqlDialect {
    * process, where separate simple statements cost nothing more.
    */
   readonly roundTrips: boolean;
+  /**
+   * Several Roster processes may serve one database at once (PostgreSQL, Scale-out):
+   * what a process keeps in memory, such as rate-limit counters without Redis, is then
+   * not shared by the others. SQLite is one process's file.
+   */
+  readonly sharedByProcesses: boolean;
 
   /** Runs a write transaction: grouped commits on SQLite, reruns after a deadlock on PostgreSQL. */
   transaction<T>(

@@ -26,6 +26,7 @@ export const postgresDialect: SqlDialect = {
   name: 'postgres',
   rowLocks: true,
   roundTrips: true,
+  sharedByProcesses: true,
 
   // Writes of one account lock only the rows they change, and the account row at their
   // end: PostgreSQL may still find a deadlock (say a team's rename against member

@@ -7,6 +7,7 @@ export const sqliteDialect: SqlDialect = {
   name: 'sqlite',
   rowLocks: false,
   roundTrips: false,
+  sharedByProcesses: false,
 
   // Group commit: one fsync for a batch of concurrent writes (group-commit.ts). Inside a
   // transaction already, the work joins it.
