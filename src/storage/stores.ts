@@ -42,6 +42,10 @@ class KyselyStores implements Stores {
     return new KyselyAccountStores(this.database, accountId);
   }
 
+  durable(): Promise<void> {
+    return this.database.durable?.() ?? Promise.resolve();
+  }
+
   private accountRegistry: AccountRegistry | undefined;
   get accounts(): AccountRegistry {
     this.accountRegistry ??= new KyselyAccountRegistry(this.database.db);
