@@ -71,7 +71,7 @@ class KyselyStores implements Stores {
   }
   private logWriter: ProvisioningLogWriter | undefined;
   get provisioningLog(): ProvisioningLogWriter {
-    this.logWriter ??= new KyselyLogWriter(this.database.db);
+    this.logWriter ??= new KyselyLogWriter(this.database.db, this.database.dialect);
     return this.logWriter;
   }
   private webhookDeliveriesStore: WebhookDeliveryStore | undefined;
