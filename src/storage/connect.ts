@@ -194,7 +194,11 @@ function withStatementCache(
     walSync === undefined
       ? sqlite.prepare.bind(sqlite)
       : (source: string) =>
-          new TrackedStatement(sqlite.prepare(source), sqlite, walSync) as unknown as SqliteDatabase.Statement;
+          new TrackedStatement(
+            sqlite.prepare(source),
+            sqlite,
+            walSync,
+          ) as unknown as SqliteDatabase.Statement;
   return new Proxy(sqlite, {
     get(target, property, receiver) {
       if (property !== 'prepare') {

@@ -7,7 +7,9 @@ export type FsyncFunction = (fd: number) => Promise<void>;
 
 /** node:fs fsync, run on the libuv thread pool. */
 export const threadPoolFsync: FsyncFunction = (fd) =>
-  new Promise((resolve, reject) => fsyncCallback(fd, (error) => (error ? reject(error) : resolve())));
+  new Promise((resolve, reject) =>
+    fsyncCallback(fd, (error) => (error ? reject(error) : resolve())),
+  );
 
 /**
  * The durability of SQLite commits when COMMIT itself does not fsync
@@ -41,8 +43,7 @@ export class WalSync {
   private durableUpTo = 0;
   private inFlight = false;
   private failure: { error: unknown } | undefined;
-  private waiters: { target: number; resolve: () => void; reject: (error: unknown) => void }[] =
-    [];
+  private waiters: { target: number; resolve: () => void; reject: (error: unknown) => void }[] = [];
   private fd: number | undefined;
   private fdIno: number | undefined;
   private syncedDataVersion: number;

@@ -55,14 +55,20 @@ export async function startTestServer(
     rateLimiter?: RateLimiter;
     /** How the server's database is opened (SQLITE_COMMIT_SYNC, an fsync to spy on). */
     databaseOptions?: DatabaseOptions;
+    /** Where provisioning-log write errors go; by default they are thrown (fail the test). */
+    onLogError?: (error: unknown) => void;
   } = {},
 ): Promise<TestServer> {
   const testDb = await createTestDatabase(kind);
   const database = await openDatabase(testDb.url, options.databaseOptions);
   await migrateToLatest(database.db);
-  const log = new ProvisioningLog(createStores(database), (error) => {
-    throw error;
-  });
+  const log = new ProvisioningLog(
+    createStores(database),
+    options.onLogError ??
+      ((error) => {
+        throw error;
+      }),
+  );
   // PUBLIC_URL is only known after listen; the app reads it lazily through this holder.
   const holder = { publicUrl: 'http://127.0.0.1' };
   const routing: { config: RegionsConfig; trustProxy: boolean } = {

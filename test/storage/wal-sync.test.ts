@@ -3,7 +3,12 @@ import { issueToken } from '../../src/app/tokens.js';
 import { WebhookDispatcher } from '../../src/app/webhooks/dispatcher.js';
 import { createEndpoint } from '../../src/app/webhooks/endpoints.js';
 import { threadPoolFsync, type FsyncFunction } from '../../src/storage/wal-sync.js';
-import { scimClient, startTestServer, type TestServer, type TestTenant } from '../helpers/server.js';
+import {
+  scimClient,
+  startTestServer,
+  type TestServer,
+  type TestTenant,
+} from '../helpers/server.js';
 import { sleep, waitFor } from '../helpers/webhook-receiver.js';
 
 /**
@@ -106,9 +111,7 @@ describe('SQLite commits fsynced off the event loop (SQLITE_COMMIT_SYNC=thread)'
     expect(listed.body.totalResults).toBe(1);
     const fed = await feed.promise;
     // The feed's read ran while the write was committed but not yet durable: it saw it.
-    expect(fed.events.some((event) => event.data.user?.userName === 'held@example.com')).toBe(
-      true,
-    );
+    expect(fed.events.some((event) => event.data.user?.userName === 'held@example.com')).toBe(true);
   });
 
   it('coalesces: concurrent writes during a held fsync are all answered after the fsyncs that cover them', async () => {
@@ -160,9 +163,25 @@ describe('SQLite commits fsynced off the event loop (SQLITE_COMMIT_SYNC=thread)'
     expect(await delivery.promise).toBe(true);
     expect(sent.join('\n')).toContain('hook@example.com');
   });
+});
 
-  it('a failed fsync fails the writes it covered and every later one (no acknowledgement after an fsync error)', async () => {
-    const scim = scimClient(tenant);
+describe('SQLite WAL fsync failure (SQLITE_COMMIT_SYNC=thread)', () => {
+  const fsync = new HeldFsync();
+  const logErrors: unknown[] = [];
+  let server: TestServer;
+
+  beforeAll(async () => {
+    server = await startTestServer('sqlite', {
+      databaseOptions: { sqliteCommitSync: 'thread', fsync: fsync.fsync },
+      onLogError: (error) => logErrors.push(error),
+    });
+  });
+  afterAll(async () => {
+    await server?.close();
+  });
+
+  it('fails the writes it covered and every later one (no acknowledgement after an fsync error)', async () => {
+    const scim = scimClient(await server.createTenant('Failing disk'));
     fsync.failWith = Object.assign(new Error('EIO: i/o error, fsync'), { code: 'EIO' });
     const failed = await scim('POST', '/Users', user('lost@example.com'));
     expect(failed.status).toBe(500);
@@ -170,5 +189,10 @@ describe('SQLite commits fsynced off the event loop (SQLITE_COMMIT_SYNC=thread)'
     // The kernel may have dropped the pages: a later fsync proves nothing. Restart needed.
     const after = await scim('POST', '/Users', user('after@example.com'));
     expect(after.status).toBe(500);
+    // The provisioning log's batch is not reported as stored either.
+    await server.log.flush();
+    expect(
+      logErrors.some((error) => /EIO/.test(`${String(error)} ${String((error as Error).cause)}`)),
+    ).toBe(true);
   });
 });
