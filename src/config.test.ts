@@ -17,7 +17,12 @@ describe('loadConfig', () => {
       },
       trustProxy: false,
       originsExplicit: false,
+      sqliteCommitSync: 'thread',
     });
+  });
+
+  it('reads SQLITE_COMMIT_SYNC', () => {
+    expect(loadConfig({ SQLITE_COMMIT_SYNC: 'full' }).sqliteCommitSync).toBe('full');
   });
 
   it('reads the environment and trims the public URL', () => {
@@ -48,6 +53,7 @@ describe('loadConfig', () => {
     [{ PUBLIC_URL: 'ftp://x' }, /PUBLIC_URL must start with http/],
     [{ REGION: 'EU West' }, /REGION must be/],
     [{ LOG_LEVEL: 'loud' }, /LOG_LEVEL must be one of/],
+    [{ SQLITE_COMMIT_SYNC: 'normal' }, /SQLITE_COMMIT_SYNC must be "thread" or "full"/],
     [{ REGIONS: 'eu' }, /REGIONS must look like/],
     [{ REGIONS: 'eu=https://a.example.com,eu=https://b.example.com' }, /twice/],
     [{ REGIONS: 'eu=https://a.example.com,us=https://a.example.com' }, /two regions the host/],

@@ -1,6 +1,6 @@
 /**
  * Configuration from the environment (PORT, HOST, DATABASE_URL, PUBLIC_URL, REGIONS,
- * REGION, LOG_LEVEL, TRUST_PROXY), validated once at start-up so a typo fails loudly
+ * REGION, LOG_LEVEL, TRUST_PROXY, SQLITE_COMMIT_SYNC), validated once at start-up so a typo fails loudly
  * instead of at first use.
  */
 export interface Config {
@@ -21,6 +21,13 @@ export interface Config {
   trustProxy: boolean;
   /** Whether PUBLIC_URL or REGIONS was set (else the CLI uses what the server recorded). */
   originsExplicit: boolean;
+  /**
+   * SQLITE_COMMIT_SYNC: how the server makes a SQLite commit durable. `thread` (default):
+   * `synchronous = NORMAL` and an fsync of the WAL on the thread pool that every caller and
+   * answer waits for; `full`: `synchronous = FULL`, COMMIT fsyncs on the event loop. Both
+   * are durable; PostgreSQL ignores it (src/storage/wal-sync.ts).
+   */
+  sqliteCommitSync: 'thread' | 'full';
 }
 
 export interface RegionOrigin {
@@ -108,7 +115,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     );
   }
   const metricsToken = nonEmpty(env.METRICS_TOKEN);
+  const sqliteCommitSync = nonEmpty(env.SQLITE_COMMIT_SYNC) ?? 'thread';
+  if (sqliteCommitSync !== 'thread' && sqliteCommitSync !== 'full') {
+    throw new ConfigError(
+      `SQLITE_COMMIT_SYNC must be "thread" or "full", got ${JSON.stringify(sqliteCommitSync)}`,
+    );
+  }
   return {
+    sqliteCommitSync,
     port,
     host,
     databaseUrl,

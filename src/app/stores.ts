@@ -68,4 +68,11 @@ export interface Stores {
   readonly ssoSessions: SsoSessionLookup;
   /** The provisioning engine's state and the admin API's sync jobs, across accounts (src/app/sync-jobs.ts). */
   readonly syncJobs: SyncJobStore;
+  /**
+   * Resolves once every write this process can read is durable. Only SQLite with commits
+   * fsynced off the event loop (SQLITE_COMMIT_SYNC=thread) ever waits: whatever sends
+   * stored data out of the process (the webhook dispatcher) awaits it first, so nothing
+   * leaves that a power cut could still take back. Absent: every commit is durable at once.
+   */
+  durable?(): Promise<void>;
 }

@@ -26,6 +26,7 @@ import { SsoSignIn } from '../app/sso/sign-in.js';
 import type { Stores } from '../app/stores.js';
 import { createStores } from '../storage/stores.js';
 import { ssoPlugin } from './sso/plugin.js';
+import { answerOnlyDurable } from './query-scope.js';
 import { OPENAPI_PATH, restApi } from './rest/openapi.js';
 import { SCIM_PREFIX, scimPlugin, type RegionRouting } from './scim/plugin.js';
 
@@ -142,6 +143,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     void reply.header('Referrer-Policy', 'no-referrer');
     return payload;
   });
+  // SQLite, commits fsynced off the event loop: every answer waits until what it shows is durable.
+  answerOnlyDurable(app, deps.database);
   // U+0000 and unpaired surrogates cannot be stored or compared in PostgreSQL (22021,
   // 22P05), and a body nested absurdly deep is no request: refused as bad input on the
   // REST and admin APIs too (the SCIM plugin answers these with SCIM errors itself).

@@ -41,6 +41,7 @@ export async function startServer(
   }
   const database = await openDatabase(config.databaseUrl, {
     statementTimeoutMs: requestLimits.statementTimeoutMs,
+    sqliteCommitSync: config.sqliteCommitSync,
   });
   const stores = createStores(database);
   const log = new ProvisioningLog(stores, (error) =>

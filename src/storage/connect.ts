@@ -8,6 +8,7 @@ import { isPostgresUrl } from '../config.js';
 import { addAuthStalenessCheck } from '../app/auth-cache.js';
 import { startAuthListener, type AuthListener } from './auth-listener.js';
 import type { Database } from './db-schema.js';
+import { registerWalSync, WalSync, type FsyncFunction } from './wal-sync.js';
 import {
   postgresDialect,
   sqliteDialect,
@@ -39,6 +40,19 @@ export interface RosterDatabase {
    * data_version) openDatabase registers already.
    */
   listenForAuthChanges?(onError: (error: unknown) => void): AuthListener;
+  /**
+   * SQLite with SQLITE_COMMIT_SYNC=thread (wal-sync.ts): resolves once every commit this
+   * process can read is on disk. Whatever sends data out of the process other than as a
+   * request's answer (the webhook dispatcher) awaits it first. Absent when every COMMIT is
+   * durable when it returns (PostgreSQL, SQLite with `synchronous = FULL`).
+   */
+  durable?(): Promise<void>;
+  /**
+   * With `durable`: resolves once the commits the queries of `scope` could have read are
+   * on disk; buildApp's onSend awaits it before any answer leaves (no client ever sees
+   * data that a power cut could still take back, as with FULL).
+   */
+  durableFor?(scope: QueryScope | undefined): Promise<void>;
 }
 
 export interface PoolStats {
@@ -54,6 +68,11 @@ export interface PoolStats {
 /** The pooled connections one request (or other unit of work) holds right now. */
 export interface QueryScope {
   readonly clients: Set<pg.PoolClient>;
+  /**
+   * SQLite with SQLITE_COMMIT_SYNC=thread: how many commits of this process the scope's
+   * latest query could see (wal-sync.ts); its answer waits until those are durable.
+   */
+  seenCommits?: number;
 }
 
 /**
@@ -75,7 +94,7 @@ export async function openDatabase(
   url: string,
   options: DatabaseOptions = {},
 ): Promise<RosterDatabase> {
-  return isPostgresUrl(url) ? openPostgres(url, options) : openSqlite(url);
+  return isPostgresUrl(url) ? openPostgres(url, options) : openSqlite(url, options);
 }
 
 export interface DatabaseOptions {
@@ -85,26 +104,41 @@ export interface DatabaseOptions {
    * no limit (the CLI, migrations). The server passes DB_STATEMENT_TIMEOUT_MS.
    */
   readonly statementTimeoutMs?: number;
+  /**
+   * SQLite: how a COMMIT becomes durable (SQLITE_COMMIT_SYNC). 'full' (the default of
+   * openDatabase, so the CLI and migrations): `synchronous = FULL`, COMMIT fsyncs on the
+   * calling thread, i.e. on the event loop. 'thread' (the server's default):
+   * `synchronous = NORMAL` and an fsync of the WAL on the libuv thread pool that callers
+   * and answers wait for (wal-sync.ts, group-commit.ts). Both are durable.
+   */
+  readonly sqliteCommitSync?: SqliteCommitSync;
+  /** Test seam: the fsync used in 'thread' mode (node:fs fsync on the thread pool). */
+  readonly fsync?: FsyncFunction;
 }
+
+export type SqliteCommitSync = 'full' | 'thread';
 
 // Database errors are read in one place (db-errors.ts); re-exported for existing imports.
 export { isStatementTimeout, isUniqueViolation } from './db-errors.js';
 
-function openSqlite(url: string): RosterDatabase {
+function openSqlite(url: string, options: DatabaseOptions): RosterDatabase {
   const file = url.replace(/^sqlite:(\/\/)?/i, '');
   if (file !== ':memory:') mkdirSync(dirname(resolve(file)), { recursive: true });
   const sqlite = new SqliteDatabase(file);
-  // WAL lets readers run beside the one writer; FULL syncs each commit, so an
-  // acknowledged SCIM write survives a power cut.
+  // WAL lets readers run beside the one writer. An acknowledged SCIM write survives a
+  // power cut either way: FULL syncs each commit in COMMIT (on the event loop); 'thread'
+  // commits with NORMAL (no fsync) and WalSync fsyncs the WAL on the thread pool before
+  // any caller of the commit is answered (wal-sync.ts).
   sqlite.pragma('journal_mode = WAL');
-  sqlite.pragma('synchronous = FULL');
+  const offLoop = options.sqliteCommitSync === 'thread' && file !== ':memory:';
+  sqlite.pragma(offLoop ? 'synchronous = NORMAL' : 'synchronous = FULL');
   sqlite.pragma('busy_timeout = 5000');
   sqlite.pragma('foreign_keys = ON');
   // 64 MiB of page cache (default 2 MiB): the upper levels of the users' indexes stay in
   // memory at 1M users, and a commit's pages need not be read back (docs/benchmarks.md).
   sqlite.pragma('cache_size = -65536');
   // Checkpoint the WAL every 10,000 pages (~40 MiB) rather than 1,000: fewer checkpoints,
-  // each writing back pages that many commits touched. Durability is unchanged (FULL).
+  // each writing back pages that many commits touched. Durability is unchanged.
   sqlite.pragma('wal_autocheckpoint = 10000');
   // Read pages through a memory map instead of a read() into the page cache per page: a
   // list page touches ~200 pages scattered over the file (100 rows, their team
@@ -116,9 +150,17 @@ function openSqlite(url: string): RosterDatabase {
   sqlite.function('scim_lower', { deterministic: true }, (value: unknown) =>
     value === null || value === undefined ? null : String(value).toLowerCase(),
   );
+  const walSync = offLoop
+    ? new WalSync(
+        `${resolve(file)}-wal`,
+        () => sqlite.pragma('data_version', { simple: true }) as number,
+        options.fsync,
+      )
+    : undefined;
   const db = new Kysely<Database>({
-    dialect: new SqliteDialect({ database: withStatementCache(sqlite) }),
+    dialect: new SqliteDialect({ database: withStatementCache(sqlite, walSync) }),
   });
+  if (walSync !== undefined) registerWalSync(db, walSync);
   // Another process's commit (a CLI revocation) changes data_version: drop cached token lookups.
   let dataVersion = sqlite.pragma('data_version', { simple: true });
   const removeCheck = addAuthStalenessCheck(() => {
@@ -132,10 +174,18 @@ function openSqlite(url: string): RosterDatabase {
     db,
     dialect: sqliteDialect.name,
     sqlDialect: sqliteDialect,
-    close: () => {
+    close: async () => {
       removeCheck();
-      return db.destroy();
+      await walSync?.close();
+      await db.destroy();
     },
+    ...(walSync !== undefined
+      ? {
+          durable: () => walSync.whenAllDurable(),
+          durableFor: (scope: QueryScope | undefined) =>
+            walSync.whenDurable(scope === undefined ? walSync.committed : (scope.seenCommits ?? 0)),
+        }
+      : {}),
   };
 }
 
@@ -156,9 +206,20 @@ const STATEMENT_CACHE_SIZE = 500;
  * statements by SQL text is safe: better-sqlite3 runs each statement to completion
  * synchronously, and Roster does not stream (iterate) results.
  */
-function withStatementCache(sqlite: SqliteDatabase.Database): SqliteDatabase.Database {
+function withStatementCache(
+  sqlite: SqliteDatabase.Database,
+  walSync?: WalSync,
+): SqliteDatabase.Database {
   const cache = new Map<string, SqliteDatabase.Statement>();
-  const prepare = sqlite.prepare.bind(sqlite);
+  const prepare =
+    walSync === undefined
+      ? sqlite.prepare.bind(sqlite)
+      : (source: string) =>
+          new TrackedStatement(
+            sqlite.prepare(source),
+            sqlite,
+            walSync,
+          ) as unknown as SqliteDatabase.Statement;
   return new Proxy(sqlite, {
     get(target, property, receiver) {
       if (property !== 'prepare') {
@@ -179,6 +240,57 @@ function withStatementCache(sqlite: SqliteDatabase.Database): SqliteDatabase.Dat
       };
     },
   });
+}
+
+/**
+ * A prepared statement that tells the WalSync when it ended a write transaction: an
+ * autocommitted write, or the COMMIT (RELEASE, ROLLBACK: harmless extra counts) that
+ * closed a transaction. It also records, in the query scope of the request running it, how
+ * many commits the statement could see: that request's answer waits for their fsync.
+ * Only what Kysely's SQLite driver uses (`reader`, `all`, `run`, `iterate`).
+ */
+class TrackedStatement {
+  readonly reader: boolean;
+  private readonly writes: boolean;
+
+  constructor(
+    private readonly statement: SqliteDatabase.Statement,
+    private readonly sqlite: SqliteDatabase.Database,
+    private readonly walSync: WalSync,
+  ) {
+    this.reader = statement.reader;
+    this.writes = !statement.readonly;
+  }
+
+  all(...parameters: unknown[]): unknown[] {
+    const inTransaction = this.sqlite.inTransaction;
+    const rows = this.statement.all(...parameters);
+    this.after(inTransaction);
+    return rows;
+  }
+
+  run(...parameters: unknown[]): SqliteDatabase.RunResult {
+    const inTransaction = this.sqlite.inTransaction;
+    const result = this.statement.run(...parameters);
+    this.after(inTransaction);
+    return result;
+  }
+
+  *iterate(...parameters: unknown[]): IterableIterator<unknown> {
+    const inTransaction = this.sqlite.inTransaction;
+    try {
+      yield* this.statement.iterate(...parameters);
+    } finally {
+      this.after(inTransaction);
+    }
+  }
+
+  private after(wasInTransaction: boolean): void {
+    if (!this.sqlite.inTransaction && (wasInTransaction || this.writes))
+      this.walSync.markCommitted();
+    const scope = queryScope.getStore();
+    if (scope !== undefined) scope.seenCommits = this.walSync.committed;
+  }
 }
 
 /** Connections in the PostgreSQL pool; the per-account share of requests is taken from it. */

@@ -1,5 +1,7 @@
 import type { ControlledTransaction, Kysely, Transaction } from 'kysely';
 import type { Database } from './db-schema.js';
+import { queryScope } from './connect.js';
+import { walSyncOf } from './wal-sync.js';
 
 /** Most write transactions one SQLite COMMIT carries. */
 export const GROUP_COMMIT_MAX_WORKS = 64;
@@ -27,9 +29,14 @@ const SAVEPOINT = 'roster_work';
  *   serial execution would show it (the earlier works of its batch included).
  * - A work that throws is rolled back to its savepoint and only its caller is rejected
  *   (at once: none of its writes survive); the others of the batch go on.
- * - No caller's promise resolves before the COMMIT has returned: an acknowledged write is
- *   durable. If the COMMIT (or a rollback to a savepoint) fails, every work of the batch
- *   is rejected with that error, and nothing of the batch is stored.
+ * - No caller's promise resolves before the batch is durable: with `synchronous = FULL`
+ *   when its COMMIT has returned; with SQLITE_COMMIT_SYNC=thread (`synchronous = NORMAL`)
+ *   when the WAL fsync that covers the COMMIT returned (wal-sync.ts). That fsync runs on
+ *   the thread pool while the next batch is parsed and executed on the event loop; at most
+ *   one is in flight, the next covers every batch committed meanwhile. If the COMMIT (or
+ *   a rollback to a savepoint) fails, every work of the batch is rejected with that error,
+ *   and nothing of the batch is stored; if the fsync fails, every work of the batch is
+ *   rejected (its data may survive or not: not acknowledged).
  * - A batch takes at most GROUP_COMMIT_MAX_WORKS works and stops taking more
  *   GROUP_COMMIT_MAX_MS after it began; works queued later go to the next batch.
  *
@@ -48,7 +55,9 @@ export class GroupCommit {
         this.running = true;
         // Start after the current turn of the event loop, once the requests that are already
         // readable have been parsed and have queued their works: they join this batch.
-        setImmediate(() => void this.drain());
+        // Outside the caller's query scope: the works of every request run in this drain,
+        // and what they read is covered by their own batch's durability, not a request's.
+        queryScope.exit(() => setImmediate(() => void this.drain()));
       }
     });
   }
@@ -128,7 +137,20 @@ export class GroupCommit {
       for (const { queued } of done) queued.reject(broken.error);
       return;
     }
-    for (const { queued, value } of done) queued.resolve(value);
+    const walSync = walSyncOf(this.db);
+    if (walSync === undefined) {
+      for (const { queued, value } of done) queued.resolve(value);
+      return;
+    }
+    // Not awaited: the next batch runs while this one's fsync is in flight.
+    walSync.whenDurable().then(
+      () => {
+        for (const { queued, value } of done) queued.resolve(value);
+      },
+      (error: unknown) => {
+        for (const { queued } of done) queued.reject(error);
+      },
+    );
   }
 }
 

@@ -70,6 +70,10 @@ class KyselyStores implements Stores {
     return stores;
   }
 
+  durable(): Promise<void> {
+    return this.database.durable?.() ?? Promise.resolve();
+  }
+
   private accountRegistry: AccountRegistry | undefined;
   get accounts(): AccountRegistry {
     this.accountRegistry ??= new KyselyAccountRegistry(this.database.db);
@@ -95,7 +99,7 @@ class KyselyStores implements Stores {
   }
   private logWriter: ProvisioningLogWriter | undefined;
   get provisioningLog(): ProvisioningLogWriter {
-    this.logWriter ??= new KyselyLogWriter(this.database.db);
+    this.logWriter ??= new KyselyLogWriter(this.database.db, this.database.dialect);
     return this.logWriter;
   }
   private webhookDeliveriesStore: WebhookDeliveryStore | undefined;

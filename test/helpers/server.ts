@@ -7,7 +7,11 @@ import { issueToken } from '../../src/app/tokens.js';
 import { loadConfig, regionOrigin, type RegionsConfig } from '../../src/config.js';
 import { WebhookDispatcher } from '../../src/app/webhooks/dispatcher.js';
 import { buildApp, type SsoSettings } from '../../src/http/app.js';
-import { openDatabase, type RosterDatabase } from '../../src/storage/connect.js';
+import {
+  openDatabase,
+  type DatabaseOptions,
+  type RosterDatabase,
+} from '../../src/storage/connect.js';
 import { migrateToLatest } from '../../src/storage/migrations/index.js';
 import type { RateLimiter } from '../../src/http/limits/rate-limit.js';
 import { createTestDatabase, type DatabaseKind } from './databases.js';
@@ -49,14 +53,22 @@ export async function startTestServer(
     webhooks?: boolean;
     sso?: SsoSettings;
     rateLimiter?: RateLimiter;
+    /** How the server's database is opened (SQLITE_COMMIT_SYNC, an fsync to spy on). */
+    databaseOptions?: DatabaseOptions;
+    /** Where provisioning-log write errors go; by default they are thrown (fail the test). */
+    onLogError?: (error: unknown) => void;
   } = {},
 ): Promise<TestServer> {
   const testDb = await createTestDatabase(kind);
-  const database = await openDatabase(testDb.url);
+  const database = await openDatabase(testDb.url, options.databaseOptions);
   await migrateToLatest(database.db);
-  const log = new ProvisioningLog(createStores(database), (error) => {
-    throw error;
-  });
+  const log = new ProvisioningLog(
+    createStores(database),
+    options.onLogError ??
+      ((error) => {
+        throw error;
+      }),
+  );
   // PUBLIC_URL is only known after listen; the app reads it lazily through this holder.
   const holder = { publicUrl: 'http://127.0.0.1' };
   const routing: { config: RegionsConfig; trustProxy: boolean } = {

@@ -294,6 +294,10 @@ export class WebhookDispatcher {
       return;
     }
 
+    // SQLite, commits fsynced off the event loop: these events were committed, maybe not
+    // yet fsynced. Nothing goes out that a power cut could still take back.
+    await this.options.stores.durable?.();
+
     const startedMs = this.clock();
     const attemptId = await this.deliveries.startAttempt(endpoint, {
       firstSeq: first.seq,
