@@ -140,7 +140,6 @@ export async function consoleRoutes(
   app: FastifyInstance,
   options: ConsoleRoutesOptions,
 ): Promise<void> {
-  const db = options.database.db;
   const account = (request: Req): string => request.params.accountId;
   const stores = (request: Req) => options.stores.forAccount(request.params.accountId);
 

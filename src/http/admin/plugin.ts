@@ -71,7 +71,6 @@ export async function adminPlugin(
   app: FastifyInstance,
   options: AdminPluginOptions,
 ): Promise<void> {
-  const db = options.database.db;
   const stores = options.stores;
   const publicUrl = (region?: string): string =>
     typeof options.publicUrl === 'function' ? options.publicUrl(region) : options.publicUrl;
