@@ -7,14 +7,15 @@ import { newQueryScope, queryScope, type RosterDatabase } from '../storage/conne
  * request is running are cancelled instead of holding their connections for nobody.
  */
 export function scopeRequests(app: FastifyInstance, database: RosterDatabase): void {
+  const cancel = database.cancel?.bind(database);
+  // SQLite has nothing to cancel (a statement never outlives its synchronous call): no
+  // scope, and no AsyncLocalStorage, whose promise hooks would cost every request's promises.
+  if (cancel === undefined) return;
   app.addHook('onRequest', (_request, reply, done) => {
     const scope = newQueryScope();
-    const cancel = database.cancel?.bind(database);
-    if (cancel !== undefined) {
-      reply.raw.on('close', () => {
-        if (!reply.raw.writableFinished && scope.clients.size > 0) void cancel(scope);
-      });
-    }
+    reply.raw.on('close', () => {
+      if (!reply.raw.writableFinished && scope.clients.size > 0) void cancel(scope);
+    });
     queryScope.run(scope, done);
   });
 }

@@ -7,6 +7,7 @@ import pg from 'pg';
 import { isPostgresUrl } from '../config.js';
 import { addAuthStalenessCheck } from '../app/auth-cache.js';
 import type { Database } from './db-schema.js';
+import { allowDirectReads } from './sqlite-reads.js';
 import {
   postgresDialect,
   sqliteDialect,
@@ -103,9 +104,12 @@ function openSqlite(url: string): RosterDatabase {
   sqlite.function('scim_lower', { deterministic: true }, (value: unknown) =>
     value === null || value === undefined ? null : String(value).toLowerCase(),
   );
+  const statements = withStatementCache(sqlite);
   const db = new Kysely<Database>({
-    dialect: new SqliteDialect({ database: withStatementCache(sqlite) }),
+    dialect: new SqliteDialect({ database: statements.database }),
   });
+  // Read-only single statements of the stores skip Kysely's executor when they can (sqlite-reads.ts).
+  allowDirectReads(db, sqlite, statements.prepare);
   // Another process's commit (a CLI revocation) changes data_version: drop cached token lookups.
   let dataVersion = sqlite.pragma('data_version', { simple: true });
   const removeCheck = addAuthStalenessCheck(() => {
@@ -135,10 +139,22 @@ const STATEMENT_CACHE_SIZE = 500;
  * statements by SQL text is safe: better-sqlite3 runs each statement to completion
  * synchronously, and Roster does not stream (iterate) results.
  */
-function withStatementCache(sqlite: SqliteDatabase.Database): SqliteDatabase.Database {
+function withStatementCache(sqlite: SqliteDatabase.Database): {
+  database: SqliteDatabase.Database;
+  prepare: (source: string) => SqliteDatabase.Statement;
+} {
   const cache = new Map<string, SqliteDatabase.Statement>();
-  const prepare = sqlite.prepare.bind(sqlite);
-  return new Proxy(sqlite, {
+  const prepareNew = sqlite.prepare.bind(sqlite);
+  const prepare = (source: string): SqliteDatabase.Statement => {
+    let statement = cache.get(source);
+    if (statement === undefined) {
+      statement = prepareNew(source);
+      if (cache.size >= STATEMENT_CACHE_SIZE) cache.delete(cache.keys().next().value!);
+      cache.set(source, statement);
+    }
+    return statement;
+  };
+  const database = new Proxy(sqlite, {
     get(target, property, receiver) {
       if (property !== 'prepare') {
         const value = Reflect.get(target, property, receiver) as unknown;
@@ -147,17 +163,10 @@ function withStatementCache(sqlite: SqliteDatabase.Database): SqliteDatabase.Dat
           ? (value as (...args: unknown[]) => unknown).bind(target)
           : value;
       }
-      return (source: string) => {
-        let statement = cache.get(source);
-        if (statement === undefined) {
-          statement = prepare(source);
-          if (cache.size >= STATEMENT_CACHE_SIZE) cache.delete(cache.keys().next().value!);
-          cache.set(source, statement);
-        }
-        return statement;
-      };
+      return prepare;
     },
   });
+  return { database, prepare };
 }
 
 /** Connections in the PostgreSQL pool; the per-account share of requests is taken from it. */
