@@ -3,7 +3,7 @@ import type SqliteDatabase from 'better-sqlite3';
 import type { Database } from './db-schema.js';
 
 /** A SQLite connection's handle and its prepared-statement cache (connect.ts). */
-interface DirectReads {
+export interface DirectReads {
   readonly sqlite: SqliteDatabase.Database;
   readonly prepare: (source: string) => SqliteDatabase.Statement;
 }
@@ -17,6 +17,38 @@ export function allowDirectReads(
   prepare: (source: string) => SqliteDatabase.Statement,
 ): void {
   direct.set(db, { sqlite, prepare });
+}
+
+/**
+ * The SQLite connection under `db` when a statement may run on it directly now: `db` is
+ * the Kysely instance of a SQLite file (not a Transaction), and no transaction is open on
+ * the connection. Undefined otherwise.
+ */
+export function idleSqlite(db: Kysely<Database> | Transaction<Database>): DirectReads | undefined {
+  const reads = direct.get(db);
+  return reads !== undefined && !reads.sqlite.inTransaction && reads.sqlite.open
+    ? reads
+    : undefined;
+}
+
+/**
+ * Runs `work` (synchronous statements on `reads`) in one transaction whose COMMIT does not
+ * wait for an fsync (`synchronous = NORMAL` for this commit only; the connection's own
+ * setting is restored before anything else can run). In WAL mode such a commit is atomic
+ * and survives a crash of the process; only a power loss or OS crash before the next
+ * durable commit (any SCIM write, `synchronous = FULL`) or checkpoint may undo it: both
+ * sync the WAL, and with it every frame before them. For records whose loss on a power
+ * cut is acceptable (the provisioning log, which already buffers up to 50 ms in memory),
+ * never for SCIM data.
+ */
+export function commitWithoutSync<T>(reads: DirectReads, work: () => T): T {
+  const before = (reads.prepare('PRAGMA synchronous').get() as { synchronous: number }).synchronous;
+  reads.prepare('PRAGMA synchronous = NORMAL').run();
+  try {
+    return reads.sqlite.transaction(work)();
+  } finally {
+    reads.prepare(`PRAGMA synchronous = ${Number(before)}`).run();
+  }
 }
 
 /**
@@ -39,9 +71,8 @@ export function readRows<R>(
   text: string,
   parameters: readonly unknown[],
 ): R[] | Promise<R[]> {
-  const reads = direct.get(db);
-  if (reads !== undefined && !reads.sqlite.inTransaction && reads.sqlite.open)
-    return reads.prepare(text).all(...parameters) as R[];
+  const reads = idleSqlite(db);
+  if (reads !== undefined) return reads.prepare(text).all(...parameters) as R[];
   return db
     .executeQuery(CompiledQuery.raw(text, [...parameters]) as CompiledQuery<R>)
     .then((result) => result.rows as R[]);

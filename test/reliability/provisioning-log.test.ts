@@ -1,3 +1,4 @@
+import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createAccount } from '../../src/app/accounts.js';
 import { ProvisioningLog, type LogEntry } from '../../src/app/provisioning-log.js';
@@ -83,6 +84,25 @@ describe.each(DATABASE_KINDS)('provisioning log batches (%s)', (kind) => {
     expect(paths).toEqual(['/Users?last', '/Users?first']);
     expect(errors).toHaveLength(1);
     expect(String(errors[0])).toContain('provisioning log entry dropped');
+  });
+
+  it('the writer stores a batch all or none, and leaves SQLite durable (synchronous = FULL)', async () => {
+    const account = await createAccount(createStores(database), { name: 'Atomic' });
+    const writer = createStores(database).provisioningLog;
+    const row = (path: string, status = 200) => ({
+      ...entry(account.id, { path, status }),
+      change: null,
+      source: 'scim' as const,
+    });
+    await expect(writer.insert([row('/Users?a'), row('/Users?bad', Number.NaN)])).rejects.toThrow();
+    const log = new ProvisioningLog(createStores(database), () => undefined);
+    expect(await log.list(account.id)).toEqual([]);
+    await writer.insert([row('/Users?b'), row('/Users?c')]);
+    expect((await log.list(account.id)).map((e) => e.path)).toEqual(['/Users?c', '/Users?b']);
+    if (kind === 'sqlite') {
+      const { rows } = await sql<{ synchronous: number }>`PRAGMA synchronous`.execute(database.db);
+      expect(rows[0]?.synchronous).toBe(2); // FULL, as connect.ts sets it for SCIM writes
+    }
   });
 
   it('redacts secret query parameters from stored paths', async () => {
