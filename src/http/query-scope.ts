@@ -34,10 +34,14 @@ export function answerOnlyDurable(app: FastifyInstance, database: RosterDatabase
  * request is running are cancelled instead of holding their connections for nobody.
  */
 export function scopeRequests(app: FastifyInstance, database: RosterDatabase): void {
+  const cancel = database.cancel?.bind(database);
+  // SQLite committing with FULL has nothing to cancel (a statement never outlives its
+  // synchronous call) and no commit to wait for: no scope, and no AsyncLocalStorage, whose
+  // promise hooks would cost every request's promises.
+  if (cancel === undefined && database.durableFor === undefined) return;
   app.addHook('onRequest', (request, reply, done) => {
     const scope = newQueryScope();
     scopes.set(request, scope);
-    const cancel = database.cancel?.bind(database);
     if (cancel !== undefined) {
       reply.raw.on('close', () => {
         if (!reply.raw.writableFinished && scope.clients.size > 0) void cancel(scope);

@@ -9,6 +9,7 @@ import {
 } from 'kysely';
 import { DomainError } from '../core/errors.js';
 import type { JsonObject } from '../core/resource/values.js';
+import type { TypedFilter } from '../core/filter/typed.js';
 import type {
   AccountStore,
   GetOptions,
@@ -27,6 +28,7 @@ import { compileFilter, compileSort, type ResourceMapping } from './filter-sql.j
 import { dialectOf, type DialectName, type SqlDialect } from './dialects/index.js';
 import { KyselyWorkspaceStore } from './workspace-store.js';
 import { bulkChunks } from './bulk.js';
+import { readRows } from './sqlite-reads.js';
 import type { WorkspaceStore } from '../app/workspace/ports.js';
 import { GROUP_INDEX, USER_INDEX } from '../core/resource/indexed-columns.js';
 import { emailColumns, filterColumns, groupColumnValues, userColumnValues } from './columns.js';
@@ -208,6 +210,22 @@ async function pageByKeys<R extends { id: string }>(
   }
 }
 
+/**
+ * The folded value of a filter that is exactly `userName eq "<string>"` (the core
+ * attribute, compared case-insensitively as RFC 7643 declares it), else undefined.
+ */
+function userNameLookup(filter: TypedFilter | undefined): string | undefined {
+  if (filter === undefined || filter.kind !== 'compare' || filter.op !== 'eq') return undefined;
+  const target = filter.target;
+  if (target.relative || target.extension || target.sub !== undefined) return undefined;
+  if (target.attr.name !== 'userName' || target.attr.caseExact === true) return undefined;
+  if (typeof filter.value !== 'string') return undefined;
+  // The compiler's folding (filter-sql.ts): JS toLowerCase(), as the user_name_lc column holds.
+  return USER_MAPPING.columns['userName']?.column === 'user_name_lc'
+    ? filter.value.toLowerCase()
+    : undefined;
+}
+
 /** A user's SCIM teams (JSON [id, name] pairs by name) and manager's name, as columns of a query over `alias`. */
 function relatedColumns(dialect: SqlDialect, alias: string): string {
   const groups = dialect.jsonPairs(
@@ -361,11 +379,8 @@ export class KyselyAccountStore implements AccountStore {
       text = `SELECT users.*${extra} FROM users WHERE users.account_id = ${param(1)} AND users.id = ${param(2)}${this.dialect.lockClause(lock)}`;
       userQueries.set(cacheKey, text);
     }
-    const [row] = (
-      await this.db.executeQuery(
-        CompiledQuery.raw(text, [this.accountId, id]) as CompiledQuery<UsersTable>,
-      )
-    ).rows;
+    // Read-only and one statement: on SQLite outside a transaction, without Kysely's executor.
+    const [row] = await readRows<UsersTable>(this.db, text, [this.accountId, id]);
     return row === undefined ? undefined : toUser(row);
   }
 
@@ -442,6 +457,8 @@ export class KyselyAccountStore implements AccountStore {
    * it was taken, so it skips at most ANCHOR_STEP index entries instead of `offset`.
    */
   private async userPage(query: ListQuery): Promise<Page<UserRow>> {
+    const userName = query.offset === 0 ? userNameLookup(query.filter) : undefined;
+    if (userName !== undefined) return this.userByName(userName, query);
     const filter =
       query.filter === undefined
         ? undefined
@@ -484,6 +501,43 @@ export class KyselyAccountStore implements AccountStore {
       .where('id', '=', this.accountId)
       .executeTakeFirst();
     return { total: Number(total?.user_count ?? 0), rows: [] };
+  }
+
+  /**
+   * `userName eq "..."` from the first position (what identity providers send before
+   * creating a user): userName is unique per account, case-insensitively (the
+   * `user_name_lc` key), so the answer is at most one row and needs neither the list order
+   * nor a count. One statement, compiled once per dialect and shape, and on SQLite run
+   * without Kysely's executor (sqlite-reads.ts). Same rows and totals as readUserPage.
+   */
+  private async userByName(userNameLc: string, query: ListQuery): Promise<Page<UserRow>> {
+    const inline =
+      query.maxBytes === undefined ? undefined : Math.floor(query.maxBytes / query.limit);
+    const related = query.related === true;
+    const cacheKey = `${this.dialectName}:userByName:${inline !== undefined}:${related}`;
+    let text = userQueries.get(cacheKey);
+    if (text === undefined) {
+      // Placeholders numbered in the order they appear (SQLite's `?` are positional).
+      let n = 0;
+      const param = () => this.dialect.placeholder(++n);
+      const columns = USER_COLUMNS.map((c) => c.replace('users.', 'u.')).join(', ');
+      // documentBytes is parameterless SQL over the column on both dialects.
+      const size = this.dialect.documentBytes(sql`u.data`).compile(this.db).sql;
+      const data =
+        inline === undefined ? 'u.data' : `CASE WHEN ${size} <= ${param()} THEN u.data END`;
+      const extra = related ? `, ${relatedColumns(this.dialect, 'u')}` : '';
+      text = `SELECT ${columns}, ${data} AS data, ${inline === undefined ? 'NULL' : size} AS data_size${extra} FROM users u WHERE u.account_id = ${param()} AND u.user_name_lc = ${param()}`;
+      userQueries.set(cacheKey, text);
+    }
+    const parameters =
+      inline === undefined ? [this.accountId, userNameLc] : [inline, this.accountId, userNameLc];
+    const rows = await readRows<
+      Omit<UsersTable, 'password_hash' | 'data'> & {
+        data: string | null;
+        data_size: number | null;
+      }
+    >(this.db, text, parameters);
+    return this.withinBudget('users', { total: rows.length, rows }, query.maxBytes, toUser);
   }
 
   private async countUsers(filter: RawBuilder<unknown>): Promise<number> {

@@ -8,6 +8,7 @@ import { isPostgresUrl } from '../config.js';
 import { addAuthStalenessCheck } from '../app/auth-cache.js';
 import { startAuthListener, type AuthListener } from './auth-listener.js';
 import type { Database } from './db-schema.js';
+import { allowDirectReads } from './sqlite-reads.js';
 import { registerWalSync, WalSync, type FsyncFunction } from './wal-sync.js';
 import {
   postgresDialect,
@@ -157,15 +158,22 @@ function openSqlite(url: string, options: DatabaseOptions): RosterDatabase {
         options.fsync,
       )
     : undefined;
+  const statements = withStatementCache(sqlite, walSync);
   const db = new Kysely<Database>({
-    dialect: new SqliteDialect({ database: withStatementCache(sqlite, walSync) }),
+    dialect: new SqliteDialect({ database: statements.database }),
   });
   if (walSync !== undefined) registerWalSync(db, walSync);
+  // Read-only single statements of the stores skip Kysely's executor when they can
+  // (sqlite-reads.ts); through the same tracked statements, so their answers wait for the
+  // fsync of what they read like any other.
+  allowDirectReads(db, sqlite, statements.prepare);
   // Another process's commit (a CLI revocation) changes data_version: drop cached token lookups.
-  let dataVersion = sqlite.pragma('data_version', { simple: true });
+  // Prepared once: pragma() prepares its statement on every call (~40 us, on every request).
+  const dataVersionOf = sqlite.prepare('PRAGMA data_version').pluck();
+  let dataVersion = dataVersionOf.get();
   const removeCheck = addAuthStalenessCheck(() => {
     if (!sqlite.open) return false;
-    const now = sqlite.pragma('data_version', { simple: true });
+    const now = dataVersionOf.get();
     if (now === dataVersion) return false;
     dataVersion = now;
     return true;
@@ -209,9 +217,12 @@ const STATEMENT_CACHE_SIZE = 500;
 function withStatementCache(
   sqlite: SqliteDatabase.Database,
   walSync?: WalSync,
-): SqliteDatabase.Database {
+): {
+  database: SqliteDatabase.Database;
+  prepare: (source: string) => SqliteDatabase.Statement;
+} {
   const cache = new Map<string, SqliteDatabase.Statement>();
-  const prepare =
+  const prepareNew =
     walSync === undefined
       ? sqlite.prepare.bind(sqlite)
       : (source: string) =>
@@ -220,7 +231,16 @@ function withStatementCache(
             sqlite,
             walSync,
           ) as unknown as SqliteDatabase.Statement;
-  return new Proxy(sqlite, {
+  const prepare = (source: string): SqliteDatabase.Statement => {
+    let statement = cache.get(source);
+    if (statement === undefined) {
+      statement = prepareNew(source);
+      if (cache.size >= STATEMENT_CACHE_SIZE) cache.delete(cache.keys().next().value!);
+      cache.set(source, statement);
+    }
+    return statement;
+  };
+  const database = new Proxy(sqlite, {
     get(target, property, receiver) {
       if (property !== 'prepare') {
         const value = Reflect.get(target, property, receiver) as unknown;
@@ -229,17 +249,10 @@ function withStatementCache(
           ? (value as (...args: unknown[]) => unknown).bind(target)
           : value;
       }
-      return (source: string) => {
-        let statement = cache.get(source);
-        if (statement === undefined) {
-          statement = prepare(source);
-          if (cache.size >= STATEMENT_CACHE_SIZE) cache.delete(cache.keys().next().value!);
-          cache.set(source, statement);
-        }
-        return statement;
-      };
+      return prepare;
     },
   });
+  return { database, prepare };
 }
 
 /**

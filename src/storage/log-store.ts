@@ -8,23 +8,22 @@ import type {
   StorableLogEntry,
 } from '../app/provisioning-log.js';
 import type { Database, ScimLogTable } from './db-schema.js';
-import { groupCommitOf } from './group-commit.js';
-import type { DialectName } from './dialects/index.js';
+import type { SqlDialect } from './dialects/index.js';
 
 /** The provisioning log's writer: one multi-row insert per batch, whatever accounts it holds. */
 export class KyselyLogWriter implements ProvisioningLogWriter {
   constructor(
     private readonly db: Kysely<Database>,
-    private readonly dialect: DialectName = 'postgres',
+    private readonly dialect: SqlDialect,
   ) {}
 
   async insert(entries: readonly StorableLogEntry[]): Promise<void> {
     if (entries.length === 0) return;
-    // SQLite: the batch joins the group commit (one savepoint of the next batch) instead
-    // of a COMMIT of its own, which wrote the WAL (and, with FULL, fsynced) once more per
-    // flush. PostgreSQL: one autocommitted statement, as before.
-    if (this.dialect === 'sqlite') {
-      await groupCommitOf(this.db).run((trx) => this.insertInto(trx, entries));
+    // In-process SQLite: the batch joins the group commit (one savepoint of the next
+    // batch) instead of a COMMIT of its own, which wrote the WAL (and, with FULL, fsynced)
+    // once more per flush. PostgreSQL: one autocommitted statement, as before.
+    if (!this.dialect.roundTrips) {
+      await this.dialect.transaction(this.db, (trx) => this.insertInto(trx, entries));
       return;
     }
     await this.insertInto(this.db, entries);

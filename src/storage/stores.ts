@@ -99,7 +99,7 @@ class KyselyStores implements Stores {
   }
   private logWriter: ProvisioningLogWriter | undefined;
   get provisioningLog(): ProvisioningLogWriter {
-    this.logWriter ??= new KyselyLogWriter(this.database.db, this.database.dialect);
+    this.logWriter ??= new KyselyLogWriter(this.database.db, this.database.sqlDialect);
     return this.logWriter;
   }
   private webhookDeliveriesStore: WebhookDeliveryStore | undefined;

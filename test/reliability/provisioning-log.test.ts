@@ -85,6 +85,21 @@ describe.each(DATABASE_KINDS)('provisioning log batches (%s)', (kind) => {
     expect(String(errors[0])).toContain('provisioning log entry dropped');
   });
 
+  it('the writer stores a batch all or none', async () => {
+    const account = await createAccount(createStores(database), { name: 'Atomic' });
+    const writer = createStores(database).provisioningLog;
+    const row = (path: string, status = 200) => ({
+      ...entry(account.id, { path, status }),
+      change: null,
+      source: 'scim' as const,
+    });
+    await expect(writer.insert([row('/Users?a'), row('/Users?bad', Number.NaN)])).rejects.toThrow();
+    const log = new ProvisioningLog(createStores(database), () => undefined);
+    expect(await log.list(account.id)).toEqual([]);
+    await writer.insert([row('/Users?b'), row('/Users?c')]);
+    expect((await log.list(account.id)).map((e) => e.path)).toEqual(['/Users?c', '/Users?b']);
+  });
+
   it('redacts secret query parameters from stored paths', async () => {
     const account = await createAccount(createStores(database), { name: 'Secrets' });
     const log = new ProvisioningLog(createStores(database), () => undefined);

@@ -329,6 +329,80 @@ describe.each(DATABASE_KINDS)('AccountStore contract (%s)', (kind) => {
       expect(few.rows).toHaveLength(2);
     });
 
+    it('userName eq finds the one user case-insensitively, as the general filter path does', async () => {
+      const store = await newStore();
+      const boss = user({ userName: 'boss', displayName: 'The Boss', active: true });
+      await store.insertUser(boss);
+      const data: JsonObject = {
+        userName: 'Ärger@Example.com',
+        active: true,
+        title: 'x'.repeat(2000),
+        'urn:ietf:params:scim:schemas:extension:enterprise:2.0:User': {
+          manager: { value: boss.id },
+        },
+      };
+      const u = user(data);
+      await store.insertUser(u);
+      await store.insertUser(user({ userName: 'Ärger@Example.org', active: true }));
+      const [b, a] = [group('Bravo'), group('alpha')];
+      await store.insertGroup(b);
+      await store.insertGroup(a);
+      await store.addMembers(b.id, [{ id: u.id, type: 'User' }], T0);
+      await store.addMembers(a.id, [{ id: u.id, type: 'User' }], T0);
+      // The same user in another account is never found.
+      await (
+        await newStore('Other')
+      ).insertUser(user({ userName: 'ärger@example.com', active: true }));
+
+      const lookup = (text: string, more: Partial<Parameters<AccountStore['listUsers']>[0]> = {}) =>
+        store.listUsers({ ...ALL, filter: userFilter(text), ...more });
+      const expected = {
+        id: u.id,
+        userName: 'Ärger@Example.com',
+        externalId: null,
+        displayName: null,
+        active: true,
+        managerId: boss.id,
+        createdAt: T0,
+        updatedAt: T0,
+        version: 1,
+        data,
+        groups: [
+          { value: a.id, type: 'Group', display: 'alpha' },
+          { value: b.id, type: 'Group', display: 'Bravo' },
+        ],
+        managerName: 'The Boss',
+      };
+      for (const text of ['userName eq "ärger@example.com"', 'USERNAME eq "ÄRGER@EXAMPLE.COM"']) {
+        for (const more of [
+          { related: true },
+          // A byte budget smaller than the document: read after the page, as for any page.
+          { related: true, maxBytes: 100 },
+          { related: true, limit: 1 },
+          { related: true, limit: 1, maxBytes: 100_000 },
+        ]) {
+          const page = await lookup(text, more);
+          expect(page, `${text} ${JSON.stringify(more)}`).toEqual({ total: 1, rows: [expected] });
+          // The general path (the same filter with a condition that changes nothing) agrees.
+          expect(await lookup(`${text} and userName pr`, more)).toEqual(page);
+        }
+        const plain = await lookup(text);
+        expect(plain.total).toBe(1);
+        expect(plain.rows[0]).not.toHaveProperty('groups');
+        expect(plain.rows[0]).toMatchObject({ id: u.id, data });
+      }
+      // userName is compared whole, never as a prefix; past the first position there is nothing.
+      expect(await lookup('userName eq "ärger@example"')).toEqual({ total: 0, rows: [] });
+      expect(await lookup('userName eq "ärger@example.com"', { offset: 1 })).toEqual({
+        total: 1,
+        rows: [],
+      });
+      expect(await lookup('userName eq "nobody"', { related: true, maxBytes: 100 })).toEqual({
+        total: 0,
+        rows: [],
+      });
+    });
+
     it('pages through users created at the same instant by id, each exactly once', async () => {
       // Entra's bulk creates land in the same millisecond: the id breaks the tie, so
       // consecutive pages neither repeat nor skip a user.
@@ -628,6 +702,35 @@ describe.each(DATABASE_KINDS)('AccountStore contract (%s)', (kind) => {
       expect(await store.getUser(u.id)).toBeDefined();
       expect(await store.getGroup(g.id)).toMatchObject({ version: 2 });
       expect((await store.members([g.id])).get(g.id)).toHaveLength(1);
+    });
+
+    it('a read outside the transaction never sees its uncommitted writes', async () => {
+      const store = await newStore();
+      const u = user({ userName: 'Uncommitted', active: true });
+      let inserted!: () => void;
+      const insertedSignal = new Promise<void>((resolve) => (inserted = resolve));
+      let release!: () => void;
+      const gate = new Promise<void>((resolve) => (release = resolve));
+      const work = store.transaction(async (tx) => {
+        await tx.insertUser(u);
+        inserted();
+        await gate;
+        throw new Error('rolled back');
+      });
+      await insertedSignal;
+      // Issued while the transaction is open (on SQLite it holds the one connection).
+      const reads = Promise.all([
+        store.getUser(u.id),
+        store.getUser(u.id, { related: true }),
+        store.listUsers({ ...ALL, filter: userFilter('userName eq "uncommitted"'), related: true }),
+      ]);
+      release();
+      await expect(work).rejects.toThrow('rolled back');
+      const [plain, related, page] = await reads;
+      expect(plain).toBeUndefined();
+      expect(related).toBeUndefined();
+      expect(page).toEqual({ total: 0, rows: [] });
+      expect(await store.getUser(u.id)).toBeUndefined();
     });
 
     it('rolls back everything when the work throws, and rethrows', async () => {
