@@ -18,7 +18,12 @@ describe('loadConfig', () => {
       trustProxy: false,
       originsExplicit: false,
       sqliteCommitSync: 'thread',
+      sqliteMmapMb: 0,
     });
+  });
+
+  it('reads SQLITE_MMAP_MB', () => {
+    expect(loadConfig({ SQLITE_MMAP_MB: '256' }).sqliteMmapMb).toBe(256);
   });
 
   it('reads SQLITE_COMMIT_SYNC', () => {
@@ -54,6 +59,8 @@ describe('loadConfig', () => {
     [{ REGION: 'EU West' }, /REGION must be/],
     [{ LOG_LEVEL: 'loud' }, /LOG_LEVEL must be one of/],
     [{ SQLITE_COMMIT_SYNC: 'normal' }, /SQLITE_COMMIT_SYNC must be "thread" or "full"/],
+    [{ SQLITE_MMAP_MB: '4096' }, /SQLITE_MMAP_MB must be a whole number of MiB from 0 to 2048/],
+    [{ SQLITE_MMAP_MB: '1.5' }, /SQLITE_MMAP_MB must be a whole number/],
     [{ REGIONS: 'eu' }, /REGIONS must look like/],
     [{ REGIONS: 'eu=https://a.example.com,eu=https://b.example.com' }, /twice/],
     [{ REGIONS: 'eu=https://a.example.com,us=https://a.example.com' }, /two regions the host/],

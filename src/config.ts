@@ -1,6 +1,6 @@
 /**
  * Configuration from the environment (PORT, HOST, DATABASE_URL, PUBLIC_URL, REGIONS,
- * REGION, LOG_LEVEL, TRUST_PROXY, SQLITE_COMMIT_SYNC), validated once at start-up so a typo fails loudly
+ * REGION, LOG_LEVEL, TRUST_PROXY, SQLITE_COMMIT_SYNC, SQLITE_MMAP_MB), validated once at start-up so a typo fails loudly
  * instead of at first use.
  */
 export interface Config {
@@ -28,6 +28,12 @@ export interface Config {
    * are durable; PostgreSQL ignores it (src/storage/wal-sync.ts).
    */
   sqliteCommitSync: 'thread' | 'full';
+  /**
+   * SQLITE_MMAP_MB: how much of the SQLite file the server reads through a memory map
+   * (0 to 2048; default 0). Reads skip a read() per page, but every mapped page a read
+   * touches counts in the process's resident memory (file-backed, reclaimable).
+   */
+  sqliteMmapMb: number;
 }
 
 export interface RegionOrigin {
@@ -121,8 +127,15 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       `SQLITE_COMMIT_SYNC must be "thread" or "full", got ${JSON.stringify(sqliteCommitSync)}`,
     );
   }
+  const sqliteMmapMb = Number(nonEmpty(env.SQLITE_MMAP_MB) ?? '0');
+  if (!Number.isInteger(sqliteMmapMb) || sqliteMmapMb < 0 || sqliteMmapMb > 2048) {
+    throw new ConfigError(
+      `SQLITE_MMAP_MB must be a whole number of MiB from 0 to 2048, got ${JSON.stringify(env.SQLITE_MMAP_MB)}`,
+    );
+  }
   return {
     sqliteCommitSync,
+    sqliteMmapMb,
     port,
     host,
     databaseUrl,

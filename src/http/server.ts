@@ -42,6 +42,7 @@ export async function startServer(
   const database = await openDatabase(config.databaseUrl, {
     statementTimeoutMs: requestLimits.statementTimeoutMs,
     sqliteCommitSync: config.sqliteCommitSync,
+    sqliteMmapMb: config.sqliteMmapMb,
   });
   const stores = createStores(database);
   const log = new ProvisioningLog(stores, (error) =>

@@ -113,6 +113,11 @@ export interface DatabaseOptions {
    * and answers wait for (wal-sync.ts, group-commit.ts). Both are durable.
    */
   readonly sqliteCommitSync?: SqliteCommitSync;
+  /**
+   * SQLite: the first MiB of the file read through a memory map (SQLITE_MMAP_MB; 0 or
+   * absent: none). Mapped pages a read touches count in the resident memory.
+   */
+  readonly sqliteMmapMb?: number;
   /** Test seam: the fsync used in 'thread' mode (node:fs fsync on the thread pool). */
   readonly fsync?: FsyncFunction;
 }
@@ -145,7 +150,8 @@ function openSqlite(url: string, options: DatabaseOptions): RosterDatabase {
   // list page touches ~200 pages scattered over the file (100 rows, their team
   // memberships), which cost more than rendering the page at 100k users
   // (docs/benchmarks.md, "List pages: rendering"). Writes still go through the WAL.
-  if (file !== ':memory:') sqlite.pragma(`mmap_size = ${SQLITE_MMAP_BYTES}`);
+  const mmapMb = options.sqliteMmapMb ?? 0;
+  if (file !== ':memory:' && mmapMb > 0) sqlite.pragma(`mmap_size = ${mmapMb * 1024 * 1024}`);
   // SQLite's lower() folds ASCII only; the `*_lc` columns hold JS toLowerCase(), so the
   // filter compiler lowers values with the same function to compare like with like.
   sqlite.function('scim_lower', { deterministic: true }, (value: unknown) =>
@@ -196,14 +202,6 @@ function openSqlite(url: string, options: DatabaseOptions): RosterDatabase {
       : {}),
   };
 }
-
-/**
- * The first bytes of the database file read through the memory map; the rest is read as
- * before. Mapped pages a read touches count in the process's resident memory (file-backed,
- * reclaimable by the kernel), so the map is bounded like the page cache rather than set to
- * SQLite's 2 GiB cap: 256 MiB holds a 100,000-user account's file whole.
- */
-const SQLITE_MMAP_BYTES = 256 * 1024 * 1024;
 
 /** Distinct SQL texts kept prepared; Roster issues a few dozen shapes, filters add more. */
 const STATEMENT_CACHE_SIZE = 500;
