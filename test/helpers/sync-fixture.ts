@@ -15,6 +15,15 @@ export const TWO_PEOPLE_ONE_TEAM = {
   groups: [{ objectId: 'g1', displayName: 'Platform', members: ['u1', 'u2'] }],
 };
 
+/** The same two people and team with no manager link (no manager update in the log). */
+export const TWO_PEOPLE_NO_MANAGER = {
+  users: [
+    { objectId: 'u1', userPrincipalName: 'ada@acme.example', givenName: 'Ada' },
+    { objectId: 'u2', userPrincipalName: 'alan@acme.example', givenName: 'Alan' },
+  ],
+  groups: [{ objectId: 'g1', displayName: 'Platform', members: ['u1', 'u2'] }],
+};
+
 /**
  * Two tenants on one running server, each admin signed in to the admin API, and a sync
  * source directory (ROSTER_SYNC_SOURCE_DIR) holding Acme's `people.json`. Globex is the

@@ -1,17 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { DATABASE_KINDS } from '../helpers/databases.js';
-import { useSyncFixture } from '../helpers/sync-fixture.js';
+import { TWO_PEOPLE_NO_MANAGER, useSyncFixture } from '../helpers/sync-fixture.js';
 
 describe.each(DATABASE_KINDS)('sync job settings through the admin API (%s)', (kind) => {
   const f = useSyncFixture(kind, {
     prefix: 'roster-sync-settings-',
-    people: {
-      users: [
-        { objectId: 'u1', userPrincipalName: 'ada@acme.example', givenName: 'Ada' },
-        { objectId: 'u2', userPrincipalName: 'alan@acme.example', givenName: 'Alan' },
-      ],
-      groups: [{ objectId: 'g1', displayName: 'Platform', members: ['u1', 'u2'] }],
-    },
+    people: TWO_PEOPLE_NO_MANAGER,
   });
   const { call } = f;
 

@@ -2,18 +2,12 @@ import { describe, expect, it } from 'vitest';
 import { KyselySyncStore } from '../../src/storage/sync-store.js';
 import type { SyncLogEntry } from '../../src/sync/state.js';
 import { DATABASE_KINDS } from '../helpers/databases.js';
-import { useSyncFixture } from '../helpers/sync-fixture.js';
+import { TWO_PEOPLE_NO_MANAGER, useSyncFixture } from '../helpers/sync-fixture.js';
 
 describe.each(DATABASE_KINDS)('sync log export through the admin API (%s)', (kind) => {
   const f = useSyncFixture(kind, {
     prefix: 'roster-sync-export-',
-    people: {
-      users: [
-        { objectId: 'u1', userPrincipalName: 'ada@acme.example', givenName: 'Ada' },
-        { objectId: 'u2', userPrincipalName: 'alan@acme.example', givenName: 'Alan' },
-      ],
-      groups: [{ objectId: 'g1', displayName: 'Platform', members: ['u1', 'u2'] }],
-    },
+    people: TWO_PEOPLE_NO_MANAGER,
   });
   const { call } = f;
   async function raw(path: string, token: string) {
