@@ -1,4 +1,4 @@
-/* global URL, fetch */
+/* global URL, fetch, setTimeout */
 // Member add/remove A/B of two checkouts (docs/benchmarks.md, "Member changes without the
 // team row lock (PostgreSQL)"): each checkout's `roster serve` on its own database, seeded by
 // its own CLI (`--users` users, teams of 100 and 10,000 as bench/run.ts seeds), then, per
@@ -174,6 +174,41 @@ async function backendCpu(tenant) {
   return new Map(rows.map((r) => [r.pid, cpuMs(r.pid)]));
 }
 
+/**
+ * Samples, every 20 ms until `until` settles, how many of the database's backends run a
+ * statement and how many of those wait for a lock (a row lock: another transaction's
+ * COMMIT): the mean of each, a measure of queueing that the machine's load bends little.
+ */
+async function sampleLocks(tenant, until) {
+  if (tenant.dbName === undefined) return { active: 0, waiting: 0 };
+  const client = new pg.Client({ connectionString: o['pg-url'] });
+  await client.connect();
+  let done = false;
+  until.finally(() => (done = true));
+  let samples = 0;
+  let active = 0;
+  let waiting = 0;
+  try {
+    while (!done) {
+      const [row] = (
+        await client.query(
+          `SELECT count(*) FILTER (WHERE state = 'active') AS active,
+             count(*) FILTER (WHERE wait_event_type = 'Lock') AS waiting
+           FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()`,
+          [tenant.dbName],
+        )
+      ).rows;
+      samples++;
+      active += Number(row.active);
+      waiting += Number(row.waiting);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  } finally {
+    await client.end();
+  }
+  return { active: active / samples, waiting: waiting / samples };
+}
+
 async function backendCpuSince(tenant, before) {
   const now = await backendCpu(tenant);
   let total = 0;
@@ -208,8 +243,10 @@ async function target(server, tenant, size, count, tag) {
       return { id: t.id, n: ((await r.json()).members ?? []).length };
     }),
   );
-  const team = counts.find((t) => t.n === size);
-  if (team === undefined) throw new Error(`no team of ${size}: ${JSON.stringify(counts)}`);
+  // The seeded team of about `size` (a run may end with a client's member still in it).
+  const team = counts.sort((a, b) => Math.abs(a.n - size) - Math.abs(b.n - size))[0];
+  if (team === undefined || Math.abs(team.n - size) > Number(o.connections))
+    throw new Error(`no team of ${size}: ${JSON.stringify(counts)}`);
   const pool = [];
   for (let i = 0; i < count; i++) {
     const r = await fetch(`${base}/Users`, {
@@ -257,7 +294,7 @@ for (const [i, dir] of dirs.entries()) {
   console.log(`seeded ${tags[i]} (${dir}) in ${((Date.now() - started) / 1000).toFixed(0)} s`);
 }
 
-const keys = ['rps', 'p50', 'p99', 'cpu', 'pgCpu', 'rateP50', 'rateP99'];
+const keys = ['rps', 'p50', 'p99', 'cpu', 'pgCpu', 'active', 'waiting', 'rateP50', 'rateP99'];
 const results = {};
 for (const size of sizes)
   for (const tag of tags) results[`${size}:${tag}`] = Object.fromEntries(keys.map((k) => [k, []]));
@@ -273,7 +310,9 @@ for (let round = 0; round < Number(o.rounds); round++) {
         await drive(t, tenant, 2); // warm-up
         const cpu0 = cpuMs(server.pid);
         const pg0 = await backendCpu(tenant);
-        const run = await drive(t, tenant, Number(o.seconds));
+        const running = drive(t, tenant, Number(o.seconds));
+        const locks = await sampleLocks(tenant, running);
+        const run = await running;
         const cpu = cpuMs(server.pid) - cpu0;
         const pgCpu = await backendCpuSince(tenant, pg0);
         const rated = await drive(t, tenant, Number(o['rate-seconds']), 1000 / 60);
@@ -284,12 +323,15 @@ for (let round = 0; round < Number(o.rounds); round++) {
         r.p99.push(run.latency.p99);
         r.cpu.push((cpu / total) * 1000);
         r.pgCpu.push((pgCpu / total) * 1000);
+        r.active.push(locks.active);
+        r.waiting.push(locks.waiting);
         r.rateP50.push(rated.latency.p50);
         r.rateP99.push(rated.latency.p99);
         if (run.non2xx + rated.non2xx > 0) throw new Error(`${tags[i]}: non-2xx answers`);
         line.push(
           `${tags[i]} ${run.requests.average.toFixed(0)} req/s p50 ${run.latency.p50} p99 ${run.latency.p99} ms, ` +
             `${r.cpu.at(-1).toFixed(0)} µs Roster + ${r.pgCpu.at(-1).toFixed(0)} µs PG CPU/req, ` +
+            `backends active ${locks.active.toFixed(1)}, waiting for a lock ${locks.waiting.toFixed(1)}, ` +
             `1,000/min p50 ${rated.latency.p50} p99 ${rated.latency.p99} ms`,
         );
       } finally {
@@ -310,7 +352,7 @@ for (const size of sizes)
   for (const tag of tags) {
     const r = results[`${size}:${tag}`];
     console.log(
-      `| ${size} | ${tag} | ${keys.map((k) => median(r[k]).toFixed(k.startsWith('p') || k.startsWith('rate') ? 1 : 0)).join(' | ')} |`,
+      `| ${size} | ${tag} | ${keys.map((k) => median(r[k]).toFixed(['rps', 'cpu', 'pgCpu'].includes(k) ? 0 : 1)).join(' | ')} |`,
     );
   }
 process.exit(0);

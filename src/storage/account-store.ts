@@ -99,7 +99,16 @@ const USER_MAPPING: ResourceMapping = {
 
 const GROUP_MAPPING: ResourceMapping = {
   table: 'groups',
-  columns: filterColumns(GROUP_INDEX),
+  columns: {
+    ...filterColumns(GROUP_INDEX),
+    // lastModified as toGroup gives it: a later member change counted in a version shard
+    // (PostgreSQL, migration 076) is the team's last change. SQLite's shard table is empty.
+    'meta.lastModified': {
+      column: 'updated_at',
+      expression: sql`COALESCE((SELECT max(s.updated_at) FROM group_version_shards s
+        WHERE s.group_id = groups.id AND s.updated_at > groups.updated_at), groups.updated_at)`,
+    },
+  },
   rows: {
     members: {
       from: (a) =>

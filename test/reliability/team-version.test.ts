@@ -165,6 +165,31 @@ describe.each(DATABASE_KINDS)('team version under member changes (%s)', (kind) =
     ).toBe(204);
   });
 
+  it("a member change moves the team's lastModified, as GET, filters and sorts see it", async () => {
+    const { scim, ids, teamId } = await setUp(server, 1, 'modified');
+    const other = await scim('POST', '/Groups', { displayName: 'modified other' });
+    expect(other.status).toBe(201);
+    const before = (await current(scim, teamId)).body['meta'] as { lastModified: string };
+    // The next millisecond at least, so the member change's time differs from the teams'.
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    expect((await scim('PATCH', `/Groups/${teamId}`, memberOp('add', ids[0]!))).status).toBe(204);
+    const after = (await current(scim, teamId)).body['meta'] as { lastModified: string };
+    expect(after.lastModified > before.lastModified).toBe(true);
+    expect(after.lastModified > (other.body.meta.lastModified as string)).toBe(true);
+
+    const since = await scim(
+      'GET',
+      `/Groups?excludedAttributes=members&filter=${encodeURIComponent(`meta.lastModified gt "${other.body.meta.lastModified as string}"`)}`,
+    );
+    expect(since.body.Resources.map((r: { id: string }) => r.id)).toEqual([teamId]);
+    const sorted = await scim(
+      'GET',
+      '/Groups?excludedAttributes=members&sortBy=meta.lastModified&sortOrder=descending',
+    );
+    expect(sorted.body.Resources[0].id).toBe(teamId);
+    expect(sorted.body.Resources[0].meta.lastModified).toBe(after.lastModified);
+  });
+
   it('deleting a team leaves none of its version shards', async () => {
     const { scim, ids, teamId } = await setUp(server, 3, 'delete');
     for (const id of ids)
