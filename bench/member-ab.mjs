@@ -176,8 +176,9 @@ async function backendCpu(tenant) {
 
 /**
  * Samples, every 20 ms until `until` settles, how many of the database's backends run a
- * statement and how many of those wait for a lock (a row lock: another transaction's
- * COMMIT): the mean of each, a measure of queueing that the machine's load bends little.
+ * statement and how many of those wait for a row lock (another transaction's COMMIT; not
+ * the webhook workers' advisory claim lock, which idle workers wait on): the mean of each,
+ * a measure of queueing that the machine's load bends little.
  */
 async function sampleLocks(tenant, until) {
   if (tenant.dbName === undefined) return { active: 0, waiting: 0 };
@@ -193,7 +194,7 @@ async function sampleLocks(tenant, until) {
       const [row] = (
         await client.query(
           `SELECT count(*) FILTER (WHERE state = 'active') AS active,
-             count(*) FILTER (WHERE wait_event_type = 'Lock') AS waiting
+             count(*) FILTER (WHERE wait_event IN ('transactionid', 'tuple')) AS waiting
            FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()`,
           [tenant.dbName],
         )
@@ -330,7 +331,7 @@ for (let round = 0; round < Number(o.rounds); round++) {
         line.push(
           `${tags[i]} ${run.requests.average.toFixed(0)} req/s p50 ${run.latency.p50} p99 ${run.latency.p99} ms, ` +
             `${r.cpu.at(-1).toFixed(0)} µs Roster + ${r.pgCpu.at(-1).toFixed(0)} µs PG CPU/req, ` +
-            `backends active ${locks.active.toFixed(1)}, waiting for a lock ${locks.waiting.toFixed(1)}, ` +
+            `backends active ${locks.active.toFixed(1)}, waiting for a row lock ${locks.waiting.toFixed(1)}, ` +
             `1,000/min p50 ${rated.latency.p50} p99 ${rated.latency.p99} ms`,
         );
       } finally {
