@@ -580,14 +580,17 @@ export class KyselyAccountStore implements AccountStore {
     const related =
       query.related === true ? sql`, ${sql.raw(relatedColumns(this.dialect, 'u'))}` : sql``;
     const columns = sql.join(USER_COLUMNS.map((c) => sql.ref(c.replace('users.', 'u.'))));
+    // The page's rows by the dialect's row key (SQLite: rowid, from the list-order index
+    // itself) rather than by primary key.
+    const rowKey = sql.raw(this.dialect.rowKey ?? 'id');
     const statement = sql<PageRow>`
         SELECT ${columns}, ${data} AS data, ${inline === undefined ? sql`NULL` : size} AS data_size,
           a.user_count AS total, a.user_changes AS changes${related}
         FROM (
-          SELECT id FROM users WHERE users.account_id = ${this.accountId}${start}${where}
+          SELECT ${rowKey} AS k FROM users WHERE users.account_id = ${this.accountId}${start}${where}
           ORDER BY created_at, id LIMIT ${query.limit} OFFSET ${skip}
         ) k
-        JOIN users u ON u.id = k.id${docText ?? sql``}
+        JOIN users u ON u.${rowKey} = k.k${docText ?? sql``}
         CROSS JOIN (SELECT user_count, user_changes FROM accounts WHERE id = ${this.accountId}) a
         ORDER BY u.created_at, u.id`.compile(this.db);
     // One read-only statement: on SQLite outside a transaction, without Kysely's executor.
