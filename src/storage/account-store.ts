@@ -248,9 +248,9 @@ type PageRow = Omit<UsersTable, 'password_hash' | 'data'> & {
 /**
  * Positions between remembered anchors of the list order: a deep page skips fewer index
  * entries than this. 100, the page size identity providers ask for: their pages (1, 101,
- * 201, ...) start at an anchor and skip nothing (with 1,000, 450 entries on average, a
- * quarter of a page's statement on SQLite and 600 heap fetches on a PostgreSQL table not
- * yet vacuumed). An anchor is two keys: 10,000 of them at 1M users.
+ * 201, ...) start at an anchor and skip nothing (with 1,000: 450 entries on average, up to
+ * a quarter of a page's statement on SQLite, and as many heap fetches on a PostgreSQL
+ * table not yet vacuumed). An anchor is two keys: 10,000 of them at 1M users.
  */
 const ANCHOR_STEP = 100;
 /** Accounts whose anchors are remembered (least recently used dropped first). */
