@@ -427,7 +427,7 @@ describe('project without attributes or excludedAttributes', () => {
   const none = parseProjection(USER_RESOURCE, undefined, undefined);
   /** The general path, spelt out: what project() gave before it returned resources unchanged. */
   const reference = (resource: JsonObject): string =>
-    JSON.stringify(project(resource, USER_RESOURCE, { include: undefined, exclude: [] }));
+    JSON.stringify(project(resource, USER_RESOURCE, { exclude: [] }));
 
   it('gives back a resource with nothing to drop as it is, in the same key order', () => {
     const resource = withoutPassword(USER);
