@@ -49,6 +49,14 @@ export interface SqlDialect {
    */
   keyedColumn(column: string): Sql;
 
+  /**
+   * A column naming a row within one statement that is cheaper to look the row up by than
+   * its primary key: SQLite's rowid (the table's own b-tree, where the text primary key
+   * is a second index of random UUIDs, one leaf page per row of a page). Undefined where
+   * the primary key is used. Never kept beyond the statement (VACUUM may renumber rowids).
+   */
+  readonly rowKey?: string;
+
   /** A value as text. */
   asText(expr: Sql): Sql;
   /** The size in bytes of a stored JSON document, as sent. */

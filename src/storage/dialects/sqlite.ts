@@ -19,6 +19,8 @@ export const sqliteDialect: SqlDialect = {
   lockClause: () => '',
   placeholder: () => '?',
   keyedColumn: (column) => sql`+${sql.ref(column)}`,
+  // Users and groups are rowid tables (their text primary key is a unique index).
+  rowKey: 'rowid',
 
   asText: (expr) => sql`CAST(${expr} AS TEXT)`,
   documentBytes: (document) => sql`octet_length(${document})`,
