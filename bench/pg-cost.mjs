@@ -7,7 +7,7 @@
 // PostgreSQL backends serving that database (utime+stime from /proc/<pid>/stat of the
 // pids pg_stat_activity lists for it), so a busy machine's drift falls on A and B alike.
 // Build both checkouts first (`npm run build`). Run from a checkout (autocannon, pg):
-//   node bench/pg-cost.mjs --setup [--rounds 5] [--seconds 5] [--scenario get-by-id,filter-username,post-user] A_DIR B_DIR
+//   node bench/pg-cost.mjs --setup [--solo] [--rounds 5] [--seconds 5] [--scenario get-by-id,filter-username,post-user] A_DIR B_DIR
 // --setup seeds the database with A's CLI and copies it for B (state in $TMPDIR/roster-pg-cost.json).
 import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
@@ -27,6 +27,8 @@ const { values: o, positionals } = parseArgs({
     users: { type: 'string', default: '10000' },
     scenario: { type: 'string', default: 'get-by-id,filter-username,post-user' },
     setup: { type: 'boolean', default: false },
+    // One server driven at a time (A then B, swapped every round) instead of both at once.
+    solo: { type: 'boolean', default: false },
     'pg-url': { type: 'string', default: 'postgres://postgres@127.0.0.1:5432/postgres' },
   },
 });
@@ -257,14 +259,21 @@ for (let round = 0; round < Number(o.rounds); round++) {
   for (const i of round % 2 === 0 ? [0, 1] : [1, 0]) servers[i] = await serve(dirs[i], tags[i]);
   const ts = await Promise.all(servers.map((s) => targets(s, state)));
   for (const scenario of scenarios) {
+    const app0 = [];
+    const app1 = [];
+    const pg0 = [];
+    const pg1 = [];
+    const runs = [];
+    const measure = async (i) => {
+      app0[i] = cpuMs(servers[i].pid);
+      pg0[i] = await backends(names[tags[i]]);
+      runs[i] = await drive(servers[i], state, ts[i], scenario, tags[i], Number(o.seconds));
+      app1[i] = cpuMs(servers[i].pid);
+      pg1[i] = await backends(names[tags[i]]);
+    };
     await Promise.all(servers.map((s, i) => drive(s, state, ts[i], scenario, tags[i], 2)));
-    const app0 = servers.map((s) => cpuMs(s.pid));
-    const pg0 = await Promise.all(tags.map((t) => backends(names[t])));
-    const runs = await Promise.all(
-      servers.map((s, i) => drive(s, state, ts[i], scenario, tags[i], Number(o.seconds))),
-    );
-    const app1 = servers.map((s) => cpuMs(s.pid));
-    const pg1 = await Promise.all(tags.map((t) => backends(names[t])));
+    if (o.solo) for (const i of round % 2 === 0 ? [0, 1] : [1, 0]) await measure(i);
+    else await Promise.all([0, 1].map(measure));
     const line = [];
     for (const i of [0, 1]) {
       const n = runs[i].requests.total;
