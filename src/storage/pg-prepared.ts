@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { Compilable, CompiledQuery } from 'kysely';
 import type pg from 'pg';
 
@@ -28,8 +29,16 @@ const names = new Map<string, string>();
  * as a named prepared statement on PostgreSQL. Returns `text`. No effect on SQLite.
  */
 export function preparable(text: string): string {
-  if (names.size < MAX_PREPARED && !names.has(text)) names.set(text, `roster_${names.size + 1}`);
+  if (names.size < MAX_PREPARED && !names.has(text)) names.set(text, nameOf(text));
   return text;
+}
+
+/**
+ * A statement's name is a digest of its text, so one name always stands for one text, in
+ * every process and version of Roster: a session that has it already (42P05) has that text.
+ */
+function nameOf(text: string): string {
+  return `roster_${createHash('sha256').update(text).digest('hex').slice(0, 24)}`;
 }
 
 /** The name `text` runs under, if registered. */
@@ -47,6 +56,11 @@ export function preparedCount(): number {
 // `SELECT *` or `RETURNING *` reads) and "prepared statement does not exist" (26000: the
 // session's statements were dropped, DISCARD ALL / DEALLOCATE ALL).
 const STALE_STATEMENT = new Set(['0A000', '26000']);
+
+/** "prepared statement … already exists": the session has it though this client did not prepare it. */
+function isDuplicateStatement(error: unknown): boolean {
+  return (error as { code?: unknown } | null)?.code === '42P05';
+}
 
 function isStaleStatement(error: unknown): boolean {
   if (typeof error !== 'object' || error === null) return false;
@@ -71,7 +85,9 @@ const wrapped = new WeakSet<pg.Client>();
  * other call is passed through unchanged. A statement that has gone stale on the
  * connection (see STALE_STATEMENT) is dropped there: outside a transaction at once and
  * the query runs again, re-prepared; inside one (which the error aborted) the error is
- * the caller's, and the statement is dropped before its next use on this connection.
+ * the caller's, and the statement is dropped before its next use on this connection. A
+ * session that already holds the name (42P05, prepared behind this client's back, e.g.
+ * through a connection pooler) holds the same text, and its statement is used.
  * Applied once per connection (the pool's 'connect' event).
  */
 export function namePreparedStatements(client: pg.Client): void {
@@ -99,6 +115,12 @@ export function namePreparedStatements(client: pg.Client): void {
     try {
       return (await query({ name, text, values })) as pg.QueryResult;
     } catch (error) {
+      if (isDuplicateStatement(error)) {
+        // Same name, same text (nameOf): use the session's statement from now on.
+        internals.connection.parsedStatements[name] = text;
+        if (internals.getTransactionStatus() !== 'I') throw error;
+        return (await query({ name, text, values })) as pg.QueryResult;
+      }
       if (!isStaleStatement(error)) throw error;
       stale.add(name);
       if (internals.getTransactionStatus() !== 'I') throw error;

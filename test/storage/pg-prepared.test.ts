@@ -69,7 +69,7 @@ describe('named prepared statements (postgres)', () => {
       'SELECT id, label, doc FROM items WHERE id = $1 OR id = $2 ORDER BY id',
     );
     const name = preparedName(text);
-    expect(name).toMatch(/^roster_\d+$/);
+    expect(name).toMatch(/^roster_[0-9a-f]{24}$/);
     // More than five runs: PostgreSQL switches to a generic plan; answers must not change.
     for (let i = 1; i <= 12; i++) {
       const a = await named.query(text, [i, i + 20]);
@@ -136,6 +136,17 @@ describe('named prepared statements (postgres)', () => {
     await named.query('BEGIN');
     expect((await named.query(text, [1])).rows).toEqual([{ id: 1, a: 'one', b: 'bee', c: 3 }]);
     await named.query('COMMIT');
+  });
+
+  it('uses a statement the session already holds under the same name (same text)', async () => {
+    const text = preparable('SELECT label, id FROM items WHERE id = $1');
+    const name = preparedName(text)!;
+    // Prepared in the session behind the client's back (say by another client of a
+    // connection pooler): the name stands for this text (a digest of it).
+    await named.query(`PREPARE ${name} AS ${text}`);
+    expect((await named.query(text, [6])).rows).toEqual([{ label: 'item 6', id: 6 }]);
+    expect((await named.query(text, [7])).rows).toEqual([{ label: 'item 7', id: 7 }]);
+    expect(await preparedIn(named)).toContain(name);
   });
 
   it("recovers when the session's prepared statements were dropped", async () => {
