@@ -153,7 +153,7 @@ function cpuMs(pid) {
 /** CPU ms of each backend connected to database `name` now. */
 async function backends(name) {
   const { rows } = await admin.query(
-    'SELECT pid FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()',
+    "SELECT pid FROM pg_stat_activity WHERE datname = $1 AND backend_type = 'client backend' AND pid <> pg_backend_pid()",
     [name],
   );
   return new Map(rows.map((r) => [r.pid, cpuMs(r.pid)]));
