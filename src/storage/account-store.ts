@@ -28,6 +28,7 @@ import { compileFilter, compileSort, type ResourceMapping } from './filter-sql.j
 import { dialectOf, type DialectName, type SqlDialect } from './dialects/index.js';
 import { KyselyWorkspaceStore } from './workspace-store.js';
 import { bulkChunks } from './bulk.js';
+import { preparable, prepared } from './pg-prepared.js';
 import { readRows } from './sqlite-reads.js';
 import type { WorkspaceStore } from '../app/workspace/ports.js';
 import { GROUP_INDEX, USER_INDEX } from '../core/resource/indexed-columns.js';
@@ -169,6 +170,7 @@ function precompiled<R>(
   let compiled = compiledQueries.get(cacheKey);
   if (compiled === undefined) {
     compiled = build().compile();
+    preparable(compiled.sql);
     compiledQueries.set(cacheKey, compiled);
   }
   return { ...compiled, parameters } as CompiledQuery<R>;
@@ -391,7 +393,7 @@ export class KyselyAccountStore implements AccountStore {
       const extra = related ? `, ${relatedColumns(this.dialect, 'users')}` : '';
       const param = (n: number) => this.dialect.placeholder(n);
       text = `SELECT users.*${extra} FROM users WHERE users.account_id = ${param(1)} AND users.id = ${param(2)}${this.dialect.lockClause(lock)}`;
-      userQueries.set(cacheKey, text);
+      userQueries.set(cacheKey, preparable(text));
     }
     // Read-only and one statement: on SQLite outside a transaction, without Kysely's executor.
     const [row] = await readRows<UsersTable>(this.db, text, [this.accountId, id]);
@@ -541,7 +543,7 @@ export class KyselyAccountStore implements AccountStore {
         inline === undefined ? 'u.data' : `CASE WHEN ${size} <= ${param()} THEN u.data END`;
       const extra = related ? `, ${relatedColumns(this.dialect, 'u')}` : '';
       text = `SELECT ${columns}, ${data} AS data, ${inline === undefined ? 'NULL' : size} AS data_size${extra} FROM users u WHERE u.account_id = ${param()} AND u.user_name_lc = ${param()}`;
-      userQueries.set(cacheKey, text);
+      userQueries.set(cacheKey, preparable(text));
     }
     const parameters =
       inline === undefined ? [this.accountId, userNameLc] : [inline, this.accountId, userNameLc];
@@ -638,15 +640,17 @@ export class KyselyAccountStore implements AccountStore {
     try {
       if (emails !== undefined) {
         // PostgreSQL: the user and its emails in one statement (one round trip).
-        await this.db
+        const insert = this.db
           .with('u', (db) => db.insertInto('users').values(values).returning('id'))
           .insertInto('user_emails')
           .columns(['account_id', 'user_id', 'value_lc', 'type_lc', 'is_primary'])
           .expression(
             () =>
               sql`SELECT ${this.accountId}, u.id, v.value_lc, v.type_lc, v.is_primary FROM u, (VALUES ${emails}) AS v(value_lc, type_lc, is_primary)` as never,
-          )
-          .execute();
+          );
+        // One email (the usual user): a fixed text (with or without a password), prepared.
+        if (user.emails.length === 1) await this.db.executeQuery(prepared(insert));
+        else await insert.execute();
         return;
       }
       await this.db.insertInto('users').values(values).execute();

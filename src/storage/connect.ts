@@ -8,6 +8,7 @@ import { isPostgresUrl } from '../config.js';
 import { addAuthStalenessCheck } from '../app/auth-cache.js';
 import { startAuthListener, type AuthListener } from './auth-listener.js';
 import type { Database } from './db-schema.js';
+import { namePreparedStatements } from './pg-prepared.js';
 import { allowDirectReads } from './sqlite-reads.js';
 import { registerWalSync, WalSync, type FsyncFunction } from './wal-sync.js';
 import {
@@ -331,6 +332,8 @@ function openPostgres(url: string, options: DatabaseOptions): RosterDatabase {
   // the process. The pool has already discarded the client and the next query opens a
   // new connection, so there is nothing else to do here.
   pool.on('error', () => undefined);
+  // Registered fixed-text statements run as named prepared statements (pg-prepared.ts).
+  pool.on('connect', (client) => namePreparedStatements(client));
   // Connections are recorded in the scope of the request using them while they are held.
   const scoped = {
     async connect(): Promise<pg.PoolClient> {

@@ -2,6 +2,7 @@ import { PostgresAdapter, sql, type Kysely, type Transaction } from 'kysely';
 import type { EventStore, NewEvent, RosterEvent } from '../app/events/types.js';
 import type { Database } from './db-schema.js';
 import { bulkChunks } from './bulk.js';
+import { prepared } from './pg-prepared.js';
 
 /**
  * Appends events in the caller's transaction. Sequence numbers come from
@@ -43,6 +44,11 @@ export async function appendEvents(
   }));
   // Thousands of events in one change (a 5,000-member add, a manager of 5,000 reports
   // deleted) would exceed the databases' parameter limits in one INSERT.
+  // One event (most writes): a fixed text, run as a named prepared statement (pg-prepared.ts).
+  if (rows.length === 1) {
+    await trx.executeQuery(prepared(trx.insertInto('events').values(rows)));
+    return;
+  }
   for (const batch of bulkChunks(rows, 7)) await trx.insertInto('events').values(batch).execute();
 }
 
