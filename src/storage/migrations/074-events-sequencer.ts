@@ -17,7 +17,12 @@ import { eventNumbering } from './072-event-numbering.js';
  * statement, so this one is taken after the lock was granted), numbers every pending
  * event of the account it sees, oldest provisional number first (`seq DESC`), from
  * `accounts.event_seq + 1`, and bumps `event_seq` by as many, in one statement. It runs
- * as its own autocommitted transaction (`SELECT roster_sequence_events($1)`).
+ * as its own autocommitted transaction (`SELECT roster_sequence_events($1)`). Concurrent
+ * writers draw provisional numbers interleaved (two INSERTs calling nextval at once), so
+ * the events of one transaction (the `xmin` of its rows, used only to group them) are
+ * numbered together: transactions in the provisional order of their first event, each
+ * one's events in their own. A transaction's events thus get consecutive numbers, as
+ * they did when numbered at COMMIT.
  *
  * Why this is right without looking at transaction ids:
  * - A snapshot sees committed rows only: a number is only ever given to a committed
@@ -32,9 +37,10 @@ import { eventNumbering } from './072-event-numbering.js';
  *   provisional number either (readers ask for `seq > cursor >= 0`).
  * - Per-resource order: two writes of one resource are serialised by that resource's
  *   row lock, so the later writer inserts its events after the earlier one committed,
- *   with more negative provisional numbers; any snapshot that sees the later commit sees
- *   the earlier, so the earlier's events are numbered first (in the same run, by
- *   provisional order, or in an earlier run).
+ *   with more negative provisional numbers (all below the earlier's, so its first event
+ *   too); any snapshot that sees the later commit sees the earlier, so the earlier's
+ *   events are numbered first (in the same run, by provisional order, or in an earlier
+ *   run).
  * - A crash between a commit and its numbering leaves pending events, which the next
  *   sequencer call of the account (any process, any reader, the dispatcher's poll)
  *   numbers.
@@ -67,9 +73,15 @@ export const eventsSequencer: Migration = {
         IF NOT FOUND THEN RETURN 0; END IF;
         PERFORM pg_advisory_xact_lock(hashtextextended('roster-events:' || p_account, 0));
         -- A new statement: a snapshot taken after the lock was granted.
+        -- In provisional order (seq DESC: the first inserted first), a transaction's
+        -- events together: concurrent writers draw provisional numbers interleaved, so
+        -- transactions (their rows' xmin) are ordered by their first event.
         WITH pending AS MATERIALIZED (
-          SELECT seq, row_number() OVER (ORDER BY seq DESC) AS n
-          FROM events WHERE account_id = p_account AND seq < 0
+          SELECT seq, row_number() OVER (ORDER BY first DESC, seq DESC) AS n
+          FROM (
+            SELECT seq, max(seq) OVER (PARTITION BY xmin::text) AS first
+            FROM events WHERE account_id = p_account AND seq < 0
+          ) p
         ), bumped AS (
           UPDATE accounts SET event_seq = event_seq + (SELECT count(*) FROM pending)
           WHERE id = p_account AND EXISTS (SELECT 1 FROM pending)
