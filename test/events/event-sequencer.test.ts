@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { sql, type ControlledTransaction } from 'kysely';
+import { Kysely, PostgresDialect, sql, type ControlledTransaction } from 'kysely';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { NewEvent } from '../../src/app/events/types.js';
@@ -7,6 +7,8 @@ import type { NewUser } from '../../src/app/ports.js';
 import { KyselyAccountStore } from '../../src/storage/account-store.js';
 import type { Database } from '../../src/storage/db-schema.js';
 import { appendEvents, readEvents } from '../../src/storage/event-log.js';
+import { EventSequencer } from '../../src/storage/event-sequencer.js';
+import { createTestDatabase } from '../helpers/databases.js';
 import { emitEvents, waitFor } from '../helpers/webhook-receiver.js';
 import { scimClient, startTestServer, type TestServer } from '../helpers/server.js';
 
@@ -202,6 +204,50 @@ describe('events numbered after commit (postgres)', () => {
     expect(Number(pending.rows[0]!.n)).toBe(0);
   });
 
+  it('coalesces calls per account: one in flight, one re-run for whatever asked meanwhile; errors go to onError', async () => {
+    const tenant = await server.createTenant();
+    const trx = await open();
+    await appendEvents(
+      trx,
+      dialect(),
+      tenant.accountId,
+      [event('c1@example.com'), event('c2@example.com')],
+      new Date().toISOString(),
+    );
+    await trx.commit().execute();
+
+    // A database handle that counts the sequencer's statements and how many run at once.
+    const counted = countingKysely(server.databaseUrl);
+    const errors: unknown[] = [];
+    const sequencer = new EventSequencer(counted.db, (error) => errors.push(error));
+    try {
+      for (let i = 0; i < 20; i++) sequencer.schedule(tenant.accountId);
+      await sequencer.sequence(tenant.accountId);
+      await sequencer.idle();
+      expect(counted.calls).toBe(2);
+      expect(counted.maxInFlight).toBe(1);
+      expect([...(await stored(tenant.accountId)).values()].sort()).toEqual([1, 2]);
+      expect(errors).toEqual([]);
+    } finally {
+      await counted.db.destroy();
+    }
+
+    // Without migration 074 the function is missing.
+    const bare = await createTestDatabase('postgres');
+    const broken = countingKysely(bare.url);
+    const failing = new EventSequencer(broken.db, (error) => errors.push(error));
+    try {
+      // The scheduled call fails (reported); the reader's, the next one, rejects (not reported).
+      failing.schedule('some-account');
+      await expect(failing.sequence('some-account')).rejects.toThrow(/roster_sequence_events/);
+      await failing.idle();
+      expect(errors).toHaveLength(1);
+    } finally {
+      await broken.db.destroy();
+      await bare.dispose();
+    }
+  });
+
   it('a team created with 500 members: its event, then the 500 member events in insertion order', async () => {
     const tenant = await server.createTenant();
     const store = new KyselyAccountStore(db(), server.database.sqlDialect, tenant.accountId);
@@ -226,6 +272,45 @@ describe('events numbered after commit (postgres)', () => {
     );
   });
 });
+
+/** A Kysely over its own pool, counting `roster_sequence_*` statements and how many overlap. */
+function countingKysely(url: string) {
+  const pool = new pg.Pool({ connectionString: url, max: 4 });
+  const counts = { calls: 0, inFlight: 0, maxInFlight: 0 };
+  // A pooled client comes back on a later connect(): its query is wrapped once.
+  const wrappedClients = new WeakSet<object>();
+  const wrapped = {
+    async connect() {
+      const client = await pool.connect();
+      if (wrappedClients.has(client)) return client;
+      wrappedClients.add(client);
+      const query = client.query.bind(client) as (...args: unknown[]) => Promise<unknown>;
+      (client as unknown as { query: unknown }).query = async (...args: unknown[]) => {
+        const text = typeof args[0] === 'string' ? args[0] : '';
+        if (!text.includes('roster_sequence_')) return query(...args);
+        counts.calls++;
+        counts.maxInFlight = Math.max(counts.maxInFlight, ++counts.inFlight);
+        try {
+          return await query(...args);
+        } finally {
+          counts.inFlight--;
+        }
+      };
+      return client;
+    },
+    end: () => pool.end(),
+  };
+  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool: wrapped as never }) });
+  return {
+    db,
+    get calls() {
+      return counts.calls;
+    },
+    get maxInFlight() {
+      return counts.maxInFlight;
+    },
+  };
+}
 
 function newUser(userName: string): NewUser {
   return {
