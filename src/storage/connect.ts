@@ -11,6 +11,7 @@ import type { Database } from './db-schema.js';
 import { namePreparedStatements } from './pg-prepared.js';
 import { allowDirectReads } from './sqlite-reads.js';
 import { registerWalSync, WalSync, type FsyncFunction } from './wal-sync.js';
+import { EventSequencer, registerEventSequencer } from './event-sequencer.js';
 import {
   postgresDialect,
   sqliteDialect,
@@ -121,6 +122,12 @@ export interface DatabaseOptions {
   readonly sqliteMmapMb?: number;
   /** Test seam: the fsync used in 'thread' mode (node:fs fsync on the thread pool). */
   readonly fsync?: FsyncFunction;
+  /**
+   * PostgreSQL: told of a failure of the numbering of committed events scheduled after
+   * a write (event-sequencer.ts); the events stay pending, and the next reader or webhook
+   * poll numbers them. Ignored when absent.
+   */
+  readonly onSequencerError?: (error: unknown) => void;
 }
 
 export type SqliteCommitSync = 'full' | 'thread';
@@ -352,11 +359,18 @@ function openPostgres(url: string, options: DatabaseOptions): RosterDatabase {
     end: () => pool.end(),
   };
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool: scoped }) });
+  const sequencer = new EventSequencer(db, options.onSequencerError ?? (() => undefined));
+  registerEventSequencer(db, sequencer);
   return {
     db,
     dialect: postgresDialect.name,
     sqlDialect: postgresDialect,
-    close: () => db.destroy(),
+    // Numbering scheduled after the last commits ends first: nothing is left pending
+    // that this process committed and could number.
+    close: async () => {
+      await sequencer.idle();
+      await db.destroy();
+    },
     listenForAuthChanges: (onError) => startAuthListener(url, onError),
     poolStats: () => ({
       total: pool.totalCount,

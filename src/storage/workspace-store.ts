@@ -81,7 +81,7 @@ export class KyselyWorkspaceStore implements WorkspaceStore {
   }
 
   appendEvents(events: readonly NewEvent[], at: string): Promise<void> {
-    return appendEvents(this.db, this.accountId, events, at);
+    return appendEvents(this.db, this.dialect, this.accountId, events, at);
   }
 
   async reportsOf(managerId: string): Promise<ReportRow[]> {

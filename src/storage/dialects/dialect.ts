@@ -32,11 +32,45 @@ export interface SqlDialect {
    */
   readonly sharedByProcesses: boolean;
 
-  /** Runs a write transaction: grouped commits on SQLite, reruns after a deadlock on PostgreSQL. */
+  /**
+   * Runs a write transaction: grouped commits on SQLite, reruns after a deadlock on
+   * PostgreSQL. PostgreSQL: once it has committed, the accounts it inserted events for
+   * (`eventsInserted`) are scheduled for numbering (`newEventSeqs`), without waiting.
+   */
   transaction<T>(
     db: Kysely<Database>,
     work: (trx: Transaction<Database>) => Promise<T>,
   ): Promise<T>;
+
+  /**
+   * Event numbering (event-log.ts): the `seq` values of `count` events of `accountId`
+   * about to be inserted in `trx`, in order.
+   * - SQLite (one writer at a time): their final numbers, the account's next ones, taken
+   *   from `accounts.event_seq`, bumped here in the same transaction.
+   * - PostgreSQL: provisional negative numbers (`-nextval('events_pending_seq')`, more
+   *   negative for a later insert); the events get their numbers after their transaction
+   *   commits, from the sequencer (migration 074, event-sequencer.ts). Concurrent writers
+   *   of one account thus never wait for each other over the account's counter.
+   */
+  newEventSeqs(
+    trx: Kysely<Database>,
+    accountId: string,
+    count: number,
+  ): Promise<readonly (number | RawBuilder<number>)[]>;
+  /**
+   * Told once events of `accountId` were inserted in `trx`. PostgreSQL: numbering is
+   * scheduled once that transaction has committed (when `transaction` ran it; at once
+   * when `trx` is no transaction). Nothing to do on SQLite.
+   */
+  eventsInserted(trx: Kysely<Database>, accountId: string): void;
+  /**
+   * Before reading `accountId`'s events: numbers those committed so far (PostgreSQL);
+   * when it resolves, every event committed before the call has its number. Nothing to
+   * do on SQLite, where events are numbered as they are inserted.
+   */
+  sequenceEvents(db: Kysely<Database>, accountId: string): Promise<void>;
+  /** `sequenceEvents` for every account with events awaiting their numbers. */
+  sequencePendingEvents(db: Kysely<Database>): Promise<void>;
 
   /** ` FOR UPDATE` and the like, for the end of a SELECT; empty where there are no row locks. */
   lockClause(lock: RowLock | undefined): string;

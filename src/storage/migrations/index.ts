@@ -13,6 +13,7 @@ import { deploymentSettings } from './040-deployment-settings.js';
 import { pageKeys } from './070-page-keys.js';
 import { userCount } from './071-user-count.js';
 import { eventNumbering } from './072-event-numbering.js';
+import { eventsSequencer } from './074-events-sequencer.js';
 import { sso } from './080-sso.js';
 import { syncState } from './050-sync-state.js';
 import { syncSchedule } from './051-sync-schedule.js';
@@ -45,6 +46,7 @@ export const migrations: Record<string, Migration> = {
   '070_page_keys': pageKeys,
   '071_user_count': userCount,
   '072_event_numbering': eventNumbering,
+  '074_events_sequencer': eventsSequencer,
   '080_sso': sso,
   '090_sync_log_exchange': syncLogExchange,
   '091_sync_previews': syncPreviews,
