@@ -45,9 +45,9 @@ export async function appendEvents(
   // One event (most writes): a fixed text, run as a named prepared statement (pg-prepared.ts).
   if (rows.length === 1) {
     await trx.executeQuery(prepared(trx.insertInto('events').values(rows)));
-    return;
+  } else {
+    for (const batch of bulkChunks(rows, 7)) await trx.insertInto('events').values(batch).execute();
   }
-  for (const batch of bulkChunks(rows, 7)) await trx.insertInto('events').values(batch).execute();
   dialect.eventsInserted(trx, accountId);
 }
 
