@@ -13,7 +13,9 @@
  * members, as `npm run bench` seeds) and reused by later runs through the --state file.
  * Each round starts A, B and bare in turn (the order rotates), warms each up 2 s and then
  * measures `--duration` seconds with 10 connections. `--profile b` runs B with --cpu-prof
- * (profiles in B's bench-profiles/). Prints one line per measurement and the medians.
+ * (profiles in B's bench-profiles/). Prints one line per measurement and the medians,
+ * with the server process's CPU per page (user + system ticks of /proc/<pid>/stat over the
+ * measured window, divided by the pages answered; the PostgreSQL backends not included).
  */
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
@@ -99,6 +101,11 @@ async function start(name, dir, args, env, ready) {
   });
   return {
     origin,
+    /** User + system CPU of the server process so far, in ms (/proc, Linux). */
+    cpuMs: () => {
+      const fields = readFileSync(`/proc/${child.pid}/stat`, 'utf8').split(') ')[1].split(' ');
+      return (Number(fields[11]) + Number(fields[12])) * 10; // fields 14 and 15; USER_HZ 100
+    },
     stop: () =>
       new Promise((resolve) => {
         if (child.exitCode !== null) return resolve();
@@ -178,6 +185,7 @@ async function drive(origin, seconds) {
     requests: [{ method: 'GET', setupRequest: (r) => ({ ...r, path: path() }) }],
   });
   return {
+    pages: result.requests.total,
     rps: result.requests.average,
     p50: result.latency.p50,
     failed: result.non2xx + result.errors + result.timeouts,
@@ -238,10 +246,12 @@ for (let round = 0; round < Number(opts.rounds); round++) {
           body: JSON.stringify({ status: 200, body: fixture }),
         });
       await drive(server.origin, 2);
+      const cpu0 = server.cpuMs();
       const m = await drive(server.origin, Number(opts.duration));
+      m.cpu = (server.cpuMs() - cpu0) / m.pages;
       results[who].push(m);
       log(
-        `round ${round + 1} ${who}: ${m.rps.toFixed(1)} pages/s, p50 ${m.p50} ms, failed ${m.failed}, load ${loadavg()}`,
+        `round ${round + 1} ${who}: ${m.rps.toFixed(1)} pages/s, p50 ${m.p50} ms, server CPU ${m.cpu.toFixed(2)} ms/page, failed ${m.failed}, load ${loadavg()}`,
       );
     } finally {
       await server.stop();
@@ -258,9 +268,13 @@ const med = Object.fromEntries(
 const p50 = Object.fromEntries(
   Object.entries(results).map(([k, v]) => [k, median(v.map((m) => m.p50))]),
 );
+const cpu = Object.fromEntries(
+  Object.entries(results).map(([k, v]) => [k, median(v.map((m) => m.cpu)).toFixed(2)]),
+);
 process.stdout.write(
   `${kind} ${users} users, ${opts.rounds} rounds of ${opts.duration} s: ` +
     `A ${med.A.toFixed(1)} pages/s (p50 ${p50.A} ms, ${((100 * med.A) / med.bare).toFixed(1)}% of bare), ` +
     `B ${med.B.toFixed(1)} pages/s (p50 ${p50.B} ms, ${((100 * med.B) / med.bare).toFixed(1)}% of bare), ` +
-    `bare ${med.bare.toFixed(1)} pages/s; B/A ${(med.B / med.A).toFixed(2)}\n`,
+    `bare ${med.bare.toFixed(1)} pages/s; B/A ${(med.B / med.A).toFixed(2)}; ` +
+    `server CPU per page A ${cpu.A} ms, B ${cpu.B} ms, bare ${cpu.bare} ms\n`,
 );

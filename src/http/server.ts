@@ -43,6 +43,11 @@ export async function startServer(
     statementTimeoutMs: requestLimits.statementTimeoutMs,
     sqliteCommitSync: config.sqliteCommitSync,
     sqliteMmapMb: config.sqliteMmapMb,
+    onSequencerError: (error) =>
+      logger.warn(
+        { err: error },
+        'numbering committed events failed: the next reader or webhook poll numbers them',
+      ),
   });
   const stores = createStores(database);
   const log = new ProvisioningLog(stores, (error) =>

@@ -28,6 +28,7 @@ import { compileFilter, compileSort, type ResourceMapping } from './filter-sql.j
 import { dialectOf, type DialectName, type SqlDialect } from './dialects/index.js';
 import { KyselyWorkspaceStore } from './workspace-store.js';
 import { bulkChunks } from './bulk.js';
+import { preparable, prepared } from './pg-prepared.js';
 import { readRows } from './sqlite-reads.js';
 import type { WorkspaceStore } from '../app/workspace/ports.js';
 import { GROUP_INDEX, USER_INDEX } from '../core/resource/indexed-columns.js';
@@ -192,6 +193,7 @@ function precompiled<R>(
   let compiled = compiledQueries.get(cacheKey);
   if (compiled === undefined) {
     compiled = build().compile();
+    preparable(compiled.sql);
     compiledQueries.set(cacheKey, compiled);
   }
   return { ...compiled, parameters } as CompiledQuery<R>;
@@ -260,8 +262,22 @@ function relatedColumns(dialect: SqlDialect, alias: string): string {
   return `${groups} AS groups_json, (SELECT coalesce(m.display_name, m.user_name) FROM users m WHERE m.account_id = ${alias}.account_id AND m.id = ${alias}.manager_id) AS manager_name`;
 }
 
-/** Positions between remembered anchors of the list order: a deep page skips fewer index entries than this. */
-const ANCHOR_STEP = 1000;
+/** A row of the unfiltered page statement (readUserPage). */
+type PageRow = Omit<UsersTable, 'password_hash' | 'data'> & {
+  data: string | null;
+  data_size: number | null;
+  total: number;
+  changes: number;
+};
+
+/**
+ * Positions between remembered anchors of the list order: a deep page skips fewer index
+ * entries than this. 100, the page size identity providers ask for: their pages (1, 101,
+ * 201, ...) start at an anchor and skip nothing (with 1,000: 450 entries on average, up to
+ * a quarter of a page's statement on SQLite, and as many heap fetches on a PostgreSQL
+ * table not yet vacuumed). An anchor is two keys: 10,000 of them at 1M users.
+ */
+const ANCHOR_STEP = 100;
 /** Accounts whose anchors are remembered (least recently used dropped first). */
 const ANCHOR_ACCOUNTS = 1000;
 /** An account whose anchors went stale is not walked again sooner than this. */
@@ -400,7 +416,7 @@ export class KyselyAccountStore implements AccountStore {
       const extra = related ? `, ${relatedColumns(this.dialect, 'users')}` : '';
       const param = (n: number) => this.dialect.placeholder(n);
       text = `SELECT users.*${extra} FROM users WHERE users.account_id = ${param(1)} AND users.id = ${param(2)}${this.dialect.lockClause(lock)}`;
-      userQueries.set(cacheKey, text);
+      userQueries.set(cacheKey, preparable(text));
     }
     // Read-only and one statement: on SQLite outside a transaction, without Kysely's executor.
     const [row] = await readRows<UsersTable>(this.db, text, [this.accountId, id]);
@@ -551,7 +567,7 @@ export class KyselyAccountStore implements AccountStore {
         inline === undefined ? 'u.data' : `CASE WHEN ${size} <= ${param()} THEN u.data END`;
       const extra = related ? `, ${relatedColumns(this.dialect, 'u')}` : '';
       text = `SELECT ${columns}, ${data} AS data, ${inline === undefined ? 'NULL' : size} AS data_size${extra} FROM users u WHERE u.account_id = ${param()} AND u.user_name_lc = ${param()}`;
-      userQueries.set(cacheKey, text);
+      userQueries.set(cacheKey, preparable(text));
     }
     const parameters =
       inline === undefined ? [this.accountId, userNameLc] : [inline, this.accountId, userNameLc];
@@ -596,25 +612,21 @@ export class KyselyAccountStore implements AccountStore {
     const related =
       query.related === true ? sql`, ${sql.raw(relatedColumns(this.dialect, 'u'))}` : sql``;
     const columns = sql.join(USER_COLUMNS.map((c) => sql.ref(c.replace('users.', 'u.'))));
-    const rows = (
-      await sql<
-        Omit<UsersTable, 'password_hash' | 'data'> & {
-          data: string | null;
-          data_size: number | null;
-          total: number;
-          changes: number;
-        }
-      >`
+    // The page's rows by the dialect's row key (SQLite: rowid, from the list-order index
+    // itself) rather than by primary key.
+    const rowKey = sql.raw(this.dialect.rowKey ?? 'id');
+    const statement = sql<PageRow>`
         SELECT ${columns}, ${data} AS data, ${inline === undefined ? sql`NULL` : size} AS data_size,
           a.user_count AS total, a.user_changes AS changes${related}
         FROM (
-          SELECT id FROM users WHERE users.account_id = ${this.accountId}${start}${where}
+          SELECT ${rowKey} AS k FROM users WHERE users.account_id = ${this.accountId}${start}${where}
           ORDER BY created_at, id LIMIT ${query.limit} OFFSET ${skip}
         ) k
-        JOIN users u ON u.id = k.id${docText ?? sql``}
+        JOIN users u ON u.${rowKey} = k.k${docText ?? sql``}
         CROSS JOIN (SELECT user_count, user_changes FROM accounts WHERE id = ${this.accountId}) a
-        ORDER BY u.created_at, u.id`.execute(this.db)
-    ).rows;
+        ORDER BY u.created_at, u.id`.compile(this.db);
+    // One read-only statement: on SQLite outside a transaction, without Kysely's executor.
+    const rows = await readRows<PageRow>(this.db, statement.sql, statement.parameters);
     if (rows.length === 0) return undefined;
     return { total: Number(rows[0]!.total), changes: Number(rows[0]!.changes), rows };
   }
@@ -652,15 +664,17 @@ export class KyselyAccountStore implements AccountStore {
     try {
       if (emails !== undefined) {
         // PostgreSQL: the user and its emails in one statement (one round trip).
-        await this.db
+        const insert = this.db
           .with('u', (db) => db.insertInto('users').values(values).returning('id'))
           .insertInto('user_emails')
           .columns(['account_id', 'user_id', 'value_lc', 'type_lc', 'is_primary'])
           .expression(
             () =>
               sql`SELECT ${this.accountId}, u.id, v.value_lc, v.type_lc, v.is_primary FROM u, (VALUES ${emails}) AS v(value_lc, type_lc, is_primary)` as never,
-          )
-          .execute();
+          );
+        // One email (the usual user): a fixed text (with or without a password), prepared.
+        if (user.emails.length === 1) await this.db.executeQuery(prepared(insert));
+        else await insert.execute();
         return;
       }
       await this.db.insertInto('users').values(values).execute();
@@ -999,7 +1013,10 @@ export class KyselyAccountStore implements AccountStore {
           break;
         }
       }
-      rows = rows.slice(0, keep).map((r) => ({ ...r, data: sized.get(r.id)?.data ?? null }));
+      rows = rows.slice(0, keep).map((r) => {
+        const data = sized.get(r.id)?.data ?? null;
+        return data === r.data ? r : { ...r, data }; // read with the page: no copy
+      });
       const missing = rows.filter((r) => r.data === null).map((r) => r.id);
       if (missing.length > 0) {
         const documents = new Map<string, string>();

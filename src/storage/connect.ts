@@ -8,8 +8,10 @@ import { isPostgresUrl } from '../config.js';
 import { addAuthStalenessCheck } from '../app/auth-cache.js';
 import { startAuthListener, type AuthListener } from './auth-listener.js';
 import type { Database } from './db-schema.js';
+import { namePreparedStatements } from './pg-prepared.js';
 import { allowDirectReads } from './sqlite-reads.js';
 import { registerWalSync, WalSync, type FsyncFunction } from './wal-sync.js';
+import { EventSequencer, registerEventSequencer } from './event-sequencer.js';
 import {
   postgresDialect,
   sqliteDialect,
@@ -120,6 +122,12 @@ export interface DatabaseOptions {
   readonly sqliteMmapMb?: number;
   /** Test seam: the fsync used in 'thread' mode (node:fs fsync on the thread pool). */
   readonly fsync?: FsyncFunction;
+  /**
+   * PostgreSQL: told of a failure of the numbering of committed events scheduled after
+   * a write (event-sequencer.ts); the events stay pending, and the next reader or webhook
+   * poll numbers them. Ignored when absent.
+   */
+  readonly onSequencerError?: (error: unknown) => void;
 }
 
 export type SqliteCommitSync = 'full' | 'thread';
@@ -331,6 +339,8 @@ function openPostgres(url: string, options: DatabaseOptions): RosterDatabase {
   // the process. The pool has already discarded the client and the next query opens a
   // new connection, so there is nothing else to do here.
   pool.on('error', () => undefined);
+  // Registered fixed-text statements run as named prepared statements (pg-prepared.ts).
+  pool.on('connect', (client) => namePreparedStatements(client));
   // Connections are recorded in the scope of the request using them while they are held.
   const scoped = {
     async connect(): Promise<pg.PoolClient> {
@@ -349,11 +359,18 @@ function openPostgres(url: string, options: DatabaseOptions): RosterDatabase {
     end: () => pool.end(),
   };
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool: scoped }) });
+  const sequencer = new EventSequencer(db, options.onSequencerError ?? (() => undefined));
+  registerEventSequencer(db, sequencer);
   return {
     db,
     dialect: postgresDialect.name,
     sqlDialect: postgresDialect,
-    close: () => db.destroy(),
+    // Numbering scheduled after the last commits ends first: nothing is left pending
+    // that this process committed and could number.
+    close: async () => {
+      await sequencer.idle();
+      await db.destroy();
+    },
     listenForAuthChanges: (onError) => startAuthListener(url, onError),
     poolStats: () => ({
       total: pool.totalCount,

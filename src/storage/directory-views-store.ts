@@ -293,6 +293,7 @@ export class KyselyDirectoryViews implements DirectoryViews {
   }
 
   async eventsOf(resourceId: string, options: EventsQuery): Promise<ResourceEvent[]> {
+    await this.dialect.sequenceEvents(this.db, this.accountId);
     let query = this.events().where('resource_id', '=', resourceId);
     if (options.resourceType !== undefined)
       query = query.where('resource_type', '=', options.resourceType);
@@ -306,6 +307,7 @@ export class KyselyDirectoryViews implements DirectoryViews {
   }
 
   async membershipEventsOf(memberId: string, limit: number): Promise<ResourceEvent[]> {
+    await this.dialect.sequenceEvents(this.db, this.accountId);
     const rows = await this.events()
       .where('type', 'in', ['team.member_added', 'team.member_removed'])
       .where('data', 'like', `%${memberId}%`)
@@ -315,11 +317,17 @@ export class KyselyDirectoryViews implements DirectoryViews {
     return rows.map(toEvent);
   }
 
+  /**
+   * The account's numbered events. Callers number what is committed first
+   * (`sequenceEvents`); an event committed since keeps its provisional negative number
+   * (PostgreSQL) and is left out until it has its own.
+   */
   private events() {
     return this.db
       .selectFrom('events')
       .select(['seq', 'type', 'occurred_at', 'data', 'resource_id'])
-      .where('account_id', '=', this.accountId);
+      .where('account_id', '=', this.accountId)
+      .where('seq', '>', 0);
   }
 
   private teams() {

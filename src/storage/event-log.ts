@@ -1,40 +1,39 @@
-import { PostgresAdapter, sql, type Kysely, type Transaction } from 'kysely';
+import type { Kysely, Transaction } from 'kysely';
 import type { EventStore, NewEvent, RosterEvent } from '../app/events/types.js';
 import type { Database } from './db-schema.js';
+import type { SqlDialect } from './dialects/dialect.js';
 import { bulkChunks } from './bulk.js';
+import { prepared } from './pg-prepared.js';
 
 /**
- * Appends events in the caller's transaction. Sequence numbers come from
- * `accounts.event_seq`, whose row lock, held until COMMIT, makes sequence order commit
- * order within an account, so a reader never skips a late commit.
+ * Appends events in the caller's transaction. Each account's events carry a gapless
+ * sequence (`seq`, from `accounts.event_seq`) whose order is the order in which they
+ * become readable, so a reader resuming after `seq` never skips an event that commits
+ * late (`dialect.newEventSeqs`):
  *
- * PostgreSQL: the events are inserted with provisional negative numbers, and a deferred
- * trigger (migration 072) numbers them as the transaction commits: the account lock is
- * held only inside COMMIT, never across a round trip, and concurrent writes of one
- * account do not wait for each other before it. SQLite (one writer at a time): numbered
- * here, from the counter bumped in the same transaction.
+ * - PostgreSQL: the events are inserted with provisional negative numbers and nothing
+ *   else (no lock of the account, no trigger). They are numbered after their transaction
+ *   commits, by a sequencer (migration 074 has the function and why it is right): the
+ *   writer's process schedules it as the transaction commits, without delaying its
+ *   answer; a reader of the events (`readEvents`) and the webhook dispatcher's poll call
+ *   it before they read. Only committed events are ever numbered, one account's numbering
+ *   is serialised by an advisory lock, and each run numbers what is committed above
+ *   everything numbered before, oldest provisional number first.
+ * - SQLite (one writer at a time): numbered here, from the counter bumped in the same
+ *   transaction.
  */
 export async function appendEvents(
   trx: Kysely<Database> | Transaction<Database>,
+  dialect: SqlDialect,
   accountId: string,
   events: readonly NewEvent[],
   occurredAt: string,
 ): Promise<void> {
   if (events.length === 0) return;
-  const postgres = trx.getExecutor().adapter instanceof PostgresAdapter;
-  let first = 0;
-  if (!postgres) {
-    const row = await trx
-      .updateTable('accounts')
-      .set((eb) => ({ event_seq: eb('event_seq', '+', events.length) }))
-      .where('id', '=', accountId)
-      .returning('event_seq')
-      .executeTakeFirstOrThrow();
-    first = Number(row.event_seq) - events.length + 1;
-  }
+  const seqs = await dialect.newEventSeqs(trx, accountId, events.length);
   const rows = events.map((event, i) => ({
     account_id: accountId,
-    seq: postgres ? sql<number>`-nextval('events_pending_seq')` : first + i,
+    seq: seqs[i]!,
     type: event.type,
     resource_type: event.resourceType,
     resource_id: event.resourceId,
@@ -43,21 +42,31 @@ export async function appendEvents(
   }));
   // Thousands of events in one change (a 5,000-member add, a manager of 5,000 reports
   // deleted) would exceed the databases' parameter limits in one INSERT.
-  for (const batch of bulkChunks(rows, 7)) await trx.insertInto('events').values(batch).execute();
+  // One event (most writes): a fixed text, run as a named prepared statement (pg-prepared.ts).
+  if (rows.length === 1) {
+    await trx.executeQuery(prepared(trx.insertInto('events').values(rows)));
+  } else {
+    for (const batch of bulkChunks(rows, 7)) await trx.insertInto('events').values(batch).execute();
+  }
+  dialect.eventsInserted(trx, accountId);
 }
 
 /** Events of one account after `afterSeq`, oldest first. */
 export async function readEvents(
   db: Kysely<Database>,
+  dialect: SqlDialect,
   accountId: string,
   afterSeq: number,
   limit: number,
 ): Promise<RosterEvent[]> {
+  // Events committed by now get their numbers first (PostgreSQL); pending ones committed
+  // meanwhile keep negative provisional numbers, never above a cursor (>= 0).
+  await dialect.sequenceEvents(db, accountId);
   const rows = await db
     .selectFrom('events')
     .selectAll()
     .where('account_id', '=', accountId)
-    .where('seq', '>', afterSeq)
+    .where('seq', '>', Math.max(0, afterSeq))
     .orderBy('seq')
     .limit(limit)
     .execute();
@@ -77,10 +86,11 @@ export async function readEvents(
 export class KyselyEventStore implements EventStore {
   constructor(
     private readonly db: Kysely<Database>,
+    private readonly dialect: SqlDialect,
     private readonly accountId: string,
   ) {}
 
   after(afterSeq: number, limit: number): Promise<RosterEvent[]> {
-    return readEvents(this.db, this.accountId, afterSeq, limit);
+    return readEvents(this.db, this.dialect, this.accountId, afterSeq, limit);
   }
 }

@@ -186,12 +186,20 @@ class KyselyAccountStores implements AccountStores {
   }
   private eventStore: EventStore | undefined;
   get events(): EventStore {
-    this.eventStore ??= new KyselyEventStore(this.database.db, this.accountId);
+    this.eventStore ??= new KyselyEventStore(
+      this.database.db,
+      this.database.sqlDialect,
+      this.accountId,
+    );
     return this.eventStore;
   }
   private webhookStore: WebhookStore | undefined;
   get webhooks(): WebhookStore {
-    this.webhookStore ??= new KyselyWebhookStore(this.database.db, this.accountId);
+    this.webhookStore ??= new KyselyWebhookStore(
+      this.database.db,
+      this.database.sqlDialect,
+      this.accountId,
+    );
     return this.webhookStore;
   }
   private ssoStore: SsoStore | undefined;

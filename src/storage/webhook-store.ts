@@ -9,10 +9,22 @@ import type { ClaimedEndpoint, WebhookDeliveryStore } from '../app/webhooks/disp
 import type { RosterDatabase } from './connect.js';
 import { AccountScopedStore } from './account-scoped.js';
 import type { Database, WebhookAttemptsTable } from './db-schema.js';
+import type { SqlDialect } from './dialects/dialect.js';
 
 /** One account's webhook endpoints and delivery log. */
 export class KyselyWebhookStore extends AccountScopedStore implements WebhookStore {
+  constructor(
+    db: Kysely<Database>,
+    private readonly dialect: SqlDialect,
+    accountId: string,
+  ) {
+    super(db, accountId);
+  }
+
   async insert(endpoint: NewWebhookEndpoint, maxPerAccount: number): Promise<boolean> {
+    // The events committed before the endpoint is made are numbered first (PostgreSQL),
+    // so its cursor below is past them: it receives what commits after it.
+    await this.dialect.sequenceEvents(this.db, this.accountId);
     // INSERT ... SELECT FROM accounts: the cursor is the account's sequence as the row is
     // written, and the cap is counted in the same statement.
     const inserted = await this.db
@@ -124,6 +136,11 @@ export class KyselyWebhookDeliveries implements WebhookDeliveryStore {
     leaseUntil: string,
     perAccountConcurrency: number,
   ): Promise<ClaimedEndpoint | undefined> {
+    // Undelivered events are those above the cursor: committed events still awaiting
+    // their numbers (PostgreSQL) get them first, so an account whose writer's process
+    // died before numbering them, or another process's, is found at this poll. One call
+    // in flight per process; the dispatcher's workers polling at once share it.
+    await this.database.sqlDialect.sequencePendingEvents(this.db);
     const claim = (lock: RawBuilder<unknown>) => sql<{
       id: string;
       account_id: string;

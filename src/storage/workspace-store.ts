@@ -12,6 +12,7 @@ import { isObject, type JsonObject } from '../core/resource/values.js';
 import { ENTERPRISE_USER_SCHEMA_ID } from '../core/schemas/rfc7643.js';
 import type { Database } from './db-schema.js';
 import { appendEvents } from './event-log.js';
+import { prepared } from './pg-prepared.js';
 import type { SqlDialect } from './dialects/dialect.js';
 
 function parseData(data: unknown): JsonObject {
@@ -27,11 +28,16 @@ export class KyselyWorkspaceStore implements WorkspaceStore {
   ) {}
 
   async readAccount() {
-    const row = await this.db
-      .selectFrom('accounts')
-      .select(['seats', 'settings'])
-      .where('id', '=', this.accountId)
-      .executeTakeFirst();
+    const [row] = (
+      await this.db.executeQuery(
+        prepared(
+          this.db
+            .selectFrom('accounts')
+            .select(['seats', 'settings'])
+            .where('id', '=', this.accountId),
+        ),
+      )
+    ).rows;
     if (row === undefined) throw new Error(`account ${this.accountId} does not exist`);
     const account = {
       seats: row.seats === null ? null : Number(row.seats),
@@ -75,7 +81,7 @@ export class KyselyWorkspaceStore implements WorkspaceStore {
   }
 
   appendEvents(events: readonly NewEvent[], at: string): Promise<void> {
-    return appendEvents(this.db, this.accountId, events, at);
+    return appendEvents(this.db, this.dialect, this.accountId, events, at);
   }
 
   async reportsOf(managerId: string): Promise<ReportRow[]> {

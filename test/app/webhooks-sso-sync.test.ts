@@ -60,7 +60,7 @@ describe.each(DATABASE_KINDS)('webhooks, SSO and sync jobs through the stores (%
       // Nothing to deliver yet: the cursor starts at the account's sequence.
       expect(await deliveries.claim(at(0), at(30_000), 4)).toBeUndefined();
 
-      await emitEvents(database.db, accountId, 3);
+      await emitEvents(database, accountId, 3);
       const claimed = await deliveries.claim(at(0), at(30_000), 4);
       expect(claimed).toMatchObject({
         id: endpoint.id,
@@ -114,8 +114,8 @@ describe.each(DATABASE_KINDS)('webhooks, SSO and sync jobs through the stores (%
           { url: `https://hooks.example.com/${randomBytes(4).toString('hex')}` },
           { allowPrivateNetworks: true },
         );
-      await emitEvents(database.db, busy, 1);
-      await emitEvents(database.db, calm, 1);
+      await emitEvents(database, busy, 1);
+      await emitEvents(database, calm, 1);
       const now = '2031-01-01T00:00:00.000Z';
       const lease = '2031-01-01T00:00:30.000Z';
       const first = await stores.webhookDeliveries.claim(now, lease, 1);

@@ -207,14 +207,14 @@ describe.each(DATABASE_KINDS)('webhook delivery across `roster serve` restarts (
 
         const first = await serve(env);
         servers.push(first);
-        await emitEvents(database.db, account.id, 3);
-        await emitEvents(database.db, account.id, 2);
+        await emitEvents(database, account.id, 3);
+        await emitEvents(database, account.id, 2);
         await waitFor(async () => (await delivered()) === 5, 'events 1-5 from the first server');
         servers.pop();
         expect(await first.stop()).toBe(0);
 
         // Events produced while no server runs wait in the database.
-        await emitEvents(database.db, account.id, 4);
+        await emitEvents(database, account.id, 4);
         expect(await delivered()).toBe(5);
         const second = await serve(env);
         servers.push(second);
@@ -226,7 +226,7 @@ describe.each(DATABASE_KINDS)('webhook delivery across `roster serve` restarts (
         // Two processes on one database share the work without breaking the order.
         const third = await serve(env);
         servers.push(third);
-        for (let i = 0; i < 10; i++) await emitEvents(database.db, account.id, 2);
+        for (let i = 0; i < 10; i++) await emitEvents(database, account.id, 2);
         await waitFor(async () => (await delivered()) === 29, 'events 10-29 from two servers');
 
         const seqs = receiver.delivered();

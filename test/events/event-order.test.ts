@@ -24,7 +24,9 @@ describe.each(DATABASE_KINDS)('event order under concurrent writes of one accoun
     const team = await scim('POST', '/Groups', { displayName: 'Order team' });
     expect(team.status).toBe(201);
     const teamId = team.body.id as string;
-    const before = (await readEvents(server.database.db, tenant.accountId, 0, 10_000)).length;
+    const before = (
+      await readEvents(server.database.db, server.database.sqlDialect, tenant.accountId, 0, 10_000)
+    ).length;
 
     // The reader: every read must continue exactly where the previous one ended.
     let cursor = before;
@@ -32,7 +34,13 @@ describe.each(DATABASE_KINDS)('event order under concurrent writes of one accoun
     const problems: string[] = [];
     const reader = (async () => {
       while (writing) {
-        const got = await readEvents(server.database.db, tenant.accountId, cursor, 1000);
+        const got = await readEvents(
+          server.database.db,
+          server.database.sqlDialect,
+          tenant.accountId,
+          cursor,
+          1000,
+        );
         got.forEach((e, i) => {
           if (e.seq !== cursor + 1 + i) problems.push(`after ${cursor}: got ${e.seq} at ${i}`);
         });
@@ -68,7 +76,13 @@ describe.each(DATABASE_KINDS)('event order under concurrent writes of one accoun
     await reader;
     expect(problems).toEqual([]);
 
-    const all = await readEvents(server.database.db, tenant.accountId, before, 10_000);
+    const all = await readEvents(
+      server.database.db,
+      server.database.sqlDialect,
+      tenant.accountId,
+      before,
+      10_000,
+    );
     expect(all.map((e) => e.seq)).toEqual(all.map((_, i) => before + 1 + i));
     expect(cursor).toBeLessThanOrEqual(before + all.length);
     // 3 renames per user, and per member add, remove, add.

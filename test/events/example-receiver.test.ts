@@ -63,7 +63,7 @@ describe('examples/webhook-receiver.mjs', () => {
         retry: { baseMs: 60_000, maxMs: 60_000 },
       });
       dispatcher.start();
-      await emitEvents(database.db, account.id, 3);
+      await emitEvents(database, account.id, 3);
       await waitFor(
         async () =>
           (await getEndpoint(createStores(database).forAccount(account.id), endpoint.id))

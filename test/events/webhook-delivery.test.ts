@@ -62,7 +62,7 @@ describe.each(DATABASE_KINDS)('webhook delivery (%s)', (kind) => {
       url: `${hook.url}/`,
     });
     const d = dispatcher(database, { allowPrivateNetworks: false });
-    await emitEvents(database.db, account.id, 1);
+    await emitEvents(database, account.id, 1);
     await d.deliverNext();
     expect(hook.requests).toHaveLength(0);
     const [attempt] = await listAttempts(
@@ -86,15 +86,15 @@ describe.each(DATABASE_KINDS)('webhook delivery (%s)', (kind) => {
     const d = dispatcher();
     d.start();
 
-    await emitEvents(database.db, account.id, 3);
-    await emitEvents(database.db, other.id, 4);
-    await emitEvents(database.db, account.id, 2);
+    await emitEvents(database, account.id, 3);
+    await emitEvents(database, other.id, 4);
+    await emitEvents(database, account.id, 2);
     await waitFor(() => hook.delivered().length >= 5, 'the first 5 events');
 
     // The receiver answers 503 for a while, then is unreachable, while events keep coming.
     hook.mode = 'fail';
     for (let i = 0; i < 3; i++) {
-      await emitEvents(database.db, account.id, 2);
+      await emitEvents(database, account.id, 2);
       await sleep(60);
     }
     await waitFor(
@@ -103,7 +103,7 @@ describe.each(DATABASE_KINDS)('webhook delivery (%s)', (kind) => {
     );
     await hook.down();
     for (let i = 0; i < 3; i++) {
-      await emitEvents(database.db, account.id, 3);
+      await emitEvents(database, account.id, 3);
       await sleep(60);
     }
     // A 503 attempt may still be in flight when the receiver goes down: wait for an
@@ -183,7 +183,7 @@ describe.each(DATABASE_KINDS)('webhook delivery (%s)', (kind) => {
     });
     const first = dispatcher();
     first.start();
-    await emitEvents(database.db, account.id, 4);
+    await emitEvents(database, account.id, 4);
     // Acknowledged means the cursor moved (the receiver having answered is not enough).
     await waitFor(
       async () =>
@@ -193,7 +193,7 @@ describe.each(DATABASE_KINDS)('webhook delivery (%s)', (kind) => {
     );
     await first.stop();
 
-    await emitEvents(database.db, account.id, 3);
+    await emitEvents(database, account.id, 3);
     await sleep(200);
     expect(hook.delivered()).toEqual([1, 2, 3, 4]);
 
@@ -262,7 +262,7 @@ describe.each(DATABASE_KINDS)('webhook delivery (%s)', (kind) => {
     two.start();
     const perAccount = 40;
     for (let round = 0; round < perAccount / 2; round++) {
-      await Promise.all(endpoints.map((e) => emitEvents(database.db, e.accountId, 2)));
+      await Promise.all(endpoints.map((e) => emitEvents(database, e.accountId, 2)));
       if (round % 5 === 0) await sleep(10);
     }
     await waitFor(
@@ -324,7 +324,7 @@ describe.each(DATABASE_KINDS)('webhook dispatcher with an injected clock (%s)', 
       url: 'http://127.0.0.1:9/hook',
     });
     expect(await a.deliverNext()).toBe(false); // nothing to deliver yet
-    await emitEvents(database.db, account.id, 2);
+    await emitEvents(database, account.id, 2);
 
     // 1 s, 2 s, 4 s, then capped at 5 s (random 0.5 = no jitter).
     const delays: number[] = [];

@@ -51,7 +51,7 @@ describe.each(DATABASE_KINDS)('webhook endpoints (%s)', (kind) => {
   it('creates (secret shown once), lists, and deletes endpoints per account', async () => {
     const account = await createAccount(createStores(database), { name: 'A' });
     const other = await createAccount(createStores(database), { name: 'B' });
-    await emitEvents(database.db, account.id, 3);
+    await emitEvents(database, account.id, 3);
     const created = await createEndpoint(createStores(database).forAccount(account.id), {
       url: 'https://hooks.example.com/a',
       description: ' product ',

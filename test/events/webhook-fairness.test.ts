@@ -62,11 +62,11 @@ describe.each(DATABASE_KINDS)('webhook fairness between accounts (%s)', (kind) =
     cleanups.push(() => dispatcher.stop());
     dispatcher.start();
 
-    await emitEvents(database.db, slow.id, 1);
+    await emitEvents(database, slow.id, 1);
     dispatcher.nudge();
     // The slow account takes what it may of the workers, and its receivers hang.
     await waitFor(() => tarpit.arrived >= 2, 'the slow account to hold workers');
-    await emitEvents(database.db, fast.id, 1);
+    await emitEvents(database, fast.id, 1);
     dispatcher.nudge();
     await waitFor(
       () => quick.delivered('/fast').length === 1,

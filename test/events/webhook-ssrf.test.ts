@@ -67,7 +67,7 @@ describe.each(DATABASE_KINDS)('webhook destinations are checked (%s)', (kind) =>
       url: `http://[::ffff:127.0.0.1]:${port()}/mapped`,
     });
     cleanups.push(() => deleteEndpoint(createStores(database).forAccount(account.id), endpoint.id));
-    await emitEvents(database.db, account.id, 1);
+    await emitEvents(database, account.id, 1);
     const dispatcher = new WebhookDispatcher({
       stores: createStores(database),
       allowPrivateNetworks: false,
@@ -88,7 +88,7 @@ describe.each(DATABASE_KINDS)('webhook destinations are checked (%s)', (kind) =>
       url: `http://rebind.example:${port()}/rebind`,
     });
     cleanups.push(() => deleteEndpoint(createStores(database).forAccount(account.id), endpoint.id));
-    await emitEvents(database.db, account.id, 1);
+    await emitEvents(database, account.id, 1);
     // Public at the first lookup, loopback at every later one (a rebinding DNS server):
     // the check and the connection must use the same, single answer.
     let lookups = 0;
@@ -103,7 +103,7 @@ describe.each(DATABASE_KINDS)('webhook destinations are checked (%s)', (kind) =>
     expect(hook.requests.filter((r) => r.path === '/rebind')).toHaveLength(0);
     // And a name that resolves to a private address is refused with the reason.
     lookups = 1;
-    await emitEvents(database.db, account.id, 1);
+    await emitEvents(database, account.id, 1);
     const again = new WebhookDispatcher({
       stores: createStores(database),
       allowPrivateNetworks: false,
@@ -130,7 +130,7 @@ describe.each(DATABASE_KINDS)('webhook destinations are checked (%s)', (kind) =>
       url: `http://hooks.roster-test.invalid:${port()}/resolved`,
     });
     cleanups.push(() => deleteEndpoint(createStores(database).forAccount(account.id), endpoint.id));
-    await emitEvents(database.db, account.id, 1);
+    await emitEvents(database, account.id, 1);
     const looked: string[] = [];
     const dispatcher = new WebhookDispatcher({
       stores: createStores(database),

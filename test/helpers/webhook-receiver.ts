@@ -1,9 +1,8 @@
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { Kysely } from 'kysely';
 import { randomUUID } from 'node:crypto';
 import type { NewEvent, RosterEvent } from '../../src/app/events/types.js';
-import type { Database } from '../../src/storage/db-schema.js';
+import type { RosterDatabase } from '../../src/storage/connect.js';
 import { appendEvents } from '../../src/storage/event-log.js';
 
 export interface ReceivedRequest {
@@ -114,7 +113,7 @@ export function checkOrderedAtLeastOnce(seqs: readonly number[], expected: numbe
 
 /** Appends `count` user.created events to the account in one transaction. */
 export async function emitEvents(
-  db: Kysely<Database>,
+  database: Pick<RosterDatabase, 'db' | 'sqlDialect'>,
   accountId: string,
   count: number,
 ): Promise<void> {
@@ -124,9 +123,10 @@ export async function emitEvents(
     resourceId: randomUUID(),
     data: { userName: `user${i}@example.com`, active: true },
   }));
-  await db
-    .transaction()
-    .execute((trx) => appendEvents(trx, accountId, events, new Date().toISOString()));
+  // As a write does: on PostgreSQL the events are numbered after the commit.
+  await database.sqlDialect.transaction(database.db, (trx) =>
+    appendEvents(trx, database.sqlDialect, accountId, events, new Date().toISOString()),
+  );
 }
 
 /** Polls `condition` every 20 ms until it holds or `timeoutMs` passes (then throws with `what`). */

@@ -168,7 +168,7 @@ describe.each(DATABASE_KINDS)('bad input is a 4xx, never a 5xx (%s)', (kind) => 
         createStores(server.database).forAccount(tenant.accountId),
         { url: `http://127.0.0.1:${port}/hook` },
       );
-      await emitEvents(server.database.db, tenant.accountId, 1);
+      await emitEvents(server.database, tenant.accountId, 1);
       const dispatcher = new WebhookDispatcher({
         stores: createStores(server.database),
         allowPrivateNetworks: true,

@@ -133,6 +133,7 @@ describe.each(DATABASE_KINDS)('bulk statements stay under parameter limits (%s)'
     const other = await seedTenant(server.database.db);
     await appendEvents(
       server.database.db,
+      server.database.sqlDialect,
       other.accountId,
       Array.from({ length: 10_000 }, () => ({
         type: 'user.updated' as const,
@@ -142,6 +143,8 @@ describe.each(DATABASE_KINDS)('bulk statements stay under parameter limits (%s)'
       })) as never,
       T0,
     );
+    // Numbered (PostgreSQL: after the commit, by the sequencer) before they are counted.
+    await server.database.sqlDialect.sequenceEvents(server.database.db, other.accountId);
     const events = await server.database.db
       .selectFrom('events')
       .select((eb) => eb.fn.max('seq').as('n'))

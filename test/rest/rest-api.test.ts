@@ -382,9 +382,9 @@ describe.each(DATABASE_KINDS)('product REST API (%s)', (kind) => {
     ).token;
     const empty = await call('/events', tokenA, a.accountId);
     expect(empty.body).toEqual({ events: [], next: 0 });
-    await emitEvents(server.database.db, a.accountId, 3);
-    await emitEvents(server.database.db, b.accountId, 2);
-    await emitEvents(server.database.db, a.accountId, 2);
+    await emitEvents(server.database, a.accountId, 3);
+    await emitEvents(server.database, b.accountId, 2);
+    await emitEvents(server.database, a.accountId, 2);
     const first = await call('/events?limit=2', tokenA, a.accountId);
     expect(first.body.events.map((e: { seq: number }) => e.seq)).toEqual([1, 2]);
     expect(first.body.next).toBe(2);

@@ -422,6 +422,86 @@ describe.each(DATABASE_KINDS)('AccountStore contract (%s)', (kind) => {
       expect(seen).toEqual([...ids].sort());
     });
 
+    it('lists each user of an unfiltered page with exactly its direct teams by name and its manager name', async () => {
+      const store = await newStore();
+      const enterprise = 'urn:ietf:params:scim:schemas:extension:enterprise:2.0:User';
+      const named = user({ userName: 'boss', displayName: 'The Boss', active: true }, T0);
+      const unnamed = user({ userName: 'nameless-boss', active: true }, T0);
+      await store.insertUser(named);
+      await store.insertUser(unnamed);
+      const reports = [
+        user(
+          { userName: 'many', active: true, [enterprise]: { manager: { value: named.id } } },
+          T1,
+        ),
+        user(
+          { userName: 'none', active: true, [enterprise]: { manager: { value: unnamed.id } } },
+          T1,
+        ),
+        // A manager who is not (or no longer) a user of the account: no name.
+        user(
+          { userName: 'gone', active: true, [enterprise]: { manager: { value: randomUUID() } } },
+          T1,
+        ),
+        user({ userName: 'nested', active: true }, T1),
+      ];
+      for (const r of reports) await store.insertUser(r);
+      const [many, none, gone, nested] = reports as [NewUser, NewUser, NewUser, NewUser];
+      const [charlie, alpha, bravo, outer] = ['charlie', 'Alpha', 'bravo', 'Outer'].map((n) =>
+        group(n),
+      ) as [GroupRow, GroupRow, GroupRow, GroupRow];
+      for (const g of [charlie, alpha, bravo, outer]) await store.insertGroup(g);
+      await store.addMembers(charlie.id, [{ id: many.id, type: 'User' }], T1);
+      await store.addMembers(alpha.id, [{ id: many.id, type: 'User' }], T1);
+      await store.addMembers(
+        bravo.id,
+        [
+          { id: many.id, type: 'User' },
+          { id: gone.id, type: 'User' },
+        ],
+        T1,
+      );
+      // `nested` is in Alpha's parent only through Alpha: it lists Alpha alone.
+      await store.addMembers(alpha.id, [{ id: nested.id, type: 'User' }], T1);
+      await store.addMembers(outer.id, [{ id: alpha.id, type: 'Group' }], T1);
+      const teams = (...gs: GroupRow[]) =>
+        gs.map((g) => ({ value: g.id, type: 'Group', display: g.displayName }));
+      const expected = new Map<string, Partial<Record<'groups' | 'managerName', unknown>>>([
+        [named.id, { groups: [], managerName: null }],
+        [unnamed.id, { groups: [], managerName: null }],
+        [many.id, { groups: teams(alpha, bravo, charlie), managerName: 'The Boss' }],
+        [none.id, { groups: [], managerName: 'nameless-boss' }],
+        [gone.id, { groups: teams(bravo), managerName: null }],
+        [nested.id, { groups: teams(alpha), managerName: null }],
+      ]);
+      // Pages of every size and start, with and without a byte budget, agree with the
+      // user read by id.
+      for (const limit of [1, 2, 6])
+        for (let offset = 0; offset < 6; offset += limit)
+          for (const maxBytes of [undefined, 4 * 1024 * 1024]) {
+            const page = await store.listUsers({
+              descending: false,
+              offset,
+              limit,
+              related: true,
+              ...(maxBytes === undefined ? {} : { maxBytes }),
+            });
+            expect(page.total).toBe(6);
+            expect(page.rows).toHaveLength(Math.min(limit, 6 - offset));
+            for (const row of page.rows) {
+              expect(row, row.userName).toMatchObject(expected.get(row.id)!);
+              expect(row).toEqual(await store.getUser(row.id, { related: true }));
+            }
+          }
+      // Without `related`, neither is read.
+      const plain = await store.listUsers({ ...ALL });
+      expect(plain.rows).toHaveLength(6);
+      for (const row of plain.rows) {
+        expect(row).not.toHaveProperty('groups');
+        expect(row).not.toHaveProperty('managerName');
+      }
+    });
+
     it('sorts ascending and descending, case-insensitively, missing values last ascending and first descending', async () => {
       // RFC 7644 §3.4.2.3: "...they are ordered last if ascending and first if descending".
       const store = await newStore();

@@ -6,7 +6,7 @@ import { seedAccount } from '../../src/storage/seed.js';
 import { DATABASE_KINDS, openTestDatabase, type OpenTestDatabase } from '../helpers/databases.js';
 import { createStores } from '../../src/storage/stores.js';
 
-/** More users than two steps of the page anchors (every 1,000th position). */
+/** Many steps of the page anchors (every 100th position), and pages between them. */
 const USERS = 2_600;
 
 describe.each(DATABASE_KINDS)('unfiltered user pages at any offset (%s)', (kind) => {
@@ -50,10 +50,20 @@ describe.each(DATABASE_KINDS)('unfiltered user pages at any offset (%s)', (kind)
   it('gives the page at the offset and the exact total, deep pages read twice included', async () => {
     const order = await expected();
     expect(order).toHaveLength(USERS);
-    for (const offset of [0, 999, 1000, 1001, 2050, 2050, 2599, 1500]) {
+    for (const offset of [0, 999, 1000, 1001, 2050, 2050, 2599, 1500, 99, 100, 101, 150, 2500]) {
       const got = await page(offset);
       expect(got.total).toBe(USERS);
       expect(got.ids).toEqual(order.slice(offset, offset + 50));
+    }
+    // Pages of 100 from an anchor, and pages that run past the next anchor.
+    for (const [offset, limit] of [
+      [1700, 100],
+      [1750, 100],
+      [2550, 100],
+      [130, 250],
+    ] as const) {
+      const got = await page(offset, limit);
+      expect(got.ids).toEqual(order.slice(offset, offset + limit));
     }
     const beyond = await page(USERS + 10);
     expect(beyond).toEqual({ total: USERS, ids: [] });

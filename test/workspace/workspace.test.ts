@@ -26,7 +26,8 @@ describe.each(DATABASE_KINDS)('workspace semantics (%s)', (kind) => {
     return { t, scim: scimClient(t) };
   }
 
-  const events = (t: TestTenant) => readEvents(server.database.db, t.accountId, 0, 10_000);
+  const events = (t: TestTenant) =>
+    readEvents(server.database.db, server.database.sqlDialect, t.accountId, 0, 10_000);
 
   interface ProductTeam {
     id: string;

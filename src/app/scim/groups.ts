@@ -225,7 +225,7 @@ export class GroupsService extends ResourceService<GroupRow> {
           counts = await this.countedChanges(tx, rules, id, patched.memberChanges, now);
           if (!dataChanged && counts.added + counts.removed === 0) return current;
           if (memberOnly) {
-            // The member events first (numbered at COMMIT), then the team's new version
+            // The member events first, then the team's new version
             // (on PostgreSQL one of its version shards, not the team row).
             // The team's attributes did not change, so there is no team event to add.
             await rules.commit();

@@ -57,29 +57,32 @@ export interface UserExtras {
   readonly managerName?: string;
 }
 
+/** Names of the core User attributes, in the order the schema declares them. */
+const USER_ATTRIBUTE_NAMES = USER_RESOURCE.schema.attributes.map((def) => def.name);
+const USER_ATTRIBUTES = new Set(USER_ATTRIBUTE_NAMES);
+/** What `key in {}` is true for (Object.prototype's names): `ordered` leaves those out too. */
+const NO_KEYS: JsonObject = {};
+
+/**
+ * A user as SCIM renders it: `schemas`, `id`, `externalId`, the stored attributes in
+ * `ordered`'s order (the enterprise manager with its `$ref` and name), teams, `meta`.
+ * Written into the answer in one pass, with the keys and values that spreading
+ * `ordered(row.data)` after `schemas`, `id` and `externalId` gives, without the copy.
+ */
 export function renderUser(row: UserRow, locator: Locator, extras: UserExtras): JsonObject {
-  const data = ordered(row.data, USER_RESOURCE);
-  const enterprise = data[ENTERPRISE_USER_SCHEMA_ID];
-  if (isObject(enterprise) && isObject(enterprise['manager'])) {
-    const manager = enterprise['manager'];
-    const id = manager['value'];
-    if (typeof id === 'string' && extras.managerName !== undefined) {
-      data[ENTERPRISE_USER_SCHEMA_ID] = {
-        ...enterprise,
-        manager: {
-          value: id,
-          $ref: reference(locator, 'User', id),
-          displayName: extras.managerName,
-        },
-      };
-    }
+  const data = row.data;
+  const resource: JsonObject = { schemas: schemasOf(data, USER_RESOURCE), id: row.id };
+  if (row.externalId !== null) resource['externalId'] = row.externalId;
+  for (const name of USER_ATTRIBUTE_NAMES) {
+    const value = data[name];
+    if (value !== undefined) resource[name] = value;
   }
-  const resource: JsonObject = {
-    schemas: schemasOf(row.data, USER_RESOURCE),
-    id: row.id,
-    ...(row.externalId !== null ? { externalId: row.externalId } : {}),
-    ...data,
-  };
+  for (const key in data) {
+    if (!Object.hasOwn(data, key)) continue;
+    if (USER_ATTRIBUTES.has(key) || key in NO_KEYS || key === 'externalId') continue;
+    resource[key] =
+      key === ENTERPRISE_USER_SCHEMA_ID ? withManager(data[key]!, locator, extras) : data[key]!;
+  }
   if (extras.groups !== undefined && extras.groups.length > 0) {
     resource['groups'] = extras.groups.map((g) => ({
       value: g.value,
@@ -90,6 +93,17 @@ export function renderUser(row: UserRow, locator: Locator, extras: UserExtras): 
   }
   resource['meta'] = meta(USER_RESOURCE, locator, row);
   return resource;
+}
+
+/** The enterprise extension with its manager's `$ref` and name, when the name is known. */
+function withManager(enterprise: Json, locator: Locator, extras: UserExtras): Json {
+  if (!isObject(enterprise) || !isObject(enterprise['manager'])) return enterprise;
+  const id = enterprise['manager']['value'];
+  if (typeof id !== 'string' || extras.managerName === undefined) return enterprise;
+  return {
+    ...enterprise,
+    manager: { value: id, $ref: reference(locator, 'User', id), displayName: extras.managerName },
+  };
 }
 
 export function renderGroup(

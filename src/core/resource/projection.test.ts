@@ -422,3 +422,34 @@ describe('project: a resource type whose extension reuses a core name, and retur
     expect(run(attributes, excluded)).toEqual(expected);
   });
 });
+
+describe('project without attributes or excludedAttributes', () => {
+  const none = parseProjection(USER_RESOURCE, undefined, undefined);
+  /** The general path, spelt out: what project() gave before it returned resources unchanged. */
+  const reference = (resource: JsonObject): string =>
+    JSON.stringify(project(resource, USER_RESOURCE, { exclude: [] }));
+
+  it('gives back a resource with nothing to drop as it is, in the same key order', () => {
+    const resource = withoutPassword(USER);
+    const out = project(resource, USER_RESOURCE, none);
+    expect(out).toBe(resource);
+    expect(JSON.stringify(out)).toBe(reference(resource));
+  });
+
+  it.each<[string, JsonObject]>([
+    ['a "never" attribute', USER],
+    ['an attribute named in another case', { ...withoutPassword(USER), PassWord: 'secret' }],
+    ['an empty extension', { ...withoutPassword(USER), [CUSTOM]: {} }],
+    ['an extension that is not an object', { ...withoutPassword(USER), [CUSTOM]: 'x' }],
+    [
+      'a listed extension that is absent',
+      { ...withoutPassword(USER), schemas: [USER_SCHEMA_ID, ENT, CUSTOM, 'urn:x:absent'] },
+    ],
+    ['an unknown attribute', { ...withoutPassword(USER), nickname2: 'n', constructor: 'c' }],
+  ])('with %s, answers as the general path does', (_, resource) => {
+    const out = project(resource, USER_RESOURCE, none);
+    expect(JSON.stringify(out)).toBe(reference(resource));
+    expect(out).not.toHaveProperty('password');
+    expect(out).not.toHaveProperty('PassWord');
+  });
+});

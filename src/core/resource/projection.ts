@@ -115,19 +115,103 @@ export function wants(projection: Projection, attrName: string): boolean {
   return true;
 }
 
+/** What `project` looks up per key of a resource type, worked out once per key. */
+interface TypeLookups {
+  /** Extensions by schema id. */
+  readonly extensions: Map<string, ResourceTypeDef['extensions'][number]>;
+  /** `returned` of a top-level key (tryResolvePath; 'default' when it resolves to nothing). */
+  readonly returned: Map<string, string>;
+}
+
+/** Keys remembered per resource type: stored documents hold few distinct keys. */
+const RETURNED_KEYS_KEPT = 1000;
+const lookupsByType = new WeakMap<ResourceTypeDef, TypeLookups>();
+
+function lookupsOf(resourceType: ResourceTypeDef): TypeLookups {
+  let lookups = lookupsByType.get(resourceType);
+  if (lookups === undefined) {
+    lookups = {
+      extensions: new Map(),
+      returned: new Map(),
+    };
+    // The first extension of an id, as a search of the list would find.
+    for (const e of resourceType.extensions)
+      if (!lookups.extensions.has(e.schema.id)) lookups.extensions.set(e.schema.id, e);
+    lookupsByType.set(resourceType, lookups);
+  }
+  return lookups;
+}
+
+function returnedOf(resourceType: ResourceTypeDef, lookups: TypeLookups, key: string): string {
+  let returned = lookups.returned.get(key);
+  if (returned === undefined) {
+    returned = tryResolvePath(resourceType, { attr: key })?.attr.returned ?? 'default';
+    if (lookups.returned.size < RETURNED_KEYS_KEPT) lookups.returned.set(key, returned);
+  }
+  return returned;
+}
+
+/** `returned` values that drop an attribute when no projection is asked for. */
+const hiddenByDefault = (returned: string): boolean =>
+  returned === 'never' || returned === 'request';
+
+/**
+ * True when `project` without `attributes` or `excludedAttributes` would give `resource`
+ * back unchanged (the same keys, values and order): no attribute is returned "never" or
+ * "request", every extension is a non-empty object, and `schemas` lists only the core
+ * schema and keys present. Then the resource itself is the answer, not a copy of it.
+ */
+function unchangedWithoutProjection(
+  resource: JsonObject,
+  resourceType: ResourceTypeDef,
+  lookups: TypeLookups,
+): boolean {
+  for (const key in resource) {
+    if (key === 'schemas') continue;
+    const value = resource[key]!;
+    const extension = lookups.extensions.get(key);
+    if (extension !== undefined) {
+      if (!isObject(value)) return false;
+      let empty = true;
+      for (const name in value) {
+        empty = false;
+        const attr = extension.schema.attributes.find((a) => a.name === name);
+        if (attr !== undefined && hiddenByDefault(attr.returned)) return false;
+      }
+      if (empty) return false;
+      continue;
+    }
+    if (hiddenByDefault(returnedOf(resourceType, lookups, key))) return false;
+  }
+  const schemas = resource['schemas'];
+  if (Array.isArray(schemas))
+    for (const urn of schemas)
+      if (urn !== resourceType.schema.id && !(typeof urn === 'string' && urn in resource))
+        return false;
+  return true;
+}
+
 /** Applies a projection to a rendered resource (canonical names, extensions under URN keys). */
 export function project(
   resource: JsonObject,
   resourceType: ResourceTypeDef,
   projection: Projection,
 ): JsonObject {
+  const lookups = lookupsOf(resourceType);
+  // No projection asked for (most list pages): usually nothing to drop.
+  if (
+    projection.include === undefined &&
+    projection.exclude === undefined &&
+    unchangedWithoutProjection(resource, resourceType, lookups)
+  )
+    return resource;
   const out: JsonObject = {};
   for (const [key, value] of Object.entries(resource)) {
     if (key === 'schemas') {
       out[key] = value;
       continue;
     }
-    const extension = resourceType.extensions.find((e) => e.schema.id === key);
+    const extension = lookups.extensions.get(key);
     if (extension !== undefined && isObject(value)) {
       const kept: JsonObject = {};
       for (const [name, inner] of Object.entries(value)) {
@@ -141,8 +225,7 @@ export function project(
       if (Object.keys(kept).length > 0) out[key] = kept;
       continue;
     }
-    const resolved = tryResolvePath(resourceType, { attr: key });
-    const returned = resolved?.attr.returned ?? 'default';
+    const returned = returnedOf(resourceType, lookups, key);
     const projected = projectAttribute(key, value, resourceType.schema.id, projection, returned);
     if (projected !== undefined) out[key] = projected;
   }

@@ -187,6 +187,9 @@ interface BacklogRow {
 }
 
 async function readBacklog(database: RosterDatabase): Promise<BacklogRow[]> {
+  // The backlog counts numbered events: committed ones still awaiting their numbers
+  // (PostgreSQL) get them first.
+  await database.sqlDialect.sequencePendingEvents(database.db);
   const rows = await database.db
     .selectFrom('webhook_endpoints as e')
     .innerJoin('accounts as a', 'a.id', 'e.account_id')

@@ -161,7 +161,13 @@ export async function restPlugin(app: FastifyInstance, options: RestPluginOption
       1,
       MAX_EVENT_PAGE,
     );
-    const events = await readEvents(db, account(request), after, limit);
+    const events = await readEvents(
+      db,
+      options.database.sqlDialect,
+      account(request),
+      after,
+      limit,
+    );
     return reply.send({ events, next: events.at(-1)?.seq ?? after });
   });
 }

@@ -41,11 +41,45 @@ export interface SqlDialect {
    */
   readonly teamVersionShards: number;
 
-  /** Runs a write transaction: grouped commits on SQLite, reruns after a deadlock on PostgreSQL. */
+  /**
+   * Runs a write transaction: grouped commits on SQLite, reruns after a deadlock on
+   * PostgreSQL. PostgreSQL: once it has committed, the accounts it inserted events for
+   * (`eventsInserted`) are scheduled for numbering (`newEventSeqs`), without waiting.
+   */
   transaction<T>(
     db: Kysely<Database>,
     work: (trx: Transaction<Database>) => Promise<T>,
   ): Promise<T>;
+
+  /**
+   * Event numbering (event-log.ts): the `seq` values of `count` events of `accountId`
+   * about to be inserted in `trx`, in order.
+   * - SQLite (one writer at a time): their final numbers, the account's next ones, taken
+   *   from `accounts.event_seq`, bumped here in the same transaction.
+   * - PostgreSQL: provisional negative numbers (`-nextval('events_pending_seq')`, more
+   *   negative for a later insert); the events get their numbers after their transaction
+   *   commits, from the sequencer (migration 074, event-sequencer.ts). Concurrent writers
+   *   of one account thus never wait for each other over the account's counter.
+   */
+  newEventSeqs(
+    trx: Kysely<Database>,
+    accountId: string,
+    count: number,
+  ): Promise<readonly (number | RawBuilder<number>)[]>;
+  /**
+   * Told once events of `accountId` were inserted in `trx`. PostgreSQL: numbering is
+   * scheduled once that transaction has committed (when `transaction` ran it; at once
+   * when `trx` is no transaction). Nothing to do on SQLite.
+   */
+  eventsInserted(trx: Kysely<Database>, accountId: string): void;
+  /**
+   * Before reading `accountId`'s events: numbers those committed so far (PostgreSQL);
+   * when it resolves, every event committed before the call has its number. Nothing to
+   * do on SQLite, where events are numbered as they are inserted.
+   */
+  sequenceEvents(db: Kysely<Database>, accountId: string): Promise<void>;
+  /** `sequenceEvents` for every account with events awaiting their numbers. */
+  sequencePendingEvents(db: Kysely<Database>): Promise<void>;
 
   /** ` FOR UPDATE` and the like, for the end of a SELECT; empty where there are no row locks. */
   lockClause(lock: RowLock | undefined): string;
@@ -57,6 +91,14 @@ export interface SqlDialect {
    * look the keys up, so there the column is kept off the index (a unary +).
    */
   keyedColumn(column: string): Sql;
+
+  /**
+   * A column naming a row within one statement that is cheaper to look the row up by than
+   * its primary key: SQLite's rowid (the table's own b-tree, where the text primary key
+   * is a second index of random UUIDs, one leaf page per row of a page). Undefined where
+   * the primary key is used. Never kept beyond the statement (VACUUM may renumber rowids).
+   */
+  readonly rowKey?: string;
 
   /** A value as text. */
   asText(expr: Sql): Sql;

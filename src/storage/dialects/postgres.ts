@@ -1,6 +1,7 @@
 import { sql } from 'kysely';
 import type { RowLock } from '../../app/ports.js';
 import { isRetryable } from '../db-errors.js';
+import { eventSequencerOf } from '../event-sequencer.js';
 import type { SqlDialect } from './dialect.js';
 
 /** Runs of one write transaction ended by a deadlock or serialisation failure. */
@@ -14,6 +15,12 @@ const LOCKS: Record<RowLock, string> = {
 
 /** Advisory lock key serialising webhook claims (an arbitrary constant). */
 const CLAIM_LOCK_KEY = sql.lit(726_573_001);
+
+/** An event's provisional number, until the sequencer numbers it (migration 074). */
+const PROVISIONAL_SEQ = sql<number>`-nextval('events_pending_seq')`;
+
+/** The accounts each running write transaction (of `transaction`) inserted events for. */
+const eventAccounts = new WeakMap<object, Set<string>>();
 
 /** The elements of a jsonb array at `keys`; anything else there counts as no elements. */
 function arrayAt(document: ReturnType<typeof sql>, keys: readonly string[]) {
@@ -33,14 +40,42 @@ export const postgresDialect: SqlDialect = {
   // end: PostgreSQL may still find a deadlock (say a team's rename against member
   // changes of it), or a serialisation failure, and end one transaction. Nothing of it
   // was stored, so it runs again from the start.
+  //
+  // Events inserted in the transaction are numbered after it commits (migration 074):
+  // the accounts they belong to are scheduled for the sequencer, which does not delay
+  // the caller. A run that failed inserted nothing that survives, and schedules nothing.
   async transaction(db, work) {
     for (let attempt = 1; ; attempt++) {
+      const accounts = new Set<string>();
       try {
-        return await db.transaction().execute(work);
+        const result = await db.transaction().execute((trx) => {
+          eventAccounts.set(trx, accounts);
+          return work(trx);
+        });
+        for (const accountId of accounts) eventSequencerOf(db).schedule(accountId);
+        return result;
       } catch (error) {
         if (attempt >= TRANSACTION_ATTEMPTS || !isRetryable(error)) throw error;
       }
     }
+  },
+
+  newEventSeqs: (_trx, _accountId, count) =>
+    Promise.resolve(Array.from({ length: count }, () => PROVISIONAL_SEQ)),
+  eventsInserted(trx, accountId) {
+    // Autocommitted: already committed. In a transaction `transaction` did not start,
+    // nobody schedules: the next reader's or the dispatcher's call numbers the events.
+    if (!trx.isTransaction) eventSequencerOf(trx).schedule(accountId);
+    else eventAccounts.get(trx)?.add(accountId);
+  },
+  async sequenceEvents(db, accountId) {
+    // Inside a transaction (no caller does so today): in it, numbering what it sees.
+    if (db.isTransaction) await sql`SELECT roster_sequence_events(${accountId})`.execute(db);
+    else await eventSequencerOf(db).sequence(accountId);
+  },
+  async sequencePendingEvents(db) {
+    if (db.isTransaction) await sql`SELECT roster_sequence_pending()`.execute(db);
+    else await eventSequencerOf(db).sequencePending();
   },
 
   lockClause: (lock) => (lock === undefined ? '' : LOCKS[lock]),

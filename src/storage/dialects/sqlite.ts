@@ -17,9 +17,27 @@ export const sqliteDialect: SqlDialect = {
       ? db.transaction().execute(work)
       : (groupCommitOf(db).run(work) as ReturnType<typeof work>),
 
+  // One writer at a time: events take their final numbers as they are inserted, from
+  // the account's counter bumped in the same transaction (which orders them as commits).
+  async newEventSeqs(trx, accountId, count) {
+    const row = await trx
+      .updateTable('accounts')
+      .set((eb) => ({ event_seq: eb('event_seq', '+', count) }))
+      .where('id', '=', accountId)
+      .returning('event_seq')
+      .executeTakeFirstOrThrow();
+    const first = Number(row.event_seq) - count + 1;
+    return Array.from({ length: count }, (_, i) => first + i);
+  },
+  eventsInserted: () => undefined,
+  sequenceEvents: () => Promise.resolve(),
+  sequencePendingEvents: () => Promise.resolve(),
+
   lockClause: () => '',
   placeholder: () => '?',
   keyedColumn: (column) => sql`+${sql.ref(column)}`,
+  // Users and groups are rowid tables (their text primary key is a unique index).
+  rowKey: 'rowid',
 
   asText: (expr) => sql`CAST(${expr} AS TEXT)`,
   documentBytes: (document) => sql`octet_length(${document})`,

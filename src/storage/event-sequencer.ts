@@ -1,0 +1,119 @@
+import { sql, type Kysely } from 'kysely';
+import type { Database } from './db-schema.js';
+import { queryScope } from './connect.js';
+
+/** The key of the call numbering every account's pending events (never an account id). */
+const EVERY_ACCOUNT = '\u0000pending';
+
+interface Waiter {
+  readonly resolve: () => void;
+  readonly reject: (error: unknown) => void;
+}
+
+/**
+ * PostgreSQL: numbers committed events after their commit (migration 074), through the
+ * database functions `roster_sequence_events(account)` and `roster_sequence_pending()`,
+ * one autocommitted statement each.
+ *
+ * Calls are coalesced per account within this process: at most one is in flight for an
+ * account, and whoever asks while it runs is served by the next one, which starts once
+ * it has ended (so after the caller asked: the caller's committed events are numbered
+ * when its promise resolves). However many writes of one account commit meanwhile, one
+ * call numbers them all.
+ *
+ * - `schedule(account)`: after a write with events commits; does not wait, and an error
+ *   is handed to `onError` (the events stay pending, and the next call numbers them).
+ * - `sequence(account)`: a reader, before it reads the account's events.
+ * - `sequencePending()`: every account (the webhook dispatcher's poll, metrics).
+ *
+ * The calls run outside the query scope of the request that asked (a cancelled request
+ * does not cancel numbering that other requests' events wait for).
+ */
+export class EventSequencer {
+  private readonly slots = new Map<string, { waiters: Waiter[]; background: boolean }>();
+  private readonly draining = new Set<Promise<void>>();
+
+  constructor(
+    private readonly db: Kysely<Database>,
+    private readonly onError: (error: unknown) => void,
+  ) {}
+
+  schedule(accountId: string): void {
+    this.enqueue(accountId, undefined);
+  }
+
+  sequence(accountId: string): Promise<void> {
+    return new Promise((resolve, reject) => this.enqueue(accountId, { resolve, reject }));
+  }
+
+  sequencePending(): Promise<void> {
+    return new Promise((resolve, reject) => this.enqueue(EVERY_ACCOUNT, { resolve, reject }));
+  }
+
+  /** Resolves once no call is in flight (the database closes after it). */
+  async idle(): Promise<void> {
+    while (this.draining.size > 0) await Promise.all([...this.draining]);
+  }
+
+  private enqueue(key: string, waiter: Waiter | undefined): void {
+    let slot = this.slots.get(key);
+    const start = slot === undefined;
+    slot ??= { waiters: [], background: false };
+    if (waiter === undefined) slot.background = true;
+    else slot.waiters.push(waiter);
+    if (!start) return;
+    this.slots.set(key, slot);
+    const current = slot;
+    const drain = queryScope.exit(() => this.drain(key, current));
+    this.draining.add(drain);
+    void drain.finally(() => this.draining.delete(drain));
+  }
+
+  /** Runs calls for `key` until nobody waits for one that starts after they asked. */
+  private async drain(
+    key: string,
+    slot: { waiters: Waiter[]; background: boolean },
+  ): Promise<void> {
+    try {
+      while (slot.waiters.length > 0 || slot.background) {
+        const waiters = slot.waiters.splice(0);
+        const background = slot.background;
+        slot.background = false;
+        try {
+          await this.call(key);
+          for (const waiter of waiters) waiter.resolve();
+        } catch (error) {
+          for (const waiter of waiters) waiter.reject(error);
+          if (background) this.onError(error);
+        }
+      }
+    } finally {
+      this.slots.delete(key);
+    }
+  }
+
+  private async call(key: string): Promise<void> {
+    if (key === EVERY_ACCOUNT) await sql`SELECT roster_sequence_pending()`.execute(this.db);
+    else await sql`SELECT roster_sequence_events(${key})`.execute(this.db);
+  }
+}
+
+const sequencers = new WeakMap<Kysely<Database>, EventSequencer>();
+
+/**
+ * The sequencer of a database handle: the one openDatabase registered (with its error
+ * handler), or one made on first use (errors of scheduled calls then go nowhere: the
+ * events stay pending until the next call numbers them).
+ */
+export function eventSequencerOf(db: Kysely<Database>): EventSequencer {
+  let sequencer = sequencers.get(db);
+  if (sequencer === undefined) {
+    sequencer = new EventSequencer(db, () => undefined);
+    sequencers.set(db, sequencer);
+  }
+  return sequencer;
+}
+
+export function registerEventSequencer(db: Kysely<Database>, sequencer: EventSequencer): void {
+  sequencers.set(db, sequencer);
+}

@@ -1,0 +1,145 @@
+import { describe, expect, it } from 'vitest';
+import { renderUser, type UserExtras } from '../../src/app/scim/render.js';
+import { etagOf } from '../../src/app/scim/etag.js';
+import type { UserRow } from '../../src/app/ports.js';
+import { schemasOf } from '../../src/core/resource/normalize.js';
+import { isObject, type JsonObject } from '../../src/core/resource/values.js';
+import { ENTERPRISE_USER_SCHEMA_ID, USER_RESOURCE } from '../../src/core/schemas/rfc7643.js';
+
+const ENT = ENTERPRISE_USER_SCHEMA_ID;
+const locator = { baseUrl: 'https://roster.example/api/v1/scim/azure/acc' };
+
+/**
+ * renderUser as it was written before it rendered in one pass: the stored attributes
+ * ordered as the schema declares them (a copy), spread after `schemas`, `id` and
+ * `externalId`. The answers must stay byte-identical.
+ */
+function reference(row: UserRow, extras: UserExtras): JsonObject {
+  const data: JsonObject = {};
+  for (const def of USER_RESOURCE.schema.attributes) {
+    const value = row.data[def.name];
+    if (value !== undefined) data[def.name] = value;
+  }
+  for (const [key, value] of Object.entries(row.data))
+    if (!(key in data) && key !== 'externalId') data[key] = value;
+  const enterprise = data[ENT];
+  if (isObject(enterprise) && isObject(enterprise['manager'])) {
+    const id = enterprise['manager']['value'];
+    if (typeof id === 'string' && extras.managerName !== undefined)
+      data[ENT] = {
+        ...enterprise,
+        manager: {
+          value: id,
+          $ref: `${locator.baseUrl}/Users/${id}`,
+          displayName: extras.managerName,
+        },
+      };
+  }
+  const resource: JsonObject = {
+    schemas: schemasOf(row.data, USER_RESOURCE),
+    id: row.id,
+    ...(row.externalId !== null ? { externalId: row.externalId } : {}),
+    ...data,
+  };
+  if (extras.groups !== undefined && extras.groups.length > 0)
+    resource['groups'] = extras.groups.map((g) => ({
+      value: g.value,
+      $ref: `${locator.baseUrl}/Groups/${g.value}`,
+      display: g.display,
+      type: 'direct',
+    }));
+  resource['meta'] = {
+    resourceType: 'User',
+    created: row.createdAt,
+    lastModified: row.updatedAt,
+    location: `${locator.baseUrl}/Users/${row.id}`,
+    version: etagOf(row.version),
+  };
+  return resource;
+}
+
+function row(data: JsonObject, externalId: string | null = null): UserRow {
+  return {
+    id: 'u1',
+    userName: String(data['userName'] ?? 'x'),
+    externalId,
+    displayName: null,
+    active: true,
+    managerId: null,
+    createdAt: '2024-01-01T00:00:00.000Z',
+    updatedAt: '2024-01-02T00:00:00.000Z',
+    version: 3,
+    data,
+  };
+}
+
+const teams = [
+  { value: 'g2', type: 'Group' as const, display: 'alpha' },
+  { value: 'g1', type: 'Group' as const, display: 'Bravo' },
+];
+
+describe('renderUser', () => {
+  const cases: [string, UserRow, UserExtras][] = [
+    [
+      'stored out of schema order, with teams and a named manager',
+      row(
+        {
+          [ENT]: { department: 'R&D', manager: { value: 'm1' }, employeeNumber: '7' },
+          emails: [{ value: 'a@x.com', type: 'work', primary: true }],
+          active: true,
+          userName: 'ada',
+          name: { givenName: 'Ada' },
+        },
+        'ext-1',
+      ),
+      { groups: teams, managerName: 'The Boss' },
+    ],
+    [
+      'a manager without a name, no teams',
+      row({ userName: 'bo', [ENT]: { manager: { value: 'm2' } } }),
+      { groups: [] },
+    ],
+    [
+      'a manager that is not an object, teams not read',
+      row({ userName: 'cy', [ENT]: { manager: 'm3' } }),
+      { managerName: 'ignored' },
+    ],
+    [
+      'externalId, id and schemas stored in the document, unknown keys',
+      row(
+        {
+          zeta: 1,
+          externalId: 'stored-ext',
+          id: 'stored-id',
+          schemas: ['urn:x'],
+          userName: 'di',
+          '10': 'numeric key',
+          constructor: 'proto name',
+          toString: 'proto name',
+          'urn:example:custom:2.0:User': { a: 1 },
+        },
+        'column-ext',
+      ),
+      { groups: teams },
+    ],
+    ['an extension that is not an object', row({ userName: 'ed', [ENT]: 'text' }), {}],
+    [
+      'a stored groups attribute',
+      row({ userName: 'fa', groups: [{ value: 'old' }] }),
+      { groups: teams },
+    ],
+  ];
+
+  it.each(cases)('%s: the same keys, order and values as before', (_, user, extras) => {
+    expect(JSON.stringify(renderUser(user, locator, extras))).toBe(
+      JSON.stringify(reference(user, extras)),
+    );
+  });
+
+  it('never changes the stored document', () => {
+    const user = row({ userName: 'ada', [ENT]: { manager: { value: 'm1' } } });
+    const before = JSON.stringify(user.data);
+    renderUser(user, locator, { groups: teams, managerName: 'The Boss' });
+    expect(JSON.stringify(user.data)).toBe(before);
+  });
+});
