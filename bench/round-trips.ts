@@ -98,4 +98,18 @@ await profile('PATCH /Groups remove member', (n) =>
     Operations: [{ op: 'Remove', path: `members[value eq "${ids[11 + n]}"]` }],
   }),
 );
+await profile('GET /Groups/{id}', () => scim('GET', `/Groups/${teamId}`));
+await profile('PATCH /Groups displayName, If-Match', async (n) => {
+  const etag = (await scim('GET', `/Groups/${teamId}?attributes=displayName`)).headers.get('etag');
+  statements.length = 0; // the GET above is not this request's
+  return scim(
+    'PATCH',
+    `/Groups/${teamId}`,
+    {
+      schemas: [PATCH_OP],
+      Operations: [{ op: 'Replace', path: 'displayName', value: `RT team ${n}` }],
+    },
+    { 'if-match': etag ?? '' },
+  );
+});
 await server.close();

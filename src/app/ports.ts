@@ -155,7 +155,11 @@ export interface AccountStore {
     groupId: string,
     ids?: readonly string[],
   ): Promise<{ id: string; type: 'User' | 'Group' }[]>;
-  /** A new version of the team (its members changed): version + 1, lastModified `at`. */
+  /**
+   * A new version of the team (its members changed): version + 1, lastModified `at`. The
+   * caller holds KEY SHARE on the team (getGroup), not more: on PostgreSQL the change is
+   * counted apart from the team row (SqlDialect.teamVersionShards).
+   */
   touchGroup(id: string, at: string): Promise<GroupRow | undefined>;
   /** Current memberships of a team among `ids` (all of them when omitted), with the member type. */
   memberTypes(groupId: string, ids?: readonly string[]): Promise<Map<string, 'User' | 'Group'>>;

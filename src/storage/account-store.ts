@@ -53,6 +53,7 @@ const USER_COLUMNS = [
   'users.version',
 ] as const;
 
+/** A team's columns but its version, which groupVersion reads (the row's and its shards'). */
 const GROUP_COLUMNS = [
   'groups.id',
   'groups.account_id',
@@ -61,8 +62,12 @@ const GROUP_COLUMNS = [
   'groups.external_id',
   'groups.created_at',
   'groups.updated_at',
-  'groups.version',
 ] as const;
+
+/** A select list of column names. */
+function columnList(columns: readonly string[]): RawBuilder<unknown> {
+  return sql.join(columns.map((c) => sql.ref(c)));
+}
 
 const USER_MAPPING: ResourceMapping = {
   table: 'users',
@@ -95,7 +100,16 @@ const USER_MAPPING: ResourceMapping = {
 
 const GROUP_MAPPING: ResourceMapping = {
   table: 'groups',
-  columns: filterColumns(GROUP_INDEX),
+  columns: {
+    ...filterColumns(GROUP_INDEX),
+    // lastModified as toGroup gives it: a later member change counted in a version shard
+    // (PostgreSQL, migration 076) is the team's last change. SQLite's shard table is empty.
+    'meta.lastModified': {
+      column: 'updated_at',
+      expression: sql`COALESCE((SELECT max(s.updated_at) FROM group_version_shards s
+        WHERE s.group_id = groups.id AND s.updated_at > groups.updated_at), groups.updated_at)`,
+    },
+  },
   rows: {
     members: {
       from: (a) =>
@@ -137,15 +151,24 @@ export function toUser(row: Omit<UsersTable, 'password_hash' | 'display_name_lc'
   };
 }
 
-function toGroup(
-  row: Omit<Selectable<GroupsTable>, 'origin' | 'origin_key' | 'base_name' | 'deactivated'>,
-): GroupRow {
+type GroupSelection = Omit<
+  Selectable<GroupsTable>,
+  'origin' | 'origin_key' | 'base_name' | 'deactivated' | 'account_id' | 'display_name_lc'
+> & {
+  /** The latest member change counted in a version shard (groupVersion), if any. */
+  shard_at?: string | null;
+};
+
+function toGroup(row: GroupSelection): GroupRow {
+  const shardAt = row.shard_at ?? null;
   return {
     id: row.id,
     displayName: row.display_name,
     externalId: row.external_id,
     createdAt: row.created_at,
-    updatedAt: row.updated_at,
+    // lastModified: the team row's last change or its last member change, whichever is later.
+    updatedAt: shardAt !== null && shardAt > row.updated_at ? shardAt : row.updated_at,
+    // bigint or numeric on PostgreSQL (a sum): as text.
     version: Number(row.version),
     data: parseData(row.data),
   };
@@ -402,7 +425,7 @@ export class KyselyAccountStore implements AccountStore {
 
   async listUsers(query: ListQuery): Promise<Page<UserRow>> {
     if (query.sortBy === undefined && query.limit > 0) return this.userPage(query);
-    return this.listPage('users', USER_MAPPING, USER_COLUMNS, sql``, query, toUser);
+    return this.listPage('users', USER_MAPPING, columnList(USER_COLUMNS), sql``, query, toUser);
   }
 
   /**
@@ -414,7 +437,8 @@ export class KyselyAccountStore implements AccountStore {
   private async listPage<T>(
     table: 'users' | 'groups',
     mapping: ResourceMapping,
-    columns: readonly string[],
+    /** The select list of the rows but `data` (columnList, and expressions `AS` named). */
+    columns: RawBuilder<unknown>,
     scope: RawBuilder<unknown>,
     query: ListQuery,
     /** From a row of `columns` and its document. */
@@ -456,7 +480,7 @@ export class KyselyAccountStore implements AccountStore {
             ).rows.map((row) => row.id),
           async (ids) =>
             (
-              await sql<R>`SELECT ${sql.join(columns.map((c) => sql.ref(c)))}, ${data} AS data, NULL AS data_size
+              await sql<R>`SELECT ${columns}, ${data} AS data, NULL AS data_size
                 FROM ${sql.table(table)} WHERE ${this.byKey(`${table}.account_id`)} = ${this.accountId}
                 AND ${t('id')} IN (${sql.join(ids)})`.execute(this.db)
             ).rows,
@@ -883,23 +907,49 @@ export class KyselyAccountStore implements AccountStore {
     return out;
   }
 
+  /**
+   * `version` and `shard_at` of the team row `alias` for a select list: the row's version
+   * plus the member changes counted in its version shards (SqlDialect.teamVersionShards),
+   * read in the statement's snapshot, like its members.
+   */
+  private groupVersion(alias: string): RawBuilder<unknown> {
+    const t = (column: string) => sql.ref(`${alias}.${column}`);
+    if (this.dialect.teamVersionShards === 0)
+      return sql`${t('version')} AS version, NULL AS shard_at`;
+    return sql`${t('version')} + COALESCE((SELECT sum(s.n) FROM group_version_shards s WHERE s.group_id = ${t('id')}), 0) AS version,
+      (SELECT max(s.updated_at) FROM group_version_shards s WHERE s.group_id = ${t('id')}) AS shard_at`;
+  }
+
   async getGroup(id: string, options: GetOptions = {}): Promise<GroupRow | undefined> {
-    let query = this.db
-      .selectFrom('groups')
-      .selectAll()
-      .where('account_id', '=', this.accountId)
-      .where('id', '=', id)
-      .where('origin', '=', 'scim');
-    const lock = this.dialect.lockClause(this.lockOf(options));
-    if (lock !== '') query = query.modifyEnd(sql.raw(lock));
-    const row = await query.executeTakeFirst();
+    let lock = this.lockOf(options);
+    if (lock === 'update' && this.dialect.teamVersionShards > 0) {
+      // The exact version, for If-Match and for a write of the team. FOR UPDATE conflicts
+      // with the FOR KEY SHARE every member change holds on the team row from its start to
+      // its end (PostgreSQL, "Explicit Locking", row-level lock modes: FOR UPDATE conflicts
+      // with every other row lock mode; FOR NO KEY UPDATE would not conflict with
+      // FOR KEY SHARE). So member changes in flight commit first and new ones wait until
+      // this transaction ends. The version is read by the next statement: its snapshot,
+      // taken after the lock was granted, counts every member change committed before.
+      // One statement would not do: its snapshot is taken before it waits for the lock,
+      // and a member change does not update the team row, so nothing is re-read after it.
+      const locked = await sql`SELECT 1 FROM groups WHERE account_id = ${this.accountId}
+        AND id = ${id} AND origin = 'scim' FOR UPDATE`.execute(this.db);
+      if (locked.rows.length === 0) return undefined;
+      lock = undefined;
+    }
+    const row = (
+      await sql<GroupSelection>`SELECT ${columnList(GROUP_COLUMNS)}, groups.data, ${this.groupVersion('groups')}
+        FROM groups WHERE groups.account_id = ${this.accountId} AND groups.id = ${id}
+        AND groups.origin = 'scim'${sql.raw(this.dialect.lockClause(lock))}`.execute(this.db)
+    ).rows[0];
     return row === undefined ? undefined : toGroup(row);
   }
 
   async listGroups(query: ListQuery): Promise<Page<GroupRow>> {
     // SCIM serves the identity provider's teams; teams built by mapping live in the product API.
     const scim = sql` AND groups.origin = 'scim'`;
-    return this.listPage('groups', GROUP_MAPPING, GROUP_COLUMNS, scim, query, toGroup);
+    const columns = sql`${columnList(GROUP_COLUMNS)}, ${this.groupVersion('groups')}`;
+    return this.listPage('groups', GROUP_MAPPING, columns, scim, query, toGroup);
   }
 
   async memberCounts(groupIds: readonly string[]): Promise<Map<string, number>> {
@@ -1005,18 +1055,25 @@ export class KyselyAccountStore implements AccountStore {
   }
 
   async updateGroup(group: Omit<GroupRow, 'createdAt'>, expectedVersion: number): Promise<boolean> {
+    // The version is the row's plus its shards' (groupVersion): the row's moves by the
+    // difference. The caller holds the team FOR UPDATE (getGroup), so no member change
+    // counts a shard meanwhile.
+    const current =
+      this.dialect.teamVersionShards === 0
+        ? sql`version`
+        : sql`version + COALESCE((SELECT sum(s.n) FROM group_version_shards s WHERE s.group_id = groups.id), 0)`;
     try {
       const result = await this.db
         .updateTable('groups')
         .set({
           ...groupColumnValues(group),
           updated_at: group.updatedAt,
-          version: group.version,
+          version: sql<number>`version + ${group.version - expectedVersion}`,
           data: JSON.stringify(group.data),
         })
         .where('account_id', '=', this.accountId)
         .where('id', '=', group.id)
-        .where('version', '=', expectedVersion)
+        .where(sql<boolean>`${current} = ${expectedVersion}`)
         .executeTakeFirst();
       return Number(result.numUpdatedRows) === 1;
     } catch (error) {
@@ -1177,15 +1234,41 @@ export class KyselyAccountStore implements AccountStore {
   }
 
   async touchGroup(id: string, at: string): Promise<GroupRow | undefined> {
-    const row = await this.db
-      .updateTable('groups')
-      .set((eb) => ({ version: eb('version', '+', 1), updated_at: at }))
-      .where('account_id', '=', this.accountId)
-      .where('id', '=', id)
-      .where('origin', '=', 'scim')
-      .returning(GROUP_COLUMNS)
-      .returning('groups.data')
-      .executeTakeFirst();
+    const shards = this.dialect.teamVersionShards;
+    if (shards === 0) {
+      const row = await this.db
+        .updateTable('groups')
+        .set((eb) => ({ version: eb('version', '+', 1), updated_at: at }))
+        .where('account_id', '=', this.accountId)
+        .where('id', '=', id)
+        .where('origin', '=', 'scim')
+        .returning([...GROUP_COLUMNS, 'groups.version', 'groups.data'])
+        .executeTakeFirst();
+      return row === undefined ? undefined : toGroup(row);
+    }
+    // One shard of the team's version, chosen at random, counts the change: the team row
+    // is not updated, so concurrent member changes of the team (which hold KEY SHARE on
+    // it) do not wait for each other's COMMIT, unless two pick the same shard. The
+    // version answered is the row's, this shard's new count, and the other shards' as
+    // committed when the statement began: a member change committing meanwhile makes it
+    // lower than the version after this COMMIT, never a version naming another state
+    // (versions only grow), so an ETag answered here can only fail an If-Match, never
+    // pass one wrongly.
+    const shard = Math.floor(Math.random() * shards);
+    const row = (
+      await sql<GroupSelection>`WITH s AS (
+          INSERT INTO group_version_shards AS v (account_id, group_id, shard, n, updated_at)
+          VALUES (${this.accountId}, ${id}, ${shard}, 1, ${at})
+          ON CONFLICT (group_id, shard) DO UPDATE SET n = v.n + 1, updated_at = excluded.updated_at
+          RETURNING v.shard, v.n)
+        SELECT ${columnList(GROUP_COLUMNS)}, groups.data, ${at} AS shard_at,
+          groups.version + s.n + COALESCE((SELECT sum(o.n) FROM group_version_shards o
+            WHERE o.group_id = groups.id AND o.shard <> s.shard), 0) AS version
+        FROM groups CROSS JOIN s
+        WHERE groups.account_id = ${this.accountId} AND groups.id = ${id} AND groups.origin = 'scim'`.execute(
+        this.db,
+      )
+    ).rows[0];
     return row === undefined ? undefined : toGroup(row);
   }
 

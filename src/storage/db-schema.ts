@@ -194,6 +194,15 @@ export interface ConsoleLoginsTable {
   revoked_at: string | null;
 }
 
+/** Parts of a team's version counted apart from its row (076): see SqlDialect.teamVersionShards. */
+export interface GroupVersionShardsTable {
+  account_id: string;
+  group_id: string;
+  shard: number;
+  n: number;
+  updated_at: string;
+}
+
 export interface Database {
   accounts: AccountsTable;
   admins: AdminsTable;
@@ -202,6 +211,7 @@ export interface Database {
   user_emails: UserEmailsTable;
   groups: GroupsTable;
   group_members: GroupMembersTable;
+  group_version_shards: GroupVersionShardsTable;
   scim_log: ScimLogTable;
   events: EventsTable;
   webhook_endpoints: WebhookEndpointsTable;

@@ -17,6 +17,8 @@ export interface ColumnMapping {
   /** The column; for case-insensitive attributes a column holding the lower-cased value. */
   readonly column: string;
   readonly folded?: boolean;
+  /** Compared and sorted instead of `column` where the value is not the column alone. */
+  readonly expression?: Sql;
 }
 
 export interface RowSource {
@@ -274,7 +276,7 @@ class Compiler {
     const mapped = this.mapping.columns[canonical(target)];
     if (mapped !== undefined) {
       return {
-        sql: sql.ref(`${this.mapping.table}.${mapped.column}`),
+        sql: mapped.expression ?? sql.ref(`${this.mapping.table}.${mapped.column}`),
         folded: mapped.folded === true,
       };
     }

@@ -191,9 +191,11 @@ export class GroupsService extends ResourceService<GroupRow> {
     let counts = { added: 0, removed: 0 };
     // Member changes without If-Match (what identity providers send) do not lock the team
     // for their whole transaction: they hold KEY SHARE on it (a delete waits for them,
-    // they wait for a delete), insert and delete membership rows, and lock the team only
-    // to bump its version at the end. Concurrent member changes of one team thus overlap.
-    // Anything else (attributes, If-Match) locks the team first and reads it stable.
+    // they wait for a delete), insert and delete membership rows, and count the team's
+    // new version at the end (touchGroup: on PostgreSQL in a version shard, without
+    // updating the team row). Concurrent member changes of one team thus overlap.
+    // Anything else (attributes, If-Match) locks the team FOR UPDATE first, which waits
+    // for the member changes in flight, and reads it, version included, stable.
     const attempt = (memberOnly: boolean) =>
       this.changeExisting(
         id,
@@ -223,8 +225,8 @@ export class GroupsService extends ResourceService<GroupRow> {
           counts = await this.countedChanges(tx, rules, id, patched.memberChanges, now);
           if (!dataChanged && counts.added + counts.removed === 0) return current;
           if (memberOnly) {
-            // The member events first (no lock on PostgreSQL, numbered at COMMIT), then the
-            // version bump, which locks the team row: held for that statement and COMMIT.
+            // The member events first, then the team's new version
+            // (on PostgreSQL one of its version shards, not the team row).
             // The team's attributes did not change, so there is no team event to add.
             await rules.commit();
             const touched = await tx.touchGroup(id, now);

@@ -31,6 +31,15 @@ export interface SqlDialect {
    * not shared by the others. SQLite is one process's file.
    */
   readonly sharedByProcesses: boolean;
+  /**
+   * Over how many rows of `group_version_shards` (migration 076) a member change counts a
+   * team's new version. PostgreSQL: 16, one chosen at random per change, so concurrent
+   * member changes of one team do not all queue on the team row (and rarely on one shard
+   * row) until COMMIT; the team's version is `groups.version` plus the sum of its shards,
+   * read with data-modifying CTEs and scalar subqueries. SQLite: 0, the team row's version
+   * is bumped as before: one writer at a time, so there is nothing to spread.
+   */
+  readonly teamVersionShards: number;
 
   /**
    * Runs a write transaction: grouped commits on SQLite, reruns after a deadlock on

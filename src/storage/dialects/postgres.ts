@@ -34,6 +34,7 @@ export const postgresDialect: SqlDialect = {
   rowLocks: true,
   roundTrips: true,
   sharedByProcesses: true,
+  teamVersionShards: 16,
 
   // Writes of one account lock only the rows they change, and the account row at their
   // end: PostgreSQL may still find a deadlock (say a team's rename against member

@@ -8,6 +8,7 @@ export const sqliteDialect: SqlDialect = {
   rowLocks: false,
   roundTrips: false,
   sharedByProcesses: false,
+  teamVersionShards: 0,
 
   // Group commit: one fsync for a batch of concurrent writes (group-commit.ts). Inside a
   // transaction already, the work joins it.

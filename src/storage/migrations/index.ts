@@ -14,6 +14,7 @@ import { pageKeys } from './070-page-keys.js';
 import { userCount } from './071-user-count.js';
 import { eventNumbering } from './072-event-numbering.js';
 import { eventsSequencer } from './074-events-sequencer.js';
+import { teamVersionShards } from './076-team-version-shards.js';
 import { sso } from './080-sso.js';
 import { syncState } from './050-sync-state.js';
 import { syncSchedule } from './051-sync-schedule.js';
@@ -47,6 +48,7 @@ export const migrations: Record<string, Migration> = {
   '071_user_count': userCount,
   '072_event_numbering': eventNumbering,
   '074_events_sequencer': eventsSequencer,
+  '076_team_version_shards': teamVersionShards,
   '080_sso': sso,
   '090_sync_log_exchange': syncLogExchange,
   '091_sync_previews': syncPreviews,
