@@ -111,7 +111,13 @@ export async function startApp(
     stores,
     testDb,
     origin,
-    dump: () => dumpDatabase(database.db, database.dialect),
+    // Events of earlier writes committed but not yet numbered (PostgreSQL numbers them
+    // after commit, in the background) are numbered first, so two dumps differ only when
+    // a request changed stored data, not when the background numbering ran between them.
+    async dump() {
+      await database.sqlDialect.sequencePendingEvents(database.db);
+      return dumpDatabase(database.db, database.dialect);
+    },
     async close() {
       await app.close();
       await log.close();
