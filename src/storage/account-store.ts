@@ -1,6 +1,7 @@
 import {
   CompiledQuery,
   sql,
+  type QueryResult,
   type RawBuilder,
   type Compilable,
   type Kysely,
@@ -920,6 +921,16 @@ export class KyselyAccountStore implements AccountStore {
       (SELECT max(s.updated_at) FROM group_version_shards s WHERE s.group_id = ${t('id')}) AS shard_at`;
   }
 
+  /**
+   * A raw statement of a fixed shape, run as a named prepared statement on PostgreSQL
+   * (pg-prepared.ts); only for texts that take a few shapes (each takes a registry slot).
+   */
+  private runPrepared<R>(query: RawBuilder<R>): Promise<QueryResult<R>> {
+    const compiled = query.compile(this.db);
+    preparable(compiled.sql);
+    return this.db.executeQuery(compiled);
+  }
+
   async getGroup(id: string, options: GetOptions = {}): Promise<GroupRow | undefined> {
     let lock = this.lockOf(options);
     if (lock === 'update' && this.dialect.teamVersionShards > 0) {
@@ -932,15 +943,17 @@ export class KyselyAccountStore implements AccountStore {
       // taken after the lock was granted, counts every member change committed before.
       // One statement would not do: its snapshot is taken before it waits for the lock,
       // and a member change does not update the team row, so nothing is re-read after it.
-      const locked = await sql`SELECT 1 FROM groups WHERE account_id = ${this.accountId}
-        AND id = ${id} AND origin = 'scim' FOR UPDATE`.execute(this.db);
+      const locked = await this
+        .runPrepared(sql`SELECT 1 FROM groups WHERE account_id = ${this.accountId}
+        AND id = ${id} AND origin = 'scim' FOR UPDATE`);
       if (locked.rows.length === 0) return undefined;
       lock = undefined;
     }
     const row = (
-      await sql<GroupSelection>`SELECT ${columnList(GROUP_COLUMNS)}, groups.data, ${this.groupVersion('groups')}
+      await this
+        .runPrepared(sql<GroupSelection>`SELECT ${columnList(GROUP_COLUMNS)}, groups.data, ${this.groupVersion('groups')}
         FROM groups WHERE groups.account_id = ${this.accountId} AND groups.id = ${id}
-        AND groups.origin = 'scim'${sql.raw(this.dialect.lockClause(lock))}`.execute(this.db)
+        AND groups.origin = 'scim'${sql.raw(this.dialect.lockClause(lock))}`)
     ).rows[0];
     return row === undefined ? undefined : toGroup(row);
   }
@@ -1142,14 +1155,14 @@ export class KyselyAccountStore implements AccountStore {
         // meanwhile (its DELETE transaction holds FOR UPDATE) is waited for and then not
         // found, so no membership of a deleted member can commit. Updates of the rows
         // (NO KEY UPDATE) are not waited for.
-        const rows = await sql<{ id: string; kind: 'User' | 'Group' }>`
+        const rows = await this.runPrepared(sql<{ id: string; kind: 'User' | 'Group' }>`
           SELECT id, 'User' AS kind FROM (
             SELECT id FROM users WHERE account_id = ${this.accountId} AND id = ANY(${batch}::text[]) FOR KEY SHARE
           ) u
           UNION ALL
           SELECT id, 'Group' AS kind FROM (
             SELECT id FROM groups WHERE account_id = ${this.accountId} AND id = ANY(${batch}::text[]) AND origin = 'scim' FOR KEY SHARE
-          ) g`.execute(this.db);
+          ) g`);
         for (const row of rows.rows) out.set(row.id, row.kind);
         continue;
       }
@@ -1188,15 +1201,16 @@ export class KyselyAccountStore implements AccountStore {
       if (this.dialect.roundTrips) {
         // The ownership check and the insert in one statement.
         const values = sql.join(batch.map((m) => sql`(${m.id}, ${m.type})`));
-        rows = (
-          await sql<{ member_id: string; member_type: string }>`
+        const insert = sql<{ member_id: string; member_type: string }>`
             INSERT INTO group_members (account_id, group_id, member_id, member_type, created_at)
             SELECT ${this.accountId}, ${groupId}, v.id, v.type, ${at}
             FROM (VALUES ${values}) AS v(id, type)
             WHERE EXISTS (SELECT 1 FROM groups WHERE account_id = ${this.accountId} AND id = ${groupId})
             ON CONFLICT (group_id, member_id) DO NOTHING
-            RETURNING member_id, member_type`.execute(this.db)
-        ).rows;
+            RETURNING member_id, member_type`;
+        // One member (Entra's and Okta's usual change): one fixed text, prepared.
+        rows = (batch.length === 1 ? await this.runPrepared(insert) : await insert.execute(this.db))
+          .rows;
       } else {
         rows = await this.insertMemberRows(groupId, batch, at)
           .returning(['member_id', 'member_type'])
@@ -1223,7 +1237,13 @@ export class KyselyAccountStore implements AccountStore {
         .where('account_id', '=', this.accountId)
         .where('group_id', '=', groupId);
       if (batch !== undefined) query = query.where('member_id', 'in', batch);
-      for (const row of await query.returning(['member_id', 'member_type']).execute())
+      const returning = query.returning(['member_id', 'member_type']);
+      // One member (the usual removal): one fixed text, prepared.
+      const rows =
+        batch?.length === 1
+          ? (await this.db.executeQuery(prepared(returning))).rows
+          : await returning.execute();
+      for (const row of rows)
         out.push({ id: row.member_id, type: row.member_type === 'Group' ? 'Group' : 'User' });
     }
     if (ids !== undefined) {
@@ -1256,7 +1276,7 @@ export class KyselyAccountStore implements AccountStore {
     // pass one wrongly.
     const shard = Math.floor(Math.random() * shards);
     const row = (
-      await sql<GroupSelection>`WITH s AS (
+      await this.runPrepared(sql<GroupSelection>`WITH s AS (
           INSERT INTO group_version_shards AS v (account_id, group_id, shard, n, updated_at)
           VALUES (${this.accountId}, ${id}, ${shard}, 1, ${at})
           ON CONFLICT (group_id, shard) DO UPDATE SET n = v.n + 1, updated_at = excluded.updated_at
@@ -1265,9 +1285,7 @@ export class KyselyAccountStore implements AccountStore {
           groups.version + s.n + COALESCE((SELECT sum(o.n) FROM group_version_shards o
             WHERE o.group_id = groups.id AND o.shard <> s.shard), 0) AS version
         FROM groups CROSS JOIN s
-        WHERE groups.account_id = ${this.accountId} AND groups.id = ${id} AND groups.origin = 'scim'`.execute(
-        this.db,
-      )
+        WHERE groups.account_id = ${this.accountId} AND groups.id = ${id} AND groups.origin = 'scim'`)
     ).rows[0];
     return row === undefined ? undefined : toGroup(row);
   }

@@ -23,6 +23,9 @@ import {
   type TestDatabase,
 } from '../helpers/databases.js';
 import { columnsOf } from './filter-seed.js';
+import { scimClient, startTestServer, type TestServer } from '../helpers/server.js';
+
+const PATCH_OP = 'urn:ietf:params:scim:api:messages:2.0:PatchOp';
 
 /** Names of the statements prepared in `client`'s session. */
 async function preparedIn(client: pg.Client): Promise<string[]> {
@@ -230,6 +233,64 @@ describe('stores on PostgreSQL use named statements for their fixed reads and wr
     expect(names.length).toBeGreaterThan(0);
     expect(names.length).toBeLessThanOrEqual(MAX_PREPARED);
     for (const { name, statement } of names) expect(preparedName(statement)).toBe(name);
+  });
+});
+
+describe('member changes on PostgreSQL run their fixed statements named', () => {
+  it('a one-member add and remove: the team read, member lookup, insert, delete and version shard', async () => {
+    const seen: { name: string | undefined; text: string }[] = [];
+    const original = pg.Client.prototype.query;
+    // Clients bind `query` when they connect: patched before the server's pool opens any.
+    pg.Client.prototype.query = function (this: pg.Client, ...args: unknown[]) {
+      const [first] = args;
+      if (typeof first === 'string') seen.push({ name: undefined, text: first });
+      else if (typeof first === 'object' && first !== null && 'text' in first)
+        seen.push({
+          name: (first as { name?: string }).name,
+          text: String((first as { text: unknown }).text),
+        });
+      return (original as (...a: unknown[]) => unknown).apply(this, args);
+    } as typeof original;
+    let server: TestServer | undefined;
+    try {
+      server = await startTestServer('postgres');
+      const tenant = await server.createTenant();
+      const scim = scimClient(tenant);
+      const user = await scim('POST', '/Users', { userName: 'member@acme.example' });
+      const team = await scim('POST', '/Groups', { displayName: 'Named team' });
+      const path = `/Groups/${team.body.id as string}`;
+      for (let round = 0; round < 2; round++) {
+        const added = await scim('PATCH', path, {
+          schemas: [PATCH_OP],
+          Operations: [{ op: 'add', path: 'members', value: [{ value: user.body.id }] }],
+        });
+        expect(added.status).toBeLessThan(300);
+        const removed = await scim('PATCH', path, {
+          schemas: [PATCH_OP],
+          Operations: [{ op: 'remove', path: `members[value eq "${user.body.id as string}"]` }],
+        });
+        expect(removed.status).toBeLessThan(300);
+      }
+      const got = await scim('GET', path);
+      expect(got.body.members ?? []).toEqual([]);
+    } finally {
+      pg.Client.prototype.query = original;
+      await server?.close();
+    }
+    const of = (pattern: RegExp) => seen.filter((q) => pattern.test(q.text));
+    for (const pattern of [
+      /INSERT INTO group_members/,
+      /delete from "group_members"/,
+      /INSERT INTO group_version_shards/,
+      /FOR KEY SHARE/,
+      /FROM groups WHERE groups\.account_id/,
+    ]) {
+      expect(of(pattern).length, String(pattern)).toBeGreaterThanOrEqual(2);
+      expect(
+        of(pattern).every((q) => q.name === preparedName(q.text) && q.name !== undefined),
+        String(pattern),
+      ).toBe(true);
+    }
   });
 });
 
