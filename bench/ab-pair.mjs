@@ -9,10 +9,10 @@
 // --setup seeds new databases (kept in $TMPDIR/roster-ab-pair-<db>.json for later runs).
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import { cpuMs, serveBuild } from './ab-common.mjs';
 import autocannon from 'autocannon';
 import pg from 'pg';
 
@@ -97,54 +97,7 @@ async function setup(dir, tag) {
   return { env, account: account.id, token };
 }
 
-const freePort = () =>
-  new Promise((r) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => r(port));
-    });
-  });
-
-async function serve(dir, tenant) {
-  const port = await freePort();
-  const c = spawn(process.execPath, ['bin/roster', 'serve'], {
-    cwd: dir,
-    env: {
-      ...process.env,
-      ...tenant.env,
-      PORT: String(port),
-      HOST: '127.0.0.1',
-      PUBLIC_URL: `http://127.0.0.1:${port}`,
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  await new Promise((res, rej) => {
-    c.stdout.on('data', (d) => {
-      out += d;
-      if (/listening on/.test(out)) res();
-    });
-    c.stderr.on('data', (d) => (out += d));
-    c.once('exit', () => rej(new Error(out)));
-  });
-  c.stdout.resume();
-  return {
-    pid: c.pid,
-    origin: `http://127.0.0.1:${port}`,
-    stop: () =>
-      new Promise((r) => {
-        c.once('exit', r);
-        c.kill('SIGTERM');
-      }),
-  };
-}
-
-/** User and system CPU of a process so far, in ms. */
-function cpuMs(pid) {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-  return (Number(fields[11]) + Number(fields[12])) * 10;
-}
+const serve = (dir, tenant) => serveBuild(dir, tenant.env);
 
 async function userIds(server, tenant) {
   const r = await fetch(

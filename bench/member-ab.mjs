@@ -10,11 +10,11 @@
 // database's backends per request. Build both checkouts first (`npm run build`).
 //   node bench/member-ab.mjs [--db postgres|sqlite] [--users 10000] [--rounds 4] [--seconds 5] A_DIR B_DIR
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import { cpuMs, serveBuild } from './ab-common.mjs';
 import autocannon from 'autocannon';
 import pg from 'pg';
 
@@ -111,58 +111,7 @@ async function setup(dir, tag) {
   return { env, url, dbName, account: account.id, token };
 }
 
-const freePort = () =>
-  new Promise((r) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => r(port));
-    });
-  });
-
-async function serve(dir, tenant) {
-  const port = await freePort();
-  const c = spawn(process.execPath, ['bin/roster', 'serve'], {
-    cwd: dir,
-    env: {
-      ...process.env,
-      ...tenant.env,
-      PORT: String(port),
-      HOST: '127.0.0.1',
-      PUBLIC_URL: `http://127.0.0.1:${port}`,
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  await new Promise((res, rej) => {
-    c.stdout.on('data', (d) => {
-      out += d;
-      if (/listening on/.test(out)) res();
-    });
-    c.stderr.on('data', (d) => (out += d));
-    c.once('exit', () => rej(new Error(out)));
-  });
-  c.stdout.resume();
-  return {
-    pid: c.pid,
-    origin: `http://127.0.0.1:${port}`,
-    stop: () =>
-      new Promise((r) => {
-        c.once('exit', r);
-        c.kill('SIGTERM');
-      }),
-  };
-}
-
-/** User and system CPU of a process so far, in ms (0 once it is gone). */
-function cpuMs(pid) {
-  try {
-    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-    return (Number(fields[11]) + Number(fields[12])) * 10;
-  } catch {
-    return 0;
-  }
-}
+const serve = (dir, tenant) => serveBuild(dir, tenant.env);
 
 /** CPU so far of the PostgreSQL backends serving `tenant`'s database, by pid. */
 async function backendCpu(tenant) {

@@ -11,10 +11,10 @@
 // --setup seeds the database with A's CLI and copies it for B (state in $TMPDIR/roster-pg-cost.json).
 import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import { cpuMs, serveBuild } from './ab-common.mjs';
 import autocannon from 'autocannon';
 import pg from 'pg';
 
@@ -95,60 +95,12 @@ async function setup() {
   return { account: account.id, token };
 }
 
-const freePort = () =>
-  new Promise((r) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => r(port));
-    });
+const serve = (dir, tag) =>
+  serveBuild(dir, {
+    DATABASE_URL: urlOf(names[tag]),
+    LOG_LEVEL: 'warn',
+    RATE_LIMIT_PER_SECOND: '0',
   });
-
-async function serve(dir, tag) {
-  const port = await freePort();
-  const c = spawn(process.execPath, ['bin/roster', 'serve'], {
-    cwd: dir,
-    env: {
-      ...process.env,
-      DATABASE_URL: urlOf(names[tag]),
-      LOG_LEVEL: 'warn',
-      RATE_LIMIT_PER_SECOND: '0',
-      PORT: String(port),
-      HOST: '127.0.0.1',
-      PUBLIC_URL: `http://127.0.0.1:${port}`,
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  await new Promise((res, rej) => {
-    c.stdout.on('data', (d) => {
-      out += d;
-      if (/listening on/.test(out)) res();
-    });
-    c.stderr.on('data', (d) => (out += d));
-    c.once('exit', () => rej(new Error(out)));
-  });
-  c.stdout.resume();
-  return {
-    pid: c.pid,
-    origin: `http://127.0.0.1:${port}`,
-    stop: () =>
-      new Promise((r) => {
-        c.once('exit', r);
-        c.kill('SIGTERM');
-      }),
-  };
-}
-
-/** User and system CPU of a process so far, in ms (0 once it has exited). */
-function cpuMs(pid) {
-  try {
-    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-    return (Number(fields[11]) + Number(fields[12])) * 10;
-  } catch {
-    return 0;
-  }
-}
 
 /** CPU ms of each backend connected to database `name` now. */
 async function backends(name) {
