@@ -2,6 +2,9 @@ import { sql, type Kysely } from 'kysely';
 import type { Database } from './db-schema.js';
 import { queryScope } from './connect.js';
 
+/** SQLSTATE of a lock wait past lock_timeout. */
+const LOCK_NOT_AVAILABLE = '55P03';
+
 /** The key of the call numbering every account's pending events (never an account id). */
 const EVERY_ACCOUNT = '\u0000pending';
 
@@ -24,7 +27,11 @@ interface Waiter {
  * - `schedule(account)`: after a write with events commits; does not wait, and an error
  *   is handed to `onError` (the events stay pending, and the next call numbers them).
  * - `sequence(account)`: a reader, before it reads the account's events.
- * - `sequencePending()`: every account (the webhook dispatcher's poll, metrics).
+ * - `sequencePending()`: every account with pending events, one call each (the webhook
+ *   dispatcher's poll, metrics).
+ *
+ * An account whose locks are busy for longer than the function's lock_timeout (200 ms) is
+ * skipped: its events stay pending until a later call.
  *
  * The calls run outside the query scope of the request that asked (a cancelled request
  * does not cancel numbering that other requests' events wait for).
@@ -93,8 +100,23 @@ export class EventSequencer {
   }
 
   private async call(key: string): Promise<void> {
-    if (key === EVERY_ACCOUNT) await sql`SELECT roster_sequence_pending()`.execute(this.db);
-    else await sql`SELECT roster_sequence_events(${key})`.execute(this.db);
+    if (key === EVERY_ACCOUNT) {
+      // One autocommitted call per account (through its slot, so coalesced with the
+      // account's own calls): an account whose locks are busy holds up nobody else.
+      const pending = await sql<{
+        account_id: string;
+      }>`SELECT DISTINCT account_id FROM events WHERE seq < 0`.execute(this.db);
+      await Promise.all(pending.rows.map((row) => this.sequence(row.account_id)));
+      return;
+    }
+    try {
+      await sql`SELECT roster_sequence_events(${key})`.execute(this.db);
+    } catch (error) {
+      // The account's locks stayed busy past the function's lock_timeout (a transaction
+      // holding the account row): its events stay pending, and the next call (a reader,
+      // the dispatcher's poll, the next write) numbers them. Readers read what is numbered.
+      if ((error as { code?: unknown } | null)?.code !== LOCK_NOT_AVAILABLE) throw error;
+    }
   }
 }
 

@@ -181,6 +181,72 @@ describe('events numbered after commit (postgres)', () => {
       );
   });
 
+  it('a write that inserts an event, waits, then commits after another: numbered after it (transactions by their last event)', async () => {
+    const tenant = await server.createTenant();
+    const waiting = await open();
+    // Its first event before the other write; the rest after that write committed, as a
+    // write that waited for the other's row lock between its events does.
+    await appendEvents(
+      waiting,
+      dialect(),
+      tenant.accountId,
+      [event('waiting-1@example.com')],
+      new Date().toISOString(),
+    );
+    await dialect().transaction(db(), (trx) =>
+      appendEvents(
+        trx,
+        dialect(),
+        tenant.accountId,
+        [event('other@example.com')],
+        new Date().toISOString(),
+      ),
+    );
+    await appendEvents(
+      waiting,
+      dialect(),
+      tenant.accountId,
+      [event('waiting-2@example.com')],
+      new Date().toISOString(),
+    );
+    await waiting.commit().execute();
+    const names = (await read(tenant.accountId)).map(
+      (e) => (e.data as { userName: string }).userName,
+    );
+    expect(names).toEqual(['other@example.com', 'waiting-1@example.com', 'waiting-2@example.com']);
+  });
+
+  it('an account whose row a long transaction holds does not hold up the numbering of others', async () => {
+    const busy = await server.createTenant();
+    const free = await server.createTenant();
+    for (const accountId of [busy.accountId, free.accountId]) {
+      // Committed outside `transaction`: nobody schedules their numbering.
+      const trx = await open();
+      await appendEvents(
+        trx,
+        dialect(),
+        accountId,
+        [event('x@example.com')],
+        new Date().toISOString(),
+      );
+      await trx.commit().execute();
+    }
+    const holder = await open();
+    await sql`SELECT 1 FROM accounts WHERE id = ${busy.accountId} FOR NO KEY UPDATE`.execute(
+      holder,
+    );
+    try {
+      await dialect().sequencePendingEvents(db());
+      expect([...(await stored(free.accountId)).values()]).toEqual([1]);
+      expect([...(await stored(busy.accountId)).values()].every((seq) => seq < 0)).toBe(true);
+      // A reader of the busy account reads what is numbered (nothing yet), without error.
+      expect(await read(busy.accountId)).toEqual([]);
+    } finally {
+      await holder.rollback().execute();
+    }
+    expect((await read(busy.accountId)).map((e) => e.seq)).toEqual([1]);
+  });
+
   it('roster_sequence_pending numbers every account with pending events', async () => {
     const a = await server.createTenant();
     const b = await server.createTenant();

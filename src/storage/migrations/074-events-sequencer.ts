@@ -20,7 +20,7 @@ import { eventNumbering } from './072-event-numbering.js';
  * as its own autocommitted transaction (`SELECT roster_sequence_events($1)`). Concurrent
  * writers draw provisional numbers interleaved (two INSERTs calling nextval at once), so
  * the events of one transaction (the `xmin` of its rows, used only to group them) are
- * numbered together: transactions in the provisional order of their first event, each
+ * numbered together: transactions in the provisional order of their last event, each
  * one's events in their own. A transaction's events thus get consecutive numbers, as
  * they did when numbered at COMMIT.
  *
@@ -35,12 +35,18 @@ import { eventNumbering } from './072-event-numbering.js';
  *   a reader of `seq > cursor` never skips an event that commits late, since that event
  *   gets a number above everything numbered before it committed. A reader never sees a
  *   provisional number either (readers ask for `seq > cursor >= 0`).
- * - Per-resource order: two writes of one resource are serialised by that resource's
- *   row lock, so the later writer inserts its events after the earlier one committed,
- *   with more negative provisional numbers (all below the earlier's, so its first event
- *   too); any snapshot that sees the later commit sees the earlier, so the earlier's
- *   events are numbered first (in the same run, by provisional order, or in an earlier
- *   run).
+ * - Per-resource order: two writes that change one row (a user, a membership, a team's
+ *   attributes) are serialised by that row's lock, so the later writer inserts at least
+ *   its last event after the earlier one committed (its last event being what follows
+ *   the change that waited), with a more negative provisional number than all of the
+ *   earlier's; any snapshot that sees the later commit sees the earlier, so the earlier's
+ *   events are numbered first (in the same run, transactions by their last event, or in
+ *   an earlier run). Writes that change no row in common (two members added to one team,
+ *   whose version shards may differ) are not ordered between themselves.
+ * - A busy account does not hold up others: the function waits at most 200 ms for the
+ *   account's locks (lock_timeout), then fails with lock_not_available and leaves the
+ *   events pending; the application numbers pending accounts one autocommitted call
+ *   each (event-sequencer.ts), so one account's numbering never waits for another's.
  * - A crash between a commit and its numbering leaves pending events, which the next
  *   sequencer call of the account (any process, any reader, the dispatcher's poll)
  *   numbers.
@@ -64,22 +70,30 @@ export const eventsSequencer: Migration = {
     await sql`
       CREATE OR REPLACE FUNCTION roster_sequence_events(p_account text) RETURNS bigint
       LANGUAGE plpgsql VOLATILE AS $$
-      DECLARE numbered bigint;
+      DECLARE numbered bigint; previous_timeout text;
       BEGIN
         -- Nothing pending in a snapshot taken after the call began: every event committed
         -- before the call is numbered, by a sequencer that has committed (one still
         -- running would leave its events pending in this snapshot).
         PERFORM 1 FROM events WHERE account_id = p_account AND seq < 0 LIMIT 1;
         IF NOT FOUND THEN RETURN 0; END IF;
+        -- Waits at most 200 ms for the account's locks (another sequencer, or a write that
+        -- holds the account row for its whole transaction: a seat check, an account that
+        -- maps teams): then lock_not_available (55P03), and the events stay pending for
+        -- the next call. A caller never holds a connection for another transaction's length.
+        previous_timeout := current_setting('lock_timeout');
+        PERFORM set_config('lock_timeout', '200ms', true);
         PERFORM pg_advisory_xact_lock(hashtextextended('roster-events:' || p_account, 0));
         -- A new statement: a snapshot taken after the lock was granted.
-        -- In provisional order (seq DESC: the first inserted first), a transaction's
-        -- events together: concurrent writers draw provisional numbers interleaved, so
-        -- transactions (their rows' xmin) are ordered by their first event.
+        -- A transaction's events together (their rows' xmin), in insertion order (seq
+        -- DESC: the first inserted first); transactions in the order of their LAST event.
+        -- A write that waited for another's lock (a row both change) inserts at least its
+        -- last event after that other committed, so conflicting writes are numbered in
+        -- commit order even when the later one inserted an event before it waited.
         WITH pending AS MATERIALIZED (
-          SELECT seq, row_number() OVER (ORDER BY first DESC, seq DESC) AS n
+          SELECT seq, row_number() OVER (ORDER BY last DESC, seq DESC) AS n
           FROM (
-            SELECT seq, max(seq) OVER (PARTITION BY xmin::text) AS first
+            SELECT seq, min(seq) OVER (PARTITION BY xmin::text) AS last
             FROM events WHERE account_id = p_account AND seq < 0
           ) p
         ), bumped AS (
@@ -91,6 +105,7 @@ export const eventsSequencer: Migration = {
         FROM pending, bumped
         WHERE e.account_id = p_account AND e.seq = pending.seq;
         GET DIAGNOSTICS numbered = ROW_COUNT;
+        PERFORM set_config('lock_timeout', previous_timeout, true);
         RETURN numbered;
       END $$`.execute(db);
     await sql`
@@ -102,7 +117,11 @@ export const eventsSequencer: Migration = {
           SELECT a.account_id FROM (SELECT DISTINCT account_id FROM events WHERE seq < 0) a
           ORDER BY hashtextextended('roster-events:' || a.account_id, 0), a.account_id
         LOOP
-          total := total + roster_sequence_events(account);
+          BEGIN
+            total := total + roster_sequence_events(account);
+          EXCEPTION WHEN lock_not_available THEN
+            -- A busy account: its events stay pending for the next call.
+          END;
         END LOOP;
         RETURN total;
       END $$`.execute(db);
