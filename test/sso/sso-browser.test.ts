@@ -162,6 +162,18 @@ describe.each(DATABASE_KINDS)('SSO sign-in in Chromium on %s', (kind) => {
     expect(users.body.totalResults).toBe(1);
     const members = await scim('GET', `/Groups/${platform.body.id}`);
     expect(members.body.members.map((m: { value: string }) => m.value)).toEqual([me.user.id]);
+    // The join moved the team's version: an If-Match of the version from before fails.
+    expect(members.body.meta.version).not.toBe(platform.body.meta.version);
+    const stale = await scim(
+      'PATCH',
+      `/Groups/${platform.body.id}`,
+      {
+        schemas: ['urn:ietf:params:scim:api:messages:2.0:PatchOp'],
+        Operations: [{ op: 'replace', path: 'displayName', value: 'Platform team' }],
+      },
+      { 'If-Match': platform.body.meta.version },
+    );
+    expect(stale.status).toBe(412);
   });
 
   it('a user SCIM created signs in and is linked (by externalId), not duplicated', async () => {

@@ -426,7 +426,11 @@ export class SsoSignIn {
     const rules = await WorkspaceRules.begin(tx, this.now().toISOString());
     for (const team of teams) {
       const added = await tx.addMembers(team.id, [{ id: user.id, type: 'User' }], rules.at);
-      if (added > 0) rules.membersAdded(team.id, [{ id: user.id, type: 'User' }]);
+      if (added > 0) {
+        rules.membersAdded(team.id, [{ id: user.id, type: 'User' }]);
+        // The team changed: its version moves, so an If-Match from before the join fails.
+        await tx.touchGroup(team.id, rules.at);
+      }
     }
     await rules.commit();
   }
