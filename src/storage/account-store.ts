@@ -1271,8 +1271,9 @@ export class KyselyAccountStore implements AccountStore {
     // it) do not wait for each other's COMMIT, unless two pick the same shard. The
     // version answered is the row's, this shard's new count, and the other shards' as
     // committed when the statement began: a member change committing meanwhile makes it
-    // lower than the version after this COMMIT, never a version naming another state
-    // (versions only grow), so an ETag answered here can only fail an If-Match, never
+    // lower than the version after this COMMIT (two concurrent changes may both answer
+    // the same number), and versions only grow, so by the time both have committed the
+    // team's version is above it: an ETag answered here can only fail an If-Match, never
     // pass one wrongly.
     const shard = Math.floor(Math.random() * shards);
     const row = (
