@@ -58,3 +58,44 @@ export function cpuMs(pid) {
     return 0;
   }
 }
+
+/** Runs a build's CLI (`bin/roster ...args`) with `env` and `input` on stdin; resolves to its stdout. */
+export function rosterCli(dir, args, env, input = '') {
+  return new Promise((res, rej) => {
+    const c = spawn(process.execPath, [`${dir}/bin/roster`, ...args], {
+      cwd: dir,
+      env: { ...process.env, ...env },
+    });
+    let out = '';
+    let err = '';
+    c.stdout.on('data', (d) => (out += d));
+    c.stderr.on('data', (d) => (err += d));
+    c.on('close', (code) => (code === 0 ? res(out) : rej(new Error(`${args.join(' ')}: ${err}`))));
+    c.stdin.end(input);
+  });
+}
+
+/**
+ * A bench account through a build's CLI, with an admin and a SCIM token, seeded with
+ * `users` users: `{ account, token }` (the account's id and the token).
+ */
+export async function benchTenant(dir, env, users) {
+  const account = JSON.parse(
+    await rosterCli(dir, ['account', 'create', '--name', 'Bench', '--json'], env),
+  );
+  await rosterCli(
+    dir,
+    ['admin', 'create', '--account', account.id, '--email', 'bench@example.com'],
+    env,
+    'bench lantern orbit velvet mosaic\n',
+  );
+  const token = JSON.parse(
+    await rosterCli(
+      dir,
+      ['token', 'issue', '--account', account.id, '--type', 'scim', '--name', 'bench', '--json'],
+      env,
+    ),
+  ).token;
+  await rosterCli(dir, ['seed', '--account', account.id, '--users', String(users)], env);
+  return { account: account.id, token };
+}

@@ -7,12 +7,11 @@
 // Build both checkouts first (`npm run build`). Run from a checkout (autocannon, pg):
 //   node bench/ab-pair.mjs --setup [--db postgres|sqlite] [--rounds 6] [--seconds 5] A_DIR B_DIR
 // --setup seeds new databases (kept in $TMPDIR/roster-ab-pair-<db>.json for later runs).
-import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { cpuMs, serveBuild } from './ab-common.mjs';
+import { benchTenant, cpuMs, rosterCli, serveBuild } from './ab-common.mjs';
 import autocannon from 'autocannon';
 import pg from 'pg';
 
@@ -32,21 +31,6 @@ const dirs = positionals.map((d) => resolve(d));
 if (dirs.length !== 2) throw new Error('usage: node bench/ab-pair.mjs [options] A_DIR B_DIR');
 const tags = ['A', 'B'];
 const stateFile = join(tmpdir(), `roster-ab-pair-${o.db}.json`);
-
-function roster(dir, args, env, input = '') {
-  return new Promise((res, rej) => {
-    const c = spawn(process.execPath, [`${dir}/bin/roster`, ...args], {
-      cwd: dir,
-      env: { ...process.env, ...env },
-    });
-    let out = '';
-    let err = '';
-    c.stdout.on('data', (d) => (out += d));
-    c.stderr.on('data', (d) => (err += d));
-    c.on('close', (code) => (code === 0 ? res(out) : rej(new Error(`${args.join(' ')}: ${err}`))));
-    c.stdin.end(input);
-  });
-}
 
 async function pgAdmin(statement) {
   const client = new pg.Client({ connectionString: o['pg-url'] });
@@ -71,30 +55,14 @@ async function setup(dir, tag) {
     url = join(mkdtempSync(join(tmpdir(), `roster-ab-pair-${tag}-`)), 'roster.db');
   }
   const env = { DATABASE_URL: url, LOG_LEVEL: 'warn', RATE_LIMIT_PER_SECOND: '0' };
-  const account = JSON.parse(
-    await roster(dir, ['account', 'create', '--name', 'Bench', '--json'], env),
-  );
-  await roster(
-    dir,
-    ['admin', 'create', '--account', account.id, '--email', 'bench@example.com'],
-    env,
-    'bench lantern orbit velvet mosaic\n',
-  );
-  const token = JSON.parse(
-    await roster(
-      dir,
-      ['token', 'issue', '--account', account.id, '--type', 'scim', '--name', 'bench', '--json'],
-      env,
-    ),
-  ).token;
-  await roster(dir, ['seed', '--account', account.id, '--users', o.users], env);
+  const { account, token } = await benchTenant(dir, env, o.users);
   for (const size of ['100', '10000'])
-    await roster(
+    await rosterCli(
       dir,
-      ['seed', '--account', account.id, '--users', '0', '--teams', '1', '--members-per-team', size],
+      ['seed', '--account', account, '--users', '0', '--teams', '1', '--members-per-team', size],
       env,
     );
-  return { env, account: account.id, token };
+  return { env, account, token };
 }
 
 const serve = (dir, tenant) => serveBuild(dir, tenant.env);

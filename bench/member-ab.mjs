@@ -9,12 +9,11 @@
 // p50/p99, Roster CPU µs per request (/proc/<pid>/stat) and, on PostgreSQL, the CPU of the
 // database's backends per request. Build both checkouts first (`npm run build`).
 //   node bench/member-ab.mjs [--db postgres|sqlite] [--users 10000] [--rounds 4] [--seconds 5] A_DIR B_DIR
-import { spawn } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { cpuMs, serveBuild } from './ab-common.mjs';
+import { benchTenant, cpuMs, rosterCli, serveBuild } from './ab-common.mjs';
 import autocannon from 'autocannon';
 import pg from 'pg';
 
@@ -35,21 +34,6 @@ const dirs = positionals.map((d) => resolve(d));
 if (dirs.length !== 2) throw new Error('usage: node bench/member-ab.mjs [options] A_DIR B_DIR');
 const tags = ['A', 'B'];
 const sizes = o.sizes.split(',').map(Number);
-
-function roster(dir, args, env, input = '') {
-  return new Promise((res, rej) => {
-    const c = spawn(process.execPath, [`${dir}/bin/roster`, ...args], {
-      cwd: dir,
-      env: { ...process.env, ...env },
-    });
-    let out = '';
-    let err = '';
-    c.stdout.on('data', (d) => (out += d));
-    c.stderr.on('data', (d) => (err += d));
-    c.on('close', (code) => (code === 0 ? res(out) : rej(new Error(`${args.join(' ')}: ${err}`))));
-    c.stdin.end(input);
-  });
-}
 
 async function pgQuery(url, statement) {
   const client = new pg.Client({ connectionString: url });
@@ -75,30 +59,14 @@ async function setup(dir, tag) {
     url = join(mkdtempSync(join(tmpdir(), `roster-member-ab-${tag}-`)), 'roster.db');
   }
   const env = { DATABASE_URL: url, LOG_LEVEL: 'warn', RATE_LIMIT_PER_SECOND: '0' };
-  const account = JSON.parse(
-    await roster(dir, ['account', 'create', '--name', 'Bench', '--json'], env),
-  );
-  await roster(
-    dir,
-    ['admin', 'create', '--account', account.id, '--email', 'bench@example.com'],
-    env,
-    'bench lantern orbit velvet mosaic\n',
-  );
-  const token = JSON.parse(
-    await roster(
-      dir,
-      ['token', 'issue', '--account', account.id, '--type', 'scim', '--name', 'bench', '--json'],
-      env,
-    ),
-  ).token;
-  await roster(dir, ['seed', '--account', account.id, '--users', o.users], env);
+  const { account, token } = await benchTenant(dir, env, o.users);
   for (const size of sizes)
-    await roster(
+    await rosterCli(
       dir,
       [
         'seed',
         '--account',
-        account.id,
+        account,
         '--users',
         '0',
         '--teams',
@@ -108,7 +76,7 @@ async function setup(dir, tag) {
       ],
       env,
     );
-  return { env, url, dbName, account: account.id, token };
+  return { env, url, dbName, account, token };
 }
 
 const serve = (dir, tenant) => serveBuild(dir, tenant.env);

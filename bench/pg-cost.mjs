@@ -9,12 +9,11 @@
 // Build both checkouts first (`npm run build`). Run from a checkout (autocannon, pg):
 //   node bench/pg-cost.mjs --setup [--solo] [--rounds 5] [--seconds 5] [--scenario get-by-id,filter-username,post-user] A_DIR B_DIR
 // --setup seeds the database with A's CLI and copies it for B (state in $TMPDIR/roster-pg-cost.json).
-import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { cpuMs, serveBuild } from './ab-common.mjs';
+import { benchTenant, cpuMs, rosterCli, serveBuild } from './ab-common.mjs';
 import autocannon from 'autocannon';
 import pg from 'pg';
 
@@ -39,21 +38,6 @@ const names = { A: 'roster_pg_cost_a', B: 'roster_pg_cost_b' };
 const stateFile = join(tmpdir(), 'roster-pg-cost.json');
 const scenarios = o.scenario.split(',');
 
-function roster(dir, args, env, input = '') {
-  return new Promise((res, rej) => {
-    const c = spawn(process.execPath, [`${dir}/bin/roster`, ...args], {
-      cwd: dir,
-      env: { ...process.env, ...env },
-    });
-    let out = '';
-    let err = '';
-    c.stdout.on('data', (d) => (out += d));
-    c.stderr.on('data', (d) => (err += d));
-    c.on('close', (code) => (code === 0 ? res(out) : rej(new Error(`${args.join(' ')}: ${err}`))));
-    c.stdin.end(input);
-  });
-}
-
 const admin = new pg.Client({ connectionString: o['pg-url'] });
 await admin.connect();
 
@@ -68,31 +52,15 @@ async function setup() {
   await admin.query(`CREATE DATABASE ${names.A}`);
   const env = { DATABASE_URL: urlOf(names.A), LOG_LEVEL: 'warn', RATE_LIMIT_PER_SECOND: '0' };
   const dir = dirs[0];
-  const account = JSON.parse(
-    await roster(dir, ['account', 'create', '--name', 'Bench', '--json'], env),
-  );
-  await roster(
-    dir,
-    ['admin', 'create', '--account', account.id, '--email', 'bench@example.com'],
-    env,
-    'bench lantern orbit velvet mosaic\n',
-  );
-  const token = JSON.parse(
-    await roster(
-      dir,
-      ['token', 'issue', '--account', account.id, '--type', 'scim', '--name', 'bench', '--json'],
-      env,
-    ),
-  ).token;
-  await roster(dir, ['seed', '--account', account.id, '--users', o.users], env);
+  const { account, token } = await benchTenant(dir, env, o.users);
   for (const size of ['100', '10000'])
-    await roster(
+    await rosterCli(
       dir,
-      ['seed', '--account', account.id, '--users', '0', '--teams', '1', '--members-per-team', size],
+      ['seed', '--account', account, '--users', '0', '--teams', '1', '--members-per-team', size],
       env,
     );
   await admin.query(`CREATE DATABASE ${names.B} TEMPLATE ${names.A}`);
-  return { account: account.id, token };
+  return { account, token };
 }
 
 const serve = (dir, tag) =>
