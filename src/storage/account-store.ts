@@ -176,7 +176,7 @@ function toGroup(row: GroupSelection): GroupRow {
 }
 
 const compiledQueries = new Map<string, CompiledQuery<unknown>>();
-const userQueries = new Map<string, string>();
+const lookupQueries = new Map<string, string>();
 
 /**
  * A hot-path query built and compiled once per dialect, then run with new parameters:
@@ -241,13 +241,28 @@ async function pageByKeys<R extends { id: string }>(
  * attribute, compared case-insensitively as RFC 7643 declares it), else undefined.
  */
 function userNameLookup(filter: TypedFilter | undefined): string | undefined {
+  return uniqueNameLookup(filter, 'userName', USER_MAPPING, 'user_name_lc');
+}
+
+/**
+ * The folded value of a filter that is exactly `<attribute> eq "<string>"` on a core
+ * attribute compared case-insensitively and stored folded in `column` (which must be
+ * unique per account), else undefined.
+ */
+function uniqueNameLookup(
+  filter: TypedFilter | undefined,
+  attribute: string,
+  mapping: ResourceMapping,
+  column: string,
+): string | undefined {
   if (filter === undefined || filter.kind !== 'compare' || filter.op !== 'eq') return undefined;
   const target = filter.target;
   if (target.relative || target.extension || target.sub !== undefined) return undefined;
-  if (target.attr.name !== 'userName' || target.attr.caseExact === true) return undefined;
+  if (target.attr.name !== attribute || target.attr.caseExact === true) return undefined;
   if (typeof filter.value !== 'string') return undefined;
-  // The compiler's folding (filter-sql.ts): JS toLowerCase(), as the user_name_lc column holds.
-  return USER_MAPPING.columns['userName']?.column === 'user_name_lc'
+  // The compiler's folding (filter-sql.ts): JS toLowerCase(), as the folded column holds.
+  const mapped = mapping.columns[attribute];
+  return mapped?.column === column && mapped.folded === true
     ? filter.value.toLowerCase()
     : undefined;
 }
@@ -411,13 +426,13 @@ export class KyselyAccountStore implements AccountStore {
     const lock = this.lockOf(options);
     const related = options.related === true;
     const cacheKey = `${this.dialectName}:getUser:${lock ?? ''}:${related}`;
-    let text = userQueries.get(cacheKey);
+    let text = lookupQueries.get(cacheKey);
     if (text === undefined) {
       // One statement: the row, its SCIM teams (ordered by name) and its manager's name.
       const extra = related ? `, ${relatedColumns(this.dialect, 'users')}` : '';
       const param = (n: number) => this.dialect.placeholder(n);
       text = `SELECT users.*${extra} FROM users WHERE users.account_id = ${param(1)} AND users.id = ${param(2)}${this.dialect.lockClause(lock)}`;
-      userQueries.set(cacheKey, preparable(text));
+      lookupQueries.set(cacheKey, preparable(text));
     }
     // Read-only and one statement: on SQLite outside a transaction, without Kysely's executor.
     const [row] = await readRows<UsersTable>(this.db, text, [this.accountId, id]);
@@ -556,7 +571,7 @@ export class KyselyAccountStore implements AccountStore {
       query.maxBytes === undefined ? undefined : Math.floor(query.maxBytes / query.limit);
     const related = query.related === true;
     const cacheKey = `${this.dialectName}:userByName:${inline !== undefined}:${related}`;
-    let text = userQueries.get(cacheKey);
+    let text = lookupQueries.get(cacheKey);
     if (text === undefined) {
       // Placeholders numbered in the order they appear (SQLite's `?` are positional).
       let n = 0;
@@ -568,7 +583,7 @@ export class KyselyAccountStore implements AccountStore {
         inline === undefined ? 'u.data' : `CASE WHEN ${size} <= ${param()} THEN u.data END`;
       const extra = related ? `, ${relatedColumns(this.dialect, 'u')}` : '';
       text = `SELECT ${columns}, ${data} AS data, ${inline === undefined ? 'NULL' : size} AS data_size${extra} FROM users u WHERE u.account_id = ${param()} AND u.user_name_lc = ${param()}`;
-      userQueries.set(cacheKey, preparable(text));
+      lookupQueries.set(cacheKey, preparable(text));
     }
     const parameters =
       inline === undefined ? [this.accountId, userNameLc] : [inline, this.accountId, userNameLc];
@@ -959,10 +974,56 @@ export class KyselyAccountStore implements AccountStore {
   }
 
   async listGroups(query: ListQuery): Promise<Page<GroupRow>> {
+    // `displayName eq "..."` (how Entra and Okta find a team before they change it):
+    // team names are unique per account, case-insensitively (groups_account_display_name_uq
+    // on display_name_lc, whatever the team's origin), so at most one row: one statement,
+    // no count, no sort.
+    const displayName =
+      query.offset === 0 && query.limit > 0
+        ? uniqueNameLookup(query.filter, 'displayName', GROUP_MAPPING, 'display_name_lc')
+        : undefined;
+    if (displayName !== undefined) return this.groupByName(displayName, query);
     // SCIM serves the identity provider's teams; teams built by mapping live in the product API.
     const scim = sql` AND groups.origin = 'scim'`;
     const columns = sql`${columnList(GROUP_COLUMNS)}, ${this.groupVersion('groups')}`;
     return this.listPage('groups', GROUP_MAPPING, columns, scim, query, toGroup);
+  }
+
+  /**
+   * The SCIM team named `displayNameLc` (folded), as a page of listGroups: one statement,
+   * compiled once per dialect and budget shape, on SQLite run without Kysely's executor
+   * (sqlite-reads.ts), on PostgreSQL as a named prepared statement. Same rows, versions and
+   * totals as listPage.
+   */
+  private async groupByName(displayNameLc: string, query: ListQuery): Promise<Page<GroupRow>> {
+    const inline =
+      query.maxBytes === undefined ? undefined : Math.floor(query.maxBytes / query.limit);
+    const cacheKey = `${this.dialectName}:groupByName:${inline !== undefined}`;
+    let text = lookupQueries.get(cacheKey);
+    if (text === undefined) {
+      // Placeholders numbered in the order they appear (SQLite's `?` are positional).
+      let n = 0;
+      const param = () => this.dialect.placeholder(++n);
+      // Both are parameterless SQL over the row's columns.
+      const version = this.groupVersion('groups').compile(this.db).sql;
+      const size = this.dialect.documentBytes(sql`groups.data`).compile(this.db).sql;
+      const data =
+        inline === undefined
+          ? 'groups.data'
+          : `CASE WHEN ${size} <= ${param()} THEN groups.data END`;
+      text = `SELECT ${GROUP_COLUMNS.join(', ')}, ${version}, ${data} AS data, ${inline === undefined ? 'NULL' : size} AS data_size FROM groups WHERE groups.account_id = ${param()} AND groups.display_name_lc = ${param()} AND groups.origin = 'scim'`;
+      lookupQueries.set(cacheKey, preparable(text));
+    }
+    const parameters =
+      inline === undefined
+        ? [this.accountId, displayNameLc]
+        : [inline, this.accountId, displayNameLc];
+    const rows = await readRows<GroupSelection & { data: string | null; data_size: number | null }>(
+      this.db,
+      text,
+      parameters,
+    );
+    return this.withinBudget('groups', { total: rows.length, rows }, query.maxBytes, toGroup);
   }
 
   async memberCounts(groupIds: readonly string[]): Promise<Map<string, number>> {

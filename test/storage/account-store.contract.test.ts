@@ -565,6 +565,61 @@ describe.each(DATABASE_KINDS)('AccountStore contract (%s)', (kind) => {
       expect(await order(true)).toEqual(['c', 'b', 'a']);
     });
 
+    it('displayName eq finds the one SCIM team case-insensitively, as the general filter path does', async () => {
+      const store = await newStore();
+      const u = user({ userName: 'member', active: true });
+      await store.insertUser(u);
+      const team = group('Ärger Team');
+      team.data = { displayName: 'Ärger Team', note: 'x'.repeat(2000) };
+      await store.insertGroup(team);
+      await store.insertGroup(group('Ärger Team 2'));
+      await store.addMembers(team.id, [{ id: u.id, type: 'User' }], T0);
+      // A member change counts in the team's version (PostgreSQL: in a version shard).
+      const touched = await store.touchGroup(team.id, T1);
+      expect(touched?.version).toBe(2);
+      // A team built by a mapping rule is not a SCIM resource; another account's never shows.
+      const mapped = group('Department: Sales');
+      await store.insertGroup(mapped);
+      await database.db
+        .updateTable('groups')
+        .set({ origin: 'department' })
+        .where('id', '=', mapped.id)
+        .execute();
+      await (await newStore('Other')).insertGroup(group('ärger team'));
+
+      const lookup = (
+        text: string,
+        more: Partial<Parameters<AccountStore['listGroups']>[0]> = {},
+      ) => store.listGroups({ ...ALL, filter: groupFilter(text), ...more });
+      const expected = {
+        id: team.id,
+        displayName: 'Ärger Team',
+        externalId: null,
+        createdAt: T0,
+        updatedAt: T1,
+        version: 2,
+        data: team.data,
+      };
+      for (const text of ['displayName eq "ärger team"', 'DISPLAYNAME eq "ÄRGER TEAM"']) {
+        for (const more of [{}, { maxBytes: 100 }, { limit: 1 }, { limit: 1, maxBytes: 100_000 }]) {
+          const page = await lookup(text, more);
+          expect(page, `${text} ${JSON.stringify(more)}`).toEqual({ total: 1, rows: [expected] });
+          // The general path (the same filter with a condition that changes nothing) agrees.
+          expect(await lookup(`${text} and displayName pr`, more)).toEqual(page);
+        }
+      }
+      expect(await lookup('displayName eq "ärger"')).toEqual({ total: 0, rows: [] });
+      expect(await lookup('displayName eq "department: sales"')).toEqual({ total: 0, rows: [] });
+      expect(await lookup('displayName eq "ärger team"', { offset: 1 })).toEqual({
+        total: 1,
+        rows: [],
+      });
+      expect(await lookup('displayName eq "ärger team"', { limit: 0 })).toEqual({
+        total: 1,
+        rows: [],
+      });
+    });
+
     it('lists groups with filters, paging and sorting', async () => {
       const store = await newStore();
       for (const [i, name] of ['Beta', 'alpha', 'Gamma'].entries()) {

@@ -294,6 +294,49 @@ describe('member changes on PostgreSQL run their fixed statements named', () => 
   });
 });
 
+describe('a team looked up by displayName on PostgreSQL', () => {
+  it('is one named statement, as Entra and Okta send it before a team change', async () => {
+    const seen: { name: string | undefined; text: string }[] = [];
+    const original = pg.Client.prototype.query;
+    let recording = false;
+    // Clients bind `query` when they connect: patched before the server's pool opens any.
+    pg.Client.prototype.query = function (this: pg.Client, ...args: unknown[]) {
+      const [first] = args;
+      if (recording && typeof first === 'string') seen.push({ name: undefined, text: first });
+      else if (recording && typeof first === 'object' && first !== null && 'text' in first)
+        seen.push({
+          name: (first as { name?: string }).name,
+          text: String((first as { text: unknown }).text),
+        });
+      return (original as (...a: unknown[]) => unknown).apply(this, args);
+    } as typeof original;
+    let server: TestServer | undefined;
+    try {
+      server = await startTestServer('postgres');
+      const tenant = await server.createTenant();
+      const scim = scimClient(tenant);
+      const team = await scim('POST', '/Groups', { displayName: 'Looked Up' });
+      const filter = encodeURIComponent('displayName eq "looked up"');
+      for (let round = 0; round < 3; round++) {
+        recording = true;
+        const found = await scim('GET', `/Groups?filter=${filter}&excludedAttributes=members`);
+        recording = false;
+        expect(found.status).toBe(200);
+        expect(found.body.totalResults).toBe(1);
+        expect((found.body.Resources as { id: string }[]).map((r) => r.id)).toEqual([team.body.id]);
+      }
+    } finally {
+      pg.Client.prototype.query = original;
+      await server?.close();
+    }
+    // One statement per request reads the team (the general path took three).
+    const teamReads = seen.filter((q) => /\bFROM "?groups"?/i.test(q.text));
+    expect(teamReads).toHaveLength(3);
+    for (const q of teamReads) expect(q.name).toBe(preparedName(q.text));
+    expect(teamReads.every((q) => q.name !== undefined)).toBe(true);
+  });
+});
+
 // Last: it fills the registry of this file's module instance.
 describe('the registry of preparable texts', () => {
   it('keeps at most MAX_PREPARED registered texts', () => {
