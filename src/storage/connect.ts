@@ -329,6 +329,9 @@ function openPostgres(url: string, options: DatabaseOptions): RosterDatabase {
     // statements (10-30 ms more), which a light load (a member change every few seconds)
     // met again and again as its p99. At most POOL_SIZE per process, as before.
     idleTimeoutMillis: 0,
+    // Idle connections do not keep the process alive: a CLI command that ends without
+    // closing its database still exits (the server's listening socket keeps it running).
+    allowExitOnIdle: true,
     // Sent at connection start-up: applies to every statement on every pooled connection.
     ...(timeout > 0 ? { statement_timeout: timeout } : {}),
     // Return bigint as a JS number (counts and log ids stay far below 2^53), so both
