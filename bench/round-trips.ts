@@ -99,6 +99,12 @@ await profile('PATCH /Groups remove member', (n) =>
   }),
 );
 await profile('GET /Groups/{id}', () => scim('GET', `/Groups/${teamId}`));
+await profile('GET /Groups?filter=displayName eq&excludedAttributes=members', () =>
+  scim(
+    'GET',
+    `/Groups?filter=${encodeURIComponent('displayName eq "RT team"')}&excludedAttributes=members`,
+  ),
+);
 await profile('PATCH /Groups displayName, If-Match', async (n) => {
   const etag = (await scim('GET', `/Groups/${teamId}?attributes=displayName`)).headers.get('etag');
   statements.length = 0; // the GET above is not this request's
