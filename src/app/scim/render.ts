@@ -1,4 +1,6 @@
+import { documentEntries } from '../../core/resource/json-text.js';
 import { schemasOf } from '../../core/resource/normalize.js';
+import { unprojected } from '../../core/resource/projection.js';
 import { isObject, type Json, type JsonObject } from '../../core/resource/values.js';
 import {
   ENTERPRISE_USER_SCHEMA_ID,
@@ -95,6 +97,80 @@ export function renderUser(row: UserRow, locator: Locator, extras: UserExtras): 
   return resource;
 }
 
+/** Keys of a stored document that renderUser writes over in place (their order would differ). */
+const RENDERED_KEYS = new Set(['schemas', 'id', 'groups', 'meta']);
+const ENTERPRISE_KEY = JSON.stringify(ENTERPRISE_USER_SCHEMA_ID);
+
+/**
+ * The JSON text of `JSON.stringify(renderUser(row, locator, extras))`, written from the
+ * stored document's text (`stored`) without parsing it, when no projection is asked for
+ * and `project` would return the rendered user unchanged. Undefined when the document's
+ * text cannot be copied as is (see documentEntries) or the user needs `project`'s general
+ * path: the caller renders it from the parsed document then. Only the extensions' values
+ * are parsed (to list them in `schemas`, check their attributes' `returned` and add the
+ * manager's `$ref` and name).
+ */
+export function renderUserText(
+  row: Omit<UserRow, 'data'>,
+  stored: string,
+  locator: Locator,
+  extras: UserExtras,
+): string | undefined {
+  const entries = documentEntries(stored);
+  if (entries === undefined) return undefined;
+  const { keys, values } = entries;
+  // The document as far as schemasOf and `project` look at it: its keys in order, the
+  // extensions' values parsed, placeholders for the rest.
+  const data: JsonObject = {};
+  for (let i = 0; i < keys.length; i++) {
+    const key = keys[i]!;
+    if (key in NO_KEYS || RENDERED_KEYS.has(key)) return undefined;
+    data[key] = EXTENSION_IDS.has(key) ? (JSON.parse(values[i]!) as Json) : null;
+  }
+  const schemas = schemasOf(data, USER_RESOURCE);
+  const skeleton: JsonObject = { schemas, id: null };
+  if (row.externalId !== null) skeleton['externalId'] = null;
+  for (const name of USER_ATTRIBUTE_NAMES) if (name in data) skeleton[name] = null;
+  for (const key of keys)
+    if (!USER_ATTRIBUTES.has(key) && key !== 'externalId') skeleton[key] = data[key]!;
+  const groups = extras.groups !== undefined && extras.groups.length > 0;
+  if (groups) skeleton['groups'] = null;
+  skeleton['meta'] = null;
+  if (!unprojected(skeleton, USER_RESOURCE)) return undefined;
+
+  let out = `{"schemas":${JSON.stringify(schemas)},"id":${JSON.stringify(row.id)}`;
+  if (row.externalId !== null) out += `,"externalId":${JSON.stringify(row.externalId)}`;
+  for (const name of USER_ATTRIBUTE_NAMES) {
+    const i = keys.indexOf(name);
+    if (i >= 0) out += `,"${name}":${values[i]!}`;
+  }
+  for (let i = 0; i < keys.length; i++) {
+    const key = keys[i]!;
+    if (USER_ATTRIBUTES.has(key) || key === 'externalId') continue;
+    if (key === ENTERPRISE_USER_SCHEMA_ID) {
+      const enterprise = data[key]!;
+      const rendered = withManager(enterprise, locator, extras);
+      out += `,${ENTERPRISE_KEY}:${rendered === enterprise ? values[i]! : JSON.stringify(rendered)}`;
+    } else out += `,${JSON.stringify(key)}:${values[i]!}`;
+  }
+  if (groups) {
+    out += ',"groups":[';
+    extras.groups!.forEach((g, n) => {
+      const value = JSON.stringify(g.value);
+      const ref = JSON.stringify(reference(locator, 'Group', g.value));
+      out += `${n === 0 ? '' : ','}{"value":${value},"$ref":${ref},"display":${JSON.stringify(g.display)},"type":"direct"}`;
+    });
+    out += ']';
+  }
+  const version = JSON.stringify(etagOf(row.version));
+  const location = JSON.stringify(`${locator.baseUrl}${USER_RESOURCE.endpoint}/${row.id}`);
+  out += `,"meta":{"resourceType":${JSON.stringify(USER_RESOURCE.name)},"created":${JSON.stringify(row.createdAt)},"lastModified":${JSON.stringify(row.updatedAt)},"location":${location},"version":${version}}}`;
+  return out;
+}
+
+/** The User type's extensions, by schema id. */
+const EXTENSION_IDS = new Set(USER_RESOURCE.extensions.map((e) => e.schema.id));
+
 /** The enterprise extension with its manager's `$ref` and name, when the name is known. */
 function withManager(enterprise: Json, locator: Locator, extras: UserExtras): Json {
   if (!isObject(enterprise) || !isObject(enterprise['manager'])) return enterprise;
@@ -128,6 +204,11 @@ export function renderGroup(
   }
   resource['meta'] = meta(GROUP_RESOURCE, locator, row);
   return resource;
+}
+
+/** `JSON.stringify(listResponse(total, startIndex, resources))` from the resources' JSON texts. */
+export function listResponseText(total: number, startIndex: number, resources: string[]): string {
+  return `{"schemas":${JSON.stringify([USER_LIST_SCHEMA])},"totalResults":${JSON.stringify(total)},"startIndex":${JSON.stringify(startIndex)},"itemsPerPage":${resources.length},"Resources":[${resources.join(',')}]}`;
 }
 
 export function listResponse(
