@@ -1,5 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { renderUser, renderUserText, type UserExtras } from '../../src/app/scim/render.js';
+import {
+  renderUser,
+  renderUserText,
+  UserTextWriter,
+  type UserExtras,
+} from '../../src/app/scim/render.js';
 import type { UserRow } from '../../src/app/ports.js';
 import { DEFAULT_REQUEST_LIMITS } from '../../src/app/limits.js';
 import { documentEntries } from '../../src/core/resource/json-text.js';
@@ -143,6 +148,42 @@ describe('renderUserText', () => {
       }
     },
   );
+
+  it('writes a page with one writer: teams and document shapes shared between users, the same bytes', () => {
+    const writer = new UserTextWriter(locator);
+    const named = [{ value: 'g1', type: 'Group' as const, display: 'null' }];
+    const unnamed = [{ value: 'g1', type: 'Group' as const, display: null }];
+    const page: [JsonObject, string | null, UserExtras][] = [
+      ...copied.map(([, data, ext, extras]): [JsonObject, string | null, UserExtras] => [
+        data,
+        ext,
+        extras,
+      ]),
+      ...copied.map(([, data, ext, extras]): [JsonObject, string | null, UserExtras] => [
+        data,
+        ext,
+        extras,
+      ]),
+      [{ userName: 'f' }, null, { groups: named }],
+      [{ userName: 'g' }, null, { groups: unnamed }],
+      [{ userName: 'h', [ENT]: { department: 'x' } }, 'e', { groups: teams }],
+      [{ userName: 'i', [ENT]: {} }, 'e', { groups: teams }],
+      [{ userName: 'j', [ENT]: { department: 'y' } }, 'e', { groups: teams }],
+    ];
+    const written = page.map(([data, ext, extras], i) => {
+      const user = { ...row(data, ext), id: `u${i}`, version: i + 1 };
+      const text = writer.write(user, i % 2 ? spaced(data) : JSON.stringify(data), extras);
+      return text ?? parsedPath(user, extras);
+    });
+    expect(written).toEqual(
+      page.map(([data, ext, extras], i) =>
+        parsedPath({ ...row(data, ext), id: `u${i}`, version: i + 1 }, extras),
+      ),
+    );
+    expect(
+      writer.write(row({ userName: 'k', [ENT]: {} }), '{"userName":"k","' + ENT + '":{}}', {}),
+    ).toBeUndefined();
+  });
 
   const refused: [string, JsonObject][] = [
     ['a password', { userName: 'p', password: 'Correct-Horse-Battery-9!' }],

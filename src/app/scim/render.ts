@@ -100,72 +100,144 @@ export function renderUser(row: UserRow, locator: Locator, extras: UserExtras): 
 /** Keys of a stored document that renderUser writes over in place (their order would differ). */
 const RENDERED_KEYS = new Set(['schemas', 'id', 'groups', 'meta']);
 const ENTERPRISE_KEY = JSON.stringify(ENTERPRISE_USER_SCHEMA_ID);
+const USER_TYPE = JSON.stringify(USER_RESOURCE.name);
+/** Each core attribute's place in USER_ATTRIBUTE_NAMES. */
+const CORE_PLACE = new Map(USER_ATTRIBUTE_NAMES.map((name, i) => [name, i]));
+/** A JSON string's text without its closing quote, to write more characters after it. */
+const open = (text: string): string => JSON.stringify(text).slice(0, -1);
 
 /**
- * The JSON text of `JSON.stringify(renderUser(row, locator, extras))`, written from the
- * stored document's text (`stored`) without parsing it, when no projection is asked for
- * and `project` would return the rendered user unchanged. Undefined when the document's
- * text cannot be copied as is (see documentEntries) or the user needs `project`'s general
- * path: the caller renders it from the parsed document then. Only the extensions' values
- * are parsed (to list them in `schemas`, check their attributes' `returned` and add the
- * manager's `$ref` and name).
+ * What one page's users share, written once per page: the escaped locations' prefixes,
+ * each team's rendered entry (every user of a page is often in the same few teams), and
+ * the `schemas` and `project` verdict of each document shape seen.
  */
+export class UserTextWriter {
+  private readonly userPrefix: string;
+  private readonly groupPrefix: string;
+  private readonly teams = new Map<string, string>();
+  private readonly shapes = new Map<string, string | false>();
+
+  constructor(private readonly locator: Locator) {
+    this.userPrefix = open(`${locator.baseUrl}${USER_RESOURCE.endpoint}/`);
+    this.groupPrefix = open(`${locator.baseUrl}/Groups/`);
+  }
+
+  /**
+   * The JSON text of `JSON.stringify(renderUser(row, locator, extras))`, written from the
+   * stored document's text (`stored`) without parsing it, when no projection is asked for
+   * and `project` would return the rendered user unchanged. Undefined when the document's
+   * text cannot be copied as is (see documentEntries) or the user needs `project`'s
+   * general path: the caller renders it from the parsed document then. Only the
+   * extensions' values are parsed (to list them in `schemas`, check their attributes'
+   * `returned` and add the manager's `$ref` and name).
+   */
+  write(row: Omit<UserRow, 'data'>, stored: string, extras: UserExtras): string | undefined {
+    const entries = documentEntries(stored);
+    if (entries === undefined) return undefined;
+    const { keys, values } = entries;
+    const groups = extras.groups !== undefined && extras.groups.length > 0;
+    // The document's extensions parsed; the rest is decided by its keys (the shape).
+    let extensions: Map<string, Json> | undefined;
+    let shape = `${row.externalId !== null ? 'x' : '-'}${groups ? 'g' : '-'}`;
+    for (let i = 0; i < keys.length; i++) {
+      const key = keys[i]!;
+      shape += `\u0000${key}`;
+      if (EXTENSION_IDS.has(key)) {
+        const value = JSON.parse(values[i]!) as Json;
+        (extensions ??= new Map()).set(key, value);
+        shape += isObject(value) ? `\u0001${Object.keys(value).join('\u0001')}` : '\u0002';
+      }
+    }
+    let schemas = this.shapes.get(shape);
+    if (schemas === undefined) {
+      schemas = this.schemasOf(keys, extensions, row.externalId !== null, groups);
+      if (this.shapes.size < SHAPES_KEPT) this.shapes.set(shape, schemas);
+    }
+    if (schemas === false) return undefined;
+
+    const id = JSON.stringify(row.id);
+    let out = `{"schemas":${schemas},"id":${id}`;
+    if (row.externalId !== null) out += `,"externalId":${JSON.stringify(row.externalId)}`;
+    const core: (string | undefined)[] = [];
+    let others = '';
+    for (let i = 0; i < keys.length; i++) {
+      const key = keys[i]!;
+      const place = CORE_PLACE.get(key);
+      if (place !== undefined) {
+        core[place] = `,"${key}":${values[i]!}`;
+        continue;
+      }
+      if (key === 'externalId') continue;
+      if (key === ENTERPRISE_USER_SCHEMA_ID) {
+        const enterprise = extensions!.get(key)!;
+        const rendered = withManager(enterprise, this.locator, extras);
+        others += `,${ENTERPRISE_KEY}:${rendered === enterprise ? values[i]! : JSON.stringify(rendered)}`;
+      } else others += `,${JSON.stringify(key)}:${values[i]!}`;
+    }
+    for (const text of core) if (text !== undefined) out += text;
+    out += others;
+    if (groups) {
+      let first = true;
+      for (const g of extras.groups!) {
+        out += first ? ',"groups":[' : ',';
+        first = false;
+        out += this.team(g);
+      }
+      out += ']';
+    }
+    return `${out},"meta":{"resourceType":${USER_TYPE},"created":${JSON.stringify(row.createdAt)},"lastModified":${JSON.stringify(row.updatedAt)},"location":${this.userPrefix}${id.slice(1)},"version":${JSON.stringify(etagOf(row.version))}}}`;
+  }
+
+  /** A team's entry in a user's `groups`, as renderUser writes it. */
+  private team(g: MemberRow): string {
+    // A team's name is the same throughout one page (one statement, one snapshot).
+    const key = g.display === null ? `${g.value}\u0001` : `${g.value}\u0000${g.display}`;
+    let text = this.teams.get(key);
+    if (text === undefined) {
+      const value = JSON.stringify(g.value);
+      text = `{"value":${value},"$ref":${this.groupPrefix}${value.slice(1)},"display":${JSON.stringify(g.display)},"type":"direct"}`;
+      this.teams.set(key, text);
+    }
+    return text;
+  }
+
+  /** `schemas` as JSON text for a document shape, or false when `project` would change the user. */
+  private schemasOf(
+    keys: readonly string[],
+    extensions: Map<string, Json> | undefined,
+    externalId: boolean,
+    groups: boolean,
+  ): string | false {
+    // The document as far as schemasOf and `project` look at it: its keys in order, the
+    // extensions' values, placeholders for the rest.
+    const data: JsonObject = {};
+    for (const key of keys) {
+      if (key in NO_KEYS || RENDERED_KEYS.has(key)) return false;
+      data[key] = extensions?.get(key) ?? null;
+    }
+    const schemas = schemasOf(data, USER_RESOURCE);
+    const skeleton: JsonObject = { schemas, id: null };
+    if (externalId) skeleton['externalId'] = null;
+    for (const name of USER_ATTRIBUTE_NAMES) if (name in data) skeleton[name] = null;
+    for (const key of keys)
+      if (!USER_ATTRIBUTES.has(key) && key !== 'externalId') skeleton[key] = data[key]!;
+    if (groups) skeleton['groups'] = null;
+    skeleton['meta'] = null;
+    return unprojected(skeleton, USER_RESOURCE) && JSON.stringify(schemas);
+  }
+}
+
+/** Document shapes remembered per page writer. */
+const SHAPES_KEPT = 64;
+
+/** One user written as UserTextWriter does (a writer for this user alone). */
 export function renderUserText(
   row: Omit<UserRow, 'data'>,
   stored: string,
   locator: Locator,
   extras: UserExtras,
 ): string | undefined {
-  const entries = documentEntries(stored);
-  if (entries === undefined) return undefined;
-  const { keys, values } = entries;
-  // The document as far as schemasOf and `project` look at it: its keys in order, the
-  // extensions' values parsed, placeholders for the rest.
-  const data: JsonObject = {};
-  for (let i = 0; i < keys.length; i++) {
-    const key = keys[i]!;
-    if (key in NO_KEYS || RENDERED_KEYS.has(key)) return undefined;
-    data[key] = EXTENSION_IDS.has(key) ? (JSON.parse(values[i]!) as Json) : null;
-  }
-  const schemas = schemasOf(data, USER_RESOURCE);
-  const skeleton: JsonObject = { schemas, id: null };
-  if (row.externalId !== null) skeleton['externalId'] = null;
-  for (const name of USER_ATTRIBUTE_NAMES) if (name in data) skeleton[name] = null;
-  for (const key of keys)
-    if (!USER_ATTRIBUTES.has(key) && key !== 'externalId') skeleton[key] = data[key]!;
-  const groups = extras.groups !== undefined && extras.groups.length > 0;
-  if (groups) skeleton['groups'] = null;
-  skeleton['meta'] = null;
-  if (!unprojected(skeleton, USER_RESOURCE)) return undefined;
-
-  let out = `{"schemas":${JSON.stringify(schemas)},"id":${JSON.stringify(row.id)}`;
-  if (row.externalId !== null) out += `,"externalId":${JSON.stringify(row.externalId)}`;
-  for (const name of USER_ATTRIBUTE_NAMES) {
-    const i = keys.indexOf(name);
-    if (i >= 0) out += `,"${name}":${values[i]!}`;
-  }
-  for (let i = 0; i < keys.length; i++) {
-    const key = keys[i]!;
-    if (USER_ATTRIBUTES.has(key) || key === 'externalId') continue;
-    if (key === ENTERPRISE_USER_SCHEMA_ID) {
-      const enterprise = data[key]!;
-      const rendered = withManager(enterprise, locator, extras);
-      out += `,${ENTERPRISE_KEY}:${rendered === enterprise ? values[i]! : JSON.stringify(rendered)}`;
-    } else out += `,${JSON.stringify(key)}:${values[i]!}`;
-  }
-  if (groups) {
-    out += ',"groups":[';
-    extras.groups!.forEach((g, n) => {
-      const value = JSON.stringify(g.value);
-      const ref = JSON.stringify(reference(locator, 'Group', g.value));
-      out += `${n === 0 ? '' : ','}{"value":${value},"$ref":${ref},"display":${JSON.stringify(g.display)},"type":"direct"}`;
-    });
-    out += ']';
-  }
-  const version = JSON.stringify(etagOf(row.version));
-  const location = JSON.stringify(`${locator.baseUrl}${USER_RESOURCE.endpoint}/${row.id}`);
-  out += `,"meta":{"resourceType":${JSON.stringify(USER_RESOURCE.name)},"created":${JSON.stringify(row.createdAt)},"lastModified":${JSON.stringify(row.updatedAt)},"location":${location},"version":${version}}}`;
-  return out;
+  return new UserTextWriter(locator).write(row, stored, extras);
 }
 
 /** The User type's extensions, by schema id. */

@@ -13,7 +13,7 @@ import { changedAttributes } from '../../core/resource/diff.js';
 import { WorkspaceRules } from '../workspace/rules.js';
 import { ResourceService } from './resource-service.js';
 import { parseListParams, type RawListParams } from './list-params.js';
-import { listResponseText, renderUser, renderUserText, type UserExtras } from './render.js';
+import { listResponseText, renderUser, UserTextWriter, type UserExtras } from './render.js';
 import { jsonResult, type Change, type ScimResult } from './result.js';
 
 /** The indexed values of a user document (core/resource/indexed-columns.ts): what filters and lookups hit. */
@@ -256,11 +256,9 @@ export class UsersService extends ResourceService<UserRow> {
     if (!plain || !rows.some((row) => row.text !== undefined))
       return super.listed(total, startIndex, rows, projection);
     const extras = await this.extrasOf(rows, projection);
+    const writer = new UserTextWriter(this.locator);
     const resources = rows.map((row, i) => {
-      const text =
-        row.text === undefined
-          ? undefined
-          : renderUserText(row, row.text, this.locator, extras[i]!);
+      const text = row.text === undefined ? undefined : writer.write(row, row.text, extras[i]!);
       return (
         text ??
         JSON.stringify(
