@@ -162,9 +162,9 @@ export function toUser(row: Omit<UsersTable, 'password_hash' | 'display_name_lc'
 }
 
 /**
- * toUser, with the document kept as text (`text`) and parsed only when `data` is first
- * read (an own, enumerable accessor: a spread copy carries the parsed document): a list
- * page's renderer copies most documents from their text (renderUserText).
+ * toUser, with the document kept as text (`text`, not enumerable) and parsed only when
+ * `data` is first read (an own, enumerable accessor: a spread copy carries the parsed
+ * document): a list page's renderer copies most documents from their text (UserTextWriter).
  */
 export function toListedUser(row: Omit<UsersTable, 'password_hash' | 'display_name_lc'>): UserRow {
   if (typeof row.data !== 'string') return toUser(row);
@@ -186,9 +186,10 @@ export function toListedUser(row: Omit<UsersTable, 'password_hash' | 'display_na
     set data(value: JsonObject) {
       parsed = value;
     },
-    text,
   };
   withRelated(user, row);
+  // Not enumerable: a representation of `data`, not a field (rows compare equal to toUser's).
+  Object.defineProperty(user, 'text', { value: text, enumerable: false });
   return user;
 }
 
