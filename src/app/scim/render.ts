@@ -109,13 +109,14 @@ const open = (text: string): string => JSON.stringify(text).slice(0, -1);
 /**
  * What one page's users share, written once per page: the escaped locations' prefixes,
  * each team's rendered entry (every user of a page is often in the same few teams), and
- * the `schemas` and `project` verdict of each document shape seen.
+ * the `schemas` and `project` verdict of the previous user's document shape.
  */
 export class UserTextWriter {
   private readonly userPrefix: string;
   private readonly groupPrefix: string;
   private readonly teams = new Map<string, string>();
-  private readonly shapes = new Map<string, string | false>();
+  /** The previous user's document shape and its `schemas` (false: the parsed path). */
+  private last: Shape | undefined;
 
   constructor(private readonly locator: Locator) {
     this.userPrefix = open(`${locator.baseUrl}${USER_RESOURCE.endpoint}/`);
@@ -138,20 +139,21 @@ export class UserTextWriter {
     const groups = extras.groups !== undefined && extras.groups.length > 0;
     // The document's extensions parsed; the rest is decided by its keys (the shape).
     let extensions: Map<string, Json> | undefined;
-    let shape = `${row.externalId !== null ? 'x' : '-'}${groups ? 'g' : '-'}`;
     for (let i = 0; i < keys.length; i++) {
       const key = keys[i]!;
-      shape += `\u0000${key}`;
-      if (EXTENSION_IDS.has(key)) {
-        const value = JSON.parse(values[i]!) as Json;
-        (extensions ??= new Map()).set(key, value);
-        shape += isObject(value) ? `\u0001${Object.keys(value).join('\u0001')}` : '\u0002';
-      }
+      // Most keys are not URNs: no hash of the key for them.
+      if (key.startsWith('urn:') && EXTENSION_IDS.has(key))
+        (extensions ??= new Map()).set(key, JSON.parse(values[i]!) as Json);
     }
-    let schemas = this.shapes.get(shape);
-    if (schemas === undefined) {
-      schemas = this.schemasOf(keys, extensions, row.externalId !== null, groups);
-      if (this.shapes.size < SHAPES_KEPT) this.shapes.set(shape, schemas);
+    const externalId = row.externalId !== null;
+    const last = this.last;
+    let schemas: string | false;
+    // Users of a page usually share one shape: compared with the previous user's, no hash.
+    if (last !== undefined && sameShape(last, keys, extensions, externalId, groups))
+      schemas = last.schemas;
+    else {
+      schemas = this.schemasOf(keys, extensions, externalId, groups);
+      this.last = { keys, extensions, externalId, groups, schemas };
     }
     if (schemas === false) return undefined;
 
@@ -227,8 +229,39 @@ export class UserTextWriter {
   }
 }
 
-/** Document shapes remembered per page writer. */
-const SHAPES_KEPT = 64;
+/** What decides a user's `schemas` and `project`'s verdict, besides constants. */
+interface Shape {
+  readonly keys: readonly string[];
+  readonly extensions: Map<string, Json> | undefined;
+  readonly externalId: boolean;
+  readonly groups: boolean;
+  readonly schemas: string | false;
+}
+
+/** True when a document has `shape`'s keys in its order, and extensions of the same kinds and keys. */
+function sameShape(
+  shape: Shape,
+  keys: readonly string[],
+  extensions: Map<string, Json> | undefined,
+  externalId: boolean,
+  groups: boolean,
+): boolean {
+  if (shape.externalId !== externalId || shape.groups !== groups) return false;
+  if (shape.keys.length !== keys.length) return false;
+  for (let i = 0; i < keys.length; i++) if (shape.keys[i] !== keys[i]) return false;
+  if ((shape.extensions?.size ?? 0) !== (extensions?.size ?? 0)) return false;
+  for (const [key, value] of extensions ?? []) {
+    const before = shape.extensions!.get(key);
+    if (isObject(value) !== isObject(before)) return false;
+    if (isObject(value) && isObject(before)) {
+      const names = Object.keys(value);
+      const previous = Object.keys(before);
+      if (names.length !== previous.length) return false;
+      for (let i = 0; i < names.length; i++) if (names[i] !== previous[i]) return false;
+    }
+  }
+  return true;
+}
 
 /** One user written as UserTextWriter does (a writer for this user alone). */
 export function renderUserText(
