@@ -23,6 +23,12 @@ export interface UserRow {
   readonly groups?: readonly MemberRow[];
   /** Read with the row when asked: the manager's displayName (else userName); null when unknown. */
   readonly managerName?: string | null;
+  /**
+   * The stored document as JSON text, on rows of an unfiltered list page read with it as
+   * text: `data` is then parsed from it when first read, and a renderer may copy from
+   * the text instead (renderUserText).
+   */
+  readonly text?: string;
 }
 
 /**

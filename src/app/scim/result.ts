@@ -11,10 +11,24 @@ export interface Change {
 export interface ScimResult {
   readonly status: number;
   readonly body?: JsonObject;
+  /** The body already written as JSON text (then `body` is parsed from it when read). */
+  readonly json?: string;
   /** Resource version, for the ETag header. */
   readonly version?: number;
   /** Location header (201 Created). */
   readonly location?: string | undefined;
   readonly resourceId?: string;
   readonly change?: Change;
+}
+
+/** A 200 answer whose body is already JSON text; `body` parses it when first read. */
+export function jsonResult(json: string): ScimResult {
+  let body: JsonObject | undefined;
+  return {
+    status: 200,
+    json,
+    get body(): JsonObject {
+      return (body ??= JSON.parse(json) as JsonObject);
+    },
+  };
 }

@@ -8,13 +8,13 @@ import type { JsonObject } from '../../core/resource/values.js';
 import { USER_RESOURCE } from '../../core/schemas/rfc7643.js';
 import { checkResourceLimits } from '../limits.js';
 import { hashPassword } from '../passwords.js';
-import type { AccountStore, GetOptions, UserRow } from '../ports.js';
+import type { AccountStore, GetOptions, MemberRow, UserRow } from '../ports.js';
 import { changedAttributes } from '../../core/resource/diff.js';
 import { WorkspaceRules } from '../workspace/rules.js';
 import { ResourceService } from './resource-service.js';
 import { parseListParams, type RawListParams } from './list-params.js';
-import { renderUser } from './render.js';
-import type { Change, ScimResult } from './result.js';
+import { listResponseText, renderUser, UserTextWriter, type UserExtras } from './render.js';
+import { jsonResult, type Change, type ScimResult } from './result.js';
 
 /** The indexed values of a user document (core/resource/indexed-columns.ts): what filters and lookups hit. */
 const columnsOf = userIndexedValues;
@@ -233,6 +233,44 @@ export class UsersService extends ResourceService<UserRow> {
     projection: Projection,
   ): Promise<JsonObject[]> {
     if (rows.length === 0) return [];
+    const extras = await this.extrasOf(rows, projection);
+    return rows.map((row, i) =>
+      project(renderUser(row, this.locator, extras[i]!), USER_RESOURCE, projection),
+    );
+  }
+
+  /**
+   * A page without `attributes`/`excludedAttributes`, as JSON text: each user written
+   * from its stored document's text when the store read it as such and renderUserText
+   * can (no JSON.parse of the document, no JSON.stringify of the rendered user), else
+   * rendered and projected as renderMany does. The same text as JSON.stringify of
+   * renderMany's page.
+   */
+  protected override async listed(
+    total: number,
+    startIndex: number,
+    rows: readonly UserRow[],
+    projection: Projection,
+  ): Promise<ScimResult> {
+    const plain = projection.include === undefined && projection.exclude === undefined;
+    if (!plain || !rows.some((row) => row.text !== undefined))
+      return super.listed(total, startIndex, rows, projection);
+    const extras = await this.extrasOf(rows, projection);
+    const writer = new UserTextWriter(this.locator);
+    const resources = rows.map((row, i) => {
+      const text = row.text === undefined ? undefined : writer.write(row, row.text, extras[i]!);
+      return (
+        text ??
+        JSON.stringify(
+          project(renderUser(row, this.locator, extras[i]!), USER_RESOURCE, projection),
+        )
+      );
+    });
+    return jsonResult(listResponseText(total, startIndex, resources));
+  }
+
+  /** Each row's teams and manager's name, read with the rows or here (one query each). */
+  private async extrasOf(rows: readonly UserRow[], projection: Projection): Promise<UserExtras[]> {
     // Rows read with their teams and manager's name (`related`) need no further query.
     const unread = rows.filter((r) => r.groups === undefined).map((r) => r.id);
     const groups =
@@ -246,6 +284,7 @@ export class UsersService extends ResourceService<UserRow> {
       : [];
     const managers =
       managerIds.length > 0 ? await this.store.userNames(managerIds) : new Map<string, string>();
+    const withGroups = wants(projection, 'groups');
     return rows.map((row) => {
       const managerName =
         row.managerId === null
@@ -253,12 +292,11 @@ export class UsersService extends ResourceService<UserRow> {
           : row.managerName !== undefined
             ? (row.managerName ?? undefined)
             : managers.get(row.managerId);
-      const teams = row.groups ?? groups?.get(row.id);
-      const resource = renderUser(row, this.locator, {
-        ...(wants(projection, 'groups') ? { groups: teams ?? [] } : {}),
-        ...(managerName !== undefined ? { managerName } : {}),
-      });
-      return project(resource, USER_RESOURCE, projection);
+      // Assigned, not spread from conditional literals (see withRelated in account-store).
+      const extras: { groups?: readonly MemberRow[]; managerName?: string } = {};
+      if (withGroups) extras.groups = row.groups ?? groups?.get(row.id) ?? [];
+      if (managerName !== undefined) extras.managerName = managerName;
+      return extras;
     });
   }
 }

@@ -191,6 +191,15 @@ function unchangedWithoutProjection(
   return true;
 }
 
+/**
+ * True when `project` without a projection gives `resource` back unchanged. Only the
+ * keys of `resource`, its `schemas` and its extensions' values are looked at: the other
+ * values may be placeholders (renderUserText checks a stored document's keys with it).
+ */
+export function unprojected(resource: JsonObject, resourceType: ResourceTypeDef): boolean {
+  return unchangedWithoutProjection(resource, resourceType, lookupsOf(resourceType));
+}
+
 /** Applies a projection to a rendered resource (canonical names, extensions under URN keys). */
 export function project(
   resource: JsonObject,

@@ -368,7 +368,7 @@ function send(reply: FastifyReply, result: ScimResult): FastifyReply {
   return reply
     .code(result.status)
     .type(SCIM_MEDIA_TYPE)
-    .send(result.body === undefined ? undefined : JSON.stringify(result.body));
+    .send(result.json ?? (result.body === undefined ? undefined : JSON.stringify(result.body)));
 }
 
 function bearer(header: string | undefined): string | undefined {
