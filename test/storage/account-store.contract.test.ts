@@ -569,8 +569,10 @@ describe.each(DATABASE_KINDS)('AccountStore contract (%s)', (kind) => {
       const store = await newStore();
       const u = user({ userName: 'member', active: true });
       await store.insertUser(u);
-      const team = group('Ärger Team');
-      team.data = { displayName: 'Ärger Team', note: 'x'.repeat(2000) };
+      const team = {
+        ...group('Ärger Team'),
+        data: { displayName: 'Ärger Team', note: 'x'.repeat(2000) },
+      };
       await store.insertGroup(team);
       await store.insertGroup(group('Ärger Team 2'));
       await store.addMembers(team.id, [{ id: u.id, type: 'User' }], T0);
