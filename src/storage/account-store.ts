@@ -722,7 +722,7 @@ export class KyselyAccountStore implements AccountStore {
       const emails = this.emailValues(user.emails);
       let result;
       try {
-        result = await this.db
+        const statement = this.db
           .with('u', (db) => update(db as never).returning('id'))
           .with('d', (db) =>
             db
@@ -743,12 +743,17 @@ export class KyselyAccountStore implements AccountStore {
                   .returning('user_emails.user_id'),
           )
           .selectFrom('u')
-          .select((eb) => eb.fn.countAll<number>().as('n'))
-          .executeTakeFirstOrThrow();
+          .select((eb) => eb.fn.countAll<number>().as('n'));
+        // One email and no new password (a PATCH as Entra sends them): one fixed text,
+        // prepared (its plan is the CTE's three statements).
+        result =
+          user.emails.length === 1 && user.passwordHash === undefined
+            ? (await this.db.executeQuery(prepared(statement))).rows[0]
+            : await statement.executeTakeFirstOrThrow();
       } catch (error) {
         throw this.mapUserConflict(error, user.userName);
       }
-      return Number(result.n) === 1;
+      return Number(result?.n) === 1;
     }
     let result;
     try {
