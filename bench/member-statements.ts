@@ -4,7 +4,8 @@
  * removing one member each (the member-100 scenario) for `seconds`, optionally at a fixed
  * total rate; prints, per statement kind, count, p50, p99 and max of the time from sending
  * to its answer, and the same for whole requests.
- * `npx vite-node bench/member-statements.ts [clients] [seconds] [rate per second, 0: as fast as possible]`
+ * `npx vite-node bench/member-statements.ts [clients] [seconds] [rate per second, 0: as fast as possible] [webhooks]`
+ * (`webhooks`: with the webhook dispatcher running, as `roster serve` has it, no endpoint.)
  */
 import pg from 'pg';
 import { startTestServer, scimClient } from '../test/helpers/server.js';
@@ -12,6 +13,7 @@ import { startTestServer, scimClient } from '../test/helpers/server.js';
 const clients = Number(process.argv[2] ?? 10);
 const seconds = Number(process.argv[3] ?? 5);
 const rate = Number(process.argv[4] ?? 0);
+const webhooks = process.argv[5] === 'webhooks';
 const PATCH_OP = 'urn:ietf:params:scim:api:messages:2.0:PatchOp';
 
 const times = new Map<string, number[]>();
@@ -35,7 +37,7 @@ pg.Client.prototype.query = function (this: pg.Client, ...args: unknown[]) {
   return result;
 } as typeof original;
 
-const server = await startTestServer('postgres');
+const server = await startTestServer('postgres', { webhooks });
 const tenant = await server.createTenant();
 const scim = scimClient(tenant);
 const ids: string[] = [];
