@@ -9,6 +9,10 @@ import {
 } from '../../src/storage/pg-fold.js';
 import { openTestDatabase, type OpenTestDatabase } from '../helpers/databases.js';
 import { scimClient, startTestServer, type TestServer } from '../helpers/server.js';
+import { createAccount } from '../../src/app/accounts.js';
+import { createEndpoint } from '../../src/app/webhooks/endpoints.js';
+import { createStores } from '../../src/storage/stores.js';
+import { emitEvents } from '../helpers/webhook-receiver.js';
 
 /**
  * The texts pg clients send. Clients bind `query` when they connect, so the prototype is
@@ -253,5 +257,34 @@ describe('SCIM writes on PostgreSQL fold BEGIN and COMMIT', () => {
       .execute();
     expect(rows).toHaveLength(1);
     expect(JSON.parse(rows[0]!.data).user.displayName).toBe(displayName);
+  });
+});
+
+describe('webhook claims on PostgreSQL', () => {
+  let testDb: OpenTestDatabase;
+
+  beforeAll(async () => {
+    testDb = await openTestDatabase('postgres');
+  });
+
+  afterAll(async () => {
+    await testDb?.dispose();
+  });
+
+  it('with no endpoint due, one plain read and no claim transaction; with one, the claim', async () => {
+    const stores = createStores(testDb.database);
+    const now = () => new Date().toISOString();
+    const later = () => new Date(Date.now() + 60_000).toISOString();
+    const idle = await sent(() => stores.webhookDeliveries.claim(now(), later(), 2));
+    expect(idle.result).toBeUndefined();
+    expect(idle.texts.some((t) => /pg_advisory_xact_lock|^BEGIN|^begin/.test(t))).toBe(false);
+    expect(idle.texts.filter((t) => /FROM webhook_endpoints/.test(t))).toHaveLength(1);
+
+    const account = await createAccount(stores, { name: 'Hooked' });
+    await createEndpoint(stores.forAccount(account.id), { url: 'https://hooks.example.com/a' });
+    await emitEvents(testDb.database, account.id, 1);
+    const due = await sent(() => stores.webhookDeliveries.claim(now(), later(), 2));
+    expect(due.result).toMatchObject({ accountId: account.id, url: 'https://hooks.example.com/a' });
+    expect(due.texts.some((t) => /pg_advisory_xact_lock/.test(t))).toBe(true);
   });
 });
