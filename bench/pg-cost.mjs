@@ -7,7 +7,7 @@
 // PostgreSQL backends serving that database (utime+stime from /proc/<pid>/stat of the
 // pids pg_stat_activity lists for it), so a busy machine's drift falls on A and B alike.
 // Build both checkouts first (`npm run build`). Run from a checkout (autocannon, pg):
-//   node bench/pg-cost.mjs --setup [--solo] [--rounds 5] [--seconds 5] [--scenario get-by-id,filter-username,post-user] A_DIR B_DIR
+//   node bench/pg-cost.mjs --setup [--solo] [--rounds 5] [--seconds 5] [--scenario get-by-id,filter-username,post-user,patch-user] A_DIR B_DIR
 // --setup seeds the database with A's CLI and copies it for B (state in $TMPDIR/roster-pg-cost.json).
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -139,6 +139,40 @@ function requestsOf(scenario, t, tag) {
                 employeeNumber: String(n),
                 department: `Department ${n % 50}`,
               },
+            }),
+          };
+        },
+      },
+    ];
+  if (scenario === 'patch-user')
+    // The six Replace ops Entra sends (bench/scenarios.ts, patch-user); the email is made
+    // unique per request, as there.
+    return [
+      {
+        method: 'PATCH',
+        setupRequest: (r) => {
+          const n = ++counter;
+          return {
+            ...r,
+            path: `${t.base}/Users/${pick(t.ids)}`,
+            body: JSON.stringify({
+              schemas: ['urn:ietf:params:scim:api:messages:2.0:PatchOp'],
+              Operations: [
+                { op: 'Replace', path: 'displayName', value: `Renamed User ${n}` },
+                { op: 'Replace', path: 'name.familyName', value: `Renamed ${n}` },
+                { op: 'Replace', path: 'title', value: `Title ${n % 20}` },
+                {
+                  op: 'Replace',
+                  path: 'emails[type eq "work"].value',
+                  value: `renamed-${tag}-${runTag}-${n}@patch.example.com`,
+                },
+                {
+                  op: 'Replace',
+                  path: 'urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department',
+                  value: `Department ${n % 50}`,
+                },
+                { op: 'Replace', path: 'active', value: true },
+              ],
             }),
           };
         },

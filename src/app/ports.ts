@@ -140,6 +140,21 @@ export interface AccountStore {
   members(groupIds: readonly string[]): Promise<Map<string, MemberRow[]>>;
   /** Which of these ids are users or groups of the account. */
   resolveMemberIds(ids: readonly string[]): Promise<Map<string, 'User' | 'Group'>>;
+  /**
+   * `resolveMemberIds(ids)` (ids without repeats) and, when every id is a user of the
+   * account, `insertMembers` of them as users, as one change: `added` is then the rows
+   * inserted, in the order of `ids`; otherwise nothing is inserted and `added` is
+   * undefined (an unknown id, or a team, which needs the cycle check first). On
+   * PostgreSQL one statement.
+   */
+  insertUserMembers(
+    groupId: string,
+    ids: readonly string[],
+    at: string,
+  ): Promise<{
+    known: Map<string, 'User' | 'Group'>;
+    added: { id: string; type: 'User' | 'Group' }[] | undefined;
+  }>;
   addMembers(
     groupId: string,
     members: readonly { id: string; type: 'User' | 'Group' }[],

@@ -778,7 +778,7 @@ export class KyselyAccountStore implements AccountStore {
       const emails = this.emailValues(user.emails);
       let result;
       try {
-        result = await this.db
+        const statement = this.db
           .with('u', (db) => update(db as never).returning('id'))
           .with('d', (db) =>
             db
@@ -799,12 +799,17 @@ export class KyselyAccountStore implements AccountStore {
                   .returning('user_emails.user_id'),
           )
           .selectFrom('u')
-          .select((eb) => eb.fn.countAll<number>().as('n'))
-          .executeTakeFirstOrThrow();
+          .select((eb) => eb.fn.countAll<number>().as('n'));
+        // One email and no new password (a PATCH as Entra sends them): one fixed text,
+        // prepared (its plan is the CTE's three statements).
+        result =
+          user.emails.length === 1 && user.passwordHash === undefined
+            ? (await this.db.executeQuery(prepared(statement))).rows[0]
+            : await statement.executeTakeFirstOrThrow();
       } catch (error) {
         throw this.mapUserConflict(error, user.userName);
       }
-      return Number(result.n) === 1;
+      return Number(result?.n) === 1;
     }
     let result;
     try {
@@ -1285,6 +1290,63 @@ export class KyselyAccountStore implements AccountStore {
       for (const row of groups) out.set(row.id, 'Group');
     }
     return out;
+  }
+
+  async insertUserMembers(
+    groupId: string,
+    ids: readonly string[],
+    at: string,
+  ): Promise<{
+    known: Map<string, 'User' | 'Group'>;
+    added: { id: string; type: 'User' | 'Group' }[] | undefined;
+  }> {
+    if (!this.dialect.roundTrips || ids.length > CHUNK) {
+      const known = await this.resolveMemberIds(ids);
+      const users = ids.length === known.size && [...known.values()].every((t) => t === 'User');
+      if (!users) return { known, added: undefined };
+      const added = await this.insertMembers(
+        groupId,
+        ids.map((id) => ({ id, type: 'User' as const })),
+        at,
+      );
+      return { known, added };
+    }
+    // PostgreSQL: resolveMemberIds' statement (KEY SHARE on what it finds, so a member
+    // deleted meanwhile is waited for and then not found) and insertMembers' (the team is
+    // the account's; memberships already there left alone) in one: the insert runs only
+    // when every id was found as a user. All parts of the statement see one snapshot, and
+    // the insert reads the locked rows of `r`.
+    const known = new Map<string, 'User' | 'Group'>();
+    const added: { id: string; type: 'User' | 'Group' }[] = [];
+    const rows = await this.runPrepared(sql<{
+      id: string;
+      kind: 'User' | 'Group';
+      added: boolean;
+    }>`WITH r AS (
+          SELECT id, 'User' AS kind FROM (
+            SELECT id FROM users WHERE account_id = ${this.accountId} AND id = ANY(${ids}::text[]) FOR KEY SHARE
+          ) u
+          UNION ALL
+          SELECT id, 'Group' AS kind FROM (
+            SELECT id FROM groups WHERE account_id = ${this.accountId} AND id = ANY(${ids}::text[]) AND origin = 'scim' FOR KEY SHARE
+          ) g),
+        i AS (
+          INSERT INTO group_members (account_id, group_id, member_id, member_type, created_at)
+          SELECT ${this.accountId}, ${groupId}, r.id, 'User', ${at} FROM r
+          WHERE r.kind = 'User'
+            AND (SELECT count(*) FROM r WHERE r.kind = 'User') = cardinality(${ids}::text[])
+            AND EXISTS (SELECT 1 FROM groups WHERE account_id = ${this.accountId} AND id = ${groupId})
+          ON CONFLICT (group_id, member_id) DO NOTHING
+          RETURNING member_id)
+        SELECT r.id, r.kind, i.member_id IS NOT NULL AS added FROM r LEFT JOIN i ON i.member_id = r.id`);
+    for (const row of rows.rows) {
+      known.set(row.id, row.kind);
+      if (row.added) added.push({ id: row.id, type: 'User' });
+    }
+    const users = ids.length === known.size && [...known.values()].every((t) => t === 'User');
+    if (!users) return { known, added: undefined };
+    const order = new Map(ids.map((id, i) => [id, i]));
+    return { known, added: added.sort((a, b) => order.get(a.id)! - order.get(b.id)!) };
   }
 
   async insertMembers(

@@ -9,6 +9,7 @@ import { addAuthStalenessCheck } from '../app/auth-cache.js';
 import { startAuthListener, type AuthListener } from './auth-listener.js';
 import type { Database } from './db-schema.js';
 import { namePreparedStatements } from './pg-prepared.js';
+import { foldTransactionEnds } from './pg-fold.js';
 import { allowDirectReads } from './sqlite-reads.js';
 import { registerWalSync, WalSync, type FsyncFunction } from './wal-sync.js';
 import { EventSequencer, registerEventSequencer } from './event-sequencer.js';
@@ -348,8 +349,12 @@ function openPostgres(url: string, options: DatabaseOptions): RosterDatabase {
   // the process. The pool has already discarded the client and the next query opens a
   // new connection, so there is nothing else to do here.
   pool.on('error', () => undefined);
-  // Registered fixed-text statements run as named prepared statements (pg-prepared.ts).
-  pool.on('connect', (client) => namePreparedStatements(client));
+  // Registered fixed-text statements run as named prepared statements (pg-prepared.ts);
+  // BEGIN and COMMIT go out with the statements next to them (pg-fold.ts).
+  pool.on('connect', (client) => {
+    namePreparedStatements(client);
+    foldTransactionEnds(client);
+  });
   // Connections are recorded in the scope of the request using them while they are held.
   const scoped = {
     async connect(): Promise<pg.PoolClient> {

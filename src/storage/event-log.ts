@@ -4,6 +4,7 @@ import type { Database } from './db-schema.js';
 import type { SqlDialect } from './dialects/dialect.js';
 import { bulkChunks } from './bulk.js';
 import { prepared } from './pg-prepared.js';
+import { trailsTransaction } from './pg-fold.js';
 
 /**
  * Appends events in the caller's transaction. Each account's events carry a gapless
@@ -44,7 +45,10 @@ export async function appendEvents(
   // deleted) would exceed the databases' parameter limits in one INSERT.
   // One event (most writes): a fixed text, run as a named prepared statement (pg-prepared.ts).
   if (rows.length === 1) {
-    await trx.executeQuery(prepared(trx.insertInto('events').values(rows)));
+    const insert = prepared(trx.insertInto('events').values(rows));
+    // Its result is not read: in a PostgreSQL transaction it goes out with COMMIT (pg-fold.ts).
+    trailsTransaction(insert.sql);
+    await trx.executeQuery(insert);
   } else {
     for (const batch of bulkChunks(rows, 7)) await trx.insertInto('events').values(batch).execute();
   }

@@ -141,6 +141,21 @@ export class KyselyWebhookDeliveries implements WebhookDeliveryStore {
     // died before numbering them, or another process's, is found at this poll. One call
     // in flight per process; the dispatcher's workers polling at once share it.
     await this.database.sqlDialect.sequencePendingEvents(this.db);
+    // PostgreSQL: the claim is a transaction of four round trips (BEGIN, the advisory lock,
+    // the UPDATE, COMMIT) that every idle poll and every nudge after a write paid to find
+    // nothing. One plain read first: with no endpoint due, nothing to claim now (one that
+    // becomes due just after is found by the next nudge or poll, as if this look had come
+    // a moment earlier); with one, the claim decides under its lock as before.
+    if (this.database.sqlDialect.roundTrips) {
+      const due = await sql<{ one: number }>`
+        SELECT 1 AS one FROM webhook_endpoints e JOIN accounts a ON a.id = e.account_id
+        WHERE e.active = 1
+          AND e.delivered_seq < a.event_seq
+          AND (e.next_attempt_at IS NULL OR e.next_attempt_at <= ${now})
+          AND (e.locked_until IS NULL OR e.locked_until < ${now})
+        LIMIT 1`.execute(this.db);
+      if (due.rows.length === 0) return undefined;
+    }
     const claim = (lock: RawBuilder<unknown>) => sql<{
       id: string;
       account_id: string;

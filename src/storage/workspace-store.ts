@@ -13,6 +13,7 @@ import { ENTERPRISE_USER_SCHEMA_ID } from '../core/schemas/rfc7643.js';
 import type { Database } from './db-schema.js';
 import { appendEvents } from './event-log.js';
 import { prepared } from './pg-prepared.js';
+import { leadsTransaction } from './pg-fold.js';
 import type { SqlDialect } from './dialects/dialect.js';
 
 function parseData(data: unknown): JsonObject {
@@ -28,16 +29,12 @@ export class KyselyWorkspaceStore implements WorkspaceStore {
   ) {}
 
   async readAccount() {
-    const [row] = (
-      await this.db.executeQuery(
-        prepared(
-          this.db
-            .selectFrom('accounts')
-            .select(['seats', 'settings'])
-            .where('id', '=', this.accountId),
-        ),
-      )
-    ).rows;
+    const read = prepared(
+      this.db.selectFrom('accounts').select(['seats', 'settings']).where('id', '=', this.accountId),
+    );
+    // The first statement of a write transaction: on PostgreSQL sent with its BEGIN (pg-fold.ts).
+    leadsTransaction(read.sql);
+    const [row] = (await this.db.executeQuery(read)).rows;
     if (row === undefined) throw new Error(`account ${this.accountId} does not exist`);
     const account = {
       seats: row.seats === null ? null : Number(row.seats),

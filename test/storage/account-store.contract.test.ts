@@ -805,6 +805,48 @@ describe.each(DATABASE_KINDS)('AccountStore contract (%s)', (kind) => {
       expect(Object.fromEntries(resolved)).toEqual({ [u.id]: 'User', [g.id]: 'Group' });
     });
 
+    it('insertUserMembers inserts users only when every id is a user of the account', async () => {
+      const store = await newStore();
+      const [team, sub] = [group('team'), group('sub')];
+      await store.insertGroup(team);
+      await store.insertGroup(sub);
+      const us = [0, 1, 2].map((i) => user({ userName: `m${i}`, active: true }));
+      for (const u of us) await store.insertUser(u);
+      const stranger = await newStore('Stranger');
+      const theirs = user({ userName: 'theirs', active: true });
+      await stranger.insertUser(theirs);
+      const memberIds = async () =>
+        ((await store.members([team.id])).get(team.id) ?? []).map((m) => m.value).sort();
+
+      // Every id a user: inserted, reported in the order asked.
+      const first = await store.insertUserMembers(team.id, [us[1]!.id, us[0]!.id], T0);
+      expect(Object.fromEntries(first.known)).toEqual({ [us[0]!.id]: 'User', [us[1]!.id]: 'User' });
+      expect(first.added).toEqual([
+        { id: us[1]!.id, type: 'User' },
+        { id: us[0]!.id, type: 'User' },
+      ]);
+      // A member already there is no insert.
+      const again = await store.insertUserMembers(team.id, [us[0]!.id, us[2]!.id], T0);
+      expect(again.added).toEqual([{ id: us[2]!.id, type: 'User' }]);
+      expect(await memberIds()).toEqual(us.map((u) => u.id).sort());
+      await store.removeAllMembers(team.id);
+
+      // An unknown id, another account's user or a team among them: nothing inserted.
+      for (const other of [randomUUID(), theirs.id, sub.id]) {
+        const found = await store.insertUserMembers(team.id, [us[0]!.id, other], T0);
+        expect(found.added).toBeUndefined();
+        expect(found.known.get(us[0]!.id)).toBe('User');
+        expect(found.known.get(other)).toBe(other === sub.id ? 'Group' : undefined);
+        expect(await memberIds()).toEqual([]);
+      }
+      // Another account's team: no row under its id.
+      const theirTeam = group('their team');
+      await stranger.insertGroup(theirTeam);
+      const foreign = await store.insertUserMembers(theirTeam.id, [us[0]!.id], T0);
+      expect(foreign.added).toEqual([]);
+      expect((await stranger.members([theirTeam.id])).get(theirTeam.id) ?? []).toEqual([]);
+    });
+
     it('deleting a group removes its memberships both ways', async () => {
       const store = await newStore();
       const [parent, child] = [group('parent'), group('child')];

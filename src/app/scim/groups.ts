@@ -225,12 +225,13 @@ export class GroupsService extends ResourceService<GroupRow> {
           counts = await this.countedChanges(tx, rules, id, patched.memberChanges, now);
           if (!dataChanged && counts.added + counts.removed === 0) return current;
           if (memberOnly) {
-            // The member events first, then the team's new version
-            // (on PostgreSQL one of its version shards, not the team row).
-            // The team's attributes did not change, so there is no team event to add.
-            await rules.commit();
+            // The team's new version (on PostgreSQL one of its version shards, not the team
+            // row), then the member events, the transaction's last statement (on PostgreSQL
+            // sent with COMMIT, pg-fold.ts). The team's attributes did not change, so there
+            // is no team event to add.
             const touched = await tx.touchGroup(id, now);
             if (touched === undefined) throw this.missing(id);
+            await rules.commit();
             return touched;
           }
           const next = await this.write(tx, rules, current, patched.data, now);
@@ -331,15 +332,21 @@ export class GroupsService extends ResourceService<GroupRow> {
     now: string,
   ) {
     if (change.kind === 'add') {
-      const known = await this.checkMembers(tx, groupId, change.members);
-      const wanted = new Map<string, 'User' | 'Group'>();
-      for (const m of change.members) wanted.set(m.value, known.get(m.value)!);
-      // Only the rows actually inserted (RETURNING): members already there are no change.
-      const added = await tx.insertMembers(
-        groupId,
-        [...wanted].map(([id, type]) => ({ id, type })),
-        now,
-      );
+      const ids = this.checkMemberIds(groupId, change.members);
+      // Users only (what identity providers send): found and inserted in one go, on
+      // PostgreSQL one statement; with a team among them, the cycle check comes first.
+      const found = await tx.insertUserMembers(groupId, ids, now);
+      this.checkKnown(ids, found.known);
+      let added = found.added;
+      if (added === undefined) {
+        await this.checkCycles(tx, groupId, found.known);
+        // Only the rows actually inserted (RETURNING): members already there are no change.
+        added = await tx.insertMembers(
+          groupId,
+          ids.map((id) => ({ id, type: found.known.get(id)! })),
+          now,
+        );
+      }
       rules.membersAdded(groupId, added);
       return { added: added.length, removed: 0 };
     }
@@ -351,23 +358,23 @@ export class GroupsService extends ResourceService<GroupRow> {
     return { added: 0, removed: removed.length };
   }
 
-  /** Checks every id names a user or team of this account; unknown ids fail the whole request. */
-  private async checkMembers(
-    tx: AccountStore,
-    groupId: string,
-    members: readonly MemberRef[],
-  ): Promise<Map<string, 'User' | 'Group'>> {
+  /** The ids to add, without repeats, in request order; bounded, and never the team itself. */
+  private checkMemberIds(groupId: string, members: readonly MemberRef[]): string[] {
     if (members.length > MAX_MEMBERS_PER_REQUEST) {
       throw badRequest(
         'invalidValue',
         `At most ${MAX_MEMBERS_PER_REQUEST} members can be added in one request; split the change.`,
       );
     }
-    const ids = members.map((m) => m.value);
+    const ids = [...new Set(members.map((m) => m.value))];
     if (ids.includes(groupId))
       throw badRequest('invalidValue', `A team cannot be a member of itself (${groupId}).`);
-    const known = await tx.resolveMemberIds(ids);
-    const unknown = [...new Set(ids.filter((memberId) => !known.has(memberId)))];
+    return ids;
+  }
+
+  /** Every id names a user or team of this account; unknown ids fail the whole request. */
+  private checkKnown(ids: readonly string[], known: ReadonlyMap<string, 'User' | 'Group'>): void {
+    const unknown = ids.filter((memberId) => !known.has(memberId));
     if (unknown.length > 0) {
       const shown = unknown.slice(0, 10).join(', ');
       throw badRequest(
@@ -375,8 +382,17 @@ export class GroupsService extends ResourceService<GroupRow> {
         `No user or group with id ${shown}${unknown.length > 10 ? ` (and ${unknown.length - 10} more)` : ''} in this account; nothing was changed. Provision the member first, then add it.`,
       );
     }
-    // Sub-teams: a team may not end up inside itself, however deep (the org chart and
-    // every walk over parent teams rely on the hierarchy being a tree or a DAG).
+  }
+
+  /**
+   * Sub-teams: a team may not end up inside itself, however deep (the org chart and
+   * every walk over parent teams rely on the hierarchy being a tree or a DAG).
+   */
+  private async checkCycles(
+    tx: AccountStore,
+    groupId: string,
+    known: ReadonlyMap<string, 'User' | 'Group'>,
+  ): Promise<void> {
     for (const [memberId, type] of known) {
       if (type === 'Group' && (await tx.workspace.containsTeam(memberId, groupId))) {
         throw badRequest(
@@ -385,7 +401,6 @@ export class GroupsService extends ResourceService<GroupRow> {
         );
       }
     }
-    return known;
   }
 
   private async write(

@@ -206,10 +206,17 @@ export class WebhookDispatcher {
     this.workers = [];
   }
 
-  /** Looks for work now instead of at the next poll (called after a change commits). */
+  /**
+   * Looks for work now instead of at the next poll (called after a change commits): one
+   * worker looks, and wakes another only when it found an endpoint to deliver to (see
+   * work). Waking every worker made each write cost as many claims as there are workers,
+   * all but one finding nothing (docs/benchmarks.md, "PostgreSQL writes in fewer
+   * statements").
+   */
   nudge(): void {
-    this.pendingNudge = true;
-    this.wake();
+    // A sleeping worker woken now claims after the commit that nudged; with none asleep,
+    // the next worker to finish looks again before it sleeps.
+    if (!this.wakeOne()) this.pendingNudge = true;
   }
 
   /**
@@ -219,6 +226,8 @@ export class WebhookDispatcher {
   async deliverNext(): Promise<boolean> {
     const endpoint = await this.claim();
     if (endpoint === undefined) return false;
+    // Found work: there may be more, for a worker still asleep.
+    this.wakeOne();
     try {
       await this.deliver(endpoint);
     } catch (error) {
@@ -257,6 +266,13 @@ export class WebhookDispatcher {
       const timer = setTimeout(done, this.pollIntervalMs);
       this.sleepers.add(done);
     });
+  }
+
+  /** Wakes one sleeping worker; false when none sleeps. */
+  private wakeOne(): boolean {
+    const [first] = this.sleepers;
+    first?.();
+    return first !== undefined;
   }
 
   private wake(): void {

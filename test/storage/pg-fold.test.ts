@@ -1,0 +1,290 @@
+import { sql } from 'kysely';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { postgresDialect } from '../../src/storage/dialects/postgres.js';
+import {
+  inlineParameters,
+  leadsTransaction,
+  trailsTransaction,
+} from '../../src/storage/pg-fold.js';
+import { openTestDatabase, type OpenTestDatabase } from '../helpers/databases.js';
+import { scimClient, startTestServer, type TestServer } from '../helpers/server.js';
+import { createAccount } from '../../src/app/accounts.js';
+import { createEndpoint } from '../../src/app/webhooks/endpoints.js';
+import { createStores } from '../../src/storage/stores.js';
+import { emitEvents } from '../helpers/webhook-receiver.js';
+
+/**
+ * The texts pg clients send. Clients bind `query` when they connect, so the prototype is
+ * patched before this file opens any.
+ */
+let recording: string[] | undefined;
+const originalQuery = pg.Client.prototype.query;
+pg.Client.prototype.query = function (this: pg.Client, ...args: unknown[]) {
+  const [first] = args;
+  recording?.push(typeof first === 'string' ? first : String((first as { text?: unknown }).text));
+  return (originalQuery as (...a: unknown[]) => unknown).apply(this, args);
+} as typeof originalQuery;
+
+/** What the pg clients send while `run` runs. */
+async function sent<T>(run: () => Promise<T>): Promise<{ result: T; texts: string[] }> {
+  const texts: string[] = [];
+  recording = texts;
+  try {
+    return { result: await run(), texts };
+  } finally {
+    recording = undefined;
+  }
+}
+
+afterAll(() => {
+  pg.Client.prototype.query = originalQuery;
+});
+
+describe('inlineParameters', () => {
+  it('writes each value as a quoted literal, leaving quoted text alone', () => {
+    expect(
+      inlineParameters(`SELECT $1, '$2', "a$3", $10, $2, nextval('s')`, [
+        "O'Brien \\ $2",
+        1.5,
+        true,
+        null,
+        5,
+        6,
+        7,
+        8,
+        9,
+        'ten',
+      ]),
+    ).toBe(
+      `SELECT 'O''Brien \\\\ $2', '$2', "a$3", 'ten', '1.5', nextval('s')`.replace(
+        "'O''",
+        " E'O''",
+      ),
+    );
+  });
+
+  it('declines what it cannot inline safely', () => {
+    expect(inlineParameters('SELECT $1', [new Date()])).toBeUndefined();
+    expect(inlineParameters('SELECT $1', [Buffer.from('x')])).toBeUndefined();
+    expect(inlineParameters('SELECT $1', [{ a: 1 }])).toBeUndefined();
+    expect(inlineParameters('SELECT $1', [Number.NaN])).toBeUndefined();
+    expect(inlineParameters('SELECT $1 -- $2', ['a', 'b'])).toBeUndefined();
+    expect(inlineParameters('SELECT $$x$$, $1', ['a'])).toBeUndefined();
+    expect(inlineParameters('SELECT $2', ['a'])).toBeUndefined();
+  });
+});
+
+/**
+ * src/storage/pg-fold.ts on a database: what a transaction sends, and that a statement
+ * held for COMMIT or sent with BEGIN keeps the transaction's guarantees.
+ */
+describe('BEGIN and COMMIT folded with their neighbours (postgres)', () => {
+  let testDb: OpenTestDatabase;
+  const lead = leadsTransaction('SELECT 10 / $1::int AS n');
+  const trail = trailsTransaction('INSERT INTO fold_items (id, label) VALUES ($1, $2)');
+
+  beforeAll(async () => {
+    testDb = await openTestDatabase('postgres');
+    const { db } = testDb.database;
+    await sql`CREATE TABLE fold_items (id int PRIMARY KEY, label text NOT NULL)`.execute(db);
+  });
+
+  afterAll(async () => {
+    await testDb?.dispose();
+  });
+
+  const db = () => testDb.database.db;
+  const labels = async () =>
+    (
+      await sql<{
+        id: number;
+        label: string;
+      }>`SELECT id, label FROM fold_items ORDER BY id`.execute(db())
+    ).rows;
+
+  it('sends BEGIN with the first statement and the held insert with COMMIT: two messages', async () => {
+    const label = `it's a \\ "label" $1 ü 😀`;
+    const { result, texts } = await sent(() =>
+      postgresDialect.transaction(db(), async (trx) => {
+        const row = (await sql<{ n: number }>`SELECT 10 / ${2}::int AS n`.execute(trx)).rows[0];
+        await sql`INSERT INTO fold_items (id, label) VALUES (${1}, ${label})`.execute(trx);
+        return row;
+      }),
+    );
+    expect(sql`SELECT 10 / ${2}::int AS n`.compile(db()).sql).toBe(lead);
+    expect(result).toEqual({ n: 5 });
+    expect(texts).toHaveLength(2);
+    expect(texts[0]).toMatch(/^BEGIN;\nSELECT 10 \/ '2'::int AS n$/);
+    expect(texts[1]).toMatch(/^INSERT INTO fold_items .*;\nCOMMIT$/s);
+    expect(await labels()).toEqual([{ id: 1, label }]);
+    await sql`DELETE FROM fold_items`.execute(db());
+  });
+
+  it('sends a held statement before the next one, in order', async () => {
+    const { texts } = await sent(() =>
+      postgresDialect.transaction(db(), async (trx) => {
+        await sql`INSERT INTO fold_items (id, label) VALUES (${1}, ${'a'})`.execute(trx);
+        const seen = await sql<{ n: number }>`SELECT count(*)::int AS n FROM fold_items`.execute(
+          trx,
+        );
+        expect(seen.rows[0]!.n).toBe(1);
+      }),
+    );
+    expect(texts[0]).toBe('BEGIN');
+    expect(texts[1]).toMatch(/^INSERT INTO fold_items/);
+    expect(texts.at(-1)).toBe('commit');
+    await sql`DELETE FROM fold_items`.execute(db());
+  });
+
+  it('sends nothing for a transaction that runs no statement', async () => {
+    const { texts } = await sent(() => postgresDialect.transaction(db(), () => Promise.resolve(1)));
+    expect(texts).toEqual([]);
+  });
+
+  it('a held insert that fails at COMMIT fails the transaction: nothing of it is stored', async () => {
+    await sql`INSERT INTO fold_items (id, label) VALUES (1, 'first')`.execute(db());
+    const error = await postgresDialect
+      .transaction(db(), async (trx) => {
+        await sql`UPDATE fold_items SET label = 'changed' WHERE id = 1`.execute(trx);
+        await sql`INSERT INTO fold_items (id, label) VALUES (${2}, ${'second'})`.execute(trx);
+        // Held, then the duplicate key fails at COMMIT.
+        await sql`INSERT INTO fold_items (id, label) VALUES (${1}, ${'again'})`.execute(trx);
+      })
+      .then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+    expect(error).toMatchObject({ code: '23505' });
+    expect(await labels()).toEqual([{ id: 1, label: 'first' }]);
+    // Every pooled connection is usable, outside any transaction.
+    const checks = await Promise.all(
+      Array.from({ length: 12 }, () =>
+        postgresDialect.transaction(
+          db(),
+          async (trx) =>
+            (await sql<{ n: number }>`SELECT 10 / ${5}::int AS n`.execute(trx)).rows[0]!.n,
+        ),
+      ),
+    );
+    expect(checks).toEqual(Array.from({ length: 12 }, () => 2));
+    await sql`DELETE FROM fold_items`.execute(db());
+  });
+
+  it('a rollback drops the held statement; the next transaction on the connection is clean', async () => {
+    const failed = await postgresDialect
+      .transaction(db(), async (trx) => {
+        await sql`INSERT INTO fold_items (id, label) VALUES (${7}, ${'held'})`.execute(trx);
+        throw new Error('changed my mind');
+      })
+      .then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+    expect(String(failed)).toMatch(/changed my mind/);
+    await postgresDialect.transaction(db(), async (trx) => {
+      await sql`INSERT INTO fold_items (id, label) VALUES (${8}, ${'kept'})`.execute(trx);
+    });
+    expect(await labels()).toEqual([{ id: 8, label: 'kept' }]);
+    await sql`DELETE FROM fold_items`.execute(db());
+  });
+
+  it('a first statement that fails with its BEGIN rolls back; the connection stays usable', async () => {
+    const error = await postgresDialect
+      .transaction(db(), async (trx) => {
+        await sql`SELECT 10 / ${0}::int AS n`.execute(trx);
+      })
+      .then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+    expect(error).toMatchObject({ code: '22012' });
+    const status = await db()
+      .connection()
+      .execute(
+        async (c) => (await sql<{ n: number }>`SELECT 10 / ${10}::int AS n`.execute(c)).rows,
+      );
+    expect(status).toEqual([{ n: 1 }]);
+  });
+
+  it('outside a transaction a registered statement runs at once', async () => {
+    const { texts } = await sent(() =>
+      sql`INSERT INTO fold_items (id, label) VALUES (${3}, ${'now'})`.execute(db()),
+    );
+    expect(texts).toHaveLength(1);
+    expect(await labels()).toEqual([{ id: 3, label: 'now' }]);
+    await sql`DELETE FROM fold_items`.execute(db());
+  });
+
+  it('keeps the registered text exact', () => {
+    expect(sql`INSERT INTO fold_items (id, label) VALUES (${1}, ${'x'})`.compile(db()).sql).toBe(
+      trail,
+    );
+  });
+});
+
+describe('SCIM writes on PostgreSQL fold BEGIN and COMMIT', () => {
+  let server: TestServer | undefined;
+
+  afterAll(async () => {
+    await server?.close();
+  });
+
+  it('POST /Users: BEGIN with the account read, the event with COMMIT; the event holds the values as sent', async () => {
+    server = await startTestServer('postgres');
+    const tenant = await server.createTenant();
+    const scim = scimClient(tenant);
+    await scim('POST', '/Users', { userName: 'warm@acme.example' });
+    await server.log.flush();
+    const displayName = `O'Brien \\ "q" $1 ü 😀`;
+    const { result, texts } = await sent(() =>
+      scim('POST', '/Users', { userName: 'quoted@acme.example', displayName }),
+    );
+    expect(result.status).toBe(201);
+    const writes = texts.filter((t) => !/^SELECT roster_sequence_events|scim_log/.test(t));
+    expect(writes).toHaveLength(3);
+    expect(writes[0]).toMatch(/^BEGIN;\nselect "seats", "settings" from "accounts"/);
+    expect(writes[2]).toMatch(/^insert into "events" .*;\nCOMMIT$/s);
+    const events = await scim(
+      'GET',
+      '/Users?filter=' + encodeURIComponent('userName eq "quoted@acme.example"'),
+    );
+    expect(events.body.Resources[0].displayName).toBe(displayName);
+    const rows = await server.database.db
+      .selectFrom('events')
+      .select('data')
+      .where('resource_id', '=', result.body.id as string)
+      .execute();
+    expect(rows).toHaveLength(1);
+    expect(JSON.parse(rows[0]!.data).user.displayName).toBe(displayName);
+  });
+});
+
+describe('webhook claims on PostgreSQL', () => {
+  let testDb: OpenTestDatabase;
+
+  beforeAll(async () => {
+    testDb = await openTestDatabase('postgres');
+  });
+
+  afterAll(async () => {
+    await testDb?.dispose();
+  });
+
+  it('with no endpoint due, one plain read and no claim transaction; with one, the claim', async () => {
+    const stores = createStores(testDb.database);
+    const now = () => new Date().toISOString();
+    const later = () => new Date(Date.now() + 60_000).toISOString();
+    const idle = await sent(() => stores.webhookDeliveries.claim(now(), later(), 2));
+    expect(idle.result).toBeUndefined();
+    expect(idle.texts.some((t) => /pg_advisory_xact_lock|^BEGIN|^begin/.test(t))).toBe(false);
+    expect(idle.texts.filter((t) => /FROM webhook_endpoints/.test(t))).toHaveLength(1);
+
+    const account = await createAccount(stores, { name: 'Hooked' });
+    await createEndpoint(stores.forAccount(account.id), { url: 'https://hooks.example.com/a' });
+    await emitEvents(testDb.database, account.id, 1);
+    const due = await sent(() => stores.webhookDeliveries.claim(now(), later(), 2));
+    expect(due.result).toMatchObject({ accountId: account.id, url: 'https://hooks.example.com/a' });
+    expect(due.texts.some((t) => /pg_advisory_xact_lock/.test(t))).toBe(true);
+  });
+});
