@@ -82,8 +82,12 @@ export function inlineParameters(text: string, values: readonly unknown[]): stri
   const literals: string[] = [];
   for (const value of values) {
     if (value === null || value === undefined) literals.push('NULL');
-    else if (typeof value === 'string') literals.push(pg.escapeLiteral(value));
-    else if (typeof value === 'boolean' || (typeof value === 'number' && Number.isFinite(value)))
+    // A NUL would end the simple protocol's query text (a C string) mid-statement: such a
+    // value is sent as a parameter, where PostgreSQL refuses it as an ordinary error.
+    else if (typeof value === 'string') {
+      if (value.includes('\0')) return undefined;
+      literals.push(pg.escapeLiteral(value));
+    } else if (typeof value === 'boolean' || (typeof value === 'number' && Number.isFinite(value)))
       literals.push(pg.escapeLiteral(String(value)));
     else return undefined;
   }

@@ -72,6 +72,8 @@ describe('inlineParameters', () => {
     expect(inlineParameters('SELECT $1 -- $2', ['a', 'b'])).toBeUndefined();
     expect(inlineParameters('SELECT $$x$$, $1', ['a'])).toBeUndefined();
     expect(inlineParameters('SELECT $2', ['a'])).toBeUndefined();
+    // The simple protocol's text is NUL-terminated: a NUL inside a value would cut it.
+    expect(inlineParameters('SELECT $1', ['a\0b'])).toBeUndefined();
   });
 });
 
