@@ -58,6 +58,17 @@ describe('documentEntries', () => {
     expect(documentEntries('{ }')).toEqual({ keys: [], values: [] });
   });
 
+  it('reads a document of thousands of keys, and still refuses one repeated far down', () => {
+    const wide: JsonObject = { userName: 'wide' };
+    for (let i = 0; i < 5000; i++) wide[`urn:x:${i}`] = {};
+    const text = JSON.stringify(wide);
+    const entries = documentEntries(text);
+    expect(entries?.keys).toEqual(Object.keys(wide));
+    // The repeat is past the point where the keys are kept in a Set.
+    expect(documentEntries(`${text.slice(0, -1)},"urn:x:4000":{}}`)).toBeUndefined();
+    expect(documentEntries(`${text.slice(0, -1)},"urn:x:5000":{}}`)?.keys).toHaveLength(5002);
+  });
+
   it.each([
     ['an escape', '{"a":"say \\"hi\\""}'],
     ['a unicode escape', '{"a":"\\u00e9"}'],

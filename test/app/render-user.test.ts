@@ -143,3 +143,17 @@ describe('renderUser', () => {
     expect(JSON.stringify(user.data)).toBe(before);
   });
 });
+
+describe('schemasOf', () => {
+  it('names each extension URN once, the first spelling kept, over thousands of keys', () => {
+    const data: JsonObject = { userName: 'wide', [ENT]: { department: 'R&D' } };
+    for (let i = 0; i < 5000; i++) data[`urn:x:${i}`] = {};
+    // URNs compare case-insensitively: a second spelling of one is not a second schema.
+    data['URN:X:4999'] = {};
+    data[ENT.toUpperCase()] = {};
+    const schemas = schemasOf(data, USER_RESOURCE);
+    expect(schemas).toHaveLength(2 + 5000);
+    expect(schemas.slice(0, 3)).toEqual([USER_RESOURCE.schema.id, ENT, 'urn:x:0']);
+    expect(schemas[schemas.length - 1]).toBe('urn:x:4999');
+  });
+});

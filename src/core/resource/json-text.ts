@@ -62,6 +62,7 @@ export function documentEntries(stored: string): DocumentEntries | undefined {
     return undefined;
   const keys: string[] = [];
   const values: string[] = [];
+  let seen: Set<string> | undefined;
   if (n === 2) return { keys, values };
   let depth = 0;
   let valueStart = -1;
@@ -78,7 +79,13 @@ export function documentEntries(stored: string): DocumentEntries | undefined {
         if (first >= ZERO && first <= NINE) return undefined;
         if (depth === 1) {
           const key = text.slice(i + 1, end);
-          if (keys.includes(key)) return undefined;
+          // Repeated keys: a scan while the document is small, a Set past that (a
+          // document of thousands of keys must not cost a scan per key).
+          if (seen !== undefined) {
+            if (seen.has(key)) return undefined;
+            seen.add(key);
+          } else if (keys.includes(key)) return undefined;
+          else if (keys.length >= 32) seen = new Set([...keys, key]);
           keys.push(key);
           valueStart = end + 2;
           i = end + 2;

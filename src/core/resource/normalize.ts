@@ -181,9 +181,15 @@ export function schemasOf(data: JsonObject, resourceType: ResourceTypeDef): stri
   for (const extension of resourceType.extensions) {
     if (isObject(data[extension.schema.id])) schemas.push(extension.schema.id);
   }
+  // A Set of the normalised URNs: a document may carry thousands of URN keys, and a
+  // scan of the list per key made rendering such a user quadratic (seconds of CPU).
+  const seen = new Set(schemas.map(normalizeUrn));
   for (const key of Object.keys(data)) {
-    if (isUrnKey(key) && !schemas.some((s) => normalizeUrn(s) === normalizeUrn(key)))
-      schemas.push(key);
+    if (!isUrnKey(key)) continue;
+    const urn = normalizeUrn(key);
+    if (seen.has(urn)) continue;
+    seen.add(urn);
+    schemas.push(key);
   }
   return schemas;
 }
