@@ -168,7 +168,7 @@ export function toUser(row: Omit<UsersTable, 'password_hash' | 'display_name_lc'
  */
 export function toListedUser(row: Omit<UsersTable, 'password_hash' | 'display_name_lc'>): UserRow {
   if (typeof row.data !== 'string') return toUser(row);
-  const text = row.data;
+  let text: string | undefined = row.data;
   let parsed: JsonObject | undefined;
   const user: Omit<UserRow, 'groups' | 'managerName'> & Partial<UserRow> = {
     id: row.id,
@@ -181,15 +181,17 @@ export function toListedUser(row: Omit<UsersTable, 'password_hash' | 'display_na
     updatedAt: row.updated_at,
     version: Number(row.version),
     get data(): JsonObject {
-      return (parsed ??= JSON.parse(text) as JsonObject);
+      return (parsed ??= JSON.parse(row.data as string) as JsonObject);
     },
     set data(value: JsonObject) {
+      // A new document: the stored text no longer represents it.
       parsed = value;
+      text = undefined;
     },
   };
   withRelated(user, row);
   // Not enumerable: a representation of `data`, not a field (rows compare equal to toUser's).
-  Object.defineProperty(user, 'text', { value: text, enumerable: false });
+  Object.defineProperty(user, 'text', { get: () => text, enumerable: false });
   return user;
 }
 

@@ -8,6 +8,7 @@ import {
 import type { UserRow } from '../../src/app/ports.js';
 import { DEFAULT_REQUEST_LIMITS } from '../../src/app/limits.js';
 import { documentEntries } from '../../src/core/resource/json-text.js';
+import { toListedUser } from '../../src/storage/account-store.js';
 import { project } from '../../src/core/resource/projection.js';
 import type { JsonObject } from '../../src/core/resource/values.js';
 import { ENTERPRISE_USER_SCHEMA_ID, USER_RESOURCE } from '../../src/core/schemas/rfc7643.js';
@@ -33,6 +34,35 @@ function spaced(value: unknown): string {
       .join(', ')}}`;
   return JSON.stringify(value);
 }
+
+describe('a listed user row', () => {
+  const stored = {
+    id: 'u1',
+    account_id: 'a1',
+    user_name: 'ada',
+    user_name_lc: 'ada',
+    external_id: null,
+    display_name: null,
+    active: 1,
+    manager_id: null,
+    created_at: '2024-01-01T00:00:00.000Z',
+    updated_at: '2024-01-01T00:00:00.000Z',
+    version: 1,
+    data: '{"userName":"ada","title":"Engineer"}',
+  };
+
+  it('keeps its stored text while its document is the stored one, and drops it once replaced', () => {
+    const row = toListedUser(stored) as { -readonly [K in keyof UserRow]: UserRow[K] } & {
+      text?: string;
+    };
+    expect(row.text).toBe(stored.data);
+    expect(row.data).toEqual({ userName: 'ada', title: 'Engineer' });
+    expect(row.text).toBe(stored.data);
+    row.data = { userName: 'ada', title: 'Director' };
+    expect(row.text).toBeUndefined();
+    expect(row.data).toEqual({ userName: 'ada', title: 'Director' });
+  });
+});
 
 describe('documentEntries', () => {
   it('gives each top-level value as JSON.stringify writes it, from compact and spaced text', () => {
