@@ -13,6 +13,7 @@ import { project } from '../../src/core/resource/projection.js';
 import type { JsonObject } from '../../src/core/resource/values.js';
 import { ENTERPRISE_USER_SCHEMA_ID, USER_RESOURCE } from '../../src/core/schemas/rfc7643.js';
 import { DATABASE_KINDS } from '../helpers/databases.js';
+import { userRow } from '../helpers/user-rows.js';
 import {
   seedTenant,
   startApp,
@@ -118,21 +119,6 @@ describe('documentEntries', () => {
   });
 });
 
-function row(data: JsonObject, externalId: string | null = null): UserRow {
-  return {
-    id: 'u1',
-    userName: String(data['userName'] ?? 'x'),
-    externalId,
-    displayName: null,
-    active: true,
-    managerId: null,
-    createdAt: '2024-01-01T00:00:00.000Z',
-    updatedAt: '2024-01-02T00:00:00.000Z',
-    version: 3,
-    data,
-  };
-}
-
 const teams = [
   { value: 'g2', type: 'Group' as const, display: 'alpha "quoted"' },
   { value: 'g1', type: 'Group' as const, display: null },
@@ -181,7 +167,7 @@ describe('renderUserText', () => {
   it.each(copied)(
     '%s: copied from the text, the same bytes as the parsed path',
     (_, data, ext, extras) => {
-      const user = row(data, ext);
+      const user = userRow(data, ext);
       for (const text of [JSON.stringify(data), spaced(data)]) {
         const written = renderUserText(user, text, locator, extras);
         expect(written).toBeDefined();
@@ -212,17 +198,17 @@ describe('renderUserText', () => {
       [{ userName: 'j', [ENT]: { department: 'y' } }, 'e', { groups: teams }],
     ];
     const written = page.map(([data, ext, extras], i) => {
-      const user = { ...row(data, ext), id: `u${i}`, version: i + 1 };
+      const user = { ...userRow(data, ext), id: `u${i}`, version: i + 1 };
       const text = writer.write(user, i % 2 ? spaced(data) : JSON.stringify(data), extras);
       return text ?? parsedPath(user, extras);
     });
     expect(written).toEqual(
       page.map(([data, ext, extras], i) =>
-        parsedPath({ ...row(data, ext), id: `u${i}`, version: i + 1 }, extras),
+        parsedPath({ ...userRow(data, ext), id: `u${i}`, version: i + 1 }, extras),
       ),
     );
     expect(
-      writer.write(row({ userName: 'k', [ENT]: {} }), '{"userName":"k","' + ENT + '":{}}', {}),
+      writer.write(userRow({ userName: 'k', [ENT]: {} }), '{"userName":"k","' + ENT + '":{}}', {}),
     ).toBeUndefined();
   });
 
@@ -238,7 +224,7 @@ describe('renderUserText', () => {
 
   it.each(refused)('%s: left to the parsed path', (_, data) => {
     expect(
-      renderUserText(row(data), JSON.stringify(data), locator, { groups: teams }),
+      renderUserText(userRow(data), JSON.stringify(data), locator, { groups: teams }),
     ).toBeUndefined();
   });
 });

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { userRow } from '../helpers/user-rows.js';
 import { renderUser, type UserExtras } from '../../src/app/scim/render.js';
 import { etagOf } from '../../src/app/scim/etag.js';
 import type { UserRow } from '../../src/app/ports.js';
@@ -58,21 +59,6 @@ function reference(row: UserRow, extras: UserExtras): JsonObject {
   return resource;
 }
 
-function row(data: JsonObject, externalId: string | null = null): UserRow {
-  return {
-    id: 'u1',
-    userName: String(data['userName'] ?? 'x'),
-    externalId,
-    displayName: null,
-    active: true,
-    managerId: null,
-    createdAt: '2024-01-01T00:00:00.000Z',
-    updatedAt: '2024-01-02T00:00:00.000Z',
-    version: 3,
-    data,
-  };
-}
-
 const teams = [
   { value: 'g2', type: 'Group' as const, display: 'alpha' },
   { value: 'g1', type: 'Group' as const, display: 'Bravo' },
@@ -82,7 +68,7 @@ describe('renderUser', () => {
   const cases: [string, UserRow, UserExtras][] = [
     [
       'stored out of schema order, with teams and a named manager',
-      row(
+      userRow(
         {
           [ENT]: { department: 'R&D', manager: { value: 'm1' }, employeeNumber: '7' },
           emails: [{ value: 'a@x.com', type: 'work', primary: true }],
@@ -96,17 +82,17 @@ describe('renderUser', () => {
     ],
     [
       'a manager without a name, no teams',
-      row({ userName: 'bo', [ENT]: { manager: { value: 'm2' } } }),
+      userRow({ userName: 'bo', [ENT]: { manager: { value: 'm2' } } }),
       { groups: [] },
     ],
     [
       'a manager that is not an object, teams not read',
-      row({ userName: 'cy', [ENT]: { manager: 'm3' } }),
+      userRow({ userName: 'cy', [ENT]: { manager: 'm3' } }),
       { managerName: 'ignored' },
     ],
     [
       'externalId, id and schemas stored in the document, unknown keys',
-      row(
+      userRow(
         {
           zeta: 1,
           externalId: 'stored-ext',
@@ -122,10 +108,10 @@ describe('renderUser', () => {
       ),
       { groups: teams },
     ],
-    ['an extension that is not an object', row({ userName: 'ed', [ENT]: 'text' }), {}],
+    ['an extension that is not an object', userRow({ userName: 'ed', [ENT]: 'text' }), {}],
     [
       'a stored groups attribute',
-      row({ userName: 'fa', groups: [{ value: 'old' }] }),
+      userRow({ userName: 'fa', groups: [{ value: 'old' }] }),
       { groups: teams },
     ],
   ];
@@ -137,7 +123,7 @@ describe('renderUser', () => {
   });
 
   it('never changes the stored document', () => {
-    const user = row({ userName: 'ada', [ENT]: { manager: { value: 'm1' } } });
+    const user = userRow({ userName: 'ada', [ENT]: { manager: { value: 'm1' } } });
     const before = JSON.stringify(user.data);
     renderUser(user, locator, { groups: teams, managerName: 'The Boss' });
     expect(JSON.stringify(user.data)).toBe(before);

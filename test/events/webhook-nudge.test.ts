@@ -3,10 +3,9 @@ import { createAccount } from '../../src/app/accounts.js';
 import type { Stores } from '../../src/app/stores.js';
 import { WebhookDispatcher } from '../../src/app/webhooks/dispatcher.js';
 import { createEndpoint } from '../../src/app/webhooks/endpoints.js';
-import { openDatabase, type RosterDatabase } from '../../src/storage/connect.js';
-import { migrateToLatest } from '../../src/storage/migrations/index.js';
+import type { RosterDatabase } from '../../src/storage/connect.js';
 import { createStores } from '../../src/storage/stores.js';
-import { createTestDatabase, DATABASE_KINDS, type TestDatabase } from '../helpers/databases.js';
+import { DATABASE_KINDS, openTestDatabase, type OpenTestDatabase } from '../helpers/databases.js';
 import { emitEvents, waitFor, WebhookReceiver } from '../helpers/webhook-receiver.js';
 
 /** Stores whose delivery claims are counted. */
@@ -38,16 +37,14 @@ function countingClaims(stores: Stores): {
  * a worker that finds work wakes another, so a backlog is still delivered in parallel.
  */
 describe.each(DATABASE_KINDS)('webhook dispatcher nudges (%s)', (kind) => {
-  let testDb: TestDatabase;
+  let testDb: OpenTestDatabase;
   let database: RosterDatabase;
 
   beforeAll(async () => {
-    testDb = await createTestDatabase(kind);
-    database = await openDatabase(testDb.url);
-    await migrateToLatest(database.db);
+    testDb = await openTestDatabase(kind);
+    database = testDb.database;
   });
   afterAll(async () => {
-    await database?.close();
     await testDb?.dispose();
   });
 

@@ -236,21 +236,30 @@ describe('stores on PostgreSQL use named statements for their fixed reads and wr
   });
 });
 
+/**
+ * Records each statement the pg clients send (its prepared name, if any, and its text)
+ * while `recording()` is true; `restore()` puts the driver's query back. Clients bind
+ * `query` when they connect: call it before the server's pool opens any.
+ */
+function recordStatements(recording: () => boolean = () => true) {
+  const seen: { name: string | undefined; text: string }[] = [];
+  const original = pg.Client.prototype.query;
+  pg.Client.prototype.query = function (this: pg.Client, ...args: unknown[]) {
+    const [first] = args;
+    if (recording() && typeof first === 'string') seen.push({ name: undefined, text: first });
+    else if (recording() && typeof first === 'object' && first !== null && 'text' in first)
+      seen.push({
+        name: (first as { name?: string }).name,
+        text: String((first as { text: unknown }).text),
+      });
+    return (original as (...a: unknown[]) => unknown).apply(this, args);
+  } as typeof original;
+  return { seen, restore: () => void (pg.Client.prototype.query = original) };
+}
+
 describe('member changes on PostgreSQL run their fixed statements named', () => {
   it('a one-member add and remove: the team read, member lookup, insert, delete and version shard', async () => {
-    const seen: { name: string | undefined; text: string }[] = [];
-    const original = pg.Client.prototype.query;
-    // Clients bind `query` when they connect: patched before the server's pool opens any.
-    pg.Client.prototype.query = function (this: pg.Client, ...args: unknown[]) {
-      const [first] = args;
-      if (typeof first === 'string') seen.push({ name: undefined, text: first });
-      else if (typeof first === 'object' && first !== null && 'text' in first)
-        seen.push({
-          name: (first as { name?: string }).name,
-          text: String((first as { text: unknown }).text),
-        });
-      return (original as (...a: unknown[]) => unknown).apply(this, args);
-    } as typeof original;
+    const { seen, restore } = recordStatements();
     let server: TestServer | undefined;
     try {
       server = await startTestServer('postgres');
@@ -274,7 +283,7 @@ describe('member changes on PostgreSQL run their fixed statements named', () => 
       const got = await scim('GET', path);
       expect(got.body.members ?? []).toEqual([]);
     } finally {
-      pg.Client.prototype.query = original;
+      restore();
       await server?.close();
     }
     const of = (pattern: RegExp) => seen.filter((q) => pattern.test(q.text));
@@ -296,20 +305,8 @@ describe('member changes on PostgreSQL run their fixed statements named', () => 
 
 describe('a team looked up by displayName on PostgreSQL', () => {
   it('is one named statement, as Entra and Okta send it before a team change', async () => {
-    const seen: { name: string | undefined; text: string }[] = [];
-    const original = pg.Client.prototype.query;
     let recording = false;
-    // Clients bind `query` when they connect: patched before the server's pool opens any.
-    pg.Client.prototype.query = function (this: pg.Client, ...args: unknown[]) {
-      const [first] = args;
-      if (recording && typeof first === 'string') seen.push({ name: undefined, text: first });
-      else if (recording && typeof first === 'object' && first !== null && 'text' in first)
-        seen.push({
-          name: (first as { name?: string }).name,
-          text: String((first as { text: unknown }).text),
-        });
-      return (original as (...a: unknown[]) => unknown).apply(this, args);
-    } as typeof original;
+    const { seen, restore } = recordStatements(() => recording);
     let server: TestServer | undefined;
     try {
       server = await startTestServer('postgres');
@@ -326,7 +323,7 @@ describe('a team looked up by displayName on PostgreSQL', () => {
         expect((found.body.Resources as { id: string }[]).map((r) => r.id)).toEqual([team.body.id]);
       }
     } finally {
-      pg.Client.prototype.query = original;
+      restore();
       await server?.close();
     }
     // One statement per request reads the team (the general path took three).
