@@ -8,7 +8,13 @@ import { KyselyAccountStore } from '../../src/storage/account-store.js';
 import type { Database } from '../../src/storage/db-schema.js';
 import { appendEvents, readEvents } from '../../src/storage/event-log.js';
 import { EventSequencer } from '../../src/storage/event-sequencer.js';
-import { createTestDatabase } from '../helpers/databases.js';
+import { createAccount } from '../../src/app/accounts.js';
+import { createStores } from '../../src/storage/stores.js';
+import {
+  createTestDatabase,
+  openTestDatabase,
+  type OpenTestDatabase,
+} from '../helpers/databases.js';
 import { emitEvents, waitFor } from '../helpers/webhook-receiver.js';
 import { scimClient, startTestServer, type TestServer } from '../helpers/server.js';
 
@@ -341,6 +347,69 @@ describe('events numbered after commit (postgres)', () => {
     expect(events.slice(1).map((e) => [e.type, e.data['memberId']])).toEqual(
       users.map((u) => ['team.member_added', u.id]),
     );
+  });
+});
+
+describe('the sequencer on a large events table (postgres)', () => {
+  let testDb: OpenTestDatabase;
+  beforeAll(async () => {
+    testDb = await openTestDatabase('postgres');
+  });
+  afterAll(async () => testDb?.dispose());
+
+  it('numbering a backlog reads each pending event a few times, however many numbered events the account has and whatever the planner believes', async () => {
+    // Seen in a 100k-user bench: with the events table's statistics taken while it was
+    // nearly empty, the numbering UPDATE joined each pending event to every event of the
+    // account (a nested loop filtering on seq): a call cost pending x events row reads,
+    // took seconds while holding the account row, and the account's writes queued behind.
+    const db = testDb.database.db;
+    const stores = createStores(testDb.database);
+    const account = await createAccount(stores, { name: 'Backlog' });
+    const other = await createAccount(stores, { name: 'Other' });
+    const numbered = 20_000;
+    const pending = 300;
+    await sql`ALTER TABLE events SET (autovacuum_enabled = false)`.execute(db);
+    // Statistics of a nearly empty table, as on a new installation's first sync.
+    await sql`INSERT INTO events (account_id, seq, type, resource_type, resource_id, occurred_at, data)
+      VALUES (${other.id}, 1, 'user.created', 'user', 'u', '2024-01-01', '{}')`.execute(db);
+    await sql`ANALYZE events`.execute(db);
+    await sql`INSERT INTO events (account_id, seq, type, resource_type, resource_id, occurred_at, data)
+      SELECT ${account.id}, g, 'user.updated', 'user', 'u' || (g % 1000), '2024-01-01', '{}'
+      FROM generate_series(1, ${numbered}::int) g`.execute(db);
+    await sql`UPDATE accounts SET event_seq = ${numbered} WHERE id = ${account.id}`.execute(db);
+    // Pending events of `pending` transactions, one event each (autocommitted inserts, as
+    // concurrent writes leave them; nothing here schedules the sequencer).
+    const ids: string[] = [];
+    for (let i = 0; i < pending; i++) {
+      const id = randomUUID();
+      ids.push(id);
+      await sql`INSERT INTO events (account_id, seq, type, resource_type, resource_id, occurred_at, data)
+        VALUES (${account.id}, -nextval('events_pending_seq'), 'user.created', 'user', ${id}, '2024-01-01', '{}')`.execute(
+        db,
+      );
+    }
+    const planned = await sql<{ reltuples: number }>`
+      SELECT reltuples FROM pg_class WHERE relname = 'events'`.execute(db);
+    expect(Number(planned.rows[0]!.reltuples)).toBeLessThan(10);
+
+    // One call, in a transaction of its own: the backend's row reads of `events` for it.
+    const reads = await db.transaction().execute(async (trx) => {
+      await sql`SELECT roster_sequence_events(${account.id})`.execute(trx);
+      const stats = await sql<{ fetched: string; scanned: string }>`
+        SELECT coalesce(idx_tup_fetch, 0) AS fetched, coalesce(seq_tup_read, 0) AS scanned
+        FROM pg_stat_xact_user_tables WHERE relname = 'events'`.execute(trx);
+      return Number(stats.rows[0]!.fetched) + Number(stats.rows[0]!.scanned);
+    });
+    // A few reads per pending event (found, then updated through its key), not one per
+    // event of the account for each (20,000 x 300 = 6M with the nested loop).
+    expect(reads).toBeLessThan(pending * 10);
+
+    const events = await readEvents(db, testDb.database.sqlDialect, account.id, numbered, 10_000);
+    expect(events.map((e) => e.seq)).toEqual(ids.map((_, i) => numbered + 1 + i));
+    expect(events.map((e) => e.resourceId)).toEqual(ids);
+    const seq = await sql<{ event_seq: string }>`
+      SELECT event_seq FROM accounts WHERE id = ${account.id}`.execute(db);
+    expect(Number(seq.rows[0]!.event_seq)).toBe(numbered + pending);
   });
 });
 

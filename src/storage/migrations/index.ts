@@ -22,6 +22,7 @@ import { syncSourceCache } from './052-sync-source-cache.js';
 import { syncFailures } from './054-sync-failures.js';
 import { syncLogExchange } from './090-sync-log-exchange.js';
 import { syncPreviews } from './091-sync-previews.js';
+import { sequencerByKey } from './093-sequencer-by-key.js';
 import { syncControl } from './092-sync-control.js';
 
 /**
@@ -53,6 +54,7 @@ export const migrations: Record<string, Migration> = {
   '090_sync_log_exchange': syncLogExchange,
   '091_sync_previews': syncPreviews,
   '092_sync_control': syncControl,
+  '093_sequencer_by_key': sequencerByKey,
 };
 
 export const migrationProvider: MigrationProvider = {
