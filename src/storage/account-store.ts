@@ -412,6 +412,8 @@ class PageAnchors {
 }
 
 const pageAnchors = new PageAnchors();
+/** Anchor builds in flight, by dialect and account (one at a time per account). */
+const anchorBuilds = new Map<string, Promise<void>>();
 
 function chunks<T>(items: readonly T[]): T[][] {
   const out: T[][] = [];
@@ -562,8 +564,16 @@ export class KyselyAccountStore implements AccountStore {
       query.filter === undefined
         ? undefined
         : compileFilter(query.filter, USER_MAPPING, this.dialect);
-    const anchors =
+    let anchors =
       filter === undefined ? pageAnchors.get(this.dialectName, this.accountId) : undefined;
+    if (filter === undefined && anchors === undefined && query.offset >= ANCHOR_STEP) {
+      // A deep page without anchors: take them first (one walk of the list-order index,
+      // shared by every request of the account that arrives meanwhile), then read the page
+      // from its anchor, rather than each request skipping `offset` entries and then
+      // walking the index again (ten readers starting an import at once did ten of each).
+      await this.rememberAnchors();
+      anchors = pageAnchors.get(this.dialectName, this.accountId);
+    }
     let used = anchors?.at(query.offset);
     for (let attempt = 0; attempt < 3; attempt++) {
       const page = await this.readUserPage(query, filter, used);
@@ -690,8 +700,26 @@ export class KyselyAccountStore implements AccountStore {
     return { total: Number(rows[0]!.total), changes: Number(rows[0]!.changes), rows };
   }
 
-  /** Takes every ANCHOR_STEP-th key of the account's list order, with the change counter, in one statement. */
+  /**
+   * Takes every ANCHOR_STEP-th key of the account's list order, with the change counter,
+   * in one statement. Outside a transaction, requests that ask while a build of the
+   * account's anchors is running wait for it instead of starting their own (a failed
+   * build leaves them without anchors: they read their page by offset).
+   */
   private async rememberAnchors(): Promise<void> {
+    if (this.inTransaction) return this.buildAnchors();
+    const key = `${this.dialectName}:${this.accountId}`;
+    const running = anchorBuilds.get(key);
+    if (running !== undefined) return running;
+    if (!pageAnchors.mayBuild(this.dialectName, this.accountId)) return;
+    const build = this.buildAnchors()
+      .catch(() => undefined)
+      .finally(() => anchorBuilds.delete(key));
+    anchorBuilds.set(key, build);
+    return build;
+  }
+
+  private async buildAnchors(): Promise<void> {
     if (!pageAnchors.mayBuild(this.dialectName, this.accountId)) return;
     const rows = (
       await sql<{ created_at: string; id: string; changes: number }>`

@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createAccount } from '../../src/app/accounts.js';
 import { KyselyAccountStore } from '../../src/storage/account-store.js';
 import type { RosterDatabase } from '../../src/storage/connect.js';
@@ -120,5 +120,39 @@ describe.each(DATABASE_KINDS)('unfiltered user pages at any offset (%s)', (kind)
       .where('id', '=', other.accountId)
       .executeTakeFirstOrThrow();
     expect(Number(row.user_count)).toBe(30);
+  });
+
+  it('deep pages asked at once on an account without anchors share one walk of the list order', async () => {
+    const account = await createAccount(createStores(database), { name: 'Import' });
+    await seedAccount(testDb.url, { accountId: account.id, users: 1_000 });
+    const fresh = new KyselyAccountStore(database.db, database.dialect, account.id);
+    const order = (
+      await database.db
+        .selectFrom('users')
+        .select('id')
+        .where('account_id', '=', account.id)
+        .orderBy('created_at')
+        .orderBy('id')
+        .execute()
+    ).map((r) => r.id);
+    const builds = vi.spyOn(
+      KyselyAccountStore.prototype as unknown as { buildAnchors: () => Promise<void> },
+      'buildAnchors',
+    );
+    try {
+      const offsets = [100, 200, 300, 400, 500, 600, 700, 800, 900, 950];
+      const pages = await Promise.all(
+        offsets.map((offset) =>
+          fresh.listUsers({ descending: false, offset, limit: 100, maxBytes: 1 << 22 }),
+        ),
+      );
+      pages.forEach((p, i) => {
+        expect(p.total).toBe(1_000);
+        expect(p.rows.map((r) => r.id)).toEqual(order.slice(offsets[i], offsets[i]! + 100));
+      });
+      expect(builds).toHaveBeenCalledTimes(1);
+    } finally {
+      builds.mockRestore();
+    }
   });
 });
