@@ -229,15 +229,15 @@ function withStatementCache(
   prepare: (source: string) => SqliteDatabase.Statement;
 } {
   const cache = new Map<string, SqliteDatabase.Statement>();
-  const prepareNew =
-    walSync === undefined
-      ? sqlite.prepare.bind(sqlite)
-      : (source: string) =>
-          new TrackedStatement(
-            sqlite.prepare(source),
-            sqlite,
-            walSync,
-          ) as unknown as SqliteDatabase.Statement;
+  const schemaVersionOf = sqlite.prepare('PRAGMA schema_version').pluck();
+  const schemaVersion = () => schemaVersionOf.get() as number;
+  const prepareNew = (source: string) =>
+    new TrackedStatement(
+      sqlite.prepare(source),
+      sqlite,
+      walSync,
+      schemaVersion,
+    ) as unknown as SqliteDatabase.Statement;
   const prepare = (source: string): SqliteDatabase.Statement => {
     let statement = cache.get(source);
     if (statement === undefined) {
@@ -263,30 +263,63 @@ function withStatementCache(
 }
 
 /**
- * A prepared statement that tells the WalSync when it ended a write transaction: an
- * autocommitted write, or the COMMIT (RELEASE, ROLLBACK: harmless extra counts) that
- * closed a transaction. It also records, in the query scope of the request running it, how
- * many commits the statement could see: that request's answer waits for their fsync.
+ * A prepared statement as the stores use it. With a WalSync, it tells it when it ended a
+ * write transaction: an autocommitted write, or the COMMIT (RELEASE, ROLLBACK: harmless
+ * extra counts) that closed a transaction; and it records, in the query scope of the
+ * request running it, how many commits the statement could see: that request's answer
+ * waits for their fsync.
+ *
+ * A reader's rows are objects keyed by column name, as better-sqlite3 makes them, but
+ * built here from its raw arrays: better-sqlite3 sets each property through V8's C++ API,
+ * which cost 2-4 us more per row than objects of one shape built in JavaScript (a page of
+ * 100 users: 0.2-0.4 ms of a statement of 0.6-0.8 ms; docs/benchmarks.md, "Row objects
+ * built in JavaScript"). A later column of the same name wins, as in better-sqlite3. The
+ * column names are taken again when the schema changed (SQLite then re-prepares the
+ * statement, and `users.*` may have gained a column another process added).
  * Only what Kysely's SQLite driver uses (`reader`, `all`, `run`, `iterate`).
  */
 class TrackedStatement {
   readonly reader: boolean;
   private readonly writes: boolean;
+  /** A reader's column names, in order, as of `schema`. */
+  private names: readonly string[] = [];
+  private schema = -1;
 
   constructor(
     private readonly statement: SqliteDatabase.Statement,
     private readonly sqlite: SqliteDatabase.Database,
-    private readonly walSync: WalSync,
+    private readonly walSync: WalSync | undefined,
+    private readonly schemaVersion: () => number,
   ) {
     this.reader = statement.reader;
     this.writes = !statement.readonly;
+    // Only this wrapper runs the statement: its rows stay arrays, made objects in objectOf.
+    if (this.reader) statement.raw(true);
   }
 
   all(...parameters: unknown[]): unknown[] {
     const inTransaction = this.sqlite.inTransaction;
     const rows = this.statement.all(...parameters);
     this.after(inTransaction);
+    if (this.reader && rows.length > 0) {
+      this.checkNames();
+      for (let i = 0; i < rows.length; i++) rows[i] = this.objectOf(rows[i]);
+    }
     return rows;
+  }
+
+  private checkNames(): void {
+    const schema = this.schemaVersion();
+    if (schema === this.schema) return;
+    this.names = this.statement.columns().map((c) => c.name);
+    this.schema = schema;
+  }
+
+  private objectOf(values: unknown): Record<string, unknown> {
+    const row: Record<string, unknown> = {};
+    const names = this.names;
+    for (let i = 0; i < names.length; i++) row[names[i]!] = (values as unknown[])[i];
+    return row;
   }
 
   run(...parameters: unknown[]): SqliteDatabase.RunResult {
@@ -299,17 +332,21 @@ class TrackedStatement {
   *iterate(...parameters: unknown[]): IterableIterator<unknown> {
     const inTransaction = this.sqlite.inTransaction;
     try {
-      yield* this.statement.iterate(...parameters);
+      for (const values of this.statement.iterate(...parameters)) {
+        if (this.reader) this.checkNames();
+        yield this.reader ? this.objectOf(values) : values;
+      }
     } finally {
       this.after(inTransaction);
     }
   }
 
   private after(wasInTransaction: boolean): void {
-    if (!this.sqlite.inTransaction && (wasInTransaction || this.writes))
-      this.walSync.markCommitted();
+    const walSync = this.walSync;
+    if (walSync === undefined) return;
+    if (!this.sqlite.inTransaction && (wasInTransaction || this.writes)) walSync.markCommitted();
     const scope = queryScope.getStore();
-    if (scope !== undefined) scope.seenCommits = this.walSync.committed;
+    if (scope !== undefined) scope.seenCommits = walSync.committed;
   }
 }
 
