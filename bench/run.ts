@@ -315,7 +315,7 @@ async function startRoster(kind: 'sqlite' | 'postgres', users: number, teamSizes
     teams,
     pool: await makePool(base, 'roster'),
   };
-  return { child, target, database, idle };
+  return { kind, child, target, database, idle };
 }
 
 /** One request of the scenario against Roster, replayed as the bare baseline's fixed answer. */
@@ -358,12 +358,21 @@ async function main(): Promise<void> {
       const peer = opts['no-scimmy'] ? undefined : await startScimmy(users, teamSizes);
       const baselines = new Map<string, { bare?: Measurement; scimmy?: Measurement }>();
       try {
-        for (const kind of dbs) {
-          const server = await startRoster(kind, users, teamSizes);
-          try {
-            log(`${kind} ${users}: warming up`);
+        // Every database's server is seeded and started first; then each scenario runs on
+        // each database in turn (the first database alternating between scenarios), so a
+        // VM whose speed drifts during the run (bare Fastify's own rate moved 2x within one
+        // run here) moves both sides of a PostgreSQL/SQLite ratio alike.
+        const servers: Awaited<ReturnType<typeof startRoster>>[] = [];
+        try {
+          for (const kind of dbs) servers.push(await startRoster(kind, users, teamSizes));
+          for (const server of servers) {
+            log(`${server.kind} ${users}: warming up`);
             await drive(server.target, scenarios(users, teamSizes)[0]!, 3);
-            for (const scenario of all) {
+          }
+          for (const [index, scenario] of all.entries()) {
+            const order = index % 2 === 0 ? servers : [...servers].reverse();
+            for (const server of order) {
+              const kind = server.kind;
               log(`${kind} ${users}: ${scenario.name}`);
               const roster = await drive(server.target, scenario);
               const cached = baselines.get(scenario.name) ?? {};
@@ -389,9 +398,11 @@ async function main(): Promise<void> {
               rows.push(row);
               log(plain(resultTable([row])).split('\n')[1]!);
             }
+          }
+          for (const server of servers) {
             const loaded = memoryOf(server.child.pid);
             memory.push({
-              db: kind,
+              db: server.kind,
               users,
               rosterIdleMiB: server.idle.rssMiB,
               rosterLoadedMiB: loaded.rssMiB,
@@ -399,7 +410,9 @@ async function main(): Promise<void> {
               ...(peer !== undefined ? { scimmyMiB: memoryOf(peer.child.pid).rssMiB } : {}),
               ...(bare !== undefined ? { bareMiB: memoryOf(bare.pid).rssMiB } : {}),
             });
-          } finally {
+          }
+        } finally {
+          for (const server of servers) {
             await server.child.stop();
             await server.database.dispose();
           }
@@ -439,11 +452,19 @@ async function main(): Promise<void> {
 
 /** The run settings, recorded in the results JSON so that --report renders what was run. */
 let runSettings:
-  { duration: number; rateDuration: number; connections: number; logLevel: string } | undefined = {
+  | {
+      duration: number;
+      rateDuration: number;
+      connections: number;
+      logLevel: string;
+      interleaved?: boolean;
+    }
+  | undefined = {
   duration,
   rateDuration,
   connections,
   logLevel,
+  interleaved: true,
 };
 
 function report(): void {
@@ -451,7 +472,7 @@ function report(): void {
   const settings =
     runSettings === undefined
       ? `Run settings (durations, connections) were not recorded in this results file. Latencies in ms (autocannon's 1 ms resolution, 2xx responses only).`
-      : `autocannon: ${runSettings.connections} connections, ${runSettings.duration} s per run, pipelining 1; 1,000 req/min runs: 2 connections, overallRate 17/s, ${runSettings.rateDuration} s. Roster LOG_LEVEL=${runSettings.logLevel}. Latencies in ms (autocannon's 1 ms resolution, 2xx responses only).`;
+      : `autocannon: ${runSettings.connections} connections, ${runSettings.duration} s per run, pipelining 1; 1,000 req/min runs: 2 connections, overallRate 17/s, ${runSettings.rateDuration} s. Roster LOG_LEVEL=${runSettings.logLevel}.${runSettings.interleaved === true ? ' Each scenario ran on every database in turn (the first alternating), all servers seeded and started first.' : ''} Latencies in ms (autocannon's 1 ms resolution, 2xx responses only).`;
   const engineText = engineResults.length === 0 ? [] : ['', plain(engineRows(engineResults))];
   const engineDoc =
     engineResults.length === 0
