@@ -48,6 +48,8 @@ export async function startServer(
         { err: error },
         'numbering committed events failed: the next reader or webhook poll numbers them',
       ),
+    onCheckpointError: (error) =>
+      logger.warn({ err: error }, 'SQLite WAL checkpoint failed: retried in a second'),
   });
   const stores = createStores(database);
   const log = new ProvisioningLog(stores, (error) =>

@@ -11,6 +11,7 @@ import type { Database } from './db-schema.js';
 import { namePreparedStatements } from './pg-prepared.js';
 import { foldTransactionEnds } from './pg-fold.js';
 import { allowDirectReads } from './sqlite-reads.js';
+import { WalCheckpointer } from './wal-checkpointer.js';
 import { registerWalSync, WalSync, type FsyncFunction } from './wal-sync.js';
 import { EventSequencer, registerEventSequencer } from './event-sequencer.js';
 import {
@@ -129,7 +130,15 @@ export interface DatabaseOptions {
    * poll numbers them. Ignored when absent.
    */
   readonly onSequencerError?: (error: unknown) => void;
+  /** SQLite, commits fsynced off the loop: told of a failed WAL checkpoint (retried a second later). */
+  readonly onCheckpointError?: (error: unknown) => void;
+  /** Test seams: the WAL size that starts a checkpoint, and how often it is looked at. */
+  readonly walCheckpointBytes?: number;
+  readonly walCheckpointIntervalMs?: number;
 }
+
+/** The WAL size past which the server's SQLite checkpoints (about SQLite's former 10,000 pages). */
+const WAL_CHECKPOINT_BYTES = 40 * 1024 * 1024;
 
 export type SqliteCommitSync = 'full' | 'thread';
 
@@ -152,9 +161,25 @@ function openSqlite(url: string, options: DatabaseOptions): RosterDatabase {
   // 64 MiB of page cache (default 2 MiB): the upper levels of the users' indexes stay in
   // memory at 1M users, and a commit's pages need not be read back (docs/benchmarks.md).
   sqlite.pragma('cache_size = -65536');
-  // Checkpoint the WAL every 10,000 pages (~40 MiB) rather than 1,000: fewer checkpoints,
-  // each writing back pages that many commits touched. Durability is unchanged.
-  sqlite.pragma('wal_autocheckpoint = 10000');
+  // The server's connection (commits fsynced off the loop) never checkpoints inside a
+  // commit: a worker thread does, past WAL_CHECKPOINT_BYTES (wal-checkpointer.ts; one such
+  // commit took 220 ms on the event loop). Elsewhere (the CLI) SQLite checkpoints every
+  // 10,000 pages (~40 MiB) rather than 1,000: fewer checkpoints, each writing back pages
+  // that many commits touched. Durability is unchanged either way.
+  const checkpointer = offLoop
+    ? new WalCheckpointer(resolve(file), {
+        thresholdBytes: options.walCheckpointBytes ?? WAL_CHECKPOINT_BYTES,
+        intervalMs: options.walCheckpointIntervalMs ?? 1000,
+        onError: options.onCheckpointError ?? (() => undefined),
+      })
+    : undefined;
+  if (checkpointer !== undefined) {
+    sqlite.pragma('wal_autocheckpoint = 0');
+    // Once the worker copied everything, the next commit starts the WAL over and cuts the
+    // file down to a quarter of the threshold: its size is again what is left to copy.
+    const threshold = options.walCheckpointBytes ?? WAL_CHECKPOINT_BYTES;
+    sqlite.pragma(`journal_size_limit = ${Math.floor(threshold / 4)}`);
+  } else sqlite.pragma('wal_autocheckpoint = 10000');
   // Read pages through a memory map instead of a read() into the page cache per page: a
   // list page touches ~200 pages scattered over the file (100 rows, their team
   // memberships), which cost more than rendering the page at 100k users
@@ -197,8 +222,10 @@ function openSqlite(url: string, options: DatabaseOptions): RosterDatabase {
     db,
     dialect: sqliteDialect.name,
     sqlDialect: sqliteDialect,
+    ...(checkpointer !== undefined ? { checkpointer } : {}),
     close: async () => {
       removeCheck();
+      await checkpointer?.close();
       await walSync?.close();
       await db.destroy();
     },

@@ -1,0 +1,107 @@
+import { mkdtemp, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import SqliteDatabase from 'better-sqlite3';
+import { sql } from 'kysely';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { openDatabase, type RosterDatabase } from '../../src/storage/connect.js';
+import { WalCheckpointer } from '../../src/storage/wal-checkpointer.js';
+
+/**
+ * The server's SQLite connection never checkpoints inside a commit (on the event loop):
+ * a worker thread does, once the WAL passes a size (src/storage/wal-checkpointer.ts).
+ */
+describe('SQLite WAL checkpoints off the event loop', () => {
+  let dir: string;
+  let file: string;
+  let database: RosterDatabase | undefined;
+
+  beforeEach(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'roster-ckpt-'));
+    file = join(dir, 'ckpt.db');
+  });
+
+  afterEach(async () => {
+    await database?.close();
+    database = undefined;
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  /** Frames in the WAL and frames already copied into the database (a second connection's view). */
+  function walState(): { log: number; checkpointed: number } {
+    const other = new SqliteDatabase(file);
+    try {
+      // PASSIVE with nothing left to copy reports the WAL as it is.
+      const [row] = other.pragma('wal_checkpoint(PASSIVE)') as {
+        log: number;
+        checkpointed: number;
+      }[];
+      return row!;
+    } finally {
+      other.close();
+    }
+  }
+
+  async function write(rows: number): Promise<void> {
+    for (let i = 0; i < rows; i++)
+      await sql`INSERT INTO t (body) VALUES (${'x'.repeat(2000)})`.execute(database!.db);
+  }
+
+  it('the server connection does not checkpoint in a commit; the worker does past the threshold, and the data stays', async () => {
+    database = await openDatabase(`sqlite:${file}`, {
+      sqliteCommitSync: 'thread',
+      walCheckpointBytes: 256 * 1024,
+      walCheckpointIntervalMs: 3_600_000, // checked by hand below
+    });
+    const main = database;
+    await sql`CREATE TABLE t (id INTEGER PRIMARY KEY, body TEXT)`.execute(main.db);
+    const pragma = await sql<{
+      wal_autocheckpoint: number;
+    }>`PRAGMA wal_autocheckpoint`.execute(main.db);
+    expect(pragma.rows[0]!.wal_autocheckpoint).toBe(0);
+
+    // ~2,000 pages of WAL: SQLite's default (1,000 pages) would have checkpointed in a commit.
+    await write(2_000);
+    const walBytes = (await stat(`${file}-wal`)).size;
+    expect(walBytes).toBeGreaterThan(256 * 1024);
+
+    const checkpointer = (main as unknown as { checkpointer?: WalCheckpointer }).checkpointer;
+    expect(checkpointer).toBeInstanceOf(WalCheckpointer);
+    await checkpointer!.check();
+    expect(checkpointer!.checkpoints).toBe(1);
+    const after = walState();
+    expect(after.checkpointed).toBe(after.log);
+
+    // Below the threshold again (the WAL starts over at the next commit): no checkpoint.
+    await write(1);
+    await checkpointer!.check();
+    expect(checkpointer!.checkpoints).toBe(1);
+    const count = await sql<{ n: number }>`SELECT count(*) AS n FROM t`.execute(main.db);
+    expect(count.rows[0]!.n).toBe(2_001);
+  });
+
+  it('a checkpointer whose database is gone reports the failure and keeps the server going', async () => {
+    const errors: unknown[] = [];
+    const checkpointer = new WalCheckpointer(join(dir, 'missing.db'), {
+      thresholdBytes: 0,
+      intervalMs: 3_600_000,
+      onError: (error) => errors.push(error),
+    });
+    try {
+      await checkpointer.check();
+      expect(errors).toHaveLength(1);
+      expect(String(errors[0])).toMatch(/WAL checkpoint failed/);
+      expect(checkpointer.checkpoints).toBe(0);
+    } finally {
+      await checkpointer.close();
+    }
+  });
+
+  it('the CLI connection (commits fsynced in COMMIT) keeps SQLite checkpointing by itself', async () => {
+    database = await openDatabase(`sqlite:${file}`);
+    const pragma = await sql<{
+      wal_autocheckpoint: number;
+    }>`PRAGMA wal_autocheckpoint`.execute(database.db);
+    expect(pragma.rows[0]!.wal_autocheckpoint).toBe(10_000);
+  });
+});
