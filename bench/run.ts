@@ -412,10 +412,18 @@ async function main(): Promise<void> {
             });
           }
         } finally {
-          for (const server of servers) {
-            await server.child.stop();
-            await server.database.dispose();
-          }
+          // Each server stopped and its database dropped even when another's cleanup fails.
+          const cleanups = await Promise.allSettled(
+            servers.map(async (server) => {
+              try {
+                await server.child.stop();
+              } finally {
+                await server.database.dispose();
+              }
+            }),
+          );
+          for (const c of cleanups)
+            if (c.status === 'rejected') log(`cleanup: ${String(c.reason)}`);
         }
       } finally {
         await peer?.child.stop();

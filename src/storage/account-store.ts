@@ -31,6 +31,7 @@ import { KyselyWorkspaceStore } from './workspace-store.js';
 import { bulkChunks } from './bulk.js';
 import { preparable, prepared } from './pg-prepared.js';
 import { readRows } from './sqlite-reads.js';
+import { queryScope } from './connect.js';
 import type { WorkspaceStore } from '../app/workspace/ports.js';
 import { GROUP_INDEX, USER_INDEX } from '../core/resource/indexed-columns.js';
 import { emailColumns, filterColumns, groupColumnValues, userColumnValues } from './columns.js';
@@ -406,6 +407,15 @@ class PageAnchors {
       while (map.size > ANCHOR_ACCOUNTS) map.delete(map.keys().next().value!);
   }
 
+  /** A build that failed: no other before ANCHOR_REBUILD_MS. */
+  failed(dialect: DialectName, accountId: string): void {
+    const key = `${dialect}:${accountId}`;
+    this.builtAt.delete(key);
+    this.builtAt.set(key, performance.now());
+    while (this.builtAt.size > ANCHOR_ACCOUNTS)
+      this.builtAt.delete(this.builtAt.keys().next().value!);
+  }
+
   forget(dialect: DialectName, accountId: string): void {
     this.byAccount.delete(`${dialect}:${accountId}`);
   }
@@ -707,13 +717,19 @@ export class KyselyAccountStore implements AccountStore {
    * build leaves them without anchors: they read their page by offset).
    */
   private async rememberAnchors(): Promise<void> {
-    if (this.inTransaction) return this.buildAnchors();
+    // Never inside a transaction: its uncommitted rows would become every request's anchors.
+    if (this.inTransaction) return;
     const key = `${this.dialectName}:${this.accountId}`;
     const running = anchorBuilds.get(key);
     if (running !== undefined) return running;
     if (!pageAnchors.mayBuild(this.dialectName, this.accountId)) return;
-    const build = this.buildAnchors()
-      .catch(() => undefined)
+    // Outside the query scope of the request that starts it: that request's client going
+    // away must not cancel the build others wait for. A failed build (a statement timeout
+    // on a very large account) counts as a build for the once-a-second limit, so deep
+    // pages then read by offset instead of retrying it before each page.
+    const build = queryScope
+      .exit(() => this.buildAnchors())
+      .catch(() => pageAnchors.failed(this.dialectName, this.accountId))
       .finally(() => anchorBuilds.delete(key));
     anchorBuilds.set(key, build);
     return build;

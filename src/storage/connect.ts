@@ -11,7 +11,7 @@ import type { Database } from './db-schema.js';
 import { namePreparedStatements } from './pg-prepared.js';
 import { foldTransactionEnds } from './pg-fold.js';
 import { allowDirectReads } from './sqlite-reads.js';
-import { WalCheckpointer } from './wal-checkpointer.js';
+import { WalCheckpointer, type CheckpointResult } from './wal-checkpointer.js';
 import { registerWalSync, WalSync, type FsyncFunction } from './wal-sync.js';
 import { EventSequencer, registerEventSequencer } from './event-sequencer.js';
 import {
@@ -171,6 +171,11 @@ function openSqlite(url: string, options: DatabaseOptions): RosterDatabase {
         thresholdBytes: options.walCheckpointBytes ?? WAL_CHECKPOINT_BYTES,
         intervalMs: options.walCheckpointIntervalMs ?? 1000,
         onError: options.onCheckpointError ?? (() => undefined),
+        // The tail of the WAL, between two statements of this connection.
+        checkpointHere: () =>
+          sqlite.open && !sqlite.inTransaction
+            ? (sqlite.pragma('wal_checkpoint(PASSIVE)') as CheckpointResult[])[0]
+            : undefined,
       })
     : undefined;
   if (checkpointer !== undefined) {
@@ -326,18 +331,21 @@ class TrackedStatement {
 
   all(...parameters: unknown[]): unknown[] {
     const inTransaction = this.sqlite.inTransaction;
+    // The schema's version before the statement runs: names taken under it are never
+    // newer than the columns the statement answers with.
+    const schema = this.reader ? this.schemaVersion() : 0;
     const rows = this.statement.all(...parameters);
     this.after(inTransaction);
     if (this.reader && rows.length > 0) {
-      this.checkNames();
+      this.checkNames(schema, (rows[0] as unknown[]).length);
       for (let i = 0; i < rows.length; i++) rows[i] = this.objectOf(rows[i]);
     }
     return rows;
   }
 
-  private checkNames(): void {
-    const schema = this.schemaVersion();
-    if (schema === this.schema) return;
+  /** Takes the column names again when the schema changed or the rows do not fit them. */
+  private checkNames(schema: number, width: number): void {
+    if (schema === this.schema && width === this.names.length) return;
     this.names = this.statement.columns().map((c) => c.name);
     this.schema = schema;
   }
@@ -359,9 +367,16 @@ class TrackedStatement {
   *iterate(...parameters: unknown[]): IterableIterator<unknown> {
     const inTransaction = this.sqlite.inTransaction;
     try {
+      const schema = this.reader ? this.schemaVersion() : 0;
+      let checked = false;
       for (const values of this.statement.iterate(...parameters)) {
-        if (this.reader) this.checkNames();
-        yield this.reader ? this.objectOf(values) : values;
+        if (!this.reader) {
+          yield values;
+          continue;
+        }
+        if (!checked) this.checkNames(schema, (values as unknown[]).length);
+        checked = true;
+        yield this.objectOf(values);
       }
     } finally {
       this.after(inTransaction);

@@ -2,6 +2,18 @@ import { stat } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { Worker } from 'node:worker_threads';
 
+/** What `PRAGMA wal_checkpoint` answers: frames in the WAL, frames copied, and whether it was blocked. */
+export interface CheckpointResult {
+  readonly busy: number;
+  readonly log: number;
+  readonly checkpointed: number;
+}
+
+/** Frames (pages) left after the worker's passes that the connection's own thread may copy. */
+const TAIL_FRAMES = 1000;
+/** Worker passes per check before the tail is left to the connection's thread. */
+const WORKER_PASSES = 3;
+
 /**
  * SQLite WAL checkpoints off the event loop.
  *
@@ -14,22 +26,34 @@ import { Worker } from 'node:worker_threads';
  * "WAL checkpoints off the event loop").
  *
  * The server's connection therefore runs with `wal_autocheckpoint = 0`, and this
- * checkpointer looks at the WAL's size every `intervalMs`; past `thresholdBytes` it has a
- * worker thread, with a connection of its own, run `PRAGMA wal_checkpoint(PASSIVE)`: it
- * copies what no reader still needs, without waiting for or blocking the server's
- * readers and writer, and SQLite starts the WAL again from its beginning at a later
- * commit once everything was copied. The checkpoint's connection uses
- * `synchronous = FULL` (the database file is fsynced before the WAL is reused), so
- * durability is SQLite's own. The worker starts on the first checkpoint (a small
- * database never starts one) and ends with the database.
+ * checkpointer looks at the WAL's size every `intervalMs`. Past `thresholdBytes` a worker
+ * thread, with a connection of its own (`synchronous = FULL`: the database file is fsynced
+ * before a frame counts as copied), runs `PRAGMA wal_checkpoint(PASSIVE)`: it copies what
+ * no reader still needs, without waiting for or blocking the server's reader and writer.
+ *
+ * SQLite starts the WAL over (and `journal_size_limit` cuts the file back) only at a write
+ * that finds every frame copied, and commits made during the worker's pass are not: under
+ * a steady write load the WAL would grow for as long as the load lasts. So the worker
+ * passes again while more than TAIL_FRAMES are left (at most WORKER_PASSES times), and
+ * the last few hundred frames are copied by `checkpointHere`, a PASSIVE checkpoint on the
+ * server's own connection, between two of its statements (a few ms on the event loop
+ * instead of a whole WAL's worth). Past four times the threshold (a load the worker
+ * cannot keep up with) the connection's thread copies whatever is left.
+ *
+ * The worker starts with the first checkpoint (a small database never starts one) and
+ * ends with the database; a failure is reported to `onError` and retried at the next
+ * interval (a new worker if it died).
  */
 export class WalCheckpointer {
   private worker: Worker | undefined;
+  private pending: { resolve: (r: CheckpointResult) => void; reject: (e: Error) => void }[] = [];
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
   private closed = false;
-  /** Checkpoints run, for tests and metrics. */
+  /** Checkpoint passes that ran (the worker's and the connection's), for tests. */
   checkpoints = 0;
+  /** The last pass's answer, for tests. */
+  last: CheckpointResult | undefined;
 
   constructor(
     private readonly file: string,
@@ -37,43 +61,60 @@ export class WalCheckpointer {
       readonly thresholdBytes: number;
       readonly intervalMs: number;
       readonly onError: (error: unknown) => void;
+      /** A PASSIVE checkpoint on the server's connection; undefined when it cannot run now (a transaction is open). */
+      readonly checkpointHere?: () => CheckpointResult | undefined;
     },
   ) {
-    this.timer = setInterval(() => void this.check(), options.intervalMs);
+    this.timer = setInterval(() => {
+      this.check().catch((error: unknown) => this.options.onError(error));
+    }, options.intervalMs);
     this.timer.unref();
   }
 
   /** Checkpoints now when the WAL is past the threshold; resolves when done. */
   async check(): Promise<void> {
-    if (this.closed || this.running !== undefined) return this.running;
-    const size = await stat(`${this.file}-wal`).then(
-      (s) => s.size,
-      () => 0,
-    );
+    if (this.closed) return;
+    if (this.running !== undefined) return this.running;
+    const size = await this.walBytes();
     if (size < this.options.thresholdBytes || this.closed || this.running !== undefined) return;
-    this.running = this.checkpoint()
+    this.running = this.checkpoint(size)
       .catch((error: unknown) => this.options.onError(error))
       .finally(() => (this.running = undefined));
     return this.running;
   }
 
-  private checkpoint(): Promise<void> {
+  private walBytes(): Promise<number> {
+    return stat(`${this.file}-wal`).then(
+      (s) => s.size,
+      () => 0,
+    );
+  }
+
+  private async checkpoint(size: number): Promise<void> {
+    let result: CheckpointResult | undefined;
+    for (let pass = 0; pass < WORKER_PASSES && !this.closed; pass++) {
+      result = await this.inWorker();
+      this.record(result);
+      if (result.busy !== 0 || result.log - result.checkpointed <= TAIL_FRAMES) break;
+    }
+    if (this.closed || result === undefined || result.busy !== 0) return;
+    const left = result.log - result.checkpointed;
+    const overdue = size >= 4 * this.options.thresholdBytes;
+    if (left > 0 && (left <= TAIL_FRAMES || overdue)) {
+      const here = this.options.checkpointHere?.();
+      if (here !== undefined) this.record(here);
+    }
+  }
+
+  private record(result: CheckpointResult): void {
+    this.checkpoints++;
+    this.last = result;
+  }
+
+  private inWorker(): Promise<CheckpointResult> {
     const worker = (this.worker ??= this.startWorker());
     return new Promise((resolve, reject) => {
-      const onMessage = (message: { ok: boolean; error?: string }) => {
-        worker.off('error', onError);
-        if (message.ok) {
-          this.checkpoints++;
-          resolve();
-        } else reject(new Error(`WAL checkpoint failed: ${message.error}`));
-      };
-      const onError = (error: unknown) => {
-        worker.off('message', onMessage);
-        this.worker = undefined;
-        reject(error instanceof Error ? error : new Error(String(error)));
-      };
-      worker.once('message', onMessage);
-      worker.once('error', onError);
+      this.pending.push({ resolve, reject });
       worker.postMessage('checkpoint');
     });
   }
@@ -87,6 +128,18 @@ export class WalCheckpointer {
       },
     });
     worker.unref();
+    worker.on('message', (message: { ok: boolean; result?: CheckpointResult; error?: string }) => {
+      const waiter = this.pending.shift();
+      if (message.ok) waiter?.resolve(message.result!);
+      else waiter?.reject(new Error(`WAL checkpoint failed: ${message.error}`));
+    });
+    // A worker that fails or ends fails what waits for it; the next check starts another.
+    const fail = (error: Error) => {
+      if (this.worker === worker) this.worker = undefined;
+      for (const waiter of this.pending.splice(0)) waiter.reject(error);
+    };
+    worker.on('error', (error) => fail(error));
+    worker.on('exit', (code) => fail(new Error(`WAL checkpoint worker exited (code ${code})`)));
     return worker;
   }
 
@@ -102,7 +155,7 @@ export class WalCheckpointer {
   }
 }
 
-/** The worker: one connection, one PASSIVE checkpoint per message. */
+/** The worker: one connection, one PASSIVE checkpoint per message, its answer sent back. */
 const WORKER_SOURCE = `
 const { parentPort, workerData } = require('node:worker_threads');
 const Database = require(workerData.module);
@@ -114,10 +167,10 @@ parentPort.on('message', () => {
       db.pragma('synchronous = FULL');
       db.pragma('wal_autocheckpoint = 0');
     }
-    db.pragma('wal_checkpoint(PASSIVE)');
-    parentPort.postMessage({ ok: true });
+    const [result] = db.pragma('wal_checkpoint(PASSIVE)');
+    parentPort.postMessage({ ok: true, result });
   } catch (error) {
-    parentPort.postMessage({ ok: false, error: String(error && error.message || error) });
+    parentPort.postMessage({ ok: false, error: String((error && error.message) || error) });
   }
 });
 `;

@@ -155,4 +155,35 @@ describe.each(DATABASE_KINDS)('unfiltered user pages at any offset (%s)', (kind)
       builds.mockRestore();
     }
   });
+
+  it('a failed anchor build leaves pages exact, read by offset, and is not retried before each page', async () => {
+    const account = await createAccount(createStores(database), { name: 'Timeouts' });
+    await seedAccount(testDb.url, { accountId: account.id, users: 500 });
+    const fresh = new KyselyAccountStore(database.db, database.dialect, account.id);
+    const order = (
+      await database.db
+        .selectFrom('users')
+        .select('id')
+        .where('account_id', '=', account.id)
+        .orderBy('created_at')
+        .orderBy('id')
+        .execute()
+    ).map((r) => r.id);
+    const builds = vi
+      .spyOn(
+        KyselyAccountStore.prototype as unknown as { buildAnchors: () => Promise<void> },
+        'buildAnchors',
+      )
+      .mockRejectedValue(new Error('canceling statement due to statement timeout'));
+    try {
+      for (const offset of [300, 200, 400]) {
+        const got = await fresh.listUsers({ descending: false, offset, limit: 50 });
+        expect(got.total).toBe(500);
+        expect(got.rows.map((r) => r.id)).toEqual(order.slice(offset, offset + 50));
+      }
+      expect(builds).toHaveBeenCalledTimes(1);
+    } finally {
+      builds.mockRestore();
+    }
+  });
 });

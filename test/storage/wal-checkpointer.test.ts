@@ -27,21 +27,6 @@ describe('SQLite WAL checkpoints off the event loop', () => {
     await rm(dir, { recursive: true, force: true });
   });
 
-  /** Frames in the WAL and frames already copied into the database (a second connection's view). */
-  function walState(): { log: number; checkpointed: number } {
-    const other = new SqliteDatabase(file);
-    try {
-      // PASSIVE with nothing left to copy reports the WAL as it is.
-      const [row] = other.pragma('wal_checkpoint(PASSIVE)') as {
-        log: number;
-        checkpointed: number;
-      }[];
-      return row!;
-    } finally {
-      other.close();
-    }
-  }
-
   async function write(rows: number): Promise<void> {
     for (let i = 0; i < rows; i++)
       await sql`INSERT INTO t (body) VALUES (${'x'.repeat(2000)})`.execute(database!.db);
@@ -67,10 +52,14 @@ describe('SQLite WAL checkpoints off the event loop', () => {
 
     const checkpointer = (main as unknown as { checkpointer?: WalCheckpointer }).checkpointer;
     expect(checkpointer).toBeInstanceOf(WalCheckpointer);
+    const before = (await stat(file)).size;
     await checkpointer!.check();
     expect(checkpointer!.checkpoints).toBe(1);
-    const after = walState();
-    expect(after.checkpointed).toBe(after.log);
+    // The worker's pass copied every frame, into the database file.
+    expect(checkpointer!.last).toMatchObject({ busy: 0 });
+    expect(checkpointer!.last!.checkpointed).toBe(checkpointer!.last!.log);
+    expect(checkpointer!.last!.log).toBeGreaterThan(500);
+    expect((await stat(file)).size).toBeGreaterThan(before + 2_000 * 2_000);
 
     // Below the threshold again (the WAL starts over at the next commit): no checkpoint.
     await write(1);
@@ -78,6 +67,34 @@ describe('SQLite WAL checkpoints off the event loop', () => {
     expect(checkpointer!.checkpoints).toBe(1);
     const count = await sql<{ n: number }>`SELECT count(*) AS n FROM t`.execute(main.db);
     expect(count.rows[0]!.n).toBe(2_001);
+  });
+
+  it('frames the worker cannot copy are left to the connection itself past four times the threshold; copied once readers let go', async () => {
+    database = await openDatabase(`sqlite:${file}`, {
+      sqliteCommitSync: 'thread',
+      walCheckpointBytes: 256 * 1024,
+      walCheckpointIntervalMs: 3_600_000,
+    });
+    await sql`CREATE TABLE t (id INTEGER PRIMARY KEY, body TEXT)`.execute(database.db);
+    const checkpointer = (database as unknown as { checkpointer: WalCheckpointer }).checkpointer;
+    // A reader in another connection keeps a snapshot from before the writes: no
+    // checkpoint may copy the frames written after it.
+    const reader = new SqliteDatabase(file);
+    try {
+      reader.exec('BEGIN');
+      reader.prepare('SELECT count(*) FROM t').get();
+      await write(1_000); // ~4 MB of WAL: more than four times the threshold
+      await checkpointer.check();
+      // Three passes of the worker (no progress), then the connection's own pass.
+      expect(checkpointer.checkpoints).toBe(4);
+      expect(checkpointer.last!.checkpointed).toBeLessThan(checkpointer.last!.log);
+      reader.exec('COMMIT');
+    } finally {
+      reader.close();
+    }
+    await checkpointer.check();
+    expect(checkpointer.checkpoints).toBe(5);
+    expect(checkpointer.last!.checkpointed).toBe(checkpointer.last!.log);
   });
 
   it('a checkpointer whose database is gone reports the failure and keeps the server going', async () => {
