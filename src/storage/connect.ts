@@ -331,16 +331,32 @@ class TrackedStatement {
 
   all(...parameters: unknown[]): unknown[] {
     const inTransaction = this.sqlite.inTransaction;
-    // The schema's version before the statement runs: names taken under it are never
-    // newer than the columns the statement answers with.
-    const schema = this.reader ? this.schemaVersion() : 0;
+    const before = this.schemaBefore(inTransaction);
     const rows = this.statement.all(...parameters);
     this.after(inTransaction);
     if (this.reader && rows.length > 0) {
-      this.checkNames(schema, (rows[0] as unknown[]).length);
+      this.checkNames(this.schemaAfter(before), (rows[0] as unknown[]).length);
       for (let i = 0; i < rows.length; i++) rows[i] = this.objectOf(rows[i]);
     }
     return rows;
+  }
+
+  /**
+   * The schema's version the statement runs under. Outside a transaction it is read
+   * before the statement (names taken under it are never newer than the columns the
+   * statement answers with). Inside one it is read after, in the transaction's own
+   * snapshot: read before, it would open a read snapshot ahead of the transaction's first
+   * write (an INSERT ... RETURNING is a reader), and that write would then fail at once
+   * with "database is locked" (SQLITE_BUSY_SNAPSHOT) whenever another process committed
+   * in between, instead of waiting its turn.
+   */
+  private schemaBefore(inTransaction: boolean): number | undefined {
+    return this.reader && !inTransaction ? this.schemaVersion() : undefined;
+  }
+
+  private schemaAfter(before: number | undefined): number {
+    if (before !== undefined) return before;
+    return this.sqlite.inTransaction ? this.schemaVersion() : -1;
   }
 
   /** Takes the column names again when the schema changed or the rows do not fit them. */
@@ -367,14 +383,14 @@ class TrackedStatement {
   *iterate(...parameters: unknown[]): IterableIterator<unknown> {
     const inTransaction = this.sqlite.inTransaction;
     try {
-      const schema = this.reader ? this.schemaVersion() : 0;
+      const before = this.schemaBefore(inTransaction);
       let checked = false;
       for (const values of this.statement.iterate(...parameters)) {
         if (!this.reader) {
           yield values;
           continue;
         }
-        if (!checked) this.checkNames(schema, (values as unknown[]).length);
+        if (!checked) this.checkNames(this.schemaAfter(before), (values as unknown[]).length);
         checked = true;
         yield this.objectOf(values);
       }

@@ -1,3 +1,5 @@
+import { spawn } from 'node:child_process';
+import { createRequire } from 'node:module';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -6,6 +8,8 @@ import { sql } from 'kysely';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { openDatabase, type RosterDatabase } from '../../src/storage/connect.js';
 import { readRows } from '../../src/storage/sqlite-reads.js';
+
+const require = createRequire(import.meta.url);
 
 /**
  * SQLite rows are built in JavaScript from better-sqlite3's raw arrays (connect.ts,
@@ -91,5 +95,37 @@ describe.each(['full', 'thread'] as const)('SQLite row objects (commit sync %s)'
     expect(await readRows(database.db, text, [1])).toEqual([
       { id: 1, name: 'ada', score: 1.5, blob: Buffer.from([1, 2]), note: null, added: 'new' },
     ]);
+  });
+
+  it("a transaction whose first statement is INSERT ... RETURNING waits for another process's write lock instead of failing", async () => {
+    // Another process holds the write lock for 300 ms, then commits.
+    const holder = spawn(
+      process.execPath,
+      [
+        '-e',
+        `const D = require(${JSON.stringify(require.resolve('better-sqlite3'))});
+         const db = new D(${JSON.stringify(file)}); db.pragma('busy_timeout = 5000');
+         db.exec('BEGIN IMMEDIATE'); db.prepare("INSERT INTO t (name) VALUES ('other')").run();
+         process.stdout.write('locked\\n');
+         Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 300);
+         db.exec('COMMIT'); db.close();`,
+      ],
+      { stdio: ['ignore', 'pipe', 'inherit'] },
+    );
+    const exited = new Promise((resolve) => holder.once('exit', resolve));
+    await new Promise<void>((resolve) =>
+      holder.stdout.on('data', (d: Buffer) => {
+        if (d.toString().includes('locked')) resolve();
+      }),
+    );
+    const inserted = await database.db.transaction().execute(async (trx) => {
+      const result = await sql<{
+        id: number;
+        name: string;
+      }>`INSERT INTO t (name) VALUES ('mine') RETURNING id, name`.execute(trx);
+      return result.rows;
+    });
+    await exited;
+    expect(inserted).toEqual([{ id: 4, name: 'mine' }]);
   });
 });
