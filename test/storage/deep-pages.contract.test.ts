@@ -31,11 +31,11 @@ describe.each(DATABASE_KINDS)('unfiltered user pages at any offset (%s)', (kind)
   });
 
   /** The list order straight from the table: what every page must match. */
-  async function expected(): Promise<string[]> {
+  async function expected(accountId = store.accountId): Promise<string[]> {
     const rows = await database.db
       .selectFrom('users')
       .select('id')
-      .where('account_id', '=', store.accountId)
+      .where('account_id', '=', accountId)
       .orderBy('created_at')
       .orderBy('id')
       .execute();
@@ -126,15 +126,7 @@ describe.each(DATABASE_KINDS)('unfiltered user pages at any offset (%s)', (kind)
     const account = await createAccount(createStores(database), { name: 'Import' });
     await seedAccount(testDb.url, { accountId: account.id, users: 1_000 });
     const fresh = new KyselyAccountStore(database.db, database.dialect, account.id);
-    const order = (
-      await database.db
-        .selectFrom('users')
-        .select('id')
-        .where('account_id', '=', account.id)
-        .orderBy('created_at')
-        .orderBy('id')
-        .execute()
-    ).map((r) => r.id);
+    const order = await expected(account.id);
     const builds = vi.spyOn(
       KyselyAccountStore.prototype as unknown as { buildAnchors: () => Promise<void> },
       'buildAnchors',
@@ -160,15 +152,7 @@ describe.each(DATABASE_KINDS)('unfiltered user pages at any offset (%s)', (kind)
     const account = await createAccount(createStores(database), { name: 'Timeouts' });
     await seedAccount(testDb.url, { accountId: account.id, users: 500 });
     const fresh = new KyselyAccountStore(database.db, database.dialect, account.id);
-    const order = (
-      await database.db
-        .selectFrom('users')
-        .select('id')
-        .where('account_id', '=', account.id)
-        .orderBy('created_at')
-        .orderBy('id')
-        .execute()
-    ).map((r) => r.id);
+    const order = await expected(account.id);
     const builds = vi
       .spyOn(
         KyselyAccountStore.prototype as unknown as { buildAnchors: () => Promise<void> },
