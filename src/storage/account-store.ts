@@ -399,16 +399,15 @@ class PageAnchors {
     keys: { created_at: string; id: string }[],
   ): void {
     const key = `${dialect}:${accountId}`;
-    this.builtAt.delete(key);
-    this.builtAt.set(key, performance.now());
+    this.stamp(dialect, accountId);
     this.byAccount.delete(key);
     this.byAccount.set(key, { changes, keys });
-    for (const map of [this.byAccount, this.builtAt] as Map<string, unknown>[])
-      while (map.size > ANCHOR_ACCOUNTS) map.delete(map.keys().next().value!);
+    while (this.byAccount.size > ANCHOR_ACCOUNTS)
+      this.byAccount.delete(this.byAccount.keys().next().value!);
   }
 
-  /** A build that failed: no other before ANCHOR_REBUILD_MS. */
-  failed(dialect: DialectName, accountId: string): void {
+  /** A build ended (through set() after a success, directly after a failure): no other before ANCHOR_REBUILD_MS. */
+  stamp(dialect: DialectName, accountId: string): void {
     const key = `${dialect}:${accountId}`;
     this.builtAt.delete(key);
     this.builtAt.set(key, performance.now());
@@ -729,7 +728,7 @@ export class KyselyAccountStore implements AccountStore {
     // pages then read by offset instead of retrying it before each page.
     const build = queryScope
       .exit(() => this.buildAnchors())
-      .catch(() => pageAnchors.failed(this.dialectName, this.accountId))
+      .catch(() => pageAnchors.stamp(this.dialectName, this.accountId))
       .finally(() => anchorBuilds.delete(key));
     anchorBuilds.set(key, build);
     return build;

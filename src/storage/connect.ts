@@ -166,9 +166,10 @@ function openSqlite(url: string, options: DatabaseOptions): RosterDatabase {
   // commit took 220 ms on the event loop). Elsewhere (the CLI) SQLite checkpoints every
   // 10,000 pages (~40 MiB) rather than 1,000: fewer checkpoints, each writing back pages
   // that many commits touched. Durability is unchanged either way.
+  const checkpointBytes = options.walCheckpointBytes ?? WAL_CHECKPOINT_BYTES;
   const checkpointer = offLoop
     ? new WalCheckpointer(resolve(file), {
-        thresholdBytes: options.walCheckpointBytes ?? WAL_CHECKPOINT_BYTES,
+        thresholdBytes: checkpointBytes,
         intervalMs: options.walCheckpointIntervalMs ?? 1000,
         onError: options.onCheckpointError ?? (() => undefined),
         // The tail of the WAL, between two statements of this connection.
@@ -182,8 +183,7 @@ function openSqlite(url: string, options: DatabaseOptions): RosterDatabase {
     sqlite.pragma('wal_autocheckpoint = 0');
     // Once the worker copied everything, the next commit starts the WAL over and cuts the
     // file down to a quarter of the threshold: its size is again what is left to copy.
-    const threshold = options.walCheckpointBytes ?? WAL_CHECKPOINT_BYTES;
-    sqlite.pragma(`journal_size_limit = ${Math.floor(threshold / 4)}`);
+    sqlite.pragma(`journal_size_limit = ${Math.floor(checkpointBytes / 4)}`);
   } else sqlite.pragma('wal_autocheckpoint = 10000');
   // Read pages through a memory map instead of a read() into the page cache per page: a
   // list page touches ~200 pages scattered over the file (100 rows, their team
