@@ -1,7 +1,7 @@
 import type { TypedFilter } from '../core/filter/typed.js';
 import type { JsonObject } from '../core/resource/values.js';
 import type { ResolvedPath } from '../core/schemas/resolve.js';
-import type { WorkspaceStore } from './workspace/ports.js';
+import type { AccountState, WorkspaceStore } from './workspace/ports.js';
 
 /**
  * What the use cases need from storage, for one account at a time
@@ -106,6 +106,20 @@ export interface AccountStore {
   /** Runs `work` in one transaction; everything it does commits together or not at all. */
   transaction<T>(work: (store: AccountStore) => Promise<T>): Promise<T>;
 
+  /**
+   * The start of a write of an existing user, in a transaction: the account, as
+   * `workspace.readAccount` reads (and locks) it, and the user, as getUser reads it with
+   * `options`. On PostgreSQL one statement for an account that does not map teams.
+   */
+  openUserChange(
+    id: string,
+    options?: GetOptions & { related?: boolean },
+  ): Promise<{ account: AccountState; row: UserRow | undefined }>;
+  /** openUserChange for a team (as getGroup reads it). */
+  openGroupChange(
+    id: string,
+    options?: GetOptions,
+  ): Promise<{ account: AccountState; row: GroupRow | undefined }>;
   /** `related`: also the user's SCIM teams and manager's name, in the same statement. */
   getUser(id: string, options?: GetOptions & { related?: boolean }): Promise<UserRow | undefined>;
   listUsers(query: ListQuery): Promise<Page<UserRow>>;

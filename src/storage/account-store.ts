@@ -27,12 +27,19 @@ import type { Database, GroupsTable, UsersTable } from './db-schema.js';
 import { mapDatabaseError } from './db-errors.js';
 import { compileFilter, compileSort, type ResourceMapping } from './filter-sql.js';
 import { dialectOf, type DialectName, type SqlDialect } from './dialects/index.js';
-import { KyselyWorkspaceStore } from './workspace-store.js';
+import {
+  accountState,
+  KyselyWorkspaceStore,
+  mapsTeams,
+  mapsTeamsOf,
+  rememberMapping,
+} from './workspace-store.js';
 import { bulkChunks } from './bulk.js';
 import { preparable, prepared } from './pg-prepared.js';
+import { leadsTransaction } from './pg-fold.js';
 import { readRows } from './sqlite-reads.js';
 import { queryScope } from './connect.js';
-import type { WorkspaceStore } from '../app/workspace/ports.js';
+import type { AccountState, WorkspaceStore } from '../app/workspace/ports.js';
 import { GROUP_INDEX, USER_INDEX } from '../core/resource/indexed-columns.js';
 import { emailColumns, filterColumns, groupColumnValues, userColumnValues } from './columns.js';
 
@@ -217,6 +224,45 @@ function toGroup(row: GroupSelection): GroupRow {
     version: Number(row.version),
     data: parseData(row.data),
   };
+}
+
+/** A statement's text and its parameters. */
+interface Statement {
+  readonly text: string;
+  readonly parameters: readonly unknown[];
+}
+
+const ACCOUNT_SEATS = 'account$seats';
+const ACCOUNT_SETTINGS = 'account$settings';
+const ROW_FOUND = 'account$found';
+
+/** Texts of withAccountRow, by the statement they join to. */
+const accountRowTexts = new Map<string, string>();
+
+/**
+ * `statement` (whose `$1` is the account and whose rows have an `id`) as one row with the
+ * account's seats and settings beside its row's columns (NULL when it finds none), its
+ * row lock kept (a locking clause applies in a LATERAL subquery). PostgreSQL only.
+ */
+function withAccountRow(statement: string): string {
+  let text = accountRowTexts.get(statement);
+  if (text === undefined) {
+    text = `SELECT accounts.seats AS "${ACCOUNT_SEATS}", accounts.settings AS "${ACCOUNT_SETTINGS}", r.id IS NOT NULL AS "${ROW_FOUND}", r.* FROM accounts LEFT JOIN LATERAL (${statement}) r ON true WHERE accounts.id = $1`;
+    // The first statement of a write transaction: sent with its BEGIN (pg-fold.ts).
+    accountRowTexts.set(statement, preparable(leadsTransaction(text)));
+  }
+  return text;
+}
+
+/**
+ * The account maps teams and was not locked first (openChange): its transaction is run
+ * again, then reading (and locking) the account before anything else. Nothing was written.
+ */
+export class AccountLockFirst extends Error {
+  readonly code = 'ROSTER_ACCOUNT_LOCK_FIRST';
+  constructor() {
+    super('the account maps teams: its write runs again, the account locked first');
+  }
 }
 
 const compiledQueries = new Map<string, CompiledQuery<unknown>>();
@@ -477,6 +523,14 @@ export class KyselyAccountStore implements AccountStore {
     id: string,
     options: GetOptions & { related?: boolean } = {},
   ): Promise<UserRow | undefined> {
+    const read = this.userRead(id, options);
+    // Read-only and one statement: on SQLite outside a transaction, without Kysely's executor.
+    const [row] = await readRows<UsersTable>(this.db, read.text, read.parameters);
+    return row === undefined ? undefined : toUser(row);
+  }
+
+  /** The statement getUser runs (`$1` the account, `$2` the user). */
+  private userRead(id: string, options: GetOptions & { related?: boolean }): Statement {
     const lock = this.lockOf(options);
     const related = options.related === true;
     const cacheKey = `${this.dialectName}:getUser:${lock ?? ''}:${related}`;
@@ -488,9 +542,53 @@ export class KyselyAccountStore implements AccountStore {
       text = `SELECT users.*${extra} FROM users WHERE users.account_id = ${param(1)} AND users.id = ${param(2)}${this.dialect.lockClause(lock)}`;
       lookupQueries.set(cacheKey, preparable(text));
     }
-    // Read-only and one statement: on SQLite outside a transaction, without Kysely's executor.
-    const [row] = await readRows<UsersTable>(this.db, text, [this.accountId, id]);
-    return row === undefined ? undefined : toUser(row);
+    return { text, parameters: [this.accountId, id] };
+  }
+
+  openUserChange(id: string, options: GetOptions & { related?: boolean } = {}) {
+    return this.openChange(this.userRead(id, options), undefined, toUser);
+  }
+
+  openGroupChange(id: string, options: GetOptions = {}) {
+    const { lock, read } = this.groupReads(id, options);
+    return lock === undefined
+      ? this.openChange(read, undefined, toGroup)
+      : this.openChange(lock, read, toGroup);
+  }
+
+  /**
+   * The account (as workspace.readAccount) and the row `first` reads, or `then` reads when
+   * `first` found it (a lock taken apart from the read). On PostgreSQL, in a transaction,
+   * for an account not known to map teams: one statement, the account's columns joined to
+   * `first`'s row (its `$1` is the account), which goes out with the transaction's BEGIN
+   * (pg-fold.ts): a round trip fewer for every PUT, PATCH and DELETE. An account that maps
+   * teams must be locked before anything else (readAccount): when the statement finds one,
+   * the transaction runs again (AccountLockFirst), this time the account read first, as
+   * this process then remembers for the account.
+   */
+  private async openChange<T>(
+    first: Statement,
+    then: Statement | undefined,
+    convert: (row: never) => T,
+  ): Promise<{ account: AccountState; row: T | undefined }> {
+    const found = async (statement: Statement) =>
+      (await readRows<Record<string, unknown>>(this.db, statement.text, statement.parameters))[0];
+    const finish = async (row: Record<string, unknown> | undefined) => {
+      if (row !== undefined && then !== undefined) row = await found(then);
+      return row === undefined ? undefined : (convert as (row: unknown) => T)(row);
+    };
+    if (!this.dialect.rowLocks || !this.inTransaction || mapsTeams(this.accountId) !== false) {
+      const account = await this.workspace.readAccount();
+      return { account, row: await finish(await found(first)) };
+    }
+    const text = withAccountRow(first.text);
+    const [joined] = await readRows<Record<string, unknown>>(this.db, text, first.parameters);
+    if (joined === undefined) throw new Error(`account ${this.accountId} does not exist`);
+    const account = accountState({ seats: joined[ACCOUNT_SEATS], settings: joined[ACCOUNT_SETTINGS] });
+    rememberMapping(this.accountId, account);
+    if (mapsTeamsOf(account)) throw new AccountLockFirst();
+    const row = joined[ROW_FOUND] === true ? joined : undefined;
+    return { account, row: await finish(row) };
   }
 
   async listUsers(query: ListQuery): Promise<Page<UserRow>> {
@@ -1038,7 +1136,25 @@ export class KyselyAccountStore implements AccountStore {
   }
 
   async getGroup(id: string, options: GetOptions = {}): Promise<GroupRow | undefined> {
+    const { lock, read } = this.groupReads(id, options);
+    if (lock !== undefined && (await readRows(this.db, lock.text, lock.parameters)).length === 0)
+      return undefined;
+    const [row] = await readRows<GroupSelection>(this.db, read.text, read.parameters);
+    return row === undefined ? undefined : toGroup(row);
+  }
+
+  /**
+   * The statements getGroup runs (`$1` the account, `$2` the team): `read`, after `lock`
+   * when the lock is taken by a statement of its own (which then finds the team).
+   */
+  private groupReads(
+    id: string,
+    options: GetOptions,
+  ): { lock: Statement | undefined; read: Statement } {
     let lock = this.lockOf(options);
+    const parameters = [this.accountId, id];
+    const param = (n: number) => this.dialect.placeholder(n);
+    let locking: Statement | undefined;
     if (lock === 'update' && this.dialect.teamVersionShards > 0) {
       // The exact version, for If-Match and for a write of the team. FOR UPDATE conflicts
       // with the FOR KEY SHARE every member change holds on the team row from its start to
@@ -1049,19 +1165,24 @@ export class KyselyAccountStore implements AccountStore {
       // taken after the lock was granted, counts every member change committed before.
       // One statement would not do: its snapshot is taken before it waits for the lock,
       // and a member change does not update the team row, so nothing is re-read after it.
-      const locked = await this
-        .runPrepared(sql`SELECT 1 FROM groups WHERE account_id = ${this.accountId}
-        AND id = ${id} AND origin = 'scim' FOR UPDATE`);
-      if (locked.rows.length === 0) return undefined;
+      const key = `${this.dialectName}:lockGroup`;
+      let text = lookupQueries.get(key);
+      if (text === undefined) {
+        text = `SELECT groups.id FROM groups WHERE groups.account_id = ${param(1)} AND groups.id = ${param(2)} AND groups.origin = 'scim' FOR UPDATE`;
+        lookupQueries.set(key, preparable(text));
+      }
+      locking = { text, parameters };
       lock = undefined;
     }
-    const row = (
-      await this
-        .runPrepared(sql<GroupSelection>`SELECT ${columnList(GROUP_COLUMNS)}, groups.data, ${this.groupVersion('groups')}
-        FROM groups WHERE groups.account_id = ${this.accountId} AND groups.id = ${id}
-        AND groups.origin = 'scim'${sql.raw(this.dialect.lockClause(lock))}`)
-    ).rows[0];
-    return row === undefined ? undefined : toGroup(row);
+    const key = `${this.dialectName}:getGroup:${lock ?? ''}`;
+    let text = lookupQueries.get(key);
+    if (text === undefined) {
+      // Both are parameterless SQL over the row's columns.
+      const version = this.groupVersion('groups').compile(this.db).sql;
+      text = `SELECT ${GROUP_COLUMNS.join(', ')}, groups.data, ${version} FROM groups WHERE groups.account_id = ${param(1)} AND groups.id = ${param(2)} AND groups.origin = 'scim'${this.dialect.lockClause(lock)}`;
+      lookupQueries.set(key, preparable(text));
+    }
+    return { lock: locking, read: { text, parameters } };
   }
 
   async listGroups(query: ListQuery): Promise<Page<GroupRow>> {

@@ -20,6 +20,8 @@ const FAILURES: Readonly<Record<string, DatabaseFailure>> = {
   '23503': 'foreign_key', // foreign_key_violation
   '40001': 'retryable', // serialization_failure
   '40P01': 'retryable', // deadlock_detected
+  // Roster's: a write that must lock its account first (account-store.ts, AccountLockFirst)
+  ROSTER_ACCOUNT_LOCK_FIRST: 'retryable',
   '57014': 'timeout', // query_canceled: statement_timeout, or a cancelled request's statement
 };
 

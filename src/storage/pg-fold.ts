@@ -5,8 +5,9 @@ import pg from 'pg';
  * transaction's first statement, and a statement whose result nobody reads (an event
  * insert) goes out with COMMIT, each pair as one simple-protocol Query message.
  *
- * A write transaction of Roster starts with the account read (WorkspaceRules.begin) and
- * ends with its events insert, then COMMIT: sent one by one, BEGIN and COMMIT each cost a
+ * A write transaction of Roster starts with the account read (WorkspaceRules.begin; for a
+ * write of an existing user or team, the account read joined to the resource's read,
+ * AccountStore.openUserChange) and ends with its events insert, then COMMIT: sent one by one, BEGIN and COMMIT each cost a
  * round trip, that is a socket write and a wake-up on both sides, which on this machine
  * was as much CPU as a small statement (docs/benchmarks.md, "PostgreSQL writes in fewer
  * statements"). node-postgres cannot pipeline, and the extended protocol takes one

@@ -1,6 +1,7 @@
 import { sql, type Kysely, type Transaction } from 'kysely';
 import type { NewEvent } from '../app/events/types.js';
 import type {
+  AccountState,
   MappedTeam,
   MembershipSource,
   ReportRow,
@@ -20,6 +21,33 @@ function parseData(data: unknown): JsonObject {
   return (typeof data === 'string' ? JSON.parse(data) : data) as JsonObject;
 }
 
+/** The account's state from its row's `seats` and `settings` columns. */
+export function accountState(row: { seats: unknown; settings: unknown }): AccountState {
+  return {
+    seats: row.seats === null ? null : Number(row.seats),
+    settings: parseSettings(row.settings as string | null),
+  };
+}
+
+/** Whether the account maps teams (department or manager teams): its writes lock it first. */
+export const mapsTeamsOf = (account: AccountState): boolean =>
+  account.settings.departmentTeams || account.settings.managerTeams;
+
+/** Accounts remembered at most (the oldest read is forgotten first). */
+const REMEMBERED_ACCOUNTS = 10_000;
+/** Whether each account mapped teams when this process last read it (AccountStore.openUserChange). */
+const mapping = new Map<string, boolean>();
+
+/** Remembers whether the account maps teams, as just read. */
+export function rememberMapping(accountId: string, account: AccountState): void {
+  mapping.delete(accountId);
+  mapping.set(accountId, mapsTeamsOf(account));
+  if (mapping.size > REMEMBERED_ACCOUNTS) mapping.delete(mapping.keys().next().value!);
+}
+
+/** Whether the account mapped teams when last read, undefined when not read lately. */
+export const mapsTeams = (accountId: string): boolean | undefined => mapping.get(accountId);
+
 /** WorkspaceStore over Kysely; shares the AccountStore's connection or transaction. */
 export class KyselyWorkspaceStore implements WorkspaceStore {
   constructor(
@@ -36,11 +64,9 @@ export class KyselyWorkspaceStore implements WorkspaceStore {
     leadsTransaction(read.sql);
     const [row] = (await this.db.executeQuery(read)).rows;
     if (row === undefined) throw new Error(`account ${this.accountId} does not exist`);
-    const account = {
-      seats: row.seats === null ? null : Number(row.seats),
-      settings: parseSettings(row.settings),
-    };
-    if (account.settings.departmentTeams || account.settings.managerTeams) await this.lockAccount();
+    const account = accountState(row);
+    rememberMapping(this.accountId, account);
+    if (mapsTeamsOf(account)) await this.lockAccount();
     return account;
   }
 

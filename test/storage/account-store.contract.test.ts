@@ -883,6 +883,79 @@ describe.each(DATABASE_KINDS)('AccountStore contract (%s)', (kind) => {
       expect((await store.members([g.id])).get(g.id)).toHaveLength(1);
     });
 
+    it('openUserChange and openGroupChange read the account and the resource as readAccount and getUser / getGroup do', async () => {
+      const store = await newStore();
+      const other = await newStore('Other');
+      const u = user({ userName: 'opened', active: true });
+      const g = group('opened');
+      const theirs = user({ userName: 'theirs', active: true });
+      await store.insertUser(u);
+      await store.insertGroup(g);
+      await store.addMembers(g.id, [{ id: u.id, type: 'User' }], T0);
+      await other.insertUser(theirs);
+      const account = { seats: null, settings: { departmentTeams: false, managerTeams: false } };
+      await store.transaction(async (tx) => {
+        const opened = await tx.openUserChange(u.id, { lock: 'noKeyUpdate', related: true });
+        expect(opened.account).toEqual(account);
+        expect(opened.row).toEqual(await tx.getUser(u.id, { related: true }));
+        expect(opened.row).toMatchObject({ userName: 'opened', groups: [{ value: g.id }] });
+      });
+      await store.transaction(async (tx) => {
+        expect(await tx.openUserChange(randomUUID(), { forUpdate: true })).toEqual({
+          account,
+          row: undefined,
+        });
+      });
+      // Another account's user, given its id: not found.
+      await store.transaction(async (tx) => {
+        expect((await tx.openUserChange(theirs.id, { forUpdate: true })).row).toBeUndefined();
+      });
+      for (const options of [{ forUpdate: true }, { lock: 'keyShare' as const }, {}]) {
+        await store.transaction(async (tx) => {
+          const opened = await tx.openGroupChange(g.id, options);
+          expect(opened.account).toEqual(account);
+          expect(opened.row).toEqual(await tx.getGroup(g.id));
+          expect(opened.row).toMatchObject({ displayName: 'opened', version: 1 });
+          expect((await tx.openGroupChange(randomUUID(), options)).row).toBeUndefined();
+        });
+      }
+      await database.db
+        .updateTable('accounts')
+        .set({ seats: 5 })
+        .where('id', '=', store.accountId)
+        .execute();
+      await store.transaction(async (tx) => {
+        expect((await tx.openUserChange(u.id)).account.seats).toBe(5);
+      });
+    });
+
+    it('a write of an account that maps teams reads and locks the account before the resource', async () => {
+      const store = await newStore();
+      const u = user({ userName: 'mapped', active: true });
+      await store.insertUser(u);
+      // Not read since it began to map teams: this process last saw it not mapping them.
+      await store.transaction((tx) => tx.workspace.readAccount());
+      await database.db
+        .updateTable('accounts')
+        .set({ settings: JSON.stringify({ departmentTeams: true, managerTeams: false }) })
+        .where('id', '=', store.accountId)
+        .execute();
+      const runs = async () => {
+        let count = 0;
+        const opened = await store.transaction(async (tx) => {
+          count++;
+          return tx.openUserChange(u.id, { lock: 'noKeyUpdate', related: true });
+        });
+        expect(opened.account.settings.departmentTeams).toBe(true);
+        expect(opened.row).toMatchObject({ userName: 'mapped' });
+        return count;
+      };
+      // PostgreSQL: read together with the user, found mapping, run again account first
+      // (which is then remembered); SQLite has one writer and reads them one by one.
+      expect(await runs()).toBe(kind === 'postgres' ? 2 : 1);
+      expect(await runs()).toBe(1);
+    });
+
     it('a read outside the transaction never sees its uncommitted writes', async () => {
       const store = await newStore();
       const u = user({ userName: 'Uncommitted', active: true });

@@ -258,7 +258,7 @@ function recordStatements(recording: () => boolean = () => true) {
 }
 
 describe('member changes on PostgreSQL run their fixed statements named', () => {
-  it('a one-member add and remove: the team read, member lookup, insert, delete and version shard', async () => {
+  it('a one-member add and remove: the account and team read with BEGIN; member lookup, insert, delete and version shard named', async () => {
     const { seen, restore } = recordStatements();
     let server: TestServer | undefined;
     try {
@@ -286,13 +286,23 @@ describe('member changes on PostgreSQL run their fixed statements named', () => 
       restore();
       await server?.close();
     }
-    const of = (pattern: RegExp) => seen.filter((q) => pattern.test(q.text));
+    // The account and the team (FOR KEY SHARE) are read by one statement, sent with BEGIN
+    // in one message, its values inlined (pg-fold.ts): one per member change.
+    const opening = seen.filter((q) => q.text.startsWith('BEGIN;') && /FROM groups/.test(q.text));
+    expect(opening.length).toBe(4);
+    for (const q of opening) {
+      expect(q.name).toBeUndefined();
+      expect(q.text).toMatch(
+        /^BEGIN;\nSELECT accounts\.seats .* FROM groups WHERE groups\.account_id = '.*FOR KEY SHARE\) r ON true WHERE accounts\.id = '/s,
+      );
+    }
+    const of = (pattern: RegExp) =>
+      seen.filter((q) => pattern.test(q.text) && !q.text.startsWith('BEGIN;'));
     for (const pattern of [
       /INSERT INTO group_members/,
       /delete from "group_members"/,
       /INSERT INTO group_version_shards/,
       /FOR KEY SHARE/,
-      /FROM groups WHERE groups\.account_id/,
     ]) {
       expect(of(pattern).length, String(pattern)).toBeGreaterThanOrEqual(2);
       expect(
@@ -300,6 +310,10 @@ describe('member changes on PostgreSQL run their fixed statements named', () => 
         String(pattern),
       ).toBe(true);
     }
+    // The GET at the end reads the team alone, by its named statement.
+    const read = of(/FROM groups WHERE groups\.account_id/);
+    expect(read.length).toBe(1);
+    expect(read[0]!.name).toBe(preparedName(read[0]!.text));
   });
 });
 

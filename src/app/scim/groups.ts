@@ -270,6 +270,10 @@ export class GroupsService extends ResourceService<GroupRow> {
     });
   }
 
+  protected open(store: AccountStore, id: string, options: GetOptions) {
+    return store.openGroupChange(id, options);
+  }
+
   protected read(store: AccountStore, id: string, options: GetOptions) {
     return store.getGroup(id, options);
   }

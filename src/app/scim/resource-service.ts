@@ -2,6 +2,7 @@ import { notFound } from '../../core/errors.js';
 import type { JsonObject } from '../../core/resource/values.js';
 import { DEFAULT_REQUEST_LIMITS, type RequestLimits } from '../limits.js';
 import type { AccountStore, GetOptions } from '../ports.js';
+import type { AccountState } from '../workspace/ports.js';
 import { WorkspaceRules } from '../workspace/rules.js';
 import { checkIfMatch } from './etag.js';
 import type { Projection } from '../../core/resource/projection.js';
@@ -27,6 +28,16 @@ export abstract class ResourceService<R extends { readonly id: string; readonly 
   ): Promise<R | undefined>;
 
   /**
+   * The start of a write of one resource: its account (as WorkspaceRules.begin reads it)
+   * and the resource, as `read` with `options` (AccountStore.openUserChange).
+   */
+  protected abstract open(
+    store: AccountStore,
+    id: string,
+    options: GetOptions & { related?: boolean },
+  ): Promise<{ account: AccountState; row: R | undefined }>;
+
+  /**
    * A write of an existing resource (PUT, PATCH, DELETE), in one transaction: the
    * workspace rules begun, the resource read with `options` (the row lock the write
    * needs), a 404 when it is absent, If-Match checked against its version
@@ -39,8 +50,9 @@ export abstract class ResourceService<R extends { readonly id: string; readonly 
     work: (tx: AccountStore, rules: WorkspaceRules, current: R) => Promise<T>,
   ): Promise<T> {
     return this.store.transaction(async (tx) => {
-      const rules = await WorkspaceRules.begin(tx);
-      const current = await this.read(tx, id, options);
+      const at = new Date().toISOString();
+      const { account, row: current } = await this.open(tx, id, options);
+      const rules = WorkspaceRules.opened(tx, account, at);
       if (current === undefined) throw this.missing(id);
       checkIfMatch(ifMatch, current.version, `${this.type} ${id}`);
       return work(tx, rules, current);

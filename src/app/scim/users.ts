@@ -163,6 +163,10 @@ export class UsersService extends ResourceService<UserRow> {
     });
   }
 
+  protected open(store: AccountStore, id: string, options: GetOptions & { related?: boolean }) {
+    return store.openUserChange(id, options);
+  }
+
   protected read(store: AccountStore, id: string, options: GetOptions & { related?: boolean }) {
     return store.getUser(id, options);
   }

@@ -19,6 +19,12 @@ export interface ReportRow {
   readonly active: boolean;
 }
 
+/** What a write reads of its account first: its seat limit and team-mapping settings. */
+export interface AccountState {
+  readonly seats: number | null;
+  readonly settings: AccountSettings;
+}
+
 /**
  * What the workspace rules need from storage, in the caller's transaction
  * (the same connection as the AccountStore that hands it out).
@@ -31,7 +37,7 @@ export interface WorkspaceStore {
    * serialised. Other writes take the account lock only at their end (`lockAccount`
    * for a seat check, then `appendEvents`). Call first.
    */
-  readAccount(): Promise<{ seats: number | null; settings: AccountSettings }>;
+  readAccount(): Promise<AccountState>;
   /** Locks the account row until the transaction ends (PostgreSQL), for the seat check. */
   lockAccount(): Promise<void>;
   countActiveUsers(excludingId: string): Promise<number>;

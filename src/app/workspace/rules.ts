@@ -4,7 +4,7 @@ import { isObject } from '../../core/resource/values.js';
 import { ENTERPRISE_USER_SCHEMA_ID } from '../../core/schemas/rfc7643.js';
 import type { NewEvent } from '../events/types.js';
 import type { AccountStore, GroupRow, UserRow } from '../ports.js';
-import type { WorkspaceStore } from './ports.js';
+import type { AccountState, WorkspaceStore } from './ports.js';
 import type { AccountSettings } from './settings.js';
 import { teamView, userView } from './views.js';
 
@@ -67,7 +67,11 @@ export class WorkspaceRules {
    * here for the whole transaction; others only in `commit`).
    */
   static async begin(tx: AccountStore, at = new Date().toISOString()): Promise<WorkspaceRules> {
-    const account = await tx.workspace.readAccount();
+    return WorkspaceRules.opened(tx, await tx.workspace.readAccount(), at);
+  }
+
+  /** Rules of a transaction that read its account already (AccountStore.openUserChange). */
+  static opened(tx: AccountStore, account: AccountState, at = new Date().toISOString()) {
     return new WorkspaceRules(tx, tx.workspace, account.seats, account.settings, at);
   }
 
