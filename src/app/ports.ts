@@ -196,6 +196,13 @@ export interface AccountStore {
    * counted apart from the team row (SqlDialect.teamVersionShards).
    */
   touchGroup(id: string, at: string): Promise<GroupRow | undefined>;
+  /**
+   * touchGroup without reading the team back, for a caller that read it (at version V,
+   * holding KEY SHARE) in this transaction: once committed the team is at V + 1 or later
+   * (later when other member changes of it commit meanwhile). On PostgreSQL the count
+   * goes out with the transaction's next statement.
+   */
+  countGroupChange(id: string, at: string): Promise<void>;
   /** Current memberships of a team among `ids` (all of them when omitted), with the member type. */
   memberTypes(groupId: string, ids?: readonly string[]): Promise<Map<string, 'User' | 'Group'>>;
   /** Removes a user or group from every team it is a member of. */

@@ -36,7 +36,7 @@ import {
 } from './workspace-store.js';
 import { bulkChunks } from './bulk.js';
 import { preparable, prepared } from './pg-prepared.js';
-import { leadsTransaction } from './pg-fold.js';
+import { leadsTransaction, trailsTransaction } from './pg-fold.js';
 import { readRows } from './sqlite-reads.js';
 import { queryScope } from './connect.js';
 import type { AccountState, WorkspaceStore } from '../app/workspace/ports.js';
@@ -1609,7 +1609,8 @@ export class KyselyAccountStore implements AccountStore {
     const row = (
       await this.runPrepared(sql<GroupSelection>`WITH s AS (
           INSERT INTO group_version_shards AS v (account_id, group_id, shard, n, updated_at)
-          VALUES (${this.accountId}, ${id}, ${shard}, 1, ${at})
+          SELECT g.account_id, g.id, ${shard}::smallint, 1, ${at}::text FROM groups g
+          WHERE g.account_id = ${this.accountId} AND g.id = ${id} AND g.origin = 'scim'
           ON CONFLICT (group_id, shard) DO UPDATE SET n = v.n + 1, updated_at = excluded.updated_at
           RETURNING v.shard, v.n)
         SELECT ${columnList(GROUP_COLUMNS)}, groups.data, ${at} AS shard_at,
@@ -1619,6 +1620,33 @@ export class KyselyAccountStore implements AccountStore {
         WHERE groups.account_id = ${this.accountId} AND groups.id = ${id} AND groups.origin = 'scim'`)
     ).rows[0];
     return row === undefined ? undefined : toGroup(row);
+  }
+
+  async countGroupChange(id: string, at: string): Promise<void> {
+    const shards = this.dialect.teamVersionShards;
+    if (shards === 0) {
+      await this.db
+        .updateTable('groups')
+        .set((eb) => ({ version: eb('version', '+', 1), updated_at: at }))
+        .where('account_id', '=', this.accountId)
+        .where('id', '=', id)
+        .where('origin', '=', 'scim')
+        .execute();
+      return;
+    }
+    // touchGroup's shard count without reading the team back: nothing reads its result, so
+    // on PostgreSQL it goes out with the transaction's next statement (pg-fold.ts), the
+    // events insert and COMMIT, instead of a round trip of its own.
+    const key = `${this.dialectName}:countGroupChange`;
+    let text = lookupQueries.get(key);
+    if (text === undefined) {
+      const param = (n: number) => this.dialect.placeholder(n);
+      // Only for a SCIM team of this account: the shards' key is the team's id alone.
+      text = `INSERT INTO group_version_shards AS v (account_id, group_id, shard, n, updated_at) SELECT groups.account_id, groups.id, ${param(3)}::smallint, 1, ${param(4)}::text FROM groups WHERE groups.account_id = ${param(1)} AND groups.id = ${param(2)} AND groups.origin = 'scim' ON CONFLICT (group_id, shard) DO UPDATE SET n = v.n + 1, updated_at = excluded.updated_at`;
+      lookupQueries.set(key, preparable(trailsTransaction(text)));
+    }
+    const shard = Math.floor(Math.random() * shards);
+    await this.db.executeQuery(CompiledQuery.raw(text, [this.accountId, id, shard, at]));
   }
 
   /** The team `groupId` belongs to this account: one key lookup. */

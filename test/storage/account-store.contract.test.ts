@@ -743,6 +743,32 @@ describe.each(DATABASE_KINDS)('AccountStore contract (%s)', (kind) => {
       expect(withTeam.rows.map((r) => r.id)).toEqual([g.id]);
     });
 
+    it('countGroupChange counts a member change in the team version, as touchGroup does, once committed', async () => {
+      const store = await newStore();
+      const g = group('counted');
+      await store.insertGroup(g);
+      const T2 = '2024-01-03T00:00:00.000Z';
+      await store.transaction(async (tx) => {
+        expect((await tx.openGroupChange(g.id, { lock: 'keyShare' })).row?.version).toBe(1);
+        await tx.countGroupChange(g.id, T1);
+        await tx.countGroupChange(g.id, T2);
+      });
+      expect(await store.getGroup(g.id)).toMatchObject({ version: 3, updatedAt: T2 });
+      // Rolled back with its transaction (on PostgreSQL it was never sent).
+      await expect(
+        store.transaction(async (tx) => {
+          await tx.countGroupChange(g.id, T2);
+          throw new Error('abandoned');
+        }),
+      ).rejects.toThrow('abandoned');
+      expect((await store.getGroup(g.id))?.version).toBe(3);
+      // Another account's team, given its id: unchanged.
+      const other = await newStore('Other');
+      await other.transaction((tx) => tx.countGroupChange(g.id, T2));
+      expect(await other.transaction((tx) => tx.touchGroup(g.id, T2))).toBeUndefined();
+      expect((await store.getGroup(g.id))?.version).toBe(3);
+    });
+
     it('removes listed members, all members, and a member from every group', async () => {
       const store = await newStore();
       const [g1, g2] = [group('one'), group('two')];

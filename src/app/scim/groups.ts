@@ -192,7 +192,7 @@ export class GroupsService extends ResourceService<GroupRow> {
     // Member changes without If-Match (what identity providers send) do not lock the team
     // for their whole transaction: they hold KEY SHARE on it (a delete waits for them,
     // they wait for a delete), insert and delete membership rows, and count the team's
-    // new version at the end (touchGroup: on PostgreSQL in a version shard, without
+    // new version at the end (countGroupChange: on PostgreSQL in a version shard, without
     // updating the team row). Concurrent member changes of one team thus overlap.
     // Anything else (attributes, If-Match) locks the team FOR UPDATE first, which waits
     // for the member changes in flight, and reads it, version included, stable.
@@ -226,13 +226,15 @@ export class GroupsService extends ResourceService<GroupRow> {
           if (!dataChanged && counts.added + counts.removed === 0) return current;
           if (memberOnly) {
             // The team's new version (on PostgreSQL one of its version shards, not the team
-            // row), then the member events, the transaction's last statement (on PostgreSQL
-            // sent with COMMIT, pg-fold.ts). The team's attributes did not change, so there
-            // is no team event to add.
-            const touched = await tx.touchGroup(id, now);
-            if (touched === undefined) throw this.missing(id);
+            // row), then the member events, the transaction's last statements (on PostgreSQL
+            // both sent with COMMIT, pg-fold.ts). The team's attributes did not change, so
+            // there is no team event to add. The version answered is the one read plus this
+            // change: member changes of the team committing meanwhile make the team's
+            // version higher than it, never lower, and versions only grow, so the ETag can
+            // only fail an If-Match, never pass one wrongly (as touchGroup's).
+            await tx.countGroupChange(id, now);
             await rules.commit();
-            return touched;
+            return { ...current, version: current.version + 1, updatedAt: now };
           }
           const next = await this.write(tx, rules, current, patched.data, now);
           rules.teamChanged(current, next, changedKeys(current.data, next.data));
