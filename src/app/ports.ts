@@ -191,16 +191,11 @@ export interface AccountStore {
     ids?: readonly string[],
   ): Promise<{ id: string; type: 'User' | 'Group' }[]>;
   /**
-   * A new version of the team (its members changed): version + 1, lastModified `at`. The
-   * caller holds KEY SHARE on the team (getGroup), not more: on PostgreSQL the change is
-   * counted apart from the team row (SqlDialect.teamVersionShards).
-   */
-  touchGroup(id: string, at: string): Promise<GroupRow | undefined>;
-  /**
-   * touchGroup without reading the team back, for a caller that read it (at version V,
-   * holding KEY SHARE) in this transaction: once committed the team is at V + 1 or later
-   * (later when other member changes of it commit meanwhile). On PostgreSQL the count
-   * goes out with the transaction's next statement.
+   * A new version of the team (its members changed): version + 1, lastModified `at`, for a
+   * caller that holds KEY SHARE on the team (or more): once committed, the team is at the
+   * version it read + 1 or later (later when other member changes of it commit meanwhile).
+   * On PostgreSQL the change is counted apart from the team row
+   * (SqlDialect.teamVersionShards), sent with the transaction's next statement.
    */
   countGroupChange(id: string, at: string): Promise<void>;
   /** Current memberships of a team among `ids` (all of them when omitted), with the member type. */

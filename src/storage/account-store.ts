@@ -514,6 +514,20 @@ export class KyselyAccountStore implements AccountStore {
     return options.lock ?? (options.forUpdate === true ? 'update' : undefined);
   }
 
+  /**
+   * A statement text of this dialect, built once per `key` and registered as preparable
+   * (pg-prepared.ts); `param(n)` is the dialect's n-th placeholder.
+   */
+  private cachedText(key: string, build: (param: (n: number) => string) => string): string {
+    const cacheKey = `${this.dialectName}:${key}`;
+    let text = lookupQueries.get(cacheKey);
+    if (text === undefined) {
+      text = preparable(build((n) => this.dialect.placeholder(n)));
+      lookupQueries.set(cacheKey, text);
+    }
+    return text;
+  }
+
   /** The dialect's name, which keys per-dialect caches. */
   private get dialectName(): DialectName {
     return this.dialect.name;
@@ -533,15 +547,11 @@ export class KyselyAccountStore implements AccountStore {
   private userRead(id: string, options: GetOptions & { related?: boolean }): Statement {
     const lock = this.lockOf(options);
     const related = options.related === true;
-    const cacheKey = `${this.dialectName}:getUser:${lock ?? ''}:${related}`;
-    let text = lookupQueries.get(cacheKey);
-    if (text === undefined) {
+    const text = this.cachedText(`getUser:${lock ?? ''}:${related}`, (param) => {
       // One statement: the row, its SCIM teams (ordered by name) and its manager's name.
       const extra = related ? `, ${relatedColumns(this.dialect, 'users')}` : '';
-      const param = (n: number) => this.dialect.placeholder(n);
-      text = `SELECT users.*${extra} FROM users WHERE users.account_id = ${param(1)} AND users.id = ${param(2)}${this.dialect.lockClause(lock)}`;
-      lookupQueries.set(cacheKey, preparable(text));
-    }
+      return `SELECT users.*${extra} FROM users WHERE users.account_id = ${param(1)} AND users.id = ${param(2)}${this.dialect.lockClause(lock)}`;
+    });
     return { text, parameters: [this.accountId, id] };
   }
 
@@ -1153,7 +1163,6 @@ export class KyselyAccountStore implements AccountStore {
   ): { lock: Statement | undefined; read: Statement } {
     let lock = this.lockOf(options);
     const parameters = [this.accountId, id];
-    const param = (n: number) => this.dialect.placeholder(n);
     let locking: Statement | undefined;
     if (lock === 'update' && this.dialect.teamVersionShards > 0) {
       // The exact version, for If-Match and for a write of the team. FOR UPDATE conflicts
@@ -1165,23 +1174,19 @@ export class KyselyAccountStore implements AccountStore {
       // taken after the lock was granted, counts every member change committed before.
       // One statement would not do: its snapshot is taken before it waits for the lock,
       // and a member change does not update the team row, so nothing is re-read after it.
-      const key = `${this.dialectName}:lockGroup`;
-      let text = lookupQueries.get(key);
-      if (text === undefined) {
-        text = `SELECT groups.id FROM groups WHERE groups.account_id = ${param(1)} AND groups.id = ${param(2)} AND groups.origin = 'scim' FOR UPDATE`;
-        lookupQueries.set(key, preparable(text));
-      }
+      const text = this.cachedText(
+        'lockGroup',
+        (param) =>
+          `SELECT groups.id FROM groups WHERE groups.account_id = ${param(1)} AND groups.id = ${param(2)} AND groups.origin = 'scim' FOR UPDATE`,
+      );
       locking = { text, parameters };
       lock = undefined;
     }
-    const key = `${this.dialectName}:getGroup:${lock ?? ''}`;
-    let text = lookupQueries.get(key);
-    if (text === undefined) {
-      // Both are parameterless SQL over the row's columns.
+    const text = this.cachedText(`getGroup:${lock ?? ''}`, (param) => {
+      // Parameterless SQL over the row's columns.
       const version = this.groupVersion('groups').compile(this.db).sql;
-      text = `SELECT ${GROUP_COLUMNS.join(', ')}, groups.data, ${version} FROM groups WHERE groups.account_id = ${param(1)} AND groups.id = ${param(2)} AND groups.origin = 'scim'${this.dialect.lockClause(lock)}`;
-      lookupQueries.set(key, preparable(text));
-    }
+      return `SELECT ${GROUP_COLUMNS.join(', ')}, groups.data, ${version} FROM groups WHERE groups.account_id = ${param(1)} AND groups.id = ${param(2)} AND groups.origin = 'scim'${this.dialect.lockClause(lock)}`;
+    });
     return { lock: locking, read: { text, parameters } };
   }
 
@@ -1583,45 +1588,6 @@ export class KyselyAccountStore implements AccountStore {
     return out;
   }
 
-  async touchGroup(id: string, at: string): Promise<GroupRow | undefined> {
-    const shards = this.dialect.teamVersionShards;
-    if (shards === 0) {
-      const row = await this.db
-        .updateTable('groups')
-        .set((eb) => ({ version: eb('version', '+', 1), updated_at: at }))
-        .where('account_id', '=', this.accountId)
-        .where('id', '=', id)
-        .where('origin', '=', 'scim')
-        .returning([...GROUP_COLUMNS, 'groups.version', 'groups.data'])
-        .executeTakeFirst();
-      return row === undefined ? undefined : toGroup(row);
-    }
-    // One shard of the team's version, chosen at random, counts the change: the team row
-    // is not updated, so concurrent member changes of the team (which hold KEY SHARE on
-    // it) do not wait for each other's COMMIT, unless two pick the same shard. The
-    // version answered is the row's, this shard's new count, and the other shards' as
-    // committed when the statement began: a member change committing meanwhile makes it
-    // lower than the version after this COMMIT (two concurrent changes may both answer
-    // the same number), and versions only grow, so by the time both have committed the
-    // team's version is above it: an ETag answered here can only fail an If-Match, never
-    // pass one wrongly.
-    const shard = Math.floor(Math.random() * shards);
-    const row = (
-      await this.runPrepared(sql<GroupSelection>`WITH s AS (
-          INSERT INTO group_version_shards AS v (account_id, group_id, shard, n, updated_at)
-          SELECT g.account_id, g.id, ${shard}::smallint, 1, ${at}::text FROM groups g
-          WHERE g.account_id = ${this.accountId} AND g.id = ${id} AND g.origin = 'scim'
-          ON CONFLICT (group_id, shard) DO UPDATE SET n = v.n + 1, updated_at = excluded.updated_at
-          RETURNING v.shard, v.n)
-        SELECT ${columnList(GROUP_COLUMNS)}, groups.data, ${at} AS shard_at,
-          groups.version + s.n + COALESCE((SELECT sum(o.n) FROM group_version_shards o
-            WHERE o.group_id = groups.id AND o.shard <> s.shard), 0) AS version
-        FROM groups CROSS JOIN s
-        WHERE groups.account_id = ${this.accountId} AND groups.id = ${id} AND groups.origin = 'scim'`)
-    ).rows[0];
-    return row === undefined ? undefined : toGroup(row);
-  }
-
   async countGroupChange(id: string, at: string): Promise<void> {
     const shards = this.dialect.teamVersionShards;
     if (shards === 0) {
@@ -1634,17 +1600,17 @@ export class KyselyAccountStore implements AccountStore {
         .execute();
       return;
     }
-    // touchGroup's shard count without reading the team back: nothing reads its result, so
-    // on PostgreSQL it goes out with the transaction's next statement (pg-fold.ts), the
-    // events insert and COMMIT, instead of a round trip of its own.
-    const key = `${this.dialectName}:countGroupChange`;
-    let text = lookupQueries.get(key);
-    if (text === undefined) {
-      const param = (n: number) => this.dialect.placeholder(n);
-      // Only for a SCIM team of this account: the shards' key is the team's id alone.
-      text = `INSERT INTO group_version_shards AS v (account_id, group_id, shard, n, updated_at) SELECT groups.account_id, groups.id, ${param(3)}::smallint, 1, ${param(4)}::text FROM groups WHERE groups.account_id = ${param(1)} AND groups.id = ${param(2)} AND groups.origin = 'scim' ON CONFLICT (group_id, shard) DO UPDATE SET n = v.n + 1, updated_at = excluded.updated_at`;
-      lookupQueries.set(key, preparable(trailsTransaction(text)));
-    }
+    // One shard of the team's version, chosen at random, counts the change: the team row
+    // is not updated, so concurrent member changes of the team (which hold KEY SHARE on
+    // it) do not wait for each other's COMMIT, unless two pick the same shard. Nothing
+    // reads its result, so on PostgreSQL it goes out with the transaction's next statement
+    // (pg-fold.ts), the events insert and COMMIT, instead of a round trip of its own. Only
+    // for a SCIM team of this account: the shards' key is the team's id alone.
+    const text = this.cachedText('countGroupChange', (param) =>
+      trailsTransaction(
+        `INSERT INTO group_version_shards AS v (account_id, group_id, shard, n, updated_at) SELECT groups.account_id, groups.id, ${param(3)}::smallint, 1, ${param(4)}::text FROM groups WHERE groups.account_id = ${param(1)} AND groups.id = ${param(2)} AND groups.origin = 'scim' ON CONFLICT (group_id, shard) DO UPDATE SET n = v.n + 1, updated_at = excluded.updated_at`,
+      ),
+    );
     const shard = Math.floor(Math.random() * shards);
     await this.db.executeQuery(CompiledQuery.raw(text, [this.accountId, id, shard, at]));
   }

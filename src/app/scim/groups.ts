@@ -231,7 +231,7 @@ export class GroupsService extends ResourceService<GroupRow> {
             // there is no team event to add. The version answered is the one read plus this
             // change: member changes of the team committing meanwhile make the team's
             // version higher than it, never lower, and versions only grow, so the ETag can
-            // only fail an If-Match, never pass one wrongly (as touchGroup's).
+            // only fail an If-Match, never pass one wrongly.
             await tx.countGroupChange(id, now);
             await rules.commit();
             return { ...current, version: current.version + 1, updatedAt: now };

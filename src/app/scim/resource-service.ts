@@ -50,9 +50,8 @@ export abstract class ResourceService<R extends { readonly id: string; readonly 
     work: (tx: AccountStore, rules: WorkspaceRules, current: R) => Promise<T>,
   ): Promise<T> {
     return this.store.transaction(async (tx) => {
-      const at = new Date().toISOString();
       const { account, row: current } = await this.open(tx, id, options);
-      const rules = WorkspaceRules.opened(tx, account, at);
+      const rules = WorkspaceRules.opened(tx, account);
       if (current === undefined) throw this.missing(id);
       checkIfMatch(ifMatch, current.version, `${this.type} ${id}`);
       return work(tx, rules, current);

@@ -429,7 +429,7 @@ export class SsoSignIn {
       if (added > 0) {
         rules.membersAdded(team.id, [{ id: user.id, type: 'User' }]);
         // The team changed: its version moves, so an If-Match from before the join fails.
-        await tx.touchGroup(team.id, rules.at);
+        await tx.countGroupChange(team.id, rules.at);
       }
     }
     await rules.commit();
