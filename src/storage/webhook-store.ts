@@ -11,6 +11,15 @@ import { AccountScopedStore } from './account-scoped.js';
 import type { Database, WebhookAttemptsTable } from './db-schema.js';
 import type { SqlDialect } from './dialects/dialect.js';
 
+/**
+ * Endpoints inserted by this process so far (through any store): a claim that remembered
+ * "no endpoint" looks again after one (KyselyWebhookDeliveries.endpointsMayExist).
+ */
+let endpointsInserted = 0;
+
+/** How long a claim trusts its last look at whether any active endpoint exists. */
+export const ENDPOINT_LOOK_MS = 1000;
+
 /** One account's webhook endpoints and delivery log. */
 export class KyselyWebhookStore extends AccountScopedStore implements WebhookStore {
   constructor(
@@ -66,7 +75,9 @@ export class KyselyWebhookStore extends AccountScopedStore implements WebhookSto
           ),
       )
       .executeTakeFirst();
-    return Number(inserted.numInsertedOrUpdatedRows ?? 0n) > 0;
+    const added = Number(inserted.numInsertedOrUpdatedRows ?? 0n) > 0;
+    if (added) endpointsInserted++;
+    return added;
   }
 
   async list(): Promise<WebhookEndpoint[]> {
@@ -118,9 +129,45 @@ export class KyselyWebhookStore extends AccountScopedStore implements WebhookSto
 /** Delivery state of every account's endpoints, for the dispatcher. */
 export class KyselyWebhookDeliveries implements WebhookDeliveryStore {
   private readonly db: Kysely<Database>;
+  private readonly lookMs: number;
+  /** The last look at whether any active endpoint exists, or the one in flight. */
+  private look:
+    | { readonly at: number; readonly inserted: number; readonly found: Promise<boolean> }
+    | undefined;
 
-  constructor(private readonly database: RosterDatabase) {
+  constructor(
+    private readonly database: RosterDatabase,
+    options: { endpointLookMs?: number } = {},
+  ) {
     this.db = database.db;
+    this.lookMs = options.endpointLookMs ?? ENDPOINT_LOOK_MS;
+  }
+
+  /**
+   * False when no active endpoint existed at a look less than `lookMs` ago and this
+   * process inserted none since. Every write nudges the dispatcher, and each nudge's claim
+   * cost two to four statements (the pending events numbered, the due read, on SQLite an
+   * UPDATE) that found nothing when no account has an endpoint: 1.1 extra statements per
+   * member change on PostgreSQL under load (docs/benchmarks.md, "Nudges without
+   * endpoints"). An endpoint another process inserts is found by the first claim after
+   * `lookMs`, as if its insert had come that much later; concurrent claims share a look.
+   */
+  private async endpointsMayExist(): Promise<boolean> {
+    const now = performance.now();
+    const last = this.look;
+    if (last !== undefined && last.inserted === endpointsInserted && now - last.at < this.lookMs)
+      return last.found;
+    const found = sql<{ one: number }>`
+      SELECT 1 AS one FROM webhook_endpoints WHERE active = 1 LIMIT 1`
+      .execute(this.db)
+      .then((result) => result.rows.length > 0);
+    const look = { at: now, inserted: endpointsInserted, found };
+    this.look = look;
+    // A failed look is not remembered: the next claim looks again.
+    found.catch(() => {
+      if (this.look === look) this.look = undefined;
+    });
+    return found;
   }
 
   /**
@@ -136,6 +183,7 @@ export class KyselyWebhookDeliveries implements WebhookDeliveryStore {
     leaseUntil: string,
     perAccountConcurrency: number,
   ): Promise<ClaimedEndpoint | undefined> {
+    if (!(await this.endpointsMayExist())) return undefined;
     // Undelivered events are those above the cursor: committed events still awaiting
     // their numbers (PostgreSQL) get them first, so an account whose writer's process
     // died before numbering them, or another process's, is found at this poll. One call
