@@ -13,6 +13,16 @@ interface Waiter {
   readonly reject: (error: unknown) => void;
 }
 
+interface Slot {
+  waiters: Waiter[];
+  background: boolean;
+  /** Ends the wait before a scheduled call (set while it waits). */
+  wake: (() => void) | undefined;
+}
+
+/** How long a call only `schedule` asked for waits for more writes to share it. */
+export const SCHEDULE_DELAY_MS = 20;
+
 /**
  * PostgreSQL: numbers committed events after their commit (migration 074), through the
  * database functions `roster_sequence_events(account)` and `roster_sequence_pending()`,
@@ -30,6 +40,13 @@ interface Waiter {
  * - `sequencePending()`: every account with pending events, one call each (the webhook
  *   dispatcher's poll, metrics).
  *
+ * A call that only `schedule` asked for starts `scheduleDelayMs` (20 ms) later, so that the
+ * writes of an account committing meanwhile share it: back to back, the calls cost 0.47
+ * statements per member change of one account under load (docs/benchmarks.md, "Nudges
+ * without endpoints"). A reader, or the dispatcher's poll, asking meanwhile starts it at
+ * once; `idle()` does too. Nothing waits for a scheduled call: readers and the dispatcher
+ * number what they read first.
+ *
  * An account whose locks are busy for longer than the function's lock_timeout (200 ms) is
  * skipped: its events stay pending until a later call.
  *
@@ -37,12 +54,14 @@ interface Waiter {
  * does not cancel numbering that other requests' events wait for).
  */
 export class EventSequencer {
-  private readonly slots = new Map<string, { waiters: Waiter[]; background: boolean }>();
+  private readonly slots = new Map<string, Slot>();
   private readonly draining = new Set<Promise<void>>();
+  private flushing = false;
 
   constructor(
     private readonly db: Kysely<Database>,
     private readonly onError: (error: unknown) => void,
+    private readonly scheduleDelayMs = SCHEDULE_DELAY_MS,
   ) {}
 
   schedule(accountId: string): void {
@@ -59,16 +78,27 @@ export class EventSequencer {
 
   /** Resolves once no call is in flight (the database closes after it). */
   async idle(): Promise<void> {
-    while (this.draining.size > 0) await Promise.all([...this.draining]);
+    this.flushing = true;
+    try {
+      while (this.draining.size > 0) {
+        for (const slot of this.slots.values()) slot.wake?.();
+        await Promise.all([...this.draining]);
+      }
+    } finally {
+      this.flushing = false;
+    }
   }
 
   private enqueue(key: string, waiter: Waiter | undefined): void {
     let slot = this.slots.get(key);
     const start = slot === undefined;
-    slot ??= { waiters: [], background: false };
+    slot ??= { waiters: [], background: false, wake: undefined };
     if (waiter === undefined) slot.background = true;
     else slot.waiters.push(waiter);
-    if (!start) return;
+    if (!start) {
+      if (waiter !== undefined) slot.wake?.();
+      return;
+    }
     this.slots.set(key, slot);
     const current = slot;
     const drain = queryScope.exit(() => this.drain(key, current));
@@ -77,12 +107,11 @@ export class EventSequencer {
   }
 
   /** Runs calls for `key` until nobody waits for one that starts after they asked. */
-  private async drain(
-    key: string,
-    slot: { waiters: Waiter[]; background: boolean },
-  ): Promise<void> {
+  private async drain(key: string, slot: Slot): Promise<void> {
     try {
       while (slot.waiters.length > 0 || slot.background) {
+        if (slot.waiters.length === 0 && this.scheduleDelayMs > 0 && !this.flushing)
+          await this.pause(slot);
         const waiters = slot.waiters.splice(0);
         const background = slot.background;
         slot.background = false;
@@ -97,6 +126,19 @@ export class EventSequencer {
     } finally {
       this.slots.delete(key);
     }
+  }
+
+  /** Waits `scheduleDelayMs`, or less when a waiter arrives or idle() flushes. */
+  private pause(slot: Slot): Promise<void> {
+    return new Promise((resolve) => {
+      const done = (): void => {
+        clearTimeout(timer);
+        slot.wake = undefined;
+        resolve();
+      };
+      const timer = setTimeout(done, this.scheduleDelayMs);
+      slot.wake = done;
+    });
   }
 
   private async call(key: string): Promise<void> {

@@ -296,7 +296,9 @@ describe('events numbered after commit (postgres)', () => {
     // A database handle that counts the sequencer's statements and how many run at once.
     const counted = countingKysely(server.databaseUrl);
     const errors: unknown[] = [];
-    const sequencer = new EventSequencer(counted.db, (error) => errors.push(error));
+    // Scheduled calls without the wait before them: the first starts at once, the reader's
+    // is the one re-run.
+    const sequencer = new EventSequencer(counted.db, (error) => errors.push(error), 0);
     try {
       for (let i = 0; i < 20; i++) sequencer.schedule(tenant.accountId);
       await sequencer.sequence(tenant.accountId);
@@ -322,6 +324,43 @@ describe('events numbered after commit (postgres)', () => {
     } finally {
       await broken.db.destroy();
       await bare.dispose();
+    }
+  });
+
+  it('a scheduled call waits for more writes to share it; a reader or idle() starts it at once', async () => {
+    const tenant = await server.createTenant();
+    const commitEvents = async (name: string) => {
+      const trx = await open();
+      await appendEvents(trx, dialect(), tenant.accountId, [event(name)], new Date().toISOString());
+      await trx.commit().execute();
+    };
+    const counted = countingKysely(server.databaseUrl);
+    const errors: unknown[] = [];
+    // A wait far longer than the test: only a reader or idle() can start the call.
+    const sequencer = new EventSequencer(counted.db, (error) => errors.push(error), 60_000);
+    try {
+      // Twenty writes, each scheduling as a write does: no call yet.
+      for (let i = 0; i < 20; i++) {
+        await commitEvents(`w${i}@example.com`);
+        sequencer.schedule(tenant.accountId);
+      }
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      expect(counted.calls).toBe(0);
+      // A reader starts it at once, and that one call numbers all twenty.
+      await sequencer.sequence(tenant.accountId);
+      expect(counted.calls).toBe(1);
+      expect([...(await stored(tenant.accountId)).values()].sort((a, b) => a - b)).toEqual(
+        Array.from({ length: 20 }, (_, i) => i + 1),
+      );
+      // A scheduled call left waiting is run by idle() (before the database closes).
+      await commitEvents('last@example.com');
+      sequencer.schedule(tenant.accountId);
+      await sequencer.idle();
+      expect(counted.calls).toBe(2);
+      expect(await eventSeq(tenant.accountId)).toBe(21);
+      expect(errors).toEqual([]);
+    } finally {
+      await counted.db.destroy();
     }
   });
 
