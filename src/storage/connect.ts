@@ -207,7 +207,12 @@ function openSqlite(url: string, options: DatabaseOptions): RosterDatabase {
   const db = new Kysely<Database>({
     dialect: new SqliteDialect({ database: statements.database }),
   });
-  if (walSync !== undefined) registerWalSync(db, walSync);
+  if (walSync !== undefined) {
+    registerWalSync(db, walSync);
+    // The tail a checkpoint could not copy while a transaction was open: right after the
+    // next commit (under a steady write load one is nearly always open).
+    if (checkpointer !== undefined) walSync.afterCommit = () => checkpointer.commitEnded();
+  }
   // Read-only single statements of the stores skip Kysely's executor when they can
   // (sqlite-reads.ts); through the same tracked statements, so their answers wait for the
   // fsync of what they read like any other.

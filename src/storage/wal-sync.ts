@@ -56,9 +56,16 @@ export class WalSync {
     this.syncedDataVersion = dataVersion();
   }
 
+  /**
+   * Runs after each commit of this connection, on its thread, with no transaction open
+   * (the WAL checkpointer copies the WAL's last frames there: WalCheckpointer.commitEnded).
+   */
+  afterCommit: (() => void) | undefined;
+
   /** Called by the statement wrapper after each statement that ended a write transaction. */
   markCommitted(): void {
     this.committed++;
+    this.afterCommit?.();
   }
 
   /** True when every commit of this connection so far is durable. */
