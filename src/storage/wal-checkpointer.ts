@@ -123,7 +123,16 @@ export class WalCheckpointer {
    */
   commitEnded(): void {
     if (!this.tailDue || this.closed) return;
-    const here = this.options.checkpointHere?.();
+    let here: CheckpointResult | undefined;
+    try {
+      here = this.options.checkpointHere?.();
+    } catch (error) {
+      // The commit that ran before stands: a failed copy is reported, not thrown into it,
+      // and the next round tries again.
+      this.tailDue = false;
+      this.options.onError(error);
+      return;
+    }
     if (here === undefined) return;
     this.tailDue = false;
     this.record(here);

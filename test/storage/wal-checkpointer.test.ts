@@ -127,6 +127,38 @@ describe('SQLite WAL checkpoints off the event loop', () => {
     expect(count.rows[0]!.n).toBe(1_002);
   });
 
+  it('a copy that fails after a commit is reported, not thrown into that commit', async () => {
+    const setup = new SqliteDatabase(file);
+    setup.pragma('journal_mode = WAL');
+    setup.pragma('wal_autocheckpoint = 0');
+    setup.exec('CREATE TABLE t (id INTEGER PRIMARY KEY, body TEXT)');
+    setup.prepare('INSERT INTO t (body) VALUES (?)').run('x'.repeat(2000));
+    const errors: unknown[] = [];
+    let here: 'busy' | 'fails' = 'busy';
+    const checkpointer = new WalCheckpointer(file, {
+      thresholdBytes: 0,
+      intervalMs: 3_600_000,
+      onError: (error) => errors.push(error),
+      checkpointHere: () => {
+        if (here === 'busy') return undefined; // a transaction is open
+        throw new Error('disk I/O error');
+      },
+    });
+    try {
+      await checkpointer.check();
+      expect(checkpointer.checkpoints).toBe(1); // the worker's; the connection's is due
+      here = 'fails';
+      expect(() => checkpointer.commitEnded()).not.toThrow();
+      expect(errors.map(String)).toEqual(['Error: disk I/O error']);
+      // Tried again at the next round, not after every commit.
+      checkpointer.commitEnded();
+      expect(errors).toHaveLength(1);
+    } finally {
+      await checkpointer.close();
+      setup.close();
+    }
+  });
+
   it('a checkpointer whose database is gone reports the failure and keeps the server going', async () => {
     const errors: unknown[] = [];
     const checkpointer = new WalCheckpointer(join(dir, 'missing.db'), {
