@@ -110,11 +110,7 @@ export class WalCheckpointer {
     // Even with every frame copied: under load a commit lands between the worker's pass
     // and the next transaction, which then reads from the WAL and cannot start it over.
     // The connection's own pass, between its commit and its next BEGIN, closes that gap.
-    if (left <= TAIL_FRAMES || overdue) {
-      const here = this.options.checkpointHere?.();
-      if (here !== undefined) this.record(here);
-      else this.tailDue = this.options.checkpointHere !== undefined;
-    }
+    if (left <= TAIL_FRAMES || overdue) this.tailDue = !this.copyHere();
   }
 
   /**
@@ -122,20 +118,25 @@ export class WalCheckpointer {
    * the connection's own pass that a transaction held up.
    */
   commitEnded(): void {
-    if (!this.tailDue || this.closed) return;
+    if (this.tailDue && !this.closed) this.tailDue = !this.copyHere();
+  }
+
+  /**
+   * The connection's own pass: false when it cannot run now (a transaction is open). A
+   * failure is reported, never thrown (after a commit it would read as that commit's
+   * failure), and the next round tries again.
+   */
+  private copyHere(): boolean {
     let here: CheckpointResult | undefined;
     try {
       here = this.options.checkpointHere?.();
     } catch (error) {
-      // The commit that ran before stands: a failed copy is reported, not thrown into it,
-      // and the next round tries again.
-      this.tailDue = false;
       this.options.onError(error);
-      return;
+      return true;
     }
-    if (here === undefined) return;
-    this.tailDue = false;
+    if (here === undefined) return this.options.checkpointHere === undefined;
     this.record(here);
+    return true;
   }
 
   private record(result: CheckpointResult): void {
