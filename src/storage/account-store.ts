@@ -594,7 +594,10 @@ export class KyselyAccountStore implements AccountStore {
     const text = withAccountRow(first.text);
     const [joined] = await readRows<Record<string, unknown>>(this.db, text, first.parameters);
     if (joined === undefined) throw new Error(`account ${this.accountId} does not exist`);
-    const account = accountState({ seats: joined[ACCOUNT_SEATS], settings: joined[ACCOUNT_SETTINGS] });
+    const account = accountState({
+      seats: joined[ACCOUNT_SEATS],
+      settings: joined[ACCOUNT_SETTINGS],
+    });
     rememberMapping(this.accountId, account);
     if (mapsTeamsOf(account)) throw new AccountLockFirst();
     const row = joined[ROW_FOUND] === true ? joined : undefined;

@@ -293,7 +293,9 @@ describe('member changes on PostgreSQL run their fixed statements named', () => 
     expect(closing.length).toBe(4);
     for (const q of closing) {
       expect(q.name).toBeUndefined();
-      expect(q.text).toMatch(/^INSERT INTO group_version_shards .*;\ninsert into "events" .*;\nCOMMIT$/s);
+      expect(q.text).toMatch(
+        /^INSERT INTO group_version_shards .*;\ninsert into "events" .*;\nCOMMIT$/s,
+      );
     }
     const opening = seen.filter((q) => q.text.startsWith('BEGIN;') && /FROM groups/.test(q.text));
     expect(opening.length).toBe(4);
