@@ -23,6 +23,7 @@ import { syncFailures } from './054-sync-failures.js';
 import { syncLogExchange } from './090-sync-log-exchange.js';
 import { syncPreviews } from './091-sync-previews.js';
 import { sequencerByKey } from './093-sequencer-by-key.js';
+import { logAtIndex } from './094-log-at-index.js';
 import { syncControl } from './092-sync-control.js';
 
 /**
@@ -55,6 +56,7 @@ export const migrations: Record<string, Migration> = {
   '091_sync_previews': syncPreviews,
   '092_sync_control': syncControl,
   '093_sequencer_by_key': sequencerByKey,
+  '094_log_at_index': logAtIndex,
 };
 
 export const migrationProvider: MigrationProvider = {
