@@ -19,7 +19,15 @@ describe('loadConfig', () => {
       originsExplicit: false,
       sqliteCommitSync: 'thread',
       sqliteMmapMb: 0,
+      logRetentionDays: 30,
     });
+  });
+
+  it('reads LOG_RETENTION_DAYS (0 keeps the provisioning log forever)', () => {
+    expect(loadConfig({ LOG_RETENTION_DAYS: '90' }).logRetentionDays).toBe(90);
+    expect(loadConfig({ LOG_RETENTION_DAYS: '0' }).logRetentionDays).toBe(0);
+    for (const bad of ['-1', '1.5', 'month', '40000'])
+      expect(() => loadConfig({ LOG_RETENTION_DAYS: bad })).toThrow(/LOG_RETENTION_DAYS must be/);
   });
 
   it('reads SQLITE_MMAP_MB', () => {

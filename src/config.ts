@@ -1,6 +1,6 @@
 /**
  * Configuration from the environment (PORT, HOST, DATABASE_URL, PUBLIC_URL, REGIONS,
- * REGION, LOG_LEVEL, TRUST_PROXY, SQLITE_COMMIT_SYNC, SQLITE_MMAP_MB), validated once at start-up so a typo fails loudly
+ * REGION, LOG_LEVEL, TRUST_PROXY, SQLITE_COMMIT_SYNC, SQLITE_MMAP_MB, LOG_RETENTION_DAYS), validated once at start-up so a typo fails loudly
  * instead of at first use.
  */
 export interface Config {
@@ -34,6 +34,12 @@ export interface Config {
    * touches counts in the process's resident memory (file-backed, reclaimable).
    */
   sqliteMmapMb: number;
+  /**
+   * LOG_RETENTION_DAYS: how long the provisioning log keeps an entry (default 30, as
+   * Microsoft Entra keeps its provisioning logs; 0: forever). The server deletes older
+   * entries in small batches (ProvisioningLogRetention).
+   */
+  logRetentionDays: number;
 }
 
 export interface RegionOrigin {
@@ -133,9 +139,16 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       `SQLITE_MMAP_MB must be a whole number of MiB from 0 to 2048, got ${JSON.stringify(env.SQLITE_MMAP_MB)}`,
     );
   }
+  const logRetentionDays = Number(nonEmpty(env.LOG_RETENTION_DAYS) ?? '30');
+  if (!Number.isInteger(logRetentionDays) || logRetentionDays < 0 || logRetentionDays > 36_500) {
+    throw new ConfigError(
+      `LOG_RETENTION_DAYS must be a whole number of days from 0 (keep forever) to 36500, got ${JSON.stringify(env.LOG_RETENTION_DAYS)}`,
+    );
+  }
   return {
     sqliteCommitSync,
     sqliteMmapMb,
+    logRetentionDays,
     port,
     host,
     databaseUrl,

@@ -76,6 +76,12 @@ export interface ProvisioningLogStore {
 export interface ProvisioningLogWriter {
   /** Stores every entry in one statement, or none of them (rejecting). */
   insert(entries: readonly StorableLogEntry[]): Promise<void>;
+  /**
+   * Deletes, among the `limit` oldest entries (by id, of every account), those made before
+   * the ISO time `before`; answers how many it deleted. Fewer than `limit`: nothing older
+   * is left (entries are numbered in the order they are stored, about that of their time).
+   */
+  prune(before: string, limit: number): Promise<number>;
 }
 
 const FLUSH_AFTER_MS = 50;
@@ -188,4 +194,73 @@ function storable(e: LogEntry): StorableLogEntry {
     error: storableOrNull(e.error),
     source: e.source ?? 'scim',
   };
+}
+
+/** Entries deleted per statement: a short statement, so requests interleave with a backlog's pruning. */
+export const PRUNE_BATCH = 1_000;
+const PRUNE_EVERY_MS = 60_000;
+const DAY_MS = 24 * 60 * 60 * 1000;
+
+/**
+ * Keeps the provisioning log to its retention (LOG_RETENTION_DAYS): once a minute, deletes
+ * the entries older than that, oldest first, `PRUNE_BATCH` per statement, until none is
+ * left, yielding to requests between statements. Without it the log, which gains an entry
+ * per SCIM request, grows without bound, and with it each request's index updates. Every
+ * process may run one: two pruning at once delete disjoint rows or wait for each other.
+ */
+export class ProvisioningLogRetention {
+  private timer: NodeJS.Timeout | undefined;
+  private running: Promise<number> | undefined;
+  private stopped = false;
+
+  constructor(
+    private readonly stores: Stores,
+    private readonly options: {
+      readonly retentionDays: number;
+      readonly onError: (error: unknown) => void;
+      readonly intervalMs?: number;
+      readonly batch?: number;
+      readonly now?: () => number;
+    },
+  ) {}
+
+  /** Prunes now and then every interval; nothing when the retention is 0 (keep forever). */
+  start(): void {
+    if (this.options.retentionDays <= 0 || this.timer !== undefined) return;
+    const tick = () => {
+      this.pruneNow().catch(this.options.onError);
+    };
+    this.timer = setInterval(tick, this.options.intervalMs ?? PRUNE_EVERY_MS);
+    this.timer.unref();
+    tick();
+  }
+
+  /** Deletes every entry past the retention; resolves to how many. One run at a time. */
+  pruneNow(): Promise<number> {
+    this.running ??= this.prune().finally(() => (this.running = undefined));
+    return this.running;
+  }
+
+  private async prune(): Promise<number> {
+    if (this.options.retentionDays <= 0) return 0;
+    const now = this.options.now?.() ?? Date.now();
+    const before = new Date(now - this.options.retentionDays * DAY_MS).toISOString();
+    const batch = this.options.batch ?? PRUNE_BATCH;
+    let deleted = 0;
+    while (!this.stopped) {
+      const n = await this.stores.provisioningLog.prune(before, batch);
+      deleted += n;
+      if (n < batch) break;
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    return deleted;
+  }
+
+  /** Stops the timer and waits for a run in flight to end after its current statement. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer !== undefined) clearInterval(this.timer);
+    this.timer = undefined;
+    await this.running?.catch(() => undefined);
+  }
 }

@@ -1,7 +1,7 @@
 import pino from 'pino';
 import { loadRequestLimits, type RequestLimits } from '../app/limits.js';
 import { redactUrl } from '../app/log-text.js';
-import { ProvisioningLog } from '../app/provisioning-log.js';
+import { ProvisioningLog, ProvisioningLogRetention } from '../app/provisioning-log.js';
 import { SyncJobs } from '../app/sync-jobs.js';
 import { WebhookDispatcher } from '../app/webhooks/dispatcher.js';
 import { regionOrigin, type Config } from '../config.js';
@@ -55,6 +55,12 @@ export async function startServer(
   const log = new ProvisioningLog(stores, (error) =>
     logger.error({ err: error }, 'could not write the provisioning log'),
   );
+  // Entries older than LOG_RETENTION_DAYS go, oldest first, in small batches.
+  const logRetention = new ProvisioningLogRetention(stores, {
+    retentionDays: config.logRetentionDays,
+    onError: (error) =>
+      logger.warn({ err: error }, 'pruning the provisioning log failed: retried in a minute'),
+  });
   // Per-token rate limit; counters in Redis when REDIS_URL is set (shared by all processes).
   let lastLimiterError = 0;
   const rateLimiter = createRateLimiter(limits.rateLimit, limits.redisUrl, (error) => {
@@ -116,12 +122,14 @@ export async function startServer(
     onError: (error) => logger.warn({ err: error }, 'sync scheduler step failed'),
   });
   scheduler.start();
+  logRetention.start();
   return {
     url: address,
     async close() {
       await app.close(); // also stops the webhook dispatcher (buildApp's onClose)
       await scheduler.stop();
       await syncJobs.close(); // waits for the scheduled cycles in flight
+      await logRetention.stop();
       await log.close();
       await authListener?.close();
       await rateLimiter?.close();

@@ -29,6 +29,24 @@ export class KyselyLogWriter implements ProvisioningLogWriter {
     await this.insertInto(this.db, entries);
   }
 
+  async prune(before: string, limit: number): Promise<number> {
+    // The oldest `limit` entries by the primary key, those older than `before` deleted: a
+    // bounded statement whatever the log's size, and no index on the time alone needed.
+    const remove = async (db: Kysely<Database>) => {
+      const result = await db
+        .deleteFrom('scim_log')
+        .where('id', 'in', (eb) =>
+          eb.selectFrom('scim_log').select('id').orderBy('id').limit(limit),
+        )
+        .where('at', '<', before)
+        .executeTakeFirst();
+      return Number(result.numDeletedRows);
+    };
+    // In-process SQLite: one savepoint of the group commit, as the inserts.
+    if (!this.dialect.roundTrips) return this.dialect.transaction(this.db, remove);
+    return remove(this.db);
+  }
+
   private async insertInto(
     db: Kysely<Database>,
     entries: readonly StorableLogEntry[],
