@@ -39,6 +39,15 @@ export interface UserRow {
  */
 export type RowLock = 'update' | 'noKeyUpdate' | 'keyShare';
 
+/**
+ * A member change announced to openGroupChange: `add` the users `ids` (as
+ * insertUserMembers(groupId, ids, at) adds them), or `remove` the memberships `ids` (as
+ * deleteMembers(groupId, ids)); `ids` without repeats, in request order.
+ */
+export type MemberChangeAhead =
+  | { readonly kind: 'add'; readonly ids: readonly string[]; readonly at: string }
+  | { readonly kind: 'remove'; readonly ids: readonly string[] };
+
 export interface GetOptions {
   /** Same as `lock: 'update'`. */
   readonly forUpdate?: boolean;
@@ -115,10 +124,19 @@ export interface AccountStore {
     id: string,
     options?: GetOptions & { related?: boolean },
   ): Promise<{ account: AccountState; row: UserRow | undefined }>;
-  /** openUserChange for a team (as getGroup reads it). */
+  /**
+   * openUserChange for a team (as getGroup reads it). `ahead`: the member change the
+   * caller makes next in this transaction, if the team is there; the store may run it
+   * with the read (on PostgreSQL in the same round trip), and answers the caller's
+   * insertUserMembers / deleteMembers of exactly that change from it. The caller must
+   * then make that change, or end the transaction by throwing: a transaction that ends
+   * with an announced change not made, or makes another member change of the team
+   * first, fails (and rolls back).
+   */
   openGroupChange(
     id: string,
     options?: GetOptions,
+    ahead?: MemberChangeAhead,
   ): Promise<{ account: AccountState; row: GroupRow | undefined }>;
   /** `related`: also the user's SCIM teams and manager's name, in the same statement. */
   getUser(id: string, options?: GetOptions & { related?: boolean }): Promise<UserRow | undefined>;

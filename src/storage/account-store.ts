@@ -16,6 +16,7 @@ import type {
   GetOptions,
   GroupRow,
   ListQuery,
+  MemberChangeAhead,
   MemberRow,
   NewUser,
   Page,
@@ -36,7 +37,12 @@ import {
 } from './workspace-store.js';
 import { bulkChunks } from './bulk.js';
 import { preparable, prepared } from './pg-prepared.js';
-import { leadsTransaction, trailsTransaction } from './pg-fold.js';
+import {
+  inlineParameters,
+  leadsTransaction,
+  leadsTransactionInParts,
+  trailsTransaction,
+} from './pg-fold.js';
 import { readRows } from './sqlite-reads.js';
 import { queryScope } from './connect.js';
 import type { AccountState, WorkspaceStore } from '../app/workspace/ports.js';
@@ -250,6 +256,83 @@ function withAccountRow(statement: string): string {
     text = `SELECT accounts.seats AS "${ACCOUNT_SEATS}", accounts.settings AS "${ACCOUNT_SETTINGS}", r.id IS NOT NULL AS "${ROW_FOUND}", r.* FROM accounts LEFT JOIN LATERAL (${statement}) r ON true WHERE accounts.id = $1`;
     // The first statement of a write transaction: sent with its BEGIN (pg-fold.ts).
     accountRowTexts.set(statement, preparable(leadsTransaction(text)));
+  }
+  return text;
+}
+
+/**
+ * PostgreSQL's member statements (`param(n)`: the n-th placeholder). `addUsers`:
+ * resolveMemberIds' statement (KEY SHARE on what it finds, so a member deleted meanwhile
+ * is waited for and then not found) and insertMembers' (the team is the account's;
+ * memberships already there left alone) in one, the insert run only when every id was
+ * found as a user; $1 the account, $2 the ids, $3 the team, $4 the time. `remove`: the
+ * memberships deleted, $1 the account, $2 the team, $3 the ids.
+ */
+const MEMBER_TEXTS = {
+  add: (param: (n: number) => string) =>
+    `WITH r AS (
+      SELECT id, 'User' AS kind FROM (
+        SELECT id FROM users WHERE account_id = ${param(1)} AND id = ANY(${param(2)}::text[]) FOR KEY SHARE
+      ) u
+      UNION ALL
+      SELECT id, 'Group' AS kind FROM (
+        SELECT id FROM groups WHERE account_id = ${param(1)} AND id = ANY(${param(2)}::text[]) AND origin = 'scim' FOR KEY SHARE
+      ) g),
+    i AS (
+      INSERT INTO group_members (account_id, group_id, member_id, member_type, created_at)
+      SELECT ${param(1)}, ${param(3)}, r.id, 'User', ${param(4)}::text FROM r
+      WHERE r.kind = 'User'
+        AND (SELECT count(*) FROM r WHERE r.kind = 'User') = cardinality(${param(2)}::text[])
+        AND EXISTS (SELECT 1 FROM groups WHERE account_id = ${param(1)} AND id = ${param(3)})
+      ON CONFLICT (group_id, member_id) DO NOTHING
+      RETURNING member_id)
+    SELECT r.id, r.kind, i.member_id IS NOT NULL AS added FROM r LEFT JOIN i ON i.member_id = r.id`,
+  remove: (param: (n: number) => string) =>
+    `DELETE FROM group_members WHERE account_id = ${param(1)} AND group_id = ${param(2)} AND member_id = ANY(${param(3)}::text[]) RETURNING member_id, member_type`,
+} as const;
+
+const memberTexts = new Map<string, string>();
+
+/** MEMBER_TEXTS[kind] alone, numbered from $1 (prepared, pg-prepared.ts). */
+function memberText(kind: MemberChangeAhead['kind']): string {
+  let text = memberTexts.get(kind);
+  if (text === undefined) {
+    text = preparable(MEMBER_TEXTS[kind]((n) => `$${n}`));
+    memberTexts.set(kind, text);
+  }
+  return text;
+}
+
+/** The parameters of MEMBER_TEXTS[change.kind] for this change of team `groupId`. */
+function memberParameters(accountId: string, groupId: string, change: MemberChangeAhead) {
+  return change.kind === 'add'
+    ? [accountId, change.ids, groupId, change.at]
+    : [accountId, groupId, change.ids];
+}
+
+/** What identifies a member change announced ahead (the same change made later matches it). */
+function aheadKey(groupId: string, change: MemberChangeAhead): string {
+  return JSON.stringify([change.kind, groupId, change.ids, change.kind === 'add' ? change.at : '']);
+}
+
+const openingTexts = new Map<string, string>();
+
+/**
+ * withAccountRow(`read`) and then MEMBER_TEXTS[kind], its placeholders numbered after the
+ * read's `readParameters`: one Query message with the transaction's BEGIN (pg-fold.ts).
+ */
+function openingWithMemberChange(
+  read: string,
+  readParameters: number,
+  kind: MemberChangeAhead['kind'],
+) {
+  const key = `${kind}\0${read}`;
+  let text = openingTexts.get(key);
+  if (text === undefined) {
+    text = leadsTransactionInParts(
+      `${withAccountRow(read)};\n${MEMBER_TEXTS[kind]((n) => `$${n + readParameters}`)}`,
+    );
+    openingTexts.set(key, text);
   }
   return text;
 }
@@ -494,9 +577,39 @@ export class KyselyAccountStore implements AccountStore {
 
   async transaction<T>(work: (store: AccountStore) => Promise<T>): Promise<T> {
     if (this.inTransaction) return work(this);
-    return this.dialect.transaction(this.db as Kysely<Database>, (trx) =>
-      work(new KyselyAccountStore(trx, this.dialect, this.accountId, true)),
-    );
+    return this.dialect.transaction(this.db as Kysely<Database>, async (trx) => {
+      const store = new KyselyAccountStore(trx, this.dialect, this.accountId, true);
+      const result = await work(store);
+      // A member change run ahead with the opening read (openGroupChange) and never asked
+      // for: the caller went another way, so it must not commit.
+      if (store.ahead !== undefined)
+        throw new Error('a member change announced to openGroupChange was not made');
+      return result;
+    });
+  }
+
+  /** The result of a member change run ahead with the opening read, until it is asked for. */
+  private ahead:
+    | {
+        readonly groupId: string;
+        readonly key: string;
+        /** Undefined: announced, not run ahead (SQLite, or values not inlinable). */
+        readonly rows: readonly unknown[] | undefined;
+      }
+    | undefined;
+
+  /**
+   * The rows of the member change `key` of team `groupId` if it was run ahead
+   * (openGroupChange), once; another member change of that team first is a caller's
+   * mistake that must not commit.
+   */
+  private takeAhead(groupId: string, key: string | undefined): readonly unknown[] | undefined {
+    const ahead = this.ahead;
+    if (ahead === undefined || ahead.groupId !== groupId) return undefined;
+    this.ahead = undefined;
+    if (ahead.key !== key)
+      throw new Error('a member change other than the one announced to openGroupChange');
+    return ahead.rows;
   }
 
   /**
@@ -559,10 +672,10 @@ export class KyselyAccountStore implements AccountStore {
     return this.openChange(this.userRead(id, options), undefined, toUser);
   }
 
-  openGroupChange(id: string, options: GetOptions = {}) {
+  openGroupChange(id: string, options: GetOptions = {}, ahead?: MemberChangeAhead) {
     const { lock, read } = this.groupReads(id, options);
     return lock === undefined
-      ? this.openChange(read, undefined, toGroup)
+      ? this.openChange(read, undefined, toGroup, ahead && { groupId: id, change: ahead })
       : this.openChange(lock, read, toGroup);
   }
 
@@ -580,7 +693,15 @@ export class KyselyAccountStore implements AccountStore {
     first: Statement,
     then: Statement | undefined,
     convert: (row: never) => T,
+    ahead?: { groupId: string; change: MemberChangeAhead },
   ): Promise<{ account: AccountState; row: T | undefined }> {
+    // Announced whether or not it runs ahead: the caller must make it either way.
+    if (ahead !== undefined)
+      this.ahead = {
+        groupId: ahead.groupId,
+        key: aheadKey(ahead.groupId, ahead.change),
+        rows: undefined,
+      };
     const found = async (statement: Statement) =>
       (await readRows<Record<string, unknown>>(this.db, statement.text, statement.parameters))[0];
     const finish = async (row: Record<string, unknown> | undefined) => {
@@ -591,8 +712,7 @@ export class KyselyAccountStore implements AccountStore {
       const account = await this.workspace.readAccount();
       return { account, row: await finish(await found(first)) };
     }
-    const text = withAccountRow(first.text);
-    const [joined] = await readRows<Record<string, unknown>>(this.db, text, first.parameters);
+    const joined = await this.openingRead(first, ahead);
     if (joined === undefined) throw new Error(`account ${this.accountId} does not exist`);
     const account = accountState({
       seats: joined[ACCOUNT_SEATS],
@@ -602,6 +722,43 @@ export class KyselyAccountStore implements AccountStore {
     if (mapsTeamsOf(account)) throw new AccountLockFirst();
     const row = joined[ROW_FOUND] === true ? joined : undefined;
     return { account, row: await finish(row) };
+  }
+
+  /**
+   * The account's row joined to `first`'s. With a member change `ahead` (PostgreSQL, its
+   * values inlinable): the change too, in the same round trip (pg-fold.ts), kept for the
+   * caller's insertUserMembers / deleteMembers of it. It runs whatever the read finds: a
+   * team not found, not a SCIM team or another account's changes nothing (the statements
+   * check), and a caller that then turns back throws, which rolls it back.
+   */
+  private async openingRead(
+    first: Statement,
+    ahead: { groupId: string; change: MemberChangeAhead } | undefined,
+  ): Promise<Record<string, unknown> | undefined> {
+    if (ahead !== undefined && ahead.change.ids.length > 0 && ahead.change.ids.length <= CHUNK) {
+      const text = openingWithMemberChange(first.text, first.parameters.length, ahead.change.kind);
+      const parameters = [
+        ...first.parameters,
+        ...memberParameters(this.accountId, ahead.groupId, ahead.change),
+      ];
+      if (inlineParameters(text, parameters) !== undefined) {
+        const result = await this.db.executeQuery<{ rows: unknown[] }>(
+          CompiledQuery.raw(text, parameters),
+        );
+        const [read, change] = result.rows;
+        if (read === undefined || change === undefined)
+          throw new Error('the opening read and its member change answered no parts');
+        this.ahead = {
+          groupId: ahead.groupId,
+          key: aheadKey(ahead.groupId, ahead.change),
+          rows: change.rows,
+        };
+        return read.rows[0] as Record<string, unknown> | undefined;
+      }
+    }
+    const text = withAccountRow(first.text);
+    const [joined] = await readRows<Record<string, unknown>>(this.db, text, first.parameters);
+    return joined;
   }
 
   async listUsers(query: ListQuery): Promise<Page<UserRow>> {
@@ -1474,7 +1631,9 @@ export class KyselyAccountStore implements AccountStore {
     known: Map<string, 'User' | 'Group'>;
     added: { id: string; type: 'User' | 'Group' }[] | undefined;
   }> {
-    if (!this.dialect.roundTrips || ids.length > CHUNK) {
+    const change = { kind: 'add', ids, at } as const;
+    const ranAhead = this.takeAhead(groupId, aheadKey(groupId, change));
+    if (ranAhead === undefined && (!this.dialect.roundTrips || ids.length > CHUNK)) {
       const known = await this.resolveMemberIds(ids);
       const users = ids.length === known.size && [...known.values()].every((t) => t === 'User');
       if (!users) return { known, added: undefined };
@@ -1485,35 +1644,18 @@ export class KyselyAccountStore implements AccountStore {
       );
       return { known, added };
     }
-    // PostgreSQL: resolveMemberIds' statement (KEY SHARE on what it finds, so a member
-    // deleted meanwhile is waited for and then not found) and insertMembers' (the team is
-    // the account's; memberships already there left alone) in one: the insert runs only
-    // when every id was found as a user. All parts of the statement see one snapshot, and
-    // the insert reads the locked rows of `r`.
+    // PostgreSQL: one statement (MEMBER_TEXTS.add), or its rows if openGroupChange ran it
+    // ahead. All parts of the statement see one snapshot, and the insert reads the locked
+    // rows of `r`.
     const known = new Map<string, 'User' | 'Group'>();
     const added: { id: string; type: 'User' | 'Group' }[] = [];
-    const rows = await this.runPrepared(sql<{
-      id: string;
-      kind: 'User' | 'Group';
-      added: boolean;
-    }>`WITH r AS (
-          SELECT id, 'User' AS kind FROM (
-            SELECT id FROM users WHERE account_id = ${this.accountId} AND id = ANY(${ids}::text[]) FOR KEY SHARE
-          ) u
-          UNION ALL
-          SELECT id, 'Group' AS kind FROM (
-            SELECT id FROM groups WHERE account_id = ${this.accountId} AND id = ANY(${ids}::text[]) AND origin = 'scim' FOR KEY SHARE
-          ) g),
-        i AS (
-          INSERT INTO group_members (account_id, group_id, member_id, member_type, created_at)
-          SELECT ${this.accountId}, ${groupId}, r.id, 'User', ${at} FROM r
-          WHERE r.kind = 'User'
-            AND (SELECT count(*) FROM r WHERE r.kind = 'User') = cardinality(${ids}::text[])
-            AND EXISTS (SELECT 1 FROM groups WHERE account_id = ${this.accountId} AND id = ${groupId})
-          ON CONFLICT (group_id, member_id) DO NOTHING
-          RETURNING member_id)
-        SELECT r.id, r.kind, i.member_id IS NOT NULL AS added FROM r LEFT JOIN i ON i.member_id = r.id`);
-    for (const row of rows.rows) {
+    const rows = (ranAhead ??
+      (
+        await this.db.executeQuery(
+          CompiledQuery.raw(memberText('add'), memberParameters(this.accountId, groupId, change)),
+        )
+      ).rows) as { id: string; kind: 'User' | 'Group'; added: boolean }[];
+    for (const row of rows) {
       known.set(row.id, row.kind);
       if (row.added) added.push({ id: row.id, type: 'User' });
     }
@@ -1567,9 +1709,31 @@ export class KyselyAccountStore implements AccountStore {
     ids?: readonly string[],
   ): Promise<{ id: string; type: 'User' | 'Group' }[]> {
     const out: { id: string; type: 'User' | 'Group' }[] = [];
-    const batches = ids === undefined ? [undefined] : chunks([...new Set(ids)]);
+    const unique = ids === undefined ? undefined : [...new Set(ids)];
+    const ranAhead = this.takeAhead(
+      groupId,
+      unique === undefined ? undefined : aheadKey(groupId, { kind: 'remove', ids: unique }),
+    );
+    const batches =
+      ranAhead !== undefined ? [] : unique === undefined ? [undefined] : chunks(unique);
+    for (const row of (ranAhead ?? []) as { member_id: string; member_type: string }[])
+      out.push({ id: row.member_id, type: row.member_type === 'Group' ? 'Group' : 'User' });
     for (const batch of batches) {
       if (batch !== undefined && batch.length === 0) continue;
+      if (batch !== undefined && this.dialect.roundTrips) {
+        // PostgreSQL: one text whatever the batch's size (prepared); openGroupChange may
+        // have run it ahead (above).
+        const change = { kind: 'remove', ids: batch } as const;
+        const { rows } = await this.db.executeQuery<{ member_id: string; member_type: string }>(
+          CompiledQuery.raw(
+            memberText('remove'),
+            memberParameters(this.accountId, groupId, change),
+          ),
+        );
+        for (const row of rows)
+          out.push({ id: row.member_id, type: row.member_type === 'Group' ? 'Group' : 'User' });
+        continue;
+      }
       let query = this.db
         .deleteFrom('group_members')
         .where('account_id', '=', this.accountId)

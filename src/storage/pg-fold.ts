@@ -15,9 +15,10 @@ import pg from 'pg';
  * with their parameters as quoted literals (PostgreSQL runs the statements of one Query
  * message in order; an explicit BEGIN and COMMIT delimit the transaction as they would
  * sent apart). Only texts registered here are folded, never a filter, and a value is
- * inlined only when it is a string, a finite number, a boolean or null, written as the
- * text node-postgres itself would send for it, quoted with `escapeLiteral` (an untyped
- * literal takes its type from its context, as an untyped parameter does).
+ * inlined only when it is a string, a finite number, a boolean, null or an array of
+ * strings, written as the text node-postgres itself would send for it, quoted with
+ * `escapeLiteral` (an untyped literal takes its type from its context, as an untyped
+ * parameter does).
  *
  * What stays the same: every statement runs in the same transaction, in the same order,
  * on the same connection. What moves: a deferred statement's error is reported by the
@@ -31,6 +32,8 @@ import pg from 'pg';
 const leading = new Set<string>();
 /** Texts whose result is not read, held until the transaction's next statement or COMMIT. */
 const trailing = new Set<string>();
+/** Texts of several statements, sent with the BEGIN before them, answered statement by statement. */
+const leadingParts = new Set<string>();
 
 /** Registered texts at most per kind (the registrations are fixed texts of the stores). */
 const MAX_TEXTS = 16;
@@ -69,6 +72,19 @@ export function leadsTransaction(text: string): string {
 }
 
 /**
+ * Marks `text`, several statements separated by `;`, to be sent in one Query message (with
+ * the BEGIN before it when it is a transaction's first statement), its parameters inlined.
+ * Its answer has one row per statement, `{ rows, rowCount }` of that statement, in order:
+ * a transaction's opening read and the write that follows it when the write depends only
+ * on the request (AccountStore.openGroupChange's `ahead`), in one round trip. Such a text
+ * cannot go out as a prepared statement: a call whose values cannot be inlined fails
+ * (check with `inlineParameters` first).
+ */
+export function leadsTransactionInParts(text: string): string {
+  return register(leadingParts, text);
+}
+
+/**
  * Marks `text` as a statement whose result its callers never read (no RETURNING used, no
  * row count): inside a transaction, it is held and sent with the next statement or COMMIT.
  */
@@ -90,7 +106,11 @@ export function inlineParameters(text: string, values: readonly unknown[]): stri
       literals.push(pg.escapeLiteral(value));
     } else if (typeof value === 'boolean' || (typeof value === 'number' && Number.isFinite(value)))
       literals.push(pg.escapeLiteral(String(value)));
-    else return undefined;
+    else if (Array.isArray(value)) {
+      const array = arrayLiteral(value);
+      if (array === undefined) return undefined;
+      literals.push(pg.escapeLiteral(array));
+    } else return undefined;
   }
   let out = '';
   let from = 0;
@@ -102,6 +122,20 @@ export function inlineParameters(text: string, values: readonly unknown[]): stri
     from = i + m[0].length;
   }
   return out + text.slice(from);
+}
+
+/**
+ * An array of strings as PostgreSQL's array input reads it (`{"a","b"}`: every element
+ * quoted, `"` and `\` escaped with `\`), as node-postgres sends a JS array; undefined for
+ * anything else, or a string holding a NUL.
+ */
+function arrayLiteral(values: readonly unknown[]): string | undefined {
+  const elements: string[] = [];
+  for (const v of values) {
+    if (typeof v !== 'string' || v.includes('\0')) return undefined;
+    elements.push(`"${v.replace(/[\\"]/g, (c) => `\\${c}`)}"`);
+  }
+  return `{${elements.join(',')}}`;
 }
 
 type Query = (...args: unknown[]) => unknown;
@@ -170,6 +204,25 @@ export function foldTransactionEnds(client: pg.Client): void {
       if (text === 'commit' && tail.length > 0)
         return (query([...tail, 'COMMIT'].join(';\n')) as Promise<unknown>).then(last);
       return query(text, values);
+    }
+    if (leadingParts.has(text)) {
+      const inlined = inlineParameters(text, values);
+      if (inlined === undefined)
+        return Promise.reject(
+          new Error('pg-fold: a statement in parts with a value it cannot inline'),
+        );
+      const begins = state === 'pending';
+      const before = begins ? undefined : flush();
+      state = 'open';
+      const sent = query(begins ? `BEGIN;\n${inlined}` : inlined) as Promise<unknown>;
+      return after(before, sent).then((result) => {
+        const results = (Array.isArray(result) ? result : [result]) as Result[];
+        return {
+          command: 'PARTS',
+          rowCount: null,
+          rows: results.slice(begins ? 1 : 0).map((r) => ({ rows: r.rows, rowCount: r.rowCount })),
+        };
+      });
     }
     if (state === 'pending' && leading.has(text)) {
       const inlined = inlineParameters(text, values);

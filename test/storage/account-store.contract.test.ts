@@ -954,6 +954,72 @@ describe.each(DATABASE_KINDS)('AccountStore contract (%s)', (kind) => {
       });
     });
 
+    it('openGroupChange with a member change ahead: made as announced it commits; not made, or another first, nothing does', async () => {
+      const store = await newStore();
+      const u = user({ userName: 'ahead', active: true });
+      const g = group('ahead');
+      await store.insertUser(u);
+      await store.insertGroup(g);
+      // A first write teaches the store that the account maps no teams: on PostgreSQL the
+      // announced change then runs with the opening read.
+      await store.transaction((tx) => tx.openGroupChange(g.id, { lock: 'keyShare' }));
+      const members = async () =>
+        (await store.members([g.id])).get(g.id)?.map((m) => m.value) ?? [];
+      const add = { kind: 'add', ids: [u.id], at: T1 } as const;
+
+      // Announced and made: the same answer as without, committed.
+      const made = await store.transaction(async (tx) => {
+        const opened = await tx.openGroupChange(g.id, { lock: 'keyShare' }, add);
+        expect(opened.row).toMatchObject({ displayName: 'ahead' });
+        return tx.insertUserMembers(g.id, [u.id], T1);
+      });
+      expect(made).toEqual({
+        known: new Map([[u.id, 'User']]),
+        added: [{ id: u.id, type: 'User' }],
+      });
+      expect(await members()).toEqual([u.id]);
+
+      // Announced, not made: the transaction fails and nothing of it stays.
+      const remove = { kind: 'remove', ids: [u.id] } as const;
+      const notMade = await rejection(
+        store.transaction((tx) => tx.openGroupChange(g.id, { lock: 'keyShare' }, remove)),
+      );
+      expect(String(notMade)).toMatch(/announced to openGroupChange was not made/);
+      expect(await members()).toEqual([u.id]);
+
+      // Another change of the team first: refused, nothing stays.
+      const other = await rejection(
+        store.transaction(async (tx) => {
+          await tx.openGroupChange(g.id, { lock: 'keyShare' }, remove);
+          await tx.deleteMembers(g.id);
+        }),
+      );
+      expect(String(other)).toMatch(/other than the one announced/);
+      expect(await members()).toEqual([u.id]);
+
+      // A caller that turns back (a 404, a refused patch) throws: nothing stays either.
+      const missing = randomUUID();
+      await expect(
+        store.transaction(async (tx) => {
+          const opened = await tx.openGroupChange(
+            missing,
+            { lock: 'keyShare' },
+            { ...add, ids: [u.id] },
+          );
+          if (opened.row === undefined) throw new Error('not found');
+        }),
+      ).rejects.toThrow('not found');
+      expect((await store.members([missing])).get(missing)).toBeUndefined();
+
+      // Announced remove, made: the rows deleted, in the order asked.
+      const removed = await store.transaction(async (tx) => {
+        await tx.openGroupChange(g.id, { lock: 'keyShare' }, remove);
+        return tx.deleteMembers(g.id, [u.id, u.id]);
+      });
+      expect(removed).toEqual([{ id: u.id, type: 'User' }]);
+      expect(await members()).toEqual([]);
+    });
+
     it('a write of an account that maps teams reads and locks the account before the resource', async () => {
       const store = await newStore();
       const u = user({ userName: 'mapped', active: true });

@@ -1,10 +1,11 @@
-import { sql } from 'kysely';
+import { CompiledQuery, sql } from 'kysely';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { postgresDialect } from '../../src/storage/dialects/postgres.js';
 import {
   inlineParameters,
   leadsTransaction,
+  leadsTransactionInParts,
   trailsTransaction,
 } from '../../src/storage/pg-fold.js';
 import { openTestDatabase, type OpenTestDatabase } from '../helpers/databases.js';
@@ -62,6 +63,13 @@ describe('inlineParameters', () => {
         " E'O''",
       ),
     );
+  });
+
+  it('writes an array of strings as an array literal; declines other arrays', () => {
+    expect(inlineParameters('SELECT $1::text[]', [[]])).toBe(`SELECT '{}'::text[]`);
+    expect(inlineParameters('SELECT $1::text[]', [['a', 'b']])).toBe(`SELECT '{"a","b"}'::text[]`);
+    expect(inlineParameters('SELECT $1::text[]', [['a', 1]])).toBeUndefined();
+    expect(inlineParameters('SELECT $1::text[]', [['a\0b']])).toBeUndefined();
   });
 
   it('declines what it cannot inline safely', () => {
@@ -188,6 +196,54 @@ describe('BEGIN and COMMIT folded with their neighbours (postgres)', () => {
       await sql`INSERT INTO fold_items (id, label) VALUES (${8}, ${'kept'})`.execute(trx);
     });
     expect(await labels()).toEqual([{ id: 8, label: 'kept' }]);
+    await sql`DELETE FROM fold_items`.execute(db());
+  });
+
+  it('an inlined array reads back as the strings it was made of', async () => {
+    const strings = ['a', 'b,c', 'd"e', 'f\\g', "h'i", '{}', '', 'NULL', ' x ', 'ü 😀', '$1'];
+    const text = inlineParameters('SELECT $1::text[] AS a', [strings])!;
+    const { rows } = await sql<{ a: string[] }>`${sql.raw(text)}`.execute(db());
+    expect(rows[0]!.a).toEqual(strings);
+  });
+
+  it('a text in parts goes out with BEGIN and answers each statement: one message', async () => {
+    const parts = leadsTransactionInParts(
+      'SELECT 10 / $1::int AS n;\nINSERT INTO fold_items (id, label) SELECT id, $2 FROM unnest($3::int[]) AS id RETURNING id',
+    );
+    const { result, texts } = await sent(() =>
+      postgresDialect.transaction(db(), async (trx) => {
+        const answer = await trx.executeQuery<{ rows: unknown[]; rowCount: number | null }>(
+          CompiledQuery.raw(parts, [5, 'part', ['3', '4']]),
+        );
+        // The transaction goes on after it, on the same connection.
+        const seen = await sql<{ n: number }>`SELECT count(*)::int AS n FROM fold_items`.execute(
+          trx,
+        );
+        return { answer: answer.rows, seen: seen.rows[0]!.n };
+      }),
+    );
+    expect(result.answer).toEqual([
+      { rows: [{ n: 2 }], rowCount: 1 },
+      { rows: [{ id: 3 }, { id: 4 }], rowCount: 2 },
+    ]);
+    expect(result.seen).toBe(2);
+    expect(texts[0]).toMatch(/^BEGIN;\nSELECT 10 \/ '5'::int AS n;\nINSERT INTO fold_items/);
+    expect(texts).toHaveLength(3);
+    expect(await labels()).toEqual([
+      { id: 3, label: 'part' },
+      { id: 4, label: 'part' },
+    ]);
+    // A value it cannot inline: refused, nothing sent, the transaction rolled back.
+    const refused = await postgresDialect
+      .transaction(db(), (trx) =>
+        trx.executeQuery(CompiledQuery.raw(parts, [5, 'x', [new Date()]])),
+      )
+      .then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+    expect(String(refused)).toMatch(/cannot inline/);
+    expect(await labels()).toHaveLength(2);
     await sql`DELETE FROM fold_items`.execute(db());
   });
 

@@ -258,7 +258,7 @@ function recordStatements(recording: () => boolean = () => true) {
 }
 
 describe('member changes on PostgreSQL run their fixed statements named', () => {
-  it('a one-member add and remove: the account and team read with BEGIN; member lookup, insert and delete named; the version shard with COMMIT', async () => {
+  it('a one-member add or remove goes out with the BEGIN and the team read; two changes in one PATCH run named; the version shard with COMMIT', async () => {
     const { seen, restore } = recordStatements();
     let server: TestServer | undefined;
     try {
@@ -266,6 +266,7 @@ describe('member changes on PostgreSQL run their fixed statements named', () => 
       const tenant = await server.createTenant();
       const scim = scimClient(tenant);
       const user = await scim('POST', '/Users', { userName: 'member@acme.example' });
+      const other = await scim('POST', '/Users', { userName: 'other@acme.example' });
       const team = await scim('POST', '/Groups', { displayName: 'Named team' });
       const path = `/Groups/${team.body.id as string}`;
       for (let round = 0; round < 2; round++) {
@@ -279,6 +280,15 @@ describe('member changes on PostgreSQL run their fixed statements named', () => 
           Operations: [{ op: 'remove', path: `members[value eq "${user.body.id as string}"]` }],
         });
         expect(removed.status).toBeLessThan(300);
+        // Two member changes in one PATCH: not run ahead, each its own named statement.
+        const both = await scim('PATCH', path, {
+          schemas: [PATCH_OP],
+          Operations: [
+            { op: 'add', path: 'members', value: [{ value: other.body.id }] },
+            { op: 'remove', path: `members[value eq "${other.body.id as string}"]` },
+          ],
+        });
+        expect(both.status).toBeLessThan(300);
       }
       const got = await scim('GET', path);
       expect(got.body.members ?? []).toEqual([]);
@@ -286,42 +296,45 @@ describe('member changes on PostgreSQL run their fixed statements named', () => 
       restore();
       await server?.close();
     }
-    // The account and the team (FOR KEY SHARE) are read by one statement, sent with BEGIN
-    // in one message, its values inlined (pg-fold.ts): one per member change.
-    // The version shard's count goes out with the events insert and COMMIT.
+    // The version shard's count goes out with the events insert and COMMIT (for a PATCH of
+    // one member change; one of two changes has two events, inserted by another text).
     const closing = seen.filter((q) => /INSERT INTO group_version_shards/.test(q.text));
-    expect(closing.length).toBe(4);
-    for (const q of closing) {
-      expect(q.name).toBeUndefined();
-      expect(q.text).toMatch(
-        /^INSERT INTO group_version_shards .*;\ninsert into "events" .*;\nCOMMIT$/s,
-      );
-    }
+    expect(closing.length).toBe(6);
+    expect(closing.every((q) => q.name === undefined)).toBe(true);
+    expect(
+      closing.filter((q) =>
+        /^INSERT INTO group_version_shards .*;\ninsert into "events" .*;\nCOMMIT$/s.test(q.text),
+      ),
+    ).toHaveLength(4);
+    // The account and the team (FOR KEY SHARE) are read by one statement, sent with BEGIN
+    // in one message, its values inlined (pg-fold.ts); a PATCH of one member change sends
+    // that change in the same message (AccountStore.openGroupChange's `ahead`).
     const opening = seen.filter((q) => q.text.startsWith('BEGIN;') && /FROM groups/.test(q.text));
-    expect(opening.length).toBe(4);
+    expect(opening.length).toBe(6);
+    const read =
+      /^BEGIN;\nSELECT accounts\.seats .* FROM groups WHERE groups\.account_id = '.*FOR KEY SHARE\) r ON true WHERE accounts\.id = '[^']*'/s;
     for (const q of opening) {
       expect(q.name).toBeUndefined();
-      expect(q.text).toMatch(
-        /^BEGIN;\nSELECT accounts\.seats .* FROM groups WHERE groups\.account_id = '.*FOR KEY SHARE\) r ON true WHERE accounts\.id = '/s,
-      );
+      expect(q.text).toMatch(read);
     }
+    expect(
+      opening.filter((q) => /';\nWITH r AS \(.*INSERT INTO group_members/s.test(q.text)),
+    ).toHaveLength(2);
+    expect(opening.filter((q) => /';\nDELETE FROM group_members/.test(q.text))).toHaveLength(2);
     const of = (pattern: RegExp) =>
       seen.filter((q) => pattern.test(q.text) && !q.text.startsWith('BEGIN;'));
-    for (const pattern of [
-      /INSERT INTO group_members/,
-      /delete from "group_members"/,
-      /FOR KEY SHARE/,
-    ]) {
-      expect(of(pattern).length, String(pattern)).toBeGreaterThanOrEqual(2);
+    // The PATCHes of two changes: lookup and insert, and the delete, named.
+    for (const pattern of [/INSERT INTO group_members/, /DELETE FROM group_members/]) {
+      expect(of(pattern).length, String(pattern)).toBe(2);
       expect(
         of(pattern).every((q) => q.name === preparedName(q.text) && q.name !== undefined),
         String(pattern),
       ).toBe(true);
     }
     // The GET at the end reads the team alone, by its named statement.
-    const read = of(/^SELECT .*FROM groups WHERE groups\.account_id/s);
-    expect(read.length).toBe(1);
-    expect(read[0]!.name).toBe(preparedName(read[0]!.text));
+    const teamRead = of(/^SELECT .*FROM groups WHERE groups\.account_id/s);
+    expect(teamRead.length).toBe(1);
+    expect(teamRead[0]!.name).toBe(preparedName(teamRead[0]!.text));
   });
 });
 

@@ -1,13 +1,24 @@
 import { notFound } from '../../core/errors.js';
 import type { JsonObject } from '../../core/resource/values.js';
 import { DEFAULT_REQUEST_LIMITS, type RequestLimits } from '../limits.js';
-import type { AccountStore, GetOptions } from '../ports.js';
+import type { AccountStore, GetOptions, MemberChangeAhead } from '../ports.js';
 import type { AccountState } from '../workspace/ports.js';
 import { WorkspaceRules } from '../workspace/rules.js';
 import { checkIfMatch } from './etag.js';
 import type { Projection } from '../../core/resource/projection.js';
 import { listResponse, type Locator } from './render.js';
 import type { ScimResult } from './result.js';
+
+/**
+ * How a write opens its resource: the read's options, and for a team, the member change
+ * it makes next (AccountStore.openGroupChange) with the time the change is made at.
+ */
+export type OpenOptions = GetOptions & {
+  readonly related?: boolean;
+  readonly ahead?: MemberChangeAhead | undefined;
+  /** The write's time (WorkspaceRules.at); now when absent. */
+  readonly at?: string;
+};
 
 /** What the users and the teams services share: one account's store, the transaction of a write, the answer. */
 export abstract class ResourceService<R extends { readonly id: string; readonly version: number }> {
@@ -34,7 +45,7 @@ export abstract class ResourceService<R extends { readonly id: string; readonly 
   protected abstract open(
     store: AccountStore,
     id: string,
-    options: GetOptions & { related?: boolean },
+    options: OpenOptions,
   ): Promise<{ account: AccountState; row: R | undefined }>;
 
   /**
@@ -46,12 +57,12 @@ export abstract class ResourceService<R extends { readonly id: string; readonly 
   protected changeExisting<T>(
     id: string,
     ifMatch: string | undefined,
-    options: GetOptions & { related?: boolean },
+    options: OpenOptions,
     work: (tx: AccountStore, rules: WorkspaceRules, current: R) => Promise<T>,
   ): Promise<T> {
     return this.store.transaction(async (tx) => {
       const { account, row: current } = await this.open(tx, id, options);
-      const rules = WorkspaceRules.opened(tx, account);
+      const rules = WorkspaceRules.opened(tx, account, options.at);
       if (current === undefined) throw this.missing(id);
       checkIfMatch(ifMatch, current.version, `${this.type} ${id}`);
       return work(tx, rules, current);

@@ -96,6 +96,21 @@ export function applyPatch(
   };
 }
 
+/**
+ * The member changes `operations` plan, as applyPatch plans them, without a stored
+ * resource to apply the other operations to: for a PATCH whose every operation is on
+ * `members`. Throws as applyPatch does on an operation it refuses.
+ */
+export function planMemberChanges(
+  operations: readonly PatchOperation[],
+  resourceType: ResourceTypeDef,
+  options: PatchOptions = {},
+): readonly MemberChange[] {
+  const patcher = new Patcher({}, resourceType, options);
+  for (const operation of operations) patcher.apply(operation);
+  return patcher.memberChanges;
+}
+
 class Patcher {
   readonly memberChanges: MemberChange[] = [];
   readonly changed = new Set<string>();
