@@ -261,34 +261,20 @@ function withAccountRow(statement: string): string {
 }
 
 /**
- * PostgreSQL's member statements (`param(n)`: the n-th placeholder). `addUsers`:
- * resolveMemberIds' statement (KEY SHARE on what it finds, so a member deleted meanwhile
- * is waited for and then not found) and insertMembers' (the team is the account's;
- * memberships already there left alone) in one, the insert run only when every id was
- * found as a user; $1 the account, $2 the ids, $3 the team, $4 the time. `remove`: the
- * memberships deleted, $1 the account, $2 the team, $3 the ids.
+ * PostgreSQL's member statements (`param(n)`: the n-th placeholder), calls of the
+ * functions of migration 095, whose plans the session keeps (sent inlined with an opening
+ * read, a statement is planned on every call). `add`: the ids found as users or SCIM
+ * teams of the account (locked FOR KEY SHARE, so a member deleted meanwhile is waited for
+ * and then not found) and, when every id is a user, their memberships inserted (the team
+ * the account's, memberships already there left alone); $1 the account, $2 the ids, $3
+ * the team, $4 the time. `remove`: the memberships deleted, $1 the account, $2 the team,
+ * $3 the ids.
  */
 const MEMBER_TEXTS = {
   add: (param: (n: number) => string) =>
-    `WITH r AS (
-      SELECT id, 'User' AS kind FROM (
-        SELECT id FROM users WHERE account_id = ${param(1)} AND id = ANY(${param(2)}::text[]) FOR KEY SHARE
-      ) u
-      UNION ALL
-      SELECT id, 'Group' AS kind FROM (
-        SELECT id FROM groups WHERE account_id = ${param(1)} AND id = ANY(${param(2)}::text[]) AND origin = 'scim' FOR KEY SHARE
-      ) g),
-    i AS (
-      INSERT INTO group_members (account_id, group_id, member_id, member_type, created_at)
-      SELECT ${param(1)}, ${param(3)}, r.id, 'User', ${param(4)}::text FROM r
-      WHERE r.kind = 'User'
-        AND (SELECT count(*) FROM r WHERE r.kind = 'User') = cardinality(${param(2)}::text[])
-        AND EXISTS (SELECT 1 FROM groups WHERE account_id = ${param(1)} AND id = ${param(3)})
-      ON CONFLICT (group_id, member_id) DO NOTHING
-      RETURNING member_id)
-    SELECT r.id, r.kind, i.member_id IS NOT NULL AS added FROM r LEFT JOIN i ON i.member_id = r.id`,
+    `SELECT member_id AS id, member_kind AS kind, added FROM roster_add_user_members(${param(1)}, ${param(2)}::text[], ${param(3)}, ${param(4)}::text)`,
   remove: (param: (n: number) => string) =>
-    `DELETE FROM group_members WHERE account_id = ${param(1)} AND group_id = ${param(2)} AND member_id = ANY(${param(3)}::text[]) RETURNING member_id, member_type`,
+    `SELECT member_id, member_type FROM roster_remove_members(${param(1)}, ${param(2)}, ${param(3)}::text[])`,
 } as const;
 
 const memberTexts = new Map<string, string>();

@@ -24,6 +24,7 @@ import { syncLogExchange } from './090-sync-log-exchange.js';
 import { syncPreviews } from './091-sync-previews.js';
 import { sequencerByKey } from './093-sequencer-by-key.js';
 import { logAtIndex } from './094-log-at-index.js';
+import { memberFunctions } from './095-member-functions.js';
 import { syncControl } from './092-sync-control.js';
 
 /**
@@ -57,6 +58,7 @@ export const migrations: Record<string, Migration> = {
   '092_sync_control': syncControl,
   '093_sequencer_by_key': sequencerByKey,
   '094_log_at_index': logAtIndex,
+  '095_member_functions': memberFunctions,
 };
 
 export const migrationProvider: MigrationProvider = {
