@@ -301,26 +301,28 @@ function aheadKey(groupId: string, change: MemberChangeAhead): string {
   return JSON.stringify([change.kind, groupId, change.ids, change.kind === 'add' ? change.at : '']);
 }
 
-const openingTexts = new Map<string, string>();
+const openingTexts = new Map<string, string | undefined>();
 
 /**
  * withAccountRow(`read`) and then MEMBER_TEXTS[kind], its placeholders numbered after the
- * read's `readParameters`: one Query message with the transaction's BEGIN (pg-fold.ts).
+ * read's `readParameters`: one Query message with the transaction's BEGIN (pg-fold.ts);
+ * undefined when pg-fold could not register it (the statements then go apart).
  */
 function openingWithMemberChange(
   read: string,
   readParameters: number,
   kind: MemberChangeAhead['kind'],
-) {
+): string | undefined {
   const key = `${kind}\0${read}`;
-  let text = openingTexts.get(key);
-  if (text === undefined) {
-    text = leadsTransactionInParts(
-      `${withAccountRow(read)};\n${MEMBER_TEXTS[kind]((n) => `$${n + readParameters}`)}`,
+  if (!openingTexts.has(key)) {
+    openingTexts.set(
+      key,
+      leadsTransactionInParts(
+        `${withAccountRow(read)};\n${MEMBER_TEXTS[kind]((n) => `$${n + readParameters}`)}`,
+      ),
     );
-    openingTexts.set(key, text);
   }
-  return text;
+  return openingTexts.get(key);
 }
 
 /**
@@ -727,7 +729,7 @@ export class KyselyAccountStore implements AccountStore {
         ...first.parameters,
         ...memberParameters(this.accountId, ahead.groupId, ahead.change),
       ];
-      if (inlineParameters(text, parameters) !== undefined) {
+      if (text !== undefined && inlineParameters(text, parameters) !== undefined) {
         const result = await this.db.executeQuery<{ rows: unknown[] }>(
           CompiledQuery.raw(text, parameters),
         );

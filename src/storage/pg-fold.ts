@@ -78,10 +78,13 @@ export function leadsTransaction(text: string): string {
  * a transaction's opening read and the write that follows it when the write depends only
  * on the request (AccountStore.openGroupChange's `ahead`), in one round trip. Such a text
  * cannot go out as a prepared statement: a call whose values cannot be inlined fails
- * (check with `inlineParameters` first).
+ * (check with `inlineParameters` first). Undefined when it could not be registered.
  */
-export function leadsTransactionInParts(text: string): string {
-  return register(leadingParts, text);
+export function leadsTransactionInParts(text: string): string | undefined {
+  register(leadingParts, text);
+  // Not registered (past MAX_TEXTS, or a construct the placeholder scan does not follow):
+  // the caller sends its statements apart.
+  return leadingParts.has(text) ? text : undefined;
 }
 
 /**

@@ -209,7 +209,9 @@ describe('BEGIN and COMMIT folded with their neighbours (postgres)', () => {
   it('a text in parts goes out with BEGIN and answers each statement: one message', async () => {
     const parts = leadsTransactionInParts(
       'SELECT 10 / $1::int AS n;\nINSERT INTO fold_items (id, label) SELECT id, $2 FROM unnest($3::int[]) AS id RETURNING id',
-    );
+    )!;
+    // A text the placeholder scan cannot follow is not registered: the caller goes apart.
+    expect(leadsTransactionInParts('SELECT $1; -- a comment')).toBeUndefined();
     const { result, texts } = await sent(() =>
       postgresDialect.transaction(db(), async (trx) => {
         const answer = await trx.executeQuery<{ rows: unknown[]; rowCount: number | null }>(
