@@ -77,11 +77,17 @@ export interface ProvisioningLogWriter {
   /** Stores every entry in one statement, or none of them (rejecting). */
   insert(entries: readonly StorableLogEntry[]): Promise<void>;
   /**
-   * Deletes, among the `limit` oldest entries (by id, of every account), those made before
-   * the ISO time `before`; answers how many it deleted. Fewer than `limit`: nothing older
-   * is left (entries are numbered in the order they are stored, about that of their time).
+   * Looks at the `limit` entries (of every account) with the lowest ids above `after` and
+   * deletes those made before the ISO time `before`. Answers how many it deleted and the
+   * highest id it deleted (undefined: none), from which the next call goes on; `done` when
+   * it met an entry not older than `before` or the end of the log (entries are numbered in
+   * the order they are stored, about that of their time).
    */
-  prune(before: string, limit: number): Promise<number>;
+  prune(
+    before: string,
+    limit: number,
+    after?: number,
+  ): Promise<{ deleted: number; lastDeleted: number | undefined; done: boolean }>;
 }
 
 const FLUSH_AFTER_MS = 50;
@@ -202,16 +208,22 @@ const PRUNE_EVERY_MS = 60_000;
 const DAY_MS = 24 * 60 * 60 * 1000;
 
 /**
- * Keeps the provisioning log to its retention (LOG_RETENTION_DAYS): once a minute, deletes
- * the entries older than that, oldest first, `PRUNE_BATCH` per statement, until none is
- * left, yielding to requests between statements. Without it the log, which gains an entry
- * per SCIM request, grows without bound, and with it each request's index updates. Every
- * process may run one: two pruning at once delete disjoint rows or wait for each other.
+ * Keeps the SCIM request log (`scim_log`, what the console calls the provisioning log) to
+ * its retention (LOG_RETENTION_DAYS): at start and once a minute, deletes the entries older
+ * than that, oldest first, `PRUNE_BATCH` per statement, each statement going on from the
+ * last id the previous one deleted (on PostgreSQL, deleted entries stay in the index until
+ * VACUUM: starting from the lowest id every time would walk them again), yielding to
+ * requests between statements. Without it the log, which gains an entry per SCIM request,
+ * grows without bound, and with it each request's index updates. Every process may run
+ * one: two pruning at once meet the same rows, one waits for the other's, finds them gone
+ * and goes on.
  */
 export class ProvisioningLogRetention {
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<number> | undefined;
   private stopped = false;
+  /** The highest id this process deleted: every older entry up to it is gone. */
+  private lastDeleted: number | undefined;
 
   constructor(
     private readonly stores: Stores,
@@ -248,9 +260,10 @@ export class ProvisioningLogRetention {
     const batch = this.options.batch ?? PRUNE_BATCH;
     let deleted = 0;
     while (!this.stopped) {
-      const n = await this.stores.provisioningLog.prune(before, batch);
-      deleted += n;
-      if (n < batch) break;
+      const round = await this.stores.provisioningLog.prune(before, batch, this.lastDeleted);
+      deleted += round.deleted;
+      if (round.lastDeleted !== undefined) this.lastDeleted = round.lastDeleted;
+      if (round.done) break;
       await new Promise((resolve) => setImmediate(resolve));
     }
     return deleted;

@@ -29,18 +29,36 @@ export class KyselyLogWriter implements ProvisioningLogWriter {
     await this.insertInto(this.db, entries);
   }
 
-  async prune(before: string, limit: number): Promise<number> {
-    // The oldest `limit` entries by the primary key, those older than `before` deleted: a
-    // bounded statement whatever the log's size, and no index on the time alone needed.
+  async prune(
+    before: string,
+    limit: number,
+    after = 0,
+  ): Promise<{ deleted: number; lastDeleted: number | undefined; done: boolean }> {
+    // The next `limit` entries by the primary key, from `after` on: a bounded statement
+    // whatever the log's size, no index on the time alone needed, and no walk over the
+    // entries a previous statement deleted.
     const remove = async (db: Kysely<Database>) => {
+      const window = await db
+        .selectFrom('scim_log')
+        .select(['id', 'at'])
+        .where('id', '>', after)
+        .orderBy('id')
+        .limit(limit)
+        .execute();
+      const old: number[] = [];
+      for (const row of window) {
+        if (row.at >= before) break;
+        old.push(Number(row.id));
+      }
+      const done = old.length < limit;
+      if (old.length === 0) return { deleted: 0, lastDeleted: undefined, done };
       const result = await db
         .deleteFrom('scim_log')
-        .where('id', 'in', (eb) =>
-          eb.selectFrom('scim_log').select('id').orderBy('id').limit(limit),
-        )
+        .where('id', '>=', old[0]!)
+        .where('id', '<=', old.at(-1)!)
         .where('at', '<', before)
         .executeTakeFirst();
-      return Number(result.numDeletedRows);
+      return { deleted: Number(result.numDeletedRows), lastDeleted: old.at(-1)!, done };
     };
     // In-process SQLite: one savepoint of the group commit, as the inserts.
     if (!this.dialect.roundTrips) return this.dialect.transaction(this.db, remove);

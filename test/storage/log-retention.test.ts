@@ -59,12 +59,23 @@ describe.each(DATABASE_KINDS)('provisioning log retention (%s)', (kind) => {
     await stores.provisioningLog.insert([...old, ...older, ...recent]);
     const before = new Date(NOW - 30 * DAY).toISOString();
 
-    expect(await stores.provisioningLog.prune(before, 4)).toBe(4);
-    expect(await stores.provisioningLog.prune(before, 4)).toBe(4);
+    const ids = (await database.db.selectFrom('scim_log').select('id').orderBy('id').execute()).map(
+      (r) => Number(r.id),
+    );
+    const first = await stores.provisioningLog.prune(before, 4);
+    expect(first).toEqual({ deleted: 4, lastDeleted: ids[3], done: false });
+    // Each call goes on from the last id the previous one deleted.
+    const second = await stores.provisioningLog.prune(before, 4, first.lastDeleted);
+    expect(second).toEqual({ deleted: 4, lastDeleted: ids[7], done: false });
     expect(await ages()).toEqual(['b 31', 'b 31', 'a 29', 'b 1']);
-    // The last old ones: fewer than the batch, so the caller knows it is done.
-    expect(await stores.provisioningLog.prune(before, 4)).toBe(2);
-    expect(await stores.provisioningLog.prune(before, 4)).toBe(0);
+    // The last old ones, then a newer entry: done.
+    const third = await stores.provisioningLog.prune(before, 4, second.lastDeleted);
+    expect(third).toEqual({ deleted: 2, lastDeleted: ids[9], done: true });
+    expect(await stores.provisioningLog.prune(before, 4, third.lastDeleted)).toEqual({
+      deleted: 0,
+      lastDeleted: undefined,
+      done: true,
+    });
     expect(await ages()).toEqual(['a 29', 'b 1']);
   });
 
@@ -95,6 +106,48 @@ describe.each(DATABASE_KINDS)('provisioning log retention (%s)', (kind) => {
     expect(await retention.pruneNow()).toBe(25);
     expect(await ages()).toEqual(['acct-0 2', 'acct-1 2', 'acct-2 2', 'acct-0 2', 'acct-1 2']);
     await retention.stop();
+  });
+
+  it('start() prunes at once and then every interval; a failed pass goes to onError; stop() ends it', async () => {
+    const stores = createStores(database);
+    await stores.provisioningLog.insert([entry('a', 45, 1), entry('a', 1, 2)]);
+    const errors: unknown[] = [];
+    let clock = NOW;
+    const retention = new ProvisioningLogRetention(stores, {
+      retentionDays: 30,
+      intervalMs: 20,
+      onError: (error) => errors.push(error),
+      now: () => clock,
+    });
+    retention.start();
+    await expect.poll(ages, { timeout: 5_000 }).toEqual(['a 1']);
+    // Forty days later, the next pass (a minute later; here 20 ms) finds it past retention too.
+    await stores.provisioningLog.insert([entry('b', 0, 3)]);
+    clock = NOW + 40 * DAY;
+    await expect.poll(ages, { timeout: 5_000 }).toEqual([]);
+    await retention.stop();
+    await stores.provisioningLog.insert([entry('c', 60, 4)]);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(await ages()).toEqual(['c 60']);
+    expect(errors).toEqual([]);
+
+    // A database that cannot prune (here its log table is gone): reported, not thrown.
+    const broken = await openTestDatabase(kind);
+    try {
+      await broken.database.db.schema.dropTable('scim_log').execute();
+      const failing = new ProvisioningLogRetention(createStores(broken.database), {
+        retentionDays: 30,
+        intervalMs: 20,
+        onError: (error) => errors.push(error),
+        now: () => NOW,
+      });
+      failing.start();
+      await expect.poll(() => errors.length, { timeout: 5_000 }).toBeGreaterThan(0);
+      await failing.stop();
+      expect(String(errors[0])).toMatch(/scim_log/);
+    } finally {
+      await broken.dispose();
+    }
   });
 
   it('reads the log by time through an index without the dropped (account_id, at) one', async () => {
