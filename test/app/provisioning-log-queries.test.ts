@@ -182,6 +182,28 @@ describe.each(DATABASE_KINDS)('provisioning log on the stores (%s)', (kind) => {
     expect((await logOverview(other, new Date())).tokens).toEqual([]);
   });
 
+  it('tells a quiet account from one never provisioned once its entries are past retention', async () => {
+    const quiet = stores.forAccount((await createAccount(stores, { name: 'Quiet' })).id);
+    await createAdmin(stores, {
+      accountId: quiet.accountId,
+      email: 'admin@quiet.example',
+      password: TENANT_ADMIN_PASSWORD,
+    });
+    expect((await logOverview(quiet, NOW)).health).toMatch(/^No provisioning request yet/);
+    const issued = await issueToken(stores, {
+      accountId: quiet.accountId,
+      type: 'scim',
+      name: 'Entra',
+      adminEmail: 'admin@quiet.example',
+    });
+    // Used forty days ago; its log entries are gone (LOG_RETENTION_DAYS).
+    await quiet.tokens.recordUse(issued.id, minutesAgo(40 * 24 * 60));
+    const overview = await logOverview(quiet, NOW);
+    expect(overview.lastRequestAt).toBe(minutesAgo(40 * 24 * 60));
+    expect(overview.health).toMatch(/^No request for 40 days/);
+    expect(overview.healthy).toBe(false);
+  });
+
   it("gives the before/after of the user an entry changed, and nothing for another account's entry", async () => {
     const [patch] = await readLog(account, { limit: 1, methods: ['PATCH'] });
     expect((await logEntryDiff(account, patch!.id)).changes).toEqual([

@@ -183,7 +183,16 @@ export async function logOverview(stores: AccountStores, now = new Date()): Prom
   const tokens = (await stores.log.lastRequestPerToken()).sort((a, b) =>
     a.lastRequestAt < b.lastRequestAt ? 1 : -1,
   );
-  const lastRequestAt = tokens[0]?.lastRequestAt ?? null;
+  // The log keeps LOG_RETENTION_DAYS: past that, an account's SCIM tokens still say when
+  // they were last used (a quiet account, not one never provisioned).
+  const lastRequestAt =
+    tokens[0]?.lastRequestAt ??
+    (await stores.tokens.list())
+      .filter((t) => t.type === 'scim' && t.lastUsedAt !== null)
+      .map((t) => t.lastUsedAt!)
+      .sort()
+      .at(-1) ??
+    null;
   const requests24h = hours.reduce((n, h) => n + h.requests, 0);
   const failures24h = hours.reduce((n, h) => n + h.failures, 0);
   let health: string;
