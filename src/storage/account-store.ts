@@ -327,7 +327,8 @@ function openingWithMemberChange(
 
 /**
  * The account maps teams and was not locked first (openChange): its transaction is run
- * again, then reading (and locking) the account before anything else. Nothing was written.
+ * again, then reading (and locking) the account before anything else. Nothing of the first
+ * run commits (a member change run ahead with its read is rolled back with it).
  */
 export class AccountLockFirst extends Error {
   readonly code = 'ROSTER_ACCOUNT_LOCK_FIRST';
@@ -662,9 +663,10 @@ export class KyselyAccountStore implements AccountStore {
 
   openGroupChange(id: string, options: GetOptions = {}, ahead?: MemberChangeAhead) {
     const { lock, read } = this.groupReads(id, options);
+    const announced = ahead && { groupId: id, change: ahead };
     return lock === undefined
-      ? this.openChange(read, undefined, toGroup, ahead && { groupId: id, change: ahead })
-      : this.openChange(lock, read, toGroup);
+      ? this.openChange(read, undefined, toGroup, announced)
+      : this.openChange(lock, read, toGroup, announced);
   }
 
   /**
@@ -700,7 +702,8 @@ export class KyselyAccountStore implements AccountStore {
       const account = await this.workspace.readAccount();
       return { account, row: await finish(await found(first)) };
     }
-    const joined = await this.openingRead(first, ahead);
+    // Run ahead only when one statement reads the row (with a lock read apart, announced only).
+    const joined = await this.openingRead(first, then === undefined ? ahead : undefined);
     if (joined === undefined) throw new Error(`account ${this.accountId} does not exist`);
     const account = accountState({
       seats: joined[ACCOUNT_SEATS],
@@ -715,9 +718,10 @@ export class KyselyAccountStore implements AccountStore {
   /**
    * The account's row joined to `first`'s. With a member change `ahead` (PostgreSQL, its
    * values inlinable): the change too, in the same round trip (pg-fold.ts), kept for the
-   * caller's insertUserMembers / deleteMembers of it. It runs whatever the read finds: a
-   * team not found, not a SCIM team or another account's changes nothing (the statements
-   * check), and a caller that then turns back throws, which rolls it back.
+   * caller's insertUserMembers / deleteMembers of it. It runs whatever the read finds: for
+   * a team that does not exist in the account it changes nothing (the statements check),
+   * and whatever it changed is rolled back when the caller turns back, which it does by
+   * throwing (a team the read does not find, such as a mapped team, is a 404).
    */
   private async openingRead(
     first: Statement,

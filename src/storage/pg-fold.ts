@@ -214,6 +214,9 @@ export function foldTransactionEnds(client: pg.Client): void {
         return Promise.reject(
           new Error('pg-fold: a statement in parts with a value it cannot inline'),
         );
+      // Only inside a transaction: outside one, what follows must not be held for a COMMIT.
+      if (state === 'idle')
+        return Promise.reject(new Error('pg-fold: a statement in parts outside a transaction'));
       const begins = state === 'pending';
       const before = begins ? undefined : flush();
       state = 'open';

@@ -997,6 +997,18 @@ describe.each(DATABASE_KINDS)('AccountStore contract (%s)', (kind) => {
       expect(String(other)).toMatch(/other than the one announced/);
       expect(await members()).toEqual([u.id]);
 
+      // Run ahead (on PostgreSQL, written with the read), then the caller turns back (a
+      // refused patch) by throwing: the membership written ahead is rolled back.
+      const later = user({ userName: 'ahead-later', active: true });
+      await store.insertUser(later);
+      await expect(
+        store.transaction(async (tx) => {
+          await tx.openGroupChange(g.id, { lock: 'keyShare' }, { ...add, ids: [later.id] });
+          throw new Error('refused');
+        }),
+      ).rejects.toThrow('refused');
+      expect(await members()).toEqual([u.id]);
+
       // A caller that turns back (a 404, a refused patch) throws: nothing stays either.
       const missing = randomUUID();
       await expect(

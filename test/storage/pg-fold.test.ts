@@ -245,6 +245,10 @@ describe('BEGIN and COMMIT folded with their neighbours (postgres)', () => {
         (e: unknown) => e,
       );
     expect(String(refused)).toMatch(/cannot inline/);
+    // Outside a transaction: refused too (what follows must not be held for a COMMIT).
+    await expect(db().executeQuery(CompiledQuery.raw(parts, [5, 'x', ['9']]))).rejects.toThrow(
+      /outside a transaction/,
+    );
     expect(await labels()).toHaveLength(2);
     await sql`DELETE FROM fold_items`.execute(db());
   });
