@@ -685,13 +685,11 @@ export class KyselyAccountStore implements AccountStore {
     convert: (row: never) => T,
     ahead?: { groupId: string; change: MemberChangeAhead },
   ): Promise<{ account: AccountState; row: T | undefined }> {
-    // Announced whether or not it runs ahead: the caller must make it either way.
-    if (ahead !== undefined)
-      this.ahead = {
-        groupId: ahead.groupId,
-        key: aheadKey(ahead.groupId, ahead.change),
-        rows: undefined,
-      };
+    // Announced whether or not it runs ahead (`rows`): the caller must make it either way.
+    const announce = (rows?: readonly unknown[]) => {
+      if (ahead !== undefined)
+        this.ahead = { groupId: ahead.groupId, key: aheadKey(ahead.groupId, ahead.change), rows };
+    };
     const found = async (statement: Statement) =>
       (await readRows<Record<string, unknown>>(this.db, statement.text, statement.parameters))[0];
     const finish = async (row: Record<string, unknown> | undefined) => {
@@ -699,11 +697,16 @@ export class KyselyAccountStore implements AccountStore {
       return row === undefined ? undefined : (convert as (row: unknown) => T)(row);
     };
     if (!this.dialect.rowLocks || !this.inTransaction || mapsTeams(this.accountId) !== false) {
+      announce();
       const account = await this.workspace.readAccount();
       return { account, row: await finish(await found(first)) };
     }
     // Run ahead only when one statement reads the row (with a lock read apart, announced only).
-    const joined = await this.openingRead(first, then === undefined ? ahead : undefined);
+    const { joined, aheadRows } = await this.openingRead(
+      first,
+      then === undefined ? ahead : undefined,
+    );
+    announce(aheadRows);
     if (joined === undefined) throw new Error(`account ${this.accountId} does not exist`);
     const account = accountState({
       seats: joined[ACCOUNT_SEATS],
@@ -717,8 +720,8 @@ export class KyselyAccountStore implements AccountStore {
 
   /**
    * The account's row joined to `first`'s. With a member change `ahead` (PostgreSQL, its
-   * values inlinable): the change too, in the same round trip (pg-fold.ts), kept for the
-   * caller's insertUserMembers / deleteMembers of it. It runs whatever the read finds: for
+   * values inlinable): the change too, in the same round trip (pg-fold.ts), its rows
+   * (`aheadRows`) kept for the caller's insertUserMembers / deleteMembers of it. It runs whatever the read finds: for
    * a team that does not exist in the account it changes nothing (the statements check),
    * and whatever it changed is rolled back when the caller turns back, which it does by
    * throwing (a team the read does not find, such as a mapped team, is a 404).
@@ -726,7 +729,10 @@ export class KyselyAccountStore implements AccountStore {
   private async openingRead(
     first: Statement,
     ahead: { groupId: string; change: MemberChangeAhead } | undefined,
-  ): Promise<Record<string, unknown> | undefined> {
+  ): Promise<{
+    joined: Record<string, unknown> | undefined;
+    aheadRows?: readonly unknown[];
+  }> {
     if (ahead !== undefined && ahead.change.ids.length > 0 && ahead.change.ids.length <= CHUNK) {
       const text = openingWithMemberChange(first.text, first.parameters.length, ahead.change.kind);
       const parameters = [
@@ -740,17 +746,15 @@ export class KyselyAccountStore implements AccountStore {
         const [read, change] = result.rows;
         if (read === undefined || change === undefined)
           throw new Error('the opening read and its member change answered no parts');
-        this.ahead = {
-          groupId: ahead.groupId,
-          key: aheadKey(ahead.groupId, ahead.change),
-          rows: change.rows,
+        return {
+          joined: read.rows[0] as Record<string, unknown> | undefined,
+          aheadRows: change.rows,
         };
-        return read.rows[0] as Record<string, unknown> | undefined;
       }
     }
     const text = withAccountRow(first.text);
     const [joined] = await readRows<Record<string, unknown>>(this.db, text, first.parameters);
-    return joined;
+    return { joined };
   }
 
   async listUsers(query: ListQuery): Promise<Page<UserRow>> {
@@ -1700,51 +1704,62 @@ export class KyselyAccountStore implements AccountStore {
     groupId: string,
     ids?: readonly string[],
   ): Promise<{ id: string; type: 'User' | 'Group' }[]> {
-    const out: { id: string; type: 'User' | 'Group' }[] = [];
     const unique = ids === undefined ? undefined : [...new Set(ids)];
+    // Run ahead by openGroupChange, or now, batch by batch.
     const ranAhead = this.takeAhead(
       groupId,
       unique === undefined ? undefined : aheadKey(groupId, { kind: 'remove', ids: unique }),
-    );
-    const batches =
-      ranAhead !== undefined ? [] : unique === undefined ? [undefined] : chunks(unique);
-    for (const row of (ranAhead ?? []) as { member_id: string; member_type: string }[])
-      out.push({ id: row.member_id, type: row.member_type === 'Group' ? 'Group' : 'User' });
-    for (const batch of batches) {
-      if (batch !== undefined && batch.length === 0) continue;
-      if (batch !== undefined && this.dialect.roundTrips) {
-        // PostgreSQL: one text whatever the batch's size (prepared); openGroupChange may
-        // have run it ahead (above).
-        const change = { kind: 'remove', ids: batch } as const;
-        const { rows } = await this.db.executeQuery<{ member_id: string; member_type: string }>(
-          CompiledQuery.raw(
-            memberText('remove'),
-            memberParameters(this.accountId, groupId, change),
-          ),
-        );
-        for (const row of rows)
-          out.push({ id: row.member_id, type: row.member_type === 'Group' ? 'Group' : 'User' });
-        continue;
-      }
-      let query = this.db
-        .deleteFrom('group_members')
-        .where('account_id', '=', this.accountId)
-        .where('group_id', '=', groupId);
-      if (batch !== undefined) query = query.where('member_id', 'in', batch);
-      const returning = query.returning(['member_id', 'member_type']);
-      // One member (the usual removal): one fixed text, prepared.
-      const rows =
-        batch?.length === 1
-          ? (await this.db.executeQuery(prepared(returning))).rows
-          : await returning.execute();
-      for (const row of rows)
-        out.push({ id: row.member_id, type: row.member_type === 'Group' ? 'Group' : 'User' });
-    }
+    ) as { member_id: string; member_type: string }[] | undefined;
+    const deleted = ranAhead ?? (await this.deleteMemberRows(groupId, unique));
+    const out = deleted.map((row) => ({
+      id: row.member_id,
+      type: row.member_type === 'Group' ? ('Group' as const) : ('User' as const),
+    }));
     if (ids !== undefined) {
       const order = new Map(ids.map((id, i) => [id, i]));
       out.sort((a, b) => order.get(a.id)! - order.get(b.id)!);
     }
     return out;
+  }
+
+  /** deleteMembers' statements: `ids` in batches (every membership of the team when undefined). */
+  private async deleteMemberRows(
+    groupId: string,
+    ids: readonly string[] | undefined,
+  ): Promise<{ member_id: string; member_type: string }[]> {
+    if (ids === undefined) {
+      return this.db
+        .deleteFrom('group_members')
+        .where('account_id', '=', this.accountId)
+        .where('group_id', '=', groupId)
+        .returning(['member_id', 'member_type'])
+        .execute();
+    }
+    const rows: { member_id: string; member_type: string }[] = [];
+    for (const batch of chunks(ids)) {
+      if (this.dialect.roundTrips) {
+        // PostgreSQL: one text whatever the batch's size (prepared).
+        const change = { kind: 'remove', ids: batch } as const;
+        const result = await this.db.executeQuery<{ member_id: string; member_type: string }>(
+          CompiledQuery.raw(
+            memberText('remove'),
+            memberParameters(this.accountId, groupId, change),
+          ),
+        );
+        rows.push(...result.rows);
+      } else {
+        rows.push(
+          ...(await this.db
+            .deleteFrom('group_members')
+            .where('account_id', '=', this.accountId)
+            .where('group_id', '=', groupId)
+            .where('member_id', 'in', batch)
+            .returning(['member_id', 'member_type'])
+            .execute()),
+        );
+      }
+    }
+    return rows;
   }
 
   async countGroupChange(id: string, at: string): Promise<void> {

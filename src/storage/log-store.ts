@@ -19,14 +19,16 @@ export class KyselyLogWriter implements ProvisioningLogWriter {
 
   async insert(entries: readonly StorableLogEntry[]): Promise<void> {
     if (entries.length === 0) return;
-    // In-process SQLite: the batch joins the group commit (one savepoint of the next
-    // batch) instead of a COMMIT of its own, which wrote the WAL (and, with FULL, fsynced)
-    // once more per flush. PostgreSQL: one autocommitted statement, as before.
-    if (!this.dialect.roundTrips) {
-      await this.dialect.transaction(this.db, (trx) => this.insertInto(trx, entries));
-      return;
-    }
-    await this.insertInto(this.db, entries);
+    await this.write((db) => this.insertInto(db, entries));
+  }
+
+  /**
+   * In-process SQLite: `work` joins the group commit (one savepoint of the next batch)
+   * instead of a COMMIT of its own, which wrote the WAL (and, with FULL, fsynced) once more
+   * per call. PostgreSQL: autocommitted statements.
+   */
+  private write<T>(work: (db: Kysely<Database>) => Promise<T>): Promise<T> {
+    return this.dialect.roundTrips ? work(this.db) : this.dialect.transaction(this.db, work);
   }
 
   async prune(
@@ -45,24 +47,21 @@ export class KyselyLogWriter implements ProvisioningLogWriter {
         .orderBy('id')
         .limit(limit)
         .execute();
-      const old: number[] = [];
-      for (const row of window) {
-        if (row.at >= before) break;
-        old.push(Number(row.id));
-      }
+      // Oldest first: up to the first entry not past the cut-off.
+      const newer = window.findIndex((row) => row.at >= before);
+      const old = newer < 0 ? window : window.slice(0, newer);
       const done = old.length < limit;
       if (old.length === 0) return { deleted: 0, lastDeleted: undefined, done };
+      const lastDeleted = Number(old.at(-1)!.id);
       const result = await db
         .deleteFrom('scim_log')
-        .where('id', '>=', old[0]!)
-        .where('id', '<=', old.at(-1)!)
+        .where('id', '>=', Number(old[0]!.id))
+        .where('id', '<=', lastDeleted)
         .where('at', '<', before)
         .executeTakeFirst();
-      return { deleted: Number(result.numDeletedRows), lastDeleted: old.at(-1)!, done };
+      return { deleted: Number(result.numDeletedRows), lastDeleted, done };
     };
-    // In-process SQLite: one savepoint of the group commit, as the inserts.
-    if (!this.dialect.roundTrips) return this.dialect.transaction(this.db, remove);
-    return remove(this.db);
+    return this.write(remove);
   }
 
   private async insertInto(
