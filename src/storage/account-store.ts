@@ -305,22 +305,17 @@ const openingTexts = new Map<string, string | undefined>();
 
 /**
  * withAccountRow(`read`) and then MEMBER_TEXTS[kind], its placeholders numbered after the
- * read's `readParameters`: one Query message with the transaction's BEGIN (pg-fold.ts);
- * undefined when pg-fold could not register it (the statements then go apart).
+ * read's: one Query message with the transaction's BEGIN (pg-fold.ts), each part as the
+ * session's prepared statement once it holds it; undefined when pg-fold could not register
+ * it (the statements then go apart).
  */
 function openingWithMemberChange(
   read: string,
-  readParameters: number,
   kind: MemberChangeAhead['kind'],
 ): string | undefined {
   const key = `${kind}\0${read}`;
   if (!openingTexts.has(key)) {
-    openingTexts.set(
-      key,
-      leadsTransactionInParts(
-        `${withAccountRow(read)};\n${MEMBER_TEXTS[kind]((n) => `$${n + readParameters}`)}`,
-      ),
-    );
+    openingTexts.set(key, leadsTransactionInParts([withAccountRow(read), memberText(kind)]));
   }
   return openingTexts.get(key);
 }
@@ -734,7 +729,7 @@ export class KyselyAccountStore implements AccountStore {
     aheadRows?: readonly unknown[];
   }> {
     if (ahead !== undefined && ahead.change.ids.length > 0 && ahead.change.ids.length <= CHUNK) {
-      const text = openingWithMemberChange(first.text, first.parameters.length, ahead.change.kind);
+      const text = openingWithMemberChange(first.text, ahead.change.kind);
       const parameters = [
         ...first.parameters,
         ...memberParameters(this.accountId, ahead.groupId, ahead.change),

@@ -22,6 +22,8 @@ const FAILURES: Readonly<Record<string, DatabaseFailure>> = {
   '40P01': 'retryable', // deadlock_detected
   // Roster's: a write that must lock its account first (account-store.ts, AccountLockFirst)
   ROSTER_ACCOUNT_LOCK_FIRST: 'retryable',
+  // pg-fold.ts: a prepared statement of the session went stale under an EXECUTE (StaleSessionStatement)
+  ROSTER_STATEMENT_STALE: 'retryable',
   '57014': 'timeout', // query_canceled: statement_timeout, or a cancelled request's statement
 };
 

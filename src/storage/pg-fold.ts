@@ -1,4 +1,5 @@
 import pg from 'pg';
+import { isStaleStatement, preparedName, sessionStatements } from './pg-prepared.js';
 
 /**
  * Fewer round trips per PostgreSQL write transaction: BEGIN goes out with the
@@ -32,8 +33,19 @@ import pg from 'pg';
 const leading = new Set<string>();
 /** Texts whose result is not read, held until the transaction's next statement or COMMIT. */
 const trailing = new Set<string>();
+/** A statement of a text in parts, numbered from `$1`, and how many parameters it takes. */
+interface Part {
+  readonly text: string;
+  readonly count: number;
+}
 /** Texts of several statements, sent with the BEGIN before them, answered statement by statement. */
-const leadingParts = new Set<string>();
+const partsOf = new Map<string, readonly Part[]>();
+/**
+ * Every statement this module may inline (leading, trailing, the parts of texts in parts):
+ * those also registered as preparable (pg-prepared.ts) are prepared in each session and
+ * sent as `EXECUTE name(...)`, so that PostgreSQL does not parse and plan them every time.
+ */
+const foldable = new Set<string>();
 
 /** Registered texts at most per kind (the registrations are fixed texts of the stores). */
 const MAX_TEXTS = 16;
@@ -62,7 +74,10 @@ function placeholders(text: string): number[] | undefined {
 }
 
 function register(set: Set<string>, text: string): string {
-  if (set.size < MAX_TEXTS && !set.has(text) && placeholders(text) !== undefined) set.add(text);
+  if (set.size < MAX_TEXTS && !set.has(text) && placeholders(text) !== undefined) {
+    set.add(text);
+    foldable.add(text);
+  }
   return text;
 }
 
@@ -72,19 +87,48 @@ export function leadsTransaction(text: string): string {
 }
 
 /**
- * Marks `text`, several statements separated by `;`, to be sent in one Query message (with
+ * Marks `parts`, statements each numbered from `$1`, to be sent in one Query message (with
  * the BEGIN before it when it is a transaction's first statement), its parameters inlined.
- * Its answer has one row per statement, `{ rows, rowCount }` of that statement, in order:
- * a transaction's opening read and the write that follows it when the write depends only
- * on the request (AccountStore.openGroupChange's `ahead`), in one round trip. Such a text
- * cannot go out as a prepared statement: a call whose values cannot be inlined fails
+ * Returns the text to run, the parts joined with `;` and numbered one after the other (the
+ * values of the first part first). Its answer has one row per statement, `{ rows, rowCount
+ * }` of that statement, in order: a transaction's opening read and the write that follows
+ * it when the write depends only on the request (AccountStore.openGroupChange's `ahead`),
+ * in one round trip. Such a text cannot go out as a prepared statement, though each part
+ * the session holds goes out as its EXECUTE: a call whose values cannot be inlined fails
  * (check with `inlineParameters` first). Undefined when it could not be registered.
  */
-export function leadsTransactionInParts(text: string): string | undefined {
-  register(leadingParts, text);
-  // Not registered (past MAX_TEXTS, or a construct the placeholder scan does not follow):
-  // the caller sends its statements apart.
-  return leadingParts.has(text) ? text : undefined;
+export function leadsTransactionInParts(parts: readonly string[]): string | undefined {
+  const counted: Part[] = [];
+  const joined: string[] = [];
+  let offset = 0;
+  for (const part of parts) {
+    const at = placeholders(part);
+    if (at === undefined) return undefined;
+    const numbers = at.map((i) => Number(/^\$(\d+)/.exec(part.slice(i))![1]));
+    const count = Math.max(0, ...numbers);
+    joined.push(renumbered(part, at, offset));
+    counted.push({ text: part, count });
+    offset += count;
+  }
+  const text = joined.join(';\n');
+  if (!partsOf.has(text) && partsOf.size < MAX_TEXTS) {
+    partsOf.set(text, counted);
+    for (const part of counted) foldable.add(part.text);
+  }
+  // Not registered (past MAX_TEXTS): the caller sends its statements apart.
+  return partsOf.has(text) ? text : undefined;
+}
+
+/** `text` with each `$n` at `at` (placeholders) written `$(n + offset)`. */
+function renumbered(text: string, at: readonly number[], offset: number): string {
+  let out = '';
+  let from = 0;
+  for (const i of at) {
+    const m = /^\$(\d+)/.exec(text.slice(i))!;
+    out += `${text.slice(from, i)}$${Number(m[1]) + offset}`;
+    from = i + m[0].length;
+  }
+  return out + text.slice(from);
 }
 
 /**
@@ -98,7 +142,22 @@ export function trailsTransaction(text: string): string {
 /** `text` with its parameters inlined as literals, or undefined when a value is not one inlined. */
 export function inlineParameters(text: string, values: readonly unknown[]): string | undefined {
   const at = placeholders(text);
-  if (at === undefined) return undefined;
+  const literals = literalsOf(values);
+  if (at === undefined || literals === undefined) return undefined;
+  let out = '';
+  let from = 0;
+  for (const i of at) {
+    const m = /^\$(\d+)/.exec(text.slice(i))!;
+    const literal = literals[Number(m[1]) - 1];
+    if (literal === undefined) return undefined;
+    out += text.slice(from, i) + literal;
+    from = i + m[0].length;
+  }
+  return out + text.slice(from);
+}
+
+/** `values` as literals of the simple protocol's text, or undefined when one is not inlined. */
+function literalsOf(values: readonly unknown[]): string[] | undefined {
   const literals: string[] = [];
   for (const value of values) {
     if (value === null || value === undefined) literals.push('NULL');
@@ -115,16 +174,7 @@ export function inlineParameters(text: string, values: readonly unknown[]): stri
       literals.push(pg.escapeLiteral(array));
     } else return undefined;
   }
-  let out = '';
-  let from = 0;
-  for (const i of at) {
-    const m = /^\$(\d+)/.exec(text.slice(i))!;
-    const literal = literals[Number(m[1]) - 1];
-    if (literal === undefined) return undefined;
-    out += text.slice(from, i) + literal;
-    from = i + m[0].length;
-  }
-  return out + text.slice(from);
+  return literals;
 }
 
 /**
@@ -156,21 +206,95 @@ const done = (command: string): Promise<Result> =>
 const last = (result: unknown): Result =>
   (Array.isArray(result) ? result[result.length - 1] : result) as Result;
 
+/**
+ * A Query message that ran statements as EXECUTE of the session's prepared statements
+ * failed because the session no longer holds one as it was (dropped behind this client's
+ * back, 26000; or its result changed under it, 0A000): nothing of the transaction was
+ * stored, and it runs again (db-errors.ts: retryable), then with the statements inlined
+ * until they are prepared again.
+ */
+export class StaleSessionStatement extends Error {
+  readonly code = 'ROSTER_STATEMENT_STALE';
+  constructor(cause: unknown) {
+    super(`a prepared statement of the session went stale: ${String(cause)}`, { cause });
+  }
+}
+
+/** After this many statements lost behind its back (26000), a connection stops using EXECUTE. */
+const LOST_STATEMENTS_MAX = 3;
+
+/** A statement as sent in a Query message, and the session statements it executes. */
+interface Sent {
+  readonly text: string;
+  readonly executes: readonly string[];
+}
+
+const BEGIN: Sent = { text: 'BEGIN', executes: [] };
+const COMMIT: Sent = { text: 'COMMIT', executes: [] };
+
 const wrapped = new WeakSet<pg.Client>();
 
 /**
  * Makes `client` fold registered statements with BEGIN and COMMIT as described above.
  * It follows the transactions Kysely runs (`begin`, `commit`, `rollback` as sent by its
  * PostgreSQL driver); any other call is passed through, after what is held is sent.
- * Applied once per connection (the pool's 'connect' event).
+ * A registered statement the session holds prepared (pg-prepared.ts) goes out as
+ * `EXECUTE name(literals)`, planned once per session rather than on every call; the ones
+ * it does not hold yet are prepared ahead of a transaction's BEGIN, outside it, once.
+ * Applied once per connection (the pool's 'connect' event), after namePreparedStatements.
  */
 export function foldTransactionEnds(client: pg.Client): void {
   if (wrapped.has(client)) return;
   wrapped.add(client);
   const query = client.query.bind(client) as Query;
+  const session = sessionStatements(client);
   /** 'pending': BEGIN asked for, not sent yet; 'open': sent. */
   let state: 'idle' | 'pending' | 'open' = 'idle';
-  const held: string[] = [];
+  const held: Sent[] = [];
+
+  /** `text` with `values` as sent in a Query message: the session's EXECUTE, else inlined. */
+  const form = (text: string, values: readonly unknown[]): Sent | undefined => {
+    const name =
+      session !== undefined && session.lost < LOST_STATEMENTS_MAX && values.length > 0
+        ? session.held(text)
+        : undefined;
+    if (name !== undefined) {
+      const literals = literalsOf(values);
+      if (literals !== undefined)
+        return { text: `EXECUTE ${name}(${literals.join(', ')})`, executes: [name] };
+    }
+    const inlined = inlineParameters(text, values);
+    return inlined === undefined ? undefined : { text: inlined, executes: [] };
+  };
+
+  /** Sends `statements` as one Query message; a session statement gone stale fails it as retryable. */
+  const send = (statements: readonly Sent[]): Promise<unknown> => {
+    const sent = query(statements.map((s) => s.text).join(';\n')) as Promise<unknown>;
+    const executes = statements.flatMap((s) => s.executes);
+    if (executes.length === 0 || session === undefined) return sent;
+    return sent.catch((error: unknown) => {
+      const lost = (error as { code?: unknown } | null)?.code === '26000';
+      if (!lost && !isStaleStatement(error)) throw error;
+      // Which one is not said: each is dropped and prepared again before its next use.
+      for (const name of executes) session.stale.add(name);
+      if (lost) session.lost++;
+      throw new StaleSessionStatement(error);
+    });
+  };
+
+  /**
+   * Outside a transaction, before a BEGIN: prepares the registered statements the session
+   * does not hold yet (a round trip once per connection and new text), so that this
+   * transaction and the next send them as EXECUTE. Undefined when there is none.
+   */
+  const prepareAhead = (): Promise<void> | undefined => {
+    if (session === undefined || session.lost >= LOST_STATEMENTS_MAX) return undefined;
+    let missing: string[] | undefined;
+    for (const text of foldable)
+      if (preparedName(text) !== undefined && !session.refused.has(text) && !session.held(text))
+        (missing ??= []).push(text);
+    return missing === undefined ? undefined : session.prepare(missing);
+  };
 
   /** Sends BEGIN or the held statements ahead of the next query (node-postgres keeps its queries in order). */
   const flush = (): Promise<unknown> | undefined => {
@@ -179,7 +303,7 @@ export function foldTransactionEnds(client: pg.Client): void {
       return query('BEGIN') as Promise<unknown>;
     }
     if (held.length === 0) return undefined;
-    return query(held.splice(0).join(';\n')) as Promise<unknown>;
+    return send(held.splice(0));
   };
   /** `next` after `before`: `before`'s error is the one reported (`next` then failed in an aborted transaction). */
   const after = (before: Promise<unknown> | undefined, next: Promise<unknown>) => {
@@ -187,7 +311,6 @@ export function foldTransactionEnds(client: pg.Client): void {
     next.catch(() => undefined);
     return before.then(() => next);
   };
-
   (client as unknown as { query: Query }).query = (...args: unknown[]) => {
     const [text, values] = args;
     if (!(args.length === 2 && typeof text === 'string' && Array.isArray(values))) {
@@ -204,24 +327,46 @@ export function foldTransactionEnds(client: pg.Client): void {
       state = 'idle';
       if (was === 'pending') return done(text === 'commit' ? 'COMMIT' : 'ROLLBACK');
       const tail = held.splice(0);
-      if (text === 'commit' && tail.length > 0)
-        return (query([...tail, 'COMMIT'].join(';\n')) as Promise<unknown>).then(last);
+      if (text === 'commit' && tail.length > 0) return send([...tail, COMMIT]).then(last);
       return query(text, values);
     }
-    if (leadingParts.has(text)) {
-      const inlined = inlineParameters(text, values);
-      if (inlined === undefined)
-        return Promise.reject(
-          new Error('pg-fold: a statement in parts with a value it cannot inline'),
-        );
+    const parts = partsOf.get(text);
+    if (parts !== undefined) {
       // Only inside a transaction: outside one, what follows must not be held for a COMMIT.
       if (state === 'idle')
         return Promise.reject(new Error('pg-fold: a statement in parts outside a transaction'));
+      const formed = (): Sent[] | undefined => {
+        const statements: Sent[] = [];
+        let from = 0;
+        for (const part of parts) {
+          const sent = form(part.text, values.slice(from, from + part.count));
+          if (sent === undefined) return undefined;
+          statements.push(sent);
+          from += part.count;
+        }
+        return statements;
+      };
+      if (values.length !== parts.reduce((n, part) => n + part.count, 0))
+        return Promise.reject(
+          new Error('pg-fold: a statement in parts with too few or many values'),
+        );
+      const statements = formed();
+      if (statements === undefined)
+        return Promise.reject(
+          new Error('pg-fold: a statement in parts with a value it cannot inline'),
+        );
       const begins = state === 'pending';
-      const before = begins ? undefined : flush();
       state = 'open';
-      const sent = query(begins ? `BEGIN;\n${inlined}` : inlined) as Promise<unknown>;
-      return after(before, sent).then((result) => {
+      let answer: Promise<unknown>;
+      if (!begins) answer = after(flush(), send(statements));
+      else {
+        const preparing = prepareAhead();
+        answer =
+          preparing === undefined
+            ? send([BEGIN, ...statements])
+            : preparing.then(() => send([BEGIN, ...(formed() ?? statements)]));
+      }
+      return answer.then((result) => {
         const results = (Array.isArray(result) ? result : [result]) as Result[];
         return {
           command: 'PARTS',
@@ -231,16 +376,18 @@ export function foldTransactionEnds(client: pg.Client): void {
       });
     }
     if (state === 'pending' && leading.has(text)) {
-      const inlined = inlineParameters(text, values);
-      if (inlined !== undefined) {
+      const sent = form(text, values);
+      if (sent !== undefined) {
         state = 'open';
-        return (query(`BEGIN;\n${inlined}`) as Promise<unknown>).then(last);
+        const preparing = prepareAhead();
+        if (preparing === undefined) return send([BEGIN, sent]).then(last);
+        return preparing.then(() => send([BEGIN, form(text, values) ?? sent])).then(last);
       }
     }
     if (state === 'open' && trailing.has(text)) {
-      const inlined = inlineParameters(text, values);
-      if (inlined !== undefined) {
-        held.push(inlined);
+      const sent = form(text, values);
+      if (sent !== undefined) {
+        held.push(sent);
         return done('DEFERRED');
       }
     }

@@ -62,7 +62,7 @@ function isDuplicateStatement(error: unknown): boolean {
   return (error as { code?: unknown } | null)?.code === '42P05';
 }
 
-function isStaleStatement(error: unknown): boolean {
+export function isStaleStatement(error: unknown): boolean {
   if (typeof error !== 'object' || error === null) return false;
   const code = (error as { code?: unknown }).code;
   if (typeof code !== 'string' || !STALE_STATEMENT.has(code)) return false;
@@ -77,7 +77,95 @@ interface Internals {
 
 type Query = (...args: unknown[]) => unknown;
 
-const wrapped = new WeakSet<pg.Client>();
+/**
+ * What one connection's session holds: the names node-postgres has parsed there
+ * (`parsedStatements`), less those gone stale, which are dropped (DEALLOCATE) before
+ * their next use. Shared by the named path below and by pg-fold.ts, which sends a held
+ * session statement as `EXECUTE name(...)` inside a Query message.
+ */
+class SessionStatements {
+  /** Names to DEALLOCATE before their next use on this connection. */
+  readonly stale = new Set<string>();
+  /** Texts PREPARE failed for on this connection (other than "already exists"): not tried again. */
+  readonly refused = new Set<string>();
+  /** Statements lost behind this client's back (26000 on an EXECUTE): past a few, EXECUTE is not used. */
+  lost = 0;
+
+  constructor(
+    private readonly internals: Internals,
+    /** The connection's query before any wrapper (texts only here). */
+    private readonly query: Query,
+  ) {}
+
+  get parsed(): Record<string, string> {
+    return this.internals.connection.parsedStatements;
+  }
+
+  /** The name `text` is held under in the session, usable now; undefined otherwise. */
+  held(text: string): string | undefined {
+    const name = names.get(text);
+    if (name === undefined || this.stale.has(name) || this.parsed[name] !== text) return undefined;
+    return name;
+  }
+
+  /** Drops `name` from the session; throws in an aborted transaction (it then stays stale). */
+  async forget(name: string): Promise<void> {
+    try {
+      await this.query(`DEALLOCATE ${name}`);
+    } catch (error) {
+      // Already gone from the session (26000): nothing to drop.
+      if ((error as { code?: unknown }).code !== '26000') throw error;
+    }
+    delete this.parsed[name];
+    this.stale.delete(name);
+  }
+
+  /**
+   * Prepares in the session (SQL PREPARE, outside a transaction) those of `texts` that are
+   * registered and not held yet, so that they can be sent as EXECUTE. A text PREPARE
+   * refuses is left out from then on; "already exists" means the session holds the same
+   * text (nameOf). Never throws: what is not prepared is sent inlined, as before.
+   */
+  async prepare(texts: readonly string[]): Promise<void> {
+    const wanted = texts.filter(
+      (text) => names.has(text) && !this.refused.has(text) && this.held(text) === undefined,
+    );
+    if (wanted.length === 0) return;
+    try {
+      for (const text of wanted) {
+        const name = names.get(text)!;
+        if (this.stale.has(name)) await this.forget(name);
+      }
+      // One message for all; PREPARE is not transactional, so after a failure the ones
+      // before it are held and each is tried again alone below.
+      await this.query(wanted.map((text) => `PREPARE ${names.get(text)!} AS ${text}`).join(';\n'));
+      for (const text of wanted) this.parsed[names.get(text)!] = text;
+      return;
+    } catch {
+      // One by one below.
+    }
+    for (const text of wanted) {
+      const name = names.get(text)!;
+      try {
+        if (this.stale.has(name)) await this.forget(name);
+        await this.query(`PREPARE ${name} AS ${text}`);
+        this.parsed[name] = text;
+      } catch (error) {
+        if (isDuplicateStatement(error)) this.parsed[name] = text;
+        else this.refused.add(text);
+      }
+    }
+  }
+}
+
+const sessions = new WeakMap<pg.Client, SessionStatements>();
+
+/** The statements `client`'s session holds (namePreparedStatements applied), or undefined. */
+export function sessionStatements(client: pg.Client): SessionStatements | undefined {
+  return sessions.get(client);
+}
+
+export type { SessionStatements };
 
 /**
  * Makes `client` run registered texts as named statements: `client.query(text, values)`
@@ -91,27 +179,14 @@ const wrapped = new WeakSet<pg.Client>();
  * Applied once per connection (the pool's 'connect' event).
  */
 export function namePreparedStatements(client: pg.Client): void {
-  if (wrapped.has(client)) return;
-  wrapped.add(client);
+  if (sessions.has(client)) return;
   const internals = client as unknown as Internals;
   const query = client.query.bind(client) as Query;
-  /** Names to DEALLOCATE before their next use on this connection. */
-  const stale = new Set<string>();
-
-  // Throws in an aborted transaction (the name then stays stale, for the next use).
-  const forget = async (name: string): Promise<void> => {
-    try {
-      await query(`DEALLOCATE ${name}`);
-    } catch (error) {
-      // Already gone from the session (26000): nothing to drop.
-      if ((error as { code?: unknown }).code !== '26000') throw error;
-    }
-    delete internals.connection.parsedStatements[name];
-    stale.delete(name);
-  };
+  const session = new SessionStatements(internals, query);
+  sessions.set(client, session);
 
   const run = async (name: string, text: string, values: unknown[]): Promise<pg.QueryResult> => {
-    if (stale.has(name)) await forget(name);
+    if (session.stale.has(name)) await session.forget(name);
     try {
       return (await query({ name, text, values })) as pg.QueryResult;
     } catch (error) {
@@ -122,10 +197,10 @@ export function namePreparedStatements(client: pg.Client): void {
         return (await query({ name, text, values })) as pg.QueryResult;
       }
       if (!isStaleStatement(error)) throw error;
-      stale.add(name);
+      session.stale.add(name);
       if (internals.getTransactionStatus() !== 'I') throw error;
       // Outside a transaction the failed statement changed nothing: prepare it again.
-      await forget(name);
+      await session.forget(name);
       return (await query({ name, text, values })) as pg.QueryResult;
     }
   };

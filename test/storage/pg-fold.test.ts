@@ -1,4 +1,4 @@
-import { CompiledQuery, sql } from 'kysely';
+import { CompiledQuery, sql, type Kysely } from 'kysely';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { postgresDialect } from '../../src/storage/dialects/postgres.js';
@@ -8,6 +8,8 @@ import {
   leadsTransactionInParts,
   trailsTransaction,
 } from '../../src/storage/pg-fold.js';
+import { preparable, preparedName } from '../../src/storage/pg-prepared.js';
+import type { Database } from '../../src/storage/db-schema.js';
 import { openTestDatabase, type OpenTestDatabase } from '../helpers/databases.js';
 import { scimClient, startTestServer, type TestServer } from '../helpers/server.js';
 import { createAccount } from '../../src/app/accounts.js';
@@ -207,11 +209,16 @@ describe('BEGIN and COMMIT folded with their neighbours (postgres)', () => {
   });
 
   it('a text in parts goes out with BEGIN and answers each statement: one message', async () => {
-    const parts = leadsTransactionInParts(
+    const parts = leadsTransactionInParts([
+      'SELECT 10 / $1::int AS n',
+      'INSERT INTO fold_items (id, label) SELECT id, $1 FROM unnest($2::int[]) AS id RETURNING id',
+    ])!;
+    // Numbered one after the other.
+    expect(parts).toBe(
       'SELECT 10 / $1::int AS n;\nINSERT INTO fold_items (id, label) SELECT id, $2 FROM unnest($3::int[]) AS id RETURNING id',
-    )!;
+    );
     // A text the placeholder scan cannot follow is not registered: the caller goes apart.
-    expect(leadsTransactionInParts('SELECT $1; -- a comment')).toBeUndefined();
+    expect(leadsTransactionInParts(['SELECT $1', 'SELECT 1 -- a comment'])).toBeUndefined();
     const { result, texts } = await sent(() =>
       postgresDialect.transaction(db(), async (trx) => {
         const answer = await trx.executeQuery<{ rows: unknown[]; rowCount: number | null }>(
@@ -287,6 +294,159 @@ describe('BEGIN and COMMIT folded with their neighbours (postgres)', () => {
   });
 });
 
+/**
+ * Registered statements that are also preparable (pg-prepared.ts) are prepared in each
+ * session ahead of a transaction and then sent as `EXECUTE name(...)` in the folded
+ * messages; a session that lost them, or whose statement's result changed under it, runs
+ * the transaction again with them inlined, and prepares them again.
+ */
+describe('folded statements sent as EXECUTE of the session statements (postgres)', () => {
+  let testDb: OpenTestDatabase;
+  let read: string;
+  let write: string;
+  let partsText: string;
+
+  beforeAll(async () => {
+    testDb = await openTestDatabase('postgres');
+    await sql`CREATE TABLE exec_items (id int PRIMARY KEY, label text NOT NULL)`.execute(
+      testDb.database.db,
+    );
+    // Registered once the table exists (every connection prepares what is registered).
+    read = preparable(leadsTransaction('SELECT * FROM exec_items WHERE id = $1'));
+    write = preparable(
+      trailsTransaction(
+        'INSERT INTO exec_items (id, label) VALUES ($1, $2) ON CONFLICT DO NOTHING',
+      ),
+    );
+    partsText = leadsTransactionInParts([
+      preparable('SELECT count(*)::int AS n FROM exec_items WHERE id <> $1'),
+      preparable(
+        'INSERT INTO exec_items (id, label) SELECT id, $1 FROM unnest($2::int[]) AS id RETURNING id, label',
+      ),
+    ])!;
+  });
+
+  afterAll(async () => {
+    await testDb?.dispose();
+  });
+
+  /** A transaction on the one connection `c`: read item 1, write `id`. */
+  const readThenWrite = (c: Kysely<Database>, id: number, label: string) =>
+    postgresDialect.transaction(c, async (trx) => {
+      const { rows } = await trx.executeQuery<Record<string, unknown>>(
+        CompiledQuery.raw(read, [1]),
+      );
+      await trx.executeQuery(CompiledQuery.raw(write, [id, label]));
+      return rows;
+    });
+  const executes = (text: string | undefined, name: string | undefined) =>
+    text !== undefined && name !== undefined && text.includes(`EXECUTE ${name}(`);
+
+  it('prepares once per session, then sends BEGIN with EXECUTE and the held EXECUTE with COMMIT', async () => {
+    await testDb.database.db.connection().execute(async (c) => {
+      await sql`INSERT INTO exec_items VALUES (1, 'one')`.execute(c);
+      const first = await sent(() => readThenWrite(c, 2, `it's "two" \\ $1`));
+      expect(first.result).toEqual([{ id: 1, label: 'one' }]);
+      // The session did not hold them: prepared first, outside the transaction.
+      expect(first.texts[0]).toMatch(/^PREPARE roster_\w+ AS /);
+      expect(first.texts[0]).toContain(`PREPARE ${preparedName(read)!} AS ${read}`);
+      expect(first.texts[0]).toContain(`PREPARE ${preparedName(write)!} AS ${write}`);
+      expect(first.texts.slice(1)).toEqual([
+        `BEGIN;\nEXECUTE ${preparedName(read)!}('1')`,
+        `EXECUTE ${preparedName(write)!}('2', 'it''s "two" \\\\ $1');\nCOMMIT`.replace(
+          "'it''s",
+          " E'it''s",
+        ),
+      ]);
+      const again = await sent(() => readThenWrite(c, 3, 'three'));
+      expect(again.texts).toHaveLength(2);
+      expect(executes(again.texts[0], preparedName(read))).toBe(true);
+      expect(executes(again.texts[1], preparedName(write))).toBe(true);
+      // A text in parts: each part the session holds is its EXECUTE, in one message.
+      const parts = await sent(() =>
+        postgresDialect.transaction(c, (trx) =>
+          trx.executeQuery(CompiledQuery.raw(partsText, [1, 'part', ['4', '5']])),
+        ),
+      );
+      expect(parts.result.rows).toEqual([
+        { rows: [{ n: 2 }], rowCount: 1 },
+        {
+          rows: [
+            { id: 4, label: 'part' },
+            { id: 5, label: 'part' },
+          ],
+          rowCount: 2,
+        },
+      ]);
+      expect(parts.texts[0]).toMatch(
+        /^BEGIN;\nEXECUTE roster_\w+\('1'\);\nEXECUTE roster_\w+\('part', '\{"4","5"\}'\)$/,
+      );
+      const labels = await sql<{
+        id: number;
+        label: string;
+      }>`SELECT id, label FROM exec_items ORDER BY id`.execute(c);
+      expect(labels.rows.map((r) => r.label)).toEqual([
+        'one',
+        `it's "two" \\ $1`,
+        'three',
+        'part',
+        'part',
+      ]);
+    });
+  });
+
+  it('a session that lost its statements runs the transaction again, inlined, and prepares them again', async () => {
+    await testDb.database.db.connection().execute(async (c) => {
+      await readThenWrite(c, 10, 'warm');
+      await sql`DEALLOCATE ALL`.execute(c);
+      const { result, texts } = await sent(() => readThenWrite(c, 11, 'after'));
+      expect(result).toEqual([{ id: 1, label: 'one' }]);
+      // The EXECUTE failed (26000), the transaction rolled back and ran again.
+      expect(texts[0]).toMatch(/^BEGIN;\nEXECUTE /);
+      expect(texts).toContain('rollback');
+      expect(texts.some((t) => t.startsWith('PREPARE '))).toBe(true);
+      expect(texts.at(-1)).toMatch(/^EXECUTE roster_\w+\('11', 'after'\);\nCOMMIT$/);
+      const stored = await sql<{
+        n: number;
+      }>`SELECT count(*)::int AS n FROM exec_items WHERE id = 11`.execute(c);
+      expect(stored.rows[0]!.n).toBe(1);
+    });
+  });
+
+  it('a statement whose result changed under it (a column added) is prepared again; the write is not lost', async () => {
+    await testDb.database.db.connection().execute(async (c) => {
+      await readThenWrite(c, 20, 'warm');
+      await sql`ALTER TABLE exec_items ADD COLUMN note text`.execute(c);
+      const { result, texts } = await sent(() => readThenWrite(c, 21, 'after'));
+      // 0A000 "cached plan must not change result type": run again with the new column.
+      expect(result).toEqual([{ id: 1, label: 'one', note: null }]);
+      expect(texts.some((t) => t.startsWith('DEALLOCATE roster_'))).toBe(true);
+      const again = await sent(() => readThenWrite(c, 22, 'later'));
+      expect(again.texts).toHaveLength(2);
+      expect(executes(again.texts[0], preparedName(read))).toBe(true);
+      const stored = await sql<{
+        n: number;
+      }>`SELECT count(*)::int AS n FROM exec_items WHERE id IN (21, 22)`.execute(c);
+      expect(stored.rows[0]!.n).toBe(2);
+    });
+  });
+
+  it('a connection whose statements keep vanishing (a transaction pooler) goes back to inlining', async () => {
+    await testDb.database.db.connection().execute(async (c) => {
+      for (let i = 0; i < 3; i++) {
+        await readThenWrite(c, 30 + i, 'warm');
+        await sql`DEALLOCATE ALL`.execute(c);
+      }
+      await readThenWrite(c, 40, 'x');
+      const { texts } = await sent(() => readThenWrite(c, 41, 'inlined'));
+      expect(texts).toEqual([
+        `BEGIN;\nSELECT * FROM exec_items WHERE id = '1'`,
+        `INSERT INTO exec_items (id, label) VALUES ('41', 'inlined') ON CONFLICT DO NOTHING;\nCOMMIT`,
+      ]);
+    });
+  });
+});
+
 describe('SCIM writes on PostgreSQL fold BEGIN and COMMIT', () => {
   let server: TestServer | undefined;
 
@@ -305,10 +465,14 @@ describe('SCIM writes on PostgreSQL fold BEGIN and COMMIT', () => {
       scim('POST', '/Users', { userName: 'quoted@acme.example', displayName }),
     );
     expect(result.status).toBe(201);
-    const writes = texts.filter((t) => !/^SELECT roster_sequence_events|scim_log/.test(t));
+    // Statements the session does not hold yet are prepared ahead of the transaction, once.
+    const writes = texts.filter(
+      (t) => !/^SELECT roster_sequence_events|scim_log|^PREPARE roster_/.test(t),
+    );
     expect(writes).toHaveLength(3);
-    expect(writes[0]).toMatch(/^BEGIN;\nselect "seats", "settings" from "accounts"/);
-    expect(writes[2]).toMatch(/^insert into "events" .*;\nCOMMIT$/s);
+    const accountRead = 'select "seats", "settings" from "accounts" where "id" = $1';
+    expect(writes[0]).toBe(`BEGIN;\nEXECUTE ${preparedName(accountRead)!}('${tenant.accountId}')`);
+    expect(writes[2]).toMatch(/^EXECUTE roster_\w+\(.*\);\nCOMMIT$/s);
     const events = await scim(
       'GET',
       '/Users?filter=' + encodeURIComponent('userName eq "quoted@acme.example"'),

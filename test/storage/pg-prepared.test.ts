@@ -296,9 +296,30 @@ describe('member changes on PostgreSQL run their fixed statements named', () => 
       restore();
       await server?.close();
     }
+    // Statements folded with BEGIN or COMMIT go out as EXECUTE of the session's prepared
+    // statement once the session holds it (pg-fold.ts), inlined before: read each message
+    // with its EXECUTEs written out as the statements they run.
+    const textOf = new Map<string, string>();
+    for (const q of seen)
+      for (const m of q.text.matchAll(
+        /PREPARE (roster_\w+) AS ([\s\S]*?)(?=;\nPREPARE roster_|$)/g,
+      ))
+        textOf.set(m[1]!, m[2]!);
+    const executes = (t: string) => /(^|;\n)EXECUTE roster_/.test(t);
+    const expanded = seen
+      .filter((q) => !q.text.startsWith('PREPARE '))
+      .map((q) => ({
+        ...q,
+        executes: executes(q.text),
+        text: q.text.replace(/EXECUTE (roster_\w+)\([\s\S]*?\)(?=;\n|$)/g, (e, n: string) => {
+          const text = textOf.get(n);
+          expect(text, `${n} was prepared`).toBeDefined();
+          return text ?? e;
+        }),
+      }));
     // The version shard's count goes out with the events insert and COMMIT (for a PATCH of
     // one member change; one of two changes has two events, inserted by another text).
-    const closing = seen.filter((q) => /INSERT INTO group_version_shards/.test(q.text));
+    const closing = expanded.filter((q) => /INSERT INTO group_version_shards/.test(q.text));
     expect(closing.length).toBe(6);
     expect(closing.every((q) => q.name === undefined)).toBe(true);
     expect(
@@ -307,24 +328,32 @@ describe('member changes on PostgreSQL run their fixed statements named', () => 
       ),
     ).toHaveLength(4);
     // The account and the team (FOR KEY SHARE) are read by one statement, sent with BEGIN
-    // in one message, its values inlined (pg-fold.ts); a PATCH of one member change sends
-    // that change in the same message (AccountStore.openGroupChange's `ahead`).
-    const opening = seen.filter((q) => q.text.startsWith('BEGIN;') && /FROM groups/.test(q.text));
+    // in one message (pg-fold.ts); a PATCH of one member change sends that change in the
+    // same message (AccountStore.openGroupChange's `ahead`).
+    const opening = expanded.filter(
+      (q) => q.text.startsWith('BEGIN;') && /FROM groups/.test(q.text),
+    );
     expect(opening.length).toBe(6);
     const read =
-      /^BEGIN;\nSELECT accounts\.seats .* FROM groups WHERE groups\.account_id = '.*FOR KEY SHARE\) r ON true WHERE accounts\.id = '[^']*'/s;
+      /^BEGIN;\nSELECT accounts\.seats .* FROM groups WHERE groups\.account_id = ('|\$).*FOR KEY SHARE\) r ON true WHERE accounts\.id = ('[^']*'|\$1)/s;
     for (const q of opening) {
       expect(q.name).toBeUndefined();
       expect(q.text).toMatch(read);
     }
     expect(
-      opening.filter((q) => /';\nSELECT .* FROM roster_add_user_members\('/.test(q.text)),
+      opening.filter((q) => /;\nSELECT .* FROM roster_add_user_members\(/.test(q.text)),
     ).toHaveLength(2);
     expect(
-      opening.filter((q) => /';\nSELECT .* FROM roster_remove_members\('/.test(q.text)),
+      opening.filter((q) => /;\nSELECT .* FROM roster_remove_members\(/.test(q.text)),
     ).toHaveLength(2);
+    // By the second round the session holds them: the messages execute its statements.
+    expect(opening.filter((q) => q.executes).length).toBeGreaterThan(0);
+    expect(closing.filter((q) => q.executes).length).toBeGreaterThan(0);
     const of = (pattern: RegExp) =>
-      seen.filter((q) => pattern.test(q.text) && !q.text.startsWith('BEGIN;'));
+      seen.filter(
+        (q) =>
+          pattern.test(q.text) && !q.text.startsWith('BEGIN;') && !q.text.startsWith('PREPARE'),
+      );
     // The PATCHes of two changes: lookup and insert, and the delete, named.
     for (const pattern of [
       /^SELECT .* FROM roster_add_user_members/,
