@@ -41,6 +41,7 @@ import {
   inlineParameters,
   leadsTransaction,
   leadsTransactionInParts,
+  partsParameters,
   trailsTransaction,
 } from './pg-fold.js';
 import { readRows } from './sqlite-reads.js';
@@ -262,8 +263,9 @@ function withAccountRow(statement: string): string {
 
 /**
  * PostgreSQL's member statements (`param(n)`: the n-th placeholder), calls of the
- * functions of migration 095, whose plans the session keeps (sent inlined with an opening
- * read, a statement is planned on every call). `add`: the ids found as users or SCIM
+ * functions of migration 095, whose plans the session keeps (a statement inlined with an
+ * opening read was planned on every call; pg-fold.ts now sends the call as EXECUTE of the
+ * session's prepared statement once it holds it). `add`: the ids found as users or SCIM
  * teams of the account (locked FOR KEY SHARE, so a member deleted meanwhile is waited for
  * and then not found) and, when every id is a user, their memberships inserted (the team
  * the account's, memberships already there left alone); $1 the account, $2 the ids, $3
@@ -734,7 +736,11 @@ export class KyselyAccountStore implements AccountStore {
         ...first.parameters,
         ...memberParameters(this.accountId, ahead.groupId, ahead.change),
       ];
-      if (text !== undefined && inlineParameters(text, parameters) !== undefined) {
+      if (
+        text !== undefined &&
+        partsParameters(text) === parameters.length &&
+        inlineParameters(text, parameters) !== undefined
+      ) {
         const result = await this.db.executeQuery<{ rows: unknown[] }>(
           CompiledQuery.raw(text, parameters),
         );

@@ -1,5 +1,12 @@
 import pg from 'pg';
-import { isStaleStatement, preparedName, sessionStatements } from './pg-prepared.js';
+import {
+  isStaleStatement,
+  preparedName,
+  sessionStatements,
+  StaleSessionStatement,
+} from './pg-prepared.js';
+
+export { StaleSessionStatement };
 
 /**
  * Fewer round trips per PostgreSQL write transaction: BEGIN goes out with the
@@ -46,6 +53,13 @@ const partsOf = new Map<string, readonly Part[]>();
  * sent as `EXECUTE name(...)`, so that PostgreSQL does not parse and plan them every time.
  */
 const foldable = new Set<string>();
+/** Each foldable statement's parameters (its highest `$n`): an EXECUTE must pass exactly as many. */
+const countOf = new Map<string, number>();
+
+/** The highest `$n` of `text` (placeholders found at `at`). */
+function highest(text: string, at: readonly number[]): number {
+  return Math.max(0, ...at.map((i) => Number(/^\$(\d+)/.exec(text.slice(i))![1])));
+}
 
 /** Registered texts at most per kind (the registrations are fixed texts of the stores). */
 const MAX_TEXTS = 16;
@@ -74,9 +88,12 @@ function placeholders(text: string): number[] | undefined {
 }
 
 function register(set: Set<string>, text: string): string {
-  if (set.size < MAX_TEXTS && !set.has(text) && placeholders(text) !== undefined) {
+  if (set.size >= MAX_TEXTS || set.has(text)) return text;
+  const at = placeholders(text);
+  if (at !== undefined) {
     set.add(text);
     foldable.add(text);
+    countOf.set(text, highest(text, at));
   }
   return text;
 }
@@ -104,8 +121,7 @@ export function leadsTransactionInParts(parts: readonly string[]): string | unde
   for (const part of parts) {
     const at = placeholders(part);
     if (at === undefined) return undefined;
-    const numbers = at.map((i) => Number(/^\$(\d+)/.exec(part.slice(i))![1]));
-    const count = Math.max(0, ...numbers);
+    const count = highest(part, at);
     joined.push(renumbered(part, at, offset));
     counted.push({ text: part, count });
     offset += count;
@@ -113,10 +129,18 @@ export function leadsTransactionInParts(parts: readonly string[]): string | unde
   const text = joined.join(';\n');
   if (!partsOf.has(text) && partsOf.size < MAX_TEXTS) {
     partsOf.set(text, counted);
-    for (const part of counted) foldable.add(part.text);
+    for (const part of counted) {
+      foldable.add(part.text);
+      countOf.set(part.text, part.count);
+    }
   }
   // Not registered (past MAX_TEXTS): the caller sends its statements apart.
   return partsOf.has(text) ? text : undefined;
+}
+
+/** How many values a text in parts (leadsTransactionInParts) takes; undefined for any other text. */
+export function partsParameters(text: string): number | undefined {
+  return partsOf.get(text)?.reduce((n, part) => n + part.count, 0);
 }
 
 /** `text` with each `$n` at `at` (placeholders) written `$(n + offset)`. */
@@ -206,20 +230,6 @@ const done = (command: string): Promise<Result> =>
 const last = (result: unknown): Result =>
   (Array.isArray(result) ? result[result.length - 1] : result) as Result;
 
-/**
- * A Query message that ran statements as EXECUTE of the session's prepared statements
- * failed because the session no longer holds one as it was (dropped behind this client's
- * back, 26000; or its result changed under it, 0A000): nothing of the transaction was
- * stored, and it runs again (db-errors.ts: retryable), then with the statements inlined
- * until they are prepared again.
- */
-export class StaleSessionStatement extends Error {
-  readonly code = 'ROSTER_STATEMENT_STALE';
-  constructor(cause: unknown) {
-    super(`a prepared statement of the session went stale: ${String(cause)}`, { cause });
-  }
-}
-
 /** After this many statements lost behind its back (26000), a connection stops using EXECUTE. */
 const LOST_STATEMENTS_MAX = 3;
 
@@ -251,12 +261,23 @@ export function foldTransactionEnds(client: pg.Client): void {
   /** 'pending': BEGIN asked for, not sent yet; 'open': sent. */
   let state: 'idle' | 'pending' | 'open' = 'idle';
   const held: Sent[] = [];
+  /**
+   * A session statement went stale under this connection's last transaction: the next
+   * one (its run again) sends its statements inlined and prepares nothing, so that it
+   * does not depend on the session again; the one after prepares them anew.
+   */
+  let inlineNext = false;
+  /** This transaction sends its statements inlined (inlineNext when it began). */
+  let inlineThis = false;
+  /** EXECUTE is used on this connection now. */
+  const executing = () =>
+    session !== undefined && !inlineThis && session.lost < LOST_STATEMENTS_MAX;
 
   /** `text` with `values` as sent in a Query message: the session's EXECUTE, else inlined. */
   const form = (text: string, values: readonly unknown[]): Sent | undefined => {
     const name =
-      session !== undefined && session.lost < LOST_STATEMENTS_MAX && values.length > 0
-        ? session.held(text)
+      executing() && values.length > 0 && values.length === countOf.get(text)
+        ? session!.held(text)
         : undefined;
     if (name !== undefined) {
       const literals = literalsOf(values);
@@ -275,9 +296,14 @@ export function foldTransactionEnds(client: pg.Client): void {
     return sent.catch((error: unknown) => {
       const lost = (error as { code?: unknown } | null)?.code === '26000';
       if (!lost && !isStaleStatement(error)) throw error;
-      // Which one is not said: each is dropped and prepared again before its next use.
-      for (const name of executes) session.stale.add(name);
-      if (lost) session.lost++;
+      // Which one is not said. Gone (26000): the session likely lost them all (DISCARD ALL),
+      // so none is taken as held; a plan that changed (0A000): each executed one is dropped
+      // and prepared again before its next use.
+      if (lost) {
+        session.lostAll();
+        session.lost++;
+      } else for (const name of executes) session.stale.add(name);
+      inlineNext = true;
       throw new StaleSessionStatement(error);
     });
   };
@@ -288,12 +314,12 @@ export function foldTransactionEnds(client: pg.Client): void {
    * transaction and the next send them as EXECUTE. Undefined when there is none.
    */
   const prepareAhead = (): Promise<void> | undefined => {
-    if (session === undefined || session.lost >= LOST_STATEMENTS_MAX) return undefined;
+    if (!executing()) return undefined;
     let missing: string[] | undefined;
     for (const text of foldable)
-      if (preparedName(text) !== undefined && !session.refused.has(text) && !session.held(text))
+      if (preparedName(text) !== undefined && !session!.refused.has(text) && !session!.held(text))
         (missing ??= []).push(text);
-    return missing === undefined ? undefined : session.prepare(missing);
+    return missing === undefined ? undefined : session!.prepare(missing);
   };
 
   /** Sends BEGIN or the held statements ahead of the next query (node-postgres keeps its queries in order). */
@@ -320,6 +346,8 @@ export function foldTransactionEnds(client: pg.Client): void {
     }
     if (text === 'begin' && values.length === 0 && state === 'idle') {
       state = 'pending';
+      inlineThis = inlineNext;
+      inlineNext = false;
       return done('BEGIN');
     }
     if (text === 'commit' || text === 'rollback') {

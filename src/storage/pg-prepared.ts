@@ -29,9 +29,16 @@ const names = new Map<string, string>();
  * as a named prepared statement on PostgreSQL. Returns `text`. No effect on SQLite.
  */
 export function preparable(text: string): string {
-  if (names.size < MAX_PREPARED && !names.has(text)) names.set(text, nameOf(text));
+  if (names.size < MAX_PREPARED && !names.has(text)) {
+    const name = nameOf(text);
+    names.set(text, name);
+    registered.add(name);
+  }
   return text;
 }
+
+/** The names of registered texts. */
+const registered = new Set<string>();
 
 /**
  * A statement's name is a digest of its text, so one name always stands for one text, in
@@ -108,6 +115,16 @@ class SessionStatements {
     return name;
   }
 
+  /**
+   * The session lost statements behind this client's back (26000: DISCARD ALL, DEALLOCATE
+   * ALL, a pooler's other connection): none of Roster's is taken as held any more. Those it
+   * does still hold are found again by "already exists" when next prepared.
+   */
+  lostAll(): void {
+    const parsed = this.parsed;
+    for (const name of Object.keys(parsed)) if (registered.has(name)) delete parsed[name];
+  }
+
   /** Drops `name` from the session; throws in an aborted transaction (it then stays stale). */
   async forget(name: string): Promise<void> {
     try {
@@ -123,38 +140,58 @@ class SessionStatements {
   /**
    * Prepares in the session (SQL PREPARE, outside a transaction) those of `texts` that are
    * registered and not held yet, so that they can be sent as EXECUTE. A text PREPARE
-   * refuses is left out from then on; "already exists" means the session holds the same
-   * text (nameOf). Never throws: what is not prepared is sent inlined, as before.
+   * refuses as such (SQLSTATE class 42, or 0A000) is left out on this connection from
+   * then on; "already exists" means the session holds the same text (nameOf). Any other
+   * failure (a statement timeout, a lock wait, a cancelled request, a lost connection) is
+   * the caller's, as a statement's would be, and marks nothing.
    */
   async prepare(texts: readonly string[]): Promise<void> {
     const wanted = texts.filter(
       (text) => names.has(text) && !this.refused.has(text) && this.held(text) === undefined,
     );
     if (wanted.length === 0) return;
+    for (const text of wanted) {
+      const name = names.get(text)!;
+      if (this.stale.has(name)) await this.forget(name);
+    }
     try {
-      for (const text of wanted) {
-        const name = names.get(text)!;
-        if (this.stale.has(name)) await this.forget(name);
-      }
       // One message for all; PREPARE is not transactional, so after a failure the ones
       // before it are held and each is tried again alone below.
       await this.query(wanted.map((text) => `PREPARE ${names.get(text)!} AS ${text}`).join(';\n'));
       for (const text of wanted) this.parsed[names.get(text)!] = text;
       return;
-    } catch {
-      // One by one below.
+    } catch (error) {
+      if (!isDuplicateStatement(error) && !cannotPrepare(error)) throw error;
     }
     for (const text of wanted) {
       const name = names.get(text)!;
       try {
-        if (this.stale.has(name)) await this.forget(name);
         await this.query(`PREPARE ${name} AS ${text}`);
         this.parsed[name] = text;
       } catch (error) {
         if (isDuplicateStatement(error)) this.parsed[name] = text;
-        else this.refused.add(text);
+        else if (cannotPrepare(error)) this.refused.add(text);
+        else throw error;
       }
     }
+  }
+}
+
+/** PREPARE refused the text itself: a syntax or access rule error (class 42), or a feature (0A000). */
+function cannotPrepare(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && (code.startsWith('42') || code === '0A000');
+}
+
+/**
+ * A statement of the session could not be used as it was (see STALE_STATEMENT) inside a
+ * transaction, which the error aborted: nothing of the transaction was stored, and it runs
+ * again (db-errors.ts: retryable), the statement dropped and prepared again first.
+ */
+export class StaleSessionStatement extends Error {
+  readonly code = 'ROSTER_STATEMENT_STALE';
+  constructor(cause: unknown) {
+    super(`a prepared statement of the session went stale: ${String(cause)}`, { cause });
   }
 }
 
@@ -172,10 +209,13 @@ export type { SessionStatements };
  * with a registered text and at least one value becomes `{ name, text, values }`; any
  * other call is passed through unchanged. A statement that has gone stale on the
  * connection (see STALE_STATEMENT) is dropped there: outside a transaction at once and
- * the query runs again, re-prepared; inside one (which the error aborted) the error is
- * the caller's, and the statement is dropped before its next use on this connection. A
+ * the query runs again, re-prepared; inside one (which the error aborted) it fails as
+ * StaleSessionStatement, which the transaction runner retries, and the statement is
+ * dropped before its next use on this connection. A
  * session that already holds the name (42P05, prepared behind this client's back, e.g.
- * through a connection pooler) holds the same text, and its statement is used.
+ * through a connection pooler, or by SQL PREPARE after the session was taken to have lost
+ * its statements) holds the same text, and its statement is used: at once outside a
+ * transaction, from the transaction's run again inside one.
  * Applied once per connection (the pool's 'connect' event).
  */
 export function namePreparedStatements(client: pg.Client): void {
@@ -191,14 +231,15 @@ export function namePreparedStatements(client: pg.Client): void {
       return (await query({ name, text, values })) as pg.QueryResult;
     } catch (error) {
       if (isDuplicateStatement(error)) {
-        // Same name, same text (nameOf): use the session's statement from now on.
+        // Same name, same text (nameOf): use the session's statement from now on (inside a
+        // transaction, which the error aborted, from its run again).
         internals.connection.parsedStatements[name] = text;
-        if (internals.getTransactionStatus() !== 'I') throw error;
+        if (internals.getTransactionStatus() !== 'I') throw new StaleSessionStatement(error);
         return (await query({ name, text, values })) as pg.QueryResult;
       }
       if (!isStaleStatement(error)) throw error;
       session.stale.add(name);
-      if (internals.getTransactionStatus() !== 'I') throw error;
+      if (internals.getTransactionStatus() !== 'I') throw new StaleSessionStatement(error);
       // Outside a transaction the failed statement changed nothing: prepare it again.
       await session.forget(name);
       return (await query({ name, text, values })) as pg.QueryResult;

@@ -401,15 +401,24 @@ describe('folded statements sent as EXECUTE of the session statements (postgres)
       await sql`DEALLOCATE ALL`.execute(c);
       const { result, texts } = await sent(() => readThenWrite(c, 11, 'after'));
       expect(result).toEqual([{ id: 1, label: 'one' }]);
-      // The EXECUTE failed (26000), the transaction rolled back and ran again.
-      expect(texts[0]).toMatch(/^BEGIN;\nEXECUTE /);
-      expect(texts).toContain('rollback');
-      expect(texts.some((t) => t.startsWith('PREPARE '))).toBe(true);
-      expect(texts.at(-1)).toMatch(/^EXECUTE roster_\w+\('11', 'after'\);\nCOMMIT$/);
+      // The EXECUTE failed (26000), the transaction rolled back and ran again, inlined.
+      expect(texts).toEqual([
+        `BEGIN;\nEXECUTE ${preparedName(read)!}('1')`,
+        'rollback',
+        `BEGIN;\nSELECT * FROM exec_items WHERE id = '1'`,
+        `INSERT INTO exec_items (id, label) VALUES ('11', 'after') ON CONFLICT DO NOTHING;\nCOMMIT`,
+      ]);
+      // The next transaction prepares them again (dropping what the session may still hold).
+      const again = await sent(() => readThenWrite(c, 12, 'again'));
+      expect(again.texts.filter((t) => t.startsWith('PREPARE '))).toHaveLength(1);
+      expect(again.texts.slice(-2)).toEqual([
+        `BEGIN;\nEXECUTE ${preparedName(read)!}('1')`,
+        `EXECUTE ${preparedName(write)!}('12', 'again');\nCOMMIT`,
+      ]);
       const stored = await sql<{
         n: number;
-      }>`SELECT count(*)::int AS n FROM exec_items WHERE id = 11`.execute(c);
-      expect(stored.rows[0]!.n).toBe(1);
+      }>`SELECT count(*)::int AS n FROM exec_items WHERE id IN (11, 12)`.execute(c);
+      expect(stored.rows[0]!.n).toBe(2);
     });
   });
 
@@ -418,12 +427,15 @@ describe('folded statements sent as EXECUTE of the session statements (postgres)
       await readThenWrite(c, 20, 'warm');
       await sql`ALTER TABLE exec_items ADD COLUMN note text`.execute(c);
       const { result, texts } = await sent(() => readThenWrite(c, 21, 'after'));
-      // 0A000 "cached plan must not change result type": run again with the new column.
+      // 0A000 "cached plan must not change result type": run again, inlined, with the new column.
       expect(result).toEqual([{ id: 1, label: 'one', note: null }]);
-      expect(texts.some((t) => t.startsWith('DEALLOCATE roster_'))).toBe(true);
+      expect(texts).toContain('rollback');
+      expect(texts.at(-2)).toBe(`BEGIN;\nSELECT * FROM exec_items WHERE id = '1'`);
+      // The next transaction drops the stale statement and prepares it again.
       const again = await sent(() => readThenWrite(c, 22, 'later'));
-      expect(again.texts).toHaveLength(2);
-      expect(executes(again.texts[0], preparedName(read))).toBe(true);
+      expect(again.texts.some((t) => t === `DEALLOCATE ${preparedName(read)!}`)).toBe(true);
+      expect(executes(again.texts.at(-2), preparedName(read))).toBe(true);
+      expect(again.result).toEqual([{ id: 1, label: 'one', note: null }]);
       const stored = await sql<{
         n: number;
       }>`SELECT count(*)::int AS n FROM exec_items WHERE id IN (21, 22)`.execute(c);
@@ -431,18 +443,49 @@ describe('folded statements sent as EXECUTE of the session statements (postgres)
     });
   });
 
-  it('a connection whose statements keep vanishing (a transaction pooler) goes back to inlining', async () => {
+  it('a PREPARE that fails for another reason than its text (a lock wait past the timeout) fails the transaction, and is tried again later', async () => {
     await testDb.database.db.connection().execute(async (c) => {
-      for (let i = 0; i < 3; i++) {
+      await readThenWrite(c, 49, 'warm');
+      await sql`DEALLOCATE ALL`.execute(c);
+      // Loses them (26000) and runs again inlined: the next transaction prepares them.
+      await readThenWrite(c, 50, 'lost');
+      await sql`SET lock_timeout = '50ms'`.execute(c);
+      const blocker = new pg.Client({ connectionString: testDb.url });
+      await blocker.connect();
+      try {
+        await blocker.query('BEGIN; LOCK TABLE exec_items IN ACCESS EXCLUSIVE MODE');
+        const failed = await readThenWrite(c, 51, 'blocked').then(
+          () => undefined,
+          (e: unknown) => e,
+        );
+        expect(failed).toMatchObject({ code: '55P03' });
+      } finally {
+        await blocker.query('ROLLBACK').catch(() => undefined);
+        await blocker.end();
+        await sql`RESET lock_timeout`.execute(c);
+      }
+      // Nothing was marked as unpreparable: the next transaction prepares and executes.
+      const { texts } = await sent(() => readThenWrite(c, 52, 'later'));
+      expect(texts.some((t) => t.startsWith('PREPARE '))).toBe(true);
+      expect(executes(texts.at(-2), preparedName(read))).toBe(true);
+    });
+  });
+  it('a connection whose statements keep vanishing (a transaction pooler) goes back to inlining, losing no write', async () => {
+    await testDb.database.db.connection().execute(async (c) => {
+      // Every other transaction finds its statements gone (a retry inlined, then prepared anew).
+      for (let i = 0; i < 8; i++) {
         await readThenWrite(c, 30 + i, 'warm');
         await sql`DEALLOCATE ALL`.execute(c);
       }
-      await readThenWrite(c, 40, 'x');
       const { texts } = await sent(() => readThenWrite(c, 41, 'inlined'));
       expect(texts).toEqual([
         `BEGIN;\nSELECT * FROM exec_items WHERE id = '1'`,
         `INSERT INTO exec_items (id, label) VALUES ('41', 'inlined') ON CONFLICT DO NOTHING;\nCOMMIT`,
       ]);
+      const stored = await sql<{
+        n: number;
+      }>`SELECT count(*)::int AS n FROM exec_items WHERE id BETWEEN 30 AND 41`.execute(c);
+      expect(stored.rows[0]!.n).toBe(9);
     });
   });
 });

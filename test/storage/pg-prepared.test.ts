@@ -16,6 +16,7 @@ import {
   preparedName,
 } from '../../src/storage/pg-prepared.js';
 import { createStores } from '../../src/storage/stores.js';
+import { isRetryable } from '../../src/storage/db-errors.js';
 import {
   createTestDatabase,
   openTestDatabase,
@@ -130,10 +131,16 @@ describe('named prepared statements (postgres)', () => {
     await plain.query("ALTER TABLE shapes ADD COLUMN b text NOT NULL DEFAULT 'bee'");
     expect((await named.query(text, [1])).rows).toEqual([{ id: 1, a: 'one', b: 'bee' }]);
 
-    // Inside one: the error aborted it, so it is the caller's; the next use works.
+    // Inside one: the error aborted it, so the transaction fails as one to run again
+    // (retryable, db-errors.ts); the next use works.
     await plain.query('ALTER TABLE shapes ADD COLUMN c int NOT NULL DEFAULT 3');
     await named.query('BEGIN');
-    await expect(named.query(text, [1])).rejects.toMatchObject({ code: '0A000' });
+    const stale = await named.query(text, [1]).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(stale).toMatchObject({ code: 'ROSTER_STATEMENT_STALE', cause: { code: '0A000' } });
+    expect(isRetryable(stale)).toBe(true);
     await named.query('ROLLBACK');
     expect((await named.query(text, [1])).rows).toEqual([{ id: 1, a: 'one', b: 'bee', c: 3 }]);
     await named.query('BEGIN');
