@@ -142,8 +142,15 @@ export interface AccountStore {
   getUser(id: string, options?: GetOptions & { related?: boolean }): Promise<UserRow | undefined>;
   listUsers(query: ListQuery): Promise<Page<UserRow>>;
   insertUser(user: NewUser): Promise<void>;
-  /** Writes the user if its stored version is still `expectedVersion`; false otherwise. */
-  updateUser(user: UserUpdate, expectedVersion: number): Promise<boolean>;
+  /**
+   * Writes the user if its stored version is still `expectedVersion`; false otherwise.
+   * `settled`: the caller holds the user's row lock in this transaction, read at
+   * `expectedVersion`, and the userName is unchanged (case-insensitively), so the write
+   * can neither miss the version nor break the unique userName: it answers true at once,
+   * and PostgreSQL may send it with the transaction's next statement or COMMIT (pg-fold.ts)
+   * instead of a round trip of its own.
+   */
+  updateUser(user: UserUpdate, expectedVersion: number, settled?: boolean): Promise<boolean>;
   deleteUser(id: string): Promise<boolean>;
   /**
    * The user a sign-in names, tried in this order: `externalId` (exact), `userName`

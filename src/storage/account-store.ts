@@ -1066,7 +1066,7 @@ export class KyselyAccountStore implements AccountStore {
     );
   }
 
-  async updateUser(user: UserUpdate, expectedVersion: number): Promise<boolean> {
+  async updateUser(user: UserUpdate, expectedVersion: number, settled = false): Promise<boolean> {
     const set = {
       ...userColumnValues(user),
       updated_at: user.updatedAt,
@@ -1109,17 +1109,27 @@ export class KyselyAccountStore implements AccountStore {
                   .returning('user_emails.user_id'),
           )
           .selectFrom('u')
-          .select((eb) => eb.fn.countAll<number>().as('n'));
+          // Settled (see AccountStore.updateUser), a text of its own: its count is not read.
+          .select((eb) => eb.fn.countAll<number>().as(settled ? 'settled' : 'n'));
         // One email and no new password (a PATCH as Entra sends them): one fixed text,
         // prepared (its plan is the CTE's three statements).
-        result =
-          user.emails.length === 1 && user.passwordHash === undefined
-            ? (await this.db.executeQuery(prepared(statement))).rows[0]
-            : await statement.executeTakeFirstOrThrow();
+        if (user.emails.length === 1 && user.passwordHash === undefined) {
+          const compiled = prepared(statement);
+          if (settled) {
+            // Nothing reads its result: in a transaction it goes out with the next
+            // statement or COMMIT (pg-fold.ts), which report its error if it has one.
+            trailsTransaction(compiled.sql);
+            const rows = (await this.db.executeQuery(compiled)).rows as { settled?: unknown }[];
+            return rows.length === 0 || Number(rows[0]!.settled) === 1;
+          }
+          result = (await this.db.executeQuery(compiled)).rows[0];
+        } else result = await statement.executeTakeFirstOrThrow();
       } catch (error) {
         throw this.mapUserConflict(error, user.userName);
       }
-      return Number(result?.n) === 1;
+      return (
+        Number((result as Record<string, unknown> | undefined)?.[settled ? 'settled' : 'n']) === 1
+      );
     }
     let result;
     try {

@@ -123,6 +123,54 @@ describe.each(DATABASE_KINDS)('AccountStore contract (%s)', (kind) => {
       expect(await emailRows(u.id)).toEqual([{ value: 'a@x.com', type: 'work', primary: true }]);
     });
 
+    it('a settled update (row locked, same userName) answers true and commits with the transaction, or not at all', async () => {
+      const store = await newStore();
+      const u = user({
+        userName: 'settled@x.com',
+        title: 'first',
+        active: true,
+        emails: [{ value: 'settled@x.com', type: 'work', primary: true }],
+      });
+      await store.insertUser(u);
+      const next = (title: string, version: number) => {
+        const data = {
+          userName: 'Settled@X.com',
+          title,
+          active: true,
+          emails: [{ value: 'new@x.com', type: 'work', primary: true }],
+        };
+        return { ...u, ...columnsOf(data), data, updatedAt: T1, version };
+      };
+      // Taken for granted, then written at COMMIT (PostgreSQL: sent with it, pg-fold.ts).
+      const written = await store.transaction(async (tx) => {
+        await tx.getUser(u.id, { lock: 'noKeyUpdate' });
+        return tx.updateUser(next('second', 2), 1, true);
+      });
+      expect(written).toBe(true);
+      expect(await store.getUser(u.id)).toMatchObject({
+        userName: 'Settled@X.com',
+        version: 2,
+        data: { title: 'second' },
+      });
+      expect(await emailRows(u.id)).toEqual([{ value: 'new@x.com', type: 'work', primary: true }]);
+      // A transaction that fails after it stores nothing of it.
+      const failed = await store
+        .transaction(async (tx) => {
+          await tx.getUser(u.id, { lock: 'noKeyUpdate' });
+          await tx.updateUser(next('third', 3), 2, true);
+          throw new Error('turned back');
+        })
+        .then(
+          () => undefined,
+          (e: unknown) => e,
+        );
+      expect(String(failed)).toMatch(/turned back/);
+      expect(await store.getUser(u.id)).toMatchObject({ version: 2, data: { title: 'second' } });
+      // Outside a transaction it runs at once and says what it did.
+      expect(await store.updateUser(next('fourth', 3), 2, true)).toBe(true);
+      expect(await store.getUser(u.id)).toMatchObject({ version: 3, data: { title: 'fourth' } });
+    });
+
     it('updates only at the expected version; a stale version changes nothing', async () => {
       const store = await newStore();
       const u = user({ userName: 'v1', title: 'first', active: true });

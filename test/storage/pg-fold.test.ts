@@ -529,6 +529,58 @@ describe('SCIM writes on PostgreSQL fold BEGIN and COMMIT', () => {
     expect(rows).toHaveLength(1);
     expect(JSON.parse(rows[0]!.data).user.displayName).toBe(displayName);
   });
+
+  it("PATCH /Users (Entra's six ops): BEGIN with the user's read, the update with the event and COMMIT; a rename to a taken userName is still a 409", async () => {
+    server ??= await startTestServer('postgres');
+    const tenant = await server.createTenant();
+    const scim = scimClient(tenant);
+    const PATCH_OP = 'urn:ietf:params:scim:api:messages:2.0:PatchOp';
+    const created = await scim('POST', '/Users', { userName: 'patched@acme.example' });
+    await scim('POST', '/Users', { userName: 'taken@acme.example' });
+    const path = `/Users/${created.body.id as string}`;
+    const sixOps = (n: number) => ({
+      schemas: [PATCH_OP],
+      Operations: [
+        { op: 'Replace', path: 'displayName', value: `Patched ${n}` },
+        { op: 'Replace', path: 'title', value: `Title ${n}` },
+        { op: 'Replace', path: 'name.givenName', value: `Given ${n}` },
+        { op: 'Replace', path: 'name.familyName', value: `O'Family \\ ${n}` },
+        { op: 'Replace', path: 'active', value: 'True' },
+        {
+          op: 'Replace',
+          path: 'emails[type eq "work"].value',
+          value: `patched-${n}@acme.example`,
+        },
+      ],
+    });
+    await scim('PATCH', path, sixOps(0));
+    await server.log.flush();
+    const { result, texts } = await sent(() => scim('PATCH', path, sixOps(1)));
+    expect(result.status).toBe(200);
+    const writes = texts.filter(
+      (t) => !/^SELECT roster_sequence_events|scim_log|^PREPARE roster_/.test(t),
+    );
+    // Two round trips: the update cannot fail (the row is locked, the userName unchanged).
+    expect(writes).toHaveLength(2);
+    expect(writes[0]).toMatch(/^BEGIN;\nEXECUTE roster_\w+\('[^']*', '[^']*'\)$/);
+    expect(writes[1]).toMatch(/^EXECUTE roster_\w+\(.*\);\nEXECUTE roster_\w+\(.*\);\nCOMMIT$/s);
+    const got = await scim('GET', path);
+    expect(got.body).toMatchObject({
+      displayName: 'Patched 1',
+      title: 'Title 1',
+      name: { givenName: 'Given 1', familyName: `O'Family \\ 1` },
+      emails: [{ value: 'patched-1@acme.example', type: 'work' }],
+    });
+    expect(got.body.meta.version).toBe('W/"3"');
+    // A rename to a userName another user holds: not settled, answered as before.
+    const taken = await scim('PATCH', path, {
+      schemas: [PATCH_OP],
+      Operations: [{ op: 'Replace', path: 'userName', value: 'TAKEN@acme.example' }],
+    });
+    expect(taken.status).toBe(409);
+    expect(taken.body.scimType).toBe('uniqueness');
+    expect((await scim('GET', path)).body.userName).toBe('patched@acme.example');
+  });
 });
 
 describe('webhook claims on PostgreSQL', () => {

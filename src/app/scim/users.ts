@@ -213,9 +213,12 @@ export class UsersService extends ResourceService<UserRow> {
       updatedAt: new Date().toISOString(),
       version: current.version + 1,
     };
+    // Read under the user's row lock (changeExisting's `noKeyUpdate`) at current.version:
+    // with the same userName the write cannot fail (settled, see AccountStore.updateUser).
     const written = await tx.updateUser(
       { ...next, ...(passwordHash !== undefined ? { passwordHash } : {}) },
       current.version,
+      next.userName.toLowerCase() === current.userName.toLowerCase(),
     );
     // The row is locked (PostgreSQL) or the database serialised (SQLite): a lost race here is a bug, not a client error.
     if (!written) throw new Error(`user ${current.id} changed during its own transaction`);
