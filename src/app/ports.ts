@@ -48,6 +48,12 @@ export type MemberChangeAhead =
   | { readonly kind: 'add'; readonly ids: readonly string[]; readonly at: string }
   | { readonly kind: 'remove'; readonly ids: readonly string[] };
 
+/** What AccountStore.memberChangeAtOnce did: the team's version as read, the members changed. */
+export interface MemberChangeDone {
+  readonly version: number;
+  readonly changed: readonly { readonly id: string; readonly type: 'User' | 'Group' }[];
+}
+
 export interface GetOptions {
   /** Same as `lock: 'update'`. */
   readonly forUpdate?: boolean;
@@ -124,6 +130,21 @@ export interface AccountStore {
     id: string,
     options?: GetOptions & { related?: boolean },
   ): Promise<{ account: AccountState; row: UserRow | undefined }>;
+  /**
+   * A member change of one SCIM team, as a member-only PATCH without If-Match makes it
+   * (the team read FOR KEY SHARE, the members added or removed, the team's version
+   * counted and one member event per member changed when any did), made and committed on
+   * its own, outside any transaction, where the store can do it in one statement
+   * (PostgreSQL, for an account known not to map teams). Undefined when it did nothing
+   * and the caller must make the change itself: not supported here, the team missing or
+   * not a SCIM team of the account, an id to add that is not a user of the account.
+   * `at`: the time of the change (memberships, events, the team's lastModified).
+   */
+  memberChangeAtOnce?(
+    groupId: string,
+    change: MemberChangeAhead,
+    at: string,
+  ): Promise<MemberChangeDone | undefined>;
   /**
    * openUserChange for a team (as getGroup reads it). `ahead`: the member change the
    * caller makes next in this transaction, if the team is there; the store may run it

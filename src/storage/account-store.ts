@@ -17,6 +17,7 @@ import type {
   GroupRow,
   ListQuery,
   MemberChangeAhead,
+  MemberChangeDone,
   MemberRow,
   NewUser,
   Page,
@@ -25,7 +26,7 @@ import type {
   RowLock,
 } from '../app/ports.js';
 import type { Database, GroupsTable, UsersTable } from './db-schema.js';
-import { mapDatabaseError } from './db-errors.js';
+import { isRetryable, mapDatabaseError } from './db-errors.js';
 import { compileFilter, compileSort, type ResourceMapping } from './filter-sql.js';
 import { dialectOf, type DialectName, type SqlDialect } from './dialects/index.js';
 import {
@@ -664,6 +665,62 @@ export class KyselyAccountStore implements AccountStore {
     return lock === undefined
       ? this.openChange(read, undefined, toGroup, announced)
       : this.openChange(lock, read, toGroup, announced);
+  }
+
+  async memberChangeAtOnce(
+    groupId: string,
+    change: MemberChangeAhead,
+    at: string,
+  ): Promise<MemberChangeDone | undefined> {
+    const shards = this.dialect.teamVersionShards;
+    // PostgreSQL (row locks, version shards), outside a transaction, for an account this
+    // process knows not to map teams (those lock the account first: openChange).
+    if (!this.dialect.rowLocks || shards === 0 || this.inTransaction) return undefined;
+    if (mapsTeams(this.accountId) !== false) return undefined;
+    if (change.ids.length === 0 || change.ids.length > CHUNK) return undefined;
+    const text = this.cachedText(
+      'memberChangeAtOnce',
+      (param) =>
+        `SELECT outcome, settings, team_version, member_id, member_type FROM roster_member_patch(${param(1)}, ${param(2)}, ${param(3)}, ${param(4)}::text[], ${param(5)}::text, ${param(6)}::smallint)`,
+    );
+    const parameters = [
+      this.accountId,
+      groupId,
+      change.kind,
+      change.ids,
+      at,
+      Math.floor(Math.random() * shards),
+    ];
+    type Row = {
+      outcome: 'changed' | 'unchanged' | 'fallback';
+      settings: string | null;
+      team_version: number | string | null;
+      member_id: string | null;
+      member_type: 'User' | 'Group' | null;
+    };
+    // One autocommitted statement (migration 096): a deadlock ends it with nothing done.
+    let rows: Row[];
+    for (let attempt = 1; ; attempt++) {
+      try {
+        rows = await readRows<Row>(this.db, text, parameters);
+        break;
+      } catch (error) {
+        if (attempt >= 3 || !isRetryable(error)) throw error;
+      }
+    }
+    const [first] = rows;
+    if (first === undefined) throw new Error('roster_member_patch answered no row');
+    if (first.settings !== null)
+      rememberMapping(this.accountId, accountState({ seats: null, settings: first.settings }));
+    if (first.outcome === 'fallback') return undefined;
+    const version = Number(first.team_version);
+    if (first.outcome === 'unchanged') return { version, changed: [] };
+    // Committed with events: the sequencer numbers them (as after a transaction).
+    this.dialect.eventsInserted(this.db, this.accountId);
+    return {
+      version,
+      changed: rows.map((row) => ({ id: row.member_id!, type: row.member_type! })),
+    };
   }
 
   /**

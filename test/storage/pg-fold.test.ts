@@ -583,6 +583,81 @@ describe('SCIM writes on PostgreSQL fold BEGIN and COMMIT', () => {
   });
 });
 
+describe('a one-member PATCH of a team on PostgreSQL, in one statement (roster_member_patch)', () => {
+  let server: TestServer | undefined;
+
+  afterAll(async () => {
+    await server?.close();
+  });
+
+  it('writes what the transaction writes (memberships, version, events) and falls back for what it cannot answer', async () => {
+    server = await startTestServer('postgres');
+    const tenant = await server.createTenant();
+    const scim = scimClient(tenant);
+    const PATCH_OP = 'urn:ietf:params:scim:api:messages:2.0:PatchOp';
+    const user = await scim('POST', '/Users', { userName: 'once@acme.example' });
+    const team = await scim('POST', '/Groups', { displayName: 'Once' });
+    const inner = await scim('POST', '/Groups', { displayName: 'Inner' });
+    const path = `/Groups/${team.body.id as string}`;
+    const patch = (op: object) => scim('PATCH', path, { schemas: [PATCH_OP], Operations: [op] });
+    const version = async () => (await scim('GET', path)).body.meta.version as string;
+    const before = await version();
+    const { result, texts } = await sent(() =>
+      patch({ op: 'add', path: 'members', value: [{ value: user.body.id }] }),
+    );
+    expect(result.status).toBe(204);
+    expect(texts.filter((t) => /roster_member_patch/.test(t))).toHaveLength(1);
+    expect(texts.filter((t) => /^BEGIN/.test(t))).toEqual([]);
+    const after = await version();
+    expect(result.headers.get('etag')).toBe(after);
+    expect(after).not.toBe(before);
+    // Again: nothing changes, the version stays.
+    expect(
+      (await patch({ op: 'add', path: 'members', value: [{ value: user.body.id }] })).status,
+    ).toBe(204);
+    expect(await version()).toBe(after);
+    expect(
+      (await patch({ op: 'remove', path: `members[value eq "${user.body.id as string}"]` })).status,
+    ).toBe(204);
+    // The events, as WorkspaceRules writes them, numbered after the commit.
+    await server.database.sqlDialect.sequenceEvents(server.database.db, tenant.accountId);
+    const rows = await server.database.db
+      .selectFrom('events')
+      .select(['type', 'data', 'seq'])
+      .where('resource_id', '=', team.body.id as string)
+      .where('type', 'like', 'team.member%')
+      .orderBy('seq')
+      .execute();
+    const data = JSON.stringify({
+      teamId: team.body.id,
+      memberId: user.body.id,
+      memberType: 'User',
+    });
+    expect(rows.map((r) => [r.type, r.data])).toEqual([
+      ['team.member_added', data],
+      ['team.member_removed', data],
+    ]);
+    expect(rows.every((r) => Number(r.seq) > 0)).toBe(true);
+    // Cases it leaves to the transaction: an unknown member (400, nothing changed), a team as member.
+    const unknown = await patch({ op: 'add', path: 'members', value: [{ value: 'no-such-user' }] });
+    expect(unknown.status).toBe(400);
+    expect(unknown.body.scimType).toBe('invalidValue');
+    expect(
+      (await patch({ op: 'add', path: 'members', value: [{ value: inner.body.id }] })).status,
+    ).toBe(204);
+    const got = await scim('GET', path);
+    expect(got.body.members).toEqual([
+      expect.objectContaining({ value: inner.body.id, type: 'Group' }),
+    ]);
+    // A team that is not there: 404, as before.
+    const missing = await scim('PATCH', '/Groups/00000000-0000-4000-8000-000000000000', {
+      schemas: [PATCH_OP],
+      Operations: [{ op: 'add', path: 'members', value: [{ value: user.body.id }] }],
+    });
+    expect(missing.status).toBe(404);
+  });
+});
+
 describe('webhook claims on PostgreSQL', () => {
   let testDb: OpenTestDatabase;
 

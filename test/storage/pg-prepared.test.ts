@@ -265,7 +265,7 @@ function recordStatements(recording: () => boolean = () => true) {
 }
 
 describe('member changes on PostgreSQL run their fixed statements named', () => {
-  it('a one-member add or remove goes out with the BEGIN and the team read; two changes in one PATCH run named; the version shard with COMMIT', async () => {
+  it('a one-member add or remove is one named statement committed on its own; two changes in one PATCH run in a transaction, named, the version shard with COMMIT', async () => {
     const { seen, restore } = recordStatements();
     let server: TestServer | undefined;
     try {
@@ -303,6 +303,14 @@ describe('member changes on PostgreSQL run their fixed statements named', () => 
       restore();
       await server?.close();
     }
+    // A PATCH of one member change is one named statement, committed on its own
+    // (roster_member_patch, migration 096): no BEGIN, no COMMIT, one round trip.
+    const atOnce = seen.filter((q) => /FROM roster_member_patch\(/.test(q.text));
+    expect(atOnce).toHaveLength(4);
+    for (const q of atOnce) expect(q.name).toBe(preparedName(q.text));
+    expect(
+      seen.filter((q) => /roster_member_patch/.test(q.text) && q.text.startsWith('BEGIN')),
+    ).toEqual([]);
     // Statements folded with BEGIN or COMMIT go out as EXECUTE of the session's prepared
     // statement once the session holds it (pg-fold.ts), inlined before: read each message
     // with its EXECUTEs written out as the statements they run.
@@ -312,56 +320,37 @@ describe('member changes on PostgreSQL run their fixed statements named', () => 
         /PREPARE (roster_\w+) AS ([\s\S]*?)(?=;\nPREPARE roster_|$)/g,
       ))
         textOf.set(m[1]!, m[2]!);
-    const executes = (t: string) => /(^|;\n)EXECUTE roster_/.test(t);
     const expanded = seen
       .filter((q) => !q.text.startsWith('PREPARE '))
       .map((q) => ({
         ...q,
-        executes: executes(q.text),
         text: q.text.replace(/EXECUTE (roster_\w+)\([\s\S]*?\)(?=;\n|$)/g, (e, n: string) => {
           const text = textOf.get(n);
           expect(text, `${n} was prepared`).toBeDefined();
           return text ?? e;
         }),
       }));
-    // The version shard's count goes out with the events insert and COMMIT (for a PATCH of
-    // one member change; one of two changes has two events, inserted by another text).
-    const closing = expanded.filter((q) => /INSERT INTO group_version_shards/.test(q.text));
-    expect(closing.length).toBe(6);
-    expect(closing.every((q) => q.name === undefined)).toBe(true);
-    expect(
-      closing.filter((q) =>
-        /^INSERT INTO group_version_shards .*;\ninsert into "events" .*;\nCOMMIT$/s.test(q.text),
-      ),
-    ).toHaveLength(4);
-    // The account and the team (FOR KEY SHARE) are read by one statement, sent with BEGIN
-    // in one message (pg-fold.ts); a PATCH of one member change sends that change in the
-    // same message (AccountStore.openGroupChange's `ahead`).
+    // The PATCHes of two changes run in a transaction: the account and the team read with
+    // BEGIN, each change named, the version shard with the events and COMMIT.
     const opening = expanded.filter(
       (q) => q.text.startsWith('BEGIN;') && /FROM groups/.test(q.text),
     );
-    expect(opening.length).toBe(6);
-    const read =
-      /^BEGIN;\nSELECT accounts\.seats .* FROM groups WHERE groups\.account_id = ('|\$).*FOR KEY SHARE\) r ON true WHERE accounts\.id = ('[^']*'|\$1)/s;
+    expect(opening).toHaveLength(2);
     for (const q of opening) {
       expect(q.name).toBeUndefined();
-      expect(q.text).toMatch(read);
+      expect(q.text).toMatch(
+        /^BEGIN;\nSELECT accounts\.seats .* FROM groups WHERE groups\.account_id = ('|\$).*FOR KEY SHARE\) r ON true WHERE accounts\.id = ('[^']*'|\$1)$/s,
+      );
     }
-    expect(
-      opening.filter((q) => /;\nSELECT .* FROM roster_add_user_members\(/.test(q.text)),
-    ).toHaveLength(2);
-    expect(
-      opening.filter((q) => /;\nSELECT .* FROM roster_remove_members\(/.test(q.text)),
-    ).toHaveLength(2);
-    // By the second round the session holds them: the messages execute its statements.
-    expect(opening.filter((q) => q.executes).length).toBeGreaterThan(0);
-    expect(closing.filter((q) => q.executes).length).toBeGreaterThan(0);
+    const closing = expanded.filter((q) => q.text.startsWith('INSERT INTO group_version_shards'));
+    expect(closing).toHaveLength(2);
+    // Held (not named) and sent ahead of the next statement, the two events' insert.
+    for (const q of closing) expect(q.name).toBeUndefined();
     const of = (pattern: RegExp) =>
       seen.filter(
         (q) =>
           pattern.test(q.text) && !q.text.startsWith('BEGIN;') && !q.text.startsWith('PREPARE'),
       );
-    // The PATCHes of two changes: lookup and insert, and the delete, named.
     for (const pattern of [
       /^SELECT .* FROM roster_add_user_members/,
       /^SELECT .* FROM roster_remove_members/,

@@ -251,6 +251,13 @@ export class GroupsService extends ResourceService<GroupRow> {
         },
       );
     const memberOnly = ifMatch === undefined && operations.every((op) => isMembersPath(op.path));
+    const noBody = projection.include === undefined && projection.exclude === undefined;
+    if (memberOnly && noBody) {
+      // One member change answered 204 (what identity providers send): where the store can
+      // make it and commit it in one statement (PostgreSQL), without a transaction of ours.
+      const done = await this.memberChangeAtOnce(id, operations, at);
+      if (done !== undefined) return done;
+    }
     let row: GroupRow;
     try {
       row = await attempt(memberOnly);
@@ -286,6 +293,34 @@ export class GroupsService extends ResourceService<GroupRow> {
 
   protected read(store: AccountStore, id: string, options: GetOptions) {
     return store.getGroup(id, options);
+  }
+
+  /**
+   * A member-only PATCH of one change made by the store at once
+   * (AccountStore.memberChangeAtOnce): the same changes, events, version and answer as
+   * the transaction below makes. Undefined when the store did nothing (the transaction
+   * then makes the change, and answers what needs answering: a missing team, unknown
+   * members, nested teams).
+   */
+  private async memberChangeAtOnce(
+    id: string,
+    operations: ReturnType<typeof parsePatchRequest>,
+    at: string,
+  ): Promise<ScimResult | undefined> {
+    if (this.store.memberChangeAtOnce === undefined) return undefined;
+    const ahead = this.memberChangeAhead(id, operations, at);
+    if (ahead === undefined) return undefined;
+    const done = await this.store.memberChangeAtOnce(id, ahead, at);
+    if (done === undefined) return undefined;
+    const n = done.changed.length;
+    const members = ahead.kind === 'add' ? { added: n, removed: 0 } : { added: 0, removed: n };
+    return {
+      status: 204,
+      version: n > 0 ? done.version + 1 : done.version,
+      resourceId: id,
+      // As the transaction reports it: applyPatch's `changed` of member operations.
+      change: { op: 'patch', attributes: ['members'], members },
+    };
   }
 
   /**

@@ -25,6 +25,7 @@ import { syncPreviews } from './091-sync-previews.js';
 import { sequencerByKey } from './093-sequencer-by-key.js';
 import { logAtIndex } from './094-log-at-index.js';
 import { memberFunctions } from './095-member-functions.js';
+import { memberPatch } from './096-member-patch.js';
 import { syncControl } from './092-sync-control.js';
 
 /**
@@ -59,6 +60,7 @@ export const migrations: Record<string, Migration> = {
   '093_sequencer_by_key': sequencerByKey,
   '094_log_at_index': logAtIndex,
   '095_member_functions': memberFunctions,
+  '096_member_patch': memberPatch,
 };
 
 export const migrationProvider: MigrationProvider = {
