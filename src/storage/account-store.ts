@@ -26,7 +26,7 @@ import type {
   RowLock,
 } from '../app/ports.js';
 import type { Database, GroupsTable, UsersTable } from './db-schema.js';
-import { isRetryable, mapDatabaseError } from './db-errors.js';
+import { mapDatabaseError, retried } from './db-errors.js';
 import { compileFilter, compileSort, type ResourceMapping } from './filter-sql.js';
 import { dialectOf, type DialectName, type SqlDialect } from './dialects/index.js';
 import {
@@ -699,15 +699,7 @@ export class KyselyAccountStore implements AccountStore {
       member_type: 'User' | 'Group' | null;
     };
     // One autocommitted statement (migration 096): a deadlock ends it with nothing done.
-    let rows: Row[];
-    for (let attempt = 1; ; attempt++) {
-      try {
-        rows = await readRows<Row>(this.db, text, parameters);
-        break;
-      } catch (error) {
-        if (attempt >= 3 || !isRetryable(error)) throw error;
-      }
-    }
+    const rows = await retried(async () => readRows<Row>(this.db, text, parameters));
     const [first] = rows;
     if (first === undefined) throw new Error('roster_member_patch answered no row');
     if (first.settings !== null)
@@ -1139,6 +1131,7 @@ export class KyselyAccountStore implements AccountStore {
         .where('id', '=', user.id)
         .where('version', '=', expectedVersion);
     if (this.dialect.roundTrips && user.emails.length <= 1000) {
+      const count = settled ? 'settled' : 'n';
       // One statement: the row at the expected version, and its emails replaced only when
       // it was written (all parts of a statement see one snapshot: the DELETE does not see
       // the INSERT's rows).
@@ -1167,7 +1160,7 @@ export class KyselyAccountStore implements AccountStore {
           )
           .selectFrom('u')
           // Settled (see AccountStore.updateUser), a text of its own: its count is not read.
-          .select((eb) => eb.fn.countAll<number>().as(settled ? 'settled' : 'n'));
+          .select((eb) => eb.fn.countAll<number>().as(count));
         // One email and no new password (a PATCH as Entra sends them): one fixed text,
         // prepared (its plan is the CTE's three statements).
         if (user.emails.length === 1 && user.passwordHash === undefined) {
@@ -1176,17 +1169,15 @@ export class KyselyAccountStore implements AccountStore {
             // Nothing reads its result: in a transaction it goes out with the next
             // statement or COMMIT (pg-fold.ts), which report its error if it has one.
             trailsTransaction(compiled.sql);
-            const rows = (await this.db.executeQuery(compiled)).rows as { settled?: unknown }[];
-            return rows.length === 0 || Number(rows[0]!.settled) === 1;
+            const rows = (await this.db.executeQuery(compiled)).rows as Record<string, unknown>[];
+            return rows.length === 0 || Number(rows[0]![count]) === 1;
           }
           result = (await this.db.executeQuery(compiled)).rows[0];
         } else result = await statement.executeTakeFirstOrThrow();
       } catch (error) {
         throw this.mapUserConflict(error, user.userName);
       }
-      return (
-        Number((result as Record<string, unknown> | undefined)?.[settled ? 'settled' : 'n']) === 1
-      );
+      return Number((result as Record<string, unknown> | undefined)?.[count]) === 1;
     }
     let result;
     try {

@@ -45,6 +45,20 @@ export const isStatementTimeout = (error: unknown): boolean =>
 /** A deadlock or serialisation failure (or SQLite still busy): nothing was stored, run it again. */
 export const isRetryable = (error: unknown): boolean => databaseFailureOf(error) === 'retryable';
 
+/** Runs of one write (a transaction, or one autocommitted statement) ended by a retryable failure. */
+const WRITE_ATTEMPTS = 3;
+
+/** `run()`, run again while it fails with a retryable error (nothing of it was stored), WRITE_ATTEMPTS runs at most. */
+export async function retried<T>(run: () => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await run();
+    } catch (error) {
+      if (attempt >= WRITE_ATTEMPTS || !isRetryable(error)) throw error;
+    }
+  }
+}
+
 export interface DatabaseErrorContext {
   /** What a unique violation means here, e.g. `new DomainError('user_name_taken', ...)`. */
   readonly unique?: () => DomainError;

@@ -56,22 +56,29 @@ const foldable = new Set<string>();
 /** Each foldable statement's parameters (its highest `$n`): an EXECUTE must pass exactly as many. */
 const countOf = new Map<string, number>();
 
-/** The highest `$n` of `text` (placeholders found at `at`). */
-function highest(text: string, at: readonly number[]): number {
-  return Math.max(0, ...at.map((i) => Number(/^\$(\d+)/.exec(text.slice(i))![1])));
+/** The highest `$n` among `found` (placeholders). */
+function highest(found: readonly Placeholder[]): number {
+  return Math.max(0, ...found.map((p) => p.n));
 }
 
 /** Registered texts at most per kind (the registrations are fixed texts of the stores). */
 const MAX_TEXTS = 16;
+
+/** A `$n` placeholder: where it starts, its number, its length in characters. */
+interface Placeholder {
+  readonly at: number;
+  readonly n: number;
+  readonly length: number;
+}
 
 /**
  * `$n` placeholders outside quoted strings and identifiers, or undefined when the text has
  * a construct whose quoting this scan does not follow (dollar quotes, comments,
  * backslash escapes).
  */
-function placeholders(text: string): number[] | undefined {
+function placeholders(text: string): Placeholder[] | undefined {
   if (/\$\$|--|\/\*|\\/.test(text)) return undefined;
-  const found: number[] = [];
+  const found: Placeholder[] = [];
   let quote: string | undefined;
   for (let i = 0; i < text.length; i++) {
     const c = text[i]!;
@@ -81,10 +88,21 @@ function placeholders(text: string): number[] | undefined {
     else if (c === '$') {
       const m = /^\$(\d+)/.exec(text.slice(i));
       if (m === null) return undefined;
-      found.push(i);
+      found.push({ at: i, n: Number(m[1]), length: m[0].length });
     }
   }
   return quote === undefined ? found : undefined;
+}
+
+/** `text` with each placeholder of `found` replaced by `write(n)`. */
+function replaced(text: string, found: readonly Placeholder[], write: (n: number) => string) {
+  let out = '';
+  let from = 0;
+  for (const p of found) {
+    out += text.slice(from, p.at) + write(p.n);
+    from = p.at + p.length;
+  }
+  return out + text.slice(from);
 }
 
 function register(set: Set<string>, text: string): string {
@@ -93,7 +111,7 @@ function register(set: Set<string>, text: string): string {
   if (at !== undefined) {
     set.add(text);
     foldable.add(text);
-    countOf.set(text, highest(text, at));
+    countOf.set(text, highest(at));
   }
   return text;
 }
@@ -121,8 +139,8 @@ export function leadsTransactionInParts(parts: readonly string[]): string | unde
   for (const part of parts) {
     const at = placeholders(part);
     if (at === undefined) return undefined;
-    const count = highest(part, at);
-    joined.push(renumbered(part, at, offset));
+    const count = highest(at);
+    joined.push(replaced(part, at, (n) => `$${n + offset}`));
     counted.push({ text: part, count });
     offset += count;
   }
@@ -140,20 +158,11 @@ export function leadsTransactionInParts(parts: readonly string[]): string | unde
 
 /** How many values a text in parts (leadsTransactionInParts) takes; undefined for any other text. */
 export function partsParameters(text: string): number | undefined {
-  return partsOf.get(text)?.reduce((n, part) => n + part.count, 0);
+  const parts = partsOf.get(text);
+  return parts === undefined ? undefined : valuesOf(parts);
 }
 
-/** `text` with each `$n` at `at` (placeholders) written `$(n + offset)`. */
-function renumbered(text: string, at: readonly number[], offset: number): string {
-  let out = '';
-  let from = 0;
-  for (const i of at) {
-    const m = /^\$(\d+)/.exec(text.slice(i))!;
-    out += `${text.slice(from, i)}$${Number(m[1]) + offset}`;
-    from = i + m[0].length;
-  }
-  return out + text.slice(from);
-}
+const valuesOf = (parts: readonly Part[]): number => parts.reduce((n, part) => n + part.count, 0);
 
 /**
  * Marks `text` as a statement whose result its callers never read (no RETURNING used, no
@@ -168,16 +177,8 @@ export function inlineParameters(text: string, values: readonly unknown[]): stri
   const at = placeholders(text);
   const literals = literalsOf(values);
   if (at === undefined || literals === undefined) return undefined;
-  let out = '';
-  let from = 0;
-  for (const i of at) {
-    const m = /^\$(\d+)/.exec(text.slice(i))!;
-    const literal = literals[Number(m[1]) - 1];
-    if (literal === undefined) return undefined;
-    out += text.slice(from, i) + literal;
-    from = i + m[0].length;
-  }
-  return out + text.slice(from);
+  if (at.some((p) => p.n < 1 || p.n > literals.length)) return undefined;
+  return replaced(text, at, (n) => literals[n - 1]!);
 }
 
 /** `values` as literals of the simple protocol's text, or undefined when one is not inlined. */
@@ -374,7 +375,7 @@ export function foldTransactionEnds(client: pg.Client): void {
         }
         return statements;
       };
-      if (values.length !== parts.reduce((n, part) => n + part.count, 0))
+      if (values.length !== valuesOf(parts))
         return Promise.reject(
           new Error('pg-fold: a statement in parts with too few or many values'),
         );

@@ -29,16 +29,9 @@ const names = new Map<string, string>();
  * as a named prepared statement on PostgreSQL. Returns `text`. No effect on SQLite.
  */
 export function preparable(text: string): string {
-  if (names.size < MAX_PREPARED && !names.has(text)) {
-    const name = nameOf(text);
-    names.set(text, name);
-    registered.add(name);
-  }
+  if (names.size < MAX_PREPARED && !names.has(text)) names.set(text, nameOf(text));
   return text;
 }
-
-/** The names of registered texts. */
-const registered = new Set<string>();
 
 /**
  * A statement's name is a digest of its text, so one name always stands for one text, in
@@ -122,7 +115,7 @@ class SessionStatements {
    */
   lostAll(): void {
     const parsed = this.parsed;
-    for (const name of Object.keys(parsed)) if (registered.has(name)) delete parsed[name];
+    for (const [text, name] of names) if (parsed[name] === text) delete parsed[name];
   }
 
   /** Drops `name` from the session; throws in an aborted transaction (it then stays stale). */

@@ -1,11 +1,8 @@
 import { sql } from 'kysely';
 import type { RowLock } from '../../app/ports.js';
-import { isRetryable } from '../db-errors.js';
+import { retried } from '../db-errors.js';
 import { eventSequencerOf } from '../event-sequencer.js';
 import type { SqlDialect } from './dialect.js';
-
-/** Runs of one write transaction ended by a deadlock or serialisation failure. */
-const TRANSACTION_ATTEMPTS = 3;
 
 const LOCKS: Record<RowLock, string> = {
   update: ' FOR UPDATE',
@@ -44,21 +41,16 @@ export const postgresDialect: SqlDialect = {
   // Events inserted in the transaction are numbered after it commits (migration 074):
   // the accounts they belong to are scheduled for the sequencer, which does not delay
   // the caller. A run that failed inserted nothing that survives, and schedules nothing.
-  async transaction(db, work) {
-    for (let attempt = 1; ; attempt++) {
+  transaction: (db, work) =>
+    retried(async () => {
       const accounts = new Set<string>();
-      try {
-        const result = await db.transaction().execute((trx) => {
-          eventAccounts.set(trx, accounts);
-          return work(trx);
-        });
-        for (const accountId of accounts) eventSequencerOf(db).schedule(accountId);
-        return result;
-      } catch (error) {
-        if (attempt >= TRANSACTION_ATTEMPTS || !isRetryable(error)) throw error;
-      }
-    }
-  },
+      const result = await db.transaction().execute((trx) => {
+        eventAccounts.set(trx, accounts);
+        return work(trx);
+      });
+      for (const accountId of accounts) eventSequencerOf(db).schedule(accountId);
+      return result;
+    }),
 
   newEventSeqs: (_trx, _accountId, count) =>
     Promise.resolve(Array.from({ length: count }, () => PROVISIONAL_SEQ)),
